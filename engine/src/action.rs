@@ -1,0 +1,113 @@
+//! Automatic steps: the contract between the engine and a package's Rust code.
+//!
+//! The YAML says when an action runs, the Rust says how. An action gets a narrow
+//! [`ActionContext`] (the open transaction for its own domain tables, the instance's ids and
+//! the clock's `now`), never the engine. It runs inside the transaction of the transition, in a
+//! savepoint: if it fails, its writes are rolled back and the instance stays where it was.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseTransaction;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// An action failed. `retryable` failures are retried by the step's retry policy; the others
+/// (bad input, a rule that can never hold) become an incident at once.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ActionError {
+    pub retryable: bool,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ActionError {
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            retryable: true,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            retryable: false,
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ActionError {
+    /// A database error in an action is worth another try: locks and lost connections pass.
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self {
+            retryable: true,
+            message: "database error in action".into(),
+            source: Some(Box::new(err)),
+        }
+    }
+}
+
+/// What an action may see and use.
+pub struct ActionContext<'a> {
+    /// The transaction of the transition; use it for the package's own tables only.
+    pub conn: &'a DatabaseTransaction,
+    pub instance_id: Uuid,
+    pub process_id: &'a str,
+    pub state: &'a str,
+    pub subject: &'a str,
+    pub vars: &'a Value,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub now: DateTime<Utc>,
+}
+
+/// A typed action. Implement this; the registry erases the types.
+#[async_trait]
+pub trait Action: Send + Sync + 'static {
+    type Input: DeserializeOwned + Send;
+    type Output: Serialize;
+
+    /// Stable name used in YAML, `package.name`.
+    fn name(&self) -> &'static str;
+
+    async fn run(
+        &self,
+        ctx: &ActionContext<'_>,
+        input: Self::Input,
+    ) -> Result<Self::Output, ActionError>;
+}
+
+/// The type-erased form the engine calls.
+#[async_trait]
+pub trait ActionHandler: Send + Sync {
+    /// Runs with JSON input; the JSON output is merged into the instance's variables when it
+    /// is an object.
+    async fn call(&self, ctx: &ActionContext<'_>, input: Value) -> Result<Value, ActionError>;
+}
+
+struct Typed<A>(A);
+
+#[async_trait]
+impl<A: Action> ActionHandler for Typed<A> {
+    async fn call(&self, ctx: &ActionContext<'_>, input: Value) -> Result<Value, ActionError> {
+        let input: A::Input = serde_json::from_value(input).map_err(|e| {
+            ActionError::permanent(format!("input of {} does not fit: {e}", self.0.name()))
+        })?;
+        let output = self.0.run(ctx, input).await?;
+        serde_json::to_value(output).map_err(|e| {
+            ActionError::permanent(format!("output of {} is not JSON: {e}", self.0.name()))
+        })
+    }
+}
+
+pub(crate) fn erase<A: Action>(action: A) -> (&'static str, Arc<dyn ActionHandler>) {
+    (action.name(), Arc::new(Typed(action)))
+}

@@ -1,0 +1,244 @@
+//! The validated, immutable process definition the runtime executes.
+//!
+//! Built only by `load` after every check passed, so the runtime may rely on it: every target
+//! exists, every expression compiled, every action is registered. Shared as `Arc`.
+
+use chrono::NaiveTime;
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+
+use crate::expr::Expr;
+use crate::form::Form;
+use crate::timer::IsoDuration;
+
+#[derive(Debug)]
+pub struct ProcessDefinition {
+    pub id: String,
+    /// The version the file asks for, if any; the deployed version is the store's.
+    pub version: Option<u32>,
+    pub title: String,
+    pub replaces: Vec<String>,
+    pub subject_kind: String,
+    pub timezone: Tz,
+    pub manual_start: Option<ManualStart>,
+    pub message_start: Option<MessageStart>,
+    pub initial: String,
+    pub states: IndexMap<String, State>,
+    /// True when some expression or template reads `subject.*` beyond its id, so the runtime
+    /// loads the subject's data only for processes that need it.
+    pub reads_subject: bool,
+    pub source: String,
+    /// SHA-256 of the source, hex; deploy stores a new version only when it changes.
+    pub hash: String,
+}
+
+#[derive(Debug)]
+pub struct ManualStart {
+    pub allowed: Option<Expr>,
+    pub refusal: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct MessageStart {
+    pub message_type: String,
+    pub subject: Expr,
+    pub when: Option<Expr>,
+    pub vars: Vec<(String, Expr)>,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub id: String,
+    pub title: Option<String>,
+    pub kind: StepKind,
+    pub set: Vec<(String, Expr)>,
+    pub emit: Vec<Emit>,
+    pub follow_up: Vec<FollowUp>,
+}
+
+/// What a state does. One variant per state kind of the YAML.
+#[derive(Debug)]
+pub enum StepKind {
+    Automatic {
+        action: String,
+        input: Vec<(String, Expr)>,
+        retry: RetryPolicy,
+        run_async: bool,
+        next: String,
+    },
+    Manual {
+        task: TaskSpec,
+        form: Form,
+        on_submit: Vec<Branch>,
+    },
+    Decision {
+        branches: Vec<Branch>,
+    },
+    Wait {
+        wait: WaitSpec,
+        next: String,
+    },
+    Call {
+        process: String,
+        subject: Option<Expr>,
+        vars: Vec<(String, Expr)>,
+        next: String,
+    },
+    End,
+}
+
+impl StepKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Automatic { .. } => "automatic",
+            Self::Manual { .. } => "manual",
+            Self::Decision { .. } => "decision",
+            Self::Wait { .. } => "wait",
+            Self::Call { .. } => "call",
+            Self::End => "end",
+        }
+    }
+
+    /// States this one can lead to, in declaration order.
+    pub fn targets(&self) -> Vec<&str> {
+        match self {
+            Self::Automatic { next, .. } | Self::Wait { next, .. } | Self::Call { next, .. } => {
+                vec![next]
+            }
+            Self::Manual { on_submit, .. } => on_submit.iter().map(|b| b.goto.as_str()).collect(),
+            Self::Decision { branches } => branches.iter().map(|b| b.goto.as_str()).collect(),
+            Self::End => Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; 1 means no retry.
+    pub max_attempts: u32,
+    pub backoff: IsoDuration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            backoff: IsoDuration {
+                seconds: 10,
+                ..IsoDuration::default()
+            },
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TaskSpec {
+    /// Handlebars source of the title.
+    pub title: String,
+    pub kind: String,
+    pub assign: Option<Expr>,
+    pub due: Option<IsoDuration>,
+}
+
+#[derive(Debug)]
+pub struct Branch {
+    pub when: Option<Expr>,
+    pub goto: String,
+}
+
+#[derive(Debug)]
+pub enum WaitSpec {
+    After(IsoDuration),
+    Until {
+        until: Expr,
+        at: NaiveTime,
+        zone: Tz,
+    },
+    Message {
+        message_type: String,
+        correlate: Expr,
+        key: Expr,
+    },
+}
+
+#[derive(Debug)]
+pub struct Emit {
+    pub kind: String,
+    pub data: Vec<(String, Expr)>,
+}
+
+#[derive(Debug)]
+pub struct FollowUp {
+    pub process: String,
+    pub municipality: Expr,
+    pub vars: Vec<(String, Expr)>,
+}
+
+impl ProcessDefinition {
+    pub fn state(&self, id: &str) -> Option<&State> {
+        self.states.get(id)
+    }
+
+    /// Mermaid `stateDiagram-v2` text of the state machine.
+    pub fn mermaid(&self) -> String {
+        let node = |id: &str| id.replace('-', "_");
+        let mut out = String::from("stateDiagram-v2\n");
+        out.push_str(&format!("    [*] --> {}\n", node(&self.initial)));
+        for state in self.states.values() {
+            let label = match &state.kind {
+                StepKind::Automatic { action, .. } => format!("{} (automatic: {action})", state.id),
+                StepKind::Manual { task, .. } => format!("{} (manual: {})", state.id, task.kind),
+                StepKind::Wait {
+                    wait: WaitSpec::Message { message_type, .. },
+                    ..
+                } => {
+                    format!("{} (wait for {message_type})", state.id)
+                }
+                StepKind::Wait { .. } => format!("{} (timer)", state.id),
+                other => format!("{} ({})", state.id, other.name()),
+            };
+            out.push_str(&format!(
+                "    {} : {}\n",
+                node(&state.id),
+                label.replace(':', " -")
+            ));
+            match &state.kind {
+                StepKind::Decision { branches } => {
+                    for b in branches {
+                        let guard = b
+                            .when
+                            .as_ref()
+                            .map_or("otherwise".to_owned(), |w| w.source().replace(':', " "));
+                        out.push_str(&format!(
+                            "    {} --> {} : {}\n",
+                            node(&state.id),
+                            node(&b.goto),
+                            guard
+                        ));
+                    }
+                }
+                StepKind::Manual { on_submit, .. } => {
+                    for b in on_submit {
+                        let guard = b
+                            .when
+                            .as_ref()
+                            .map_or("submit".to_owned(), |w| w.source().replace(':', " "));
+                        out.push_str(&format!(
+                            "    {} --> {} : {}\n",
+                            node(&state.id),
+                            node(&b.goto),
+                            guard
+                        ));
+                    }
+                }
+                StepKind::End => out.push_str(&format!("    {} --> [*]\n", node(&state.id))),
+                kind => {
+                    for t in kind.targets() {
+                        out.push_str(&format!("    {} --> {}\n", node(&state.id), node(t)));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,293 @@
+//! The YAML shape of a process definition, exactly as a designer writes it.
+//!
+//! These structs only mirror the file: every string that a diagnostic may point at is wrapped in
+//! [`Pos`] so it keeps its line and column. Meaning (targets exist, expressions parse, ...) is
+//! checked by `validate`, which turns a `RawProcess` into a `ProcessDefinition`. The JSON Schema
+//! published by `forlob schema` is derived from these same structs, so the two cannot drift.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// A value with the place in the YAML file where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(transparent)]
+pub struct Pos<T>(pub Spanned<T>);
+
+impl<T> Pos<T> {
+    pub fn value(&self) -> &T {
+        &self.0.value
+    }
+
+    /// 1-based line and column; (0, 0) when unknown.
+    pub fn line_col(&self) -> (u64, u64) {
+        (self.0.referenced.line(), self.0.referenced.column())
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Pos<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+/// A CEL expression as written, e.g. `form.handling != 'stop'`.
+pub type RawExpr = Pos<String>;
+
+/// Text shown to people: one string, or one string per language code (`{ da: ..., en: ... }`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Text {
+    Plain(String),
+    Translated(BTreeMap<String, String>),
+}
+
+/// A process definition file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "forlob process definition")]
+pub struct RawProcess {
+    /// Stable id of the process, kebab-case, e.g. `bestem-handlekommune-manuelt`.
+    pub id: Pos<String>,
+    /// Optional explicit version; by default deploy numbers versions itself.
+    pub version: Option<Pos<u32>>,
+    pub title: Option<Text>,
+    pub description: Option<Text>,
+    /// Former ids of this process: starts and messages for them are routed here.
+    #[serde(default)]
+    pub replaces: Vec<Pos<String>>,
+    /// What an instance runs for, e.g. `person` or `job`.
+    pub subject: Option<Pos<String>>,
+    /// IANA time zone for timers and `today`; default Europe/Copenhagen.
+    pub timezone: Option<Pos<String>>,
+    #[serde(default)]
+    pub start: RawStart,
+    /// The state a new instance enters.
+    pub initial: Pos<String>,
+    pub states: IndexMap<Pos<String>, RawState>,
+}
+
+/// How instances of the process may be started.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStart {
+    /// Started by a person; `allowed` is a guard over `actor` and `subject`.
+    pub manual: Option<RawManualStart>,
+    /// Started by an inbound message of this type.
+    pub message: Option<RawMessageStart>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawManualStart {
+    pub allowed: Option<RawExpr>,
+    /// Shown when `allowed` is false, e.g. a pointer to the process to use instead.
+    pub refusal: Option<Text>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMessageStart {
+    #[serde(rename = "type")]
+    pub message_type: Pos<String>,
+    /// Expression over `msg` giving the subject id.
+    pub subject: RawExpr,
+    /// Optional guard over `msg` and `subject`: only matching messages start an instance.
+    pub when: Option<RawExpr>,
+    /// Initial variables, expressions over `msg`.
+    #[serde(default)]
+    pub vars: IndexMap<String, RawExpr>,
+}
+
+/// One state. Exactly one of `automatic`, `manual`, `decision`, `wait`, `call`, `end` is set.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawState {
+    pub title: Option<Text>,
+    pub automatic: Option<RawAutomatic>,
+    pub manual: Option<RawManual>,
+    pub decision: Option<Pos<Vec<RawBranch>>>,
+    pub wait: Option<RawWait>,
+    pub call: Option<RawCall>,
+    pub end: Option<Pos<bool>>,
+    /// The following state of an automatic, wait or call state.
+    pub next: Option<Pos<String>>,
+    pub on: Option<RawOn>,
+    /// Variables computed on entry, before anything else of the state runs.
+    #[serde(default)]
+    pub set: IndexMap<String, RawExpr>,
+    /// Events written to the subject's timeline on entry.
+    #[serde(default)]
+    pub emit: Vec<RawEmit>,
+    /// Follow-up tasks started on entry, each a small process of its own.
+    #[serde(default)]
+    pub follow_up: Vec<RawFollowUp>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutomatic {
+    /// A registered action, `package.name`.
+    pub action: Pos<String>,
+    /// Input of the action: expressions by name.
+    #[serde(default)]
+    pub input: IndexMap<String, RawExpr>,
+    pub retry: Option<RawRetry>,
+    /// Run on the worker pool in a transaction of its own instead of inline.
+    #[serde(default, rename = "async")]
+    pub run_async: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Attempts in all, the first included.
+    pub max: Pos<u32>,
+    /// ISO-8601 duration before the second attempt; doubles for each further one.
+    pub backoff: Option<Pos<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawManual {
+    /// Task title, a handlebars template over `subject` and `vars`.
+    pub title: Pos<String>,
+    /// Task kind shown in the inbox; default the state id.
+    pub kind: Option<Pos<String>>,
+    pub assign: Option<RawAssign>,
+    /// ISO-8601 duration from creation to the task's due date.
+    pub due: Option<Pos<String>>,
+    #[serde(default)]
+    pub form: RawForm,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssign {
+    /// Expression giving the municipality code whose caseworkers get the task.
+    pub municipality: RawExpr,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawForm {
+    #[serde(default)]
+    pub fields: Vec<RawField>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawField {
+    pub name: Pos<String>,
+    #[serde(rename = "type")]
+    pub field_type: Pos<String>,
+    pub label: Option<Text>,
+    pub help: Option<Text>,
+    /// `true`, `false`, or an expression over `form`.
+    pub required: Option<Pos<BoolOrExpr>>,
+    /// Expression over `form` that must hold when the field has a value.
+    pub check: Option<RawExpr>,
+    /// Message shown when `check` fails.
+    pub message: Option<Text>,
+    /// Choices: a list, or `ref.NAME` for reference data a package registers.
+    pub options: Option<Pos<Options>>,
+    /// Expression giving the initial value, e.g. `today`.
+    pub default: Option<RawExpr>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BoolOrExpr {
+    Bool(bool),
+    Expr(String),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Options {
+    List(Vec<String>),
+    Reference(String),
+}
+
+/// A guarded jump: `{ when: expr, goto: state }`, or `{ goto: state }` / `{ otherwise: state }`
+/// as the last, unguarded one.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBranch {
+    pub when: Option<RawExpr>,
+    pub goto: Option<Pos<String>>,
+    pub otherwise: Option<Pos<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOn {
+    /// Where a submitted form leads, first matching branch wins.
+    #[serde(default)]
+    pub submit: Vec<RawBranch>,
+}
+
+/// A timer (`after`, or `until` with optional `at` and `zone`) or a message.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWait {
+    /// ISO-8601 duration from entering the state.
+    pub after: Option<Pos<String>>,
+    /// Expression giving a date (`2025-06-03`) or a date-time with offset.
+    pub until: Option<RawExpr>,
+    /// Local wall-clock time for a date `until`, `HH:MM`; default 00:00.
+    pub at: Option<Pos<String>>,
+    /// IANA time zone of `until`/`at`; default the process time zone.
+    pub zone: Option<Pos<String>>,
+    pub message: Option<RawWaitMessage>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWaitMessage {
+    #[serde(rename = "type")]
+    pub message_type: Pos<String>,
+    /// Expression over `msg` giving the correlation key of an arriving message.
+    pub correlate: RawExpr,
+    /// Expression over the instance giving its key; default `subject.id`.
+    pub key: Option<RawExpr>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCall {
+    pub process: Pos<String>,
+    /// Subject of the child; default the parent's.
+    pub subject: Option<RawExpr>,
+    #[serde(default)]
+    pub vars: IndexMap<String, RawExpr>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmit {
+    pub kind: Pos<String>,
+    #[serde(default)]
+    pub data: IndexMap<String, RawExpr>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFollowUp {
+    pub process: Pos<String>,
+    pub municipality: RawExpr,
+    #[serde(default)]
+    pub vars: IndexMap<String, RawExpr>,
+}

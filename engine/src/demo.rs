@@ -1,0 +1,52 @@
+//! The engine's own small demo: one action and two processes of the move-out shape, used by
+//! tests and `forlob bench` so both exercise the engine without any package.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::action::{Action, ActionContext, ActionError};
+use crate::definition::SourceFile;
+use crate::registry::Registry;
+
+/// Records which steps ran, as a counter in the instance's variables. Touches no table, so a
+/// run of these is a pure measure of the engine's own cost.
+pub struct Record;
+
+#[derive(Deserialize)]
+pub struct RecordInput {
+    step: String,
+}
+
+#[async_trait]
+impl Action for Record {
+    type Input = RecordInput;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "demo.record"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: RecordInput) -> Result<Value, ActionError> {
+        let steps = ctx.vars.get("steps").and_then(Value::as_u64).unwrap_or(0);
+        Ok(json!({ "steps": steps + 1, "last_step": input.step }))
+    }
+}
+
+pub(crate) fn register(registry: &mut Registry) {
+    registry.register_action(Record);
+}
+
+/// The demo definitions, as deployable files.
+pub fn definitions() -> Vec<SourceFile> {
+    vec![
+        SourceFile {
+            path: "engine/demo/move-out.yaml".into(),
+            text: include_str!("../demo/move-out.yaml").into(),
+        },
+        SourceFile {
+            path: "engine/demo/move-out-human.yaml".into(),
+            text: include_str!("../demo/move-out-human.yaml").into(),
+        },
+    ]
+}

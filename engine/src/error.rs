@@ -1,0 +1,89 @@
+//! Engine errors, split by who has to act on them (see STYLE.md §11).
+
+use crate::definition::Diagnostic;
+use crate::form::FieldErrors;
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Definitions that do not validate: nothing is deployed, the app refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error("{} problem(s) in process definitions:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct DefinitionError(pub Vec<Diagnostic>);
+
+/// The move asked for does not fit the instance as it is now: HTTP 409, or a form message.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error(
+        "instance {instance} changed meanwhile (expected version {expected}); reload and try again"
+    )]
+    Conflict { instance: uuid::Uuid, expected: i64 },
+    #[error("task {task} is already {status}")]
+    TaskClosed { task: uuid::Uuid, status: String },
+    #[error("state `{state}` of process `{process}` does not accept {event}")]
+    NotAccepted {
+        process: String,
+        state: String,
+        event: String,
+    },
+    #[error("instance {instance} is {status}, not active")]
+    NotActive {
+        instance: uuid::Uuid,
+        status: String,
+    },
+}
+
+/// A store failure: HTTP 500; the text is logged, never shown to users.
+#[derive(Debug, thiserror::Error)]
+#[error("store error: {0}")]
+pub struct StoreError(#[from] pub sea_orm::DbErr);
+
+/// Everything an engine entry point can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+    /// Submitted data is wrong: HTTP 422 with a message per field.
+    #[error("the form has errors: {}", .0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
+    Invalid(FieldErrors),
+    /// The actor may not do this: HTTP 403 with the reason.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A definition's expression failed at run time (a designer's bug, not the user's).
+    #[error("{0}")]
+    Expression(#[from] crate::expr::ExprError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for EngineError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Store(StoreError(err))
+    }
+}
+
+impl EngineError {
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl EngineError {
+    /// The HTTP status this error stands for; the web layer and scenario `expect_error` use it.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Definition(_) => 422,
+            Self::Transition(_) => 409,
+            Self::NotFound { .. } => 404,
+            Self::Invalid(_) => 422,
+            Self::Forbidden(_) => 403,
+            Self::Expression(_) | Self::Store(_) => 500,
+        }
+    }
+}

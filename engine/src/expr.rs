@@ -1,0 +1,218 @@
+//! The one expression language of process definitions: CEL (guards, computed values, checks).
+//!
+//! Expressions are compiled once when a definition is loaded and evaluated against a [`Scope`]
+//! of JSON values. CEL has no loops and no I/O, so evaluating a designer's expression can
+//! neither hang the engine nor touch the database.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// The names an expression may start with, and what they hold.
+pub const ROOT_NAMES: &[(&str, &str)] = &[
+    ("vars", "the instance's variables"),
+    ("subject", "the subject's data, `subject.id` its id"),
+    (
+        "actor",
+        "the person acting: `actor.id`, `actor.municipality`, `actor.role`",
+    ),
+    ("form", "the submitted or edited form"),
+    ("msg", "the data of an inbound message"),
+    (
+        "today",
+        "today's date in the process time zone, `YYYY-MM-DD`",
+    ),
+    ("now", "the current instant, RFC 3339"),
+    ("ref", "reference data registered by packages"),
+];
+
+/// A compiled CEL expression together with its source text.
+#[derive(Clone)]
+pub struct Expr {
+    source: String,
+    program: Arc<cel::Program>,
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expr({:?})", self.source)
+    }
+}
+
+/// A parse error with the 1-based column inside the expression text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExprSyntaxError {
+    pub column: u64,
+    pub message: String,
+}
+
+/// Evaluation failed: a missing key, a type mismatch, a result of the wrong type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expression `{source_text}` failed: {message}")]
+pub struct ExprError {
+    pub source_text: String,
+    pub message: String,
+}
+
+impl Expr {
+    pub fn parse(source: &str) -> Result<Self, ExprSyntaxError> {
+        match cel::Program::compile(source) {
+            Ok(program) => Ok(Self {
+                source: source.to_owned(),
+                program: Arc::new(program),
+            }),
+            Err(errors) => {
+                let first = errors.errors.first();
+                Err(ExprSyntaxError {
+                    column: first.map_or(1, |e| e.pos.1.max(0) as u64 + 1),
+                    message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
+                })
+            }
+        }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The top-level names the expression reads (`vars`, `form`, ...).
+    pub fn root_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .program
+            .references()
+            .variables()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn eval(&self, scope: &Scope) -> Result<Value, ExprError> {
+        let context = scope.context();
+        let result = self.program.execute(&context).map_err(|e| self.error(e))?;
+        result.json().map_err(|e| self.error(e))
+    }
+
+    pub fn eval_bool(&self, scope: &Scope) -> Result<bool, ExprError> {
+        match self.eval(scope)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(self.error(format!("expected true or false, got {other}"))),
+        }
+    }
+
+    /// Evaluates to a string; numbers are accepted and printed (municipality codes are often
+    /// written as numbers in YAML and messages).
+    pub fn eval_string(&self, scope: &Scope) -> Result<String, ExprError> {
+        match self.eval(scope)? {
+            Value::String(s) => Ok(s),
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(self.error(format!("expected a string, got {other}"))),
+        }
+    }
+
+    fn error(&self, message: impl fmt::Display) -> ExprError {
+        ExprError {
+            source_text: self.source.clone(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Evaluates a list of named expressions into a JSON object.
+pub fn eval_object(
+    entries: &[(String, Expr)],
+    scope: &Scope,
+) -> Result<Map<String, Value>, ExprError> {
+    entries
+        .iter()
+        .map(|(name, expr)| Ok((name.clone(), expr.eval(scope)?)))
+        .collect()
+}
+
+/// What an expression can see. Absent parts are simply not defined, so reading them is an
+/// evaluation error rather than a silent null.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    values: Vec<(&'static str, Value)>,
+}
+
+impl Scope {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets one root name; a later set of the same name replaces the earlier one.
+    pub fn with(mut self, name: &'static str, value: Value) -> Self {
+        self.set(name, value);
+        self
+    }
+
+    pub fn set(&mut self, name: &'static str, value: Value) {
+        match self.values.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.values.push((name, value)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    fn context(&self) -> cel::Context<'_, '_> {
+        let mut context = cel::Context::default();
+        for (name, value) in &self.values {
+            // A serde_json::Value always serializes into a CEL value.
+            if let Ok(v) = cel::to_value(value) {
+                context.add_variable_from_value(*name, v);
+            }
+        }
+        context
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn guards_read_nested_values() {
+        let expr = Expr::parse("form.handling != 'stop' && vars.count < 19").expect("valid");
+        let scope = Scope::new()
+            .with("form", json!({"handling": "opret"}))
+            .with("vars", json!({"count": 3}));
+        assert!(expr.eval_bool(&scope).expect("evaluates"));
+        assert_eq!(
+            expr.root_names(),
+            vec!["form".to_owned(), "vars".to_owned()]
+        );
+    }
+
+    #[test]
+    fn dates_compare_as_iso_strings() {
+        let expr = Expr::parse("form.til == null || form.til >= form.fra").expect("valid");
+        let scope = Scope::new().with("form", json!({"fra": "2025-06-02", "til": "2025-06-01"}));
+        assert!(!expr.eval_bool(&scope).expect("evaluates"));
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_column() {
+        let err = Expr::parse("form.a ==").expect_err("incomplete");
+        assert!(err.column >= 1, "{err:?}");
+    }
+
+    #[test]
+    fn reading_an_absent_name_is_an_error_not_null() {
+        let expr = Expr::parse("vars.x == 1").expect("valid");
+        assert!(expr.eval(&Scope::new()).is_err());
+    }
+
+    #[test]
+    fn numbers_are_accepted_where_a_code_is_expected() {
+        let expr = Expr::parse("subject.handlekommune").expect("valid");
+        let scope = Scope::new().with("subject", json!({"handlekommune": 101}));
+        assert_eq!(expr.eval_string(&scope).expect("evaluates"), "101");
+    }
+}

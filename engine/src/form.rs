@@ -1,0 +1,396 @@
+//! Forms of manual steps: the field model, server-side validation and HTML rendering.
+//!
+//! Validation runs in two passes. First each submitted value is parsed by its field type
+//! (`2025-06-02` into a date, `"on"` into `true`); then `required` and `check` expressions are
+//! evaluated with the whole parsed form in scope, because one field's rule often reads another
+//! (`samtykke` is required when `aarsag` is `rsl-9-stk-9`). Every failing field gets its own
+//! message, so a caseworker sees all problems at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use handlebars::Handlebars;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::expr::{Expr, Scope};
+use crate::registry::Registry;
+
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub fields: Vec<Field>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    pub field_type: String,
+    pub label: String,
+    pub help: Option<String>,
+    pub required: Required,
+    pub check: Option<Expr>,
+    pub message: Option<String>,
+    pub options: Option<Choices>,
+    pub default: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Required {
+    Always,
+    Never,
+    When(Expr),
+}
+
+/// Where a choice field's options come from.
+#[derive(Debug, Clone)]
+pub enum Choices {
+    List(Vec<String>),
+    /// Reference data registered by a package, by name (`ref.rsl9_reasons` → `rsl9_reasons`).
+    Reference(String),
+}
+
+/// One option of a choice: the stored value and what people see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+/// Per-field messages, keyed by field name; what a 422 carries.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// A kind of form field. The engine ships text, textarea, number, date, choice and checkbox;
+/// packages register their own (e.g. `municipality`).
+pub trait FieldType: Send + Sync {
+    /// Turns a submitted, non-empty value into its stored form, or says what is wrong with it
+    /// in words a caseworker understands.
+    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, String>;
+
+    /// The fixed choices of the type, if it has any.
+    fn choices(&self) -> Vec<Choice> {
+        Vec::new()
+    }
+
+    /// Handlebars source of the input control. It sees `field`, `value`, `error`, `choices`.
+    fn template(&self) -> &'static str {
+        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="text" value="{{value}}"{{#if field.required}} required{{/if}}>"#
+    }
+}
+
+/// What a field type may consult while parsing.
+pub struct FieldContext<'a> {
+    pub field: &'a Field,
+    pub choices: &'a [Choice],
+    /// Today in the process time zone, `YYYY-MM-DD`.
+    pub today: &'a str,
+}
+
+fn as_text(raw: &Value) -> String {
+    match raw {
+        Value::String(s) => s.trim().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+struct TextField {
+    multiline: bool,
+}
+
+impl FieldType for TextField {
+    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, String> {
+        match raw {
+            Value::String(s) => Ok(Value::String(s.clone())),
+            Value::Number(_) | Value::Bool(_) => Ok(Value::String(raw.to_string())),
+            _ => Err("must be text".into()),
+        }
+    }
+
+    fn template(&self) -> &'static str {
+        if self.multiline {
+            r#"<textarea id="f-{{field.name}}" name="{{field.name}}" rows="4">{{value}}</textarea>"#
+        } else {
+            r#"<input id="f-{{field.name}}" name="{{field.name}}" type="text" value="{{value}}">"#
+        }
+    }
+}
+
+struct NumberField;
+
+impl FieldType for NumberField {
+    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, String> {
+        match raw {
+            Value::Number(_) => Ok(raw.clone()),
+            Value::String(s) => {
+                let s = s.trim().replace(',', ".");
+                if let Ok(i) = s.parse::<i64>() {
+                    Ok(json!(i))
+                } else {
+                    s.parse::<f64>()
+                        .ok()
+                        .filter(|f| f.is_finite())
+                        .map(|f| json!(f))
+                        .ok_or_else(|| format!("`{s}` is not a number"))
+                }
+            }
+            _ => Err("must be a number".into()),
+        }
+    }
+
+    fn template(&self) -> &'static str {
+        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="number" step="any" value="{{value}}">"#
+    }
+}
+
+struct DateField;
+
+impl FieldType for DateField {
+    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, String> {
+        let text = as_text(raw);
+        if text == "today" {
+            return Ok(Value::String(ctx.today.to_owned()));
+        }
+        chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
+            .map_err(|_| format!("`{text}` is not a date; use YYYY-MM-DD"))
+    }
+
+    fn template(&self) -> &'static str {
+        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="date" value="{{value}}">"#
+    }
+}
+
+struct ChoiceField;
+
+impl FieldType for ChoiceField {
+    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, String> {
+        let text = as_text(raw);
+        if ctx.choices.iter().any(|c| c.value == text) {
+            Ok(Value::String(text))
+        } else {
+            let allowed: Vec<&str> = ctx.choices.iter().map(|c| c.value.as_str()).collect();
+            Err(format!("`{text}` is not one of: {}", allowed.join(", ")))
+        }
+    }
+
+    fn template(&self) -> &'static str {
+        r#"<select id="f-{{field.name}}" name="{{field.name}}"><option value=""></option>{{#each choices}}<option value="{{this.value}}"{{#if (eq this.value ../value)}} selected{{/if}}>{{this.label}}</option>{{/each}}</select>"#
+    }
+}
+
+struct CheckboxField;
+
+impl FieldType for CheckboxField {
+    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, String> {
+        match raw {
+            Value::Bool(b) => Ok(Value::Bool(*b)),
+            Value::String(s) if matches!(s.as_str(), "on" | "true" | "yes") => {
+                Ok(Value::Bool(true))
+            }
+            Value::String(s) if matches!(s.as_str(), "off" | "false" | "no") => {
+                Ok(Value::Bool(false))
+            }
+            _ => Err("must be checked or unchecked".into()),
+        }
+    }
+
+    fn template(&self) -> &'static str {
+        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="checkbox"{{#if value}} checked{{/if}}>"#
+    }
+}
+
+/// The field types every engine has.
+pub fn builtin_field_types() -> Vec<(&'static str, Arc<dyn FieldType>)> {
+    vec![
+        ("text", Arc::new(TextField { multiline: false })),
+        ("textarea", Arc::new(TextField { multiline: true })),
+        ("number", Arc::new(NumberField)),
+        ("date", Arc::new(DateField)),
+        ("choice", Arc::new(ChoiceField)),
+        ("checkbox", Arc::new(CheckboxField)),
+    ]
+}
+
+fn is_empty(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        Some(_) => false,
+    }
+}
+
+impl Form {
+    /// The choices a field offers: its own list, its reference data, or its type's set.
+    pub fn choices_of(field: &Field, registry: &Registry) -> Vec<Choice> {
+        match &field.options {
+            Some(Choices::List(values)) => values
+                .iter()
+                .map(|v| Choice {
+                    value: v.clone(),
+                    label: v.clone(),
+                })
+                .collect(),
+            Some(Choices::Reference(name)) => registry.reference(name).to_vec(),
+            None => registry
+                .field_type(&field.field_type)
+                .map(|t| t.choices())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Validates a submission; `scope` carries `today`, `vars`, `subject`, `actor`.
+    /// Returns the parsed values, with absent optional fields as `null`.
+    pub fn validate(
+        &self,
+        submitted: &Map<String, Value>,
+        scope: &Scope,
+        registry: &Registry,
+    ) -> Result<Map<String, Value>, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        for name in submitted.keys() {
+            if !self.fields.iter().any(|f| &f.name == name) {
+                errors.insert(name.clone(), "this form has no such field".into());
+            }
+        }
+        let today = scope
+            .get("today")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut parsed = Map::new();
+        for field in &self.fields {
+            let raw = submitted.get(&field.name);
+            let value = if is_empty(raw) {
+                Value::Null
+            } else {
+                let Some(field_type) = registry.field_type(&field.field_type) else {
+                    errors.insert(
+                        field.name.clone(),
+                        format!("unknown field type {}", field.field_type),
+                    );
+                    continue;
+                };
+                let choices = Self::choices_of(field, registry);
+                let ctx = FieldContext {
+                    field,
+                    choices: &choices,
+                    today: &today,
+                };
+                match raw.map(|r| field_type.parse(r, &ctx)) {
+                    Some(Ok(v)) => v,
+                    Some(Err(message)) => {
+                        errors.insert(field.name.clone(), message);
+                        Value::Null
+                    }
+                    None => Value::Null,
+                }
+            };
+            parsed.insert(field.name.clone(), value);
+        }
+        let scope = scope.clone().with("form", Value::Object(parsed.clone()));
+        for field in &self.fields {
+            if errors.contains_key(&field.name) {
+                continue;
+            }
+            let value = parsed.get(&field.name);
+            let required = match &field.required {
+                Required::Always => Ok(true),
+                Required::Never => Ok(false),
+                Required::When(expr) => expr.eval_bool(&scope),
+            };
+            match required {
+                Ok(true) if is_empty(value) || value == Some(&Value::Bool(false)) => {
+                    errors.insert(field.name.clone(), "required".into());
+                    continue;
+                }
+                Err(e) => {
+                    errors.insert(field.name.clone(), e.to_string());
+                    continue;
+                }
+                _ => {}
+            }
+            if let (Some(check), false) = (&field.check, is_empty(value)) {
+                match check.eval_bool(&scope) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let message = field
+                            .message
+                            .clone()
+                            .unwrap_or_else(|| format!("must satisfy {}", check.source()));
+                        errors.insert(field.name.clone(), message);
+                    }
+                    Err(e) => {
+                        errors.insert(field.name.clone(), e.to_string());
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Initial values of the fields that have a `default`.
+    pub fn defaults(&self, scope: &Scope) -> Map<String, Value> {
+        self.fields
+            .iter()
+            .filter_map(|f| {
+                let value = f.default.as_ref()?.eval(scope).ok()?;
+                Some((f.name.clone(), value))
+            })
+            .collect()
+    }
+}
+
+/// Renders forms as HTML. Strict handlebars, HTML-escaped; one partial per field type, which
+/// a package overrides by registering a type of the same name.
+pub struct FormRenderer {
+    handlebars: Handlebars<'static>,
+}
+
+const FIELD_WRAPPER: &str = r#"<div class="field{{#if error}} has-error{{/if}}"><label for="f-{{field.name}}">{{field.label}}{{#if field.required}} *{{/if}}</label>{{{control}}}{{#if field.help}}<small>{{field.help}}</small>{{/if}}{{#if error}}<p class="error" id="e-{{field.name}}" role="alert">{{error}}</p>{{/if}}</div>"#;
+
+impl FormRenderer {
+    pub fn new(registry: &Registry) -> Result<Self, handlebars::TemplateError> {
+        let mut handlebars = Handlebars::new();
+        handlebars.set_strict_mode(true);
+        handlebars.register_template_string("field", FIELD_WRAPPER)?;
+        for (name, field_type) in registry.field_types() {
+            handlebars.register_template_string(&format!("field-{name}"), field_type.template())?;
+        }
+        Ok(Self { handlebars })
+    }
+
+    /// HTML of all fields with the given values and per-field errors.
+    pub fn render(
+        &self,
+        form: &Form,
+        values: &Map<String, Value>,
+        errors: &FieldErrors,
+        registry: &Registry,
+    ) -> Result<String, handlebars::RenderError> {
+        let mut html = String::new();
+        for field in &form.fields {
+            let mut data = json!({
+                "field": {
+                    "name": field.name,
+                    "type": field.field_type,
+                    "label": field.label,
+                    "help": field.help,
+                    "required": matches!(field.required, Required::Always),
+                },
+                "value": values.get(&field.name).map(|v| match v { Value::String(s) => s.clone(), Value::Null => String::new(), other => other.to_string() }).unwrap_or_default(),
+                "error": errors.get(&field.name),
+                "choices": Form::choices_of(field, registry),
+            });
+            // The control is rendered (and escaped) by its own partial, then placed unescaped.
+            let control = self
+                .handlebars
+                .render(&format!("field-{}", field.field_type), &data)?;
+            data["control"] = Value::String(control);
+            html.push_str(&self.handlebars.render("field", &data)?);
+        }
+        Ok(html)
+    }
+}

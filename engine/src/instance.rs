@@ -1,0 +1,152 @@
+//! Process instances and their history, as the engine's callers see them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Where an instance is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceStatus {
+    /// Waiting in a state for a person, a timer, a message, a child or a due step.
+    Active,
+    Completed,
+    /// An automatic step failed for good; an admin must retry, skip or cancel.
+    Incident,
+    Cancelled,
+}
+
+impl InstanceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Completed => "completed",
+            Self::Incident => "incident",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Active,
+            Self::Completed,
+            Self::Incident,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessInstance {
+    pub id: Uuid,
+    pub process_id: String,
+    pub version: i32,
+    pub subject: String,
+    pub state: String,
+    pub status: InstanceStatus,
+    pub variables: Value,
+    /// Optimistic-locking version; every committed transition increments it.
+    pub row_version: i64,
+    pub parent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// One transition in an instance's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub trigger: String,
+    pub actor: Option<String>,
+    pub data: Option<Value>,
+    pub at: DateTime<Utc>,
+}
+
+/// Who acts: a caseworker, an admin, or the system.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Actor {
+    pub id: String,
+    pub municipality: Option<String>,
+    pub role: String,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self {
+            id: "system".into(),
+            municipality: None,
+            role: "system".into(),
+        }
+    }
+
+    pub fn caseworker(id: &str, municipality: &str) -> Self {
+        Self {
+            id: id.into(),
+            municipality: Some(municipality.into()),
+            role: "caseworker".into(),
+        }
+    }
+
+    /// Admins and the system see every municipality's work.
+    pub fn sees_all(&self) -> bool {
+        matches!(self.role.as_str(), "admin" | "system")
+    }
+}
+
+/// A human task (a manual step, or a follow-up's manual step).
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub instance_id: Uuid,
+    pub process_id: String,
+    pub state: String,
+    pub kind: String,
+    pub subject: String,
+    pub title: String,
+    pub municipality: Option<String>,
+    pub status: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_by: Option<String>,
+    pub data: Option<Value>,
+}
+
+/// An entry of a subject's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEvent {
+    pub subject: String,
+    pub instance_id: Option<Uuid>,
+    pub process_id: String,
+    pub kind: String,
+    pub data: Value,
+    pub at: DateTime<Utc>,
+}
+
+/// An automatic step that failed for good.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub id: i64,
+    pub instance_id: Uuid,
+    pub state: String,
+    pub action: String,
+    pub error: String,
+    pub attempts: i32,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message that no process could take, with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub message_id: Option<String>,
+    pub message_type: String,
+    pub payload: Value,
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
+}

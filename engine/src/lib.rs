@@ -1,0 +1,29 @@
+//! forlob's generic process engine.
+//!
+//! A process is a YAML state machine ([`definition`]); an instance runs one process for one
+//! subject. The [`runtime::Engine`] moves instances on events (an action finished, a form was
+//! submitted, a timer came due, a message arrived) and commits every move with all of its
+//! effects in one database transaction ([`store`]). The engine knows nothing of Denmark or
+//! Sweden: packages plug their actions, field types and subject data into a [`Registry`].
+
+pub mod action;
+pub mod clock;
+pub mod definition;
+pub mod demo;
+pub mod error;
+pub mod expr;
+pub mod files;
+pub mod form;
+pub mod instance;
+pub mod registry;
+pub mod runtime;
+pub mod scenario;
+pub mod store;
+pub mod timer;
+
+pub use action::{Action, ActionContext, ActionError};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{EngineError, Result};
+pub use instance::{Actor, InstanceStatus};
+pub use registry::Registry;
+pub use runtime::{Engine, EngineOptions};

@@ -1,0 +1,139 @@
+//! What packages plug into the engine: actions, field types, subject data, reference data and
+//! scenario fixtures. The binary fills one `Registry` at start-up and the engine only reads it;
+//! definitions naming anything not registered are refused at validation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sea_orm::DatabaseTransaction;
+use serde_json::Value;
+
+use crate::action::{Action, ActionError, ActionHandler, erase};
+use crate::form::{Choice, FieldType, builtin_field_types};
+use crate::scenario::{Expectation, Fixture};
+
+/// Loads the data of a subject (a person, a job) that expressions read as `subject.*`.
+#[async_trait]
+pub trait SubjectProvider: Send + Sync {
+    /// `Ok(None)` when no such subject exists.
+    async fn load(
+        &self,
+        conn: &DatabaseTransaction,
+        id: &str,
+    ) -> Result<Option<Value>, ActionError>;
+}
+
+#[derive(Default, Clone)]
+pub struct Registry {
+    actions: BTreeMap<String, Arc<dyn ActionHandler>>,
+    field_types: BTreeMap<String, Arc<dyn FieldType>>,
+    subjects: BTreeMap<String, Arc<dyn SubjectProvider>>,
+    references: BTreeMap<String, Vec<Choice>>,
+    fixtures: BTreeMap<String, Arc<dyn Fixture>>,
+    expectations: BTreeMap<String, Arc<dyn Expectation>>,
+}
+
+impl Registry {
+    /// A registry with the built-in field types and the engine's demo actions.
+    pub fn new() -> Self {
+        let mut registry = Self::default();
+        for (name, field_type) in builtin_field_types() {
+            registry.field_types.insert(name.to_owned(), field_type);
+        }
+        crate::demo::register(&mut registry);
+        registry
+    }
+
+    pub fn register_action<A: Action>(&mut self, action: A) -> &mut Self {
+        let (name, handler) = erase(action);
+        self.actions.insert(name.to_owned(), handler);
+        self
+    }
+
+    pub fn register_field_type(&mut self, name: &str, field_type: Arc<dyn FieldType>) -> &mut Self {
+        self.field_types.insert(name.to_owned(), field_type);
+        self
+    }
+
+    /// Provides `subject.*` for processes whose `subject:` is `kind`.
+    pub fn register_subject(
+        &mut self,
+        kind: &str,
+        provider: Arc<dyn SubjectProvider>,
+    ) -> &mut Self {
+        self.subjects.insert(kind.to_owned(), provider);
+        self
+    }
+
+    /// Reference data, read as `ref.NAME` in expressions and as `options: ref.NAME` in forms.
+    pub fn register_reference(&mut self, name: &str, choices: Vec<Choice>) -> &mut Self {
+        self.references.insert(name.to_owned(), choices);
+        self
+    }
+
+    pub fn register_fixture(&mut self, kind: &str, fixture: Arc<dyn Fixture>) -> &mut Self {
+        self.fixtures.insert(kind.to_owned(), fixture);
+        self
+    }
+
+    pub fn register_expectation(
+        &mut self,
+        kind: &str,
+        expectation: Arc<dyn Expectation>,
+    ) -> &mut Self {
+        self.expectations.insert(kind.to_owned(), expectation);
+        self
+    }
+
+    pub fn action(&self, name: &str) -> Option<&Arc<dyn ActionHandler>> {
+        self.actions.get(name)
+    }
+
+    pub fn action_names(&self) -> impl Iterator<Item = &str> {
+        self.actions.keys().map(String::as_str)
+    }
+
+    pub fn field_type(&self, name: &str) -> Option<&Arc<dyn FieldType>> {
+        self.field_types.get(name)
+    }
+
+    pub fn field_types(&self) -> impl Iterator<Item = (&str, &Arc<dyn FieldType>)> {
+        self.field_types.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn subject_provider(&self, kind: &str) -> Option<&Arc<dyn SubjectProvider>> {
+        self.subjects.get(kind)
+    }
+
+    pub fn reference(&self, name: &str) -> &[Choice] {
+        self.references.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn has_reference(&self, name: &str) -> bool {
+        self.references.contains_key(name)
+    }
+
+    /// All reference data as the JSON object expressions see as `ref`.
+    pub fn references_json(&self) -> Value {
+        Value::Object(
+            self.references
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Value::Array(v.iter().map(|c| Value::String(c.value.clone())).collect()),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    pub fn fixture(&self, kind: &str) -> Option<&Arc<dyn Fixture>> {
+        self.fixtures.get(kind)
+    }
+
+    pub fn expectation(&self, kind: &str) -> Option<&Arc<dyn Expectation>> {
+        self.expectations.get(kind)
+    }
+}

@@ -1,0 +1,606 @@
+//! Driving one instance through a transition: apply the pure transition, run inline actions
+//! in savepoints, turn effects into writes, start children and follow-ups, resume parents.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseTransaction, TransactionTrait as _};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::Engine;
+use super::transition::{self, Effect, Event, Snapshot};
+use crate::action::ActionContext;
+use crate::definition::{ProcessDefinition, StepKind};
+use crate::error::{EngineError, Result, TransitionError};
+use crate::expr::Scope;
+use crate::instance::{Actor, HistoryEntry, InstanceStatus, ProcessInstance, Task, TimelineEvent};
+use crate::store::{self, InstanceRow, Writes};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One open transaction and the writes collected in it.
+pub(super) struct Txn<'a> {
+    pub conn: &'a DatabaseTransaction,
+    pub now: DateTime<Utc>,
+    pub writes: Writes,
+    /// Instances being driven right now (a parent waiting on a child started in this same
+    /// transaction is resumed by its own loop, not re-entered).
+    driving: Vec<Uuid>,
+}
+
+impl<'a> Txn<'a> {
+    pub(super) fn new(conn: &'a DatabaseTransaction, now: DateTime<Utc>) -> Self {
+        Self {
+            conn,
+            now,
+            writes: Writes::default(),
+            driving: Vec::new(),
+        }
+    }
+
+    pub(super) async fn flush(mut self) -> Result<()> {
+        self.writes.flush(self.conn, self.now).await
+    }
+}
+
+pub(super) fn row_of(instance: ProcessInstance, parent_state: Option<String>) -> InstanceRow {
+    InstanceRow {
+        id: instance.id,
+        process_id: instance.process_id,
+        version: instance.version,
+        subject: instance.subject,
+        state: instance.state,
+        status: instance.status,
+        variables: instance.variables,
+        row_version: instance.row_version,
+        parent_id: instance.parent_id,
+        parent_state,
+        created_at: instance.created_at,
+        ended_at: instance.ended_at,
+        is_new: false,
+    }
+}
+
+/// A request to start an instance inside a transaction.
+pub(super) struct StartRequest<'r> {
+    pub def: Arc<ProcessDefinition>,
+    pub version: i32,
+    pub subject: String,
+    pub vars: Map<String, Value>,
+    pub parent: Option<(Uuid, Option<String>)>,
+    pub actor: Option<&'r Actor>,
+}
+
+impl Engine {
+    /// The data expressions see as `subject`; `None` when a provider says the subject does not
+    /// exist.
+    pub(super) async fn subject_data(
+        &self,
+        conn: &DatabaseTransaction,
+        def: &ProcessDefinition,
+        id: &str,
+    ) -> Result<Option<Value>> {
+        let mut data = match self.registry.subject_provider(&def.subject_kind) {
+            Some(provider) => match provider.load(conn, id).await {
+                Ok(Some(data)) => data,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    return Err(EngineError::Forbidden(format!(
+                        "subject {id} could not be loaded: {e}"
+                    )));
+                }
+            },
+            None => json!({}),
+        };
+        if let Value::Object(map) = &mut data {
+            map.insert("id".into(), Value::String(id.to_owned()));
+        } else {
+            data = json!({ "id": id });
+        }
+        Ok(Some(data))
+    }
+
+    /// The scope of expressions evaluated outside a transition (start guards, form checks).
+    pub(super) fn base_scope(&self, def: &ProcessDefinition, now: DateTime<Utc>) -> Scope {
+        Scope::new()
+            .with(
+                "today",
+                Value::String(
+                    now.with_timezone(&def.timezone)
+                        .format("%Y-%m-%d")
+                        .to_string(),
+                ),
+            )
+            .with("now", Value::String(now.to_rfc3339()))
+            .with("ref", self.registry.references_json())
+    }
+
+    pub(super) fn start_in<'s>(
+        &'s self,
+        tx: &'s mut Txn<'_>,
+        request: StartRequest<'s>,
+    ) -> BoxFuture<'s, Result<InstanceRow>> {
+        Box::pin(async move {
+            let mut row = InstanceRow {
+                id: Uuid::now_v7(),
+                process_id: request.def.id.clone(),
+                version: request.version,
+                subject: request.subject,
+                state: String::new(),
+                status: InstanceStatus::Active,
+                variables: Value::Object(request.vars),
+                row_version: 0,
+                parent_id: request.parent.as_ref().map(|p| p.0),
+                parent_state: request.parent.and_then(|p| p.1),
+                created_at: tx.now,
+                ended_at: None,
+                is_new: true,
+            };
+            self.drive(tx, &request.def, &mut row, Event::Start, request.actor)
+                .await?;
+            Ok(row)
+        })
+    }
+
+    /// Applies `event` and everything that follows from it without waiting, then queues the
+    /// instance row for the flush.
+    pub(super) fn drive<'s>(
+        &'s self,
+        tx: &'s mut Txn<'_>,
+        def: &'s Arc<ProcessDefinition>,
+        row: &'s mut InstanceRow,
+        event: Event,
+        actor: Option<&'s Actor>,
+    ) -> BoxFuture<'s, Result<()>> {
+        Box::pin(async move {
+            tx.driving.push(row.id);
+            let mut event = event;
+            let mut subject: Option<Value> = None;
+            loop {
+                let subject_value = match subject.take() {
+                    Some(s) => s,
+                    None => self
+                        .subject_data(tx.conn, def, &row.subject)
+                        .await?
+                        .unwrap_or_else(|| json!({ "id": row.subject })),
+                };
+                let snapshot = Snapshot {
+                    state: row.state.clone(),
+                    vars: match &row.variables {
+                        Value::Object(m) => m.clone(),
+                        _ => Map::new(),
+                    },
+                    subject: subject_value.clone(),
+                    now: tx.now,
+                    references: self.registry.references_json(),
+                };
+                let data = match &event {
+                    Event::Submitted { form, .. } => Some(Value::Object(form.clone())),
+                    Event::MessageReceived { msg } => Some(msg.clone()),
+                    Event::ActionFailed { error, .. } => Some(json!({ "error": error })),
+                    _ => None,
+                };
+                let t = transition::apply(def, &snapshot, event)?;
+                for m in &t.moves {
+                    tx.writes.history(
+                        row.id,
+                        HistoryEntry {
+                            from_state: m.from.clone(),
+                            to_state: m.to.clone(),
+                            trigger: m.trigger.to_owned(),
+                            actor: actor.map(|a| a.id.clone()),
+                            data: data.clone(),
+                            at: tx.now,
+                        },
+                    );
+                }
+                row.state = t.state;
+                row.variables = Value::Object(t.vars);
+                row.status = t.status;
+                let mut next_event = None;
+                for effect in t.effects {
+                    next_event = next_event.or(self
+                        .apply_effect(tx, def, row, effect, &subject_value)
+                        .await?);
+                }
+                match next_event {
+                    Some(e) => {
+                        event = e;
+                        // An action may have changed the subject's data (e.g. its municipality).
+                        subject = (!def.reads_subject).then_some(subject_value);
+                    }
+                    None => break,
+                }
+            }
+            tx.writes.instance(row, tx.now);
+            tx.driving.retain(|id| *id != row.id);
+            Ok(())
+        })
+    }
+
+    /// Applies one effect; returns the event to continue with when the effect completed a
+    /// waiting state at once (an inline action, a child that ended immediately).
+    async fn apply_effect(
+        &self,
+        tx: &mut Txn<'_>,
+        def: &Arc<ProcessDefinition>,
+        row: &mut InstanceRow,
+        effect: Effect,
+        subject: &Value,
+    ) -> Result<Option<Event>> {
+        let now = tx.now;
+        match effect {
+            Effect::RunAction {
+                state,
+                action,
+                input,
+                attempt,
+            } => {
+                return Ok(Some(
+                    self.run_action(tx, def, row, &state, &action, input, attempt)
+                        .await?,
+                ));
+            }
+            Effect::ScheduleStep { state, at, attempt } => {
+                tx.writes.work(row.id, "step", &state, at, attempt, now)
+            }
+            Effect::ScheduleTimer { state, at } => {
+                tx.writes.work(row.id, "timer", &state, at, 0, now)
+            }
+            Effect::Subscribe {
+                state,
+                message_type,
+                key,
+            } => tx.writes.wait(row.id, &state, &message_type, &key),
+            Effect::CreateTask {
+                state,
+                kind,
+                title_template,
+                municipality,
+                due_at,
+            } => {
+                let title = self
+                    .titles
+                    .render_template(
+                        &title_template,
+                        &json!({ "subject": subject, "vars": row.variables }),
+                    )
+                    .unwrap_or(title_template);
+                tx.writes.task(Task {
+                    id: Uuid::now_v7(),
+                    instance_id: row.id,
+                    process_id: row.process_id.clone(),
+                    state,
+                    kind,
+                    subject: row.subject.clone(),
+                    title,
+                    municipality,
+                    status: "open".into(),
+                    due_at,
+                    created_at: now,
+                    completed_at: None,
+                    completed_by: None,
+                    data: None,
+                });
+            }
+            Effect::Emit { kind, data } => tx.writes.event(TimelineEvent {
+                subject: row.subject.clone(),
+                instance_id: Some(row.id),
+                process_id: row.process_id.clone(),
+                kind,
+                data,
+                at: now,
+            }),
+            Effect::StartFollowUp {
+                process,
+                municipality,
+                mut vars,
+            } => {
+                let (version, child) = self
+                    .catalog()
+                    .latest(&process)
+                    .ok_or_else(|| EngineError::not_found("process", &process))?;
+                vars.insert("municipality".into(), Value::String(municipality));
+                vars.insert(
+                    "origin".into(),
+                    json!({ "process": row.process_id, "instance": row.id, "state": row.state }),
+                );
+                let request = StartRequest {
+                    def: child,
+                    version,
+                    subject: row.subject.clone(),
+                    vars,
+                    parent: Some((row.id, None)),
+                    actor: None,
+                };
+                self.start_in(tx, request).await?;
+            }
+            Effect::StartChild {
+                state,
+                process,
+                subject,
+                vars,
+            } => {
+                let (version, child) = self
+                    .catalog()
+                    .latest(&process)
+                    .ok_or_else(|| EngineError::not_found("process", &process))?;
+                let request = StartRequest {
+                    def: child,
+                    version,
+                    subject,
+                    vars,
+                    parent: Some((row.id, Some(state))),
+                    actor: None,
+                };
+                let child = self.start_in(tx, request).await?;
+                if child.status == InstanceStatus::Completed {
+                    return Ok(Some(Event::ChildCompleted));
+                }
+            }
+            Effect::Incident {
+                state,
+                action,
+                error,
+                attempts,
+            } => {
+                tracing::warn!(instance = %row.id, process = %row.process_id, %state, %error, "incident");
+                tx.writes
+                    .incident(row.id, &state, &action, &error, attempts, now);
+            }
+            Effect::Complete => {
+                row.ended_at = Some(now);
+                if let (Some(parent_id), Some(parent_state)) =
+                    (row.parent_id, row.parent_state.clone())
+                    && !tx.driving.contains(&parent_id)
+                {
+                    self.resume_parent(tx, parent_id, &parent_state).await?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn resume_parent(
+        &self,
+        tx: &mut Txn<'_>,
+        parent_id: Uuid,
+        waiting_state: &str,
+    ) -> Result<()> {
+        let Some((parent, parent_state)) = store::instance(tx.conn, parent_id).await? else {
+            return Ok(());
+        };
+        if parent.state != waiting_state || parent.status != InstanceStatus::Active {
+            return Ok(());
+        }
+        let def = self
+            .catalog()
+            .version(&parent.process_id, parent.version)
+            .ok_or_else(|| EngineError::not_found("definition", &parent.process_id))?;
+        let mut row = row_of(parent, parent_state);
+        self.drive(tx, &def, &mut row, Event::ChildCompleted, None)
+            .await
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the parts are the effect's fields"
+    )]
+    async fn run_action(
+        &self,
+        tx: &mut Txn<'_>,
+        def: &ProcessDefinition,
+        row: &InstanceRow,
+        state: &str,
+        action: &str,
+        input: Value,
+        attempt: u32,
+    ) -> Result<Event> {
+        let handler = self
+            .registry
+            .action(action)
+            .ok_or_else(|| EngineError::not_found("action", action))?;
+        let savepoint = tx.conn.begin().await?;
+        let ctx = ActionContext {
+            conn: &savepoint,
+            instance_id: row.id,
+            process_id: &def.id,
+            state,
+            subject: &row.subject,
+            vars: &row.variables,
+            attempt,
+            now: tx.now,
+        };
+        let result = handler.call(&ctx, input).await;
+        Ok(match result {
+            Ok(output) => {
+                savepoint.commit().await?;
+                Event::ActionCompleted { output }
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                let mut error = e.message.clone();
+                if let Some(source) = &e.source {
+                    error.push_str(&format!(": {source}"));
+                }
+                tracing::info!(instance = %row.id, action, attempt, %error, retryable = e.retryable, "action failed");
+                Event::ActionFailed {
+                    error,
+                    retryable: e.retryable,
+                    attempt,
+                }
+            }
+        })
+    }
+
+    /// Loads an instance and its definition for a transition, refusing finished ones.
+    pub(super) async fn load_active(
+        &self,
+        conn: &DatabaseTransaction,
+        id: Uuid,
+    ) -> Result<(Arc<ProcessDefinition>, InstanceRow)> {
+        let (instance, parent_state) = store::instance(conn, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("instance", id))?;
+        if instance.status != InstanceStatus::Active {
+            return Err(TransitionError::NotActive {
+                instance: id,
+                status: instance.status.as_str().into(),
+            }
+            .into());
+        }
+        let def = self
+            .catalog()
+            .version(&instance.process_id, instance.version)
+            .ok_or_else(|| {
+                EngineError::not_found(
+                    "definition",
+                    format!("{} v{}", instance.process_id, instance.version),
+                )
+            })?;
+        Ok((def, row_of(instance, parent_state)))
+    }
+
+    /// Starts `process` (or the process replacing it) for `subject`, as `actor`. People may
+    /// start only processes with a `start: manual`, and only where its `allowed` holds.
+    pub async fn start_instance(
+        &self,
+        process: &str,
+        subject: &str,
+        vars: Map<String, Value>,
+        actor: &Actor,
+    ) -> Result<Uuid> {
+        let (version, def) = self
+            .catalog()
+            .latest(process)
+            .ok_or_else(|| EngineError::not_found("process", process))?;
+        self.retrying(|| async {
+            let conn = self.begin_write().await?;
+            let now = self.clock.now();
+            let subject_data = self
+                .subject_data(&conn, &def, subject)
+                .await?
+                .ok_or_else(|| {
+                    EngineError::Invalid(
+                        [(
+                            "subject".to_owned(),
+                            format!("no {} with id {subject}", def.subject_kind),
+                        )]
+                        .into(),
+                    )
+                })?;
+            if actor.role != "system" {
+                let manual = def.manual_start.as_ref().ok_or_else(|| {
+                    EngineError::Forbidden(format!("process `{}` is not started by hand", def.id))
+                })?;
+                if let Some(allowed) = &manual.allowed {
+                    let scope = self
+                        .base_scope(&def, now)
+                        .with("subject", subject_data)
+                        .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null))
+                        .with("vars", Value::Object(vars.clone()));
+                    if !allowed.eval_bool(&scope)? {
+                        let reason = manual.refusal.clone().unwrap_or_else(|| {
+                            format!("you may not start `{}` for {subject}", def.id)
+                        });
+                        return Err(EngineError::Forbidden(reason));
+                    }
+                }
+            }
+            let mut tx = Txn::new(&conn, now);
+            let request = StartRequest {
+                def: def.clone(),
+                version,
+                subject: subject.to_owned(),
+                vars: vars.clone(),
+                parent: None,
+                actor: Some(actor),
+            };
+            let row = self.start_in(&mut tx, request).await?;
+            tx.flush().await?;
+            conn.commit().await?;
+            Ok(row.id)
+        })
+        .await
+    }
+
+    /// Completes a task with a submitted form. A caseworker sees only tasks of their own
+    /// municipality: another municipality's task is "not found", not "forbidden", so its
+    /// existence does not leak.
+    pub async fn complete_task(
+        &self,
+        task_id: Uuid,
+        form: &Map<String, Value>,
+        actor: &Actor,
+    ) -> Result<()> {
+        self.retrying(|| async {
+            let conn = self.begin_write().await?;
+            let now = self.clock.now();
+            let task = store::task(&conn, task_id)
+                .await?
+                .ok_or_else(|| EngineError::not_found("task", task_id))?;
+            if !actor.sees_all()
+                && task.municipality.is_some()
+                && task.municipality != actor.municipality
+            {
+                return Err(EngineError::not_found("task", task_id));
+            }
+            if task.status != "open" {
+                return Err(TransitionError::TaskClosed {
+                    task: task_id,
+                    status: task.status,
+                }
+                .into());
+            }
+            let (def, mut row) = self.load_active(&conn, task.instance_id).await?;
+            let Some(StepKind::Manual { form: spec, .. }) = def.state(&row.state).map(|s| &s.kind)
+            else {
+                return Err(TransitionError::NotAccepted {
+                    process: def.id.clone(),
+                    state: row.state.clone(),
+                    event: "submit".into(),
+                }
+                .into());
+            };
+            let subject = self
+                .subject_data(&conn, &def, &row.subject)
+                .await?
+                .unwrap_or_else(|| json!({ "id": row.subject }));
+            let scope = self
+                .base_scope(&def, now)
+                .with("vars", row.variables.clone())
+                .with("subject", subject)
+                .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
+            let parsed = spec
+                .validate(form, &scope, &self.registry)
+                .map_err(EngineError::Invalid)?;
+            store::complete_task(
+                &conn,
+                task_id,
+                &actor.id,
+                &Value::Object(parsed.clone()),
+                now,
+            )
+            .await?;
+            let mut tx = Txn::new(&conn, now);
+            self.drive(
+                &mut tx,
+                &def,
+                &mut row,
+                Event::Submitted {
+                    form: parsed,
+                    actor: actor.clone(),
+                },
+                Some(actor),
+            )
+            .await?;
+            tx.flush().await?;
+            conn.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,223 @@
+//! Inbound messages: deduplicated by message id, they start instances or wake waiting ones.
+//! A message nobody takes is kept as a dead letter with the reason, never dropped.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::Engine;
+use super::execute::{StartRequest, Txn};
+use super::transition::Event;
+use crate::definition::{StepKind, WaitSpec};
+use crate::error::{EngineError, Result};
+use crate::expr::eval_object;
+use crate::instance::{DeadLetter, InstanceStatus};
+use crate::store;
+
+/// A message from outside, e.g. a population-register change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboundMessage {
+    pub message_id: String,
+    #[serde(rename = "type")]
+    pub message_type: String,
+    pub data: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum MessageOutcome {
+    /// Seen before; nothing was done again.
+    Duplicate {
+        first_outcome: String,
+    },
+    Accepted {
+        started: Vec<Uuid>,
+        resumed: Vec<Uuid>,
+    },
+    DeadLetter {
+        reason: String,
+    },
+}
+
+impl Engine {
+    /// Takes a message exactly once: a second delivery with the same id changes nothing.
+    pub async fn deliver(&self, msg: &InboundMessage) -> Result<MessageOutcome> {
+        let mut errors = crate::form::FieldErrors::new();
+        if msg.message_id.trim().is_empty() {
+            errors.insert("message_id".into(), "required".into());
+        }
+        if msg.message_type.trim().is_empty() {
+            errors.insert("type".into(), "required".into());
+        }
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(errors));
+        }
+        self.retrying(|| self.deliver_once(msg)).await
+    }
+
+    async fn deliver_once(&self, msg: &InboundMessage) -> Result<MessageOutcome> {
+        let conn = self.begin_write().await?;
+        let now = self.clock.now();
+        if !store::record_message(
+            &conn,
+            &msg.message_id,
+            &msg.message_type,
+            &msg.data,
+            "processing",
+            now,
+        )
+        .await?
+        {
+            let first_outcome = store::message_outcome(&conn, &msg.message_id)
+                .await?
+                .unwrap_or_default();
+            conn.rollback().await?;
+            return Ok(MessageOutcome::Duplicate { first_outcome });
+        }
+        let catalog = self.catalog();
+        let mut tx = Txn::new(&conn, now);
+        let mut started = Vec::new();
+        let mut resumed = Vec::new();
+        let mut reasons = Vec::new();
+        let mut interested = false;
+
+        for (version, def) in catalog.latest_all() {
+            let Some(start) = def
+                .message_start
+                .as_ref()
+                .filter(|s| s.message_type == msg.message_type)
+            else {
+                continue;
+            };
+            interested = true;
+            let scope = self.base_scope(&def, now).with("msg", msg.data.clone());
+            if let Some(when) = &start.when {
+                match when.eval_bool(&scope) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        reasons.push(format!("{}: {e}", def.id));
+                        continue;
+                    }
+                }
+            }
+            let (subject, mut vars) = match (
+                start.subject.eval_string(&scope),
+                eval_object(&start.vars, &scope),
+            ) {
+                (Ok(s), Ok(v)) => (s, v),
+                (Err(e), _) | (_, Err(e)) => {
+                    reasons.push(format!("{}: {e}", def.id));
+                    continue;
+                }
+            };
+            if self.subject_data(&conn, &def, &subject).await?.is_none() {
+                reasons.push(format!("unknown {} {subject}", def.subject_kind));
+                continue;
+            }
+            vars.insert("msg".into(), msg.data.clone());
+            let request = StartRequest {
+                def: def.clone(),
+                version,
+                subject,
+                vars,
+                parent: None,
+                actor: None,
+            };
+            started.push(self.start_in(&mut tx, request).await?.id);
+        }
+
+        let mut keys = BTreeSet::new();
+        for (_, def) in catalog.all() {
+            for state in def.states.values() {
+                if let StepKind::Wait {
+                    wait:
+                        WaitSpec::Message {
+                            message_type,
+                            correlate,
+                            ..
+                        },
+                    ..
+                } = &state.kind
+                    && *message_type == msg.message_type
+                {
+                    interested = true;
+                    let scope = self.base_scope(&def, now).with("msg", msg.data.clone());
+                    match correlate.eval_string(&scope) {
+                        Ok(key) => {
+                            keys.insert(key);
+                        }
+                        Err(e) => reasons.push(format!("{}.{}: {e}", def.id, state.id)),
+                    }
+                }
+            }
+        }
+        for key in &keys {
+            for instance_id in store::message_waiters(&conn, &msg.message_type, key).await? {
+                let Some((instance, _)) = store::instance(&conn, instance_id).await? else {
+                    continue;
+                };
+                if instance.status != InstanceStatus::Active {
+                    continue;
+                }
+                let (def, mut row) = self.load_active(&conn, instance_id).await?;
+                store::clear_waits(&conn, instance_id).await?;
+                self.drive(
+                    &mut tx,
+                    &def,
+                    &mut row,
+                    Event::MessageReceived {
+                        msg: msg.data.clone(),
+                    },
+                    None,
+                )
+                .await?;
+                resumed.push(instance_id);
+            }
+        }
+        if !keys.is_empty() && resumed.is_empty() && started.is_empty() {
+            let listed: Vec<&str> = keys.iter().map(String::as_str).collect();
+            reasons.push(format!(
+                "no instance waits for {} with key {}",
+                msg.message_type,
+                listed.join(", ")
+            ));
+        }
+
+        let outcome = if !started.is_empty() || !resumed.is_empty() {
+            MessageOutcome::Accepted { started, resumed }
+        } else {
+            let reason = if interested {
+                reasons.join("; ")
+            } else {
+                format!(
+                    "no process starts on or waits for message type `{}`",
+                    msg.message_type
+                )
+            };
+            store::insert_dead_letter(
+                &conn,
+                &DeadLetter {
+                    message_id: Some(msg.message_id.clone()),
+                    message_type: msg.message_type.clone(),
+                    payload: msg.data.clone(),
+                    reason: reason.clone(),
+                    received_at: now,
+                },
+            )
+            .await?;
+            MessageOutcome::DeadLetter { reason }
+        };
+        tx.flush().await?;
+        let label = match &outcome {
+            MessageOutcome::Accepted { .. } => "accepted",
+            MessageOutcome::DeadLetter { .. } => "dead-letter",
+            MessageOutcome::Duplicate { .. } => "duplicate",
+        };
+        store::set_message_outcome(&conn, &msg.message_id, label).await?;
+        conn.commit().await?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,213 @@
+//! The durable runtime: the [`Engine`] applies events to instances, one transaction per
+//! transition with all of its effects.
+//!
+//! Invariants:
+//! - an instance row changes only through `Writes::flush`, which checks its row version, so
+//!   two actors racing on one instance end with one commit and one `Conflict`;
+//! - every state entered gets a history row in the same transaction as the entry;
+//! - due work is leased, then finished in the transaction of the transition it causes, so a
+//!   crash between the two leaves the work to be done again, never done twice.
+
+mod catalog;
+mod execute;
+mod messages;
+pub mod transition;
+mod work;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use forlob_migrations::MigratorTrait;
+use sea_orm::SqliteTransactionMode;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    TransactionOptions, TransactionTrait,
+};
+
+pub use catalog::{Catalog, DeployOutcome};
+pub use messages::{InboundMessage, MessageOutcome};
+
+use crate::clock::Clock;
+use crate::error::{EngineError, Result};
+use crate::registry::Registry;
+
+/// Tuning of the runtime; defaults suit one node on SQLite.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Work items claimed and committed together.
+    pub batch_size: u64,
+    /// How long a claim holds before another node may take the work over.
+    pub lease: Duration,
+    /// Connections in the pool (SQLite in memory always uses one).
+    pub max_connections: u32,
+    /// Name of this node in leases.
+    pub node: String,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 200,
+            lease: Duration::from_secs(300),
+            max_connections: 8,
+            node: format!("node-{}", std::process::id()),
+        }
+    }
+}
+
+pub struct Engine {
+    db: DatabaseConnection,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    catalog: RwLock<Arc<Catalog>>,
+    options: EngineOptions,
+    titles: handlebars::Handlebars<'static>,
+}
+
+/// Opens the database named by `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`,
+/// `postgres://...`) with the settings the engine relies on.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    options
+        .sqlx_logging(false)
+        .max_connections(if in_memory { 1 } else { max_connections })
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            // WAL lets readers run beside the one writer; NORMAL loses no committed data on
+            // a process crash (only on power loss, the last transactions); a busy writer
+            // is waited for instead of failing at once.
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Ok(Database::connect(options).await?)
+}
+
+/// Brings the schema up to date. On PostgreSQL several nodes may start at once; an advisory
+/// lock held for the migration's transaction lets exactly one of them migrate.
+pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let txn = db.begin().await?;
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7215061)")
+            .await?;
+        forlob_migrations::Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+    } else {
+        forlob_migrations::Migrator::up(db, None).await?;
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Connects, migrates and loads every deployed definition. Fails when a stored definition
+    /// no longer validates against the registry (an action was removed from the build).
+    pub async fn start(
+        url: &str,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        options: EngineOptions,
+    ) -> Result<Self> {
+        let db = connect(url, options.max_connections).await?;
+        migrate(&db).await?;
+        Self::with_connection(db, registry, clock, options).await
+    }
+
+    pub async fn with_connection(
+        db: DatabaseConnection,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        options: EngineOptions,
+    ) -> Result<Self> {
+        let registry = Arc::new(registry);
+        let catalog = Catalog::load(&db, &registry).await?;
+        let mut titles = handlebars::Handlebars::new();
+        // Titles are plain text in the database; whoever shows them as HTML escapes them.
+        titles.register_escape_fn(handlebars::no_escape);
+        Ok(Self {
+            db,
+            registry,
+            clock,
+            catalog: RwLock::new(Arc::new(catalog)),
+            options,
+            titles,
+        })
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        // A poisoned lock still holds a complete catalog: it is replaced whole, never edited.
+        self.catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_catalog(&self, catalog: Catalog) {
+        *self
+            .catalog
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at BEGIN, so two writers queue
+    /// on the busy timeout instead of failing when a read lock would have to be upgraded.
+    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        Ok(self
+            .db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?)
+    }
+
+    /// Retries an operation that failed on a transient store error (a locked SQLite file, a
+    /// dropped PostgreSQL connection) with exponential backoff, then gives the error up.
+    async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut delay = Duration::from_millis(20);
+        for _ in 0..5 {
+            match op().await {
+                Err(EngineError::Store(e)) if is_transient(&e.0) => {
+                    tracing::warn!(error = %e, ?delay, "transient store error; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                other => return other,
+            }
+        }
+        op().await
+    }
+}
+
+fn is_transient(err: &sea_orm::DbErr) -> bool {
+    let text = err.to_string().to_lowercase();
+    [
+        "database is locked",
+        "busy",
+        "connection",
+        "pool timed out",
+        "deadlock",
+        "could not serialize",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}

@@ -1,0 +1,472 @@
+//! The pure transition function: `(definition, snapshot, event) -> Transition`.
+//!
+//! No I/O and no clock reads: everything it needs is in the [`Snapshot`], everything it wants
+//! done comes back as [`Effect`]s, which the executor applies in the same transaction. States
+//! that need no outside work (decisions, `set`, `emit`, end) are passed through here in one
+//! call; the function stops at the first state that waits for something (an action result, a
+//! person, a timer, a message, a child) and says so with an effect.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::definition::{Branch, ProcessDefinition, State, StepKind, WaitSpec};
+use crate::error::TransitionError;
+use crate::expr::{ExprError, Scope, eval_object};
+use crate::instance::{Actor, InstanceStatus};
+use crate::timer::until_instant;
+
+/// What happened to an instance.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A new instance enters its initial state.
+    Start,
+    /// An async step or a retry came due; run attempt `attempt`.
+    StepDue {
+        attempt: u32,
+    },
+    ActionCompleted {
+        output: Value,
+    },
+    ActionFailed {
+        error: String,
+        retryable: bool,
+        attempt: u32,
+    },
+    /// A person submitted the validated form of the current manual state.
+    Submitted {
+        form: Map<String, Value>,
+        actor: Actor,
+    },
+    TimerFired,
+    MessageReceived {
+        msg: Value,
+    },
+    ChildCompleted,
+}
+
+impl Event {
+    pub fn trigger(&self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::StepDue { .. } => "step",
+            Self::ActionCompleted { .. } => "action",
+            Self::ActionFailed { .. } => "action-failed",
+            Self::Submitted { .. } => "submit",
+            Self::TimerFired => "timer",
+            Self::MessageReceived { .. } => "message",
+            Self::ChildCompleted => "child",
+        }
+    }
+}
+
+/// The instance as the transition sees it.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Empty for a new instance.
+    pub state: String,
+    pub vars: Map<String, Value>,
+    /// `subject.*`: at least `{"id": ...}`.
+    pub subject: Value,
+    pub now: DateTime<Utc>,
+    pub references: Value,
+}
+
+/// Something to do in the transaction of the transition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    RunAction {
+        state: String,
+        action: String,
+        input: Value,
+        attempt: u32,
+    },
+    /// Run the state's action later on the worker pool (async step or retry).
+    ScheduleStep {
+        state: String,
+        at: DateTime<Utc>,
+        attempt: u32,
+    },
+    CreateTask {
+        state: String,
+        kind: String,
+        title_template: String,
+        municipality: Option<String>,
+        due_at: Option<DateTime<Utc>>,
+    },
+    ScheduleTimer {
+        state: String,
+        at: DateTime<Utc>,
+    },
+    Subscribe {
+        state: String,
+        message_type: String,
+        key: String,
+    },
+    Emit {
+        kind: String,
+        data: Value,
+    },
+    StartFollowUp {
+        process: String,
+        municipality: String,
+        vars: Map<String, Value>,
+    },
+    StartChild {
+        state: String,
+        process: String,
+        subject: String,
+        vars: Map<String, Value>,
+    },
+    Incident {
+        state: String,
+        action: String,
+        error: String,
+        attempts: u32,
+    },
+    /// The instance reached an end state.
+    Complete,
+}
+
+/// One state change, for the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Move {
+    pub from: Option<String>,
+    pub to: String,
+    pub trigger: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub state: String,
+    pub vars: Map<String, Value>,
+    pub status: InstanceStatus,
+    pub moves: Vec<Move>,
+    pub effects: Vec<Effect>,
+}
+
+/// A runaway loop of decisions without a waiting state: a definition bug, stopped here.
+const MAX_STATES_PER_TRANSITION: usize = 1000;
+
+pub fn apply(
+    def: &ProcessDefinition,
+    snapshot: &Snapshot,
+    event: Event,
+) -> Result<Transition, TransitionError> {
+    let mut t = Transition {
+        state: snapshot.state.clone(),
+        vars: snapshot.vars.clone(),
+        status: InstanceStatus::Active,
+        moves: Vec::new(),
+        effects: Vec::new(),
+    };
+    let mut ctx = Ctx {
+        def,
+        snapshot,
+        t: &mut t,
+    };
+    ctx.handle(event)?;
+    Ok(t)
+}
+
+struct Ctx<'a> {
+    def: &'a ProcessDefinition,
+    snapshot: &'a Snapshot,
+    t: &'a mut Transition,
+}
+
+impl Ctx<'_> {
+    fn scope(&self) -> Scope {
+        let local_now = self.snapshot.now.with_timezone(&self.def.timezone);
+        Scope::new()
+            .with("vars", Value::Object(self.t.vars.clone()))
+            .with("subject", self.snapshot.subject.clone())
+            .with(
+                "today",
+                Value::String(local_now.format("%Y-%m-%d").to_string()),
+            )
+            .with("now", Value::String(self.snapshot.now.to_rfc3339()))
+            .with("ref", self.snapshot.references.clone())
+    }
+
+    fn not_accepted(&self, event: &Event) -> TransitionError {
+        TransitionError::NotAccepted {
+            process: self.def.id.clone(),
+            state: self.t.state.clone(),
+            event: event.trigger().to_owned(),
+        }
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), TransitionError> {
+        if matches!(event, Event::Start) {
+            if !self.t.state.is_empty() {
+                return Err(self.not_accepted(&event));
+            }
+            let initial = self.def.initial.clone();
+            return self.go(initial, event.trigger());
+        }
+        let def = self.def;
+        let Some(state) = def.state(&self.t.state) else {
+            return Err(self.not_accepted(&event));
+        };
+        let state_id = state.id.clone();
+        match (&state.kind, &event) {
+            (StepKind::Automatic { action, input, .. }, Event::StepDue { attempt }) => {
+                let action = action.clone();
+                match eval_object(input, &self.scope()) {
+                    Ok(input) => self.t.effects.push(Effect::RunAction {
+                        state: state_id,
+                        action,
+                        input: Value::Object(input),
+                        attempt: *attempt,
+                    }),
+                    Err(e) => self.incident(&action, &e.to_string(), *attempt),
+                }
+                Ok(())
+            }
+            (StepKind::Automatic { next, .. }, Event::ActionCompleted { output }) => {
+                if let Value::Object(fields) = output {
+                    self.t.vars.extend(fields.clone());
+                }
+                let next = next.clone();
+                self.go(next, event.trigger())
+            }
+            (
+                StepKind::Automatic { action, retry, .. },
+                Event::ActionFailed {
+                    error,
+                    retryable,
+                    attempt,
+                },
+            ) => {
+                if *retryable && *attempt < retry.max_attempts {
+                    let factor = 1u64 << (attempt - 1).min(16);
+                    let delay = retry.backoff.approx_seconds().saturating_mul(factor);
+                    let at = self.snapshot.now
+                        + chrono::Duration::seconds(i64::try_from(delay).unwrap_or(i64::MAX / 4));
+                    self.t.effects.push(Effect::ScheduleStep {
+                        state: state_id,
+                        at,
+                        attempt: attempt + 1,
+                    });
+                } else {
+                    let action = action.clone();
+                    self.incident(&action, error, *attempt);
+                }
+                Ok(())
+            }
+            (StepKind::Manual { on_submit, .. }, Event::Submitted { form, actor }) => {
+                self.t.vars.extend(form.clone());
+                let scope = self
+                    .scope()
+                    .with("form", Value::Object(form.clone()))
+                    .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
+                let target = self.choose(on_submit, &scope);
+                self.follow(target, event.trigger())
+            }
+            (
+                StepKind::Wait {
+                    wait: WaitSpec::After(_) | WaitSpec::Until { .. },
+                    next,
+                },
+                Event::TimerFired,
+            )
+            | (StepKind::Call { next, .. }, Event::ChildCompleted) => {
+                let next = next.clone();
+                self.go(next, event.trigger())
+            }
+            (
+                StepKind::Wait {
+                    wait: WaitSpec::Message { .. },
+                    next,
+                },
+                Event::MessageReceived { msg },
+            ) => {
+                self.t.vars.insert("msg".into(), msg.clone());
+                let next = next.clone();
+                self.go(next, event.trigger())
+            }
+            _ => Err(self.not_accepted(&event)),
+        }
+    }
+
+    fn choose(&self, branches: &[Branch], scope: &Scope) -> Result<Option<String>, ExprError> {
+        for b in branches {
+            match &b.when {
+                None => return Ok(Some(b.goto.clone())),
+                Some(when) if when.eval_bool(scope)? => return Ok(Some(b.goto.clone())),
+                Some(_) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Goes to the chosen branch, or records why none could be chosen.
+    fn follow(
+        &mut self,
+        target: Result<Option<String>, ExprError>,
+        trigger: &'static str,
+    ) -> Result<(), TransitionError> {
+        match target {
+            Ok(Some(to)) => self.go(to, trigger),
+            Ok(None) => {
+                let state = self.t.state.clone();
+                self.incident("", &format!("no branch of state `{state}` matched"), 1);
+                Ok(())
+            }
+            Err(e) => {
+                self.incident("", &e.to_string(), 1);
+                Ok(())
+            }
+        }
+    }
+
+    fn incident(&mut self, action: &str, error: &str, attempts: u32) {
+        self.t.status = InstanceStatus::Incident;
+        self.t.effects.push(Effect::Incident {
+            state: self.t.state.clone(),
+            action: action.to_owned(),
+            error: error.to_owned(),
+            attempts,
+        });
+    }
+
+    /// Enters `to` and keeps going through states that need nothing from outside.
+    fn go(&mut self, mut to: String, mut trigger: &'static str) -> Result<(), TransitionError> {
+        for _ in 0..MAX_STATES_PER_TRANSITION {
+            let from = (!self.t.state.is_empty()).then(|| self.t.state.clone());
+            self.t.moves.push(Move {
+                from,
+                to: to.clone(),
+                trigger,
+            });
+            self.t.state = to.clone();
+            let def = self.def;
+            let Some(state) = def.state(&to) else {
+                return Err(self.not_accepted(&Event::Start));
+            };
+            if let Err(e) = self.enter(state) {
+                self.incident("", &e.to_string(), 1);
+                return Ok(());
+            }
+            match &state.kind {
+                StepKind::Decision { branches } => match self.choose(branches, &self.scope()) {
+                    Ok(Some(next)) => {
+                        to = next;
+                        trigger = "decision";
+                    }
+                    other => return self.follow(other, "decision"),
+                },
+                _ => return Ok(()),
+            }
+        }
+        self.incident(
+            "",
+            "more than 1000 states entered without waiting: a loop of decisions?",
+            1,
+        );
+        Ok(())
+    }
+
+    /// Runs a state's entry work and the effect of its kind.
+    fn enter(&mut self, state: &State) -> Result<(), ExprError> {
+        for (name, expr) in &state.set {
+            let value = expr.eval(&self.scope())?;
+            self.t.vars.insert(name.clone(), value);
+        }
+        let scope = self.scope();
+        for emit in &state.emit {
+            let data = eval_object(&emit.data, &scope)?;
+            self.t.effects.push(Effect::Emit {
+                kind: emit.kind.clone(),
+                data: Value::Object(data),
+            });
+        }
+        for f in &state.follow_up {
+            self.t.effects.push(Effect::StartFollowUp {
+                process: f.process.clone(),
+                municipality: f.municipality.eval_string(&scope)?,
+                vars: eval_object(&f.vars, &scope)?,
+            });
+        }
+        let id = state.id.clone();
+        let now = self.snapshot.now;
+        let effect = match &state.kind {
+            StepKind::Automatic {
+                run_async: true, ..
+            } => Some(Effect::ScheduleStep {
+                state: id,
+                at: now,
+                attempt: 1,
+            }),
+            StepKind::Automatic { action, input, .. } => Some(Effect::RunAction {
+                state: id,
+                action: action.clone(),
+                input: Value::Object(eval_object(input, &scope)?),
+                attempt: 1,
+            }),
+            StepKind::Manual { task, .. } => Some(Effect::CreateTask {
+                state: id,
+                kind: task.kind.clone(),
+                title_template: task.title.clone(),
+                municipality: task
+                    .assign
+                    .as_ref()
+                    .map(|a| a.eval_string(&scope))
+                    .transpose()?,
+                due_at: task.due.map(|d| d.after(now, self.def.timezone)),
+            }),
+            StepKind::Decision { .. } => None,
+            StepKind::Wait { wait, .. } => Some(match wait {
+                WaitSpec::After(d) => Effect::ScheduleTimer {
+                    state: id,
+                    at: d.after(now, self.def.timezone),
+                },
+                WaitSpec::Until { until, at, zone } => {
+                    let value = until.eval_string(&scope)?;
+                    let due = until_instant(&value, *at, *zone).map_err(|message| ExprError {
+                        source_text: until.source().to_owned(),
+                        message,
+                    })?;
+                    Effect::ScheduleTimer { state: id, at: due }
+                }
+                WaitSpec::Message {
+                    message_type, key, ..
+                } => Effect::Subscribe {
+                    state: id,
+                    message_type: message_type.clone(),
+                    key: key.eval_string(&scope)?,
+                },
+            }),
+            StepKind::Call {
+                process,
+                subject,
+                vars,
+                ..
+            } => Some(Effect::StartChild {
+                state: id,
+                process: process.clone(),
+                subject: match subject {
+                    Some(s) => s.eval_string(&scope)?,
+                    None => self
+                        .snapshot
+                        .subject
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                },
+                vars: eval_object(vars, &scope)?,
+            }),
+            StepKind::End => {
+                self.t.status = InstanceStatus::Completed;
+                Some(Effect::Complete)
+            }
+        };
+        self.t.effects.extend(effect);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "transition_tests.rs"]
+mod tests;

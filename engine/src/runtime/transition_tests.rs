@@ -1,0 +1,320 @@
+//! Table tests of the pure transition function: every accepted (state, event) pair and the
+//! pairs that must be refused.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::*;
+use crate::definition::{ProcessDefinition, load};
+use crate::registry::Registry;
+
+const YAML: &str = r#"
+id: table
+subject: person
+initial: work
+states:
+  work:
+    automatic: { action: demo.record, input: { step: "'work'" }, retry: { max: 3, backoff: PT10S } }
+    emit: [ { kind: started, data: { who: "subject.id" } } ]
+    next: route
+  route:
+    decision:
+      - { when: "vars.steps > 5", goto: done }
+      - { otherwise: review }
+  review:
+    manual:
+      title: "Review {{subject.id}}"
+      assign: { municipality: "'101'" }
+      due: P5D
+      form: { fields: [ { name: answer, type: choice, options: [yes, no], required: true } ] }
+    on:
+      submit:
+        - { when: "form.answer == 'no'", goto: done }
+        - { goto: pause }
+  pause:
+    wait: { after: P1D }
+    next: listen
+  listen:
+    wait: { message: { type: ping, correlate: "msg.id" } }
+    next: child
+  child:
+    call: { process: other }
+    next: done
+  done: { end: true }
+"#;
+
+fn def() -> ProcessDefinition {
+    let other = "id: other\ninitial: e\nstates:\n  e: { end: true }\n";
+    let files = [
+        crate::definition::SourceFile {
+            path: "t.yaml".into(),
+            text: YAML.into(),
+        },
+        crate::definition::SourceFile {
+            path: "o.yaml".into(),
+            text: other.into(),
+        },
+    ];
+    let _ = load;
+    crate::definition::load_set(&files, &Registry::new())
+        .expect("valid table definition")
+        .remove(0)
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2025-06-02T09:00:00+02:00")
+        .expect("instant")
+        .with_timezone(&Utc)
+}
+
+fn snap(state: &str, vars: Value) -> Snapshot {
+    Snapshot {
+        state: state.into(),
+        vars: match vars {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+        subject: json!({ "id": "0101501234" }),
+        now: now(),
+        references: json!({}),
+    }
+}
+
+fn form(answer: &str) -> Event {
+    Event::Submitted {
+        form: [("answer".to_owned(), json!(answer))].into_iter().collect(),
+        actor: Actor::caseworker("cw", "101"),
+    }
+}
+
+#[test]
+fn accepted_pairs_lead_where_the_definition_says() {
+    let def = def();
+    let cases: Vec<(&str, Value, Event, &str, InstanceStatus)> = vec![
+        ("", json!({}), Event::Start, "work", InstanceStatus::Active),
+        (
+            "work",
+            json!({}),
+            Event::ActionCompleted {
+                output: json!({"steps": 1}),
+            },
+            "review",
+            InstanceStatus::Active,
+        ),
+        (
+            "work",
+            json!({}),
+            Event::ActionCompleted {
+                output: json!({"steps": 9}),
+            },
+            "done",
+            InstanceStatus::Completed,
+        ),
+        (
+            "review",
+            json!({}),
+            form("no"),
+            "done",
+            InstanceStatus::Completed,
+        ),
+        (
+            "review",
+            json!({}),
+            form("yes"),
+            "pause",
+            InstanceStatus::Active,
+        ),
+        (
+            "pause",
+            json!({}),
+            Event::TimerFired,
+            "listen",
+            InstanceStatus::Active,
+        ),
+        (
+            "listen",
+            json!({}),
+            Event::MessageReceived {
+                msg: json!({"id": "0101501234"}),
+            },
+            "child",
+            InstanceStatus::Active,
+        ),
+        (
+            "child",
+            json!({}),
+            Event::ChildCompleted,
+            "done",
+            InstanceStatus::Completed,
+        ),
+        (
+            "work",
+            json!({}),
+            Event::StepDue { attempt: 2 },
+            "work",
+            InstanceStatus::Active,
+        ),
+    ];
+    for (state, vars, event, to, status) in cases {
+        let label = format!("{state} + {}", event.trigger());
+        let t = apply(&def, &snap(state, vars), event).unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert_eq!(t.state, to, "{label}");
+        assert_eq!(t.status, status, "{label}");
+    }
+}
+
+#[test]
+fn refused_pairs_are_typed_errors() {
+    let def = def();
+    let cases: Vec<(&str, Event)> = vec![
+        ("work", Event::Start),
+        ("work", form("yes")),
+        ("work", Event::TimerFired),
+        ("review", Event::TimerFired),
+        ("review", Event::ActionCompleted { output: json!({}) }),
+        ("pause", form("yes")),
+        ("pause", Event::MessageReceived { msg: json!({}) }),
+        ("listen", Event::TimerFired),
+        ("done", Event::TimerFired),
+        ("child", Event::TimerFired),
+        ("nowhere", Event::TimerFired),
+    ];
+    for (state, event) in cases {
+        let label = format!("{state} + {}", event.trigger());
+        match apply(&def, &snap(state, json!({})), event) {
+            Err(TransitionError::NotAccepted { .. }) => {}
+            other => panic!("{label} must be refused, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn start_runs_entry_work_and_asks_for_the_action() {
+    let t = apply(&def(), &snap("", json!({})), Event::Start).expect("starts");
+    assert_eq!(
+        t.moves,
+        vec![Move {
+            from: None,
+            to: "work".into(),
+            trigger: "start"
+        }]
+    );
+    assert_eq!(
+        t.effects[0],
+        Effect::Emit {
+            kind: "started".into(),
+            data: json!({"who": "0101501234"})
+        }
+    );
+    assert!(
+        matches!(&t.effects[1], Effect::RunAction { action, attempt: 1, .. } if action == "demo.record")
+    );
+}
+
+#[test]
+fn a_chain_through_a_decision_records_every_move() {
+    let t = apply(
+        &def(),
+        &snap("work", json!({})),
+        Event::ActionCompleted {
+            output: json!({"steps": 1}),
+        },
+    )
+    .expect("moves");
+    let path: Vec<(&str, &str)> = t.moves.iter().map(|m| (m.to.as_str(), m.trigger)).collect();
+    assert_eq!(path, vec![("route", "action"), ("review", "decision")]);
+    let Effect::CreateTask {
+        municipality,
+        due_at,
+        ..
+    } = &t.effects[0]
+    else {
+        panic!("a task is created: {:?}", t.effects);
+    };
+    assert_eq!(municipality.as_deref(), Some("101"));
+    assert_eq!(*due_at, Some(now() + chrono::Duration::days(5)));
+}
+
+#[test]
+fn a_retryable_failure_schedules_the_next_attempt_with_backoff_then_an_incident() {
+    let def = def();
+    let fail = |attempt| Event::ActionFailed {
+        error: "register down".into(),
+        retryable: true,
+        attempt,
+    };
+    let t = apply(&def, &snap("work", json!({})), fail(1)).expect("retries");
+    assert_eq!(
+        t.effects,
+        vec![Effect::ScheduleStep {
+            state: "work".into(),
+            at: now() + chrono::Duration::seconds(10),
+            attempt: 2
+        }]
+    );
+    let t = apply(&def, &snap("work", json!({})), fail(2)).expect("retries");
+    assert_eq!(
+        t.effects,
+        vec![Effect::ScheduleStep {
+            state: "work".into(),
+            at: now() + chrono::Duration::seconds(20),
+            attempt: 3
+        }]
+    );
+    let t = apply(&def, &snap("work", json!({})), fail(3)).expect("gives up");
+    assert_eq!(t.status, InstanceStatus::Incident);
+    assert!(matches!(
+        &t.effects[0],
+        Effect::Incident { attempts: 3, .. }
+    ));
+}
+
+#[test]
+fn a_permanent_failure_is_an_incident_at_once() {
+    let event = Event::ActionFailed {
+        error: "bad input".into(),
+        retryable: false,
+        attempt: 1,
+    };
+    let t = apply(&def(), &snap("work", json!({})), event).expect("incident");
+    assert_eq!(t.status, InstanceStatus::Incident);
+}
+
+#[test]
+fn submitted_form_values_become_variables() {
+    let t = apply(&def(), &snap("review", json!({})), form("yes")).expect("moves");
+    assert_eq!(t.vars.get("answer"), Some(&json!("yes")));
+    assert_eq!(
+        t.effects,
+        vec![Effect::ScheduleTimer {
+            state: "pause".into(),
+            at: now() + chrono::Duration::days(1)
+        }]
+    );
+}
+
+#[test]
+fn a_message_wait_subscribes_with_the_instance_key() {
+    let t = apply(&def(), &snap("pause", json!({})), Event::TimerFired).expect("moves");
+    assert_eq!(
+        t.effects,
+        vec![Effect::Subscribe {
+            state: "listen".into(),
+            message_type: "ping".into(),
+            key: "0101501234".into()
+        }]
+    );
+}
+
+#[test]
+fn a_failing_guard_becomes_an_incident_not_a_panic() {
+    // `vars.steps` is absent: the decision's guard cannot be evaluated.
+    let t = apply(
+        &def(),
+        &snap("work", json!({})),
+        Event::ActionCompleted { output: json!({}) },
+    )
+    .expect("incident");
+    assert_eq!(t.status, InstanceStatus::Incident);
+    assert_eq!(t.state, "route");
+}

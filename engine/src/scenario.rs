@@ -1,0 +1,426 @@
+//! Scenario files (`forlob test`): a business rule as a story with a clock.
+//!
+//! Each scenario runs on a fresh in-memory database with the manual clock: `given` loads
+//! fixtures, `steps` deliver messages, start processes, complete tasks and move the clock (all
+//! that falls due on the way runs, in time order), and `expect` checks the outcome. Packages
+//! add fixture kinds (`persons`) and expectation kinds (`handlekommune`) through the registry.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::clock::ManualClock;
+use crate::definition::SourceFile;
+use crate::error::EngineError;
+use crate::instance::Actor;
+use crate::registry::Registry;
+use crate::runtime::{Engine, EngineOptions, InboundMessage};
+use crate::store::{self, InstanceFilter, TaskFilter};
+
+/// Loads one `given` entry into a package's tables.
+#[async_trait]
+pub trait Fixture: Send + Sync {
+    async fn load(
+        &self,
+        conn: &DatabaseTransaction,
+        value: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), String>;
+}
+
+/// Checks one expectation; the error says what was expected and what was found.
+#[async_trait]
+pub trait Expectation: Send + Sync {
+    async fn check(
+        &self,
+        conn: &DatabaseConnection,
+        spec: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), String>;
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    scenario: String,
+    clock: DateTime<chrono::FixedOffset>,
+    #[serde(default)]
+    given: Map<String, Value>,
+    #[serde(default)]
+    steps: Vec<Value>,
+    #[serde(default)]
+    expect: Vec<Value>,
+}
+
+/// The result of one scenario.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub file: String,
+    pub name: String,
+    pub failure: Option<String>,
+}
+
+/// Runs every scenario of `scenarios` against the processes of `definitions`.
+pub async fn run_all(
+    scenarios: &[SourceFile],
+    definitions: &[SourceFile],
+    registry: &Registry,
+) -> Vec<ScenarioResult> {
+    let mut results = Vec::new();
+    for file in scenarios {
+        results.push(run_one(file, definitions, registry).await);
+    }
+    results
+}
+
+pub async fn run_one(
+    file: &SourceFile,
+    definitions: &[SourceFile],
+    registry: &Registry,
+) -> ScenarioResult {
+    let parsed: Result<ScenarioFile, _> =
+        serde_saphyr::from_str_with_options(&file.text, crate::definition::yaml_options());
+    let scenario = match parsed {
+        Ok(s) => s,
+        Err(e) => {
+            return ScenarioResult {
+                file: file.path.clone(),
+                name: file.path.clone(),
+                failure: Some(format!("the scenario file does not parse: {e}")),
+            };
+        }
+    };
+    let failure = run(&scenario, definitions, registry).await.err();
+    ScenarioResult {
+        file: file.path.clone(),
+        name: scenario.scenario,
+        failure,
+    }
+}
+
+async fn run(
+    s: &ScenarioFile,
+    definitions: &[SourceFile],
+    registry: &Registry,
+) -> Result<(), String> {
+    let clock = Arc::new(ManualClock::new(s.clock.with_timezone(&Utc)));
+    let engine = Engine::start(
+        "sqlite::memory:",
+        registry.clone(),
+        clock,
+        EngineOptions::default(),
+    )
+    .await
+    .map_err(|e| format!("engine did not start: {e}"))?;
+    engine
+        .deploy(definitions)
+        .await
+        .map_err(|e| format!("definitions do not deploy: {e}"))?;
+    let now = engine.clock().now();
+    let txn = engine.db().begin().await.map_err(|e| e.to_string())?;
+    for (kind, value) in &s.given {
+        let fixture = registry
+            .fixture(kind)
+            .ok_or_else(|| format!("given: no package provides fixtures of kind `{kind}`"))?;
+        fixture
+            .load(&txn, value, now)
+            .await
+            .map_err(|e| format!("given.{kind}: {e}"))?;
+    }
+    txn.commit().await.map_err(|e| e.to_string())?;
+    for (i, step) in s.steps.iter().enumerate() {
+        run_step(&engine, step)
+            .await
+            .map_err(|e| format!("step {} {}: {e}", i + 1, short(step)))?;
+    }
+    engine.run_due().await.map_err(|e| e.to_string())?;
+    check_all(&engine, &s.expect)
+        .await
+        .map_err(|e| format!("expect: {e}"))
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 120 {
+        format!(
+            "{}…",
+            &text[..text.char_indices().nth(117).map_or(text.len(), |(i, _)| i)]
+        )
+    } else {
+        text
+    }
+}
+
+fn actor_of(spec: Option<&Value>) -> Actor {
+    let get = |k: &str| spec.and_then(|s| s.get(k)).map(value_text);
+    Actor {
+        id: get("id").unwrap_or_else(|| "scenario".into()),
+        municipality: get("municipality"),
+        role: get("role").unwrap_or_else(|| "caseworker".into()),
+    }
+}
+
+/// Codes and ids are compared as text: YAML writes `101` and `"101"` alike.
+pub fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_instant(value: &Value) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(&value_text(value))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("`{value}` is not an RFC 3339 date-time"))
+}
+
+async fn run_step(engine: &Engine, step: &Value) -> Result<(), String> {
+    let Value::Object(map) = step else {
+        return Err("a step is a mapping".into());
+    };
+    let expected_error = map
+        .get("expect_error")
+        .and_then(|e| e.get("status"))
+        .and_then(Value::as_u64);
+    let result: Result<(), EngineError> = if let Some(m) = map.get("message") {
+        let data = m.get("data").cloned().unwrap_or(Value::Null);
+        let message_id = m
+            .get("message_id")
+            .or_else(|| data.get("message_id"))
+            .map(value_text)
+            .unwrap_or_default();
+        let message = InboundMessage {
+            message_id,
+            message_type: m.get("type").map(value_text).unwrap_or_default(),
+            data,
+        };
+        engine.deliver(&message).await.map(|_| ())
+    } else if let Some(a) = map.get("advance") {
+        let target = match (a.get("to"), a.get("by")) {
+            (Some(to), _) => parse_instant(to)?,
+            (None, Some(by)) => {
+                let d = crate::timer::IsoDuration::parse(&value_text(by))?;
+                d.after(engine.clock().now(), chrono_tz::UTC)
+            }
+            _ => return Err("advance needs `to` or `by`".into()),
+        };
+        engine.advance_to(target).await.map(|_| ())
+    } else if let Some(s) = map.get("start") {
+        let process = s
+            .get("process")
+            .map(value_text)
+            .ok_or("start needs `process`")?;
+        let subject = s
+            .get("subject")
+            .map(value_text)
+            .ok_or("start needs `subject`")?;
+        let vars = s
+            .get("vars")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        engine
+            .start_instance(&process, &subject, vars, &actor_of(s.get("as")))
+            .await
+            .map(|_| ())
+    } else if let Some(c) = map.get("complete") {
+        let which = c
+            .get("task")
+            .map(value_text)
+            .ok_or("complete needs `task` (a state id or task kind)")?;
+        let subject = c.get("subject").map(value_text);
+        let filter = TaskFilter {
+            status: Some("open".into()),
+            subject: subject.clone(),
+            ..TaskFilter::default()
+        };
+        let tasks = store::tasks(engine.db(), &filter)
+            .await
+            .map_err(|e| e.to_string())?;
+        let task = tasks
+            .iter()
+            .find(|t| t.state == which || t.kind == which)
+            .ok_or_else(|| {
+                format!(
+                    "no open task `{which}` for {}; open tasks: {}",
+                    subject.unwrap_or_default(),
+                    describe_tasks(&tasks)
+                )
+            })?;
+        let form = c
+            .get("form")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        engine
+            .complete_task(task.id, &form, &actor_of(c.get("as")))
+            .await
+    } else if let Some(e) = map.get("expect") {
+        let list = e.as_array().cloned().unwrap_or_else(|| vec![e.clone()]);
+        return check_all(engine, &list).await;
+    } else {
+        return Err("unknown step; steps are message, advance, start, complete, expect".into());
+    };
+    match (result, expected_error) {
+        (Ok(()), None) => Ok(()),
+        (Ok(()), Some(status)) => Err(format!(
+            "expected a refusal with status {status}, but the step succeeded"
+        )),
+        (Err(e), Some(status)) if u64::from(e.status()) == status => Ok(()),
+        (Err(e), Some(status)) => Err(format!("expected status {status}, got {}: {e}", e.status())),
+        (Err(e), None) => Err(e.to_string()),
+    }
+}
+
+fn describe_tasks(tasks: &[crate::instance::Task]) -> String {
+    if tasks.is_empty() {
+        return "none".into();
+    }
+    tasks
+        .iter()
+        .map(|t| {
+            format!(
+                "{}@{} ({})",
+                t.kind,
+                t.municipality.clone().unwrap_or_default(),
+                t.subject
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn check_all(engine: &Engine, expectations: &[Value]) -> Result<(), String> {
+    let mut failures = Vec::new();
+    for expectation in expectations {
+        let Value::Object(map) = expectation else {
+            failures.push(format!("{expectation}: an expectation is a mapping"));
+            continue;
+        };
+        for (kind, spec) in map {
+            if let Err(e) = check(engine, kind, spec).await {
+                failures.push(format!("{kind} {}: {e}", short(spec)));
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n    "))
+    }
+}
+
+/// `count` is exact when given; otherwise at least one must match.
+fn count_matches(found: usize, spec: &Value) -> Result<(), String> {
+    match spec.get("count").and_then(Value::as_u64) {
+        Some(n) if found as u64 != n => Err(format!("expected {n}, found {found}")),
+        None if found == 0 => Err("expected at least one, found none".into()),
+        _ => Ok(()),
+    }
+}
+
+fn field_matches(spec: &Value, key: &str, actual: Option<&str>) -> bool {
+    spec.get(key)
+        .is_none_or(|want| actual == Some(value_text(want).as_str()))
+}
+
+async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> {
+    let db = engine.db();
+    match kind {
+        "task" => {
+            let tasks = store::tasks(
+                db,
+                &TaskFilter {
+                    limit: Some(100_000),
+                    ..TaskFilter::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let matching = tasks
+                .iter()
+                .filter(|t| {
+                    field_matches(spec, "municipality", t.municipality.as_deref())
+                        && field_matches(spec, "kind", Some(&t.kind))
+                        && field_matches(spec, "subject", Some(&t.subject))
+                        && field_matches(spec, "status", Some(&t.status))
+                        && field_matches(spec, "process", Some(&t.process_id))
+                })
+                .count();
+            count_matches(matching, spec)
+                .map_err(|e| format!("{e}; tasks present: {}", describe_tasks(&tasks)))
+        }
+        "event" => {
+            let subject = spec
+                .get("subject")
+                .map(value_text)
+                .ok_or("event needs `subject`")?;
+            let events = store::events(db, &subject)
+                .await
+                .map_err(|e| e.to_string())?;
+            let matching = events
+                .iter()
+                .filter(|e| field_matches(spec, "kind", Some(&e.kind)))
+                .count();
+            let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+            count_matches(matching, spec)
+                .map_err(|e| format!("{e}; timeline: [{}]", kinds.join(", ")))
+        }
+        "instance" => {
+            let filter = InstanceFilter {
+                process_id: spec.get("process").map(value_text),
+                subject: spec.get("subject").map(value_text),
+                limit: Some(100_000),
+                ..InstanceFilter::default()
+            };
+            let instances = store::instances(db, &filter)
+                .await
+                .map_err(|e| e.to_string())?;
+            let matching = instances
+                .iter()
+                .filter(|i| {
+                    field_matches(spec, "state", Some(&i.state))
+                        && field_matches(spec, "status", Some(i.status.as_str()))
+                })
+                .count();
+            let found: Vec<String> = instances
+                .iter()
+                .map(|i| format!("{}:{} ({})", i.process_id, i.state, i.status.as_str()))
+                .collect();
+            count_matches(matching, spec)
+                .map_err(|e| format!("{e}; instances: [{}]", found.join(", ")))
+        }
+        "dead_letter" => {
+            let letters = store::dead_letters(db).await.map_err(|e| e.to_string())?;
+            let matching = letters
+                .iter()
+                .filter(|l| {
+                    field_matches(spec, "type", Some(&l.message_type))
+                        && field_matches(spec, "message_id", l.message_id.as_deref())
+                })
+                .count();
+            count_matches(matching, spec)
+        }
+        "incident" => {
+            let incidents = store::incidents(db, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            let matching = incidents
+                .iter()
+                .filter(|i| field_matches(spec, "state", Some(&i.state)))
+                .count();
+            count_matches(matching, spec)
+        }
+        other => {
+            let expectation = engine
+                .registry()
+                .expectation(other)
+                .ok_or_else(|| format!("unknown expectation kind; the engine has task, event, instance, dead_letter, incident"))?;
+            expectation.check(db, spec, engine.clock().now()).await
+        }
+    }
+}

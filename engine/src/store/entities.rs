@@ -1,0 +1,210 @@
+//! sea-orm entities of the engine tables. Only `store` sees these; the rest of the engine
+//! works with the domain types the store functions return.
+
+#![expect(
+    unreachable_pub,
+    reason = "sea-orm derives generate pub items; the module itself is crate-private"
+)]
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod definition {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "definitions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub process_id: String,
+        pub version: i32,
+        pub title: String,
+        pub source: String,
+        pub hash: String,
+        pub replaces: Json,
+        pub deployed_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod instance {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "instances")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub process_id: String,
+        pub version: i32,
+        pub subject: String,
+        pub state: String,
+        pub status: String,
+        pub variables: Json,
+        pub row_version: i64,
+        pub parent_id: Option<Uuid>,
+        pub parent_state: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub ended_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod history {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "history")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub instance_id: Uuid,
+        pub from_state: Option<String>,
+        pub to_state: String,
+        pub trigger: String,
+        pub actor: Option<String>,
+        pub data: Option<Json>,
+        pub at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod task {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tasks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub instance_id: Uuid,
+        pub process_id: String,
+        pub state: String,
+        pub kind: String,
+        pub subject: String,
+        pub title: String,
+        pub municipality: Option<String>,
+        pub status: String,
+        pub claimed_by: Option<String>,
+        pub due_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub completed_at: Option<DateTimeUtc>,
+        pub completed_by: Option<String>,
+        pub data: Option<Json>,
+    }
+    no_relations!();
+}
+
+pub mod event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub subject: String,
+        pub instance_id: Option<Uuid>,
+        pub process_id: String,
+        pub kind: String,
+        pub data: Json,
+        pub at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod work_item {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "work_items")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub instance_id: Uuid,
+        pub kind: String,
+        pub state: String,
+        pub run_at: DateTimeUtc,
+        pub attempts: i32,
+        pub lease_until: Option<DateTimeUtc>,
+        pub lease_owner: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod message_wait {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "message_waits")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub instance_id: Uuid,
+        pub state: String,
+        pub message_type: String,
+        pub correlation_key: String,
+    }
+    no_relations!();
+}
+
+pub mod inbound_message {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inbound_messages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub message_id: String,
+        pub message_type: String,
+        pub payload: Json,
+        pub outcome: String,
+        pub received_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod dead_letter {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "dead_letters")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub message_id: Option<String>,
+        pub message_type: String,
+        pub payload: Json,
+        pub reason: String,
+        pub received_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod incident {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "incidents")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub instance_id: Uuid,
+        pub state: String,
+        pub action: String,
+        pub error: String,
+        pub attempts: i32,
+        pub status: String,
+        pub created_at: DateTimeUtc,
+        pub resolved_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}

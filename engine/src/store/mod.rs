@@ -1,0 +1,649 @@
+//! All database access of the engine. Functions are generic over `ConnectionTrait`, so they
+//! run on a connection or inside a transaction alike, and return domain types, never entities.
+//!
+//! Writes of a transition are collected in [`Writes`] and flushed with one multi-row INSERT
+//! per table: a run of five states costs a handful of statements, not one per row.
+
+mod entities;
+mod work;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr as SqlExpr, OnConflict};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub(crate) use entities::*;
+pub use work::{ClaimedWork, claim_due, finish, next_due_at, release};
+
+use crate::error::{EngineError, TransitionError};
+use crate::instance::{
+    DeadLetter, HistoryEntry, Incident, InstanceStatus, ProcessInstance, Task, TimelineEvent,
+};
+
+/// A stored definition version.
+#[derive(Debug, Clone)]
+pub struct StoredDefinition {
+    pub process_id: String,
+    pub version: i32,
+    pub source: String,
+    pub hash: String,
+    pub deployed_at: DateTime<Utc>,
+}
+
+pub async fn definitions<C: ConnectionTrait>(conn: &C) -> Result<Vec<StoredDefinition>, DbErr> {
+    Ok(definition::Entity::find()
+        .order_by_asc(definition::Column::ProcessId)
+        .order_by_asc(definition::Column::Version)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| StoredDefinition {
+            process_id: m.process_id,
+            version: m.version,
+            source: m.source,
+            hash: m.hash,
+            deployed_at: m.deployed_at,
+        })
+        .collect())
+}
+
+pub async fn insert_definition<C: ConnectionTrait>(
+    conn: &C,
+    def: &crate::definition::ProcessDefinition,
+    version: i32,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    definition::Entity::insert(definition::ActiveModel {
+        id: NotSet,
+        process_id: Set(def.id.clone()),
+        version: Set(version),
+        title: Set(def.title.clone()),
+        source: Set(def.source.clone()),
+        hash: Set(def.hash.clone()),
+        replaces: Set(serde_json::json!(def.replaces)),
+        deployed_at: Set(now),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+fn to_instance(m: instance::Model) -> ProcessInstance {
+    ProcessInstance {
+        id: m.id,
+        process_id: m.process_id,
+        version: m.version,
+        subject: m.subject,
+        state: m.state,
+        status: InstanceStatus::parse(&m.status).unwrap_or(InstanceStatus::Incident),
+        variables: m.variables,
+        row_version: m.row_version,
+        parent_id: m.parent_id,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        ended_at: m.ended_at,
+    }
+}
+
+/// The instance and, for a child started by `call`, the parent state waiting for it.
+pub async fn instance<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> Result<Option<(ProcessInstance, Option<String>)>, DbErr> {
+    Ok(instance::Entity::find_by_id(id).one(conn).await?.map(|m| {
+        let parent_state = m.parent_state.clone();
+        (to_instance(m), parent_state)
+    }))
+}
+
+/// Filters of an instance search; `None` means any.
+#[derive(Debug, Default, Clone)]
+pub struct InstanceFilter {
+    pub process_id: Option<String>,
+    pub state: Option<String>,
+    pub status: Option<String>,
+    pub subject: Option<String>,
+    pub limit: Option<u64>,
+}
+
+pub async fn instances<C: ConnectionTrait>(
+    conn: &C,
+    filter: &InstanceFilter,
+) -> Result<Vec<ProcessInstance>, DbErr> {
+    let mut query = instance::Entity::find();
+    if let Some(p) = &filter.process_id {
+        query = query.filter(instance::Column::ProcessId.eq(p.clone()));
+    }
+    if let Some(s) = &filter.state {
+        query = query.filter(instance::Column::State.eq(s.clone()));
+    }
+    if let Some(s) = &filter.status {
+        query = query.filter(instance::Column::Status.eq(s.clone()));
+    }
+    if let Some(s) = &filter.subject {
+        query = query.filter(instance::Column::Subject.eq(s.clone()));
+    }
+    Ok(query
+        .order_by_asc(instance::Column::CreatedAt)
+        .limit(filter.limit.unwrap_or(1000))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_instance)
+        .collect())
+}
+
+pub async fn count_instances<C: ConnectionTrait>(
+    conn: &C,
+    status: InstanceStatus,
+) -> Result<u64, DbErr> {
+    instance::Entity::find()
+        .filter(instance::Column::Status.eq(status.as_str()))
+        .count(conn)
+        .await
+}
+
+/// Transitions recorded in all; the benchmark's count of work done.
+pub async fn count_history<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+    history::Entity::find().count(conn).await
+}
+
+pub async fn history<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+) -> Result<Vec<HistoryEntry>, DbErr> {
+    Ok(history::Entity::find()
+        .filter(history::Column::InstanceId.eq(instance_id))
+        .order_by_asc(history::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|h| HistoryEntry {
+            from_state: h.from_state,
+            to_state: h.to_state,
+            trigger: h.trigger,
+            actor: h.actor,
+            data: h.data,
+            at: h.at,
+        })
+        .collect())
+}
+
+fn to_task(m: task::Model) -> Task {
+    Task {
+        id: m.id,
+        instance_id: m.instance_id,
+        process_id: m.process_id,
+        state: m.state,
+        kind: m.kind,
+        subject: m.subject,
+        title: m.title,
+        municipality: m.municipality,
+        status: m.status,
+        due_at: m.due_at,
+        created_at: m.created_at,
+        completed_at: m.completed_at,
+        completed_by: m.completed_by,
+        data: m.data,
+    }
+}
+
+pub async fn task<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Task>, DbErr> {
+    Ok(task::Entity::find_by_id(id).one(conn).await?.map(to_task))
+}
+
+/// Filters of a task search; `municipality` is the tenancy filter and applied in SQL.
+#[derive(Debug, Default, Clone)]
+pub struct TaskFilter {
+    pub municipality: Option<String>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub subject: Option<String>,
+    pub instance_id: Option<Uuid>,
+    pub limit: Option<u64>,
+}
+
+pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<Vec<Task>, DbErr> {
+    let mut query = task::Entity::find();
+    if let Some(m) = &filter.municipality {
+        query = query.filter(task::Column::Municipality.eq(m.clone()));
+    }
+    if let Some(s) = &filter.status {
+        query = query.filter(task::Column::Status.eq(s.clone()));
+    }
+    if let Some(k) = &filter.kind {
+        query = query.filter(task::Column::Kind.eq(k.clone()));
+    }
+    if let Some(s) = &filter.subject {
+        query = query.filter(task::Column::Subject.eq(s.clone()));
+    }
+    if let Some(i) = filter.instance_id {
+        query = query.filter(task::Column::InstanceId.eq(i));
+    }
+    Ok(query
+        .order_by_asc(task::Column::DueAt)
+        .order_by_asc(task::Column::CreatedAt)
+        .limit(filter.limit.unwrap_or(1000))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_task)
+        .collect())
+}
+
+/// Closes an open task; a task no longer open means someone else was first.
+pub async fn complete_task<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    actor: &str,
+    data: &Value,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    let result = task::Entity::update_many()
+        .col_expr(task::Column::Status, SqlExpr::value("completed"))
+        .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
+        .col_expr(task::Column::CompletedBy, SqlExpr::value(actor))
+        .col_expr(task::Column::Data, SqlExpr::value(data.clone()))
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::Status.eq("open"))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(TransitionError::TaskClosed {
+            task: id,
+            status: "completed".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub async fn events<C: ConnectionTrait>(
+    conn: &C,
+    subject: &str,
+) -> Result<Vec<TimelineEvent>, DbErr> {
+    Ok(event::Entity::find()
+        .filter(event::Column::Subject.eq(subject))
+        .order_by_asc(event::Column::At)
+        .order_by_asc(event::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|e| TimelineEvent {
+            subject: e.subject,
+            instance_id: e.instance_id,
+            process_id: e.process_id,
+            kind: e.kind,
+            data: e.data,
+            at: e.at,
+        })
+        .collect())
+}
+
+pub async fn incidents<C: ConnectionTrait>(
+    conn: &C,
+    open_only: bool,
+) -> Result<Vec<Incident>, DbErr> {
+    let mut query = incident::Entity::find();
+    if open_only {
+        query = query.filter(incident::Column::Status.eq("open"));
+    }
+    Ok(query
+        .order_by_asc(incident::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|i| Incident {
+            id: i.id,
+            instance_id: i.instance_id,
+            state: i.state,
+            action: i.action,
+            error: i.error,
+            attempts: i.attempts,
+            status: i.status,
+            created_at: i.created_at,
+        })
+        .collect())
+}
+
+pub async fn dead_letters<C: ConnectionTrait>(conn: &C) -> Result<Vec<DeadLetter>, DbErr> {
+    Ok(dead_letter::Entity::find()
+        .order_by_asc(dead_letter::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|d| DeadLetter {
+            message_id: d.message_id,
+            message_type: d.message_type,
+            payload: d.payload,
+            reason: d.reason,
+            received_at: d.received_at,
+        })
+        .collect())
+}
+
+/// Records a message id; `false` when it was seen before (the message is a duplicate).
+pub async fn record_message<C: ConnectionTrait>(
+    conn: &C,
+    message_id: &str,
+    message_type: &str,
+    payload: &Value,
+    outcome: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let inserted = inbound_message::Entity::insert(inbound_message::ActiveModel {
+        message_id: Set(message_id.to_owned()),
+        message_type: Set(message_type.to_owned()),
+        payload: Set(payload.clone()),
+        outcome: Set(outcome.to_owned()),
+        received_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(inbound_message::Column::MessageId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(inserted == 1)
+}
+
+pub async fn set_message_outcome<C: ConnectionTrait>(
+    conn: &C,
+    message_id: &str,
+    outcome: &str,
+) -> Result<(), DbErr> {
+    inbound_message::Entity::update_many()
+        .col_expr(inbound_message::Column::Outcome, SqlExpr::value(outcome))
+        .filter(inbound_message::Column::MessageId.eq(message_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn message_outcome<C: ConnectionTrait>(
+    conn: &C,
+    message_id: &str,
+) -> Result<Option<String>, DbErr> {
+    Ok(inbound_message::Entity::find_by_id(message_id.to_owned())
+        .one(conn)
+        .await?
+        .map(|m| m.outcome))
+}
+
+pub async fn insert_dead_letter<C: ConnectionTrait>(
+    conn: &C,
+    letter: &DeadLetter,
+) -> Result<(), DbErr> {
+    dead_letter::Entity::insert(dead_letter::ActiveModel {
+        id: NotSet,
+        message_id: Set(letter.message_id.clone()),
+        message_type: Set(letter.message_type.clone()),
+        payload: Set(letter.payload.clone()),
+        reason: Set(letter.reason.clone()),
+        received_at: Set(letter.received_at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Instances waiting in some state for a message of this type and key.
+pub async fn message_waiters<C: ConnectionTrait>(
+    conn: &C,
+    message_type: &str,
+    key: &str,
+) -> Result<Vec<Uuid>, DbErr> {
+    Ok(message_wait::Entity::find()
+        .filter(message_wait::Column::MessageType.eq(message_type))
+        .filter(message_wait::Column::CorrelationKey.eq(key))
+        .order_by_asc(message_wait::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|w| w.instance_id)
+        .collect())
+}
+
+/// Drops an instance's pending work and message subscriptions (it left the state they were for).
+pub async fn clear_waits<C: ConnectionTrait>(conn: &C, instance_id: Uuid) -> Result<(), DbErr> {
+    message_wait::Entity::delete_many()
+        .filter(message_wait::Column::InstanceId.eq(instance_id))
+        .exec(conn)
+        .await?;
+    work_item::Entity::delete_many()
+        .filter(work_item::Column::InstanceId.eq(instance_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The state a row has after a transition, for the optimistic update.
+#[derive(Debug, Clone)]
+pub struct InstanceRow {
+    pub id: Uuid,
+    pub process_id: String,
+    pub version: i32,
+    pub subject: String,
+    pub state: String,
+    pub status: InstanceStatus,
+    pub variables: Value,
+    /// The version read; the update succeeds only if the row still has it.
+    pub row_version: i64,
+    pub parent_id: Option<Uuid>,
+    pub parent_state: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Not yet in the table.
+    pub is_new: bool,
+}
+
+/// The writes of one transaction, flushed together.
+#[derive(Default)]
+pub struct Writes {
+    new_instances: Vec<instance::ActiveModel>,
+    updated_instances: Vec<InstanceRow>,
+    history: Vec<history::ActiveModel>,
+    tasks: Vec<task::ActiveModel>,
+    events: Vec<event::ActiveModel>,
+    work: Vec<work_item::ActiveModel>,
+    waits: Vec<message_wait::ActiveModel>,
+    incidents: Vec<incident::ActiveModel>,
+}
+
+impl Writes {
+    pub fn instance(&mut self, row: &InstanceRow, now: DateTime<Utc>) {
+        if row.is_new {
+            self.new_instances.push(instance::ActiveModel {
+                id: Set(row.id),
+                process_id: Set(row.process_id.clone()),
+                version: Set(row.version),
+                subject: Set(row.subject.clone()),
+                state: Set(row.state.clone()),
+                status: Set(row.status.as_str().to_owned()),
+                variables: Set(row.variables.clone()),
+                row_version: Set(1),
+                parent_id: Set(row.parent_id),
+                parent_state: Set(row.parent_state.clone()),
+                created_at: Set(row.created_at),
+                updated_at: Set(now),
+                ended_at: Set(row.ended_at),
+            });
+        } else {
+            self.updated_instances.push(row.clone());
+        }
+    }
+
+    pub fn history(&mut self, instance_id: Uuid, entry: HistoryEntry) {
+        self.history.push(history::ActiveModel {
+            id: NotSet,
+            instance_id: Set(instance_id),
+            from_state: Set(entry.from_state),
+            to_state: Set(entry.to_state),
+            trigger: Set(entry.trigger),
+            actor: Set(entry.actor),
+            data: Set(entry.data),
+            at: Set(entry.at),
+        });
+    }
+
+    pub fn task(&mut self, task: Task) {
+        self.tasks.push(task::ActiveModel {
+            id: Set(task.id),
+            instance_id: Set(task.instance_id),
+            process_id: Set(task.process_id),
+            state: Set(task.state),
+            kind: Set(task.kind),
+            subject: Set(task.subject),
+            title: Set(task.title),
+            municipality: Set(task.municipality),
+            status: Set(task.status),
+            claimed_by: Set(None),
+            due_at: Set(task.due_at),
+            created_at: Set(task.created_at),
+            completed_at: Set(None),
+            completed_by: Set(None),
+            data: Set(None),
+        });
+    }
+
+    pub fn event(&mut self, event: TimelineEvent) {
+        self.events.push(event::ActiveModel {
+            id: NotSet,
+            subject: Set(event.subject),
+            instance_id: Set(event.instance_id),
+            process_id: Set(event.process_id),
+            kind: Set(event.kind),
+            data: Set(event.data),
+            at: Set(event.at),
+        });
+    }
+
+    /// Durable work: `kind` is `timer` or `step`; `attempts` the attempt to run for a step.
+    pub fn work(
+        &mut self,
+        instance_id: Uuid,
+        kind: &str,
+        state: &str,
+        run_at: DateTime<Utc>,
+        attempts: u32,
+        now: DateTime<Utc>,
+    ) {
+        self.work.push(work_item::ActiveModel {
+            id: NotSet,
+            instance_id: Set(instance_id),
+            kind: Set(kind.to_owned()),
+            state: Set(state.to_owned()),
+            run_at: Set(run_at),
+            attempts: Set(i32::try_from(attempts).unwrap_or(i32::MAX)),
+            lease_until: Set(None),
+            lease_owner: Set(None),
+            created_at: Set(now),
+        });
+    }
+
+    pub fn wait(&mut self, instance_id: Uuid, state: &str, message_type: &str, key: &str) {
+        self.waits.push(message_wait::ActiveModel {
+            id: NotSet,
+            instance_id: Set(instance_id),
+            state: Set(state.to_owned()),
+            message_type: Set(message_type.to_owned()),
+            correlation_key: Set(key.to_owned()),
+        });
+    }
+
+    pub fn incident(
+        &mut self,
+        instance_id: Uuid,
+        state: &str,
+        action: &str,
+        error: &str,
+        attempts: u32,
+        now: DateTime<Utc>,
+    ) {
+        self.incidents.push(incident::ActiveModel {
+            id: NotSet,
+            instance_id: Set(instance_id),
+            state: Set(state.to_owned()),
+            action: Set(action.to_owned()),
+            error: Set(error.to_owned()),
+            attempts: Set(i32::try_from(attempts).unwrap_or(i32::MAX)),
+            status: Set("open".into()),
+            created_at: Set(now),
+            resolved_at: Set(None),
+        });
+    }
+
+    /// Writes everything; an instance changed by someone else meanwhile fails the whole flush
+    /// with a conflict, and the caller rolls the transaction back.
+    pub async fn flush<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let new = std::mem::take(&mut self.new_instances);
+        if !new.is_empty() {
+            instance::Entity::insert_many(new)
+                .exec_without_returning(conn)
+                .await?;
+        }
+        for row in std::mem::take(&mut self.updated_instances) {
+            let result = instance::Entity::update_many()
+                .col_expr(instance::Column::State, SqlExpr::value(row.state.clone()))
+                .col_expr(
+                    instance::Column::Status,
+                    SqlExpr::value(row.status.as_str()),
+                )
+                .col_expr(
+                    instance::Column::Variables,
+                    SqlExpr::value(row.variables.clone()),
+                )
+                .col_expr(
+                    instance::Column::RowVersion,
+                    SqlExpr::value(row.row_version + 1),
+                )
+                .col_expr(instance::Column::UpdatedAt, SqlExpr::value(now))
+                .col_expr(instance::Column::EndedAt, SqlExpr::value(row.ended_at))
+                .filter(instance::Column::Id.eq(row.id))
+                .filter(instance::Column::RowVersion.eq(row.row_version))
+                .exec(conn)
+                .await?;
+            if result.rows_affected == 0 {
+                return Err(TransitionError::Conflict {
+                    instance: row.id,
+                    expected: row.row_version,
+                }
+                .into());
+            }
+        }
+        insert_all(conn, std::mem::take(&mut self.history)).await?;
+        insert_all(conn, std::mem::take(&mut self.tasks)).await?;
+        insert_all(conn, std::mem::take(&mut self.events)).await?;
+        insert_all(conn, std::mem::take(&mut self.work)).await?;
+        insert_all(conn, std::mem::take(&mut self.waits)).await?;
+        insert_all(conn, std::mem::take(&mut self.incidents)).await?;
+        Ok(())
+    }
+}
+
+/// Multi-row INSERT in chunks that stay under both backends' bind-parameter limits.
+async fn insert_all<C, A>(conn: &C, rows: Vec<A>) -> Result<(), DbErr>
+where
+    C: ConnectionTrait,
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    const ROWS_PER_STATEMENT: usize = 500;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}

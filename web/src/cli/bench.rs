@@ -1,0 +1,149 @@
+//! `forlob bench`: throughput of the engine on the demo move-out, durable on a real database.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use forlob_engine::store::{self, TaskFilter};
+use forlob_engine::{Actor, Engine, EngineOptions, SystemClock};
+use serde_json::{Map, Value, json};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Workload {
+    /// start → automatic → decision → automatic → automatic → end, one transaction each.
+    Auto,
+    /// As auto with one manual step, completed through the engine API.
+    Human,
+}
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    #[arg(long, value_enum, default_value = "auto")]
+    workload: Workload,
+    #[arg(long, default_value_t = 10_000)]
+    instances: usize,
+    /// Database; default a fresh SQLite file in a temporary folder.
+    #[arg(long)]
+    db: Option<String>,
+    /// Concurrent starters; default 1 on SQLite (one writer) and 8 on PostgreSQL.
+    #[arg(long)]
+    concurrency: Option<usize>,
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let tmp = tempfile::tempdir()?;
+    let url = args.db.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            tmp.path().join("bench.db").display()
+        )
+    });
+    let is_pg = url.starts_with("postgres");
+    let concurrency = args.concurrency.unwrap_or(if is_pg { 8 } else { 1 }).max(1);
+    let engine = Arc::new(
+        Engine::start(
+            &url,
+            super::registry(),
+            Arc::new(SystemClock),
+            EngineOptions::default(),
+        )
+        .await?,
+    );
+    engine.deploy(&forlob_engine::demo::definitions()).await?;
+    let process = match args.workload {
+        Workload::Auto => "demo-move-out",
+        Workload::Human => "demo-move-out-human",
+    };
+    let history_before = count_history(&engine).await?;
+    let started = Instant::now();
+    let per_worker = args.instances.div_ceil(concurrency);
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let engine = engine.clone();
+        let from = w * per_worker;
+        let to = ((w + 1) * per_worker).min(args.instances);
+        workers.push(tokio::spawn(async move {
+            let actor = Actor::system();
+            for i in from..to {
+                let vars: Map<String, Value> = [(
+                    "to".to_owned(),
+                    json!(if i % 10 == 0 { "abroad" } else { "147" }),
+                )]
+                .into_iter()
+                .collect();
+                engine
+                    .start_instance(process, &format!("bench-{i}"), vars, &actor)
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    if matches!(args.workload, Workload::Human) {
+        complete_all(&engine, concurrency).await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let transitions = count_history(&engine).await? - history_before;
+    let figures = json!({
+        "workload": match args.workload { Workload::Auto => "auto", Workload::Human => "human" },
+        "instances": args.instances,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "instances_per_s": (args.instances as f64 / seconds).round(),
+        "transitions_per_s": (transitions as f64 / seconds).round(),
+        "peak_rss_mb": peak_rss_mb(),
+        "db": if is_pg { "postgres" } else { "sqlite" },
+        "concurrency": concurrency,
+    });
+    println!("{figures}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn count_history(engine: &Engine) -> anyhow::Result<u64> {
+    Ok(store::count_history(engine.db()).await?)
+}
+
+async fn complete_all(engine: &Arc<Engine>, concurrency: usize) -> anyhow::Result<()> {
+    let tasks = store::tasks(
+        engine.db(),
+        &TaskFilter {
+            status: Some("open".into()),
+            limit: Some(u64::MAX >> 1),
+            ..TaskFilter::default()
+        },
+    )
+    .await?;
+    let ids: Vec<uuid::Uuid> = tasks.into_iter().map(|t| t.id).collect();
+    let chunk = ids.len().div_ceil(concurrency).max(1);
+    let mut workers = Vec::new();
+    for part in ids.chunks(chunk).map(<[uuid::Uuid]>::to_vec) {
+        let engine = engine.clone();
+        workers.push(tokio::spawn(async move {
+            let actor = Actor::caseworker("bench", "101");
+            let form: Map<String, Value> = [("decision".to_owned(), json!("approve"))]
+                .into_iter()
+                .collect();
+            for id in part {
+                engine.complete_task(id, &form, &actor).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    Ok(())
+}

@@ -1,0 +1,338 @@
+//! Command-line interface. Each subcommand is a small function over the engine.
+
+mod bench;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use forlob_engine::definition::{self, SourceFile};
+use forlob_engine::{
+    Clock, Engine, EngineOptions, ManualClock, Registry, SystemClock, files, scenario,
+};
+
+/// forlob: a durable process engine for public-sector case work.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ClockKind {
+    Real,
+    Manual,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server and the worker (SQLite at ./forlob.db unless --db says otherwise).
+    Serve {
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://forlob.db?mode=rwc"
+        )]
+        db: String,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Folder of process packages to deploy at start.
+        #[arg(long)]
+        processes: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "real")]
+        clock: ClockKind,
+    },
+    /// Check definitions; prints `path:line:col: error[CODE]: message`, exits 1 on any error.
+    Validate {
+        /// Files or folders; default the shipped processes and the engine demo.
+        paths: Vec<PathBuf>,
+        /// List the diagnostic codes and what they mean.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Run scenario files; prints a line per scenario and `N passed, N failed`.
+    Test {
+        /// Scenario files or folders (their `scenarios/` subfolders); default the processes.
+        paths: Vec<PathBuf>,
+        /// Folder of the definitions the scenarios run against.
+        #[arg(long)]
+        processes: Option<PathBuf>,
+    },
+    /// Deploy definitions; unchanged ones keep their version.
+    Deploy {
+        paths: Vec<PathBuf>,
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://forlob.db?mode=rwc"
+        )]
+        db: String,
+    },
+    /// Print the Mermaid state diagram of a process.
+    Diagram {
+        process: String,
+        #[arg(long)]
+        processes: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the process definition format.
+    Schema,
+    /// Bring the database schema up to date.
+    Migrate {
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://forlob.db?mode=rwc"
+        )]
+        db: String,
+    },
+    /// Measure throughput; prints one JSON line of figures.
+    Bench(bench::BenchArgs),
+}
+
+pub(crate) fn registry() -> Registry {
+    let mut registry = Registry::new();
+    forlob_processes::register(&mut registry);
+    registry
+}
+
+/// The shipped definitions: the packages' folder plus the engine's demo.
+fn shipped_definitions(processes: Option<&Path>) -> anyhow::Result<Vec<SourceFile>> {
+    let dir = processes.map_or_else(forlob_processes::processes_dir, Path::to_path_buf);
+    let mut files = forlob_engine::demo::definitions();
+    files.extend(files::definition_files(&dir).map_err(anyhow::Error::msg)?);
+    Ok(files)
+}
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            db,
+            listen,
+            processes,
+            clock,
+        } => serve(&db, &listen, processes.as_deref(), clock).await,
+        Command::Validate { paths, explain } => validate(&paths, explain),
+        Command::Test { paths, processes } => test(&paths, processes.as_deref()).await,
+        Command::Deploy { paths, db } => deploy(&paths, &db).await,
+        Command::Diagram { process, processes } => diagram(&process, processes.as_deref()),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&definition::json_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { db } => {
+            let conn = forlob_engine::runtime::connect(&db, 1).await?;
+            forlob_engine::runtime::migrate(&conn).await?;
+            println!("database at {db} is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+async fn serve(
+    db: &str,
+    listen: &str,
+    processes: Option<&Path>,
+    clock: ClockKind,
+) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let clock: Arc<dyn Clock> = match clock {
+        ClockKind::Real => Arc::new(SystemClock),
+        ClockKind::Manual => Arc::new(ManualClock::new(chrono::Utc::now())),
+    };
+    let engine = Engine::start(db, registry(), clock, EngineOptions::default())
+        .await
+        .with_context(|| format!("cannot open the database at {db}"))?;
+    let outcomes = engine.deploy(&shipped_definitions(processes)?).await?;
+    for o in outcomes.iter().filter(|o| o.changed) {
+        tracing::info!(process = %o.process_id, version = o.version, "deployed");
+    }
+    let engine = Arc::new(engine);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(forlob_web::run_worker(
+        engine.clone(),
+        std::time::Duration::from_secs(1),
+        cancel.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!(
+        "forlob is running at http://{listen}  (database: {db}, {} processes deployed)",
+        outcomes.len()
+    );
+    println!("health: http://{listen}/healthz — press Ctrl-C to stop");
+    let app = forlob_web::router(forlob_web::AppState { engine });
+    let shutdown = cancel.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+        })
+        .await?;
+    cancel.cancel();
+    worker.await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(paths: &[PathBuf], explain: bool) -> anyhow::Result<ExitCode> {
+    if explain {
+        for (code, meaning) in definition::CODES {
+            println!("{code:20} {meaning}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let files = if paths.is_empty() {
+        shipped_definitions(None)?
+    } else {
+        let mut files = Vec::new();
+        for path in paths {
+            let found = files::definition_files(path).map_err(anyhow::Error::msg)?;
+            if found.is_empty() {
+                bail!(
+                    "{}: no definition files (*.yaml outside scenarios/)",
+                    path.display()
+                );
+            }
+            files.extend(found);
+        }
+        files
+    };
+    match definition::load_set(&files, &registry()) {
+        Ok(defs) => {
+            println!(
+                "{} definition(s) valid: {}",
+                defs.len(),
+                defs.iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                println!("{d}");
+            }
+            println!(
+                "{} error(s) in {} file(s); nothing is valid until all are fixed",
+                diagnostics.len(),
+                files.len()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn test(paths: &[PathBuf], processes: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let definitions = shipped_definitions(processes)?;
+    let roots: Vec<PathBuf> = if paths.is_empty() {
+        vec![processes.map_or_else(forlob_processes::processes_dir, Path::to_path_buf)]
+    } else {
+        paths.to_vec()
+    };
+    let mut scenarios = Vec::new();
+    for root in &roots {
+        scenarios.extend(files::scenario_files(root).map_err(anyhow::Error::msg)?);
+    }
+    let registry = registry();
+    let (mut passed, mut failed) = (0, 0);
+    for file in &scenarios {
+        let result = scenario::run_one(file, &definitions, &registry).await;
+        match &result.failure {
+            None => {
+                passed += 1;
+                println!("ok     {} ({})", result.name, result.file);
+            }
+            Some(why) => {
+                failed += 1;
+                println!("FAILED {} ({})\n    {why}", result.name, result.file);
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn deploy(paths: &[PathBuf], db: &str) -> anyhow::Result<ExitCode> {
+    let files = if paths.is_empty() {
+        shipped_definitions(None)?
+    } else {
+        let mut files = Vec::new();
+        for p in paths {
+            files.extend(files::definition_files(p).map_err(anyhow::Error::msg)?);
+        }
+        files
+    };
+    let engine = Engine::start(
+        db,
+        registry(),
+        Arc::new(SystemClock),
+        EngineOptions::default(),
+    )
+    .await?;
+    match engine.deploy(&files).await {
+        Ok(outcomes) => {
+            for o in outcomes {
+                let what = if o.changed {
+                    "deployed as"
+                } else {
+                    "unchanged, stays"
+                };
+                println!("{} {what} version {}", o.process_id, o.version);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(forlob_engine::EngineError::Definition(e)) => {
+            for d in &e.0 {
+                println!("{d}");
+            }
+            println!("nothing deployed: {} error(s)", e.0.len());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn diagram(process: &str, processes: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let defs =
+        definition::load_set(&shipped_definitions(processes)?, &registry()).map_err(|d| {
+            anyhow::anyhow!(
+                "definitions do not validate:\n{}",
+                d.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?;
+    let def = defs
+        .iter()
+        .find(|d| d.id == process || d.replaces.iter().any(|r| r == process))
+        .with_context(|| {
+            format!(
+                "no process `{process}`; known: {}",
+                defs.iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    print!("{}", def.mermaid());
+    Ok(ExitCode::SUCCESS)
+}
