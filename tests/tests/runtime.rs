@@ -1,0 +1,480 @@
+//! The durable runtime end to end, on SQLite and PostgreSQL.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use forlob_engine::runtime::{InboundMessage, MessageOutcome};
+use forlob_engine::store::{self, InstanceFilter, TaskFilter};
+use forlob_engine::{
+    Action, ActionContext, ActionError, Actor, EngineError, InstanceStatus, ManualClock, Registry,
+};
+use serde_json::{Map, Value, json};
+use support::{Backend, TestApp, at};
+
+fn form(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+fn system() -> Actor {
+    Actor::system()
+}
+
+async fn open_tasks(app: &TestApp) -> Vec<forlob_engine::instance::Task> {
+    store::tasks(
+        app.engine.db(),
+        &TaskFilter {
+            status: Some("open".into()),
+            ..TaskFilter::default()
+        },
+    )
+    .await
+    .expect("tasks")
+}
+
+async fn an_automatic_process_runs_to_its_end_with_a_history_row_per_state(backend: Backend) {
+    let app = TestApp::builder(backend).build().await;
+    let vars = form(&[("to", json!("147"))]);
+    let id = app
+        .engine
+        .start_instance("demo-move-out", "0101501234", vars, &system())
+        .await
+        .expect("starts");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Completed);
+    assert_eq!(instance.variables["steps"], json!(3));
+    let history = store::history(app.engine.db(), id).await.expect("history");
+    let path: Vec<&str> = history.iter().map(|h| h.to_state.as_str()).collect();
+    assert_eq!(path, ["register", "route", "transfer", "close", "done"]);
+    let events = store::events(app.engine.db(), "0101501234")
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "demo-moved");
+    assert_eq!(events[0].data, json!({"to": "147"}));
+}
+
+async fn two_caseworkers_completing_one_task_get_one_success_and_one_conflict(backend: Backend) {
+    let app = Arc::new(TestApp::builder(backend).build().await);
+    app.engine
+        .start_instance("demo-move-out-human", "0101501234", Map::new(), &system())
+        .await
+        .expect("starts");
+    let task = open_tasks(&app).await.remove(0);
+    let mut handles = Vec::new();
+    for who in ["anna", "bo"] {
+        let app = app.clone();
+        handles.push(tokio::spawn(async move {
+            let actor = Actor::caseworker(who, "101");
+            app.engine
+                .complete_task(task.id, &form(&[("decision", json!("approve"))]), &actor)
+                .await
+        }));
+    }
+    let mut results = Vec::new();
+    for h in handles {
+        results.push(h.await.expect("joins"));
+    }
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.status() == 409))
+        .count();
+    assert_eq!((wins, conflicts), (1, 1), "{results:?}");
+    let (instance, _) = store::instance(app.engine.db(), task.instance_id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Completed);
+    let history = store::history(app.engine.db(), task.instance_id)
+        .await
+        .expect("history");
+    assert_eq!(
+        history.iter().filter(|h| h.trigger == "submit").count(),
+        1,
+        "the form was applied once"
+    );
+}
+
+async fn a_wrong_form_gets_per_field_errors_and_changes_nothing(backend: Backend) {
+    let app = TestApp::builder(backend).build().await;
+    app.engine
+        .start_instance("demo-move-out-human", "0101501234", Map::new(), &system())
+        .await
+        .expect("starts");
+    let task = open_tasks(&app).await.remove(0);
+    let actor = Actor::caseworker("anna", "101");
+    let err = app
+        .engine
+        .complete_task(
+            task.id,
+            &form(&[("decision", json!("maybe")), ("extra", json!(1))]),
+            &actor,
+        )
+        .await
+        .expect_err("refused");
+    let EngineError::Invalid(errors) = err else {
+        panic!("expected field errors, got {err}")
+    };
+    assert!(errors["decision"].contains("not one of"), "{errors:?}");
+    assert!(errors.contains_key("extra"), "{errors:?}");
+    let missing = app
+        .engine
+        .complete_task(task.id, &Map::new(), &actor)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&missing, EngineError::Invalid(e) if e["decision"] == "required"),
+        "{missing}"
+    );
+    assert_eq!(open_tasks(&app).await.len(), 1, "the task is still open");
+}
+
+async fn a_caseworker_of_another_municipality_cannot_see_that_a_task_exists(backend: Backend) {
+    let app = TestApp::builder(backend).build().await;
+    app.engine
+        .start_instance("demo-move-out-human", "0101501234", Map::new(), &system())
+        .await
+        .expect("starts");
+    let task = open_tasks(&app).await.remove(0);
+    let stranger = Actor::caseworker("eve", "147");
+    let err = app
+        .engine
+        .complete_task(task.id, &form(&[("decision", json!("approve"))]), &stranger)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.status(), 404, "{err}");
+}
+
+async fn a_manual_start_is_refused_where_the_guard_says_no(backend: Backend) {
+    let app = TestApp::builder(backend).build().await;
+    let designer = Actor {
+        id: "d".into(),
+        municipality: None,
+        role: "designer".into(),
+    };
+    let err = app
+        .engine
+        .start_instance("demo-move-out", "0101501234", Map::new(), &designer)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.status(), 403, "{err}");
+    let none = store::instances(app.engine.db(), &InstanceFilter::default())
+        .await
+        .expect("instances");
+    assert!(none.is_empty(), "nothing was written");
+}
+
+async fn a_message_is_applied_once_and_a_stray_one_becomes_a_dead_letter(backend: Backend) {
+    let app = TestApp::builder(backend).build().await;
+    let msg = InboundMessage {
+        message_id: "m1".into(),
+        message_type: "demo.move".into(),
+        data: json!({"person": "0101501234", "to": "147"}),
+    };
+    let first = app.engine.deliver(&msg).await.expect("accepted");
+    assert!(
+        matches!(first, MessageOutcome::Accepted { ref started, .. } if started.len() == 1),
+        "{first:?}"
+    );
+    let again = app.engine.deliver(&msg).await.expect("deduplicated");
+    assert_eq!(
+        again,
+        MessageOutcome::Duplicate {
+            first_outcome: "accepted".into()
+        }
+    );
+    let instances = store::instances(app.engine.db(), &InstanceFilter::default())
+        .await
+        .expect("instances");
+    assert_eq!(instances.len(), 1);
+
+    let stray = InboundMessage {
+        message_id: "m2".into(),
+        message_type: "nobody.listens".into(),
+        data: json!({"x": 1}),
+    };
+    let outcome = app.engine.deliver(&stray).await.expect("kept");
+    assert!(
+        matches!(outcome, MessageOutcome::DeadLetter { ref reason } if reason.contains("nobody.listens")),
+        "{outcome:?}"
+    );
+    let broken = InboundMessage {
+        message_id: "m3".into(),
+        message_type: "demo.move".into(),
+        data: json!({"wrong": true}),
+    };
+    assert!(matches!(
+        app.engine.deliver(&broken).await.expect("kept"),
+        MessageOutcome::DeadLetter { .. }
+    ));
+    let letters = store::dead_letters(app.engine.db()).await.expect("letters");
+    assert_eq!(letters.len(), 2);
+    assert_eq!(letters[0].payload, json!({"x": 1}));
+}
+
+const TIMER: &str = r#"
+id: reminder
+initial: wait
+states:
+  wait:
+    wait: { until: "vars.day", at: "04:00", zone: Europe/Copenhagen }
+    next: remind
+  remind:
+    emit: [ { kind: reminded } ]
+    automatic: { action: demo.record, input: { step: "'remind'" } }
+    next: done
+  done: { end: true }
+"#;
+
+async fn a_timer_due_while_down_fires_once_after_restart(backend: Backend) {
+    let app = TestApp::builder(backend).with_process(TIMER).build().await;
+    let vars = form(&[("day", json!("2025-06-03"))]);
+    let id = app
+        .engine
+        .start_instance("reminder", "0101501234", vars, &system())
+        .await
+        .expect("starts");
+    assert_eq!(app.engine.run_due().await.expect("runs"), 0, "not due yet");
+    // The node is down over the due time; a new one starts later.
+    let later = Arc::new(ManualClock::new(at("2025-06-03T09:00:00+02:00")));
+    let restarted = app.restart(Registry::new(), later).await;
+    assert_eq!(restarted.run_due().await.expect("runs"), 1);
+    assert_eq!(restarted.run_due().await.expect("runs"), 0, "fired once");
+    let (instance, _) = store::instance(restarted.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Completed);
+    assert_eq!(
+        store::events(restarted.db(), "0101501234")
+            .await
+            .expect("events")
+            .len(),
+        1
+    );
+}
+
+async fn advancing_the_clock_fires_timers_at_their_time_in_order(backend: Backend) {
+    let app = TestApp::builder(backend).with_process(TIMER).build().await;
+    for (subject, day) in [("b", "2025-06-05"), ("a", "2025-06-04")] {
+        app.engine
+            .start_instance("reminder", subject, form(&[("day", json!(day))]), &system())
+            .await
+            .expect("starts");
+    }
+    app.engine
+        .advance_to(at("2025-06-04T12:00:00+02:00"))
+        .await
+        .expect("advances");
+    assert_eq!(
+        store::events(app.engine.db(), "a")
+            .await
+            .expect("events")
+            .len(),
+        1
+    );
+    assert!(
+        store::events(app.engine.db(), "b")
+            .await
+            .expect("events")
+            .is_empty(),
+        "b is not due yet"
+    );
+    app.engine
+        .advance_to(at("2025-06-06T00:00:00+02:00"))
+        .await
+        .expect("advances");
+    let b = store::events(app.engine.db(), "b").await.expect("events");
+    assert_eq!(
+        b[0].at,
+        at("2025-06-05T04:00:00+02:00"),
+        "fired at its due time, not at the target"
+    );
+}
+
+struct Flaky {
+    calls: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl Action for Flaky {
+    type Input = Value;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "test.flaky"
+    }
+
+    async fn run(&self, _ctx: &ActionContext<'_>, _input: Value) -> Result<Value, ActionError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(ActionError::retryable("register timed out"))
+    }
+}
+
+const FLAKY: &str = r#"
+id: flaky
+initial: call
+states:
+  call:
+    automatic: { action: test.flaky, retry: { max: 3, backoff: PT1M } }
+    next: done
+  done: { end: true }
+"#;
+
+async fn a_failing_step_is_retried_with_backoff_then_becomes_an_incident(backend: Backend) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let app = TestApp::builder(backend)
+        .with_registry(move |r| {
+            r.register_action(Flaky { calls: counter });
+        })
+        .with_process(FLAKY)
+        .build()
+        .await;
+    let id = app
+        .engine
+        .start_instance("flaky", "x", Map::new(), &system())
+        .await
+        .expect("starts despite the failure");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    app.engine
+        .advance_to(at("2025-06-02T09:00:59+02:00"))
+        .await
+        .expect("advances");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "backoff not over");
+    app.engine
+        .advance_to(at("2025-06-02T10:00:00+02:00"))
+        .await
+        .expect("advances");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Incident);
+    let incidents = store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents");
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].attempts, 3);
+    assert!(incidents[0].error.contains("register timed out"));
+}
+
+const PARENT: &str = r#"
+id: parent
+replaces: [old-parent]
+start: { manual: {} }
+initial: delegate
+states:
+  delegate:
+    call: { process: child, vars: { n: "1" } }
+    next: notify
+  notify:
+    follow_up: [ { process: check, municipality: "'101'" } ]
+    automatic: { action: demo.record, input: { step: "'notify'" } }
+    next: done
+  done: { end: true }
+"#;
+const CHILD: &str = "id: child\ninitial: e\nstates:\n  e: { end: true }\n";
+const CHECK: &str = r#"
+id: check
+initial: look
+states:
+  look:
+    manual: { title: "Check {{subject.id}}", assign: { municipality: "vars.municipality" }, form: { fields: [] } }
+    on: { submit: [ { goto: done } ] }
+  done: { end: true }
+"#;
+
+async fn calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process(
+    backend: Backend,
+) {
+    let app = TestApp::builder(backend)
+        .with_process(PARENT)
+        .with_process(CHILD)
+        .with_process(CHECK)
+        .build()
+        .await;
+    let actor = Actor::caseworker("anna", "101");
+    let id = app
+        .engine
+        .start_instance("old-parent", "0101501234", Map::new(), &actor)
+        .await
+        .expect("routes to parent");
+    let (parent, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(parent.process_id, "parent");
+    assert_eq!(
+        parent.status,
+        InstanceStatus::Completed,
+        "the child ended at once and the parent went on"
+    );
+    let tasks = open_tasks(&app).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        (tasks[0].kind.as_str(), tasks[0].municipality.as_deref()),
+        ("look", Some("101"))
+    );
+    assert_eq!(tasks[0].title, "Check 0101501234");
+}
+
+async fn an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version(
+    backend: Backend,
+) {
+    let app = TestApp::builder(backend).build().await;
+    let broken = forlob_engine::definition::SourceFile {
+        path: "b.yaml".into(),
+        text: "id: b\ninitial: x\nstates:\n  y: { end: true }\n".into(),
+    };
+    let err = app.engine.deploy(&[broken]).await.expect_err("refused");
+    assert!(matches!(err, EngineError::Definition(_)), "{err}");
+    assert!(app.engine.catalog().latest("b").is_none());
+    let again = app
+        .engine
+        .deploy(&forlob_engine::demo::definitions())
+        .await
+        .expect("deploys");
+    assert!(
+        again.iter().all(|o| !o.changed && o.version == 1),
+        "{again:?}"
+    );
+    let mut changed = forlob_engine::demo::definitions();
+    changed[0]
+        .text
+        .push_str("\n# a comment changes the content\n");
+    let outcome = app.engine.deploy(&changed[..1]).await.expect("deploys");
+    assert_eq!((outcome[0].version, outcome[0].changed), (2, true));
+    assert_eq!(
+        store::definitions(app.engine.db())
+            .await
+            .expect("rows")
+            .len(),
+        3,
+        "every version is kept"
+    );
+}
+
+on_both_backends!(
+    an_automatic_process_runs_to_its_end_with_a_history_row_per_state,
+    two_caseworkers_completing_one_task_get_one_success_and_one_conflict,
+    a_wrong_form_gets_per_field_errors_and_changes_nothing,
+    a_caseworker_of_another_municipality_cannot_see_that_a_task_exists,
+    a_manual_start_is_refused_where_the_guard_says_no,
+    a_message_is_applied_once_and_a_stray_one_becomes_a_dead_letter,
+    a_timer_due_while_down_fires_once_after_restart,
+    advancing_the_clock_fires_timers_at_their_time_in_order,
+    a_failing_step_is_retried_with_backoff_then_becomes_an_incident,
+    calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process,
+    an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version,
+);
