@@ -419,7 +419,7 @@ async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> 
             let expectation = engine
                 .registry()
                 .expectation(other)
-                .ok_or_else(|| format!("unknown expectation kind; the engine has task, event, instance, dead_letter, incident"))?;
+                .ok_or_else(|| "unknown expectation kind; the engine has task, event, instance, dead_letter, incident".to_owned())?;
             expectation.check(db, spec, engine.clock().now()).await
         }
     }

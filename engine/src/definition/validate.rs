@@ -159,20 +159,29 @@ impl Checker<'_> {
             .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
         let rendered = err.to_string();
         let message = strip_location(&rendered);
-        let (code, hint) = if message.contains("unknown field") {
+        let syntax = matches!(
+            err,
+            serde_saphyr::Error::ExternalMessage { .. }
+                | serde_saphyr::Error::Eof { .. }
+                | serde_saphyr::Error::MultipleDocuments { .. }
+        );
+        let (code, hint) = if syntax {
+            (
+                "yaml-syntax",
+                Some("the file is not well-formed YAML at this point"),
+            )
+        } else if message.contains("unknown field") {
             (
                 "unknown-key",
                 Some("check the spelling; `forlob schema` prints every key the format has"),
             )
         } else if message.contains("duplicate") {
             ("duplicate-key", Some("ids must be unique within a mapping"))
-        } else if matches!(err, serde_saphyr::Error::Message { .. }) {
+        } else {
             (
                 "schema",
                 Some("see docs/process-format.md for the shape of each key"),
             )
-        } else {
-            ("yaml-syntax", None)
         };
         self.report_at(line, column, code, message, hint.map(str::to_owned));
     }
@@ -454,7 +463,7 @@ impl Checker<'_> {
                 },
                 form: self.form(&m.form),
                 on_submit: self.branches(
-                    &raw.on.as_ref().map_or(&[][..], |o| &o.submit[..]),
+                    raw.on.as_ref().map_or(&[][..], |o| &o.submit[..]),
                     &["form", "actor"],
                     id,
                 ),
