@@ -83,6 +83,13 @@ pub trait Action: Send + Sync + 'static {
         ctx: &ActionContext<'_>,
         input: Self::Input,
     ) -> Result<Self::Output, ActionError>;
+
+    /// Whether the action may write through `ctx.conn`. Such an action runs in a savepoint,
+    /// so a failure undoes its writes and nothing else; one that writes nothing (a pure
+    /// computation) is spared the two extra statements. When in doubt, keep the default.
+    fn writes(&self) -> bool {
+        true
+    }
 }
 
 /// The type-erased form the engine calls.
@@ -91,6 +98,9 @@ pub trait ActionHandler: Send + Sync {
     /// Runs with JSON input; the JSON output is merged into the instance's variables when it
     /// is an object.
     async fn call(&self, ctx: &ActionContext<'_>, input: Value) -> Result<Value, ActionError>;
+
+    /// See [`Action::writes`].
+    fn writes(&self) -> bool;
 }
 
 struct Typed<A>(A);
@@ -105,6 +115,10 @@ impl<A: Action> ActionHandler for Typed<A> {
         serde_json::to_value(output).map_err(|e| {
             ActionError::permanent(format!("output of {} is not JSON: {e}", self.0.name()))
         })
+    }
+
+    fn writes(&self) -> bool {
+        self.0.writes()
     }
 }
 

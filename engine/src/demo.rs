@@ -31,6 +31,10 @@ impl Action for Record {
         let steps = ctx.vars.get("steps").and_then(Value::as_u64).unwrap_or(0);
         Ok(json!({ "steps": steps + 1, "last_step": input.step }))
     }
+
+    fn writes(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) fn register(registry: &mut Registry) {

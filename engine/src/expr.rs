@@ -89,6 +89,43 @@ impl Expr {
         names
     }
 
+    /// The fields read directly below a root name: `form.a == form.b` gives `a`, `b` for `form`.
+    pub fn fields_of(&self, root: &str) -> Vec<String> {
+        fn walk(e: &cel::IdedExpr, root: &str, out: &mut Vec<String>) {
+            use cel::common::ast::Expr as E;
+            match &e.expr {
+                E::Select(s) => {
+                    if matches!(&s.operand.expr, E::Ident(name) if name == root) {
+                        out.push(s.field.clone());
+                    }
+                    walk(&s.operand, root, out);
+                }
+                E::Call(c) => {
+                    c.target.iter().for_each(|t| walk(t, root, out));
+                    c.args.iter().for_each(|a| walk(a, root, out));
+                }
+                E::List(l) => l.elements.iter().for_each(|a| walk(a, root, out)),
+                E::Comprehension(c) => {
+                    for part in [
+                        &c.iter_range,
+                        &c.accu_init,
+                        &c.loop_cond,
+                        &c.loop_step,
+                        &c.result,
+                    ] {
+                        walk(part, root, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.program.expression(), root, &mut out);
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn eval(&self, scope: &Scope) -> Result<Value, ExprError> {
         let context = scope.context();
         let result = self.program.execute(&context).map_err(|e| self.error(e))?;
@@ -195,6 +232,16 @@ mod tests {
         let expr = Expr::parse("form.til == null || form.til >= form.fra").expect("valid");
         let scope = Scope::new().with("form", json!({"fra": "2025-06-02", "til": "2025-06-01"}));
         assert!(!expr.eval_bool(&scope).expect("evaluates"));
+    }
+
+    #[test]
+    fn fields_below_a_root_are_found_in_every_part_of_the_expression() {
+        let expr = Expr::parse("form.a == 'x' || size(form.items) > 0 && vars.c").expect("valid");
+        assert_eq!(
+            expr.fields_of("form"),
+            vec!["a".to_owned(), "items".to_owned()]
+        );
+        assert_eq!(expr.fields_of("vars"), vec!["c".to_owned()]);
     }
 
     #[test]

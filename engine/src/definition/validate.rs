@@ -32,6 +32,7 @@ pub(super) fn load_set(
             registry,
             diagnostics: Vec::new(),
             reads_subject: false,
+            form_fields: None,
         };
         if let Some(def) = checker.load(&file.text) {
             if let Some(first) = seen.insert(def.id.clone(), file.path.clone()) {
@@ -115,6 +116,8 @@ struct Checker<'a> {
     registry: &'a Registry,
     diagnostics: Vec<Diagnostic>,
     reads_subject: bool,
+    /// The fields of the form of the manual state being checked, for `form.NAME` references.
+    form_fields: Option<Vec<String>>,
 }
 
 impl Checker<'_> {
@@ -210,6 +213,19 @@ impl Checker<'_> {
                             message,
                             Some(&format!("names in scope here: {}", names.join(", "))),
                         );
+                    }
+                }
+                if let Some(fields) = self.form_fields.clone().filter(|_| scope.contains(&"form")) {
+                    for name in expr.fields_of("form") {
+                        if !fields.contains(&name) {
+                            let hint = format!("the form's fields: {}", fields.join(", "));
+                            self.report(
+                                raw,
+                                "unknown-name",
+                                format!("the form has no field `{name}`"),
+                                Some(&hint),
+                            );
+                        }
                     }
                 }
                 Some(expr)
@@ -448,7 +464,14 @@ impl Checker<'_> {
             }
         } else if let Some(m) = &raw.manual {
             self.template(&m.title);
-            StepKind::Manual {
+            self.form_fields = Some(
+                m.form
+                    .fields
+                    .iter()
+                    .map(|f| f.name.value().clone())
+                    .collect(),
+            );
+            let manual = StepKind::Manual {
                 task: TaskSpec {
                     title: m.title.value().clone(),
                     kind: m
@@ -467,7 +490,9 @@ impl Checker<'_> {
                     &["form", "actor"],
                     id,
                 ),
-            }
+            };
+            self.form_fields = None;
+            manual
         } else if let Some(d) = &raw.decision {
             StepKind::Decision {
                 branches: self.branches(d.value(), &[], id),

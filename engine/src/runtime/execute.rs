@@ -403,9 +403,14 @@ impl Engine {
             .registry
             .action(action)
             .ok_or_else(|| EngineError::not_found("action", action))?;
-        let savepoint = tx.conn.begin().await?;
+        // An action that writes runs in a savepoint, so its failure undoes only its own writes.
+        let savepoint = if handler.writes() {
+            Some(tx.conn.begin().await?)
+        } else {
+            None
+        };
         let ctx = ActionContext {
-            conn: &savepoint,
+            conn: savepoint.as_ref().unwrap_or(tx.conn),
             instance_id: row.id,
             process_id: &def.id,
             state,
@@ -417,11 +422,15 @@ impl Engine {
         let result = handler.call(&ctx, input).await;
         Ok(match result {
             Ok(output) => {
-                savepoint.commit().await?;
+                if let Some(savepoint) = savepoint {
+                    savepoint.commit().await?;
+                }
                 Event::ActionCompleted { output }
             }
             Err(e) => {
-                savepoint.rollback().await?;
+                if let Some(savepoint) = savepoint {
+                    savepoint.rollback().await?;
+                }
                 let mut error = e.message.clone();
                 if let Some(source) = &e.source {
                     error.push_str(&format!(": {source}"));
