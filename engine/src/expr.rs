@@ -65,7 +65,7 @@ impl Expr {
             Err(errors) => {
                 let first = errors.errors.first();
                 Err(ExprSyntaxError {
-                    column: first.map_or(1, |e| e.pos.1.max(0) as u64 + 1),
+                    column: first.map_or(1, |e| e.pos.1.max(1) as u64),
                     message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
                 })
             }

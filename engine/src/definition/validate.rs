@@ -33,6 +33,7 @@ pub(super) fn load_set(
             diagnostics: Vec::new(),
             reads_subject: false,
             form_fields: None,
+            lines: Vec::new(),
         };
         if let Some(def) = checker.load(&file.text) {
             if let Some(first) = seen.insert(def.id.clone(), file.path.clone()) {
@@ -118,6 +119,8 @@ struct Checker<'a> {
     reads_subject: bool,
     /// The fields of the form of the manual state being checked, for `form.NAME` references.
     form_fields: Option<Vec<String>>,
+    /// The file's lines, to point inside quoted scalars.
+    lines: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -144,7 +147,26 @@ impl Checker<'_> {
         self.report_at(line, column, code, message, hint.map(str::to_owned));
     }
 
+    /// Line and column of the character `offset` characters into a scalar's text, skipping
+    /// the opening quote of a quoted scalar.
+    fn inside(&self, raw: &Pos<String>, offset: usize) -> (u64, u64) {
+        let (line, column) = raw.line_col();
+        let quoted = self
+            .lines
+            .get(line.saturating_sub(1) as usize)
+            .and_then(|l| l.chars().nth(column.saturating_sub(1) as usize))
+            .is_some_and(|c| c == '"' || c == '\'');
+        (line, column + u64::from(quoted) + offset as u64)
+    }
+
+    fn report_inside(&mut self, raw: &Pos<String>, needle: &str, code: &'static str, message: String, hint: Option<String>) {
+        let offset = raw.value().find(needle).map_or(0, |i| raw.value()[..i].chars().count());
+        let (line, column) = self.inside(raw, offset);
+        self.report_at(line, column, code, message, hint);
+    }
+
     fn load(&mut self, text: &str) -> Option<ProcessDefinition> {
+        self.lines = text.lines().map(str::to_owned).collect();
         let raw: RawProcess = match serde_saphyr::from_str_with_options(text, super::yaml_options())
         {
             Ok(raw) => raw,
@@ -207,11 +229,12 @@ impl Checker<'_> {
                         };
                         let mut names: Vec<&str> = ALWAYS.iter().chain(scope).copied().collect();
                         names.sort_unstable();
-                        self.report(
+                        self.report_inside(
                             raw,
+                            &name,
                             "unknown-name",
                             message,
-                            Some(&format!("names in scope here: {}", names.join(", "))),
+                            Some(format!("names in scope here: {}", names.join(", "))),
                         );
                     }
                 }
@@ -219,11 +242,12 @@ impl Checker<'_> {
                     for name in expr.fields_of("form") {
                         if !fields.contains(&name) {
                             let hint = format!("the form's fields: {}", fields.join(", "));
-                            self.report(
+                            self.report_inside(
                                 raw,
+                                &format!("form.{name}"),
                                 "unknown-name",
                                 format!("the form has no field `{name}`"),
-                                Some(&hint),
+                                Some(hint),
                             );
                         }
                     }
@@ -231,10 +255,10 @@ impl Checker<'_> {
                 Some(expr)
             }
             Err(e) => {
-                let (line, column) = raw.line_col();
+                let (line, column) = self.inside(raw, e.column.saturating_sub(1) as usize);
                 self.report_at(
                     line,
-                    column + e.column.saturating_sub(1),
+                    column,
                     "expression-syntax",
                     format!("`{text}` does not parse: {}", e.message),
                     Some(
@@ -279,11 +303,11 @@ impl Checker<'_> {
 
     fn template(&mut self, raw: &Pos<String>) {
         if let Err(e) = handlebars::Template::compile(raw.value()) {
-            let (line, column) = raw.line_col();
-            let offset = e.pos().map_or(0, |(_, c)| c.saturating_sub(1) as u64);
+            let offset = e.pos().map_or(0, |(_, c)| c.saturating_sub(1));
+            let (line, column) = self.inside(raw, offset);
             self.report_at(
                 line,
-                column + offset,
+                column,
                 "template-syntax",
                 format!("template does not parse: {}", e.reason()),
                 None,
