@@ -19,6 +19,8 @@ use crate::registry::Registry;
 #[derive(Debug, Clone)]
 pub struct Form {
     pub fields: Vec<Field>,
+    /// Per-form control templates by field type, overriding the registered ones.
+    pub controls: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -384,10 +386,13 @@ impl FormRenderer {
                 "error": errors.get(&field.name),
                 "choices": Form::choices_of(field, registry),
             });
-            // The control is rendered (and escaped) by its own partial, then placed unescaped.
-            let control = self
-                .handlebars
-                .render(&format!("field-{}", field.field_type), &data)?;
+            // The control is rendered (and escaped) by its own template, then placed unescaped.
+            let control = match form.controls.get(&field.field_type) {
+                Some(own) => self.handlebars.render_template(own, &data)?,
+                None => self
+                    .handlebars
+                    .render(&format!("field-{}", field.field_type), &data)?,
+            };
             data["control"] = Value::String(control);
             html.push_str(&self.handlebars.render("field", &data)?);
         }

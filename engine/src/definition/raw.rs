@@ -185,6 +185,10 @@ pub struct RawAssign {
 pub struct RawForm {
     #[serde(default)]
     pub fields: Vec<RawField>,
+    /// This form's own controls for field types, handlebars by type name; they replace the
+    /// engine's or the package's control for that type in this form only.
+    #[serde(default)]
+    pub controls: IndexMap<String, Pos<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

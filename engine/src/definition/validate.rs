@@ -159,8 +159,18 @@ impl Checker<'_> {
         (line, column + u64::from(quoted) + offset as u64)
     }
 
-    fn report_inside(&mut self, raw: &Pos<String>, needle: &str, code: &'static str, message: String, hint: Option<String>) {
-        let offset = raw.value().find(needle).map_or(0, |i| raw.value()[..i].chars().count());
+    fn report_inside(
+        &mut self,
+        raw: &Pos<String>,
+        needle: &str,
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        let offset = raw
+            .value()
+            .find(needle)
+            .map_or(0, |i| raw.value()[..i].chars().count());
         let (line, column) = self.inside(raw, offset);
         self.report_at(line, column, code, message, hint);
     }
@@ -710,7 +720,12 @@ impl Checker<'_> {
                 default: f.default.as_ref().and_then(|d| self.expr(d, &["actor"])),
             });
         }
-        Form { fields }
+        let mut controls = std::collections::BTreeMap::new();
+        for (field_type, template) in &raw.controls {
+            self.template(template);
+            controls.insert(field_type.clone(), template.value().clone());
+        }
+        Form { fields, controls }
     }
 
     fn check_targets(&mut self, raw: &RawProcess) {

@@ -1,0 +1,125 @@
+//! Forms: server-side validation with a message per field, and HTML rendering that escapes
+//! whatever people typed.
+
+use forlob_engine::Registry;
+use forlob_engine::definition::{StepKind, load};
+use forlob_engine::expr::Scope;
+use forlob_engine::form::{FieldErrors, Form, FormRenderer};
+use serde_json::{Map, Value, json};
+
+const YAML: &str = r#"
+id: forms
+initial: ask
+states:
+  ask:
+    manual:
+      title: Ask
+      form:
+        controls:
+          textarea: '<textarea class="own" id="f-{{field.name}}" name="{{field.name}}">{{value}}</textarea>'
+        fields:
+          - { name: handling, type: choice, label: Handling, options: [opret, stop], required: true }
+          - { name: kommune, type: text, label: Kommune, required: "form.handling != 'stop'" }
+          - { name: fra, type: date, label: Fra, default: today, check: "form.fra == today", message: "Startdatoen skal være i dag" }
+          - { name: til, type: date, label: Til, check: "form.til >= form.fra" }
+          - { name: beloeb, type: number, label: Beløb }
+          - { name: samtykke, type: checkbox, label: Samtykke, required: "form.handling == 'opret'" }
+          - { name: note, type: textarea, label: Note, help: "Skriv kort" }
+    on: { submit: [ { goto: done } ] }
+  done: { end: true }
+"#;
+
+fn form() -> Form {
+    let def = load("forms.yaml", YAML, &Registry::new()).expect("valid");
+    match &def.state("ask").expect("state").kind {
+        StepKind::Manual { form, .. } => form.clone(),
+        other => panic!("manual expected, got {}", other.name()),
+    }
+}
+
+fn scope() -> Scope {
+    Scope::new()
+        .with("today", json!("2025-06-02"))
+        .with("vars", json!({}))
+        .with("subject", json!({"id": "x"}))
+}
+
+fn submit(pairs: Value) -> Result<Map<String, Value>, FieldErrors> {
+    form().validate(
+        pairs.as_object().expect("object"),
+        &scope(),
+        &Registry::new(),
+    )
+}
+
+#[test]
+fn a_valid_submission_is_parsed_into_typed_values() {
+    let values = submit(json!({
+        "handling": "opret", "kommune": "147", "fra": "today", "til": "2025-12-31",
+        "beloeb": "12,5", "samtykke": "on", "note": "ok"
+    }))
+    .expect("valid");
+    assert_eq!(values["fra"], json!("2025-06-02"));
+    assert_eq!(values["beloeb"], json!(12.5));
+    assert_eq!(values["samtykke"], json!(true));
+}
+
+#[test]
+fn every_wrong_field_gets_its_own_message() {
+    let errors = submit(json!({
+        "handling": "maybe", "fra": "2025-06-01", "til": "someday", "beloeb": "many"
+    }))
+    .expect_err("invalid");
+    insta::assert_debug_snapshot!(errors, @r###"
+    {
+        "beloeb": "`many` is not a number",
+        "fra": "Startdatoen skal være i dag",
+        "handling": "`maybe` is not one of: opret, stop",
+        "kommune": "required",
+        "til": "`someday` is not a date; use YYYY-MM-DD",
+    }
+    "###);
+}
+
+#[test]
+fn required_when_reads_the_other_fields() {
+    let errors = submit(json!({"handling": "opret", "fra": "2025-06-02"})).expect_err("invalid");
+    assert_eq!(errors.get("kommune").map(String::as_str), Some("required"));
+    assert_eq!(errors.get("samtykke").map(String::as_str), Some("required"));
+    assert!(
+        submit(json!({"handling": "stop", "fra": "2025-06-02"})).is_ok(),
+        "neither is required for stop"
+    );
+}
+
+#[test]
+fn a_check_comparing_two_dates_refuses_an_end_before_the_start() {
+    let errors = submit(json!({"handling": "stop", "fra": "2025-06-02", "til": "2025-06-01"}))
+        .expect_err("invalid");
+    assert_eq!(errors["til"], "must satisfy form.til >= form.fra");
+}
+
+#[test]
+fn rendering_escapes_typed_values_and_shows_errors_beside_their_fields() {
+    let registry = Registry::new();
+    let renderer = FormRenderer::new(&registry).expect("templates compile");
+    let mut values = form().defaults(&scope());
+    values.insert("kommune".into(), json!("<script>alert(1)</script>"));
+    values.insert("note".into(), json!("\"quoted\" & <b>bold</b>"));
+    let errors: FieldErrors = [("handling".to_owned(), "required".to_owned())].into();
+    let html = renderer
+        .render(&form(), &values, &errors, &registry)
+        .expect("renders");
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    assert!(
+        html.contains(r#"<textarea class="own""#),
+        "the form's own control is used: {html}"
+    );
+    assert!(
+        html.contains(r#"value="2025-06-02""#),
+        "the default is filled in"
+    );
+    insta::assert_snapshot!(html.replace("</div>", "</div>\n"));
+}
