@@ -427,6 +427,20 @@ async fn calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_
         ("look", Some("101"))
     );
     assert_eq!(tasks[0].title, "Check 0101501234");
+
+    // A new version of the parent alone deploys: its children are already deployed. A
+    // restart then loads both versions, each still referring to the deployed children.
+    let v2 = forlob_engine::definition::SourceFile {
+        path: "parent.yaml".into(),
+        text: format!("{PARENT}# v2\n"),
+    };
+    let outcome = app.engine.deploy(&[v2]).await.expect("deploys alone");
+    assert_eq!(outcome[0].version, 2);
+    let restarted = app.restart(Registry::new(), app.clock.clone()).await;
+    assert_eq!(
+        restarted.catalog().latest("old-parent").map(|(v, _)| v),
+        Some(2)
+    );
 }
 
 async fn an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version(

@@ -26,7 +26,17 @@ pub fn load_set(
     files: &[SourceFile],
     registry: &Registry,
 ) -> Result<Vec<ProcessDefinition>, Vec<Diagnostic>> {
-    validate::load_set(files, registry)
+    validate::load_set(files, registry, &[])
+}
+
+/// As [`load_set`], where `follow_up` and `call` may also name the processes in
+/// `known_elsewhere` (those already deployed).
+pub fn load_set_with(
+    files: &[SourceFile],
+    registry: &Registry,
+    known_elsewhere: &[String],
+) -> Result<Vec<ProcessDefinition>, Vec<Diagnostic>> {
+    validate::load_set(files, registry, known_elsewhere)
 }
 
 /// Validates one self-contained definition.

@@ -22,9 +22,11 @@ const ALWAYS: &[&str] = &["vars", "subject", "today", "now", "ref"];
 pub(super) fn load_set(
     files: &[SourceFile],
     registry: &Registry,
+    known_elsewhere: &[String],
 ) -> Result<Vec<ProcessDefinition>, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let mut defs = Vec::new();
+    let mut references = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     for file in files {
         let mut checker = Checker {
@@ -34,6 +36,7 @@ pub(super) fn load_set(
             reads_subject: false,
             form_fields: None,
             lines: Vec::new(),
+            process_refs: Vec::new(),
         };
         if let Some(def) = checker.load(&file.text) {
             if let Some(first) = seen.insert(def.id.clone(), file.path.clone()) {
@@ -47,9 +50,30 @@ pub(super) fn load_set(
             }
             defs.push(def);
         }
+        references.extend(checker.process_refs);
         diagnostics.extend(checker.diagnostics);
     }
-    check_cross_references(files, &defs, &mut diagnostics);
+    // follow_up and call must name a process of the set, one it replaces, or one deployed.
+    let known: HashSet<&str> = defs
+        .iter()
+        .flat_map(|d| std::iter::once(d.id.as_str()).chain(d.replaces.iter().map(String::as_str)))
+        .chain(known_elsewhere.iter().map(String::as_str))
+        .collect();
+    for r in references {
+        if !known.contains(r.process.as_str()) {
+            diagnostics.push(Diagnostic {
+                file: r.file,
+                line: r.line,
+                column: r.column,
+                code: "unknown-process",
+                message: format!(
+                    "state `{}` starts process `{}`, which is not defined",
+                    r.state, r.process
+                ),
+                hint: Some("validate or deploy it together with the process it refers to".into()),
+            });
+        }
+    }
     if diagnostics.is_empty() {
         Ok(defs)
     } else {
@@ -57,59 +81,13 @@ pub(super) fn load_set(
     }
 }
 
-/// follow_up and call must name a process of the set (or one it replaces).
-fn check_cross_references(
-    files: &[SourceFile],
-    defs: &[ProcessDefinition],
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let known: HashSet<&str> = defs
-        .iter()
-        .flat_map(|d| std::iter::once(d.id.as_str()).chain(d.replaces.iter().map(String::as_str)))
-        .collect();
-    for def in defs {
-        let path = files
-            .iter()
-            .find(|f| f.text == def.source)
-            .map_or_else(|| def.id.clone(), |f| f.path.clone());
-        for state in def.states.values() {
-            let mut named: Vec<&str> = state.follow_up.iter().map(|f| f.process.as_str()).collect();
-            if let StepKind::Call { process, .. } = &state.kind {
-                named.push(process);
-            }
-            for process in named {
-                if !known.contains(process) {
-                    let (line, column) = find_text(&def.source, process);
-                    diagnostics.push(Diagnostic {
-                        file: path.clone(),
-                        line,
-                        column,
-                        code: "unknown-process",
-                        message: format!(
-                            "state `{}` starts process `{process}`, which is not defined",
-                            state.id
-                        ),
-                        hint: Some(
-                            "validate the process together with the files it refers to".into(),
-                        ),
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// Line and column of the first occurrence of `needle` after a `process:` key, for
-/// diagnostics found after the positions are gone.
-fn find_text(source: &str, needle: &str) -> (u64, u64) {
-    for (i, line) in source.lines().enumerate() {
-        if line.contains("process:")
-            && let Some(col) = line.find(needle)
-        {
-            return (i as u64 + 1, col as u64 + 1);
-        }
-    }
-    (1, 1)
+/// A `follow_up` or `call` naming another process, checked once the whole set is read.
+struct ProcessRef {
+    file: String,
+    line: u64,
+    column: u64,
+    state: String,
+    process: String,
 }
 
 struct Checker<'a> {
@@ -121,6 +99,7 @@ struct Checker<'a> {
     form_fields: Option<Vec<String>>,
     /// The file's lines, to point inside quoted scalars.
     lines: Vec<String>,
+    process_refs: Vec<ProcessRef>,
 }
 
 impl Checker<'_> {
@@ -425,6 +404,21 @@ impl Checker<'_> {
                 data: self.exprs(&e.data, &[]),
             })
             .collect();
+        let named = raw
+            .follow_up
+            .iter()
+            .map(|f| &f.process)
+            .chain(raw.call.as_ref().map(|c| &c.process));
+        for process in named {
+            let (line, column) = process.line_col();
+            self.process_refs.push(ProcessRef {
+                file: self.file.to_owned(),
+                line,
+                column,
+                state: id.value().clone(),
+                process: process.value().clone(),
+            });
+        }
         let follow_up = raw
             .follow_up
             .iter()

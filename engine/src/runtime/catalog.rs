@@ -31,31 +31,31 @@ pub struct DeployOutcome {
 impl Catalog {
     pub(super) async fn load<C: ConnectionTrait>(conn: &C, registry: &Registry) -> Result<Self> {
         let stored = store::definitions(conn).await?;
-        let files: Vec<SourceFile> = stored
-            .iter()
-            .map(|d| SourceFile {
-                path: format!("<deployed {} v{}>", d.process_id, d.version),
-                text: d.source.clone(),
-            })
-            .collect();
+        // Every stored id and the ids they replace: a version may name any of them.
+        let mut known: Vec<String> = stored.iter().map(|d| d.process_id.clone()).collect();
+        known.extend(stored.iter().flat_map(|d| d.replaces.iter().cloned()));
         let mut catalog = Self::default();
-        // Each stored version validates on its own: versions of one process must not be
-        // checked against each other as duplicates.
-        for (file, row) in files.iter().zip(&stored) {
-            let def = definition::load_set(std::slice::from_ref(file), registry)
-                .or_else(|diags| {
-                    // A version may refer to processes deployed in other rows.
-                    let mut set = vec![file.clone()];
-                    set.extend(files.iter().filter(|f| f.path != file.path).cloned());
-                    definition::load_set(&set, registry).map_err(|_| diags)
-                })
+        // Each version validates on its own: versions of one process are not duplicates.
+        for row in &stored {
+            let file = SourceFile {
+                path: format!("<deployed {} v{}>", row.process_id, row.version),
+                text: row.source.clone(),
+            };
+            let def = definition::load_set_with(std::slice::from_ref(&file), registry, &known)
                 .map_err(DefinitionError)?
-                .into_iter()
-                .find(|d| d.id == row.process_id)
-                .ok_or_else(|| EngineError::not_found("definition", &row.process_id))?;
+                .remove(0);
             catalog.insert(def, row.version);
         }
         Ok(catalog)
+    }
+
+    /// Ids of every deployed process and of those they replace.
+    pub fn known_ids(&self) -> Vec<String> {
+        self.latest
+            .keys()
+            .chain(self.aliases.keys())
+            .cloned()
+            .collect()
     }
 
     fn insert(&mut self, def: ProcessDefinition, version: i32) {
@@ -113,28 +113,14 @@ impl Engine {
     /// Validates all files together and stores a new version of each changed definition, in
     /// one transaction: either every changed definition is deployed, or none is.
     pub async fn deploy(&self, files: &[SourceFile]) -> Result<Vec<DeployOutcome>> {
-        // Validate against what is already deployed too, so a follow-up process deployed
-        // earlier satisfies a reference.
+        // A follow-up process deployed earlier satisfies a reference of these files.
         let catalog = self.catalog();
-        let mut set: Vec<SourceFile> = files.to_vec();
-        for (_, def) in catalog.latest_all() {
-            let id = def.id.clone();
-            let replaced = files.iter().any(|f| {
-                definition::load_set(std::slice::from_ref(f), &self.registry)
-                    .is_ok_and(|ds| ds.iter().any(|d| d.id == id))
-            });
-            if !replaced {
-                set.push(SourceFile {
-                    path: format!("<deployed {id}>"),
-                    text: def.source.clone(),
-                });
-            }
-        }
-        let defs = definition::load_set(&set, &self.registry).map_err(DefinitionError)?;
+        let defs = definition::load_set_with(files, &self.registry, &catalog.known_ids())
+            .map_err(DefinitionError)?;
         let now = self.clock.now();
         let txn = self.begin_write().await?;
         let mut outcomes = Vec::new();
-        for def in defs.iter().take(files.len()) {
+        for def in &defs {
             let current = catalog.latest(&def.id).filter(|(_, d)| d.id == def.id);
             let outcome = match current {
                 Some((version, existing)) if existing.hash == def.hash => DeployOutcome {

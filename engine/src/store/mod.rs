@@ -32,6 +32,8 @@ pub struct StoredDefinition {
     pub version: i32,
     pub source: String,
     pub hash: String,
+    /// Former ids this version replaces.
+    pub replaces: Vec<String>,
     pub deployed_at: DateTime<Utc>,
 }
 
@@ -47,6 +49,7 @@ pub async fn definitions<C: ConnectionTrait>(conn: &C) -> Result<Vec<StoredDefin
             version: m.version,
             source: m.source,
             hash: m.hash,
+            replaces: serde_json::from_value(m.replaces).unwrap_or_default(),
             deployed_at: m.deployed_at,
         })
         .collect())
