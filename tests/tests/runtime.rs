@@ -263,6 +263,27 @@ async fn a_timer_due_while_down_fires_once_after_restart(backend: Backend) {
     );
 }
 
+async fn two_nodes_sharing_one_database_fire_each_timer_exactly_once(backend: Backend) {
+    let app = TestApp::builder(backend).with_process(TIMER).build().await;
+    let count = 300;
+    for i in 0..count {
+        app.engine.start_instance("reminder", &format!("p{i}"), form(&[("day", json!("2025-06-03"))]), &system()).await.expect("starts");
+    }
+    let due = Arc::new(ManualClock::new(at("2025-06-03T05:00:00+02:00")));
+    let node_a = app.restart(Registry::new(), due.clone()).await;
+    let node_b = app.restart(Registry::new(), due).await;
+    let (a, b) = tokio::join!(node_a.run_due(), node_b.run_due());
+    let (a, b) = (a.expect("node a runs"), b.expect("node b runs"));
+    assert_eq!(a + b, count, "a={a} b={b}");
+    let completed = store::instances(node_a.db(), &InstanceFilter { status: Some("completed".into()), limit: Some(10_000), ..InstanceFilter::default() })
+        .await
+        .expect("instances");
+    assert_eq!(completed.len(), count);
+    for i in [0, count / 2, count - 1] {
+        assert_eq!(store::events(node_a.db(), &format!("p{i}")).await.expect("events").len(), 1, "p{i} reminded once");
+    }
+}
+
 async fn advancing_the_clock_fires_timers_at_their_time_in_order(backend: Backend) {
     let app = TestApp::builder(backend).with_process(TIMER).build().await;
     for (subject, day) in [("b", "2025-06-05"), ("a", "2025-06-04")] {
@@ -299,6 +320,32 @@ async fn advancing_the_clock_fires_timers_at_their_time_in_order(backend: Backen
         at("2025-06-05T04:00:00+02:00"),
         "fired at its due time, not at the target"
     );
+}
+
+/// Knows persons whose number starts with 01; every other subject does not exist.
+struct Persons;
+
+#[async_trait]
+impl forlob_engine::registry::SubjectProvider for Persons {
+    async fn load(&self, _conn: &sea_orm::DatabaseTransaction, id: &str) -> Result<Option<Value>, ActionError> {
+        Ok(id.starts_with("01").then(|| json!({ "name": format!("Person {id}") })))
+    }
+}
+
+async fn a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_is_refused(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_registry(|r| {
+            r.register_subject("person", Arc::new(Persons));
+        })
+        .build()
+        .await;
+    let msg = InboundMessage { message_id: "m9".into(), message_type: "demo.move".into(), data: json!({"person": "9999999999", "to": "147"}) };
+    let outcome = app.engine.deliver(&msg).await.expect("kept");
+    assert!(matches!(&outcome, MessageOutcome::DeadLetter { reason } if reason.contains("unknown person 9999999999")), "{outcome:?}");
+    let err = app.engine.start_instance("demo-move-out", "9999999999", Map::new(), &Actor::caseworker("a", "101")).await.expect_err("refused");
+    assert!(matches!(&err, EngineError::Invalid(e) if e.contains_key("subject")), "{err}");
+    let known = InboundMessage { message_id: "m10".into(), message_type: "demo.move".into(), data: json!({"person": "0101501234", "to": "147"}) };
+    assert!(matches!(app.engine.deliver(&known).await.expect("accepted"), MessageOutcome::Accepted { .. }));
 }
 
 struct Flaky {
@@ -486,7 +533,9 @@ on_both_backends!(
     a_caseworker_of_another_municipality_cannot_see_that_a_task_exists,
     a_manual_start_is_refused_where_the_guard_says_no,
     a_message_is_applied_once_and_a_stray_one_becomes_a_dead_letter,
+    a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_is_refused,
     a_timer_due_while_down_fires_once_after_restart,
+    two_nodes_sharing_one_database_fire_each_timer_exactly_once,
     advancing_the_clock_fires_timers_at_their_time_in_order,
     a_failing_step_is_retried_with_backoff_then_becomes_an_incident,
     calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process,
