@@ -57,6 +57,15 @@ pub enum EngineError {
     Expression(#[from] crate::expr::ExprError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The database stayed busy or unreachable through every retry; nothing was written.
+    #[error(
+        "the database is busy or unreachable (gave up after {attempts} attempts); nothing was changed, try again later"
+    )]
+    Unavailable {
+        attempts: u32,
+        #[source]
+        source: StoreError,
+    },
 }
 
 impl From<sea_orm::DbErr> for EngineError {
@@ -84,6 +93,7 @@ impl EngineError {
             Self::Invalid(_) => 422,
             Self::Forbidden(_) => 403,
             Self::Expression(_) | Self::Store(_) => 500,
+            Self::Unavailable { .. } => 503,
         }
     }
 }

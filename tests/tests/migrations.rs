@@ -7,7 +7,7 @@ use support::Backend;
 
 async fn migrations_run_up_down_up(backend: Backend) {
     let db = backend.fresh_db().await;
-    let conn = forlob_engine::runtime::connect(&db.url, 1)
+    let conn = forlob_engine::runtime::connect(&db.url, &forlob_engine::EngineOptions::default())
         .await
         .expect("connects");
     Migrator::up(&conn, None).await.expect("up");

@@ -267,7 +267,15 @@ async fn two_nodes_sharing_one_database_fire_each_timer_exactly_once(backend: Ba
     let app = TestApp::builder(backend).with_process(TIMER).build().await;
     let count = 300;
     for i in 0..count {
-        app.engine.start_instance("reminder", &format!("p{i}"), form(&[("day", json!("2025-06-03"))]), &system()).await.expect("starts");
+        app.engine
+            .start_instance(
+                "reminder",
+                &format!("p{i}"),
+                form(&[("day", json!("2025-06-03"))]),
+                &system(),
+            )
+            .await
+            .expect("starts");
     }
     let due = Arc::new(ManualClock::new(at("2025-06-03T05:00:00+02:00")));
     let node_a = app.restart(Registry::new(), due.clone()).await;
@@ -275,12 +283,26 @@ async fn two_nodes_sharing_one_database_fire_each_timer_exactly_once(backend: Ba
     let (a, b) = tokio::join!(node_a.run_due(), node_b.run_due());
     let (a, b) = (a.expect("node a runs"), b.expect("node b runs"));
     assert_eq!(a + b, count, "a={a} b={b}");
-    let completed = store::instances(node_a.db(), &InstanceFilter { status: Some("completed".into()), limit: Some(10_000), ..InstanceFilter::default() })
-        .await
-        .expect("instances");
+    let completed = store::instances(
+        node_a.db(),
+        &InstanceFilter {
+            status: Some("completed".into()),
+            limit: Some(10_000),
+            ..InstanceFilter::default()
+        },
+    )
+    .await
+    .expect("instances");
     assert_eq!(completed.len(), count);
     for i in [0, count / 2, count - 1] {
-        assert_eq!(store::events(node_a.db(), &format!("p{i}")).await.expect("events").len(), 1, "p{i} reminded once");
+        assert_eq!(
+            store::events(node_a.db(), &format!("p{i}"))
+                .await
+                .expect("events")
+                .len(),
+            1,
+            "p{i} reminded once"
+        );
     }
 }
 
@@ -327,25 +349,59 @@ struct Persons;
 
 #[async_trait]
 impl forlob_engine::registry::SubjectProvider for Persons {
-    async fn load(&self, _conn: &sea_orm::DatabaseTransaction, id: &str) -> Result<Option<Value>, ActionError> {
-        Ok(id.starts_with("01").then(|| json!({ "name": format!("Person {id}") })))
+    async fn load(
+        &self,
+        _conn: &sea_orm::DatabaseTransaction,
+        id: &str,
+    ) -> Result<Option<Value>, ActionError> {
+        Ok(id
+            .starts_with("01")
+            .then(|| json!({ "name": format!("Person {id}") })))
     }
 }
 
-async fn a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_is_refused(backend: Backend) {
+async fn a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_is_refused(
+    backend: Backend,
+) {
     let app = TestApp::builder(backend)
         .with_registry(|r| {
             r.register_subject("person", Arc::new(Persons));
         })
         .build()
         .await;
-    let msg = InboundMessage { message_id: "m9".into(), message_type: "demo.move".into(), data: json!({"person": "9999999999", "to": "147"}) };
+    let msg = InboundMessage {
+        message_id: "m9".into(),
+        message_type: "demo.move".into(),
+        data: json!({"person": "9999999999", "to": "147"}),
+    };
     let outcome = app.engine.deliver(&msg).await.expect("kept");
-    assert!(matches!(&outcome, MessageOutcome::DeadLetter { reason } if reason.contains("unknown person 9999999999")), "{outcome:?}");
-    let err = app.engine.start_instance("demo-move-out", "9999999999", Map::new(), &Actor::caseworker("a", "101")).await.expect_err("refused");
-    assert!(matches!(&err, EngineError::Invalid(e) if e.contains_key("subject")), "{err}");
-    let known = InboundMessage { message_id: "m10".into(), message_type: "demo.move".into(), data: json!({"person": "0101501234", "to": "147"}) };
-    assert!(matches!(app.engine.deliver(&known).await.expect("accepted"), MessageOutcome::Accepted { .. }));
+    assert!(
+        matches!(&outcome, MessageOutcome::DeadLetter { reason } if reason.contains("unknown person 9999999999")),
+        "{outcome:?}"
+    );
+    let err = app
+        .engine
+        .start_instance(
+            "demo-move-out",
+            "9999999999",
+            Map::new(),
+            &Actor::caseworker("a", "101"),
+        )
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, EngineError::Invalid(e) if e.contains_key("subject")),
+        "{err}"
+    );
+    let known = InboundMessage {
+        message_id: "m10".into(),
+        message_type: "demo.move".into(),
+        data: json!({"person": "0101501234", "to": "147"}),
+    };
+    assert!(matches!(
+        app.engine.deliver(&known).await.expect("accepted"),
+        MessageOutcome::Accepted { .. }
+    ));
 }
 
 struct Flaky {
@@ -541,3 +597,53 @@ on_both_backends!(
     calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process,
     an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version,
 );
+
+/// SQLite only: another process holding the write lock is what "locked" means there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_is_retried_then_refused_clearly_and_nothing_is_half_written() {
+    use forlob_engine::{Engine, EngineOptions};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = TestApp::builder(Backend::Sqlite).build().await;
+    let options = EngineOptions {
+        busy_timeout: std::time::Duration::from_millis(50),
+        store_attempts: 3,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::start(&app.db.url, Registry::new(), app.clock.clone(), options)
+        .await
+        .expect("starts");
+    // Another writer holds the database.
+    let other = forlob_engine::runtime::connect(&app.db.url, &EngineOptions::default())
+        .await
+        .expect("connects");
+    let holder = other.begin().await.expect("begins");
+    holder
+        .execute_unprepared("DELETE FROM dead_letters")
+        .await
+        .expect("takes the write lock");
+
+    let err = engine
+        .start_instance("demo-move-out", "0101501234", Map::new(), &system())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, EngineError::Unavailable { attempts: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(err.status(), 503);
+    assert!(err.to_string().contains("nothing was changed"), "{err}");
+
+    holder.rollback().await.expect("releases");
+    assert!(
+        store::instances(engine.db(), &InstanceFilter::default())
+            .await
+            .expect("reads")
+            .is_empty(),
+        "nothing half-written"
+    );
+    engine
+        .start_instance("demo-move-out", "0101501234", Map::new(), &system())
+        .await
+        .expect("goes through once the lock is gone");
+}

@@ -42,6 +42,11 @@ pub struct EngineOptions {
     pub max_connections: u32,
     /// Name of this node in leases.
     pub node: String,
+    /// How long SQLite waits for another writer before a statement fails as busy.
+    pub busy_timeout: Duration,
+    /// Attempts of an operation that fails on a transient store error (busy, connection
+    /// lost) before the caller gets `Unavailable`; the waits between them double from 20 ms.
+    pub store_attempts: u32,
 }
 
 impl Default for EngineOptions {
@@ -51,6 +56,8 @@ impl Default for EngineOptions {
             lease: Duration::from_secs(300),
             max_connections: 8,
             node: format!("node-{}", std::process::id()),
+            busy_timeout: Duration::from_secs(10),
+            store_attempts: 6,
         }
     }
 }
@@ -66,22 +73,27 @@ pub struct Engine {
 
 /// Opens the database named by `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`,
 /// `postgres://...`) with the settings the engine relies on.
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection> {
+pub async fn connect(url: &str, settings: &EngineOptions) -> Result<DatabaseConnection> {
+    let busy_timeout = settings.busy_timeout;
     let mut options = ConnectOptions::new(url.to_owned());
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     options
         .sqlx_logging(false)
-        .max_connections(if in_memory { 1 } else { max_connections })
+        .max_connections(if in_memory {
+            1
+        } else {
+            settings.max_connections
+        })
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        .map_sqlx_sqlite_opts(|o| {
+        .map_sqlx_sqlite_opts(move |o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             // WAL lets readers run beside the one writer; NORMAL loses no committed data on
             // a process crash (only on power loss, the last transactions); a busy writer
             // is waited for instead of failing at once.
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(busy_timeout)
                 .foreign_keys(true)
         });
     Ok(Database::connect(options).await?)
@@ -111,7 +123,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
         options: EngineOptions,
     ) -> Result<Self> {
-        let db = connect(url, options.max_connections).await?;
+        let db = connect(url, &options).await?;
         migrate(&db).await?;
         Self::with_connection(db, registry, clock, options).await
     }
@@ -183,18 +195,27 @@ impl Engine {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
+        let attempts = self.options.store_attempts.max(1);
         let mut delay = Duration::from_millis(20);
-        for _ in 0..5 {
+        let mut attempt = 1;
+        loop {
             match op().await {
-                Err(EngineError::Store(e)) if is_transient(&e.0) => {
-                    tracing::warn!(error = %e, ?delay, "transient store error; retrying");
+                Err(EngineError::Store(e)) if is_transient(&e.0) && attempt < attempts => {
+                    tracing::warn!(error = %e, ?delay, attempt, "transient store error; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
+                    attempt += 1;
+                }
+                Err(EngineError::Store(e)) if is_transient(&e.0) => {
+                    tracing::error!(error = %e, attempts, "store unavailable; giving up");
+                    return Err(EngineError::Unavailable {
+                        attempts,
+                        source: e,
+                    });
                 }
                 other => return other,
             }
         }
-        op().await
     }
 }
 

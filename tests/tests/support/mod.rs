@@ -44,9 +44,12 @@ impl Backend {
             }
             Backend::Postgres(admin) => {
                 let name = format!("forlob_test_{}", uuid::Uuid::now_v7().simple());
-                let conn = forlob_engine::runtime::connect(admin, 1)
-                    .await
-                    .expect("FORLOB_TEST_POSTGRES must accept connections");
+                let conn = forlob_engine::runtime::connect(
+                    admin,
+                    &forlob_engine::EngineOptions::default(),
+                )
+                .await
+                .expect("FORLOB_TEST_POSTGRES must accept connections");
                 conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
                     .expect("create test database");

@@ -126,7 +126,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { db } => {
-            let conn = forlob_engine::runtime::connect(&db, 1).await?;
+            let conn =
+                forlob_engine::runtime::connect(&db, &forlob_engine::EngineOptions::default())
+                    .await?;
             forlob_engine::runtime::migrate(&conn).await?;
             println!("database at {db} is up to date");
             Ok(ExitCode::SUCCESS)
