@@ -1,6 +1,7 @@
 //! Command-line interface. Each subcommand is a small function over the engine.
 
 mod bench;
+mod instances;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -88,6 +89,8 @@ enum Command {
         )]
         db: String,
     },
+    /// List and inspect process instances.
+    Instances(instances::InstancesArgs),
     /// Measure throughput; prints one JSON line of figures.
     Bench(bench::BenchArgs),
 }
@@ -133,6 +136,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("database at {db} is up to date");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Instances(args) => instances::run(args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -1,0 +1,125 @@
+//! The `forlob` command as a user runs it: exit codes, diagnostics, closing lines.
+
+use std::process::{Command, Output};
+
+fn forlob(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_forlob"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("forlob runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn validate_prints_every_problem_and_exits_1() {
+    let out = forlob(&[
+        "validate",
+        "tests/fixtures/invalid/unknown-target.yaml",
+        "tests/fixtures/invalid/bad-wait.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("tests/fixtures/invalid/unknown-target.yaml:7:11: error[unknown-target]"),
+        "{text}"
+    );
+    assert!(text.contains("  hint: did you mean `done`?"), "{text}");
+    assert!(
+        text.contains("bad-wait.yaml:5:3: error[bad-wait]"),
+        "{text}"
+    );
+    assert!(text.contains("2 error(s) in 2 file(s)"), "{text}");
+}
+
+#[test]
+fn validate_of_the_shipped_definitions_exits_0() {
+    let out = forlob(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("definition(s) valid"));
+}
+
+#[test]
+fn test_prints_a_line_per_scenario_and_the_closing_count() {
+    let out = forlob(&["test", "engine/demo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).trim_end().ends_with("1 passed, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn schema_is_json_describing_states() {
+    let out = forlob(&["schema"]);
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(schema["properties"]["states"].is_object(), "{schema}");
+    assert!(
+        schema["required"]
+            .as_array()
+            .expect("required")
+            .iter()
+            .any(|r| r == "initial")
+    );
+}
+
+#[test]
+fn diagram_prints_mermaid_and_names_known_processes_on_a_typo() {
+    let out = forlob(&["diagram", "demo-move-out"]);
+    assert!(
+        stdout(&out).starts_with("stateDiagram-v2\n    [*] --> register"),
+        "{}",
+        stdout(&out)
+    );
+    let typo = forlob(&["diagram", "demo-move"]);
+    assert!(!typo.status.success());
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("known: demo-move-out"),
+        "{:?}",
+        typo
+    );
+}
+
+#[test]
+fn bench_prints_one_json_line_and_instances_lists_what_it_ran() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+    let out = forlob(&["bench", "--instances", "20", "--db", &url]);
+    assert!(out.status.success(), "{out:?}");
+    let figures: serde_json::Value =
+        serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
+    for key in [
+        "instances",
+        "seconds",
+        "instances_per_s",
+        "transitions_per_s",
+        "peak_rss_mb",
+        "db",
+    ] {
+        assert!(figures.get(key).is_some(), "{key} missing in {figures}");
+    }
+    assert_eq!(figures["instances"], 20);
+    let list = forlob(&["instances", "list", "--db", &url, "--status", "completed"]);
+    assert!(
+        stdout(&list).contains("20 instance(s)"),
+        "{}",
+        stdout(&list)
+    );
+    let id = stdout(&list)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("an id")
+        .to_owned();
+    let show = forlob(&["instances", "show", &id, "--db", &url]);
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).expect("JSON");
+    assert_eq!(shown["instance"]["status"], "completed");
+    assert!(shown["history"].as_array().expect("history").len() >= 4);
+    let bad = forlob(&["instances", "list", "--db", &url, "--status", "sleeping"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown status `sleeping`"));
+}
