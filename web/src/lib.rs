@@ -32,6 +32,19 @@ async fn healthz(State(state): State<AppState>) -> (axum::http::StatusCode, Json
     }
 }
 
+/// Starts `count` workers; on PostgreSQL several claim disjoint batches (SKIP LOCKED), on
+/// SQLite one is enough since there is one writer.
+pub fn spawn_workers(
+    engine: &Arc<Engine>,
+    count: usize,
+    interval: Duration,
+    cancel: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count.max(1))
+        .map(|_| tokio::spawn(run_worker(engine.clone(), interval, cancel.clone())))
+        .collect()
+}
+
 /// Runs due work every `interval` until cancelled. Errors are logged and retried on the next
 /// tick: a database that is briefly gone must not stop the worker for good.
 pub async fn run_worker(engine: Arc<Engine>, interval: Duration, cancel: CancellationToken) {

@@ -112,6 +112,7 @@ impl Catalog {
 impl Engine {
     /// Validates all files together and stores a new version of each changed definition, in
     /// one transaction: either every changed definition is deployed, or none is.
+    #[tracing::instrument(skip_all, fields(files = files.len()))]
     pub async fn deploy(&self, files: &[SourceFile]) -> Result<Vec<DeployOutcome>> {
         // A follow-up process deployed earlier satisfies a reference of these files.
         let catalog = self.catalog();

@@ -475,6 +475,7 @@ impl Engine {
 
     /// Starts `process` (or the process replacing it) for `subject`, as `actor`. People may
     /// start only processes with a `start: manual`, and only where its `allowed` holds.
+    #[tracing::instrument(skip(self, vars, actor), fields(actor = %actor.id))]
     pub async fn start_instance(
         &self,
         process: &str,
@@ -539,6 +540,7 @@ impl Engine {
     /// Completes a task with a submitted form. A caseworker sees only tasks of their own
     /// municipality: another municipality's task is "not found", not "forbidden", so its
     /// existence does not leak.
+    #[tracing::instrument(skip(self, form, actor), fields(actor = %actor.id))]
     pub async fn complete_task(
         &self,
         task_id: Uuid,

@@ -43,6 +43,7 @@ pub enum MessageOutcome {
 
 impl Engine {
     /// Takes a message exactly once: a second delivery with the same id changes nothing.
+    #[tracing::instrument(skip(self, msg), fields(message_id = %msg.message_id, message_type = %msg.message_type))]
     pub async fn deliver(&self, msg: &InboundMessage) -> Result<MessageOutcome> {
         let mut errors = crate::form::FieldErrors::new();
         if msg.message_id.trim().is_empty() {

@@ -12,6 +12,7 @@ use crate::store::{self, ClaimedWork};
 
 impl Engine {
     /// Runs everything due now; returns how many work items were handled.
+    #[tracing::instrument(skip(self))]
     pub async fn run_due(&self) -> Result<usize> {
         let mut handled = 0;
         loop {
@@ -92,6 +93,7 @@ impl Engine {
 
     /// Moves a manual clock to `target`, stopping at every due time on the way and running
     /// what falls due there, in time order. Refused on the real clock.
+    #[tracing::instrument(skip(self))]
     pub async fn advance_to(&self, target: DateTime<Utc>) -> Result<usize> {
         let manual = self.clock.as_manual().ok_or_else(|| {
             EngineError::Forbidden(

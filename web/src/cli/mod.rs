@@ -45,6 +45,9 @@ enum Command {
         processes: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "real")]
         clock: ClockKind,
+        /// Workers running due timers and steps; default 1 on SQLite, 4 on PostgreSQL.
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Check definitions; prints `path:line:col: error[CODE]: message`, exits 1 on any error.
     Validate {
@@ -116,7 +119,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             processes,
             clock,
-        } => serve(&db, &listen, processes.as_deref(), clock).await,
+            workers,
+        } => {
+            let workers = workers.unwrap_or(if db.starts_with("postgres") { 4 } else { 1 });
+            serve(&db, &listen, processes.as_deref(), clock, workers).await
+        }
         Command::Validate { paths, explain } => validate(&paths, explain),
         Command::Test { paths, processes } => test(&paths, processes.as_deref()).await,
         Command::Deploy { paths, db } => deploy(&paths, &db).await,
@@ -152,6 +159,7 @@ async fn serve(
     listen: &str,
     processes: Option<&Path>,
     clock: ClockKind,
+    workers: usize,
 ) -> anyhow::Result<ExitCode> {
     init_tracing();
     let clock: Arc<dyn Clock> = match clock {
@@ -167,11 +175,8 @@ async fn serve(
     }
     let engine = Arc::new(engine);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let worker = tokio::spawn(forlob_web::run_worker(
-        engine.clone(),
-        std::time::Duration::from_secs(1),
-        cancel.clone(),
-    ));
+    let workers =
+        forlob_web::spawn_workers(&engine, workers, std::time::Duration::from_secs(1), &cancel);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -184,13 +189,38 @@ async fn serve(
     let shutdown = cancel.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests and the current work batch");
             shutdown.cancel();
         })
         .await?;
     cancel.cancel();
-    worker.await?;
+    for worker in workers {
+        worker.await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 fn validate(paths: &[PathBuf], explain: bool) -> anyhow::Result<ExitCode> {
