@@ -9,6 +9,7 @@
 //!   crash between the two leaves the work to be done again, never done twice.
 
 mod catalog;
+mod commands;
 mod execute;
 mod messages;
 pub mod transition;

@@ -1,0 +1,117 @@
+//! Checks of the state graph: targets exist, every state is reachable from `initial` and
+//! can reach an end.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use indexmap::IndexMap;
+
+use super::Checker;
+use crate::definition::model::*;
+use crate::definition::raw::*;
+
+impl Checker<'_> {
+    pub(super) fn check_targets(&mut self, raw: &RawProcess) {
+        let ids: HashSet<&str> = raw.states.keys().map(|k| k.value().as_str()).collect();
+        let check = |this: &mut Self, target: &Pos<String>, from: &str| {
+            if !ids.contains(target.value().as_str()) {
+                let suggestion =
+                    closest(target.value(), &ids).map(|s| format!("did you mean `{s}`?"));
+                let (line, column) = target.line_col();
+                this.report_at(
+                    line,
+                    column,
+                    "unknown-target",
+                    format!(
+                        "state `{from}` leads to `{}`, which does not exist",
+                        target.value()
+                    ),
+                    suggestion,
+                );
+            }
+        };
+        for (id, state) in &raw.states {
+            let from = id.value();
+            if let Some(next) = &state.next {
+                check(self, next, from);
+            }
+            let branches = state
+                .decision
+                .iter()
+                .flat_map(|d| d.value().iter())
+                .chain(state.on.iter().flat_map(|o| o.submit.iter()));
+            for b in branches {
+                for target in b.goto.iter().chain(b.otherwise.iter()) {
+                    check(self, target, from);
+                }
+            }
+        }
+    }
+
+    pub(super) fn check_graph(&mut self, raw: &RawProcess, states: &IndexMap<String, State>) {
+        let mut reachable = BTreeSet::new();
+        let mut queue = VecDeque::from([raw.initial.value().as_str()]);
+        while let Some(id) = queue.pop_front() {
+            if reachable.insert(id)
+                && let Some(state) = states.get(id)
+            {
+                queue.extend(state.kind.targets());
+            }
+        }
+        let mut reaches_end: BTreeSet<&str> = states
+            .values()
+            .filter(|s| matches!(s.kind, StepKind::End))
+            .map(|s| s.id.as_str())
+            .collect();
+        loop {
+            let before = reaches_end.len();
+            for state in states.values() {
+                if state.kind.targets().iter().any(|t| reaches_end.contains(t)) {
+                    reaches_end.insert(&state.id);
+                }
+            }
+            if reaches_end.len() == before {
+                break;
+            }
+        }
+        for id in raw.states.keys() {
+            if !reachable.contains(id.value().as_str()) {
+                self.report(
+                    id,
+                    "unreachable-state",
+                    format!(
+                        "state `{}` cannot be reached from `{}`",
+                        id.value(),
+                        raw.initial.value()
+                    ),
+                    Some("remove it, or add a goto/next that leads to it"),
+                );
+            } else if !reaches_end.contains(id.value().as_str()) {
+                self.report(id, "no-path-to-end", format!("no path leads from state `{}` to an end state", id.value()), Some("instances entering it could never finish; add a branch to an `end: true` state"));
+            }
+        }
+    }
+}
+
+/// The closest id by edit distance, for "did you mean" hints.
+fn closest<'a>(target: &str, ids: &HashSet<&'a str>) -> Option<&'a str> {
+    ids.iter()
+        .map(|id| (edit_distance(target, id), *id))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, id)| id)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}

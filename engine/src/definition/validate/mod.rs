@@ -1,0 +1,401 @@
+//! Turns raw YAML structs into a `ProcessDefinition`, collecting every diagnostic on the way.
+
+use std::collections::{HashMap, HashSet};
+
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+
+mod graph;
+mod states;
+
+use super::SourceFile;
+use super::diagnostic::Diagnostic;
+use super::model::*;
+use super::raw::*;
+use crate::expr::{Expr, ROOT_NAMES};
+use crate::registry::Registry;
+use crate::timer::IsoDuration;
+
+const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Copenhagen;
+
+/// Names in scope everywhere in a process.
+const ALWAYS: &[&str] = &["vars", "subject", "today", "now", "ref"];
+
+pub(super) fn load_set(
+    files: &[SourceFile],
+    registry: &Registry,
+    known_elsewhere: &[String],
+) -> Result<Vec<ProcessDefinition>, Vec<Diagnostic>> {
+    let mut diagnostics = Vec::new();
+    let mut defs = Vec::new();
+    let mut references = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for file in files {
+        let mut checker = Checker {
+            file: &file.path,
+            registry,
+            diagnostics: Vec::new(),
+            reads_subject: false,
+            form_fields: None,
+            lines: Vec::new(),
+            process_refs: Vec::new(),
+        };
+        if let Some(def) = checker.load(&file.text) {
+            if let Some(first) = seen.insert(def.id.clone(), file.path.clone()) {
+                checker.report_at(
+                    1,
+                    1,
+                    "duplicate-process",
+                    format!("process `{}` is also defined in {first}", def.id),
+                    None,
+                );
+            }
+            defs.push(def);
+        }
+        references.extend(checker.process_refs);
+        diagnostics.extend(checker.diagnostics);
+    }
+    // follow_up and call must name a process of the set, one it replaces, or one deployed.
+    let known: HashSet<&str> = defs
+        .iter()
+        .flat_map(|d| std::iter::once(d.id.as_str()).chain(d.replaces.iter().map(String::as_str)))
+        .chain(known_elsewhere.iter().map(String::as_str))
+        .collect();
+    for r in references {
+        if !known.contains(r.process.as_str()) {
+            diagnostics.push(Diagnostic {
+                file: r.file,
+                line: r.line,
+                column: r.column,
+                code: "unknown-process",
+                message: format!(
+                    "state `{}` starts process `{}`, which is not defined",
+                    r.state, r.process
+                ),
+                hint: Some("validate or deploy it together with the process it refers to".into()),
+            });
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(defs)
+    } else {
+        Err(diagnostics)
+    }
+}
+
+/// A `follow_up` or `call` naming another process, checked once the whole set is read.
+struct ProcessRef {
+    file: String,
+    line: u64,
+    column: u64,
+    state: String,
+    process: String,
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    registry: &'a Registry,
+    diagnostics: Vec<Diagnostic>,
+    reads_subject: bool,
+    /// The fields of the form of the manual state being checked, for `form.NAME` references.
+    form_fields: Option<Vec<String>>,
+    /// The file's lines, to point inside quoted scalars.
+    lines: Vec<String>,
+    process_refs: Vec<ProcessRef>,
+}
+
+impl Checker<'_> {
+    fn report_at(
+        &mut self,
+        line: u64,
+        column: u64,
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.diagnostics.push(Diagnostic {
+            file: self.file.to_owned(),
+            line,
+            column,
+            code,
+            message,
+            hint,
+        });
+    }
+
+    fn report<T>(&mut self, at: &Pos<T>, code: &'static str, message: String, hint: Option<&str>) {
+        let (line, column) = at.line_col();
+        self.report_at(line, column, code, message, hint.map(str::to_owned));
+    }
+
+    /// Line and column of the character `offset` characters into a scalar's text, skipping
+    /// the opening quote of a quoted scalar.
+    fn inside(&self, raw: &Pos<String>, offset: usize) -> (u64, u64) {
+        let (line, column) = raw.line_col();
+        let quoted = self
+            .lines
+            .get(line.saturating_sub(1) as usize)
+            .and_then(|l| l.chars().nth(column.saturating_sub(1) as usize))
+            .is_some_and(|c| c == '"' || c == '\'');
+        (line, column + u64::from(quoted) + offset as u64)
+    }
+
+    fn report_inside(
+        &mut self,
+        raw: &Pos<String>,
+        needle: &str,
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        let offset = raw
+            .value()
+            .find(needle)
+            .map_or(0, |i| raw.value()[..i].chars().count());
+        let (line, column) = self.inside(raw, offset);
+        self.report_at(line, column, code, message, hint);
+    }
+
+    fn load(&mut self, text: &str) -> Option<ProcessDefinition> {
+        self.lines = text.lines().map(str::to_owned).collect();
+        let raw: RawProcess = match serde_saphyr::from_str_with_options(text, super::yaml_options())
+        {
+            Ok(raw) => raw,
+            Err(err) => {
+                self.report_yaml_error(&err);
+                return None;
+            }
+        };
+        self.build(raw, text)
+    }
+
+    fn report_yaml_error(&mut self, err: &serde_saphyr::Error) {
+        let (line, column) = err
+            .location()
+            .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
+        let rendered = err.to_string();
+        let message = strip_location(&rendered);
+        let syntax = matches!(
+            err,
+            serde_saphyr::Error::ExternalMessage { .. }
+                | serde_saphyr::Error::Eof { .. }
+                | serde_saphyr::Error::MultipleDocuments { .. }
+        );
+        let (code, hint) = if syntax {
+            (
+                "yaml-syntax",
+                Some("the file is not well-formed YAML at this point"),
+            )
+        } else if message.contains("unknown field") {
+            (
+                "unknown-key",
+                Some("check the spelling; `forlob schema` prints every key the format has"),
+            )
+        } else if message.contains("duplicate") {
+            ("duplicate-key", Some("ids must be unique within a mapping"))
+        } else {
+            (
+                "schema",
+                Some("see docs/process-format.md for the shape of each key"),
+            )
+        };
+        self.report_at(line, column, code, message, hint.map(str::to_owned));
+    }
+
+    /// Compiles an expression and checks the names it reads against those in scope here.
+    fn expr(&mut self, raw: &RawExpr, scope: &[&str]) -> Option<Expr> {
+        let text = raw.value().as_str();
+        match Expr::parse(text) {
+            Ok(expr) => {
+                for name in expr.root_names() {
+                    if name == "subject" {
+                        self.reads_subject = true;
+                    }
+                    if !ALWAYS.contains(&name.as_str()) && !scope.contains(&name.as_str()) {
+                        let known = ROOT_NAMES.iter().any(|(n, _)| *n == name);
+                        let message = if known {
+                            format!("`{name}` is not available in this expression")
+                        } else {
+                            format!("unknown name `{name}` in `{text}`")
+                        };
+                        let mut names: Vec<&str> = ALWAYS.iter().chain(scope).copied().collect();
+                        names.sort_unstable();
+                        self.report_inside(
+                            raw,
+                            &name,
+                            "unknown-name",
+                            message,
+                            Some(format!("names in scope here: {}", names.join(", "))),
+                        );
+                    }
+                }
+                if let Some(fields) = self.form_fields.clone().filter(|_| scope.contains(&"form")) {
+                    for name in expr.fields_of("form") {
+                        if !fields.contains(&name) {
+                            let hint = format!("the form's fields: {}", fields.join(", "));
+                            self.report_inside(
+                                raw,
+                                &format!("form.{name}"),
+                                "unknown-name",
+                                format!("the form has no field `{name}`"),
+                                Some(hint),
+                            );
+                        }
+                    }
+                }
+                Some(expr)
+            }
+            Err(e) => {
+                let (line, column) = self.inside(raw, e.column.saturating_sub(1) as usize);
+                self.report_at(
+                    line,
+                    column,
+                    "expression-syntax",
+                    format!("`{text}` does not parse: {}", e.message),
+                    Some(
+                        "expressions are CEL, e.g. `form.kind != 'stop' && vars.count < 19`".into(),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn exprs(
+        &mut self,
+        entries: &IndexMap<String, RawExpr>,
+        scope: &[&str],
+    ) -> Vec<(String, Expr)> {
+        entries
+            .iter()
+            .filter_map(|(name, raw)| Some((name.clone(), self.expr(raw, scope)?)))
+            .collect()
+    }
+
+    fn duration(&mut self, raw: &Pos<String>) -> Option<IsoDuration> {
+        IsoDuration::parse(raw.value())
+            .map_err(|message| self.report(raw, "bad-duration", message, None))
+            .ok()
+    }
+
+    fn timezone(&mut self, raw: &Pos<String>) -> Option<chrono_tz::Tz> {
+        raw.value()
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| {
+                self.report(
+                    raw,
+                    "unknown-timezone",
+                    format!("`{}` is not an IANA time zone", raw.value()),
+                    Some("e.g. Europe/Copenhagen or Europe/Stockholm"),
+                )
+            })
+            .ok()
+    }
+
+    fn template(&mut self, raw: &Pos<String>) {
+        if let Err(e) = handlebars::Template::compile(raw.value()) {
+            let offset = e.pos().map_or(0, |(_, c)| c.saturating_sub(1));
+            let (line, column) = self.inside(raw, offset);
+            self.report_at(
+                line,
+                column,
+                "template-syntax",
+                format!("template does not parse: {}", e.reason()),
+                None,
+            );
+        }
+        if raw.value().contains("subject.") {
+            self.reads_subject = true;
+        }
+    }
+
+    fn build(&mut self, raw: RawProcess, text: &str) -> Option<ProcessDefinition> {
+        let timezone = raw
+            .timezone
+            .as_ref()
+            .and_then(|z| self.timezone(z))
+            .unwrap_or(DEFAULT_TIMEZONE);
+        let manual_start = raw.start.manual.as_ref().map(|m| ManualStart {
+            allowed: m.allowed.as_ref().and_then(|a| self.expr(a, &["actor"])),
+            refusal: m.refusal.as_ref().map(text_of),
+        });
+        let message_start = raw.start.message.as_ref().and_then(|m| {
+            Some(MessageStart {
+                message_type: m.message_type.value().clone(),
+                subject: self.expr(&m.subject, &["msg"])?,
+                when: m.when.as_ref().and_then(|w| self.expr(w, &["msg"])),
+                vars: self.exprs(&m.vars, &["msg"]),
+            })
+        });
+        let mut states = IndexMap::new();
+        for (id, raw_state) in &raw.states {
+            if let Some(state) = self.state(id, raw_state, timezone) {
+                states.insert(id.value().clone(), state);
+            }
+        }
+        if !raw.states.contains_key(&raw.initial)
+            && !raw.states.keys().any(|k| k.value() == raw.initial.value())
+        {
+            self.report(
+                &raw.initial,
+                "unknown-target",
+                format!("initial state `{}` does not exist", raw.initial.value()),
+                None,
+            );
+        }
+        self.check_targets(&raw);
+        if self.diagnostics.is_empty() {
+            self.check_graph(&raw, &states);
+        }
+        if !self.diagnostics.is_empty() {
+            return None;
+        }
+        Some(ProcessDefinition {
+            id: raw.id.value().clone(),
+            version: raw.version.as_ref().map(|v| *v.value()),
+            title: raw
+                .title
+                .as_ref()
+                .map_or_else(|| raw.id.value().clone(), text_of),
+            replaces: raw.replaces.iter().map(|r| r.value().clone()).collect(),
+            subject_kind: raw
+                .subject
+                .as_ref()
+                .map_or_else(|| "person".to_owned(), |s| s.value().clone()),
+            timezone,
+            manual_start,
+            message_start,
+            initial: raw.initial.value().clone(),
+            states,
+            reads_subject: self.reads_subject,
+            source: text.to_owned(),
+            hash: hex(&Sha256::digest(text.as_bytes())),
+        })
+    }
+}
+
+/// Text for people: the plain string, or Danish, then English, then any translation.
+pub(crate) fn text_of(text: &Text) -> String {
+    match text {
+        Text::Plain(s) => s.clone(),
+        Text::Translated(map) => ["da", "sv", "en"]
+            .iter()
+            .find_map(|l| map.get(*l))
+            .or_else(|| map.values().next())
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The saphyr message without its own trailing location, which the diagnostic already has.
+fn strip_location(rendered: &str) -> String {
+    let first = rendered.lines().next().unwrap_or(rendered);
+    match first.rfind(" at line ") {
+        Some(i) => first[..i].to_owned(),
+        None => first.to_owned(),
+    }
+}

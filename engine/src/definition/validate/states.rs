@@ -1,0 +1,378 @@
+//! Checks of each state: its kind, branches, waits and form.
+
+use std::collections::HashSet;
+
+use super::{Checker, ProcessRef, text_of};
+use crate::definition::model::*;
+use crate::definition::raw::*;
+use crate::expr::Expr;
+use crate::form::{Choices, Field, Form, Required};
+use crate::timer::parse_time_of_day;
+
+impl Checker<'_> {
+    pub(super) fn state(
+        &mut self,
+        id: &Pos<String>,
+        raw: &RawState,
+        zone: chrono_tz::Tz,
+    ) -> Option<State> {
+        let kinds = [
+            raw.automatic.is_some(),
+            raw.manual.is_some(),
+            raw.decision.is_some(),
+            raw.wait.is_some(),
+            raw.call.is_some(),
+            raw.end.as_ref().is_some_and(|e| *e.value()),
+        ];
+        let count = kinds.iter().filter(|k| **k).count();
+        if count != 1 {
+            let message = if count == 0 {
+                format!("state `{}` has no kind", id.value())
+            } else {
+                format!("state `{}` has {count} kinds", id.value())
+            };
+            self.report(
+                id,
+                "state-kind",
+                message,
+                Some("give exactly one of automatic, manual, decision, wait, call, end: true"),
+            );
+            return None;
+        }
+        let set = self.exprs(&raw.set, &[]);
+        let emit = raw
+            .emit
+            .iter()
+            .map(|e| Emit {
+                kind: e.kind.value().clone(),
+                data: self.exprs(&e.data, &[]),
+            })
+            .collect();
+        let named = raw
+            .follow_up
+            .iter()
+            .map(|f| &f.process)
+            .chain(raw.call.as_ref().map(|c| &c.process));
+        for process in named {
+            let (line, column) = process.line_col();
+            self.process_refs.push(ProcessRef {
+                file: self.file.to_owned(),
+                line,
+                column,
+                state: id.value().clone(),
+                process: process.value().clone(),
+            });
+        }
+        let follow_up = raw
+            .follow_up
+            .iter()
+            .filter_map(|f| {
+                Some(FollowUp {
+                    process: f.process.value().clone(),
+                    municipality: self.expr(&f.municipality, &[])?,
+                    vars: self.exprs(&f.vars, &[]),
+                })
+            })
+            .collect();
+        let uses_next = raw.automatic.is_some() || raw.wait.is_some() || raw.call.is_some();
+        if uses_next && raw.next.is_none() {
+            self.report(
+                id,
+                "missing-next",
+                format!("state `{}` needs `next`", id.value()),
+                Some("name the state that follows, e.g. `next: done`"),
+            );
+        }
+        if !uses_next && let Some(next) = &raw.next {
+            self.report(
+                next,
+                "schema",
+                format!("`next` has no meaning on a {} state", kind_name(raw)),
+                Some("use `on: submit` for manual states and branches for decisions"),
+            );
+        }
+        if raw.on.is_some() && raw.manual.is_none() {
+            let (line, column) = id.line_col();
+            self.report_at(
+                line,
+                column,
+                "schema",
+                "`on: submit` belongs to manual states only".into(),
+                None,
+            );
+        }
+        let next = raw
+            .next
+            .as_ref()
+            .map(|n| n.value().clone())
+            .unwrap_or_default();
+        let kind = if let Some(a) = &raw.automatic {
+            if self.registry.action(a.action.value()).is_none() {
+                let known: Vec<&str> = self.registry.action_names().collect();
+                self.report(
+                    &a.action,
+                    "unknown-action",
+                    format!("action `{}` is not registered", a.action.value()),
+                    Some(&format!("registered actions: {}", known.join(", "))),
+                );
+            }
+            let retry = a
+                .retry
+                .as_ref()
+                .map_or_else(RetryPolicy::default, |r| RetryPolicy {
+                    max_attempts: (*r.max.value()).max(1),
+                    backoff: r
+                        .backoff
+                        .as_ref()
+                        .and_then(|b| self.duration(b))
+                        .unwrap_or(RetryPolicy::default().backoff),
+                });
+            StepKind::Automatic {
+                action: a.action.value().clone(),
+                input: self.exprs(&a.input, &[]),
+                retry,
+                run_async: a.run_async,
+                next,
+            }
+        } else if let Some(m) = &raw.manual {
+            self.template(&m.title);
+            self.form_fields = Some(
+                m.form
+                    .fields
+                    .iter()
+                    .map(|f| f.name.value().clone())
+                    .collect(),
+            );
+            let manual = StepKind::Manual {
+                task: TaskSpec {
+                    title: m.title.value().clone(),
+                    kind: m
+                        .kind
+                        .as_ref()
+                        .map_or_else(|| id.value().clone(), |k| k.value().clone()),
+                    assign: m
+                        .assign
+                        .as_ref()
+                        .and_then(|a| self.expr(&a.municipality, &[])),
+                    due: m.due.as_ref().and_then(|d| self.duration(d)),
+                },
+                form: self.form(&m.form),
+                on_submit: self.branches(
+                    raw.on.as_ref().map_or(&[][..], |o| &o.submit[..]),
+                    &["form", "actor"],
+                    id,
+                ),
+            };
+            self.form_fields = None;
+            manual
+        } else if let Some(d) = &raw.decision {
+            StepKind::Decision {
+                branches: self.branches(d.value(), &[], id),
+            }
+        } else if let Some(w) = &raw.wait {
+            StepKind::Wait {
+                wait: self.wait(id, w, zone)?,
+                next,
+            }
+        } else if let Some(c) = &raw.call {
+            StepKind::Call {
+                process: c.process.value().clone(),
+                subject: c.subject.as_ref().and_then(|s| self.expr(s, &[])),
+                vars: self.exprs(&c.vars, &[]),
+                next,
+            }
+        } else {
+            StepKind::End
+        };
+        Some(State {
+            id: id.value().clone(),
+            title: raw.title.as_ref().map(text_of),
+            kind,
+            set,
+            emit,
+            follow_up,
+        })
+    }
+
+    fn branches(&mut self, raw: &[RawBranch], scope: &[&str], state: &Pos<String>) -> Vec<Branch> {
+        if raw.is_empty() {
+            self.report(
+                state,
+                "bad-branch",
+                format!("state `{}` has no branch to leave by", state.value()),
+                Some("add e.g. `- { goto: next_state }`"),
+            );
+        }
+        let mut out = Vec::new();
+        for b in raw {
+            let goto = match (&b.goto, &b.otherwise, &b.when) {
+                (Some(g), None, _) | (None, Some(g), None) => g.value().clone(),
+                (_, Some(o), _) => {
+                    self.report(
+                        o,
+                        "bad-branch",
+                        "`otherwise` stands alone: no `when` or `goto` beside it".into(),
+                        None,
+                    );
+                    continue;
+                }
+                (None, None, _) => {
+                    self.report(
+                        state,
+                        "bad-branch",
+                        format!("a branch of `{}` has no `goto`", state.value()),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            let when = b.when.as_ref().and_then(|w| self.expr(w, scope));
+            out.push(Branch { when, goto });
+        }
+        out
+    }
+
+    fn wait(
+        &mut self,
+        id: &Pos<String>,
+        raw: &RawWait,
+        default_zone: chrono_tz::Tz,
+    ) -> Option<WaitSpec> {
+        let set = [
+            raw.after.is_some(),
+            raw.until.is_some(),
+            raw.message.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if set != 1 {
+            self.report(
+                id,
+                "bad-wait",
+                format!(
+                    "wait state `{}` needs exactly one of after, until, message",
+                    id.value()
+                ),
+                None,
+            );
+            return None;
+        }
+        if let Some(after) = &raw.after {
+            return Some(WaitSpec::After(self.duration(after)?));
+        }
+        if let Some(until) = &raw.until {
+            let at = match &raw.at {
+                Some(at) => parse_time_of_day(at.value())
+                    .map_err(|m| self.report(at, "bad-time", m, None))
+                    .ok()?,
+                None => chrono::NaiveTime::MIN,
+            };
+            let zone = match &raw.zone {
+                Some(z) => self.timezone(z)?,
+                None => default_zone,
+            };
+            return Some(WaitSpec::Until {
+                until: self.expr(until, &[])?,
+                at,
+                zone,
+            });
+        }
+        let m = raw.message.as_ref()?;
+        let key = match &m.key {
+            Some(k) => self.expr(k, &[])?,
+            None => Expr::parse("subject.id").ok()?,
+        };
+        Some(WaitSpec::Message {
+            message_type: m.message_type.value().clone(),
+            correlate: self.expr(&m.correlate, &["msg"])?,
+            key,
+        })
+    }
+
+    fn form(&mut self, raw: &RawForm) -> Form {
+        let mut names = HashSet::new();
+        let mut fields = Vec::new();
+        for f in &raw.fields {
+            if !names.insert(f.name.value().clone()) {
+                self.report(
+                    &f.name,
+                    "duplicate-field",
+                    format!("field `{}` appears twice", f.name.value()),
+                    None,
+                );
+            }
+            if self.registry.field_type(f.field_type.value()).is_none() {
+                let known: Vec<&str> = self.registry.field_types().map(|(n, _)| n).collect();
+                self.report(
+                    &f.field_type,
+                    "unknown-field-type",
+                    format!("field type `{}` is not registered", f.field_type.value()),
+                    Some(&format!("known types: {}", known.join(", "))),
+                );
+            }
+            let scope = ["form", "actor"];
+            let required = match &f.required {
+                None => Required::Never,
+                Some(r) => match r.value() {
+                    BoolOrExpr::Bool(true) => Required::Always,
+                    BoolOrExpr::Bool(false) => Required::Never,
+                    BoolOrExpr::Expr(text) => {
+                        let raw = Pos(serde_saphyr::Spanned::new(
+                            text.clone(),
+                            r.0.referenced,
+                            r.0.defined,
+                        ));
+                        self.expr(&raw, &scope)
+                            .map_or(Required::Never, Required::When)
+                    }
+                },
+            };
+            let options = f.options.as_ref().map(|o| match o.value() {
+                Options::List(list) => Choices::List(list.clone()),
+                Options::Reference(name) => {
+                    let name = name.strip_prefix("ref.").unwrap_or(name).to_owned();
+                    if !self.registry.has_reference(&name) {
+                        self.report(
+                            o,
+                            "unknown-reference",
+                            format!("no reference data named `{name}`"),
+                            Some("options are a list, or ref.NAME of data a package registers"),
+                        );
+                    }
+                    Choices::Reference(name)
+                }
+            });
+            fields.push(Field {
+                name: f.name.value().clone(),
+                field_type: f.field_type.value().clone(),
+                label: f
+                    .label
+                    .as_ref()
+                    .map_or_else(|| f.name.value().clone(), text_of),
+                help: f.help.as_ref().map(text_of),
+                required,
+                check: f.check.as_ref().and_then(|c| self.expr(c, &scope)),
+                message: f.message.as_ref().map(text_of),
+                options,
+                default: f.default.as_ref().and_then(|d| self.expr(d, &["actor"])),
+            });
+        }
+        let mut controls = std::collections::BTreeMap::new();
+        for (field_type, template) in &raw.controls {
+            self.template(template);
+            controls.insert(field_type.clone(), template.value().clone());
+        }
+        Form { fields, controls }
+    }
+}
+
+fn kind_name(raw: &RawState) -> &'static str {
+    if raw.manual.is_some() {
+        "manual"
+    } else if raw.decision.is_some() {
+        "decision"
+    } else {
+        "end"
+    }
+}
