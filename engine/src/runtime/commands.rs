@@ -92,9 +92,9 @@ impl Engine {
             let task = store::task(&conn, task_id)
                 .await?
                 .ok_or_else(|| EngineError::not_found("task", task_id))?;
+            // A task without a municipality belongs to nobody's inbox: only admins may act.
             if !actor.sees_all()
-                && task.municipality.is_some()
-                && task.municipality != actor.municipality
+                && (task.municipality.is_none() || task.municipality != actor.municipality)
             {
                 return Err(EngineError::not_found("task", task_id));
             }

@@ -190,8 +190,13 @@ impl Engine {
         let outcome = if !started.is_empty() || !resumed.is_empty() {
             MessageOutcome::Accepted { started, resumed }
         } else {
-            let reason = if interested {
+            let reason = if !reasons.is_empty() {
                 reasons.join("; ")
+            } else if interested {
+                format!(
+                    "every process starting on `{}` declined it (its `when` was false)",
+                    msg.message_type
+                )
             } else {
                 format!(
                     "no process starts on or waits for message type `{}`",
