@@ -1,6 +1,8 @@
 //! The forlob server: HTTP routes over the engine and the background worker that runs due
 //! work. The full API and UI arrive with issue #4; this is the thin `serve` of the core.
 
+pub mod config;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -7,15 +7,13 @@ use clap::{Args, Subcommand};
 use forlob_engine::store::{self, InstanceFilter, TaskFilter};
 use serde_json::json;
 
+use forlob_web::config::Config;
+
 #[derive(Args)]
 pub(crate) struct InstancesArgs {
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://forlob.db?mode=rwc",
-        global = true
-    )]
-    db: String,
+    /// Database URL [default: from the configuration].
+    #[arg(long, global = true)]
+    db: Option<String>,
     #[command(subcommand)]
     command: InstancesCommand,
 }
@@ -40,10 +38,11 @@ enum InstancesCommand {
     Show { id: uuid::Uuid },
 }
 
-pub(crate) async fn run(args: InstancesArgs) -> anyhow::Result<ExitCode> {
-    let db = forlob_engine::runtime::connect(&args.db, &forlob_engine::EngineOptions::default())
+pub(crate) async fn run(args: InstancesArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let url = args.db.clone().unwrap_or_else(|| config.db.clone());
+    let db = forlob_engine::runtime::connect(&url, &config.engine_options())
         .await
-        .with_context(|| format!("cannot open the database at {}", args.db))?;
+        .with_context(|| format!("cannot open the database at {url}"))?;
     match args.command {
         InstancesCommand::List {
             process,

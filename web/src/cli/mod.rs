@@ -10,14 +10,17 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use forlob_engine::definition::{self, SourceFile};
-use forlob_engine::{
-    Clock, Engine, EngineOptions, ManualClock, Registry, SystemClock, files, scenario,
-};
+use forlob_engine::{Clock, Engine, ManualClock, Registry, SystemClock, files, scenario};
+
+use forlob_web::config::Config;
 
 /// forlob: a durable process engine for public-sector case work.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 pub(crate) struct Cli {
+    /// Configuration file; default ./forlob.toml when it exists.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,20 +35,18 @@ enum ClockKind {
 enum Command {
     /// Run the server and the worker (SQLite at ./forlob.db unless --db says otherwise).
     Serve {
-        #[arg(
-            long,
-            env = "DATABASE_URL",
-            default_value = "sqlite://forlob.db?mode=rwc"
-        )]
-        db: String,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        /// Database URL [default: sqlite://forlob.db?mode=rwc, or FORLOB_DB / DATABASE_URL].
+        #[arg(long)]
+        db: Option<String>,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<String>,
         /// Folder of process packages to deploy at start.
         #[arg(long)]
         processes: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "real")]
-        clock: ClockKind,
-        /// Workers running due timers and steps; default 1 on SQLite, 4 on PostgreSQL.
+        #[arg(long, value_enum)]
+        clock: Option<ClockKind>,
+        /// Workers running due timers and steps [default: 1 on SQLite, 4 on PostgreSQL].
         #[arg(long)]
         workers: Option<usize>,
     },
@@ -68,12 +69,8 @@ enum Command {
     /// Deploy definitions; unchanged ones keep their version.
     Deploy {
         paths: Vec<PathBuf>,
-        #[arg(
-            long,
-            env = "DATABASE_URL",
-            default_value = "sqlite://forlob.db?mode=rwc"
-        )]
-        db: String,
+        #[arg(long)]
+        db: Option<String>,
     },
     /// Print the Mermaid state diagram of a process.
     Diagram {
@@ -85,12 +82,8 @@ enum Command {
     Schema,
     /// Bring the database schema up to date.
     Migrate {
-        #[arg(
-            long,
-            env = "DATABASE_URL",
-            default_value = "sqlite://forlob.db?mode=rwc"
-        )]
-        db: String,
+        #[arg(long)]
+        db: Option<String>,
     },
     /// List and inspect process instances.
     Instances(instances::InstancesArgs),
@@ -113,6 +106,7 @@ fn shipped_definitions(processes: Option<&Path>) -> anyhow::Result<Vec<SourceFil
 }
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Serve {
             db,
@@ -121,12 +115,25 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clock,
             workers,
         } => {
-            let workers = workers.unwrap_or(if db.starts_with("postgres") { 4 } else { 1 });
-            serve(&db, &listen, processes.as_deref(), clock, workers).await
+            config.db = db.unwrap_or(config.db);
+            config.listen = listen.unwrap_or(config.listen);
+            config.processes = processes.or(config.processes);
+            config.workers = workers.or(config.workers);
+            if let Some(clock) = clock {
+                config.clock = match clock {
+                    ClockKind::Real => "real".into(),
+                    ClockKind::Manual => "manual".into(),
+                };
+            }
+            config.validate().map_err(anyhow::Error::msg)?;
+            serve(&config).await
         }
         Command::Validate { paths, explain } => validate(&paths, explain),
         Command::Test { paths, processes } => test(&paths, processes.as_deref()).await,
-        Command::Deploy { paths, db } => deploy(&paths, &db).await,
+        Command::Deploy { paths, db } => {
+            config.db = db.unwrap_or(config.db);
+            deploy(&paths, &config).await
+        }
         Command::Diagram { process, processes } => diagram(&process, processes.as_deref()),
         Command::Schema => {
             println!(
@@ -136,14 +143,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { db } => {
+            config.db = db.unwrap_or(config.db);
             let conn =
-                forlob_engine::runtime::connect(&db, &forlob_engine::EngineOptions::default())
-                    .await?;
+                forlob_engine::runtime::connect(&config.db, &config.engine_options()).await?;
             forlob_engine::runtime::migrate(&conn).await?;
-            println!("database at {db} is up to date");
+            println!("database at {} is up to date", config.db);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Instances(args) => instances::run(args).await,
+        Command::Instances(args) => instances::run(args, &config).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }
@@ -154,29 +161,27 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-async fn serve(
-    db: &str,
-    listen: &str,
-    processes: Option<&Path>,
-    clock: ClockKind,
-    workers: usize,
-) -> anyhow::Result<ExitCode> {
+async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     init_tracing();
-    let clock: Arc<dyn Clock> = match clock {
-        ClockKind::Real => Arc::new(SystemClock),
-        ClockKind::Manual => Arc::new(ManualClock::new(chrono::Utc::now())),
+    let (db, listen) = (&config.db, &config.listen);
+    let clock: Arc<dyn Clock> = if config.clock == "manual" {
+        Arc::new(ManualClock::new(chrono::Utc::now()))
+    } else {
+        Arc::new(SystemClock)
     };
-    let engine = Engine::start(db, registry(), clock, EngineOptions::default())
+    let engine = Engine::start(db, registry(), clock, config.engine_options())
         .await
         .with_context(|| format!("cannot open the database at {db}"))?;
-    let outcomes = engine.deploy(&shipped_definitions(processes)?).await?;
+    let outcomes = engine
+        .deploy(&shipped_definitions(config.processes.as_deref())?)
+        .await?;
     for o in outcomes.iter().filter(|o| o.changed) {
         tracing::info!(process = %o.process_id, version = o.version, "deployed");
     }
     let engine = Arc::new(engine);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let workers =
-        forlob_web::spawn_workers(&engine, workers, std::time::Duration::from_secs(1), &cancel);
+    let interval = std::time::Duration::from_millis(config.worker_interval_ms);
+    let workers = forlob_web::spawn_workers(&engine, config.workers(), interval, &cancel);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -306,7 +311,7 @@ async fn test(paths: &[PathBuf], processes: Option<&Path>) -> anyhow::Result<Exi
     })
 }
 
-async fn deploy(paths: &[PathBuf], db: &str) -> anyhow::Result<ExitCode> {
+async fn deploy(paths: &[PathBuf], config: &Config) -> anyhow::Result<ExitCode> {
     let files = if paths.is_empty() {
         shipped_definitions(None)?
     } else {
@@ -317,10 +322,10 @@ async fn deploy(paths: &[PathBuf], db: &str) -> anyhow::Result<ExitCode> {
         files
     };
     let engine = Engine::start(
-        db,
+        &config.db,
         registry(),
         Arc::new(SystemClock),
-        EngineOptions::default(),
+        config.engine_options(),
     )
     .await?;
     match engine.deploy(&files).await {

@@ -1,0 +1,176 @@
+//! The server's configuration: defaults, then `forlob.toml` (or `--config FILE`), then
+//! `FORLOB_*` environment variables (and `DATABASE_URL`), then command-line flags. Read and
+//! validated once at start-up and passed down; nothing deeper reads the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use forlob_engine::EngineOptions;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://PATH?mode=rwc` or `postgres://user@host:port/db`.
+    pub db: String,
+    pub listen: String,
+    /// Folder of process packages deployed at start; default the shipped ones.
+    pub processes: Option<PathBuf>,
+    /// `real`, or `manual` for training and demos (time moves only when told).
+    pub clock: String,
+    /// Workers running due timers and steps; default 1 on SQLite, 4 on PostgreSQL.
+    pub workers: Option<usize>,
+    pub worker_interval_ms: u64,
+    pub batch_size: u64,
+    pub lease_seconds: u64,
+    pub max_connections: u32,
+    pub busy_timeout_ms: u64,
+    pub store_attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let engine = EngineOptions::default();
+        Self {
+            db: "sqlite://forlob.db?mode=rwc".into(),
+            listen: "127.0.0.1:8080".into(),
+            processes: None,
+            clock: "real".into(),
+            workers: None,
+            worker_interval_ms: 1000,
+            batch_size: engine.batch_size,
+            lease_seconds: engine.lease.as_secs(),
+            max_connections: engine.max_connections,
+            busy_timeout_ms: u64::try_from(engine.busy_timeout.as_millis()).unwrap_or(10_000),
+            store_attempts: engine.store_attempts,
+        }
+    }
+}
+
+impl Config {
+    /// Layers defaults, the file (`forlob.toml` when it exists, or `file`, which must) and the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("forlob.toml")),
+        }
+        figment = figment
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "db".into()))
+            .merge(Env::prefixed("FORLOB_").ignore(&["TEST_POSTGRES"]));
+        figment.extract().map_err(|e| format!("configuration: {e}"))
+    }
+
+    /// Checks everything that can be checked before connecting, with messages an admin can act on.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if !(self.db.starts_with("sqlite:")
+            || self.db.starts_with("postgres://")
+            || self.db.starts_with("postgresql://"))
+        {
+            problems.push(format!(
+                "db `{}` is neither sqlite:... nor postgres://...",
+                self.db
+            ));
+        }
+        if self.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "listen `{}` is not an address like 127.0.0.1:8080",
+                self.listen
+            ));
+        }
+        if !matches!(self.clock.as_str(), "real" | "manual") {
+            problems.push(format!("clock `{}` is neither real nor manual", self.clock));
+        }
+        for (name, value) in [
+            ("workers", self.workers.unwrap_or(1) as u64),
+            ("worker_interval_ms", self.worker_interval_ms),
+            ("batch_size", self.batch_size),
+            ("lease_seconds", self.lease_seconds),
+            ("max_connections", u64::from(self.max_connections)),
+            ("store_attempts", u64::from(self.store_attempts)),
+        ] {
+            if value == 0 {
+                problems.push(format!("{name} must be at least 1"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db.starts_with("postgres")
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+            .unwrap_or(if self.is_postgres() { 4 } else { 1 })
+    }
+
+    pub fn engine_options(&self) -> EngineOptions {
+        EngineOptions {
+            batch_size: self.batch_size,
+            lease: Duration::from_secs(self.lease_seconds),
+            max_connections: self.max_connections,
+            busy_timeout: Duration::from_millis(self.busy_timeout_ms),
+            store_attempts: self.store_attempts,
+            ..EngineOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_use_sqlite() {
+        let config = Config::default();
+        assert!(config.validate().is_ok());
+        assert_eq!(config.workers(), 1);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let config = Config {
+            db: "mysql://x".into(),
+            listen: "everywhere".into(),
+            batch_size: 0,
+            ..Config::default()
+        };
+        let message = config.validate().expect_err("invalid");
+        assert!(
+            message.contains("mysql://x")
+                && message.contains("everywhere")
+                && message.contains("batch_size"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_file_is_layered_over_the_defaults() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("forlob.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nworkers = 3\n").expect("written");
+        let config = Config::load(Some(&path)).expect("loads");
+        assert_eq!(config.listen, "0.0.0.0:9000");
+        assert_eq!(config.workers(), 3);
+        assert_eq!(config.batch_size, Config::default().batch_size);
+        std::fs::write(&path, "listn = \"typo\"\n").expect("written");
+        assert!(
+            Config::load(Some(&path))
+                .expect_err("unknown key")
+                .contains("listn")
+        );
+    }
+}
