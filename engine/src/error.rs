@@ -25,6 +25,13 @@ pub enum TransitionError {
         state: String,
         event: String,
     },
+    /// The instance is in (or was sent to) a state its definition version does not have.
+    #[error("process `{process}` has no state `{state}`")]
+    UnknownState { process: String, state: String },
+    #[error(
+        "process `{process}` calls processes {depth} deep in one transaction; is it calling itself?"
+    )]
+    CallDepth { process: String, depth: usize },
     #[error("instance {instance} is {status}, not active")]
     NotActive {
         instance: uuid::Uuid,

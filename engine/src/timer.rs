@@ -12,7 +12,8 @@ use chrono_tz::Tz;
 pub struct IsoDuration {
     pub months: u32,
     pub days: u32,
-    pub seconds: u64,
+    /// The time part (hours, minutes, seconds and fractions), in milliseconds.
+    pub millis: u64,
 }
 
 impl IsoDuration {
@@ -36,10 +37,9 @@ impl IsoDuration {
             } => Self {
                 months: year * 12 + month,
                 days: day,
-                seconds: u64::from(hour) * 3600
-                    + u64::from(minute) * 60
-                    + u64::from(second)
-                    + u64::from(millisecond / 1000),
+                millis: (u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second))
+                    * 1000
+                    + u64::from(millisecond),
             },
         })
     }
@@ -52,12 +52,12 @@ impl IsoDuration {
             .and_then(|d| d.checked_add_days(Days::new(u64::from(self.days))))
             .unwrap_or(local);
         let base = resolve_local(zone, shifted.date(), shifted.time());
-        base + chrono::Duration::seconds(i64::try_from(self.seconds).unwrap_or(i64::MAX / 2))
+        base + chrono::Duration::milliseconds(i64::try_from(self.millis).unwrap_or(i64::MAX / 2))
     }
 
     /// Approximate length, for backoff arithmetic where calendar precision does not matter.
-    pub fn approx_seconds(&self) -> u64 {
-        u64::from(self.months) * 30 * 86_400 + u64::from(self.days) * 86_400 + self.seconds
+    pub fn approx_millis(&self) -> u64 {
+        (u64::from(self.months) * 30 * 86_400 + u64::from(self.days) * 86_400) * 1000 + self.millis
     }
 }
 
@@ -124,7 +124,11 @@ mod tests {
 
     #[test]
     fn time_parts_and_weeks_parse() {
-        assert_eq!(IsoDuration::parse("PT1H30M").expect("valid").seconds, 5400);
+        assert_eq!(
+            IsoDuration::parse("PT1H30M").expect("valid").millis,
+            5_400_000
+        );
+        assert_eq!(IsoDuration::parse("PT0.5S").expect("valid").millis, 500);
         assert_eq!(IsoDuration::parse("P2W").expect("valid").days, 14);
         assert!(IsoDuration::parse("5 days").is_err());
     }

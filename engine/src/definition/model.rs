@@ -124,7 +124,7 @@ impl Default for RetryPolicy {
         Self {
             max_attempts: 3,
             backoff: IsoDuration {
-                seconds: 10,
+                millis: 10_000,
                 ..IsoDuration::default()
             },
         }

@@ -21,6 +21,11 @@ use crate::store::{self, InstanceRow, Writes};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Inline steps one transaction may run for one instance before it is stopped as a loop.
+const MAX_ROUNDS_PER_TRANSACTION: usize = 1000;
+/// Nesting of `call`s started within one transaction.
+const MAX_CALL_DEPTH: usize = 32;
+
 /// One open transaction and the writes collected in it.
 pub(super) struct Txn<'a> {
     pub conn: &'a DatabaseTransaction,
@@ -156,10 +161,30 @@ impl Engine {
         actor: Option<&'s Actor>,
     ) -> BoxFuture<'s, Result<()>> {
         Box::pin(async move {
+            if tx.driving.len() >= MAX_CALL_DEPTH {
+                return Err(TransitionError::CallDepth {
+                    process: def.id.clone(),
+                    depth: tx.driving.len(),
+                }
+                .into());
+            }
             tx.driving.push(row.id);
             let mut event = event;
             let mut subject: Option<Value> = None;
+            let mut rounds = 0;
             loop {
+                rounds += 1;
+                if rounds > MAX_ROUNDS_PER_TRANSACTION {
+                    // Validation refuses loops without a waiting state; this guards what it
+                    // cannot see (an action that keeps a loop going by its output).
+                    row.status = InstanceStatus::Incident;
+                    let message = format!(
+                        "more than {MAX_ROUNDS_PER_TRANSACTION} steps without waiting: stopped"
+                    );
+                    tx.writes
+                        .incident(row.id, &row.state, "", &message, 1, tx.now);
+                    break;
+                }
                 let subject_value = match subject.take() {
                     Some(s) => s,
                     None => self
@@ -295,6 +320,7 @@ impl Engine {
                 at: now,
             }),
             Effect::StartFollowUp {
+                state,
                 process,
                 municipality,
                 mut vars,
@@ -306,7 +332,7 @@ impl Engine {
                 vars.insert("municipality".into(), Value::String(municipality));
                 vars.insert(
                     "origin".into(),
-                    json!({ "process": row.process_id, "instance": row.id, "state": row.state }),
+                    json!({ "process": row.process_id, "instance": row.id, "state": state }),
                 );
                 let request = StartRequest {
                     def: child,

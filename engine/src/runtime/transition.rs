@@ -107,6 +107,8 @@ pub enum Effect {
         data: Value,
     },
     StartFollowUp {
+        /// The state that declared the follow-up.
+        state: String,
         process: String,
         municipality: String,
         vars: Map<String, Value>,
@@ -240,9 +242,11 @@ impl Ctx<'_> {
             ) => {
                 if *retryable && *attempt < retry.max_attempts {
                     let factor = 1u64 << (attempt - 1).min(16);
-                    let delay = retry.backoff.approx_seconds().saturating_mul(factor);
+                    let delay = retry.backoff.approx_millis().saturating_mul(factor);
                     let at = self.snapshot.now
-                        + chrono::Duration::seconds(i64::try_from(delay).unwrap_or(i64::MAX / 4));
+                        + chrono::Duration::milliseconds(
+                            i64::try_from(delay).unwrap_or(i64::MAX / 4),
+                        );
                     self.t.effects.push(Effect::ScheduleStep {
                         state: state_id,
                         at,
@@ -342,7 +346,10 @@ impl Ctx<'_> {
             self.t.state = to.clone();
             let def = self.def;
             let Some(state) = def.state(&to) else {
-                return Err(self.not_accepted(&Event::Start));
+                return Err(TransitionError::UnknownState {
+                    process: def.id.clone(),
+                    state: to,
+                });
             };
             if let Err(e) = self.enter(state) {
                 self.incident("", &e.to_string(), 1);
@@ -367,8 +374,27 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Runs a state's entry work and the effect of its kind.
+    /// Runs a state's entry work and the effect of its kind. All or nothing: when an
+    /// expression fails, no event, follow-up or variable of the state is kept.
     fn enter(&mut self, state: &State) -> Result<(), ExprError> {
+        let saved = self.t.vars.clone();
+        match self.entry_effects(state) {
+            Ok(effects) => {
+                self.t.effects.extend(effects);
+                if matches!(state.kind, StepKind::End) {
+                    self.t.status = InstanceStatus::Completed;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.t.vars = saved;
+                Err(e)
+            }
+        }
+    }
+
+    fn entry_effects(&mut self, state: &State) -> Result<Vec<Effect>, ExprError> {
+        let mut effects = Vec::new();
         for (name, expr) in &state.set {
             let value = expr.eval(&self.scope())?;
             self.t.vars.insert(name.clone(), value);
@@ -376,13 +402,14 @@ impl Ctx<'_> {
         let scope = self.scope();
         for emit in &state.emit {
             let data = eval_object(&emit.data, &scope)?;
-            self.t.effects.push(Effect::Emit {
+            effects.push(Effect::Emit {
                 kind: emit.kind.clone(),
                 data: Value::Object(data),
             });
         }
         for f in &state.follow_up {
-            self.t.effects.push(Effect::StartFollowUp {
+            effects.push(Effect::StartFollowUp {
+                state: state.id.clone(),
                 process: f.process.clone(),
                 municipality: f.municipality.eval_string(&scope)?,
                 vars: eval_object(&f.vars, &scope)?,
@@ -457,13 +484,10 @@ impl Ctx<'_> {
                 },
                 vars: eval_object(vars, &scope)?,
             }),
-            StepKind::End => {
-                self.t.status = InstanceStatus::Completed;
-                Some(Effect::Complete)
-            }
+            StepKind::End => Some(Effect::Complete),
         };
-        self.t.effects.extend(effect);
-        Ok(())
+        effects.extend(effect);
+        Ok(effects)
     }
 }
 

@@ -73,7 +73,16 @@ impl Checker<'_> {
                 break;
             }
         }
+        let looping = instant_cycle(states);
         for id in raw.states.keys() {
+            if looping.as_deref() == Some(id.value().as_str()) {
+                self.report(
+                    id,
+                    "endless-loop",
+                    format!("state `{}` is on a loop that never waits", id.value()),
+                    Some("a loop of decisions and inline actions would run forever in one transaction; make a step of it `async: true`, or add a wait or a manual step"),
+                );
+            }
             if !reachable.contains(id.value().as_str()) {
                 self.report(
                     id,
@@ -114,4 +123,54 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// A state on a cycle made only of decisions and inline automatic steps, if there is one.
+fn instant_cycle(states: &IndexMap<String, State>) -> Option<String> {
+    let instant = |id: &str| {
+        states.get(id).is_some_and(|s| {
+            matches!(
+                s.kind,
+                StepKind::Decision { .. }
+                    | StepKind::Automatic {
+                        run_async: false,
+                        ..
+                    }
+            )
+        })
+    };
+    // Depth-first search with colours: 1 on the current path, 2 done.
+    fn visit<'a>(
+        id: &'a str,
+        states: &'a IndexMap<String, State>,
+        instant: &dyn Fn(&str) -> bool,
+        colour: &mut std::collections::HashMap<&'a str, u8>,
+    ) -> Option<String> {
+        colour.insert(id, 1);
+        for next in states.get(id).map(|s| s.kind.targets()).unwrap_or_default() {
+            if !instant(next) {
+                continue;
+            }
+            match colour.get(next) {
+                Some(1) => return Some(next.to_owned()),
+                Some(_) => {}
+                None => {
+                    if let Some(found) = visit(next, states, instant, colour) {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+        colour.insert(id, 2);
+        None
+    }
+    let mut colour = std::collections::HashMap::new();
+    for id in states.keys() {
+        if instant(id) && !colour.contains_key(id.as_str()) {
+            if let Some(found) = visit(id, states, &instant, &mut colour) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }

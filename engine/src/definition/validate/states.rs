@@ -229,6 +229,21 @@ impl Checker<'_> {
             let when = b.when.as_ref().and_then(|w| self.expr(w, scope));
             out.push(Branch { when, goto });
         }
+        if let Some(last) = raw.last()
+            && let Some(when) = &last.when
+        {
+            self.report(
+                when,
+                "bad-branch",
+                format!(
+                    "the last branch of `{}` has a condition, so an instance could find no way out",
+                    state.value()
+                ),
+                Some(
+                    "end with an unconditional branch: `{ otherwise: state }` or `{ goto: state }`",
+                ),
+            );
+        }
         out
     }
 
