@@ -166,10 +166,11 @@ fn instant_cycle(states: &IndexMap<String, State>) -> Option<String> {
     }
     let mut colour = std::collections::HashMap::new();
     for id in states.keys() {
-        if instant(id) && !colour.contains_key(id.as_str()) {
-            if let Some(found) = visit(id, states, &instant, &mut colour) {
-                return Some(found);
-            }
+        if instant(id)
+            && !colour.contains_key(id.as_str())
+            && let Some(found) = visit(id, states, &instant, &mut colour)
+        {
+            return Some(found);
         }
     }
     None
