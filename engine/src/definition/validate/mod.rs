@@ -204,6 +204,19 @@ impl Checker<'_> {
 
     /// Compiles an expression and checks the names it reads against those in scope here.
     fn expr(&mut self, raw: &RawExpr, scope: &[&str]) -> Option<Expr> {
+        let allowed: Vec<&str> = ALWAYS.iter().chain(scope).copied().collect();
+        self.expr_in(raw, &allowed)
+    }
+
+    /// An expression over an inbound message, evaluated before any instance exists: it sees
+    /// the message, the date and reference data, but no variables or subject.
+    fn message_expr(&mut self, raw: &RawExpr) -> Option<Expr> {
+        self.expr_in(raw, &["msg", "today", "now", "ref"])
+    }
+
+    /// Compiles an expression that may read exactly the names in `allowed`.
+    fn expr_in(&mut self, raw: &RawExpr, allowed: &[&str]) -> Option<Expr> {
+        let scope = allowed;
         let text = raw.value().as_str();
         match Expr::parse(text) {
             Ok(expr) => {
@@ -211,14 +224,14 @@ impl Checker<'_> {
                     if name == "subject" {
                         self.reads_subject = true;
                     }
-                    if !ALWAYS.contains(&name.as_str()) && !scope.contains(&name.as_str()) {
+                    if !scope.contains(&name.as_str()) {
                         let known = ROOT_NAMES.iter().any(|(n, _)| *n == name);
                         let message = if known {
                             format!("`{name}` is not available in this expression")
                         } else {
                             format!("unknown name `{name}` in `{text}`")
                         };
-                        let mut names: Vec<&str> = ALWAYS.iter().chain(scope).copied().collect();
+                        let mut names: Vec<&str> = scope.to_vec();
                         names.sort_unstable();
                         self.report_inside(
                             raw,
@@ -322,9 +335,13 @@ impl Checker<'_> {
         let message_start = raw.start.message.as_ref().and_then(|m| {
             Some(MessageStart {
                 message_type: m.message_type.value().clone(),
-                subject: self.expr(&m.subject, &["msg"])?,
-                when: m.when.as_ref().and_then(|w| self.expr(w, &["msg"])),
-                vars: self.exprs(&m.vars, &["msg"]),
+                subject: self.message_expr(&m.subject)?,
+                when: m.when.as_ref().and_then(|w| self.message_expr(w)),
+                vars: m
+                    .vars
+                    .iter()
+                    .filter_map(|(name, raw)| Some((name.clone(), self.message_expr(raw)?)))
+                    .collect(),
             })
         });
         let mut states = IndexMap::new();

@@ -300,7 +300,7 @@ impl Checker<'_> {
         };
         Some(WaitSpec::Message {
             message_type: m.message_type.value().clone(),
-            correlate: self.expr(&m.correlate, &["msg"])?,
+            correlate: self.message_expr(&m.correlate)?,
             key,
         })
     }
