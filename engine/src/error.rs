@@ -64,6 +64,11 @@ pub enum EngineError {
     Expression(#[from] crate::expr::ExprError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The package's register of subjects failed; the details are logged, not shown.
+    #[error(
+        "the register of {kind} data could not be reached; nothing was changed, try again later"
+    )]
+    SubjectUnavailable { kind: String },
     /// The database stayed busy or unreachable through every retry; nothing was written.
     #[error(
         "the database is busy or unreachable (gave up after {attempts} attempts); nothing was changed, try again later"
@@ -100,7 +105,7 @@ impl EngineError {
             Self::Invalid(_) => 422,
             Self::Forbidden(_) => 403,
             Self::Expression(_) | Self::Store(_) => 500,
-            Self::Unavailable { .. } => 503,
+            Self::Unavailable { .. } | Self::SubjectUnavailable { .. } => 503,
         }
     }
 }

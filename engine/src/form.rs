@@ -73,7 +73,8 @@ pub trait FieldType: Send + Sync {
         Vec::new()
     }
 
-    /// Handlebars source of the input control. It sees `field`, `value`, `error`, `choices`.
+    /// Handlebars source of the input control. It sees `field`, `value` (as text), `checked`
+    /// (the value is `true`), `error` and `choices`.
     fn template(&self) -> &'static str {
         r#"<input id="f-{{field.name}}" name="{{field.name}}" type="text" value="{{value}}"{{#if field.required}} required{{/if}}>"#
     }
@@ -196,7 +197,7 @@ impl FieldType for CheckboxField {
     }
 
     fn template(&self) -> &'static str {
-        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="checkbox"{{#if value}} checked{{/if}}>"#
+        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="checkbox"{{#if checked}} checked{{/if}}>"#
     }
 }
 
@@ -383,6 +384,8 @@ impl FormRenderer {
                     "required": matches!(field.required, Required::Always),
                 },
                 "value": values.get(&field.name).map(|v| match v { Value::String(s) => s.clone(), Value::Null => String::new(), other => other.to_string() }).unwrap_or_default(),
+                // Text "false" is truthy in handlebars: checkboxes get a real boolean.
+                "checked": matches!(values.get(&field.name), Some(Value::Bool(true))),
                 "error": errors.get(&field.name),
                 "choices": Form::choices_of(field, registry),
             });

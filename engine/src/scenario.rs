@@ -328,8 +328,42 @@ fn field_matches(spec: &Value, key: &str, actual: Option<&str>) -> bool {
         .is_none_or(|want| actual == Some(value_text(want).as_str()))
 }
 
+/// The keys each built-in expectation understands; any other key is a mistake in the
+/// scenario, and silently ignoring it would let a wrong test pass.
+const EXPECTATION_KEYS: &[(&str, &[&str])] = &[
+    (
+        "task",
+        &[
+            "municipality",
+            "kind",
+            "subject",
+            "status",
+            "process",
+            "count",
+        ],
+    ),
+    ("event", &["subject", "kind", "count"]),
+    (
+        "instance",
+        &["process", "subject", "state", "status", "count"],
+    ),
+    ("dead_letter", &["type", "message_id", "count"]),
+    ("incident", &["state", "count"]),
+];
+
 async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> {
     let db = engine.db();
+    if let Some((_, keys)) = EXPECTATION_KEYS.iter().find(|(k, _)| *k == kind) {
+        let Value::Object(map) = spec else {
+            return Err("an expectation is a mapping of keys to values".into());
+        };
+        if let Some(unknown) = map.keys().find(|k| !keys.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown key `{unknown}`; {kind} understands {}",
+                keys.join(", ")
+            ));
+        }
+    }
     match kind {
         "task" => {
             let tasks = store::tasks(

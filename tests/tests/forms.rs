@@ -106,6 +106,7 @@ fn rendering_escapes_typed_values_and_shows_errors_beside_their_fields() {
     let mut values = form().defaults(&scope());
     values.insert("kommune".into(), json!("<script>alert(1)</script>"));
     values.insert("note".into(), json!("\"quoted\" & <b>bold</b>"));
+    values.insert("samtykke".into(), json!(false));
     let errors: FieldErrors = [("handling".to_owned(), "required".to_owned())].into();
     let html = renderer
         .render(&form(), &values, &errors, &registry)

@@ -77,3 +77,23 @@ steps:
             .contains("expected a refusal with status 403")
     );
 }
+
+#[tokio::test]
+async fn an_expectation_with_a_key_it_does_not_know_fails_instead_of_matching_everything() {
+    let file = SourceFile {
+        path: "typo.yaml".into(),
+        text: r#"
+scenario: a typo in an expectation
+clock: 2025-06-02T09:00:00+02:00
+steps:
+  - start: { process: demo-move-out-human, subject: "0101501234", as: { role: admin } }
+expect:
+  - task: { state: nowhere }
+"#
+        .into(),
+    };
+    let result =
+        scenario::run_one(&file, &forlob_engine::demo::definitions(), &Registry::new()).await;
+    let failure = result.failure.expect("fails");
+    assert!(failure.contains("unknown key `state`"), "{failure}");
+}

@@ -29,6 +29,18 @@ impl Engine {
         self.retrying(|| async {
             let conn = self.begin_write().await?;
             let now = self.clock.now();
+            // Whether people may start the process at all is answered before anything about
+            // the subject, so a refusal does not tell whether the subject exists.
+            let manual = match (actor.role.as_str(), &def.manual_start) {
+                ("system", _) => None,
+                (_, Some(manual)) => Some(manual),
+                (_, None) => {
+                    return Err(EngineError::Forbidden(format!(
+                        "process `{}` is not started by hand",
+                        def.id
+                    )));
+                }
+            };
             let subject_data = self
                 .subject_data(&conn, &def, subject)
                 .await?
@@ -41,22 +53,17 @@ impl Engine {
                         .into(),
                     )
                 })?;
-            if actor.role != "system" {
-                let manual = def.manual_start.as_ref().ok_or_else(|| {
-                    EngineError::Forbidden(format!("process `{}` is not started by hand", def.id))
-                })?;
-                if let Some(allowed) = &manual.allowed {
-                    let scope = self
-                        .base_scope(&def, now)
-                        .with("subject", subject_data)
-                        .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null))
-                        .with("vars", Value::Object(vars.clone()));
-                    if !allowed.eval_bool(&scope)? {
-                        let reason = manual.refusal.clone().unwrap_or_else(|| {
-                            format!("you may not start `{}` for {subject}", def.id)
-                        });
-                        return Err(EngineError::Forbidden(reason));
-                    }
+            if let Some(allowed) = manual.and_then(|m| m.allowed.as_ref()) {
+                let scope = self
+                    .base_scope(&def, now)
+                    .with("subject", subject_data)
+                    .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null))
+                    .with("vars", Value::Object(vars.clone()));
+                if !allowed.eval_bool(&scope)? {
+                    let reason = manual
+                        .and_then(|m| m.refusal.clone())
+                        .unwrap_or_else(|| format!("you may not start `{}` for {subject}", def.id));
+                    return Err(EngineError::Forbidden(reason));
                 }
             }
             let mut tx = Txn::new(&conn, now);

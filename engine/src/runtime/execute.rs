@@ -93,9 +93,10 @@ impl Engine {
                 Ok(Some(data)) => data,
                 Ok(None) => return Ok(None),
                 Err(e) => {
-                    return Err(EngineError::Forbidden(format!(
-                        "subject {id} could not be loaded: {e}"
-                    )));
+                    tracing::error!(subject = id, kind = %def.subject_kind, error = %e, "subject provider failed");
+                    return Err(EngineError::SubjectUnavailable {
+                        kind: def.subject_kind.clone(),
+                    });
                 }
             },
             None => json!({}),
