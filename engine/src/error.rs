@@ -69,6 +69,11 @@ pub enum EngineError {
         "the register of {kind} data could not be reached; nothing was changed, try again later"
     )]
     SubjectUnavailable { kind: String },
+    /// COMMIT failed, so whether the change was stored is unknown; never retried blindly.
+    #[error(
+        "the database failed while committing; the change may or may not have been stored, check before trying again"
+    )]
+    CommitUnknown(#[source] StoreError),
     /// The database stayed busy or unreachable through every retry; nothing was written.
     #[error(
         "the database is busy or unreachable (gave up after {attempts} attempts); nothing was changed, try again later"
@@ -87,6 +92,18 @@ impl From<sea_orm::DbErr> for EngineError {
 }
 
 impl EngineError {
+    /// Errors that may pass by themselves (a busy or lost database, an unreachable register):
+    /// the same work may be tried again later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(e) => is_transient_db(&e.0),
+            Self::Unavailable { .. } | Self::SubjectUnavailable { .. } | Self::CommitUnknown(_) => {
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn not_found(what: &'static str, id: impl ToString) -> Self {
         Self::NotFound {
             what,
@@ -105,7 +122,25 @@ impl EngineError {
             Self::Invalid(_) => 422,
             Self::Forbidden(_) => 403,
             Self::Expression(_) | Self::Store(_) => 500,
-            Self::Unavailable { .. } | Self::SubjectUnavailable { .. } => 503,
+            Self::Unavailable { .. } | Self::SubjectUnavailable { .. } | Self::CommitUnknown(_) => {
+                503
+            }
         }
     }
+}
+
+/// A database error that another try may not meet: a lock, a lost connection, a serialization
+/// failure.
+pub(crate) fn is_transient_db(err: &sea_orm::DbErr) -> bool {
+    let text = err.to_string().to_lowercase();
+    [
+        "database is locked",
+        "busy",
+        "connection",
+        "pool timed out",
+        "deadlock",
+        "could not serialize",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }

@@ -114,6 +114,8 @@ impl MigrationTrait for Migration {
                 .table("message_waits")
                 .col(big_pk_auto("id"))
                 .col(uuid("instance_id"))
+                .col(string("process_id"))
+                .col(integer("version"))
                 .col(string("state"))
                 .col(string("message_type"))
                 .col(string("correlation_key"))

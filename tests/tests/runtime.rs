@@ -404,6 +404,181 @@ async fn a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_i
     ));
 }
 
+/// A register that can be switched off.
+struct Switchable {
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl forlob_engine::registry::SubjectProvider for Switchable {
+    async fn load(
+        &self,
+        _conn: &sea_orm::DatabaseTransaction,
+        id: &str,
+    ) -> Result<Option<Value>, ActionError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(ActionError::retryable("register timed out"));
+        }
+        Ok(Some(json!({ "name": format!("Person {id}") })))
+    }
+}
+
+const GREETING: &str = r#"
+id: greeting
+initial: wait
+states:
+  wait:
+    wait: { after: P1D }
+    next: greet
+  greet:
+    emit: [ { kind: greeted, data: { name: "subject.name" } } ]
+    automatic: { action: demo.record, input: { step: "'greet'" } }
+    next: done
+  done: { end: true }
+"#;
+
+async fn a_timer_whose_register_is_down_waits_and_fires_when_it_is_back(backend: Backend) {
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = down.clone();
+    let app = TestApp::builder(backend)
+        .with_registry(move |r| {
+            r.register_subject("person", Arc::new(Switchable { down: flag }));
+        })
+        .with_process(GREETING)
+        .build()
+        .await;
+    let id = app
+        .engine
+        .start_instance("greeting", "0101501234", Map::new(), &system())
+        .await
+        .expect("starts");
+    down.store(true, Ordering::SeqCst);
+    app.engine
+        .advance_to(at("2025-06-03T10:00:00+02:00"))
+        .await
+        .expect("advances");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(
+        (instance.state.as_str(), instance.status),
+        ("wait", InstanceStatus::Active),
+        "kept, not dropped"
+    );
+    assert!(
+        store::incidents(app.engine.db(), true)
+            .await
+            .expect("incidents")
+            .is_empty()
+    );
+    down.store(false, Ordering::SeqCst);
+    app.engine
+        .advance_to(at("2025-06-03T10:01:00+02:00"))
+        .await
+        .expect("advances");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Completed);
+    let events = store::events(app.engine.db(), "0101501234")
+        .await
+        .expect("events");
+    assert_eq!(events[0].data, json!({"name": "Person 0101501234"}));
+}
+
+async fn a_node_runs_work_of_a_version_another_node_deployed(backend: Backend) {
+    let app = TestApp::builder(backend).with_process(TIMER).build().await;
+    let node_b = app.restart(Registry::new(), app.clock.clone()).await;
+    let v2 = forlob_engine::definition::SourceFile {
+        path: "reminder.yaml".into(),
+        text: format!("{TIMER}# v2\n"),
+    };
+    assert_eq!(node_b.deploy(&[v2]).await.expect("deploys")[0].version, 2);
+    let id = node_b
+        .start_instance(
+            "reminder",
+            "p",
+            form(&[("day", json!("2025-06-03"))]),
+            &system(),
+        )
+        .await
+        .expect("starts");
+    // Node A never deployed v2 itself; its worker must still fire the v2 timer.
+    app.engine
+        .advance_to(at("2025-06-03T05:00:00+02:00"))
+        .await
+        .expect("advances");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(
+        (instance.version, instance.status),
+        (2, InstanceStatus::Completed)
+    );
+}
+
+const BY_PERSON: &str = r#"
+id: by-person
+initial: wait
+states:
+  wait:
+    wait: { message: { type: register.changed, correlate: "msg.cpr" } }
+    next: done
+  done: { end: true }
+"#;
+const BY_CASE: &str = r#"
+id: by-case
+initial: wait
+states:
+  wait:
+    wait: { message: { type: register.changed, correlate: "msg.case", key: "vars.case" } }
+    next: done
+  done: { end: true }
+"#;
+
+async fn a_message_wakes_only_instances_whose_own_key_matches(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(BY_PERSON)
+        .with_process(BY_CASE)
+        .build()
+        .await;
+    let person = app
+        .engine
+        .start_instance("by-person", "111", Map::new(), &system())
+        .await
+        .expect("starts");
+    let case = app
+        .engine
+        .start_instance("by-case", "333", form(&[("case", json!("222"))]), &system())
+        .await
+        .expect("starts");
+    // The person key of this message equals the case key of the other process: it must not
+    // wake the case instance.
+    let msg = InboundMessage {
+        message_id: "c1".into(),
+        message_type: "register.changed".into(),
+        data: json!({"cpr": "222", "case": "999"}),
+    };
+    assert!(matches!(
+        app.engine.deliver(&msg).await.expect("kept"),
+        MessageOutcome::DeadLetter { .. }
+    ));
+    let msg = InboundMessage {
+        message_id: "c2".into(),
+        message_type: "register.changed".into(),
+        data: json!({"cpr": "111", "case": "222"}),
+    };
+    let outcome = app.engine.deliver(&msg).await.expect("accepted");
+    let MessageOutcome::Accepted { resumed, .. } = outcome else {
+        panic!("accepted expected: {outcome:?}")
+    };
+    assert_eq!(resumed.len(), 2);
+    assert!(resumed.contains(&person) && resumed.contains(&case));
+}
+
 struct Flaky {
     calls: Arc<AtomicU32>,
 }
@@ -591,6 +766,9 @@ on_both_backends!(
     a_message_is_applied_once_and_a_stray_one_becomes_a_dead_letter,
     a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_is_refused,
     a_timer_due_while_down_fires_once_after_restart,
+    a_timer_whose_register_is_down_waits_and_fires_when_it_is_back,
+    a_node_runs_work_of_a_version_another_node_deployed,
+    a_message_wakes_only_instances_whose_own_key_matches,
     two_nodes_sharing_one_database_fire_each_timer_exactly_once,
     advancing_the_clock_fires_timers_at_their_time_in_order,
     a_failing_step_is_retried_with_backoff_then_becomes_an_incident,

@@ -17,6 +17,8 @@ pub struct Catalog {
     latest: HashMap<String, i32>,
     /// Former ids (`replaces`) to the id that replaced them.
     aliases: HashMap<String, String>,
+    /// The newest `definitions` row loaded; a larger one in the store means a reload.
+    max_row_id: i64,
 }
 
 /// What deploying one definition did.
@@ -45,8 +47,13 @@ impl Catalog {
                 .map_err(DefinitionError)?
                 .remove(0);
             catalog.insert(def, row.version);
+            catalog.max_row_id = catalog.max_row_id.max(row.row_id);
         }
         Ok(catalog)
+    }
+
+    pub fn max_row_id(&self) -> i64 {
+        self.max_row_id
     }
 
     /// Ids of every deployed process and of those they replace.
@@ -114,7 +121,9 @@ impl Engine {
     /// one transaction: either every changed definition is deployed, or none is.
     #[tracing::instrument(skip_all, fields(files = files.len()))]
     pub async fn deploy(&self, files: &[SourceFile]) -> Result<Vec<DeployOutcome>> {
-        // A follow-up process deployed earlier satisfies a reference of these files.
+        // A follow-up process deployed earlier satisfies a reference of these files; another
+        // node may have deployed meanwhile, and versions are numbered after its.
+        self.refresh_catalog().await?;
         let catalog = self.catalog();
         let defs = definition::load_set_with(files, &self.registry, &catalog.known_ids())
             .map_err(DefinitionError)?;
@@ -144,7 +153,7 @@ impl Engine {
             };
             outcomes.push(outcome);
         }
-        txn.commit().await?;
+        self.commit(txn).await?;
         let catalog = Catalog::load(&self.db, &self.registry).await?;
         self.set_catalog(catalog);
         Ok(outcomes)

@@ -22,6 +22,9 @@ impl Engine {
         vars: Map<String, Value>,
         actor: &Actor,
     ) -> Result<Uuid> {
+        if self.catalog().latest(process).is_none() {
+            self.refresh_catalog().await?;
+        }
         let (version, def) = self
             .catalog()
             .latest(process)
@@ -77,7 +80,7 @@ impl Engine {
             };
             let row = self.start_in(&mut tx, request).await?;
             tx.flush().await?;
-            conn.commit().await?;
+            self.commit(conn).await?;
             Ok(row.id)
         })
         .await
@@ -155,7 +158,7 @@ impl Engine {
             )
             .await?;
             tx.flush().await?;
-            conn.commit().await?;
+            self.commit(conn).await?;
             Ok(())
         })
         .await

@@ -280,7 +280,7 @@ impl Engine {
                 state,
                 message_type,
                 key,
-            } => tx.writes.wait(row.id, &state, &message_type, &key),
+            } => tx.writes.wait(row, &state, &message_type, &key),
             Effect::CreateTask {
                 state,
                 kind,
@@ -488,15 +488,24 @@ impl Engine {
             }
             .into());
         }
-        let def = self
+        let def = match self
             .catalog()
             .version(&instance.process_id, instance.version)
-            .ok_or_else(|| {
-                EngineError::not_found(
-                    "definition",
-                    format!("{} v{}", instance.process_id, instance.version),
-                )
-            })?;
+        {
+            Some(def) => def,
+            None => {
+                // Deployed by another node since this one loaded its catalog.
+                self.refresh_catalog().await?;
+                self.catalog()
+                    .version(&instance.process_id, instance.version)
+                    .ok_or_else(|| {
+                        EngineError::not_found(
+                            "definition",
+                            format!("{} v{}", instance.process_id, instance.version),
+                        )
+                    })?
+            }
+        };
         Ok((def, row_of(instance, parent_state)))
     }
 }

@@ -1,8 +1,7 @@
 //! Inbound messages: deduplicated by message id, they start instances or wake waiting ones.
 //! A message nobody takes is kept as a dead letter with the reason, never dropped.
 
-use std::collections::BTreeSet;
-
+use sea_orm::TransactionTrait as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -13,7 +12,7 @@ use super::transition::Event;
 use crate::definition::{StepKind, WaitSpec};
 use crate::error::{EngineError, Result};
 use crate::expr::eval_object;
-use crate::instance::{DeadLetter, InstanceStatus};
+use crate::instance::DeadLetter;
 use crate::store;
 
 /// A message from outside, e.g. a population-register change.
@@ -59,9 +58,10 @@ impl Engine {
     }
 
     async fn deliver_once(&self, msg: &InboundMessage) -> Result<MessageOutcome> {
+        self.refresh_catalog().await?;
         let conn = self.begin_write().await?;
         let now = self.clock.now();
-        if !store::record_message(
+        let first = store::record_message(
             &conn,
             &msg.message_id,
             &msg.message_type,
@@ -69,8 +69,8 @@ impl Engine {
             "processing",
             now,
         )
-        .await?
-        {
+        .await?;
+        if !first {
             let first_outcome = store::message_outcome(&conn, &msg.message_id)
                 .await?
                 .unwrap_or_default();
@@ -78,7 +78,6 @@ impl Engine {
             return Ok(MessageOutcome::Duplicate { first_outcome });
         }
         let catalog = self.catalog();
-        let mut tx = Txn::new(&conn, now);
         let mut started = Vec::new();
         let mut resumed = Vec::new();
         let mut reasons = Vec::new();
@@ -119,6 +118,9 @@ impl Engine {
                 continue;
             }
             vars.insert("msg".into(), msg.data.clone());
+            // Each start in a savepoint: one that cannot start is a reason, not a lost message.
+            let savepoint = conn.begin().await?;
+            let mut tx = Txn::new(&savepoint, now);
             let request = StartRequest {
                 def: def.clone(),
                 version,
@@ -127,13 +129,29 @@ impl Engine {
                 parent: None,
                 actor: None,
             };
-            started.push(self.start_in(&mut tx, request).await?.id);
+            let outcome = match self.start_in(&mut tx, request).await {
+                Ok(row) => tx.flush().await.map(|()| row.id),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(id) => {
+                    savepoint.commit().await?;
+                    started.push(id);
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    savepoint.rollback().await?;
+                    reasons.push(format!("{}: {e}", def.id));
+                }
+            }
         }
 
-        let mut keys = BTreeSet::new();
-        for (_, def) in catalog.all() {
+        // Every deployed version may have instances waiting; each waiting state matches its
+        // own key, so a key computed for one process never wakes another's instances.
+        let mut any_key = false;
+        for (version, def) in catalog.all() {
             for state in def.states.values() {
-                if let StepKind::Wait {
+                let StepKind::Wait {
                     wait:
                         WaitSpec::Message {
                             message_type,
@@ -142,48 +160,42 @@ impl Engine {
                         },
                     ..
                 } = &state.kind
-                    && *message_type == msg.message_type
-                {
-                    interested = true;
-                    let scope = self.base_scope(&def, now).with("msg", msg.data.clone());
-                    match correlate.eval_string(&scope) {
-                        Ok(key) => {
-                            keys.insert(key);
-                        }
-                        Err(e) => reasons.push(format!("{}.{}: {e}", def.id, state.id)),
+                else {
+                    continue;
+                };
+                if *message_type != msg.message_type {
+                    continue;
+                }
+                interested = true;
+                let scope = self.base_scope(&def, now).with("msg", msg.data.clone());
+                let key = match correlate.eval_string(&scope) {
+                    Ok(key) => key,
+                    Err(e) => {
+                        reasons.push(format!("{}.{}: {e}", def.id, state.id));
+                        continue;
+                    }
+                };
+                any_key = true;
+                let waiters = store::message_waiters(
+                    &conn,
+                    &msg.message_type,
+                    &key,
+                    &def.id,
+                    version,
+                    &state.id,
+                )
+                .await?;
+                for instance_id in waiters {
+                    if self.resume_waiter(&conn, instance_id, msg, now).await? {
+                        resumed.push(instance_id);
                     }
                 }
             }
         }
-        for key in &keys {
-            for instance_id in store::message_waiters(&conn, &msg.message_type, key).await? {
-                let Some((instance, _)) = store::instance(&conn, instance_id).await? else {
-                    continue;
-                };
-                if instance.status != InstanceStatus::Active {
-                    continue;
-                }
-                let (def, mut row) = self.load_active(&conn, instance_id).await?;
-                store::clear_waits(&conn, instance_id).await?;
-                self.drive(
-                    &mut tx,
-                    &def,
-                    &mut row,
-                    Event::MessageReceived {
-                        msg: msg.data.clone(),
-                    },
-                    None,
-                )
-                .await?;
-                resumed.push(instance_id);
-            }
-        }
-        if !keys.is_empty() && resumed.is_empty() && started.is_empty() {
-            let listed: Vec<&str> = keys.iter().map(String::as_str).collect();
+        if any_key && resumed.is_empty() && started.is_empty() {
             reasons.push(format!(
-                "no instance waits for {} with key {}",
-                msg.message_type,
-                listed.join(", ")
+                "no instance waits for this {} message",
+                msg.message_type
             ));
         }
 
@@ -203,27 +215,59 @@ impl Engine {
                     msg.message_type
                 )
             };
-            store::insert_dead_letter(
-                &conn,
-                &DeadLetter {
-                    message_id: Some(msg.message_id.clone()),
-                    message_type: msg.message_type.clone(),
-                    payload: msg.data.clone(),
-                    reason: reason.clone(),
-                    received_at: now,
-                },
-            )
-            .await?;
+            let letter = DeadLetter {
+                message_id: Some(msg.message_id.clone()),
+                message_type: msg.message_type.clone(),
+                payload: msg.data.clone(),
+                reason: reason.clone(),
+                received_at: now,
+            };
+            store::insert_dead_letter(&conn, &letter).await?;
             MessageOutcome::DeadLetter { reason }
         };
-        tx.flush().await?;
         let label = match &outcome {
             MessageOutcome::Accepted { .. } => "accepted",
             MessageOutcome::DeadLetter { .. } => "dead-letter",
             MessageOutcome::Duplicate { .. } => "duplicate",
         };
         store::set_message_outcome(&conn, &msg.message_id, label).await?;
-        conn.commit().await?;
+        self.commit(conn).await?;
         Ok(outcome)
+    }
+
+    /// Wakes one waiting instance in a savepoint of its own. A waiter that cannot take the
+    /// message gets an incident; the others still get it.
+    async fn resume_waiter(
+        &self,
+        conn: &sea_orm::DatabaseTransaction,
+        instance_id: uuid::Uuid,
+        msg: &InboundMessage,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let savepoint = conn.begin().await?;
+        let result = async {
+            let (def, mut row) = self.load_active(&savepoint, instance_id).await?;
+            store::clear_waits(&savepoint, instance_id).await?;
+            let mut tx = Txn::new(&savepoint, now);
+            let event = Event::MessageReceived {
+                msg: msg.data.clone(),
+            };
+            self.drive(&mut tx, &def, &mut row, event, None).await?;
+            tx.flush().await
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                savepoint.commit().await?;
+                Ok(true)
+            }
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                savepoint.rollback().await?;
+                let error = format!("message {} could not be applied: {e}", msg.message_id);
+                store::mark_incident(conn, instance_id, &error, now).await?;
+                Ok(false)
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ pub use catalog::{Catalog, DeployOutcome};
 pub use messages::{InboundMessage, MessageOutcome};
 
 use crate::clock::Clock;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, Result, StoreError, is_transient_db};
 use crate::registry::Registry;
 
 /// Tuning of the runtime; defaults suit one node on SQLite.
@@ -189,6 +189,23 @@ impl Engine {
             .await?)
     }
 
+    /// Commits; a failure here leaves the outcome unknown, so it is never retried blindly.
+    async fn commit(&self, conn: DatabaseTransaction) -> Result<()> {
+        conn.commit()
+            .await
+            .map_err(|e| EngineError::CommitUnknown(StoreError(e)))
+    }
+
+    /// Reloads the catalog when another node deployed since it was loaded: one cheap query.
+    pub async fn refresh_catalog(&self) -> Result<()> {
+        let newest = crate::store::max_definition_id(&self.db).await?;
+        if newest > self.catalog().max_row_id() {
+            let catalog = Catalog::load(&self.db, &self.registry).await?;
+            self.set_catalog(catalog);
+        }
+        Ok(())
+    }
+
     /// Retries an operation that failed on a transient store error (a locked SQLite file, a
     /// dropped PostgreSQL connection) with exponential backoff, then gives the error up.
     async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T>
@@ -201,13 +218,13 @@ impl Engine {
         let mut attempt = 1;
         loop {
             match op().await {
-                Err(EngineError::Store(e)) if is_transient(&e.0) && attempt < attempts => {
+                Err(EngineError::Store(e)) if is_transient_db(&e.0) && attempt < attempts => {
                     tracing::warn!(error = %e, ?delay, attempt, "transient store error; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                     attempt += 1;
                 }
-                Err(EngineError::Store(e)) if is_transient(&e.0) => {
+                Err(EngineError::Store(e)) if is_transient_db(&e.0) => {
                     tracing::error!(error = %e, attempts, "store unavailable; giving up");
                     return Err(EngineError::Unavailable {
                         attempts,
@@ -218,18 +235,4 @@ impl Engine {
             }
         }
     }
-}
-
-fn is_transient(err: &sea_orm::DbErr) -> bool {
-    let text = err.to_string().to_lowercase();
-    [
-        "database is locked",
-        "busy",
-        "connection",
-        "pool timed out",
-        "deadlock",
-        "could not serialize",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
 }

@@ -14,6 +14,7 @@ impl Engine {
     /// Runs everything due now; returns how many work items were handled.
     #[tracing::instrument(skip(self))]
     pub async fn run_due(&self) -> Result<usize> {
+        self.refresh_catalog().await?;
         let mut handled = 0;
         loop {
             let now = self.clock.now();
@@ -31,36 +32,50 @@ impl Engine {
                 break;
             }
             let conn = self.begin_write().await?;
-            let mut released = 0;
+            let mut done = 0;
             for item in &claimed {
                 let savepoint = conn.begin().await?;
-                match self.handle_work(&savepoint, item, now).await {
+                let result = self.handle_work(&savepoint, item, now).await;
+                let outcome = match result {
                     Ok(()) => {
                         store::finish(&savepoint, item.id).await?;
                         savepoint.commit().await?;
-                    }
-                    Err(EngineError::Transition(TransitionError::Conflict { .. })) => {
-                        // Someone changed the instance meanwhile; the work stays and is tried again.
-                        savepoint.rollback().await?;
-                        store::release(&conn, item.id, item.run_at).await?;
-                        released += 1;
-                    }
-                    Err(EngineError::Store(e)) => {
-                        savepoint.rollback().await?;
-                        return Err(EngineError::Store(e));
+                        done += 1;
+                        continue;
                     }
                     Err(e) => {
-                        // The work no longer fits the instance (it moved on, or the definition
-                        // refuses the event); dropping it is the only way it cannot fire twice.
-                        tracing::warn!(work = item.id, instance = %item.instance_id, error = %e, "dropping work that no longer applies");
                         savepoint.rollback().await?;
+                        e
+                    }
+                };
+                match WorkFailure::of(&outcome) {
+                    WorkFailure::Stale => {
+                        // The instance moved on (or ended): this timer or step no longer
+                        // applies, and dropping it is what keeps it from firing late.
+                        tracing::info!(work = item.id, instance = %item.instance_id, reason = %outcome, "dropping work that no longer applies");
                         store::finish(&conn, item.id).await?;
+                        done += 1;
+                    }
+                    WorkFailure::Again => {
+                        store::release(&conn, item.id, item.run_at).await?;
+                    }
+                    WorkFailure::Later => {
+                        tracing::warn!(work = item.id, instance = %item.instance_id, error = %outcome, "work failed for now; retrying later");
+                        store::release(&conn, item.id, now + chrono::Duration::seconds(30)).await?;
+                    }
+                    WorkFailure::Incident => {
+                        tracing::error!(work = item.id, instance = %item.instance_id, error = %outcome, "work failed; incident");
+                        store::mark_incident(&conn, item.instance_id, &outcome.to_string(), now)
+                            .await?;
+                        store::finish(&conn, item.id).await?;
+                        done += 1;
                     }
                 }
             }
-            conn.commit().await?;
-            handled += claimed.len() - released;
-            if released == claimed.len() {
+            self.commit(conn).await?;
+            handled += done;
+            if done == 0 {
+                // Everything was given back for now; the next tick tries again.
                 break;
             }
         }
@@ -111,5 +126,34 @@ impl Engine {
         manual.set(target).map_err(EngineError::Forbidden)?;
         handled += self.run_due().await?;
         Ok(handled)
+    }
+}
+
+/// What to do with work whose transition failed.
+enum WorkFailure {
+    /// It no longer applies: drop it.
+    Stale,
+    /// Someone else changed the instance meanwhile: try again at once.
+    Again,
+    /// The database or a register is unavailable: try again later.
+    Later,
+    /// It will fail every time: stop the instance for an admin.
+    Incident,
+}
+
+impl WorkFailure {
+    fn of(error: &EngineError) -> Self {
+        match error {
+            EngineError::Transition(
+                TransitionError::NotAccepted { .. } | TransitionError::NotActive { .. },
+            ) => Self::Stale,
+            EngineError::Transition(TransitionError::Conflict { .. }) => Self::Again,
+            // A definition this node has not loaded yet: the refresh at the next run finds it.
+            EngineError::NotFound {
+                what: "definition", ..
+            } => Self::Later,
+            e if e.is_transient() => Self::Later,
+            _ => Self::Incident,
+        }
     }
 }

@@ -149,6 +149,8 @@ pub mod message_wait {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub instance_id: Uuid,
+        pub process_id: String,
+        pub version: i32,
         pub state: String,
         pub message_type: String,
         pub correlation_key: String,

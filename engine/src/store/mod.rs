@@ -30,6 +30,8 @@ use crate::instance::{
 /// A stored definition version.
 #[derive(Debug, Clone)]
 pub struct StoredDefinition {
+    /// The row id: increases with every deploy, on any node.
+    pub row_id: i64,
     pub process_id: String,
     pub version: i32,
     pub source: String,
@@ -47,6 +49,7 @@ pub async fn definitions<C: ConnectionTrait>(conn: &C) -> Result<Vec<StoredDefin
         .await?
         .into_iter()
         .map(|m| StoredDefinition {
+            row_id: m.id,
             process_id: m.process_id,
             version: m.version,
             source: m.source,
@@ -398,15 +401,71 @@ pub async fn insert_dead_letter<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Instances waiting in some state for a message of this type and key.
+/// The newest definition row id; 0 when nothing is deployed.
+pub async fn max_definition_id<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
+    Ok(definition::Entity::find()
+        .order_by_desc(definition::Column::Id)
+        .one(conn)
+        .await?
+        .map_or(0, |d| d.id))
+}
+
+/// Puts an instance into incident: the error is recorded for an admin, and the instance
+/// stops until someone acts (issue #6 adds retry, skip and cancel).
+pub async fn mark_incident<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let Some(found) = instance::Entity::find_by_id(instance_id).one(conn).await? else {
+        return Ok(());
+    };
+    incident::Entity::insert(incident::ActiveModel {
+        id: NotSet,
+        instance_id: Set(instance_id),
+        state: Set(found.state.clone()),
+        action: Set(String::new()),
+        error: Set(error.to_owned()),
+        attempts: Set(1),
+        status: Set("open".into()),
+        created_at: Set(now),
+        resolved_at: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    instance::Entity::update_many()
+        .col_expr(
+            instance::Column::Status,
+            SqlExpr::value(InstanceStatus::Incident.as_str()),
+        )
+        .col_expr(
+            instance::Column::RowVersion,
+            SqlExpr::value(found.row_version + 1),
+        )
+        .col_expr(instance::Column::UpdatedAt, SqlExpr::value(now))
+        .filter(instance::Column::Id.eq(instance_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Instances of `process_id` version `version` waiting in `state` for a message of this
+/// type and key.
 pub async fn message_waiters<C: ConnectionTrait>(
     conn: &C,
     message_type: &str,
     key: &str,
+    process_id: &str,
+    version: i32,
+    state: &str,
 ) -> Result<Vec<Uuid>, DbErr> {
     Ok(message_wait::Entity::find()
         .filter(message_wait::Column::MessageType.eq(message_type))
         .filter(message_wait::Column::CorrelationKey.eq(key))
+        .filter(message_wait::Column::ProcessId.eq(process_id))
+        .filter(message_wait::Column::Version.eq(version))
+        .filter(message_wait::Column::State.eq(state))
         .order_by_asc(message_wait::Column::Id)
         .all(conn)
         .await?

@@ -138,10 +138,12 @@ impl Writes {
         });
     }
 
-    pub fn wait(&mut self, instance_id: Uuid, state: &str, message_type: &str, key: &str) {
+    pub fn wait(&mut self, row: &InstanceRow, state: &str, message_type: &str, key: &str) {
         self.waits.push(message_wait::ActiveModel {
             id: NotSet,
-            instance_id: Set(instance_id),
+            instance_id: Set(row.id),
+            process_id: Set(row.process_id.clone()),
+            version: Set(row.version),
             state: Set(state.to_owned()),
             message_type: Set(message_type.to_owned()),
             correlation_key: Set(key.to_owned()),
