@@ -12,7 +12,8 @@ pub enum InstanceStatus {
     /// Waiting in a state for a person, a timer, a message, a child or a due step.
     Active,
     Completed,
-    /// An automatic step failed for good; an admin must retry, skip or cancel.
+    /// A step failed for good; the instance stops until an admin acts (retry, skip and cancel
+    /// arrive with issue #6).
     Incident,
     Cancelled,
 }
