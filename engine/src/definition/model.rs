@@ -164,12 +164,14 @@ pub enum WaitSpec {
 #[derive(Debug)]
 pub struct Emit {
     pub kind: String,
+    pub when: Option<Expr>,
     pub data: Vec<(String, Expr)>,
 }
 
 #[derive(Debug)]
 pub struct FollowUp {
     pub process: String,
+    pub when: Option<Expr>,
     pub municipality: Expr,
     pub vars: Vec<(String, Expr)>,
 }

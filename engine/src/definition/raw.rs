@@ -283,6 +283,8 @@ pub struct RawCall {
 #[serde(deny_unknown_fields)]
 pub struct RawEmit {
     pub kind: Pos<String>,
+    /// Optional guard: the event is written only when it holds.
+    pub when: Option<RawExpr>,
     #[serde(default)]
     pub data: IndexMap<String, RawExpr>,
 }
@@ -291,6 +293,8 @@ pub struct RawEmit {
 #[serde(deny_unknown_fields)]
 pub struct RawFollowUp {
     pub process: Pos<String>,
+    /// Optional guard: the follow-up starts only when it holds.
+    pub when: Option<RawExpr>,
     pub municipality: RawExpr,
     #[serde(default)]
     pub vars: IndexMap<String, RawExpr>,

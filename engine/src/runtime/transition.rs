@@ -401,6 +401,11 @@ impl Ctx<'_> {
         }
         let scope = self.scope();
         for emit in &state.emit {
+            if let Some(when) = &emit.when
+                && !when.eval_bool(&scope)?
+            {
+                continue;
+            }
             let data = eval_object(&emit.data, &scope)?;
             effects.push(Effect::Emit {
                 kind: emit.kind.clone(),
@@ -408,6 +413,11 @@ impl Ctx<'_> {
             });
         }
         for f in &state.follow_up {
+            if let Some(when) = &f.when
+                && !when.eval_bool(&scope)?
+            {
+                continue;
+            }
             effects.push(Effect::StartFollowUp {
                 state: state.id.clone(),
                 process: f.process.clone(),

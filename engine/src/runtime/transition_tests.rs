@@ -15,7 +15,7 @@ initial: work
 states:
   work:
     automatic: { action: demo.record, input: { step: "'work'" }, retry: { max: 3, backoff: PT10S } }
-    emit: [ { kind: started, data: { who: "subject.id" } } ]
+    emit: [ { kind: started, data: { who: "subject.id" } }, { kind: never, when: "1 > 2" } ]
     next: route
   route:
     decision:

@@ -45,6 +45,7 @@ impl Checker<'_> {
             .iter()
             .map(|e| Emit {
                 kind: e.kind.value().clone(),
+                when: e.when.as_ref().and_then(|w| self.expr(w, &[])),
                 data: self.exprs(&e.data, &[]),
             })
             .collect();
@@ -69,6 +70,7 @@ impl Checker<'_> {
             .filter_map(|f| {
                 Some(FollowUp {
                     process: f.process.value().clone(),
+                    when: f.when.as_ref().and_then(|w| self.expr(w, &[])),
                     municipality: self.expr(&f.municipality, &[])?,
                     vars: self.exprs(&f.vars, &[]),
                 })
