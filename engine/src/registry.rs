@@ -24,8 +24,16 @@ pub trait SubjectProvider: Send + Sync {
     ) -> Result<Option<Value>, ActionError>;
 }
 
+/// A kind of inbound message a package knows, e.g. `cpr.flytning`.
+pub trait MessageType: Send + Sync {
+    /// Checks the message's data before anything else happens; an error makes the message a
+    /// dead letter with the text as its reason.
+    fn validate(&self, data: &Value) -> Result<(), String>;
+}
+
 #[derive(Default, Clone)]
 pub struct Registry {
+    message_types: BTreeMap<String, Arc<dyn MessageType>>,
     actions: BTreeMap<String, Arc<dyn ActionHandler>>,
     field_types: BTreeMap<String, Arc<dyn FieldType>>,
     subjects: BTreeMap<String, Arc<dyn SubjectProvider>>,
@@ -70,6 +78,15 @@ impl Registry {
     pub fn register_reference(&mut self, name: &str, choices: Vec<Choice>) -> &mut Self {
         self.references.insert(name.to_owned(), choices);
         self
+    }
+
+    pub fn register_message_type(&mut self, name: &str, message_type: Arc<dyn MessageType>) -> &mut Self {
+        self.message_types.insert(name.to_owned(), message_type);
+        self
+    }
+
+    pub fn message_type(&self, name: &str) -> Option<&Arc<dyn MessageType>> {
+        self.message_types.get(name)
     }
 
     pub fn register_fixture(&mut self, kind: &str, fixture: Arc<dyn Fixture>) -> &mut Self {

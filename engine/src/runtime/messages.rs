@@ -77,6 +77,22 @@ impl Engine {
             conn.rollback().await?;
             return Ok(MessageOutcome::Duplicate { first_outcome });
         }
+        if let Some(message_type) = self.registry.message_type(&msg.message_type)
+            && let Err(problem) = message_type.validate(&msg.data)
+        {
+            let reason = format!("invalid {} message: {problem}", msg.message_type);
+            let letter = DeadLetter {
+                message_id: Some(msg.message_id.clone()),
+                message_type: msg.message_type.clone(),
+                payload: msg.data.clone(),
+                reason: reason.clone(),
+                received_at: now,
+            };
+            store::insert_dead_letter(&conn, &letter).await?;
+            store::set_message_outcome(&conn, &msg.message_id, "dead-letter").await?;
+            self.commit(conn).await?;
+            return Ok(MessageOutcome::DeadLetter { reason });
+        }
         let catalog = self.catalog();
         let mut started = Vec::new();
         let mut resumed = Vec::new();

@@ -260,6 +260,11 @@ impl Ctx<'_> {
             }
             (StepKind::Manual { on_submit, .. }, Event::Submitted { form, actor }) => {
                 self.t.vars.extend(form.clone());
+                // Later steps (an action recording who registered something) need the person.
+                self.t.vars.insert(
+                    "submitted_by".into(),
+                    serde_json::to_value(actor).unwrap_or(Value::Null),
+                );
                 let scope = self
                     .scope()
                     .with("form", Value::Object(form.clone()))
