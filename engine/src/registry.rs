@@ -80,7 +80,11 @@ impl Registry {
         self
     }
 
-    pub fn register_message_type(&mut self, name: &str, message_type: Arc<dyn MessageType>) -> &mut Self {
+    pub fn register_message_type(
+        &mut self,
+        name: &str,
+        message_type: Arc<dyn MessageType>,
+    ) -> &mut Self {
         self.message_types.insert(name.to_owned(), message_type);
         self
     }

@@ -1,15 +1,20 @@
-//! Schema migrations of forlob's engine tables. Migrations are frozen once shipped: a change
-//! is a new migration, never an edit. Every migration has a working `down`.
+//! Schema migrations of forlob: the engine's tables and the shipped packages' domain tables.
+//! Migrations are frozen once shipped: a change is a new migration, never an edit. Every
+//! migration has a working `down`.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_engine_tables;
+mod m20261123_000002_create_flytning_tables;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_engine_tables::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_engine_tables::Migration),
+            Box::new(m20261123_000002_create_flytning_tables::Migration),
+        ]
     }
 }

@@ -365,7 +365,7 @@ async fn a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_i
 ) {
     let app = TestApp::builder(backend)
         .with_registry(|r| {
-            r.register_subject("person", Arc::new(Persons));
+            r.register_subject("demo-person", Arc::new(Persons));
         })
         .build()
         .await;
@@ -376,7 +376,7 @@ async fn a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_i
     };
     let outcome = app.engine.deliver(&msg).await.expect("kept");
     assert!(
-        matches!(&outcome, MessageOutcome::DeadLetter { reason } if reason.contains("unknown person 9999999999")),
+        matches!(&outcome, MessageOutcome::DeadLetter { reason } if reason.contains("unknown demo-person 9999999999")),
         "{outcome:?}"
     );
     let err = app

@@ -1,0 +1,62 @@
+//! `flytning.expire_manual`: on the run after a registration's last day (Q7) handleansvar
+//! goes to the residence municipality of that day, with R4–R6 (R15). A registration that was
+//! changed or ended meanwhile is left to whoever changed it.
+
+use async_trait::async_trait;
+use forlob_engine::{Action, ActionContext, ActionError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::merged;
+use crate::flytning::rules::{self, Transfer};
+use crate::flytning::store;
+
+pub(crate) struct ExpireManual;
+
+#[derive(Deserialize)]
+pub(crate) struct Input {
+    registration: i64,
+    til: String,
+}
+
+#[async_trait]
+impl Action for ExpireManual {
+    type Input = Input;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "flytning.expire_manual"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+        let registration = store::manual(ctx.conn, input.registration)
+            .await?
+            .ok_or_else(|| {
+                ActionError::permanent(format!("no registration {}", input.registration))
+            })?;
+        let still_so = registration.state == "active"
+            && registration.to_date.map(|d| d.to_string()).as_deref() == Some(input.til.as_str());
+        if !still_so {
+            return Ok(merged(
+                Transfer::default().output(),
+                json!({ "expired": false }),
+            ));
+        }
+        let person = store::person(ctx.conn, &registration.cpr)
+            .await?
+            .ok_or_else(|| ActionError::permanent(format!("no person {}", registration.cpr)))?;
+        store::set_manual_state(ctx.conn, registration.id, "ended").await?;
+        let on = rules::local_date(ctx.now);
+        let residence = person.residence.clone();
+        let transfer = rules::transfer(
+            ctx.conn,
+            &person,
+            residence.as_deref(),
+            on,
+            "expiry",
+            ctx.now,
+        )
+        .await?;
+        Ok(merged(transfer.output(), json!({ "expired": true })))
+    }
+}

@@ -1,0 +1,85 @@
+//! `flytning.monthly_run`: one chunk of the Friday monthly run (R9). It pays and requests
+//! deductions for planned items of whoever is handlekommune when the run works on them; the
+//! run starts after the 04:00 effectuation (Q3), so a move carried out that morning already
+//! counts. Reading: a run on F pays what falls due up to the end of the month after F's
+//! (pensions are paid in advance).
+
+use async_trait::async_trait;
+use chrono::{Datelike, Months, NaiveDate};
+use forlob_engine::{Action, ActionContext, ActionError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::flytning::{rules, store};
+
+pub(crate) struct MonthlyRun;
+
+const CHUNK: u64 = 500;
+
+#[derive(Deserialize)]
+pub(crate) struct Input {
+    run_date: String,
+    #[serde(default)]
+    after_id: i64,
+}
+
+fn end_of_following_month(date: NaiveDate) -> NaiveDate {
+    let first = NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or(date);
+    first
+        .checked_add_months(Months::new(2))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(date)
+}
+
+#[async_trait]
+impl Action for MonthlyRun {
+    type Input = Input;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "flytning.monthly_run"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+        let run_date = rules::parse_date(&input.run_date)?;
+        let until = end_of_following_month(run_date);
+        let items = store::planned_due(ctx.conn, until, input.after_id, CHUNK).await?;
+        let (mut executed, mut skipped) = (0u64, 0u64);
+        for item in &items {
+            let holder = store::handlekommune(ctx.conn, &item.cpr)
+                .await?
+                .map(|h| h.municipality);
+            if holder.as_deref() == Some(item.municipality.as_str()) {
+                store::execute_item(ctx.conn, item, run_date).await?;
+                executed += 1;
+            } else {
+                // Never paid by a municipality without handleansvar.
+                skipped += 1;
+            }
+        }
+        let total =
+            |key: &str, add: u64| ctx.vars.get(key).and_then(Value::as_u64).unwrap_or(0) + add;
+        Ok(json!({
+            "after_id": items.last().map_or(input.after_id, |i| i.id),
+            "more": items.len() as u64 == CHUNK,
+            "executed": total("executed", executed),
+            "skipped": total("skipped", skipped),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_run_pays_through_the_end_of_the_following_month() {
+        let d = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        assert_eq!(
+            super::end_of_following_month(d("2025-06-27")),
+            d("2025-07-31")
+        );
+        assert_eq!(
+            super::end_of_following_month(d("2025-12-05")),
+            d("2026-01-31")
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! `flytning.register_manual`: records a manual acting municipality (R10). The own
+//! municipality holds at once (R11); another municipality is pending until the next run
+//! (R12, Q6).
+
+use async_trait::async_trait;
+use forlob_engine::{Action, ActionContext, ActionError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::code;
+use crate::flytning::{rules, store};
+
+pub(crate) struct RegisterManual;
+
+#[derive(Deserialize)]
+pub(crate) struct Input {
+    handling: String,
+    kommune: Option<Value>,
+    fra: Option<String>,
+    til: Option<String>,
+    aarsag: Option<String>,
+    submitted_by: Value,
+}
+
+#[async_trait]
+impl Action for RegisterManual {
+    type Input = Input;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "flytning.register_manual"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+        let cpr = ctx.subject;
+        let til = input.til.as_deref().map(rules::parse_date).transpose()?;
+        let expire_at = til
+            .and_then(|t| t.checked_add_days(chrono::Days::new(1)))
+            .map(rules::run_at);
+        let existing = store::current_manual(ctx.conn, cpr).await?;
+        if input.handling == "rediger" {
+            let existing = existing
+                .ok_or_else(|| ActionError::permanent("there is no registration to edit"))?;
+            store::set_manual_to(ctx.conn, existing.id, til).await?;
+            return Ok(json!({
+                "registration": existing.id,
+                "own": existing.state == "active",
+                "pending": existing.state == "pending",
+                "activate_at": rules::run_at(rules::run_date(ctx.now, rules::local_date(ctx.now))),
+                "til": til.map(|t| t.to_string()),
+                "expire_at": expire_at,
+            }));
+        }
+        let kommune =
+            code(&input.kommune).ok_or_else(|| ActionError::permanent("no municipality given"))?;
+        let fra = rules::parse_date(input.fra.as_deref().unwrap_or_default())?;
+        if let Some(old) = existing {
+            store::set_manual_state(ctx.conn, old.id, "replaced").await?;
+        }
+        let current = store::handlekommune(ctx.conn, cpr)
+            .await?
+            .map(|h| h.municipality);
+        let own = current.as_deref() == Some(kommune.as_str());
+        let registrant = input
+            .submitted_by
+            .get("municipality")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let user = input
+            .submitted_by
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let id = store::insert_manual(
+            ctx.conn,
+            store::NewRegistration {
+                cpr,
+                municipality: &kommune,
+                from: fra,
+                to: til,
+                reason: input.aarsag.as_deref().unwrap_or_default(),
+                registrant,
+                registrant_user: user,
+                state: if own { "active" } else { "pending" },
+                at: ctx.now,
+            },
+        )
+        .await?;
+        Ok(json!({
+            "registration": id,
+            "own": own,
+            "pending": !own,
+            "activate_at": rules::run_at(rules::run_date(ctx.now, fra)),
+            "til": til.map(|t| t.to_string()),
+            "expire_at": expire_at,
+        }))
+    }
+}

@@ -1,0 +1,36 @@
+//! `flytning.undo_manual`: before the run that would carry it out, the registering
+//! municipality may undo a registration for another municipality; nothing moves and that
+//! municipality gets no task (R12).
+
+use async_trait::async_trait;
+use forlob_engine::{Action, ActionContext, ActionError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::flytning::store;
+
+pub(crate) struct UndoManual;
+
+#[derive(Deserialize)]
+pub(crate) struct Input {}
+
+#[async_trait]
+impl Action for UndoManual {
+    type Input = Input;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "flytning.undo_manual"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, _input: Input) -> Result<Value, ActionError> {
+        let registration = store::current_manual(ctx.conn, ctx.subject)
+            .await?
+            .filter(|r| r.state == "pending")
+            .ok_or_else(|| {
+                ActionError::permanent("there is no registration waiting for the run to undo")
+            })?;
+        store::set_manual_state(ctx.conn, registration.id, "undone").await?;
+        Ok(json!({ "registration": registration.id, "undone": true }))
+    }
+}

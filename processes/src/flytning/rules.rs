@@ -1,0 +1,176 @@
+//! The package's business calendar and the transfer of acting responsibility (R2, R4–R6),
+//! shared by moves, manual registrations and their expiry.
+
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use forlob_engine::ActionError;
+use sea_orm::ConnectionTrait;
+use serde_json::{Map, Value, json};
+
+use super::store::{self, Person};
+
+/// Danish rules run on Copenhagen time.
+pub(crate) const TZ: Tz = chrono_tz::Europe::Copenhagen;
+
+/// The daily effectuation run starts at 04:00 (R1).
+pub(crate) fn run_time() -> NaiveTime {
+    NaiveTime::from_hms_opt(4, 0, 0).unwrap_or(NaiveTime::MIN)
+}
+
+/// The local date of `now`.
+pub(crate) fn local_date(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&TZ).date_naive()
+}
+
+/// The run that carries out a change due on `due` and processed at `now`: the first 04:00 run
+/// that starts after `now` and is on or after `due` (R1, Q2, Q4: processed before the run
+/// started means that run; back-dated changes take the next run).
+pub(crate) fn run_date(now: DateTime<Utc>, due: NaiveDate) -> NaiveDate {
+    let local = now.with_timezone(&TZ);
+    let first = if local.time() < run_time() {
+        local.date_naive()
+    } else {
+        local
+            .date_naive()
+            .checked_add_days(Days::new(1))
+            .unwrap_or(local.date_naive())
+    };
+    first.max(due)
+}
+
+/// When the run of `date` starts, as an RFC 3339 instant for a `wait: until`.
+pub(crate) fn run_at(date: NaiveDate) -> String {
+    forlob_engine::timer::resolve_local(TZ, date, run_time()).to_rfc3339()
+}
+
+pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, ActionError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| ActionError::permanent(format!("`{text}` is not a date")))
+}
+
+/// What a change of acting municipality did.
+#[derive(Debug, Default)]
+pub(crate) struct Transfer {
+    pub changed: bool,
+    pub losing: Option<String>,
+    pub gaining: Option<String>,
+    pub stopped_benefits: usize,
+    pub stopped_deductions: usize,
+    pub outstanding_ore: i64,
+    pub administration: bool,
+    pub institution: bool,
+}
+
+impl Transfer {
+    /// The flags the YAML's guards read.
+    pub(crate) fn output(&self) -> Map<String, Value> {
+        let stopped = self.stopped_benefits + self.stopped_deductions;
+        let json = json!({
+            "transferred": self.changed,
+            "losing": self.losing,
+            "gaining": self.gaining,
+            "stopped_benefits": self.stopped_benefits,
+            "stopped_deductions": self.stopped_deductions,
+            "stopped_count": stopped,
+            "outstanding": format!("{:.2}", self.outstanding_ore as f64 / 100.0),
+            "administration": self.changed && self.losing.is_some() && self.administration,
+            "institution": self.changed && self.losing.is_some() && self.institution,
+        });
+        match json {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+}
+
+/// Gives handleansvar to `to` (none: nobody, after a move abroad) from `on`. The losing
+/// municipality's planned benefits and deductions due from `on` are stopped (R4), the
+/// outstanding amounts recorded on each affected case (R5), and whether it must be told about
+/// administration or an institution stay is reported (R6). Nothing happens when `to` already
+/// holds it.
+pub(crate) async fn transfer<C: ConnectionTrait>(
+    conn: &C,
+    person: &Person,
+    to: Option<&str>,
+    on: NaiveDate,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<Transfer, ActionError> {
+    let current = store::handlekommune(conn, &person.cpr).await?;
+    let losing = current.map(|c| c.municipality);
+    if losing.as_deref() == to {
+        return Ok(Transfer::default());
+    }
+    store::set_handlekommune(conn, &person.cpr, to, on, cause).await?;
+    let mut transfer = Transfer {
+        changed: true,
+        losing: losing.clone(),
+        gaining: to.map(str::to_owned),
+        ..Transfer::default()
+    };
+    if let Some(losing) = &losing {
+        let stopped = store::stop_items(conn, &person.cpr, losing, on).await?;
+        let mut by_case: std::collections::BTreeMap<i64, (i64, usize)> = Default::default();
+        for item in &stopped {
+            if item.kind == "ydelse" {
+                transfer.stopped_benefits += 1;
+            } else {
+                transfer.stopped_deductions += 1;
+            }
+            transfer.outstanding_ore += item.amount_ore;
+            let entry = by_case.entry(item.case_id).or_default();
+            entry.0 += item.amount_ore;
+            entry.1 += 1;
+        }
+        for (case_id, (amount, count)) in by_case {
+            let data = json!({ "municipality": losing, "stopped": count, "amount": format!("{:.2}", amount as f64 / 100.0) });
+            store::insert_case_event(conn, case_id, "udestaaender-beregnet", data, now).await?;
+        }
+        transfer.administration = person.under_administration;
+        transfer.institution = store::in_institution(conn, &person.cpr, on).await?;
+    }
+    Ok(transfer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("instant")
+            .with_timezone(&Utc)
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn a_change_processed_before_the_run_goes_with_that_run_and_after_it_with_the_next() {
+        assert_eq!(
+            run_date(at("2025-06-06T03:59:00+02:00"), date("2025-06-06")),
+            date("2025-06-06")
+        );
+        assert_eq!(
+            run_date(at("2025-06-06T04:00:00+02:00"), date("2025-06-06")),
+            date("2025-06-07")
+        );
+        assert_eq!(
+            run_date(at("2025-06-05T23:30:00+02:00"), date("2025-06-01")),
+            date("2025-06-06"),
+            "back-dated: next run"
+        );
+        assert_eq!(
+            run_date(at("2025-06-02T09:00:00+02:00"), date("2025-07-01")),
+            date("2025-07-01"),
+            "future: its own run"
+        );
+    }
+
+    #[test]
+    fn the_run_starts_at_four_copenhagen_time() {
+        assert_eq!(run_at(date("2025-06-03")), "2025-06-03T02:00:00+00:00");
+        assert_eq!(run_at(date("2025-01-03")), "2025-01-03T03:00:00+00:00");
+    }
+}

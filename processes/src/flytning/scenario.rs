@@ -1,0 +1,394 @@
+//! Scenario kinds of the package: `given: persons` and the expectations `handlekommune`,
+//! `payment`, `manual_registration`, `health_card`, `item` and `case_event`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use forlob_engine::scenario::{Expectation, Fixture, value_text};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::store::{self, Person};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GivenPerson {
+    cpr: Value,
+    name: String,
+    birth_date: NaiveDate,
+    #[serde(default)]
+    residence: Option<Value>,
+    #[serde(default)]
+    handlekommune: Option<Value>,
+    /// A CPR subscription since long before the scenario.
+    #[serde(default)]
+    cpr_subscription: bool,
+    #[serde(default)]
+    subscription_from: Option<NaiveDate>,
+    #[serde(default)]
+    health_card: bool,
+    #[serde(default)]
+    under_administration: bool,
+    #[serde(default)]
+    bopaelssamling: bool,
+    #[serde(default)]
+    institution: Option<Stay>,
+    #[serde(default)]
+    payments: Vec<GivenItem>,
+    #[serde(default)]
+    manual: Option<GivenManual>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stay {
+    from: NaiveDate,
+    #[serde(default)]
+    to: Option<NaiveDate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GivenItem {
+    kind: String,
+    amount: f64,
+    due: NaiveDate,
+    #[serde(default)]
+    municipality: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GivenManual {
+    municipality: Value,
+    from: NaiveDate,
+    #[serde(default)]
+    to: Option<NaiveDate>,
+    reason: String,
+}
+
+pub(crate) struct Persons;
+
+#[async_trait]
+impl Fixture for Persons {
+    async fn load(
+        &self,
+        conn: &DatabaseTransaction,
+        value: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let people: Vec<GivenPerson> =
+            serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+        for p in people {
+            let cpr = value_text(&p.cpr);
+            let residence = p.residence.as_ref().map(value_text);
+            let long_ago = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(p.birth_date);
+            store::insert_person(
+                conn,
+                Person {
+                    cpr: cpr.clone(),
+                    name: p.name,
+                    birth_date: p.birth_date,
+                    status: "01".into(),
+                    residence: residence.clone(),
+                    subscription_from: p
+                        .subscription_from
+                        .or(p.cpr_subscription.then_some(long_ago)),
+                    subscription_to: None,
+                    health_card: p.health_card,
+                    under_administration: p.under_administration,
+                    bopaelssamling: p.bopaelssamling,
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let holder = p.handlekommune.as_ref().map(value_text).or(residence);
+            if let Some(holder) = &holder {
+                store::set_handlekommune(conn, &cpr, Some(holder), long_ago, "initial")
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            if let Some(stay) = p.institution {
+                store::insert_institution_stay(conn, &cpr, stay.from, stay.to)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            for item in p.payments {
+                let municipality = item
+                    .municipality
+                    .as_ref()
+                    .map(value_text)
+                    .or_else(|| holder.clone())
+                    .ok_or("a payment needs a municipality")?;
+                let case_id = store::insert_case(
+                    conn,
+                    &cpr,
+                    &municipality,
+                    &format!("Pension, {}", item.kind),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                let kind = if item.kind.contains("traek") {
+                    "traek"
+                } else {
+                    "ydelse"
+                };
+                store::insert_item(
+                    conn,
+                    store::NewItem {
+                        case_id,
+                        cpr: &cpr,
+                        municipality: &municipality,
+                        kind,
+                        item_type: &item.kind,
+                        amount_ore: (item.amount * 100.0).round() as i64,
+                        due_date: item.due,
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            }
+            if let Some(m) = p.manual {
+                store::insert_manual(
+                    conn,
+                    store::NewRegistration {
+                        cpr: &cpr,
+                        municipality: &value_text(&m.municipality),
+                        from: m.from,
+                        to: m.to,
+                        reason: &m.reason,
+                        registrant: holder.as_deref().unwrap_or_default(),
+                        registrant_user: "fixture",
+                        state: "active",
+                        at: now,
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn field<'a>(spec: &'a Value, key: &str) -> Option<&'a Value> {
+    spec.get(key)
+}
+
+fn require_keys(spec: &Value, allowed: &[&str]) -> Result<(), String> {
+    let Value::Object(map) = spec else {
+        return Err("an expectation is a mapping".into());
+    };
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "unknown key `{k}`; understood: {}",
+            allowed.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+fn subject(spec: &Value) -> Result<String, String> {
+    field(spec, "subject")
+        .map(value_text)
+        .ok_or_else(|| "`subject` is required".to_owned())
+}
+
+fn count_ok(found: usize, spec: &Value, what: &str) -> Result<(), String> {
+    match spec.get("count").and_then(Value::as_u64) {
+        Some(n) if found as u64 != n => Err(format!("expected {n} {what}, found {found}")),
+        None if found == 0 => Err(format!("expected at least one {what}, found none")),
+        _ => Ok(()),
+    }
+}
+
+fn matches(spec: &Value, key: &str, actual: Option<&str>) -> bool {
+    spec.get(key)
+        .is_none_or(|want| actual == Some(value_text(want).as_str()))
+}
+
+/// `handlekommune: { subject, is: 147 }`, or `is: null` for none.
+pub(crate) struct Handlekommune;
+
+#[async_trait]
+impl Expectation for Handlekommune {
+    async fn check(
+        &self,
+        conn: &DatabaseConnection,
+        spec: &Value,
+        _now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        require_keys(spec, &["subject", "is"])?;
+        let cpr = subject(spec)?;
+        let actual = store::handlekommune(conn, &cpr)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|h| h.municipality);
+        let expected = match field(spec, "is") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(value_text(v)),
+        };
+        if actual == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "expected {}, found {}",
+                expected.as_deref().unwrap_or("none"),
+                actual.as_deref().unwrap_or("none")
+            ))
+        }
+    }
+}
+
+/// `payment: { subject, municipality, run, kind?, count? }`: what the monthly run produced.
+pub(crate) struct Payment;
+
+#[async_trait]
+impl Expectation for Payment {
+    async fn check(
+        &self,
+        conn: &DatabaseConnection,
+        spec: &Value,
+        _now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        require_keys(spec, &["subject", "municipality", "run", "kind", "count"])?;
+        let cpr = subject(spec)?;
+        let all = store::payments(conn, &cpr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let found = all
+            .iter()
+            .filter(|p| {
+                matches(spec, "municipality", Some(&p.municipality))
+                    && matches(spec, "run", Some(&p.run_date.to_string()))
+                    && matches(spec, "kind", Some(&p.kind))
+            })
+            .count();
+        let present: Vec<String> = all
+            .iter()
+            .map(|p| format!("{}@{} run {}", p.kind, p.municipality, p.run_date))
+            .collect();
+        count_ok(found, spec, "payments")
+            .map_err(|e| format!("{e}; payments: [{}]", present.join(", ")))
+    }
+}
+
+/// `manual_registration: { subject, state?, municipality?, count? }`.
+pub(crate) struct ManualRegistration;
+
+#[async_trait]
+impl Expectation for ManualRegistration {
+    async fn check(
+        &self,
+        conn: &DatabaseConnection,
+        spec: &Value,
+        _now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        require_keys(spec, &["subject", "state", "municipality", "to", "count"])?;
+        let cpr = subject(spec)?;
+        let all = store::manual_registrations(conn, &cpr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let found = all
+            .iter()
+            .filter(|m| {
+                matches(spec, "state", Some(&m.state))
+                    && matches(spec, "municipality", Some(&m.municipality))
+                    && matches(spec, "to", m.to_date.map(|d| d.to_string()).as_deref())
+            })
+            .count();
+        let present: Vec<String> = all
+            .iter()
+            .map(|m| format!("{}@{} ({})", m.state, m.municipality, m.from_date))
+            .collect();
+        count_ok(found, spec, "registrations")
+            .map_err(|e| format!("{e}; registrations: [{}]", present.join(", ")))
+    }
+}
+
+/// `health_card: { subject, issuer?, count? }`.
+pub(crate) struct HealthCard;
+
+#[async_trait]
+impl Expectation for HealthCard {
+    async fn check(
+        &self,
+        conn: &DatabaseConnection,
+        spec: &Value,
+        _now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        require_keys(spec, &["subject", "issuer", "count"])?;
+        let cpr = subject(spec)?;
+        let all = store::health_card_orders(conn, &cpr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let found = all
+            .iter()
+            .filter(|o| matches(spec, "issuer", Some(&o.issuer)))
+            .count();
+        count_ok(found, spec, "health card orders")
+    }
+}
+
+/// `item: { subject, municipality?, status?, count? }`: planned benefits and deductions.
+pub(crate) struct Item;
+
+#[async_trait]
+impl Expectation for Item {
+    async fn check(
+        &self,
+        conn: &DatabaseConnection,
+        spec: &Value,
+        _now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        require_keys(spec, &["subject", "municipality", "status", "count"])?;
+        let cpr = subject(spec)?;
+        let all = store::items(conn, &cpr).await.map_err(|e| e.to_string())?;
+        let found = all
+            .iter()
+            .filter(|i| {
+                matches(spec, "municipality", Some(&i.municipality))
+                    && matches(spec, "status", Some(&i.status))
+            })
+            .count();
+        let present: Vec<String> = all
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {}@{} due {}",
+                    i.status, i.item_type, i.municipality, i.due_date
+                )
+            })
+            .collect();
+        count_ok(found, spec, "items").map_err(|e| format!("{e}; items: [{}]", present.join(", ")))
+    }
+}
+
+/// `case_event: { subject, kind, count? }`: events on the person's cases (R5).
+pub(crate) struct CaseEvent;
+
+#[async_trait]
+impl Expectation for CaseEvent {
+    async fn check(
+        &self,
+        conn: &DatabaseConnection,
+        spec: &Value,
+        _now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        require_keys(spec, &["subject", "kind", "count"])?;
+        let cpr = subject(spec)?;
+        let mut found = 0;
+        for case_id in store::case_ids(conn, &cpr)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            found += store::case_events(conn, case_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .iter()
+                .filter(|e| matches(spec, "kind", Some(&e.kind)))
+                .count();
+        }
+        count_ok(found, spec, "case events")
+    }
+}

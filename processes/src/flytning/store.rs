@@ -1,0 +1,545 @@
+//! All database access of the `flytning` package, over its own tables only.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use sea_orm::sea_query::Expr as SqlExpr;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde_json::Value;
+
+use super::entities::*;
+
+pub(crate) use super::entities::{
+    handleansvar::Model as Handleansvar, manual_registration::Model as ManualRegistration,
+    person::Model as Person, planned_item::Model as PlannedItem,
+};
+
+pub(crate) async fn person<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Option<Person>, DbErr> {
+    person::Entity::find_by_id(cpr.to_owned()).one(conn).await
+}
+
+pub(crate) async fn insert_person<C: ConnectionTrait>(conn: &C, p: Person) -> Result<(), DbErr> {
+    person::Entity::insert(person::ActiveModel {
+        cpr: Set(p.cpr),
+        name: Set(p.name),
+        birth_date: Set(p.birth_date),
+        status: Set(p.status),
+        residence: Set(p.residence),
+        subscription_from: Set(p.subscription_from),
+        subscription_to: Set(p.subscription_to),
+        health_card: Set(p.health_card),
+        under_administration: Set(p.under_administration),
+        bopaelssamling: Set(p.bopaelssamling),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The open acting-municipality period, if any.
+pub(crate) async fn handlekommune<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Option<Handleansvar>, DbErr> {
+    handleansvar::Entity::find()
+        .filter(handleansvar::Column::Cpr.eq(cpr))
+        .filter(handleansvar::Column::ToDate.is_null())
+        .one(conn)
+        .await
+}
+
+/// Ends the open period the day before `from` and opens one for `municipality` (none: no
+/// municipality holds handleansvar, as after a move abroad).
+pub(crate) async fn set_handlekommune<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    municipality: Option<&str>,
+    from: NaiveDate,
+    cause: &str,
+) -> Result<(), DbErr> {
+    let day_before = from.checked_sub_days(Days::new(1)).unwrap_or(from);
+    handleansvar::Entity::update_many()
+        .col_expr(handleansvar::Column::ToDate, SqlExpr::value(day_before))
+        .filter(handleansvar::Column::Cpr.eq(cpr))
+        .filter(handleansvar::Column::ToDate.is_null())
+        .exec(conn)
+        .await?;
+    if let Some(municipality) = municipality {
+        handleansvar::Entity::insert(handleansvar::ActiveModel {
+            id: NotSet,
+            cpr: Set(cpr.to_owned()),
+            municipality: Set(municipality.to_owned()),
+            from_date: Set(from),
+            to_date: Set(None),
+            cause: Set(cause.to_owned()),
+        })
+        .exec_without_returning(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn set_residence<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    municipality: Option<&str>,
+    from: NaiveDate,
+    status: &str,
+) -> Result<(), DbErr> {
+    person::Entity::update_many()
+        .col_expr(
+            person::Column::Residence,
+            SqlExpr::value(municipality.map(str::to_owned)),
+        )
+        .col_expr(person::Column::Status, SqlExpr::value(status))
+        .filter(person::Column::Cpr.eq(cpr))
+        .exec(conn)
+        .await?;
+    residence::Entity::insert(residence::ActiveModel {
+        id: NotSet,
+        cpr: Set(cpr.to_owned()),
+        municipality: Set(municipality.map(str::to_owned)),
+        from_date: Set(from),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The registration in force on `on`: active, started, not ended.
+pub(crate) async fn active_manual<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    on: NaiveDate,
+) -> Result<Option<ManualRegistration>, DbErr> {
+    manual_registration::Entity::find()
+        .filter(manual_registration::Column::Cpr.eq(cpr))
+        .filter(manual_registration::Column::State.eq("active"))
+        .filter(manual_registration::Column::FromDate.lte(on))
+        .filter(
+            Condition::any()
+                .add(manual_registration::Column::ToDate.is_null())
+                .add(manual_registration::Column::ToDate.gte(on)),
+        )
+        .one(conn)
+        .await
+}
+
+/// The newest registration that is pending or active, whatever its dates.
+pub(crate) async fn current_manual<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Option<ManualRegistration>, DbErr> {
+    manual_registration::Entity::find()
+        .filter(manual_registration::Column::Cpr.eq(cpr))
+        .filter(manual_registration::Column::State.is_in(["pending", "active"]))
+        .order_by_desc(manual_registration::Column::Id)
+        .one(conn)
+        .await
+}
+
+pub(crate) async fn manual<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+) -> Result<Option<ManualRegistration>, DbErr> {
+    manual_registration::Entity::find_by_id(id).one(conn).await
+}
+
+pub(crate) struct NewRegistration<'a> {
+    pub cpr: &'a str,
+    pub municipality: &'a str,
+    pub from: NaiveDate,
+    pub to: Option<NaiveDate>,
+    pub reason: &'a str,
+    pub registrant: &'a str,
+    pub registrant_user: &'a str,
+    pub state: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+pub(crate) async fn insert_manual<C: ConnectionTrait>(
+    conn: &C,
+    r: NewRegistration<'_>,
+) -> Result<i64, DbErr> {
+    let result = manual_registration::Entity::insert(manual_registration::ActiveModel {
+        id: NotSet,
+        cpr: Set(r.cpr.to_owned()),
+        municipality: Set(r.municipality.to_owned()),
+        from_date: Set(r.from),
+        to_date: Set(r.to),
+        reason: Set(r.reason.to_owned()),
+        registrant: Set(r.registrant.to_owned()),
+        registrant_user: Set(r.registrant_user.to_owned()),
+        state: Set(r.state.to_owned()),
+        created_at: Set(r.at),
+    })
+    .exec(conn)
+    .await?;
+    Ok(result.last_insert_id)
+}
+
+pub(crate) async fn set_manual_state<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    state: &str,
+) -> Result<(), DbErr> {
+    manual_registration::Entity::update_many()
+        .col_expr(manual_registration::Column::State, SqlExpr::value(state))
+        .filter(manual_registration::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn set_manual_to<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    to: Option<NaiveDate>,
+) -> Result<(), DbErr> {
+    manual_registration::Entity::update_many()
+        .col_expr(manual_registration::Column::ToDate, SqlExpr::value(to))
+        .filter(manual_registration::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) struct NewMove<'a> {
+    pub cpr: &'a str,
+    pub message_id: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub abroad: bool,
+    pub move_date: NaiveDate,
+    pub effective_date: NaiveDate,
+    pub at: DateTime<Utc>,
+}
+
+pub(crate) async fn insert_move<C: ConnectionTrait>(
+    conn: &C,
+    m: NewMove<'_>,
+) -> Result<i64, DbErr> {
+    let result = dk_move::Entity::insert(dk_move::ActiveModel {
+        id: NotSet,
+        cpr: Set(m.cpr.to_owned()),
+        message_id: Set(m.message_id.map(str::to_owned)),
+        from_municipality: Set(m.from.map(str::to_owned)),
+        to_municipality: Set(m.to.map(str::to_owned)),
+        abroad: Set(m.abroad),
+        move_date: Set(m.move_date),
+        effective_date: Set(m.effective_date),
+        status: Set("planned".into()),
+        received_at: Set(m.at),
+    })
+    .exec(conn)
+    .await?;
+    Ok(result.last_insert_id)
+}
+
+pub(crate) async fn move_by_id<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+) -> Result<Option<dk_move::Model>, DbErr> {
+    dk_move::Entity::find_by_id(id).one(conn).await
+}
+
+/// Moves of the person still planned, other than `except` (R19: a newer move supersedes them).
+pub(crate) async fn supersede_planned<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    except: i64,
+) -> Result<u64, DbErr> {
+    let result = dk_move::Entity::update_many()
+        .col_expr(dk_move::Column::Status, SqlExpr::value("superseded"))
+        .filter(dk_move::Column::Cpr.eq(cpr))
+        .filter(dk_move::Column::Status.eq("planned"))
+        .filter(dk_move::Column::Id.ne(except))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// The latest move date the person has had planned or effected, to spot messages out of order.
+pub(crate) async fn latest_move_date<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Option<NaiveDate>, DbErr> {
+    Ok(dk_move::Entity::find()
+        .filter(dk_move::Column::Cpr.eq(cpr))
+        .filter(dk_move::Column::Status.is_in(["planned", "effected"]))
+        .order_by_desc(dk_move::Column::MoveDate)
+        .one(conn)
+        .await?
+        .map(|m| m.move_date))
+}
+
+pub(crate) async fn set_move_status<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    status: &str,
+) -> Result<(), DbErr> {
+    dk_move::Entity::update_many()
+        .col_expr(dk_move::Column::Status, SqlExpr::value(status))
+        .filter(dk_move::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stops every planned benefit and deduction of `municipality` for the person due on or
+/// after `from` (R4, Q5) and returns them.
+pub(crate) async fn stop_items<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    municipality: &str,
+    from: NaiveDate,
+) -> Result<Vec<PlannedItem>, DbErr> {
+    let items = planned_item::Entity::find()
+        .filter(planned_item::Column::Cpr.eq(cpr))
+        .filter(planned_item::Column::Municipality.eq(municipality))
+        .filter(planned_item::Column::Status.eq("planned"))
+        .filter(planned_item::Column::DueDate.gte(from))
+        .order_by_asc(planned_item::Column::Id)
+        .all(conn)
+        .await?;
+    if !items.is_empty() {
+        planned_item::Entity::update_many()
+            .col_expr(planned_item::Column::Status, SqlExpr::value("stopped"))
+            .filter(planned_item::Column::Id.is_in(items.iter().map(|i| i.id)))
+            .exec(conn)
+            .await?;
+    }
+    Ok(items)
+}
+
+pub(crate) async fn insert_case_event<C: ConnectionTrait>(
+    conn: &C,
+    case_id: i64,
+    kind: &str,
+    data: Value,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    case_event::Entity::insert(case_event::ActiveModel {
+        id: NotSet,
+        case_id: Set(case_id),
+        kind: Set(kind.to_owned()),
+        data: Set(data),
+        at: Set(at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn case_events<C: ConnectionTrait>(
+    conn: &C,
+    case_id: i64,
+) -> Result<Vec<case_event::Model>, DbErr> {
+    case_event::Entity::find()
+        .filter(case_event::Column::CaseId.eq(case_id))
+        .order_by_asc(case_event::Column::Id)
+        .all(conn)
+        .await
+}
+
+pub(crate) async fn in_institution<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    on: NaiveDate,
+) -> Result<bool, DbErr> {
+    Ok(institution_stay::Entity::find()
+        .filter(institution_stay::Column::Cpr.eq(cpr))
+        .filter(institution_stay::Column::FromDate.lte(on))
+        .filter(
+            Condition::any()
+                .add(institution_stay::Column::ToDate.is_null())
+                .add(institution_stay::Column::ToDate.gte(on)),
+        )
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+pub(crate) async fn order_health_card<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    issuer: &str,
+    address: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    health_card_order::Entity::insert(health_card_order::ActiveModel {
+        id: NotSet,
+        cpr: Set(cpr.to_owned()),
+        issuer: Set(issuer.to_owned()),
+        address_municipality: Set(address.map(str::to_owned)),
+        ordered_at: Set(at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_case<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    municipality: &str,
+    title: &str,
+) -> Result<i64, DbErr> {
+    let result = case::Entity::insert(case::ActiveModel {
+        id: NotSet,
+        cpr: Set(cpr.to_owned()),
+        municipality: Set(municipality.to_owned()),
+        title: Set(title.to_owned()),
+    })
+    .exec(conn)
+    .await?;
+    Ok(result.last_insert_id)
+}
+
+pub(crate) struct NewItem<'a> {
+    pub case_id: i64,
+    pub cpr: &'a str,
+    pub municipality: &'a str,
+    pub kind: &'a str,
+    pub item_type: &'a str,
+    pub amount_ore: i64,
+    pub due_date: NaiveDate,
+}
+
+pub(crate) async fn insert_item<C: ConnectionTrait>(conn: &C, i: NewItem<'_>) -> Result<(), DbErr> {
+    planned_item::Entity::insert(planned_item::ActiveModel {
+        id: NotSet,
+        case_id: Set(i.case_id),
+        cpr: Set(i.cpr.to_owned()),
+        municipality: Set(i.municipality.to_owned()),
+        kind: Set(i.kind.to_owned()),
+        item_type: Set(i.item_type.to_owned()),
+        amount_ore: Set(i.amount_ore),
+        due_date: Set(i.due_date),
+        status: Set("planned".into()),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_institution_stay<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+) -> Result<(), DbErr> {
+    institution_stay::Entity::insert(institution_stay::ActiveModel {
+        id: NotSet,
+        cpr: Set(cpr.to_owned()),
+        from_date: Set(from),
+        to_date: Set(to),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Planned items due on or before `until`, oldest first, after `after_id` (for chunks).
+pub(crate) async fn planned_due<C: ConnectionTrait>(
+    conn: &C,
+    until: NaiveDate,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<PlannedItem>, DbErr> {
+    use sea_orm::QuerySelect;
+    planned_item::Entity::find()
+        .filter(planned_item::Column::Status.eq("planned"))
+        .filter(planned_item::Column::DueDate.lte(until))
+        .filter(planned_item::Column::Id.gt(after_id))
+        .order_by_asc(planned_item::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+pub(crate) async fn execute_item<C: ConnectionTrait>(
+    conn: &C,
+    item: &PlannedItem,
+    run_date: NaiveDate,
+) -> Result<(), DbErr> {
+    planned_item::Entity::update_many()
+        .col_expr(planned_item::Column::Status, SqlExpr::value("executed"))
+        .filter(planned_item::Column::Id.eq(item.id))
+        .exec(conn)
+        .await?;
+    let kind = if item.kind == "ydelse" {
+        "udbetaling"
+    } else {
+        "traekanmodning"
+    };
+    payment::Entity::insert(payment::ActiveModel {
+        id: NotSet,
+        run_date: Set(run_date),
+        cpr: Set(item.cpr.clone()),
+        municipality: Set(item.municipality.clone()),
+        kind: Set(kind.to_owned()),
+        item_id: Set(item.id),
+        amount_ore: Set(item.amount_ore),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn payments<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<payment::Model>, DbErr> {
+    payment::Entity::find()
+        .filter(payment::Column::Cpr.eq(cpr))
+        .order_by_asc(payment::Column::Id)
+        .all(conn)
+        .await
+}
+
+pub(crate) async fn items<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<PlannedItem>, DbErr> {
+    planned_item::Entity::find()
+        .filter(planned_item::Column::Cpr.eq(cpr))
+        .order_by_asc(planned_item::Column::Id)
+        .all(conn)
+        .await
+}
+
+pub(crate) async fn health_card_orders<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<health_card_order::Model>, DbErr> {
+    health_card_order::Entity::find()
+        .filter(health_card_order::Column::Cpr.eq(cpr))
+        .all(conn)
+        .await
+}
+
+pub(crate) async fn case_ids<C: ConnectionTrait>(conn: &C, cpr: &str) -> Result<Vec<i64>, DbErr> {
+    Ok(case::Entity::find()
+        .filter(case::Column::Cpr.eq(cpr))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect())
+}
+
+pub(crate) async fn manual_registrations<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<ManualRegistration>, DbErr> {
+    manual_registration::Entity::find()
+        .filter(manual_registration::Column::Cpr.eq(cpr))
+        .order_by_asc(manual_registration::Column::Id)
+        .all(conn)
+        .await
+}

@@ -1,0 +1,51 @@
+//! `subject.*` for processes about a person: what the simulated CPR and KP know of them.
+
+use async_trait::async_trait;
+use forlob_engine::ActionError;
+use forlob_engine::registry::SubjectProvider;
+use sea_orm::DatabaseTransaction;
+use serde_json::{Value, json};
+
+use super::store;
+
+pub(crate) struct Persons;
+
+#[async_trait]
+impl SubjectProvider for Persons {
+    async fn load(
+        &self,
+        conn: &DatabaseTransaction,
+        id: &str,
+    ) -> Result<Option<Value>, ActionError> {
+        let Some(person) = store::person(conn, id).await? else {
+            return Ok(None);
+        };
+        let handlekommune = store::handlekommune(conn, id)
+            .await?
+            .map(|h| h.municipality);
+        let manual = store::current_manual(conn, id).await?.map(|m| {
+            json!({
+                "id": m.id,
+                "municipality": m.municipality,
+                "from": m.from_date.to_string(),
+                "to": m.to_date.map(|d| d.to_string()),
+                "reason": m.reason,
+                "registrant": m.registrant,
+                "state": m.state,
+            })
+        });
+        Ok(Some(json!({
+            "name": person.name,
+            "birth_date": person.birth_date.to_string(),
+            "status": person.status,
+            "residence": person.residence,
+            "handlekommune": handlekommune,
+            "subscription_from": person.subscription_from.map(|d| d.to_string()),
+            "subscription_to": person.subscription_to.map(|d| d.to_string()),
+            "health_card": person.health_card,
+            "under_administration": person.under_administration,
+            "bopaelssamling": person.bopaelssamling,
+            "manual": manual,
+        })))
+    }
+}
