@@ -77,10 +77,21 @@ pub async fn run_all(
     results
 }
 
+/// Runs one scenario on a fresh in-memory SQLite database.
 pub async fn run_one(
     file: &SourceFile,
     definitions: &[SourceFile],
     registry: &Registry,
+) -> ScenarioResult {
+    run_one_at(file, definitions, registry, "sqlite::memory:").await
+}
+
+/// Runs one scenario on the empty database at `url` (PostgreSQL in the integration tests).
+pub async fn run_one_at(
+    file: &SourceFile,
+    definitions: &[SourceFile],
+    registry: &Registry,
+    url: &str,
 ) -> ScenarioResult {
     let parsed: Result<ScenarioFile, _> =
         serde_saphyr::from_str_with_options(&file.text, crate::definition::yaml_options());
@@ -94,7 +105,7 @@ pub async fn run_one(
             };
         }
     };
-    let failure = run(&scenario, definitions, registry).await.err();
+    let failure = run(&scenario, definitions, registry, url).await.err();
     ScenarioResult {
         file: file.path.clone(),
         name: scenario.scenario,
@@ -106,16 +117,12 @@ async fn run(
     s: &ScenarioFile,
     definitions: &[SourceFile],
     registry: &Registry,
+    url: &str,
 ) -> Result<(), String> {
     let clock = Arc::new(ManualClock::new(s.clock.with_timezone(&Utc)));
-    let engine = Engine::start(
-        "sqlite::memory:",
-        registry.clone(),
-        clock,
-        EngineOptions::default(),
-    )
-    .await
-    .map_err(|e| format!("engine did not start: {e}"))?;
+    let engine = Engine::start(url, registry.clone(), clock, EngineOptions::default())
+        .await
+        .map_err(|e| format!("engine did not start: {e}"))?;
     engine
         .deploy(definitions)
         .await
