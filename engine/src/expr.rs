@@ -32,6 +32,8 @@ pub const ROOT_NAMES: &[(&str, &str)] = &[
 pub struct Expr {
     source: String,
     program: Arc<cel::Program>,
+    /// The root names it reads: only these are converted into CEL values on evaluation.
+    roots: Arc<[String]>,
 }
 
 impl fmt::Debug for Expr {
@@ -58,10 +60,15 @@ pub struct ExprError {
 impl Expr {
     pub fn parse(source: &str) -> Result<Self, ExprSyntaxError> {
         match cel::Program::compile(source) {
-            Ok(program) => Ok(Self {
-                source: source.to_owned(),
-                program: Arc::new(program),
-            }),
+            Ok(program) => {
+                let mut roots: Vec<String> = program.references().variables().into_iter().map(str::to_owned).collect();
+                roots.sort();
+                Ok(Self {
+                    source: source.to_owned(),
+                    program: Arc::new(program),
+                    roots: roots.into(),
+                })
+            }
             Err(errors) => {
                 let first = errors.errors.first();
                 Err(ExprSyntaxError {
@@ -78,15 +85,7 @@ impl Expr {
 
     /// The top-level names the expression reads (`vars`, `form`, ...).
     pub fn root_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .program
-            .references()
-            .variables()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        names.sort();
-        names
+        self.roots.to_vec()
     }
 
     /// The fields read directly below a root name: `form.a == form.b` gives `a`, `b` for `form`.
@@ -127,7 +126,7 @@ impl Expr {
     }
 
     pub fn eval(&self, scope: &Scope) -> Result<Value, ExprError> {
-        let context = scope.context();
+        let context = scope.context(&self.roots);
         let result = self.program.execute(&context).map_err(|e| self.error(e))?;
         result.json().map_err(|e| self.error(e))
     }
@@ -197,9 +196,11 @@ impl Scope {
         self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
-    fn context(&self) -> cel::Context<'_, '_> {
+    /// A CEL context holding only `roots`: converting a name the expression never reads
+    /// (the reference data, a large subject) would be wasted work on every evaluation.
+    fn context(&self, roots: &[String]) -> cel::Context<'_, '_> {
         let mut context = cel::Context::default();
-        for (name, value) in &self.values {
+        for (name, value) in self.values.iter().filter(|(n, _)| roots.iter().any(|r| r == n)) {
             // A serde_json::Value always serializes into a CEL value.
             if let Ok(v) = cel::to_value(value) {
                 context.add_variable_from_value(*name, v);

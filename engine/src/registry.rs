@@ -39,6 +39,8 @@ pub struct Registry {
     subjects: BTreeMap<String, Arc<dyn SubjectProvider>>,
     references: BTreeMap<String, Vec<Choice>>,
     fixtures: BTreeMap<String, Arc<dyn Fixture>>,
+    /// `ref` as expressions see it, built once: it is read on every transition.
+    references_json: std::sync::OnceLock<Value>,
     expectations: BTreeMap<String, Arc<dyn Expectation>>,
 }
 
@@ -77,6 +79,7 @@ impl Registry {
     /// Reference data, read as `ref.NAME` in expressions and as `options: ref.NAME` in forms.
     pub fn register_reference(&mut self, name: &str, choices: Vec<Choice>) -> &mut Self {
         self.references.insert(name.to_owned(), choices);
+        self.references_json = std::sync::OnceLock::new();
         self
     }
 
@@ -137,6 +140,10 @@ impl Registry {
 
     /// All reference data as the JSON object expressions see as `ref`.
     pub fn references_json(&self) -> Value {
+        self.references_json.get_or_init(|| self.build_references_json()).clone()
+    }
+
+    fn build_references_json(&self) -> Value {
         Value::Object(
             self.references
                 .iter()

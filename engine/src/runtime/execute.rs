@@ -188,10 +188,12 @@ impl Engine {
                 }
                 let subject_value = match subject.take() {
                     Some(s) => s,
-                    None => self
+                    // Only processes whose expressions read the subject pay for loading it.
+                    None if def.reads_subject => self
                         .subject_data(tx.conn, def, &row.subject)
                         .await?
                         .unwrap_or_else(|| json!({ "id": row.subject })),
+                    None => json!({ "id": row.subject }),
                 };
                 let snapshot = Snapshot {
                     state: row.state.clone(),

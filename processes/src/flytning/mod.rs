@@ -10,6 +10,7 @@ mod fields;
 pub mod kommuner;
 mod rules;
 mod scenario;
+pub mod simulate;
 mod store;
 mod subject;
 

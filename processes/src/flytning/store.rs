@@ -543,3 +543,103 @@ pub(crate) async fn manual_registrations<C: ConnectionTrait>(
         .all(conn)
         .await
 }
+
+/// Bulk load of a synthetic population: persons with their handlekommune, one pension case
+/// each with planned items, and institution stays; one multi-row INSERT per table.
+pub(crate) async fn insert_population<C: ConnectionTrait>(
+    conn: &C,
+    people: &[super::simulate::SimPerson],
+) -> Result<(), DbErr> {
+    use sea_orm::QuerySelect;
+    const ROWS: usize = 400;
+    let since = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+    for chunk in people.chunks(ROWS) {
+        person::Entity::insert_many(chunk.iter().map(|p| person::ActiveModel {
+            cpr: Set(p.cpr.clone()),
+            name: Set(p.name.clone()),
+            birth_date: Set(p.birth_date),
+            status: Set("01".into()),
+            residence: Set(Some(p.municipality.clone())),
+            subscription_from: Set(p.subscribed.then_some(since)),
+            subscription_to: Set(None),
+            health_card: Set(p.health_card),
+            under_administration: Set(p.under_administration),
+            bopaelssamling: Set(p.bopaelssamling),
+        }))
+        .exec_without_returning(conn)
+        .await?;
+        handleansvar::Entity::insert_many(chunk.iter().map(|p| handleansvar::ActiveModel {
+            id: NotSet,
+            cpr: Set(p.cpr.clone()),
+            municipality: Set(p.municipality.clone()),
+            from_date: Set(since),
+            to_date: Set(None),
+            cause: Set("initial".into()),
+        }))
+        .exec_without_returning(conn)
+        .await?;
+        let with_items: Vec<&super::simulate::SimPerson> = chunk.iter().filter(|p| !p.items.is_empty()).collect();
+        if !with_items.is_empty() {
+            case::Entity::insert_many(with_items.iter().map(|p| case::ActiveModel {
+                id: NotSet,
+                cpr: Set(p.cpr.clone()),
+                municipality: Set(p.municipality.clone()),
+                title: Set("Pension".into()),
+            }))
+            .exec_without_returning(conn)
+            .await?;
+            let cases: std::collections::HashMap<String, i64> = case::Entity::find()
+                .filter(case::Column::Cpr.is_in(with_items.iter().map(|p| p.cpr.clone())))
+                .select_only()
+                .column(case::Column::Cpr)
+                .column(case::Column::Id)
+                .into_tuple::<(String, i64)>()
+                .all(conn)
+                .await?
+                .into_iter()
+                .collect();
+            let items = with_items.iter().flat_map(|p| {
+                let case_id = cases.get(&p.cpr).copied().unwrap_or_default();
+                p.items.iter().map(move |(kind, item_type, amount_ore, due)| planned_item::ActiveModel {
+                    id: NotSet,
+                    case_id: Set(case_id),
+                    cpr: Set(p.cpr.clone()),
+                    municipality: Set(p.municipality.clone()),
+                    kind: Set((*kind).to_owned()),
+                    item_type: Set((*item_type).to_owned()),
+                    amount_ore: Set(*amount_ore),
+                    due_date: Set(*due),
+                    status: Set("planned".into()),
+                })
+            });
+            planned_item::Entity::insert_many(items).exec_without_returning(conn).await?;
+        }
+        let stays: Vec<_> = chunk
+            .iter()
+            .filter(|p| p.institution)
+            .map(|p| institution_stay::ActiveModel {
+                id: NotSet,
+                cpr: Set(p.cpr.clone()),
+                from_date: Set(since),
+                to_date: Set(None),
+            })
+            .collect();
+        if !stays.is_empty() {
+            institution_stay::Entity::insert_many(stays).exec_without_returning(conn).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn count_persons<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    person::Entity::find().count(conn).await
+}
+
+/// Counts for the invariants of a simulation; each query names a rule that must hold.
+pub(crate) async fn count_sql<C: ConnectionTrait>(conn: &C, sql: &str) -> Result<i64, DbErr> {
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql))
+        .await?;
+    Ok(row.and_then(|r| r.try_get_by_index::<i64>(0).ok()).unwrap_or_default())
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod instances;
+mod register;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -87,6 +88,8 @@ enum Command {
     },
     /// List and inspect process instances.
     Instances(instances::InstancesArgs),
+    /// The simulated population register: synthetic persons and a move stream.
+    Register(register::RegisterArgs),
     /// Measure throughput; prints one JSON line of figures.
     Bench(bench::BenchArgs),
 }
@@ -98,7 +101,7 @@ pub(crate) fn registry() -> Registry {
 }
 
 /// The shipped definitions: the packages' folder plus the engine's demo.
-fn shipped_definitions(processes: Option<&Path>) -> anyhow::Result<Vec<SourceFile>> {
+pub(crate) fn shipped_definitions(processes: Option<&Path>) -> anyhow::Result<Vec<SourceFile>> {
     let dir = processes.map_or_else(forlob_processes::processes_dir, Path::to_path_buf);
     let mut files = forlob_engine::demo::definitions();
     files.extend(files::definition_files(&dir).map_err(anyhow::Error::msg)?);
@@ -151,6 +154,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Instances(args) => instances::run(args, &config).await,
+        Command::Register(args) => register::run(args, &config).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }
