@@ -61,7 +61,12 @@ impl Expr {
     pub fn parse(source: &str) -> Result<Self, ExprSyntaxError> {
         match cel::Program::compile(source) {
             Ok(program) => {
-                let mut roots: Vec<String> = program.references().variables().into_iter().map(str::to_owned).collect();
+                let mut roots: Vec<String> = program
+                    .references()
+                    .variables()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
                 roots.sort();
                 Ok(Self {
                     source: source.to_owned(),
@@ -200,7 +205,11 @@ impl Scope {
     /// (the reference data, a large subject) would be wasted work on every evaluation.
     fn context(&self, roots: &[String]) -> cel::Context<'_, '_> {
         let mut context = cel::Context::default();
-        for (name, value) in self.values.iter().filter(|(n, _)| roots.iter().any(|r| r == n)) {
+        for (name, value) in self
+            .values
+            .iter()
+            .filter(|(n, _)| roots.iter().any(|r| r == n))
+        {
             // A serde_json::Value always serializes into a CEL value.
             if let Ok(v) = cel::to_value(value) {
                 context.add_variable_from_value(*name, v);

@@ -140,7 +140,9 @@ impl Registry {
 
     /// All reference data as the JSON object expressions see as `ref`.
     pub fn references_json(&self) -> Value {
-        self.references_json.get_or_init(|| self.build_references_json()).clone()
+        self.references_json
+            .get_or_init(|| self.build_references_json())
+            .clone()
     }
 
     fn build_references_json(&self) -> Value {

@@ -45,8 +45,28 @@ fn birth_date_of(i: usize) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).unwrap_or_default()
 }
 
-const FIRST: &[&str] = &["Anna", "Bo", "Clara", "Dorte", "Erik", "Freja", "Gorm", "Hanne", "Ib", "Jens", "Karen", "Lars", "Mette", "Niels", "Ole", "Pia"];
-const LAST: &[&str] = &["Andersen", "Berg", "Christensen", "Dahl", "Eriksen", "Frandsen", "Hansen", "Jensen", "Kristensen", "Larsen", "Madsen", "Nielsen", "Olsen", "Pedersen", "Rasmussen", "Sørensen"];
+const FIRST: &[&str] = &[
+    "Anna", "Bo", "Clara", "Dorte", "Erik", "Freja", "Gorm", "Hanne", "Ib", "Jens", "Karen",
+    "Lars", "Mette", "Niels", "Ole", "Pia",
+];
+const LAST: &[&str] = &[
+    "Andersen",
+    "Berg",
+    "Christensen",
+    "Dahl",
+    "Eriksen",
+    "Frandsen",
+    "Hansen",
+    "Jensen",
+    "Kristensen",
+    "Larsen",
+    "Madsen",
+    "Nielsen",
+    "Olsen",
+    "Pedersen",
+    "Rasmussen",
+    "Sørensen",
+];
 
 /// Synthetic person `i`; `first_of_next_month` is when their planned payments fall due.
 pub fn person(i: usize, seed: u64, first_of_next_month: NaiveDate) -> SimPerson {
@@ -55,14 +75,28 @@ pub fn person(i: usize, seed: u64, first_of_next_month: NaiveDate) -> SimPerson 
     let municipality = all[rng.usize(..all.len())].code.clone();
     let mut items = Vec::new();
     if rng.u8(..100) < 35 {
-        items.push(("ydelse", "personligt-tillaeg", rng.i64(50_000..400_000), first_of_next_month));
+        items.push((
+            "ydelse",
+            "personligt-tillaeg",
+            rng.i64(50_000..400_000),
+            first_of_next_month,
+        ));
         if rng.u8(..100) < 30 {
-            items.push(("traek", "tilbagebetalingstraek", rng.i64(10_000..80_000), first_of_next_month));
+            items.push((
+                "traek",
+                "tilbagebetalingstraek",
+                rng.i64(10_000..80_000),
+                first_of_next_month,
+            ));
         }
     }
     SimPerson {
         cpr: cpr_of(i),
-        name: format!("{} {}", FIRST[rng.usize(..FIRST.len())], LAST[rng.usize(..LAST.len())]),
+        name: format!(
+            "{} {}",
+            FIRST[rng.usize(..FIRST.len())],
+            LAST[rng.usize(..LAST.len())]
+        ),
         birth_date: birth_date_of(i),
         municipality,
         subscribed: rng.u8(..100) < 97,
@@ -93,7 +127,9 @@ where
     let mut done = 0;
     while done < count {
         let n = (count - done).min(2_000);
-        let people: Vec<SimPerson> = (from + done..from + done + n).map(|i| person(i, seed, next_month)).collect();
+        let people: Vec<SimPerson> = (from + done..from + done + n)
+            .map(|i| person(i, seed, next_month))
+            .collect();
         let txn = db.begin().await?;
         store::insert_population(&txn, &people).await?;
         txn.commit().await?;
@@ -226,9 +262,16 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2025, 6, 2).expect("date");
         let _ = stream.day(date, 2_500);
         let day = stream.day(date, 2_500);
-        let ids: std::collections::HashSet<&str> = day.iter().map(|m| m.message_id.as_str()).collect();
-        let abroad = day.iter().filter(|m| m.data.get("abroad").is_some()).count();
-        let ahead = day.iter().filter(|m| m.data["move_date"].as_str() > Some("2025-06-02")).count();
+        let ids: std::collections::HashSet<&str> =
+            day.iter().map(|m| m.message_id.as_str()).collect();
+        let abroad = day
+            .iter()
+            .filter(|m| m.data.get("abroad").is_some())
+            .count();
+        let ahead = day
+            .iter()
+            .filter(|m| m.data["move_date"].as_str() > Some("2025-06-02"))
+            .count();
         assert!(ids.len() < day.len(), "some are repeats");
         assert!((20..120).contains(&abroad), "{abroad}");
         assert!((150..400).contains(&ahead), "{ahead}");
@@ -266,7 +309,9 @@ pub async fn simulate_days(
 ) -> Result<(), forlob_engine::EngineError> {
     use forlob_engine::runtime::MessageOutcome;
     for d in 0..days {
-        let date = start.checked_add_days(Days::new(u64::from(d))).unwrap_or(start);
+        let date = start
+            .checked_add_days(Days::new(u64::from(d)))
+            .unwrap_or(start);
         if engine.clock().now() < local(date, 3) {
             engine.advance_to(local(date, 3)).await?;
         }
@@ -276,9 +321,22 @@ pub async fn simulate_days(
         engine.advance_to(local(date, 9)).await?;
         let tomorrow = date.checked_add_days(Days::new(1)).unwrap_or(date);
         if tomorrow.weekday() == chrono::Weekday::Fri && tomorrow.day() <= 7 {
-            let vars = [("run_date".to_owned(), json!(tomorrow.to_string()))].into_iter().collect();
-            let admin = forlob_engine::Actor { id: "simulation".into(), municipality: None, role: "admin".into() };
-            engine.start_instance("maanedskoersel", &format!("maanedskoersel-{tomorrow}"), vars, &admin).await?;
+            let vars = [("run_date".to_owned(), json!(tomorrow.to_string()))]
+                .into_iter()
+                .collect();
+            let admin = forlob_engine::Actor {
+                id: "simulation".into(),
+                municipality: None,
+                role: "admin".into(),
+            };
+            engine
+                .start_instance(
+                    "maanedskoersel",
+                    &format!("maanedskoersel-{tomorrow}"),
+                    vars,
+                    &admin,
+                )
+                .await?;
         }
         let messages = stream.day(date, per_day);
         let mut day = DayReport {

@@ -578,7 +578,8 @@ pub(crate) async fn insert_population<C: ConnectionTrait>(
         }))
         .exec_without_returning(conn)
         .await?;
-        let with_items: Vec<&super::simulate::SimPerson> = chunk.iter().filter(|p| !p.items.is_empty()).collect();
+        let with_items: Vec<&super::simulate::SimPerson> =
+            chunk.iter().filter(|p| !p.items.is_empty()).collect();
         if !with_items.is_empty() {
             case::Entity::insert_many(with_items.iter().map(|p| case::ActiveModel {
                 id: NotSet,
@@ -600,19 +601,25 @@ pub(crate) async fn insert_population<C: ConnectionTrait>(
                 .collect();
             let items = with_items.iter().flat_map(|p| {
                 let case_id = cases.get(&p.cpr).copied().unwrap_or_default();
-                p.items.iter().map(move |(kind, item_type, amount_ore, due)| planned_item::ActiveModel {
-                    id: NotSet,
-                    case_id: Set(case_id),
-                    cpr: Set(p.cpr.clone()),
-                    municipality: Set(p.municipality.clone()),
-                    kind: Set((*kind).to_owned()),
-                    item_type: Set((*item_type).to_owned()),
-                    amount_ore: Set(*amount_ore),
-                    due_date: Set(*due),
-                    status: Set("planned".into()),
-                })
+                p.items
+                    .iter()
+                    .map(
+                        move |(kind, item_type, amount_ore, due)| planned_item::ActiveModel {
+                            id: NotSet,
+                            case_id: Set(case_id),
+                            cpr: Set(p.cpr.clone()),
+                            municipality: Set(p.municipality.clone()),
+                            kind: Set((*kind).to_owned()),
+                            item_type: Set((*item_type).to_owned()),
+                            amount_ore: Set(*amount_ore),
+                            due_date: Set(*due),
+                            status: Set("planned".into()),
+                        },
+                    )
             });
-            planned_item::Entity::insert_many(items).exec_without_returning(conn).await?;
+            planned_item::Entity::insert_many(items)
+                .exec_without_returning(conn)
+                .await?;
         }
         let stays: Vec<_> = chunk
             .iter()
@@ -625,7 +632,9 @@ pub(crate) async fn insert_population<C: ConnectionTrait>(
             })
             .collect();
         if !stays.is_empty() {
-            institution_stay::Entity::insert_many(stays).exec_without_returning(conn).await?;
+            institution_stay::Entity::insert_many(stays)
+                .exec_without_returning(conn)
+                .await?;
         }
     }
     Ok(())
@@ -639,7 +648,12 @@ pub(crate) async fn count_persons<C: ConnectionTrait>(conn: &C) -> Result<u64, D
 /// Counts for the invariants of a simulation; each query names a rule that must hold.
 pub(crate) async fn count_sql<C: ConnectionTrait>(conn: &C, sql: &str) -> Result<i64, DbErr> {
     let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql))
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            sql,
+        ))
         .await?;
-    Ok(row.and_then(|r| r.try_get_by_index::<i64>(0).ok()).unwrap_or_default())
+    Ok(row
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or_default())
 }

@@ -57,7 +57,13 @@ pub(crate) async fn run(args: RegisterArgs, config: &Config) -> anyhow::Result<E
             populate(&engine, persons, seed).await?;
             Ok(ExitCode::SUCCESS)
         }
-        RegisterCommand::Simulate { days, per_day, start, persons, seed } => {
+        RegisterCommand::Simulate {
+            days,
+            per_day,
+            start,
+            persons,
+            seed,
+        } => {
             let start = start.unwrap_or_else(|| chrono::Local::now().date_naive());
             let at = start.and_hms_opt(0, 30, 0).unwrap_or_default().and_utc();
             let engine = engine(&url, config, at).await?;
@@ -85,7 +91,11 @@ pub(crate) async fn run(args: RegisterArgs, config: &Config) -> anyhow::Result<E
     }
 }
 
-async fn engine(url: &str, config: &Config, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Engine> {
+async fn engine(
+    url: &str,
+    config: &Config,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Engine> {
     let clock = Arc::new(ManualClock::new(at));
     let engine = Engine::start(url, super::registry(), clock, config.engine_options())
         .await
@@ -105,6 +115,9 @@ pub(crate) async fn populate(engine: &Engine, persons: usize, seed: u64) -> anyh
         }
     })
     .await?;
-    eprintln!("loaded {persons} persons in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "loaded {persons} persons in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
