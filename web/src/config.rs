@@ -29,6 +29,9 @@ pub struct Config {
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
     pub store_attempts: u32,
+    /// Synthetic persons (with cases, benefits and deductions) loaded into an empty register at
+    /// start, so a newcomer sees real work at once; 0 for none.
+    pub demo_persons: usize,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             max_connections: engine.max_connections,
             busy_timeout_ms: u64::try_from(engine.busy_timeout.as_millis()).unwrap_or(10_000),
             store_attempts: engine.store_attempts,
+            demo_persons: 3_000,
         }
     }
 }

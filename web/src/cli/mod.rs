@@ -50,6 +50,9 @@ enum Command {
         /// Workers running due timers and steps [default: 1 on SQLite, 4 on PostgreSQL].
         #[arg(long)]
         workers: Option<usize>,
+        /// Synthetic persons loaded into an empty register [default: 3000; 0 for none].
+        #[arg(long)]
+        demo_persons: Option<usize>,
     },
     /// Check definitions; prints `path:line:col: error[CODE]: message`, exits 1 on any error.
     Validate {
@@ -117,7 +120,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             processes,
             clock,
             workers,
+            demo_persons,
         } => {
+            config.demo_persons = demo_persons.unwrap_or(config.demo_persons);
             config.db = db.unwrap_or(config.db);
             config.listen = listen.unwrap_or(config.listen);
             config.processes = processes.or(config.processes);
@@ -181,6 +186,14 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         .await?;
     for o in outcomes.iter().filter(|o| o.changed) {
         tracing::info!(process = %o.process_id, version = o.version, "deployed");
+    }
+    let persons = forlob_processes::flytning::simulate::population_size(engine.db()).await?;
+    if persons == 0 && config.demo_persons > 0 {
+        println!(
+            "empty person register: loading {} demo persons",
+            config.demo_persons
+        );
+        register::populate(&engine, config.demo_persons, 1).await?;
     }
     let engine = Arc::new(engine);
     let cancel = tokio_util::sync::CancellationToken::new();
