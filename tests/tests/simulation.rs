@@ -86,4 +86,15 @@ async fn a_simulated_month_keeps_the_invariants(backend: Backend) {
     );
 }
 
+async fn count(engine: &Engine, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = engine.db();
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query")
+        .expect("row");
+    row.try_get_by_index::<i64>(0).expect("count")
+}
+
 on_both_backends!(a_simulated_month_keeps_the_invariants);
