@@ -88,13 +88,16 @@ impl Engine {
         item: &ClaimedWork,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let Some((instance, _)) = store::instance(conn, item.instance_id).await? else {
-            return Ok(());
+        let (def, mut row) = match self.load_active(conn, item.instance_id).await {
+            Ok(loaded) => loaded,
+            // The instance is gone; its work goes with it.
+            Err(EngineError::NotFound { what: "instance", .. }) => return Ok(()),
+            Err(e) => return Err(e),
         };
-        if instance.state != item.state {
+        if row.state != item.state {
+            // The instance left the state this timer or step was for.
             return Ok(());
         }
-        let (def, mut row) = self.load_active(conn, item.instance_id).await?;
         let event = match item.kind.as_str() {
             "timer" => Event::TimerFired,
             _ => Event::StepDue {
