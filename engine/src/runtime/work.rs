@@ -91,7 +91,9 @@ impl Engine {
         let (def, mut row) = match self.load_active(conn, item.instance_id).await {
             Ok(loaded) => loaded,
             // The instance is gone; its work goes with it.
-            Err(EngineError::NotFound { what: "instance", .. }) => return Ok(()),
+            Err(EngineError::NotFound {
+                what: "instance", ..
+            }) => return Ok(()),
             Err(e) => return Err(e),
         };
         if row.state != item.state {
