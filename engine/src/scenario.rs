@@ -321,8 +321,8 @@ async fn check_all(engine: &Engine, expectations: &[Value]) -> Result<(), String
     }
 }
 
-/// `count` is exact when given; otherwise at least one must match.
-fn count_matches(found: usize, spec: &Value) -> Result<(), String> {
+/// `count` is exact when given; otherwise at least one must match. For packages' expectations too.
+pub fn count_matches(found: usize, spec: &Value) -> Result<(), String> {
     match spec.get("count").and_then(Value::as_u64) {
         Some(n) if found as u64 != n => Err(format!("expected {n}, found {found}")),
         None if found == 0 => Err("expected at least one, found none".into()),
@@ -330,7 +330,8 @@ fn count_matches(found: usize, spec: &Value) -> Result<(), String> {
     }
 }
 
-fn field_matches(spec: &Value, key: &str, actual: Option<&str>) -> bool {
+/// Whether `actual` is what `spec[key]` asks for; a key the spec leaves out matches anything.
+pub fn field_matches(spec: &Value, key: &str, actual: Option<&str>) -> bool {
     spec.get(key)
         .is_none_or(|want| actual == Some(value_text(want).as_str()))
 }

@@ -18,3 +18,14 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// A named index over `columns` of `table`; shared by the migrations (a helper, not a schema
+/// fact, so sharing it does not unfreeze them).
+fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(Alias::new(table));
+    for column in columns {
+        index.col(Alias::new(*column));
+    }
+    index.to_owned()
+}

@@ -48,6 +48,25 @@ async fn a_simulated_month_keeps_the_invariants(backend: Backend) {
         .await
         .expect("checks");
     assert!(broken.is_empty(), "{broken:?}");
+    // A repeated message adds no event: one move-planned event per recorded move.
+    let planned_events = count(
+        &engine,
+        "SELECT COUNT(*) FROM events WHERE kind = 'fraflytning-planlagt'",
+    )
+    .await;
+    let moves = count(&engine, "SELECT COUNT(*) FROM dk_moves").await;
+    assert_eq!(planned_events, moves);
+    let effected_events = count(
+        &engine,
+        "SELECT COUNT(*) FROM events WHERE kind = 'flytning-effektueret'",
+    )
+    .await;
+    let effected = count(
+        &engine,
+        "SELECT COUNT(*) FROM dk_moves WHERE status = 'effected'",
+    )
+    .await;
+    assert_eq!(effected_events, effected);
 
     let tasks = store::tasks(
         engine.db(),

@@ -81,14 +81,7 @@ impl Engine {
             && let Err(problem) = message_type.validate(&msg.data)
         {
             let reason = format!("invalid {} message: {problem}", msg.message_type);
-            let letter = DeadLetter {
-                message_id: Some(msg.message_id.clone()),
-                message_type: msg.message_type.clone(),
-                payload: msg.data.clone(),
-                reason: reason.clone(),
-                received_at: now,
-            };
-            store::insert_dead_letter(&conn, &letter).await?;
+            keep_dead_letter(&conn, msg, &reason, now).await?;
             store::set_message_outcome(&conn, &msg.message_id, "dead-letter").await?;
             self.commit(conn).await?;
             return Ok(MessageOutcome::DeadLetter { reason });
@@ -231,14 +224,7 @@ impl Engine {
                     msg.message_type
                 )
             };
-            let letter = DeadLetter {
-                message_id: Some(msg.message_id.clone()),
-                message_type: msg.message_type.clone(),
-                payload: msg.data.clone(),
-                reason: reason.clone(),
-                received_at: now,
-            };
-            store::insert_dead_letter(&conn, &letter).await?;
+            keep_dead_letter(&conn, msg, &reason, now).await?;
             MessageOutcome::DeadLetter { reason }
         };
         let label = match &outcome {
@@ -286,4 +272,22 @@ impl Engine {
             }
         }
     }
+}
+
+/// Keeps a message nobody could take, with the reason, for an admin.
+async fn keep_dead_letter(
+    conn: &sea_orm::DatabaseTransaction,
+    msg: &InboundMessage,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let letter = DeadLetter {
+        message_id: Some(msg.message_id.clone()),
+        message_type: msg.message_type.clone(),
+        payload: msg.data.clone(),
+        reason: reason.to_owned(),
+        received_at: now,
+    };
+    store::insert_dead_letter(conn, &letter).await?;
+    Ok(())
 }

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use forlob_engine::scenario::{Expectation, Fixture, value_text};
+use forlob_engine::scenario::{
+    Expectation, Fixture, count_matches, field_matches as matches, value_text,
+};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Deserialize;
 use serde_json::Value;
@@ -194,17 +196,9 @@ fn subject(spec: &Value) -> Result<String, String> {
         .ok_or_else(|| "`subject` is required".to_owned())
 }
 
+/// The engine's count rule, naming what was counted.
 fn count_ok(found: usize, spec: &Value, what: &str) -> Result<(), String> {
-    match spec.get("count").and_then(Value::as_u64) {
-        Some(n) if found as u64 != n => Err(format!("expected {n} {what}, found {found}")),
-        None if found == 0 => Err(format!("expected at least one {what}, found none")),
-        _ => Ok(()),
-    }
-}
-
-fn matches(spec: &Value, key: &str, actual: Option<&str>) -> bool {
-    spec.get(key)
-        .is_none_or(|want| actual == Some(value_text(want).as_str()))
+    count_matches(found, spec).map_err(|e| format!("{e} {what}"))
 }
 
 /// `handlekommune: { subject, is: 147 }`, or `is: null` for none.
