@@ -54,6 +54,8 @@ pub struct State {
     pub set: Vec<(String, Expr)>,
     pub emit: Vec<Emit>,
     pub follow_up: Vec<FollowUp>,
+    /// Some expression or template of this state reads `subject.*` beyond its id.
+    pub reads_subject: bool,
 }
 
 /// What a state does. One variant per state kind of the YAML.
@@ -179,6 +181,37 @@ pub struct FollowUp {
 impl ProcessDefinition {
     pub fn state(&self, id: &str) -> Option<&State> {
         self.states.get(id)
+    }
+
+    /// Whether a transition from `state` (empty: a new instance) may read the subject: the state
+    /// itself, the states it leads to, and on through decisions, up to the next state that
+    /// waits. Loading the subject costs queries, so the runtime asks before it loads.
+    pub fn subject_needed(&self, state: &str) -> bool {
+        let mut queue: Vec<&str> = vec![if state.is_empty() {
+            self.initial.as_str()
+        } else {
+            state
+        }];
+        let mut seen = std::collections::HashSet::new();
+        let mut first = true;
+        while let Some(id) = queue.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(s) = self.states.get(id) else {
+                continue;
+            };
+            if s.reads_subject {
+                return true;
+            }
+            // From the state itself every target may be entered; beyond it, only through
+            // decisions, which pass on without waiting.
+            if first || matches!(s.kind, StepKind::Decision { .. }) {
+                queue.extend(s.kind.targets());
+            }
+            first = false;
+        }
+        false
     }
 
     /// Mermaid `stateDiagram-v2` text of the state machine.

@@ -188,8 +188,8 @@ impl Engine {
                 }
                 let subject_value = match subject.take() {
                     Some(s) => s,
-                    // Only processes whose expressions read the subject pay for loading it.
-                    None if def.reads_subject => self
+                    // Only transitions that may read the subject pay for loading it.
+                    None if def.subject_needed(&row.state) => self
                         .subject_data(tx.conn, def, &row.subject)
                         .await?
                         .unwrap_or_else(|| json!({ "id": row.subject })),
@@ -237,8 +237,9 @@ impl Engine {
                 match next_event {
                     Some(e) => {
                         event = e;
-                        // An action may have changed the subject's data (e.g. its municipality).
-                        subject = (!def.reads_subject).then_some(subject_value);
+                        // An action may have changed the subject's data (e.g. its municipality),
+                        // so it is loaded again where the next states read it.
+                        subject = None;
                     }
                     None => break,
                 }

@@ -346,7 +346,13 @@ impl Checker<'_> {
         });
         let mut states = IndexMap::new();
         for (id, raw_state) in &raw.states {
-            if let Some(state) = self.state(id, raw_state, timezone) {
+            // Which states read the subject, so the runtime loads it only where it is read.
+            let earlier = std::mem::replace(&mut self.reads_subject, false);
+            let state = self.state(id, raw_state, timezone);
+            let this_one = self.reads_subject;
+            self.reads_subject = earlier || this_one;
+            if let Some(mut state) = state {
+                state.reads_subject = this_one;
                 states.insert(id.value().clone(), state);
             }
         }

@@ -193,6 +193,7 @@ impl Checker<'_> {
             set,
             emit,
             follow_up,
+            reads_subject: false,
         })
     }
 
