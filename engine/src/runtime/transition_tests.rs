@@ -318,3 +318,38 @@ fn a_failing_guard_becomes_an_incident_not_a_panic() {
     assert_eq!(t.status, InstanceStatus::Incident);
     assert_eq!(t.state, "route");
 }
+
+#[test]
+fn the_subject_is_needed_only_up_to_the_next_waiting_state() {
+    let yaml = r#"
+id: lazy
+initial: first
+states:
+  first:
+    automatic: { action: demo.record }
+    next: route
+  route:
+    decision: [ { when: "vars.x == 1", goto: greet }, { otherwise: quiet } ]
+  greet:
+    manual: { title: "Hello {{subject.name}}", form: { fields: [] } }
+    on: { submit: [ { goto: quiet } ] }
+  quiet:
+    wait: { after: P1D }
+    next: done
+  done: { end: true }
+"#;
+    let def = crate::definition::load("lazy.yaml", yaml, &Registry::new()).expect("valid");
+    assert!(
+        def.subject_needed(""),
+        "a new instance may reach the greeting through the decision"
+    );
+    assert!(
+        def.subject_needed("first"),
+        "after the action the decision may lead to the greeting"
+    );
+    assert!(
+        !def.subject_needed("quiet"),
+        "nothing after the timer reads the subject"
+    );
+    assert!(def.subject_needed("greet"));
+}
