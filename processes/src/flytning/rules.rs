@@ -38,9 +38,22 @@ pub(crate) fn run_date(now: DateTime<Utc>, due: NaiveDate) -> NaiveDate {
     first.max(due)
 }
 
-/// When the run of `date` starts, as an RFC 3339 instant for a `wait: until`.
-pub(crate) fn run_at(date: NaiveDate) -> String {
-    forlob_engine::timer::resolve_local(TZ, date, run_time()).to_rfc3339()
+/// The order of work within one 04:00 run: manual registrations come into force and end
+/// first, then moves are carried out, so a move sees the registrations of that day whatever
+/// order their messages and forms arrived in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Phase {
+    Registrations,
+    Moves,
+}
+
+/// When `phase` of the run of `date` happens, as an RFC 3339 instant for a `wait: until`.
+pub(crate) fn run_at(date: NaiveDate, phase: Phase) -> String {
+    let offset = match phase {
+        Phase::Registrations => chrono::Duration::zero(),
+        Phase::Moves => chrono::Duration::seconds(1),
+    };
+    (forlob_engine::timer::resolve_local(TZ, date, run_time()) + offset).to_rfc3339()
 }
 
 pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, ActionError> {
@@ -170,7 +183,13 @@ mod tests {
 
     #[test]
     fn the_run_starts_at_four_copenhagen_time() {
-        assert_eq!(run_at(date("2025-06-03")), "2025-06-03T02:00:00+00:00");
-        assert_eq!(run_at(date("2025-01-03")), "2025-01-03T03:00:00+00:00");
+        assert_eq!(
+            run_at(date("2025-06-03"), Phase::Registrations),
+            "2025-06-03T02:00:00+00:00"
+        );
+        assert_eq!(
+            run_at(date("2025-01-03"), Phase::Moves),
+            "2025-01-03T03:00:01+00:00"
+        );
     }
 }

@@ -68,8 +68,8 @@ const LAST: &[&str] = &[
     "Sørensen",
 ];
 
-/// Synthetic person `i`; `first_of_next_month` is when their planned payments fall due.
-pub fn person(i: usize, seed: u64, first_of_next_month: NaiveDate) -> SimPerson {
+/// Synthetic person `i`; `due` is when their planned payments fall due.
+pub fn person(i: usize, seed: u64, due: NaiveDate) -> SimPerson {
     let mut rng = fastrand::Rng::with_seed(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let all = kommuner::all();
     let municipality = all[rng.usize(..all.len())].code.clone();
@@ -79,14 +79,14 @@ pub fn person(i: usize, seed: u64, first_of_next_month: NaiveDate) -> SimPerson 
             "ydelse",
             "personligt-tillaeg",
             rng.i64(50_000..400_000),
-            first_of_next_month,
+            due,
         ));
         if rng.u8(..100) < 30 {
             items.push((
                 "traek",
                 "tilbagebetalingstraek",
                 rng.i64(10_000..80_000),
-                first_of_next_month,
+                due,
             ));
         }
     }
@@ -121,9 +121,8 @@ pub async fn load_population<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let next_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1)
-        .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
-        .unwrap_or(today);
+    // Payments fall due on the 20th of this month, so the first Friday's monthly run pays them.
+    let next_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 20).unwrap_or(today);
     let mut done = 0;
     while done < count {
         let n = (count - done).min(2_000);

@@ -62,6 +62,13 @@ pub(crate) async fn set_handlekommune<C: ConnectionTrait>(
     cause: &str,
 ) -> Result<(), DbErr> {
     let day_before = from.checked_sub_days(Days::new(1)).unwrap_or(from);
+    // A period that opened on this same run is replaced, never closed before it started.
+    handleansvar::Entity::delete_many()
+        .filter(handleansvar::Column::Cpr.eq(cpr))
+        .filter(handleansvar::Column::ToDate.is_null())
+        .filter(handleansvar::Column::FromDate.gte(from))
+        .exec(conn)
+        .await?;
     handleansvar::Entity::update_many()
         .col_expr(handleansvar::Column::ToDate, SqlExpr::value(day_before))
         .filter(handleansvar::Column::Cpr.eq(cpr))
@@ -195,6 +202,25 @@ pub(crate) async fn set_manual_state<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Ends every other pending or active registration of the person: `keep` replaces them.
+pub(crate) async fn replace_other_manuals<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    keep: i64,
+) -> Result<(), DbErr> {
+    manual_registration::Entity::update_many()
+        .col_expr(
+            manual_registration::Column::State,
+            SqlExpr::value("replaced"),
+        )
+        .filter(manual_registration::Column::Cpr.eq(cpr))
+        .filter(manual_registration::Column::Id.ne(keep))
+        .filter(manual_registration::Column::State.is_in(["pending", "active"]))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub(crate) async fn set_manual_to<C: ConnectionTrait>(
     conn: &C,
     id: i64,
@@ -263,14 +289,15 @@ pub(crate) async fn supersede_planned<C: ConnectionTrait>(
     Ok(result.rows_affected)
 }
 
-/// The latest move date the person has had planned or effected, to spot messages out of order.
-pub(crate) async fn latest_move_date<C: ConnectionTrait>(
+/// The latest move date already carried out for the person: a message about an earlier date
+/// arrived out of order. (A planned move is simply replaced by a newer message, R19.)
+pub(crate) async fn latest_effected_move_date<C: ConnectionTrait>(
     conn: &C,
     cpr: &str,
 ) -> Result<Option<NaiveDate>, DbErr> {
     Ok(dk_move::Entity::find()
         .filter(dk_move::Column::Cpr.eq(cpr))
-        .filter(dk_move::Column::Status.is_in(["planned", "effected"]))
+        .filter(dk_move::Column::Status.eq("effected"))
         .order_by_desc(dk_move::Column::MoveDate)
         .one(conn)
         .await?

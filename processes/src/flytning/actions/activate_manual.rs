@@ -43,8 +43,17 @@ impl Action for ActivateManual {
         let person = store::person(ctx.conn, &registration.cpr)
             .await?
             .ok_or_else(|| ActionError::permanent(format!("no person {}", registration.cpr)))?;
-        store::set_manual_state(ctx.conn, registration.id, "active").await?;
         let on = rules::local_date(ctx.now);
+        if registration.to_date.is_some_and(|end| end < on) {
+            // Its period ended before it could come into force: nothing moves.
+            store::set_manual_state(ctx.conn, registration.id, "ended").await?;
+            return Ok(merged(
+                Transfer::default().output(),
+                json!({ "activated": false, "undone": false }),
+            ));
+        }
+        store::set_manual_state(ctx.conn, registration.id, "active").await?;
+        store::replace_other_manuals(ctx.conn, &registration.cpr, registration.id).await?;
         let transfer = rules::transfer(
             ctx.conn,
             &person,

@@ -52,9 +52,18 @@ impl Action for EffectMove {
         let planned = store::move_by_id(ctx.conn, input.move_id)
             .await?
             .ok_or_else(|| ActionError::permanent(format!("no move {}", input.move_id)))?;
-        if planned.status != "planned" {
+        match planned.status.as_str() {
+            "planned" => {}
             // R19: a newer move for the person superseded this one.
-            return Ok(outcome(&Transfer::default(), json!({ "superseded": true })));
+            "superseded" => {
+                return Ok(outcome(&Transfer::default(), json!({ "superseded": true })));
+            }
+            other => {
+                return Err(ActionError::permanent(format!(
+                    "move {} is already {other}",
+                    planned.id
+                )));
+            }
         }
         let person = store::person(ctx.conn, &planned.cpr)
             .await?

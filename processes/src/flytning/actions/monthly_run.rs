@@ -1,8 +1,9 @@
 //! `flytning.monthly_run`: one chunk of the Friday monthly run (R9). It pays and requests
 //! deductions for planned items of whoever is handlekommune when the run works on them; the
 //! run starts after the 04:00 effectuation (Q3), so a move carried out that morning already
-//! counts. Reading: a run on F pays what falls due up to the end of the month after F's
-//! (pensions are paid in advance).
+//! counts. Reading: a run on F pays what falls due up to the end of F's month; what falls due
+//! later is paid by a later run, so a move before then still stops it (R4) and counts as an
+//! outstanding amount (R5).
 
 use async_trait::async_trait;
 use chrono::{Datelike, Months, NaiveDate};
@@ -23,10 +24,10 @@ pub(crate) struct Input {
     after_id: i64,
 }
 
-fn end_of_following_month(date: NaiveDate) -> NaiveDate {
+fn end_of_month(date: NaiveDate) -> NaiveDate {
     let first = NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or(date);
     first
-        .checked_add_months(Months::new(2))
+        .checked_add_months(Months::new(1))
         .and_then(|d| d.pred_opt())
         .unwrap_or(date)
 }
@@ -42,7 +43,7 @@ impl Action for MonthlyRun {
 
     async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
         let run_date = rules::parse_date(&input.run_date)?;
-        let until = end_of_following_month(run_date);
+        let until = end_of_month(run_date);
         let items = store::planned_due(ctx.conn, until, input.after_id, CHUNK).await?;
         let (mut executed, mut skipped) = (0u64, 0u64);
         for item in &items {
@@ -71,15 +72,9 @@ impl Action for MonthlyRun {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_run_pays_through_the_end_of_the_following_month() {
+    fn a_run_pays_through_the_end_of_its_month() {
         let d = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
-        assert_eq!(
-            super::end_of_following_month(d("2025-06-27")),
-            d("2025-07-31")
-        );
-        assert_eq!(
-            super::end_of_following_month(d("2025-12-05")),
-            d("2026-01-31")
-        );
+        assert_eq!(super::end_of_month(d("2025-06-06")), d("2025-06-30"));
+        assert_eq!(super::end_of_month(d("2025-12-05")), d("2025-12-31"));
     }
 }

@@ -42,19 +42,34 @@ impl Action for PlanMove {
         let move_date = rules::parse_date(&input.move_date)?;
         let abroad = input.abroad.unwrap_or(false);
         let to = code(&input.to);
-        if let Some(latest) = store::latest_move_date(ctx.conn, cpr).await?
+        // A manual start (R8) is not checked like a message: check it here.
+        match (abroad, &to) {
+            (false, None) => {
+                return Err(ActionError::permanent(
+                    "a move needs a destination municipality or abroad: true",
+                ));
+            }
+            (false, Some(code)) if crate::flytning::kommuner::find(code).is_none() => {
+                return Err(ActionError::permanent(format!(
+                    "{code} is not a Danish municipality code"
+                )));
+            }
+            _ => {}
+        }
+        if let Some(latest) = store::latest_effected_move_date(ctx.conn, cpr).await?
             && latest > move_date
         {
             // An older move reported after a newer one (messages out of order): the newer
             // one stands, and the person's timeline says why this one was not carried out.
             return Ok(json!({
                 "ignored": true,
-                "reason": format!("a move dated {latest} is already registered"),
+                "reason": format!("a move dated {latest} has already been carried out"),
                 "manual_handling": false,
                 "move_date": move_date.to_string(),
             }));
         }
         let effective = rules::run_date(ctx.now, move_date);
+        let effective_at = rules::run_at(effective, rules::Phase::Moves);
         let move_id = store::insert_move(
             ctx.conn,
             store::NewMove {
@@ -78,7 +93,7 @@ impl Action for PlanMove {
             "move_id": move_id,
             "move_date": move_date.to_string(),
             "effective_date": effective.to_string(),
-            "effective_at": rules::run_at(effective),
+            "effective_at": effective_at,
             "to": to,
             "abroad": abroad,
             "superseded_moves": superseded,

@@ -36,7 +36,23 @@ impl Action for RegisterManual {
         let til = input.til.as_deref().map(rules::parse_date).transpose()?;
         let expire_at = til
             .and_then(|t| t.checked_add_days(chrono::Days::new(1)))
-            .map(rules::run_at);
+            .map(|d| rules::run_at(d, rules::Phase::Registrations));
+        // R10: only the current handlekommune registers. The form checks this too; here it
+        // holds even if handleansvar moved between opening the task and submitting it.
+        let current = store::handlekommune(ctx.conn, cpr)
+            .await?
+            .map(|h| h.municipality);
+        let registrant = input
+            .submitted_by
+            .get("municipality")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if current.as_deref() != Some(registrant) {
+            return Err(ActionError::permanent(format!(
+                "{registrant} is not the citizen's handlekommune ({}) and may not register one",
+                current.as_deref().unwrap_or("none")
+            )));
+        }
         let existing = store::current_manual(ctx.conn, cpr).await?;
         if input.handling == "rediger" {
             let existing = existing
@@ -46,7 +62,7 @@ impl Action for RegisterManual {
                 "registration": existing.id,
                 "own": existing.state == "active",
                 "pending": existing.state == "pending",
-                "activate_at": rules::run_at(rules::run_date(ctx.now, rules::local_date(ctx.now))),
+                "activate_at": rules::run_at(rules::run_date(ctx.now, rules::local_date(ctx.now)), rules::Phase::Registrations),
                 "til": til.map(|t| t.to_string()),
                 "expire_at": expire_at,
             }));
@@ -54,18 +70,7 @@ impl Action for RegisterManual {
         let kommune =
             code(&input.kommune).ok_or_else(|| ActionError::permanent("no municipality given"))?;
         let fra = rules::parse_date(input.fra.as_deref().unwrap_or_default())?;
-        if let Some(old) = existing {
-            store::set_manual_state(ctx.conn, old.id, "replaced").await?;
-        }
-        let current = store::handlekommune(ctx.conn, cpr)
-            .await?
-            .map(|h| h.municipality);
         let own = current.as_deref() == Some(kommune.as_str());
-        let registrant = input
-            .submitted_by
-            .get("municipality")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
         let user = input
             .submitted_by
             .get("id")
@@ -86,11 +91,16 @@ impl Action for RegisterManual {
             },
         )
         .await?;
+        if own {
+            // In force at once, so it replaces what was there now; one for another
+            // municipality replaces it only when it comes into force (it may be undone).
+            store::replace_other_manuals(ctx.conn, cpr, id).await?;
+        }
         Ok(json!({
             "registration": id,
             "own": own,
             "pending": !own,
-            "activate_at": rules::run_at(rules::run_date(ctx.now, fra)),
+            "activate_at": rules::run_at(rules::run_date(ctx.now, fra), rules::Phase::Registrations),
             "til": til.map(|t| t.to_string()),
             "expire_at": expire_at,
         }))

@@ -41,7 +41,7 @@ impl Action for StopManual {
             "registration": registration.id,
             "was_pending": false,
             "til": today.to_string(),
-            "expire_at": rules::run_at(next),
+            "expire_at": rules::run_at(next, rules::Phase::Registrations),
         }))
     }
 }
