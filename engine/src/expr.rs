@@ -174,9 +174,12 @@ pub fn eval_object(
 
 /// What an expression can see. Absent parts are simply not defined, so reading them is an
 /// evaluation error rather than a silent null.
+///
+/// Values are shared (`Arc`): a transition builds many scopes over the same subject and
+/// reference data, and none of them should copy those.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
-    values: Vec<(&'static str, Value)>,
+    values: Vec<(&'static str, Arc<Value>)>,
 }
 
 impl Scope {
@@ -185,12 +188,13 @@ impl Scope {
     }
 
     /// Sets one root name; a later set of the same name replaces the earlier one.
-    pub fn with(mut self, name: &'static str, value: Value) -> Self {
+    pub fn with(mut self, name: &'static str, value: impl Into<Arc<Value>>) -> Self {
         self.set(name, value);
         self
     }
 
-    pub fn set(&mut self, name: &'static str, value: Value) {
+    pub fn set(&mut self, name: &'static str, value: impl Into<Arc<Value>>) {
+        let value = value.into();
         match self.values.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.values.push((name, value)),
@@ -198,7 +202,10 @@ impl Scope {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_ref())
     }
 
     /// A CEL context holding only `roots`: converting a name the expression never reads
@@ -211,7 +218,7 @@ impl Scope {
             .filter(|(n, _)| roots.iter().any(|r| r == n))
         {
             // A serde_json::Value always serializes into a CEL value.
-            if let Ok(v) = cel::to_value(value) {
+            if let Ok(v) = cel::to_value(value.as_ref()) {
                 context.add_variable_from_value(*name, v);
             }
         }

@@ -40,7 +40,7 @@ pub struct Registry {
     references: BTreeMap<String, Vec<Choice>>,
     fixtures: BTreeMap<String, Arc<dyn Fixture>>,
     /// `ref` as expressions see it, built once: it is read on every transition.
-    references_json: std::sync::OnceLock<Value>,
+    references_json: std::sync::OnceLock<Arc<Value>>,
     expectations: BTreeMap<String, Arc<dyn Expectation>>,
 }
 
@@ -139,9 +139,9 @@ impl Registry {
     }
 
     /// All reference data as the JSON object expressions see as `ref`.
-    pub fn references_json(&self) -> Value {
+    pub fn references_json(&self) -> Arc<Value> {
         self.references_json
-            .get_or_init(|| self.build_references_json())
+            .get_or_init(|| Arc::new(self.build_references_json()))
             .clone()
     }
 

@@ -171,7 +171,6 @@ impl Engine {
             }
             tx.driving.push(row.id);
             let mut event = event;
-            let mut subject: Option<Value> = None;
             let mut rounds = 0;
             loop {
                 rounds += 1;
@@ -186,15 +185,15 @@ impl Engine {
                         .incident(row.id, &row.state, "", &message, 1, tx.now);
                     break;
                 }
-                let subject_value = match subject.take() {
-                    Some(s) => s,
-                    // Only transitions that may read the subject pay for loading it.
-                    None if def.subject_needed(&row.state) => self
-                        .subject_data(tx.conn, def, &row.subject)
+                // Only transitions that may read the subject pay for loading it; it is loaded
+                // again after every action, which may have changed it (e.g. its municipality).
+                let subject_value = std::sync::Arc::new(if def.subject_needed(&row.state) {
+                    self.subject_data(tx.conn, def, &row.subject)
                         .await?
-                        .unwrap_or_else(|| json!({ "id": row.subject })),
-                    None => json!({ "id": row.subject }),
-                };
+                        .unwrap_or_else(|| json!({ "id": row.subject }))
+                } else {
+                    json!({ "id": row.subject })
+                });
                 let snapshot = Snapshot {
                     state: row.state.clone(),
                     vars: match &row.variables {
@@ -235,12 +234,7 @@ impl Engine {
                         .await?);
                 }
                 match next_event {
-                    Some(e) => {
-                        event = e;
-                        // An action may have changed the subject's data (e.g. its municipality),
-                        // so it is loaded again where the next states read it.
-                        subject = None;
-                    }
+                    Some(e) => event = e,
                     None => break,
                 }
             }

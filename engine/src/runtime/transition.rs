@@ -66,9 +66,9 @@ pub struct Snapshot {
     pub state: String,
     pub vars: Map<String, Value>,
     /// `subject.*`: at least `{"id": ...}`.
-    pub subject: Value,
+    pub subject: std::sync::Arc<Value>,
     pub now: DateTime<Utc>,
-    pub references: Value,
+    pub references: std::sync::Arc<Value>,
 }
 
 /// Something to do in the transaction of the transition.

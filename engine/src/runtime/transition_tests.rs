@@ -74,9 +74,9 @@ fn snap(state: &str, vars: Value) -> Snapshot {
             Value::Object(m) => m,
             _ => Map::new(),
         },
-        subject: json!({ "id": "0101501234" }),
+        subject: json!({ "id": "0101501234" }).into(),
         now: now(),
-        references: json!({}),
+        references: json!({}).into(),
     }
 }
 
