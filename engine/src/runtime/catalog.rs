@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 
 use super::Engine;
 use crate::definition::{self, ProcessDefinition, SourceFile};
-use crate::error::{DefinitionError, EngineError, Result};
+use crate::error::{DefinitionError, Result};
 use crate::registry::Registry;
 use crate::store;
 
@@ -157,15 +157,5 @@ impl Engine {
         let catalog = Catalog::load(&self.db, &self.registry).await?;
         self.set_catalog(catalog);
         Ok(outcomes)
-    }
-
-    /// Deploys every `*.yaml` definition file under `dir` (scenario files are skipped).
-    pub async fn deploy_dir(&self, dir: &std::path::Path) -> Result<Vec<DeployOutcome>> {
-        let files = crate::files::definition_files(dir)
-            .map_err(|e| EngineError::not_found("directory", e))?;
-        if files.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.deploy(&files).await
     }
 }

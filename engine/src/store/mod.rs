@@ -146,16 +146,6 @@ pub async fn instances<C: ConnectionTrait>(
         .collect())
 }
 
-pub async fn count_instances<C: ConnectionTrait>(
-    conn: &C,
-    status: InstanceStatus,
-) -> Result<u64, DbErr> {
-    instance::Entity::find()
-        .filter(instance::Column::Status.eq(status.as_str()))
-        .count(conn)
-        .await
-}
-
 /// Transitions recorded in all; the benchmark's count of work done.
 pub async fn count_history<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
     history::Entity::find().count(conn).await
