@@ -19,6 +19,10 @@ pub enum TransitionError {
     Conflict { instance: uuid::Uuid, expected: i64 },
     #[error("task {task} is already {status}")]
     TaskClosed { task: uuid::Uuid, status: String },
+    #[error("incident {incident} was handled already")]
+    IncidentClosed { incident: i64 },
+    #[error("task {task} is being worked on by {by}")]
+    TaskClaimed { task: uuid::Uuid, by: String },
     #[error("state `{state}` of process `{process}` does not accept {event}")]
     NotAccepted {
         process: String,

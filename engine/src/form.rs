@@ -385,7 +385,12 @@ impl FormRenderer {
                 },
                 "value": values.get(&field.name).map(|v| match v { Value::String(s) => s.clone(), Value::Null => String::new(), other => other.to_string() }).unwrap_or_default(),
                 // Text "false" is truthy in handlebars: checkboxes get a real boolean.
-                "checked": matches!(values.get(&field.name), Some(Value::Bool(true))),
+                "checked": match values.get(&field.name) {
+                    Some(Value::Bool(b)) => *b,
+                    // A re-rendered browser post carries the checkbox as text.
+                    Some(Value::String(s)) => matches!(s.as_str(), "on" | "true"),
+                    _ => false,
+                },
                 "error": errors.get(&field.name),
                 "choices": Form::choices_of(field, registry),
             });

@@ -97,6 +97,17 @@ impl Actor {
     pub fn sees_all(&self) -> bool {
         matches!(self.role.as_str(), "admin" | "system")
     }
+
+    /// The municipality filter of every task query made for this actor: `None` (all) for
+    /// admins and the system, else the actor's municipality. An actor with none (a designer)
+    /// gets the empty code, which no task has, so they see no tasks rather than all.
+    pub fn task_scope(&self) -> Option<String> {
+        if self.sees_all() {
+            None
+        } else {
+            Some(self.municipality.clone().unwrap_or_default())
+        }
+    }
 }
 
 /// A human task (a manual step, or a follow-up's manual step).
@@ -111,6 +122,8 @@ pub struct Task {
     pub title: String,
     pub municipality: Option<String>,
     pub status: String,
+    /// The caseworker working on it; others see it as taken and may not complete it.
+    pub claimed_by: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,

@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod store;
 pub mod timer;
+pub mod user;
 
 pub use action::{Action, ActionContext, ActionError};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -27,3 +28,4 @@ pub use error::{EngineError, Result};
 pub use instance::{Actor, InstanceStatus};
 pub use registry::Registry;
 pub use runtime::{Engine, EngineOptions};
+pub use user::{Role, User};

@@ -22,6 +22,66 @@ pub trait SubjectProvider: Send + Sync {
         conn: &DatabaseTransaction,
         id: &str,
     ) -> Result<Option<Value>, ActionError>;
+
+    /// What a caseworker sees of the subject: labelled facts and tables in the package's own
+    /// language, shown beside a task and on the subject's page. `Ok(None)` when no such
+    /// subject exists; the default shows the data of [`SubjectProvider::load`] as facts.
+    async fn overview(
+        &self,
+        conn: &DatabaseTransaction,
+        id: &str,
+    ) -> Result<Option<SubjectOverview>, ActionError> {
+        Ok(self.load(conn, id).await?.map(|data| {
+            let facts = data
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, v)| !v.is_object() && !v.is_array())
+                .map(|(k, v)| Fact {
+                    label: k.clone(),
+                    value: match v {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    },
+                })
+                .collect();
+            SubjectOverview {
+                title: id.to_owned(),
+                sections: vec![OverviewSection {
+                    heading: String::new(),
+                    facts,
+                    table: None,
+                }],
+            }
+        }))
+    }
+}
+
+/// A subject as people see it: a title and sections of facts and tables.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SubjectOverview {
+    pub title: String,
+    pub sections: Vec<OverviewSection>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OverviewSection {
+    pub heading: String,
+    pub facts: Vec<Fact>,
+    pub table: Option<OverviewTable>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Fact {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OverviewTable {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// A kind of inbound message a package knows, e.g. `cpr.flytning`.

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_engine_tables;
 mod m20261123_000002_create_flytning_tables;
+mod m20261123_000003_create_auth_tables;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_engine_tables::Migration),
             Box::new(m20261123_000002_create_flytning_tables::Migration),
+            Box::new(m20261123_000003_create_auth_tables::Migration),
         ]
     }
 }

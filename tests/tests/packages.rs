@@ -4,8 +4,13 @@
 mod support;
 
 use forlob_engine::definition::SourceFile;
-use forlob_engine::{Registry, files, scenario};
-use support::Backend;
+use forlob_engine::registry::{OverviewSection, SubjectOverview};
+use forlob_engine::runtime::InboundMessage;
+use forlob_engine::store::{self, TaskFilter};
+use forlob_engine::{Actor, EngineError, Registry, files, scenario};
+use sea_orm::TransactionTrait;
+use serde_json::{Map, Value, json};
+use support::{Backend, TestApp, at};
 
 fn registry() -> Registry {
     let mut registry = Registry::new();
@@ -57,3 +62,228 @@ fn every_business_rule_has_a_scenario_named_after_it() {
         .collect();
     assert!(missing.is_empty(), "rules without a scenario: {missing:?}");
 }
+
+fn section<'a>(overview: &'a SubjectOverview, heading: &str) -> &'a OverviewSection {
+    overview
+        .sections
+        .iter()
+        .find(|s| s.heading == heading)
+        .unwrap_or_else(|| panic!("no section `{heading}` in {overview:#?}"))
+}
+
+fn fact<'a>(section: &'a OverviewSection, label: &str) -> &'a str {
+    section
+        .facts
+        .iter()
+        .find(|f| f.label == label)
+        .map(|f| f.value.as_str())
+        .unwrap_or_else(|| panic!("no fact `{label}` in {section:#?}"))
+}
+
+fn rows(section: &OverviewSection) -> Vec<Vec<&str>> {
+    let table = section.table.as_ref().expect("the section has a table");
+    table
+        .rows
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect()
+}
+
+/// A caseworker's view of a person through the whole story: a manual registration for another
+/// municipality (R12) that takes over on the next run and stops the old one's items (R4, R5),
+/// then a move during the manual period that waits for it to end (R13, R15).
+async fn person_overview_shows_handlekommune_manual_registration_and_cases(backend: Backend) {
+    let mut builder = TestApp::builder(backend).with_registry(forlob_processes::register);
+    for file in files::definition_files(&forlob_processes::processes_dir()).expect("definitions") {
+        builder = builder.with_process(&file.text);
+    }
+    let app = builder.build().await;
+    let cpr = "0101501234";
+    let persons = json!([{
+        "cpr": cpr, "name": "Anna Hansen", "birth_date": "1950-01-01", "residence": 101,
+        "cpr_subscription": true, "under_administration": true,
+        "institution": { "from": "2024-01-01" },
+        "payments": [
+            { "kind": "personligt-tillaeg", "amount": 1000, "due": "2025-06-20" },
+            { "kind": "husleje-traek", "amount": 250.5, "due": "2025-06-20" },
+        ],
+    }]);
+    let txn = app.engine.db().begin().await.expect("begin");
+    app.engine
+        .registry()
+        .fixture("persons")
+        .expect("the package loads persons")
+        .load(&txn, &persons, app.engine.clock().now())
+        .await
+        .expect("persons load");
+    txn.commit().await.expect("commit");
+
+    let caseworker = Actor::caseworker("cw101", "101");
+    app.engine
+        .start_instance("bestem-handlekommune-manuelt", cpr, Map::new(), &caseworker)
+        .await
+        .expect("101 holds handleansvar and may register");
+    let filter = TaskFilter {
+        status: Some("open".into()),
+        subject: Some(cpr.into()),
+        ..TaskFilter::default()
+    };
+    let tasks = store::tasks(app.engine.db(), &filter).await.expect("tasks");
+    let task = tasks
+        .iter()
+        .find(|t| t.state == "registrering")
+        .expect("the registration task is open");
+    let form: Map<String, Value> = [
+        ("handling", json!("opret")),
+        ("kommune", json!("147")),
+        ("fra", json!("2025-06-02")),
+        ("til", json!("2025-12-31")),
+        ("aarsag", json!("rsl-9-stk-3")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    app.engine
+        .complete_task(task.id, &form, &caseworker)
+        .await
+        .expect("registers 147");
+
+    // Before the run: 101 still holds it, and 147 is next.
+    let overview = app
+        .engine
+        .subject_overview("person", cpr)
+        .await
+        .expect("overview");
+    assert_eq!(overview.title, "Anna Hansen (010150-1234)");
+    let person = section(&overview, "Person");
+    assert_eq!(fact(person, "Navn"), "Anna Hansen");
+    assert_eq!(fact(person, "CPR-nummer"), "010150-1234");
+    assert_eq!(fact(person, "Fødselsdato"), "1950-01-01");
+    assert_eq!(fact(person, "Status"), "01 (aktiv, bopæl i Danmark)");
+    assert_eq!(fact(person, "Bopælskommune"), "101 København");
+    assert_eq!(fact(person, "CPR-abonnement"), "fra 2000-01-01");
+    assert_eq!(fact(person, "Under administration"), "Ja");
+    assert_eq!(fact(person, "Institutionsophold"), "fra 2024-01-01");
+    let handlekommune = section(&overview, "Handlekommune");
+    assert_eq!(
+        fact(handlekommune, "Nuværende handlekommune"),
+        "101 København fra 2000-01-01"
+    );
+    assert_eq!(
+        fact(handlekommune, "Næste handlekommune"),
+        "147 Frederiksberg fra 2025-06-03 (manuel registrering)"
+    );
+    let manual = section(&overview, "Manuel handlekommune");
+    assert_eq!(fact(manual, "Kommune"), "147 Frederiksberg");
+    assert_eq!(
+        fact(manual, "Status"),
+        "Afventer overdragelse ved næste kørsel"
+    );
+    assert_eq!(fact(manual, "Registreret af"), "101 København (cw101)");
+
+    // The run gives 147 handleansvar and stops 101's items; then a move is reported.
+    app.engine
+        .advance_to(at("2025-06-03T04:01:00+02:00"))
+        .await
+        .expect("the run");
+    let message = InboundMessage {
+        message_id: "m1".into(),
+        message_type: "cpr.flytning".into(),
+        data: json!({ "message_id": "m1", "cpr": cpr, "move_date": "2025-07-01", "from": 101, "to": 751 }),
+    };
+    app.engine.deliver(&message).await.expect("accepted");
+
+    let overview = app
+        .engine
+        .subject_overview("person", cpr)
+        .await
+        .expect("overview");
+    let handlekommune = section(&overview, "Handlekommune");
+    assert_eq!(
+        fact(handlekommune, "Nuværende handlekommune"),
+        "147 Frederiksberg fra 2025-06-03"
+    );
+    assert_eq!(
+        fact(handlekommune, "Næste handlekommune"),
+        "751 Aarhus fra 2026-01-01 (manuel registrering udløber)",
+        "the move waits for the manual period (R13, R15)"
+    );
+    let table = handlekommune.table.as_ref().expect("periods");
+    assert_eq!(table.columns, ["Kommune", "Fra", "Til", "Grundlag"]);
+    assert_eq!(
+        rows(handlekommune),
+        [
+            ["147 Frederiksberg", "2025-06-03", "", "Manuel registrering"],
+            [
+                "101 København",
+                "2000-01-01",
+                "2025-06-02",
+                "Startregistrering"
+            ],
+        ]
+    );
+    let manual = section(&overview, "Manuel handlekommune");
+    assert_eq!(fact(manual, "Kommune"), "147 Frederiksberg");
+    assert_eq!(fact(manual, "Fra"), "2025-06-02");
+    assert_eq!(fact(manual, "Til"), "2025-12-31");
+    assert_eq!(
+        fact(manual, "Årsag"),
+        "§ 9, stk. 3-4: ophold i boform, anbringelse"
+    );
+    assert_eq!(fact(manual, "Status"), "Aktiv");
+    let cases = section(&overview, "Sager med ydelser og træk");
+    let table = cases.table.as_ref().expect("cases");
+    assert_eq!(
+        table.columns,
+        ["Sag", "Kommune", "Type", "Beløb", "Forfald", "Status"]
+    );
+    let found = rows(cases);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0][0].starts_with("Pension, personligt-tillaeg (sag "));
+    assert_eq!(
+        found[0][1..],
+        [
+            "101 København",
+            "Ydelse (personligt-tillaeg)",
+            "1.000,00 kr.",
+            "2025-06-20",
+            "Stoppet"
+        ]
+    );
+    assert_eq!(
+        found[1][1..],
+        [
+            "101 København",
+            "Træk (husleje-traek)",
+            "250,50 kr.",
+            "2025-06-20",
+            "Stoppet"
+        ]
+    );
+    let events = section(&overview, "Hændelser på sager");
+    let found = rows(events);
+    assert_eq!(found.len(), 2, "one R5 event per stopped case: {found:?}");
+    assert_eq!(
+        found[0][1..],
+        [
+            "Mulige udeståender beregnet",
+            "101 København",
+            "1",
+            "1.000,00 kr.",
+            "2025-06-03"
+        ]
+    );
+    let moves = section(&overview, "Planlagte flytninger");
+    assert_eq!(
+        rows(moves),
+        [["2025-07-01", "101 København", "751 Aarhus", "2025-07-01"]]
+    );
+
+    let unknown = app.engine.subject_overview("person", "0202029999").await;
+    assert!(
+        matches!(unknown, Err(EngineError::NotFound { .. })),
+        "{unknown:?}"
+    );
+}
+
+on_both_backends!(person_overview_shows_handlekommune_manual_registration_and_cases);

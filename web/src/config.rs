@@ -32,6 +32,21 @@ pub struct Config {
     /// Synthetic persons (with cases, benefits and deductions) loaded into an empty register at
     /// start, so a newcomer sees real work at once; 0 for none.
     pub demo_persons: usize,
+    /// Move messages sent through the processes when demo data is first loaded, so the demo
+    /// caseworker's inbox has work; 0 for none.
+    pub demo_moves: usize,
+    /// Where `npm ci --prefix web/assets` installed the browser assets (`node_modules`);
+    /// default `web/assets/node_modules` of the source tree, or `./node_modules`.
+    pub assets_dir: Option<PathBuf>,
+    /// Mark the session cookie `Secure`; set it when users reach forlob over HTTPS.
+    pub secure_cookies: bool,
+    /// How long a sign-in lasts.
+    pub session_hours: u64,
+    pub request_timeout_seconds: u64,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Failed sign-ins per username or address within 5 minutes before further tries wait.
+    pub login_max_failures: u32,
 }
 
 impl Default for Config {
@@ -50,6 +65,13 @@ impl Default for Config {
             busy_timeout_ms: u64::try_from(engine.busy_timeout.as_millis()).unwrap_or(10_000),
             store_attempts: engine.store_attempts,
             demo_persons: 3_000,
+            demo_moves: 2_000,
+            assets_dir: None,
+            secure_cookies: false,
+            session_hours: 10,
+            request_timeout_seconds: 30,
+            body_limit_bytes: 1024 * 1024,
+            login_max_failures: 5,
         }
     }
 }
@@ -100,6 +122,10 @@ impl Config {
             ("lease_seconds", self.lease_seconds),
             ("max_connections", u64::from(self.max_connections)),
             ("store_attempts", u64::from(self.store_attempts)),
+            ("session_hours", self.session_hours),
+            ("request_timeout_seconds", self.request_timeout_seconds),
+            ("body_limit_bytes", self.body_limit_bytes as u64),
+            ("login_max_failures", u64::from(self.login_max_failures)),
         ] {
             if value == 0 {
                 problems.push(format!("{name} must be at least 1"));
@@ -119,6 +145,32 @@ impl Config {
     pub fn workers(&self) -> usize {
         self.workers
             .unwrap_or(if self.is_postgres() { 4 } else { 1 })
+    }
+
+    /// The folder of the browser assets: the configured one, else the source tree's
+    /// `web/assets/node_modules`, else `./web/assets/node_modules`, if it exists.
+    pub fn assets_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.assets_dir {
+            return Some(dir.clone());
+        }
+        [
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/node_modules"),
+            PathBuf::from("web/assets/node_modules"),
+        ]
+        .into_iter()
+        .find(|dir| dir.is_dir())
+    }
+
+    pub fn web_settings(&self) -> crate::WebSettings {
+        crate::WebSettings {
+            secure_cookies: self.secure_cookies,
+            session_ttl: Duration::from_secs(self.session_hours * 3600),
+            body_limit: self.body_limit_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout_seconds),
+            assets_dir: self.assets_dir(),
+            login_max_failures: self.login_max_failures,
+            ..crate::WebSettings::default()
+        }
     }
 
     pub fn engine_options(&self) -> EngineOptions {

@@ -1,34 +1,118 @@
-//! The forlob server: HTTP routes over the engine and the background worker that runs due
-//! work. The full API and UI arrive with issue #4; this is the thin `serve` of the core.
+//! The forlob server: the REST API, the caseworker/admin/designer pages, and the background
+//! worker that runs due work.
+//!
+//! [`router`] builds the whole HTTP surface from an [`AppState`]; `main` only binds it. Every
+//! handler returns `Result<_, AppError>` ([`error`]): one mapping of engine errors to HTTP.
 
+pub mod auth;
 pub mod config;
+pub mod error;
+mod metrics;
+mod routes;
+pub mod state;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router, middleware};
 use forlob_engine::Engine;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub engine: Arc<Engine>,
-}
+pub use state::{AppState, WebSettings};
 
+use crate::error::AppError;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP surface: `/api/*` (JSON, OpenAPI at `/api/openapi.json`), the pages,
+/// `/healthz`, `/metrics`, and the browser assets.
 pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::new()
+        .nest("/api", routes::api::router())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    let api = api
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .fallback(api_not_found);
+    let settings = state.settings.clone();
     Router::new()
+        .merge(routes::pages::router(&state))
+        .nest("/api", Router::new().fallback(api_not_found))
+        .merge(api)
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics_page))
+        .fallback(routes::pages::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::csrf_guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::pages::error_pages,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                        let id = request
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    AppError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "something went wrong on our side; it has been logged",
+                    )
+                    .into_response()
+                }))
+                .layer(CompressionLayer::new())
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    settings.request_timeout,
+                ))
+                .layer(DefaultBodyLimit::max(settings.body_limit))
+                .layer(middleware::from_fn(metrics::track_latency)),
+        )
         .with_state(state)
 }
 
+async fn api_not_found(request: Request) -> AppError {
+    AppError::not_found(format!(
+        "no API route {} {}; the API is described at /api/openapi.json and browsable at /api/docs",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
 /// Liveness and readiness: answers 200 only when the database answers.
-async fn healthz(State(state): State<AppState>) -> (axum::http::StatusCode, Json<Value>) {
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.engine.db().ping().await {
-        Ok(()) => (axum::http::StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
         Err(_) => (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "database unavailable" })),
         ),
     }

@@ -18,9 +18,10 @@ async fn healthz_answers_ok_while_the_database_answers() {
     )
     .await
     .expect("starts");
-    let app = forlob_web::router(forlob_web::AppState {
-        engine: Arc::new(engine),
-    });
+    let app = forlob_web::router(forlob_web::AppState::new(
+        Arc::new(engine),
+        forlob_web::WebSettings::default(),
+    ));
     let response = app
         .oneshot(
             Request::get("/healthz")

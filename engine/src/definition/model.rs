@@ -215,8 +215,18 @@ impl ProcessDefinition {
     }
 
     /// Mermaid `stateDiagram-v2` text of the state machine.
+    /// The diagram with `current` drawn as the state the instance is in.
+    pub fn mermaid_highlighting(&self, current: &str) -> String {
+        let mut out = self.mermaid();
+        if self.states.contains_key(current) {
+            out.push_str("    classDef current fill:#ffe08a,stroke:#a15c00,stroke-width:3px\n");
+            out.push_str(&format!("    class {} current\n", mermaid_node(current)));
+        }
+        out
+    }
+
     pub fn mermaid(&self) -> String {
-        let node = |id: &str| id.replace('-', "_");
+        let node = mermaid_node;
         let mut out = String::from("stateDiagram-v2\n");
         out.push_str(&format!("    [*] --> {}\n", node(&self.initial)));
         for state in self.states.values() {
@@ -276,4 +286,9 @@ impl ProcessDefinition {
         }
         out
     }
+}
+
+/// Mermaid ids may not contain `-`; state ids often do.
+fn mermaid_node(id: &str) -> String {
+    id.replace('-', "_")
 }

@@ -6,10 +6,18 @@ use uuid::Uuid;
 use super::Engine;
 use super::execute::{StartRequest, Txn};
 use super::transition::Event;
-use crate::definition::StepKind;
+use std::sync::Arc;
+
+use sea_orm::DatabaseTransaction;
+
+use crate::definition::{ProcessDefinition, StepKind};
 use crate::error::{EngineError, Result, TransitionError};
+use crate::expr::Scope;
+use crate::form::Form;
 use crate::instance::Actor;
+use crate::instance::Task;
 use crate::store;
+use crate::store::InstanceRow;
 
 impl Engine {
     /// Starts `process` (or the process replacing it) for `subject`, as `actor`. People may
@@ -99,41 +107,23 @@ impl Engine {
         self.retrying(|| async {
             let conn = self.begin_write().await?;
             let now = self.clock.now();
-            let task = store::task(&conn, task_id)
-                .await?
-                .ok_or_else(|| EngineError::not_found("task", task_id))?;
-            // A task without a municipality belongs to nobody's inbox: only admins may act.
-            if !actor.sees_all()
-                && (task.municipality.is_none() || task.municipality != actor.municipality)
+            let open = self.open_task(&conn, task_id, actor, now).await?;
+            if let Some(holder) = open.task.claimed_by.clone().filter(|h| *h != actor.id)
+                && !actor.sees_all()
             {
-                return Err(EngineError::not_found("task", task_id));
-            }
-            if task.status != "open" {
-                return Err(TransitionError::TaskClosed {
+                return Err(TransitionError::TaskClaimed {
                     task: task_id,
-                    status: task.status,
+                    by: holder,
                 }
                 .into());
             }
-            let (def, mut row) = self.load_active(&conn, task.instance_id).await?;
-            let Some(StepKind::Manual { form: spec, .. }) = def.state(&row.state).map(|s| &s.kind)
-            else {
-                return Err(TransitionError::NotAccepted {
-                    process: def.id.clone(),
-                    state: row.state.clone(),
-                    event: "submit".into(),
-                }
-                .into());
-            };
-            let subject = self
-                .subject_data(&conn, &def, &row.subject)
-                .await?
-                .unwrap_or_else(|| json!({ "id": row.subject }));
-            let scope = self
-                .base_scope(&def, now)
-                .with("vars", row.variables.clone())
-                .with("subject", subject)
-                .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
+            let OpenTask {
+                def,
+                mut row,
+                scope,
+                ..
+            } = open;
+            let spec = manual_form(&def, &row.state)?;
             let parsed = spec
                 .validate(form, &scope, &self.registry)
                 .map_err(EngineError::Invalid)?;
@@ -162,5 +152,126 @@ impl Engine {
             Ok(())
         })
         .await
+    }
+
+    /// The task if the actor may see it: tenancy is part of the query, and a task of another
+    /// municipality is "not found", exactly like one that does not exist.
+    pub(super) async fn visible_task<C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        task_id: Uuid,
+        actor: &Actor,
+    ) -> Result<crate::instance::Task> {
+        let filter = store::TaskFilter {
+            id: Some(task_id),
+            municipality: actor.task_scope(),
+            limit: Some(1),
+            ..store::TaskFilter::default()
+        };
+        store::tasks(conn, &filter)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::not_found("task", task_id))
+    }
+
+    /// One task, as the actor may see it.
+    pub async fn task(&self, task_id: Uuid, actor: &Actor) -> Result<crate::instance::Task> {
+        self.visible_task(&self.db, task_id, actor).await
+    }
+
+    /// Takes an open task so colleagues see it is being worked on (`claim`), or gives it back.
+    /// Claiming a task someone else holds, or a closed one, is a 409.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn claim_task(
+        &self,
+        task_id: Uuid,
+        actor: &Actor,
+        claim: bool,
+    ) -> Result<crate::instance::Task> {
+        self.retrying(|| async {
+            let conn = self.begin_write().await?;
+            let scope = actor.task_scope();
+            let changed =
+                store::set_task_claim(&conn, task_id, scope.as_deref(), &actor.id, claim).await?;
+            let task = self.visible_task(&conn, task_id, actor).await?;
+            if !changed {
+                if task.status != "open" {
+                    return Err(TransitionError::TaskClosed {
+                        task: task_id,
+                        status: task.status,
+                    }
+                    .into());
+                }
+                if let Some(holder) = task.claimed_by.clone().filter(|h| *h != actor.id) {
+                    return Err(TransitionError::TaskClaimed {
+                        task: task_id,
+                        by: holder,
+                    }
+                    .into());
+                }
+            }
+            self.commit(conn).await?;
+            Ok(task)
+        })
+        .await
+    }
+
+    /// An open task the actor may see, its active instance, and the scope its form's
+    /// expressions see (vars, subject, actor, today); refused when the task is closed or its
+    /// instance is no longer in a manual step.
+    pub(super) async fn open_task(
+        &self,
+        conn: &DatabaseTransaction,
+        task_id: Uuid,
+        actor: &Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<OpenTask> {
+        let task = self.visible_task(conn, task_id, actor).await?;
+        if task.status != "open" {
+            return Err(TransitionError::TaskClosed {
+                task: task_id,
+                status: task.status,
+            }
+            .into());
+        }
+        let (def, row) = self.load_active(conn, task.instance_id).await?;
+        manual_form(&def, &row.state)?;
+        let subject = self
+            .subject_data(conn, &def, &row.subject)
+            .await?
+            .unwrap_or_else(|| json!({ "id": row.subject }));
+        let scope = self
+            .base_scope(&def, now)
+            .with("vars", row.variables.clone())
+            .with("subject", subject)
+            .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
+        Ok(OpenTask {
+            task,
+            def,
+            row,
+            scope,
+        })
+    }
+}
+
+/// An open task with what completing it needs.
+pub(super) struct OpenTask {
+    pub task: Task,
+    pub def: Arc<ProcessDefinition>,
+    pub row: InstanceRow,
+    pub scope: Scope,
+}
+
+/// The form of the manual step `state`; refused when the state is not a manual step.
+pub(super) fn manual_form<'d>(def: &'d ProcessDefinition, state: &str) -> Result<&'d Form> {
+    match def.state(state).map(|s| &s.kind) {
+        Some(StepKind::Manual { form, .. }) => Ok(form),
+        _ => Err(TransitionError::NotAccepted {
+            process: def.id.clone(),
+            state: state.to_owned(),
+            event: "submit".into(),
+        }
+        .into()),
     }
 }

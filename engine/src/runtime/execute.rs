@@ -302,6 +302,7 @@ impl Engine {
                     title,
                     municipality,
                     status: "open".into(),
+                    claimed_by: None,
                     due_at,
                     created_at: now,
                     completed_at: None,
@@ -475,16 +476,26 @@ impl Engine {
         conn: &DatabaseTransaction,
         id: Uuid,
     ) -> Result<(Arc<ProcessDefinition>, InstanceRow)> {
-        let (instance, parent_state) = store::instance(conn, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("instance", id))?;
-        if instance.status != InstanceStatus::Active {
+        let (def, row) = self.load_any(conn, id).await?;
+        if row.status != InstanceStatus::Active {
             return Err(TransitionError::NotActive {
                 instance: id,
-                status: instance.status.as_str().into(),
+                status: row.status.as_str().into(),
             }
             .into());
         }
+        Ok((def, row))
+    }
+
+    /// The instance and its definition version, whatever its status.
+    pub(super) async fn load_any(
+        &self,
+        conn: &DatabaseTransaction,
+        id: Uuid,
+    ) -> Result<(Arc<ProcessDefinition>, InstanceRow)> {
+        let (instance, parent_state) = store::instance(conn, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("instance", id))?;
         let def = match self
             .catalog()
             .version(&instance.process_id, instance.version)

@@ -11,7 +11,9 @@
 mod catalog;
 mod commands;
 mod execute;
+mod incidents;
 mod messages;
+mod queries;
 pub mod transition;
 mod work;
 
@@ -27,6 +29,7 @@ use sea_orm::{
 
 pub use catalog::{Catalog, DeployOutcome};
 pub use messages::{InboundMessage, MessageOutcome};
+pub use queries::TaskForm;
 
 use crate::clock::Clock;
 use crate::error::{EngineError, Result, StoreError, is_transient_db};
@@ -70,6 +73,7 @@ pub struct Engine {
     catalog: RwLock<Arc<Catalog>>,
     options: EngineOptions,
     titles: handlebars::Handlebars<'static>,
+    forms: crate::form::FormRenderer,
 }
 
 /// Opens the database named by `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`,
@@ -140,6 +144,9 @@ impl Engine {
         let mut titles = handlebars::Handlebars::new();
         // Titles are plain text in the database; whoever shows them as HTML escapes them.
         titles.register_escape_fn(handlebars::no_escape);
+        let forms = crate::form::FormRenderer::new(&registry).expect(
+            "field type templates are fixed at build time and rendered by the packages' own tests",
+        );
         Ok(Self {
             db,
             registry,
@@ -147,6 +154,7 @@ impl Engine {
             catalog: RwLock::new(Arc::new(catalog)),
             options,
             titles,
+            forms,
         })
     }
 

@@ -11,6 +11,10 @@ use serde_json::Value;
 use super::entities::*;
 
 pub(crate) use super::entities::{
+    case::Model as Case, case_event::Model as CaseEvent, dk_move::Model as Move,
+    institution_stay::Model as InstitutionStay,
+};
+pub(crate) use super::entities::{
     handleansvar::Model as Handleansvar, manual_registration::Model as ManualRegistration,
     person::Model as Person, planned_item::Model as PlannedItem,
 };
@@ -683,4 +687,82 @@ pub(crate) async fn count_sql<C: ConnectionTrait>(conn: &C, sql: &str) -> Result
     Ok(row
         .and_then(|r| r.try_get_by_index::<i64>(0).ok())
         .unwrap_or_default())
+}
+
+/// Every acting-municipality period of the person, newest first: the history on their page.
+pub(crate) async fn handleansvar_periods<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<Handleansvar>, DbErr> {
+    handleansvar::Entity::find()
+        .filter(handleansvar::Column::Cpr.eq(cpr))
+        .order_by_desc(handleansvar::Column::FromDate)
+        .order_by_desc(handleansvar::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// The registrations that are pending or active, oldest first: the one in force and the one
+/// that may replace it on the next run.
+pub(crate) async fn open_manuals<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<ManualRegistration>, DbErr> {
+    manual_registration::Entity::find()
+        .filter(manual_registration::Column::Cpr.eq(cpr))
+        .filter(manual_registration::Column::State.is_in(["pending", "active"]))
+        .order_by_asc(manual_registration::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// The person's moves not yet carried out, the soonest run first.
+pub(crate) async fn planned_moves<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<Move>, DbErr> {
+    dk_move::Entity::find()
+        .filter(dk_move::Column::Cpr.eq(cpr))
+        .filter(dk_move::Column::Status.eq("planned"))
+        .order_by_asc(dk_move::Column::EffectiveDate)
+        .order_by_asc(dk_move::Column::Id)
+        .all(conn)
+        .await
+}
+
+pub(crate) async fn cases<C: ConnectionTrait>(conn: &C, cpr: &str) -> Result<Vec<Case>, DbErr> {
+    case::Entity::find()
+        .filter(case::Column::Cpr.eq(cpr))
+        .order_by_asc(case::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// The events of all the person's cases, oldest first.
+pub(crate) async fn person_case_events<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<CaseEvent>, DbErr> {
+    let ids = case_ids(conn, cpr).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    case_event::Entity::find()
+        .filter(case_event::Column::CaseId.is_in(ids))
+        .order_by_asc(case_event::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// Every institution stay of the person, the earliest first.
+pub(crate) async fn institution_stays<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+) -> Result<Vec<InstitutionStay>, DbErr> {
+    institution_stay::Entity::find()
+        .filter(institution_stay::Column::Cpr.eq(cpr))
+        .order_by_asc(institution_stay::Column::FromDate)
+        .order_by_asc(institution_stay::Column::Id)
+        .all(conn)
+        .await
 }

@@ -63,6 +63,7 @@ pub(crate) async fn run(args: InstancesArgs, config: &Config) -> anyhow::Result<
                 status,
                 subject,
                 limit: Some(limit),
+                ..InstanceFilter::default()
             };
             let instances = store::instances(&db, &filter).await?;
             println!(

@@ -1,8 +1,10 @@
 //! Command-line interface. Each subcommand is a small function over the engine.
 
 mod bench;
+mod demo;
 mod instances;
 mod register;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,6 +95,8 @@ enum Command {
     Instances(instances::InstancesArgs),
     /// The simulated population register: synthetic persons and a move stream.
     Register(register::RegisterArgs),
+    /// Add and list users (caseworkers, admins, designers) and their API tokens.
+    Users(users::UsersArgs),
     /// Measure throughput; prints one JSON line of figures.
     Bench(bench::BenchArgs),
 }
@@ -160,6 +164,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Instances(args) => instances::run(args, &config).await,
         Command::Register(args) => register::run(args, &config).await,
+        Command::Users(args) => users::run(args, &config).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }
@@ -187,14 +192,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     for o in outcomes.iter().filter(|o| o.changed) {
         tracing::info!(process = %o.process_id, version = o.version, "deployed");
     }
-    let persons = forlob_processes::flytning::simulate::population_size(engine.db()).await?;
-    if persons == 0 && config.demo_persons > 0 {
-        println!(
-            "empty person register: loading {} demo persons",
-            config.demo_persons
-        );
-        register::populate(&engine, config.demo_persons, 1).await?;
-    }
+    let logins = demo::seed(&engine, config).await?;
     let engine = Arc::new(engine);
     let cancel = tokio_util::sync::CancellationToken::new();
     let interval = std::time::Duration::from_millis(config.worker_interval_ms);
@@ -206,8 +204,26 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         "forlob is running at http://{listen}  (database: {db}, {} processes deployed)",
         outcomes.len()
     );
-    println!("health: http://{listen}/healthz — press Ctrl-C to stop");
-    let app = forlob_web::router(forlob_web::AppState { engine });
+    for login in &logins {
+        println!(
+            "  demo login: {:<14} password {}  ({})",
+            login.username, login.password, login.what
+        );
+    }
+    if !logins.is_empty() {
+        println!("  (passwords are shown this once; add users with `forlob users add`)");
+    }
+    let settings = config.web_settings();
+    if settings.assets_dir.is_none() {
+        println!(
+            "warning: browser assets not found; run `npm ci --prefix web/assets` (or use scripts/run.sh) for htmx, diagrams and the API page"
+        );
+    }
+    println!(
+        "API: http://{listen}/api/docs — health: http://{listen}/healthz — press Ctrl-C to stop"
+    );
+    let app = forlob_web::router(forlob_web::AppState::new(engine, settings))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let shutdown = cancel.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

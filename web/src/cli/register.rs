@@ -91,7 +91,7 @@ pub(crate) async fn run(args: RegisterArgs, config: &Config) -> anyhow::Result<E
     }
 }
 
-async fn engine(
+pub(crate) async fn engine(
     url: &str,
     config: &Config,
     at: chrono::DateTime<chrono::Utc>,

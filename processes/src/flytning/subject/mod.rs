@@ -1,12 +1,18 @@
-//! `subject.*` for processes about a person: what the simulated CPR and KP know of them.
+//! The `person` subject: `subject.*` for processes about a person (what the simulated CPR and
+//! KP know of them), and the overview a Danish caseworker reads on the person's page and beside
+//! a task: who they are, their handlekommune now and next, the manual registration, their
+//! cases with ydelser and træk, and the moves not yet carried out.
+
+mod overview;
 
 use async_trait::async_trait;
 use forlob_engine::ActionError;
-use forlob_engine::registry::SubjectProvider;
+use forlob_engine::registry::{SubjectOverview, SubjectProvider};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Value, json};
 
 use super::store;
+use overview::Record;
 
 pub(crate) struct Persons;
 
@@ -47,5 +53,16 @@ impl SubjectProvider for Persons {
             "bopaelssamling": person.bopaelssamling,
             "manual": manual,
         })))
+    }
+
+    async fn overview(
+        &self,
+        conn: &DatabaseTransaction,
+        id: &str,
+    ) -> Result<Option<SubjectOverview>, ActionError> {
+        let Some(record) = Record::load(conn, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(record.overview()))
     }
 }

@@ -1,0 +1,553 @@
+//! The REST API through `router(state).oneshot`, on SQLite and PostgreSQL: tenancy inside the
+//! queries, clean 409s and 422s, roles, JSON errors, the OpenAPI document, messages, metrics.
+
+mod support;
+mod web;
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use support::Backend;
+use web::Web;
+
+async fn a_caseworker_of_147_can_neither_list_read_claim_nor_complete_a_task_of_101(
+    backend: Backend,
+) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag i 101").await;
+    let theirs = web
+        .api(Method::GET, "/api/tasks", Some(&web.cw147), None)
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert_eq!(theirs.json()["total"], 0, "{}", theirs.text);
+    assert_eq!(theirs.json()["tasks"], json!([]));
+    // Even asking for 101's inbox by name gives their own.
+    let asked = web
+        .api(
+            Method::GET,
+            "/api/tasks?municipality=101",
+            Some(&web.cw147),
+            None,
+        )
+        .await;
+    assert_eq!(asked.json()["total"], 0);
+    for (method, path, body) in [
+        (Method::GET, format!("/api/tasks/{task}"), None),
+        (Method::POST, format!("/api/tasks/{task}/claim"), None),
+        (
+            Method::POST,
+            format!("/api/tasks/{task}/complete"),
+            Some(json!({ "decision": "approve" })),
+        ),
+    ] {
+        let reply = web.api(method, &path, Some(&web.cw147), body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            reply.text
+        );
+        // The same answer as for a task that does not exist.
+        assert_eq!(reply.json()["error"], "not_found");
+    }
+    let ours = web
+        .api(Method::GET, "/api/tasks", Some(&web.cw101), None)
+        .await;
+    assert_eq!(ours.json()["total"], 1);
+    assert_eq!(ours.json()["tasks"][0]["id"], task);
+    assert_eq!(ours.json()["counts"]["review"], 1);
+    let still_open = web
+        .api(
+            Method::GET,
+            &format!("/api/tasks/{task}"),
+            Some(&web.cw101),
+            None,
+        )
+        .await;
+    assert_eq!(still_open.json()["task"]["status"], "open");
+    assert_eq!(still_open.json()["form"][0]["name"], "decision");
+}
+
+async fn a_task_completed_twice_at_once_gives_one_200_and_one_409(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag").await;
+    let path = format!("/api/tasks/{task}/complete");
+    let body = json!({ "decision": "approve", "amount": "10" });
+    let (a, b) = tokio::join!(
+        web.api(Method::POST, &path, Some(&web.cw101), Some(body.clone())),
+        web.api(Method::POST, &path, Some(&web.admin), Some(body.clone())),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} / {}", a.text, b.text);
+    let loser = if a.status == StatusCode::CONFLICT {
+        a
+    } else {
+        b
+    };
+    assert_eq!(loser.json()["error"], "task_closed");
+    let history = web
+        .api(
+            Method::GET,
+            "/api/instances?process=web-case",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(history.json()[0]["status"], "completed");
+}
+
+async fn a_form_with_errors_is_refused_with_422_and_a_message_per_field(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag").await;
+    let reply = web
+        .api(
+            Method::POST,
+            &format!("/api/tasks/{task}/complete"),
+            Some(&web.cw101),
+            Some(json!({ "decision": "maybe", "amount": "-5" })),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    let body = reply.json();
+    assert_eq!(body["error"], "invalid");
+    assert!(body["details"]["decision"].is_string(), "{body}");
+    assert_eq!(body["details"]["amount"], "Beløbet kan ikke være negativt");
+    // Nothing changed: the task is still open.
+    let task_now = web
+        .api(
+            Method::GET,
+            &format!("/api/tasks/{task}"),
+            Some(&web.cw101),
+            None,
+        )
+        .await;
+    assert_eq!(task_now.json()["task"]["status"], "open");
+}
+
+async fn a_claimed_task_is_closed_to_colleagues_until_given_back(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag").await;
+    // A colleague in 101.
+    let (_, colleague) = forlob_web::users::add(
+        &web.state.engine,
+        forlob_web::users::UserSpec {
+            username: "carl".into(),
+            role: "caseworker".into(),
+            municipality: Some("101".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("added");
+    let claim = format!("/api/tasks/{task}/claim");
+    let claimed = web.api(Method::POST, &claim, Some(&web.cw101), None).await;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
+    assert_eq!(claimed.json()["claimed_by"], "anna");
+    // Claiming again is harmless for the holder, a 409 for anybody else.
+    let again = web.api(Method::POST, &claim, Some(&web.cw101), None).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let taken = web.api(Method::POST, &claim, Some(&colleague), None).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_eq!(taken.json()["error"], "task_claimed");
+    let complete = format!("/api/tasks/{task}/complete");
+    let refused = web
+        .api(
+            Method::POST,
+            &complete,
+            Some(&colleague),
+            Some(json!({ "decision": "approve" })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let mine = web
+        .api(
+            Method::GET,
+            "/api/tasks?claimed_by=me",
+            Some(&web.cw101),
+            None,
+        )
+        .await;
+    assert_eq!(mine.json()["total"], 1);
+    // The colleague cannot give back someone else's claim.
+    let unclaim = format!("/api/tasks/{task}/unclaim");
+    let not_theirs = web
+        .api(Method::POST, &unclaim, Some(&colleague), None)
+        .await;
+    assert_eq!(not_theirs.status, StatusCode::CONFLICT);
+    let released = web
+        .api(Method::POST, &unclaim, Some(&web.cw101), None)
+        .await;
+    assert_eq!(released.json()["claimed_by"], serde_json::Value::Null);
+    let done = web
+        .api(
+            Method::POST,
+            &complete,
+            Some(&colleague),
+            Some(json!({ "decision": "approve" })),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(done.json()["task"]["completed_by"], "carl");
+}
+
+async fn callers_need_a_valid_token_and_the_right_role(backend: Backend) {
+    let web = Web::start(backend).await;
+    let none = web.api(Method::GET, "/api/tasks", None, None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(none.json()["error"], "unauthorized");
+    let forged = web
+        .api(Method::GET, "/api/tasks", Some("0123abcd"), None)
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    for (token, path) in [
+        (&web.designer, "/api/tasks"),
+        (&web.cw101, "/api/instances"),
+        (&web.cw101, "/api/admin/users"),
+        (&web.cw101, "/api/processes/web-case"),
+    ] {
+        let reply = web.api(Method::GET, path, Some(token), None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            reply.text
+        );
+        assert_eq!(reply.json()["error"], "forbidden");
+    }
+    let designer = web
+        .api(
+            Method::GET,
+            "/api/processes/web-case",
+            Some(&web.designer),
+            None,
+        )
+        .await;
+    assert_eq!(designer.status, StatusCode::OK);
+    assert!(
+        designer.json()["diagram"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("stateDiagram-v2"))
+    );
+    assert_eq!(designer.json()["versions"][0]["version"], 1);
+}
+
+async fn starting_by_hand_follows_the_definitions_permission(backend: Backend) {
+    let web = Web::start(backend).await;
+    let path = "/api/processes/web-case/instances";
+    let other = web
+        .api(
+            Method::POST,
+            path,
+            Some(&web.cw147),
+            Some(json!({ "subject": "1", "variables": { "kommune": "101", "title": "x" } })),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        other.json()["message"],
+        "Kun din egen kommune kan oprette sagen"
+    );
+    let own = web
+        .api(
+            Method::POST,
+            path,
+            Some(&web.cw147),
+            Some(json!({ "subject": "1", "variables": { "kommune": "147", "title": "x" } })),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.text);
+    let empty = web
+        .api(
+            Method::POST,
+            path,
+            Some(&web.cw147),
+            Some(json!({ "subject": " " })),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.json()["details"]["subject"].is_string());
+    let unknown = web
+        .api(
+            Method::POST,
+            "/api/processes/nope/instances",
+            Some(&web.admin),
+            Some(json!({ "subject": "1" })),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+async fn bad_requests_get_json_errors_that_say_what_is_wrong(backend: Backend) {
+    let web = Web::start(backend).await;
+    let cases = [
+        (
+            Method::GET,
+            "/api/tasks?sort=sideways",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::GET,
+            "/api/tasks?limit=0",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::GET,
+            "/api/tasks?due_before=tomorrow",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::GET,
+            "/api/tasks?colour=red",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/api/tasks/not-a-uuid",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            "/api/instances?status=sleeping",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::GET,
+            "/api/no-such-thing",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            "/api/processes/web-case/instances",
+            Some(json!({ "subjekt": "1" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (method, path, body, status) in cases {
+        let reply = web.api(method, path, Some(&web.admin), body).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        let body = reply.json();
+        assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{path}: {body}"
+        );
+        assert!(body.get("details").is_some(), "{path}: {body}");
+    }
+    let broken = web
+        .send(
+            axum::http::Request::post("/api/tasks/00000000-0000-0000-0000-000000000000/complete")
+                .header("authorization", format!("Bearer {}", web.admin))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from("{not json"))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST, "{}", broken.text);
+    assert_eq!(broken.json()["error"], "bad_request");
+}
+
+async fn messages_are_taken_once_by_their_id(backend: Backend) {
+    let web = Web::start(backend).await;
+    let message = json!({ "message_id": "m-1", "type": "unknown.kind", "data": { "x": 1 } });
+    let first = web
+        .api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.admin),
+            Some(message.clone()),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text);
+    assert_eq!(first.json()["outcome"], "dead_letter");
+    let again = web
+        .api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.admin),
+            Some(message),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json()["outcome"], "duplicate");
+    let letters = web
+        .api(
+            Method::GET,
+            "/api/admin/dead-letters",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(letters.json().as_array().map(Vec::len), Some(1));
+    let caseworker = web
+        .api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.cw101),
+            Some(json!({ "message_id": "m-2", "type": "x", "data": {} })),
+        )
+        .await;
+    assert_eq!(caseworker.status, StatusCode::FORBIDDEN);
+}
+
+async fn the_openapi_document_describes_every_route(backend: Backend) {
+    let web = Web::start(backend).await;
+    let doc = web.api(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let doc = doc.json();
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        doc["openapi"]
+    );
+    for path in [
+        "/api/tasks",
+        "/api/tasks/{id}",
+        "/api/tasks/{id}/claim",
+        "/api/tasks/{id}/unclaim",
+        "/api/tasks/{id}/complete",
+        "/api/processes",
+        "/api/processes/{id}",
+        "/api/processes/{id}/instances",
+        "/api/instances",
+        "/api/instances/{id}",
+        "/api/persons/{id}",
+        "/api/messages",
+        "/api/admin/clock",
+        "/api/admin/incidents",
+        "/api/admin/dead-letters",
+        "/api/admin/users",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "missing {path}");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+async fn the_manual_clock_moves_only_forward_and_only_for_admins(backend: Backend) {
+    let web = Web::start(backend).await;
+    let now = forlob_engine::Clock::now(web.clock.as_ref());
+    let later = (now + chrono::Duration::days(1)).to_rfc3339();
+    let moved = web
+        .api(
+            Method::POST,
+            "/api/admin/clock",
+            Some(&web.admin),
+            Some(json!({ "advance_to": later })),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    let back = web
+        .api(
+            Method::POST,
+            "/api/admin/clock",
+            Some(&web.admin),
+            Some(json!({ "advance_to": now.to_rfc3339() })),
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let caseworker = web
+        .api(
+            Method::POST,
+            "/api/admin/clock",
+            Some(&web.cw101),
+            Some(json!({ "advance_to": later })),
+        )
+        .await;
+    assert_eq!(caseworker.status, StatusCode::FORBIDDEN);
+}
+
+async fn metrics_report_tasks_instances_work_and_latencies(backend: Backend) {
+    let web = Web::start(backend).await;
+    web.case("0101501234", "101", "Sag").await;
+    web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
+        .await;
+    let metrics = web.api(Method::GET, "/metrics", None, None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    for expected in [
+        "forlob_tasks_open{municipality=\"101\"} 1",
+        "forlob_instances_active{process=\"web-case\",state=\"review\"} 1",
+        "forlob_work_queue_due",
+        "forlob_work_queue_lag_seconds",
+        "forlob_transitions_total",
+    ] {
+        assert!(
+            metrics.text.contains(expected),
+            "missing {expected} in\n{}",
+            metrics.text
+        );
+    }
+}
+
+async fn users_are_added_once_with_checked_fields(backend: Backend) {
+    let web = Web::start(backend).await;
+    let bad = web
+        .api(
+            Method::POST,
+            "/api/admin/users",
+            Some(&web.admin),
+            Some(json!({ "username": "X Y", "role": "king", "password": "short" })),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let details = &bad.json()["details"];
+    for field in ["username", "role", "password"] {
+        assert!(details[field].is_string(), "{field}: {details}");
+    }
+    let no_municipality = web
+        .api(
+            Method::POST,
+            "/api/admin/users",
+            Some(&web.admin),
+            Some(json!({ "username": "eva", "role": "caseworker" })),
+        )
+        .await;
+    assert!(no_municipality.json()["details"]["municipality"].is_string());
+    let added = web
+        .api(
+            Method::POST,
+            "/api/admin/users",
+            Some(&web.admin),
+            Some(json!({ "username": "eva", "role": "caseworker", "municipality": "147" })),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    let token = added.json()["token"].as_str().expect("token").to_owned();
+    let works = web.api(Method::GET, "/api/tasks", Some(&token), None).await;
+    assert_eq!(works.status, StatusCode::OK);
+    let taken = web
+        .api(
+            Method::POST,
+            "/api/admin/users",
+            Some(&web.admin),
+            Some(json!({ "username": "eva", "role": "admin" })),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+}
+
+on_both_backends!(
+    a_caseworker_of_147_can_neither_list_read_claim_nor_complete_a_task_of_101,
+    a_task_completed_twice_at_once_gives_one_200_and_one_409,
+    a_form_with_errors_is_refused_with_422_and_a_message_per_field,
+    a_claimed_task_is_closed_to_colleagues_until_given_back,
+    callers_need_a_valid_token_and_the_right_role,
+    starting_by_hand_follows_the_definitions_permission,
+    bad_requests_get_json_errors_that_say_what_is_wrong,
+    messages_are_taken_once_by_their_id,
+    the_openapi_document_describes_every_route,
+    the_manual_clock_moves_only_forward_and_only_for_admins,
+    metrics_report_tasks_instances_work_and_latencies,
+    users_are_added_once_with_checked_fields,
+);

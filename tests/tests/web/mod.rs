@@ -1,0 +1,180 @@
+//! Test support for the HTTP surface: the router over a test engine, users of each role with
+//! their tokens, and requests through `router.oneshot`.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use forlob_web::users::{self, UserSpec};
+use forlob_web::{AppState, WebSettings};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::support::{Backend, TestApp, TestDb};
+
+/// A process people start by hand, whose one manual step goes to the municipality given in
+/// `vars.kommune`, with a title from `vars.title` (to test escaping) and a checked form.
+pub const CASE_PROCESS: &str = r#"
+id: web-case
+title: { da: Sag til test }
+subject: test-person
+start:
+  manual:
+    allowed: "actor.role == 'admin' || vars.kommune == actor.municipality"
+    refusal: "Kun din egen kommune kan oprette sagen"
+initial: review
+states:
+  review:
+    manual:
+      title: "{{vars.title}}"
+      assign: { municipality: "vars.kommune" }
+      due: P5D
+      form:
+        fields:
+          - { name: decision, type: choice, options: [approve, reject], required: true, label: Afgørelse }
+          - { name: amount, type: number, label: Beløb, check: "form.amount >= 0", message: "Beløbet kan ikke være negativt" }
+          - { name: note, type: textarea, label: Bemærkning }
+    on:
+      submit:
+        - { goto: done }
+  done: { end: true }
+"#;
+
+pub struct Web {
+    pub router: Router,
+    pub state: AppState,
+    pub clock: Arc<forlob_engine::ManualClock>,
+    _db: TestDb,
+    pub admin: String,
+    pub cw101: String,
+    pub cw147: String,
+    pub designer: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl Web {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, WebSettings::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, settings: WebSettings) -> Self {
+        let TestApp { engine, clock, db } = TestApp::builder(backend)
+            .with_process(CASE_PROCESS)
+            .build()
+            .await;
+        let engine = Arc::new(engine);
+        let mut tokens = Vec::new();
+        for (username, role, municipality) in [
+            ("admin", "admin", None),
+            ("anna", "caseworker", Some("101")),
+            ("bo", "caseworker", Some("147")),
+            ("dina", "designer", None),
+        ] {
+            let spec = UserSpec {
+                username: username.into(),
+                display_name: None,
+                role: role.into(),
+                municipality: municipality.map(Into::into),
+                password: Some(format!("{username}-password")),
+            };
+            let (_, token) = users::add(&engine, spec).await.expect("test user is valid");
+            tokens.push(token);
+        }
+        let state = AppState::new(engine, settings);
+        let [admin, cw101, cw147, designer]: [String; 4] = tokens.try_into().expect("four users");
+        Self {
+            router: forlob_web::router(state.clone()),
+            state,
+            clock,
+            _db: db,
+            admin,
+            cw101,
+            cw147,
+            designer,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        Reply {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// A JSON API call with a bearer token (or none).
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .expect("request");
+        self.send(request).await
+    }
+
+    /// Starts the test process for `subject` with its task in `kommune`; the task's id.
+    pub async fn case(&self, subject: &str, kommune: &str, title: &str) -> String {
+        let started = self
+            .api(
+                Method::POST,
+                "/api/processes/web-case/instances",
+                Some(&self.admin),
+                Some(serde_json::json!({ "subject": subject, "variables": { "kommune": kommune, "title": title } })),
+            )
+            .await;
+        assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+        let instance = started.json()["instance_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let detail = self
+            .api(
+                Method::GET,
+                &format!("/api/instances/{instance}"),
+                Some(&self.admin),
+                None,
+            )
+            .await;
+        detail.json()["open_tasks"][0]["id"]
+            .as_str()
+            .expect("the case has a task")
+            .to_owned()
+    }
+}

@@ -1,0 +1,376 @@
+//! Who is calling: API tokens (`Authorization: Bearer ...`) and browser sessions (an HttpOnly
+//! cookie), roles, CSRF protection of cookie-authenticated writes, and the login limiter.
+//!
+//! Secrets (tokens, session ids) are 256 random bits from the OS, shown once and stored only
+//! as SHA-256 digests. Passwords are hashed with argon2id on the blocking pool, so a login
+//! never stalls the async workers.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use forlob_engine::{Role, User, store};
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "forlob_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const CSRF_FIELD: &str = "_csrf";
+
+/// A fresh secret: 32 bytes from the OS as 64 hex digits.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+pub fn digest(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// argon2id with the crate's recommended parameters, off the async workers.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
+    })
+    .await?
+}
+
+/// Whether `password` matches `hash`; a malformed hash never matches.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Token,
+    /// A browser session and the CSRF token its writes must carry.
+    Session {
+        csrf: String,
+    },
+}
+
+/// The signed-in user of a request. Handlers take it (or [`RequireRole`]) as an extractor;
+/// a request without valid credentials is a 401 before any handler runs.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub credential: Credential,
+}
+
+impl Caller {
+    pub fn actor(&self) -> forlob_engine::Actor {
+        self.user.actor()
+    }
+
+    pub fn csrf(&self) -> &str {
+        match &self.credential {
+            Credential::Session { csrf } => csrf,
+            Credential::Token => "",
+        }
+    }
+
+    /// Refuses callers whose role is not among `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if roles.contains(&self.user.role) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "this needs the role {}; you are {}",
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                self.user.role
+            )))
+        }
+    }
+}
+
+/// Resolves the caller from a bearer token or the session cookie; `None` when neither is
+/// present or valid.
+pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, AppError> {
+    let now = state.engine.clock().now();
+    if let Some(token) = bearer(headers) {
+        let Some((user, token_id)) =
+            store::user_by_token(state.engine.db(), &digest(token)).await?
+        else {
+            return Ok(None);
+        };
+        store::touch_token(state.engine.db(), token_id, now).await?;
+        return Ok(Some(Caller {
+            user,
+            credential: Credential::Token,
+        }));
+    }
+    let jar = CookieJar::from_headers(headers);
+    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(
+        store::live_session(state.engine.db(), &digest(cookie.value()), now)
+            .await?
+            .map(|s| Caller {
+                user: s.user,
+                credential: Credential::Session { csrf: s.csrf_token },
+            }),
+    )
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let caller = resolve(state, &parts.headers)
+            .await?
+            .ok_or_else(AppError::unauthorized)?;
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, AppError> {
+        match <Caller as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(caller) => Ok(Some(caller)),
+            Err(e) if e.status == StatusCode::UNAUTHORIZED => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Middleware: a write (POST, PUT, PATCH, DELETE) authenticated by the session cookie must
+/// carry the session's CSRF token, in the `X-CSRF-Token` header (htmx sends it on every
+/// request) or as the `_csrf` field of a url-encoded form. Token-authenticated calls carry no
+/// ambient credential, so they need none. One place, so no handler can forget it.
+pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match check_csrf(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(error) => axum::response::IntoResponse::into_response(error),
+    }
+}
+
+async fn check_csrf(state: &AppState, request: Request) -> Result<Request, AppError> {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) || bearer(request.headers()).is_some()
+    {
+        return Ok(request);
+    }
+    let Some(caller) = resolve(state, request.headers()).await? else {
+        return Ok(request);
+    };
+    let expected = caller.csrf().to_owned();
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(caller);
+    let header_token = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(token) = header_token {
+        return if constant_time_eq(&token, &expected) {
+            Ok(Request::from_parts(parts, body))
+        } else {
+            Err(csrf_refused())
+        };
+    }
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(csrf_refused());
+    }
+    let bytes = axum::body::to_bytes(body, state.settings.body_limit)
+        .await
+        .map_err(|_| AppError::bad_request("the form is too large"))?;
+    let found = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v);
+    match found {
+        Some(token) if constant_time_eq(&token, &expected) => {
+            Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        }
+        _ => Err(csrf_refused()),
+    }
+}
+
+fn csrf_refused() -> AppError {
+    AppError::forbidden(
+        "the form is stale or did not come from this site; reload the page and try again",
+    )
+    .with_code("csrf")
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The session cookie: HttpOnly (no script reads it), SameSite=Lax (not sent on cross-site
+/// posts), Secure when the site runs behind TLS.
+pub fn session_cookie(value: String, secure: bool, max_age: Duration) -> Cookie<'static> {
+    let mut cookie = Cookie::new(SESSION_COOKIE, value);
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_secure(secure);
+    cookie.set_path("/");
+    cookie.set_max_age(time::Duration::try_from(max_age).unwrap_or(time::Duration::hours(8)));
+    cookie
+}
+
+/// Failed logins per username and per client address: after `max_failures` within `window`
+/// further attempts are refused (429) until the window has passed. In memory, per node: it
+/// slows guessing down; it is not an account lock.
+pub struct LoginLimiter {
+    max_failures: u32,
+    window: Duration,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginLimiter {
+    pub fn new(max_failures: u32, window: Duration) -> Self {
+        Self {
+            max_failures,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(username: &str, addr: Option<IpAddr>) -> [String; 2] {
+        [
+            format!("user:{}", username.to_lowercase()),
+            format!("addr:{}", addr.map(|a| a.to_string()).unwrap_or_default()),
+        ]
+    }
+
+    /// Seconds to wait when this attempt must be refused.
+    pub fn check(&self, username: &str, addr: Option<IpAddr>) -> Option<u64> {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.retain(|_, (_, since)| now.duration_since(*since) < self.window);
+        Self::keys(username, addr)
+            .iter()
+            .filter_map(|k| failures.get(k))
+            .filter(|(n, _)| *n >= self.max_failures)
+            .map(|(_, since)| (self.window - now.duration_since(*since)).as_secs().max(1))
+            .max()
+    }
+
+    pub fn failed(&self, username: &str, addr: Option<IpAddr>) {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        for key in Self::keys(username, addr) {
+            failures.entry(key).or_insert((0, now)).0 += 1;
+        }
+    }
+
+    pub fn succeeded(&self, username: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.remove(&Self::keys(username, None)[0]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_random_and_digested() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(digest(&a), digest(&a));
+        assert_ne!(digest(&a), a);
+    }
+
+    #[tokio::test]
+    async fn a_password_verifies_only_against_its_own_hash() {
+        let hash = hash_password("correct horse".into()).await.expect("hashes");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse".into(), hash.clone()).await);
+        assert!(!verify_password("wrong".into(), hash).await);
+        assert!(!verify_password("x".into(), "not a hash".into()).await);
+    }
+
+    #[test]
+    fn logins_are_refused_after_repeated_failures_for_that_user_only() {
+        let limiter = LoginLimiter::new(3, Duration::from_secs(60));
+        let addr = Some(IpAddr::from([10, 0, 0, 1]));
+        for _ in 0..3 {
+            assert!(limiter.check("anna", addr).is_none());
+            limiter.failed("anna", addr);
+        }
+        assert!(limiter.check("anna", None).is_some());
+        assert!(
+            limiter
+                .check("bo", Some(IpAddr::from([10, 0, 0, 2])))
+                .is_none()
+        );
+        // The address is limited too: guessing many usernames from one place is slowed.
+        assert!(limiter.check("bo", addr).is_some());
+    }
+}

@@ -1,0 +1,107 @@
+//! Demo data for a first start: synthetic persons in the simulated CPR, a day of moves sent
+//! through the processes (so inboxes hold real follow-up tasks), and one user per role with a
+//! random password printed once. Runs only on an empty database.
+
+use forlob_engine::Engine;
+use forlob_engine::store::{self, TaskFilter};
+use forlob_processes::flytning::simulate;
+use forlob_web::config::Config;
+use forlob_web::users::{self, UserSpec};
+
+/// A sign-in to show the newcomer.
+pub(crate) struct DemoLogin {
+    pub username: String,
+    pub password: String,
+    pub what: String,
+}
+
+pub(crate) async fn seed(engine: &Engine, config: &Config) -> anyhow::Result<Vec<DemoLogin>> {
+    let persons = config.demo_persons;
+    if persons > 0 && simulate::population_size(engine.db()).await? == 0 {
+        println!("empty person register: loading {persons} demo persons");
+        super::register::populate(engine, persons, 1).await?;
+        if config.demo_moves > 0 {
+            println!(
+                "sending {} demo moves through the processes",
+                config.demo_moves
+            );
+            send_moves(config, persons, config.demo_moves).await?;
+        }
+    }
+    if !store::users(engine.db()).await?.is_empty() {
+        return Ok(Vec::new());
+    }
+    let busiest = busiest_municipality(engine).await?;
+    let mut logins = Vec::new();
+    for (username, role, municipality, name) in [
+        (
+            "sagsbehandler",
+            "caseworker",
+            Some(busiest.clone()),
+            "Demo Sagsbehandler",
+        ),
+        ("admin", "admin", None, "Demo Admin"),
+        ("designer", "designer", None, "Demo Designer"),
+    ] {
+        let password = forlob_web::auth::new_secret()[..12].to_owned();
+        let spec = UserSpec {
+            username: username.into(),
+            display_name: Some(name.into()),
+            role: role.into(),
+            municipality: municipality.clone(),
+            password: Some(password.clone()),
+        };
+        users::add(engine, spec)
+            .await
+            .map_err(|e| anyhow::anyhow!("adding demo user {username}: {}", e.message))?;
+        logins.push(DemoLogin {
+            username: username.into(),
+            password,
+            what: match municipality {
+                Some(m) => format!("{role} in municipality {m}"),
+                None => role.into(),
+            },
+        });
+    }
+    Ok(logins)
+}
+
+/// Two days of moves, played on a manual clock from the day before yesterday up to now: the
+/// 04:00 runs on the way carry the moves out and leave real follow-up tasks. The serving
+/// engine then goes on from the same database on the real clock.
+async fn send_moves(config: &Config, persons: usize, moves: usize) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let start = now
+        .date_naive()
+        .checked_sub_days(chrono::Days::new(2))
+        .unwrap_or_default();
+    let at = start.and_hms_opt(0, 30, 0).unwrap_or_default().and_utc();
+    let engine = super::register::engine(&config.db, config, at).await?;
+    let mut stream = simulate::MoveStream::new(persons, 7);
+    simulate::simulate_days(&engine, &mut stream, start, 2, moves.div_ceil(2), |_| {}).await?;
+    engine.advance_to(now).await?;
+    Ok(())
+}
+
+/// The municipality with the most open tasks, so the demo inbox is full; 101 if none.
+async fn busiest_municipality(engine: &Engine) -> anyhow::Result<String> {
+    let open = store::tasks(
+        engine.db(),
+        &TaskFilter {
+            status: Some("open".into()),
+            limit: Some(100_000),
+            ..TaskFilter::default()
+        },
+    )
+    .await?;
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for task in open {
+        if let Some(m) = task.municipality {
+            *counts.entry(m).or_default() += 1;
+        }
+    }
+    Ok(counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or_else(|| "101".into(), |(m, _)| m))
+}

@@ -1,0 +1,184 @@
+//! The one error type of the web layer and its one mapping to HTTP.
+//!
+//! Every handler returns `Result<_, AppError>`. The response is JSON `{error, message, details}`;
+//! page routes turn the same error into an HTML page in one middleware
+//! (`routes::pages::error_pages`), so status codes and wording are decided here only. Store
+//! and internal errors are logged with their whole chain and answered with a generic text: no
+//! database error ever reaches a user.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use forlob_engine::EngineError;
+use forlob_engine::error::TransitionError;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// What went wrong, in terms a client can act on.
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    /// A stable machine-readable code: `not_found`, `conflict`, `invalid`, ...
+    pub code: &'static str,
+    pub message: String,
+    /// Per-field messages for 422; other structured context otherwise.
+    pub details: Value,
+}
+
+/// The JSON body of every error; also carried to the page renderer as a response extension.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable code, e.g. `not_found`, `conflict`, `invalid`, `forbidden`, `unauthorized`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+    /// For `invalid`: `{field: message}`; otherwise context or null.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    /// The same error under a more specific code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "sign in, or send `Authorization: Bearer <token>`",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 422 with a message per field.
+    pub fn invalid<K: Into<String>, V: Into<String>>(
+        fields: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let details: serde_json::Map<String, Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k.into(), Value::String(v.into())))
+            .collect();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid",
+            message: "some fields are not valid".into(),
+            details: Value::Object(details),
+        }
+    }
+
+    /// Something broke inside; the cause is logged here and the client learns only that.
+    pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %error_chain(err), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+
+    /// The field errors of a 422, if this is one.
+    pub fn field_errors(&self) -> Option<&serde_json::Map<String, Value>> {
+        (self.code == "invalid")
+            .then(|| self.details.as_object())
+            .flatten()
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message.clone(),
+            details: self.details.clone(),
+        }
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// All engine-to-HTTP mapping lives in this one `match`.
+impl From<EngineError> for AppError {
+    fn from(err: EngineError) -> Self {
+        match &err {
+            EngineError::NotFound { .. } => Self::not_found(err.to_string()),
+            EngineError::Invalid(fields) => Self::invalid(fields.clone()),
+            EngineError::Forbidden(reason) => Self::forbidden(reason.clone()),
+            EngineError::Transition(t) => {
+                let code = match t {
+                    TransitionError::TaskClosed { .. } => "task_closed",
+                    TransitionError::TaskClaimed { .. } => "task_claimed",
+                    _ => "conflict",
+                };
+                Self::new(StatusCode::CONFLICT, code, err.to_string())
+            }
+            EngineError::Definition(d) => {
+                let mut e = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_definition",
+                    format!("{} problem(s) in the definitions", d.0.len()),
+                );
+                e.details = json!(d.0.iter().map(ToString::to_string).collect::<Vec<_>>());
+                e
+            }
+            // These texts are written for users and hold no database detail.
+            EngineError::Unavailable { .. }
+            | EngineError::SubjectUnavailable { .. }
+            | EngineError::CommitUnknown(_) => {
+                tracing::warn!(error = %error_chain(&err), "service unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    err.to_string(),
+                )
+            }
+            EngineError::Expression(_) | EngineError::Store(_) => Self::internal(&err),
+        }
+    }
+}
+
+impl From<forlob_engine::store::DbErr> for AppError {
+    fn from(err: forlob_engine::store::DbErr) -> Self {
+        Self::from(EngineError::from(err))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = self.body();
+        let mut response = (self.status, Json(&body)).into_response();
+        response.extensions_mut().insert(body);
+        response
+    }
+}

@@ -1,0 +1,328 @@
+//! Operating the engine (admins): instances, incidents, dead letters, users and tokens, and
+//! the manual clock.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use forlob_engine::Role;
+use forlob_engine::store::{self, InstanceFilter, TaskFilter};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::model::{HistoryView, InstanceView, TaskView};
+use super::{Json, Path, Query};
+use crate::auth::Caller;
+use crate::error::{AppError, ErrorBody, Result};
+use crate::state::AppState;
+use crate::users;
+
+const ADMINS: &[Role] = &[Role::Admin];
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_instances))
+        .routes(routes!(get_instance))
+        .routes(routes!(list_incidents))
+        .routes(routes!(list_dead_letters))
+        .routes(routes!(list_users, add_user))
+        .routes(routes!(advance_clock))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstanceQuery {
+    pub process: Option<String>,
+    pub state: Option<String>,
+    /// `active`, `completed`, `incident` or `cancelled`.
+    pub status: Option<String>,
+    pub subject: Option<String>,
+    pub version: Option<i32>,
+    /// At most this many (1..=1000, default 100).
+    pub limit: Option<u64>,
+}
+
+impl InstanceQuery {
+    pub(crate) fn filter(&self) -> Result<InstanceFilter> {
+        let non_empty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
+        let status = non_empty(&self.status);
+        if let Some(s) = &status
+            && forlob_engine::InstanceStatus::parse(s).is_none()
+        {
+            return Err(AppError::invalid([(
+                "status",
+                format!("`{s}` is not one of active, completed, incident, cancelled"),
+            )]));
+        }
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(AppError::invalid([("limit", "must be between 1 and 1000")]));
+        }
+        Ok(InstanceFilter {
+            process_id: non_empty(&self.process),
+            state: non_empty(&self.state),
+            status,
+            subject: non_empty(&self.subject),
+            version: self.version,
+            limit: Some(limit),
+        })
+    }
+}
+
+/// Instances by process, state, status, subject and version.
+#[utoipa::path(get, path = "/instances", tag = "instances", params(InstanceQuery),
+    responses((status = 200, body = Vec<InstanceView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_instances(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<InstanceQuery>,
+) -> Result<Json<Vec<InstanceView>>> {
+    caller.require(ADMINS)?;
+    let found = store::instances(state.engine.db(), &query.filter()?).await?;
+    Ok(Json(found.into_iter().map(InstanceView::from).collect()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InstanceDetail {
+    pub instance: InstanceView,
+    pub history: Vec<HistoryView>,
+    pub open_tasks: Vec<TaskView>,
+    /// Mermaid diagram of the instance's version with its current state highlighted.
+    pub diagram: Option<String>,
+}
+
+pub(crate) async fn instance_detail(state: &AppState, id: Uuid) -> Result<InstanceDetail> {
+    let db = state.engine.db();
+    let (instance, _) = store::instance(db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no instance {id}")))?;
+    let history = store::history(db, id).await?;
+    let open_tasks = store::tasks(
+        db,
+        &TaskFilter {
+            instance_id: Some(id),
+            status: Some("open".into()),
+            ..TaskFilter::default()
+        },
+    )
+    .await?;
+    let diagram = state
+        .engine
+        .catalog()
+        .version(&instance.process_id, instance.version)
+        .map(|d| d.mermaid_highlighting(&instance.state));
+    Ok(InstanceDetail {
+        instance: instance.into(),
+        history: history.into_iter().map(Into::into).collect(),
+        open_tasks: open_tasks.into_iter().map(Into::into).collect(),
+        diagram,
+    })
+}
+
+/// State, variables, history and open tasks of an instance.
+#[utoipa::path(get, path = "/instances/{id}", tag = "instances", params(("id" = Uuid, Path, description = "instance id")),
+    responses((status = 200, body = InstanceDetail), (status = 404, body = ErrorBody)))]
+async fn get_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<InstanceDetail>> {
+    caller.require(ADMINS)?;
+    Ok(Json(instance_detail(&state, id).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IncidentView {
+    pub id: i64,
+    pub instance_id: Uuid,
+    pub state: String,
+    pub action: String,
+    pub error: String,
+    pub attempts: i32,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Open incidents: automatic steps that failed after their retries.
+#[utoipa::path(get, path = "/admin/incidents", tag = "admin",
+    responses((status = 200, body = Vec<IncidentView>), (status = 403, body = ErrorBody)))]
+async fn list_incidents(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<IncidentView>>> {
+    caller.require(ADMINS)?;
+    let incidents = store::incidents(state.engine.db(), true).await?;
+    Ok(Json(
+        incidents
+            .into_iter()
+            .map(|i| IncidentView {
+                id: i.id,
+                instance_id: i.instance_id,
+                state: i.state,
+                action: i.action,
+                error: i.error,
+                attempts: i.attempts,
+                status: i.status,
+                created_at: i.created_at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeadLetterView {
+    pub message_id: Option<String>,
+    pub message_type: String,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Messages no process could take, with the reason.
+#[utoipa::path(get, path = "/admin/dead-letters", tag = "admin",
+    responses((status = 200, body = Vec<DeadLetterView>), (status = 403, body = ErrorBody)))]
+async fn list_dead_letters(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<DeadLetterView>>> {
+    caller.require(ADMINS)?;
+    let letters = store::dead_letters(state.engine.db()).await?;
+    Ok(Json(
+        letters
+            .into_iter()
+            .map(|d| DeadLetterView {
+                message_id: d.message_id,
+                message_type: d.message_type,
+                payload: d.payload,
+                reason: d.reason,
+                received_at: d.received_at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserView {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    /// `caseworker`, `admin` or `designer`.
+    pub role: String,
+    pub municipality: Option<String>,
+    pub disabled: bool,
+}
+
+impl From<forlob_engine::User> for UserView {
+    fn from(u: forlob_engine::User) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            role: u.role.as_str().to_owned(),
+            municipality: u.municipality,
+            disabled: u.disabled,
+        }
+    }
+}
+
+/// Everyone who may sign in or call the API.
+#[utoipa::path(get, path = "/admin/users", tag = "admin",
+    responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody)))]
+async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<UserView>>> {
+    caller.require(ADMINS)?;
+    let all = store::users(state.engine.db()).await?;
+    Ok(Json(all.into_iter().map(UserView::from).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUserRequest {
+    pub username: String,
+    pub display_name: Option<String>,
+    /// `caseworker`, `admin` or `designer`.
+    pub role: String,
+    /// Required for caseworkers: the official municipality code, e.g. `147`.
+    pub municipality: Option<String>,
+    /// For signing in to the web UI; without one the user has only the API token.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NewUserResponse {
+    pub user: UserView,
+    /// The API token; shown this once, only its digest is stored.
+    pub token: String,
+}
+
+/// Adds a user and gives them an API token.
+#[utoipa::path(post, path = "/admin/users", tag = "admin", request_body = NewUserRequest,
+    responses((status = 201, body = NewUserResponse), (status = 403, body = ErrorBody),
+        (status = 409, description = "the username is taken", body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<NewUserRequest>,
+) -> Result<(StatusCode, Json<NewUserResponse>)> {
+    caller.require(ADMINS)?;
+    let spec = users::UserSpec {
+        username: request.username,
+        display_name: request.display_name,
+        role: request.role,
+        municipality: request.municipality,
+        password: request.password,
+    };
+    let (user, token) = users::add(&state.engine, spec).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewUserResponse {
+            user: user.into(),
+            token,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClockRequest {
+    /// Where to move the manual clock (RFC 3339); everything due on the way runs, in order.
+    pub advance_to: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ClockMoved {
+    pub now: DateTime<Utc>,
+    /// Due timers and steps that ran on the way.
+    pub handled: usize,
+}
+
+/// Moves the manual clock forward (only when serving with `--clock manual`).
+#[utoipa::path(post, path = "/admin/clock", tag = "admin", request_body = ClockRequest,
+    responses((status = 200, body = ClockMoved), (status = 403, description = "not an admin, or the clock is real", body = ErrorBody),
+        (status = 422, description = "the time is in the past", body = ErrorBody)))]
+async fn advance_clock(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<ClockRequest>,
+) -> Result<Json<ClockMoved>> {
+    caller.require(ADMINS)?;
+    if state.engine.clock().as_manual().is_none() {
+        return Err(AppError::forbidden(
+            "the clock can be moved only when the server runs with --clock manual",
+        ));
+    }
+    if request.advance_to < state.engine.clock().now() {
+        return Err(AppError::invalid([(
+            "advance_to",
+            "is before the clock's current time; the clock only moves forward",
+        )]));
+    }
+    let handled = state.engine.advance_to(request.advance_to).await?;
+    Ok(Json(ClockMoved {
+        now: state.engine.clock().now(),
+        handled,
+    }))
+}

@@ -1,0 +1,114 @@
+//! The REST API (DESIGN §8): JSON in and out, bearer token or session, described by the
+//! OpenAPI document served at `/api/openapi.json`. Each resource has its own file with its
+//! handlers and router; this module merges them and owns the extractors whose rejections
+//! become the API's JSON errors.
+
+pub(crate) mod admin;
+mod messages;
+pub(crate) mod model;
+pub(crate) mod persons;
+pub(crate) mod processes;
+pub(crate) mod tasks;
+
+use axum::extract::FromRequest;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "forlob API",
+        description = "Inbox, tasks, processes, instances, persons and messages of the forlob process engine. Authenticate with `Authorization: Bearer <token>` (`forlob users add` prints one) or a browser session. A caseworker sees only their municipality's tasks: another municipality's task is 404. Errors are `{error, message, details}`.",
+        license(name = "EUPL-1.2")
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "tasks", description = "The inbox of human and follow-up tasks"),
+        (name = "processes", description = "Deployed process definitions and manual starts"),
+        (name = "instances", description = "Running and finished process instances (admins)"),
+        (name = "persons", description = "A person's overview and timeline"),
+        (name = "messages", description = "Inbound register messages"),
+        (name = "admin", description = "Operating the engine"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_default()
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
+
+/// The API's routes (to be nested under `/api`) and its OpenAPI document.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(tasks::router())
+        .merge(processes::router())
+        .merge(admin::router())
+        .merge(persons::router())
+        .merge(messages::router())
+}
+
+/// `axum::Json` whose rejections are the API's JSON errors.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub(crate) struct Json<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query` whose rejections are the API's JSON errors.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub(crate) struct Query<T>(pub T);
+
+/// `axum::extract::Path` whose rejections are the API's JSON errors.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub(crate) struct Path<T>(pub T);
+
+use axum::extract::FromRequestParts;
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let mut error = AppError::bad_request(format!(
+            "the JSON body is not valid: {}",
+            rejection.body_text()
+        ));
+        error.status = status;
+        error
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::bad_request(format!(
+            "the query string is not valid: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        AppError::not_found(format!("no such resource: {}", rejection.body_text()))
+    }
+}

@@ -1,0 +1,538 @@
+//! The server-rendered UI: handlebars templates (strict, HTML-escaped, embedded in the
+//! binary and read from disk in debug builds) with htmx for partial updates; no SPA build.
+//!
+//! Pages call the same engine functions as the API, with the same tenancy. Errors are the
+//! API's [`AppError`], turned into a page (or an htmx fragment) by [`error_pages`]. The UI's
+//! own words come in Danish and English (`i18n/*.json`, chosen by the user's setting or the
+//! browser's Accept-Language); the processes' words (task titles, form labels) come from the
+//! definitions as written.
+
+mod admin;
+mod designer;
+mod inbox;
+mod login;
+mod persons;
+mod tasks;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use rust_embed::RustEmbed;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::auth::{self, Caller};
+use crate::error::{AppError, ErrorBody};
+use crate::state::AppState;
+
+#[derive(RustEmbed)]
+#[folder = "templates/"]
+struct Templates;
+
+#[derive(RustEmbed)]
+#[folder = "static/"]
+struct Static;
+
+/// A language of the UI chrome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Da,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Da => "da",
+            Self::En => "en",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        match code.trim().to_lowercase().split(['-', '_']).next() {
+            Some("da") => Some(Self::Da),
+            Some("en") => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    /// The first supported language of an Accept-Language header, by its q weights; Danish
+    /// when the browser names none we have (the product's home).
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let Some(accept) = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Self::Da;
+        };
+        let mut ranked: Vec<(f32, Lang)> = accept
+            .split(',')
+            .filter_map(|part| {
+                let mut pieces = part.split(';');
+                let lang = Self::parse(pieces.next()?)?;
+                let q = pieces
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse().ok())
+                    .unwrap_or(1.0);
+                Some((q, lang))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked.first().map_or(Self::Da, |(_, l)| *l)
+    }
+}
+
+/// The templates and the UI's dictionaries, loaded once at start-up.
+pub struct Ui {
+    handlebars: Handlebars<'static>,
+    texts: HashMap<&'static str, Dictionary>,
+}
+
+type Dictionary = HashMap<String, String>;
+
+fn dictionaries() -> HashMap<&'static str, Dictionary> {
+    let parse = |text: &str, lang: &str| -> Dictionary {
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("i18n/{lang}.json is a flat JSON object of strings: {e}"))
+    };
+    HashMap::from([
+        ("da", parse(include_str!("../../../i18n/da.json"), "da")),
+        ("en", parse(include_str!("../../../i18n/en.json"), "en")),
+    ])
+}
+
+/// `{{t "key"}}`: the UI text for `key` in the page's language (`@root.lang`). A missing key
+/// is an error in strict mode, so a typo fails the page tests rather than showing a blank.
+struct Translate(HashMap<&'static str, Dictionary>);
+
+impl handlebars::HelperDef for Translate {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let key = h
+            .param(0)
+            .and_then(|p| p.value().as_str())
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex("t", 0))?;
+        let lang = ctx
+            .data()
+            .get("lang")
+            .and_then(Value::as_str)
+            .unwrap_or("da");
+        let text = self
+            .0
+            .get(lang)
+            .and_then(|d| d.get(key))
+            .ok_or_else(|| RenderErrorReason::Other(format!("no UI text `{key}` in {lang}")))?;
+        out.write(&handlebars::html_escape(text))?;
+        Ok(())
+    }
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ui {
+    pub fn new() -> Self {
+        let mut handlebars = Handlebars::new();
+        handlebars.set_strict_mode(true);
+        // Debug builds read templates from disk on every render: edit, reload, see.
+        handlebars.set_dev_mode(cfg!(debug_assertions));
+        handlebars
+            .register_embed_templates_with_extension::<Templates>(".hbs")
+            .expect("the embedded templates are checked by the page tests");
+        let texts = dictionaries();
+        handlebars.register_helper("t", Box::new(Translate(texts.clone())));
+        handlebars.register_helper("date", Box::new(format_date));
+        handlebars.register_helper("eq", Box::new(equals));
+        Self { handlebars, texts }
+    }
+
+    /// A UI text for handlers (e.g. a message placed in a page); the key itself if missing,
+    /// which the dictionary test prevents.
+    pub fn text(&self, lang: Lang, key: &str) -> String {
+        self.texts
+            .get(lang.code())
+            .and_then(|d| d.get(key))
+            .cloned()
+            .unwrap_or_else(|| key.to_owned())
+    }
+
+    /// Renders `template` with the page's `data` and the chrome (user, language, CSRF token).
+    pub fn page(
+        &self,
+        template: &str,
+        chrome: &Chrome,
+        title: &str,
+        data: Value,
+    ) -> Result<Page, AppError> {
+        let mut root = json!({
+            "lang": chrome.lang.code(),
+            "title": title,
+            "user": chrome.caller.as_ref().map(|c| json!({
+                "name": c.user.display_name,
+                "username": c.user.username,
+                "role": c.user.role.as_str(),
+                "municipality": c.user.municipality,
+                "is_admin": c.user.role == forlob_engine::Role::Admin,
+                "is_designer": matches!(c.user.role, forlob_engine::Role::Designer | forlob_engine::Role::Admin),
+                "is_caseworker": matches!(c.user.role, forlob_engine::Role::Caseworker | forlob_engine::Role::Admin),
+            })),
+            "csrf": chrome.caller.as_ref().map(|c| c.csrf().to_owned()).unwrap_or_default(),
+            "flash": chrome.flash,
+        });
+        if let (Value::Object(root), Value::Object(data)) = (&mut root, data) {
+            root.extend(data);
+        }
+        self.handlebars
+            .render(template, &root)
+            .map(Page)
+            .map_err(|e| AppError::internal(&e))
+    }
+
+    /// A fragment (no layout), for htmx swaps.
+    pub fn fragment(&self, template: &str, chrome: &Chrome, data: Value) -> Result<Page, AppError> {
+        self.page(template, chrome, "", data)
+    }
+}
+
+fn format_date(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    // Instants are shown in Danish time, to the minute: what a caseworker needs.
+    let text = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
+    let shown = chrono::DateTime::parse_from_rfc3339(text).map_or_else(
+        |_| text.to_owned(),
+        |t| {
+            t.with_timezone(&chrono_tz::Europe::Copenhagen)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        },
+    );
+    out.write(&handlebars::html_escape(&shown))?;
+    Ok(())
+}
+
+fn equals(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let same = match (h.param(0), h.param(1)) {
+        (Some(a), Some(b)) => a.value() == b.value(),
+        _ => false,
+    };
+    if same {
+        out.write("true")?;
+    }
+    Ok(())
+}
+
+/// A rendered page.
+pub struct Page(String);
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        Html(self.0).into_response()
+    }
+}
+
+/// Who is looking and in which language; every page handler takes it.
+#[derive(Clone)]
+pub struct Chrome {
+    pub caller: Option<Caller>,
+    pub lang: Lang,
+    /// A one-time message from the previous action (e.g. "task completed").
+    pub flash: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Chrome {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let caller =
+            <Caller as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(
+                parts, state,
+            )
+            .await?;
+        let lang = caller
+            .as_ref()
+            .and_then(|c| c.user.locale.as_deref())
+            .and_then(Lang::parse)
+            .unwrap_or_else(|| Lang::from_headers(&parts.headers));
+        let flash = parts.uri.query().and_then(|q| {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                .ok()?
+                .into_iter()
+                .find(|(k, _)| k == "done")
+                .map(|(_, v)| v)
+        });
+        Ok(Self {
+            caller,
+            lang,
+            flash,
+        })
+    }
+}
+
+/// A signed-in viewer; anyone else is sent to the login page and brought back afterwards.
+pub(crate) struct SignedIn(pub Chrome, pub Caller);
+
+pub(crate) enum SignInRejection {
+    Login(Redirect),
+    Error(AppError),
+}
+
+impl IntoResponse for SignInRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Login(r) => r.into_response(),
+            Self::Error(e) => e.into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = SignInRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, SignInRejection> {
+        let chrome = Chrome::from_request_parts(parts, state)
+            .await
+            .map_err(SignInRejection::Error)?;
+        match chrome.caller.clone() {
+            Some(caller) => Ok(Self(chrome, caller)),
+            None => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned();
+                let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+                Err(SignInRejection::Login(Redirect::to(&format!(
+                    "/login?{query}"
+                ))))
+            }
+        }
+    }
+}
+
+pub(crate) fn router(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/{*file}", get(static_file))
+        .route("/assets/{*file}", get(asset_file))
+        .route("/api/docs", get(api_docs))
+        .merge(login::router())
+        .merge(inbox::router())
+        .merge(tasks::router())
+        .merge(persons::router())
+        .merge(admin::router())
+        .merge(designer::router())
+}
+
+/// Each role starts where its work is.
+async fn home(chrome: Chrome) -> Redirect {
+    match chrome.caller.map(|c| c.user.role) {
+        None => Redirect::to("/login"),
+        Some(forlob_engine::Role::Caseworker) => Redirect::to("/inbox"),
+        Some(forlob_engine::Role::Admin) => Redirect::to("/admin/instances"),
+        Some(forlob_engine::Role::Designer) => Redirect::to("/designer"),
+    }
+}
+
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    embedded::<Static>(&file)
+}
+
+fn embedded<E: RustEmbed>(file: &str) -> Response {
+    match E::get(file) {
+        Some(content) => (
+            [
+                (header::CONTENT_TYPE, content_type(file)),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            content.data.into_owned(),
+        )
+            .into_response(),
+        None => AppError::not_found(format!("no file {file}")).into_response(),
+    }
+}
+
+fn content_type(file: &str) -> &'static str {
+    match file.rsplit('.').next() {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("html") => "text/html; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Only these npm packages' files are served, from where `npm ci` installed them.
+const ASSET_PACKAGES: &[&str] = &["htmx.org", "mermaid", "swagger-ui-dist"];
+
+async fn asset_file(
+    State(state): State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let allowed = ASSET_PACKAGES
+        .iter()
+        .any(|p| file.starts_with(&format!("{p}/")))
+        && !file.split('/').any(|part| part == ".." || part.is_empty());
+    let Some(dir) = state.settings.assets_dir.as_ref().filter(|_| allowed) else {
+        return AppError::not_found(format!(
+            "no asset {file}; the browser assets are installed by `npm ci --prefix web/assets`"
+        ))
+        .into_response();
+    };
+    match tokio::fs::read(dir.join(&file)).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type(&file)),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => AppError::not_found(format!("no asset {file}")).into_response(),
+    }
+}
+
+/// The browsable API (swagger-ui from npm, served locally).
+async fn api_docs(State(state): State<AppState>, chrome: Chrome) -> Result<Page, AppError> {
+    state.ui.page("api_docs", &chrome, "API", json!({}))
+}
+
+/// The helpful 404 page for unknown routes.
+pub(crate) async fn not_found(uri: Uri) -> AppError {
+    AppError::not_found(format!("there is no page at {}", uri.path())).with_code("no_page")
+}
+
+/// Middleware: an error from a page route becomes a page in the viewer's language; for an
+/// htmx request, a message swapped into the page's message area. API routes keep JSON.
+pub(crate) async fn error_pages(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let is_htmx = request.headers().contains_key("hx-request");
+    let lang = Lang::from_headers(request.headers());
+    let response = next.run(request).await;
+    if is_api {
+        return response;
+    }
+    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else {
+        return response;
+    };
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED && !is_htmx {
+        return Redirect::to("/login").into_response();
+    }
+    let chrome = Chrome {
+        caller: None,
+        lang,
+        flash: None,
+    };
+    let template = if is_htmx { "error_fragment" } else { "error" };
+    let data = json!({ "status": status.as_u16(), "error": body, "is_not_found": status == StatusCode::NOT_FOUND });
+    match state.ui.page(template, &chrome, &status.to_string(), data) {
+        Ok(page) => {
+            let mut response = (status, page).into_response();
+            if is_htmx {
+                // htmx does not swap error responses by default: say where the message goes.
+                let headers = response.headers_mut();
+                headers.insert("hx-retarget", header::HeaderValue::from_static("#messages"));
+                headers.insert("hx-reswap", header::HeaderValue::from_static("innerHTML"));
+            }
+            response
+        }
+        Err(_) => (status, body.message).into_response(),
+    }
+}
+
+/// Form posts arrive as text pairs; the engine's field types parse them like JSON strings.
+pub(crate) fn form_values(pairs: Vec<(String, String)>) -> serde_json::Map<String, Value> {
+    pairs
+        .into_iter()
+        .filter(|(k, _)| k != auth::CSRF_FIELD)
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_language_is_chosen_by_weight() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            "de;q=1.0, en-GB;q=0.8, da;q=0.9".parse().expect("header"),
+        );
+        assert_eq!(Lang::from_headers(&headers), Lang::Da);
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            "en-US,en;q=0.9".parse().expect("header"),
+        );
+        assert_eq!(Lang::from_headers(&headers), Lang::En);
+        assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::Da);
+    }
+
+    #[test]
+    fn both_languages_have_every_ui_text() {
+        let dicts = dictionaries();
+        let (da, en) = (&dicts["da"], &dicts["en"]);
+        let mut missing: Vec<_> = da
+            .keys()
+            .filter(|k| !en.contains_key(*k))
+            .map(|k| format!("en lacks {k}"))
+            .chain(
+                en.keys()
+                    .filter(|k| !da.contains_key(*k))
+                    .map(|k| format!("da lacks {k}")),
+            )
+            .collect();
+        // Every key a template uses exists.
+        for file in Templates::iter() {
+            let text = String::from_utf8(Templates::get(&file).expect("listed").data.into_owned())
+                .expect("utf-8");
+            for piece in text.split("{{t \"").skip(1) {
+                let key = piece.split('"').next().unwrap_or_default();
+                if !da.contains_key(key) {
+                    missing.push(format!("{file} uses unknown {key}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+}

@@ -1,0 +1,162 @@
+//! A person's page: the package's overview (residence, acting municipality now and next,
+//! manual registration, cases with benefits and deductions), the timeline of events, their
+//! open tasks in the viewer's municipality, and starting a process for them by hand where the
+//! definition allows the viewer to (R8, R10).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use forlob_engine::store::{self, TaskFilter};
+use forlob_engine::{EngineError, Role};
+use serde::Deserialize;
+use serde_json::{Map, json};
+
+use super::SignedIn;
+use crate::error::AppError;
+use crate::routes::api::model::TaskView;
+use crate::routes::api::persons::person;
+use crate::routes::api::processes::summaries;
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/persons", get(find))
+        .route("/persons/{id}", get(person_page))
+        .route("/persons/{id}/start", post(start))
+}
+
+#[derive(Debug, Deserialize)]
+struct FindQuery {
+    q: Option<String>,
+}
+
+/// The search box: a CPR number (with or without the dash) leads to the person's page.
+async fn find(
+    SignedIn(_, _): SignedIn,
+    axum::extract::Query(query): axum::extract::Query<FindQuery>,
+) -> Redirect {
+    let id: String = query
+        .q
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    if id.is_empty() {
+        Redirect::to("/inbox")
+    } else {
+        Redirect::to(&format!("/persons/{id}"))
+    }
+}
+
+async fn person_page(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, AppError> {
+    render(&state, &chrome, &caller, &id, None, StatusCode::OK).await
+}
+
+async fn render(
+    state: &AppState,
+    chrome: &super::Chrome,
+    caller: &crate::auth::Caller,
+    id: &str,
+    start_error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Caseworker, Role::Admin])?;
+    let view = person(state, id).await?;
+    let tasks = store::tasks(
+        state.engine.db(),
+        &TaskFilter {
+            subject: Some(id.to_owned()),
+            status: Some("open".into()),
+            municipality: caller.actor().task_scope(),
+            ..TaskFilter::default()
+        },
+    )
+    .await?;
+    let startable: Vec<_> = summaries(state)
+        .into_iter()
+        .filter(|p| p.manual_start && p.subject_kind == crate::routes::api::persons::PERSON)
+        .collect();
+    let mut events = view.events;
+    events.reverse();
+    let data = json!({
+        "person": { "id": view.id },
+        "overview": view.overview,
+        "events": events,
+        "tasks": tasks.into_iter().map(TaskView::from).collect::<Vec<_>>(),
+        "startable": startable,
+        "start_error": start_error,
+    });
+    let title = view.overview.title.clone();
+    let page = state.ui.page("person", chrome, &title, data)?;
+    Ok((status, page).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct StartForm {
+    process: String,
+}
+
+/// Starts the process for the person; on success, straight to the task it created for the
+/// viewer's municipality, if any. A refusal (R8, R10) is shown on the person's page.
+async fn start(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<StartForm>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Caseworker, Role::Admin])?;
+    let actor = caller.actor();
+    match state
+        .engine
+        .start_instance(&form.process, &id, Map::new(), &actor)
+        .await
+    {
+        Ok(instance) => {
+            let tasks = store::tasks(
+                state.engine.db(),
+                &TaskFilter {
+                    instance_id: Some(instance),
+                    status: Some("open".into()),
+                    municipality: actor.task_scope(),
+                    limit: Some(1),
+                    ..TaskFilter::default()
+                },
+            )
+            .await?;
+            Ok(match tasks.first() {
+                Some(task) => Redirect::to(&format!("/tasks/{}", task.id)).into_response(),
+                None => Redirect::to(&format!("/persons/{id}")).into_response(),
+            })
+        }
+        Err(EngineError::Forbidden(reason)) => {
+            render(
+                &state,
+                &chrome,
+                &caller,
+                &id,
+                Some(reason),
+                StatusCode::FORBIDDEN,
+            )
+            .await
+        }
+        Err(EngineError::Invalid(errors)) => {
+            let reason = errors.into_values().collect::<Vec<_>>().join("; ");
+            render(
+                &state,
+                &chrome,
+                &caller,
+                &id,
+                Some(reason),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
+}

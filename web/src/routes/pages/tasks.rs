@@ -1,0 +1,126 @@
+//! The task page: the form of the manual step, rendered from the definition, with the
+//! person's overview beside it. A form with errors comes back with the entered values and a
+//! message at each wrong field (422); a task someone else completed first says so (409).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use forlob_engine::form::FieldErrors;
+use forlob_engine::{EngineError, Role};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{Chrome, SignedIn, form_values};
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::routes::api::model::TaskView;
+use crate::routes::api::persons::PERSON;
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/tasks/{id}", get(task_page).post(submit))
+}
+
+async fn task_page(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<Uuid>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Caseworker, Role::Admin])?;
+    render(
+        &state,
+        &chrome,
+        &caller,
+        id,
+        None,
+        &FieldErrors::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Caseworker, Role::Admin])?;
+    let values = form_values(pairs);
+    match state
+        .engine
+        .complete_task(id, &values, &caller.actor())
+        .await
+    {
+        Ok(()) => {
+            let done = state.ui.text(chrome.lang, "task.completed");
+            let query = serde_urlencoded::to_string([("done", done)]).unwrap_or_default();
+            Ok(Redirect::to(&format!("/inbox?{query}")).into_response())
+        }
+        Err(EngineError::Invalid(errors)) => {
+            render(
+                &state,
+                &chrome,
+                &caller,
+                id,
+                Some(values),
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The page of task `id`; `values` are what was entered (None: the form's defaults).
+async fn render(
+    state: &AppState,
+    chrome: &Chrome,
+    caller: &Caller,
+    id: Uuid,
+    values: Option<Map<String, Value>>,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let actor = caller.actor();
+    let task = state.engine.task(id, &actor).await?;
+    let subject = task.subject.clone();
+    let (form_html, process_title, task_view) = if task.status == "open" {
+        let with_form = state.engine.task_form(id, &actor).await?;
+        let values = values.unwrap_or(with_form.defaults);
+        let html = state
+            .engine
+            .render_form(&with_form.form, &values, errors)
+            .map_err(|e| AppError::internal(&e))?;
+        (
+            Some(html),
+            Some(with_form.process_title),
+            TaskView::from(with_form.task),
+        )
+    } else {
+        (None, None, TaskView::from(task))
+    };
+    // The person beside the form; a register that is down must not hide the task.
+    let overview = match state.engine.subject_overview(PERSON, &subject).await {
+        Ok(overview) => Some(overview),
+        Err(EngineError::NotFound { .. }) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, subject, "no overview beside the task");
+            None
+        }
+    };
+    let data = json!({
+        "task": task_view,
+        "process_title": process_title,
+        "form_html": form_html,
+        "has_errors": !errors.is_empty(),
+        "error_count": errors.len(),
+        "overview": overview,
+        "claimed_by_other": task_view.claimed_by.as_deref().is_some_and(|c| c != caller.user.username),
+    });
+    let page = state.ui.page("task", chrome, &task_view.title, data)?;
+    Ok((status, page).into_response())
+}

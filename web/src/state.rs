@@ -1,0 +1,64 @@
+//! What every handler shares: the engine, the web settings, the page renderer, the login
+//! limiter. Cheap to clone (all `Arc`s).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use forlob_engine::Engine;
+
+use crate::auth::LoginLimiter;
+use crate::routes::pages::Ui;
+
+/// The web layer's settings, taken from [`crate::config::Config`] once at start-up.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Mark the session cookie `Secure` (set when serving over TLS or behind a TLS proxy).
+    pub secure_cookies: bool,
+    pub session_ttl: Duration,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    /// Where `npm ci` put htmx, mermaid and swagger-ui-dist (`node_modules`).
+    pub assets_dir: Option<PathBuf>,
+    /// Failed logins per user or address before further tries wait.
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(10 * 3600),
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            assets_dir: None,
+            login_max_failures: 5,
+            login_window: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub settings: Arc<WebSettings>,
+    pub ui: Arc<Ui>,
+    pub login_limiter: Arc<LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, settings: WebSettings) -> Self {
+        let login_limiter = Arc::new(LoginLimiter::new(
+            settings.login_max_failures,
+            settings.login_window,
+        ));
+        Self {
+            engine,
+            settings: Arc::new(settings),
+            ui: Arc::new(Ui::new()),
+            login_limiter,
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Adding users, shared by `forlob users add`, the admin API and the demo set-up: one set of
+//! rules for usernames, roles, municipalities and passwords.
+
+use forlob_engine::user::NewUser;
+use forlob_engine::{Engine, Role, User, store};
+
+use crate::auth;
+use crate::error::AppError;
+
+/// A user to add, as given by a person (validated by [`add`]).
+#[derive(Debug, Clone, Default)]
+pub struct UserSpec {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub municipality: Option<String>,
+    pub password: Option<String>,
+}
+
+pub const MIN_PASSWORD: usize = 8;
+
+/// Checks the spec, stores the user (password hashed with argon2) and an API token for them,
+/// and returns the token, which is shown this once. Every problem is reported at once, per
+/// field; a taken username is a 409.
+pub async fn add(engine: &Engine, spec: UserSpec) -> Result<(User, String), AppError> {
+    let mut errors = Vec::new();
+    let username = spec.username.trim().to_owned();
+    let valid_name = (2..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !valid_name {
+        errors.push((
+            "username",
+            "use 2-64 characters: lowercase letters, digits, `.`, `_` or `-`".to_owned(),
+        ));
+    }
+    let role = Role::parse(spec.role.trim());
+    if role.is_none() {
+        errors.push((
+            "role",
+            format!("`{}` is not one of caseworker, admin, designer", spec.role),
+        ));
+    }
+    let municipality = spec
+        .municipality
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    match (&role, &municipality) {
+        (Some(Role::Caseworker), None) => errors.push((
+            "municipality",
+            "a caseworker belongs to a municipality: give its code, e.g. 147".to_owned(),
+        )),
+        (_, Some(code)) if !known_municipality(engine, code) => errors.push((
+            "municipality",
+            format!("`{code}` is not a known municipality code"),
+        )),
+        _ => {}
+    }
+    if let Some(password) = &spec.password
+        && password.chars().count() < MIN_PASSWORD
+    {
+        errors.push((
+            "password",
+            format!("use at least {MIN_PASSWORD} characters"),
+        ));
+    }
+    let Some(role) = role.filter(|_| errors.is_empty()) else {
+        return Err(AppError::invalid(errors));
+    };
+    let password_hash = match spec.password {
+        Some(password) => Some(
+            auth::hash_password(password)
+                .await
+                .map_err(|e| AppError::internal(e.as_ref()))?,
+        ),
+        None => None,
+    };
+    let new = NewUser {
+        display_name: spec
+            .display_name
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| username.clone()),
+        username: username.clone(),
+        role,
+        municipality,
+        locale: None,
+        password_hash,
+    };
+    let token = auth::new_secret();
+    let stored = store::insert_user_with_token(
+        engine.db(),
+        &new,
+        &auth::digest(&token),
+        engine.clock().now(),
+    )
+    .await?;
+    let user = stored.ok_or_else(|| {
+        AppError::new(
+            axum::http::StatusCode::CONFLICT,
+            "username_taken",
+            format!("the username `{username}` is taken"),
+        )
+    })?;
+    Ok((user, token))
+}
+
+/// Known when the packages register a `municipality` field type with its list; otherwise any
+/// official-looking code (3 or 4 digits) is accepted.
+fn known_municipality(engine: &Engine, code: &str) -> bool {
+    match engine.registry().field_type("municipality") {
+        Some(kind) if !kind.choices().is_empty() => kind.choices().iter().any(|c| c.value == code),
+        _ => (3..=4).contains(&code.len()) && code.chars().all(|c| c.is_ascii_digit()),
+    }
+}
