@@ -20,3 +20,13 @@ fi
 cargo test --workspace --all-targets
 cargo run --quiet --bin forlob -- validate
 cargo run --quiet --bin forlob -- test engine/demo processes
+
+# The API against its own OpenAPI document (schemathesis from PyPI): no 5xx, nothing undocumented.
+if python3 -m venv --help >/dev/null 2>&1; then
+  bash scripts/fuzz-api.sh
+elif [ "${FORLOB_REQUIRE_FUZZ:-}" = 1 ]; then
+  echo "the API fuzz run needs python3 with venv" >&2
+  exit 1
+else
+  echo "*** python3 venv not available: the API fuzz run is SKIPPED ***"
+fi

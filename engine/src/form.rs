@@ -58,6 +58,9 @@ pub struct Choice {
     pub label: String,
 }
 
+/// The message of a required field left empty; a stable text the UI puts in its own language.
+pub const REQUIRED: &str = "required";
+
 /// Per-field messages, keyed by field name; what a 422 carries.
 pub type FieldErrors = BTreeMap<String, String>;
 
@@ -76,7 +79,7 @@ pub trait FieldType: Send + Sync {
     /// Handlebars source of the input control. It sees `field`, `value` (as text), `checked`
     /// (the value is `true`), `error` and `choices`.
     fn template(&self) -> &'static str {
-        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="text" value="{{value}}"{{#if field.required}} required{{/if}}>"#
+        r#"<input id="f-{{field.name}}"{{#if error}} aria-invalid="true" aria-describedby="e-{{field.name}}"{{/if}} name="{{field.name}}" type="text" value="{{value}}"{{#if field.required}} required{{/if}}>"#
     }
 }
 
@@ -110,9 +113,9 @@ impl FieldType for TextField {
 
     fn template(&self) -> &'static str {
         if self.multiline {
-            r#"<textarea id="f-{{field.name}}" name="{{field.name}}" rows="4">{{value}}</textarea>"#
+            r#"<textarea id="f-{{field.name}}"{{#if error}} aria-invalid="true" aria-describedby="e-{{field.name}}"{{/if}} name="{{field.name}}" rows="4">{{value}}</textarea>"#
         } else {
-            r#"<input id="f-{{field.name}}" name="{{field.name}}" type="text" value="{{value}}">"#
+            r#"<input id="f-{{field.name}}"{{#if error}} aria-invalid="true" aria-describedby="e-{{field.name}}"{{/if}} name="{{field.name}}" type="text" value="{{value}}">"#
         }
     }
 }
@@ -140,7 +143,7 @@ impl FieldType for NumberField {
     }
 
     fn template(&self) -> &'static str {
-        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="number" step="any" value="{{value}}">"#
+        r#"<input id="f-{{field.name}}"{{#if error}} aria-invalid="true" aria-describedby="e-{{field.name}}"{{/if}} name="{{field.name}}" type="number" step="any" value="{{value}}">"#
     }
 }
 
@@ -158,7 +161,7 @@ impl FieldType for DateField {
     }
 
     fn template(&self) -> &'static str {
-        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="date" value="{{value}}">"#
+        r#"<input id="f-{{field.name}}"{{#if error}} aria-invalid="true" aria-describedby="e-{{field.name}}"{{/if}} name="{{field.name}}" type="date" value="{{value}}">"#
     }
 }
 
@@ -176,7 +179,7 @@ impl FieldType for ChoiceField {
     }
 
     fn template(&self) -> &'static str {
-        r#"<select id="f-{{field.name}}" name="{{field.name}}"><option value=""></option>{{#each choices}}<option value="{{this.value}}"{{#if (eq this.value ../value)}} selected{{/if}}>{{this.label}}</option>{{/each}}</select>"#
+        r#"<select id="f-{{field.name}}"{{#if error}} aria-invalid="true" aria-describedby="e-{{field.name}}"{{/if}} name="{{field.name}}"><option value=""></option>{{#each choices}}<option value="{{this.value}}"{{#if (eq this.value ../value)}} selected{{/if}}>{{this.label}}</option>{{/each}}</select>"#
     }
 }
 
@@ -197,7 +200,7 @@ impl FieldType for CheckboxField {
     }
 
     fn template(&self) -> &'static str {
-        r#"<input id="f-{{field.name}}" name="{{field.name}}" type="checkbox"{{#if checked}} checked{{/if}}>"#
+        r#"<input id="f-{{field.name}}"{{#if error}} aria-invalid="true" aria-describedby="e-{{field.name}}"{{/if}} name="{{field.name}}" type="checkbox"{{#if checked}} checked{{/if}}>"#
     }
 }
 
@@ -302,7 +305,7 @@ impl Form {
             };
             match required {
                 Ok(true) if is_empty(value) || value == Some(&Value::Bool(false)) => {
-                    errors.insert(field.name.clone(), "required".into());
+                    errors.insert(field.name.clone(), REQUIRED.into());
                     continue;
                 }
                 Err(e) => {

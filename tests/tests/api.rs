@@ -433,6 +433,8 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         assert!(doc["paths"].get(path).is_some(), "missing {path}");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert_eq!(doc["info"]["title"], "forlob API");
+    assert_eq!(doc["info"]["license"]["name"], "EUPL-1.2");
 }
 
 async fn the_manual_clock_moves_only_forward_and_only_for_admins(backend: Backend) {

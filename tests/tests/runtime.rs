@@ -581,6 +581,8 @@ async fn a_message_wakes_only_instances_whose_own_key_matches(backend: Backend) 
 
 struct Flaky {
     calls: Arc<AtomicU32>,
+    /// Once set, the register answers again.
+    mended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[async_trait]
@@ -594,6 +596,9 @@ impl Action for Flaky {
 
     async fn run(&self, _ctx: &ActionContext<'_>, _input: Value) -> Result<Value, ActionError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.mended.load(Ordering::SeqCst) {
+            return Ok(Value::Null);
+        }
         Err(ActionError::retryable("register timed out"))
     }
 }
@@ -613,7 +618,10 @@ async fn a_failing_step_is_retried_with_backoff_then_becomes_an_incident(backend
     let counter = calls.clone();
     let app = TestApp::builder(backend)
         .with_registry(move |r| {
-            r.register_action(Flaky { calls: counter });
+            r.register_action(Flaky {
+                calls: counter,
+                mended: Arc::default(),
+            });
         })
         .with_process(FLAKY)
         .build()
@@ -645,6 +653,79 @@ async fn a_failing_step_is_retried_with_backoff_then_becomes_an_incident(backend
     assert_eq!(incidents.len(), 1);
     assert_eq!(incidents[0].attempts, 3);
     assert!(incidents[0].error.contains("register timed out"));
+}
+
+async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend) {
+    let mended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = mended.clone();
+    let app = TestApp::builder(backend)
+        .with_registry(move |r| {
+            r.register_action(Flaky {
+                calls: Arc::default(),
+                mended: switch,
+            });
+        })
+        .with_process(FLAKY)
+        .build()
+        .await;
+    let id = app
+        .engine
+        .start_instance("flaky", "x", Map::new(), &system())
+        .await
+        .expect("starts");
+    app.engine
+        .advance_to(at("2025-06-02T10:00:00+02:00"))
+        .await
+        .expect("advances");
+    let incident = store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents")
+        .pop()
+        .expect("one incident");
+    let admin = forlob_engine::Actor {
+        id: "ada".into(),
+        municipality: None,
+        role: "admin".into(),
+    };
+    mended.store(true, Ordering::SeqCst);
+    assert_eq!(
+        app.engine
+            .retry_incident(incident.id, &admin)
+            .await
+            .expect("retried"),
+        id
+    );
+    // Handled once: a second retry, e.g. from a colleague's stale page, is a conflict.
+    let again = app
+        .engine
+        .retry_incident(incident.id, &admin)
+        .await
+        .expect_err("handled already");
+    assert_eq!(again.status(), 409);
+    let missing = app
+        .engine
+        .retry_incident(incident.id + 1000, &admin)
+        .await
+        .expect_err("no such incident");
+    assert_eq!(missing.status(), 404);
+    app.engine.run_due().await.expect("runs");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Completed);
+    let history = store::history(app.engine.db(), id).await.expect("history");
+    let retry = history
+        .iter()
+        .find(|h| h.trigger == "retry")
+        .expect("the retry is in the history");
+    assert_eq!(retry.actor.as_deref(), Some("ada"));
+    assert!(
+        store::incidents(app.engine.db(), true)
+            .await
+            .expect("incidents")
+            .is_empty()
+    );
 }
 
 const PARENT: &str = r#"
@@ -772,6 +853,7 @@ on_both_backends!(
     two_nodes_sharing_one_database_fire_each_timer_exactly_once,
     advancing_the_clock_fires_timers_at_their_time_in_order,
     a_failing_step_is_retried_with_backoff_then_becomes_an_incident,
+    an_admin_retries_an_incident_once_its_cause_is_mended,
     calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process,
     an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version,
 );

@@ -300,11 +300,12 @@ impl LoginLimiter {
         }
     }
 
-    fn keys(username: &str, addr: Option<IpAddr>) -> [String; 2] {
-        [
-            format!("user:{}", username.to_lowercase()),
-            format!("addr:{}", addr.map(|a| a.to_string()).unwrap_or_default()),
-        ]
+    /// The user's key, and the address's when it is known (behind a proxy or in tests it is
+    /// not, and one shared "unknown" key would lock everybody out together).
+    fn keys(username: &str, addr: Option<IpAddr>) -> Vec<String> {
+        let mut keys = vec![format!("user:{}", username.to_lowercase())];
+        keys.extend(addr.map(|a| format!("addr:{a}")));
+        keys
     }
 
     /// Seconds to wait when this attempt must be refused.

@@ -33,7 +33,7 @@ pub struct ErrorBody {
     /// A sentence for people.
     pub message: String,
     /// For `invalid`: `{field: message}`; otherwise context or null.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub details: Value,
 }
 

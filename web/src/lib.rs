@@ -29,7 +29,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use utoipa_axum::router::OpenApiRouter;
 
 pub use state::{AppState, WebSettings};
 
@@ -40,9 +39,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP surface: `/api/*` (JSON, OpenAPI at `/api/openapi.json`), the pages,
 /// `/healthz`, `/metrics`, and the browser assets.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::new()
-        .nest("/api", routes::api::router())
-        .split_for_parts();
+    let (api, openapi) = routes::api::router().split_for_parts();
+    let mut openapi = openapi;
+    routes::api::add_common_responses(&mut openapi);
     let openapi = Arc::new(openapi);
     let api = api
         .route(
@@ -99,11 +98,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn api_not_found(request: Request) -> AppError {
+async fn api_not_found(method: axum::http::Method, uri: axum::extract::OriginalUri) -> AppError {
     AppError::not_found(format!(
-        "no API route {} {}; the API is described at /api/openapi.json and browsable at /api/docs",
-        request.method(),
-        request.uri().path()
+        "no API route {method} {}; the API is described at /api/openapi.json and browsable at /api/docs",
+        uri.path()
     ))
 }
 

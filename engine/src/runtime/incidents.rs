@@ -19,13 +19,20 @@ impl Engine {
         self.retrying(|| async {
             let conn = self.begin_write().await?;
             let now = self.clock.now();
-            let instance_id = store::resolve_incident(&conn, incident_id, "retried", now)
+            let incident = store::incident(&conn, incident_id)
                 .await?
-                .ok_or_else(|| {
-                    EngineError::Transition(TransitionError::IncidentClosed {
-                        incident: incident_id,
-                    })
-                })?;
+                .ok_or_else(|| EngineError::not_found("incident", incident_id))?;
+            let closed = || {
+                EngineError::Transition(TransitionError::IncidentClosed {
+                    incident: incident_id,
+                })
+            };
+            if incident.status != "open"
+                || !store::resolve_incident(&conn, incident_id, "retried", now).await?
+            {
+                return Err(closed());
+            }
+            let instance_id = incident.instance_id;
             let (def, mut row) = self.load_any(&conn, instance_id).await?;
             if row.status != InstanceStatus::Incident {
                 return Err(TransitionError::NotActive {

@@ -399,34 +399,38 @@ pub async fn incidents<C: ConnectionTrait>(
         .all(conn)
         .await?
         .into_iter()
-        .map(|i| Incident {
-            id: i.id,
-            instance_id: i.instance_id,
-            state: i.state,
-            action: i.action,
-            error: i.error,
-            attempts: i.attempts,
-            status: i.status,
-            created_at: i.created_at,
-        })
+        .map(to_incident)
         .collect())
 }
 
-/// Closes an open incident with `status`; the incident's instance, or `None` when it was not
-/// open (someone handled it first).
+fn to_incident(i: incident::Model) -> Incident {
+    Incident {
+        id: i.id,
+        instance_id: i.instance_id,
+        state: i.state,
+        action: i.action,
+        error: i.error,
+        attempts: i.attempts,
+        status: i.status,
+        created_at: i.created_at,
+    }
+}
+
+pub async fn incident<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<Incident>, DbErr> {
+    Ok(incident::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(to_incident))
+}
+
+/// Closes an open incident with `status`; `false` when it was not open any more (someone
+/// handled it first).
 pub async fn resolve_incident<C: ConnectionTrait>(
     conn: &C,
     id: i64,
     status: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Uuid>, DbErr> {
-    let Some(found) = incident::Entity::find_by_id(id)
-        .filter(incident::Column::Status.eq("open"))
-        .one(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
+) -> Result<bool, DbErr> {
     let result = incident::Entity::update_many()
         .col_expr(incident::Column::Status, SqlExpr::value(status))
         .col_expr(incident::Column::ResolvedAt, SqlExpr::value(now))
@@ -434,7 +438,7 @@ pub async fn resolve_incident<C: ConnectionTrait>(
         .filter(incident::Column::Status.eq("open"))
         .exec(conn)
         .await?;
-    Ok((result.rows_affected == 1).then_some(found.instance_id))
+    Ok(result.rows_affected == 1)
 }
 
 pub async fn dead_letters<C: ConnectionTrait>(conn: &C) -> Result<Vec<DeadLetter>, DbErr> {

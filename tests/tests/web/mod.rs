@@ -20,10 +20,10 @@ use crate::support::{Backend, TestApp, TestDb};
 pub const CASE_PROCESS: &str = r#"
 id: web-case
 title: { da: Sag til test }
-subject: test-person
+subject: person
 start:
   manual:
-    allowed: "actor.role == 'admin' || vars.kommune == actor.municipality"
+    allowed: "actor.role == 'admin' || (has(vars.kommune) && vars.kommune == actor.municipality)"
     refusal: "Kun din egen kommune kan oprette sagen"
 initial: review
 states:
@@ -42,6 +42,22 @@ states:
         - { goto: done }
   done: { end: true }
 "#;
+
+/// Persons for the pages: anyone whose id starts with a digit exists, named after it.
+pub struct TestPersons;
+
+#[async_trait::async_trait]
+impl forlob_engine::registry::SubjectProvider for TestPersons {
+    async fn load(
+        &self,
+        _conn: &sea_orm::DatabaseTransaction,
+        id: &str,
+    ) -> Result<Option<Value>, forlob_engine::ActionError> {
+        Ok(id
+            .starts_with(|c: char| c.is_ascii_digit())
+            .then(|| serde_json::json!({ "name": format!("Person {id}"), "residence": "101" })))
+    }
+}
 
 pub struct Web {
     pub router: Router,
@@ -74,6 +90,9 @@ impl Web {
     pub async fn start_with(backend: Backend, settings: WebSettings) -> Self {
         let TestApp { engine, clock, db } = TestApp::builder(backend)
             .with_process(CASE_PROCESS)
+            .with_registry(|r| {
+                r.register_subject("person", Arc::new(TestPersons));
+            })
             .build()
             .await;
         let engine = Arc::new(engine);

@@ -55,6 +55,9 @@ enum Command {
         /// Synthetic persons loaded into an empty register [default: 3000; 0 for none].
         #[arg(long)]
         demo_persons: Option<usize>,
+        /// Moves sent through the processes with the demo persons [default: 2000; 0 for none].
+        #[arg(long)]
+        demo_moves: Option<usize>,
     },
     /// Check definitions; prints `path:line:col: error[CODE]: message`, exits 1 on any error.
     Validate {
@@ -125,8 +128,10 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clock,
             workers,
             demo_persons,
+            demo_moves,
         } => {
             config.demo_persons = demo_persons.unwrap_or(config.demo_persons);
+            config.demo_moves = demo_moves.unwrap_or(config.demo_moves);
             config.db = db.unwrap_or(config.db);
             config.listen = listen.unwrap_or(config.listen);
             config.processes = processes.or(config.processes);

@@ -26,6 +26,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_instances))
         .routes(routes!(get_instance))
         .routes(routes!(list_incidents))
+        .routes(routes!(retry_incident))
         .routes(routes!(list_dead_letters))
         .routes(routes!(list_users, add_user))
         .routes(routes!(advance_clock))
@@ -170,6 +171,28 @@ async fn list_incidents(
             })
             .collect(),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Retried {
+    /// The instance that is active again; its step runs on the workers' next round.
+    pub instance_id: Uuid,
+}
+
+/// Puts the incident's instance back to work: its current step is due again. Audited in the
+/// instance's history with the admin's name.
+#[utoipa::path(post, path = "/admin/incidents/{id}/retry", tag = "admin",
+    params(("id" = i64, Path, description = "incident id")),
+    responses((status = 200, body = Retried), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "handled already", body = ErrorBody)))]
+async fn retry_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Retried>> {
+    caller.require(ADMINS)?;
+    let instance_id = state.engine.retry_incident(id, &caller.actor()).await?;
+    Ok(Json(Retried { instance_id }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,6 +12,7 @@ pub(crate) mod tasks;
 
 use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -53,9 +54,62 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The API's routes (to be nested under `/api`) and its OpenAPI document.
+/// Documents, once for all operations, the answers any of them may give: no or a bad token,
+/// a body or query that does not parse, a database that is away. Runs on the finished
+/// document (the routes' paths exist only after the router is built).
+pub(crate) fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |text: &str| {
+            ResponseBuilder::new()
+                .description(text)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                let mut add = |code: &str, text: &str| {
+                    responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(text).into());
+                };
+                add("400", "the query or body does not parse");
+                add("401", "no valid bearer token or session");
+                add("403", "the caller's role may not do this");
+                add(
+                    "503",
+                    "the database or a register is unavailable; nothing was changed",
+                );
+                if operation.request_body.is_some() {
+                    add("413", "the body is larger than the server accepts");
+                    add("415", "the body is not JSON");
+                    add("422", "the body does not fit the operation");
+                }
+            }
+        }
+    }
+}
+
+/// The API's routes under `/api`, with the document they fill in.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api", resources())
+}
+
+fn resources() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(tasks::router())
         .merge(processes::router())
         .merge(admin::router())
@@ -89,12 +143,17 @@ use axum::extract::FromRequestParts;
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
-        let mut error = AppError::bad_request(format!(
-            "the JSON body is not valid: {}",
-            rejection.body_text()
-        ));
-        error.status = status;
-        error
+        let code = match status {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+            _ => "bad_request",
+        };
+        AppError::new(
+            status,
+            code,
+            format!("the JSON body is not valid: {}", rejection.body_text()),
+        )
     }
 }
 

@@ -211,7 +211,14 @@ async fn render_users(
             })
         })
         .collect();
-    let mut data = json!({ "users": users, "roles": ["caseworker", "admin", "designer"] });
+    // Strict templates: the form's keys exist even before anything was entered.
+    let mut data = json!({
+        "users": users,
+        "roles": ["caseworker", "admin", "designer"],
+        "created": null,
+        "errors": {},
+        "entered": { "username": "", "display_name": "", "role": "caseworker", "municipality": "" },
+    });
     if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
         data.extend(extra);
     }

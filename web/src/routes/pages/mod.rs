@@ -111,8 +111,9 @@ fn dictionaries() -> HashMap<&'static str, Dictionary> {
     ])
 }
 
-/// `{{t "key"}}`: the UI text for `key` in the page's language (`@root.lang`). A missing key
-/// is an error in strict mode, so a typo fails the page tests rather than showing a blank.
+/// `{{t "key"}}`: the UI text for `key` in the page's language (`@root.lang`); with more
+/// parameters the key is their concatenation (`{{t "status." status}}`). A missing key is an
+/// error, so a typo fails the page tests rather than showing a blank.
 struct Translate(HashMap<&'static str, Dictionary>);
 
 impl handlebars::HelperDef for Translate {
@@ -124,10 +125,15 @@ impl handlebars::HelperDef for Translate {
         _: &mut RenderContext<'reg, 'rc>,
         out: &mut dyn Output,
     ) -> HelperResult {
-        let key = h
-            .param(0)
-            .and_then(|p| p.value().as_str())
-            .ok_or(RenderErrorReason::ParamNotFoundForIndex("t", 0))?;
+        if h.params().is_empty() {
+            return Err(RenderErrorReason::ParamNotFoundForIndex("t", 0).into());
+        }
+        let key: String = h
+            .params()
+            .iter()
+            .map(|p| p.value().as_str().unwrap_or_default())
+            .collect();
+        let key = key.as_str();
         let lang = ctx
             .data()
             .get("lang")
@@ -197,6 +203,7 @@ impl Ui {
             })),
             "csrf": chrome.caller.as_ref().map(|c| c.csrf().to_owned()).unwrap_or_default(),
             "flash": chrome.flash,
+            "path": chrome.path,
         });
         if let (Value::Object(root), Value::Object(data)) = (&mut root, data) {
             root.extend(data);
@@ -267,6 +274,8 @@ pub struct Chrome {
     pub lang: Lang,
     /// A one-time message from the previous action (e.g. "task completed").
     pub flash: Option<String>,
+    /// This page's path and query, to come back to after changing the language.
+    pub path: String,
 }
 
 impl FromRequestParts<AppState> for Chrome {
@@ -290,10 +299,16 @@ impl FromRequestParts<AppState> for Chrome {
                 .find(|(k, _)| k == "done")
                 .map(|(_, v)| v)
         });
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
         Ok(Self {
             caller,
             lang,
             flash,
+            path,
         })
     }
 }
@@ -461,6 +476,7 @@ pub(crate) async fn error_pages(
         caller: None,
         lang,
         flash: None,
+        path: "/".into(),
     };
     let template = if is_htmx { "error_fragment" } else { "error" };
     let data = json!({ "status": status.as_u16(), "error": body, "is_not_found": status == StatusCode::NOT_FOUND });
@@ -528,7 +544,13 @@ mod tests {
                 .expect("utf-8");
             for piece in text.split("{{t \"").skip(1) {
                 let key = piece.split('"').next().unwrap_or_default();
-                if !da.contains_key(key) {
+                // A prefix (`{{t "status." status}}`) needs keys under it.
+                let known = if key.ends_with('.') {
+                    da.keys().any(|k| k.starts_with(key))
+                } else {
+                    da.contains_key(key)
+                };
+                if !known {
                     missing.push(format!("{file} uses unknown {key}"));
                 }
             }

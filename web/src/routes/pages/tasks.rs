@@ -59,7 +59,14 @@ async fn submit(
             let query = serde_urlencoded::to_string([("done", done)]).unwrap_or_default();
             Ok(Redirect::to(&format!("/inbox?{query}")).into_response())
         }
-        Err(EngineError::Invalid(errors)) => {
+        Err(EngineError::Invalid(mut errors)) => {
+            // The engine's own "required" in the page's language; the definitions' messages
+            // are already in theirs.
+            for message in errors.values_mut() {
+                if message == forlob_engine::form::REQUIRED {
+                    *message = state.ui.text(chrome.lang, "task.required");
+                }
+            }
             render(
                 &state,
                 &chrome,

@@ -1,0 +1,346 @@
+//! The UI in a real browser: headless Chromium, driven through chromedriver with fantoccini,
+//! against the whole router served on a local port. What `oneshot` tests cannot see is checked
+//! here: htmx and Mermaid actually loading, forms posted by a browser with its cookies and
+//! CSRF field, escaping as the browser parses it, and the keyboard path through a page.
+//!
+//! SQLite only: the API tests run both backends, and nothing here depends on the store.
+//! Without Chromium, chromedriver or the npm assets each test says SKIPPED and passes, unless
+//! FORLOB_REQUIRE_BROWSER=1 (CI). FORLOB_SCREENSHOTS=1 also saves the screenshots of
+//! docs/screenshots/. See docs/testing-browser.md.
+
+mod support;
+
+#[path = "browser/fixtures.rs"]
+mod fixtures;
+#[path = "browser/harness.rs"]
+mod harness;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fantoccini::key::Key;
+use forlob_engine::InstanceStatus;
+use forlob_engine::store;
+use serde_json::json;
+
+use fixtures::{JENS, a_week_of_work, application, site, start};
+use harness::{
+    Browser, click, count, element, fill, focused, on_path, press, screenshot, sign_in, text_of,
+    texts, until,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caseworker_corrects_a_refused_form_and_the_decision_reaches_the_timeline() {
+    let Some(browser) = Browser::launch(
+        "a_caseworker_corrects_a_refused_form_and_the_decision_reaches_the_timeline",
+    )
+    .await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    let task = a_week_of_work(&site).await;
+    browser
+        .run(move |c| async move {
+            c.goto(&site.url("/login"))
+                .await
+                .expect("the login page loads");
+            assert_eq!(
+                text_of(&c, "h1").await,
+                "Log ind i forlob",
+                "a Danish browser gets Danish"
+            );
+            fill(&c, "#username", "anna").await;
+            fill(&c, "#password", "anna-password").await;
+            screenshot(&c, "login.png").await;
+            click(&c, "form[action='/login'] button[type=submit]").await;
+            on_path(&c, "/inbox").await;
+
+            let link = format!("#task-{task} a[href='/tasks/{task}']");
+            element(&c, &link).await;
+            assert_eq!(
+                count(&c, "tr.task-row").await,
+                4,
+                "101's four tasks, not 147's"
+            );
+            // Claiming goes through htmx (with the CSRF header it adds) and swaps the row.
+            click(&c, &format!("#task-{task} button")).await;
+            let button = format!("document.querySelector('#task-{task} button')");
+            until(
+                &c,
+                &format!("{button}?.textContent.trim() === 'Læg tilbage'"),
+            )
+            .await;
+            assert!(text_of(&c, &format!("#task-{task}")).await.contains("anna"));
+            screenshot(&c, "inbox.png").await;
+
+            click(&c, &link).await;
+            on_path(&c, &format!("/tasks/{task}")).await;
+            element(&c, "#f-decision")
+                .await
+                .select_by_value("bevilget")
+                .await
+                .expect("the decision can be chosen");
+            fill(&c, "#f-amount", "-5").await;
+            fill(&c, "#f-note", "Flytter til mindre bolig efter skilsmisse.").await;
+            click(&c, "form.task-form button[type=submit]").await;
+
+            // The message sits in the amount's own field, and what was typed is still there.
+            let error = text_of(&c, "div.field.has-error:has(#f-amount) > p.error#e-amount").await;
+            assert_eq!(error, "Beløbet kan ikke være negativt");
+            assert_eq!(count(&c, "#e-decision").await, 0, "the decision was fine");
+            let kept = |css: &'static str| {
+                let c = c.clone();
+                async move {
+                    element(&c, css)
+                        .await
+                        .prop("value")
+                        .await
+                        .expect("a form control has a value")
+                }
+            };
+            assert_eq!(kept("#f-amount").await.as_deref(), Some("-5"));
+            assert_eq!(kept("#f-decision").await.as_deref(), Some("bevilget"));
+            assert_eq!(
+                kept("#f-note").await.as_deref(),
+                Some("Flytter til mindre bolig efter skilsmisse.")
+            );
+            assert!(text_of(&c, "#form-errors").await.contains("(1)"));
+            screenshot(&c, "task-with-errors.png").await;
+
+            fill(&c, "#f-amount", "4500").await;
+            click(&c, "form.task-form button[type=submit]").await;
+            on_path(&c, "/inbox").await;
+            assert_eq!(text_of(&c, "p.flash.ok").await, "Opgaven er afsluttet.");
+            assert_eq!(
+                count(&c, &format!("#task-{task}")).await,
+                0,
+                "done, so gone"
+            );
+            assert_eq!(count(&c, "tr.task-row").await, 3);
+
+            c.goto(&site.url(&format!("/persons/{JENS}")))
+                .await
+                .expect("the person page loads");
+            // Newest first.
+            assert_eq!(
+                texts(&c, "ol.timeline li.event .badge").await,
+                ["ansoegning-afgjort", "ansoegning-modtaget"]
+            );
+            assert_eq!(text_of(&c, "h1").await, "Jens Hansen");
+            screenshot(&c, "person.png").await;
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_retries_an_incident_and_the_instance_completes_once_the_cause_is_mended() {
+    let Some(browser) = Browser::launch(
+        "an_admin_retries_an_incident_and_the_instance_completes_once_the_cause_is_mended",
+    )
+    .await
+    else {
+        return;
+    };
+    let register_up = Arc::new(AtomicBool::new(false));
+    let site = site(register_up.clone()).await;
+    let instance = start(&site, "adresseopslag", JENS, json!({})).await;
+    site.engine.run_due().await.expect("due work runs");
+    let (row, _) = store::instance(site.engine.db(), instance)
+        .await
+        .expect("the instance can be read")
+        .expect("the instance exists");
+    assert_eq!(
+        row.status,
+        InstanceStatus::Incident,
+        "the lookup was refused"
+    );
+
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "admin").await;
+            c.goto(&site.url("/admin/incidents"))
+                .await
+                .expect("the incidents load");
+            let row = format!("tr:has(a[href='/admin/instances/{instance}'])");
+            assert!(
+                text_of(&c, &row)
+                    .await
+                    .contains("CPR-registret afviste opslaget")
+            );
+
+            // The instance as the admin sees it before acting: the error and the diagram.
+            click(&c, &format!("{row} a")).await;
+            on_path(&c, &format!("/admin/instances/{instance}")).await;
+            until(&c, "document.body.dataset.diagram === 'rendered'").await;
+            element(&c, "pre.mermaid svg").await;
+            assert_eq!(text_of(&c, ".badge[class*=status-]").await, "hændelse");
+            screenshot(&c, "admin-instance.png").await;
+
+            c.goto(&site.url("/admin/incidents"))
+                .await
+                .expect("the incidents load");
+            let retry = element(&c, &format!("{row} form[action$='/retry'] button")).await;
+            assert_eq!(
+                retry.text().await.expect("the button has text"),
+                "Prøv igen"
+            );
+            retry.click().await.expect("the retry can be clicked");
+            on_path(&c, &format!("/admin/instances/{instance}")).await;
+            assert_eq!(text_of(&c, "p.flash.ok").await, "Trinnet prøves igen.");
+
+            register_up.store(true, Ordering::SeqCst);
+            site.engine.run_due().await.expect("due work runs");
+            c.refresh().await.expect("the page reloads");
+            assert_eq!(text_of(&c, ".badge.status-completed").await, "afsluttet");
+            // The second fact is the state: the end state, past the lookup.
+            assert_eq!(
+                text_of(&c, "dl.facts dt:nth-of-type(2) + dd").await,
+                "bekraeftet"
+            );
+
+            c.goto(&site.url("/admin/incidents"))
+                .await
+                .expect("the incidents load");
+            assert_eq!(text_of(&c, "p.empty").await, "Ingen åbne hændelser.");
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_designer_sees_the_process_diagram_rendered_by_mermaid() {
+    let Some(browser) =
+        Browser::launch("a_designer_sees_the_process_diagram_rendered_by_mermaid").await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "dina").await;
+            on_path(&c, "/designer").await;
+            click(&c, "a[href='/designer/processes/flyttehjaelp']").await;
+            on_path(&c, "/designer/processes/flyttehjaelp").await;
+            until(&c, "document.body.dataset.diagram === 'rendered'").await;
+            let svg = element(&c, "pre.mermaid svg").await;
+            let drawn = svg.text().await.expect("the diagram has text");
+            for state in ["vurdering", "afgjort"] {
+                assert!(drawn.contains(state), "{state} is drawn: {drawn}");
+            }
+            screenshot(&c, "designer-diagram.png").await;
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_title_with_markup_shows_as_text_and_never_runs() {
+    let Some(browser) =
+        Browser::launch("a_task_title_with_markup_shows_as_text_and_never_runs").await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    let title = "<script>window.pwned=1</script>";
+    let task = application(&site, JENS, title).await;
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "anna").await;
+            on_path(&c, "/inbox").await;
+            let link = format!("a[href='/tasks/{task}']");
+            assert_eq!(text_of(&c, &link).await, title);
+            let ran = "window.pwned !== undefined \
+                       || [...document.scripts].some(s => s.textContent.includes('pwned'))";
+            let ran = format!("return {ran};");
+            assert_eq!(
+                c.execute(&ran, vec![]).await.expect("a script runs"),
+                json!(false)
+            );
+
+            click(&c, &link).await;
+            on_path(&c, &format!("/tasks/{task}")).await;
+            assert_eq!(text_of(&c, "h1#task-title").await, title);
+            assert_eq!(
+                c.execute(&ran, vec![]).await.expect("a script runs"),
+                json!(false)
+            );
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_form_is_reached_and_sent_with_the_keyboard_alone() {
+    let Some(browser) =
+        Browser::launch("the_login_form_is_reached_and_sent_with_the_keyboard_alone").await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    browser
+        .run(move |c| async move {
+            c.goto(&site.url("/login"))
+                .await
+                .expect("the login page loads");
+            element(&c, "#username").await;
+            assert_eq!(
+                focused(&c).await,
+                "#username",
+                "autofocus puts the cursor in the name"
+            );
+
+            // From the top of the page: the skip link first, then on to the form.
+            c.execute("document.querySelector('a.skip').focus()", vec![])
+                .await
+                .expect("the skip link takes focus");
+            let mut path = vec![focused(&c).await];
+            while path.len() < 5 && path.last().map(String::as_str) != Some("#username") {
+                press(&c, Key::Tab).await;
+                path.push(focused(&c).await);
+            }
+            assert_eq!(
+                path,
+                ["a:Gå til indhold", "a:forlob", "#username"],
+                "skip link, home, then the form"
+            );
+            c.active_element()
+                .await
+                .expect("something has focus")
+                .send_keys("anna")
+                .await
+                .expect("the name can be typed");
+            press(&c, Key::Tab).await;
+            assert_eq!(focused(&c).await, "#password");
+            c.active_element()
+                .await
+                .expect("something has focus")
+                .send_keys("anna-password")
+                .await
+                .expect("the password can be typed");
+            press(&c, Key::Tab).await;
+            assert_eq!(focused(&c).await, "button:Log ind");
+            press(&c, Key::Enter).await;
+            on_path(&c, "/inbox").await;
+            element(&c, "header.top .who").await;
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_docs_render_the_openapi_document_with_swagger_ui() {
+    let Some(browser) =
+        Browser::launch("the_api_docs_render_the_openapi_document_with_swagger_ui").await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    browser
+        .run(move |c| async move {
+            c.goto(&site.url("/api/docs"))
+                .await
+                .expect("the API docs load");
+            element(&c, ".swagger-ui .info").await;
+            // The operations come from our OpenAPI document, not swagger-ui's example.
+            element(&c, ".swagger-ui .opblock").await;
+            screenshot(&c, "api-docs.png").await;
+        })
+        .await;
+}

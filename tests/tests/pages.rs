@@ -1,0 +1,343 @@
+//! The pages through `router.oneshot`: sign-in, CSRF, escaping, the helpful 404, the login
+//! limiter, languages. (Flows in a real browser are in `browser.rs`.)
+
+mod support;
+mod web;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use support::Backend;
+use web::{Reply, Web};
+
+/// A browser: keeps the session cookie and the page's CSRF token.
+struct Browser<'a> {
+    web: &'a Web,
+    cookie: Option<String>,
+    lang: &'a str,
+}
+
+impl<'a> Browser<'a> {
+    fn new(web: &'a Web) -> Self {
+        Self {
+            web,
+            cookie: None,
+            lang: "da",
+        }
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        let mut request = Request::get(path).header(header::ACCEPT_LANGUAGE, self.lang);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.web
+            .send(request.body(Body::empty()).expect("request"))
+            .await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT_LANGUAGE, self.lang);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let body = serde_urlencoded::to_string(form).expect("form");
+        self.web
+            .send(request.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    async fn sign_in(&mut self, username: &str) -> Reply {
+        let password = format!("{username}-password");
+        let reply = self
+            .post(
+                "/login",
+                &[
+                    ("username", username),
+                    ("password", &password),
+                    ("next", "/inbox"),
+                ],
+            )
+            .await;
+        if let Some(set) = reply.headers.get(header::SET_COOKIE) {
+            let set = set.to_str().expect("ascii");
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                "{set}"
+            );
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+        reply
+    }
+
+    /// The CSRF token of a page's forms.
+    async fn csrf(&self, path: &str) -> String {
+        let page = self.get(path).await;
+        page.text
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page has a form with a CSRF token")
+            .to_owned()
+    }
+}
+
+async fn a_caseworker_signs_in_and_completes_a_task_through_the_pages(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Gennemgå sagen").await;
+    let mut browser = Browser::new(&web);
+    let outside = browser.get("/inbox").await;
+    assert_eq!(outside.status, StatusCode::SEE_OTHER);
+    assert_eq!(outside.headers[header::LOCATION], "/login?next=%2Finbox");
+    let signed_in = browser.sign_in("anna").await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.headers[header::LOCATION], "/inbox");
+    let inbox = browser.get("/inbox").await;
+    assert_eq!(inbox.status, StatusCode::OK);
+    assert!(inbox.text.contains("Gennemgå sagen"), "{}", inbox.text);
+    assert!(inbox.text.contains(&format!("/tasks/{task}")));
+    let path = format!("/tasks/{task}");
+    let csrf = browser.csrf(&path).await;
+    let wrong = browser
+        .post(
+            &path,
+            &[("_csrf", &csrf), ("amount", "-5"), ("note", "mit notat")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text.contains("Beløbet kan ikke være negativt"));
+    assert!(
+        wrong.text.contains("id=\"e-decision\""),
+        "the missing choice is marked"
+    );
+    assert!(
+        wrong.text.contains("Skal udfyldes"),
+        "in the page's language"
+    );
+    assert!(wrong.text.contains("mit notat"), "entered values are kept");
+    let done = browser
+        .post(
+            &path,
+            &[("_csrf", &csrf), ("decision", "approve"), ("amount", "5")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    let after = browser
+        .get(done.headers[header::LOCATION].to_str().expect("ascii"))
+        .await;
+    assert!(after.text.contains("Opgaven er afsluttet."));
+    assert!(
+        !after.text.contains(&format!("/tasks/{task}")),
+        "the task left the inbox"
+    );
+}
+
+async fn a_form_post_without_the_sessions_csrf_token_is_refused(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag").await;
+    let mut browser = Browser::new(&web);
+    browser.sign_in("anna").await;
+    let path = format!("/tasks/{task}");
+    for form in [
+        vec![("decision", "approve")],
+        vec![("_csrf", "forged"), ("decision", "approve")],
+    ] {
+        let refused = browser.post(&path, &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.text.contains("<html"), "a page, not JSON");
+    }
+    let task_now = web
+        .api(
+            Method::GET,
+            &format!("/api/tasks/{task}"),
+            Some(&web.cw101),
+            None,
+        )
+        .await;
+    assert_eq!(
+        task_now.json()["task"]["status"],
+        "open",
+        "nothing was changed"
+    );
+}
+
+async fn markup_in_titles_and_values_is_shown_as_text(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web
+        .case("0101501234", "101", "<script>alert('x')</script>")
+        .await;
+    let mut browser = Browser::new(&web);
+    browser.sign_in("anna").await;
+    let inbox = browser.get("/inbox").await;
+    assert!(!inbox.text.contains("<script>alert"), "{}", inbox.text);
+    assert!(inbox.text.contains("&lt;script&gt;alert"));
+    let path = format!("/tasks/{task}");
+    let csrf = browser.csrf(&path).await;
+    let page = browser
+        .post(
+            &path,
+            &[("_csrf", &csrf), ("note", "<img src=x onerror=alert(1)>")],
+        )
+        .await;
+    assert!(!page.text.contains("<img src=x"));
+    assert!(
+        page.text.contains("&lt;img src"),
+        "the value is kept, as text"
+    );
+}
+
+async fn an_unknown_page_gets_a_helpful_404_in_the_viewers_language(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut browser = Browser::new(&web);
+    let danish = browser.get("/no/such/page").await;
+    assert_eq!(danish.status, StatusCode::NOT_FOUND);
+    assert!(danish.text.contains("Siden findes ikke"));
+    assert!(danish.text.contains("href=\"/inbox\""), "it offers ways on");
+    browser.lang = "en-GB,en;q=0.9";
+    let english = browser.get("/no/such/page").await;
+    assert!(english.text.contains("Page not found"));
+    let api = web.api(Method::GET, "/api/no/such", None, None).await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(
+        api.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/api/no/such")
+    );
+}
+
+async fn repeated_failed_sign_ins_are_slowed_down(backend: Backend) {
+    let web = Web::start(backend).await;
+    let browser = Browser::new(&web);
+    for _ in 0..5 {
+        let wrong = browser
+            .post("/login", &[("username", "anna"), ("password", "guess")])
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.text.contains("Forkert brugernavn eller adgangskode."));
+    }
+    // Even the right password waits now.
+    let limited = browser
+        .post(
+            "/login",
+            &[("username", "anna"), ("password", "anna-password")],
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+    // Other users are not locked out by anna's attempts (this test has no client address).
+    let mut other = Browser::new(&web);
+    assert_eq!(other.sign_in("bo").await.status, StatusCode::SEE_OTHER);
+}
+
+async fn the_ui_speaks_the_users_chosen_language(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut browser = Browser::new(&web);
+    browser.sign_in("anna").await;
+    assert!(browser.get("/inbox").await.text.contains("Indbakke"));
+    let csrf = browser.csrf("/inbox").await;
+    let switched = browser
+        .post(
+            "/settings/language",
+            &[("_csrf", &csrf), ("lang", "en"), ("next", "/inbox")],
+        )
+        .await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+    let english = browser.get("/inbox").await;
+    assert!(english.text.contains("<h1>Inbox</h1>"), "{}", english.text);
+    assert!(english.text.contains("lang=\"en\""));
+}
+
+async fn signing_out_ends_the_session(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut browser = Browser::new(&web);
+    browser.sign_in("anna").await;
+    let csrf = browser.csrf("/inbox").await;
+    let out = browser.post("/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    // The old cookie no longer opens anything.
+    let after = browser.get("/inbox").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+}
+
+async fn each_role_sees_its_own_pages(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut designer = Browser::new(&web);
+    designer.sign_in("dina").await;
+    let list = designer.get("/designer").await;
+    assert!(list.text.contains("/designer/processes/web-case"));
+    let process = designer.get("/designer/processes/web-case").await;
+    assert!(process.text.contains("stateDiagram-v2"));
+    assert!(
+        process.text.contains("id: web-case"),
+        "the YAML source is shown"
+    );
+    assert_eq!(designer.get("/inbox").await.status, StatusCode::FORBIDDEN);
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    for page in [
+        "/admin/instances",
+        "/admin/incidents",
+        "/admin/dead-letters",
+        "/admin/users",
+    ] {
+        assert_eq!(admin.get(page).await.status, StatusCode::OK, "{page}");
+    }
+    let mut caseworker = Browser::new(&web);
+    caseworker.sign_in("anna").await;
+    assert_eq!(
+        caseworker.get("/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn the_person_page_shows_the_overview_open_tasks_and_refusals(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag om personen").await;
+    let mut browser = Browser::new(&web);
+    browser.sign_in("bo").await;
+    let page = browser.get("/persons/0101501234").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("Person 0101501234"), "the overview");
+    assert!(!page.text.contains(&task), "101's task is not shown to 147");
+    // bo (147) may start the case only for 147: the definition's refusal is shown.
+    let csrf = browser.csrf("/persons/0101501234").await;
+    let refused = browser
+        .post(
+            "/persons/0101501234/start",
+            &[("_csrf", &csrf), ("process", "web-case")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text
+            .contains("Kun din egen kommune kan oprette sagen")
+    );
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    let theirs = anna.get("/persons/0101501234").await;
+    assert!(
+        theirs.text.contains(&format!("/tasks/{task}")),
+        "101 sees its task"
+    );
+    let unknown = anna.get("/persons/nobody").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let search = anna.get("/persons?q=010150-1234").await;
+    assert_eq!(search.headers[header::LOCATION], "/persons/0101501234");
+}
+
+on_both_backends!(
+    the_person_page_shows_the_overview_open_tasks_and_refusals,
+    a_caseworker_signs_in_and_completes_a_task_through_the_pages,
+    a_form_post_without_the_sessions_csrf_token_is_refused,
+    markup_in_titles_and_values_is_shown_as_text,
+    an_unknown_page_gets_a_helpful_404_in_the_viewers_language,
+    repeated_failed_sign_ins_are_slowed_down,
+    the_ui_speaks_the_users_chosen_language,
+    signing_out_ends_the_session,
+    each_role_sees_its_own_pages,
+);
