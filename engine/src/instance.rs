@@ -158,6 +158,8 @@ pub struct Incident {
 /// A message that no process could take, with the reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {
+    /// The row's id (0 for one not stored yet).
+    pub id: i64,
     pub message_id: Option<String>,
     pub message_type: String,
     pub payload: Value,

@@ -427,6 +427,9 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         "/api/messages",
         "/api/admin/clock",
         "/api/admin/incidents",
+        "/api/admin/incidents/{id}/retry",
+        "/api/admin/incidents/{id}/skip",
+        "/api/admin/incidents/{id}/cancel",
         "/api/admin/dead-letters",
         "/api/admin/users",
     ] {
@@ -539,7 +542,104 @@ async fn users_are_added_once_with_checked_fields(backend: Backend) {
     assert_eq!(taken.status, StatusCode::CONFLICT);
 }
 
+async fn incident_actions_are_for_admins_and_name_unknown_incidents(backend: Backend) {
+    let web = Web::start(backend).await;
+    for (path, body) in [
+        ("/api/admin/incidents/999/retry", None),
+        (
+            "/api/admin/incidents/999/skip",
+            Some(json!({ "to_state": "done" })),
+        ),
+        ("/api/admin/incidents/999/cancel", None),
+    ] {
+        let caseworker = web
+            .api(Method::POST, path, Some(&web.cw101), body.clone())
+            .await;
+        assert_eq!(caseworker.status, StatusCode::FORBIDDEN, "{path}");
+        let admin = web.api(Method::POST, path, Some(&web.admin), body).await;
+        assert_eq!(
+            admin.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            admin.text
+        );
+        assert!(
+            admin.json()["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("999")
+        );
+    }
+}
+
+async fn a_revoked_token_stops_working_at_once(backend: Backend) {
+    let web = Web::start(backend).await;
+    let issued = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/tokens",
+            Some(&web.admin),
+            Some(json!({ "name": "laptop" })),
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+    let secret = issued.json()["secret"].as_str().expect("secret").to_owned();
+    let id = issued.json()["token"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let works = web
+        .api(Method::GET, "/api/tasks", Some(&secret), None)
+        .await;
+    assert_eq!(works.status, StatusCode::OK);
+    let listed = web
+        .api(Method::GET, "/api/admin/tokens", Some(&web.admin), None)
+        .await;
+    assert!(
+        !listed.text.contains(&secret),
+        "the secret is never shown again"
+    );
+    let revoked = web
+        .api(
+            Method::POST,
+            &format!("/api/admin/tokens/{id}/revoke"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let refused = web
+        .api(Method::GET, "/api/tasks", Some(&secret), None)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    // anna's first token still works.
+    let first = web
+        .api(Method::GET, "/api/tasks", Some(&web.cw101), None)
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let again = web
+        .api(
+            Method::POST,
+            &format!("/api/admin/tokens/{id}/revoke"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let nobody = web
+        .api(
+            Method::POST,
+            "/api/admin/users/nobody/tokens",
+            Some(&web.admin),
+            Some(json!({ "name": "x" })),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+}
+
 on_both_backends!(
+    a_revoked_token_stops_working_at_once,
+    incident_actions_are_for_admins_and_name_unknown_incidents,
     a_caseworker_of_147_can_neither_list_read_claim_nor_complete_a_task_of_101,
     a_task_completed_twice_at_once_gives_one_200_and_one_409,
     a_form_with_errors_is_refused_with_422_and_a_message_per_field,

@@ -728,6 +728,169 @@ async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend)
     );
 }
 
+/// A FLAKY instance in incident, ready for an admin.
+async fn flaky_incident(backend: Backend) -> (TestApp, uuid::Uuid, i64) {
+    let app = TestApp::builder(backend)
+        .with_registry(|r| {
+            r.register_action(Flaky {
+                calls: Arc::default(),
+                mended: Arc::default(),
+            });
+        })
+        .with_process(FLAKY)
+        .build()
+        .await;
+    let id = app
+        .engine
+        .start_instance("flaky", "x", Map::new(), &system())
+        .await
+        .expect("starts");
+    app.engine
+        .advance_to(at("2025-06-02T10:00:00+02:00"))
+        .await
+        .expect("advances");
+    let incident = store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents")
+        .pop()
+        .expect("one incident");
+    (app, id, incident.id)
+}
+
+fn admin() -> forlob_engine::Actor {
+    forlob_engine::Actor {
+        id: "ada".into(),
+        municipality: None,
+        role: "admin".into(),
+    }
+}
+
+async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: Backend) {
+    let (app, id, incident) = flaky_incident(backend).await;
+    let refused = app
+        .engine
+        .skip_incident(incident, "nowhere", &admin())
+        .await
+        .expect_err("no such state");
+    assert_eq!(refused.status(), 422);
+    // Refused means untouched: the incident is still there to act on.
+    assert_eq!(
+        store::incidents(app.engine.db(), true)
+            .await
+            .expect("incidents")
+            .len(),
+        1
+    );
+    app.engine
+        .skip_incident(incident, "done", &admin())
+        .await
+        .expect("skipped");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Completed);
+    assert_eq!(instance.state, "done");
+    let history = store::history(app.engine.db(), id).await.expect("history");
+    let skip = history.last().expect("moves");
+    assert_eq!(
+        (skip.trigger.as_str(), skip.actor.as_deref()),
+        ("skip", Some("ada"))
+    );
+    let again = app
+        .engine
+        .cancel_incident(incident, &admin())
+        .await
+        .expect_err("handled already");
+    assert_eq!(again.status(), 409);
+}
+
+async fn an_admin_cancels_an_instance_in_incident(backend: Backend) {
+    let (app, id, incident) = flaky_incident(backend).await;
+    app.engine
+        .cancel_incident(incident, &admin())
+        .await
+        .expect("cancelled");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Cancelled);
+    assert!(instance.ended_at.is_some());
+    let history = store::history(app.engine.db(), id).await.expect("history");
+    assert_eq!(history.last().map(|h| h.trigger.as_str()), Some("cancel"));
+    // Nothing is left to run for it.
+    assert_eq!(app.engine.run_due().await.expect("runs"), 0);
+}
+
+const LISTENER: &str = r#"
+id: listener
+start: { manual: {} }
+initial: wait
+states:
+  wait:
+    wait: { message: { type: ping, correlate: "msg.who" } }
+    next: done
+  done: { end: true }
+"#;
+
+async fn a_message_that_came_too_early_is_replayed_from_the_dead_letters(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(LISTENER)
+        .build()
+        .await;
+    let early = InboundMessage {
+        message_id: "p-1".into(),
+        message_type: "ping".into(),
+        data: json!({ "who": "s1" }),
+    };
+    assert!(matches!(
+        app.engine.deliver(&early).await.expect("kept"),
+        MessageOutcome::DeadLetter { .. }
+    ));
+    let letter = store::dead_letters(app.engine.db())
+        .await
+        .expect("letters")
+        .pop()
+        .expect("one dead letter");
+    let id = app
+        .engine
+        .start_instance("listener", "s1", Map::new(), &system())
+        .await
+        .expect("starts");
+    let outcome = app
+        .engine
+        .replay_dead_letter(letter.id)
+        .await
+        .expect("replayed");
+    assert!(
+        matches!(&outcome, MessageOutcome::Accepted { resumed, .. } if resumed == &vec![id]),
+        "{outcome:?}"
+    );
+    assert!(
+        store::dead_letters(app.engine.db())
+            .await
+            .expect("letters")
+            .is_empty()
+    );
+    // The same message from the sender is still a duplicate, and the letter is gone.
+    assert!(matches!(
+        app.engine.deliver(&early).await.expect("seen"),
+        MessageOutcome::Duplicate { .. }
+    ));
+    let gone = app
+        .engine
+        .replay_dead_letter(letter.id)
+        .await
+        .expect_err("replayed already");
+    assert_eq!(gone.status(), 404);
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Completed);
+}
+
 const PARENT: &str = r#"
 id: parent
 replaces: [old-parent]
@@ -854,6 +1017,9 @@ on_both_backends!(
     advancing_the_clock_fires_timers_at_their_time_in_order,
     a_failing_step_is_retried_with_backoff_then_becomes_an_incident,
     an_admin_retries_an_incident_once_its_cause_is_mended,
+    a_message_that_came_too_early_is_replayed_from_the_dead_letters,
+    an_admin_skips_a_failed_step_into_a_state_of_the_same_version,
+    an_admin_cancels_an_instance_in_incident,
     calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process,
     an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version,
 );

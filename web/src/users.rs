@@ -114,3 +114,31 @@ fn known_municipality(engine: &Engine, code: &str) -> bool {
         _ => (3..=4).contains(&code.len()) && code.chars().all(|c| c.is_ascii_digit()),
     }
 }
+
+/// Issues another API token for `username`; the secret is returned this once.
+pub async fn issue_token(
+    engine: &Engine,
+    username: &str,
+    name: &str,
+) -> Result<(forlob_engine::user::ApiToken, String), AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::invalid([(
+            "name",
+            "say what the token is for (1-100 characters)",
+        )]));
+    }
+    let user = store::user_by_username(engine.db(), username)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
+    let secret = auth::new_secret();
+    let token = store::insert_token(
+        engine.db(),
+        user.id,
+        name,
+        &auth::digest(&secret),
+        engine.clock().now(),
+    )
+    .await?;
+    Ok((token, secret))
+}

@@ -1,46 +1,30 @@
-//! Acting on incidents: an admin retries the failed step once the cause is mended.
-//! (Skip and cancel arrive with the instance operations of issue #6.)
+//! Acting on incidents: an admin retries the failed step once the cause is mended, skips it
+//! by moving the instance to another state of its version, or cancels the instance. Each is
+//! one transaction with an entry in the instance's history naming the admin, and each takes
+//! the incident once: a second action on it (a colleague's stale page) is a 409.
 
+use std::sync::Arc;
+
+use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use super::Engine;
 use super::execute::Txn;
-use crate::definition::{StepKind, WaitSpec};
+use super::transition::Event;
+use crate::definition::{ProcessDefinition, StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
-use crate::store;
+use crate::store::{self, InstanceRow};
 
 impl Engine {
-    /// Puts the instance of an open incident back to work: it becomes active again and its
-    /// current state is due now (a step runs again, a timer fires). Audited in the instance's
-    /// history with the actor. A second retry of the same incident is a 409.
+    /// Puts the instance back to work: it becomes active again and its current state is due
+    /// now (a step runs again, a timer fires).
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn retry_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
         self.retrying(|| async {
             let conn = self.begin_write().await?;
             let now = self.clock.now();
-            let incident = store::incident(&conn, incident_id)
-                .await?
-                .ok_or_else(|| EngineError::not_found("incident", incident_id))?;
-            let closed = || {
-                EngineError::Transition(TransitionError::IncidentClosed {
-                    incident: incident_id,
-                })
-            };
-            if incident.status != "open"
-                || !store::resolve_incident(&conn, incident_id, "retried", now).await?
-            {
-                return Err(closed());
-            }
-            let instance_id = incident.instance_id;
-            let (def, mut row) = self.load_any(&conn, instance_id).await?;
-            if row.status != InstanceStatus::Incident {
-                return Err(TransitionError::NotActive {
-                    instance: instance_id,
-                    status: row.status.as_str().into(),
-                }
-                .into());
-            }
+            let (def, mut row) = self.take_incident(&conn, incident_id, "retried").await?;
             let kind = match def.state(&row.state).map(|s| &s.kind) {
                 Some(StepKind::Wait {
                     wait: WaitSpec::After(_) | WaitSpec::Until { .. },
@@ -53,20 +37,129 @@ impl Engine {
             tx.writes.instance(&row, now);
             tx.writes.history(
                 row.id,
-                HistoryEntry {
-                    from_state: Some(row.state.clone()),
-                    to_state: row.state.clone(),
-                    trigger: "retry".into(),
-                    actor: Some(actor.id.clone()),
-                    data: Some(serde_json::json!({ "incident": incident_id })),
-                    at: now,
-                },
+                audit(&row.state, &row.state, "retry", actor, incident_id, now),
             );
             tx.writes.work(row.id, kind, &row.state, now, 0, now);
             tx.flush().await?;
             self.commit(conn).await?;
-            Ok(instance_id)
+            Ok(row.id)
         })
         .await
+    }
+
+    /// Moves the instance past the failed step into `to_state` of its own version, entering
+    /// it as a transition would (its task, timer or step); what the old state left open is
+    /// closed. A state the version does not have is a 422.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn skip_incident(
+        &self,
+        incident_id: i64,
+        to_state: &str,
+        actor: &Actor,
+    ) -> Result<Uuid> {
+        self.retrying(|| async {
+            let conn = self.begin_write().await?;
+            let now = self.clock.now();
+            let (def, mut row) = self.take_incident(&conn, incident_id, "skipped").await?;
+            if def.state(to_state).is_none() {
+                return Err(EngineError::Invalid(
+                    [(
+                        "to_state".to_owned(),
+                        format!(
+                            "process `{}` version {} has no state `{to_state}`",
+                            def.id, row.version
+                        ),
+                    )]
+                    .into(),
+                ));
+            }
+            store::close_open_work(&conn, row.id, now).await?;
+            row.status = InstanceStatus::Active;
+            let mut tx = Txn::new(&conn, now);
+            let event = Event::Moved {
+                to: to_state.to_owned(),
+            };
+            self.drive(&mut tx, &def, &mut row, event, Some(actor))
+                .await?;
+            tx.flush().await?;
+            self.commit(conn).await?;
+            Ok(row.id)
+        })
+        .await
+    }
+
+    /// Ends the instance as cancelled: its open tasks are cancelled, its timers and waits
+    /// dropped.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn cancel_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
+        self.retrying(|| async {
+            let conn = self.begin_write().await?;
+            let now = self.clock.now();
+            let (_, mut row) = self.take_incident(&conn, incident_id, "cancelled").await?;
+            store::close_open_work(&conn, row.id, now).await?;
+            row.status = InstanceStatus::Cancelled;
+            row.ended_at = Some(now);
+            let mut tx = Txn::new(&conn, now);
+            tx.writes.instance(&row, now);
+            tx.writes.history(
+                row.id,
+                audit(&row.state, &row.state, "cancel", actor, incident_id, now),
+            );
+            tx.flush().await?;
+            self.commit(conn).await?;
+            Ok(row.id)
+        })
+        .await
+    }
+
+    /// Closes the open incident as `outcome` and loads its instance, which must still be in
+    /// incident; 404 for an unknown incident, 409 for one handled already.
+    async fn take_incident(
+        &self,
+        conn: &DatabaseTransaction,
+        incident_id: i64,
+        outcome: &str,
+    ) -> Result<(Arc<ProcessDefinition>, InstanceRow)> {
+        let now = self.clock.now();
+        let incident = store::incident(conn, incident_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("incident", incident_id))?;
+        let closed = || {
+            EngineError::Transition(TransitionError::IncidentClosed {
+                incident: incident_id,
+            })
+        };
+        if incident.status != "open"
+            || !store::resolve_incident(conn, incident_id, outcome, now).await?
+        {
+            return Err(closed());
+        }
+        let (def, row) = self.load_any(conn, incident.instance_id).await?;
+        if row.status != InstanceStatus::Incident {
+            return Err(TransitionError::NotActive {
+                instance: row.id,
+                status: row.status.as_str().into(),
+            }
+            .into());
+        }
+        Ok((def, row))
+    }
+}
+
+fn audit(
+    from: &str,
+    to: &str,
+    trigger: &str,
+    actor: &Actor,
+    incident_id: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> HistoryEntry {
+    HistoryEntry {
+        from_state: Some(from.to_owned()),
+        to_state: to.to_owned(),
+        trigger: trigger.to_owned(),
+        actor: Some(actor.id.clone()),
+        data: Some(serde_json::json!({ "incident": incident_id })),
+        at,
     }
 }

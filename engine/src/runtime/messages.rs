@@ -54,22 +54,64 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
-        self.retrying(|| self.deliver_once(msg)).await
+        self.retrying(|| self.deliver_once(msg, None)).await
     }
 
-    async fn deliver_once(&self, msg: &InboundMessage) -> Result<MessageOutcome> {
+    /// Delivers a dead letter again, e.g. a message that came before the instance it was for
+    /// waited, or one a package now accepts. The letter leaves the list in the same
+    /// transaction; if no process takes the message this time either, it is a dead letter
+    /// again with the new reason. Only the message's own id lets it past the deduplication.
+    #[tracing::instrument(skip(self))]
+    pub async fn replay_dead_letter(&self, id: i64) -> Result<MessageOutcome> {
+        let letter = store::dead_letter(&self.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("dead letter", id))?;
+        let Some(message_id) = letter.message_id.clone() else {
+            return Err(EngineError::Invalid(
+                [(
+                    "message_id".to_owned(),
+                    "the message had no id, so it cannot be told from a new one; send it again from its source".to_owned(),
+                )]
+                .into(),
+            ));
+        };
+        let msg = InboundMessage {
+            message_id,
+            message_type: letter.message_type,
+            data: letter.payload,
+        };
+        self.retrying(|| self.deliver_once(&msg, Some(id))).await
+    }
+
+    async fn deliver_once(
+        &self,
+        msg: &InboundMessage,
+        replaying: Option<i64>,
+    ) -> Result<MessageOutcome> {
         self.refresh_catalog().await?;
         let conn = self.begin_write().await?;
         let now = self.clock.now();
-        let first = store::record_message(
-            &conn,
-            &msg.message_id,
-            &msg.message_type,
-            &msg.data,
-            "processing",
-            now,
-        )
-        .await?;
+        let first = match replaying {
+            None => {
+                store::record_message(
+                    &conn,
+                    &msg.message_id,
+                    &msg.message_type,
+                    &msg.data,
+                    "processing",
+                    now,
+                )
+                .await?
+            }
+            // Taken once: a second replay of the same letter (two admins) finds it gone.
+            Some(id) => {
+                if !store::delete_dead_letter(&conn, id).await? {
+                    return Err(EngineError::not_found("dead letter", id));
+                }
+                store::set_message_outcome(&conn, &msg.message_id, "processing").await?;
+                true
+            }
+        };
         if !first {
             let first_outcome = store::message_outcome(&conn, &msg.message_id)
                 .await?
@@ -282,6 +324,7 @@ async fn keep_dead_letter(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let letter = DeadLetter {
+        id: 0,
         message_id: Some(msg.message_id.clone()),
         message_type: msg.message_type.clone(),
         payload: msg.data.clone(),

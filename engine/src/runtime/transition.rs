@@ -42,6 +42,10 @@ pub enum Event {
         msg: Value,
     },
     ChildCompleted,
+    /// An admin moves the instance to `to` (skipping a failed step, say), whatever it waits for.
+    Moved {
+        to: String,
+    },
 }
 
 impl Event {
@@ -55,6 +59,7 @@ impl Event {
             Self::TimerFired => "timer",
             Self::MessageReceived { .. } => "message",
             Self::ChildCompleted => "child",
+            Self::Moved { .. } => "skip",
         }
     }
 }
@@ -205,6 +210,9 @@ impl Ctx<'_> {
             }
             let initial = self.def.initial.clone();
             return self.go(initial, event.trigger());
+        }
+        if let Event::Moved { to } = &event {
+            return self.go(to.clone(), event.trigger());
         }
         let def = self.def;
         let Some(state) = def.state(&self.t.state) else {

@@ -353,3 +353,33 @@ states:
     );
     assert!(def.subject_needed("greet"));
 }
+
+#[test]
+fn an_admin_move_enters_the_target_with_its_entry_work_and_refuses_unknown_states() {
+    let def = def();
+    let t = apply(
+        &def,
+        &snap("work", json!({})),
+        Event::Moved {
+            to: "review".into(),
+        },
+    )
+    .expect("moved");
+    assert_eq!(t.state, "review");
+    assert_eq!(t.moves.len(), 1);
+    assert_eq!(t.moves[0].trigger, "skip");
+    assert!(
+        t.effects
+            .iter()
+            .any(|e| matches!(e, Effect::CreateTask { .. })),
+        "entering a manual state creates its task"
+    );
+    let refused = apply(
+        &def,
+        &snap("work", json!({})),
+        Event::Moved {
+            to: "nowhere".into(),
+        },
+    );
+    assert!(matches!(refused, Err(TransitionError::UnknownState { .. })));
+}

@@ -447,14 +447,38 @@ pub async fn dead_letters<C: ConnectionTrait>(conn: &C) -> Result<Vec<DeadLetter
         .all(conn)
         .await?
         .into_iter()
-        .map(|d| DeadLetter {
-            message_id: d.message_id,
-            message_type: d.message_type,
-            payload: d.payload,
-            reason: d.reason,
-            received_at: d.received_at,
-        })
+        .map(to_dead_letter)
         .collect())
+}
+
+fn to_dead_letter(d: dead_letter::Model) -> DeadLetter {
+    DeadLetter {
+        id: d.id,
+        message_id: d.message_id,
+        message_type: d.message_type,
+        payload: d.payload,
+        reason: d.reason,
+        received_at: d.received_at,
+    }
+}
+
+pub async fn dead_letter<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+) -> Result<Option<DeadLetter>, DbErr> {
+    Ok(dead_letter::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(to_dead_letter))
+}
+
+/// Removes a dead letter; `false` when it was gone already.
+pub async fn delete_dead_letter<C: ConnectionTrait>(conn: &C, id: i64) -> Result<bool, DbErr> {
+    Ok(dead_letter::Entity::delete_by_id(id)
+        .exec(conn)
+        .await?
+        .rows_affected
+        == 1)
 }
 
 /// Records a message id; `false` when it was seen before (the message is a duplicate).
@@ -597,6 +621,23 @@ pub async fn message_waiters<C: ConnectionTrait>(
 }
 
 /// Drops an instance's pending work and message subscriptions (it left the state they were for).
+/// Cancels the instance's open tasks and drops its waits and due work: what an admin's skip or
+/// cancel leaves behind.
+pub async fn close_open_work<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    task::Entity::update_many()
+        .col_expr(task::Column::Status, SqlExpr::value("cancelled"))
+        .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
+        .filter(task::Column::InstanceId.eq(instance_id))
+        .filter(task::Column::Status.eq("open"))
+        .exec(conn)
+        .await?;
+    clear_waits(conn, instance_id).await
+}
+
 pub async fn clear_waits<C: ConnectionTrait>(conn: &C, instance_id: Uuid) -> Result<(), DbErr> {
     message_wait::Entity::delete_many()
         .filter(message_wait::Column::InstanceId.eq(instance_id))

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
+use forlob_engine::runtime::MessageOutcome;
 use forlob_engine::store::{self, InstanceFilter, TaskFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,7 +28,13 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_instance))
         .routes(routes!(list_incidents))
         .routes(routes!(retry_incident))
+        .routes(routes!(skip_incident))
+        .routes(routes!(cancel_incident))
         .routes(routes!(list_dead_letters))
+        .routes(routes!(replay_dead_letter))
+        .routes(routes!(list_tokens))
+        .routes(routes!(issue_token))
+        .routes(routes!(revoke_token))
         .routes(routes!(list_users, add_user))
         .routes(routes!(advance_clock))
 }
@@ -175,7 +182,8 @@ async fn list_incidents(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Retried {
-    /// The instance that is active again; its step runs on the workers' next round.
+    /// The incident's instance (after a retry, active again: its step runs on the workers'
+    /// next round).
     pub instance_id: Uuid,
 }
 
@@ -195,8 +203,52 @@ async fn retry_incident(
     Ok(Json(Retried { instance_id }))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SkipRequest {
+    /// A state of the instance's own version to continue in.
+    pub to_state: String,
+}
+
+/// Moves the incident's instance past the failed step into another state of its version,
+/// entering it as a transition would. Audited with the admin's name.
+#[utoipa::path(post, path = "/admin/incidents/{id}/skip", tag = "admin",
+    params(("id" = i64, Path, description = "incident id")), request_body = SkipRequest,
+    responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
+        (status = 409, description = "handled already", body = ErrorBody),
+        (status = 422, description = "the version has no such state", body = ErrorBody)))]
+async fn skip_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<SkipRequest>,
+) -> Result<Json<Retried>> {
+    caller.require(ADMINS)?;
+    let instance_id = state
+        .engine
+        .skip_incident(id, request.to_state.trim(), &caller.actor())
+        .await?;
+    Ok(Json(Retried { instance_id }))
+}
+
+/// Cancels the incident's instance: open tasks cancelled, timers and waits dropped.
+#[utoipa::path(post, path = "/admin/incidents/{id}/cancel", tag = "admin",
+    params(("id" = i64, Path, description = "incident id")),
+    responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
+        (status = 409, description = "handled already", body = ErrorBody)))]
+async fn cancel_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Retried>> {
+    caller.require(ADMINS)?;
+    let instance_id = state.engine.cancel_incident(id, &caller.actor()).await?;
+    Ok(Json(Retried { instance_id }))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeadLetterView {
+    pub id: i64,
     pub message_id: Option<String>,
     pub message_type: String,
     #[schema(value_type = Object)]
@@ -218,6 +270,7 @@ async fn list_dead_letters(
         letters
             .into_iter()
             .map(|d| DeadLetterView {
+                id: d.id,
                 message_id: d.message_id,
                 message_type: d.message_type,
                 payload: d.payload,
@@ -226,6 +279,138 @@ async fn list_dead_letters(
             })
             .collect(),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Replayed {
+    /// `accepted`, or `dead_letter` again (with the new reason).
+    pub outcome: String,
+    pub started: Vec<Uuid>,
+    pub resumed: Vec<Uuid>,
+    pub reason: Option<String>,
+}
+
+/// Delivers a dead letter again (a message that came before its instance waited, say); it
+/// leaves the list in the same transaction.
+#[utoipa::path(post, path = "/admin/dead-letters/{id}/replay", tag = "admin",
+    params(("id" = i64, Path, description = "dead letter id")),
+    responses((status = 200, body = Replayed), (status = 404, description = "no such letter (or replayed already)", body = ErrorBody),
+        (status = 422, description = "the message had no id", body = ErrorBody)))]
+async fn replay_dead_letter(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Replayed>> {
+    caller.require(ADMINS)?;
+    let outcome = state.engine.replay_dead_letter(id).await?;
+    Ok(Json(match outcome {
+        MessageOutcome::Accepted { started, resumed } => Replayed {
+            outcome: "accepted".into(),
+            started,
+            resumed,
+            reason: None,
+        },
+        MessageOutcome::DeadLetter { reason } => Replayed {
+            outcome: "dead_letter".into(),
+            started: Vec::new(),
+            resumed: Vec::new(),
+            reason: Some(reason),
+        },
+        MessageOutcome::Duplicate { first_outcome } => Replayed {
+            outcome: "duplicate".into(),
+            started: Vec::new(),
+            resumed: Vec::new(),
+            reason: Some(first_outcome),
+        },
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<forlob_engine::user::ApiToken> for TokenView {
+    fn from(t: forlob_engine::user::ApiToken) -> Self {
+        Self {
+            id: t.id,
+            user_id: t.user_id,
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+/// Every API token (never the secret): whose, when made, last used, revoked.
+#[utoipa::path(get, path = "/admin/tokens", tag = "admin",
+    responses((status = 200, body = Vec<TokenView>), (status = 403, body = ErrorBody)))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenView>>> {
+    caller.require(ADMINS)?;
+    let tokens = store::tokens(state.engine.db()).await?;
+    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenRequest {
+    /// What the token is for, e.g. `cpr-integration`.
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IssuedToken {
+    pub token: TokenView,
+    /// The secret; shown this once, only its digest is stored.
+    pub secret: String,
+}
+
+/// Issues another API token for a user (e.g. for an integration, or to rotate one).
+#[utoipa::path(post, path = "/admin/users/{username}/tokens", tag = "admin",
+    params(("username" = String, Path, description = "the user")), request_body = TokenRequest,
+    responses((status = 201, body = IssuedToken), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn issue_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+    Json(request): Json<TokenRequest>,
+) -> Result<(StatusCode, Json<IssuedToken>)> {
+    caller.require(ADMINS)?;
+    let (token, secret) = users::issue_token(&state.engine, &username, &request.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedToken {
+            token: token.into(),
+            secret,
+        }),
+    ))
+}
+
+/// Revokes a token at once: the next call with it is a 401.
+#[utoipa::path(post, path = "/admin/tokens/{id}/revoke", tag = "admin",
+    params(("id" = Uuid, Path, description = "token id")),
+    responses((status = 204, description = "revoked"), (status = 404, description = "no such live token", body = ErrorBody)))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
+    caller.require(ADMINS)?;
+    let now = state.engine.clock().now();
+    if store::revoke_token(state.engine.db(), id, now).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found(format!("no live token {id}")))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

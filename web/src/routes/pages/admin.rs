@@ -26,8 +26,13 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/instances/{id}", get(instance))
         .route("/admin/incidents", get(incidents))
         .route("/admin/incidents/{id}/retry", post(retry))
+        .route("/admin/incidents/{id}/skip", post(skip))
+        .route("/admin/incidents/{id}/cancel", post(cancel))
         .route("/admin/dead-letters", get(dead_letters))
+        .route("/admin/dead-letters/{id}/replay", post(replay))
         .route("/admin/users", get(users_page).post(add_user))
+        .route("/admin/users/{username}/tokens", post(new_token))
+        .route("/admin/tokens/{id}/revoke", post(revoke))
 }
 
 fn admin(caller: &Caller) -> Result<(), AppError> {
@@ -104,10 +109,18 @@ async fn instance(
         .into_iter()
         .filter(|i| i.instance_id == id)
         .collect();
+    // Where a skip may go: the states of the instance's own version.
+    let states: Vec<String> = state
+        .engine
+        .catalog()
+        .version(&detail.instance.process_id, detail.instance.version)
+        .map(|d| d.states.keys().cloned().collect())
+        .unwrap_or_default();
     let data = json!({
         "detail": detail,
         "variables": variables,
         "incidents": incidents,
+        "states": states,
     });
     let title = format!("{} {}", detail.instance.process_id, detail.instance.subject);
     Ok(state
@@ -148,6 +161,42 @@ async fn retry(
     )))
 }
 
+#[derive(Debug, Deserialize)]
+struct SkipForm {
+    to_state: String,
+}
+
+async fn skip(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Form(form): Form<SkipForm>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    let instance = state
+        .engine
+        .skip_incident(id, form.to_state.trim(), &caller.actor())
+        .await?;
+    Ok(done(&state, &chrome, instance, "admin.skipped"))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    let instance = state.engine.cancel_incident(id, &caller.actor()).await?;
+    Ok(done(&state, &chrome, instance, "admin.cancelled"))
+}
+
+/// Back to the instance, with what was done.
+fn done(state: &AppState, chrome: &Chrome, instance: Uuid, key: &str) -> Redirect {
+    let text = state.ui.text(chrome.lang, key);
+    let query = serde_urlencoded::to_string([("done", text)]).unwrap_or_default();
+    Redirect::to(&format!("/admin/instances/{instance}?{query}"))
+}
+
 async fn dead_letters(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
@@ -160,6 +209,7 @@ async fn dead_letters(
         .take(500)
         .map(|d| {
             json!({
+                "id": d.id,
                 "message_id": d.message_id,
                 "message_type": d.message_type,
                 "payload": d.payload.to_string(),
@@ -178,6 +228,59 @@ async fn dead_letters(
             json!({ "letters": letters }),
         )?
         .into_response())
+}
+
+/// Delivers the letter again and says how it went on the dead-letter page.
+async fn replay(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    let key = match state.engine.replay_dead_letter(id).await? {
+        forlob_engine::runtime::MessageOutcome::Accepted { .. } => "admin.replayed",
+        _ => "admin.replayed_dead",
+    };
+    let text = state.ui.text(chrome.lang, key);
+    let query = serde_urlencoded::to_string([("done", text)]).unwrap_or_default();
+    Ok(Redirect::to(&format!("/admin/dead-letters?{query}")))
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    name: String,
+}
+
+async fn new_token(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(username): axum::extract::Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    let (_, secret) = users::issue_token(&state.engine, &username, &form.name).await?;
+    render_users(
+        &state,
+        &chrome,
+        json!({ "created": { "username": username, "token": secret } }),
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<Uuid>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    let now = state.engine.clock().now();
+    if !store::revoke_token(state.engine.db(), id, now).await? {
+        return Err(AppError::not_found(format!("no live token {id}")));
+    }
+    let text = state.ui.text(chrome.lang, "admin.revoked");
+    let query = serde_urlencoded::to_string([("done", text)]).unwrap_or_default();
+    Ok(Redirect::to(&format!("/admin/users?{query}")))
 }
 
 async fn users_page(
@@ -199,15 +302,25 @@ async fn render_users(
     let users: Vec<_> = all
         .into_iter()
         .map(|u| {
-            let mine: Vec<_> = tokens.iter().filter(|t| t.user_id == u.id).collect();
+            let mine: Vec<_> = tokens
+                .iter()
+                .filter(|t| t.user_id == u.id && t.revoked_at.is_none())
+                .map(|t| {
+                    json!({
+                        "id": t.id,
+                        "name": t.name,
+                        "created_at": t.created_at,
+                        "last_used_at": t.last_used_at,
+                    })
+                })
+                .collect();
             json!({
                 "username": u.username,
                 "display_name": u.display_name,
                 "role": u.role.as_str(),
                 "municipality": u.municipality,
                 "disabled": u.disabled,
-                "tokens": mine.len(),
-                "last_used": mine.iter().filter_map(|t| t.last_used_at).max(),
+                "tokens": mine,
             })
         })
         .collect();
