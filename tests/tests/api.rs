@@ -486,6 +486,7 @@ async fn metrics_report_tasks_instances_work_and_latencies(backend: Backend) {
         "forlob_work_queue_due",
         "forlob_work_queue_lag_seconds",
         "forlob_transitions_total",
+        "forlob_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/tasks\",status=\"200\"",
     ] {
         assert!(
             metrics.text.contains(expected),
@@ -637,7 +638,28 @@ async fn a_revoked_token_stops_working_at_once(backend: Backend) {
     assert_eq!(nobody.status, StatusCode::NOT_FOUND);
 }
 
+async fn a_failing_database_is_a_500_that_shows_no_database_text(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let web = Web::start(backend).await;
+    web.state
+        .engine
+        .db()
+        .execute_unprepared("DROP TABLE tasks")
+        .await
+        .expect("dropped");
+    let reply = web
+        .api(Method::GET, "/api/tasks", Some(&web.cw101), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.json()["error"], "internal");
+    let text = reply.text.to_lowercase();
+    for leak in ["tasks", "table", "sql", "relation", "sqlite", "postgres"] {
+        assert!(!text.contains(leak), "{leak} leaked: {}", reply.text);
+    }
+}
+
 on_both_backends!(
+    a_failing_database_is_a_500_that_shows_no_database_text,
     a_revoked_token_stops_working_at_once,
     incident_actions_are_for_admins_and_name_unknown_incidents,
     a_caseworker_of_147_can_neither_list_read_claim_nor_complete_a_task_of_101,

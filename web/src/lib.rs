@@ -39,6 +39,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP surface: `/api/*` (JSON, OpenAPI at `/api/openapi.json`), the pages,
 /// `/healthz`, `/metrics`, and the browser assets.
 pub fn router(state: AppState) -> Router {
+    metrics::prometheus();
     let (api, openapi) = routes::api::router().split_for_parts();
     let mut openapi = openapi;
     routes::api::add_common_responses(&mut openapi);

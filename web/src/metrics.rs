@@ -18,8 +18,9 @@ use crate::state::AppState;
 
 const HTTP_DURATION: &str = "forlob_http_request_duration_seconds";
 
-/// The process-wide recorder (the `metrics` facade has one per process by design).
-fn prometheus() -> &'static PrometheusHandle {
+/// The process-wide recorder (the `metrics` facade has one per process by design); installed
+/// when the first router is built, so no request goes unrecorded.
+pub(crate) fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()

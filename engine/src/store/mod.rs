@@ -5,7 +5,9 @@
 //! per table: a run of five states costs a handful of statements, not one per row.
 
 mod entities;
+mod incidents;
 mod stats;
+mod tasks;
 mod users;
 mod work;
 mod writes;
@@ -21,16 +23,15 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub(crate) use entities::*;
+pub use incidents::*;
 pub use sea_orm::DbErr;
 pub use stats::{EngineStats, engine_stats};
+pub use tasks::*;
 pub use users::*;
 pub use work::{ClaimedWork, claim_due, finish, next_due_at, release};
 pub use writes::{InstanceRow, Writes};
 
-use crate::error::{EngineError, TransitionError};
-use crate::instance::{
-    DeadLetter, HistoryEntry, Incident, InstanceStatus, ProcessInstance, Task, TimelineEvent,
-};
+use crate::instance::{DeadLetter, HistoryEntry, InstanceStatus, ProcessInstance, TimelineEvent};
 
 /// A stored definition version.
 #[derive(Debug, Clone)]
@@ -181,189 +182,6 @@ pub async fn history<C: ConnectionTrait>(
         .collect())
 }
 
-fn to_task(m: task::Model) -> Task {
-    Task {
-        id: m.id,
-        instance_id: m.instance_id,
-        process_id: m.process_id,
-        state: m.state,
-        kind: m.kind,
-        subject: m.subject,
-        title: m.title,
-        municipality: m.municipality,
-        status: m.status,
-        claimed_by: m.claimed_by,
-        due_at: m.due_at,
-        created_at: m.created_at,
-        completed_at: m.completed_at,
-        completed_by: m.completed_by,
-        data: m.data,
-    }
-}
-
-pub async fn task<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Task>, DbErr> {
-    Ok(task::Entity::find_by_id(id).one(conn).await?.map(to_task))
-}
-
-/// Filters of a task search; `None` means any. `municipality` is the tenancy filter: callers
-/// acting for a caseworker always set it, and it is applied in SQL, never after loading.
-#[derive(Debug, Default, Clone)]
-pub struct TaskFilter {
-    pub id: Option<Uuid>,
-    pub municipality: Option<String>,
-    pub status: Option<String>,
-    pub kind: Option<String>,
-    pub process_id: Option<String>,
-    pub subject: Option<String>,
-    pub instance_id: Option<Uuid>,
-    /// Only tasks due before this instant (tasks without a due date are left out).
-    pub due_before: Option<DateTime<Utc>>,
-    pub claimed_by: Option<String>,
-    /// Newest due date first instead of the default soonest first.
-    pub descending: bool,
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
-}
-
-fn filtered_tasks(filter: &TaskFilter) -> sea_orm::Select<task::Entity> {
-    let mut query = task::Entity::find();
-    if let Some(id) = filter.id {
-        query = query.filter(task::Column::Id.eq(id));
-    }
-    if let Some(m) = &filter.municipality {
-        query = query.filter(task::Column::Municipality.eq(m.clone()));
-    }
-    if let Some(s) = &filter.status {
-        query = query.filter(task::Column::Status.eq(s.clone()));
-    }
-    if let Some(k) = &filter.kind {
-        query = query.filter(task::Column::Kind.eq(k.clone()));
-    }
-    if let Some(p) = &filter.process_id {
-        query = query.filter(task::Column::ProcessId.eq(p.clone()));
-    }
-    if let Some(s) = &filter.subject {
-        query = query.filter(task::Column::Subject.eq(s.clone()));
-    }
-    if let Some(i) = filter.instance_id {
-        query = query.filter(task::Column::InstanceId.eq(i));
-    }
-    if let Some(before) = filter.due_before {
-        query = query.filter(task::Column::DueAt.lt(before));
-    }
-    if let Some(c) = &filter.claimed_by {
-        query = query.filter(task::Column::ClaimedBy.eq(c.clone()));
-    }
-    query
-}
-
-pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<Vec<Task>, DbErr> {
-    let query = filtered_tasks(filter);
-    let query = if filter.descending {
-        query
-            .order_by_desc(task::Column::DueAt)
-            .order_by_desc(task::Column::CreatedAt)
-    } else {
-        query
-            .order_by_asc(task::Column::DueAt)
-            .order_by_asc(task::Column::CreatedAt)
-    };
-    Ok(query
-        .offset(filter.offset)
-        .limit(filter.limit.unwrap_or(1000))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(to_task)
-        .collect())
-}
-
-/// How many tasks match, per kind (the inbox's counts), ignoring offset and limit.
-pub async fn count_tasks_by_kind<C: ConnectionTrait>(
-    conn: &C,
-    filter: &TaskFilter,
-) -> Result<Vec<(String, u64)>, DbErr> {
-    let rows: Vec<(String, i64)> = filtered_tasks(filter)
-        .select_only()
-        .column(task::Column::Kind)
-        .column_as(task::Column::Id.count(), "n")
-        .group_by(task::Column::Kind)
-        .order_by_asc(task::Column::Kind)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(kind, n)| (kind, u64::try_from(n).unwrap_or(0)))
-        .collect())
-}
-
-/// Takes an open task for `actor`, or gives it back (`claim == false`). Only open tasks of
-/// the caller's municipality (`None`: any) are touched; `false` when nothing matched, and
-/// the caller looks at the task to tell "not found" from "someone else has it".
-pub async fn set_task_claim<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-    municipality: Option<&str>,
-    actor: &str,
-    claim: bool,
-) -> Result<bool, DbErr> {
-    let mut update = task::Entity::update_many()
-        .filter(task::Column::Id.eq(id))
-        .filter(task::Column::Status.eq("open"));
-    if let Some(m) = municipality {
-        update = update.filter(task::Column::Municipality.eq(m));
-    }
-    update = if claim {
-        update
-            .col_expr(task::Column::ClaimedBy, SqlExpr::value(actor))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(task::Column::ClaimedBy.is_null())
-                    .add(task::Column::ClaimedBy.eq(actor)),
-            )
-    } else {
-        let mut update = update.col_expr(
-            task::Column::ClaimedBy,
-            SqlExpr::value(Option::<String>::None),
-        );
-        // A caseworker gives back only their own claim; an admin (no municipality filter)
-        // may release anybody's, e.g. for a colleague who is away.
-        if municipality.is_some() {
-            update = update.filter(task::Column::ClaimedBy.eq(actor));
-        }
-        update
-    };
-    Ok(update.exec(conn).await?.rows_affected == 1)
-}
-
-/// Closes an open task; a task no longer open means someone else was first.
-pub async fn complete_task<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-    actor: &str,
-    data: &Value,
-    now: DateTime<Utc>,
-) -> Result<(), EngineError> {
-    let result = task::Entity::update_many()
-        .col_expr(task::Column::Status, SqlExpr::value("completed"))
-        .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
-        .col_expr(task::Column::CompletedBy, SqlExpr::value(actor))
-        .col_expr(task::Column::Data, SqlExpr::value(data.clone()))
-        .filter(task::Column::Id.eq(id))
-        .filter(task::Column::Status.eq("open"))
-        .exec(conn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(TransitionError::TaskClosed {
-            task: id,
-            status: "completed".into(),
-        }
-        .into());
-    }
-    Ok(())
-}
-
 pub async fn events<C: ConnectionTrait>(
     conn: &C,
     subject: &str,
@@ -384,101 +202,6 @@ pub async fn events<C: ConnectionTrait>(
             at: e.at,
         })
         .collect())
-}
-
-pub async fn incidents<C: ConnectionTrait>(
-    conn: &C,
-    open_only: bool,
-) -> Result<Vec<Incident>, DbErr> {
-    let mut query = incident::Entity::find();
-    if open_only {
-        query = query.filter(incident::Column::Status.eq("open"));
-    }
-    Ok(query
-        .order_by_asc(incident::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(to_incident)
-        .collect())
-}
-
-fn to_incident(i: incident::Model) -> Incident {
-    Incident {
-        id: i.id,
-        instance_id: i.instance_id,
-        state: i.state,
-        action: i.action,
-        error: i.error,
-        attempts: i.attempts,
-        status: i.status,
-        created_at: i.created_at,
-    }
-}
-
-pub async fn incident<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<Incident>, DbErr> {
-    Ok(incident::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .map(to_incident))
-}
-
-/// Closes an open incident with `status`; `false` when it was not open any more (someone
-/// handled it first).
-pub async fn resolve_incident<C: ConnectionTrait>(
-    conn: &C,
-    id: i64,
-    status: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let result = incident::Entity::update_many()
-        .col_expr(incident::Column::Status, SqlExpr::value(status))
-        .col_expr(incident::Column::ResolvedAt, SqlExpr::value(now))
-        .filter(incident::Column::Id.eq(id))
-        .filter(incident::Column::Status.eq("open"))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-pub async fn dead_letters<C: ConnectionTrait>(conn: &C) -> Result<Vec<DeadLetter>, DbErr> {
-    Ok(dead_letter::Entity::find()
-        .order_by_asc(dead_letter::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(to_dead_letter)
-        .collect())
-}
-
-fn to_dead_letter(d: dead_letter::Model) -> DeadLetter {
-    DeadLetter {
-        id: d.id,
-        message_id: d.message_id,
-        message_type: d.message_type,
-        payload: d.payload,
-        reason: d.reason,
-        received_at: d.received_at,
-    }
-}
-
-pub async fn dead_letter<C: ConnectionTrait>(
-    conn: &C,
-    id: i64,
-) -> Result<Option<DeadLetter>, DbErr> {
-    Ok(dead_letter::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .map(to_dead_letter))
-}
-
-/// Removes a dead letter; `false` when it was gone already.
-pub async fn delete_dead_letter<C: ConnectionTrait>(conn: &C, id: i64) -> Result<bool, DbErr> {
-    Ok(dead_letter::Entity::delete_by_id(id)
-        .exec(conn)
-        .await?
-        .rows_affected
-        == 1)
 }
 
 /// Records a message id; `false` when it was seen before (the message is a duplicate).
@@ -557,7 +280,7 @@ pub async fn max_definition_id<C: ConnectionTrait>(conn: &C) -> Result<i64, DbEr
 }
 
 /// Puts an instance into incident: the error is recorded for an admin, and the instance
-/// stops until someone acts (issue #6 adds retry, skip and cancel).
+/// stops until an admin retries, skips or cancels it (`runtime::incidents`).
 pub async fn mark_incident<C: ConnectionTrait>(
     conn: &C,
     instance_id: Uuid,
@@ -620,7 +343,6 @@ pub async fn message_waiters<C: ConnectionTrait>(
         .collect())
 }
 
-/// Drops an instance's pending work and message subscriptions (it left the state they were for).
 /// Cancels the instance's open tasks and drops its waits and due work: what an admin's skip or
 /// cancel leaves behind.
 pub async fn close_open_work<C: ConnectionTrait>(
@@ -638,6 +360,7 @@ pub async fn close_open_work<C: ConnectionTrait>(
     clear_waits(conn, instance_id).await
 }
 
+/// Drops an instance's pending work and message subscriptions (it left the state they were for).
 pub async fn clear_waits<C: ConnectionTrait>(conn: &C, instance_id: Uuid) -> Result<(), DbErr> {
     message_wait::Entity::delete_many()
         .filter(message_wait::Column::InstanceId.eq(instance_id))

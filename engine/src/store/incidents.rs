@@ -1,0 +1,103 @@
+//! Incidents and dead letters: what an admin looks at and acts on.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr as SqlExpr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+use super::entities::{dead_letter, incident};
+use crate::instance::{DeadLetter, Incident};
+
+pub async fn incidents<C: ConnectionTrait>(
+    conn: &C,
+    open_only: bool,
+) -> Result<Vec<Incident>, DbErr> {
+    let mut query = incident::Entity::find();
+    if open_only {
+        query = query.filter(incident::Column::Status.eq("open"));
+    }
+    Ok(query
+        .order_by_asc(incident::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_incident)
+        .collect())
+}
+
+fn to_incident(i: incident::Model) -> Incident {
+    Incident {
+        id: i.id,
+        instance_id: i.instance_id,
+        state: i.state,
+        action: i.action,
+        error: i.error,
+        attempts: i.attempts,
+        status: i.status,
+        created_at: i.created_at,
+    }
+}
+
+pub async fn incident<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<Incident>, DbErr> {
+    Ok(incident::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(to_incident))
+}
+
+/// Closes an open incident with `status`; `false` when it was not open any more (someone
+/// handled it first).
+pub async fn resolve_incident<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = incident::Entity::update_many()
+        .col_expr(incident::Column::Status, SqlExpr::value(status))
+        .col_expr(incident::Column::ResolvedAt, SqlExpr::value(now))
+        .filter(incident::Column::Id.eq(id))
+        .filter(incident::Column::Status.eq("open"))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn dead_letters<C: ConnectionTrait>(conn: &C) -> Result<Vec<DeadLetter>, DbErr> {
+    Ok(dead_letter::Entity::find()
+        .order_by_asc(dead_letter::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_dead_letter)
+        .collect())
+}
+
+fn to_dead_letter(d: dead_letter::Model) -> DeadLetter {
+    DeadLetter {
+        id: d.id,
+        message_id: d.message_id,
+        message_type: d.message_type,
+        payload: d.payload,
+        reason: d.reason,
+        received_at: d.received_at,
+    }
+}
+
+pub async fn dead_letter<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+) -> Result<Option<DeadLetter>, DbErr> {
+    Ok(dead_letter::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(to_dead_letter))
+}
+
+/// Removes a dead letter; `false` when it was gone already.
+pub async fn delete_dead_letter<C: ConnectionTrait>(conn: &C, id: i64) -> Result<bool, DbErr> {
+    Ok(dead_letter::Entity::delete_by_id(id)
+        .exec(conn)
+        .await?
+        .rows_affected
+        == 1)
+}

@@ -1,0 +1,196 @@
+//! Tasks: the inbox queries (with the tenancy filter in SQL), claims and completion.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr as SqlExpr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::entities::task;
+use crate::error::{EngineError, TransitionError};
+use crate::instance::Task;
+
+fn to_task(m: task::Model) -> Task {
+    Task {
+        id: m.id,
+        instance_id: m.instance_id,
+        process_id: m.process_id,
+        state: m.state,
+        kind: m.kind,
+        subject: m.subject,
+        title: m.title,
+        municipality: m.municipality,
+        status: m.status,
+        claimed_by: m.claimed_by,
+        due_at: m.due_at,
+        created_at: m.created_at,
+        completed_at: m.completed_at,
+        completed_by: m.completed_by,
+        data: m.data,
+    }
+}
+
+pub async fn task<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Task>, DbErr> {
+    Ok(task::Entity::find_by_id(id).one(conn).await?.map(to_task))
+}
+
+/// Filters of a task search; `None` means any. `municipality` is the tenancy filter: callers
+/// acting for a caseworker always set it, and it is applied in SQL, never after loading.
+#[derive(Debug, Default, Clone)]
+pub struct TaskFilter {
+    pub id: Option<Uuid>,
+    pub municipality: Option<String>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub process_id: Option<String>,
+    pub subject: Option<String>,
+    pub instance_id: Option<Uuid>,
+    /// Only tasks due before this instant (tasks without a due date are left out).
+    pub due_before: Option<DateTime<Utc>>,
+    pub claimed_by: Option<String>,
+    /// Newest due date first instead of the default soonest first.
+    pub descending: bool,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+fn filtered_tasks(filter: &TaskFilter) -> sea_orm::Select<task::Entity> {
+    let mut query = task::Entity::find();
+    if let Some(id) = filter.id {
+        query = query.filter(task::Column::Id.eq(id));
+    }
+    if let Some(m) = &filter.municipality {
+        query = query.filter(task::Column::Municipality.eq(m.clone()));
+    }
+    if let Some(s) = &filter.status {
+        query = query.filter(task::Column::Status.eq(s.clone()));
+    }
+    if let Some(k) = &filter.kind {
+        query = query.filter(task::Column::Kind.eq(k.clone()));
+    }
+    if let Some(p) = &filter.process_id {
+        query = query.filter(task::Column::ProcessId.eq(p.clone()));
+    }
+    if let Some(s) = &filter.subject {
+        query = query.filter(task::Column::Subject.eq(s.clone()));
+    }
+    if let Some(i) = filter.instance_id {
+        query = query.filter(task::Column::InstanceId.eq(i));
+    }
+    if let Some(before) = filter.due_before {
+        query = query.filter(task::Column::DueAt.lt(before));
+    }
+    if let Some(c) = &filter.claimed_by {
+        query = query.filter(task::Column::ClaimedBy.eq(c.clone()));
+    }
+    query
+}
+
+pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<Vec<Task>, DbErr> {
+    let query = filtered_tasks(filter);
+    let query = if filter.descending {
+        query
+            .order_by_desc(task::Column::DueAt)
+            .order_by_desc(task::Column::CreatedAt)
+    } else {
+        query
+            .order_by_asc(task::Column::DueAt)
+            .order_by_asc(task::Column::CreatedAt)
+    };
+    Ok(query
+        .offset(filter.offset)
+        .limit(filter.limit.unwrap_or(1000))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_task)
+        .collect())
+}
+
+/// How many tasks match, per kind (the inbox's counts), ignoring offset and limit.
+pub async fn count_tasks_by_kind<C: ConnectionTrait>(
+    conn: &C,
+    filter: &TaskFilter,
+) -> Result<Vec<(String, u64)>, DbErr> {
+    let rows: Vec<(String, i64)> = filtered_tasks(filter)
+        .select_only()
+        .column(task::Column::Kind)
+        .column_as(task::Column::Id.count(), "n")
+        .group_by(task::Column::Kind)
+        .order_by_asc(task::Column::Kind)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, n)| (kind, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+/// Takes an open task for `actor`, or gives it back (`claim == false`). Only open tasks of
+/// the caller's municipality (`None`: any) are touched; `false` when nothing matched, and
+/// the caller looks at the task to tell "not found" from "someone else has it".
+pub async fn set_task_claim<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    municipality: Option<&str>,
+    actor: &str,
+    claim: bool,
+) -> Result<bool, DbErr> {
+    let mut update = task::Entity::update_many()
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::Status.eq("open"));
+    if let Some(m) = municipality {
+        update = update.filter(task::Column::Municipality.eq(m));
+    }
+    update = if claim {
+        update
+            .col_expr(task::Column::ClaimedBy, SqlExpr::value(actor))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(task::Column::ClaimedBy.is_null())
+                    .add(task::Column::ClaimedBy.eq(actor)),
+            )
+    } else {
+        let mut update = update.col_expr(
+            task::Column::ClaimedBy,
+            SqlExpr::value(Option::<String>::None),
+        );
+        // A caseworker gives back only their own claim; an admin (no municipality filter)
+        // may release anybody's, e.g. for a colleague who is away.
+        if municipality.is_some() {
+            update = update.filter(task::Column::ClaimedBy.eq(actor));
+        }
+        update
+    };
+    Ok(update.exec(conn).await?.rows_affected == 1)
+}
+
+/// Closes an open task; a task no longer open means someone else was first.
+pub async fn complete_task<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    actor: &str,
+    data: &Value,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    let result = task::Entity::update_many()
+        .col_expr(task::Column::Status, SqlExpr::value("completed"))
+        .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
+        .col_expr(task::Column::CompletedBy, SqlExpr::value(actor))
+        .col_expr(task::Column::Data, SqlExpr::value(data.clone()))
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::Status.eq("open"))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(TransitionError::TaskClosed {
+            task: id,
+            status: "completed".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
