@@ -23,6 +23,18 @@ pub trait SubjectProvider: Send + Sync {
         id: &str,
     ) -> Result<Option<Value>, ActionError>;
 
+    /// The municipalities the subject concerns (where they live, who acts for them, who has
+    /// a case about them). A caseworker may read a subject's overview only when their
+    /// municipality is among these or has a task about the subject; by default only tasks
+    /// count.
+    async fn municipalities(
+        &self,
+        _conn: &DatabaseTransaction,
+        _id: &str,
+    ) -> Result<Vec<String>, ActionError> {
+        Ok(Vec::new())
+    }
+
     /// What a caseworker sees of the subject: labelled facts and tables in the package's own
     /// language, shown beside a task and on the subject's page. `Ok(None)` when no such
     /// subject exists; the default shows the data of [`SubjectProvider::load`] as facts.

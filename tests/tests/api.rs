@@ -85,6 +85,11 @@ async fn a_task_completed_twice_at_once_gives_one_200_and_one_409(backend: Backe
         b
     };
     assert_eq!(loser.json()["error"], "task_closed");
+    assert_eq!(
+        loser.json()["details"]["status"],
+        "completed",
+        "the 409 says what it is now"
+    );
     let history = web
         .api(
             Method::GET,
@@ -117,6 +122,10 @@ async fn a_form_with_errors_is_refused_with_422_and_a_message_per_field(backend:
     assert_eq!(body["error"], "invalid");
     assert!(body["details"]["decision"].is_string(), "{body}");
     assert_eq!(body["details"]["amount"], "Beløbet kan ikke være negativt");
+    assert_eq!(
+        body["errors"], body["details"],
+        "DESIGN §8 names them `errors`"
+    );
     // Nothing changed: the task is still open.
     let task_now = web
         .api(
@@ -658,7 +667,43 @@ async fn a_failing_database_is_a_500_that_shows_no_database_text(backend: Backen
     }
 }
 
+async fn a_person_is_shown_only_to_municipalities_it_concerns(backend: Backend) {
+    let web = Web::start(backend).await;
+    let theirs = web
+        .api(
+            Method::GET,
+            "/api/persons/0101501234",
+            Some(&web.cw147),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let ours = web
+        .api(
+            Method::GET,
+            "/api/persons/0101501234",
+            Some(&web.cw101),
+            None,
+        )
+        .await;
+    assert_eq!(ours.status, StatusCode::OK, "{}", ours.text);
+    assert_eq!(ours.json()["overview"]["title"], "0101501234");
+    // A task of 147 about the person opens the person to 147.
+    web.case("0101501234", "147", "Sag i 147").await;
+    let now_theirs = web
+        .api(
+            Method::GET,
+            "/api/persons/0101501234",
+            Some(&web.cw147),
+            None,
+        )
+        .await;
+    assert_eq!(now_theirs.status, StatusCode::OK);
+    assert!(now_theirs.json()["events"].is_array());
+}
+
 on_both_backends!(
+    a_person_is_shown_only_to_municipalities_it_concerns,
     a_failing_database_is_a_500_that_shows_no_database_text,
     a_revoked_token_stops_working_at_once,
     incident_actions_are_for_admins_and_name_unknown_incidents,

@@ -151,10 +151,22 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
     // Before the run: 101 still holds it, and 147 is next.
     let overview = app
         .engine
-        .subject_overview("person", cpr)
+        .subject_overview("person", cpr, &forlob_engine::Actor::system())
         .await
         .expect("overview");
     assert_eq!(overview.title, "Anna Hansen (010150-1234)");
+    // Tenancy: the residence municipality and the one registered to act (147) see her;
+    // an unrelated municipality does not even learn that she exists.
+    for (municipality, visible) in [("101", true), ("147", true), ("851", false)] {
+        let seen = app
+            .engine
+            .subject_overview("person", cpr, &Actor::caseworker("cw", municipality))
+            .await;
+        assert_eq!(seen.is_ok(), visible, "{municipality}: {seen:?}");
+        if let Err(e) = seen {
+            assert_eq!(e.status(), 404);
+        }
+    }
     let person = section(&overview, "Person");
     assert_eq!(fact(person, "Navn"), "Anna Hansen");
     assert_eq!(fact(person, "CPR-nummer"), "010150-1234");
@@ -195,7 +207,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 
     let overview = app
         .engine
-        .subject_overview("person", cpr)
+        .subject_overview("person", cpr, &forlob_engine::Actor::system())
         .await
         .expect("overview");
     let handlekommune = section(&overview, "Handlekommune");
@@ -279,7 +291,10 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
         [["2025-07-01", "101 København", "751 Aarhus", "2025-07-01"]]
     );
 
-    let unknown = app.engine.subject_overview("person", "0202029999").await;
+    let unknown = app
+        .engine
+        .subject_overview("person", "0202029999", &forlob_engine::Actor::system())
+        .await;
     assert!(
         matches!(unknown, Err(EngineError::NotFound { .. })),
         "{unknown:?}"

@@ -297,15 +297,19 @@ async fn each_role_sees_its_own_pages(backend: Backend) {
 async fn the_person_page_shows_the_overview_open_tasks_and_refusals(backend: Backend) {
     let web = Web::start(backend).await;
     let task = web.case("0101501234", "101", "Sag om personen").await;
-    let mut browser = Browser::new(&web);
-    browser.sign_in("bo").await;
-    let page = browser.get("/persons/0101501234").await;
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    let page = anna.get("/persons/0101501234").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert!(page.text.contains("Person 0101501234"), "the overview");
-    assert!(!page.text.contains(&task), "101's task is not shown to 147");
-    // bo (147) may start the case only for 147: the definition's refusal is shown.
-    let csrf = browser.csrf("/persons/0101501234").await;
-    let refused = browser
+    assert!(
+        page.text.contains(&format!("/tasks/{task}")),
+        "101 sees its task"
+    );
+    // The case may be started only with a municipality given: the definition's refusal
+    // is shown on the page.
+    let csrf = anna.csrf("/persons/0101501234").await;
+    let refused = anna
         .post(
             "/persons/0101501234/start",
             &[("_csrf", &csrf), ("process", "web-case")],
@@ -317,20 +321,50 @@ async fn the_person_page_shows_the_overview_open_tasks_and_refusals(backend: Bac
             .text
             .contains("Kun din egen kommune kan oprette sagen")
     );
-    let mut anna = Browser::new(&web);
-    anna.sign_in("anna").await;
-    let theirs = anna.get("/persons/0101501234").await;
-    assert!(
-        theirs.text.contains(&format!("/tasks/{task}")),
-        "101 sees its task"
-    );
     let unknown = anna.get("/persons/nobody").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let search = anna.get("/persons?q=010150-1234").await;
     assert_eq!(search.headers[header::LOCATION], "/persons/0101501234");
+    // 147 has nothing to do with the person: not found, like a person who does not exist.
+    let mut bo = Browser::new(&web);
+    bo.sign_in("bo").await;
+    assert_eq!(
+        bo.get("/persons/0101501234").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn every_answer_has_our_shape_and_safety_headers(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    let bad_id = anna.get("/tasks/not-a-uuid").await;
+    assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
+    assert!(bad_id.text.contains("<html"), "a page: {}", bad_id.text);
+    let wrong_method = web
+        .api(Method::DELETE, "/api/tasks", Some(&web.cw101), None)
+        .await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.json()["error"], "method_not_allowed");
+    let page = anna.get("/inbox").await;
+    for header in [
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "x-request-id",
+    ] {
+        assert!(page.headers.contains_key(header), "{header} missing");
+    }
+    assert_eq!(page.headers["vary"], "HX-Request");
+    // A crafted link cannot put its own words on a page: only our texts are shown.
+    let crafted = anna.get("/inbox?done=Ring+straks+til+55+55+55+55").await;
+    assert!(!crafted.text.contains("Ring straks"));
+    let ours = anna.get("/inbox?done=task.completed").await;
+    assert!(ours.text.contains("Opgaven er afsluttet."));
 }
 
 on_both_backends!(
+    every_answer_has_our_shape_and_safety_headers,
     the_person_page_shows_the_overview_open_tasks_and_refusals,
     a_caseworker_signs_in_and_completes_a_task_through_the_pages,
     a_form_post_without_the_sessions_csrf_token_is_refused,

@@ -823,6 +823,65 @@ async fn an_admin_cancels_an_instance_in_incident(backend: Backend) {
     assert_eq!(app.engine.run_due().await.expect("runs"), 0);
 }
 
+const BROKEN_ENTRY: &str = r#"
+id: broken-entry
+start: { manual: {} }
+initial: start
+states:
+  start:
+    set: { y: "vars.missing.field" }
+    automatic: { action: test.flaky }
+    next: done
+  done: { end: true }
+"#;
+
+async fn retrying_a_failed_entry_enters_the_state_again(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_registry(|r| {
+            r.register_action(Flaky {
+                calls: Arc::default(),
+                mended: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            });
+        })
+        .with_process(BROKEN_ENTRY)
+        .build()
+        .await;
+    let id = app
+        .engine
+        .start_instance("broken-entry", "x", Map::new(), &system())
+        .await
+        .expect("starts into an incident");
+    let first = store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents")
+        .pop()
+        .expect("the entry failed");
+    assert_eq!(first.action, "");
+    app.engine
+        .retry_incident(first.id, &admin())
+        .await
+        .expect("retried");
+    app.engine.run_due().await.expect("runs");
+    // Entering again fails the same way: a new incident, never an instance left "active"
+    // with nothing to do.
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Incident);
+    let open = store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents");
+    assert_eq!(open.len(), 1);
+    assert_ne!(open[0].id, first.id);
+    let history = store::history(app.engine.db(), id).await.expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|h| h.trigger == "skip" && h.actor.as_deref() == Some("ada"))
+    );
+}
+
 const LISTENER: &str = r#"
 id: listener
 start: { manual: {} }
@@ -1018,6 +1077,7 @@ on_both_backends!(
     a_failing_step_is_retried_with_backoff_then_becomes_an_incident,
     an_admin_retries_an_incident_once_its_cause_is_mended,
     a_message_that_came_too_early_is_replayed_from_the_dead_letters,
+    retrying_a_failed_entry_enters_the_state_again,
     an_admin_skips_a_failed_step_into_a_state_of_the_same_version,
     an_admin_cancels_an_instance_in_incident,
     calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process,

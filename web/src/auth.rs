@@ -50,8 +50,16 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// argon2 takes ~19 MiB and a core's worth of work per hash: at most this many run at once,
+/// so a burst of sign-ins queues instead of exhausting memory.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(4))
+}
+
 /// argon2id with the crate's recommended parameters, off the async workers.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    let _permit = hashing_permits().acquire().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -64,6 +72,9 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 
 /// Whether `password` matches `hash`; a malformed hash never matches.
 pub async fn verify_password(password: String, hash: String) -> bool {
+    let Ok(_permit) = hashing_permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
@@ -282,56 +293,68 @@ pub fn session_cookie(value: String, secure: bool, max_age: Duration) -> Cookie<
     cookie
 }
 
-/// Failed logins per username and per client address: after `max_failures` within `window`
-/// further attempts are refused (429) until the window has passed. In memory, per node: it
-/// slows guessing down; it is not an account lock.
+/// Sign-in attempts per username and per client address: after `max_attempts` within
+/// `window` for a username (or ten times as many from one address, which may be a proxy
+/// many people share) further attempts are refused (429) until the window has passed. An
+/// attempt counts before its password is checked, so a burst of concurrent guesses cannot
+/// all slip through; a successful sign-in clears its username's count. In memory, per node:
+/// it slows guessing down, it is not an account lock.
 pub struct LoginLimiter {
-    max_failures: u32,
+    max_attempts: u32,
     window: Duration,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    attempts: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
+/// How many more attempts one address may make than one username.
+const ADDRESS_FACTOR: u32 = 10;
+
 impl LoginLimiter {
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    pub fn new(max_attempts: u32, window: Duration) -> Self {
         Self {
-            max_failures,
+            max_attempts,
             window,
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The user's key, and the address's when it is known (behind a proxy or in tests it is
-    /// not, and one shared "unknown" key would lock everybody out together).
-    fn keys(username: &str, addr: Option<IpAddr>) -> Vec<String> {
-        let mut keys = vec![format!("user:{}", username.to_lowercase())];
-        keys.extend(addr.map(|a| format!("addr:{a}")));
-        keys
+    fn user_key(username: &str) -> String {
+        format!("user:{}", username.to_lowercase())
     }
 
-    /// Seconds to wait when this attempt must be refused.
-    pub fn check(&self, username: &str, addr: Option<IpAddr>) -> Option<u64> {
+    /// Counts an attempt, or says how many seconds to wait before the next one may be made.
+    pub fn attempt(&self, username: &str, addr: Option<IpAddr>) -> Result<(), u64> {
         let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.retain(|_, (_, since)| now.duration_since(*since) < self.window);
-        Self::keys(username, addr)
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        attempts.retain(|_, (_, since)| now.duration_since(*since) < self.window);
+        let mut keys = vec![(Self::user_key(username), self.max_attempts)];
+        keys.extend(addr.map(|a| {
+            (
+                format!("addr:{a}"),
+                self.max_attempts.saturating_mul(ADDRESS_FACTOR),
+            )
+        }));
+        let wait = keys
             .iter()
-            .filter_map(|k| failures.get(k))
-            .filter(|(n, _)| *n >= self.max_failures)
-            .map(|(_, since)| (self.window - now.duration_since(*since)).as_secs().max(1))
-            .max()
-    }
-
-    pub fn failed(&self, username: &str, addr: Option<IpAddr>) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for key in Self::keys(username, addr) {
-            failures.entry(key).or_insert((0, now)).0 += 1;
+            .filter_map(|(key, limit)| attempts.get(key).filter(|(n, _)| n >= limit))
+            .map(|(_, since)| {
+                self.window
+                    .saturating_sub(now.duration_since(*since))
+                    .as_secs()
+                    .max(1)
+            })
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait);
         }
+        for (key, _) in keys {
+            attempts.entry(key).or_insert((0, now)).0 += 1;
+        }
+        Ok(())
     }
 
     pub fn succeeded(&self, username: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.remove(&Self::keys(username, None)[0]);
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        attempts.remove(&Self::user_key(username));
     }
 }
 
@@ -358,20 +381,21 @@ mod tests {
     }
 
     #[test]
-    fn logins_are_refused_after_repeated_failures_for_that_user_only() {
+    fn sign_ins_are_refused_after_repeated_attempts_for_that_user_only() {
         let limiter = LoginLimiter::new(3, Duration::from_secs(60));
         let addr = Some(IpAddr::from([10, 0, 0, 1]));
         for _ in 0..3 {
-            assert!(limiter.check("anna", addr).is_none());
-            limiter.failed("anna", addr);
+            assert!(limiter.attempt("anna", addr).is_ok());
         }
-        assert!(limiter.check("anna", None).is_some());
-        assert!(
-            limiter
-                .check("bo", Some(IpAddr::from([10, 0, 0, 2])))
-                .is_none()
-        );
-        // The address is limited too: guessing many usernames from one place is slowed.
-        assert!(limiter.check("bo", addr).is_some());
+        assert!(limiter.attempt("anna", None).is_err());
+        // Others behind the same address (a proxy) may still sign in.
+        assert!(limiter.attempt("bo", addr).is_ok());
+        limiter.succeeded("bo");
+        // Guessing many usernames from one address is stopped too.
+        let guesser = Some(IpAddr::from([10, 0, 0, 9]));
+        let refused = (0..40)
+            .filter(|i| limiter.attempt(&format!("user{i}"), guesser).is_err())
+            .count();
+        assert_eq!(refused, 10);
     }
 }

@@ -35,6 +35,11 @@ pub struct ErrorBody {
     /// For `invalid`: `{field: message}`; otherwise context or null.
     #[schema(value_type = Option<Object>)]
     pub details: Value,
+    /// For `invalid` only: the same `{field: message}` as `details`, under the name DESIGN §8
+    /// gives it (`422 {errors: {field: msg}}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub errors: Option<Value>,
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -113,6 +118,7 @@ impl AppError {
             error: self.code.to_owned(),
             message: self.message.clone(),
             details: self.details.clone(),
+            errors: (self.code == "invalid").then(|| self.details.clone()),
         }
     }
 }
@@ -135,13 +141,33 @@ impl From<EngineError> for AppError {
             EngineError::NotFound { .. } => Self::not_found(err.to_string()),
             EngineError::Invalid(fields) => Self::invalid(fields.clone()),
             EngineError::Forbidden(reason) => Self::forbidden(reason.clone()),
+            // A 409 says what the thing is now, so a client can reload or tell its user.
             EngineError::Transition(t) => {
-                let code = match t {
-                    TransitionError::TaskClosed { .. } => "task_closed",
-                    TransitionError::TaskClaimed { .. } => "task_claimed",
-                    _ => "conflict",
+                let (code, details) = match t {
+                    TransitionError::TaskClosed { task, status } => {
+                        ("task_closed", json!({ "task": task, "status": status }))
+                    }
+                    TransitionError::TaskClaimed { task, by } => {
+                        ("task_claimed", json!({ "task": task, "claimed_by": by }))
+                    }
+                    TransitionError::Conflict { instance, .. } => {
+                        ("conflict", json!({ "instance": instance }))
+                    }
+                    TransitionError::NotActive { instance, status } => (
+                        "conflict",
+                        json!({ "instance": instance, "status": status }),
+                    ),
+                    TransitionError::NotAccepted { process, state, .. } => {
+                        ("conflict", json!({ "process": process, "state": state }))
+                    }
+                    TransitionError::IncidentClosed { incident } => {
+                        ("conflict", json!({ "incident": incident }))
+                    }
+                    _ => ("conflict", Value::Null),
                 };
-                Self::new(StatusCode::CONFLICT, code, err.to_string())
+                let mut e = Self::new(StatusCode::CONFLICT, code, err.to_string());
+                e.details = details;
+                e
             }
             EngineError::Definition(d) => {
                 let mut e = Self::new(

@@ -21,7 +21,7 @@ pub struct WebSettings {
     pub request_timeout: Duration,
     /// Where `npm ci` put htmx, mermaid and swagger-ui-dist (`node_modules`).
     pub assets_dir: Option<PathBuf>,
-    /// Failed logins per user or address before further tries wait.
+    /// Sign-in attempts per username (ten times as many per address) before further tries wait.
     pub login_max_failures: u32,
     pub login_window: Duration,
 }

@@ -11,27 +11,41 @@ use uuid::Uuid;
 use super::Engine;
 use super::execute::Txn;
 use super::transition::Event;
-use crate::definition::{ProcessDefinition, StepKind, WaitSpec};
+use super::work::WORK_PREFIX;
+use crate::definition::ProcessDefinition;
 use crate::error::{EngineError, Result, TransitionError};
-use crate::instance::{Actor, HistoryEntry, InstanceStatus};
+use crate::instance::{Actor, HistoryEntry, Incident, InstanceStatus};
 use crate::store::{self, InstanceRow};
 
 impl Engine {
-    /// Puts the instance back to work: it becomes active again and its current state is due
-    /// now (a step runs again, a timer fires).
+    /// Puts the instance back to work. When an action failed, its step is due again now (a
+    /// timer state's timer fires); when entering the state failed (an expression, a decision
+    /// with no way on), the state is entered again, so its entry work runs once more.
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn retry_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
         self.retrying(|| async {
             let conn = self.begin_write().await?;
             let now = self.clock.now();
-            let (def, mut row) = self.take_incident(&conn, incident_id, "retried").await?;
-            let kind = match def.state(&row.state).map(|s| &s.kind) {
-                Some(StepKind::Wait {
-                    wait: WaitSpec::After(_) | WaitSpec::Until { .. },
-                    ..
-                }) => "timer",
-                _ => "step",
-            };
+            let (incident, def, mut row) =
+                self.take_incident(&conn, incident_id, "retried").await?;
+            if incident.action.is_empty() {
+                row.status = InstanceStatus::Active;
+                let mut tx = Txn::new(&conn, now);
+                let event = Event::Moved {
+                    to: row.state.clone(),
+                };
+                self.drive(&mut tx, &def, &mut row, event, Some(actor))
+                    .await?;
+                tx.flush().await?;
+                self.commit(conn).await?;
+                return Ok(row.id);
+            }
+            // Due work that failed runs again as the same kind; a failed action as a step.
+            let kind = incident
+                .action
+                .strip_prefix(WORK_PREFIX)
+                .unwrap_or("step")
+                .to_owned();
             row.status = InstanceStatus::Active;
             let mut tx = Txn::new(&conn, now);
             tx.writes.instance(&row, now);
@@ -39,7 +53,7 @@ impl Engine {
                 row.id,
                 audit(&row.state, &row.state, "retry", actor, incident_id, now),
             );
-            tx.writes.work(row.id, kind, &row.state, now, 0, now);
+            tx.writes.work(row.id, &kind, &row.state, now, 0, now);
             tx.flush().await?;
             self.commit(conn).await?;
             Ok(row.id)
@@ -60,7 +74,7 @@ impl Engine {
         self.retrying(|| async {
             let conn = self.begin_write().await?;
             let now = self.clock.now();
-            let (def, mut row) = self.take_incident(&conn, incident_id, "skipped").await?;
+            let (_, def, mut row) = self.take_incident(&conn, incident_id, "skipped").await?;
             if def.state(to_state).is_none() {
                 return Err(EngineError::Invalid(
                     [(
@@ -95,7 +109,7 @@ impl Engine {
         self.retrying(|| async {
             let conn = self.begin_write().await?;
             let now = self.clock.now();
-            let (_, mut row) = self.take_incident(&conn, incident_id, "cancelled").await?;
+            let (_, _, mut row) = self.take_incident(&conn, incident_id, "cancelled").await?;
             store::close_open_work(&conn, row.id, now).await?;
             row.status = InstanceStatus::Cancelled;
             row.ended_at = Some(now);
@@ -119,7 +133,7 @@ impl Engine {
         conn: &DatabaseTransaction,
         incident_id: i64,
         outcome: &str,
-    ) -> Result<(Arc<ProcessDefinition>, InstanceRow)> {
+    ) -> Result<(Incident, Arc<ProcessDefinition>, InstanceRow)> {
         let now = self.clock.now();
         let incident = store::incident(conn, incident_id)
             .await?
@@ -142,7 +156,7 @@ impl Engine {
             }
             .into());
         }
-        Ok((def, row))
+        Ok((incident, def, row))
     }
 }
 

@@ -309,7 +309,8 @@ impl Engine {
             Err(e) => {
                 savepoint.rollback().await?;
                 let error = format!("message {} could not be applied: {e}", msg.message_id);
-                store::mark_incident(conn, instance_id, &error, now).await?;
+                // No action failed: a retry enters the waiting state again.
+                store::mark_incident(conn, instance_id, "", &error, now).await?;
                 Ok(false)
             }
         }

@@ -10,6 +10,7 @@ use crate::error::{EngineError, Result};
 use crate::form::{FieldErrors, Form};
 use crate::instance::{Actor, Task};
 use crate::registry::SubjectOverview;
+use crate::store;
 
 /// An open task with the form its manual step asks for.
 #[derive(Debug, Clone)]
@@ -23,20 +24,51 @@ pub struct TaskForm {
 }
 
 impl Engine {
-    /// The overview of subject `id` of `kind` from the package that knows that kind;
-    /// "not found" when the kind has no provider or the subject does not exist.
-    pub async fn subject_overview(&self, kind: &str, id: &str) -> Result<SubjectOverview> {
+    /// The overview of subject `id` of `kind` as `actor` may see it: admins see every
+    /// subject; a caseworker one that concerns their municipality (the package says which
+    /// do) or that their municipality has a task about. Any other is "not found", exactly
+    /// like one that does not exist, so guessing ids tells nothing.
+    pub async fn subject_overview(
+        &self,
+        kind: &str,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<SubjectOverview> {
         let provider = self
             .registry
             .subject_provider(kind)
             .ok_or_else(|| EngineError::not_found("subject kind", kind))?;
         let conn = self.db.begin().await?;
-        let overview = provider.overview(&conn, id).await.map_err(|e| {
+        let unavailable = |e: crate::action::ActionError| {
             tracing::error!(subject = id, kind, error = %e, "subject overview failed");
             EngineError::SubjectUnavailable {
                 kind: kind.to_owned(),
             }
-        })?;
+        };
+        if let Some(municipality) = actor.task_scope() {
+            let has_task = !store::tasks(
+                &conn,
+                &store::TaskFilter {
+                    subject: Some(id.to_owned()),
+                    municipality: Some(municipality.clone()),
+                    status: None,
+                    limit: Some(1),
+                    ..store::TaskFilter::default()
+                },
+            )
+            .await?
+            .is_empty();
+            let concerns = has_task
+                || provider
+                    .municipalities(&conn, id)
+                    .await
+                    .map_err(unavailable)?
+                    .contains(&municipality);
+            if !concerns {
+                return Err(EngineError::not_found("subject", id));
+            }
+        }
+        let overview = provider.overview(&conn, id).await.map_err(unavailable)?;
         conn.rollback().await?;
         overview.ok_or_else(|| EngineError::not_found("subject", id))
     }

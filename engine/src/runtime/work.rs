@@ -65,8 +65,15 @@ impl Engine {
                     }
                     WorkFailure::Incident => {
                         tracing::error!(work = item.id, instance = %item.instance_id, error = %outcome, "work failed; incident");
-                        store::mark_incident(&conn, item.instance_id, &outcome.to_string(), now)
-                            .await?;
+                        let failed = format!("{WORK_PREFIX}{}", item.kind);
+                        store::mark_incident(
+                            &conn,
+                            item.instance_id,
+                            &failed,
+                            &outcome.to_string(),
+                            now,
+                        )
+                        .await?;
                         store::finish(&conn, item.id).await?;
                         done += 1;
                     }
@@ -133,6 +140,9 @@ impl Engine {
         Ok(handled)
     }
 }
+
+/// An incident's `action` for due work that failed is this and the work's kind.
+pub(super) const WORK_PREFIX: &str = "work:";
 
 /// What to do with work whose transition failed.
 enum WorkFailure {

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr as SqlExpr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::entities::{dead_letter, incident};
 use crate::instance::{DeadLetter, Incident};
@@ -100,4 +102,51 @@ pub async fn delete_dead_letter<C: ConnectionTrait>(conn: &C, id: i64) -> Result
         .await?
         .rows_affected
         == 1)
+}
+
+/// The newest `limit` open incidents, newest first (what an admin's list shows).
+pub async fn recent_incidents<C: ConnectionTrait>(
+    conn: &C,
+    limit: u64,
+) -> Result<Vec<Incident>, DbErr> {
+    Ok(incident::Entity::find()
+        .filter(incident::Column::Status.eq("open"))
+        .order_by_desc(incident::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_incident)
+        .collect())
+}
+
+/// The open incidents of one instance.
+pub async fn incidents_of<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: uuid::Uuid,
+) -> Result<Vec<Incident>, DbErr> {
+    Ok(incident::Entity::find()
+        .filter(incident::Column::InstanceId.eq(instance_id))
+        .filter(incident::Column::Status.eq("open"))
+        .order_by_asc(incident::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_incident)
+        .collect())
+}
+
+/// The newest `limit` dead letters, newest first.
+pub async fn recent_dead_letters<C: ConnectionTrait>(
+    conn: &C,
+    limit: u64,
+) -> Result<Vec<DeadLetter>, DbErr> {
+    Ok(dead_letter::Entity::find()
+        .order_by_desc(dead_letter::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_dead_letter)
+        .collect())
 }

@@ -123,6 +123,8 @@ pub struct InstanceFilter {
     pub status: Option<String>,
     pub subject: Option<String>,
     pub version: Option<i32>,
+    /// Newest first (what a person looking for a case wants) instead of oldest first.
+    pub newest_first: bool,
     pub limit: Option<u64>,
 }
 
@@ -146,8 +148,12 @@ pub async fn instances<C: ConnectionTrait>(
     if let Some(v) = filter.version {
         query = query.filter(instance::Column::Version.eq(v));
     }
+    let query = if filter.newest_first {
+        query.order_by_desc(instance::Column::CreatedAt)
+    } else {
+        query.order_by_asc(instance::Column::CreatedAt)
+    };
     Ok(query
-        .order_by_asc(instance::Column::CreatedAt)
         .limit(filter.limit.unwrap_or(1000))
         .all(conn)
         .await?
@@ -280,10 +286,12 @@ pub async fn max_definition_id<C: ConnectionTrait>(conn: &C) -> Result<i64, DbEr
 }
 
 /// Puts an instance into incident: the error is recorded for an admin, and the instance
-/// stops until an admin retries, skips or cancels it (`runtime::incidents`).
+/// stops until an admin retries, skips or cancels it (`runtime::incidents`). `action` names
+/// what failed: an action, `work:<kind>` for due work, or nothing for entering the state.
 pub async fn mark_incident<C: ConnectionTrait>(
     conn: &C,
     instance_id: Uuid,
+    action: &str,
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
@@ -294,7 +302,7 @@ pub async fn mark_incident<C: ConnectionTrait>(
         id: NotSet,
         instance_id: Set(instance_id),
         state: Set(found.state.clone()),
-        action: Set(String::new()),
+        action: Set(action.to_owned()),
         error: Set(error.to_owned()),
         attempts: Set(1),
         status: Set("open".into()),

@@ -43,7 +43,8 @@ states:
   done: { end: true }
 "#;
 
-/// Persons for the pages: anyone whose id starts with a digit exists, named after it.
+/// Persons for the pages: anyone whose id starts with a digit exists, named after it, and
+/// lives in 101.
 pub struct TestPersons;
 
 #[async_trait::async_trait]
@@ -56,6 +57,14 @@ impl forlob_engine::registry::SubjectProvider for TestPersons {
         Ok(id
             .starts_with(|c: char| c.is_ascii_digit())
             .then(|| serde_json::json!({ "name": format!("Person {id}"), "residence": "101" })))
+    }
+
+    async fn municipalities(
+        &self,
+        _conn: &sea_orm::DatabaseTransaction,
+        _id: &str,
+    ) -> Result<Vec<String>, forlob_engine::ActionError> {
+        Ok(vec!["101".into()])
     }
 }
 

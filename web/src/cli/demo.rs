@@ -1,6 +1,7 @@
-//! Demo data for a first start: synthetic persons in the simulated CPR, a day of moves sent
-//! through the processes (so inboxes hold real follow-up tasks), and one user per role with a
-//! random password printed once. Runs only on an empty database.
+//! Demo data for a first start: synthetic persons in the simulated CPR, two days of moves
+//! sent through the processes (so inboxes hold real follow-up tasks), and one user per role
+//! with a random password printed once. Runs only when demo persons are asked for and the
+//! register is empty; nothing here ever touches a database that already holds persons.
 
 use forlob_engine::Engine;
 use forlob_engine::store::{self, TaskFilter};
@@ -17,16 +18,19 @@ pub(crate) struct DemoLogin {
 
 pub(crate) async fn seed(engine: &Engine, config: &Config) -> anyhow::Result<Vec<DemoLogin>> {
     let persons = config.demo_persons;
-    if persons > 0 && simulate::population_size(engine.db()).await? == 0 {
-        println!("empty person register: loading {persons} demo persons");
-        super::register::populate(engine, persons, 1).await?;
-        if config.demo_moves > 0 {
-            println!(
-                "sending {} demo moves through the processes",
-                config.demo_moves
-            );
-            send_moves(config, persons, config.demo_moves).await?;
-        }
+    // Demo users come only with demo data, on a database that had none: a production
+    // database (demo_persons = 0) never gets an admin with a printed password.
+    if persons == 0 || simulate::population_size(engine.db()).await? > 0 {
+        return Ok(Vec::new());
+    }
+    println!("empty person register: loading {persons} demo persons");
+    super::register::populate(engine, persons, 1).await?;
+    if config.demo_moves > 0 {
+        println!(
+            "sending {} demo moves through the processes",
+            config.demo_moves
+        );
+        send_moves(config, persons, config.demo_moves).await?;
     }
     if !store::users(engine.db()).await?.is_empty() {
         return Ok(Vec::new());

@@ -55,6 +55,43 @@ impl SubjectProvider for Persons {
         })))
     }
 
+    /// Where they live, who acts for them now or by a manual registration, who has a case
+    /// about them, and where a planned move takes them (the receiving municipality prepares).
+    async fn municipalities(
+        &self,
+        conn: &DatabaseTransaction,
+        id: &str,
+    ) -> Result<Vec<String>, ActionError> {
+        let Some(person) = store::person(conn, id).await? else {
+            return Ok(Vec::new());
+        };
+        let mut found: Vec<String> = person.residence.into_iter().collect();
+        found.extend(
+            store::handlekommune(conn, id)
+                .await?
+                .map(|h| h.municipality),
+        );
+        found.extend(
+            store::open_manuals(conn, id)
+                .await?
+                .into_iter()
+                .map(|m| m.municipality),
+        );
+        found.extend(
+            store::cases(conn, id)
+                .await?
+                .into_iter()
+                .map(|c| c.municipality),
+        );
+        for planned in store::planned_moves(conn, id).await? {
+            found.extend(planned.from_municipality);
+            found.extend(planned.to_municipality);
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
     async fn overview(
         &self,
         conn: &DatabaseTransaction,

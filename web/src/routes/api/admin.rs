@@ -22,6 +22,10 @@ use crate::users;
 
 const ADMINS: &[Role] = &[Role::Admin];
 
+/// The most incidents or dead letters a list shows (newest first); an admin works from the
+/// top, and a longer list is a sign of one cause to mend rather than many to read.
+pub(crate) const LIST_LIMIT: u64 = 500;
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_instances))
@@ -75,6 +79,7 @@ impl InstanceQuery {
             status,
             subject: non_empty(&self.subject),
             version: self.version,
+            newest_first: true,
             limit: Some(limit),
         })
     }
@@ -154,7 +159,7 @@ pub(crate) struct IncidentView {
     pub created_at: DateTime<Utc>,
 }
 
-/// Open incidents: automatic steps that failed after their retries.
+/// Open incidents, newest first (at most 500): steps that failed after their retries.
 #[utoipa::path(get, path = "/admin/incidents", tag = "admin",
     responses((status = 200, body = Vec<IncidentView>), (status = 403, body = ErrorBody)))]
 async fn list_incidents(
@@ -162,7 +167,7 @@ async fn list_incidents(
     caller: Caller,
 ) -> Result<Json<Vec<IncidentView>>> {
     caller.require(ADMINS)?;
-    let incidents = store::incidents(state.engine.db(), true).await?;
+    let incidents = store::recent_incidents(state.engine.db(), LIST_LIMIT).await?;
     Ok(Json(
         incidents
             .into_iter()
@@ -257,7 +262,7 @@ pub(crate) struct DeadLetterView {
     pub received_at: DateTime<Utc>,
 }
 
-/// Messages no process could take, with the reason.
+/// Messages no process could take, with the reason; newest first, at most 500.
 #[utoipa::path(get, path = "/admin/dead-letters", tag = "admin",
     responses((status = 200, body = Vec<DeadLetterView>), (status = 403, body = ErrorBody)))]
 async fn list_dead_letters(
@@ -265,7 +270,7 @@ async fn list_dead_letters(
     caller: Caller,
 ) -> Result<Json<Vec<DeadLetterView>>> {
     caller.require(ADMINS)?;
-    let letters = store::dead_letters(state.engine.db()).await?;
+    let letters = store::recent_dead_letters(state.engine.db(), LIST_LIMIT).await?;
     Ok(Json(
         letters
             .into_iter()

@@ -33,8 +33,13 @@ pub(crate) struct PersonView {
     pub events: Vec<EventView>,
 }
 
-pub(crate) async fn person(state: &AppState, id: &str) -> Result<PersonView> {
-    let overview = state.engine.subject_overview(PERSON, id).await?;
+/// The person as `caller` may see them: another municipality's citizen is 404 (see
+/// `Engine::subject_overview`).
+pub(crate) async fn person(state: &AppState, id: &str, caller: &Caller) -> Result<PersonView> {
+    let overview = state
+        .engine
+        .subject_overview(PERSON, id, &caller.actor())
+        .await?;
     let events = store::events(state.engine.db(), id).await?;
     Ok(PersonView {
         id: id.to_owned(),
@@ -52,5 +57,5 @@ async fn get_person(
     Path(id): Path<String>,
 ) -> Result<Json<PersonView>> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
-    Ok(Json(person(&state, &id).await?))
+    Ok(Json(person(&state, &id, &caller).await?))
 }

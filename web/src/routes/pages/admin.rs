@@ -11,10 +11,11 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Chrome, SignedIn};
+use super::{Chrome, SignedIn, done};
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::routes::api::admin::{InstanceQuery, instance_detail};
+use crate::routes::api::Path;
+use crate::routes::api::admin::{InstanceQuery, LIST_LIMIT, instance_detail};
 use crate::routes::api::model::InstanceView;
 use crate::routes::api::processes::summaries;
 use crate::state::AppState;
@@ -99,16 +100,12 @@ async fn instances(
 async fn instance(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
     let detail = instance_detail(&state, id).await?;
     let variables = serde_json::to_string_pretty(&detail.instance.variables).unwrap_or_default();
-    let incidents: Vec<_> = store::incidents(state.engine.db(), true)
-        .await?
-        .into_iter()
-        .filter(|i| i.instance_id == id)
-        .collect();
+    let incidents = store::incidents_of(state.engine.db(), id).await?;
     // Where a skip may go: the states of the instance's own version.
     let states: Vec<String> = state
         .engine
@@ -134,7 +131,7 @@ async fn incidents(
     SignedIn(chrome, caller): SignedIn,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let open = store::incidents(state.engine.db(), true).await?;
+    let open = store::recent_incidents(state.engine.db(), LIST_LIMIT).await?;
     let title = state.ui.text(chrome.lang, "admin.incidents");
     Ok(state
         .ui
@@ -149,16 +146,15 @@ async fn incidents(
 
 async fn retry(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<i64>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
     let instance = state.engine.retry_incident(id, &caller.actor()).await?;
-    let done = state.ui.text(chrome.lang, "admin.retried");
-    let query = serde_urlencoded::to_string([("done", done)]).unwrap_or_default();
-    Ok(Redirect::to(&format!(
-        "/admin/instances/{instance}?{query}"
-    )))
+    Ok(done(
+        &format!("/admin/instances/{instance}"),
+        "admin.retried",
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,8 +164,8 @@ struct SkipForm {
 
 async fn skip(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<i64>,
     Form(form): Form<SkipForm>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
@@ -177,24 +173,23 @@ async fn skip(
         .engine
         .skip_incident(id, form.to_state.trim(), &caller.actor())
         .await?;
-    Ok(done(&state, &chrome, instance, "admin.skipped"))
+    Ok(done(
+        &format!("/admin/instances/{instance}"),
+        "admin.skipped",
+    ))
 }
 
 async fn cancel(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<i64>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
     let instance = state.engine.cancel_incident(id, &caller.actor()).await?;
-    Ok(done(&state, &chrome, instance, "admin.cancelled"))
-}
-
-/// Back to the instance, with what was done.
-fn done(state: &AppState, chrome: &Chrome, instance: Uuid, key: &str) -> Redirect {
-    let text = state.ui.text(chrome.lang, key);
-    let query = serde_urlencoded::to_string([("done", text)]).unwrap_or_default();
-    Redirect::to(&format!("/admin/instances/{instance}?{query}"))
+    Ok(done(
+        &format!("/admin/instances/{instance}"),
+        "admin.cancelled",
+    ))
 }
 
 async fn dead_letters(
@@ -202,11 +197,9 @@ async fn dead_letters(
     SignedIn(chrome, caller): SignedIn,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let letters: Vec<_> = store::dead_letters(state.engine.db())
+    let letters: Vec<_> = store::recent_dead_letters(state.engine.db(), LIST_LIMIT)
         .await?
         .into_iter()
-        .rev()
-        .take(500)
         .map(|d| {
             json!({
                 "id": d.id,
@@ -233,17 +226,15 @@ async fn dead_letters(
 /// Delivers the letter again and says how it went on the dead-letter page.
 async fn replay(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<i64>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
     let key = match state.engine.replay_dead_letter(id).await? {
         forlob_engine::runtime::MessageOutcome::Accepted { .. } => "admin.replayed",
         _ => "admin.replayed_dead",
     };
-    let text = state.ui.text(chrome.lang, key);
-    let query = serde_urlencoded::to_string([("done", text)]).unwrap_or_default();
-    Ok(Redirect::to(&format!("/admin/dead-letters?{query}")))
+    Ok(done("/admin/dead-letters", key))
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,7 +245,7 @@ struct TokenForm {
 async fn new_token(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(username): axum::extract::Path<String>,
+    Path(username): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
@@ -270,17 +261,15 @@ async fn new_token(
 
 async fn revoke(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<Uuid>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
     let now = state.engine.clock().now();
     if !store::revoke_token(state.engine.db(), id, now).await? {
         return Err(AppError::not_found(format!("no live token {id}")));
     }
-    let text = state.ui.text(chrome.lang, "admin.revoked");
-    let query = serde_urlencoded::to_string([("done", text)]).unwrap_or_default();
-    Ok(Redirect::to(&format!("/admin/users?{query}")))
+    Ok(done("/admin/users", "admin.revoked"))
 }
 
 async fn users_page(

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::SignedIn;
 use crate::error::AppError;
+use crate::routes::api::Path;
 use crate::routes::api::processes::{process_detail, summaries};
 use crate::state::AppState;
 
@@ -39,7 +40,7 @@ async fn list(
 async fn process(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Designer, Role::Admin])?;
     let mut detail = process_detail(&state, &id).await?;

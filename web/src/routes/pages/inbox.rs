@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use forlob_engine::Role;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{Page, SignedIn};
 use crate::error::AppError;
+use crate::routes::api::Path;
 use crate::routes::api::processes::summaries;
 use crate::routes::api::tasks::{InboxQuery, inbox};
 use crate::state::AppState;
@@ -92,22 +93,27 @@ async fn inbox_page(
         "next": (offset + shown < found.total).then(|| page_link(offset + shown)),
         "me": caller.user.username,
     });
-    let template = if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
-        "inbox_list"
-    } else {
-        "inbox"
-    };
+    // htmx asks for the list only; restoring a page from history needs the whole page.
+    let fragment = headers.contains_key("hx-request")
+        && !headers.contains_key("hx-boosted")
+        && !headers.contains_key("hx-history-restore-request");
+    let template = if fragment { "inbox_list" } else { "inbox" };
     let title = state.ui.text(chrome.lang, "inbox.title");
-    Ok(state
+    let mut response = state
         .ui
         .page(template, &chrome, &title, data)?
-        .into_response())
+        .into_response();
+    // One address answers with two bodies: caches must keep them apart.
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("HX-Request"));
+    Ok(response)
 }
 
 async fn claim(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    Path(id): Path<Uuid>,
 ) -> Result<Page, AppError> {
     set_claim(&state, chrome, caller, id, true).await
 }
@@ -115,7 +121,7 @@ async fn claim(
 async fn unclaim(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    Path(id): Path<Uuid>,
 ) -> Result<Page, AppError> {
     set_claim(&state, chrome, caller, id, false).await
 }

@@ -31,10 +31,19 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only paths of this site: never an open redirect to somewhere else.
+/// Only paths of this site: never an open redirect to somewhere else. Browsers drop tabs
+/// and newlines from URLs (`/\t/evil` becomes `//evil`), so only visible ASCII is allowed,
+/// and the path may not begin with a second slash or a backslash.
 fn local_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.into(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.into()
+        }
         _ => "/".into(),
     }
 }
@@ -93,7 +102,7 @@ async fn login(
         let page = login_form(&state, &chrome, &username, form.next.as_deref(), Some(text))?;
         Ok((status, page).into_response())
     };
-    if let Some(wait) = state.login_limiter.check(&username, addr) {
+    if let Err(wait) = state.login_limiter.attempt(&username, addr) {
         let mut response = refuse("login.too_many", StatusCode::TOO_MANY_REQUESTS)?;
         if let Ok(value) = wait.to_string().parse() {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -112,7 +121,6 @@ async fn login(
         }
     };
     let Some(user) = verified else {
-        state.login_limiter.failed(&username, addr);
         return refuse("login.failed", StatusCode::UNAUTHORIZED);
     };
     state.login_limiter.succeeded(&username);
@@ -190,6 +198,9 @@ mod tests {
         assert_eq!(local_next(Some("//evil.example")), "/");
         assert_eq!(local_next(Some("https://evil.example")), "/");
         assert_eq!(local_next(Some("/\\evil.example")), "/");
+        assert_eq!(local_next(Some("/\t/evil.example")), "/");
+        assert_eq!(local_next(Some("/\n/evil.example")), "/");
+        assert_eq!(local_next(Some("/ /evil.example")), "/");
         assert_eq!(local_next(None), "/");
     }
 

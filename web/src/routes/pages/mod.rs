@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{self, Caller};
 use crate::error::{AppError, ErrorBody};
+use crate::routes::api::Path;
 use crate::state::AppState;
 
 #[derive(RustEmbed)]
@@ -171,6 +172,11 @@ impl Ui {
         Self { handlebars, texts }
     }
 
+    /// The UI text for `key`, if there is one.
+    pub fn known_text(&self, lang: Lang, key: &str) -> Option<String> {
+        self.texts.get(lang.code())?.get(key).cloned()
+    }
+
     /// A UI text for handlers (e.g. a message placed in a page); the key itself if missing,
     /// which the dictionary test prevents.
     pub fn text(&self, lang: Lang, key: &str) -> String {
@@ -292,12 +298,14 @@ impl FromRequestParts<AppState> for Chrome {
             .and_then(|c| c.user.locale.as_deref())
             .and_then(Lang::parse)
             .unwrap_or_else(|| Lang::from_headers(&parts.headers));
+        // `?done=` names one of our own texts, so a crafted link cannot put words on a page.
         let flash = parts.uri.query().and_then(|q| {
-            serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            let key = serde_urlencoded::from_str::<Vec<(String, String)>>(q)
                 .ok()?
                 .into_iter()
-                .find(|(k, _)| k == "done")
-                .map(|(_, v)| v)
+                .find(|(k, _)| k == "done")?
+                .1;
+            state.ui.known_text(lang, &key)
         });
         let path = parts
             .uri
@@ -381,7 +389,7 @@ async fn home(chrome: Chrome) -> Redirect {
     }
 }
 
-async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+async fn static_file(Path(file): Path<String>) -> Response {
     embedded::<Static>(&file)
 }
 
@@ -414,10 +422,7 @@ fn content_type(file: &str) -> &'static str {
 /// Only these npm packages' files are served, from where `npm ci` installed them.
 const ASSET_PACKAGES: &[&str] = &["htmx.org", "mermaid", "swagger-ui-dist"];
 
-async fn asset_file(
-    State(state): State<AppState>,
-    axum::extract::Path(file): axum::extract::Path<String>,
-) -> Response {
+async fn asset_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let allowed = ASSET_PACKAGES
         .iter()
         .any(|p| file.starts_with(&format!("{p}/")))
@@ -451,8 +456,10 @@ pub(crate) async fn not_found(uri: Uri) -> AppError {
     AppError::not_found(format!("there is no page at {}", uri.path())).with_code("no_page")
 }
 
-/// Middleware: an error from a page route becomes a page in the viewer's language; for an
-/// htmx request, a message swapped into the page's message area. API routes keep JSON.
+/// Middleware: every error leaves in the API's shape. An error from a page route becomes a
+/// page in the viewer's language (for an htmx request, a message swapped into the page's
+/// message area); API routes keep JSON. Errors made below our handlers (an extractor's
+/// rejection, a timeout, a 405) arrive as bare text and are given the same shape here.
 pub(crate) async fn error_pages(
     State(state): State<AppState>,
     request: Request,
@@ -462,13 +469,19 @@ pub(crate) async fn error_pages(
     let is_htmx = request.headers().contains_key("hx-request");
     let lang = Lang::from_headers(request.headers());
     let response = next.run(request).await;
-    if is_api {
-        return response;
-    }
-    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else {
-        return response;
-    };
     let status = response.status();
+    let body = match response.extensions().get::<ErrorBody>() {
+        Some(_) if is_api => return response,
+        Some(body) => body.clone(),
+        None if is_bare_error(&response) => {
+            let error = bare_error(response).await;
+            if is_api {
+                return error.into_response();
+            }
+            error.body()
+        }
+        None => return response,
+    };
     if status == StatusCode::UNAUTHORIZED && !is_htmx {
         return Redirect::to("/login").into_response();
     }
@@ -493,6 +506,60 @@ pub(crate) async fn error_pages(
         }
         Err(_) => (status, body.message).into_response(),
     }
+}
+
+/// An error response that is not ours: plain text or nothing at all.
+fn is_bare_error(response: &Response) -> bool {
+    let status = response.status();
+    (status.is_client_error() || status.is_server_error())
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.starts_with("text/plain"))
+}
+
+/// The [`AppError`] for a bare error response; a 4xx keeps its text (it describes the
+/// request), a 5xx does not.
+async fn bare_error(response: Response) -> AppError {
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (code, fallback) = match status {
+        StatusCode::BAD_REQUEST => ("bad_request", "the request is not valid"),
+        StatusCode::NOT_FOUND => ("not_found", "there is nothing here"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this address does not take that method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("too_large", "the request is larger than the server accepts")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the body is not of a type this address takes",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid_body", "the body does not fit this address"),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT => (
+            "unavailable",
+            "the server did not answer in time; nothing may have been changed, check before trying again",
+        ),
+        _ => ("error", "the request failed"),
+    };
+    let message = if status.is_client_error() && !text.is_empty() {
+        text
+    } else {
+        fallback.to_owned()
+    };
+    AppError::new(status, code, message)
+}
+
+/// Where to go after an action, with the key of the text that says what was done.
+pub(crate) fn done(path: &str, text_key: &str) -> Redirect {
+    let query = serde_urlencoded::to_string([("done", text_key)]).unwrap_or_default();
+    Redirect::to(&format!("{path}?{query}"))
 }
 
 /// Form posts arrive as text pairs; the engine's field types parse them like JSON strings.

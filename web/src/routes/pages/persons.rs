@@ -15,6 +15,7 @@ use serde_json::{Map, json};
 
 use super::SignedIn;
 use crate::error::AppError;
+use crate::routes::api::Path;
 use crate::routes::api::model::TaskView;
 use crate::routes::api::persons::person;
 use crate::routes::api::processes::summaries;
@@ -53,7 +54,7 @@ async fn find(
 async fn person_page(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     render(&state, &chrome, &caller, &id, None, StatusCode::OK).await
 }
@@ -67,7 +68,7 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
-    let view = person(state, id).await?;
+    let view = person(state, id, caller).await?;
     let tasks = store::tasks(
         state.engine.db(),
         &TaskFilter {
@@ -82,8 +83,19 @@ async fn render(
         .into_iter()
         .filter(|p| p.manual_start && p.subject_kind == crate::routes::api::persons::PERSON)
         .collect();
-    let mut events = view.events;
-    events.reverse();
+    // Newest first, each with its process's title rather than its id.
+    let catalog = state.engine.catalog();
+    let events: Vec<_> = view
+        .events
+        .iter()
+        .rev()
+        .map(|e| {
+            let title = catalog
+                .latest(&e.process_id)
+                .map_or_else(|| e.process_id.clone(), |(_, d)| d.title.clone());
+            json!({ "at": e.at, "kind": e.kind, "process_title": title })
+        })
+        .collect();
     let data = json!({
         "person": { "id": view.id },
         "overview": view.overview,
@@ -107,7 +119,7 @@ struct StartForm {
 async fn start(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    Path(id): Path<String>,
     Form(form): Form<StartForm>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;

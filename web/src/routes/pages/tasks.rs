@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use forlob_engine::form::FieldErrors;
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::{Chrome, SignedIn, form_values};
 use crate::auth::Caller;
 use crate::error::AppError;
+use crate::routes::api::Path;
 use crate::routes::api::model::TaskView;
 use crate::routes::api::persons::PERSON;
 use crate::state::AppState;
@@ -26,7 +27,7 @@ pub(super) fn router() -> Router<AppState> {
 async fn task_page(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
     render(
@@ -44,7 +45,7 @@ async fn task_page(
 async fn submit(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    Path(id): Path<Uuid>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
@@ -54,11 +55,7 @@ async fn submit(
         .complete_task(id, &values, &caller.actor())
         .await
     {
-        Ok(()) => {
-            let done = state.ui.text(chrome.lang, "task.completed");
-            let query = serde_urlencoded::to_string([("done", done)]).unwrap_or_default();
-            Ok(Redirect::to(&format!("/inbox?{query}")).into_response())
-        }
+        Ok(()) => Ok(super::done("/inbox", "task.completed").into_response()),
         Err(EngineError::Invalid(mut errors)) => {
             // The engine's own "required" in the page's language; the definitions' messages
             // are already in theirs.
@@ -111,7 +108,11 @@ async fn render(
         (None, None, TaskView::from(task))
     };
     // The person beside the form; a register that is down must not hide the task.
-    let overview = match state.engine.subject_overview(PERSON, &subject).await {
+    let overview = match state
+        .engine
+        .subject_overview(PERSON, &subject, &actor)
+        .await
+    {
         Ok(overview) => Some(overview),
         Err(EngineError::NotFound { .. }) => None,
         Err(e) => {
