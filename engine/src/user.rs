@@ -8,23 +8,31 @@ use uuid::Uuid;
 use crate::instance::Actor;
 
 /// What a user may do. Caseworkers work their municipality's inbox; admins see every
-/// municipality and operate the engine; designers read definitions and diagrams.
+/// municipality and operate the engine; designers read definitions and diagrams;
+/// integrations (a population register's feed) only deliver messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Caseworker,
     Admin,
     Designer,
+    Integration,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Caseworker, Role::Admin, Role::Designer];
+    pub const ALL: [Role; 4] = [
+        Role::Caseworker,
+        Role::Admin,
+        Role::Designer,
+        Role::Integration,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Caseworker => "caseworker",
             Self::Admin => "admin",
             Self::Designer => "designer",
+            Self::Integration => "integration",
         }
     }
 

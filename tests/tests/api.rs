@@ -407,6 +407,30 @@ async fn messages_are_taken_once_by_their_id(backend: Backend) {
         )
         .await;
     assert_eq!(caseworker.status, StatusCode::FORBIDDEN);
+    // A register's feed has an integration token: it delivers, and can do nothing else.
+    let (_, feed) = forlob_web::users::add(
+        &web.state.engine,
+        forlob_web::users::UserSpec {
+            username: "cpr-feed".into(),
+            role: "integration".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("added");
+    let delivered = web
+        .api(
+            Method::POST,
+            "/api/messages",
+            Some(&feed),
+            Some(json!({ "message_id": "m-3", "type": "x", "data": {} })),
+        )
+        .await;
+    assert_eq!(delivered.status, StatusCode::ACCEPTED);
+    for path in ["/api/tasks", "/api/admin/users", "/api/instances"] {
+        let refused = web.api(Method::GET, path, Some(&feed), None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
+    }
 }
 
 async fn the_openapi_document_describes_every_route(backend: Backend) {
@@ -636,6 +660,44 @@ async fn a_revoked_token_stops_working_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
+    // Disabling anna stops her first token too; enabling brings it back.
+    let off = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/disable",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(off.json()["disabled"], true);
+    assert_eq!(
+        web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    web.api(
+        Method::POST,
+        "/api/admin/users/anna/enable",
+        Some(&web.admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let myself = web
+        .api(
+            Method::POST,
+            "/api/admin/users/admin/disable",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(myself.status, StatusCode::UNPROCESSABLE_ENTITY);
     let nobody = web
         .api(
             Method::POST,

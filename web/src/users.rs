@@ -39,7 +39,10 @@ pub async fn add(engine: &Engine, spec: UserSpec) -> Result<(User, String), AppE
     if role.is_none() {
         errors.push((
             "role",
-            format!("`{}` is not one of caseworker, admin, designer", spec.role),
+            format!(
+                "`{}` is not one of caseworker, admin, designer, integration",
+                spec.role
+            ),
         ));
     }
     let municipality = spec
@@ -141,4 +144,26 @@ pub async fn issue_token(
     )
     .await?;
     Ok((token, secret))
+}
+
+/// Disables a user (their tokens and sessions stop working at once, since both are checked
+/// against the user on every request) or enables them again. An admin cannot disable
+/// themselves, so there is always someone left to undo it.
+pub async fn set_disabled(
+    engine: &Engine,
+    username: &str,
+    disabled: bool,
+    by: &User,
+) -> Result<User, AppError> {
+    if disabled && by.username == username {
+        return Err(AppError::invalid([(
+            "username",
+            "you cannot disable yourself; ask another admin",
+        )]));
+    }
+    let user = store::user_by_username(engine.db(), username)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
+    store::set_user_disabled(engine.db(), user.id, disabled).await?;
+    Ok(User { disabled, ..user })
 }

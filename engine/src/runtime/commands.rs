@@ -131,6 +131,7 @@ impl Engine {
                 &conn,
                 task_id,
                 &actor.id,
+                !actor.sees_all(),
                 &Value::Object(parsed.clone()),
                 now,
             )
@@ -235,7 +236,20 @@ impl Engine {
             }
             .into());
         }
-        let (def, row) = self.load_active(conn, task.instance_id).await?;
+        let (def, row) = match self.load_active(conn, task.instance_id).await {
+            Ok(loaded) => loaded,
+            // Someone completed the task (and so moved the instance on) between our read of
+            // the task and of its instance: say so, as for a task found closed.
+            Err(EngineError::Transition(TransitionError::NotActive { .. })) => {
+                let now_task = self.visible_task(conn, task_id, actor).await?;
+                return Err(TransitionError::TaskClosed {
+                    task: task_id,
+                    status: now_task.status,
+                }
+                .into());
+            }
+            Err(e) => return Err(e),
+        };
         manual_form(&def, &row.state)?;
         let subject = self
             .subject_data(conn, &def, &row.subject)

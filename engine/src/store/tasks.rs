@@ -168,29 +168,48 @@ pub async fn set_task_claim<C: ConnectionTrait>(
     Ok(update.exec(conn).await?.rows_affected == 1)
 }
 
-/// Closes an open task; a task no longer open means someone else was first.
+/// Closes an open task. With `respect_claims`, only a task nobody else has claimed: the
+/// claim is part of the UPDATE, so one taken a moment ago is not overridden. Nothing
+/// matched means someone else was first (completed or claimed it): a 409 saying which.
 pub async fn complete_task<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     actor: &str,
+    respect_claims: bool,
     data: &Value,
     now: DateTime<Utc>,
 ) -> Result<(), EngineError> {
-    let result = task::Entity::update_many()
+    let mut update = task::Entity::update_many()
         .col_expr(task::Column::Status, SqlExpr::value("completed"))
         .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
         .col_expr(task::Column::CompletedBy, SqlExpr::value(actor))
         .col_expr(task::Column::Data, SqlExpr::value(data.clone()))
         .filter(task::Column::Id.eq(id))
-        .filter(task::Column::Status.eq("open"))
-        .exec(conn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(TransitionError::TaskClosed {
-            task: id,
-            status: "completed".into(),
-        }
-        .into());
+        .filter(task::Column::Status.eq("open"));
+    if respect_claims {
+        update = update.filter(
+            sea_orm::Condition::any()
+                .add(task::Column::ClaimedBy.is_null())
+                .add(task::Column::ClaimedBy.eq(actor)),
+        );
     }
-    Ok(())
+    if update.exec(conn).await?.rows_affected == 1 {
+        return Ok(());
+    }
+    let now_task = task::Entity::find_by_id(id).one(conn).await?;
+    Err(match now_task {
+        Some(t) if t.status == "open" => TransitionError::TaskClaimed {
+            task: id,
+            by: t.claimed_by.unwrap_or_default(),
+        },
+        Some(t) => TransitionError::TaskClosed {
+            task: id,
+            status: t.status,
+        },
+        None => TransitionError::TaskClosed {
+            task: id,
+            status: "gone".into(),
+        },
+    }
+    .into())
 }

@@ -24,7 +24,8 @@ enum UsersCommand {
     Add {
         /// Login name [default: ROLE-MUNICIPALITY-xxxx].
         username: Option<String>,
-        #[arg(long, value_parser = ["caseworker", "admin", "designer"])]
+        /// caseworker, admin, designer, or integration (may only deliver messages).
+        #[arg(long, value_parser = ["caseworker", "admin", "designer", "integration"])]
         role: String,
         /// Official municipality code; required for caseworkers.
         #[arg(long)]

@@ -40,6 +40,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_token))
         .routes(routes!(revoke_token))
         .routes(routes!(list_users, add_user))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
         .routes(routes!(advance_clock))
 }
 
@@ -456,7 +458,7 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Jso
 pub(crate) struct NewUserRequest {
     pub username: String,
     pub display_name: Option<String>,
-    /// `caseworker`, `admin` or `designer`.
+    /// `caseworker`, `admin`, `designer` or `integration`.
     pub role: String,
     /// Required for caseworkers: the official municipality code, e.g. `147`.
     pub municipality: Option<String>,
@@ -496,6 +498,34 @@ async fn add_user(
             token,
         }),
     ))
+}
+
+/// Disables a user: their tokens and sessions stop working at once.
+#[utoipa::path(post, path = "/admin/users/{username}/disable", tag = "admin",
+    params(("username" = String, Path, description = "the user")),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 422, description = "yourself", body = ErrorBody)))]
+async fn disable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> Result<Json<UserView>> {
+    caller.require(ADMINS)?;
+    let user = users::set_disabled(&state.engine, &username, true, &caller.user).await?;
+    Ok(Json(user.into()))
+}
+
+/// Enables a disabled user again.
+#[utoipa::path(post, path = "/admin/users/{username}/enable", tag = "admin",
+    params(("username" = String, Path, description = "the user")),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+async fn enable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> Result<Json<UserView>> {
+    caller.require(ADMINS)?;
+    let user = users::set_disabled(&state.engine, &username, false, &caller.user).await?;
+    Ok(Json(user.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

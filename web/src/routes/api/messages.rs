@@ -52,7 +52,8 @@ async fn post_message(
     caller: Caller,
     Json(request): Json<MessageRequest>,
 ) -> Result<(StatusCode, Json<MessageReceipt>)> {
-    caller.require(&[Role::Admin])?;
+    // A register's feed gets an `integration` token: it can deliver, and nothing else.
+    caller.require(&[Role::Integration, Role::Admin])?;
     let mut errors = Vec::new();
     if request.message_id.trim().is_empty() || request.message_id.len() > 200 {
         errors.push((

@@ -34,6 +34,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/users", get(users_page).post(add_user))
         .route("/admin/users/{username}/tokens", post(new_token))
         .route("/admin/tokens/{id}/revoke", post(revoke))
+        .route("/admin/users/{username}/disable", post(disable))
+        .route("/admin/users/{username}/enable", post(enable))
 }
 
 fn admin(caller: &Caller) -> Result<(), AppError> {
@@ -272,6 +274,26 @@ async fn revoke(
     Ok(done("/admin/users", "admin.revoked"))
 }
 
+async fn disable(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Path(username): Path<String>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    users::set_disabled(&state.engine, &username, true, &caller.user).await?;
+    Ok(done("/admin/users", "admin.disabled_done"))
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Path(username): Path<String>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    users::set_disabled(&state.engine, &username, false, &caller.user).await?;
+    Ok(done("/admin/users", "admin.enabled_done"))
+}
+
 async fn users_page(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
@@ -316,7 +338,7 @@ async fn render_users(
     // Strict templates: the form's keys exist even before anything was entered.
     let mut data = json!({
         "users": users,
-        "roles": ["caseworker", "admin", "designer"],
+        "roles": ["caseworker", "admin", "designer", "integration"],
         "created": null,
         "errors": {},
         "entered": { "username": "", "display_name": "", "role": "caseworker", "municipality": "" },

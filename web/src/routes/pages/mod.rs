@@ -386,6 +386,7 @@ async fn home(chrome: Chrome) -> Redirect {
         Some(forlob_engine::Role::Caseworker) => Redirect::to("/inbox"),
         Some(forlob_engine::Role::Admin) => Redirect::to("/admin/instances"),
         Some(forlob_engine::Role::Designer) => Redirect::to("/designer"),
+        Some(forlob_engine::Role::Integration) => Redirect::to("/api/docs"),
     }
 }
 
