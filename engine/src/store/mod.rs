@@ -4,6 +4,7 @@
 //! Writes of a transition are collected in [`Writes`] and flushed with one multi-row INSERT
 //! per table: a run of five states costs a handful of statements, not one per row.
 
+mod bulk;
 mod entities;
 mod incidents;
 mod stats;
@@ -22,6 +23,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use bulk::{database_bytes, insert_waiting, refresh_statistics};
 pub(crate) use entities::*;
 pub use incidents::*;
 pub use sea_orm::DbErr;

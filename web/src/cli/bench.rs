@@ -1,4 +1,7 @@
-//! `forlob bench`: throughput of the engine on the demo move-out, durable on a real database.
+//! `forlob bench`: throughput of the engine on the demo move-out, durable on a real database,
+//! and ([`http`]) latency of the API under caseworkers working through a full inbox.
+
+mod http;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +18,9 @@ pub(crate) enum Workload {
     Auto,
     /// As auto with one manual step, completed through the engine API.
     Human,
+    /// Caseworkers reading their inbox and completing tasks over HTTP, on a database of
+    /// `--tasks` open tasks; prints latency percentiles.
+    Http,
 }
 
 #[derive(Args)]
@@ -29,6 +35,26 @@ pub(crate) struct BenchArgs {
     /// Concurrent starters; default 1 on SQLite (one writer) and 8 on PostgreSQL.
     #[arg(long)]
     concurrency: Option<usize>,
+    /// http: open tasks in the database before the run (topped up when a kept one has fewer).
+    #[arg(long, default_value_t = 1_000_000)]
+    tasks: u64,
+    /// http: concurrent caseworkers, each with their own connection and token.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// http: completions in all, then stop [default: run for --seconds].
+    #[arg(long, conflicts_with = "seconds")]
+    requests: Option<usize>,
+    /// http: how long the caseworkers work [default: 30].
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// http: pause of each caseworker after a completion, in milliseconds (±50 %, so they
+    /// drift apart) [default: 0, as fast as the server answers].
+    #[arg(long, default_value_t = 0)]
+    think_ms: u64,
+    /// http: keep the default SQLite file (in the temporary folder) and reuse its tasks next
+    /// time, so a million tasks are loaded once. A --db database is always kept.
+    #[arg(long)]
+    keep_db: bool,
 }
 
 fn peak_rss_mb() -> f64 {
@@ -43,6 +69,11 @@ fn peak_rss_mb() -> f64 {
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let process = match args.workload {
+        Workload::Auto => "demo-move-out",
+        Workload::Human => "demo-move-out-human",
+        Workload::Http => return http::run(&args).await,
+    };
     let tmp = tempfile::tempdir()?;
     let url = args.db.clone().unwrap_or_else(|| {
         format!(
@@ -62,10 +93,6 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .await?,
     );
     engine.deploy(&forlob_engine::demo::definitions()).await?;
-    let process = match args.workload {
-        Workload::Auto => "demo-move-out",
-        Workload::Human => "demo-move-out-human",
-    };
     let history_before = count_history(&engine).await?;
     let started = Instant::now();
     let per_worker = args.instances.div_ceil(concurrency);
@@ -99,7 +126,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let transitions = count_history(&engine).await? - history_before;
     let figures = json!({
-        "workload": match args.workload { Workload::Auto => "auto", Workload::Human => "human" },
+        "workload": if matches!(args.workload, Workload::Human) { "human" } else { "auto" },
         "instances": args.instances,
         "seconds": (seconds * 1000.0).round() / 1000.0,
         "instances_per_s": (args.instances as f64 / seconds).round(),

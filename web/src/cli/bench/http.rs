@@ -1,0 +1,573 @@
+//! `forlob bench --workload http`: caseworkers working through a full inbox over real HTTP.
+//!
+//! A database is filled with open tasks of a one-step review process spread over the
+//! municipalities (bulk-loaded: starting a million instances through the engine would take
+//! minutes), the server runs in-process on a loopback port, and each client is a caseworker
+//! with their own keep-alive connection and API token who reads the inbox
+//! (`GET /api/tasks?limit=50`) and completes a task from it (`POST /api/tasks/{id}/complete`),
+//! which runs the engine's transition. Clients that share a municipality split its tasks by id,
+//! so they never race for one task: a 409 here would mean the engine let two completions of one
+//! task through, and is counted apart from other errors.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use chrono::{TimeDelta, Utc};
+use forlob_engine::definition::SourceFile;
+use forlob_engine::instance::{ProcessInstance, Task};
+use forlob_engine::store::{self, TaskFilter};
+use forlob_engine::{Engine, InstanceStatus, SystemClock};
+use forlob_web::users::{self, UserSpec};
+use forlob_web::{AppState, WebSettings};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Barrier;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{BenchArgs, peak_rss_mb};
+
+const PROCESS: &str = "bench-inbox";
+const STATE: &str = "review";
+const DEFINITION: &str = include_str!("bench-inbox.yaml");
+/// Instances and tasks per load transaction: big enough that commits are rare, small enough
+/// that the rows of one batch take a few megabytes.
+const LOAD_BATCH: usize = 20_000;
+const PAGE: usize = 50;
+/// A client gives up after this many failed requests, so a broken server ends the run
+/// instead of spinning.
+const MAX_ERRORS_PER_CLIENT: u64 = 20;
+/// Used when no package registers a `municipality` field type with its list.
+const FALLBACK_MUNICIPALITIES: &[&str] = &["101", "147", "151", "153", "155", "157", "159"];
+
+pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let tmp = tempfile::tempdir()?;
+    let url = match &args.db {
+        Some(url) => url.clone(),
+        None => {
+            let path = if args.keep_db {
+                std::env::temp_dir().join("forlob-bench-http.db")
+            } else {
+                tmp.path().join("bench-http.db")
+            };
+            eprintln!("database: {}", path.display());
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    };
+    let is_pg = url.starts_with("postgres");
+    let config = forlob_web::config::Config::default();
+    let engine = Arc::new(
+        Engine::start(
+            &url,
+            super::super::registry(),
+            Arc::new(SystemClock),
+            config.engine_options(),
+        )
+        .await
+        .with_context(|| format!("cannot open the database at {url}"))?,
+    );
+    let deployed = engine
+        .deploy(&[SourceFile {
+            path: "web/src/cli/bench/bench-inbox.yaml".into(),
+            text: DEFINITION.into(),
+        }])
+        .await?;
+    let version = deployed
+        .iter()
+        .find(|o| o.process_id == PROCESS)
+        .map(|o| o.version)
+        .context("the bench definition deploys as `bench-inbox`")?;
+    let codes = municipalities(&engine);
+
+    let load = load(&engine, args.tasks, version, &codes).await?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = forlob_web::router(AppState::new(engine.clone(), WebSettings::default()))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future(),
+    );
+
+    let clients = args.clients.max(1);
+    let plan = Plan::from_args(args, clients);
+    let caseworkers = caseworkers(&engine, clients, &codes).await?;
+    eprintln!(
+        "{clients} caseworkers in {} municipalities, {}",
+        caseworkers
+            .iter()
+            .map(|c| c.municipality.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        match plan {
+            Plan::Seconds(s) => format!("for {s} s"),
+            Plan::Requests(n) => format!("{n} completions in all"),
+        }
+    );
+    // Every client opens its connection and reads its inbox once before the clock starts:
+    // otherwise the first, cold requests of all clients at once (new pool connections,
+    // statements prepared) land in the tail of a short run.
+    let ready = Arc::new(Barrier::new(clients + 1));
+    let mut workers = Vec::new();
+    for (i, caseworker) in caseworkers.into_iter().enumerate() {
+        let quota = match plan {
+            Plan::Requests(n) => Some(n / clients + usize::from(i < n % clients)),
+            Plan::Seconds(_) => None,
+        };
+        let pace = Pace {
+            duration: match plan {
+                Plan::Seconds(s) => Some(Duration::from_secs_f64(s)),
+                Plan::Requests(_) => None,
+            },
+            quota,
+            think: Duration::from_millis(args.think_ms),
+            seed: i as u64,
+        };
+        workers.push(tokio::spawn(work(addr, caseworker, pace, ready.clone())));
+    }
+    ready.wait().await;
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    for w in workers {
+        tally.add(w.await?);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    stop.cancel();
+    server.await??;
+
+    if let Some(first) = &tally.first_error {
+        eprintln!("first error: {first}");
+    }
+    let db_mb = store::database_bytes(engine.db()).await? as f64 / 1_048_576.0;
+    let figures = json!({
+        "workload": "http",
+        "db": if is_pg { "postgres" } else { "sqlite" },
+        "open_tasks": load.open_before + load.loaded,
+        "loaded": load.loaded,
+        "load_seconds": round(load.seconds, 2),
+        "db_mb": round(db_mb, 0),
+        "clients": clients,
+        "think_ms": args.think_ms,
+        "seconds": round(seconds, 2),
+        "completed": tally.complete.len() - tally.conflicts as usize - tally.complete_errors as usize,
+        "completed_per_s": round(tally.complete.len() as f64 / seconds, 0),
+        "requests_per_s": round((tally.inbox.len() + tally.complete.len()) as f64 / seconds, 0),
+        "inbox_ms": summary(&mut tally.inbox),
+        "complete_ms": summary(&mut tally.complete),
+        "conflicts": tally.conflicts,
+        "errors": tally.inbox_errors + tally.complete_errors,
+        "pages_without_own_task": tally.no_task,
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    println!("{figures}");
+    Ok(
+        if tally.inbox_errors + tally.complete_errors + tally.conflicts > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Plan {
+    Seconds(f64),
+    Requests(usize),
+}
+
+impl Plan {
+    fn from_args(args: &BenchArgs, clients: usize) -> Self {
+        match (args.requests, args.seconds) {
+            (Some(n), _) => Self::Requests(n.max(clients)),
+            (None, Some(s)) => Self::Seconds(s.max(0.1)),
+            (None, None) => Self::Seconds(30.0),
+        }
+    }
+}
+
+/// The municipality codes the packages know (the users' municipality is checked against
+/// them), in their order.
+fn municipalities(engine: &Engine) -> Vec<String> {
+    let known: Vec<String> = engine
+        .registry()
+        .field_type("municipality")
+        .map(|kind| kind.choices().into_iter().map(|c| c.value).collect())
+        .unwrap_or_default();
+    if known.is_empty() {
+        FALLBACK_MUNICIPALITIES
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect()
+    } else {
+        known
+    }
+}
+
+struct Loaded {
+    open_before: u64,
+    loaded: u64,
+    seconds: f64,
+}
+
+/// Tops the database up to `wanted` open tasks of the bench process, so a kept database is
+/// reused as it is and refilled with what the last run completed.
+async fn load(
+    engine: &Engine,
+    wanted: u64,
+    version: i32,
+    codes: &[String],
+) -> anyhow::Result<Loaded> {
+    let open_before: u64 = store::count_tasks_by_kind(
+        engine.db(),
+        &TaskFilter {
+            process_id: Some(PROCESS.into()),
+            status: Some("open".into()),
+            ..TaskFilter::default()
+        },
+    )
+    .await?
+    .into_iter()
+    .map(|(_, n)| n)
+    .sum();
+    let missing = wanted.saturating_sub(open_before);
+    let started = Instant::now();
+    if missing > 0 {
+        eprintln!("loading {missing} open tasks ({open_before} already there)");
+    }
+    let now = Utc::now();
+    let mut rng = fastrand::Rng::with_seed(open_before);
+    let mut done: u64 = 0;
+    while done < missing {
+        let batch = usize::try_from((missing - done).min(LOAD_BATCH as u64))
+            .context("a load batch fits in memory")?;
+        let rows = (0..batch)
+            .map(|_| waiting_instance(&mut rng, version, codes, now))
+            .collect();
+        store::insert_waiting(engine.db(), rows).await?;
+        let before = done;
+        done += batch as u64;
+        if done / 100_000 > before / 100_000 || done == missing {
+            let s = started.elapsed().as_secs_f64();
+            eprintln!(
+                "  {done:>9} loaded, {s:.1} s ({:.0} tasks/s)",
+                done as f64 / s
+            );
+        }
+    }
+    if missing > 0 {
+        store::refresh_statistics(engine.db()).await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if missing > 0 {
+        eprintln!("loaded {missing} tasks in {seconds:.1} s");
+    }
+    Ok(Loaded {
+        open_before,
+        loaded: missing,
+        seconds,
+    })
+}
+
+/// An instance as the engine leaves it after entering `review`, with its task: created some
+/// time in the last 30 days, due five days later, so the inbox order (due date, then
+/// creation) has no ties to break.
+fn waiting_instance(
+    rng: &mut fastrand::Rng,
+    version: i32,
+    codes: &[String],
+    now: chrono::DateTime<Utc>,
+) -> (ProcessInstance, Task) {
+    let municipality = codes[rng.usize(..codes.len())].clone();
+    let created_at = now - TimeDelta::milliseconds(rng.i64(0..30 * 86_400_000));
+    let subject = format!("{:010}", rng.u64(..10_000_000_000));
+    let instance = ProcessInstance {
+        id: Uuid::now_v7(),
+        process_id: PROCESS.into(),
+        version,
+        subject: subject.clone(),
+        state: STATE.into(),
+        status: InstanceStatus::Active,
+        variables: json!({ "municipality": municipality }),
+        row_version: 1,
+        parent_id: None,
+        created_at,
+        updated_at: created_at,
+        ended_at: None,
+    };
+    let task = Task {
+        id: Uuid::now_v7(),
+        instance_id: instance.id,
+        process_id: PROCESS.into(),
+        state: STATE.into(),
+        kind: STATE.into(),
+        title: format!("Review the case of {subject}"),
+        subject,
+        municipality: Some(municipality),
+        status: "open".into(),
+        claimed_by: None,
+        due_at: Some(created_at + TimeDelta::days(5)),
+        created_at,
+        completed_at: None,
+        completed_by: None,
+        data: None,
+    };
+    (instance, task)
+}
+
+struct Caseworker {
+    municipality: String,
+    token: String,
+    /// Clients sharing the municipality, and this one's share of its tasks.
+    sharers: u128,
+    slot: u128,
+}
+
+/// One caseworker per client, client `i` in municipality `i mod n`; usernames carry the run's
+/// start time, so a kept database gets new users (tokens are shown only once).
+async fn caseworkers(
+    engine: &Engine,
+    clients: usize,
+    codes: &[String],
+) -> anyhow::Result<Vec<Caseworker>> {
+    let run = Utc::now().format("%Y%m%d%H%M%S");
+    let mut out = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let m = i % codes.len();
+        let municipality = codes[m].clone();
+        let (_, token) = users::add(
+            engine,
+            UserSpec {
+                username: format!("bench-{run}-{i}"),
+                role: "caseworker".into(),
+                municipality: Some(municipality.clone()),
+                ..UserSpec::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot add a bench caseworker: {}", e.message))?;
+        let sharers = clients / codes.len() + usize::from(m < clients % codes.len());
+        out.push(Caseworker {
+            municipality,
+            token,
+            sharers: sharers as u128,
+            slot: (i / codes.len()) as u128,
+        });
+    }
+    Ok(out)
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct Tally {
+    inbox: Vec<Duration>,
+    complete: Vec<Duration>,
+    conflicts: u64,
+    inbox_errors: u64,
+    complete_errors: u64,
+    no_task: u64,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Self) {
+        self.inbox.extend(other.inbox);
+        self.complete.extend(other.complete);
+        self.conflicts += other.conflicts;
+        self.inbox_errors += other.inbox_errors;
+        self.complete_errors += other.complete_errors;
+        self.no_task += other.no_task;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    fn error(&mut self, what: String) {
+        self.first_error.get_or_insert(what);
+    }
+
+    fn errors(&self) -> u64 {
+        self.inbox_errors + self.complete_errors
+    }
+}
+
+#[derive(Deserialize)]
+struct InboxPage {
+    tasks: Vec<TaskId>,
+}
+
+#[derive(Deserialize)]
+struct TaskId {
+    id: Uuid,
+}
+
+/// When a caseworker stops, and how long they think between tasks.
+struct Pace {
+    /// How long to work once all clients are ready.
+    duration: Option<Duration>,
+    quota: Option<usize>,
+    think: Duration,
+    seed: u64,
+}
+
+/// One caseworker's loop: read the inbox, complete the first task of their share of it.
+async fn work(addr: SocketAddr, me: Caseworker, pace: Pace, ready: Arc<Barrier>) -> Tally {
+    let Pace {
+        duration,
+        quota,
+        think,
+        seed,
+    } = pace;
+    let mut rng = fastrand::Rng::with_seed(seed);
+    // One pooled connection: the client sends one request at a time, so it is kept alive
+    // and reused for the whole run, as a browser or an integration would.
+    let client: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1)
+        .build_http();
+    let bearer = format!("Bearer {}", me.token);
+    let inbox_uri = format!("http://{addr}/api/tasks?limit={PAGE}");
+    let form = json!({ "decision": "approve", "note": "bench" }).to_string();
+    let mut tally = Tally::default();
+    if let Err(e) = send(&client, Method::GET, &inbox_uri, &bearer, Body::empty()).await {
+        tally.inbox_errors += 1;
+        tally.error(format!("inbox (warm-up): {e:#}"));
+    }
+    ready.wait().await;
+    let deadline = duration.map(|d| Instant::now() + d);
+    if !think.is_zero() {
+        // Start at a random point of the first pause, so clients do not act in step.
+        tokio::time::sleep(think.mul_f64(rng.f64())).await;
+    }
+    loop {
+        let out_of_time = deadline.is_some_and(|d| Instant::now() >= d);
+        let quota_met = quota.is_some_and(|q| tally.complete.len() >= q);
+        if out_of_time || quota_met || tally.errors() >= MAX_ERRORS_PER_CLIENT {
+            break;
+        }
+        let started = Instant::now();
+        let page = send(&client, Method::GET, &inbox_uri, &bearer, Body::empty()).await;
+        tally.inbox.push(started.elapsed());
+        let page = match page {
+            Ok((StatusCode::OK, body)) => match serde_json::from_slice::<InboxPage>(&body) {
+                Ok(page) => page,
+                Err(e) => {
+                    tally.inbox_errors += 1;
+                    tally.error(format!("inbox: unexpected body: {e}"));
+                    continue;
+                }
+            },
+            Ok((status, body)) => {
+                tally.inbox_errors += 1;
+                tally.error(format!(
+                    "inbox: {status}: {}",
+                    String::from_utf8_lossy(&body)
+                ));
+                continue;
+            }
+            Err(e) => {
+                tally.inbox_errors += 1;
+                tally.error(format!("inbox: {e:#}"));
+                continue;
+            }
+        };
+        let Some(task) = page
+            .tasks
+            .iter()
+            .find(|t| t.id.as_u128() % me.sharers == me.slot)
+        else {
+            if page.tasks.is_empty() {
+                // The municipality's inbox is empty: nothing left to do.
+                break;
+            }
+            tally.no_task += 1;
+            continue;
+        };
+        let uri = format!("http://{addr}/api/tasks/{}/complete", task.id);
+        let started = Instant::now();
+        let done = send(
+            &client,
+            Method::POST,
+            &uri,
+            &bearer,
+            Body::from(form.clone()),
+        )
+        .await;
+        tally.complete.push(started.elapsed());
+        match done {
+            Ok((StatusCode::OK, _)) => {}
+            Ok((StatusCode::CONFLICT, body)) => {
+                tally.conflicts += 1;
+                tally.error(format!("complete: 409: {}", String::from_utf8_lossy(&body)));
+            }
+            Ok((status, body)) => {
+                tally.complete_errors += 1;
+                tally.error(format!(
+                    "complete: {status}: {}",
+                    String::from_utf8_lossy(&body)
+                ));
+            }
+            Err(e) => {
+                tally.complete_errors += 1;
+                tally.error(format!("complete: {e:#}"));
+            }
+        }
+        if !think.is_zero() {
+            tokio::time::sleep(think.mul_f64(rng.f64() + 0.5)).await;
+        }
+    }
+    tally
+}
+
+/// Sends a request and reads the whole response body: the latency a client sees.
+async fn send(
+    client: &Client<HttpConnector, Body>,
+    method: Method,
+    uri: &str,
+    bearer: &str,
+    body: Body,
+) -> anyhow::Result<(StatusCode, axum::body::Bytes)> {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, bearer)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)?;
+    let response = client.request(request).await?;
+    let status = response.status();
+    let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX).await?;
+    Ok((status, body))
+}
+
+/// p50, p90, p99 and max in milliseconds (nearest rank).
+fn summary(samples: &mut [Duration]) -> Value {
+    if samples.is_empty() {
+        return Value::Null;
+    }
+    samples.sort_unstable();
+    let at = |p: f64| {
+        let rank = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+        round(samples[rank - 1].as_secs_f64() * 1000.0, 1)
+    };
+    json!({
+        "n": samples.len(),
+        "p50": at(0.50),
+        "p90": at(0.90),
+        "p99": at(0.99),
+        "max": at(1.0),
+    })
+}
+
+fn round(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (x * f).round() / f
+}
