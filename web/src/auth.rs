@@ -98,8 +98,8 @@ pub enum Credential {
     },
 }
 
-/// The signed-in user of a request. Handlers take it (or [`RequireRole`]) as an extractor;
-/// a request without valid credentials is a 401 before any handler runs.
+/// The signed-in user of a request. Handlers take it as an extractor and check the role with
+/// [`Caller::require`]; a request without valid credentials is a 401 before any handler runs.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
