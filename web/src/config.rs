@@ -90,7 +90,15 @@ impl Config {
         }
         figment = figment
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "db".into()))
-            .merge(Env::prefixed("FORLOB_").ignore(&["TEST_POSTGRES"]));
+            // The test harness's own switches share the prefix; they are not settings.
+            .merge(Env::prefixed("FORLOB_").ignore(&[
+                "TEST_POSTGRES",
+                "REQUIRE_BROWSER",
+                "REQUIRE_FUZZ",
+                "SCREENSHOTS",
+                "CHROMIUM",
+                "CHROMEDRIVER",
+            ]));
         figment.extract().map_err(|e| format!("configuration: {e}"))
     }
 
