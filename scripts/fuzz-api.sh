@@ -15,7 +15,7 @@ cargo build --quiet --bin forlob
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 db="sqlite://$work/fuzz.db?mode=rwc"
-forlob=target/debug/forlob
+forlob="${CARGO_TARGET_DIR:-target}/debug/forlob"
 "$forlob" serve --db "$db" --listen "127.0.0.1:$port" --demo-persons 300 --demo-moves 100 \
   > "$work/serve.log" 2>&1 &
 server=$!

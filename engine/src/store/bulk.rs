@@ -20,8 +20,9 @@ use crate::instance::{ProcessInstance, Task};
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// SQLite page cache while a batch is inserted. With the default 2 MiB, index pages are
-/// written out and read back several times within one batch as the indexes outgrow the
-/// cache; a million tasks load in half the time with this (measured: 400,000 in 33 s → 15 s).
+/// written out (spilled to the WAL) and read back several times within one batch once the
+/// indexes outgrow the cache. Measured loading 500,000 tasks: system time 12 s → 7 s, wall
+/// time about a fifth less, for about 200 MB more memory while the batch runs.
 const SQLITE_LOAD_CACHE_KIB: i64 = 256 * 1024;
 
 /// Inserts the instances and their tasks in one transaction, in multi-row INSERTs.
