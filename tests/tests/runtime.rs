@@ -656,6 +656,53 @@ async fn a_failing_step_is_retried_with_backoff_then_becomes_an_incident(backend
 }
 
 async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend) {
+    let (app, id, incident_id, mended) = flaky_incident(backend).await;
+    let admin = admin();
+    mended.store(true, Ordering::SeqCst);
+    assert_eq!(
+        app.engine
+            .retry_incident(incident_id, &admin)
+            .await
+            .expect("retried"),
+        id
+    );
+    // Handled once: a second retry, e.g. from a colleague's stale page, is a conflict.
+    let again = app
+        .engine
+        .retry_incident(incident_id, &admin)
+        .await
+        .expect_err("handled already");
+    assert_eq!(again.status(), 409);
+    let missing = app
+        .engine
+        .retry_incident(incident_id + 1000, &admin)
+        .await
+        .expect_err("no such incident");
+    assert_eq!(missing.status(), 404);
+    app.engine.run_due().await.expect("runs");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(instance.status, InstanceStatus::Completed);
+    let history = store::history(app.engine.db(), id).await.expect("history");
+    let retry = history
+        .iter()
+        .find(|h| h.trigger == "retry")
+        .expect("the retry is in the history");
+    assert_eq!(retry.actor.as_deref(), Some("ada"));
+    assert!(
+        store::incidents(app.engine.db(), true)
+            .await
+            .expect("incidents")
+            .is_empty()
+    );
+}
+
+/// A FLAKY instance in incident, ready for an admin, and the switch that mends its cause.
+async fn flaky_incident(
+    backend: Backend,
+) -> (TestApp, uuid::Uuid, i64, Arc<std::sync::atomic::AtomicBool>) {
     let mended = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let switch = mended.clone();
     let app = TestApp::builder(backend)
@@ -682,79 +729,7 @@ async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend)
         .expect("incidents")
         .pop()
         .expect("one incident");
-    let admin = forlob_engine::Actor {
-        id: "ada".into(),
-        municipality: None,
-        role: "admin".into(),
-    };
-    mended.store(true, Ordering::SeqCst);
-    assert_eq!(
-        app.engine
-            .retry_incident(incident.id, &admin)
-            .await
-            .expect("retried"),
-        id
-    );
-    // Handled once: a second retry, e.g. from a colleague's stale page, is a conflict.
-    let again = app
-        .engine
-        .retry_incident(incident.id, &admin)
-        .await
-        .expect_err("handled already");
-    assert_eq!(again.status(), 409);
-    let missing = app
-        .engine
-        .retry_incident(incident.id + 1000, &admin)
-        .await
-        .expect_err("no such incident");
-    assert_eq!(missing.status(), 404);
-    app.engine.run_due().await.expect("runs");
-    let (instance, _) = store::instance(app.engine.db(), id)
-        .await
-        .expect("reads")
-        .expect("exists");
-    assert_eq!(instance.status, InstanceStatus::Completed);
-    let history = store::history(app.engine.db(), id).await.expect("history");
-    let retry = history
-        .iter()
-        .find(|h| h.trigger == "retry")
-        .expect("the retry is in the history");
-    assert_eq!(retry.actor.as_deref(), Some("ada"));
-    assert!(
-        store::incidents(app.engine.db(), true)
-            .await
-            .expect("incidents")
-            .is_empty()
-    );
-}
-
-/// A FLAKY instance in incident, ready for an admin.
-async fn flaky_incident(backend: Backend) -> (TestApp, uuid::Uuid, i64) {
-    let app = TestApp::builder(backend)
-        .with_registry(|r| {
-            r.register_action(Flaky {
-                calls: Arc::default(),
-                mended: Arc::default(),
-            });
-        })
-        .with_process(FLAKY)
-        .build()
-        .await;
-    let id = app
-        .engine
-        .start_instance("flaky", "x", Map::new(), &system())
-        .await
-        .expect("starts");
-    app.engine
-        .advance_to(at("2025-06-02T10:00:00+02:00"))
-        .await
-        .expect("advances");
-    let incident = store::incidents(app.engine.db(), true)
-        .await
-        .expect("incidents")
-        .pop()
-        .expect("one incident");
-    (app, id, incident.id)
+    (app, id, incident.id, mended)
 }
 
 fn admin() -> forlob_engine::Actor {
@@ -766,7 +741,7 @@ fn admin() -> forlob_engine::Actor {
 }
 
 async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: Backend) {
-    let (app, id, incident) = flaky_incident(backend).await;
+    let (app, id, incident, _) = flaky_incident(backend).await;
     let refused = app
         .engine
         .skip_incident(incident, "nowhere", &admin())
@@ -806,7 +781,7 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
 }
 
 async fn an_admin_cancels_an_instance_in_incident(backend: Backend) {
-    let (app, id, incident) = flaky_incident(backend).await;
+    let (app, id, incident, _) = flaky_incident(backend).await;
     app.engine
         .cancel_incident(incident, &admin())
         .await

@@ -141,13 +141,8 @@ impl Caller {
 pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, AppError> {
     let now = state.engine.clock().now();
     if let Some(token) = bearer(headers) {
-        let Some((user, token_id)) =
-            store::user_by_token(state.engine.db(), &digest(token)).await?
-        else {
-            return Ok(None);
-        };
-        store::touch_token(state.engine.db(), token_id, now).await?;
-        return Ok(Some(Caller {
+        let user = store::user_by_token(state.engine.db(), &digest(token), now).await?;
+        return Ok(user.map(|user| Caller {
             user,
             credential: Credential::Token,
         }));

@@ -149,12 +149,10 @@ impl Engine {
             return Err(closed());
         }
         let (def, row) = self.load_any(conn, incident.instance_id).await?;
+        // The instance moved on some other way (e.g. an operation of #6): the incident has
+        // nothing left to act on, which the admin is told as "handled already".
         if row.status != InstanceStatus::Incident {
-            return Err(TransitionError::NotActive {
-                instance: row.id,
-                status: row.status.as_str().into(),
-            }
-            .into());
+            return Err(closed());
         }
         Ok((incident, def, row))
     }

@@ -35,6 +35,13 @@ pub use writes::{InstanceRow, Writes};
 
 use crate::instance::{DeadLetter, HistoryEntry, InstanceStatus, ProcessInstance, TimelineEvent};
 
+/// `COUNT(*)`: unlike `COUNT(id)` the database may answer it from an index alone (the
+/// inbox's counts per kind read ~10,000 table rows per call with `COUNT(id)`, 28–35 ms on
+/// SQLite, against ~1 ms).
+fn count_rows() -> sea_orm::sea_query::SimpleExpr {
+    sea_orm::sea_query::Expr::cust("COUNT(*)")
+}
+
 /// A stored definition version.
 #[derive(Debug, Clone)]
 pub struct StoredDefinition {
@@ -50,7 +57,26 @@ pub struct StoredDefinition {
 }
 
 pub async fn definitions<C: ConnectionTrait>(conn: &C) -> Result<Vec<StoredDefinition>, DbErr> {
-    Ok(definition::Entity::find()
+    stored_definitions(conn, None).await
+}
+
+/// Every stored version of one process, oldest first.
+pub async fn definition_versions<C: ConnectionTrait>(
+    conn: &C,
+    process_id: &str,
+) -> Result<Vec<StoredDefinition>, DbErr> {
+    stored_definitions(conn, Some(process_id)).await
+}
+
+async fn stored_definitions<C: ConnectionTrait>(
+    conn: &C,
+    process_id: Option<&str>,
+) -> Result<Vec<StoredDefinition>, DbErr> {
+    let mut query = definition::Entity::find();
+    if let Some(id) = process_id {
+        query = query.filter(definition::Column::ProcessId.eq(id));
+    }
+    Ok(query
         .order_by_asc(definition::Column::ProcessId)
         .order_by_asc(definition::Column::Version)
         .all(conn)

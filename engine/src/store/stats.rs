@@ -6,7 +6,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 
-use super::{history, instance, task, work_item};
+use super::{count_rows, history, instance, task, work_item};
 
 /// The engine's state at one moment.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +34,7 @@ pub async fn engine_stats<C: ConnectionTrait>(
         .select_only()
         .column(instance::Column::ProcessId)
         .column(instance::Column::State)
-        .column_as(instance::Column::Id.count(), "n")
+        .column_as(count_rows(), "n")
         .filter(instance::Column::Status.eq("active"))
         .group_by(instance::Column::ProcessId)
         .group_by(instance::Column::State)
@@ -44,7 +44,7 @@ pub async fn engine_stats<C: ConnectionTrait>(
     let by_status: Vec<(String, i64)> = instance::Entity::find()
         .select_only()
         .column(instance::Column::Status)
-        .column_as(instance::Column::Id.count(), "n")
+        .column_as(count_rows(), "n")
         .group_by(instance::Column::Status)
         .into_tuple()
         .all(conn)
@@ -52,7 +52,7 @@ pub async fn engine_stats<C: ConnectionTrait>(
     let open_tasks: Vec<(Option<String>, i64)> = task::Entity::find()
         .select_only()
         .column(task::Column::Municipality)
-        .column_as(task::Column::Id.count(), "n")
+        .column_as(count_rows(), "n")
         .filter(task::Column::Status.eq("open"))
         .group_by(task::Column::Municipality)
         .into_tuple()

@@ -8,6 +8,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::count_rows;
 use super::entities::task;
 use crate::error::{EngineError, TransitionError};
 use crate::instance::Task;
@@ -117,7 +118,7 @@ pub async fn count_tasks_by_kind<C: ConnectionTrait>(
     let rows: Vec<(String, i64)> = filtered_tasks(filter)
         .select_only()
         .column(task::Column::Kind)
-        .column_as(task::Column::Id.count(), "n")
+        .column_as(count_rows(), "n")
         .group_by(task::Column::Kind)
         .order_by_asc(task::Column::Kind)
         .into_tuple()

@@ -167,11 +167,14 @@ pub async fn tokens<C: ConnectionTrait>(conn: &C) -> Result<Vec<ApiToken>, DbErr
         .collect())
 }
 
-/// The enabled user a live token belongs to.
+/// The enabled user a live token belongs to. Records the token's use, but at most once a
+/// minute and only then writing: on SQLite every UPDATE takes the one write lock, and every
+/// API call reads a token, so reads must not turn into writes.
 pub async fn user_by_token<C: ConnectionTrait>(
     conn: &C,
     token_hash: &str,
-) -> Result<Option<(User, Uuid)>, DbErr> {
+    now: DateTime<Utc>,
+) -> Result<Option<User>, DbErr> {
     let Some(token) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(token_hash))
         .filter(api_token::Column::RevokedAt.is_null())
@@ -180,15 +183,23 @@ pub async fn user_by_token<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
-    let user = user::Entity::find_by_id(token.user_id)
+    let Some(user) = user::Entity::find_by_id(token.user_id)
         .filter(user::Column::Disabled.eq(false))
         .one(conn)
-        .await?;
-    user.map(|u| Ok((to_user(u)?, token.id))).transpose()
+        .await?
+    else {
+        return Ok(None);
+    };
+    if token
+        .last_used_at
+        .is_none_or(|at| at < now - chrono::Duration::minutes(1))
+    {
+        touch_token(conn, token.id, now).await?;
+    }
+    Ok(Some(to_user(user)?))
 }
 
-/// Records a token's use; at most once a minute, so reads do not turn into writes.
-pub async fn touch_token<C: ConnectionTrait>(
+async fn touch_token<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     now: DateTime<Utc>,

@@ -4,7 +4,7 @@
 //! register is empty; nothing here ever touches a database that already holds persons.
 
 use forlob_engine::Engine;
-use forlob_engine::store::{self, TaskFilter};
+use forlob_engine::store;
 use forlob_processes::flytning::simulate;
 use forlob_web::config::Config;
 use forlob_web::users::{self, UserSpec};
@@ -89,23 +89,11 @@ async fn send_moves(config: &Config, persons: usize, moves: usize) -> anyhow::Re
 
 /// The municipality with the most open tasks, so the demo inbox is full; 101 if none.
 async fn busiest_municipality(engine: &Engine) -> anyhow::Result<String> {
-    let open = store::tasks(
-        engine.db(),
-        &TaskFilter {
-            status: Some("open".into()),
-            limit: Some(100_000),
-            ..TaskFilter::default()
-        },
-    )
-    .await?;
-    let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    for task in open {
-        if let Some(m) = task.municipality {
-            *counts.entry(m).or_default() += 1;
-        }
-    }
-    Ok(counts
+    let stats = store::engine_stats(engine.db(), engine.clock().now()).await?;
+    Ok(stats
+        .open_tasks
         .into_iter()
+        .filter(|(m, _)| !m.is_empty())
         .max_by_key(|(_, n)| *n)
         .map_or_else(|| "101".into(), |(m, _)| m))
 }

@@ -107,10 +107,9 @@ pub(crate) async fn process_detail(state: &AppState, id: &str) -> Result<Process
     let (version, def) = catalog
         .latest(&id)
         .ok_or_else(|| AppError::not_found(format!("no process `{id}`")))?;
-    let versions = store::definitions(state.engine.db())
+    let versions = store::definition_versions(state.engine.db(), &id)
         .await?
         .into_iter()
-        .filter(|d| d.process_id == id)
         .map(|d| VersionView {
             version: d.version,
             hash: d.hash,
