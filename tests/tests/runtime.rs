@@ -1108,3 +1108,45 @@ async fn a_locked_database_is_retried_then_refused_clearly_and_nothing_is_half_w
         .await
         .expect("goes through once the lock is gone");
 }
+
+/// SQLite only: the writers of one node take turns before they take a connection, so none of
+/// them waits in SQLite's busy handler (where it would hold a pooled connection the readers
+/// need) and none fails as "busy" however short the busy timeout is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_of_one_node_take_turns_instead_of_failing_busy() {
+    use forlob_engine::{Engine, EngineOptions};
+
+    let app = TestApp::builder(Backend::Sqlite).build().await;
+    let options = EngineOptions {
+        busy_timeout: std::time::Duration::from_millis(1),
+        store_attempts: 1,
+        ..EngineOptions::default()
+    };
+    let engine = Arc::new(
+        Engine::start(&app.db.url, Registry::new(), app.clock.clone(), options)
+            .await
+            .expect("starts"),
+    );
+    let writers: Vec<_> = (0..40)
+        .map(|i| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .start_instance(
+                        "demo-move-out",
+                        &format!("01015{i:05}"),
+                        Map::new(),
+                        &system(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("runs").expect("never busy");
+    }
+    let started = store::instances(engine.db(), &InstanceFilter::default())
+        .await
+        .expect("reads");
+    assert_eq!(started.len(), 40);
+}

@@ -128,7 +128,7 @@ impl Engine {
         let defs = definition::load_set_with(files, &self.registry, &catalog.known_ids())
             .map_err(DefinitionError)?;
         let now = self.clock.now();
-        let txn = self.begin_write().await?;
+        let (_turn, txn) = self.begin_write().await?;
         let mut outcomes = Vec::new();
         for def in &defs {
             let current = catalog.latest(&def.id).filter(|(_, d)| d.id == def.id);

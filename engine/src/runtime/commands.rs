@@ -38,7 +38,7 @@ impl Engine {
             .latest(process)
             .ok_or_else(|| EngineError::not_found("process", process))?;
         self.retrying(|| async {
-            let conn = self.begin_write().await?;
+            let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             // Whether people may start the process at all is answered before anything about
             // the subject, so a refusal does not tell whether the subject exists.
@@ -105,7 +105,7 @@ impl Engine {
         actor: &Actor,
     ) -> Result<()> {
         self.retrying(|| async {
-            let conn = self.begin_write().await?;
+            let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             let open = self.open_task(&conn, task_id, actor, now).await?;
             if let Some(holder) = open.task.claimed_by.clone().filter(|h| *h != actor.id)
@@ -191,7 +191,7 @@ impl Engine {
         claim: bool,
     ) -> Result<crate::instance::Task> {
         self.retrying(|| async {
-            let conn = self.begin_write().await?;
+            let (_turn, conn) = self.begin_write().await?;
             let scope = actor.task_scope();
             let changed =
                 store::set_task_claim(&conn, task_id, scope.as_deref(), &actor.id, claim).await?;

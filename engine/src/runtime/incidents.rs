@@ -24,7 +24,7 @@ impl Engine {
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn retry_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
         self.retrying(|| async {
-            let conn = self.begin_write().await?;
+            let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             let (incident, def, mut row) =
                 self.take_incident(&conn, incident_id, "retried").await?;
@@ -72,7 +72,7 @@ impl Engine {
         actor: &Actor,
     ) -> Result<Uuid> {
         self.retrying(|| async {
-            let conn = self.begin_write().await?;
+            let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             let (_, def, mut row) = self.take_incident(&conn, incident_id, "skipped").await?;
             if def.state(to_state).is_none() {
@@ -107,7 +107,7 @@ impl Engine {
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn cancel_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
         self.retrying(|| async {
-            let conn = self.begin_write().await?;
+            let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             let (_, _, mut row) = self.take_incident(&conn, incident_id, "cancelled").await?;
             store::close_open_work(&conn, row.id, now).await?;

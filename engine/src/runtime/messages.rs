@@ -89,7 +89,7 @@ impl Engine {
         replaying: Option<i64>,
     ) -> Result<MessageOutcome> {
         self.refresh_catalog().await?;
-        let conn = self.begin_write().await?;
+        let (_turn, conn) = self.begin_write().await?;
         let now = self.clock.now();
         let first = match replaying {
             None => {

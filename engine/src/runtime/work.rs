@@ -20,18 +20,21 @@ impl Engine {
             let now = self.clock.now();
             let lease = chrono::Duration::from_std(self.options.lease)
                 .unwrap_or(chrono::Duration::minutes(5));
-            let claimed = store::claim_due(
-                &self.db,
-                now,
-                now + lease,
-                &self.options.node,
-                self.options.batch_size,
-            )
-            .await?;
+            let claimed = {
+                let _turn = self.write_turn().await;
+                store::claim_due(
+                    &self.db,
+                    now,
+                    now + lease,
+                    &self.options.node,
+                    self.options.batch_size,
+                )
+                .await?
+            };
             if claimed.is_empty() {
                 break;
             }
-            let conn = self.begin_write().await?;
+            let (_turn, conn) = self.begin_write().await?;
             let mut done = 0;
             for item in &claimed {
                 let savepoint = conn.begin().await?;
