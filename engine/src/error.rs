@@ -36,6 +36,9 @@ pub enum TransitionError {
         "process `{process}` calls processes {depth} deep in one transaction; is it calling itself?"
     )]
     CallDepth { process: String, depth: usize },
+    /// Another actor or node did this first (a schedule fired, a run started, removed).
+    #[error("{0}")]
+    Raced(String),
     #[error("instance {instance} is {status}, not active")]
     NotActive {
         instance: uuid::Uuid,

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_engine_tables;
 mod m20261123_000002_create_flytning_tables;
 mod m20261123_000003_create_auth_tables;
+mod m20261202_000004_create_scheduler_tables;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_engine_tables::Migration),
             Box::new(m20261123_000002_create_flytning_tables::Migration),
             Box::new(m20261123_000003_create_auth_tables::Migration),
+            Box::new(m20261202_000004_create_scheduler_tables::Migration),
         ]
     }
 }
@@ -30,4 +32,29 @@ fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStatement {
         index.col(Alias::new(*column));
     }
     index.to_owned()
+}
+
+/// Creates `tables`, then `indexes`; shared like [`index`].
+async fn create_all(
+    manager: &SchemaManager<'_>,
+    tables: impl IntoIterator<Item = TableCreateStatement>,
+    indexes: impl IntoIterator<Item = IndexCreateStatement>,
+) -> Result<(), DbErr> {
+    for table in tables {
+        manager.create_table(table).await?;
+    }
+    for index in indexes {
+        manager.create_index(index).await?;
+    }
+    Ok(())
+}
+
+/// Drops `tables` in reverse order (their indexes go with them).
+async fn drop_all(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
+    for table in tables.iter().rev() {
+        manager
+            .drop_table(Table::drop().table(Alias::new(*table)).to_owned())
+            .await?;
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::index;
+use crate::{create_all, drop_all, index};
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -143,9 +143,6 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null("resolved_at"))
                 .to_owned(),
         ];
-        for table in tables {
-            manager.create_table(table).await?;
-        }
         let indexes = [
             index(
                 "ux_definitions_process_version",
@@ -182,18 +179,10 @@ impl MigrationTrait for Migration {
             ),
             index("ix_incidents_open", "incidents", &["status", "instance_id"]),
         ];
-        for index in indexes {
-            manager.create_index(index).await?;
-        }
-        Ok(())
+        create_all(manager, tables, indexes).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in TABLES.iter().rev() {
-            manager
-                .drop_table(Table::drop().table(Alias::new(*table)).to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_all(manager, TABLES).await
     }
 }

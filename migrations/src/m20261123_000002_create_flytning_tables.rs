@@ -4,7 +4,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::index;
+use crate::{create_all, drop_all, index};
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -135,9 +135,6 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone("ordered_at"))
                 .to_owned(),
         ];
-        for table in tables {
-            manager.create_table(table).await?;
-        }
         let indexes = [
             index(
                 "ix_dk_residences_cpr",
@@ -171,18 +168,10 @@ impl MigrationTrait for Migration {
             index("ix_dk_payments_run", "dk_payments", &["run_date", "cpr"]),
             index("ix_dk_cards_cpr", "dk_health_card_orders", &["cpr"]),
         ];
-        for index in indexes {
-            manager.create_index(index).await?;
-        }
-        Ok(())
+        create_all(manager, tables, indexes).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in TABLES.iter().rev() {
-            manager
-                .drop_table(Table::drop().table(Alias::new(*table)).to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_all(manager, TABLES).await
     }
 }

@@ -5,7 +5,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::index;
+use crate::{create_all, drop_all, index};
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -47,9 +47,6 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone("expires_at"))
                 .to_owned(),
         ];
-        for table in tables {
-            manager.create_table(table).await?;
-        }
         let indexes = [
             index("ux_users_username", "users", &["username"])
                 .unique()
@@ -65,10 +62,7 @@ impl MigrationTrait for Migration {
                 &["municipality", "status", "kind"],
             ),
         ];
-        for index in indexes {
-            manager.create_index(index).await?;
-        }
-        Ok(())
+        create_all(manager, tables, indexes).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -80,11 +74,6 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for table in TABLES.iter().rev() {
-            manager
-                .drop_table(Table::drop().table(Alias::new(*table)).to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_all(manager, TABLES).await
     }
 }

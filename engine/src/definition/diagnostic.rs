@@ -94,4 +94,8 @@ pub const CODES: &[(&str, &str)] = &[
         "a follow_up or call names a process not in the set being validated",
     ),
     ("duplicate-process", "two files define the same process id"),
+    (
+        "bad-parameter",
+        "a job parameter with an unknown type, a choice without options, or a default of the wrong type",
+    ),
 ];

@@ -6,6 +6,7 @@
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use indexmap::IndexMap;
+use serde_json::Value;
 
 use crate::expr::Expr;
 use crate::form::Form;
@@ -22,6 +23,8 @@ pub struct ProcessDefinition {
     pub timezone: Tz,
     pub manual_start: Option<ManualStart>,
     pub message_start: Option<MessageStart>,
+    /// Set for a background job, which the scheduler may start.
+    pub job: Option<JobStart>,
     pub initial: String,
     pub states: IndexMap<String, State>,
     /// True when some expression or template reads `subject.*` beyond its id, so the runtime
@@ -36,6 +39,59 @@ pub struct ProcessDefinition {
 pub struct ManualStart {
     pub allowed: Option<Expr>,
     pub refusal: Option<String>,
+}
+
+/// Variables every job run gets from its start (`run_date` is the firing's date in the
+/// schedule's zone); no parameter may take these names.
+pub const RUN_VARS: &[&str] = &["run_date", "fired_at"];
+
+/// How a background job is started: its typed parameters and its ordering with other jobs.
+#[derive(Debug)]
+pub struct JobStart {
+    pub parameters: IndexMap<String, JobParameter>,
+    pub finish_before: Vec<String>,
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct JobParameter {
+    pub kind: ParameterKind,
+    pub label: Option<String>,
+    pub default: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParameterKind {
+    String,
+    Integer,
+    Boolean,
+    /// `YYYY-MM-DD`.
+    Date,
+    Choice(Vec<String>),
+}
+
+impl ParameterKind {
+    /// The value as a run gets it, or what is wrong with it.
+    pub fn check(&self, value: &Value) -> Result<Value, String> {
+        let fits = match (self, value) {
+            (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
+            (Self::Integer, Value::Number(n)) => n.is_i64(),
+            (Self::Date, Value::String(s)) => s.parse::<chrono::NaiveDate>().is_ok(),
+            (Self::Choice(options), Value::String(s)) => options.contains(s),
+            _ => false,
+        };
+        if fits {
+            Ok(value.clone())
+        } else {
+            Err(match self {
+                Self::String => "must be text".to_owned(),
+                Self::Integer => "must be a whole number".to_owned(),
+                Self::Boolean => "must be true or false".to_owned(),
+                Self::Date => "must be a date, YYYY-MM-DD".to_owned(),
+                Self::Choice(options) => format!("must be one of {}", options.join(", ")),
+            })
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -87,6 +87,35 @@ pub struct RawStart {
     pub manual: Option<RawManualStart>,
     /// Started by an inbound message of this type.
     pub message: Option<RawMessageStart>,
+    /// A background job: started by the scheduler, or by an admin's "run now".
+    pub schedule: Option<RawScheduleStart>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduleStart {
+    /// What a schedule may pass to a run; every run also gets `run_date` and `fired_at`.
+    #[serde(default)]
+    pub parameters: IndexMap<Pos<String>, RawParameter>,
+    /// Jobs that should start only after a run of this one has ended: a schedule whose
+    /// recent run durations would overlap one of theirs gets a warning (never a block).
+    #[serde(default)]
+    pub finish_before: Vec<Pos<String>>,
+    /// An exceptional job: whoever runs it by hand is asked to confirm this text first.
+    pub confirm: Option<Text>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawParameter {
+    /// `string`, `integer`, `boolean`, `date` or `choice`.
+    #[serde(rename = "type")]
+    pub kind: Pos<String>,
+    pub label: Option<Text>,
+    /// The choices of a `choice`.
+    pub options: Option<Pos<Vec<String>>>,
+    /// The value when a schedule gives none; without one, every schedule must give it.
+    pub default: Option<Pos<serde_json::Value>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

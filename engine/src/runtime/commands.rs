@@ -85,6 +85,7 @@ impl Engine {
                 vars: vars.clone(),
                 parent: None,
                 actor: Some(actor),
+                job_run: None,
             };
             let row = self.start_in(&mut tx, request).await?;
             tx.flush().await?;

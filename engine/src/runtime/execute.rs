@@ -77,6 +77,9 @@ pub(super) struct StartRequest<'r> {
     pub vars: Map<String, Value>,
     pub parent: Option<(Uuid, Option<String>)>,
     pub actor: Option<&'r Actor>,
+    /// The logbook entry a scheduled or queued job run starts for; a job started any other
+    /// way gets a new one.
+    pub job_run: Option<i64>,
 }
 
 impl Engine {
@@ -145,6 +148,17 @@ impl Engine {
                 ended_at: None,
                 is_new: true,
             };
+            if request.def.job.is_some() {
+                self.attach_job_run(
+                    tx.conn,
+                    &request.def,
+                    request.job_run,
+                    row.id,
+                    tx.now,
+                    request.actor,
+                )
+                .await?;
+            }
             self.drive(tx, &request.def, &mut row, Event::Start, request.actor)
                 .await?;
             Ok(row)
@@ -340,6 +354,7 @@ impl Engine {
                     vars,
                     parent: Some((row.id, None)),
                     actor: None,
+                    job_run: None,
                 };
                 self.start_in(tx, request).await?;
             }
@@ -360,6 +375,7 @@ impl Engine {
                     vars,
                     parent: Some((row.id, Some(state))),
                     actor: None,
+                    job_run: None,
                 };
                 let child = self.start_in(tx, request).await?;
                 if child.status == InstanceStatus::Completed {

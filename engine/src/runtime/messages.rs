@@ -179,6 +179,7 @@ impl Engine {
                 vars,
                 parent: None,
                 actor: None,
+                job_run: None,
             };
             let outcome = match self.start_in(&mut tx, request).await {
                 Ok(row) => tx.flush().await.map(|()| row.id),

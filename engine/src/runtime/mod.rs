@@ -14,6 +14,7 @@ mod execute;
 mod incidents;
 mod messages;
 mod queries;
+mod scheduler;
 pub mod transition;
 mod work;
 
@@ -30,6 +31,7 @@ use sea_orm::{
 pub use catalog::{Catalog, DeployOutcome};
 pub use messages::{InboundMessage, MessageOutcome};
 pub use queries::TaskForm;
+pub use scheduler::{NewSchedule, RunRequest};
 
 use crate::clock::Clock;
 use crate::error::{EngineError, Result, StoreError, is_transient_db};
@@ -51,6 +53,9 @@ pub struct EngineOptions {
     /// Attempts of an operation that fails on a transient store error (busy, connection
     /// lost) before the caller gets `Unavailable`; the waits between them double from 20 ms.
     pub store_attempts: u32,
+    /// A schedule's firing later than this (no node was running) is a misfire: its
+    /// schedule's misfire policy decides whether it still runs.
+    pub misfire_threshold: Duration,
 }
 
 impl Default for EngineOptions {
@@ -62,6 +67,7 @@ impl Default for EngineOptions {
             node: format!("node-{}", std::process::id()),
             busy_timeout: Duration::from_secs(10),
             store_attempts: 6,
+            misfire_threshold: Duration::from_secs(60),
         }
     }
 }

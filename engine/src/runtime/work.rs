@@ -15,7 +15,7 @@ impl Engine {
     #[tracing::instrument(skip(self))]
     pub async fn run_due(&self) -> Result<usize> {
         self.refresh_catalog().await?;
-        let mut handled = 0;
+        let mut handled = self.fire_due_schedules(self.clock.now()).await?;
         loop {
             let now = self.clock.now();
             let lease = chrono::Duration::from_std(self.options.lease)
@@ -32,7 +32,14 @@ impl Engine {
                 .await?
             };
             if claimed.is_empty() {
-                break;
+                // A run that just ended may let a queued firing of its schedule start; its
+                // first steps are then due now too.
+                let started = self.start_queued_runs(now).await?;
+                if started == 0 {
+                    break;
+                }
+                handled += started;
+                continue;
             }
             let (_turn, conn) = self.begin_write().await?;
             let mut done = 0;

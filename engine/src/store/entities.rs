@@ -264,3 +264,71 @@ pub mod session {
     }
     no_relations!();
 }
+
+pub mod schedule {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "schedules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub process_id: String,
+        pub label: String,
+        pub cron: String,
+        pub start_date: Date,
+        pub start_time: Option<String>,
+        pub weekdays: Json,
+        pub time_zone: String,
+        pub parameters: Json,
+        pub misfire: String,
+        pub overlap: String,
+        pub next_fire_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub created_by: String,
+        pub removed_at: Option<DateTimeUtc>,
+        pub removed_by: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod job_run {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "job_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub schedule_id: Option<Uuid>,
+        pub process_id: String,
+        pub instance_id: Option<Uuid>,
+        pub fire_at: DateTimeUtc,
+        pub trigger: String,
+        pub outcome: Option<String>,
+        pub reason: Option<String>,
+        pub started_at: Option<DateTimeUtc>,
+        pub requested_by: Option<String>,
+        pub progress_done: i64,
+        pub progress_total: Option<i64>,
+        pub counts: Json,
+    }
+    no_relations!();
+}
+
+pub mod job_run_detail {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "job_run_details")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub run_id: i64,
+        pub kind: String,
+        pub subject: Option<String>,
+        pub message: String,
+        pub at: DateTimeUtc,
+    }
+    no_relations!();
+}

@@ -7,6 +7,7 @@
 mod bulk;
 mod entities;
 mod incidents;
+pub mod jobs;
 mod stats;
 mod tasks;
 mod users;

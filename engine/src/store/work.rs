@@ -71,8 +71,17 @@ pub async fn claim_due<C: ConnectionTrait>(
     Ok(claimed)
 }
 
-/// The earliest due time of work nobody holds, if any.
+/// The earliest due time of work nobody holds or of a schedule's firing, if any.
 pub async fn next_due_at<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let work = next_work_at(conn, now).await?;
+    let firing = super::jobs::next_firing(conn).await?;
+    Ok(work.into_iter().chain(firing).min())
+}
+
+async fn next_work_at<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {

@@ -109,6 +109,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Where the manual clock starts, RFC 3339.
+    pub fn at(mut self, now: &str) -> Self {
+        self.clock = at(now);
+        self
+    }
+
     pub fn with_registry(mut self, f: impl FnOnce(&mut Registry)) -> Self {
         f(&mut self.registry);
         self

@@ -68,10 +68,7 @@ pub(super) fn load_set(
                 line: r.line,
                 column: r.column,
                 code: "unknown-process",
-                message: format!(
-                    "state `{}` starts process `{}`, which is not defined",
-                    r.state, r.process
-                ),
+                message: format!("{} process `{}`, which is not defined", r.by, r.process),
                 hint: Some("validate or deploy it together with the process it refers to".into()),
             });
         }
@@ -83,12 +80,14 @@ pub(super) fn load_set(
     }
 }
 
-/// A `follow_up` or `call` naming another process, checked once the whole set is read.
+/// A `follow_up`, `call` or `finish_before` naming another process, checked once the whole
+/// set is read.
 struct ProcessRef {
     file: String,
     line: u64,
     column: u64,
-    state: String,
+    /// Who names it, as the message says it: "state `x` starts".
+    by: String,
     process: String,
 }
 
@@ -322,6 +321,111 @@ impl Checker<'_> {
         }
     }
 
+    fn job_start(&mut self, raw: &RawScheduleStart) -> JobStart {
+        let mut parameters = IndexMap::new();
+        for (name, p) in &raw.parameters {
+            if RUN_VARS.contains(&name.value().as_str()) {
+                self.report(
+                    name,
+                    "bad-parameter",
+                    format!(
+                        "`{}` is given to every run; a parameter cannot have its name",
+                        name.value()
+                    ),
+                    Some("use it as vars.run_date / vars.fired_at without declaring it"),
+                );
+                continue;
+            }
+            let kind = match (p.kind.value().as_str(), &p.options) {
+                ("string", None) => ParameterKind::String,
+                ("integer", None) => ParameterKind::Integer,
+                ("boolean", None) => ParameterKind::Boolean,
+                ("date", None) => ParameterKind::Date,
+                ("choice", Some(options)) if !options.value().is_empty() => {
+                    ParameterKind::Choice(options.value().clone())
+                }
+                ("choice", Some(options)) => {
+                    self.report(
+                        options,
+                        "bad-parameter",
+                        "a choice needs at least one option".into(),
+                        None,
+                    );
+                    continue;
+                }
+                ("choice", None) => {
+                    self.report(
+                        &p.kind,
+                        "bad-parameter",
+                        "a choice needs `options`".into(),
+                        Some("e.g. options: [kir, direkt]"),
+                    );
+                    continue;
+                }
+                ("string" | "integer" | "boolean" | "date", Some(options)) => {
+                    self.report(
+                        options,
+                        "bad-parameter",
+                        "only a choice has `options`".into(),
+                        None,
+                    );
+                    continue;
+                }
+                (other, _) => {
+                    self.report(
+                        &p.kind,
+                        "bad-parameter",
+                        format!("unknown parameter type `{other}`"),
+                        Some("one of string, integer, boolean, date, choice"),
+                    );
+                    continue;
+                }
+            };
+            let default = match &p.default {
+                Some(value) => match kind.check(value.value()) {
+                    Ok(v) => Some(v),
+                    Err(problem) => {
+                        self.report(
+                            value,
+                            "bad-parameter",
+                            format!("default of `{}` {problem}", name.value()),
+                            None,
+                        );
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            parameters.insert(
+                name.value().clone(),
+                JobParameter {
+                    kind,
+                    label: p.label.as_ref().map(text_of),
+                    default,
+                },
+            );
+        }
+        for process in &raw.finish_before {
+            let (line, column) = process.line_col();
+            self.process_refs.push(ProcessRef {
+                file: self.file.to_owned(),
+                line,
+                column,
+                by: "`finish_before` names".to_owned(),
+                process: process.value().clone(),
+            });
+        }
+        JobStart {
+            parameters,
+            finish_before: raw
+                .finish_before
+                .iter()
+                .map(|p| p.value().clone())
+                .collect(),
+            confirm: raw.confirm.as_ref().map(text_of),
+        }
+    }
+
     fn build(&mut self, raw: RawProcess, text: &str) -> Option<ProcessDefinition> {
         let timezone = raw
             .timezone
@@ -344,6 +448,7 @@ impl Checker<'_> {
                     .collect(),
             })
         });
+        let job = raw.start.schedule.as_ref().map(|j| self.job_start(j));
         let mut states = IndexMap::new();
         for (id, raw_state) in &raw.states {
             // Which states read the subject, so the runtime loads it only where it is read.
@@ -388,6 +493,7 @@ impl Checker<'_> {
             timezone,
             manual_start,
             message_start,
+            job,
             initial: raw.initial.value().clone(),
             states,
             reads_subject: self.reads_subject,

@@ -60,7 +60,7 @@ impl Checker<'_> {
                 file: self.file.to_owned(),
                 line,
                 column,
-                state: id.value().clone(),
+                by: format!("state `{}` starts", id.value()),
                 process: process.value().clone(),
             });
         }

@@ -1,0 +1,532 @@
+//! When a background job runs: a schedule as an admin gives it, its checks, and its firings.
+//! Pure; the runtime stores schedules and fires them (`runtime::scheduler`).
+//!
+//! A schedule is either weekly (a start time and a set of weekdays, as the admin's "Start
+//! job" form has it) or a cron expression; the weekly form is compiled to cron, so there is
+//! one way of finding firings. croner computes them in the schedule's time zone; on the
+//! autumn change day a wall-clock time that happens twice fires only the first time (as
+//! Vixie cron does), and on the spring day a time that does not exist fires at the first
+//! valid time after it.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::definition::{JobStart, RUN_VARS};
+use crate::form::FieldErrors;
+
+/// How far ahead a schedule must fire at least once to be accepted.
+const HORIZON_YEARS: i32 = 5;
+
+/// What to do with firings missed while no node was running.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Misfire {
+    /// Run the most recent missed firing once; log the others as missed.
+    #[default]
+    Latest,
+    /// Run none of them; log them as missed.
+    Skip,
+    /// Run each of them (up to 100), oldest first.
+    All,
+}
+
+/// What to do with a firing while the schedule's previous run is still going.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    /// Log the firing as skipped.
+    #[default]
+    Skip,
+    /// Start it once the running one has ended.
+    Queue,
+}
+
+impl Misfire {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Latest => "latest",
+            Self::Skip => "skip",
+            Self::All => "all",
+        }
+    }
+}
+
+impl Overlap {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Queue => "queue",
+        }
+    }
+}
+
+/// A schedule as an admin asks for it (API, CLI, UI), before any check.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// The job's process id.
+    pub process: String,
+    /// A name for the row; default the process title.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// First day the schedule may fire, `YYYY-MM-DD` in its zone; default today.
+    #[serde(default)]
+    pub start_date: Option<String>,
+    /// `HH:MM`, with `weekdays`; or give `cron` instead.
+    #[serde(default)]
+    pub start_time: Option<String>,
+    /// `mon` … `sun`.
+    #[serde(default)]
+    pub weekdays: Vec<String>,
+    /// A cron expression (5 fields, or 6 with seconds first) instead of time and weekdays.
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// IANA zone; default the process's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+    #[serde(default)]
+    pub misfire: Misfire,
+    #[serde(default)]
+    pub overlap: Overlap,
+}
+
+/// When a schedule fires: checked, ready to compute firings.
+#[derive(Debug, Clone)]
+pub struct Recurrence {
+    /// The canonical cron expression (the weekly form compiled).
+    pub cron: String,
+    pub zone: Tz,
+    pub start_date: NaiveDate,
+    parsed: croner::Cron,
+}
+
+impl Recurrence {
+    /// Parses a stored recurrence; fails only when the stored text was not written by us.
+    pub fn new(cron: &str, zone: Tz, start_date: NaiveDate) -> Result<Self, String> {
+        let parsed = croner::Cron::from_str(cron).map_err(|e| format!("{e}"))?;
+        Ok(Self {
+            cron: cron.to_owned(),
+            zone,
+            start_date,
+            parsed,
+        })
+    }
+
+    /// The first firing strictly after `after`, never before the start date.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let first_instant = self
+            .zone
+            .from_local_datetime(&self.start_date.and_time(NaiveTime::MIN))
+            .earliest()?
+            .with_timezone(&Utc);
+        let (mut from, mut inclusive) = if after < first_instant {
+            (first_instant, true)
+        } else {
+            (after, false)
+        };
+        // Each pass moves strictly forward; a handful covers any DST repetition.
+        for _ in 0..8 {
+            let candidate = self
+                .parsed
+                .find_next_occurrence(&from.with_timezone(&self.zone), inclusive)
+                .ok()?;
+            let local = candidate.naive_local();
+            let first_of_local = self.zone.from_local_datetime(&local).earliest();
+            if first_of_local.is_some_and(|first| first != candidate) {
+                // The second pass through an hour the autumn change repeats: already fired.
+                from = candidate.with_timezone(&Utc);
+                inclusive = false;
+                continue;
+            }
+            return Some(candidate.with_timezone(&Utc));
+        }
+        None
+    }
+
+    /// Firings in `(after, until]`, oldest first, at most `limit`.
+    pub fn firings_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        let mut at = after;
+        while out.len() < limit {
+            match self.next_after(at) {
+                Some(next) if next <= until => {
+                    out.push(next);
+                    at = next;
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+}
+
+/// A request that passed every check: what the store keeps.
+#[derive(Debug, Clone)]
+pub struct CheckedSchedule {
+    pub process: String,
+    pub label: String,
+    pub recurrence: Recurrence,
+    pub start_time: Option<String>,
+    pub weekdays: Vec<String>,
+    pub parameters: Map<String, Value>,
+    pub misfire: Misfire,
+    pub overlap: Overlap,
+    pub first_firing: DateTime<Utc>,
+}
+
+/// Everything the checks need besides the request: the job's definition and the clock.
+pub struct ScheduleContext<'a> {
+    pub job: Option<&'a JobStart>,
+    pub title: &'a str,
+    pub process_zone: Tz,
+    pub now: DateTime<Utc>,
+}
+
+/// Checks a request; every problem is reported against its field.
+pub fn check(
+    request: &ScheduleRequest,
+    context: &ScheduleContext<'_>,
+) -> Result<CheckedSchedule, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let Some(job) = context.job else {
+        errors.insert(
+            "process".into(),
+            format!(
+                "`{}` is not a background job (its definition has no start.schedule)",
+                request.process
+            ),
+        );
+        return Err(errors);
+    };
+    let zone = match &request.time_zone {
+        None => Some(context.process_zone),
+        Some(name) => name.parse::<Tz>().ok().or_else(|| {
+            errors.insert(
+                "time_zone".into(),
+                format!("`{name}` is not an IANA time zone, e.g. Europe/Stockholm"),
+            );
+            None
+        }),
+    };
+    let today = zone.map(|z| context.now.with_timezone(&z).date_naive());
+    let start_date = match (&request.start_date, today) {
+        (None, today) => today,
+        (Some(text), today) => match text.parse::<NaiveDate>() {
+            Err(_) => {
+                errors.insert("start_date".into(), "must be a date, YYYY-MM-DD".into());
+                None
+            }
+            Ok(date) if today.is_some_and(|t| date < t) => {
+                errors.insert(
+                    "start_date".into(),
+                    format!(
+                        "{date} is in the past; the first day can be today ({}) or later",
+                        today.unwrap_or(date)
+                    ),
+                );
+                None
+            }
+            Ok(date) => Some(date),
+        },
+    };
+    let cron = weekly_or_cron(request, &mut errors);
+    let parameters = check_parameters(job, &request.parameters, &mut errors);
+    let (Some(zone), Some(start_date), Some(cron), Some(parameters)) =
+        (zone, start_date, cron, parameters)
+    else {
+        return Err(errors);
+    };
+    let field = if request.cron.is_some() {
+        "cron"
+    } else {
+        "weekdays"
+    };
+    let recurrence = match Recurrence::new(&cron, zone, start_date) {
+        Ok(r) => r,
+        Err(problem) => {
+            errors.insert(field.into(), format!("not a cron expression: {problem}"));
+            return Err(errors);
+        }
+    };
+    let horizon = context.now + chrono::Duration::days(365 * i64::from(HORIZON_YEARS));
+    let first_firing = match recurrence.next_after(context.now) {
+        Some(first) if first <= horizon => first,
+        _ => {
+            errors.insert(
+                field.into(),
+                format!("never fires: no firing within {HORIZON_YEARS} years"),
+            );
+            return Err(errors);
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(CheckedSchedule {
+        process: request.process.clone(),
+        label: request
+            .label
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .unwrap_or(context.title)
+            .to_owned(),
+        recurrence,
+        start_time: request
+            .start_time
+            .clone()
+            .filter(|_| request.cron.is_none()),
+        weekdays: if request.cron.is_none() {
+            request.weekdays.iter().map(|d| d.to_lowercase()).collect()
+        } else {
+            Vec::new()
+        },
+        parameters,
+        misfire: request.misfire,
+        overlap: request.overlap,
+        first_firing,
+    })
+}
+
+/// The cron expression of a request: its own, or the one its time and weekdays make.
+fn weekly_or_cron(request: &ScheduleRequest, errors: &mut FieldErrors) -> Option<String> {
+    if let Some(cron) = &request.cron {
+        if request.start_time.is_some() || !request.weekdays.is_empty() {
+            errors.insert(
+                "cron".into(),
+                "give either a cron expression or a start time with weekdays, not both".into(),
+            );
+            return None;
+        }
+        return Some(cron.trim().to_owned());
+    }
+    let time = match request.start_time.as_deref() {
+        None => {
+            errors.insert(
+                "start_time".into(),
+                "needed (HH:MM), or give a cron expression".into(),
+            );
+            None
+        }
+        Some(text) => NaiveTime::parse_from_str(text, "%H:%M").ok().or_else(|| {
+            errors.insert(
+                "start_time".into(),
+                format!("`{text}` is not a time of day, HH:MM"),
+            );
+            None
+        }),
+    };
+    let mut days = Vec::new();
+    for name in &request.weekdays {
+        match name.parse::<Weekday>() {
+            Ok(day) => days.push(day.num_days_from_sunday()),
+            Err(_) => {
+                errors.insert(
+                    "weekdays".into(),
+                    format!("`{name}` is not a weekday; use mon, tue, wed, thu, fri, sat, sun"),
+                );
+                return None;
+            }
+        }
+    }
+    if days.is_empty() {
+        errors.insert(
+            "weekdays".into(),
+            "mark at least one weekday, or the job never runs".into(),
+        );
+        return None;
+    }
+    days.sort_unstable();
+    days.dedup();
+    let days: Vec<String> = days.iter().map(u32::to_string).collect();
+    let time = time?;
+    Some(format!(
+        "{} {} * * {}",
+        time.minute(),
+        time.hour(),
+        days.join(",")
+    ))
+}
+
+/// The parameters a run gets: the schedule's, checked against the job's declaration, with
+/// the declared defaults filled in.
+pub fn check_parameters(
+    job: &JobStart,
+    given: &Map<String, Value>,
+    errors: &mut FieldErrors,
+) -> Option<Map<String, Value>> {
+    let mut out = Map::new();
+    let before = errors.len();
+    for name in given.keys() {
+        if !job.parameters.contains_key(name) {
+            let known: Vec<&str> = job.parameters.keys().map(String::as_str).collect();
+            let why = if RUN_VARS.contains(&name.as_str()) {
+                "is set by each run itself".to_owned()
+            } else if known.is_empty() {
+                "is not a parameter: this job takes none".to_owned()
+            } else {
+                format!("is not a parameter of this job ({})", known.join(", "))
+            };
+            errors.insert(format!("parameters.{name}"), format!("`{name}` {why}"));
+        }
+    }
+    for (name, declared) in &job.parameters {
+        match given.get(name).or(declared.default.as_ref()) {
+            None | Some(Value::Null) => {
+                errors.insert(
+                    format!("parameters.{name}"),
+                    "needed: this job has no default for it".into(),
+                );
+            }
+            Some(value) => match declared.kind.check(value) {
+                Ok(value) => {
+                    out.insert(name.clone(), value);
+                }
+                Err(problem) => {
+                    errors.insert(format!("parameters.{name}"), problem);
+                }
+            },
+        }
+    }
+    (errors.len() == before).then_some(out)
+}
+
+/// A run's variables: its parameters plus what every run gets from its start.
+pub fn run_vars(
+    parameters: &Map<String, Value>,
+    fired_at: DateTime<Utc>,
+    zone: Tz,
+) -> Map<String, Value> {
+    let mut vars = parameters.clone();
+    vars.insert(
+        "run_date".into(),
+        Value::String(fired_at.with_timezone(&zone).date_naive().to_string()),
+    );
+    vars.insert("fired_at".into(), Value::String(fired_at.to_rfc3339()));
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Europe::Stockholm;
+
+    fn weekly(time: &str, days: &[&str], start: &str) -> Recurrence {
+        let request = ScheduleRequest {
+            process: "job".into(),
+            start_time: Some(time.into()),
+            weekdays: days.iter().map(|d| (*d).to_owned()).collect(),
+            ..ScheduleRequest::default()
+        };
+        let cron = weekly_or_cron(&request, &mut FieldErrors::new()).expect("valid");
+        Recurrence::new(&cron, Stockholm, start.parse().expect("date")).expect("parses")
+    }
+
+    fn local(at: DateTime<Utc>) -> String {
+        at.with_timezone(&Stockholm)
+            .format("%Y-%m-%d %a %H:%M %Z")
+            .to_string()
+    }
+
+    #[test]
+    fn weekly_fires_on_the_marked_weekdays_from_the_start_date() {
+        // Q13: the first run is on the first marked weekday on or after the start date.
+        let r = weekly("04:00", &["mon", "fri"], "2026-12-02");
+        let now = "2026-11-30T12:00:00Z".parse().expect("instant");
+        let firings: Vec<String> = r
+            .firings_between(now, now + chrono::Duration::days(12), 10)
+            .into_iter()
+            .map(local)
+            .collect();
+        assert_eq!(
+            firings,
+            [
+                "2026-12-04 Fri 04:00 CET",
+                "2026-12-07 Mon 04:00 CET",
+                "2026-12-11 Fri 04:00 CET"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_0230_stockholm_job_fires_once_on_both_dst_change_days() {
+        let r = weekly(
+            "02:30",
+            &["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "2026-03-27",
+        );
+        // Spring: 2026-03-29 02:00 → 03:00; 02:30 does not exist that day.
+        let spring: Vec<String> = r
+            .firings_between(
+                "2026-03-27T12:00:00Z".parse().expect("instant"),
+                "2026-03-31T12:00:00Z".parse().expect("instant"),
+                10,
+            )
+            .into_iter()
+            .map(local)
+            .collect();
+        assert_eq!(spring.len(), 4, "{spring:?}");
+        assert_eq!(spring[0], "2026-03-28 Sat 02:30 CET");
+        assert_eq!(
+            spring[1], "2026-03-29 Sun 03:00 CEST",
+            "the first valid time after 02:30"
+        );
+        assert_eq!(spring[2], "2026-03-30 Mon 02:30 CEST");
+        // Autumn: 2026-10-25 03:00 → 02:00; 02:30 happens twice, the job runs once.
+        let autumn: Vec<String> = r
+            .firings_between(
+                "2026-10-23T12:00:00Z".parse().expect("instant"),
+                "2026-10-27T12:00:00Z".parse().expect("instant"),
+                10,
+            )
+            .into_iter()
+            .map(local)
+            .collect();
+        assert_eq!(
+            autumn,
+            [
+                "2026-10-24 Sat 02:30 CEST",
+                "2026-10-25 Sun 02:30 CEST",
+                "2026-10-26 Mon 02:30 CET",
+                "2026-10-27 Tue 02:30 CET"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cron_every_15_minutes_does_not_repeat_the_autumn_hour() {
+        let r = Recurrence::new(
+            "*/15 * * * *",
+            Stockholm,
+            "2026-10-25".parse().expect("date"),
+        )
+        .expect("parses");
+        let firings = r.firings_between(
+            "2026-10-24T23:50:00Z".parse().expect("instant"), // 01:50 CEST
+            "2026-10-25T02:10:00Z".parse().expect("instant"), // 03:10 CET
+            20,
+        );
+        let locals: Vec<String> = firings.into_iter().map(local).collect();
+        assert_eq!(
+            locals,
+            [
+                "2026-10-25 Sun 02:00 CEST",
+                "2026-10-25 Sun 02:15 CEST",
+                "2026-10-25 Sun 02:30 CEST",
+                "2026-10-25 Sun 02:45 CEST",
+                "2026-10-25 Sun 03:00 CET"
+            ]
+        );
+    }
+}
