@@ -94,6 +94,18 @@ pub struct ScheduleRequest {
     pub misfire: Misfire,
     #[serde(default)]
     pub overlap: Overlap,
+    /// The admin confirmed the job's `confirm` text (needed only for jobs that have one).
+    #[serde(default)]
+    pub confirmed: bool,
+}
+
+/// An exceptional job (one with a `confirm` text) runs only when its text was confirmed.
+pub fn check_confirmed(job: &JobStart, confirmed: bool, errors: &mut FieldErrors) {
+    if let Some(text) = &job.confirm
+        && !confirmed
+    {
+        errors.insert("confirmed".into(), text.clone());
+    }
 }
 
 /// When a schedule fires: checked, ready to compute firings.
@@ -240,6 +252,7 @@ pub fn check(
             Ok(date) => Some(date),
         },
     };
+    check_confirmed(job, request.confirmed, &mut errors);
     let cron = weekly_or_cron(request, &mut errors);
     let parameters = check_parameters(job, &request.parameters, &mut errors);
     let (Some(zone), Some(start_date), Some(cron), Some(parameters)) =

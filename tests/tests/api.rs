@@ -465,6 +465,13 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         "/api/admin/incidents/{id}/cancel",
         "/api/admin/dead-letters",
         "/api/admin/users",
+        "/api/jobs",
+        "/api/jobs/{process}/runs",
+        "/api/schedules",
+        "/api/schedules/{id}",
+        "/api/schedules/{id}/run",
+        "/api/logbook",
+        "/api/logbook/{id}",
     ] {
         assert!(doc["paths"].get(path).is_some(), "missing {path}");
     }
@@ -764,7 +771,175 @@ async fn a_person_is_shown_only_to_municipalities_it_concerns(backend: Backend) 
     assert!(now_theirs.json()["events"].is_array());
 }
 
+async fn admins_schedule_jobs_run_them_and_read_the_logbook(backend: Backend) {
+    let web = Web::start(backend).await;
+    let admin = Some(web.admin.as_str());
+    let jobs = web.api(Method::GET, "/api/jobs", admin, None).await.json();
+    let job = jobs
+        .as_array()
+        .and_then(|j| j.iter().find(|j| j["process"] == "web-job"))
+        .expect("the job is listed");
+    assert_eq!(job["parameters"][0]["name"], "mode");
+    assert_eq!(job["parameters"][0]["options"], json!(["kir", "direkt"]));
+    // The clock stands on 2025-06-02 (a Monday), 09:00 in Copenhagen.
+    let made = web
+        .api(
+            Method::POST,
+            "/api/schedules",
+            admin,
+            Some(
+                json!({ "process": "web-job", "start_time": "10:00", "weekdays": ["mon", "wed"],
+                         "parameters": { "mode": "direkt" } }),
+            ),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    let made = made.json();
+    assert_eq!(made["next_fire_at"], "2025-06-02T08:00:00Z");
+    assert_eq!(made["start_date"], "2025-06-02", "default: today");
+    assert_eq!(made["parameters"]["mode"], "direkt");
+    let id = made["id"].as_str().expect("id").to_owned();
+    let listed = web
+        .api(Method::GET, "/api/schedules", admin, None)
+        .await
+        .json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    web.api(
+        Method::POST,
+        "/api/admin/clock",
+        admin,
+        Some(json!({ "advance_to": "2025-06-02T10:30:00+02:00" })),
+    )
+    .await;
+    let runs = web
+        .api(Method::GET, "/api/logbook", admin, None)
+        .await
+        .json();
+    assert_eq!(runs[0]["status"], "succeeded", "{runs}");
+    assert_eq!(runs[0]["trigger"], "schedule");
+    let run_now = web
+        .api(
+            Method::POST,
+            &format!("/api/schedules/{id}/run"),
+            admin,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(run_now.status, StatusCode::CREATED, "{}", run_now.text);
+    let run_id = run_now.json()["id"].as_i64().expect("run id");
+    let detail = web
+        .api(Method::GET, &format!("/api/logbook/{run_id}"), admin, None)
+        .await
+        .json();
+    assert_eq!(detail["run"]["trigger"], "manual");
+    assert_eq!(detail["run"]["requested_by"], "admin");
+    let removed = web
+        .api(Method::DELETE, &format!("/api/schedules/{id}"), admin, None)
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let again = web
+        .api(Method::DELETE, &format!("/api/schedules/{id}"), admin, None)
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let listed = web
+        .api(Method::GET, "/api/schedules", admin, None)
+        .await
+        .json();
+    assert_eq!(listed, json!([]));
+}
+
+async fn bad_schedules_get_a_message_per_field_and_jobs_are_for_admins(backend: Backend) {
+    let web = Web::start(backend).await;
+    let admin = Some(web.admin.as_str());
+    let refused = web
+        .api(
+            Method::POST,
+            "/api/schedules",
+            admin,
+            Some(
+                json!({ "process": "web-job", "start_date": "2025-05-01", "start_time": "7 o'clock",
+                         "weekdays": [], "parameters": { "mode": "sometimes" } }),
+            ),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    let errors = &refused.json()["errors"];
+    for field in ["start_date", "start_time", "weekdays", "parameters.mode"] {
+        assert!(errors[field].is_string(), "{field}: {errors}");
+    }
+    let never = web
+        .api(
+            Method::POST,
+            "/api/schedules",
+            admin,
+            Some(json!({ "process": "web-job", "cron": "0 0 31 2 *" })),
+        )
+        .await;
+    assert_eq!(never.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        never.json()["errors"]["cron"]
+            .as_str()
+            .is_some_and(|m| m.contains("never fires"))
+    );
+    // The exceptional job asks for confirmation first, with its own words.
+    let unconfirmed = web
+        .api(
+            Method::POST,
+            "/api/jobs/web-full-fetch/runs",
+            admin,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unconfirmed.json()["errors"]["confirmed"]
+            .as_str()
+            .is_some_and(|m| m.contains("undtagelsestilfælde"))
+    );
+    let confirmed = web
+        .api(
+            Method::POST,
+            "/api/jobs/web-full-fetch/runs",
+            admin,
+            Some(json!({ "confirmed": true })),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::CREATED, "{}", confirmed.text);
+    let not_a_job = web
+        .api(
+            Method::POST,
+            "/api/jobs/web-case/runs",
+            admin,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(not_a_job.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for token in [&web.cw101, &web.designer] {
+        for (method, path) in [
+            (Method::GET, "/api/schedules"),
+            (Method::GET, "/api/logbook"),
+            (Method::GET, "/api/jobs"),
+        ] {
+            let reply = web.api(method, path, Some(token), None).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+        }
+    }
+    assert_eq!(
+        web.api(Method::GET, "/api/logbook/999", admin, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
 on_both_backends!(
+    admins_schedule_jobs_run_them_and_read_the_logbook,
+    bad_schedules_get_a_message_per_field_and_jobs_are_for_admins,
     a_person_is_shown_only_to_municipalities_it_concerns,
     a_failing_database_is_a_500_that_shows_no_database_text,
     a_revoked_token_stops_working_at_once,

@@ -44,6 +44,8 @@ pub struct RunRequest {
     pub process: Option<String>,
     pub schedule: Option<Uuid>,
     pub parameters: Map<String, Value>,
+    /// The admin confirmed the job's `confirm` text (needed only for jobs that have one).
+    pub confirmed: bool,
 }
 
 impl Engine {
@@ -177,7 +179,9 @@ impl Engine {
             ));
         };
         let mut errors = crate::form::FieldErrors::new();
-        let Some(parameters) = schedule::check_parameters(job, &parameters, &mut errors) else {
+        schedule::check_confirmed(job, request.confirmed, &mut errors);
+        let parameters = schedule::check_parameters(job, &parameters, &mut errors);
+        let Some(parameters) = parameters.filter(|_| errors.is_empty()) else {
             return Err(EngineError::Invalid(errors));
         };
         let zone = zone.unwrap_or(def.timezone);

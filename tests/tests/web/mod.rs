@@ -43,6 +43,33 @@ states:
   done: { end: true }
 "#;
 
+/// A background job with a parameter, and an exceptional one that needs confirming.
+pub const JOB_PROCESSES: [&str; 2] = [
+    r#"
+id: web-job
+title: Natlig opdatering
+subject: job
+start:
+  schedule:
+    parameters:
+      mode: { type: choice, options: [kir, direkt], default: kir, label: Tilstand }
+initial: done
+states:
+  done: { end: true }
+"#,
+    r#"
+id: web-full-fetch
+title: Hent alle personer
+subject: job
+start:
+  schedule:
+    confirm: Henter alle personer fra registret. Kun i undtagelsestilfælde.
+initial: done
+states:
+  done: { end: true }
+"#,
+];
+
 /// Persons for the pages: anyone whose id starts with a digit exists, named after it, and
 /// lives in 101.
 pub struct TestPersons;
@@ -99,6 +126,8 @@ impl Web {
     pub async fn start_with(backend: Backend, settings: WebSettings) -> Self {
         let TestApp { engine, clock, db } = TestApp::builder(backend)
             .with_process(CASE_PROCESS)
+            .with_process(JOB_PROCESSES[0])
+            .with_process(JOB_PROCESSES[1])
             .with_registry(|r| {
                 r.register_subject("person", Arc::new(TestPersons));
             })

@@ -4,6 +4,7 @@
 //! become the API's JSON errors.
 
 pub(crate) mod admin;
+pub(crate) mod jobs;
 mod messages;
 pub(crate) mod model;
 pub(crate) mod persons;
@@ -24,7 +25,7 @@ use crate::state::AppState;
 #[openapi(
     info(
         title = "forlob API",
-        description = "Inbox, tasks, processes, instances, persons and messages of the forlob process engine. Authenticate with `Authorization: Bearer <token>` (`forlob users add` prints one) or a browser session. A caseworker sees only their municipality's tasks: another municipality's task is 404. Errors are `{error, message, details}`.",
+        description = "Inbox, tasks, processes, instances, persons, messages and background jobs of the forlob process engine. Authenticate with `Authorization: Bearer <token>` (`forlob users add` prints one) or a browser session. A caseworker sees only their municipality's tasks: another municipality's task is 404. Errors are `{error, message, details}`.",
         license(name = "EUPL-1.2")
     ),
     modifiers(&BearerAuth),
@@ -36,6 +37,7 @@ use crate::state::AppState;
         (name = "persons", description = "A person's overview and timeline"),
         (name = "messages", description = "Inbound register messages"),
         (name = "admin", description = "Operating the engine"),
+        (name = "jobs", description = "Background jobs: schedules, runs and their logbook (admins)"),
     )
 )]
 struct ApiDoc;
@@ -115,6 +117,7 @@ fn resources() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(persons::router())
         .merge(messages::router())
+        .merge(jobs::router())
 }
 
 /// `axum::Json` whose rejections are the API's JSON errors.
