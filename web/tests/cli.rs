@@ -123,3 +123,61 @@ fn bench_prints_one_json_line_and_instances_lists_what_it_ran() {
     let bad = forlob(&["instances", "list", "--db", &url, "--status", "sleeping"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown status `sleeping`"));
 }
+
+#[test]
+fn jobs_are_scheduled_listed_run_and_logged_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("jobs.db").display());
+    assert!(forlob(&["deploy", "--db", &db]).status.success());
+    let made = forlob(&[
+        "jobs",
+        "--db",
+        &db,
+        "schedule",
+        "maanedskoersel",
+        "--cron",
+        "0 5 * * 5#1",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let text = stdout(&made);
+    assert!(text.contains("added: Månedskørsel"), "{text}");
+    assert!(
+        text.contains("first firing: ") && text.contains(" Fri 05:00 "),
+        "{text}"
+    );
+    let listed = stdout(&forlob(&["jobs", "--db", &db, "list"]));
+    assert!(listed.contains("maanedskoersel"), "{listed}");
+    assert!(listed.contains("cron 0 5 * * 5#1"), "{listed}");
+    let refused = forlob(&[
+        "jobs",
+        "--db",
+        &db,
+        "schedule",
+        "maanedskoersel",
+        "--time",
+        "25:00",
+        "--days",
+        "fri",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let errors = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        errors.contains("start_time: `25:00` is not a time of day"),
+        "{errors}"
+    );
+    let started = forlob(&["jobs", "--db", &db, "run-now", "maanedskoersel"]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let log = stdout(&forlob(&["jobs", "--db", &db, "log"]));
+    assert!(
+        log.contains("maanedskoersel") && log.contains("manual"),
+        "{log}"
+    );
+}

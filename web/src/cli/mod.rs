@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod instances;
+mod jobs;
 mod register;
 mod users;
 
@@ -100,6 +101,8 @@ enum Command {
     Register(register::RegisterArgs),
     /// Add and list users (caseworkers, admins, designers) and their API tokens.
     Users(users::UsersArgs),
+    /// Background jobs: list, schedule, remove, the logbook, run now.
+    Jobs(jobs::JobsArgs),
     /// Measure throughput; prints one JSON line of figures.
     Bench(bench::BenchArgs),
 }
@@ -170,6 +173,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Instances(args) => instances::run(args, &config).await,
         Command::Register(args) => register::run(args, &config).await,
         Command::Users(args) => users::run(args, &config).await,
+        Command::Jobs(args) => jobs::run(args, &config).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }
