@@ -363,7 +363,122 @@ async fn every_answer_has_our_shape_and_safety_headers(backend: Backend) {
     assert!(ours.text.contains("Opgaven er afsluttet."));
 }
 
+async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut browser = Browser::new(&web);
+    browser.sign_in("admin").await;
+    let page = browser.get("/admin/jobs?job=web-job").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("Start job") && page.text.contains("name=\"weekdays\" value=\"fri\"")
+    );
+    assert!(
+        page.text.contains("<label for=\"p-mode\">Tilstand</label>"),
+        "the parameter's label"
+    );
+    let csrf = browser.csrf("/admin/jobs").await;
+    // No weekday marked and a time that is not one: refused, with what was entered kept.
+    let refused = browser
+        .post(
+            "/admin/jobs",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-job"),
+                ("start_time", "10:00"),
+                ("p.mode", "direkt"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text.contains("mark at least one weekday"),
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused.text.contains("value=\"10:00\""),
+        "the time entered is kept"
+    );
+    assert!(
+        refused.text.contains("<option value=\"direkt\" selected>"),
+        "the parameter entered is kept"
+    );
+    let added = browser
+        .post(
+            "/admin/jobs",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-job"),
+                ("start_date", "2025-06-02"),
+                ("start_time", "10:00"),
+                ("weekdays", "mon"),
+                ("weekdays", "wed"),
+                ("p.mode", "direkt"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text);
+    let table = browser
+        .get(added.headers[header::LOCATION].to_str().expect("ascii"))
+        .await;
+    assert!(table.text.contains("Planen er tilføjet."), "the flash");
+    assert!(table.text.contains("10:00 · man, ons"), "{}", table.text);
+    assert!(
+        table.text.contains("2025-06-02 10:00"),
+        "the next run, in Danish time"
+    );
+    assert!(table.text.contains("mode=direkt"));
+    let id = table
+        .text
+        .split("/admin/jobs/schedules/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a row with its actions")
+        .to_owned();
+    let ran = browser
+        .post(
+            &format!("/admin/jobs/schedules/{id}/run"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(ran.status, StatusCode::SEE_OTHER);
+    let location = ran.headers[header::LOCATION]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(location.starts_with("/admin/logbook/"), "{location}");
+    let run = browser.get(&location).await;
+    assert!(run.text.contains("startet manuelt"), "{}", run.text);
+    let logbook = browser.get("/admin/logbook").await;
+    assert!(logbook.text.contains("web-job"));
+    let removed = browser
+        .post(
+            &format!("/admin/jobs/schedules/{id}/remove"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    assert!(
+        browser
+            .get("/admin/jobs")
+            .await
+            .text
+            .contains("Ingen planlagte job endnu")
+    );
+    // The exceptional job asks before it runs: its own words beside a box to tick.
+    let exceptional = browser.get("/admin/jobs?job=web-full-fetch").await;
+    assert!(exceptional.text.contains("Kun i undtagelsestilfælde."));
+    // Caseworkers do not see the jobs.
+    let mut caseworker = Browser::new(&web);
+    caseworker.sign_in("anna").await;
+    assert_eq!(
+        caseworker.get("/admin/jobs").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 on_both_backends!(
+    an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it,
     every_answer_has_our_shape_and_safety_headers,
     the_person_page_shows_the_overview_open_tasks_and_refusals,
     a_caseworker_signs_in_and_completes_a_task_through_the_pages,

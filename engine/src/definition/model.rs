@@ -71,6 +71,23 @@ pub enum ParameterKind {
 }
 
 impl ParameterKind {
+    /// A value typed at a command line or in a web form, as this kind reads it; text that
+    /// does not fit stays text, for [`ParameterKind::check`] to name what is wrong.
+    pub fn from_text(&self, text: &str) -> Value {
+        let text = text.trim();
+        match self {
+            Self::Integer => text
+                .parse::<i64>()
+                .map_or_else(|_| text.into(), Value::from),
+            Self::Boolean => match text {
+                "true" | "on" | "yes" => Value::Bool(true),
+                "false" | "off" | "no" => Value::Bool(false),
+                _ => text.into(),
+            },
+            _ => text.into(),
+        }
+    }
+
     /// The value as a run gets it, or what is wrong with it.
     pub fn check(&self, value: &Value) -> Result<Value, String> {
         let fits = match (self, value) {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use forlob_engine::definition::ParameterKind;
 use forlob_engine::jobs::{JobRun, LogbookFilter, RunStatus};
 use forlob_engine::runtime::RunRequest;
 use forlob_engine::schedule::{Misfire, Overlap, ScheduleRequest};
@@ -243,16 +242,10 @@ fn parameters(
         let (name, text) = pair
             .split_once('=')
             .with_context(|| format!("`{pair}` is not NAME=VALUE"))?;
-        let kind = declared.iter().find(|(n, _)| n == name).map(|(_, k)| k);
-        let value = match kind {
-            Some(ParameterKind::Integer) => text
-                .parse::<i64>()
-                .map_or_else(|_| Value::String(text.into()), Value::from),
-            Some(ParameterKind::Boolean) => text
-                .parse::<bool>()
-                .map_or_else(|_| Value::String(text.into()), Value::Bool),
-            _ => Value::String(text.into()),
-        };
+        let value = declared.iter().find(|(n, _)| n == name).map_or_else(
+            || Value::String(text.into()),
+            |(_, kind)| kind.from_text(text),
+        );
         out.insert(name.to_owned(), value);
     }
     Ok(out)

@@ -38,7 +38,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/users/{username}/enable", post(enable))
 }
 
-fn admin(caller: &Caller) -> Result<(), AppError> {
+pub(super) fn admin(caller: &Caller) -> Result<(), AppError> {
     caller.require(&[Role::Admin])
 }
 

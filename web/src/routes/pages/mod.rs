@@ -10,6 +10,7 @@
 mod admin;
 mod designer;
 mod inbox;
+mod jobs;
 mod login;
 mod persons;
 mod tasks;
@@ -376,6 +377,7 @@ pub(crate) fn router(_state: &AppState) -> Router<AppState> {
         .merge(tasks::router())
         .merge(persons::router())
         .merge(admin::router())
+        .merge(jobs::router())
         .merge(designer::router())
 }
 

@@ -1,0 +1,396 @@
+//! The admin's job pages: the schedule table with "Start job" (start date, start time,
+//! weekday boxes, the job's parameters), "Remove" and "Run now" per row, the next firing and
+//! R27 warnings; the logbook; one run with its progress (refreshed while it runs) and details.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::Form;
+use forlob_engine::jobs::{LogbookFilter, RunStatus};
+use forlob_engine::runtime::RunRequest;
+use forlob_engine::schedule::{Misfire, Overlap, ScheduleRequest};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::admin::admin;
+use super::{Chrome, SignedIn, done};
+use crate::error::AppError;
+use crate::routes::api::Path;
+use crate::routes::api::jobs::{JobRunView, jobs, schedule_views};
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/jobs", get(jobs_page).post(add_schedule))
+        .route("/admin/jobs/schedules/{id}/remove", post(remove))
+        .route("/admin/jobs/schedules/{id}/run", post(run_schedule))
+        .route("/admin/logbook", get(logbook_page))
+        .route("/admin/logbook/{id}", get(run_page))
+}
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+#[derive(Debug, Default, Deserialize)]
+struct JobChoice {
+    job: Option<String>,
+}
+
+async fn jobs_page(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Query(choice): Query<JobChoice>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    render(&state, &chrome, choice.job, json!({}), StatusCode::OK).await
+}
+
+/// The schedule table and the "Start job" form for the chosen job (default the first).
+async fn render(
+    state: &AppState,
+    chrome: &Chrome,
+    chosen: Option<String>,
+    extra: Value,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    state.engine.refresh_catalog().await?;
+    let all = jobs(state);
+    let chosen = chosen
+        .filter(|c| all.iter().any(|j| &j.process == c))
+        .or_else(|| all.first().map(|j| j.process.clone()));
+    let job = all.iter().find(|j| Some(&j.process) == chosen.as_ref());
+    // Strict templates read every field the form shows; nothing entered yet is empty.
+    let mut entered = json!({
+        "label": "", "start_date": "", "start_time": "", "weekdays": [], "cron": "", "params": {},
+    });
+    if let (Some(defaults), Some(given)) = (
+        entered.as_object_mut(),
+        extra.get("entered").and_then(Value::as_object),
+    ) {
+        defaults.extend(given.clone());
+    }
+    let marked: Vec<String> = entered
+        .get("weekdays")
+        .and_then(Value::as_array)
+        .map(|days| {
+            days.iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let weekdays: Vec<Value> = WEEKDAYS
+        .iter()
+        .map(|d| json!({ "day": d, "checked": marked.iter().any(|m| m == d) }))
+        .collect();
+    let errors = extra.get("errors").cloned().unwrap_or_else(|| json!({}));
+    // Each parameter as the form shows it: the value entered (or the default), its error.
+    let params: Vec<Value> = job
+        .map(|j| {
+            j.parameters
+                .iter()
+                .map(|p| {
+                    let value = entered["params"]
+                        .get(&p.name)
+                        .or(p.default.as_ref())
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .unwrap_or_default();
+                    let options: Vec<Value> = p
+                        .options
+                        .iter()
+                        .map(|o| json!({ "value": o, "selected": *o == value }))
+                        .collect();
+                    json!({
+                        "name": p.name,
+                        "label": p.label.clone().unwrap_or_else(|| p.name.clone()),
+                        "options": options,
+                        "value": value,
+                        "error": errors.get(format!("parameters.{}", p.name)),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // A schedule of an exceptional job asks again before "Run now".
+    let schedules: Vec<Value> = schedule_views(state)
+        .await?
+        .into_iter()
+        .map(|view| {
+            let confirm = all
+                .iter()
+                .find(|j| j.process == view.process)
+                .and_then(|j| j.confirm.clone());
+            let mut value = serde_json::to_value(view).unwrap_or(Value::Null);
+            if let Some(map) = value.as_object_mut() {
+                map.insert("confirm".into(), json!(confirm));
+            }
+            value
+        })
+        .collect();
+    let title = state.ui.text(chrome.lang, "jobs.title");
+    let mut data = json!({
+        "jobs": all,
+        "job": job,
+        "params": params,
+        "errors": errors,
+        "entered": entered,
+        "chosen": chosen,
+        "schedules": schedules,
+        "weekdays": weekdays,
+        "today": state.engine.clock().now().date_naive().to_string(),
+    });
+    if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+        data.extend(extra.clone());
+    }
+    let mut response = state
+        .ui
+        .page("admin_jobs", chrome, &title, data)?
+        .into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// "Start job" as posted: repeated `weekdays`, the job's parameters as `p.NAME`.
+#[derive(Debug, Default)]
+struct ScheduleForm {
+    process: String,
+    label: String,
+    start_date: String,
+    start_time: String,
+    weekdays: Vec<String>,
+    cron: String,
+    misfire: String,
+    overlap: String,
+    confirmed: bool,
+    params: Map<String, Value>,
+}
+
+impl ScheduleForm {
+    fn read(pairs: Vec<(String, String)>) -> Self {
+        let mut form = Self::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "process" => form.process = value,
+                "label" => form.label = value,
+                "start_date" => form.start_date = value,
+                "start_time" => form.start_time = value,
+                "weekdays" => form.weekdays.push(value),
+                "cron" => form.cron = value,
+                "misfire" => form.misfire = value,
+                "overlap" => form.overlap = value,
+                "confirmed" => form.confirmed = true,
+                other => {
+                    if let Some(name) = other.strip_prefix("p.") {
+                        form.params.insert(name.to_owned(), Value::String(value));
+                    }
+                }
+            }
+        }
+        form
+    }
+}
+
+async fn add_schedule(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    let form = ScheduleForm::read(pairs);
+    let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let request = ScheduleRequest {
+        process: form.process.clone(),
+        label: non_empty(&form.label),
+        start_date: non_empty(&form.start_date),
+        start_time: non_empty(&form.start_time).filter(|_| form.cron.trim().is_empty()),
+        weekdays: if form.cron.trim().is_empty() {
+            form.weekdays.clone()
+        } else {
+            Vec::new()
+        },
+        cron: non_empty(&form.cron),
+        time_zone: None,
+        parameters: parameters(&state, &form.process, &form.params),
+        misfire: serde_json::from_value::<Misfire>(Value::String(form.misfire.clone()))
+            .unwrap_or_default(),
+        overlap: serde_json::from_value::<Overlap>(Value::String(form.overlap.clone()))
+            .unwrap_or_default(),
+        confirmed: form.confirmed,
+    };
+    match state
+        .engine
+        .create_schedule(&request, &caller.actor())
+        .await
+    {
+        Ok(made) if made.warnings.is_empty() => {
+            Ok(done("/admin/jobs", "jobs.added").into_response())
+        }
+        // R27: made all the same, and the warning is shown where the admin is looking.
+        Ok(made) => {
+            render(
+                &state,
+                &chrome,
+                Some(form.process),
+                json!({ "added_with_warnings": made.warnings }),
+                StatusCode::CREATED,
+            )
+            .await
+        }
+        Err(forlob_engine::EngineError::Invalid(errors)) => {
+            let entered = json!({
+                "label": form.label, "start_date": form.start_date, "start_time": form.start_time,
+                "weekdays": form.weekdays, "cron": form.cron, "params": form.params,
+            });
+            render(
+                &state,
+                &chrome,
+                Some(form.process),
+                json!({ "errors": errors, "entered": entered }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The job's parameters from the form's `p.NAME` fields, typed by their declaration; empty
+/// fields are left out so the job's defaults apply.
+fn parameters(state: &AppState, process: &str, fields: &Map<String, Value>) -> Map<String, Value> {
+    let catalog = state.engine.catalog();
+    let declared = catalog
+        .latest(process)
+        .and_then(|(_, d)| {
+            d.job.as_ref().map(|j| {
+                j.parameters
+                    .iter()
+                    .map(|(n, p)| (n.clone(), p.kind.clone()))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .unwrap_or_default();
+    fields
+        .iter()
+        .filter_map(|(name, text)| Some((name, text.as_str()?)))
+        .filter(|(_, text)| !text.trim().is_empty())
+        .map(|(name, text)| {
+            let value = declared.iter().find(|(n, _)| n == name).map_or_else(
+                || Value::String(text.to_owned()),
+                |(_, kind)| kind.from_text(text),
+            );
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<Uuid>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    state.engine.remove_schedule(id, &caller.actor()).await?;
+    Ok(done("/admin/jobs", "jobs.removed"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RunForm {
+    confirmed: Option<String>,
+}
+
+async fn run_schedule(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<Uuid>,
+    Form(form): Form<RunForm>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    let run = state
+        .engine
+        .run_job_now(
+            &RunRequest {
+                schedule: Some(id),
+                confirmed: form.confirmed.is_some(),
+                ..RunRequest::default()
+            },
+            &caller.actor(),
+        )
+        .await?;
+    Ok(done(&format!("/admin/logbook/{}", run.id), "jobs.started"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LogbookQuery {
+    process: Option<String>,
+    before: Option<i64>,
+}
+
+const PAGE: u64 = 50;
+
+async fn logbook_page(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Query(query): Query<LogbookQuery>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    let runs = state
+        .engine
+        .logbook(&LogbookFilter {
+            process: query.process.clone().filter(|p| !p.is_empty()),
+            before: query.before,
+            limit: PAGE,
+            ..LogbookFilter::default()
+        })
+        .await?;
+    let older = (runs.len() as u64 == PAGE)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten();
+    let runs: Vec<Value> = runs.into_iter().map(run_json).collect();
+    let title = state.ui.text(chrome.lang, "jobs.logbook");
+    Ok(state
+        .ui
+        .page(
+            "admin_logbook",
+            &chrome,
+            &title,
+            json!({ "runs": runs, "older": older, "process": query.process, "jobs": jobs(&state) }),
+        )?
+        .into_response())
+}
+
+/// A run for the pages: the API's view plus what the templates show directly.
+fn run_json(run: forlob_engine::jobs::JobRun) -> Value {
+    let percent = match run.progress_total {
+        Some(total) if total > 0 => Some((run.progress_done * 100 / total).clamp(0, 100)),
+        _ => None,
+    };
+    let running = run.status == RunStatus::Running;
+    let minutes = run.duration().map(|d| d.num_minutes());
+    let mut value = serde_json::to_value(JobRunView::from(run)).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("percent".into(), json!(percent));
+        map.insert("running".into(), json!(running));
+        map.insert("minutes".into(), json!(minutes));
+    }
+    value
+}
+
+async fn run_page(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    let (run, details) = state.engine.job_run(id, 1000).await?;
+    let title = format!("{} {}", state.ui.text(chrome.lang, "jobs.run"), run.id);
+    Ok(state
+        .ui
+        .page(
+            "admin_job_run",
+            &chrome,
+            &title,
+            json!({ "run": run_json(run), "details": details }),
+        )?
+        .into_response())
+}
