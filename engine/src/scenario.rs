@@ -266,11 +266,43 @@ async fn run_step(engine: &Engine, step: &Value) -> Result<(), String> {
         engine
             .complete_task(task.id, &form, &actor_of(c.get("as")))
             .await
+    } else if let Some(s) = map.get("schedule") {
+        return schedule_step(engine, s, expected_error).await;
+    } else if let Some(r) = map.get("remove_schedule") {
+        let process = r
+            .get("process")
+            .map(value_text)
+            .ok_or("remove_schedule needs `process`")?;
+        let schedules = engine.schedules().await.map_err(|e| e.to_string())?;
+        let mine: Vec<_> = schedules.iter().filter(|s| s.process == process).collect();
+        if mine.is_empty() {
+            return Err(format!("no schedule of `{process}` to remove"));
+        }
+        let mut result = Ok(());
+        for schedule in mine {
+            result = result.and(engine.remove_schedule(schedule.id, &admin()).await);
+        }
+        result
+    } else if let Some(r) = map.get("run_job") {
+        let request = crate::runtime::RunRequest {
+            process: Some(r.get("process").map(value_text).ok_or("run_job needs `process`")?),
+            schedule: None,
+            parameters: r
+                .get("parameters")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            confirmed: r.get("confirmed").and_then(Value::as_bool).unwrap_or(false),
+        };
+        engine.run_job_now(&request, &admin()).await.map(|_| ())
     } else if let Some(e) = map.get("expect") {
         let list = e.as_array().cloned().unwrap_or_else(|| vec![e.clone()]);
         return check_all(engine, &list).await;
     } else {
-        return Err("unknown step; steps are message, advance, start, complete, expect".into());
+        return Err(
+            "unknown step; steps are message, advance, start, complete, schedule, remove_schedule, run_job, expect"
+                .into(),
+        );
     };
     match (result, expected_error) {
         (Ok(()), None) => Ok(()),
@@ -280,6 +312,45 @@ async fn run_step(engine: &Engine, step: &Value) -> Result<(), String> {
         (Err(e), Some(status)) if u64::from(e.status()) == status => Ok(()),
         (Err(e), Some(status)) => Err(format!("expected status {status}, got {}: {e}", e.status())),
         (Err(e), None) => Err(e.to_string()),
+    }
+}
+
+fn admin() -> Actor {
+    Actor {
+        id: "scenario-admin".into(),
+        role: "admin".into(),
+        municipality: None,
+    }
+}
+
+/// `schedule: { process, start_date, start_time, weekdays, cron, parameters, ... }` as an
+/// admin's "Start job"; `warning: text` asks for an R27 warning holding the text, and
+/// `warning: none` for no warning at all.
+async fn schedule_step(
+    engine: &Engine,
+    spec: &Value,
+    expected_error: Option<u64>,
+) -> Result<(), String> {
+    let mut request = spec.clone();
+    let warning = request.as_object_mut().and_then(|m| m.remove("warning"));
+    let request: crate::schedule::ScheduleRequest =
+        serde_json::from_value(request).map_err(|e| format!("schedule: {e}"))?;
+    match (engine.create_schedule(&request, &admin()).await, expected_error) {
+        (Ok(made), None) => match warning.as_ref().map(value_text).as_deref() {
+            None => Ok(()),
+            Some("none") if made.warnings.is_empty() => Ok(()),
+            Some("none") => Err(format!("expected no warning, got {:?}", made.warnings)),
+            Some(text) if made.warnings.iter().any(|w| w.contains(text)) => Ok(()),
+            Some(text) => Err(format!(
+                "expected a warning with `{text}`, got {:?}",
+                made.warnings
+            )),
+        },
+        (Ok(_), Some(status)) => Err(format!(
+            "expected a refusal with status {status}, but the schedule was made"
+        )),
+        (Err(e), Some(status)) if u64::from(e.status()) == status => Ok(()),
+        (Err(e), _) => Err(e.to_string()),
     }
 }
 
@@ -357,6 +428,10 @@ const EXPECTATION_KEYS: &[(&str, &[&str])] = &[
     ),
     ("dead_letter", &["type", "message_id", "count"]),
     ("incident", &["state", "count"]),
+    (
+        "logbook",
+        &["process", "status", "trigger", "fired", "counts", "count"],
+    ),
 ];
 
 async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> {
@@ -457,11 +532,49 @@ async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> 
                 .count();
             count_matches(matching, spec)
         }
+        "logbook" => {
+            let filter = crate::jobs::LogbookFilter {
+                process: spec.get("process").map(value_text),
+                limit: 10_000,
+                ..crate::jobs::LogbookFilter::default()
+            };
+            let runs = engine.logbook(&filter).await.map_err(|e| e.to_string())?;
+            let matching = runs
+                .iter()
+                .filter(|r| {
+                    field_matches(spec, "status", Some(r.status.as_str()))
+                        && field_matches(spec, "trigger", Some(&r.trigger))
+                        && spec.get("fired").is_none_or(|want| {
+                            parse_instant(want).is_ok_and(|want| want == r.fire_at)
+                        })
+                        && spec
+                            .get("counts")
+                            .and_then(Value::as_object)
+                            .is_none_or(|want| {
+                                want.iter().all(|(k, n)| r.counts.get(k) == Some(n))
+                            })
+                })
+                .count();
+            let found: Vec<String> = runs
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {} {}",
+                        r.process,
+                        r.fire_at.to_rfc3339(),
+                        r.status.as_str(),
+                        Value::Object(r.counts.clone())
+                    )
+                })
+                .collect();
+            count_matches(matching, spec)
+                .map_err(|e| format!("{e}; logbook: [{}]", found.join(", ")))
+        }
         other => {
             let expectation = engine
                 .registry()
                 .expectation(other)
-                .ok_or_else(|| "unknown expectation kind; the engine has task, event, instance, dead_letter, incident".to_owned())?;
+                .ok_or_else(|| "unknown expectation kind; the engine has task, event, instance, dead_letter, incident, logbook".to_owned())?;
             expectation.check(db, spec, engine.clock().now()).await
         }
     }

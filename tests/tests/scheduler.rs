@@ -192,7 +192,7 @@ fn count(run: &JobRun, name: &str) -> i64 {
     run.counts.get(name).and_then(Value::as_i64).unwrap_or(0)
 }
 
-async fn a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook(backend: Backend) {
+async fn r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook(backend: Backend) {
     // Monday 2025-06-02; the schedule is for Tuesdays and Thursdays at 02:30 (R24, Q13).
     let app = app(backend, "2025-06-02T09:00:00+02:00", None).await;
     let made = app
@@ -482,7 +482,7 @@ async fn two_nodes_fire_each_schedule_exactly_once(backend: Backend) {
     assert!(runs.iter().all(|r| r.status == RunStatus::Succeeded));
 }
 
-async fn removing_a_schedule_stops_its_firings_but_not_a_run_in_progress(backend: Backend) {
+async fn r25_removing_a_schedule_stops_its_firings_but_not_a_run_in_progress(backend: Backend) {
     let app = app(backend, "2025-06-02T09:00:00+02:00", None).await;
     let made = app
         .engine
@@ -697,12 +697,12 @@ async fn r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning(backend: B
 }
 
 on_both_backends!(
-    a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook,
+    r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook,
     a_0230_job_runs_once_on_both_daylight_saving_days,
     missed_firings_follow_the_misfire_policy_after_a_downtime,
     a_firing_while_the_previous_run_goes_on_is_skipped_or_queued,
     two_nodes_fire_each_schedule_exactly_once,
-    removing_a_schedule_stops_its_firings_but_not_a_run_in_progress,
+    r25_removing_a_schedule_stops_its_firings_but_not_a_run_in_progress,
     bad_schedules_are_refused_with_a_message_per_field,
     a_run_that_fails_half_way_keeps_what_was_done_and_retries_without_doing_it_twice,
     r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning,
