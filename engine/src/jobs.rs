@@ -125,6 +125,11 @@ impl<'a> JobLog<'a> {
         Self { ctx }
     }
 
+    /// The logbook id of the run, `None` outside a job run.
+    pub async fn run_id(&self) -> Result<Option<i64>, ActionError> {
+        Ok(store::jobs::run_id_of(self.ctx.conn, self.ctx.instance_id).await?)
+    }
+
     /// How far the run is: `done` of `total` (when known).
     pub async fn progress(&self, done: i64, total: Option<i64>) -> Result<(), ActionError> {
         store::jobs::set_progress(self.ctx.conn, self.ctx.instance_id, done, total).await?;

@@ -285,7 +285,11 @@ async fn run_step(engine: &Engine, step: &Value) -> Result<(), String> {
         result
     } else if let Some(r) = map.get("run_job") {
         let request = crate::runtime::RunRequest {
-            process: Some(r.get("process").map(value_text).ok_or("run_job needs `process`")?),
+            process: Some(
+                r.get("process")
+                    .map(value_text)
+                    .ok_or("run_job needs `process`")?,
+            ),
             schedule: None,
             parameters: r
                 .get("parameters")
@@ -335,7 +339,10 @@ async fn schedule_step(
     let warning = request.as_object_mut().and_then(|m| m.remove("warning"));
     let request: crate::schedule::ScheduleRequest =
         serde_json::from_value(request).map_err(|e| format!("schedule: {e}"))?;
-    match (engine.create_schedule(&request, &admin()).await, expected_error) {
+    match (
+        engine.create_schedule(&request, &admin()).await,
+        expected_error,
+    ) {
         (Ok(made), None) => match warning.as_ref().map(value_text).as_deref() {
             None => Ok(()),
             Some("none") if made.warnings.is_empty() => Ok(()),
@@ -550,9 +557,7 @@ async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> 
                         && spec
                             .get("counts")
                             .and_then(Value::as_object)
-                            .is_none_or(|want| {
-                                want.iter().all(|(k, n)| r.counts.get(k) == Some(n))
-                            })
+                            .is_none_or(|want| want.iter().all(|(k, n)| r.counts.get(k) == Some(n)))
                 })
                 .count();
             let found: Vec<String> = runs

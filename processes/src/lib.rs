@@ -2,8 +2,19 @@
 //! form templates and scenario files beside a Rust module of its domain actions; `register`
 //! is the one place the binary wires them into the engine.
 
+/// An entity without sea-orm relations: the packages join in their queries. Defined before the
+/// packages so their `entities` modules share it.
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
 pub mod flytning;
 pub mod folkbokforing;
+pub mod municipalities;
 
 use forlob_engine::Registry;
 

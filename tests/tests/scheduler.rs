@@ -192,7 +192,9 @@ fn count(run: &JobRun, name: &str) -> i64 {
     run.counts.get(name).and_then(Value::as_i64).unwrap_or(0)
 }
 
-async fn r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook(backend: Backend) {
+async fn r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook(
+    backend: Backend,
+) {
     // Monday 2025-06-02; the schedule is for Tuesdays and Thursdays at 02:30 (R24, Q13).
     let app = app(backend, "2025-06-02T09:00:00+02:00", None).await;
     let made = app

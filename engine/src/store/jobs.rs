@@ -424,7 +424,10 @@ async fn with_instances<C: ConnectionTrait>(
 }
 
 /// The run of a job instance, for its own reports; `None` outside a job.
-async fn run_id_of<C: ConnectionTrait>(conn: &C, instance_id: Uuid) -> Result<Option<i64>, DbErr> {
+pub async fn run_id_of<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+) -> Result<Option<i64>, DbErr> {
     job_run::Entity::find()
         .select_only()
         .column(job_run::Column::Id)

@@ -5,14 +5,6 @@
     reason = "sea-orm derives generate pub items; the module itself is crate-private"
 )]
 
-macro_rules! no_relations {
-    () => {
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-        impl ActiveModelBehavior for ActiveModel {}
-    };
-}
-
 pub mod person {
     use sea_orm::entity::prelude::*;
 

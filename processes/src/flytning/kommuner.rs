@@ -4,31 +4,14 @@ use std::sync::OnceLock;
 
 use forlob_engine::form::Choice;
 
-#[derive(Debug, Clone)]
-pub struct Kommune {
-    pub code: String,
-    pub name: String,
-    pub region: String,
-}
+pub use crate::municipalities::Municipality as Kommune;
 
 const CSV: &str = include_str!("../../flytning/data/kommuner.csv");
 
 /// All municipalities, in the file's order.
 pub fn all() -> &'static [Kommune] {
     static ALL: OnceLock<Vec<Kommune>> = OnceLock::new();
-    ALL.get_or_init(|| {
-        CSV.lines()
-            .skip(1)
-            .filter_map(|line| {
-                let mut parts = line.splitn(3, ',');
-                Some(Kommune {
-                    code: parts.next()?.trim().to_owned(),
-                    name: parts.next()?.trim().to_owned(),
-                    region: parts.next()?.trim().to_owned(),
-                })
-            })
-            .collect()
-    })
+    ALL.get_or_init(|| crate::municipalities::parse(CSV))
 }
 
 pub fn find(code: &str) -> Option<&'static Kommune> {
@@ -36,13 +19,7 @@ pub fn find(code: &str) -> Option<&'static Kommune> {
 }
 
 pub fn choices() -> Vec<Choice> {
-    all()
-        .iter()
-        .map(|k| Choice {
-            value: k.code.clone(),
-            label: format!("{} {}", k.code, k.name),
-        })
-        .collect()
+    crate::municipalities::choices(all())
 }
 
 #[cfg(test)]

@@ -1,0 +1,70 @@
+//! `folkbokforing.update_areas`: "Uppdatering område för personer". Sets the area (område)
+//! of the municipality's own residents from the register, which decides e.g. which school
+//! area a child belongs to. Nothing else of the person is touched.
+
+use async_trait::async_trait;
+use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::{Action, ActionContext, ActionError};
+use serde_json::Value;
+
+use super::{CHUNK, Cursor};
+use crate::folkbokforing::store::{self, Which};
+
+pub(crate) struct UpdateAreas;
+
+#[async_trait]
+impl Action for UpdateAreas {
+    type Input = Cursor;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "folkbokforing.update_areas"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+        let log = JobLog::of(ctx);
+        let residents = Which::In(&input.kommun);
+        let total = match input.total {
+            Some(total) => total,
+            None => store::count_local(ctx.conn, residents).await? as i64,
+        };
+        let persons = store::local_chunk(ctx.conn, residents, &input.after, CHUNK).await?;
+        let pnrs: Vec<String> = persons.iter().map(|p| p.personnummer.clone()).collect();
+        let records = store::ask_register(ctx.conn, &pnrs, ctx.now).await?;
+        let mut changed = Vec::new();
+        for person in &persons {
+            let Some(record) = records.get(&person.personnummer) else {
+                continue;
+            };
+            if record.omrade != person.omrade {
+                store::set_area(ctx.conn, &person.personnummer, record.omrade.as_deref()).await?;
+                changed.push((
+                    person.personnummer.clone(),
+                    format!(
+                        "område {} → {}",
+                        person.omrade.as_deref().unwrap_or("-"),
+                        record.omrade.as_deref().unwrap_or("-")
+                    ),
+                ));
+            }
+        }
+        let lines: Vec<JobRunDetailLine<'_>> = changed
+            .iter()
+            .map(|(p, m)| JobRunDetailLine {
+                kind: "updated",
+                subject: Some(p),
+                message: m,
+            })
+            .collect();
+        log.details(&lines).await?;
+        log.count(&[
+            ("requested", persons.len() as i64),
+            ("updated", changed.len() as i64),
+        ])
+        .await?;
+        let next = input.next(&persons, Some(total));
+        log.progress(next["done"].as_i64().unwrap_or(0), Some(total))
+            .await?;
+        Ok(next)
+    }
+}
