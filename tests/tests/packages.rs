@@ -302,3 +302,133 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 }
 
 on_both_backends!(person_overview_shows_handlekommune_manual_registration_and_cases);
+
+/// The Swedish jobs over a simulated register of 3,000 persons: the out-of-municipality
+/// update touches only persons folkbokförda elsewhere, avisering then applies what it deferred,
+/// and the search data find persons by name and personnummer.
+async fn the_swedish_jobs_work_through_a_simulated_register(backend: Backend) {
+    use forlob_engine::jobs::{LogbookFilter, RunStatus};
+    use forlob_engine::runtime::RunRequest;
+    use forlob_processes::folkbokforing::{DEFAULT_KOMMUN, search, simulate, store as se};
+
+    let mut builder = TestApp::builder(backend).with_registry(forlob_processes::register);
+    for file in files::definition_files(&forlob_processes::processes_dir()).expect("definitions") {
+        builder = builder.with_process(&file.text);
+    }
+    let app = builder.build().await;
+    let now = app.engine.clock().now();
+    let persons = simulate::population(DEFAULT_KOMMUN, 3_000, 11, now.date_naive());
+    let loaded = simulate::store(app.engine.db(), &persons, now - chrono::Duration::days(30))
+        .await
+        .expect("loads");
+    assert_eq!(loaded.persons, 3_000);
+    assert!(
+        loaded.differing > 100,
+        "the registers differ: {}",
+        loaded.differing
+    );
+    let admin = Actor {
+        id: "admin".into(),
+        role: "admin".into(),
+        municipality: None,
+    };
+    let mut run = |process: &'static str| {
+        let engine = &app.engine;
+        let admin = admin.clone();
+        async move {
+            let run = engine
+                .run_job_now(
+                    &RunRequest {
+                        process: Some(process.into()),
+                        confirmed: true,
+                        ..RunRequest::default()
+                    },
+                    &admin,
+                )
+                .await
+                .expect("starts");
+            engine.run_due().await.expect("works");
+            let (run, _) = engine.job_run(run.id, 0).await.expect("run");
+            assert_eq!(run.status, RunStatus::Succeeded, "{process}: {run:?}");
+            run
+        }
+    };
+    let update = run("uppdatering-utomkommunala-personer").await;
+    let outside = simulate::out_of_municipality(&persons, DEFAULT_KOMMUN) as i64;
+    assert_eq!(update.progress_total, Some(outside));
+    assert_eq!(update.progress_done, outside, "every chunk done");
+    let count = |name: &str| update.counts.get(name).and_then(Value::as_i64).unwrap_or(0);
+    assert_eq!(
+        count("requested") + count("deferred") + count("excluded"),
+        outside
+    );
+    assert!(
+        count("deferred") > 0 && count("updated") > 0,
+        "{:?}",
+        update.counts
+    );
+    // A resident of the municipality whose record differs is not this job's business.
+    let resident = persons
+        .iter()
+        .find(|p| {
+            p.kommun == DEFAULT_KOMMUN && p.register.as_ref().is_some_and(|r| r.kommun != p.kommun)
+        })
+        .expect("a resident who moved away");
+    let local = se::local_person(app.engine.db(), &resident.personnummer)
+        .await
+        .expect("reads")
+        .expect("there");
+    assert_eq!(local.kommun, DEFAULT_KOMMUN);
+    let avisering = run("avisering").await;
+    let asked = avisering
+        .counts
+        .get("requested")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    assert!(
+        asked >= count("deferred"),
+        "the deferred ones are applied: {:?}",
+        avisering.counts
+    );
+    let local = se::local_person(app.engine.db(), &resident.personnummer)
+        .await
+        .expect("reads")
+        .expect("there");
+    assert_ne!(
+        local.kommun, DEFAULT_KOMMUN,
+        "avisering applied the notified move"
+    );
+    run("soka-personbearbetning").await;
+    let first = &persons[0];
+    let by_name = search::find(app.engine.db(), DEFAULT_KOMMUN, &first.name[..3], 500)
+        .await
+        .expect("searches");
+    assert!(by_name.iter().any(|h| h.personnummer == first.personnummer));
+    let by_pnr = search::find(
+        app.engine.db(),
+        DEFAULT_KOMMUN,
+        &first.personnummer[..10],
+        50,
+    )
+    .await
+    .expect("searches");
+    assert!(by_pnr.iter().any(|h| h.personnummer == first.personnummer));
+    assert!(
+        search::find(app.engine.db(), "0180", &first.name[..3], 50)
+            .await
+            .expect("searches")
+            .is_empty(),
+        "another municipality's register is not searched"
+    );
+    let logbook = app
+        .engine
+        .logbook(&LogbookFilter {
+            limit: 10,
+            ..LogbookFilter::default()
+        })
+        .await
+        .expect("logbook");
+    assert_eq!(logbook.len(), 3);
+}
+
+on_both_backends!(the_swedish_jobs_work_through_a_simulated_register);

@@ -53,6 +53,28 @@ pub struct JobStart {
     pub confirm: Option<String>,
 }
 
+impl JobStart {
+    /// Parameters as typed at a command line or in a web form, each read by its declared
+    /// kind; empty ones are left out (the defaults apply) and undeclared ones stay text, for
+    /// the schedule's check to name.
+    pub fn read_parameters<'t>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> serde_json::Map<String, Value> {
+        pairs
+            .into_iter()
+            .filter(|(_, text)| !text.trim().is_empty())
+            .map(|(name, text)| {
+                let value = self.parameters.get(name).map_or_else(
+                    || Value::String(text.to_owned()),
+                    |p| p.kind.from_text(text),
+                );
+                (name.to_owned(), value)
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug)]
 pub struct JobParameter {
     pub kind: ParameterKind,

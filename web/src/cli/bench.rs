@@ -1,6 +1,8 @@
 //! `forlob bench`: throughput of the engine on the demo move-out, durable on a real database,
-//! and ([`http`]) latency of the API under caseworkers working through a full inbox.
+//! ([`http`]) latency of the API under caseworkers working through a full inbox, and
+//! ([`folkbokforing`]) the Swedish out-of-municipality update over 100,000 persons.
 
+mod folkbokforing;
 mod http;
 
 use std::process::ExitCode;
@@ -21,6 +23,8 @@ pub(crate) enum Workload {
     /// Caseworkers reading their inbox and completing tasks over HTTP, on a database of
     /// `--tasks` open tasks; prints latency percentiles.
     Http,
+    /// One "Uppdatering utomkommunala personer" run over `--persons` synthetic persons.
+    Folkbokforing,
 }
 
 #[derive(Args)]
@@ -55,6 +59,12 @@ pub(crate) struct BenchArgs {
     /// time, so a million tasks are loaded once. A --db database is always kept.
     #[arg(long)]
     keep_db: bool,
+    /// folkbokforing: persons in the municipality's person register.
+    #[arg(long, default_value_t = 100_000)]
+    persons: usize,
+    /// folkbokforing: the direct Skatteverket integration (R23) instead of KIR.
+    #[arg(long)]
+    direct: bool,
 }
 
 fn peak_rss_mb() -> f64 {
@@ -73,6 +83,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Workload::Auto => "demo-move-out",
         Workload::Human => "demo-move-out-human",
         Workload::Http => return http::run(&args).await,
+        Workload::Folkbokforing => return folkbokforing::run(&args).await,
     };
     let tmp = tempfile::tempdir()?;
     let url = args.db.clone().unwrap_or_else(|| {

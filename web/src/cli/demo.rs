@@ -32,6 +32,7 @@ pub(crate) async fn seed(engine: &Engine, config: &Config) -> anyhow::Result<Vec
         );
         send_moves(config, persons, config.demo_moves).await?;
     }
+    seed_jobs(engine, persons).await?;
     if !store::users(engine.db()).await?.is_empty() {
         return Ok(Vec::new());
     }
@@ -68,6 +69,65 @@ pub(crate) async fn seed(engine: &Engine, config: &Config) -> anyhow::Result<Vec
         });
     }
     Ok(logins)
+}
+
+/// A Swedish person register beside the Danish one, the shipped jobs on schedules as a
+/// municipality would have them, and one run of the out-of-municipality update, so the jobs
+/// page and the logbook show real work at once.
+async fn seed_jobs(engine: &Engine, persons: usize) -> anyhow::Result<()> {
+    use forlob_engine::runtime::RunRequest;
+    use forlob_engine::schedule::ScheduleRequest;
+    use forlob_processes::folkbokforing::{DEFAULT_KOMMUN, simulate as se};
+
+    let now = engine.clock().now();
+    let swedes = se::population(DEFAULT_KOMMUN, persons, 1, now.date_naive());
+    se::store(engine.db(), &swedes, now - chrono::Duration::days(30)).await?;
+    println!("loaded {persons} demo persons into the Swedish person register ({DEFAULT_KOMMUN})");
+    let admin = forlob_engine::Actor {
+        id: "demo".into(),
+        role: "admin".into(),
+        municipality: None,
+    };
+    let every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .map(str::to_owned)
+        .to_vec();
+    let weekly = |process: &str, time: &str, weekdays: Vec<String>| ScheduleRequest {
+        process: process.into(),
+        start_time: Some(time.into()),
+        weekdays,
+        ..ScheduleRequest::default()
+    };
+    for request in [
+        weekly("avisering", "01:30", every_day.clone()),
+        weekly(
+            "uppdatering-utomkommunala-personer",
+            "02:30",
+            vec!["tue".into(), "thu".into()],
+        ),
+        weekly("soka-personbearbetning", "23:00", every_day),
+        ScheduleRequest {
+            process: "maanedskoersel".into(),
+            cron: Some("0 5 * * 5#1".into()),
+            ..ScheduleRequest::default()
+        },
+    ] {
+        engine.create_schedule(&request, &admin).await?;
+    }
+    let run = engine
+        .run_job_now(
+            &RunRequest {
+                process: Some("uppdatering-utomkommunala-personer".into()),
+                ..RunRequest::default()
+            },
+            &admin,
+        )
+        .await?;
+    engine.run_due().await?;
+    println!(
+        "scheduled the background jobs; ran {} once (logbook run {})",
+        run.process, run.id
+    );
+    Ok(())
 }
 
 /// Two days of moves, played on a manual clock from the day before yesterday up to now: the

@@ -218,37 +218,31 @@ async fn dispatch(engine: &Engine, command: JobsCommand) -> anyhow::Result<()> {
     }
 }
 
-/// NAME=VALUE pairs, typed by the job's declaration (an undeclared name stays text, for the
-/// engine's check to name).
+/// NAME=VALUE pairs, typed by the job's declaration.
 fn parameters(
     engine: &Engine,
     process: &str,
     pairs: &[String],
 ) -> anyhow::Result<Map<String, Value>> {
-    let catalog = engine.catalog();
-    let declared = catalog
-        .latest(process)
-        .and_then(|(_, d)| {
-            d.job.as_ref().map(|j| {
-                j.parameters
-                    .iter()
-                    .map(|(name, p)| (name.clone(), p.kind.clone()))
-                    .collect::<Vec<_>>()
-            })
+    let split: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .with_context(|| format!("`{pair}` is not NAME=VALUE"))
         })
-        .unwrap_or_default();
-    let mut out = Map::new();
-    for pair in pairs {
-        let (name, text) = pair
-            .split_once('=')
-            .with_context(|| format!("`{pair}` is not NAME=VALUE"))?;
-        let value = declared.iter().find(|(n, _)| n == name).map_or_else(
-            || Value::String(text.into()),
-            |(_, kind)| kind.from_text(text),
-        );
-        out.insert(name.to_owned(), value);
-    }
-    Ok(out)
+        .collect::<anyhow::Result<_>>()?;
+    let catalog = engine.catalog();
+    Ok(
+        match catalog.latest(process).and_then(|(_, d)| {
+            d.job
+                .as_ref()
+                .map(|j| j.read_parameters(split.iter().copied()))
+        }) {
+            Some(read) => read,
+            // Not a job: the engine's check says so.
+            None => Map::new(),
+        },
+    )
 }
 
 /// An exceptional job's text, confirmed by `--yes` or at the terminal.
@@ -289,6 +283,7 @@ async fn list(engine: &Engine) -> anyhow::Result<()> {
             .parameters
             .iter()
             .map(|(name, p)| match &p.default {
+                Some(Value::String(text)) => format!("{name}={text}"),
                 Some(default) => format!("{name}={default}"),
                 None => name.clone(),
             })

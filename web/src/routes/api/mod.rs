@@ -4,6 +4,7 @@
 //! become the API's JSON errors.
 
 pub(crate) mod admin;
+mod folkbokforing;
 pub(crate) mod jobs;
 mod messages;
 pub(crate) mod model;
@@ -118,6 +119,7 @@ fn resources() -> OpenApiRouter<AppState> {
         .merge(persons::router())
         .merge(messages::router())
         .merge(jobs::router())
+        .merge(folkbokforing::router())
 }
 
 /// `axum::Json` whose rejections are the API's JSON errors.

@@ -255,33 +255,17 @@ async fn add_schedule(
     }
 }
 
-/// The job's parameters from the form's `p.NAME` fields, typed by their declaration; empty
-/// fields are left out so the job's defaults apply.
+/// The job's parameters from the form's `p.NAME` fields, typed by their declaration.
 fn parameters(state: &AppState, process: &str, fields: &Map<String, Value>) -> Map<String, Value> {
-    let catalog = state.engine.catalog();
-    let declared = catalog
-        .latest(process)
-        .and_then(|(_, d)| {
-            d.job.as_ref().map(|j| {
-                j.parameters
-                    .iter()
-                    .map(|(n, p)| (n.clone(), p.kind.clone()))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .unwrap_or_default();
-    fields
+    let pairs = fields
         .iter()
-        .filter_map(|(name, text)| Some((name, text.as_str()?)))
-        .filter(|(_, text)| !text.trim().is_empty())
-        .map(|(name, text)| {
-            let value = declared.iter().find(|(n, _)| n == name).map_or_else(
-                || Value::String(text.to_owned()),
-                |(_, kind)| kind.from_text(text),
-            );
-            (name.clone(), value)
-        })
-        .collect()
+        .filter_map(|(name, text)| Some((name.as_str(), text.as_str()?)));
+    state
+        .engine
+        .catalog()
+        .latest(process)
+        .and_then(|(_, d)| d.job.as_ref().map(|j| j.read_parameters(pairs)))
+        .unwrap_or_default()
 }
 
 async fn remove(
