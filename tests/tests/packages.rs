@@ -332,7 +332,7 @@ async fn the_swedish_jobs_work_through_a_simulated_register(backend: Backend) {
         role: "admin".into(),
         municipality: None,
     };
-    let mut run = |process: &'static str| {
+    let run = |process: &'static str| {
         let engine = &app.engine;
         let admin = admin.clone();
         async move {

@@ -477,7 +477,32 @@ async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backe
     );
 }
 
+async fn the_swedish_person_search_is_for_the_registers_own_staff(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let empty = admin.get("/folkbokforing/persons?q=An").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(
+        empty.text.contains("Ingen person passer."),
+        "{}",
+        empty.text
+    );
+    let short = admin.get("/folkbokforing/persons?q=A").await;
+    assert!(short.text.contains("Skriv mindst to tegn."));
+    let markup = admin.get("/folkbokforing/persons?q=%3Cscript%3E").await;
+    assert!(!markup.text.contains("<script>") && markup.text.contains("&lt;script&gt;"));
+    // A caseworker of 101 may not search Sundsvall's register.
+    let mut caseworker = Browser::new(&web);
+    caseworker.sign_in("anna").await;
+    let other = caseworker
+        .get("/folkbokforing/persons?q=An&kommun=2281")
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+}
+
 on_both_backends!(
+    the_swedish_person_search_is_for_the_registers_own_staff,
     an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it,
     every_answer_has_our_shape_and_safety_headers,
     the_person_page_shows_the_overview_open_tasks_and_refusals,

@@ -43,6 +43,22 @@ pub(crate) struct PersonHitView {
     pub built_at: DateTime<Utc>,
 }
 
+/// Whose person register `caller` searches: an admin any (default the package's), a
+/// caseworker only their own municipality's.
+pub(crate) fn register_of(caller: &Caller, asked: Option<String>) -> Result<String> {
+    caller.require(&[Role::Caseworker, Role::Admin])?;
+    let asked = asked.filter(|k| !k.trim().is_empty());
+    match (caller.user.role, asked, caller.user.municipality.clone()) {
+        (Role::Admin, Some(k), _) => Ok(k),
+        (Role::Admin, None, _) => Ok(forlob_processes::folkbokforing::DEFAULT_KOMMUN.to_owned()),
+        (_, Some(k), Some(own)) if k != own => Err(AppError::forbidden(
+            "a caseworker searches only their own municipality's person register",
+        )),
+        (_, _, Some(own)) => Ok(own),
+        (_, _, None) => Err(AppError::forbidden("no municipality")),
+    }
+}
+
 /// Persons of the municipality's person register by name or personnummer.
 #[utoipa::path(get, path = "/folkbokforing/persons", tag = "persons", params(SearchQuery),
     responses((status = 200, body = Vec<PersonHitView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -51,19 +67,7 @@ async fn search_persons(
     caller: Caller,
     Query(query): Query<SearchQuery>,
 ) -> Result<Json<Vec<PersonHitView>>> {
-    caller.require(&[Role::Caseworker, Role::Admin])?;
-    let own = caller.user.municipality.clone();
-    let kommun = match (caller.user.role, query.kommun, own) {
-        (Role::Admin, Some(k), _) => k,
-        (Role::Admin, None, _) => forlob_processes::folkbokforing::DEFAULT_KOMMUN.to_owned(),
-        (_, Some(k), Some(own)) if k != own => {
-            return Err(AppError::forbidden(
-                "a caseworker searches only their own municipality's person register",
-            ));
-        }
-        (_, _, Some(own)) => own,
-        (_, _, None) => return Err(AppError::forbidden("no municipality")),
-    };
+    let kommun = register_of(&caller, query.kommun)?;
     if query.q.trim().chars().count() < 2 {
         return Err(AppError::invalid([("q", "give at least two characters")]));
     }

@@ -4,7 +4,7 @@
 //! become the API's JSON errors.
 
 pub(crate) mod admin;
-mod folkbokforing;
+pub(crate) mod folkbokforing;
 pub(crate) mod jobs;
 mod messages;
 pub(crate) mod model;

@@ -9,6 +9,7 @@
 
 mod admin;
 mod designer;
+mod folkbokforing;
 mod inbox;
 mod jobs;
 mod login;
@@ -207,6 +208,9 @@ impl Ui {
                 "is_admin": c.user.role == forlob_engine::Role::Admin,
                 "is_designer": matches!(c.user.role, forlob_engine::Role::Designer | forlob_engine::Role::Admin),
                 "is_caseworker": matches!(c.user.role, forlob_engine::Role::Caseworker | forlob_engine::Role::Admin),
+                // A Swedish municipality (four-digit code) searches its person register.
+                "searches_se": c.user.role == forlob_engine::Role::Admin
+                    || c.user.municipality.as_ref().is_some_and(|m| m.len() == 4),
             })),
             "csrf": chrome.caller.as_ref().map(|c| c.csrf().to_owned()).unwrap_or_default(),
             "flash": chrome.flash,
@@ -378,6 +382,7 @@ pub(crate) fn router(_state: &AppState) -> Router<AppState> {
         .merge(persons::router())
         .merge(admin::router())
         .merge(jobs::router())
+        .merge(folkbokforing::router())
         .merge(designer::router())
 }
 
