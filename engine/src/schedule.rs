@@ -142,21 +142,25 @@ impl Recurrence {
         } else {
             (after, false)
         };
-        // Each pass moves strictly forward; a handful covers any DST repetition.
-        for _ in 0..8 {
+        // croner searches wall-clock time and answers a repeated (autumn) time with its first
+        // occurrence. Inside the repeated hour that lies before `from`: those firings happened
+        // in the first pass, and Vixie cron does not repeat them, so step on until the
+        // search is past the repeated hour. Bounded: a change repeats at most a few hours.
+        for _ in 0..(4 * 60) {
             let candidate = self
                 .parsed
                 .find_next_occurrence(&from.with_timezone(&self.zone), inclusive)
-                .ok()?;
-            let local = candidate.naive_local();
+                .ok()?
+                .with_timezone(&Utc);
+            let local = candidate.with_timezone(&self.zone).naive_local();
             let first_of_local = self.zone.from_local_datetime(&local).earliest();
-            if first_of_local.is_some_and(|first| first != candidate) {
-                // The second pass through an hour the autumn change repeats: already fired.
-                from = candidate.with_timezone(&Utc);
-                inclusive = false;
+            let repeated = first_of_local.is_some_and(|first| first != candidate);
+            if candidate <= after || (candidate < from && !inclusive) || repeated {
+                from = from.max(candidate) + chrono::Duration::minutes(1);
+                inclusive = true;
                 continue;
             }
-            return Some(candidate.with_timezone(&Utc));
+            return Some(candidate);
         }
         None
     }
@@ -301,7 +305,7 @@ pub fn check(
             .clone()
             .filter(|_| request.cron.is_none()),
         weekdays: if request.cron.is_none() {
-            request.weekdays.iter().map(|d| d.to_lowercase()).collect()
+            weekday_names(request).unwrap_or_default()
         } else {
             Vec::new()
         },
@@ -310,6 +314,25 @@ pub fn check(
         overlap: request.overlap,
         first_firing,
     })
+}
+
+/// The short names the schedule table shows, in week order.
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A request's weekdays as short names (`Monday` and `mon` alike), in week order; `None`
+/// when one is not a weekday.
+fn weekday_names(request: &ScheduleRequest) -> Option<Vec<String>> {
+    let mut days = Vec::new();
+    for name in &request.weekdays {
+        days.push(name.trim().parse::<Weekday>().ok()?.num_days_from_monday());
+    }
+    days.sort_unstable();
+    days.dedup();
+    Some(
+        days.iter()
+            .map(|d| DAY_NAMES[*d as usize].to_owned())
+            .collect(),
+    )
 }
 
 /// The cron expression of a request: its own, or the one its time and weekdays make.
@@ -514,6 +537,43 @@ mod tests {
                 "2026-10-26 Mon 02:30 CET",
                 "2026-10-27 Tue 02:30 CET"
             ]
+        );
+    }
+
+    #[test]
+    fn a_search_from_inside_the_repeated_autumn_hour_goes_forward() {
+        // A node down from 02:40 CEST until 02:10 CET (the second pass) on the change day.
+        let r = Recurrence::new(
+            "*/15 * * * *",
+            Stockholm,
+            "2026-10-25".parse().expect("date"),
+        )
+        .expect("parses");
+        let after: DateTime<Utc> = "2026-10-25T01:10:00Z".parse().expect("instant");
+        let next = r.next_after(after).expect("fires again");
+        assert!(next > after);
+        assert_eq!(local(next), "2026-10-25 Sun 03:00 CET");
+        // A daily 02:30 made at 02:10 CET that day first fires the next day.
+        let daily = weekly(
+            "02:30",
+            &["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "2026-10-25",
+        );
+        assert_eq!(
+            daily.next_after(after).map(local).as_deref(),
+            Some("2026-10-26 Mon 02:30 CET")
+        );
+    }
+
+    #[test]
+    fn weekdays_are_kept_as_short_names_whatever_was_written() {
+        let request = ScheduleRequest {
+            weekdays: vec!["Monday".into(), "fri".into(), "mon".into()],
+            ..ScheduleRequest::default()
+        };
+        assert_eq!(
+            weekday_names(&request),
+            Some(vec!["mon".to_owned(), "fri".to_owned()])
         );
     }
 

@@ -228,32 +228,43 @@ impl Engine {
     /// Fires every schedule due at `now` and starts queued runs whose predecessor ended;
     /// returns how many runs were started.
     pub(super) async fn fire_due_schedules(&self, now: DateTime<Utc>) -> Result<usize> {
+        // A read first: most calls find nothing due and need no write lock.
+        if store::jobs::next_firing(&self.db)
+            .await?
+            .is_none_or(|next| next > now)
+        {
+            return Ok(0);
+        }
         let mut started = 0;
         loop {
-            let (fired, runs) = self
+            let (advanced, runs) = self
                 .retrying(|| async {
                     let (_turn, conn) = self.begin_write().await?;
                     let due = store::jobs::due_schedules(&conn, now, 20).await?;
-                    let mut runs = 0;
+                    let (mut advanced, mut runs) = (0, 0);
                     for schedule in &due {
                         let savepoint = conn.begin().await?;
                         match self.fire(&savepoint, schedule, now).await {
                             Ok(n) => {
                                 savepoint.commit().await?;
                                 runs += n;
+                                advanced += 1;
                             }
                             Err(e) => {
                                 savepoint.rollback().await?;
-                                self.firing_failed(&conn, schedule, now, e).await?;
+                                if self.firing_failed(&conn, schedule, now, e).await? {
+                                    advanced += 1;
+                                }
                             }
                         }
                     }
                     self.commit(conn).await?;
-                    Ok((due.len(), runs))
+                    Ok((advanced, runs))
                 })
                 .await?;
             started += runs;
-            if fired == 0 {
+            // Nothing moved on (none due, or another node holds them): done for this tick.
+            if advanced == 0 {
                 return Ok(started);
             }
         }
@@ -303,7 +314,7 @@ impl Engine {
                     .await?,
             );
         }
-        let next = recurrence.next_after(now);
+        let next = recurrence.next_after(now).filter(|next| *next > now);
         if !store::jobs::set_next_firing(conn, schedule.id, due_at, next).await? {
             return Err(TransitionError::Raced(format!(
                 "schedule {} fired elsewhere",
@@ -424,27 +435,23 @@ impl Engine {
 
     /// A firing that could not start its job (the process is gone, its first step cannot be
     /// entered): logged as skipped with the reason, and the schedule moves on, so one broken
-    /// job does not stop the scheduler. Conflicts (another node fired it) log nothing.
+    /// job does not stop the scheduler; true then. A conflict (another node fired it) logs
+    /// nothing and moves nothing: false.
     async fn firing_failed(
         &self,
         conn: &DatabaseTransaction,
         schedule: &Schedule,
         now: DateTime<Utc>,
         error: EngineError,
-    ) -> Result<()> {
-        if matches!(
-            error,
-            EngineError::Transition(TransitionError::Raced(_)) | EngineError::Store(_)
-        ) {
-            return if let EngineError::Store(e) = error {
-                Err(EngineError::Store(e))
-            } else {
-                Ok(())
-            };
+    ) -> Result<bool> {
+        match error {
+            EngineError::Store(e) => return Err(EngineError::Store(e)),
+            EngineError::Transition(TransitionError::Raced(_)) => return Ok(false),
+            _ => {}
         }
         tracing::error!(schedule = %schedule.id, process = %schedule.process, error = %error, "a firing could not start its job");
         let Some(due_at) = schedule.next_fire_at else {
-            return Ok(());
+            return Ok(false);
         };
         let run = NewRun {
             schedule_id: Some(schedule.id),
@@ -461,8 +468,7 @@ impl Engine {
         let next = recurrence_of(schedule)
             .ok()
             .and_then(|(_, r)| r.next_after(now));
-        store::jobs::set_next_firing(conn, schedule.id, due_at, next).await?;
-        Ok(())
+        Ok(store::jobs::set_next_firing(conn, schedule.id, due_at, next).await?)
     }
 
     /// Queued firings whose schedule has no run going any more start now, oldest first.
@@ -487,17 +493,20 @@ impl Engine {
             let Some(schedule_id) = run.schedule_id else {
                 continue;
             };
-            if busy.contains(&schedule_id)
-                || store::jobs::schedule_has_active_run(conn, schedule_id).await?
-            {
-                busy.insert(schedule_id);
+            // One queued run per schedule and round: the first one starts, or the schedule
+            // is busy and the rest wait too.
+            if !busy.insert(schedule_id) {
+                continue;
+            }
+            // Another node's firing of this schedule waits for us (and we for it) on PostgreSQL.
+            store::jobs::lock_schedule(conn, schedule_id).await?;
+            if store::jobs::schedule_has_active_run(conn, schedule_id).await? {
                 continue;
             }
             let Some(schedule) = store::jobs::schedule_by_id(conn, schedule_id).await? else {
                 continue;
             };
             let zone = recurrence_of(&schedule).map_or(chrono_tz::UTC, |(zone, _)| zone);
-            busy.insert(schedule_id);
             let savepoint = conn.begin().await?;
             match self
                 .start_run(&savepoint, &schedule, zone, run.id, run.fire_at, now)
@@ -511,7 +520,15 @@ impl Engine {
                 Err(EngineError::Transition(TransitionError::Raced(_))) => {
                     savepoint.rollback().await?;
                 }
-                Err(e) => return Err(e),
+                Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
+                // It cannot start (the job is gone, its first step fails): it will not, and
+                // the queue behind it goes on.
+                Err(e) => {
+                    savepoint.rollback().await?;
+                    tracing::error!(run = run.id, error = %e, "a queued run could not start");
+                    store::jobs::skip_queued_run(conn, run.id, &format!("could not start: {e}"))
+                        .await?;
+                }
             }
         }
         Ok(started)

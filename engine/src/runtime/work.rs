@@ -15,9 +15,11 @@ impl Engine {
     #[tracing::instrument(skip(self))]
     pub async fn run_due(&self) -> Result<usize> {
         self.refresh_catalog().await?;
-        let mut handled = self.fire_due_schedules(self.clock.now()).await?;
+        let mut handled = 0;
         loop {
             let now = self.clock.now();
+            // Each round, so a firing is on time while a long job keeps this loop busy.
+            handled += self.fire_due_schedules(now).await?;
             let lease = chrono::Duration::from_std(self.options.lease)
                 .unwrap_or(chrono::Duration::minutes(5));
             let claimed = {

@@ -265,28 +265,48 @@ pub async fn schedule_has_active_run<C: ConnectionTrait>(
     conn: &C,
     schedule_id: Uuid,
 ) -> Result<bool, DbErr> {
-    let instances: Vec<Uuid> = job_run::Entity::find()
-        .select_only()
+    let runs_of_schedule = sea_orm::sea_query::Query::select()
         .column(job_run::Column::InstanceId)
-        .filter(job_run::Column::ScheduleId.eq(schedule_id))
-        .filter(job_run::Column::InstanceId.is_not_null())
-        .order_by_desc(job_run::Column::Id)
-        .limit(5)
-        .into_tuple::<Option<Uuid>>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-    if instances.is_empty() {
-        return Ok(false);
-    }
+        .from(job_run::Entity)
+        .and_where(job_run::Column::ScheduleId.eq(schedule_id))
+        .and_where(job_run::Column::InstanceId.is_not_null())
+        .to_owned();
     Ok(instance::Entity::find()
-        .filter(instance::Column::Id.is_in(instances))
+        .filter(instance::Column::Id.in_subquery(runs_of_schedule))
         .filter(instance::Column::Status.eq(InstanceStatus::Active.as_str()))
         .one(conn)
         .await?
         .is_some())
+}
+
+/// On PostgreSQL, holds the schedule's row for the transaction, so a node starting its queued
+/// run and a node firing it take turns (the firing skips a row held this way).
+pub async fn lock_schedule<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        schedule::Entity::find_by_id(id)
+            .lock(LockType::Update)
+            .one(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A queued run that cannot start becomes skipped, with the reason.
+pub async fn skip_queued_run<C: ConnectionTrait>(
+    conn: &C,
+    run_id: i64,
+    reason: &str,
+) -> Result<(), DbErr> {
+    job_run::Entity::update_many()
+        .col_expr(
+            job_run::Column::Outcome,
+            SqlExpr::value(RunStatus::Skipped.as_str()),
+        )
+        .col_expr(job_run::Column::Reason, SqlExpr::value(reason))
+        .filter(job_run::Column::Id.eq(run_id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// Queued firings, oldest first.

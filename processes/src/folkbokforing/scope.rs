@@ -79,8 +79,9 @@ pub fn decide(
     if !in_scope {
         return Decision::Excluded; // R21
     }
-    // R22: persons under 19, and their guardians, now; the rest of the scope at avisering.
-    let young = child && under_19(p, run_date);
+    // R22: persons under 19 (whatever made them in scope), and the guardians of in-scope
+    // children under 19, now; the rest of the scope at avisering.
+    let young = under_19(p, run_date);
     let guardian_of_young =
         has_role(p, &["vardnadshavare"]) && linked.iter().any(|c| under_19(c, run_date));
     if young || guardian_of_young {
@@ -123,6 +124,9 @@ mod tests {
         guardian_of_former.linked_to = vec!["c2".into()];
         let staff = person("s1", "1970-01-01", &["personal"]);
         let other = person("o1", "1990-01-01", &[]);
+        let young_staff = person("s2", "2008-01-01", &["personal"]);
+        let mut young_sibling = person("k1", "2012-01-01", &["kopplad"]);
+        young_sibling.linked_to = vec!["c1".into()];
         let children: HashMap<String, LocalPerson> = [pupil.clone(), former.clone()]
             .into_iter()
             .map(|c| (c.personnummer.clone(), c))
@@ -147,6 +151,8 @@ mod tests {
             "pupil more than a year ago"
         );
         assert_eq!(kir(&other), Decision::Excluded);
+        assert_eq!(kir(&young_staff), Decision::Now, "in scope and under 19");
+        assert_eq!(kir(&young_sibling), Decision::Now, "linked and under 19");
         for p in [&pupil, &former, &long_ago, &guardian, &staff, &other] {
             assert_eq!(
                 decide(p, &children, Mode::Direct, run),

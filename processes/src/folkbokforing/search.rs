@@ -38,8 +38,15 @@ pub async fn find<C: ConnectionTrait>(
     query: &str,
     limit: u64,
 ) -> Result<Vec<PersonHit>, DbErr> {
-    let query = query.trim();
-    if query.is_empty() {
+    // LIKE's own wildcards are not part of any name or personnummer: a search for `%%`
+    // must not list the whole register.
+    let query: String = query
+        .trim()
+        .chars()
+        .filter(|c| *c != '%' && *c != '_')
+        .collect();
+    let query = query.as_str();
+    if query.chars().count() < 2 {
         return Ok(Vec::new());
     }
     let key = name_key(query);

@@ -22,6 +22,7 @@ impl Action for ApplyNotifications {
     }
 
     async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+        input.check()?;
         let log = JobLog::of(ctx);
         let chunk = store::notified_chunk(ctx.conn, &input.after, CHUNK).await?;
         let (pending, notified): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, p)| *p);

@@ -23,6 +23,7 @@ impl Action for BuildSearch {
     }
 
     async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+        input.check()?;
         let log = JobLog::of(ctx);
         let total = match input.total {
             Some(total) => total,

@@ -22,6 +22,7 @@ impl Action for FetchAll {
     }
 
     async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+        input.check()?;
         let log = JobLog::of(ctx);
         let total = match input.total {
             Some(total) => total,

@@ -47,6 +47,17 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    /// The run's municipality must be one of Sweden's: it says whose register this is.
+    pub(crate) fn check(&self) -> Result<(), ActionError> {
+        match crate::folkbokforing::kommuner::find(&self.kommun) {
+            Some(_) => Ok(()),
+            None => Err(ActionError::permanent(format!(
+                "kommun `{}` is not a Swedish municipality code",
+                self.kommun
+            ))),
+        }
+    }
+
     /// The output after a chunk of `persons`: the next cursor, and whether there is more.
     pub(crate) fn next(&self, persons: &[LocalPerson], total: Option<i64>) -> Value {
         let done = self.done + persons.len() as i64;

@@ -22,6 +22,7 @@ impl Action for UpdateAreas {
     }
 
     async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+        input.check()?;
         let log = JobLog::of(ctx);
         let residents = Which::In(&input.kommun);
         let total = match input.total {

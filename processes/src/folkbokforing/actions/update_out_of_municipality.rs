@@ -29,6 +29,7 @@ impl Action for UpdateOutOfMunicipality {
         let mode = Mode::parse(mode_text).ok_or_else(|| {
             ActionError::permanent(format!("mode `{mode_text}` is neither kir nor direkt"))
         })?;
+        input.check()?;
         let log = JobLog::of(ctx);
         let outside = Which::OutsideOf(&input.kommun);
         let total = match input.total {

@@ -138,7 +138,14 @@ async fn render(
         "chosen": chosen,
         "schedules": schedules,
         "weekdays": weekdays,
-        "today": state.engine.clock().now().date_naive().to_string(),
+        // The form's default start date: today where the job runs.
+        "today": job
+            .and_then(|j| j.time_zone.parse::<chrono_tz::Tz>().ok())
+            .map_or_else(
+                || state.engine.clock().now().date_naive(),
+                |zone| state.engine.clock().now().with_timezone(&zone).date_naive(),
+            )
+            .to_string(),
     });
     if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
         data.extend(extra.clone());
