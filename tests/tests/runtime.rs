@@ -1150,3 +1150,46 @@ async fn writers_of_one_node_take_turns_instead_of_failing_busy() {
         .expect("reads");
     assert_eq!(started.len(), 40);
 }
+
+/// A start whose guard reads a variable the caller did not give is the caller's to mend: 422
+/// naming what is missing, not a 500.
+async fn a_start_without_the_variables_its_guard_reads_is_refused_as_invalid(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(
+            r#"
+id: guarded-start
+subject: demo-person
+start:
+  manual: { allowed: "vars.amount > 0" }
+initial: done
+states:
+  done: { end: true }
+"#,
+        )
+        .build()
+        .await;
+    let caseworker = Actor {
+        id: "cw".into(),
+        role: "caseworker".into(),
+        municipality: Some("101".into()),
+    };
+    let err = app
+        .engine
+        .start_instance("guarded-start", "0101501234", Map::new(), &caseworker)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.status(), 422, "{err}");
+    match err {
+        EngineError::Invalid(fields) => {
+            assert!(fields["variables"].contains("amount"), "{fields:?}")
+        }
+        other => panic!("{other}"),
+    }
+    let vars: Map<String, Value> = [("amount".to_owned(), json!(5))].into_iter().collect();
+    app.engine
+        .start_instance("guarded-start", "0101501234", vars, &caseworker)
+        .await
+        .expect("starts with what it needs");
+}
+
+on_both_backends!(a_start_without_the_variables_its_guard_reads_is_refused_as_invalid);

@@ -70,7 +70,18 @@ impl Engine {
                     .with("subject", subject_data)
                     .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null))
                     .with("vars", Value::Object(vars.clone()));
-                if !allowed.eval_bool(&scope)? {
+                // The guard reads what the caller gave (vars, subject): when it cannot be
+                // evaluated, the start lacks something it needs — the caller's to mend (422).
+                let permitted = allowed.eval_bool(&scope).map_err(|e| {
+                    EngineError::Invalid(
+                        [(
+                            "variables".to_owned(),
+                            format!("the start of `{}` needs other variables: {e}", def.id),
+                        )]
+                        .into(),
+                    )
+                })?;
+                if !permitted {
                     let reason = manual
                         .and_then(|m| m.refusal.clone())
                         .unwrap_or_else(|| format!("you may not start `{}` for {subject}", def.id));

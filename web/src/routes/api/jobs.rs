@@ -55,7 +55,7 @@ pub(crate) struct ParameterView {
     #[serde(rename = "type")]
     pub kind: String,
     pub options: Vec<String>,
-    #[schema(value_type = Option<Object>)]
+    /// Of the parameter's type: text, a number or true/false.
     pub default: Option<Value>,
 }
 
