@@ -408,6 +408,21 @@ pub fn count_matches(found: usize, spec: &Value) -> Result<(), String> {
     }
 }
 
+/// An expectation is a mapping of only the keys its kind understands: a key it would ignore
+/// (a typo) would let a wrong test pass. For packages' expectations too.
+pub fn require_keys(spec: &Value, understood: &[&str]) -> Result<(), String> {
+    let Value::Object(map) = spec else {
+        return Err("an expectation is a mapping of keys to values".into());
+    };
+    match map.keys().find(|k| !understood.contains(&k.as_str())) {
+        Some(unknown) => Err(format!(
+            "unknown key `{unknown}`; understood: {}",
+            understood.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Whether `actual` is what `spec[key]` asks for; a key the spec leaves out matches anything.
 pub fn field_matches(spec: &Value, key: &str, actual: Option<&str>) -> bool {
     spec.get(key)
@@ -444,15 +459,7 @@ const EXPECTATION_KEYS: &[(&str, &[&str])] = &[
 async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> {
     let db = engine.db();
     if let Some((_, keys)) = EXPECTATION_KEYS.iter().find(|(k, _)| *k == kind) {
-        let Value::Object(map) = spec else {
-            return Err("an expectation is a mapping of keys to values".into());
-        };
-        if let Some(unknown) = map.keys().find(|k| !keys.contains(&k.as_str())) {
-            return Err(format!(
-                "unknown key `{unknown}`; {kind} understands {}",
-                keys.join(", ")
-            ));
-        }
+        require_keys(spec, keys)?;
     }
     match kind {
         "task" => {

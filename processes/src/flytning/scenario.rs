@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use forlob_engine::scenario::{
-    Expectation, Fixture, count_matches, field_matches as matches, value_text,
+    Expectation, Fixture, count_matches, field_matches as matches, require_keys, value_text,
 };
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Deserialize;
@@ -177,19 +177,6 @@ fn field<'a>(spec: &'a Value, key: &str) -> Option<&'a Value> {
     spec.get(key)
 }
 
-fn require_keys(spec: &Value, allowed: &[&str]) -> Result<(), String> {
-    let Value::Object(map) = spec else {
-        return Err("an expectation is a mapping".into());
-    };
-    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(format!(
-            "unknown key `{k}`; understood: {}",
-            allowed.join(", ")
-        )),
-        None => Ok(()),
-    }
-}
-
 fn subject(spec: &Value) -> Result<String, String> {
     field(spec, "subject")
         .map(value_text)
@@ -240,16 +227,8 @@ type Row = Vec<(&'static str, Option<String>)>;
 /// Checks a row-counting expectation: the spec may name `subject`, `count` and the rows'
 /// keys; the rows whose named fields all match are counted, and a miss lists what is there.
 fn check_rows(spec: &Value, what: &str, keys: &[&str], rows: Vec<Row>) -> Result<(), String> {
-    let Value::Object(map) = spec else {
-        return Err("an expectation is a mapping".into());
-    };
-    let allowed = |k: &str| k == "subject" || k == "count" || keys.contains(&k);
-    if let Some(unknown) = map.keys().find(|k| !allowed(k)) {
-        return Err(format!(
-            "unknown key `{unknown}`; understood: subject, count, {}",
-            keys.join(", ")
-        ));
-    }
+    let understood: Vec<&str> = ["subject", "count"].iter().chain(keys).copied().collect();
+    require_keys(spec, &understood)?;
     let found = rows
         .iter()
         .filter(|row| row.iter().all(|(k, v)| matches(spec, k, v.as_deref())))

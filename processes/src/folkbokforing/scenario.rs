@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use forlob_engine::scenario::{Expectation, Fixture, value_text};
+use forlob_engine::scenario::{Expectation, Fixture, require_keys, value_text};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait};
 use serde::Deserialize;
 use serde_json::Value;
@@ -137,16 +137,8 @@ impl Expectation for Person {
         spec: &Value,
         _now: DateTime<Utc>,
     ) -> Result<(), String> {
-        let Value::Object(map) = spec else {
-            return Err("an expectation is a mapping".into());
-        };
-        if let Some(unknown) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
-            return Err(format!(
-                "unknown key `{unknown}`; se_person understands {}",
-                KEYS.join(", ")
-            ));
-        }
-        let pnr = map
+        require_keys(spec, KEYS)?;
+        let pnr = spec
             .get("pnr")
             .map(value_text)
             .ok_or("se_person needs `pnr`")?;
@@ -166,7 +158,7 @@ impl Expectation for Person {
         let wrong: Vec<String> = actual
             .iter()
             .filter_map(|(key, value)| {
-                let want = map.get(*key)?;
+                let want = spec.get(*key)?;
                 let want = match want {
                     Value::Null => None,
                     other => Some(value_text(other)),
