@@ -8,6 +8,8 @@
 //! make a second node that fires the same schedule at the same moment roll back, so a firing
 //! starts exactly one run.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait as _};
@@ -22,7 +24,7 @@ use crate::jobs::{JobRun, JobRunDetail, LogbookFilter, RunStatus, Schedule};
 use crate::schedule::{
     self, CheckedSchedule, Misfire, Overlap, Recurrence, ScheduleContext, ScheduleRequest,
 };
-use crate::store::{self, jobs::NewRun};
+use crate::store::{self, jobs::NewRun, jobs::Queued};
 
 /// Firings run for one schedule after a downtime with the policy `all`, at most.
 const MAX_CATCH_UP: usize = 100;
@@ -77,6 +79,11 @@ impl Engine {
 
     /// The checks of a schedule request against the job's definition and the clock.
     pub fn check_schedule(&self, request: &ScheduleRequest) -> Result<CheckedSchedule> {
+        if request.process.trim().is_empty() {
+            return Err(EngineError::Invalid(
+                [("process".to_owned(), "needed: the job to run".to_owned())].into(),
+            ));
+        }
         let catalog = self.catalog();
         let Some((_, def)) = catalog.latest(&request.process) else {
             return Err(EngineError::Invalid(
@@ -111,7 +118,8 @@ impl Engine {
                     None => EngineError::not_found("schedule", id),
                 });
             }
-            store::jobs::drop_queued_runs(&conn, id, "the schedule was removed").await?;
+            store::jobs::skip_queued(&conn, Queued::OfSchedule(id), "the schedule was removed")
+                .await?;
             self.commit(conn).await
         })
         .await
@@ -526,8 +534,8 @@ impl Engine {
                 Err(e) => {
                     savepoint.rollback().await?;
                     tracing::error!(run = run.id, error = %e, "a queued run could not start");
-                    store::jobs::skip_queued_run(conn, run.id, &format!("could not start: {e}"))
-                        .await?;
+                    let reason = format!("could not start: {e}");
+                    store::jobs::skip_queued(conn, Queued::Run(run.id), &reason).await?;
                 }
             }
         }
@@ -538,8 +546,33 @@ impl Engine {
     /// going when a job it must finish before starts (or the other way round). Empty when
     /// there is no such job or no run has finished yet.
     pub async fn schedule_warnings(&self, schedule: &Schedule) -> Result<Vec<String>> {
-        let catalog = self.catalog();
         let live = store::jobs::schedules(&self.db, false).await?;
+        self.warnings_among(schedule, &live, &mut HashMap::new())
+            .await
+    }
+
+    /// The schedule table with each row's R27 warnings, reading the table and each job's
+    /// recent durations once for all rows.
+    pub async fn schedules_with_warnings(&self) -> Result<Vec<(Schedule, Vec<String>)>> {
+        let live = store::jobs::schedules(&self.db, false).await?;
+        let mut durations = HashMap::new();
+        let mut rows = Vec::with_capacity(live.len());
+        for schedule in &live {
+            let warnings = self.warnings_among(schedule, &live, &mut durations).await?;
+            rows.push((schedule.clone(), warnings));
+        }
+        Ok(rows)
+    }
+
+    /// `schedule`'s warnings against the `live` schedules; `durations` remembers each job's
+    /// longest recent run across calls.
+    async fn warnings_among(
+        &self,
+        schedule: &Schedule,
+        live: &[Schedule],
+        durations: &mut HashMap<String, Option<chrono::Duration>>,
+    ) -> Result<Vec<String>> {
+        let catalog = self.catalog();
         let finish_before = |process: &str| -> Vec<String> {
             catalog
                 .latest(process)
@@ -548,7 +581,7 @@ impl Engine {
         };
         // Pairs (earlier job's schedule, later job's schedule) that involve this schedule.
         let mut pairs = Vec::new();
-        for other in &live {
+        for other in live {
             if other.id == schedule.id {
                 continue;
             }
@@ -563,7 +596,15 @@ impl Engine {
         let until = now + chrono::Duration::days(WARNING_DAYS);
         let mut warnings = Vec::new();
         for (earlier, later) in pairs {
-            let Some(longest) = self.longest_recent_run(&earlier.process).await? else {
+            let longest = match durations.get(&earlier.process) {
+                Some(known) => *known,
+                None => {
+                    let found = self.longest_recent_run(&earlier.process).await?;
+                    durations.insert(earlier.process.clone(), found);
+                    found
+                }
+            };
+            let Some(longest) = longest else {
                 continue;
             };
             let (Some(first), Some(second)) =

@@ -241,22 +241,33 @@ pub async fn attach_instance<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// Queued firings of a schedule will not run: they become skipped, with the reason.
-pub async fn drop_queued_runs<C: ConnectionTrait>(
+/// Which queued firings [`skip_queued`] takes out of the queue.
+#[derive(Debug, Clone, Copy)]
+pub enum Queued {
+    /// Every one of a schedule (it was removed).
+    OfSchedule(Uuid),
+    /// One that cannot start.
+    Run(i64),
+}
+
+/// Queued firings that will not run become skipped, with the reason.
+pub async fn skip_queued<C: ConnectionTrait>(
     conn: &C,
-    schedule_id: Uuid,
+    which: Queued,
     reason: &str,
 ) -> Result<(), DbErr> {
-    job_run::Entity::update_many()
+    let query = job_run::Entity::update_many()
         .col_expr(
             job_run::Column::Outcome,
             SqlExpr::value(RunStatus::Skipped.as_str()),
         )
         .col_expr(job_run::Column::Reason, SqlExpr::value(reason))
-        .filter(job_run::Column::ScheduleId.eq(schedule_id))
-        .filter(job_run::Column::Outcome.eq(RunStatus::Queued.as_str()))
-        .exec(conn)
-        .await?;
+        .filter(job_run::Column::Outcome.eq(RunStatus::Queued.as_str()));
+    let query = match which {
+        Queued::OfSchedule(id) => query.filter(job_run::Column::ScheduleId.eq(id)),
+        Queued::Run(id) => query.filter(job_run::Column::Id.eq(id)),
+    };
+    query.exec(conn).await?;
     Ok(())
 }
 
@@ -288,24 +299,6 @@ pub async fn lock_schedule<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(),
             .one(conn)
             .await?;
     }
-    Ok(())
-}
-
-/// A queued run that cannot start becomes skipped, with the reason.
-pub async fn skip_queued_run<C: ConnectionTrait>(
-    conn: &C,
-    run_id: i64,
-    reason: &str,
-) -> Result<(), DbErr> {
-    job_run::Entity::update_many()
-        .col_expr(
-            job_run::Column::Outcome,
-            SqlExpr::value(RunStatus::Skipped.as_str()),
-        )
-        .col_expr(job_run::Column::Reason, SqlExpr::value(reason))
-        .filter(job_run::Column::Id.eq(run_id))
-        .exec(conn)
-        .await?;
     Ok(())
 }
 
@@ -344,20 +337,6 @@ pub async fn logbook<C: ConnectionTrait>(
 
 pub async fn job_run<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<JobRun>, DbErr> {
     let Some(row) = job_run::Entity::find_by_id(id).one(conn).await? else {
-        return Ok(None);
-    };
-    Ok(with_instances(conn, vec![row]).await?.pop())
-}
-
-pub async fn job_run_of_instance<C: ConnectionTrait>(
-    conn: &C,
-    instance_id: Uuid,
-) -> Result<Option<JobRun>, DbErr> {
-    let Some(row) = job_run::Entity::find()
-        .filter(job_run::Column::InstanceId.eq(instance_id))
-        .one(conn)
-        .await?
-    else {
         return Ok(None);
     };
     Ok(with_instances(conn, vec![row]).await?.pop())

@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,7 +10,7 @@ use clap::{Args, Subcommand};
 use forlob_engine::jobs::{JobRun, LogbookFilter, RunStatus};
 use forlob_engine::runtime::RunRequest;
 use forlob_engine::schedule::{Misfire, Overlap, ScheduleRequest};
-use forlob_engine::{Actor, Engine, EngineError, SystemClock};
+use forlob_engine::{Actor, Engine, EngineError};
 use forlob_web::config::Config;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
@@ -107,14 +106,7 @@ fn operator() -> Actor {
 
 pub(crate) async fn run(args: JobsArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let url = args.db.unwrap_or_else(|| config.db.clone());
-    let engine = Engine::start(
-        &url,
-        super::registry(),
-        Arc::new(SystemClock),
-        config.engine_options(),
-    )
-    .await
-    .with_context(|| format!("cannot open the database at {url}"))?;
+    let engine = super::open_engine(&url, config).await?;
     match dispatch(&engine, args.command).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => match e.downcast_ref::<EngineError>() {
@@ -290,12 +282,12 @@ async fn list(engine: &Engine) -> anyhow::Result<()> {
             .collect();
         println!("  {:<40} {}  {}", def.id, def.title, params.join(" "));
     }
-    let schedules = engine.schedules().await?;
+    let schedules = engine.schedules_with_warnings().await?;
     println!("\nschedules:");
     if schedules.is_empty() {
         println!("  none; add one with `forlob jobs schedule PROCESS --time HH:MM --days mon,...`");
     }
-    for s in schedules {
+    for (s, warnings) in schedules {
         let when = match (&s.start_time, s.weekdays.is_empty()) {
             (Some(time), false) => format!("{time} {}", s.weekdays.join(",")),
             _ => format!("cron {}", s.cron),
@@ -304,7 +296,7 @@ async fn list(engine: &Engine) -> anyhow::Result<()> {
             .next_fire_at
             .map_or_else(|| "-".to_owned(), |n| local(n, &s.time_zone));
         println!("  {}  {:<30} {:<28} next {next}", s.id, s.label, when);
-        for warning in engine.schedule_warnings(&s).await? {
+        for warning in warnings {
             println!("    warning: {warning}");
         }
     }

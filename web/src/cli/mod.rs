@@ -107,6 +107,18 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// The engine on `url` with the real clock, for the commands that act on a database.
+pub(crate) async fn open_engine(url: &str, config: &Config) -> anyhow::Result<Engine> {
+    Engine::start(
+        url,
+        registry(),
+        Arc::new(SystemClock),
+        config.engine_options(),
+    )
+    .await
+    .with_context(|| format!("cannot open the database at {url}"))
+}
+
 pub(crate) fn registry() -> Registry {
     let mut registry = Registry::new();
     forlob_processes::register(&mut registry);
@@ -363,13 +375,7 @@ async fn deploy(paths: &[PathBuf], config: &Config) -> anyhow::Result<ExitCode> 
         }
         files
     };
-    let engine = Engine::start(
-        &config.db,
-        registry(),
-        Arc::new(SystemClock),
-        config.engine_options(),
-    )
-    .await?;
+    let engine = open_engine(&config.db, config).await?;
     match engine.deploy(&files).await {
         Ok(outcomes) => {
             for o in outcomes {

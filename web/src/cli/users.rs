@@ -2,10 +2,9 @@
 
 use std::io::BufRead;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use forlob_engine::{Engine, SystemClock, store};
+use forlob_engine::store;
 use forlob_web::config::Config;
 use forlob_web::users::{self, UserSpec};
 
@@ -43,13 +42,7 @@ enum UsersCommand {
 
 pub(crate) async fn run(args: UsersArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let url = args.db.unwrap_or_else(|| config.db.clone());
-    let engine = Engine::start(
-        &url,
-        super::registry(),
-        Arc::new(SystemClock),
-        config.engine_options(),
-    )
-    .await?;
+    let engine = super::open_engine(&url, config).await?;
     match args.command {
         UsersCommand::Add {
             username,

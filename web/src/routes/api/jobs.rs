@@ -158,12 +158,13 @@ impl ScheduleView {
 }
 
 pub(crate) async fn schedule_views(state: &AppState) -> Result<Vec<ScheduleView>> {
-    let mut views = Vec::new();
-    for schedule in state.engine.schedules().await? {
-        let warnings = state.engine.schedule_warnings(&schedule).await?;
-        views.push(ScheduleView::new(schedule, warnings));
-    }
-    Ok(views)
+    Ok(state
+        .engine
+        .schedules_with_warnings()
+        .await?
+        .into_iter()
+        .map(|(schedule, warnings)| ScheduleView::new(schedule, warnings))
+        .collect())
 }
 
 /// The schedule table: every schedule not removed, with its next firing and warnings.
@@ -343,19 +344,22 @@ async fn run_job(
     Path(process): Path<String>,
     Json(request): Json<RunNow>,
 ) -> Result<(StatusCode, Json<JobRunView>)> {
+    let request = RunRequest {
+        process: Some(process),
+        schedule: None,
+        parameters: request.parameters,
+        confirmed: request.confirmed,
+    };
+    run_now(&state, &caller, &request).await
+}
+
+async fn run_now(
+    state: &AppState,
+    caller: &Caller,
+    request: &RunRequest,
+) -> Result<(StatusCode, Json<JobRunView>)> {
     caller.require(ADMINS)?;
-    let run = state
-        .engine
-        .run_job_now(
-            &RunRequest {
-                process: Some(process),
-                schedule: None,
-                parameters: request.parameters,
-                confirmed: request.confirmed,
-            },
-            &caller.actor(),
-        )
-        .await?;
+    let run = state.engine.run_job_now(request, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(run.into())))
 }
 
@@ -379,19 +383,12 @@ async fn run_schedule(
     Path(id): Path<Uuid>,
     Json(request): Json<RunSchedule>,
 ) -> Result<(StatusCode, Json<JobRunView>)> {
-    caller.require(ADMINS)?;
-    let run = state
-        .engine
-        .run_job_now(
-            &RunRequest {
-                schedule: Some(id),
-                confirmed: request.confirmed,
-                ..RunRequest::default()
-            },
-            &caller.actor(),
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(run.into())))
+    let request = RunRequest {
+        schedule: Some(id),
+        confirmed: request.confirmed,
+        ..RunRequest::default()
+    };
+    run_now(&state, &caller, &request).await
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
