@@ -55,8 +55,38 @@ impl From<sea_orm::DbErr> for ActionError {
     }
 }
 
+/// What a signal did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignalOutcome {
+    /// Instances that were waiting for it and moved on.
+    pub resumed: Vec<Uuid>,
+    /// Instances that were waiting but could not take it, each with its error; each is an
+    /// incident now (on the instance, not on the sender).
+    pub failed: Vec<(Uuid, String)>,
+}
+
+impl SignalOutcome {
+    /// Nobody waited for the signal with that key.
+    pub fn nobody_waited(&self) -> bool {
+        self.resumed.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// The engine's side of [`ActionContext::signal`].
+#[async_trait]
+pub(crate) trait SignalSender: Send + Sync {
+    async fn send(
+        &self,
+        conn: &DatabaseTransaction,
+        name: &str,
+        key: &str,
+        data: Value,
+    ) -> Result<SignalOutcome, ActionError>;
+}
+
 /// What an action may see and use.
 pub struct ActionContext<'a> {
+    pub(crate) signals: &'a dyn SignalSender,
     /// The transaction of the transition; use it for the package's own tables only.
     pub conn: &'a DatabaseTransaction,
     pub instance_id: Uuid,
@@ -67,6 +97,22 @@ pub struct ActionContext<'a> {
     /// 1 for the first attempt.
     pub attempt: u32,
     pub now: DateTime<Utc>,
+}
+
+impl ActionContext<'_> {
+    /// Wakes, now and in this transaction, every instance waiting in a `wait: { signal }` state
+    /// for signal `name` whose key is `key`; each sees `data` as `vars.signal`. Each is driven
+    /// in a savepoint of its own until it waits again, so a batch job can carry out the work
+    /// of many instances in one transaction and count what happened. A signal nobody waits
+    /// for is not an error: the outcome says so.
+    pub async fn signal(
+        &self,
+        name: &str,
+        key: &str,
+        data: Value,
+    ) -> Result<SignalOutcome, ActionError> {
+        self.signals.send(self.conn, name, key, data).await
+    }
 }
 
 /// A typed action. Implement this; the registry erases the types.

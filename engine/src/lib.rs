@@ -24,7 +24,7 @@ pub mod store;
 pub mod timer;
 pub mod user;
 
-pub use action::{Action, ActionContext, ActionError};
+pub use action::{Action, ActionContext, ActionError, SignalOutcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{EngineError, Result};
 pub use instance::{Actor, InstanceStatus};

@@ -1035,6 +1035,213 @@ async fn an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_
     );
 }
 
+/// Signals the keys in its input, one by one, and returns what each did.
+struct Signal;
+
+#[async_trait]
+impl Action for Signal {
+    type Input = Value;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "test.signal"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: Value) -> Result<Value, ActionError> {
+        let mut outcomes = Vec::new();
+        for key in input["keys"].as_array().into_iter().flatten() {
+            let outcome = ctx
+                .signal(
+                    "test.go",
+                    key.as_str().unwrap_or_default(),
+                    json!({ "from": ctx.subject }),
+                )
+                .await?;
+            outcomes.push(json!({
+                "resumed": outcome.resumed.len(),
+                "failed": outcome.failed.len(),
+            }));
+        }
+        Ok(json!({ "outcomes": outcomes }))
+    }
+}
+
+const SIGNALLED: &str = r#"
+id: signalled
+initial: wait
+states:
+  wait:
+    wait:
+      signal: { name: test.go, key: "subject.id" }
+      after: PT1H
+    next: woken
+  woken:
+    decision:
+      # Instance `a` woken by `boom` reads a variable it does not have: it cannot go on.
+      - { when: "has(vars.signal) && vars.signal.from == 'boom' && subject.id == 'a' && vars.nothing.here == 1", goto: done }
+      - { otherwise: done }
+  done: { end: true }
+"#;
+
+const SENDER: &str = r#"
+id: sender
+initial: send
+states:
+  send:
+    automatic: { action: test.signal, input: { keys: "vars.keys" } }
+    next: done
+  done: { end: true }
+"#;
+
+async fn signal_app(backend: Backend) -> TestApp {
+    TestApp::builder(backend)
+        .with_registry(|r| {
+            r.register_action(Signal);
+        })
+        .with_process(SIGNALLED)
+        .with_process(SENDER)
+        .build()
+        .await
+}
+
+async fn send(app: &TestApp, subject: &str, keys: &[&str]) -> Value {
+    let mut vars = Map::new();
+    vars.insert("keys".into(), json!(keys));
+    let id = app
+        .engine
+        .start_instance("sender", subject, vars, &system())
+        .await
+        .expect("sender starts");
+    let (sender, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(
+        sender.status,
+        InstanceStatus::Completed,
+        "the sender never waits for what it woke"
+    );
+    sender.variables["outcomes"].clone()
+}
+
+async fn status_of(app: &TestApp, id: uuid::Uuid) -> InstanceStatus {
+    store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists")
+        .0
+        .status
+}
+
+async fn a_signal_wakes_exactly_the_instances_waiting_with_its_key_in_the_senders_transaction(
+    backend: Backend,
+) {
+    let app = signal_app(backend).await;
+    let mut started = Vec::new();
+    for subject in ["a", "b"] {
+        started.push(
+            app.engine
+                .start_instance("signalled", subject, Map::new(), &system())
+                .await
+                .expect("starts"),
+        );
+    }
+    let (a, b) = (started[0], started[1]);
+    let outcomes = send(&app, "job", &["a", "nobody"]).await;
+    assert_eq!(
+        outcomes,
+        json!([{ "resumed": 1, "failed": 0 }, { "resumed": 0, "failed": 0 }])
+    );
+    assert_eq!(status_of(&app, a).await, InstanceStatus::Completed);
+    assert_eq!(
+        status_of(&app, b).await,
+        InstanceStatus::Active,
+        "another key"
+    );
+    let history = store::history(app.engine.db(), a).await.expect("history");
+    let woken = history
+        .iter()
+        .find(|h| h.trigger == "signal")
+        .expect("the signal is in the history");
+    assert_eq!(woken.data, Some(json!({ "from": "job" })));
+    // Its deadline went with it: nothing of `a` is left to fire.
+    app.engine
+        .advance_to(at("2025-06-02T12:00:00+02:00"))
+        .await
+        .expect("advances");
+    assert_eq!(
+        store::history(app.engine.db(), a)
+            .await
+            .expect("history")
+            .len(),
+        history.len(),
+        "a woken instance is not woken again by its deadline"
+    );
+    // Woken once: a second signal finds nobody waiting.
+    let again = send(&app, "job", &["a"]).await;
+    assert_eq!(again, json!([{ "resumed": 0, "failed": 0 }]));
+}
+
+async fn a_signal_wait_goes_on_at_its_deadline_and_a_late_signal_finds_nobody(backend: Backend) {
+    let app = signal_app(backend).await;
+    let id = app
+        .engine
+        .start_instance("signalled", "a", Map::new(), &system())
+        .await
+        .expect("starts");
+    app.engine
+        .advance_to(at("2025-06-02T10:30:00+02:00"))
+        .await
+        .expect("advances past the deadline");
+    assert_eq!(status_of(&app, id).await, InstanceStatus::Completed);
+    let triggers: Vec<String> = store::history(app.engine.db(), id)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|h| h.trigger)
+        .collect();
+    assert!(triggers.contains(&"timer".to_owned()), "{triggers:?}");
+    assert_eq!(
+        send(&app, "job", &["a"]).await,
+        json!([{ "resumed": 0, "failed": 0 }])
+    );
+}
+
+async fn an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_sender_goes_on(
+    backend: Backend,
+) {
+    let app = signal_app(backend).await;
+    let broken = app
+        .engine
+        .start_instance("signalled", "a", Map::new(), &system())
+        .await
+        .expect("starts");
+    let fine = app
+        .engine
+        .start_instance("signalled", "b", Map::new(), &system())
+        .await
+        .expect("starts");
+    // Woken by `boom`, `a` reads a variable it does not have on its way: its incident, in the
+    // sender's transaction, while `b` and the sender go on.
+    let outcomes = send(&app, "boom", &["a", "b"]).await;
+    assert_eq!(
+        outcomes,
+        json!([{ "resumed": 1, "failed": 0 }, { "resumed": 1, "failed": 0 }])
+    );
+    assert_eq!(status_of(&app, broken).await, InstanceStatus::Incident);
+    assert_eq!(status_of(&app, fine).await, InstanceStatus::Completed);
+    let incidents = store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents");
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].instance_id, broken);
+    assert!(
+        incidents[0].error.contains("nothing"),
+        "{}",
+        incidents[0].error
+    );
+}
+
 on_both_backends!(
     an_automatic_process_runs_to_its_end_with_a_history_row_per_state,
     two_caseworkers_completing_one_task_get_one_success_and_one_conflict,
@@ -1057,6 +1264,9 @@ on_both_backends!(
     an_admin_cancels_an_instance_in_incident,
     calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process,
     an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version,
+    a_signal_wakes_exactly_the_instances_waiting_with_its_key_in_the_senders_transaction,
+    a_signal_wait_goes_on_at_its_deadline_and_a_late_signal_finds_nobody,
+    an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_sender_goes_on,
 );
 
 /// SQLite only: another process holding the write lock is what "locked" means there.

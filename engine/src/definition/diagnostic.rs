@@ -83,7 +83,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("unknown-timezone", "not an IANA time zone name"),
     (
         "bad-wait",
-        "a wait needs exactly one of after, until or message",
+        "a wait needs exactly one of after, until, message or signal (a signal may add after or until as its deadline)",
     ),
     (
         "bad-branch",
@@ -97,5 +97,9 @@ pub const CODES: &[(&str, &str)] = &[
     (
         "bad-parameter",
         "a job parameter with an unknown type, a choice without options, or a default of the wrong type",
+    ),
+    (
+        "bad-schedule",
+        "a job's default schedule that an admin could not give: no time, a weekday or cron that never fires, an unknown zone or policy",
     ),
 ];

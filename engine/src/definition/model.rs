@@ -51,6 +51,8 @@ pub struct JobStart {
     pub parameters: IndexMap<String, JobParameter>,
     pub finish_before: Vec<String>,
     pub confirm: Option<String>,
+    /// Installed when the job's first version is deployed; checked with the definition.
+    pub default_schedule: Option<crate::schedule::ScheduleRequest>,
 }
 
 impl JobStart {
@@ -256,6 +258,13 @@ pub enum WaitSpec {
         correlate: Expr,
         key: Expr,
     },
+    /// Woken by an action's signal `name` carrying the instance's `key`, or by the deadline
+    /// (an `After` or `Until`), whichever comes first.
+    Signal {
+        name: String,
+        key: Expr,
+        deadline: Option<Box<WaitSpec>>,
+    },
 }
 
 #[derive(Debug)]
@@ -334,6 +343,10 @@ impl ProcessDefinition {
                 } => {
                     format!("{} (wait for {message_type})", state.id)
                 }
+                StepKind::Wait {
+                    wait: WaitSpec::Signal { name, .. },
+                    ..
+                } => format!("{} (wait for signal {name})", state.id),
                 StepKind::Wait { .. } => format!("{} (timer)", state.id),
                 other => format!("{} ({})", state.id, other.name()),
             };

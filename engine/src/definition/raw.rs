@@ -103,6 +103,28 @@ pub struct RawScheduleStart {
     pub finish_before: Vec<Pos<String>>,
     /// An exceptional job: whoever runs it by hand is asked to confirm this text first.
     pub confirm: Option<Text>,
+    /// The schedule the job gets when its first version is deployed (from that day on);
+    /// after that its schedules are the admins', and a later deploy never adds one again.
+    pub default: Option<RawDefaultSchedule>,
+}
+
+/// A schedule as an admin would give it, without start date and parameters (the firing's day
+/// and the parameters' defaults).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaultSchedule {
+    pub label: Option<Pos<String>>,
+    /// `HH:MM`, with `weekdays`; or give `cron` instead.
+    pub start_time: Option<Pos<String>>,
+    /// `mon` … `sun`.
+    pub weekdays: Option<Pos<Vec<String>>>,
+    pub cron: Option<Pos<String>>,
+    /// IANA zone; default the process's.
+    pub time_zone: Option<Pos<String>>,
+    /// `latest` (default), `skip` or `all`.
+    pub misfire: Option<Pos<String>>,
+    /// `skip` (default) or `queue`.
+    pub overlap: Option<Pos<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -272,7 +294,8 @@ pub struct RawOn {
     pub submit: Vec<RawBranch>,
 }
 
-/// A timer (`after`, or `until` with optional `at` and `zone`) or a message.
+/// A timer (`after`, or `until` with optional `at` and `zone`), a message, or a signal (which
+/// may add `after` or `until` as a deadline: the first of the two moves the instance on).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWait {
@@ -285,6 +308,16 @@ pub struct RawWait {
     /// IANA time zone of `until`/`at`; default the process time zone.
     pub zone: Option<Pos<String>>,
     pub message: Option<RawWaitMessage>,
+    pub signal: Option<RawWaitSignal>,
+}
+
+/// A signal sent inside the engine by an action (`ActionContext::signal`), never from outside.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWaitSignal {
+    pub name: Pos<String>,
+    /// Expression over the instance giving the key a signal must carry to wake it.
+    pub key: RawExpr,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

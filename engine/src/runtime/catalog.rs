@@ -139,11 +139,14 @@ impl Engine {
                     changed: false,
                 },
                 current => {
-                    let next = current.map_or(1, |(v, _)| v + 1);
+                    let next = current.as_ref().map_or(1, |(v, _)| v + 1);
                     let version = def
                         .version
                         .map_or(next, |v| i32::try_from(v).unwrap_or(next).max(next));
                     store::insert_definition(&txn, def, version, now).await?;
+                    if current.is_none() {
+                        self.install_default_schedule(&txn, def, now).await?;
+                    }
                     DeployOutcome {
                         process_id: def.id.clone(),
                         version,

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Engine;
+use super::signals::Signaller;
 use super::transition::{self, Effect, Event, Snapshot};
 use crate::action::ActionContext;
 use crate::definition::ProcessDefinition;
@@ -34,6 +35,9 @@ pub(super) struct Txn<'a> {
     /// Instances being driven right now (a parent waiting on a child started in this same
     /// transaction is resumed by its own loop, not re-entered).
     driving: Vec<Uuid>,
+    /// Signals this transition runs inside of (an action's signal resumes instances whose
+    /// actions may signal again).
+    signal_depth: usize,
 }
 
 impl<'a> Txn<'a> {
@@ -43,6 +47,15 @@ impl<'a> Txn<'a> {
             now,
             writes: Writes::default(),
             driving: Vec::new(),
+            signal_depth: 0,
+        }
+    }
+
+    /// A transaction for an instance woken by a signal `depth` levels deep.
+    pub(super) fn nested(conn: &'a DatabaseTransaction, now: DateTime<Utc>, depth: usize) -> Self {
+        Self {
+            signal_depth: depth,
+            ..Self::new(conn, now)
         }
     }
 
@@ -221,6 +234,7 @@ impl Engine {
                 let data = match &event {
                     Event::Submitted { form, .. } => Some(Value::Object(form.clone())),
                     Event::MessageReceived { msg } => Some(msg.clone()),
+                    Event::Signalled { data } => Some(data.clone()),
                     Event::ActionFailed { error, .. } => Some(json!({ "error": error })),
                     _ => None,
                 };
@@ -450,7 +464,13 @@ impl Engine {
         } else {
             None
         };
+        let signaller = Signaller {
+            engine: self,
+            now: tx.now,
+            depth: tx.signal_depth,
+        };
         let ctx = ActionContext {
+            signals: &signaller,
             conn: savepoint.as_ref().unwrap_or(tx.conn),
             instance_id: row.id,
             process_id: &def.id,

@@ -238,7 +238,15 @@ impl Engine {
                 )
                 .await?;
                 for instance_id in waiters {
-                    if self.resume_waiter(&conn, instance_id, msg, now).await? {
+                    let event = Event::MessageReceived {
+                        msg: msg.data.clone(),
+                    };
+                    let what = format!("message {}", msg.message_id);
+                    if self
+                        .wake_waiter(&conn, instance_id, event, &what, now, 0)
+                        .await?
+                        .is_ok()
+                    {
                         resumed.push(instance_id);
                     }
                 }
@@ -280,23 +288,23 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// Wakes one waiting instance in a savepoint of its own. A waiter that cannot take the
-    /// message gets an incident; the others still get it.
-    async fn resume_waiter(
+    /// Wakes one waiting instance with `event` in a savepoint of its own. A waiter that cannot
+    /// take it gets an incident (the error is returned); the other waiters still get theirs.
+    /// `depth` counts signals nested inside the transition that sent this one.
+    pub(super) async fn wake_waiter(
         &self,
         conn: &sea_orm::DatabaseTransaction,
         instance_id: uuid::Uuid,
-        msg: &InboundMessage,
+        event: Event,
+        what: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool> {
+        depth: usize,
+    ) -> Result<std::result::Result<(), String>> {
         let savepoint = conn.begin().await?;
         let result = async {
             let (def, mut row) = self.load_active(&savepoint, instance_id).await?;
             store::clear_waits(&savepoint, instance_id).await?;
-            let mut tx = Txn::new(&savepoint, now);
-            let event = Event::MessageReceived {
-                msg: msg.data.clone(),
-            };
+            let mut tx = Txn::nested(&savepoint, now, depth);
             self.drive(&mut tx, &def, &mut row, event, None).await?;
             tx.flush().await
         }
@@ -304,15 +312,15 @@ impl Engine {
         match result {
             Ok(()) => {
                 savepoint.commit().await?;
-                Ok(true)
+                Ok(Ok(()))
             }
             Err(e) if e.is_transient() => Err(e),
             Err(e) => {
                 savepoint.rollback().await?;
-                let error = format!("message {} could not be applied: {e}", msg.message_id);
+                let error = format!("{what} could not be applied: {e}");
                 // No action failed: a retry enters the waiting state again.
                 store::mark_incident(conn, instance_id, "", &error, now).await?;
-                Ok(false)
+                Ok(Err(error))
             }
         }
     }

@@ -15,6 +15,7 @@ mod incidents;
 mod messages;
 mod queries;
 mod scheduler;
+mod signals;
 pub mod transition;
 mod work;
 

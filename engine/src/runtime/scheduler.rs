@@ -50,6 +50,9 @@ pub struct RunRequest {
     pub confirmed: bool,
 }
 
+/// Who created a schedule that came with a job's definition.
+const DEPLOY_ACTOR: &str = "deploy";
+
 impl Engine {
     /// Checks and stores a schedule; refused with a message per field (422) when the process
     /// is not a job, the time, weekdays, cron expression, zone, start date or parameters are
@@ -75,6 +78,33 @@ impl Engine {
         let warnings = self.schedule_warnings(&schedule).await?;
         tracing::info!(schedule = %id, first = %checked.first_firing, "schedule created");
         Ok(NewSchedule { schedule, warnings })
+    }
+
+    /// Gives a job deployed for the first time the schedule its definition declares, in the
+    /// deploy's transaction, starting today. Checked with the definition already; a problem
+    /// here (a zone's rules changed since?) refuses the deploy rather than a silent job.
+    pub(super) async fn install_default_schedule(
+        &self,
+        conn: &DatabaseTransaction,
+        def: &crate::definition::ProcessDefinition,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(job) = &def.job else {
+            return Ok(());
+        };
+        let Some(request) = &job.default_schedule else {
+            return Ok(());
+        };
+        let context = ScheduleContext {
+            job: Some(job),
+            title: &def.title,
+            process_zone: def.timezone,
+            now,
+        };
+        let checked = schedule::check(request, &context).map_err(EngineError::Invalid)?;
+        store::jobs::insert_schedule(conn, Uuid::now_v7(), &checked, now, DEPLOY_ACTOR).await?;
+        tracing::info!(process = %def.id, first = %checked.first_firing, "default schedule installed");
+        Ok(())
     }
 
     /// The checks of a schedule request against the job's definition and the clock.

@@ -41,6 +41,10 @@ pub enum Event {
     MessageReceived {
         msg: Value,
     },
+    /// An action signalled the signal the current wait state waits for, with its key.
+    Signalled {
+        data: Value,
+    },
     ChildCompleted,
     /// An admin moves the instance to `to` (skipping a failed step, say), whatever it waits for.
     Moved {
@@ -58,6 +62,7 @@ impl Event {
             Self::Submitted { .. } => "submit",
             Self::TimerFired => "timer",
             Self::MessageReceived { .. } => "message",
+            Self::Signalled { .. } => "signal",
             Self::ChildCompleted => "child",
             Self::Moved { .. } => "skip",
         }
@@ -302,6 +307,30 @@ impl Ctx<'_> {
                 let next = next.clone();
                 self.go(next, event.trigger())
             }
+            (
+                StepKind::Wait {
+                    wait: WaitSpec::Signal { .. },
+                    next,
+                },
+                Event::Signalled { data },
+            ) => {
+                self.t.vars.insert("signal".into(), data.clone());
+                let next = next.clone();
+                self.go(next, event.trigger())
+            }
+            (
+                StepKind::Wait {
+                    wait:
+                        WaitSpec::Signal {
+                            deadline: Some(_), ..
+                        },
+                    next,
+                },
+                Event::TimerFired,
+            ) => {
+                let next = next.clone();
+                self.go(next, event.trigger())
+            }
             _ => Err(self.not_accepted(&event)),
         }
     }
@@ -406,6 +435,31 @@ impl Ctx<'_> {
         }
     }
 
+    /// The timer of an `after` or `until` wait entered now.
+    fn timer(&self, state: &str, wait: &WaitSpec, scope: &Scope) -> Result<Effect, ExprError> {
+        let at = match wait {
+            WaitSpec::After(d) => d.after(self.snapshot.now, self.def.timezone),
+            WaitSpec::Until { until, at, zone } => {
+                let value = until.eval_string(scope)?;
+                until_instant(&value, *at, *zone).map_err(|message| ExprError {
+                    source_text: until.source().to_owned(),
+                    message,
+                })?
+            }
+            // Validation allows only timers here (a signal's deadline).
+            WaitSpec::Message { .. } | WaitSpec::Signal { .. } => {
+                return Err(ExprError {
+                    source_text: state.to_owned(),
+                    message: "a deadline must be `after` or `until`".into(),
+                });
+            }
+        };
+        Ok(Effect::ScheduleTimer {
+            state: state.to_owned(),
+            at,
+        })
+    }
+
     fn entry_effects(&mut self, state: &State) -> Result<Vec<Effect>, ExprError> {
         let mut effects = Vec::new();
         for (name, expr) in &state.set {
@@ -466,27 +520,36 @@ impl Ctx<'_> {
                 due_at: task.due.map(|d| d.after(now, self.def.timezone)),
             }),
             StepKind::Decision { .. } => None,
-            StepKind::Wait { wait, .. } => Some(match wait {
-                WaitSpec::After(d) => Effect::ScheduleTimer {
-                    state: id,
-                    at: d.after(now, self.def.timezone),
-                },
-                WaitSpec::Until { until, at, zone } => {
-                    let value = until.eval_string(&scope)?;
-                    let due = until_instant(&value, *at, *zone).map_err(|message| ExprError {
-                        source_text: until.source().to_owned(),
-                        message,
-                    })?;
-                    Effect::ScheduleTimer { state: id, at: due }
+            StepKind::Wait {
+                wait:
+                    WaitSpec::Signal {
+                        name,
+                        key,
+                        deadline,
+                    },
+                ..
+            } => {
+                if let Some(deadline) = deadline {
+                    effects.push(self.timer(&id, deadline, &scope)?);
                 }
-                WaitSpec::Message {
-                    message_type, key, ..
-                } => Effect::Subscribe {
+                Some(Effect::Subscribe {
                     state: id,
-                    message_type: message_type.clone(),
+                    message_type: name.clone(),
                     key: key.eval_string(&scope)?,
-                },
+                })
+            }
+            StepKind::Wait {
+                wait:
+                    WaitSpec::Message {
+                        message_type, key, ..
+                    },
+                ..
+            } => Some(Effect::Subscribe {
+                state: id,
+                message_type: message_type.clone(),
+                key: key.eval_string(&scope)?,
             }),
+            StepKind::Wait { wait, .. } => Some(self.timer(&id, wait, &scope)?),
             StepKind::Call {
                 process,
                 subject,

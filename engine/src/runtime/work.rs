@@ -7,6 +7,7 @@ use sea_orm::TransactionTrait as _;
 use super::Engine;
 use super::execute::Txn;
 use super::transition::Event;
+use crate::definition::{State, StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::store::{self, ClaimedWork};
 
@@ -120,7 +121,21 @@ impl Engine {
             return Ok(());
         }
         let event = match item.kind.as_str() {
-            "timer" => Event::TimerFired,
+            "timer" => {
+                // A signal's deadline: the signal can no longer wake what moved on.
+                if let Some(State {
+                    kind:
+                        StepKind::Wait {
+                            wait: WaitSpec::Signal { .. },
+                            ..
+                        },
+                    ..
+                }) = def.state(&row.state)
+                {
+                    store::drop_subscriptions(conn, row.id).await?;
+                }
+                Event::TimerFired
+            }
             _ => Event::StepDue {
                 attempt: u32::try_from(item.attempts).unwrap_or(1).max(1),
             },

@@ -380,6 +380,18 @@ pub async fn message_waiters<C: ConnectionTrait>(
         .collect())
 }
 
+/// Drops what the instance waits for by message or signal, not its timers.
+pub async fn drop_subscriptions<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+) -> Result<(), DbErr> {
+    message_wait::Entity::delete_many()
+        .filter(message_wait::Column::InstanceId.eq(instance_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Cancels the instance's open tasks and drops its waits and due work: what an admin's skip or
 /// cancel leaves behind.
 pub async fn close_open_work<C: ConnectionTrait>(
@@ -399,10 +411,7 @@ pub async fn close_open_work<C: ConnectionTrait>(
 
 /// Drops an instance's pending work and message subscriptions (it left the state they were for).
 pub async fn clear_waits<C: ConnectionTrait>(conn: &C, instance_id: Uuid) -> Result<(), DbErr> {
-    message_wait::Entity::delete_many()
-        .filter(message_wait::Column::InstanceId.eq(instance_id))
-        .exec(conn)
-        .await?;
+    drop_subscriptions(conn, instance_id).await?;
     work_item::Entity::delete_many()
         .filter(work_item::Column::InstanceId.eq(instance_id))
         .exec(conn)

@@ -14,6 +14,7 @@ use super::model::*;
 use super::raw::*;
 use crate::expr::{Expr, ROOT_NAMES};
 use crate::registry::Registry;
+use crate::schedule::{ScheduleContext, ScheduleRequest};
 use crate::timer::IsoDuration;
 
 const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Copenhagen;
@@ -321,7 +322,12 @@ impl Checker<'_> {
         }
     }
 
-    fn job_start(&mut self, raw: &RawScheduleStart) -> JobStart {
+    fn job_start(
+        &mut self,
+        raw: &RawScheduleStart,
+        process: &Pos<String>,
+        zone: chrono_tz::Tz,
+    ) -> JobStart {
         let mut parameters = IndexMap::new();
         for (name, p) in &raw.parameters {
             if RUN_VARS.contains(&name.value().as_str()) {
@@ -415,7 +421,7 @@ impl Checker<'_> {
                 process: process.value().clone(),
             });
         }
-        JobStart {
+        let mut job = JobStart {
             parameters,
             finish_before: raw
                 .finish_before
@@ -423,7 +429,83 @@ impl Checker<'_> {
                 .map(|p| p.value().clone())
                 .collect(),
             confirm: raw.confirm.as_ref().map(text_of),
+            default_schedule: None,
+        };
+        if let Some(default) = &raw.default {
+            job.default_schedule = self.default_schedule(default, &job, process, zone);
         }
+        job
+    }
+
+    /// The default schedule as a request, checked as an admin's would be (`bad-schedule`
+    /// at the field it is about).
+    fn default_schedule(
+        &mut self,
+        raw: &RawDefaultSchedule,
+        job: &JobStart,
+        process: &Pos<String>,
+        zone: chrono_tz::Tz,
+    ) -> Option<ScheduleRequest> {
+        let text = |p: &Option<Pos<String>>| p.as_ref().map(|p| p.value().clone());
+        let mut errors = crate::form::FieldErrors::new();
+        let misfire = policy("misfire", &raw.misfire, "latest, skip or all", &mut errors);
+        let overlap = policy("overlap", &raw.overlap, "skip or queue", &mut errors);
+        let request = ScheduleRequest {
+            process: process.value().clone(),
+            label: text(&raw.label),
+            start_date: None,
+            start_time: text(&raw.start_time),
+            weekdays: raw
+                .weekdays
+                .as_ref()
+                .map(|w| w.value().clone())
+                .unwrap_or_default(),
+            cron: text(&raw.cron),
+            time_zone: text(&raw.time_zone),
+            parameters: serde_json::Map::new(),
+            misfire: misfire.unwrap_or_default(),
+            overlap: overlap.unwrap_or_default(),
+            confirmed: false,
+        };
+        // Any fixed day will do: what is checked does not depend on when it is deployed.
+        let context = ScheduleContext {
+            job: Some(job),
+            title: process.value(),
+            process_zone: zone,
+            now: chrono::DateTime::UNIX_EPOCH,
+        };
+        if let Err(found) = crate::schedule::check(&request, &context) {
+            errors.extend(found);
+        }
+        if errors.is_empty() {
+            return Some(request);
+        }
+        // Reported in the order of the file, each at its field (the weekdays list as a whole).
+        let mut found: Vec<(Option<(u64, u64)>, String, String)> = errors
+            .into_iter()
+            .map(|(field, message)| {
+                let at = match field.as_str() {
+                    "label" => raw.label.as_ref().map(Pos::line_col),
+                    "start_time" => raw.start_time.as_ref().map(Pos::line_col),
+                    "weekdays" => raw.weekdays.as_ref().map(Pos::line_col),
+                    "cron" => raw.cron.as_ref().map(Pos::line_col),
+                    "time_zone" => raw.time_zone.as_ref().map(Pos::line_col),
+                    "misfire" => raw.misfire.as_ref().map(Pos::line_col),
+                    "overlap" => raw.overlap.as_ref().map(Pos::line_col),
+                    _ => None,
+                };
+                (at, field, message)
+            })
+            .collect();
+        found.sort();
+        for (at, field, message) in found {
+            let message = format!("default schedule, {field}: {message}");
+            match at {
+                Some((line, column)) => self.report_at(line, column, "bad-schedule", message, None),
+                None => self.report(process, "bad-schedule", message, None),
+            }
+        }
+        None
     }
 
     fn build(&mut self, raw: RawProcess, text: &str) -> Option<ProcessDefinition> {
@@ -448,7 +530,11 @@ impl Checker<'_> {
                     .collect(),
             })
         });
-        let job = raw.start.schedule.as_ref().map(|j| self.job_start(j));
+        let job = raw
+            .start
+            .schedule
+            .as_ref()
+            .map(|j| self.job_start(j, &raw.id, timezone));
         let mut states = IndexMap::new();
         for (id, raw_state) in &raw.states {
             // Which states read the subject, so the runtime loads it only where it is read.
@@ -527,4 +613,22 @@ fn strip_location(rendered: &str) -> String {
         Some(i) => first[..i].to_owned(),
         None => first.to_owned(),
     }
+}
+
+/// A schedule policy (`misfire`, `overlap`) named in YAML, or the error for its field.
+fn policy<T: serde::de::DeserializeOwned>(
+    field: &str,
+    raw: &Option<Pos<String>>,
+    choices: &str,
+    errors: &mut crate::form::FieldErrors,
+) -> Option<T> {
+    let raw = raw.as_ref()?;
+    serde_json::from_value(serde_json::Value::String(raw.value().clone()))
+        .map_err(|_| {
+            errors.insert(
+                field.to_owned(),
+                format!("`{}` is not one of {choices}", raw.value()),
+            );
+        })
+        .ok()
 }

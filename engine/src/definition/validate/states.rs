@@ -256,45 +256,40 @@ impl Checker<'_> {
         raw: &RawWait,
         default_zone: chrono_tz::Tz,
     ) -> Option<WaitSpec> {
-        let set = [
-            raw.after.is_some(),
-            raw.until.is_some(),
-            raw.message.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if set != 1 {
+        let timers = usize::from(raw.after.is_some()) + usize::from(raw.until.is_some());
+        let others = usize::from(raw.message.is_some()) + usize::from(raw.signal.is_some());
+        // A signal may carry one timer as its deadline; everything else is exactly one kind.
+        let valid = match (&raw.signal, raw.message.is_some()) {
+            (Some(_), false) => timers <= 1,
+            _ => timers + others == 1,
+        };
+        if !valid {
             self.report(
                 id,
                 "bad-wait",
                 format!(
-                    "wait state `{}` needs exactly one of after, until, message",
+                    "wait state `{}` needs exactly one of after, until, message, signal \
+                     (a signal may add one of after or until as its deadline)",
                     id.value()
                 ),
                 None,
             );
             return None;
         }
-        if let Some(after) = &raw.after {
-            return Some(WaitSpec::After(self.duration(after)?));
-        }
-        if let Some(until) = &raw.until {
-            let at = match &raw.at {
-                Some(at) => parse_time_of_day(at.value())
-                    .map_err(|m| self.report(at, "bad-time", m, None))
-                    .ok()?,
-                None => chrono::NaiveTime::MIN,
+        let timer = self.timer(raw, default_zone);
+        if let Some(signal) = &raw.signal {
+            let deadline = match timer {
+                None => None,
+                Some(deadline) => Some(Box::new(deadline?)),
             };
-            let zone = match &raw.zone {
-                Some(z) => self.timezone(z)?,
-                None => default_zone,
-            };
-            return Some(WaitSpec::Until {
-                until: self.expr(until, &[])?,
-                at,
-                zone,
+            return Some(WaitSpec::Signal {
+                name: signal.name.value().clone(),
+                key: self.expr(&signal.key, &[])?,
+                deadline,
             });
+        }
+        if let Some(timer) = timer {
+            return timer;
         }
         let m = raw.message.as_ref()?;
         let key = match &m.key {
@@ -305,6 +300,39 @@ impl Checker<'_> {
             message_type: m.message_type.value().clone(),
             correlate: self.message_expr(&m.correlate)?,
             key,
+        })
+    }
+
+    /// The wait's `after` or `until` (with `at` and `zone`), if it has one; the inner `None`
+    /// when it has one that does not check (reported).
+    fn timer(&mut self, raw: &RawWait, default_zone: chrono_tz::Tz) -> Option<Option<WaitSpec>> {
+        if let Some(after) = &raw.after {
+            return Some(self.duration(after).map(WaitSpec::After));
+        }
+        let until = raw.until.as_ref()?;
+        Some(self.until(until, raw, default_zone))
+    }
+
+    fn until(
+        &mut self,
+        until: &RawExpr,
+        raw: &RawWait,
+        default_zone: chrono_tz::Tz,
+    ) -> Option<WaitSpec> {
+        let at = match &raw.at {
+            Some(at) => parse_time_of_day(at.value())
+                .map_err(|m| self.report(at, "bad-time", m, None))
+                .ok()?,
+            None => chrono::NaiveTime::MIN,
+        };
+        let zone = match &raw.zone {
+            Some(z) => self.timezone(z)?,
+            None => default_zone,
+        };
+        Some(WaitSpec::Until {
+            until: self.expr(until, &[])?,
+            at,
+            zone,
         })
     }
 
