@@ -9,6 +9,7 @@ mod m20261123_000002_create_flytning_tables;
 mod m20261123_000003_create_auth_tables;
 mod m20261202_000004_create_scheduler_tables;
 mod m20261202_000005_create_folkbokforing_tables;
+mod m20261202_000006_index_daily_run;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_auth_tables::Migration),
             Box::new(m20261202_000004_create_scheduler_tables::Migration),
             Box::new(m20261202_000005_create_folkbokforing_tables::Migration),
+            Box::new(m20261202_000006_index_daily_run::Migration),
         ]
     }
 }

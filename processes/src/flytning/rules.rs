@@ -56,6 +56,31 @@ pub(crate) fn run_at(date: NaiveDate, phase: Phase) -> String {
     (forlob_engine::timer::resolve_local(TZ, date, run_time()) + offset).to_rfc3339()
 }
 
+/// The daily run wakes what is due on it with these signals (keys: registration or move id),
+/// in this order: registrations that end, those that come into force, then moves.
+pub(crate) const SIGNAL_EXPIRE: &str = "flytning.udloeb";
+pub(crate) const SIGNAL_ACTIVATE: &str = "flytning.aktiver";
+pub(crate) const SIGNAL_MOVE: &str = "flytning.effektuer";
+
+/// When what waits for the run of `date` goes on by itself if no run came (a schedule removed,
+/// no node running): noon the day after, late enough for a late run to come first (R1: never
+/// held back for long).
+pub(crate) fn safety_net(date: NaiveDate) -> String {
+    let next = date.checked_add_days(Days::new(1)).unwrap_or(date);
+    let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN);
+    forlob_engine::timer::resolve_local(TZ, next, noon).to_rfc3339()
+}
+
+/// A registration undone before it came into force: what waits for it to do so ends now.
+pub(crate) async fn undone(
+    ctx: &forlob_engine::ActionContext<'_>,
+    registration: i64,
+) -> Result<(), ActionError> {
+    ctx.signal(SIGNAL_ACTIVATE, &registration.to_string(), Value::Null)
+        .await?;
+    Ok(())
+}
+
 pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, ActionError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| ActionError::permanent(format!("`{text}` is not a date")))

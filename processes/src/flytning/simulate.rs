@@ -296,6 +296,44 @@ fn local(date: NaiveDate, hour: u32) -> chrono::DateTime<chrono::Utc> {
     forlob_engine::timer::resolve_local(super::rules::TZ, date, time)
 }
 
+/// The simulation's admin, who starts the runs no schedule starts.
+fn admin() -> forlob_engine::Actor {
+    forlob_engine::Actor {
+        id: "simulation".into(),
+        municipality: None,
+        role: "admin".into(),
+    }
+}
+
+/// Starts the day's 04:00 run by hand when no schedule started it (a database whose default
+/// schedule was installed after the simulated days, say); returns the work it handled.
+async fn run_daily_job(
+    engine: &forlob_engine::Engine,
+    date: NaiveDate,
+) -> Result<usize, forlob_engine::EngineError> {
+    let filter = forlob_engine::jobs::LogbookFilter {
+        process: Some(DAILY_JOB.into()),
+        limit: 1,
+        ..Default::default()
+    };
+    let latest = engine.logbook(&filter).await?;
+    if latest
+        .first()
+        .is_some_and(|run| run.fire_at.with_timezone(&super::rules::TZ).date_naive() == date)
+    {
+        return Ok(0);
+    }
+    let request = forlob_engine::runtime::RunRequest {
+        process: Some(DAILY_JOB.into()),
+        ..Default::default()
+    };
+    engine.run_job_now(&request, &admin()).await?;
+    engine.run_due().await
+}
+
+/// The job of the daily 04:00 run.
+const DAILY_JOB: &str = "effektuer-flytninger";
+
 /// Runs `days` days from `start` on an engine with a manual clock: each day's 04:00 run, then
 /// `per_day` messages at 09:00; before the first Friday of a month its monthly run is started.
 pub async fn simulate_days(
@@ -315,7 +353,9 @@ pub async fn simulate_days(
             engine.advance_to(local(date, 3)).await?;
         }
         let began = std::time::Instant::now();
-        let run_items = engine.advance_to(local(date, 5)).await?;
+        let mut run_items = engine.advance_to(local(date, 4)).await?;
+        run_items += run_daily_job(engine, date).await?;
+        run_items += engine.advance_to(local(date, 5)).await?;
         let run_seconds = began.elapsed().as_secs_f64();
         engine.advance_to(local(date, 9)).await?;
         let tomorrow = date.checked_add_days(Days::new(1)).unwrap_or(date);
@@ -323,17 +363,12 @@ pub async fn simulate_days(
             let vars = [("run_date".to_owned(), json!(tomorrow.to_string()))]
                 .into_iter()
                 .collect();
-            let admin = forlob_engine::Actor {
-                id: "simulation".into(),
-                municipality: None,
-                role: "admin".into(),
-            };
             engine
                 .start_instance(
                     "maanedskoersel",
                     &format!("maanedskoersel-{tomorrow}"),
                     vars,
-                    &admin,
+                    &admin(),
                 )
                 .await?;
         }

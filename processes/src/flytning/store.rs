@@ -5,6 +5,7 @@ use sea_orm::sea_query::Expr as SqlExpr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::Value;
 
@@ -277,20 +278,86 @@ pub(crate) async fn move_by_id<C: ConnectionTrait>(
     dk_move::Entity::find_by_id(id).one(conn).await
 }
 
-/// Moves of the person still planned, other than `except` (R19: a newer move supersedes them).
+/// Moves of the person still planned, other than `except`, now superseded (R19: a newer
+/// move supersedes them); their ids.
 pub(crate) async fn supersede_planned<C: ConnectionTrait>(
     conn: &C,
     cpr: &str,
     except: i64,
-) -> Result<u64, DbErr> {
-    let result = dk_move::Entity::update_many()
-        .col_expr(dk_move::Column::Status, SqlExpr::value("superseded"))
+) -> Result<Vec<i64>, DbErr> {
+    let ids: Vec<i64> = dk_move::Entity::find()
         .filter(dk_move::Column::Cpr.eq(cpr))
         .filter(dk_move::Column::Status.eq("planned"))
         .filter(dk_move::Column::Id.ne(except))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    if !ids.is_empty() {
+        dk_move::Entity::update_many()
+            .col_expr(dk_move::Column::Status, SqlExpr::value("superseded"))
+            .filter(dk_move::Column::Id.is_in(ids.clone()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// Planned moves due on the run of `run_date` (their run is that day or before), after
+/// `after_id` in id order, at most `limit`.
+pub(crate) async fn due_moves<C: ConnectionTrait>(
+    conn: &C,
+    run_date: NaiveDate,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<Move>, DbErr> {
+    dk_move::Entity::find()
+        .filter(dk_move::Column::Status.eq("planned"))
+        .filter(dk_move::Column::Id.gt(after_id))
+        .filter(dk_move::Column::EffectiveDate.lte(run_date))
+        .order_by_asc(dk_move::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// Active registrations whose last day is before `run_date` (Q7: the end date is inclusive),
+/// after `after_id` in id order, at most `limit`.
+pub(crate) async fn due_expiries<C: ConnectionTrait>(
+    conn: &C,
+    run_date: NaiveDate,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<ManualRegistration>, DbErr> {
+    manual_registration::Entity::find()
+        .filter(manual_registration::Column::State.eq("active"))
+        .filter(manual_registration::Column::Id.gt(after_id))
+        .filter(manual_registration::Column::ToDate.lt(run_date))
+        .order_by_asc(manual_registration::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// Registrations for another municipality that come into force on the run of `run_date`:
+/// their first day has come and they were made before the run started (Q6).
+pub(crate) async fn due_activations<C: ConnectionTrait>(
+    conn: &C,
+    run_date: NaiveDate,
+    run_start: DateTime<Utc>,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<ManualRegistration>, DbErr> {
+    manual_registration::Entity::find()
+        .filter(manual_registration::Column::State.eq("pending"))
+        .filter(manual_registration::Column::Id.gt(after_id))
+        .filter(manual_registration::Column::FromDate.lte(run_date))
+        .filter(manual_registration::Column::CreatedAt.lt(run_start))
+        .order_by_asc(manual_registration::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
 }
 
 /// The latest move date already carried out for the person: a message about an earlier date
@@ -482,7 +549,6 @@ pub(crate) async fn planned_due<C: ConnectionTrait>(
     after_id: i64,
     limit: u64,
 ) -> Result<Vec<PlannedItem>, DbErr> {
-    use sea_orm::QuerySelect;
     planned_item::Entity::find()
         .filter(planned_item::Column::Status.eq("planned"))
         .filter(planned_item::Column::DueDate.lte(until))
@@ -581,7 +647,6 @@ pub(crate) async fn insert_population<C: ConnectionTrait>(
     conn: &C,
     people: &[super::simulate::SimPerson],
 ) -> Result<(), DbErr> {
-    use sea_orm::QuerySelect;
     const ROWS: usize = 400;
     let since = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
     for chunk in people.chunks(ROWS) {

@@ -4,6 +4,7 @@
 //! them without tripping over a missing one.
 
 mod activate_manual;
+mod daily_run;
 mod effect_move;
 mod expire_manual;
 mod monthly_run;
@@ -24,7 +25,8 @@ pub(crate) fn register(registry: &mut Registry) {
         .register_action(expire_manual::ExpireManual)
         .register_action(stop_manual::StopManual)
         .register_action(undo_manual::UndoManual)
-        .register_action(monthly_run::MonthlyRun);
+        .register_action(monthly_run::MonthlyRun)
+        .register_action(daily_run::DailyRun);
 }
 
 /// Merges `extra` over `base`.

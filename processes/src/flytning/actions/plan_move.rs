@@ -85,6 +85,15 @@ impl Action for PlanMove {
         )
         .await?;
         let superseded = store::supersede_planned(ctx.conn, cpr, move_id).await?;
+        // R19: what waited for a superseded move's run ends now, with nothing carried out.
+        for id in &superseded {
+            ctx.signal(
+                rules::SIGNAL_MOVE,
+                &id.to_string(),
+                json!({ "superseded_by": move_id }),
+            )
+            .await?;
+        }
         let manual = store::active_manual(ctx.conn, cpr, effective).await?;
         let kept_by_manual = manual.is_some() && !abroad;
         Ok(json!({
@@ -94,9 +103,10 @@ impl Action for PlanMove {
             "move_date": move_date.to_string(),
             "effective_date": effective.to_string(),
             "effective_at": effective_at,
+            "deadline_at": rules::safety_net(effective),
             "to": to,
             "abroad": abroad,
-            "superseded_moves": superseded,
+            "superseded_moves": superseded.len(),
             // R7: only a move that keeps handleansvar for a citizen with a bopælssamling
             // subscription goes to a person.
             "manual_handling": kept_by_manual && person.bopaelssamling,

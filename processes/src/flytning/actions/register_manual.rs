@@ -34,9 +34,10 @@ impl Action for RegisterManual {
     async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
         let cpr = ctx.subject;
         let til = input.til.as_deref().map(rules::parse_date).transpose()?;
-        let expire_at = til
-            .and_then(|t| t.checked_add_days(chrono::Days::new(1)))
-            .map(|d| rules::run_at(d, rules::Phase::Registrations));
+        // Q7: the end date is inclusive; handleansvar goes back on the run the day after.
+        let expiry = til.and_then(|t| t.checked_add_days(chrono::Days::new(1)));
+        let expire_at = expiry.map(|d| rules::run_at(d, rules::Phase::Registrations));
+        let expire_deadline_at = expiry.map(rules::safety_net);
         // R10: only the current handlekommune registers. The form checks this too; here it
         // holds even if handleansvar moved between opening the task and submitting it.
         let current = store::handlekommune(ctx.conn, cpr)
@@ -63,8 +64,10 @@ impl Action for RegisterManual {
                 "own": existing.state == "active",
                 "pending": existing.state == "pending",
                 "activate_at": rules::run_at(rules::run_date(ctx.now, rules::local_date(ctx.now)), rules::Phase::Registrations),
+                "activate_deadline_at": rules::safety_net(rules::run_date(ctx.now, rules::local_date(ctx.now))),
                 "til": til.map(|t| t.to_string()),
                 "expire_at": expire_at,
+                "expire_deadline_at": expire_deadline_at,
             }));
         }
         let kommune =
@@ -101,8 +104,10 @@ impl Action for RegisterManual {
             "own": own,
             "pending": !own,
             "activate_at": rules::run_at(rules::run_date(ctx.now, fra), rules::Phase::Registrations),
+            "activate_deadline_at": rules::safety_net(rules::run_date(ctx.now, fra)),
             "til": til.map(|t| t.to_string()),
             "expire_at": expire_at,
+            "expire_deadline_at": expire_deadline_at,
         }))
     }
 }

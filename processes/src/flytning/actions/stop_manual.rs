@@ -28,8 +28,9 @@ impl Action for StopManual {
             .ok_or_else(|| ActionError::permanent("there is no registration to stop"))?;
         if registration.state == "pending" {
             store::set_manual_state(ctx.conn, registration.id, "undone").await?;
+            rules::undone(ctx, registration.id).await?;
             return Ok(
-                json!({ "registration": registration.id, "was_pending": true, "til": null, "expire_at": null }),
+                json!({ "registration": registration.id, "was_pending": true, "til": null, "expire_at": null, "expire_deadline_at": null }),
             );
         }
         let today = rules::local_date(ctx.now);
@@ -42,6 +43,7 @@ impl Action for StopManual {
             "was_pending": false,
             "til": today.to_string(),
             "expire_at": rules::run_at(next, rules::Phase::Registrations),
+            "expire_deadline_at": rules::safety_net(next),
         }))
     }
 }

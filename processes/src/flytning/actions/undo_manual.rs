@@ -7,7 +7,7 @@ use forlob_engine::{Action, ActionContext, ActionError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::flytning::store;
+use crate::flytning::{rules, store};
 
 pub(crate) struct UndoManual;
 
@@ -31,6 +31,8 @@ impl Action for UndoManual {
                 ActionError::permanent("there is no registration waiting for the run to undo")
             })?;
         store::set_manual_state(ctx.conn, registration.id, "undone").await?;
+        // What waited for it to come into force ends now, with nothing transferred.
+        rules::undone(ctx, registration.id).await?;
         Ok(json!({ "registration": registration.id, "undone": true }))
     }
 }

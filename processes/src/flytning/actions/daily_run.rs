@@ -1,0 +1,206 @@
+//! `flytning.daily_run`: one chunk of the daily 04:00 effectuation (R1), the job
+//! `effektuer-flytninger`. It wakes what waits for the run of its date, in the run's fixed
+//! order: manual registrations that end (Q7), those that come into force (Q6), then every
+//! move due on the run or before (R1, Q2, Q4). Each is carried out by its own instance,
+//! woken by a signal in this chunk's transaction, so the logbook counts what was done.
+
+use async_trait::async_trait;
+use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::{Action, ActionContext, ActionError, SignalOutcome};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::flytning::{rules, store};
+
+pub(crate) struct DailyRun;
+
+/// Items per chunk, and so per transaction.
+const CHUNK: u64 = 200;
+
+/// The run's phases, in order; `phase` in the job's variables is the index.
+const PHASES: [&str; 3] = [
+    rules::SIGNAL_EXPIRE,
+    rules::SIGNAL_ACTIVATE,
+    rules::SIGNAL_MOVE,
+];
+
+#[derive(Deserialize)]
+pub(crate) struct Input {
+    run_date: String,
+    #[serde(default)]
+    phase: usize,
+    #[serde(default)]
+    after_id: i64,
+}
+
+/// One item due on the run.
+struct Due {
+    id: i64,
+    cpr: String,
+}
+
+#[async_trait]
+impl Action for DailyRun {
+    type Input = Input;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "flytning.daily_run"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+        let run_date = rules::parse_date(&input.run_date)?;
+        // Q4: what was processed before the run started belongs to it; the run starts at
+        // 04:00 whenever the job itself got going.
+        let run_start = forlob_engine::timer::resolve_local(rules::TZ, run_date, rules::run_time());
+        let (mut phase, mut after_id) = (input.phase, input.after_id);
+        let mut budget = CHUNK;
+        let mut counts = std::collections::BTreeMap::<&str, i64>::new();
+        let mut lines = Vec::new();
+        while budget > 0 && phase < PHASES.len() {
+            let signal = PHASES[phase];
+            let due = due(ctx, signal, run_date, run_start, after_id, budget).await?;
+            for item in &due {
+                let outcome = ctx
+                    .signal(
+                        signal,
+                        &item.id.to_string(),
+                        json!({ "run_date": input.run_date }),
+                    )
+                    .await?;
+                let (count, message) = report(ctx, signal, item, &outcome).await?;
+                *counts.entry(count).or_default() += 1;
+                lines.push((count, item.cpr.clone(), message));
+                after_id = item.id;
+            }
+            let found = u64::try_from(due.len()).unwrap_or(u64::MAX);
+            if found < budget {
+                // Fewer than asked for: nothing more of this phase is due.
+                phase += 1;
+                after_id = 0;
+            }
+            budget = budget.saturating_sub(found);
+        }
+        let log = JobLog::of(ctx);
+        let counts: Vec<(&str, i64)> = counts.into_iter().collect();
+        log.count(&counts).await?;
+        let lines: Vec<JobRunDetailLine<'_>> = lines
+            .iter()
+            .map(|(kind, cpr, message)| JobRunDetailLine {
+                kind,
+                subject: Some(cpr),
+                message,
+            })
+            .collect();
+        log.details(&lines).await?;
+        let handled = ctx.vars.get("handled").and_then(Value::as_i64).unwrap_or(0)
+            + i64::try_from(CHUNK - budget).unwrap_or(0);
+        log.progress(handled, None).await?;
+        Ok(json!({
+            "phase": phase,
+            "after_id": after_id,
+            "more": phase < PHASES.len(),
+            "handled": handled,
+        }))
+    }
+}
+
+/// What is due on the run for `signal`, after `after_id` in id order, at most `limit`.
+async fn due(
+    ctx: &ActionContext<'_>,
+    signal: &str,
+    run_date: chrono::NaiveDate,
+    run_start: chrono::DateTime<chrono::Utc>,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<Due>, ActionError> {
+    let registration = |r: store::ManualRegistration| Due {
+        id: r.id,
+        cpr: r.cpr,
+    };
+    Ok(match signal {
+        rules::SIGNAL_EXPIRE => store::due_expiries(ctx.conn, run_date, after_id, limit)
+            .await?
+            .into_iter()
+            .map(registration)
+            .collect(),
+        rules::SIGNAL_ACTIVATE => {
+            store::due_activations(ctx.conn, run_date, run_start, after_id, limit)
+                .await?
+                .into_iter()
+                .map(registration)
+                .collect()
+        }
+        _ => store::due_moves(ctx.conn, run_date, after_id, limit)
+            .await?
+            .into_iter()
+            .map(|m| Due {
+                id: m.id,
+                cpr: m.cpr,
+            })
+            .collect(),
+    })
+}
+
+/// The count and detail line of one woken item, from what it did.
+async fn report(
+    ctx: &ActionContext<'_>,
+    signal: &str,
+    item: &Due,
+    outcome: &SignalOutcome,
+) -> Result<(&'static str, String), ActionError> {
+    if let Some((instance, error)) = outcome.failed.first() {
+        return Ok((
+            "fejlet",
+            format!("{signal} {}: instance {instance} failed: {error}", item.id),
+        ));
+    }
+    if outcome.nobody_waited() {
+        // An instance on a version from before the daily job waits for its own timer.
+        return Ok((
+            "ikke_ventende",
+            format!("{signal} {}: no instance waited for the run", item.id),
+        ));
+    }
+    Ok(match signal {
+        rules::SIGNAL_EXPIRE => match store::manual(ctx.conn, item.id).await? {
+            Some(r) if r.state == "ended" => (
+                "udloebet",
+                format!(
+                    "manual registration {} for {} ended",
+                    item.id, r.municipality
+                ),
+            ),
+            _ => (
+                "uaendret",
+                format!("manual registration {} was changed meanwhile", item.id),
+            ),
+        },
+        rules::SIGNAL_ACTIVATE => match store::manual(ctx.conn, item.id).await? {
+            Some(r) if r.state == "active" => (
+                "aktiveret",
+                format!(
+                    "manual registration {} for {} in force",
+                    item.id, r.municipality
+                ),
+            ),
+            _ => (
+                "uaendret",
+                format!("manual registration {} did not come into force", item.id),
+            ),
+        },
+        _ => match store::move_by_id(ctx.conn, item.id).await? {
+            Some(m) if m.status == "effected" => (
+                "gennemfoert",
+                match &m.to_municipality {
+                    Some(to) if !m.abroad => {
+                        format!("move {} dated {} to {to} carried out", item.id, m.move_date)
+                    }
+                    _ => format!("move {} dated {} abroad carried out", item.id, m.move_date),
+                },
+            ),
+            Some(m) => ("uaendret", format!("move {} is {}", item.id, m.status)),
+            None => ("uaendret", format!("move {} is gone", item.id)),
+        },
+    })
+}
