@@ -698,6 +698,56 @@ async fn r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning(backend: B
     assert!(!nightly_now.is_empty());
 }
 
+async fn a_default_schedule_comes_with_the_first_version_only(backend: Backend) {
+    const DAILY: &str = r#"
+id: daily-job
+title: Daily job
+subject: job
+timezone: Europe/Stockholm
+start:
+  schedule:
+    default: { start_time: "04:00", weekdays: [mon, tue, wed, thu, fri, sat, sun] }
+initial: done
+states:
+  done: { end: true }
+"#;
+    let app = TestApp::builder(backend).with_process(DAILY).build().await;
+    let schedules = app.engine.schedules().await.expect("schedules");
+    let [installed] = schedules.as_slice() else {
+        panic!("one default schedule expected: {schedules:?}")
+    };
+    assert_eq!(installed.process, "daily-job");
+    assert_eq!(installed.created_by, "deploy");
+    assert_eq!(
+        installed.next_fire_at,
+        Some(at("2025-06-03T04:00:00+02:00")),
+        "from the deploy day on, in the process's zone"
+    );
+    app.engine
+        .advance_to(at("2025-06-03T05:00:00+02:00"))
+        .await
+        .expect("advances");
+    let runs = runs(&app.engine, "daily-job").await;
+    assert_eq!(runs.len(), 1, "it fires like any schedule");
+
+    // The admins' from now on: removed, it stays removed through a new version.
+    app.engine
+        .remove_schedule(installed.id, &admin())
+        .await
+        .expect("removed");
+    app.engine
+        .deploy(&[forlob_engine::definition::SourceFile {
+            path: "daily-job.yaml".into(),
+            text: DAILY.replace("Daily job", "Daily job, v2"),
+        }])
+        .await
+        .expect("deploys");
+    assert!(
+        app.engine.schedules().await.expect("schedules").is_empty(),
+        "a later version brings no schedule back"
+    );
+}
+
 on_both_backends!(
     r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook,
     a_0230_job_runs_once_on_both_daylight_saving_days,
@@ -708,4 +758,5 @@ on_both_backends!(
     bad_schedules_are_refused_with_a_message_per_field,
     a_run_that_fails_half_way_keeps_what_was_done_and_retries_without_doing_it_twice,
     r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning,
+    a_default_schedule_comes_with_the_first_version_only,
 );

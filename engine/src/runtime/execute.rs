@@ -468,6 +468,7 @@ impl Engine {
             engine: self,
             now: tx.now,
             depth: tx.signal_depth,
+            in_savepoint: savepoint.is_some(),
         };
         let ctx = ActionContext {
             signals: &signaller,

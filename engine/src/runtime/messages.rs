@@ -10,7 +10,7 @@ use super::Engine;
 use super::execute::{StartRequest, Txn};
 use super::transition::Event;
 use crate::definition::{StepKind, WaitSpec};
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::eval_object;
 use crate::instance::DeadLetter;
 use crate::store;
@@ -242,10 +242,9 @@ impl Engine {
                         msg: msg.data.clone(),
                     };
                     let what = format!("message {}", msg.message_id);
-                    if self
+                    if let Woken::Moved = self
                         .wake_waiter(&conn, instance_id, event, &what, now, 0)
                         .await?
-                        .is_ok()
                     {
                         resumed.push(instance_id);
                     }
@@ -290,7 +289,8 @@ impl Engine {
 
     /// Wakes one waiting instance with `event` in a savepoint of its own. A waiter that cannot
     /// take it gets an incident (the error is returned); the other waiters still get theirs.
-    /// `depth` counts signals nested inside the transition that sent this one.
+    /// One that no longer waits (it moved on, or was stopped) is left alone, and so is its
+    /// subscription dropped. `depth` counts signals nested inside the sending transition.
     pub(super) async fn wake_waiter(
         &self,
         conn: &sea_orm::DatabaseTransaction,
@@ -299,7 +299,7 @@ impl Engine {
         what: &str,
         now: chrono::DateTime<chrono::Utc>,
         depth: usize,
-    ) -> Result<std::result::Result<(), String>> {
+    ) -> Result<Woken> {
         let savepoint = conn.begin().await?;
         let result = async {
             let (def, mut row) = self.load_active(&savepoint, instance_id).await?;
@@ -312,18 +312,36 @@ impl Engine {
         match result {
             Ok(()) => {
                 savepoint.commit().await?;
-                Ok(Ok(()))
+                Ok(Woken::Moved)
             }
             Err(e) if e.is_transient() => Err(e),
+            // Someone else changed it meanwhile: the caller's transaction tries again.
+            Err(e @ EngineError::Transition(TransitionError::Conflict { .. })) => Err(e),
+            Err(EngineError::Transition(
+                TransitionError::NotActive { .. } | TransitionError::NotAccepted { .. },
+            )) => {
+                savepoint.rollback().await?;
+                store::drop_subscriptions(conn, instance_id).await?;
+                Ok(Woken::NotWaiting)
+            }
             Err(e) => {
                 savepoint.rollback().await?;
                 let error = format!("{what} could not be applied: {e}");
                 // No action failed: a retry enters the waiting state again.
                 store::mark_incident(conn, instance_id, "", &error, now).await?;
-                Ok(Err(error))
+                Ok(Woken::Failed(error))
             }
         }
     }
+}
+
+/// What waking one waiter did.
+pub(super) enum Woken {
+    Moved,
+    /// It was no longer waiting for this.
+    NotWaiting,
+    /// It could not take it and has an incident with this error.
+    Failed(String),
 }
 
 /// Keeps a message nobody could take, with the reason, for an admin.

@@ -1,6 +1,7 @@
 //! Signals: an action wakes instances waiting in a `wait: { signal }` state, in the action's
-//! own transaction (see [`crate::ActionContext::signal`]). Unlike messages they never come from
-//! outside, so they need no deduplication: the action's transaction is the exactly-once.
+//! own savepoint (see [`crate::ActionContext::signal`]). Unlike messages they never come from
+//! outside, so they need no deduplication: the woken instances commit or roll back with the
+//! action that woke them.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,10 +9,11 @@ use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 
 use super::Engine;
+use super::messages::Woken;
 use super::transition::Event;
 use crate::action::{ActionError, SignalOutcome, SignalSender};
 use crate::definition::{StepKind, WaitSpec};
-use crate::error::Result;
+use crate::error::{EngineError, Result, TransitionError};
 use crate::store;
 
 /// Signals sent from instances that a signal woke, and so on. More is a loop of signals.
@@ -23,6 +25,9 @@ pub(super) struct Signaller<'e> {
     pub engine: &'e Engine,
     pub now: DateTime<Utc>,
     pub depth: usize,
+    /// Only an action that runs in a savepoint of its own (one that writes) may signal: its
+    /// failure must undo the instances it woke.
+    pub in_savepoint: bool,
 }
 
 #[async_trait]
@@ -34,6 +39,11 @@ impl SignalSender for Signaller<'_> {
         key: &str,
         data: Value,
     ) -> std::result::Result<SignalOutcome, ActionError> {
+        if !self.in_savepoint {
+            return Err(ActionError::permanent(format!(
+                "signal {name}: an action that declares it writes nothing cannot signal"
+            )));
+        }
         if self.depth >= MAX_SIGNAL_DEPTH {
             return Err(ActionError::permanent(format!(
                 "signal {name} sent {MAX_SIGNAL_DEPTH} signals deep: a loop of signals?"
@@ -43,7 +53,8 @@ impl SignalSender for Signaller<'_> {
             .signal(conn, name, key, data, self.now, self.depth + 1)
             .await
             .map_err(|e| ActionError {
-                retryable: e.is_transient(),
+                retryable: e.is_transient()
+                    || matches!(e, EngineError::Transition(TransitionError::Conflict { .. })),
                 message: format!("signal {name} {key}"),
                 source: Some(Box::new(e)),
             })
@@ -51,6 +62,34 @@ impl SignalSender for Signaller<'_> {
 }
 
 impl Engine {
+    /// Whether `state` of that version is a wait for signal `name`; a version deployed by
+    /// another node since this one loaded its catalog is looked up.
+    async fn waits_for_signal(
+        &self,
+        process: &str,
+        version: i32,
+        state: &str,
+        name: &str,
+    ) -> Result<bool> {
+        let def = match self.catalog().version(process, version) {
+            Some(def) => def,
+            None => {
+                self.refresh_catalog().await?;
+                match self.catalog().version(process, version) {
+                    Some(def) => def,
+                    None => return Ok(false),
+                }
+            }
+        };
+        Ok(matches!(
+            def.state(state).map(|s| &s.kind),
+            Some(StepKind::Wait {
+                wait: WaitSpec::Signal { name: waits_for, .. },
+                ..
+            }) if waits_for == name
+        ))
+    }
+
     async fn signal(
         &self,
         conn: &DatabaseTransaction,
@@ -60,37 +99,26 @@ impl Engine {
         now: DateTime<Utc>,
         depth: usize,
     ) -> Result<SignalOutcome> {
-        let catalog = self.catalog();
         let mut outcome = SignalOutcome::default();
         let what = format!("signal {name} {key}");
-        // Every deployed version may have instances waiting, each state with its own waits.
-        for (version, def) in catalog.all() {
-            for state in def.states.values() {
-                let StepKind::Wait {
-                    wait:
-                        WaitSpec::Signal {
-                            name: waits_for, ..
-                        },
-                    ..
-                } = &state.kind
-                else {
-                    continue;
-                };
-                if waits_for != name {
-                    continue;
-                }
-                let waiters =
-                    store::message_waiters(conn, name, key, &def.id, version, &state.id).await?;
-                for instance_id in waiters {
-                    let event = Event::Signalled { data: data.clone() };
-                    match self
-                        .wake_waiter(conn, instance_id, event, &what, now, depth)
-                        .await?
-                    {
-                        Ok(()) => outcome.resumed.push(instance_id),
-                        Err(error) => outcome.failed.push((instance_id, error)),
-                    }
-                }
+        // All waiters first, each once: one woken here may come to wait for the same signal
+        // again on its way, and that is for the next signal, not this one.
+        let waiting = store::subscriptions(conn, name, key).await?;
+        for (instance_id, process, version, state) in waiting {
+            if !self
+                .waits_for_signal(&process, version, &state, name)
+                .await?
+            {
+                continue; // a message wait of the same name: signals never wake those
+            }
+            let event = Event::Signalled { data: data.clone() };
+            match self
+                .wake_waiter(conn, instance_id, event, &what, now, depth)
+                .await?
+            {
+                Woken::Moved => outcome.resumed.push(instance_id),
+                Woken::NotWaiting => {}
+                Woken::Failed(error) => outcome.failed.push((instance_id, error)),
             }
         }
         if !outcome.failed.is_empty() {

@@ -380,6 +380,26 @@ pub async fn message_waiters<C: ConnectionTrait>(
         .collect())
 }
 
+/// Everything subscribed to `message_type` with `key`, whatever process, version and state:
+/// `(instance, process, version, state)`, each instance once.
+pub async fn subscriptions<C: ConnectionTrait>(
+    conn: &C,
+    message_type: &str,
+    key: &str,
+) -> Result<Vec<(Uuid, String, i32, String)>, DbErr> {
+    let mut seen = std::collections::HashSet::new();
+    Ok(message_wait::Entity::find()
+        .filter(message_wait::Column::MessageType.eq(message_type))
+        .filter(message_wait::Column::CorrelationKey.eq(key))
+        .order_by_asc(message_wait::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|w| seen.insert(w.instance_id))
+        .map(|w| (w.instance_id, w.process_id, w.version, w.state))
+        .collect())
+}
+
 /// Drops what the instance waits for by message or signal, not its timers.
 pub async fn drop_subscriptions<C: ConnectionTrait>(
     conn: &C,

@@ -47,13 +47,19 @@ pub(crate) enum Phase {
     Moves,
 }
 
-/// When `phase` of the run of `date` happens, as an RFC 3339 instant for a `wait: until`.
+impl Phase {
+    fn offset(self) -> chrono::Duration {
+        match self {
+            Phase::Registrations => chrono::Duration::zero(),
+            Phase::Moves => chrono::Duration::seconds(1),
+        }
+    }
+}
+
+/// When `phase` of the run of `date` happens, as an RFC 3339 instant. What waits for a run
+/// now waits for the daily job's signal; instances of the versions before it wait for this.
 pub(crate) fn run_at(date: NaiveDate, phase: Phase) -> String {
-    let offset = match phase {
-        Phase::Registrations => chrono::Duration::zero(),
-        Phase::Moves => chrono::Duration::seconds(1),
-    };
-    (forlob_engine::timer::resolve_local(TZ, date, run_time()) + offset).to_rfc3339()
+    (forlob_engine::timer::resolve_local(TZ, date, run_time()) + phase.offset()).to_rfc3339()
 }
 
 /// The daily run wakes what is due on it with these signals (keys: registration or move id),
@@ -64,11 +70,25 @@ pub(crate) const SIGNAL_MOVE: &str = "flytning.effektuer";
 
 /// When what waits for the run of `date` goes on by itself if no run came (a schedule removed,
 /// no node running): noon the day after, late enough for a late run to come first (R1: never
-/// held back for long).
-pub(crate) fn safety_net(date: NaiveDate) -> String {
+/// held back for long), with the run's order (registrations a second before moves).
+pub(crate) fn safety_net(date: NaiveDate, phase: Phase) -> String {
     let next = date.checked_add_days(Days::new(1)).unwrap_or(date);
     let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN);
-    forlob_engine::timer::resolve_local(TZ, next, noon).to_rfc3339()
+    (forlob_engine::timer::resolve_local(TZ, next, noon) + phase.offset()).to_rfc3339()
+}
+
+/// The date of the latest daily run that has started by `now`: a run started by hand before
+/// 04:00 is still the previous day's run.
+pub(crate) fn current_run_date(now: DateTime<Utc>) -> NaiveDate {
+    let local = now.with_timezone(&TZ);
+    if local.time() < run_time() {
+        local
+            .date_naive()
+            .checked_sub_days(Days::new(1))
+            .unwrap_or(local.date_naive())
+    } else {
+        local.date_naive()
+    }
 }
 
 /// A registration undone before it came into force: what waits for it to do so ends now.

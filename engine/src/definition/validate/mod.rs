@@ -481,7 +481,7 @@ impl Checker<'_> {
             return Some(request);
         }
         // Reported in the order of the file, each at its field (the weekdays list as a whole).
-        let mut found: Vec<(Option<(u64, u64)>, String, String)> = errors
+        let mut found: Vec<_> = errors
             .into_iter()
             .map(|(field, message)| {
                 let at = match field.as_str() {

@@ -49,9 +49,10 @@ impl Action for DailyRun {
     }
 
     async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
-        let run_date = rules::parse_date(&input.run_date)?;
-        // Q4: what was processed before the run started belongs to it; the run starts at
-        // 04:00 whenever the job itself got going.
+        // A run started by hand before 04:00 is the previous day's run (R1: nothing early).
+        let run_date = rules::parse_date(&input.run_date)?.min(rules::current_run_date(ctx.now));
+        // Q4, Q6: what was processed before the run's 04:00 belongs to it, also when the job
+        // itself got going later (a misfire at start-up).
         let run_start = forlob_engine::timer::resolve_local(rules::TZ, run_date, rules::run_time());
         let (mut phase, mut after_id) = (input.phase, input.after_id);
         let mut budget = CHUNK;
@@ -149,14 +150,20 @@ async fn report(
     item: &Due,
     outcome: &SignalOutcome,
 ) -> Result<(&'static str, String), ActionError> {
-    if let Some((instance, error)) = outcome.failed.first() {
+    if !outcome.failed.is_empty() {
+        let failed: Vec<String> = outcome
+            .failed
+            .iter()
+            .map(|(instance, error)| format!("instance {instance}: {error}"))
+            .collect();
         return Ok((
             "fejlet",
-            format!("{signal} {}: instance {instance} failed: {error}", item.id),
+            format!("{signal} {}: {}", item.id, failed.join("; ")),
         ));
     }
     if outcome.nobody_waited() {
-        // An instance on a version from before the daily job waits for its own timer.
+        // An instance on a version from before the daily job waits for its own timer; one
+        // cancelled by an admin waits for nothing.
         return Ok((
             "ikke_ventende",
             format!("{signal} {}: no instance waited for the run", item.id),

@@ -103,7 +103,7 @@ impl Action for PlanMove {
             "move_date": move_date.to_string(),
             "effective_date": effective.to_string(),
             "effective_at": effective_at,
-            "deadline_at": rules::safety_net(effective),
+            "deadline_at": rules::safety_net(effective, rules::Phase::Moves),
             "to": to,
             "abroad": abroad,
             "superseded_moves": superseded.len(),

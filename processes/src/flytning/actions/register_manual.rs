@@ -37,7 +37,7 @@ impl Action for RegisterManual {
         // Q7: the end date is inclusive; handleansvar goes back on the run the day after.
         let expiry = til.and_then(|t| t.checked_add_days(chrono::Days::new(1)));
         let expire_at = expiry.map(|d| rules::run_at(d, rules::Phase::Registrations));
-        let expire_deadline_at = expiry.map(rules::safety_net);
+        let expire_deadline_at = expiry.map(|d| rules::safety_net(d, rules::Phase::Registrations));
         // R10: only the current handlekommune registers. The form checks this too; here it
         // holds even if handleansvar moved between opening the task and submitting it.
         let current = store::handlekommune(ctx.conn, cpr)
@@ -64,7 +64,7 @@ impl Action for RegisterManual {
                 "own": existing.state == "active",
                 "pending": existing.state == "pending",
                 "activate_at": rules::run_at(rules::run_date(ctx.now, rules::local_date(ctx.now)), rules::Phase::Registrations),
-                "activate_deadline_at": rules::safety_net(rules::run_date(ctx.now, rules::local_date(ctx.now))),
+                "activate_deadline_at": rules::safety_net(rules::run_date(ctx.now, rules::local_date(ctx.now)), rules::Phase::Registrations),
                 "til": til.map(|t| t.to_string()),
                 "expire_at": expire_at,
                 "expire_deadline_at": expire_deadline_at,
@@ -104,7 +104,7 @@ impl Action for RegisterManual {
             "own": own,
             "pending": !own,
             "activate_at": rules::run_at(rules::run_date(ctx.now, fra), rules::Phase::Registrations),
-            "activate_deadline_at": rules::safety_net(rules::run_date(ctx.now, fra)),
+            "activate_deadline_at": rules::safety_net(rules::run_date(ctx.now, fra), rules::Phase::Registrations),
             "til": til.map(|t| t.to_string()),
             "expire_at": expire_at,
             "expire_deadline_at": expire_deadline_at,

@@ -43,7 +43,7 @@ impl Action for StopManual {
             "was_pending": false,
             "til": today.to_string(),
             "expire_at": rules::run_at(next, rules::Phase::Registrations),
-            "expire_deadline_at": rules::safety_net(next),
+            "expire_deadline_at": rules::safety_net(next, rules::Phase::Registrations),
         }))
     }
 }
