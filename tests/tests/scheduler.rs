@@ -748,6 +748,97 @@ states:
     );
 }
 
+/// Takes ten minutes of the manual clock per chunk, six chunks: a long job.
+struct Slow {
+    clock: Arc<std::sync::OnceLock<Arc<forlob_engine::ManualClock>>>,
+}
+
+#[async_trait]
+impl Action for Slow {
+    type Input = Value;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "test.slow"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: Value) -> Result<Value, ActionError> {
+        let clock = self
+            .clock
+            .get()
+            .ok_or_else(|| ActionError::permanent("no clock yet"))?;
+        clock
+            .set(ctx.now + chrono::Duration::minutes(10))
+            .map_err(ActionError::permanent)?;
+        let n = input["n"].as_u64().unwrap_or(0) + 1;
+        Ok(json!({ "n": n, "more": n < 6 }))
+    }
+}
+
+const SLOW: &str = r#"
+id: slow-job
+subject: job
+timezone: Europe/Stockholm
+start:
+  schedule: {}
+initial: chunk
+states:
+  chunk:
+    automatic: { action: test.slow, input: { n: "has(vars.n) ? vars.n : 0" }, async: true }
+    next: more
+  more:
+    decision:
+      - { when: "vars.more", goto: chunk }
+      - { otherwise: done }
+  done: { end: true }
+"#;
+
+async fn a_firing_due_while_a_long_job_runs_starts_on_time(backend: Backend) {
+    let clock = Arc::new(std::sync::OnceLock::new());
+    let handle = clock.clone();
+    let app = TestApp::builder(backend)
+        .with_registry(move |r| {
+            r.register_action(Slow { clock: handle });
+        })
+        .with_process(SLOW)
+        .with_process(LATER)
+        .at("2025-06-02T12:00:00+02:00")
+        .build()
+        .await;
+    clock.set(app.clock.clone()).ok();
+    for request in [
+        weekly("slow-job", "2025-06-03", "02:00", EVERY_DAY),
+        weekly("later-job", "2025-06-03", "02:30", EVERY_DAY),
+    ] {
+        app.engine
+            .create_schedule(&request, &admin())
+            .await
+            .expect("scheduled");
+    }
+    // One call keeps the node busy with the slow job from 02:00 to 03:00; the 02:30 firing
+    // must not wait for it to end.
+    app.engine
+        .advance_to(at("2025-06-03T01:59:00+02:00"))
+        .await
+        .expect("advances");
+    app.clock
+        .set(at("2025-06-03T02:00:00+02:00"))
+        .expect("moves on");
+    app.engine.run_due().await.expect("runs");
+    let slow = runs(&app.engine, "slow-job").await;
+    assert_eq!(slow.len(), 1);
+    assert_eq!(slow[0].status, RunStatus::Succeeded);
+    assert!(slow[0].ended_at >= Some(at("2025-06-03T02:50:00+02:00")));
+    let later = runs(&app.engine, "later-job").await;
+    assert_eq!(later.len(), 1, "fired during the slow run");
+    let started = later[0].started_at.expect("started");
+    assert!(
+        started < at("2025-06-03T02:41:00+02:00"),
+        "started at {}, not when the slow job let go",
+        local(started)
+    );
+}
+
 on_both_backends!(
     r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook,
     a_0230_job_runs_once_on_both_daylight_saving_days,
@@ -759,4 +850,5 @@ on_both_backends!(
     a_run_that_fails_half_way_keeps_what_was_done_and_retries_without_doing_it_twice,
     r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning,
     a_default_schedule_comes_with_the_first_version_only,
+    a_firing_due_while_a_long_job_runs_starts_on_time,
 );
