@@ -306,9 +306,18 @@ fn admin() -> forlob_engine::Actor {
     }
 }
 
-/// Starts the day's 04:00 run by hand when no schedule started it (a database whose default
-/// schedule was installed after the simulated days, say), lets it finish, and returns how
-/// many items it handled (moves and registrations, by its logbook counts).
+/// Moves the clock to the 04:00 run of `date` and makes sure the run happens: by its
+/// schedule, or started by hand when no schedule started it (a database whose default
+/// schedule was installed after the simulated days, say); lets it finish and returns how many
+/// items it handled (moves and registrations, by its logbook counts).
+pub async fn run_daily(
+    engine: &forlob_engine::Engine,
+    date: NaiveDate,
+) -> Result<usize, forlob_engine::EngineError> {
+    engine.advance_to(local(date, 4)).await?;
+    run_daily_job(engine, date).await
+}
+
 async fn run_daily_job(
     engine: &forlob_engine::Engine,
     date: NaiveDate,
@@ -366,8 +375,7 @@ pub async fn simulate_days(
             engine.advance_to(local(date, 3)).await?;
         }
         let began = std::time::Instant::now();
-        engine.advance_to(local(date, 4)).await?;
-        let run_items = run_daily_job(engine, date).await?;
+        let run_items = run_daily(engine, date).await?;
         engine.advance_to(local(date, 5)).await?;
         let run_seconds = began.elapsed().as_secs_f64();
         engine.advance_to(local(date, 9)).await?;

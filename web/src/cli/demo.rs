@@ -143,6 +143,11 @@ async fn send_moves(config: &Config, persons: usize, moves: usize) -> anyhow::Re
     let engine = super::register::engine(&config.db, config, at).await?;
     let mut stream = simulate::MoveStream::new(persons, 7);
     simulate::simulate_days(&engine, &mut stream, start, 2, moves.div_ceil(2), |_| {}).await?;
+    // Today's run carries out yesterday's moves, as the scheduler would have at 04:00.
+    let today = now.with_timezone(&chrono_tz::Europe::Copenhagen);
+    if chrono::Timelike::hour(&today) >= 4 {
+        simulate::run_daily(&engine, today.date_naive()).await?;
+    }
     engine.advance_to(now).await?;
     Ok(())
 }
