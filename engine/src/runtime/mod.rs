@@ -111,10 +111,12 @@ pub async fn connect(url: &str, settings: &EngineOptions) -> Result<DatabaseConn
             // WAL lets readers run beside the one writer; NORMAL loses no committed data on
             // a process crash (only on power loss, the last transactions); a busy writer
             // is waited for instead of failing at once.
+            // Savepoints journal the pages they change; in memory that costs no file I/O.
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(busy_timeout)
                 .foreign_keys(true)
+                .pragma("temp_store", "memory")
         });
     Ok(Database::connect(options).await?)
 }
