@@ -533,24 +533,29 @@ impl Engine {
         let (instance, parent_state) = store::instance(conn, id)
             .await?
             .ok_or_else(|| EngineError::not_found("instance", id))?;
-        let def = match self
-            .catalog()
-            .version(&instance.process_id, instance.version)
-        {
-            Some(def) => def,
-            None => {
-                // Deployed by another node since this one loaded its catalog.
-                self.refresh_catalog().await?;
-                self.catalog()
-                    .version(&instance.process_id, instance.version)
-                    .ok_or_else(|| {
-                        EngineError::not_found(
-                            "definition",
-                            format!("{} v{}", instance.process_id, instance.version),
-                        )
-                    })?
-            }
-        };
+        let def = self
+            .definition_version(&instance.process_id, instance.version)
+            .await?
+            .ok_or_else(|| {
+                EngineError::not_found(
+                    "definition",
+                    format!("{} v{}", instance.process_id, instance.version),
+                )
+            })?;
         Ok((def, row_of(instance, parent_state)))
+    }
+
+    /// A deployed version of a process, also one another node deployed since this node
+    /// loaded its catalog.
+    pub(super) async fn definition_version(
+        &self,
+        process: &str,
+        version: i32,
+    ) -> Result<Option<Arc<ProcessDefinition>>> {
+        if let Some(def) = self.catalog().version(process, version) {
+            return Ok(Some(def));
+        }
+        self.refresh_catalog().await?;
+        Ok(self.catalog().version(process, version))
     }
 }

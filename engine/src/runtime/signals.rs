@@ -62,8 +62,7 @@ impl SignalSender for Signaller<'_> {
 }
 
 impl Engine {
-    /// Whether `state` of that version is a wait for signal `name`; a version deployed by
-    /// another node since this one loaded its catalog is looked up.
+    /// Whether `state` of that version is a wait for signal `name`.
     async fn waits_for_signal(
         &self,
         process: &str,
@@ -71,15 +70,8 @@ impl Engine {
         state: &str,
         name: &str,
     ) -> Result<bool> {
-        let def = match self.catalog().version(process, version) {
-            Some(def) => def,
-            None => {
-                self.refresh_catalog().await?;
-                match self.catalog().version(process, version) {
-                    Some(def) => def,
-                    None => return Ok(false),
-                }
-            }
+        let Some(def) = self.definition_version(process, version).await? else {
+            return Ok(false);
         };
         Ok(matches!(
             def.state(state).map(|s| &s.kind),

@@ -278,6 +278,15 @@ impl Checker<'_> {
         }
         let timer = self.timer(raw, default_zone);
         if let Some(signal) = &raw.signal {
+            if signal.name.value().trim().is_empty() {
+                self.report(
+                    &signal.name,
+                    "bad-wait",
+                    "a signal wait needs the signal's name, e.g. `flytning.effektuer`".into(),
+                    None,
+                );
+                return None;
+            }
             let deadline = match timer {
                 None => None,
                 Some(deadline) => Some(Box::new(deadline?)),
