@@ -39,6 +39,11 @@ pub enum TransitionError {
     /// Another actor or node did this first (a schedule fired, a run started, removed).
     #[error("{0}")]
     Raced(String),
+    /// A second migration of a process while one runs (from this node or another).
+    #[error(
+        "migration {migration} of `{process}` is still running; let it finish, or resume it with `forlob instances resume {migration}`"
+    )]
+    MigrationRunning { process: String, migration: i64 },
     #[error("instance {instance} is {status}, not active")]
     NotActive {
         instance: uuid::Uuid,

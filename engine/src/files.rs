@@ -21,6 +21,7 @@ fn yaml_files(root: &Path, scenarios: bool) -> std::io::Result<Vec<PathBuf>> {
                 path.extension().and_then(|e| e.to_str()),
                 Some("yaml" | "yml")
             ) && is_scenario(&path) == scenarios
+                && !is_release_material(&path)
             {
                 out.push(path);
             }
@@ -28,6 +29,13 @@ fn yaml_files(root: &Path, scenarios: bool) -> std::io::Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// A package's `releases/` folder keeps what belongs to releases rather than to the current
+/// definitions: definitions of earlier releases (for go-live scenarios) and migration plans.
+/// Neither is deployed with the package.
+fn is_release_material(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str() == "releases")
 }
 
 /// Scenario files live in a `scenarios/` folder.

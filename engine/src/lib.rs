@@ -17,6 +17,7 @@ pub mod form;
 pub mod instance;
 pub mod jobs;
 pub mod registry;
+pub mod release;
 pub mod runtime;
 pub mod scenario;
 pub mod schedule;

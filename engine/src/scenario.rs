@@ -48,6 +48,11 @@ pub trait Expectation: Send + Sync {
 struct ScenarioFile {
     scenario: String,
     clock: DateTime<chrono::FixedOffset>,
+    /// Definitions of the release running before the package's, deployed at the start
+    /// instead of the package (paths relative to the scenario file); a `deploy: package`
+    /// step deploys the package later, as a release would.
+    #[serde(default)]
+    previous_release: Vec<String>,
     #[serde(default)]
     given: Map<String, Value>,
     #[serde(default)]
@@ -105,7 +110,13 @@ pub async fn run_one_at(
             };
         }
     };
-    let failure = run(&scenario, definitions, registry, url).await.err();
+    let base = std::path::Path::new(&file.path)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let failure = run(&scenario, definitions, registry, url, &base)
+        .await
+        .err();
     ScenarioResult {
         file: file.path.clone(),
         name: scenario.scenario,
@@ -118,15 +129,26 @@ async fn run(
     definitions: &[SourceFile],
     registry: &Registry,
     url: &str,
+    base: &std::path::Path,
 ) -> Result<(), String> {
     let clock = Arc::new(ManualClock::new(s.clock.with_timezone(&Utc)));
     let engine = Engine::start(url, registry.clone(), clock, EngineOptions::default())
         .await
         .map_err(|e| format!("engine did not start: {e}"))?;
+    let first = if s.previous_release.is_empty() {
+        definitions.to_vec()
+    } else {
+        read_relative(base, &s.previous_release)?
+    };
     engine
-        .deploy(definitions)
+        .deploy(&first)
         .await
         .map_err(|e| format!("definitions do not deploy: {e}"))?;
+    let context = StepContext {
+        engine: &engine,
+        definitions,
+        base,
+    };
     let now = engine.clock().now();
     let txn = engine.db().begin().await.map_err(|e| e.to_string())?;
     for (kind, value) in &s.given {
@@ -140,7 +162,7 @@ async fn run(
     }
     txn.commit().await.map_err(|e| e.to_string())?;
     for (i, step) in s.steps.iter().enumerate() {
-        run_step(&engine, step)
+        run_step(&context, step)
             .await
             .map_err(|e| format!("step {} {}: {e}", i + 1, short(step)))?;
     }
@@ -185,7 +207,31 @@ fn parse_instant(value: &Value) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("`{value}` is not an RFC 3339 date-time"))
 }
 
-async fn run_step(engine: &Engine, step: &Value) -> Result<(), String> {
+/// What a step may use besides the engine: the package's definitions (a `deploy` step) and
+/// the scenario's folder (paths in steps are relative to it).
+struct StepContext<'a> {
+    engine: &'a Engine,
+    definitions: &'a [SourceFile],
+    base: &'a std::path::Path,
+}
+
+fn read_relative(base: &std::path::Path, paths: &[String]) -> Result<Vec<SourceFile>, String> {
+    paths
+        .iter()
+        .map(|p| {
+            let path = base.join(p);
+            std::fs::read_to_string(&path)
+                .map(|text| SourceFile {
+                    path: path.display().to_string(),
+                    text,
+                })
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .collect()
+}
+
+async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String> {
+    let engine = context.engine;
     let Value::Object(map) = step else {
         return Err("a step is a mapping".into());
     };
@@ -299,12 +345,63 @@ async fn run_step(engine: &Engine, step: &Value) -> Result<(), String> {
             confirmed: r.get("confirmed").and_then(Value::as_bool).unwrap_or(false),
         };
         engine.run_job_now(&request, &admin()).await.map(|_| ())
+    } else if let Some(d) = map.get("deploy") {
+        let files = match d {
+            Value::String(s) if s == "package" => context.definitions.to_vec(),
+            Value::Array(paths) => {
+                let paths: Vec<String> = paths.iter().map(value_text).collect();
+                read_relative(context.base, &paths)?
+            }
+            _ => return Err("deploy is `package` or a list of definition files".into()),
+        };
+        engine.deploy(&files).await.map(|_| ())
+    } else if let Some(r) = map.get("restart") {
+        let mut request = r.clone();
+        let expected = request.as_object_mut().and_then(|m| m.remove("expect"));
+        let request: crate::runtime::RestartRequest =
+            serde_json::from_value(request).map_err(|e| format!("restart: {e}"))?;
+        match engine.restart_plan(&request).await {
+            Ok(plan) => match engine.migrate(&plan, &admin(), &|_| {}).await {
+                Ok(status) => return migration_counts(&status, expected.as_ref()),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    } else if let Some(m) = map.get("migrate") {
+        let mut spec = m.clone();
+        let expected = spec.as_object_mut().and_then(|m| m.remove("expect"));
+        let path = spec
+            .get("plan")
+            .map(value_text)
+            .ok_or("migrate needs `plan` (a plan file)")?;
+        let file = read_relative(context.base, &[path])?.remove(0);
+        let (request, positions) = crate::release::parse_plan(&file).map_err(|d| {
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        let plan = match crate::release::resolve(&request, &engine.catalog()) {
+            Ok(plan) => plan,
+            Err(errors) => {
+                let diagnostics = positions.diagnostics(&errors);
+                return Err(diagnostics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"));
+            }
+        };
+        match engine.migrate(&plan, &admin(), &|_| {}).await {
+            Ok(status) => return migration_counts(&status, expected.as_ref()),
+            Err(e) => Err(e),
+        }
     } else if let Some(e) = map.get("expect") {
         let list = e.as_array().cloned().unwrap_or_else(|| vec![e.clone()]);
         return check_all(engine, &list).await;
     } else {
         return Err(
-            "unknown step; steps are message, advance, start, complete, schedule, remove_schedule, run_job, expect"
+            "unknown step; steps are message, advance, start, complete, schedule, remove_schedule, run_job, deploy, restart, migrate, expect"
                 .into(),
         );
     };
@@ -317,6 +414,39 @@ async fn run_step(engine: &Engine, step: &Value) -> Result<(), String> {
         (Err(e), Some(status)) => Err(format!("expected status {status}, got {}: {e}", e.status())),
         (Err(e), None) => Err(e.to_string()),
     }
+}
+
+/// `expect: { done: N, skipped: N, failed: N }` of a migration step: each given count exact.
+fn migration_counts(
+    status: &crate::runtime::MigrationStatus,
+    expected: Option<&Value>,
+) -> Result<(), String> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    require_keys(expected, &["done", "skipped", "failed"])?;
+    for key in ["done", "skipped", "failed"] {
+        if let Some(n) = expected.get(key).and_then(Value::as_i64)
+            && status.count(key) != n
+        {
+            return Err(format!(
+                "expected {n} instance(s) {key}, got {}; items: {:?}; problems: {:?}",
+                status.count(key),
+                status.counts,
+                status
+                    .problems
+                    .iter()
+                    .map(|p| format!(
+                        "{} in {}: {}",
+                        p.instance_id,
+                        p.from_state,
+                        p.message.clone().unwrap_or_default()
+                    ))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn admin() -> Actor {
@@ -446,7 +576,7 @@ const EXPECTATION_KEYS: &[(&str, &[&str])] = &[
     ("event", &["subject", "kind", "count"]),
     (
         "instance",
-        &["process", "subject", "state", "status", "count"],
+        &["process", "version", "subject", "state", "status", "count"],
     ),
     ("dead_letter", &["type", "message_id", "count"]),
     ("incident", &["state", "count"]),
@@ -516,11 +646,20 @@ async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> 
                 .filter(|i| {
                     field_matches(spec, "state", Some(&i.state))
                         && field_matches(spec, "status", Some(i.status.as_str()))
+                        && field_matches(spec, "version", Some(&i.version.to_string()))
                 })
                 .count();
             let found: Vec<String> = instances
                 .iter()
-                .map(|i| format!("{}:{} ({})", i.process_id, i.state, i.status.as_str()))
+                .map(|i| {
+                    format!(
+                        "{} v{}:{} ({})",
+                        i.process_id,
+                        i.version,
+                        i.state,
+                        i.status.as_str()
+                    )
+                })
                 .collect();
             count_matches(matching, spec)
                 .map_err(|e| format!("{e}; instances: [{}]", found.join(", ")))

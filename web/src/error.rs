@@ -163,6 +163,9 @@ impl From<EngineError> for AppError {
                     TransitionError::IncidentClosed { incident } => {
                         ("conflict", json!({ "incident": incident }))
                     }
+                    TransitionError::MigrationRunning { migration, .. } => {
+                        ("migration_running", json!({ "migration": migration }))
+                    }
                     _ => ("conflict", Value::Null),
                 };
                 let mut e = Self::new(StatusCode::CONFLICT, code, err.to_string());

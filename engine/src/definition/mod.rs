@@ -11,6 +11,7 @@ mod validate;
 
 pub use diagnostic::{CODES, Diagnostic};
 pub use model::*;
+pub(crate) use validate::yaml_diagnostic;
 
 use crate::registry::Registry;
 

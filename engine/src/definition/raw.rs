@@ -185,6 +185,10 @@ pub struct RawState {
     /// Follow-up tasks started on entry, each a small process of its own.
     #[serde(default)]
     pub follow_up: Vec<RawFollowUp>,
+    /// Entered only by a migration plan moving instances of an older version here
+    /// (docs/releases.md); no transition needs to lead to it.
+    #[serde(default)]
+    pub migration_entry: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -75,13 +75,33 @@ impl Catalog {
             .insert((def.id.clone(), version), Arc::new(def));
     }
 
-    /// The id a start for `id` goes to: itself, or the process that replaced it.
+    /// The id a start for `id` goes to: the process that replaced it, or itself. A replaced
+    /// process is retired: its instances keep running on it, but nothing new starts on it.
     pub fn resolve_id<'a>(&'a self, id: &'a str) -> &'a str {
-        if self.latest.contains_key(id) {
-            id
-        } else {
-            self.aliases.get(id).map_or(id, String::as_str)
+        self.aliases.get(id).map_or(id, String::as_str)
+    }
+
+    /// Whether a deployed process replaces `id`.
+    pub fn is_retired(&self, id: &str) -> bool {
+        self.aliases.contains_key(id)
+    }
+
+    /// The ids whose instances belong to `id`'s lineage: itself and every id it replaced,
+    /// transitively (a process renamed twice keeps both former ids).
+    pub fn lineage(&self, id: &str) -> Vec<String> {
+        let id = self.resolve_id(id);
+        let mut ids = vec![id.to_owned()];
+        let mut i = 0;
+        while i < ids.len() {
+            let current = ids[i].clone();
+            for (former, target) in &self.aliases {
+                if *target == current && !ids.contains(former) {
+                    ids.push(former.clone());
+                }
+            }
+            i += 1;
         }
+        ids
     }
 
     /// The newest version of a process (or of the one replacing it).
@@ -91,6 +111,11 @@ impl Catalog {
         self.versions
             .get(&(id.to_owned(), version))
             .map(|d| (version, d.clone()))
+    }
+
+    /// The newest version deployed under exactly this id (a retired id included).
+    pub fn version_of(&self, id: &str) -> Option<i32> {
+        self.latest.get(id).copied()
     }
 
     pub fn version(&self, id: &str, version: i32) -> Option<Arc<ProcessDefinition>> {
@@ -108,9 +133,13 @@ impl Catalog {
         all
     }
 
-    /// The newest version of every process.
+    /// The newest version of every process that is not retired.
     pub fn latest_all(&self) -> Vec<(i32, Arc<ProcessDefinition>)> {
-        let mut ids: Vec<&String> = self.latest.keys().collect();
+        let mut ids: Vec<&String> = self
+            .latest
+            .keys()
+            .filter(|id| !self.is_retired(id))
+            .collect();
         ids.sort();
         ids.into_iter().filter_map(|id| self.latest(id)).collect()
     }
@@ -131,7 +160,9 @@ impl Engine {
         let (_turn, txn) = self.begin_write().await?;
         let mut outcomes = Vec::new();
         for def in &defs {
-            let current = catalog.latest(&def.id).filter(|(_, d)| d.id == def.id);
+            let current = catalog
+                .version_of(&def.id)
+                .and_then(|v| Some((v, catalog.version(&def.id, v)?)));
             let outcome = match current {
                 Some((version, existing)) if existing.hash == def.hash => DeployOutcome {
                     process_id: def.id.clone(),
@@ -139,7 +170,17 @@ impl Engine {
                     changed: false,
                 },
                 current => {
-                    let next = current.as_ref().map_or(1, |(v, _)| v + 1);
+                    // A renamed process goes on from its predecessor's numbering, so its
+                    // history reads "v1 of the old name, v2 of the new".
+                    let next = match &current {
+                        Some((v, _)) => v + 1,
+                        None => def
+                            .replaces
+                            .iter()
+                            .filter_map(|former| catalog.version_of(former))
+                            .max()
+                            .map_or(1, |v| v + 1),
+                    };
                     let version = def
                         .version
                         .map_or(next, |v| i32::try_from(v).unwrap_or(next).max(next));

@@ -236,6 +236,7 @@ impl Engine {
                     Event::MessageReceived { msg } => Some(msg.clone()),
                     Event::Signalled { data } => Some(data.clone()),
                     Event::ActionFailed { error, .. } => Some(json!({ "error": error })),
+                    Event::Restarted { audit, .. } => Some(audit.clone()),
                     _ => None,
                 };
                 let t = transition::apply(def, &snapshot, event)?;

@@ -13,6 +13,7 @@ mod commands;
 mod execute;
 mod incidents;
 mod messages;
+mod migrations;
 mod queries;
 mod scheduler;
 mod signals;
@@ -31,6 +32,9 @@ use sea_orm::{
 
 pub use catalog::{Catalog, DeployOutcome};
 pub use messages::{InboundMessage, MessageOutcome};
+pub use migrations::{
+    MigrationPreview, MigrationStatus, PreviewGroup, PreviewItem, Progress, RestartRequest,
+};
 pub use queries::TaskForm;
 pub use scheduler::{NewSchedule, RunRequest};
 

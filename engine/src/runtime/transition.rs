@@ -50,6 +50,12 @@ pub enum Event {
     Moved {
         to: String,
     },
+    /// A migration restarts the instance in `to` of the version it is now on; `audit` is the
+    /// history entry's data (which migration, why, from where).
+    Restarted {
+        to: String,
+        audit: Value,
+    },
 }
 
 impl Event {
@@ -65,6 +71,7 @@ impl Event {
             Self::Signalled { .. } => "signal",
             Self::ChildCompleted => "child",
             Self::Moved { .. } => "skip",
+            Self::Restarted { .. } => "restart",
         }
     }
 }
@@ -216,7 +223,7 @@ impl Ctx<'_> {
             let initial = self.def.initial.clone();
             return self.go(initial, event.trigger());
         }
-        if let Event::Moved { to } = &event {
+        if let Event::Moved { to } | Event::Restarted { to, .. } = &event {
             return self.go(to.clone(), event.trigger());
         }
         let def = self.def;

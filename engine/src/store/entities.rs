@@ -332,3 +332,49 @@ pub mod job_run_detail {
     }
     no_relations!();
 }
+
+pub mod migration {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "migrations")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub process_id: String,
+        pub to_version: i32,
+        pub plan: Json,
+        pub reason: String,
+        pub actor: String,
+        pub status: String,
+        pub running_for: Option<String>,
+        pub total: i64,
+        pub created_at: DateTimeUtc,
+        pub finished_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod migration_item {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "migration_items")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub migration_id: i64,
+        pub instance_id: Uuid,
+        pub from_process: String,
+        pub from_version: i32,
+        pub from_state: String,
+        pub to_state: Option<String>,
+        pub operation: Option<String>,
+        pub status: String,
+        pub before: Option<Json>,
+        pub row_version_after: Option<i64>,
+        pub message: Option<String>,
+    }
+    no_relations!();
+}

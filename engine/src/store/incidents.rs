@@ -64,6 +64,23 @@ pub async fn resolve_incident<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
+/// Closes every open incident of an instance with `status` (a migration restarted it).
+pub async fn resolve_incidents_of<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: uuid::Uuid,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    incident::Entity::update_many()
+        .col_expr(incident::Column::Status, SqlExpr::value(status))
+        .col_expr(incident::Column::ResolvedAt, SqlExpr::value(now))
+        .filter(incident::Column::InstanceId.eq(instance_id))
+        .filter(incident::Column::Status.eq("open"))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn dead_letters<C: ConnectionTrait>(conn: &C) -> Result<Vec<DeadLetter>, DbErr> {
     Ok(dead_letter::Entity::find()
         .order_by_asc(dead_letter::Column::Id)

@@ -8,6 +8,7 @@ mod bulk;
 mod entities;
 mod incidents;
 pub mod jobs;
+pub mod releases;
 mod stats;
 mod tasks;
 mod users;

@@ -188,6 +188,12 @@ impl Writes {
         for row in std::mem::take(&mut self.updated_instances) {
             let result = instance::Entity::update_many()
                 .col_expr(instance::Column::State, SqlExpr::value(row.state.clone()))
+                // A migration moves an instance onto another version (or renamed process).
+                .col_expr(
+                    instance::Column::ProcessId,
+                    SqlExpr::value(row.process_id.clone()),
+                )
+                .col_expr(instance::Column::Version, SqlExpr::value(row.version))
                 .col_expr(
                     instance::Column::Status,
                     SqlExpr::value(row.status.as_str()),

@@ -360,6 +360,23 @@ pub(crate) async fn due_activations<C: ConnectionTrait>(
         .await
 }
 
+/// The move date of a move of the person received after `received_at` that is planned or
+/// carried out, if any.
+pub(crate) async fn move_received_after<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<NaiveDate>, DbErr> {
+    Ok(dk_move::Entity::find()
+        .filter(dk_move::Column::Cpr.eq(cpr))
+        .filter(dk_move::Column::Status.is_in(["planned", "effected"]))
+        .filter(dk_move::Column::ReceivedAt.gt(received_at))
+        .order_by_desc(dk_move::Column::ReceivedAt)
+        .one(conn)
+        .await?
+        .map(|m| m.move_date))
+}
+
 /// The latest move date already carried out for the person: a message about an earlier date
 /// arrived out of order. (A planned move is simply replaced by a newer message, R19.)
 pub(crate) async fn latest_effected_move_date<C: ConnectionTrait>(

@@ -10,7 +10,9 @@ use clap::{Args, Subcommand};
 use forlob_engine::jobs::{JobRun, LogbookFilter, RunStatus};
 use forlob_engine::runtime::RunRequest;
 use forlob_engine::schedule::{Misfire, Overlap, ScheduleRequest};
-use forlob_engine::{Actor, Engine, EngineError};
+use forlob_engine::{Engine, EngineError};
+
+use super::operator;
 use forlob_web::config::Config;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
@@ -92,16 +94,6 @@ enum JobsCommand {
         #[arg(long)]
         wait: bool,
     },
-}
-
-/// Who the CLI acts as in the audit trail.
-fn operator() -> Actor {
-    let name = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-    Actor {
-        id: format!("cli:{name}"),
-        role: "admin".into(),
-        municipality: None,
-    }
 }
 
 pub(crate) async fn run(args: JobsArgs, config: &Config) -> anyhow::Result<ExitCode> {

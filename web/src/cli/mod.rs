@@ -119,6 +119,16 @@ pub(crate) async fn open_engine(url: &str, config: &Config) -> anyhow::Result<En
     .with_context(|| format!("cannot open the database at {url}"))
 }
 
+/// Who the CLI acts as in the audit trail.
+pub(crate) fn operator() -> forlob_engine::Actor {
+    let name = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    forlob_engine::Actor {
+        id: format!("cli:{name}"),
+        role: "admin".into(),
+        municipality: None,
+    }
+}
+
 pub(crate) fn registry() -> Registry {
     let mut registry = Registry::new();
     forlob_processes::register(&mut registry);
@@ -218,6 +228,23 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let cancel = tokio_util::sync::CancellationToken::new();
     let interval = std::time::Duration::from_millis(config.worker_interval_ms);
     let workers = forlob_web::spawn_workers(&engine, config.workers(), interval, &cancel);
+    // A migration a stop interrupted goes on: its items commit one by one, so nothing is
+    // done twice.
+    let resuming = engine.clone();
+    tokio::spawn(async move {
+        match resuming.resume_migrations().await {
+            Ok(resumed) => {
+                for status in resumed {
+                    tracing::info!(
+                        migration = status.migration.id,
+                        done = status.count("done"),
+                        "migration resumed and finished"
+                    );
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "a migration could not be resumed"),
+        }
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -49,7 +49,15 @@ impl Checker<'_> {
 
     pub(super) fn check_graph(&mut self, raw: &RawProcess, states: &IndexMap<String, State>) {
         let mut reachable = BTreeSet::new();
-        let mut queue = VecDeque::from([raw.initial.value().as_str()]);
+        // A migration entry is a second way in: what follows it is reachable too.
+        let mut queue: VecDeque<&str> = std::iter::once(raw.initial.value().as_str())
+            .chain(
+                raw.states
+                    .iter()
+                    .filter(|(_, s)| s.migration_entry)
+                    .map(|(id, _)| id.value().as_str()),
+            )
+            .collect();
         while let Some(id) = queue.pop_front() {
             if reachable.insert(id)
                 && let Some(state) = states.get(id)

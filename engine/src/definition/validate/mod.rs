@@ -170,36 +170,8 @@ impl Checker<'_> {
     }
 
     fn report_yaml_error(&mut self, err: &serde_saphyr::Error) {
-        let (line, column) = err
-            .location()
-            .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
-        let rendered = err.to_string();
-        let message = strip_location(&rendered);
-        let syntax = matches!(
-            err,
-            serde_saphyr::Error::ExternalMessage { .. }
-                | serde_saphyr::Error::Eof { .. }
-                | serde_saphyr::Error::MultipleDocuments { .. }
-        );
-        let (code, hint) = if syntax {
-            (
-                "yaml-syntax",
-                Some("the file is not well-formed YAML at this point"),
-            )
-        } else if message.contains("unknown field") {
-            (
-                "unknown-key",
-                Some("check the spelling; `forlob schema` prints every key the format has"),
-            )
-        } else if message.contains("duplicate") {
-            ("duplicate-key", Some("ids must be unique within a mapping"))
-        } else {
-            (
-                "schema",
-                Some("see docs/process-format.md for the shape of each key"),
-            )
-        };
-        self.report_at(line, column, code, message, hint.map(str::to_owned));
+        let diagnostic = yaml_diagnostic(self.file, err);
+        self.diagnostics.push(diagnostic);
     }
 
     /// Compiles an expression and checks the names it reads against those in scope here.
@@ -604,6 +576,49 @@ pub(crate) fn text_of(text: &Text) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The diagnostic of a YAML file that does not parse into the shape it should have: syntax,
+/// an unknown key, a duplicate, or a value of the wrong type. Shared by every YAML format of
+/// forlob (definitions, migration plans).
+pub(crate) fn yaml_diagnostic(file: &str, err: &serde_saphyr::Error) -> Diagnostic {
+    let (line, column) = err
+        .location()
+        .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
+    let rendered = err.to_string();
+    let message = strip_location(&rendered);
+    let syntax = matches!(
+        err,
+        serde_saphyr::Error::ExternalMessage { .. }
+            | serde_saphyr::Error::Eof { .. }
+            | serde_saphyr::Error::MultipleDocuments { .. }
+    );
+    let (code, hint) = if syntax {
+        (
+            "yaml-syntax",
+            "the file is not well-formed YAML at this point",
+        )
+    } else if message.contains("unknown field") {
+        (
+            "unknown-key",
+            "check the spelling; `forlob schema` prints every key the format has",
+        )
+    } else if message.contains("duplicate") {
+        ("duplicate-key", "ids must be unique within a mapping")
+    } else {
+        (
+            "schema",
+            "see docs/process-format.md for the shape of each key",
+        )
+    };
+    Diagnostic {
+        file: file.to_owned(),
+        line,
+        column,
+        code,
+        message,
+        hint: Some(hint.to_owned()),
+    }
 }
 
 /// The saphyr message without its own trailing location, which the diagnostic already has.

@@ -23,6 +23,10 @@ pub(crate) struct Input {
     abroad: Option<bool>,
     #[serde(default)]
     message_id: Option<String>,
+    /// When the move was received, for a move carried over from an earlier release (R19);
+    /// default now.
+    #[serde(default)]
+    received_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[async_trait]
@@ -68,6 +72,17 @@ impl Action for PlanMove {
                 "move_date": move_date.to_string(),
             }));
         }
+        let received_at = input.received_at.unwrap_or(ctx.now);
+        if let Some(newer) = store::move_received_after(ctx.conn, cpr, received_at).await? {
+            // R19: a move carried over from before a release, planned only now, never
+            // supersedes a move the citizen reported after it.
+            return Ok(json!({
+                "ignored": true,
+                "reason": format!("a newer move (dated {newer}) supersedes it"),
+                "manual_handling": false,
+                "move_date": move_date.to_string(),
+            }));
+        }
         let effective = rules::run_date(ctx.now, move_date);
         let effective_at = rules::run_at(effective, rules::Phase::Moves);
         let move_id = store::insert_move(
@@ -80,7 +95,7 @@ impl Action for PlanMove {
                 abroad,
                 move_date,
                 effective_date: effective,
-                at: ctx.now,
+                at: received_at,
             },
         )
         .await?;

@@ -10,6 +10,7 @@ mod messages;
 pub(crate) mod model;
 pub(crate) mod persons;
 pub(crate) mod processes;
+pub(crate) mod releases;
 pub(crate) mod tasks;
 
 use axum::extract::FromRequest;
@@ -39,6 +40,7 @@ use crate::state::AppState;
         (name = "messages", description = "Inbound register messages"),
         (name = "admin", description = "Operating the engine"),
         (name = "jobs", description = "Background jobs: schedules, runs and their logbook (admins)"),
+        (name = "releases", description = "Restarting and migrating in-flight instances after a release (admins)"),
     )
 )]
 struct ApiDoc;
@@ -119,6 +121,7 @@ fn resources() -> OpenApiRouter<AppState> {
         .merge(persons::router())
         .merge(messages::router())
         .merge(jobs::router())
+        .merge(releases::router())
         .merge(folkbokforing::router())
 }
 

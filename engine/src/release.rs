@@ -1,0 +1,480 @@
+//! Migration plans: which instances of which versions go onto which version, state by state
+//! (docs/plans/releases.md). A plan is asked for as a [`PlanRequest`] (a YAML file beside the
+//! definitions, the API, the CLI, or built by "restart after release") and checked against the
+//! deployed versions into a [`MigrationPlan`] before anything is written.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::definition::raw::Pos;
+use crate::definition::{Diagnostic, ProcessDefinition, SourceFile, StepKind, WaitSpec};
+use crate::runtime::Catalog;
+
+/// What happens to an instance in a mapped state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Open tasks cancelled, timers and subscriptions dropped, the target state entered as a
+    /// transition would enter it (an automatic state's action runs).
+    Restart,
+    /// Moved without re-entering: variables, open tasks, timers (with their due time) and
+    /// subscriptions are carried over to the target state.
+    MoveTo,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restart => "restart",
+            Self::MoveTo => "move_to",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Restart, Self::MoveTo]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
+/// One state's mapping as asked for: exactly one of `restart` and `move_to`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_to: Option<String>,
+    /// The plan knows the state's live timers are dropped (refused otherwise).
+    #[serde(default)]
+    pub drop_timers: bool,
+}
+
+/// A plan as asked for, before it is checked against what is deployed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// A name for the logbook and the audit entries.
+    #[serde(default)]
+    pub name: String,
+    /// The target process (or a former id of it).
+    pub process: String,
+    /// Default: the newest version of the target.
+    #[serde(default)]
+    pub to_version: Option<i32>,
+    /// The process whose instances move; default the target and its former ids.
+    #[serde(default)]
+    pub from_process: Option<String>,
+    /// Default: every version older than the target version.
+    #[serde(default)]
+    pub from_versions: Vec<i32>,
+    #[serde(default)]
+    pub reason: String,
+    pub states: IndexMap<String, MappingRequest>,
+}
+
+/// One state's mapping, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub operation: Operation,
+    pub to: String,
+    pub drop_timers: bool,
+}
+
+/// A plan checked against the deployed versions: every name in it exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationPlan {
+    pub name: String,
+    pub process: String,
+    pub to_version: i32,
+    /// `(process id, version)` of every version whose instances move.
+    pub from: Vec<(String, i32)>,
+    pub reason: String,
+    pub states: IndexMap<String, Mapping>,
+}
+
+impl MigrationPlan {
+    pub fn covers(&self, process: &str, version: i32) -> bool {
+        self.from.iter().any(|(p, v)| p == process && *v == version)
+    }
+}
+
+/// A problem of a plan: the field it is in (`states.flytteopgave.restart`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Whether instances resting in `state` have a timer that a migration could drop.
+pub fn has_timer(state: &crate::definition::State) -> bool {
+    match &state.kind {
+        StepKind::Wait { wait, .. } => match wait {
+            WaitSpec::After(_) | WaitSpec::Until { .. } => true,
+            WaitSpec::Signal { deadline, .. } => deadline.is_some(),
+            WaitSpec::Message { .. } => false,
+        },
+        _ => false,
+    }
+}
+
+/// How an instance rests in a state; `move_to` joins only states that rest alike, so what
+/// the instance holds (a task, a timer, a subscription, a child, a due step) means the same
+/// in the target.
+fn rest_kind(state: &crate::definition::State) -> &'static str {
+    match &state.kind {
+        StepKind::Automatic { .. } => "automatic",
+        StepKind::Manual { .. } => "manual",
+        StepKind::Decision { .. } => "decision",
+        StepKind::Call { .. } => "call",
+        StepKind::Wait { wait, .. } => match wait {
+            WaitSpec::After(_) | WaitSpec::Until { .. } => "timer wait",
+            WaitSpec::Message { .. } => "message wait",
+            WaitSpec::Signal { .. } => "signal wait",
+        },
+        StepKind::End => "end",
+    }
+}
+
+/// Whether an instance resting in `a` could rest in `b` with what it holds.
+pub fn rests_alike(a: &crate::definition::State, b: &crate::definition::State) -> bool {
+    rest_kind(a) == rest_kind(b)
+}
+
+/// Checks `request` against the deployed versions.
+pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan, Vec<PlanError>> {
+    let mut errors: Vec<PlanError> = Vec::new();
+    let error = |errors: &mut Vec<PlanError>, field: &str, code: &'static str, message: String| {
+        errors.push(PlanError {
+            field: field.to_owned(),
+            code,
+            message,
+        });
+    };
+    let Some((newest, _)) = catalog.latest(&request.process) else {
+        error(
+            &mut errors,
+            "process",
+            "plan-unknown-process",
+            format!("no process `{}` is deployed", request.process),
+        );
+        return Err(errors);
+    };
+    let process = catalog.resolve_id(&request.process).to_owned();
+    let to_version = request.to_version.unwrap_or(newest);
+    let Some(target) = catalog.version(&process, to_version) else {
+        error(
+            &mut errors,
+            "to_version",
+            "plan-unknown-version",
+            format!("process `{process}` has no version {to_version} (newest: {newest})"),
+        );
+        return Err(errors);
+    };
+    let lineage = catalog.lineage(&process);
+    let from_ids: Vec<String> = match &request.from_process {
+        Some(id) if !lineage.contains(id) && catalog.version_of(id).is_none() => {
+            error(
+                &mut errors,
+                "from_process",
+                "plan-unknown-process",
+                format!("no process `{id}` is deployed"),
+            );
+            return Err(errors);
+        }
+        Some(id) => vec![id.clone()],
+        None => lineage,
+    };
+    let mut from: Vec<(String, i32, std::sync::Arc<ProcessDefinition>)> = Vec::new();
+    for (version, def) in catalog.all() {
+        if !from_ids.contains(&def.id) || (def.id == process && version == to_version) {
+            continue;
+        }
+        let asked = request.from_versions.is_empty() && (def.id != process || version < to_version)
+            || request.from_versions.contains(&version);
+        if asked {
+            from.push((def.id.clone(), version, def));
+        }
+    }
+    for v in &request.from_versions {
+        if !from.iter().any(|(_, version, _)| version == v) {
+            error(
+                &mut errors,
+                "from_versions",
+                "plan-unknown-version",
+                format!(
+                    "`{}` has no version {v} to migrate from (the target is v{to_version})",
+                    from_ids.join("`, `")
+                ),
+            );
+        }
+    }
+    if from.is_empty() && errors.is_empty() {
+        error(
+            &mut errors,
+            "from_versions",
+            "plan-unknown-version",
+            format!("`{process}` has no version older than v{to_version} to migrate from"),
+        );
+    }
+    if request.states.is_empty() {
+        error(
+            &mut errors,
+            "states",
+            "plan-bad-mapping",
+            "the plan maps no state; name each source state and what becomes of it".into(),
+        );
+    }
+    let mut states = IndexMap::new();
+    for (name, asked) in &request.states {
+        let field = format!("states.{name}");
+        let sources: Vec<_> = from
+            .iter()
+            .filter_map(|(id, v, def)| def.state(name).map(|s| (id, v, s)))
+            .collect();
+        if sources.is_empty() && !from.is_empty() {
+            error(
+                &mut errors,
+                &field,
+                "plan-unknown-state",
+                format!(
+                    "no version migrated from has a state `{name}` ({})",
+                    from.iter()
+                        .map(|(id, v, _)| format!("{id} v{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            continue;
+        }
+        let (operation, to, to_field) = match (&asked.restart, &asked.move_to) {
+            (Some(to), None) => (Operation::Restart, to, format!("{field}.restart")),
+            (None, Some(to)) => (Operation::MoveTo, to, format!("{field}.move_to")),
+            _ => {
+                error(
+                    &mut errors,
+                    &field,
+                    "plan-bad-mapping",
+                    format!("state `{name}` needs exactly one of `restart` and `move_to`"),
+                );
+                continue;
+            }
+        };
+        let Some(target_state) = target.state(to) else {
+            error(
+                &mut errors,
+                &to_field,
+                "plan-unknown-state",
+                format!("`{process}` v{to_version} has no state `{to}`"),
+            );
+            continue;
+        };
+        if matches!(target_state.kind, StepKind::End) {
+            error(
+                &mut errors,
+                &to_field,
+                "plan-bad-mapping",
+                format!("`{to}` is an end state: to end instances, cancel them"),
+            );
+            continue;
+        }
+        let mut ok = true;
+        for (id, v, source) in &sources {
+            if operation == Operation::MoveTo && rest_kind(source) != rest_kind(target_state) {
+                error(
+                    &mut errors,
+                    &to_field,
+                    "plan-bad-mapping",
+                    format!(
+                        "`{name}` of {id} v{v} is a {} and `{to}` a {}: `move_to` carries over what an instance holds, so both must wait alike; use `restart`",
+                        rest_kind(source),
+                        rest_kind(target_state)
+                    ),
+                );
+                ok = false;
+            }
+            let keeps_timer = operation == Operation::MoveTo && has_timer(target_state);
+            if has_timer(source) && !keeps_timer && !asked.drop_timers {
+                error(
+                    &mut errors,
+                    &to_field,
+                    "plan-drops-timer",
+                    format!(
+                        "instances in `{name}` of {id} v{v} wait on a timer that this mapping drops; say `drop_timers: true` if that is meant"
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if ok {
+            states.insert(
+                name.clone(),
+                Mapping {
+                    operation,
+                    to: to.clone(),
+                    drop_timers: asked.drop_timers,
+                },
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(MigrationPlan {
+        name: if request.name.is_empty() {
+            format!("{process}-v{to_version}")
+        } else {
+            request.name.clone()
+        },
+        process,
+        to_version,
+        from: from.into_iter().map(|(id, v, _)| (id, v)).collect(),
+        reason: request.reason.clone(),
+        states,
+    })
+}
+
+/// A plan file as written; strings keep their place for diagnostics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    migration: Pos<String>,
+    process: Pos<String>,
+    #[serde(default)]
+    to_version: Option<Pos<i32>>,
+    #[serde(default)]
+    from: Option<RawFrom>,
+    #[serde(default)]
+    reason: Option<String>,
+    states: IndexMap<Pos<String>, RawMapping>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrom {
+    #[serde(default)]
+    process: Option<Pos<String>>,
+    #[serde(default)]
+    versions: Option<Pos<Vec<i32>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMapping {
+    #[serde(default)]
+    restart: Option<Pos<String>>,
+    #[serde(default)]
+    move_to: Option<Pos<String>>,
+    #[serde(default)]
+    drop_timers: bool,
+}
+
+/// Reads a plan file into a request and the place of each field, for [`diagnostics`].
+pub fn parse_plan(file: &SourceFile) -> Result<(PlanRequest, PlanPositions), Vec<Diagnostic>> {
+    let raw: RawPlan =
+        serde_saphyr::from_str_with_options(&file.text, crate::definition::yaml_options())
+            .map_err(|e| vec![crate::definition::yaml_diagnostic(&file.path, &e)])?;
+    let mut at = HashMap::new();
+    at.insert("name".to_owned(), raw.migration.line_col());
+    at.insert("process".to_owned(), raw.process.line_col());
+    if let Some(v) = &raw.to_version {
+        at.insert("to_version".to_owned(), v.line_col());
+    }
+    let mut request = PlanRequest {
+        name: raw.migration.value().clone(),
+        process: raw.process.value().clone(),
+        to_version: raw.to_version.as_ref().map(|v| *v.value()),
+        reason: raw.reason.unwrap_or_default(),
+        ..PlanRequest::default()
+    };
+    if let Some(from) = &raw.from {
+        if let Some(p) = &from.process {
+            at.insert("from_process".to_owned(), p.line_col());
+            request.from_process = Some(p.value().clone());
+        }
+        if let Some(v) = &from.versions {
+            at.insert("from_versions".to_owned(), v.line_col());
+            request.from_versions = v.value().clone();
+        }
+    }
+    for (name, mapping) in raw.states {
+        let key = format!("states.{}", name.value());
+        at.insert(key.clone(), name.line_col());
+        if let Some(to) = &mapping.restart {
+            at.insert(format!("{key}.restart"), to.line_col());
+        }
+        if let Some(to) = &mapping.move_to {
+            at.insert(format!("{key}.move_to"), to.line_col());
+        }
+        request.states.insert(
+            name.value().clone(),
+            MappingRequest {
+                restart: mapping.restart.map(|p| p.value().clone()),
+                move_to: mapping.move_to.map(|p| p.value().clone()),
+                drop_timers: mapping.drop_timers,
+            },
+        );
+    }
+    Ok((
+        request,
+        PlanPositions {
+            file: file.path.clone(),
+            at,
+        },
+    ))
+}
+
+/// Where each field of a plan file was written.
+#[derive(Debug, Clone, Default)]
+pub struct PlanPositions {
+    file: String,
+    at: HashMap<String, (u64, u64)>,
+}
+
+impl PlanPositions {
+    /// `errors` as `file:line:col` diagnostics; an error of a field the file does not have
+    /// (a default that did not resolve) points at the nearest field it does have.
+    pub fn diagnostics(&self, errors: &[PlanError]) -> Vec<Diagnostic> {
+        errors
+            .iter()
+            .map(|e| {
+                let mut field = e.field.as_str();
+                let (line, column) = loop {
+                    if let Some(at) = self.at.get(field) {
+                        break *at;
+                    }
+                    match field.rfind('.') {
+                        Some(i) => field = &field[..i],
+                        None => break self.at.get("process").copied().unwrap_or((1, 1)),
+                    }
+                };
+                Diagnostic {
+                    file: self.file.clone(),
+                    line,
+                    column,
+                    code: e.code,
+                    message: e.message.clone(),
+                    hint: None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// `errors` as the 422 field map of the API.
+pub fn field_errors(errors: &[PlanError]) -> crate::form::FieldErrors {
+    let mut fields = crate::form::FieldErrors::new();
+    for e in errors {
+        fields
+            .entry(e.field.clone())
+            .and_modify(|m: &mut String| {
+                m.push_str("; ");
+                m.push_str(&e.message);
+            })
+            .or_insert_with(|| e.message.clone());
+    }
+    fields
+}

@@ -1,0 +1,588 @@
+//! Migrating in-flight instances onto another version (docs/plans/releases.md): previewing a
+//! plan, starting it (the item set is fixed in one transaction), and working its items in
+//! batches, each instance in a savepoint of its own with its audit entry and its item's
+//! outcome. A crash leaves items pending; running the migration again resumes it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseTransaction, TransactionTrait as _};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Engine;
+use super::execute::{Txn, row_of};
+use super::transition::Event;
+use crate::definition::StepKind;
+use crate::error::{EngineError, Result, TransitionError};
+use crate::instance::{Actor, HistoryEntry, InstanceStatus};
+use crate::release::{self, MappingRequest, MigrationPlan, Operation, PlanRequest};
+use crate::store::releases::{self as rel, ItemOutcome, MigrationItem, MigrationRow};
+use crate::store::{self};
+
+/// Instances read per page when previewing or selecting.
+const PAGE: u64 = 1000;
+/// Passes over items that hit a concurrent change before they are given up as failed.
+const CONFLICT_PASSES: usize = 3;
+
+/// What a migration would do to one instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewItem {
+    pub instance_id: Uuid,
+    pub subject: String,
+    pub from_process: String,
+    pub from_version: i32,
+    pub from_state: String,
+    pub status: InstanceStatus,
+    /// `None`: the plan does not map its state; it stays on its version.
+    pub operation: Option<Operation>,
+    pub to_state: Option<String>,
+    pub tasks_cancelled: Vec<String>,
+    pub tasks_kept: Vec<String>,
+    pub timers_kept: Vec<DateTime<Utc>>,
+    pub timers_dropped: Vec<DateTime<Utc>>,
+}
+
+/// Instances per source state and what becomes of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewGroup {
+    pub from_process: String,
+    pub from_version: i32,
+    pub from_state: String,
+    pub operation: Option<Operation>,
+    pub to_state: Option<String>,
+    pub instances: u64,
+    pub open_tasks: u64,
+    pub timers: u64,
+}
+
+/// A dry run: what the plan would do, read without writing anything.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationPreview {
+    pub plan: MigrationPlan,
+    pub groups: Vec<PreviewGroup>,
+    pub items: Vec<PreviewItem>,
+}
+
+/// Where a migration stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationStatus {
+    pub migration: MigrationRow,
+    /// Items per status: `pending`, `done`, `skipped`, `failed`, `undone`.
+    pub counts: BTreeMap<String, i64>,
+    /// Items skipped or failed, with why (the first 100).
+    pub problems: Vec<MigrationItem>,
+}
+
+impl MigrationStatus {
+    pub fn count(&self, status: &str) -> i64 {
+        self.counts.get(status).copied().unwrap_or(0)
+    }
+}
+
+/// "Restart after release": which instances of a process restart in the newest version.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RestartRequest {
+    /// The process (or a former id of it).
+    pub process: String,
+    /// Only instances on this version (default: every older version of the lineage).
+    #[serde(default)]
+    pub from_version: Option<i32>,
+    /// Only instances in these states (default: every state they can rest in).
+    #[serde(default)]
+    pub states: Vec<String>,
+    /// Where restarted instances start again (default: the new version's initial state).
+    #[serde(default)]
+    pub to_state: Option<String>,
+    /// Live timers in states the new version lost may be dropped.
+    #[serde(default)]
+    pub drop_timers: bool,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Progress of a running migration, after each batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub handled: u64,
+    pub total: u64,
+}
+
+impl Engine {
+    /// Checks a plan against the deployed versions (also those another node deployed).
+    pub async fn resolve_plan(&self, request: &PlanRequest) -> Result<MigrationPlan> {
+        self.refresh_catalog().await?;
+        release::resolve(request, &self.catalog())
+            .map_err(|errors| EngineError::Invalid(release::field_errors(&errors)))
+    }
+
+    /// The plan of "restart after release": instances in manual states restart at the new
+    /// version's `to_state`; instances resting in a state the new version also has, resting
+    /// alike, keep it with what they hold (a timer keeps its due time, R19); the others
+    /// restart. Checked like any plan, so a live timer is never dropped unasked.
+    pub async fn restart_plan(&self, request: &RestartRequest) -> Result<MigrationPlan> {
+        self.refresh_catalog().await?;
+        let catalog = self.catalog();
+        let (newest, target) = catalog
+            .latest(&request.process)
+            .ok_or_else(|| EngineError::not_found("process", &request.process))?;
+        let to_state = request
+            .to_state
+            .clone()
+            .unwrap_or_else(|| target.initial.clone());
+        let lineage = catalog.lineage(&target.id);
+        let mut states = indexmap::IndexMap::new();
+        for (version, def) in catalog.all() {
+            let older = def.id != target.id || version < newest;
+            let asked = request.from_version.is_none_or(|v| v == version);
+            if !lineage.contains(&def.id) || !older || !asked {
+                continue;
+            }
+            for state in def.states.values() {
+                let rests = !matches!(state.kind, StepKind::Decision { .. } | StepKind::End);
+                let wanted = request.states.is_empty() || request.states.contains(&state.id);
+                if !rests || !wanted || states.contains_key(&state.id) {
+                    continue;
+                }
+                let kept = target
+                    .state(&state.id)
+                    .filter(|t| release::rests_alike(state, t))
+                    .is_some();
+                let mapping = if matches!(state.kind, StepKind::Manual { .. }) || !kept {
+                    MappingRequest {
+                        restart: Some(to_state.clone()),
+                        drop_timers: request.drop_timers,
+                        ..MappingRequest::default()
+                    }
+                } else {
+                    MappingRequest {
+                        move_to: Some(state.id.clone()),
+                        ..MappingRequest::default()
+                    }
+                };
+                states.insert(state.id.clone(), mapping);
+            }
+        }
+        for asked in &request.states {
+            if !states.contains_key(asked) {
+                return Err(EngineError::Invalid(
+                    [(
+                        "states".to_owned(),
+                        format!("no older version of `{}` has a state `{asked}` an instance can wait in", target.id),
+                    )]
+                    .into(),
+                ));
+            }
+        }
+        let plan = PlanRequest {
+            name: format!("restart {} into v{newest}", target.id),
+            process: target.id.clone(),
+            to_version: Some(newest),
+            from_process: None,
+            from_versions: request.from_version.into_iter().collect(),
+            reason: request.reason.clone(),
+            states,
+        };
+        release::resolve(&plan, &catalog)
+            .map_err(|errors| EngineError::Invalid(release::field_errors(&errors)))
+    }
+
+    /// What `plan` would do to each instance it selects, without writing anything.
+    pub async fn preview_migration(&self, plan: &MigrationPlan) -> Result<MigrationPreview> {
+        let mut items = Vec::new();
+        let mut groups: BTreeMap<(String, i32, String), PreviewGroup> = BTreeMap::new();
+        let mut after = None;
+        loop {
+            let page = rel::unfinished_instances(&self.db, &plan.from, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let ids: Vec<Uuid> = page.iter().map(|i| i.id).collect();
+            let holdings = rel::holdings(&self.db, &ids).await?;
+            for instance in page {
+                let held = holdings.get(&instance.id).cloned().unwrap_or_default();
+                let mapping = plan.states.get(&instance.state);
+                let kinds: Vec<String> = held.tasks.iter().map(|(_, k)| k.clone()).collect();
+                let timers: Vec<DateTime<Utc>> = held.timers().collect();
+                let keeps = mapping.is_some_and(|m| m.operation == Operation::MoveTo);
+                let group = groups
+                    .entry((
+                        instance.process_id.clone(),
+                        instance.version,
+                        instance.state.clone(),
+                    ))
+                    .or_insert_with(|| PreviewGroup {
+                        from_process: instance.process_id.clone(),
+                        from_version: instance.version,
+                        from_state: instance.state.clone(),
+                        operation: mapping.map(|m| m.operation),
+                        to_state: mapping.map(|m| m.to.clone()),
+                        instances: 0,
+                        open_tasks: 0,
+                        timers: 0,
+                    });
+                group.instances += 1;
+                group.open_tasks += kinds.len() as u64;
+                group.timers += timers.len() as u64;
+                let (tasks_kept, tasks_cancelled, timers_kept, timers_dropped) = match mapping {
+                    None => (kinds, Vec::new(), timers, Vec::new()),
+                    Some(_) if keeps => (kinds, Vec::new(), timers, Vec::new()),
+                    Some(_) => (Vec::new(), kinds, Vec::new(), timers),
+                };
+                items.push(PreviewItem {
+                    instance_id: instance.id,
+                    subject: instance.subject,
+                    from_process: instance.process_id,
+                    from_version: instance.version,
+                    from_state: instance.state,
+                    status: instance.status,
+                    operation: mapping.map(|m| m.operation),
+                    to_state: mapping.map(|m| m.to.clone()),
+                    tasks_cancelled,
+                    tasks_kept,
+                    timers_kept,
+                    timers_dropped,
+                });
+            }
+        }
+        Ok(MigrationPreview {
+            plan: plan.clone(),
+            groups: groups.into_values().collect(),
+            items,
+        })
+    }
+
+    /// Records a migration and the instances it will move (those in mapped states now), in
+    /// one transaction; a 409 when the process has a migration running.
+    pub async fn start_migration(&self, plan: &MigrationPlan, actor: &Actor) -> Result<i64> {
+        self.retrying(|| async {
+            let (_turn, conn) = self.begin_write().await?;
+            let now = self.clock.now();
+            let new = rel::NewMigration {
+                name: &plan.name,
+                process_id: &plan.process,
+                to_version: plan.to_version,
+                plan: serde_json::to_value(plan).unwrap_or_default(),
+                reason: &plan.reason,
+                actor: &actor.id,
+                now,
+            };
+            let Some(id) = rel::insert_migration(&conn, new).await? else {
+                let running = rel::running_migration(&conn, &plan.process).await?;
+                return Err(TransitionError::MigrationRunning {
+                    process: plan.process.clone(),
+                    migration: running.map_or(0, |m| m.id),
+                }
+                .into());
+            };
+            let mut selected = Vec::new();
+            let mut after = None;
+            loop {
+                let page = rel::unfinished_instances(&conn, &plan.from, after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                selected.extend(
+                    page.into_iter()
+                        .filter(|i| plan.states.contains_key(&i.state))
+                        .map(|i| (i.id, i.process_id, i.version, i.state)),
+                );
+            }
+            rel::insert_items(&conn, id, &selected).await?;
+            self.commit(conn).await?;
+            tracing::info!(migration = id, process = %plan.process, instances = selected.len(), "migration started");
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Works the pending items of migration `id` in batches until none is left, then marks
+    /// it finished. Resumes a migration a crash interrupted; a finished one is left as it is.
+    pub async fn run_migration(
+        &self,
+        id: i64,
+        actor: &Actor,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        let row = rel::migration(&self.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("migration", id))?;
+        if row.status == "running" {
+            let plan: MigrationPlan = serde_json::from_value(row.plan.clone())
+                .map_err(|e| EngineError::not_found("migration plan", format!("{id} ({e})")))?;
+            let def = self
+                .definition_version(&plan.process, plan.to_version)
+                .await?
+                .ok_or_else(|| {
+                    EngineError::not_found(
+                        "definition",
+                        format!("{} v{}", plan.process, plan.to_version),
+                    )
+                })?;
+            let total = u64::try_from(row.total).unwrap_or(0);
+            for pass in 1..=CONFLICT_PASSES {
+                let mut after = 0;
+                loop {
+                    let batch = rel::items_with_status(
+                        &self.db,
+                        id,
+                        "pending",
+                        after,
+                        self.options.batch_size,
+                    )
+                    .await?;
+                    let Some(last) = batch.last() else { break };
+                    after = last.id;
+                    let last_pass = pass == CONFLICT_PASSES;
+                    self.retrying(|| {
+                        self.migrate_batch(&row, &plan, &def, &batch, actor, last_pass)
+                    })
+                    .await?;
+                    let counts = rel::item_counts(&self.db, id).await?;
+                    let pending = counts.get("pending").copied().unwrap_or(0);
+                    progress(Progress {
+                        handled: total.saturating_sub(u64::try_from(pending).unwrap_or(0)),
+                        total,
+                    });
+                }
+                if rel::items_with_status(&self.db, id, "pending", 0, 1)
+                    .await?
+                    .is_empty()
+                {
+                    break;
+                }
+            }
+            let (_turn, conn) = self.begin_write().await?;
+            rel::end_migration(&conn, id, "finished", self.clock.now()).await?;
+            self.commit(conn).await?;
+            tracing::info!(migration = id, "migration finished");
+        }
+        self.migration_status(id).await
+    }
+
+    pub async fn migration_status(&self, id: i64) -> Result<MigrationStatus> {
+        let migration = rel::migration(&self.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("migration", id))?;
+        Ok(MigrationStatus {
+            counts: rel::item_counts(&self.db, id).await?,
+            problems: rel::unsuccessful_items(&self.db, id, 100).await?,
+            migration,
+        })
+    }
+
+    /// Resolves, starts and runs a plan: what the CLI and the API call.
+    pub async fn migrate(
+        &self,
+        plan: &MigrationPlan,
+        actor: &Actor,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        let id = self.start_migration(plan, actor).await?;
+        self.run_migration(id, actor, progress).await
+    }
+
+    /// Runs every migration a crash left running (a node's start-up).
+    pub async fn resume_migrations(&self) -> Result<Vec<MigrationStatus>> {
+        let mut resumed = Vec::new();
+        for row in rel::running_migrations(&self.db).await? {
+            tracing::info!(migration = row.id, "resuming migration");
+            let actor = Actor {
+                id: row.actor.clone(),
+                municipality: None,
+                role: "admin".into(),
+            };
+            resumed.push(self.run_migration(row.id, &actor, &|_| {}).await?);
+        }
+        Ok(resumed)
+    }
+
+    /// One batch in one transaction, each item in a savepoint: an item that fails is rolled
+    /// back alone and recorded as failed; one that met a concurrent change stays pending for
+    /// the next pass (or fails on the last).
+    async fn migrate_batch(
+        &self,
+        migration: &MigrationRow,
+        plan: &MigrationPlan,
+        def: &std::sync::Arc<crate::definition::ProcessDefinition>,
+        batch: &[MigrationItem],
+        actor: &Actor,
+        last_pass: bool,
+    ) -> Result<()> {
+        let (_turn, conn) = self.begin_write().await?;
+        for item in batch {
+            let savepoint = conn.begin().await?;
+            match self
+                .migrate_item(&savepoint, migration, plan, def, item, actor)
+                .await
+            {
+                Ok(()) => savepoint.commit().await?,
+                Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
+                Err(e) => {
+                    savepoint.rollback().await?;
+                    let conflict =
+                        matches!(e, EngineError::Transition(TransitionError::Conflict { .. }));
+                    if conflict && !last_pass {
+                        continue;
+                    }
+                    tracing::warn!(migration = migration.id, instance = %item.instance_id, error = %e, "instance not migrated");
+                    rel::set_item(
+                        &conn,
+                        item.id,
+                        "pending",
+                        ItemOutcome {
+                            status: "failed",
+                            operation: None,
+                            to_state: None,
+                            before: None,
+                            row_version_after: None,
+                            message: Some(if conflict {
+                                "the instance kept changing while it was migrated; run the migration again".into()
+                            } else {
+                                e.to_string()
+                            }),
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        self.commit(conn).await
+    }
+
+    async fn migrate_item(
+        &self,
+        conn: &DatabaseTransaction,
+        migration: &MigrationRow,
+        plan: &MigrationPlan,
+        def: &std::sync::Arc<crate::definition::ProcessDefinition>,
+        item: &MigrationItem,
+        actor: &Actor,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let outcome = |status, why: String| ItemOutcome {
+            status,
+            operation: None,
+            to_state: None,
+            before: None,
+            row_version_after: None,
+            message: Some(why),
+        };
+        // Taking the item first serializes two runners of one migration on its row.
+        if !rel::set_item(conn, item.id, "pending", outcome("working", String::new())).await? {
+            return Ok(());
+        }
+        let Some((instance, parent_state)) = store::instance(conn, item.instance_id).await? else {
+            rel::set_item(
+                conn,
+                item.id,
+                "working",
+                outcome("skipped", "the instance no longer exists".into()),
+            )
+            .await?;
+            return Ok(());
+        };
+        if !rel::UNFINISHED.contains(&instance.status) {
+            let why = format!("the instance has ended ({})", instance.status.as_str());
+            rel::set_item(conn, item.id, "working", outcome("skipped", why)).await?;
+            return Ok(());
+        }
+        if !plan.covers(&instance.process_id, instance.version) {
+            let why = format!(
+                "the instance is on {} v{} now",
+                instance.process_id, instance.version
+            );
+            rel::set_item(conn, item.id, "working", outcome("skipped", why)).await?;
+            return Ok(());
+        }
+        let Some(mapping) = plan.states.get(&instance.state) else {
+            let why = format!(
+                "the instance is in `{}` now, which the plan does not map",
+                instance.state
+            );
+            rel::set_item(conn, item.id, "working", outcome("skipped", why)).await?;
+            return Ok(());
+        };
+        let held = rel::holdings(conn, &[instance.id])
+            .await?
+            .remove(&instance.id)
+            .unwrap_or_default();
+        let before = json!({
+            "process_id": instance.process_id,
+            "version": instance.version,
+            "state": instance.state,
+            "status": instance.status,
+            "variables": instance.variables,
+            "holdings": held,
+        });
+        let audit = json!({
+            "migration": migration.id,
+            "name": migration.name,
+            "reason": migration.reason,
+            "from": { "process": instance.process_id, "version": instance.version, "state": instance.state },
+            "to": { "process": plan.process, "version": plan.to_version, "state": mapping.to },
+        });
+        let mut row = row_of(instance, parent_state);
+        let from_state = row.state.clone();
+        let mut tx = Txn::new(conn, now);
+        match mapping.operation {
+            Operation::MoveTo => {
+                rel::carry_over(
+                    conn,
+                    row.id,
+                    &plan.process,
+                    plan.to_version,
+                    &from_state,
+                    &mapping.to,
+                )
+                .await?;
+                tx.writes.history(
+                    row.id,
+                    HistoryEntry {
+                        from_state: Some(from_state),
+                        to_state: mapping.to.clone(),
+                        trigger: "migrate".into(),
+                        actor: Some(actor.id.clone()),
+                        data: Some(audit),
+                        at: now,
+                    },
+                );
+                row.process_id = plan.process.clone();
+                row.version = plan.to_version;
+                row.state = mapping.to.clone();
+                tx.writes.instance(&row, now);
+            }
+            Operation::Restart => {
+                if row.status == InstanceStatus::Incident {
+                    store::resolve_incidents_of(conn, row.id, "restarted", now).await?;
+                }
+                store::close_open_work(conn, row.id, now).await?;
+                row.process_id = plan.process.clone();
+                row.version = plan.to_version;
+                row.status = InstanceStatus::Active;
+                let event = Event::Restarted {
+                    to: mapping.to.clone(),
+                    audit,
+                };
+                self.drive(&mut tx, def, &mut row, event, Some(actor))
+                    .await?;
+            }
+        }
+        let row_version_after = row.row_version + 1;
+        tx.flush().await?;
+        rel::set_item(
+            conn,
+            item.id,
+            "working",
+            ItemOutcome {
+                status: "done",
+                operation: Some(mapping.operation.as_str()),
+                to_state: Some(&mapping.to),
+                before: Some(before),
+                row_version_after: Some(row_version_after),
+                message: None,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}

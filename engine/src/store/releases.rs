@@ -1,0 +1,499 @@
+//! Migrations of in-flight instances: the migration rows and their items, and the instance
+//! data a migration reads and carries over.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Condition, Expr as SqlExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::entities::{instance, message_wait, migration, migration_item, task, work_item};
+use super::to_instance;
+use crate::instance::{InstanceStatus, ProcessInstance};
+
+/// Statuses of an instance a migration may act on: not ended.
+pub const UNFINISHED: [InstanceStatus; 2] = [InstanceStatus::Active, InstanceStatus::Incident];
+
+/// Up to `limit` unfinished instances of the given `(process, version)`s, after `after` in id
+/// order (ids are v7 UUIDs: creation order), for paging through a large release.
+pub async fn unfinished_instances<C: ConnectionTrait>(
+    conn: &C,
+    from: &[(String, i32)],
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<ProcessInstance>, DbErr> {
+    let mut versions = Condition::any();
+    for (process, version) in from {
+        versions = versions.add(
+            Condition::all()
+                .add(instance::Column::ProcessId.eq(process.clone()))
+                .add(instance::Column::Version.eq(*version)),
+        );
+    }
+    let mut query = instance::Entity::find()
+        .filter(versions)
+        .filter(instance::Column::Status.is_in(UNFINISHED.map(InstanceStatus::as_str)));
+    if let Some(after) = after {
+        query = query.filter(instance::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(instance::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_instance)
+        .collect())
+}
+
+/// What an instance holds while it rests in a state: open tasks, due work, subscriptions.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Holdings {
+    /// `(task id, kind)` of each open task.
+    pub tasks: Vec<(Uuid, String)>,
+    /// `(kind, state, run_at)` of each work item (`timer`, `step`, ...).
+    pub work: Vec<(String, String, DateTime<Utc>)>,
+    /// `(message type or signal name, key)` of each subscription.
+    pub waits: Vec<(String, String)>,
+}
+
+impl Holdings {
+    pub fn timers(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        self.work
+            .iter()
+            .filter(|(kind, _, _)| kind == "timer")
+            .map(|(_, _, at)| *at)
+    }
+}
+
+/// What each of `ids` holds, read in chunks that stay under the bind-parameter limits.
+pub async fn holdings<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Holdings>, DbErr> {
+    let mut out: std::collections::HashMap<Uuid, Holdings> = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let tasks = task::Entity::find()
+            .filter(task::Column::InstanceId.is_in(chunk.to_vec()))
+            .filter(task::Column::Status.eq("open"))
+            .order_by_asc(task::Column::CreatedAt)
+            .all(conn)
+            .await?;
+        for t in tasks {
+            out.entry(t.instance_id)
+                .or_default()
+                .tasks
+                .push((t.id, t.kind));
+        }
+        let work = work_item::Entity::find()
+            .filter(work_item::Column::InstanceId.is_in(chunk.to_vec()))
+            .order_by_asc(work_item::Column::RunAt)
+            .all(conn)
+            .await?;
+        for w in work {
+            out.entry(w.instance_id)
+                .or_default()
+                .work
+                .push((w.kind, w.state, w.run_at));
+        }
+        let waits = message_wait::Entity::find()
+            .filter(message_wait::Column::InstanceId.is_in(chunk.to_vec()))
+            .order_by_asc(message_wait::Column::Id)
+            .all(conn)
+            .await?;
+        for w in waits {
+            out.entry(w.instance_id)
+                .or_default()
+                .waits
+                .push((w.message_type, w.correlation_key));
+        }
+    }
+    Ok(out)
+}
+
+/// Carries what the instance holds in `from_state` over to `to_state` of `process` v`version`:
+/// open tasks, due work (keeping its due time) and subscriptions.
+pub async fn carry_over<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    process: &str,
+    version: i32,
+    from_state: &str,
+    to_state: &str,
+) -> Result<(), DbErr> {
+    // Children a `call` state waits for resume their parent in the state it is in now.
+    instance::Entity::update_many()
+        .col_expr(instance::Column::ParentState, SqlExpr::value(to_state))
+        .filter(instance::Column::ParentId.eq(instance_id))
+        .filter(instance::Column::ParentState.eq(from_state))
+        .exec(conn)
+        .await?;
+    task::Entity::update_many()
+        .col_expr(task::Column::ProcessId, SqlExpr::value(process))
+        .col_expr(task::Column::State, SqlExpr::value(to_state))
+        .filter(task::Column::InstanceId.eq(instance_id))
+        .filter(task::Column::Status.eq("open"))
+        .exec(conn)
+        .await?;
+    work_item::Entity::update_many()
+        .col_expr(work_item::Column::State, SqlExpr::value(to_state))
+        .filter(work_item::Column::InstanceId.eq(instance_id))
+        .exec(conn)
+        .await?;
+    message_wait::Entity::update_many()
+        .col_expr(message_wait::Column::ProcessId, SqlExpr::value(process))
+        .col_expr(message_wait::Column::Version, SqlExpr::value(version))
+        .col_expr(message_wait::Column::State, SqlExpr::value(to_state))
+        .filter(message_wait::Column::InstanceId.eq(instance_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// A migration as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationRow {
+    pub id: i64,
+    pub name: String,
+    pub process_id: String,
+    pub to_version: i32,
+    pub plan: Value,
+    pub reason: String,
+    pub actor: String,
+    /// `running`, `finished` or `undone`.
+    pub status: String,
+    pub total: i64,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+fn to_migration(m: migration::Model) -> MigrationRow {
+    MigrationRow {
+        id: m.id,
+        name: m.name,
+        process_id: m.process_id,
+        to_version: m.to_version,
+        plan: m.plan,
+        reason: m.reason,
+        actor: m.actor,
+        status: m.status,
+        total: m.total,
+        created_at: m.created_at,
+        finished_at: m.finished_at,
+    }
+}
+
+pub struct NewMigration<'a> {
+    pub name: &'a str,
+    pub process_id: &'a str,
+    pub to_version: i32,
+    pub plan: Value,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Inserts a running migration; `None` when the process has one running already (the
+/// unique `running_for` decides, also between nodes).
+pub async fn insert_migration<C: ConnectionTrait>(
+    conn: &C,
+    new: NewMigration<'_>,
+) -> Result<Option<i64>, DbErr> {
+    let running = migration::Entity::find()
+        .filter(migration::Column::RunningFor.eq(new.process_id))
+        .one(conn)
+        .await?;
+    if running.is_some() {
+        return Ok(None);
+    }
+    let result = migration::Entity::insert(migration::ActiveModel {
+        id: sea_orm::NotSet,
+        name: Set(new.name.to_owned()),
+        process_id: Set(new.process_id.to_owned()),
+        to_version: Set(new.to_version),
+        plan: Set(new.plan),
+        reason: Set(new.reason.to_owned()),
+        actor: Set(new.actor.to_owned()),
+        status: Set("running".into()),
+        running_for: Set(Some(new.process_id.to_owned())),
+        total: Set(0),
+        created_at: Set(new.now),
+        finished_at: Set(None),
+    })
+    .exec(conn)
+    .await;
+    match result {
+        Ok(r) => Ok(Some(r.last_insert_id)),
+        // Another node inserted between the read and the insert.
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The running migration of `process`, if any.
+pub async fn running_migration<C: ConnectionTrait>(
+    conn: &C,
+    process: &str,
+) -> Result<Option<MigrationRow>, DbErr> {
+    Ok(migration::Entity::find()
+        .filter(migration::Column::RunningFor.eq(process))
+        .one(conn)
+        .await?
+        .map(to_migration))
+}
+
+pub async fn migration<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+) -> Result<Option<MigrationRow>, DbErr> {
+    Ok(migration::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(to_migration))
+}
+
+/// Every migration, newest first.
+pub async fn migrations<C: ConnectionTrait>(
+    conn: &C,
+    limit: u64,
+) -> Result<Vec<MigrationRow>, DbErr> {
+    Ok(migration::Entity::find()
+        .order_by_desc(migration::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_migration)
+        .collect())
+}
+
+/// Migrations still running, oldest first (what a node resumes at start-up).
+pub async fn running_migrations<C: ConnectionTrait>(conn: &C) -> Result<Vec<MigrationRow>, DbErr> {
+    Ok(migration::Entity::find()
+        .filter(migration::Column::Status.eq("running"))
+        .order_by_asc(migration::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_migration)
+        .collect())
+}
+
+/// Adds a pending item per `(instance, process, version, state)` and sets the total.
+pub async fn insert_items<C: ConnectionTrait>(
+    conn: &C,
+    migration_id: i64,
+    items: &[(Uuid, String, i32, String)],
+) -> Result<(), DbErr> {
+    for chunk in items.chunks(500) {
+        migration_item::Entity::insert_many(chunk.iter().map(|(id, process, version, state)| {
+            migration_item::ActiveModel {
+                id: sea_orm::NotSet,
+                migration_id: Set(migration_id),
+                instance_id: Set(*id),
+                from_process: Set(process.clone()),
+                from_version: Set(*version),
+                from_state: Set(state.clone()),
+                to_state: Set(None),
+                operation: Set(None),
+                status: Set("pending".into()),
+                before: Set(None),
+                row_version_after: Set(None),
+                message: Set(None),
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
+    migration::Entity::update_many()
+        .col_expr(migration::Column::Total, SqlExpr::value(items.len() as i64))
+        .filter(migration::Column::Id.eq(migration_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// An item of a migration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationItem {
+    pub id: i64,
+    pub instance_id: Uuid,
+    pub from_process: String,
+    pub from_version: i32,
+    pub from_state: String,
+    pub to_state: Option<String>,
+    pub operation: Option<String>,
+    /// `pending`, `done`, `skipped`, `failed` or `undone`.
+    pub status: String,
+    #[serde(skip)]
+    pub before: Option<Value>,
+    #[serde(skip)]
+    pub row_version_after: Option<i64>,
+    pub message: Option<String>,
+}
+
+fn to_item(m: migration_item::Model) -> MigrationItem {
+    MigrationItem {
+        id: m.id,
+        instance_id: m.instance_id,
+        from_process: m.from_process,
+        from_version: m.from_version,
+        from_state: m.from_state,
+        to_state: m.to_state,
+        operation: m.operation,
+        status: m.status,
+        before: m.before,
+        row_version_after: m.row_version_after,
+        message: m.message,
+    }
+}
+
+/// Up to `limit` items of `migration_id` with `status`, after item `after`, in id order.
+pub async fn items_with_status<C: ConnectionTrait>(
+    conn: &C,
+    migration_id: i64,
+    status: &str,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<MigrationItem>, DbErr> {
+    Ok(migration_item::Entity::find()
+        .filter(migration_item::Column::MigrationId.eq(migration_id))
+        .filter(migration_item::Column::Status.eq(status))
+        .filter(migration_item::Column::Id.gt(after))
+        .order_by_asc(migration_item::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_item)
+        .collect())
+}
+
+/// What became of one item.
+pub struct ItemOutcome<'a> {
+    pub status: &'a str,
+    pub operation: Option<&'a str>,
+    pub to_state: Option<&'a str>,
+    pub before: Option<Value>,
+    pub row_version_after: Option<i64>,
+    pub message: Option<String>,
+}
+
+/// Records an item's outcome, only if it still has `expected` status: `false` when another
+/// runner recorded it first.
+pub async fn set_item<C: ConnectionTrait>(
+    conn: &C,
+    item_id: i64,
+    expected: &str,
+    outcome: ItemOutcome<'_>,
+) -> Result<bool, DbErr> {
+    let result = migration_item::Entity::update_many()
+        .col_expr(
+            migration_item::Column::Status,
+            SqlExpr::value(outcome.status),
+        )
+        .col_expr(
+            migration_item::Column::Operation,
+            SqlExpr::value(outcome.operation),
+        )
+        .col_expr(
+            migration_item::Column::ToState,
+            SqlExpr::value(outcome.to_state),
+        )
+        .col_expr(
+            migration_item::Column::Before,
+            SqlExpr::value(outcome.before),
+        )
+        .col_expr(
+            migration_item::Column::RowVersionAfter,
+            SqlExpr::value(outcome.row_version_after),
+        )
+        .col_expr(
+            migration_item::Column::Message,
+            SqlExpr::value(outcome.message),
+        )
+        .filter(migration_item::Column::Id.eq(item_id))
+        .filter(migration_item::Column::Status.eq(expected))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Items of a migration per status.
+pub async fn item_counts<C: ConnectionTrait>(
+    conn: &C,
+    migration_id: i64,
+) -> Result<std::collections::BTreeMap<String, i64>, DbErr> {
+    let rows: Vec<(String, i64)> = migration_item::Entity::find()
+        .select_only()
+        .column(migration_item::Column::Status)
+        .column_as(migration_item::Column::Id.count(), "n")
+        .filter(migration_item::Column::MigrationId.eq(migration_id))
+        .group_by(migration_item::Column::Status)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Items that did not go through, with why: what the CLI and the admin page list.
+pub async fn unsuccessful_items<C: ConnectionTrait>(
+    conn: &C,
+    migration_id: i64,
+    limit: u64,
+) -> Result<Vec<MigrationItem>, DbErr> {
+    Ok(migration_item::Entity::find()
+        .filter(migration_item::Column::MigrationId.eq(migration_id))
+        .filter(migration_item::Column::Status.is_in(["skipped", "failed"]))
+        .order_by_asc(migration_item::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_item)
+        .collect())
+}
+
+/// Ends a migration as `status` (`finished`, `undone`) and frees its process for the next.
+pub async fn end_migration<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    migration::Entity::update_many()
+        .col_expr(migration::Column::Status, SqlExpr::value(status))
+        .col_expr(
+            migration::Column::RunningFor,
+            SqlExpr::value(Option::<String>::None),
+        )
+        .col_expr(migration::Column::FinishedAt, SqlExpr::value(now))
+        .filter(migration::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Number of unfinished instances of `process` v`version`.
+pub async fn count_unfinished<C: ConnectionTrait>(
+    conn: &C,
+    process: &str,
+    version: i32,
+) -> Result<u64, DbErr> {
+    instance::Entity::find()
+        .filter(instance::Column::ProcessId.eq(process))
+        .filter(instance::Column::Version.eq(version))
+        .filter(instance::Column::Status.is_in(UNFINISHED.map(InstanceStatus::as_str)))
+        .count(conn)
+        .await
+}

@@ -1,0 +1,501 @@
+//! Releases on SQLite and PostgreSQL: renamed processes, migration plans, restart after
+//! release, a dry run that writes nothing, a clean refusal of bad plans and of a second
+//! migration at once, and a resume after a node dies mid-migration.
+
+mod support;
+
+use std::sync::Arc;
+
+use forlob_engine::definition::SourceFile;
+use forlob_engine::release::{self, Operation};
+use forlob_engine::runtime::RestartRequest;
+use forlob_engine::store::{self, InstanceFilter, TaskFilter};
+use forlob_engine::{
+    Actor, Engine, EngineError, EngineOptions, InstanceStatus, ManualClock, Registry,
+};
+use serde_json::{Map, Value, json};
+use support::{Backend, TestApp, at};
+use uuid::Uuid;
+
+/// v1: a case is reviewed by a person, or first paused for ten days.
+const CASE_V1: &str = r#"
+id: rel-case
+initial: route
+states:
+  route:
+    decision:
+      - { when: "has(vars.later) && vars.later", goto: pause }
+      - { otherwise: review }
+  pause: { wait: { after: P10D }, next: review }
+  review:
+    manual:
+      title: Review
+      kind: review
+      assign: { municipality: "'101'" }
+      form: { fields: [ { name: ok, type: checkbox, label: OK } ] }
+    on: { submit: [ { goto: done } ] }
+  done: { end: true }
+"#;
+
+/// v2: the review is automatic now; the pause stays.
+const CASE_V2: &str = r#"
+id: rel-case
+initial: route
+states:
+  route:
+    decision:
+      - { when: "has(vars.later) && vars.later", goto: pause }
+      - { otherwise: check }
+  pause: { wait: { after: P10D }, next: check }
+  check:
+    set: { checked: "true" }
+    decision: [ { otherwise: done } ]
+  done: { end: true }
+"#;
+
+fn file(name: &str, text: &str) -> SourceFile {
+    SourceFile {
+        path: name.to_owned(),
+        text: text.to_owned(),
+    }
+}
+
+fn admin() -> Actor {
+    Actor {
+        id: "ops-anna".into(),
+        municipality: None,
+        role: "admin".into(),
+    }
+}
+
+fn vars(later: bool) -> Map<String, Value> {
+    [("later".to_owned(), json!(later))].into_iter().collect()
+}
+
+/// Three instances waiting for a review and two paused, on v1; then v2 is deployed.
+async fn released(backend: Backend) -> (TestApp, Vec<Uuid>, Vec<Uuid>) {
+    let app = TestApp::builder(backend)
+        .with_process(CASE_V1)
+        .build()
+        .await;
+    let mut reviewing = Vec::new();
+    let mut paused = Vec::new();
+    for i in 0..5 {
+        let later = i >= 3;
+        let id = app
+            .engine
+            .start_instance("rel-case", &format!("p{i}"), vars(later), &Actor::system())
+            .await
+            .expect("starts");
+        if later { &mut paused } else { &mut reviewing }.push(id);
+    }
+    let outcomes = app
+        .engine
+        .deploy(&[file("v2.yaml", CASE_V2)])
+        .await
+        .expect("v2 deploys");
+    assert_eq!((outcomes[0].version, outcomes[0].changed), (2, true));
+    (app, reviewing, paused)
+}
+
+async fn instance(engine: &Engine, id: Uuid) -> forlob_engine::instance::ProcessInstance {
+    store::instance(engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists")
+        .0
+}
+
+async fn timers_of(engine: &Engine, id: Uuid) -> Vec<chrono::DateTime<chrono::Utc>> {
+    store::releases::holdings(engine.db(), &[id])
+        .await
+        .expect("holdings")
+        .remove(&id)
+        .unwrap_or_default()
+        .timers()
+        .collect()
+}
+
+async fn restart_after_release_restarts_manual_states_and_keeps_timers(backend: Backend) {
+    let (app, reviewing, paused) = released(backend).await;
+    let due_before = timers_of(&app.engine, paused[0]).await;
+    assert_eq!(due_before.len(), 1);
+    let request = RestartRequest {
+        process: "rel-case".into(),
+        reason: "release 2".into(),
+        ..RestartRequest::default()
+    };
+    let plan = app.engine.restart_plan(&request).await.expect("plan");
+    assert_eq!(plan.states["review"].operation, Operation::Restart);
+    assert_eq!(plan.states["review"].to, "route");
+    assert_eq!(plan.states["pause"].operation, Operation::MoveTo);
+
+    // The dry run tells per instance what would happen and writes nothing.
+    let preview = app.engine.preview_migration(&plan).await.expect("preview");
+    assert_eq!(preview.items.len(), 5);
+    let review = preview
+        .groups
+        .iter()
+        .find(|g| g.from_state == "review")
+        .expect("review group");
+    assert_eq!((review.instances, review.open_tasks), (3, 3));
+    let pause_item = preview
+        .items
+        .iter()
+        .find(|i| i.instance_id == paused[0])
+        .expect("listed");
+    assert_eq!(pause_item.timers_kept, due_before);
+    let review_item = preview
+        .items
+        .iter()
+        .find(|i| i.instance_id == reviewing[0])
+        .expect("listed");
+    assert_eq!(review_item.tasks_cancelled, ["review"]);
+    assert_eq!(instance(&app.engine, reviewing[0]).await.version, 1);
+    assert!(
+        store::releases::migrations(app.engine.db(), 10)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+
+    let status = app
+        .engine
+        .migrate(&plan, &admin(), &|_| {})
+        .await
+        .expect("migrates");
+    assert_eq!(status.count("done"), 5, "{:?}", status.counts);
+    assert_eq!(status.migration.status, "finished");
+
+    // The reviews went through v2's automatic path to its end; their tasks are cancelled.
+    for id in &reviewing {
+        let i = instance(&app.engine, *id).await;
+        assert_eq!((i.version, i.status), (2, InstanceStatus::Completed));
+        assert_eq!(i.variables["checked"], json!(true));
+        let history = store::history(app.engine.db(), *id).await.expect("history");
+        let restart = history
+            .iter()
+            .find(|h| h.trigger == "restart")
+            .expect("a restart entry");
+        assert_eq!(restart.actor.as_deref(), Some("ops-anna"));
+        let data = restart.data.as_ref().expect("audit data");
+        assert_eq!(data["reason"], json!("release 2"));
+        assert_eq!(data["from"]["version"], json!(1));
+        assert_eq!(data["to"]["version"], json!(2));
+    }
+    let open = store::tasks(
+        app.engine.db(),
+        &TaskFilter {
+            status: Some("open".into()),
+            ..TaskFilter::default()
+        },
+    )
+    .await
+    .expect("tasks");
+    assert!(open.is_empty(), "{open:?}");
+
+    // The paused ones are on v2 with their timer's due time unchanged, and go on by v2.
+    for id in &paused {
+        let i = instance(&app.engine, *id).await;
+        assert_eq!((i.version, i.state.as_str()), (2, "pause"));
+        assert_eq!(timers_of(&app.engine, *id).await, due_before);
+    }
+    app.engine
+        .advance_to(at("2025-06-13T09:00:00+02:00"))
+        .await
+        .expect("advances");
+    for id in &paused {
+        let i = instance(&app.engine, *id).await;
+        assert_eq!(i.status, InstanceStatus::Completed);
+        assert_eq!(i.variables["checked"], json!(true), "ran v2's path");
+    }
+
+    // Running it again finds nothing left to do.
+    let again = app.engine.restart_plan(&request).await.expect("plan");
+    let status = app
+        .engine
+        .migrate(&again, &admin(), &|_| {})
+        .await
+        .expect("migrates");
+    assert_eq!(status.migration.total, 0);
+}
+
+async fn a_bad_plan_is_refused_at_its_place_and_changes_nothing(backend: Backend) {
+    let (app, _, _) = released(backend).await;
+    let text = "\
+migration: bad
+process: rel-case
+from: { versions: [1] }
+states:
+  review: { restart: nowhere }
+  pause: { restart: route }
+  gone: { move_to: pause }
+";
+    let (request, positions) = release::parse_plan(&file("plans/bad.yaml", text)).expect("parses");
+    let errors = release::resolve(&request, &app.engine.catalog()).expect_err("refused");
+    let shown: Vec<String> = positions
+        .diagnostics(&errors)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(shown.len(), 3, "{shown:#?}");
+    assert!(
+        shown[0].starts_with("plans/bad.yaml:5:22: error[plan-unknown-state]"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown[1].starts_with("plans/bad.yaml:6:21: error[plan-drops-timer]"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown[2].starts_with("plans/bad.yaml:7:3: error[plan-unknown-state]"),
+        "{shown:#?}"
+    );
+
+    let missing_version = "migration: bad\nprocess: rel-case\nto_version: 7\nstates: { review: { restart: route } }\n";
+    let (request, positions) =
+        release::parse_plan(&file("v.yaml", missing_version)).expect("parses");
+    let errors = release::resolve(&request, &app.engine.catalog()).expect_err("refused");
+    let shown = positions.diagnostics(&errors)[0].to_string();
+    assert!(
+        shown.starts_with("v.yaml:3:13: error[plan-unknown-version]"),
+        "{shown}"
+    );
+
+    let unknown_key = "migration: bad\nprocess: rel-case\nstates: { review: { restrat: route } }\n";
+    let diagnostics = release::parse_plan(&file("k.yaml", unknown_key)).expect_err("refused");
+    assert_eq!(diagnostics[0].code, "unknown-key", "{diagnostics:?}");
+
+    // The engine's own entry answers a 422 with the field.
+    let err = app
+        .engine
+        .resolve_plan(&request)
+        .await
+        .expect_err("refused");
+    match err {
+        EngineError::Invalid(fields) => assert!(fields.contains_key("to_version"), "{fields:?}"),
+        other => panic!("{other}"),
+    }
+    let all = store::instances(app.engine.db(), &InstanceFilter::default())
+        .await
+        .expect("reads");
+    assert!(all.iter().all(|i| i.version == 1));
+}
+
+async fn a_second_migration_of_a_process_at_once_is_a_conflict(backend: Backend) {
+    let (app, _, _) = released(backend).await;
+    let plan = app
+        .engine
+        .restart_plan(&RestartRequest {
+            process: "rel-case".into(),
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    let first = app
+        .engine
+        .start_migration(&plan, &admin())
+        .await
+        .expect("starts");
+    let err = app
+        .engine
+        .start_migration(&plan, &admin())
+        .await
+        .expect_err("refused while the first runs");
+    assert_eq!(err.status(), 409);
+    assert!(
+        err.to_string().contains(&format!("migration {first}")),
+        "{err}"
+    );
+    let status = app
+        .engine
+        .run_migration(first, &admin(), &|_| {})
+        .await
+        .expect("runs");
+    assert_eq!(status.count("done"), 5);
+    // Finished, the process is free for the next migration.
+    app.engine
+        .start_migration(&plan, &admin())
+        .await
+        .expect("a new one may start");
+}
+
+async fn an_instance_that_moved_on_after_selection_is_skipped_with_the_reason(backend: Backend) {
+    let (app, reviewing, _) = released(backend).await;
+    let plan = app
+        .engine
+        .restart_plan(&RestartRequest {
+            process: "rel-case".into(),
+            states: vec!["review".into()],
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    let id = app
+        .engine
+        .start_migration(&plan, &admin())
+        .await
+        .expect("starts");
+    // A caseworker finishes one review between the selection and the run.
+    let task = store::tasks(
+        app.engine.db(),
+        &TaskFilter {
+            instance_id: Some(reviewing[0]),
+            ..TaskFilter::default()
+        },
+    )
+    .await
+    .expect("tasks")
+    .remove(0);
+    let form: Map<String, Value> = [("ok".to_owned(), json!(true))].into_iter().collect();
+    app.engine
+        .complete_task(task.id, &form, &Actor::caseworker("cw", "101"))
+        .await
+        .expect("completes");
+    let status = app
+        .engine
+        .run_migration(id, &admin(), &|_| {})
+        .await
+        .expect("runs");
+    assert_eq!((status.count("done"), status.count("skipped")), (2, 1));
+    assert_eq!(status.problems[0].instance_id, reviewing[0]);
+    assert!(
+        status.problems[0]
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("ended"),
+        "{:?}",
+        status.problems
+    );
+    let finished = instance(&app.engine, reviewing[0]).await;
+    assert_eq!(
+        (finished.version, finished.status),
+        (1, InstanceStatus::Completed)
+    );
+}
+
+async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(backend: Backend) {
+    let (app, reviewing, paused) = released(backend).await;
+    let small_batches = || EngineOptions {
+        batch_size: 2,
+        ..EngineOptions::default()
+    };
+    let clock = Arc::new(ManualClock::new(at("2025-06-02T10:00:00+02:00")));
+    let dying = Arc::new(
+        Engine::start(&app.db.url, Registry::new(), clock.clone(), small_batches())
+            .await
+            .expect("node starts"),
+    );
+    let plan = dying
+        .restart_plan(&RestartRequest {
+            process: "rel-case".into(),
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    let id = dying
+        .start_migration(&plan, &admin())
+        .await
+        .expect("starts");
+    // The node dies right after its first batch committed.
+    let node = dying.clone();
+    let died = tokio::spawn(async move {
+        node.run_migration(id, &admin(), &|_| panic!("the node dies"))
+            .await
+    })
+    .await;
+    assert!(died.is_err(), "the run was cut off");
+    let status = app.engine.migration_status(id).await.expect("status");
+    assert_eq!(
+        (status.count("done"), status.count("pending")),
+        (2, 3),
+        "{:?}",
+        status.counts
+    );
+    assert_eq!(status.migration.status, "running");
+
+    // Another node starts and resumes it.
+    let other = Engine::start(&app.db.url, Registry::new(), clock, small_batches())
+        .await
+        .expect("node starts");
+    let resumed = other.resume_migrations().await.expect("resumes");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].count("done"), 5);
+    assert_eq!(resumed[0].migration.status, "finished");
+    for id in reviewing.iter().chain(&paused) {
+        let history = store::history(other.db(), *id).await.expect("history");
+        let moves = history
+            .iter()
+            .filter(|h| h.trigger == "restart" || h.trigger == "migrate")
+            .count();
+        assert_eq!(moves, 1, "migrated exactly once: {history:?}");
+        assert_eq!(instance(&other, *id).await.version, 2);
+    }
+}
+
+async fn a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(&CASE_V1.replace("id: rel-case", "id: old-case"))
+        .build()
+        .await;
+    let old = app
+        .engine
+        .start_instance("old-case", "p1", vars(false), &Actor::system())
+        .await
+        .expect("starts");
+    let renamed = CASE_V2.replace("id: rel-case", "id: new-case\nreplaces: [old-case]");
+    let outcomes = app
+        .engine
+        .deploy(&[file("new.yaml", &renamed)])
+        .await
+        .expect("deploys");
+    assert_eq!(outcomes[0].version, 2, "numbering goes on from old-case v1");
+    // A start for the former id starts the new process; nothing new starts on the old one.
+    let new = app
+        .engine
+        .start_instance("old-case", "p2", vars(false), &Actor::system())
+        .await
+        .expect("starts");
+    let started = instance(&app.engine, new).await;
+    assert_eq!(
+        (started.process_id.as_str(), started.version),
+        ("new-case", 2)
+    );
+    assert!(
+        app.engine
+            .catalog()
+            .latest_all()
+            .iter()
+            .all(|(_, d)| d.id != "old-case"),
+        "the retired process takes no messages"
+    );
+    // Its instance restarts into the new process by either name.
+    let plan = app
+        .engine
+        .restart_plan(&RestartRequest {
+            process: "old-case".into(),
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    assert_eq!(plan.from, [("old-case".to_owned(), 1)]);
+    app.engine
+        .migrate(&plan, &admin(), &|_| {})
+        .await
+        .expect("migrates");
+    let moved = instance(&app.engine, old).await;
+    assert_eq!(
+        (moved.process_id.as_str(), moved.version, moved.status),
+        ("new-case", 2, InstanceStatus::Completed)
+    );
+}
+
+on_both_backends!(
+    restart_after_release_restarts_manual_states_and_keeps_timers,
+    a_bad_plan_is_refused_at_its_place_and_changes_nothing,
+    a_second_migration_of_a_process_at_once_is_a_conflict,
+    an_instance_that_moved_on_after_selection_is_skipped_with_the_reason,
+    a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice,
+    a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts,
+);
