@@ -41,7 +41,7 @@ pub enum TransitionError {
     Raced(String),
     /// A second migration of a process while one runs (from this node or another).
     #[error(
-        "migration {migration} of `{process}` is still running; let it finish, or resume it with `forlob instances resume {migration}`"
+        "migration {migration} of `{process}` is still running; let it finish, or resume it with `forlob instances migrations {migration} --resume`"
     )]
     MigrationRunning { process: String, migration: i64 },
     #[error("instance {instance} is {status}, not active")]

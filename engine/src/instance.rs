@@ -12,10 +12,12 @@ pub enum InstanceStatus {
     /// Waiting in a state for a person, a timer, a message, a child or a due step.
     Active,
     Completed,
-    /// A step failed for good; the instance stops until an admin acts (retry, skip and cancel
-    /// arrive with issue #6).
+    /// A step failed for good; the instance stops until an admin retries, skips or cancels.
     Incident,
     Cancelled,
+    /// Stopped by an admin: its timers and steps are held, its tasks cannot be completed,
+    /// until it is resumed.
+    Suspended,
 }
 
 impl InstanceStatus {
@@ -25,6 +27,7 @@ impl InstanceStatus {
             Self::Completed => "completed",
             Self::Incident => "incident",
             Self::Cancelled => "cancelled",
+            Self::Suspended => "suspended",
         }
     }
 
@@ -34,6 +37,7 @@ impl InstanceStatus {
             Self::Completed,
             Self::Incident,
             Self::Cancelled,
+            Self::Suspended,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)

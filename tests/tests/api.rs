@@ -463,6 +463,13 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         "/api/admin/incidents/{id}/retry",
         "/api/admin/incidents/{id}/skip",
         "/api/admin/incidents/{id}/cancel",
+        "/api/admin/instances/{id}/suspend",
+        "/api/admin/instances/{id}/resume",
+        "/api/admin/instances/{id}/cancel",
+        "/api/admin/instances/restart",
+        "/api/admin/migrations",
+        "/api/admin/migrations/{id}",
+        "/api/admin/migrations/{id}/resume",
         "/api/admin/dead-letters",
         "/api/admin/users",
         "/api/jobs",
@@ -937,7 +944,192 @@ async fn bad_schedules_get_a_message_per_field_and_jobs_are_for_admins(backend: 
     );
 }
 
+async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag").await;
+    let v2 = web::CASE_PROCESS.replace(
+        "title: { da: Sag til test }",
+        "title: { da: Sag til test (version 2) }",
+    );
+    web.state
+        .engine
+        .deploy(&[forlob_engine::definition::SourceFile {
+            path: "v2.yaml".into(),
+            text: v2,
+        }])
+        .await
+        .expect("v2 deploys");
+    let body = json!({ "process": "web-case", "reason": "release 2", "dry_run": true });
+    let refused = web
+        .api(
+            Method::POST,
+            "/api/admin/instances/restart",
+            Some(&web.cw101),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let dry = web
+        .api(
+            Method::POST,
+            "/api/admin/instances/restart",
+            Some(&web.admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.text);
+    let preview = dry.json();
+    assert_eq!(preview["instances"], 1);
+    assert_eq!(preview["groups"][0]["from_state"], "review");
+    assert_eq!(preview["groups"][0]["operation"], "restart");
+    assert_eq!(preview["items"][0]["tasks_cancelled"], json!(["review"]));
+
+    let started = web
+        .api(
+            Method::POST,
+            "/api/admin/instances/restart",
+            Some(&web.admin),
+            Some(json!({ "process": "web-case", "reason": "release 2" })),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+    let id = started.json()["id"].as_i64().expect("migration id");
+    let mut status = json!(null);
+    for _ in 0..100 {
+        status = web
+            .api(
+                Method::GET,
+                &format!("/api/admin/migrations/{id}"),
+                Some(&web.admin),
+                None,
+            )
+            .await
+            .json();
+        if status["status"] == "finished" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], "finished", "{status}");
+    assert_eq!(status["counts"]["done"], 1, "{status}");
+    // The old task is gone; the instance waits on v2 with a new one.
+    let old = web
+        .api(
+            Method::GET,
+            &format!("/api/tasks/{task}"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(old.json()["task"]["status"], "cancelled", "{}", old.text);
+    let listed = web
+        .api(
+            Method::GET,
+            "/api/instances?process=web-case",
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(listed[0]["version"], 2, "{listed}");
+
+    let bad = web
+        .api(
+            Method::POST,
+            "/api/admin/migrations",
+            Some(&web.admin),
+            Some(json!({ "process": "web-case", "from_versions": [9], "states": { "review": { "restart": "nowhere" } } })),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert!(bad.text.contains("states.review.restart"), "{}", bad.text);
+    assert!(bad.text.contains("from_versions"), "{}", bad.text);
+}
+
+async fn an_admin_suspends_resumes_and_cancels_an_instance(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag").await;
+    let detail = web
+        .api(
+            Method::GET,
+            &format!("/api/tasks/{task}"),
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    let instance = detail["task"]["instance_id"]
+        .as_str()
+        .expect("instance")
+        .to_owned();
+    let operate = |what: &'static str, token: String| {
+        let path = format!("/api/admin/instances/{instance}/{what}");
+        let web = &web;
+        async move {
+            web.api(
+                Method::POST,
+                &path,
+                Some(&token),
+                Some(json!({ "reason": "checking" })),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        operate("suspend", web.cw101.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        operate("suspend", web.admin.clone()).await.status,
+        StatusCode::OK
+    );
+    let again = operate("suspend", web.admin.clone()).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    let form = json!({ "decision": "approve", "amount": 1 });
+    let blocked = web
+        .api(
+            Method::POST,
+            &format!("/api/tasks/{task}/complete"),
+            Some(&web.cw101),
+            Some(form.clone()),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::CONFLICT, "{}", blocked.text);
+    assert_eq!(
+        operate("resume", web.admin.clone()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        operate("cancel", web.admin.clone()).await.status,
+        StatusCode::OK
+    );
+    let ended = operate("cancel", web.admin.clone()).await;
+    assert_eq!(ended.status, StatusCode::CONFLICT, "{}", ended.text);
+    let shown = web
+        .api(
+            Method::GET,
+            &format!("/api/instances/{instance}"),
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(shown["instance"]["status"], "cancelled");
+    let triggers: Vec<&str> = shown["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| h["trigger"].as_str())
+        .collect();
+    assert!(
+        triggers.ends_with(&["suspend", "resume", "cancel"]),
+        "{triggers:?}"
+    );
+}
+
 on_both_backends!(
+    an_admin_restarts_instances_after_a_release_with_a_dry_run_first,
+    an_admin_suspends_resumes_and_cancels_an_instance,
     admins_schedule_jobs_run_them_and_read_the_logbook,
     bad_schedules_get_a_message_per_field_and_jobs_are_for_admins,
     a_person_is_shown_only_to_municipalities_it_concerns,

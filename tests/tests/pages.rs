@@ -501,7 +501,66 @@ async fn the_swedish_person_search_is_for_the_registers_own_staff(backend: Backe
     assert_eq!(other.status, StatusCode::FORBIDDEN);
 }
 
+async fn an_admin_suspends_and_resumes_an_instance_from_its_page(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag").await;
+    let detail = web
+        .api(
+            Method::GET,
+            &format!("/api/tasks/{task}"),
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    let instance = detail["task"]["instance_id"]
+        .as_str()
+        .expect("instance")
+        .to_owned();
+    let page_of = format!("/admin/instances/{instance}");
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let page = admin.get(&page_of).await;
+    assert!(
+        page.text.contains("value=\"suspend\">Sæt på pause"),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("value=\"resume\""));
+    let csrf = admin.csrf(&page_of).await;
+    let action = format!("{page_of}/operate");
+    let suspended = admin
+        .post(
+            &action,
+            &[
+                ("_csrf", &csrf),
+                ("operation", "suspend"),
+                ("reason", "klage"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        suspended.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        suspended.text
+    );
+    let page = admin.get(&page_of).await;
+    assert!(page.text.contains("status-suspended"), "{}", page.text);
+    assert!(page.text.contains("value=\"resume\""));
+    let unknown = admin
+        .post(&action, &[("_csrf", &csrf), ("operation", "explode")])
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let resumed = admin
+        .post(&action, &[("_csrf", &csrf), ("operation", "resume")])
+        .await;
+    assert_eq!(resumed.status, StatusCode::SEE_OTHER, "{}", resumed.text);
+    assert!(admin.get(&page_of).await.text.contains("status-active"));
+}
+
 on_both_backends!(
+    an_admin_suspends_and_resumes_an_instance_from_its_page,
     the_swedish_person_search_is_for_the_registers_own_staff,
     an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it,
     every_answer_has_our_shape_and_safety_headers,

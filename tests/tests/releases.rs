@@ -1,6 +1,7 @@
 //! Releases on SQLite and PostgreSQL: renamed processes, migration plans, restart after
 //! release, a dry run that writes nothing, a clean refusal of bad plans and of a second
-//! migration at once, and a resume after a node dies mid-migration.
+//! migration at once, a resume after a node dies mid-migration; and an admin's operations on
+//! one instance (suspend, resume, cancel).
 
 mod support;
 
@@ -491,7 +492,149 @@ async fn a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts(bac
     );
 }
 
+async fn a_suspended_instance_holds_its_timer_and_task_until_resumed(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(CASE_V1)
+        .build()
+        .await;
+    let start = |later: bool, who: &'static str| {
+        let engine = &app.engine;
+        async move {
+            engine
+                .start_instance("rel-case", who, vars(later), &Actor::system())
+                .await
+                .expect("starts")
+        }
+    };
+    let paused = start(true, "p1").await;
+    let reviewing = start(false, "p2").await;
+    let due = timers_of(&app.engine, paused).await;
+    for id in [paused, reviewing] {
+        app.engine
+            .suspend_instance(id, &admin(), "waiting for a court ruling")
+            .await
+            .expect("suspends");
+    }
+    let again = app
+        .engine
+        .suspend_instance(paused, &admin(), "")
+        .await
+        .expect_err("suspended already");
+    assert_eq!(again.status(), 409);
+
+    // Its timer falls due meanwhile and is held, with its due time.
+    app.engine
+        .advance_to(at("2025-06-20T09:00:00+02:00"))
+        .await
+        .expect("advances");
+    let held = instance(&app.engine, paused).await;
+    assert_eq!(
+        (held.status, held.state.as_str()),
+        (InstanceStatus::Suspended, "pause")
+    );
+    assert_eq!(timers_of(&app.engine, paused).await, due);
+    let task = store::tasks(
+        app.engine.db(),
+        &TaskFilter {
+            instance_id: Some(reviewing),
+            ..TaskFilter::default()
+        },
+    )
+    .await
+    .expect("tasks")
+    .remove(0);
+    let form: Map<String, Value> = [("ok".to_owned(), json!(true))].into_iter().collect();
+    let refused = app
+        .engine
+        .complete_task(task.id, &form, &Actor::caseworker("cw", "101"))
+        .await
+        .expect_err("a suspended instance's task cannot be completed");
+    assert_eq!(refused.status(), 409);
+
+    // Resumed, the overdue timer runs at once and the task can be completed.
+    for id in [paused, reviewing] {
+        app.engine
+            .resume_instance(id, &admin(), "ruling arrived")
+            .await
+            .expect("resumes");
+    }
+    app.engine.run_due().await.expect("runs");
+    let moved = instance(&app.engine, paused).await;
+    assert_eq!(
+        (moved.status, moved.state.as_str()),
+        (InstanceStatus::Active, "review")
+    );
+    app.engine
+        .complete_task(task.id, &form, &Actor::caseworker("cw", "101"))
+        .await
+        .expect("completes");
+    let history = store::history(app.engine.db(), paused)
+        .await
+        .expect("history");
+    let audited: Vec<(&str, Option<&str>, Value)> = history
+        .iter()
+        .filter(|h| h.trigger == "suspend" || h.trigger == "resume")
+        .map(|h| {
+            (
+                h.trigger.as_str(),
+                h.actor.as_deref(),
+                h.data.clone().unwrap_or_default()["reason"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            (
+                "suspend",
+                Some("ops-anna"),
+                json!("waiting for a court ruling")
+            ),
+            ("resume", Some("ops-anna"), json!("ruling arrived")),
+        ]
+    );
+}
+
+async fn cancelling_an_instance_ends_it_with_its_tasks_and_timers(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(CASE_V1)
+        .build()
+        .await;
+    let mut ids = Vec::new();
+    for (later, who) in [(true, "p1"), (false, "p2")] {
+        ids.push(
+            app.engine
+                .start_instance("rel-case", who, vars(later), &Actor::system())
+                .await
+                .expect("starts"),
+        );
+    }
+    for id in &ids {
+        app.engine
+            .cancel_instance(*id, &admin(), "moved abroad")
+            .await
+            .expect("cancels");
+        let i = instance(&app.engine, *id).await;
+        assert_eq!(i.status, InstanceStatus::Cancelled);
+        assert!(i.ended_at.is_some());
+        assert!(timers_of(&app.engine, *id).await.is_empty());
+    }
+    let tasks = store::tasks(app.engine.db(), &TaskFilter::default())
+        .await
+        .expect("tasks");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].status, "cancelled");
+    let again = app
+        .engine
+        .cancel_instance(ids[0], &admin(), "")
+        .await
+        .expect_err("ended already");
+    assert_eq!(again.status(), 409);
+}
+
 on_both_backends!(
+    a_suspended_instance_holds_its_timer_and_task_until_resumed,
+    cancelling_an_instance_ends_it_with_its_tasks_and_timers,
     restart_after_release_restarts_manual_states_and_keeps_timers,
     a_bad_plan_is_refused_at_its_place_and_changes_nothing,
     a_second_migration_of_a_process_at_once_is_a_conflict,

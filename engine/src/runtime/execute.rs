@@ -20,7 +20,7 @@ use crate::expr::Scope;
 use crate::instance::{Actor, HistoryEntry, InstanceStatus, ProcessInstance, Task, TimelineEvent};
 use crate::store::{self, InstanceRow, Writes};
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Inline steps one transaction may run for one instance before it is stopped as a loop.
 const MAX_ROUNDS_PER_TRANSACTION: usize = 1000;

@@ -14,6 +14,7 @@ mod execute;
 mod incidents;
 mod messages;
 mod migrations;
+mod operations;
 mod queries;
 mod scheduler;
 mod signals;
@@ -35,6 +36,7 @@ pub use messages::{InboundMessage, MessageOutcome};
 pub use migrations::{
     MigrationPreview, MigrationStatus, PreviewGroup, PreviewItem, Progress, RestartRequest,
 };
+pub use operations::InstanceOperation;
 pub use queries::TaskForm;
 pub use scheduler::{NewSchedule, RunRequest};
 

@@ -9,6 +9,7 @@ use super::execute::Txn;
 use super::transition::Event;
 use crate::definition::{State, StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
+use crate::instance::InstanceStatus;
 use crate::store::{self, ClaimedWork};
 
 impl Engine {
@@ -62,6 +63,10 @@ impl Engine {
                     }
                 };
                 match WorkFailure::of(&outcome) {
+                    WorkFailure::Held => {
+                        // Suspended after this was claimed: it waits for the resume.
+                        store::hold_work(&conn, Some(item.id), item.instance_id).await?;
+                    }
                     WorkFailure::Stale => {
                         // The instance moved on (or ended): this timer or step no longer
                         // applies, and dropping it is what keeps it from firing late.
@@ -173,6 +178,8 @@ pub(super) const WORK_PREFIX: &str = "work:";
 
 /// What to do with work whose transition failed.
 enum WorkFailure {
+    /// Its instance is suspended: keep it, held until the instance is resumed.
+    Held,
     /// It no longer applies: drop it.
     Stale,
     /// Someone else changed the instance meanwhile: try again at once.
@@ -186,6 +193,11 @@ enum WorkFailure {
 impl WorkFailure {
     fn of(error: &EngineError) -> Self {
         match error {
+            EngineError::Transition(TransitionError::NotActive { status, .. })
+                if status == InstanceStatus::Suspended.as_str() =>
+            {
+                Self::Held
+            }
             EngineError::Transition(
                 TransitionError::NotAccepted { .. } | TransitionError::NotActive { .. },
             ) => Self::Stale,

@@ -32,7 +32,9 @@ pub use sea_orm::DbErr;
 pub use stats::{EngineStats, engine_stats};
 pub use tasks::*;
 pub use users::*;
-pub use work::{ClaimedWork, claim_due, finish, next_due_at, release};
+pub use work::{
+    ClaimedWork, HELD_BY, claim_due, finish, hold_work, next_due_at, release, release_held,
+};
 pub use writes::{InstanceRow, Writes};
 
 use crate::instance::{DeadLetter, HistoryEntry, InstanceStatus, ProcessInstance, TimelineEvent};
@@ -399,6 +401,21 @@ pub async fn subscriptions<C: ConnectionTrait>(
         .filter(|w| seen.insert(w.instance_id))
         .map(|w| (w.instance_id, w.process_id, w.version, w.state))
         .collect())
+}
+
+/// Whether a child the instance's `state` called is still running.
+pub async fn has_unfinished_child<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    state: &str,
+) -> Result<bool, DbErr> {
+    Ok(instance::Entity::find()
+        .filter(instance::Column::ParentId.eq(instance_id))
+        .filter(instance::Column::ParentState.eq(state))
+        .filter(instance::Column::Status.is_in(["active", "incident", "suspended"]))
+        .count(conn)
+        .await?
+        > 0)
 }
 
 /// Drops what the instance waits for by message or signal, not its timers.

@@ -124,3 +124,51 @@ pub async fn finish<C: ConnectionTrait>(conn: &C, id: i64) -> Result<(), DbErr> 
     work_item::Entity::delete_by_id(id).exec(conn).await?;
     Ok(())
 }
+
+/// Who holds the work of a suspended instance: a lease nobody's claim ever expires.
+pub const HELD_BY: &str = "suspended";
+
+/// Far enough that no claim reaches it, near enough that both databases store it as text or
+/// timestamp and read it back.
+fn held_until() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("9999-12-31T00:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Holds the instance's work (or only item `id`) while the instance is suspended: no claim
+/// takes it, and its due time is kept for the resume.
+pub async fn hold_work<C: ConnectionTrait>(
+    conn: &C,
+    id: Option<i64>,
+    instance_id: Uuid,
+) -> Result<(), DbErr> {
+    let mut update = work_item::Entity::update_many()
+        .col_expr(work_item::Column::LeaseUntil, SqlExpr::value(held_until()))
+        .col_expr(work_item::Column::LeaseOwner, SqlExpr::value(HELD_BY))
+        .filter(work_item::Column::InstanceId.eq(instance_id));
+    if let Some(id) = id {
+        update = update.filter(work_item::Column::Id.eq(id));
+    }
+    update.exec(conn).await?;
+    Ok(())
+}
+
+/// Gives the held work of a resumed instance back, each item at its own due time (overdue
+/// work runs on the next claim).
+pub async fn release_held<C: ConnectionTrait>(conn: &C, instance_id: Uuid) -> Result<(), DbErr> {
+    work_item::Entity::update_many()
+        .col_expr(
+            work_item::Column::LeaseUntil,
+            SqlExpr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            work_item::Column::LeaseOwner,
+            SqlExpr::value(Option::<String>::None),
+        )
+        .filter(work_item::Column::InstanceId.eq(instance_id))
+        .filter(work_item::Column::LeaseOwner.eq(HELD_BY))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -1,9 +1,11 @@
 //! `forlob bench`: throughput of the engine on the demo move-out, durable on a real database,
 //! ([`http`]) latency of the API under caseworkers working through a full inbox, and
-//! ([`folkbokforing`]) the Swedish out-of-municipality update over 100,000 persons.
+//! ([`folkbokforing`]) the Swedish out-of-municipality update over 100,000 persons, and
+//! ([`restart`]) restarting 100,000 in-flight instances after a release.
 
 mod folkbokforing;
 mod http;
+mod restart;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,6 +27,9 @@ pub(crate) enum Workload {
     Http,
     /// One "Uppdatering utomkommunala personer" run over `--persons` synthetic persons.
     Folkbokforing,
+    /// Restart after release: `--instances` instances waiting in a manual step on v1 are
+    /// restarted into v2 (each task cancelled and made anew, audited); prints the time.
+    Restart,
 }
 
 #[derive(Args)]
@@ -84,6 +89,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Workload::Human => "demo-move-out-human",
         Workload::Http => return http::run(&args).await,
         Workload::Folkbokforing => return folkbokforing::run(&args).await,
+        Workload::Restart => return restart::run(&args).await,
     };
     let tmp = tempfile::tempdir()?;
     let url = args.db.clone().unwrap_or_else(|| {

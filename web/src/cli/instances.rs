@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use forlob_engine::definition::SourceFile;
 use forlob_engine::release::{self, Operation};
-use forlob_engine::runtime::{MigrationPreview, MigrationStatus, Progress, RestartRequest};
+use forlob_engine::runtime::{
+    InstanceOperation, MigrationPreview, MigrationStatus, Progress, RestartRequest,
+};
 use forlob_engine::store::{self, InstanceFilter, TaskFilter};
 use forlob_engine::{Engine, EngineError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -33,7 +35,7 @@ enum InstancesCommand {
         process: Option<String>,
         #[arg(long)]
         state: Option<String>,
-        /// active, completed, incident or cancelled.
+        /// active, completed, incident, cancelled or suspended.
         #[arg(long)]
         status: Option<String>,
         #[arg(long)]
@@ -77,23 +79,41 @@ enum InstancesCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Continue a migration a crash or a stop interrupted.
-    Resume { migration: i64 },
     /// Migrations, newest first, or one with its problems.
-    Migrations { id: Option<i64> },
+    Migrations {
+        id: Option<i64>,
+        /// Continue the migration a crash or a stop interrupted, here, with a progress bar.
+        #[arg(long, requires = "id")]
+        resume: bool,
+    },
+    /// Stop an active instance: its timers and steps are held, its tasks cannot be completed.
+    Suspend {
+        id: uuid::Uuid,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Put a suspended instance back to work; held timers run at their due times.
+    Resume {
+        id: uuid::Uuid,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// End an unfinished instance as cancelled: its tasks cancelled, its timers dropped.
+    Cancel {
+        id: uuid::Uuid,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 pub(crate) async fn run(args: InstancesArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let url = args.db.clone().unwrap_or_else(|| config.db.clone());
-    if matches!(
+    if !matches!(
         args.command,
-        InstancesCommand::Restart { .. }
-            | InstancesCommand::Migrate { .. }
-            | InstancesCommand::Resume { .. }
-            | InstancesCommand::Migrations { .. }
+        InstancesCommand::List { .. } | InstancesCommand::Show { .. }
     ) {
         let engine = super::open_engine(&url, config).await?;
-        return migrations(&engine, args.command).await;
+        return operate(&engine, args.command).await;
     }
     let db = forlob_engine::runtime::connect(&url, &config.engine_options())
         .await
@@ -109,7 +129,7 @@ pub(crate) async fn run(args: InstancesArgs, config: &Config) -> anyhow::Result<
             if let Some(s) = &status {
                 anyhow::ensure!(
                     forlob_engine::InstanceStatus::parse(s).is_some(),
-                    "unknown status `{s}`; use active, completed, incident or cancelled"
+                    "unknown status `{s}`; use active, completed, incident, cancelled or suspended"
                 );
             }
             let filter = InstanceFilter {
@@ -139,10 +159,6 @@ pub(crate) async fn run(args: InstancesArgs, config: &Config) -> anyhow::Result<
             }
             println!("{} instance(s)", instances.len());
         }
-        InstancesCommand::Restart { .. }
-        | InstancesCommand::Migrate { .. }
-        | InstancesCommand::Resume { .. }
-        | InstancesCommand::Migrations { .. } => unreachable!("handled above with an engine"),
         InstancesCommand::Show { id } => {
             let (instance, _) = store::instance(&db, id)
                 .await?
@@ -159,11 +175,12 @@ pub(crate) async fn run(args: InstancesArgs, config: &Config) -> anyhow::Result<
             let shown = json!({ "instance": instance, "history": history, "tasks": tasks });
             println!("{}", serde_json::to_string_pretty(&shown)?);
         }
+        _ => unreachable!("the other commands are served with an engine above"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn migrations(engine: &Engine, command: InstancesCommand) -> anyhow::Result<ExitCode> {
+async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<ExitCode> {
     let actor = super::operator();
     let (plan, dry_run) = match command {
         InstancesCommand::Restart {
@@ -212,18 +229,28 @@ async fn migrations(engine: &Engine, command: InstancesCommand) -> anyhow::Resul
                 Err(errors) => return Ok(report(&positions.diagnostics(&errors))),
             }
         }
-        InstancesCommand::Resume { migration } => {
-            let status = engine
-                .run_migration(migration, &actor, &*progress_bar()?)
-                .await?;
+        InstancesCommand::Migrations {
+            id: Some(id),
+            resume: true,
+        } => {
+            let status = engine.run_migration(id, &actor, &*progress_bar()?).await?;
             print_status(&status);
             return Ok(exit_code(&status));
         }
-        InstancesCommand::Migrations { id: Some(id) } => {
+        InstancesCommand::Migrations { id: Some(id), .. } => {
             print_status(&engine.migration_status(id).await?);
             return Ok(ExitCode::SUCCESS);
         }
-        InstancesCommand::Migrations { id: None } => {
+        InstancesCommand::Suspend { id, reason } => {
+            return operate_one(engine, id, InstanceOperation::Suspend, &reason).await;
+        }
+        InstancesCommand::Resume { id, reason } => {
+            return operate_one(engine, id, InstanceOperation::Resume, &reason).await;
+        }
+        InstancesCommand::Cancel { id, reason } => {
+            return operate_one(engine, id, InstanceOperation::Cancel, &reason).await;
+        }
+        InstancesCommand::Migrations { id: None, .. } => {
             let rows = store::releases::migrations(engine.db(), 50).await?;
             println!(
                 "{:>5}  {:<10} {:<28} {:>3}  {:>8}  {:<20} name",
@@ -263,6 +290,19 @@ async fn migrations(engine: &Engine, command: InstancesCommand) -> anyhow::Resul
     let status = engine.run_migration(id, &actor, &*progress_bar()?).await?;
     print_status(&status);
     Ok(exit_code(&status))
+}
+
+async fn operate_one(
+    engine: &Engine,
+    id: uuid::Uuid,
+    operation: InstanceOperation,
+    reason: &str,
+) -> anyhow::Result<ExitCode> {
+    engine
+        .operate_instance(id, operation, &super::operator(), reason)
+        .await?;
+    println!("instance {id}: {} done", operation.as_str());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// An engine refusal as the one line a person reads (a 409 or a 422 with its fields).

@@ -33,11 +33,11 @@ use uuid::Uuid;
 
 use super::{BenchArgs, peak_rss_mb};
 
-mod load;
+pub(super) mod load;
 
-const PROCESS: &str = "bench-inbox";
+pub(super) const PROCESS: &str = "bench-inbox";
 const STATE: &str = "review";
-const DEFINITION: &str = include_str!("bench-inbox.yaml");
+pub(super) const DEFINITION: &str = include_str!("bench-inbox.yaml");
 const PAGE: usize = 50;
 /// A client gives up after this many failed requests, so a broken server ends the run
 /// instead of spinning.
@@ -198,7 +198,7 @@ impl Plan {
 
 /// The municipality codes the packages know (the users' municipality is checked against
 /// them), in their order.
-fn municipalities(engine: &Engine) -> Vec<String> {
+pub(super) fn municipalities(engine: &Engine) -> Vec<String> {
     let known: Vec<String> = engine
         .registry()
         .field_type("municipality")
@@ -448,7 +448,7 @@ async fn send(
 
 /// Starts the peak-RSS mark afresh (Linux), so the figure of the run does not show the
 /// loader's page cache; where that is not possible the figure covers both.
-fn reset_peak_rss() {
+pub(super) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
-use forlob_engine::runtime::MessageOutcome;
+use forlob_engine::runtime::{InstanceOperation, MessageOutcome};
 use forlob_engine::store::{self, InstanceFilter, TaskFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,6 +34,9 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_incident))
         .routes(routes!(skip_incident))
         .routes(routes!(cancel_incident))
+        .routes(routes!(suspend_instance))
+        .routes(routes!(resume_instance))
+        .routes(routes!(cancel_instance))
         .routes(routes!(list_dead_letters))
         .routes(routes!(replay_dead_letter))
         .routes(routes!(list_tokens))
@@ -51,7 +54,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 pub(crate) struct InstanceQuery {
     pub process: Option<String>,
     pub state: Option<String>,
-    /// `active`, `completed`, `incident` or `cancelled`.
+    /// `active`, `completed`, `incident`, `cancelled` or `suspended`.
     pub status: Option<String>,
     pub subject: Option<String>,
     pub version: Option<i32>,
@@ -68,7 +71,7 @@ impl InstanceQuery {
         {
             return Err(AppError::invalid([(
                 "status",
-                format!("`{s}` is not one of active, completed, incident, cancelled"),
+                format!("`{s}` is not one of active, completed, incident, cancelled, suspended"),
             )]));
         }
         let limit = self.limit.unwrap_or(100);
@@ -251,6 +254,74 @@ async fn cancel_incident(
     caller.require(ADMINS)?;
     let instance_id = state.engine.cancel_incident(id, &caller.actor()).await?;
     Ok(Json(Retried { instance_id }))
+}
+
+async fn operate(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    request: &OperationRequest,
+    operation: InstanceOperation,
+) -> Result<Json<Retried>> {
+    caller.require(ADMINS)?;
+    state
+        .engine
+        .operate_instance(id, operation, &caller.actor(), request.reason.trim())
+        .await?;
+    Ok(Json(Retried { instance_id: id }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OperationRequest {
+    /// Why, for the instance's history.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Stops an active instance: its timers and steps are held with their due times, its tasks
+/// cannot be completed, messages and signals do not move it. Audited with the admin's name.
+#[utoipa::path(post, path = "/admin/instances/{id}/suspend", tag = "admin",
+    params(("id" = Uuid, Path, description = "instance id")), request_body = OperationRequest,
+    responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
+        (status = 409, description = "not active", body = ErrorBody)))]
+async fn suspend_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(request): Json<OperationRequest>,
+) -> Result<Json<Retried>> {
+    operate(&state, &caller, id, &request, InstanceOperation::Suspend).await
+}
+
+/// Puts a suspended instance back to work; held timers and steps run at their due times,
+/// overdue ones at once. Audited with the admin's name.
+#[utoipa::path(post, path = "/admin/instances/{id}/resume", tag = "admin",
+    params(("id" = Uuid, Path, description = "instance id")), request_body = OperationRequest,
+    responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
+        (status = 409, description = "not suspended", body = ErrorBody)))]
+async fn resume_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(request): Json<OperationRequest>,
+) -> Result<Json<Retried>> {
+    operate(&state, &caller, id, &request, InstanceOperation::Resume).await
+}
+
+/// Ends an unfinished instance as cancelled: open tasks cancelled, timers and waits dropped,
+/// open incidents closed. Audited with the admin's name.
+#[utoipa::path(post, path = "/admin/instances/{id}/cancel", tag = "admin",
+    params(("id" = Uuid, Path, description = "instance id")), request_body = OperationRequest,
+    responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
+        (status = 409, description = "ended already", body = ErrorBody)))]
+async fn cancel_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(request): Json<OperationRequest>,
+) -> Result<Json<Retried>> {
+    operate(&state, &caller, id, &request, InstanceOperation::Cancel).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

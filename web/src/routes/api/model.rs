@@ -62,7 +62,7 @@ pub(crate) struct InstanceView {
     pub version: i32,
     pub subject: String,
     pub state: String,
-    /// `active`, `completed`, `incident` or `cancelled`.
+    /// `active`, `completed`, `incident`, `cancelled` or `suspended`.
     pub status: String,
     #[schema(value_type = Object)]
     pub variables: Value,

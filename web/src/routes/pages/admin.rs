@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use forlob_engine::runtime::InstanceOperation;
 use forlob_engine::{Role, store};
 use serde::Deserialize;
 use serde_json::json;
@@ -29,6 +30,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/incidents/{id}/retry", post(retry))
         .route("/admin/incidents/{id}/skip", post(skip))
         .route("/admin/incidents/{id}/cancel", post(cancel))
+        .route("/admin/instances/{id}/operate", post(operate))
         .route("/admin/dead-letters", get(dead_letters))
         .route("/admin/dead-letters/{id}/replay", post(replay))
         .route("/admin/users", get(users_page).post(add_user))
@@ -82,7 +84,7 @@ async fn instances(
         .into_iter()
         .map(|p| json!({ "id": p.id, "selected": form.process.as_deref() == Some(p.id.as_str()) }))
         .collect();
-    let statuses: Vec<_> = ["active", "incident", "completed", "cancelled"]
+    let statuses: Vec<_> = ["active", "incident", "suspended", "completed", "cancelled"]
         .iter()
         .map(|s| json!({ "value": s, "selected": form.status.as_deref() == Some(*s) }))
         .collect();
@@ -115,11 +117,18 @@ async fn instance(
         .version(&detail.instance.process_id, detail.instance.version)
         .map(|d| d.states.keys().cloned().collect())
         .unwrap_or_default();
+    // What an admin may do with the instance as it is now; an incident has its own actions.
+    let operations = match detail.instance.status.as_str() {
+        "active" => json!({ "suspend": true, "cancel": true }),
+        "suspended" => json!({ "resume": true, "cancel": true }),
+        _ => serde_json::Value::Null,
+    };
     let data = json!({
         "detail": detail,
         "variables": variables,
         "incidents": incidents,
         "states": states,
+        "operations": operations,
     });
     let title = format!("{} {}", detail.instance.process_id, detail.instance.subject);
     Ok(state
@@ -192,6 +201,38 @@ async fn cancel(
         &format!("/admin/instances/{instance}"),
         "admin.cancelled",
     ))
+}
+
+#[derive(Debug, Deserialize)]
+struct OperationForm {
+    operation: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn operate(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<Uuid>,
+    Form(form): Form<OperationForm>,
+) -> Result<Redirect, AppError> {
+    admin(&caller)?;
+    let Some(operation) = InstanceOperation::parse(&form.operation) else {
+        return Err(AppError::invalid([(
+            "operation",
+            format!("`{}` is not one of suspend, resume, cancel", form.operation),
+        )]));
+    };
+    state
+        .engine
+        .operate_instance(id, operation, &caller.actor(), form.reason.trim())
+        .await?;
+    let said = match operation {
+        InstanceOperation::Suspend => "admin.suspended",
+        InstanceOperation::Resume => "admin.resumed",
+        InstanceOperation::Cancel => "admin.cancelled",
+    };
+    Ok(done(&format!("/admin/instances/{id}"), said))
 }
 
 async fn dead_letters(

@@ -18,15 +18,15 @@ use super::{PROCESS, STATE};
 const LOAD_BATCH: usize = 20_000;
 
 /// Open tasks found before the load, tasks loaded, and how long that took.
-pub(super) struct Loaded {
-    pub(super) open_before: u64,
-    pub(super) loaded: u64,
-    pub(super) seconds: f64,
+pub(in crate::cli::bench) struct Loaded {
+    pub(in crate::cli::bench) open_before: u64,
+    pub(in crate::cli::bench) loaded: u64,
+    pub(in crate::cli::bench) seconds: f64,
 }
 
 /// Tops the database up to `wanted` open tasks of the bench process, so a kept database is
 /// reused as it is and refilled with what the last run completed.
-pub(super) async fn load(
+pub(in crate::cli::bench) async fn load(
     engine: &Engine,
     wanted: u64,
     version: i32,

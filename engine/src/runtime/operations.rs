@@ -1,0 +1,193 @@
+//! An admin's operations on one instance, whatever it waits for: suspend, resume, cancel.
+//! (Retry, skip and cancel of an incident are in `incidents`.) Each is one transaction with
+//! a history entry naming the admin and the reason, and each checks the instance's row
+//! version, so a colleague's concurrent operation or a transition gets a clean 409.
+
+use sea_orm::DatabaseTransaction;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Engine;
+use super::execute::Txn;
+use super::transition::Event;
+use crate::definition::StepKind;
+use crate::error::{Result, TransitionError};
+use crate::instance::{Actor, HistoryEntry, InstanceStatus};
+use crate::store::{self, InstanceRow};
+
+/// An admin's operation on one instance, by name (the UI's buttons, the API's paths, the
+/// CLI's subcommands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceOperation {
+    Suspend,
+    Resume,
+    Cancel,
+}
+
+impl InstanceOperation {
+    pub const ALL: [Self; 3] = [Self::Suspend, Self::Resume, Self::Cancel];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Suspend => "suspend",
+            Self::Resume => "resume",
+            Self::Cancel => "cancel",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+}
+
+impl Engine {
+    /// Applies `operation` to the instance; see each operation's own method.
+    pub async fn operate_instance(
+        &self,
+        id: Uuid,
+        operation: InstanceOperation,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<()> {
+        match operation {
+            InstanceOperation::Suspend => self.suspend_instance(id, actor, reason).await,
+            InstanceOperation::Resume => self.resume_instance(id, actor, reason).await,
+            InstanceOperation::Cancel => self.cancel_instance(id, actor, reason).await,
+        }
+    }
+
+    /// Stops an active instance: its timers and steps are held with their due times, its tasks
+    /// cannot be completed, messages and signals do not move it. 409 unless it is active.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn suspend_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        self.operate(
+            id,
+            actor,
+            reason,
+            "suspend",
+            &[InstanceStatus::Active],
+            |conn, row, _| {
+                Box::pin(async move {
+                    store::hold_work(conn, None, row.id).await?;
+                    row.status = InstanceStatus::Suspended;
+                    Ok(None)
+                })
+            },
+        )
+        .await
+    }
+
+    /// Puts a suspended instance back to work: held timers and steps run at their due times,
+    /// overdue ones at once. A `call` state whose child ended meanwhile goes on now.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn resume_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        self.operate(
+            id,
+            actor,
+            reason,
+            "resume",
+            &[InstanceStatus::Suspended],
+            |conn, row, _| {
+                Box::pin(async move {
+                    store::release_held(conn, row.id).await?;
+                    row.status = InstanceStatus::Active;
+                    Ok(Some(()))
+                })
+            },
+        )
+        .await
+    }
+
+    /// Ends an unfinished instance as cancelled: open tasks cancelled, timers and waits
+    /// dropped, open incidents closed. 409 for an instance that has ended.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn cancel_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        let unfinished = [
+            InstanceStatus::Active,
+            InstanceStatus::Incident,
+            InstanceStatus::Suspended,
+        ];
+        self.operate(
+            id,
+            actor,
+            reason,
+            "cancel",
+            &unfinished,
+            |conn, row, now| {
+                Box::pin(async move {
+                    store::close_open_work(conn, row.id, now).await?;
+                    store::resolve_incidents_of(conn, row.id, "cancelled", now).await?;
+                    row.status = InstanceStatus::Cancelled;
+                    Ok(None)
+                })
+            },
+        )
+        .await
+    }
+
+    /// Loads the instance, checks its status, applies `change` and writes the history entry.
+    /// `change` answers `Some(())` when the instance should look at its state again (a resume
+    /// of a `call` whose child ended while it was suspended).
+    async fn operate<F>(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+        trigger: &'static str,
+        allowed: &[InstanceStatus],
+        change: F,
+    ) -> Result<()>
+    where
+        F: for<'c> Fn(
+                &'c DatabaseTransaction,
+                &'c mut InstanceRow,
+                chrono::DateTime<chrono::Utc>,
+            ) -> super::execute::BoxFuture<'c, Result<Option<()>>>
+            + Sync,
+    {
+        self.retrying(|| async {
+            let (_turn, conn) = self.begin_write().await?;
+            let now = self.clock.now();
+            let (def, mut row) = self.load_any(&conn, id).await?;
+            if !allowed.contains(&row.status) {
+                return Err(TransitionError::NotActive {
+                    instance: id,
+                    status: row.status.as_str().into(),
+                }
+                .into());
+            }
+            let again = change(&conn, &mut row, now).await?;
+            if row.status == InstanceStatus::Cancelled {
+                row.ended_at = Some(now);
+            }
+            let mut tx = Txn::new(&conn, now);
+            tx.writes.history(
+                row.id,
+                HistoryEntry {
+                    from_state: Some(row.state.clone()),
+                    to_state: row.state.clone(),
+                    trigger: trigger.into(),
+                    actor: Some(actor.id.clone()),
+                    data: (!reason.is_empty()).then(|| json!({ "reason": reason })),
+                    at: now,
+                },
+            );
+            let waits_on_child = matches!(
+                def.state(&row.state).map(|s| &s.kind),
+                Some(StepKind::Call { .. })
+            );
+            if again.is_some()
+                && waits_on_child
+                && !store::has_unfinished_child(&conn, row.id, &row.state).await?
+            {
+                self.drive(&mut tx, &def, &mut row, Event::ChildCompleted, Some(actor))
+                    .await?;
+            } else {
+                tx.writes.instance(&row, now);
+            }
+            tx.flush().await?;
+            self.commit(conn).await
+        })
+        .await
+    }
+}
