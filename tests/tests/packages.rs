@@ -45,6 +45,48 @@ async fn every_package_scenario_passes(backend: Backend) {
 
 on_both_backends!(every_package_scenario_passes);
 
+/// The KP 5.4 plan file shipped beside the package checks out against 5.3 and 5.4 as
+/// deployed, and says exactly what "restart after release" works out by itself.
+async fn the_go_live_plan_file_is_valid_and_matches_restart_after_release(backend: Backend) {
+    let releases = forlob_processes::processes_dir().join("flytning/releases");
+    let previous = std::fs::read_to_string(releases.join("kp-5.3/igangsaet-flytning-manuelt.yaml"))
+        .expect("the 5.3 definition");
+    let app = TestApp::builder(backend)
+        .with_registry(forlob_processes::register)
+        .with_process(&previous)
+        .build()
+        .await;
+    app.engine
+        .deploy(&definitions())
+        .await
+        .expect("5.4 deploys");
+    let path = releases.join("kp-5.4.yaml");
+    let file = SourceFile {
+        path: path.display().to_string(),
+        text: std::fs::read_to_string(&path).expect("the plan"),
+    };
+    let (request, positions) =
+        forlob_engine::release::parse_plan(&file).unwrap_or_else(|d| panic!("{d:?}"));
+    let plan = forlob_engine::release::resolve(&request, &app.engine.catalog())
+        .unwrap_or_else(|e| panic!("{:#?}", positions.diagnostics(&e)));
+    let restart = app
+        .engine
+        .restart_plan(&forlob_engine::runtime::RestartRequest {
+            process: "igangsaet-flytning-manuelt".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("restart plan");
+    assert_eq!(
+        (plan.process.as_str(), plan.to_version),
+        ("registrer-fraflytning", 2)
+    );
+    assert_eq!(plan.from, restart.from);
+    assert_eq!(plan.states, restart.states);
+}
+
+on_both_backends!(the_go_live_plan_file_is_valid_and_matches_restart_after_release);
+
 #[test]
 fn every_business_rule_has_a_scenario_named_after_it() {
     let scenarios = files::scenario_files(&forlob_processes::processes_dir()).expect("scenarios");
