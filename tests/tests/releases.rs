@@ -632,7 +632,74 @@ async fn cancelling_an_instance_ends_it_with_its_tasks_and_timers(backend: Backe
     assert_eq!(again.status(), 409);
 }
 
+async fn the_impact_of_a_release_shows_its_diff_and_what_is_in_flight(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(CASE_V1)
+        .build()
+        .await;
+    for i in 0..5 {
+        app.engine
+            .start_instance("rel-case", &format!("p{i}"), vars(i >= 3), &Actor::system())
+            .await
+            .expect("starts");
+    }
+    let impacts = app
+        .engine
+        .impact(&[file("v2.yaml", CASE_V2)])
+        .await
+        .expect("impact");
+    let impact = &impacts[0];
+    assert!(impact.changed);
+    assert_eq!(impact.version, 2);
+    assert_eq!(impact.follows, Some(("rel-case".to_owned(), 1)));
+    assert!(
+        impact.diff.contains("-      - { otherwise: review }"),
+        "{}",
+        impact.diff
+    );
+    assert!(
+        impact.diff.contains("+      - { otherwise: check }"),
+        "{}",
+        impact.diff
+    );
+    let counts: Vec<(&str, u64, u64, u64, bool)> = impact
+        .in_flight
+        .iter()
+        .map(|g| {
+            (
+                g.state.as_str(),
+                g.instances,
+                g.open_tasks,
+                g.timers,
+                g.in_new_version,
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [("pause", 2, 0, 2, true), ("review", 3, 3, 0, false)]
+    );
+    assert_eq!(impact.lost_states, ["review"]);
+    // Nothing was deployed.
+    assert_eq!(
+        app.engine.catalog().latest("rel-case").expect("deployed").0,
+        1
+    );
+    // The same files again, once deployed, are unchanged and show no diff.
+    app.engine
+        .deploy(&[file("v2.yaml", CASE_V2)])
+        .await
+        .expect("deploys");
+    let again = app
+        .engine
+        .impact(&[file("v2.yaml", CASE_V2)])
+        .await
+        .expect("impact");
+    assert!(!again[0].changed && again[0].diff.is_empty());
+}
+
 on_both_backends!(
+    the_impact_of_a_release_shows_its_diff_and_what_is_in_flight,
     a_suspended_instance_holds_its_timer_and_task_until_resumed,
     cancelling_an_instance_ends_it_with_its_tasks_and_timers,
     restart_after_release_restarts_manual_states_and_keeps_timers,

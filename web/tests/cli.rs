@@ -181,3 +181,69 @@ fn jobs_are_scheduled_listed_run_and_logged_from_the_command_line() {
         "{log}"
     );
 }
+
+#[test]
+fn a_release_is_previewed_deployed_and_its_plan_checked_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display());
+    let v1 = dir.path().join("case.yaml");
+    let text = "id: cli-case\ninitial: review\nstates:\n  review: { wait: { after: P1D }, next: done }\n  done: { end: true }\n";
+    std::fs::write(&v1, text).expect("writes");
+    let path = v1.to_string_lossy().into_owned();
+    let out = forlob(&["deploy", &path, "--db", &db]);
+    assert!(
+        stdout(&out).contains("cli-case deployed as version 1"),
+        "{}",
+        stdout(&out)
+    );
+
+    std::fs::write(&v1, text.replace("P1D", "P2D")).expect("writes");
+    let out = forlob(&["deploy", &path, "--db", &db, "--dry-run"]);
+    let shown = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("cli-case v2: changed (follows cli-case v1)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("-  review: { wait: { after: P1D }, next: done }"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("+  review: { wait: { after: P2D }, next: done }"),
+        "{shown}"
+    );
+    assert!(shown.contains("nothing deployed"), "{shown}");
+    let out = forlob(&["deploy", &path, "--db", &db]);
+    assert!(
+        stdout(&out).contains("cli-case deployed as version 2"),
+        "{}",
+        stdout(&out)
+    );
+
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "migration: p\nprocess: cli-case\nstates:\n  review: { restart: nowhere }\n",
+    )
+    .expect("writes");
+    let out = forlob(&["instances", "migrate", &plan.to_string_lossy(), "--db", &db]);
+    assert_eq!(out.status.code(), Some(1));
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        errors.contains("plan.yaml:4:22: error[plan-unknown-state]"),
+        "{errors}"
+    );
+    let out = forlob(&["instances", "restart", "cli-case", "--dry-run", "--db", &db]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).contains("nothing is changed"),
+        "{}",
+        stdout(&out)
+    );
+}

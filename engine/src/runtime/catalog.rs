@@ -21,6 +21,19 @@ pub struct Catalog {
     max_row_id: i64,
 }
 
+/// Where a definition goes if it is deployed now.
+pub struct Placement {
+    /// Its version: the newest one when unchanged, else the next number.
+    pub version: i32,
+    /// False when the content equals the newest version of its id.
+    pub changed: bool,
+    /// No version of its own id is deployed yet.
+    pub first: bool,
+    /// The version it follows: its own newest, or for the first version of a renamed process
+    /// the newest of the process it replaces.
+    pub follows: Option<(i32, Arc<ProcessDefinition>)>,
+}
+
 /// What deploying one definition did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployOutcome {
@@ -113,6 +126,41 @@ impl Catalog {
             .map(|d| (version, d.clone()))
     }
 
+    /// Where `def` goes if deployed now; one rule for deploys and their previews.
+    pub fn placement(&self, def: &ProcessDefinition) -> Placement {
+        let own = self
+            .version_of(&def.id)
+            .and_then(|v| Some((v, self.version(&def.id, v)?)));
+        if let Some((version, existing)) = &own
+            && existing.hash == def.hash
+        {
+            return Placement {
+                version: *version,
+                changed: false,
+                first: false,
+                follows: own,
+            };
+        }
+        // A renamed process goes on from its predecessor's numbering, so its history reads
+        // "v1 of the old name, v2 of the new".
+        let follows = own.clone().or_else(|| {
+            def.replaces
+                .iter()
+                .filter_map(|former| Some((self.version_of(former)?, former)))
+                .max()
+                .and_then(|(v, former)| Some((v, self.version(former, v)?)))
+        });
+        let next = follows.as_ref().map_or(1, |(v, _)| v + 1);
+        Placement {
+            version: def
+                .version
+                .map_or(next, |v| i32::try_from(v).unwrap_or(next).max(next)),
+            changed: true,
+            first: own.is_none(),
+            follows,
+        }
+    }
+
     /// The newest version deployed under exactly this id (a retired id included).
     pub fn version_of(&self, id: &str) -> Option<i32> {
         self.latest.get(id).copied()
@@ -160,42 +208,18 @@ impl Engine {
         let (_turn, txn) = self.begin_write().await?;
         let mut outcomes = Vec::new();
         for def in &defs {
-            let current = catalog
-                .version_of(&def.id)
-                .and_then(|v| Some((v, catalog.version(&def.id, v)?)));
-            let outcome = match current {
-                Some((version, existing)) if existing.hash == def.hash => DeployOutcome {
-                    process_id: def.id.clone(),
-                    version,
-                    changed: false,
-                },
-                current => {
-                    // A renamed process goes on from its predecessor's numbering, so its
-                    // history reads "v1 of the old name, v2 of the new".
-                    let next = match &current {
-                        Some((v, _)) => v + 1,
-                        None => def
-                            .replaces
-                            .iter()
-                            .filter_map(|former| catalog.version_of(former))
-                            .max()
-                            .map_or(1, |v| v + 1),
-                    };
-                    let version = def
-                        .version
-                        .map_or(next, |v| i32::try_from(v).unwrap_or(next).max(next));
-                    store::insert_definition(&txn, def, version, now).await?;
-                    if current.is_none() {
-                        self.install_default_schedule(&txn, def, now).await?;
-                    }
-                    DeployOutcome {
-                        process_id: def.id.clone(),
-                        version,
-                        changed: true,
-                    }
+            let placed = catalog.placement(def);
+            if placed.changed {
+                store::insert_definition(&txn, def, placed.version, now).await?;
+                if placed.first {
+                    self.install_default_schedule(&txn, def, now).await?;
                 }
-            };
-            outcomes.push(outcome);
+            }
+            outcomes.push(DeployOutcome {
+                process_id: def.id.clone(),
+                version: placed.version,
+                changed: placed.changed,
+            });
         }
         self.commit(txn).await?;
         let catalog = Catalog::load(&self.db, &self.registry).await?;

@@ -11,6 +11,7 @@
 mod catalog;
 mod commands;
 mod execute;
+mod impact;
 mod incidents;
 mod messages;
 mod migrations;
@@ -31,7 +32,8 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
-pub use catalog::{Catalog, DeployOutcome};
+pub use catalog::{Catalog, DeployOutcome, Placement};
+pub use impact::{DefinitionImpact, ImpactGroup};
 pub use messages::{InboundMessage, MessageOutcome};
 pub use migrations::{
     MigrationPreview, MigrationStatus, PreviewGroup, PreviewItem, Progress, RestartRequest,

@@ -497,3 +497,58 @@ pub async fn count_unfinished<C: ConnectionTrait>(
         .count(conn)
         .await
 }
+
+/// In-flight instances of `processes` per `(process, version, state)`, with their open tasks
+/// and live timers: what a release's impact analysis shows.
+#[derive(Debug, Clone, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct InFlight {
+    pub process_id: String,
+    pub version: i32,
+    pub state: String,
+    pub n: i64,
+}
+
+/// Counts of unfinished instances (active, incident, suspended), of their open tasks, and of
+/// their timers, each per `(process, version, state)`.
+pub async fn in_flight<C: ConnectionTrait>(
+    conn: &C,
+    processes: &[String],
+) -> Result<[Vec<InFlight>; 3], DbErr> {
+    let backend = conn.get_database_backend();
+    let list = (1..=processes.len())
+        .map(|i| match backend {
+            sea_orm::DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let unfinished = "i.status IN ('active', 'incident', 'suspended')";
+    let group = "GROUP BY i.process_id, i.version, i.state";
+    let select = "SELECT i.process_id, i.version, i.state, COUNT(*) AS n";
+    let queries = [
+        format!(
+            "{select} FROM instances i WHERE {unfinished} AND i.process_id IN ({list}) {group}"
+        ),
+        format!(
+            "{select} FROM tasks t JOIN instances i ON i.id = t.instance_id \
+             WHERE t.status = 'open' AND {unfinished} AND i.process_id IN ({list}) {group}"
+        ),
+        format!(
+            "{select} FROM work_items w JOIN instances i ON i.id = w.instance_id \
+             WHERE w.kind = 'timer' AND {unfinished} AND i.process_id IN ({list}) {group}"
+        ),
+    ];
+    let mut out: [Vec<InFlight>; 3] = Default::default();
+    if processes.is_empty() {
+        return Ok(out);
+    }
+    for (slot, sql) in out.iter_mut().zip(queries) {
+        let values = processes.iter().map(|p| p.clone().into());
+        *slot = <InFlight as sea_orm::FromQueryResult>::find_by_statement(
+            sea_orm::Statement::from_sql_and_values(backend, sql, values),
+        )
+        .all(conn)
+        .await?;
+    }
+    Ok(out)
+}

@@ -81,6 +81,10 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long)]
         db: Option<String>,
+        /// Show the diff of each changed definition and the in-flight instances it affects,
+        /// and deploy nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print the Mermaid state diagram of a process.
     Diagram {
@@ -172,9 +176,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Validate { paths, explain } => validate(&paths, explain),
         Command::Test { paths, processes } => test(&paths, processes.as_deref()).await,
-        Command::Deploy { paths, db } => {
+        Command::Deploy { paths, db, dry_run } => {
             config.db = db.unwrap_or(config.db);
-            deploy(&paths, &config).await
+            deploy(&paths, &config, dry_run).await
         }
         Command::Diagram { process, processes } => diagram(&process, processes.as_deref()),
         Command::Schema => {
@@ -392,7 +396,7 @@ async fn test(paths: &[PathBuf], processes: Option<&Path>) -> anyhow::Result<Exi
     })
 }
 
-async fn deploy(paths: &[PathBuf], config: &Config) -> anyhow::Result<ExitCode> {
+async fn deploy(paths: &[PathBuf], config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
     let files = if paths.is_empty() {
         shipped_definitions(None)?
     } else {
@@ -403,6 +407,23 @@ async fn deploy(paths: &[PathBuf], config: &Config) -> anyhow::Result<ExitCode> 
         files
     };
     let engine = open_engine(&config.db, config).await?;
+    // The impact is read before the deploy, so it shows what the new versions meet.
+    let impacts = match engine.impact(&files).await {
+        Ok(impacts) => impacts,
+        Err(forlob_engine::EngineError::Definition(e)) => return Ok(refused(&e)),
+        Err(e) => return Err(e.into()),
+    };
+    for impact in impacts.iter().filter(|i| i.changed) {
+        print_impact(impact);
+    }
+    if dry_run {
+        let changed = impacts.iter().filter(|i| i.changed).count();
+        println!(
+            "dry run: {changed} of {} definition(s) would get a new version; nothing deployed",
+            impacts.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     match engine.deploy(&files).await {
         Ok(outcomes) => {
             for o in outcomes {
@@ -415,14 +436,63 @@ async fn deploy(paths: &[PathBuf], config: &Config) -> anyhow::Result<ExitCode> 
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(forlob_engine::EngineError::Definition(e)) => {
-            for d in &e.0 {
-                println!("{d}");
-            }
-            println!("nothing deployed: {} error(s)", e.0.len());
-            Ok(ExitCode::from(1))
-        }
+        Err(forlob_engine::EngineError::Definition(e)) => Ok(refused(&e)),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A deploy refused for invalid definitions: each diagnostic, then the count.
+fn refused(e: &forlob_engine::error::DefinitionError) -> ExitCode {
+    for d in &e.0 {
+        println!("{d}");
+    }
+    println!("nothing deployed: {} error(s)", e.0.len());
+    ExitCode::from(1)
+}
+
+/// The diff of a changed definition and the in-flight instances it meets.
+fn print_impact(impact: &forlob_engine::runtime::DefinitionImpact) {
+    match &impact.follows {
+        Some((process, v)) => println!(
+            "{} v{}: changed (follows {process} v{v})",
+            impact.process_id, impact.version
+        ),
+        None => println!("{} v{}: new", impact.process_id, impact.version),
+    }
+    if !impact.diff.is_empty() {
+        for line in impact.diff.lines() {
+            println!("    {line}");
+        }
+    }
+    if impact.in_flight.is_empty() {
+        return;
+    }
+    println!(
+        "    in flight: {:<28} {:>3}  {:<24} {:>9} {:>7} {:>7}",
+        "process", "v", "state", "instances", "tasks", "timers"
+    );
+    for g in &impact.in_flight {
+        println!(
+            "               {:<28} {:>3}  {:<24} {:>9} {:>7} {:>7}{}",
+            g.process_id,
+            g.version,
+            g.state,
+            g.instances,
+            g.open_tasks,
+            g.timers,
+            if g.in_new_version {
+                ""
+            } else {
+                "  (no such state in the new version)"
+            }
+        );
+    }
+    if !impact.lost_states.is_empty() {
+        println!(
+            "    states the new version lost: {}; `forlob instances restart {} --dry-run` shows where their instances would go",
+            impact.lost_states.join(", "),
+            impact.process_id
+        );
     }
 }
 
