@@ -470,6 +470,7 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         "/api/admin/migrations",
         "/api/admin/migrations/{id}",
         "/api/admin/migrations/{id}/resume",
+        "/api/admin/migrations/{id}/undo",
         "/api/admin/dead-letters",
         "/api/admin/users",
         "/api/jobs",

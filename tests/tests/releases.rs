@@ -698,7 +698,94 @@ async fn the_impact_of_a_release_shows_its_diff_and_what_is_in_flight(backend: B
     assert!(!again[0].changed && again[0].diff.is_empty());
 }
 
+async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(backend: Backend) {
+    let (app, reviewing, paused) = released(backend).await;
+    let tasks_before = store::tasks(app.engine.db(), &TaskFilter::default())
+        .await
+        .expect("tasks");
+    let due = timers_of(&app.engine, paused[0]).await;
+    let plan = app
+        .engine
+        .restart_plan(&RestartRequest {
+            process: "rel-case".into(),
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    let migrated = app
+        .engine
+        .migrate(&plan, &admin(), &|_| {})
+        .await
+        .expect("migrates");
+    let id = migrated.migration.id;
+    // One instance moves on after the migration: the undo leaves it as it is.
+    app.engine
+        .suspend_instance(paused[1], &admin(), "")
+        .await
+        .expect("suspends");
+
+    let undone = app
+        .engine
+        .undo_migration(id, &admin(), &|_| {})
+        .await
+        .expect("undoes");
+    assert_eq!(undone.migration.status, "undone");
+    assert_eq!(
+        (undone.count("undone"), undone.count("kept")),
+        (4, 1),
+        "{:?}",
+        undone.counts
+    );
+    assert_eq!(undone.problems[0].instance_id, paused[1]);
+    for id in &reviewing {
+        let i = instance(&app.engine, *id).await;
+        assert_eq!(
+            (i.version, i.state.as_str(), i.status),
+            (1, "review", InstanceStatus::Active)
+        );
+        assert!(i.variables.get("checked").is_none(), "{}", i.variables);
+        let history = store::history(app.engine.db(), *id).await.expect("history");
+        assert_eq!(history.last().map(|h| h.trigger.as_str()), Some("undo"));
+    }
+    // The very tasks the restart cancelled are open again, and no others.
+    let open: Vec<Uuid> = store::tasks(
+        app.engine.db(),
+        &TaskFilter {
+            status: Some("open".into()),
+            ..TaskFilter::default()
+        },
+    )
+    .await
+    .expect("tasks")
+    .into_iter()
+    .map(|t| t.id)
+    .collect();
+    let mut expected: Vec<Uuid> = tasks_before.iter().map(|t| t.id).collect();
+    expected.sort();
+    let mut open_sorted = open.clone();
+    open_sorted.sort();
+    assert_eq!(open_sorted, expected);
+    let back = instance(&app.engine, paused[0]).await;
+    assert_eq!((back.version, back.state.as_str()), (1, "pause"));
+    assert_eq!(timers_of(&app.engine, paused[0]).await, due);
+    assert_eq!(instance(&app.engine, paused[1]).await.version, 2, "kept");
+
+    let again = app
+        .engine
+        .undo_migration(id, &admin(), &|_| {})
+        .await
+        .expect_err("undone already");
+    assert_eq!(again.status(), 409);
+    // Back on v1, the paused one goes on by v1: its timer leads to a review.
+    app.engine
+        .advance_to(at("2025-06-13T09:00:00+02:00"))
+        .await
+        .expect("advances");
+    assert_eq!(instance(&app.engine, paused[0]).await.state, "review");
+}
+
 on_both_backends!(
+    a_finished_migration_is_undone_where_the_instances_have_not_moved_on,
     the_impact_of_a_release_shows_its_diff_and_what_is_in_flight,
     a_suspended_instance_holds_its_timer_and_task_until_resumed,
     cancelling_an_instance_ends_it_with_its_tasks_and_timers,

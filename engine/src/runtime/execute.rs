@@ -38,6 +38,9 @@ pub(super) struct Txn<'a> {
     /// Signals this transition runs inside of (an action's signal resumes instances whose
     /// actions may signal again).
     signal_depth: usize,
+    /// Actions run and instances started in this transaction: writes beyond the instance's
+    /// own rows, which a migration's undo cannot take back.
+    pub beyond_instance: usize,
 }
 
 impl<'a> Txn<'a> {
@@ -48,6 +51,7 @@ impl<'a> Txn<'a> {
             writes: Writes::default(),
             driving: Vec::new(),
             signal_depth: 0,
+            beyond_instance: 0,
         }
     }
 
@@ -146,6 +150,7 @@ impl Engine {
         request: StartRequest<'s>,
     ) -> BoxFuture<'s, Result<InstanceRow>> {
         Box::pin(async move {
+            tx.beyond_instance += 1;
             let mut row = InstanceRow {
                 id: Uuid::now_v7(),
                 process_id: request.def.id.clone(),
@@ -459,6 +464,7 @@ impl Engine {
             .registry
             .action(action)
             .ok_or_else(|| EngineError::not_found("action", action))?;
+        tx.beyond_instance += 1;
         // An action that writes runs in a savepoint, so its failure undoes only its own writes.
         let savepoint = if handler.writes() {
             Some(tx.conn.begin().await?)

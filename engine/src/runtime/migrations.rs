@@ -396,6 +396,182 @@ impl Engine {
         Ok(resumed)
     }
 
+    /// Takes a finished migration back: each instance it moved that has not moved on since is
+    /// put back as it was (version, state, variables, tasks, timers, subscriptions, incident),
+    /// with a history entry. An instance that moved on, or whose restart ran an action (whose
+    /// writes are the package's), is kept as it is and listed with why. 409 for a migration
+    /// that is running or was undone.
+    pub async fn undo_migration(
+        &self,
+        id: i64,
+        actor: &Actor,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        let row = rel::migration(&self.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("migration", id))?;
+        if row.status != "finished" {
+            return Err(TransitionError::Raced(format!(
+                "migration {id} is {}; only a finished migration can be undone",
+                row.status
+            ))
+            .into());
+        }
+        let total = u64::try_from(
+            rel::item_counts(&self.db, id)
+                .await?
+                .get("done")
+                .copied()
+                .unwrap_or(0),
+        )
+        .unwrap_or(0);
+        let mut handled = 0;
+        let mut after = 0;
+        loop {
+            let batch =
+                rel::items_with_status(&self.db, id, "done", after, self.options.batch_size)
+                    .await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            self.retrying(|| self.undo_batch(&row, &batch, actor))
+                .await?;
+            handled += batch.len() as u64;
+            progress(Progress { handled, total });
+        }
+        let (_turn, conn) = self.begin_write().await?;
+        rel::end_migration(&conn, id, "undone", self.clock.now()).await?;
+        self.commit(conn).await?;
+        tracing::info!(migration = id, "migration undone");
+        self.migration_status(id).await
+    }
+
+    async fn undo_batch(
+        &self,
+        migration: &MigrationRow,
+        batch: &[MigrationItem],
+        actor: &Actor,
+    ) -> Result<()> {
+        let (_turn, conn) = self.begin_write().await?;
+        for item in batch {
+            let savepoint = conn.begin().await?;
+            let kept = match self.undo_item(&savepoint, migration, item, actor).await {
+                Ok(None) => {
+                    savepoint.commit().await?;
+                    continue;
+                }
+                Ok(Some(why)) => why,
+                Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
+                Err(e) => e.to_string(),
+            };
+            savepoint.rollback().await?;
+            rel::set_item(
+                &conn,
+                item.id,
+                "done",
+                ItemOutcome {
+                    status: "kept",
+                    operation: item.operation.as_deref(),
+                    to_state: item.to_state.as_deref(),
+                    before: item.before.clone(),
+                    row_version_after: item.row_version_after,
+                    message: Some(kept),
+                },
+            )
+            .await?;
+        }
+        self.commit(conn).await
+    }
+
+    /// Puts one instance back; `Some(why)` when it is kept as it is.
+    async fn undo_item(
+        &self,
+        conn: &DatabaseTransaction,
+        migration: &MigrationRow,
+        item: &MigrationItem,
+        actor: &Actor,
+    ) -> Result<Option<String>> {
+        let now = self.clock.now();
+        let Some(before) = &item.before else {
+            return Ok(Some(
+                "nothing was recorded of it before the migration".into(),
+            ));
+        };
+        let Some((instance, parent_state)) = store::instance(conn, item.instance_id).await? else {
+            return Ok(Some("the instance no longer exists".into()));
+        };
+        if Some(instance.row_version) != item.row_version_after {
+            return Ok(Some(format!(
+                "the instance moved on after the migration (it is in `{}`, {})",
+                instance.state,
+                instance.status.as_str()
+            )));
+        }
+        if before["beyond_instance"].as_u64().unwrap_or(0) > 0 {
+            return Ok(Some(
+                "its restart ran actions or started other instances, which the engine cannot take back".into(),
+            ));
+        }
+        let held: rel::Holdings =
+            serde_json::from_value(before["holdings"].clone()).unwrap_or_default();
+        let text = |k: &str| before[k].as_str().unwrap_or_default().to_owned();
+        let mut row = row_of(instance, parent_state);
+        let (to_state, from_state) = (row.state.clone(), text("state"));
+        row.process_id = text("process_id");
+        row.version = before["version"]
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok())
+            .unwrap_or(row.version);
+        row.state = from_state.clone();
+        row.variables = before["variables"].clone();
+        row.status = InstanceStatus::parse(&text("status")).unwrap_or(InstanceStatus::Active);
+        if item.operation.as_deref() == Some(Operation::MoveTo.as_str()) {
+            rel::carry_over(
+                conn,
+                row.id,
+                &row.process_id,
+                row.version,
+                &to_state,
+                &from_state,
+            )
+            .await?;
+        } else {
+            rel::restore_holdings(conn, &row, &held, now).await?;
+            if row.status == InstanceStatus::Incident {
+                store::reopen_incidents_of(conn, row.id, "restarted").await?;
+            }
+        }
+        row.ended_at = None;
+        let mut tx = Txn::new(conn, now);
+        tx.writes.history(
+            row.id,
+            HistoryEntry {
+                from_state: Some(to_state),
+                to_state: from_state,
+                trigger: "undo".into(),
+                actor: Some(actor.id.clone()),
+                data: Some(json!({ "migration": migration.id, "name": migration.name })),
+                at: now,
+            },
+        );
+        tx.writes.instance(&row, now);
+        tx.flush().await?;
+        rel::set_item(
+            conn,
+            item.id,
+            "done",
+            ItemOutcome {
+                status: "undone",
+                operation: item.operation.as_deref(),
+                to_state: item.to_state.as_deref(),
+                before: item.before.clone(),
+                row_version_after: item.row_version_after,
+                message: None,
+            },
+        )
+        .await?;
+        Ok(None)
+    }
+
     /// One batch in one transaction, each item in a savepoint: an item that fails is rolled
     /// back alone and recorded as failed; one that met a concurrent change stays pending for
     /// the next pass (or fails on the last).
@@ -506,7 +682,7 @@ impl Engine {
             .await?
             .remove(&instance.id)
             .unwrap_or_default();
-        let before = json!({
+        let mut before = json!({
             "process_id": instance.process_id,
             "version": instance.version,
             "state": instance.state,
@@ -567,6 +743,7 @@ impl Engine {
                     .await?;
             }
         }
+        before["beyond_instance"] = json!(tx.beyond_instance);
         let row_version_after = row.row_version + 1;
         tx.flush().await?;
         rel::set_item(

@@ -81,6 +81,25 @@ pub async fn resolve_incidents_of<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Opens again the incidents of an instance closed as `status` (an undone restart).
+pub async fn reopen_incidents_of<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: uuid::Uuid,
+    status: &str,
+) -> Result<(), DbErr> {
+    incident::Entity::update_many()
+        .col_expr(incident::Column::Status, SqlExpr::value("open"))
+        .col_expr(
+            incident::Column::ResolvedAt,
+            SqlExpr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(incident::Column::InstanceId.eq(instance_id))
+        .filter(incident::Column::Status.eq(status))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn dead_letters<C: ConnectionTrait>(conn: &C) -> Result<Vec<DeadLetter>, DbErr> {
     Ok(dead_letter::Entity::find()
         .order_by_asc(dead_letter::Column::Id)

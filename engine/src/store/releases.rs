@@ -54,8 +54,8 @@ pub async fn unfinished_instances<C: ConnectionTrait>(
 pub struct Holdings {
     /// `(task id, kind)` of each open task.
     pub tasks: Vec<(Uuid, String)>,
-    /// `(kind, state, run_at)` of each work item (`timer`, `step`, ...).
-    pub work: Vec<(String, String, DateTime<Utc>)>,
+    /// `(kind, state, run_at, attempts)` of each work item (`timer`, `step`, ...).
+    pub work: Vec<(String, String, DateTime<Utc>, i32)>,
     /// `(message type or signal name, key)` of each subscription.
     pub waits: Vec<(String, String)>,
 }
@@ -64,8 +64,8 @@ impl Holdings {
     pub fn timers(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
         self.work
             .iter()
-            .filter(|(kind, _, _)| kind == "timer")
-            .map(|(_, _, at)| *at)
+            .filter(|(kind, ..)| kind == "timer")
+            .map(|(_, _, at, _)| *at)
     }
 }
 
@@ -97,7 +97,7 @@ pub async fn holdings<C: ConnectionTrait>(
             out.entry(w.instance_id)
                 .or_default()
                 .work
-                .push((w.kind, w.state, w.run_at));
+                .push((w.kind, w.state, w.run_at, w.attempts));
         }
         let waits = message_wait::Entity::find()
             .filter(message_wait::Column::InstanceId.is_in(chunk.to_vec()))
@@ -333,7 +333,7 @@ pub struct MigrationItem {
     pub from_state: String,
     pub to_state: Option<String>,
     pub operation: Option<String>,
-    /// `pending`, `done`, `skipped`, `failed` or `undone`.
+    /// `pending`, `done`, `skipped`, `failed`, `undone`, or `kept` (an undo left it).
     pub status: String,
     #[serde(skip)]
     pub before: Option<Value>,
@@ -454,7 +454,7 @@ pub async fn unsuccessful_items<C: ConnectionTrait>(
 ) -> Result<Vec<MigrationItem>, DbErr> {
     Ok(migration_item::Entity::find()
         .filter(migration_item::Column::MigrationId.eq(migration_id))
-        .filter(migration_item::Column::Status.is_in(["skipped", "failed"]))
+        .filter(migration_item::Column::Status.is_in(["skipped", "failed", "kept"]))
         .order_by_asc(migration_item::Column::Id)
         .limit(limit)
         .all(conn)
@@ -551,4 +551,65 @@ pub async fn in_flight<C: ConnectionTrait>(
         .await?;
     }
     Ok(out)
+}
+
+/// Puts back what an instance held before a migration restarted it: the tasks it cancelled
+/// open again, what the restart created cancelled or dropped, timers and subscriptions as
+/// they were. The instance row itself is the caller's.
+pub async fn restore_holdings<C: ConnectionTrait>(
+    conn: &C,
+    instance: &super::InstanceRow,
+    before: &Holdings,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let reopened: Vec<Uuid> = before.tasks.iter().map(|(id, _)| *id).collect();
+    task::Entity::update_many()
+        .col_expr(task::Column::Status, SqlExpr::value("cancelled"))
+        .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
+        .filter(task::Column::InstanceId.eq(instance.id))
+        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::Id.is_not_in(reopened.clone()))
+        .exec(conn)
+        .await?;
+    if !reopened.is_empty() {
+        task::Entity::update_many()
+            .col_expr(task::Column::Status, SqlExpr::value("open"))
+            .col_expr(
+                task::Column::CompletedAt,
+                SqlExpr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(task::Column::Id.is_in(reopened))
+            .exec(conn)
+            .await?;
+    }
+    super::clear_waits(conn, instance.id).await?;
+    for (kind, state, run_at, attempts) in &before.work {
+        work_item::Entity::insert(work_item::ActiveModel {
+            id: sea_orm::NotSet,
+            instance_id: Set(instance.id),
+            kind: Set(kind.clone()),
+            state: Set(state.clone()),
+            run_at: Set(*run_at),
+            attempts: Set(*attempts),
+            lease_until: Set(None),
+            lease_owner: Set(None),
+            created_at: Set(now),
+        })
+        .exec_without_returning(conn)
+        .await?;
+    }
+    for (message_type, key) in &before.waits {
+        message_wait::Entity::insert(message_wait::ActiveModel {
+            id: sea_orm::NotSet,
+            instance_id: Set(instance.id),
+            process_id: Set(instance.process_id.clone()),
+            version: Set(instance.version),
+            state: Set(instance.state.clone()),
+            message_type: Set(message_type.clone()),
+            correlation_key: Set(key.clone()),
+        })
+        .exec_without_returning(conn)
+        .await?;
+    }
+    Ok(())
 }

@@ -83,8 +83,11 @@ enum InstancesCommand {
     Migrations {
         id: Option<i64>,
         /// Continue the migration a crash or a stop interrupted, here, with a progress bar.
-        #[arg(long, requires = "id")]
+        #[arg(long, requires = "id", conflicts_with = "undo")]
         resume: bool,
+        /// Take the finished migration back, for the instances that have not moved on since.
+        #[arg(long, requires = "id")]
+        undo: bool,
     },
     /// Stop an active instance: its timers and steps are held, its tasks cannot be completed.
     Suspend {
@@ -231,7 +234,17 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
         }
         InstancesCommand::Migrations {
             id: Some(id),
+            undo: true,
+            ..
+        } => {
+            let status = engine.undo_migration(id, &actor, &*progress_bar()?).await?;
+            print_status(&status);
+            return Ok(ExitCode::SUCCESS);
+        }
+        InstancesCommand::Migrations {
+            id: Some(id),
             resume: true,
+            ..
         } => {
             let status = engine.run_migration(id, &actor, &*progress_bar()?).await?;
             print_status(&status);
@@ -401,7 +414,7 @@ fn print_preview(preview: &MigrationPreview) {
 fn print_status(status: &MigrationStatus) {
     let m = &status.migration;
     println!(
-        "migration {} {}: {} of {} item(s) done, {} skipped, {} failed, {} pending",
+        "migration {} {}: {} of {} item(s) done, {} skipped, {} failed, {} pending, {} undone, {} kept",
         m.id,
         m.status,
         status.count("done"),
@@ -409,6 +422,8 @@ fn print_status(status: &MigrationStatus) {
         status.count("skipped"),
         status.count("failed"),
         status.count("pending"),
+        status.count("undone"),
+        status.count("kept"),
     );
     for p in &status.problems {
         println!(

@@ -34,6 +34,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_migrations))
         .routes(routes!(get_migration))
         .routes(routes!(resume_migration))
+        .routes(routes!(undo_migration))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -178,7 +179,7 @@ pub(crate) struct ProblemView {
     pub from_process: String,
     pub from_version: i32,
     pub from_state: String,
-    /// `skipped` or `failed`.
+    /// `skipped`, `failed` or `kept`.
     pub status: String,
     pub message: Option<String>,
 }
@@ -195,7 +196,8 @@ pub(crate) struct MigrationView {
     /// `running`, `finished` or `undone`.
     pub status: String,
     pub total: i64,
-    /// Items per status: `pending`, `done`, `skipped`, `failed`.
+    /// Items per status: `pending`, `done`, `skipped`, `failed`; after an undo `undone` and
+    /// `kept`.
     pub counts: BTreeMap<String, i64>,
     pub problems: Vec<ProblemView>,
     pub created_at: DateTime<Utc>,
@@ -330,6 +332,37 @@ async fn answer(
         StatusCode::ACCEPTED,
         Json(MigrationAnswer::Started(status.into())),
     ))
+}
+
+/// Takes a finished migration back, on the server: each instance that has not moved on since
+/// is put back as it was; the others are listed as `kept` with why.
+#[utoipa::path(post, path = "/admin/migrations/{id}/undo", tag = "releases",
+    params(("id" = i64, Path, description = "migration id")),
+    responses((status = 202, body = MigrationView), (status = 404, body = ErrorBody),
+        (status = 409, description = "running, or undone already", body = ErrorBody)))]
+async fn undo_migration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<MigrationView>)> {
+    caller.require(ADMINS)?;
+    let status = state.engine.migration_status(id).await?;
+    if status.migration.status != "finished" {
+        return Err(forlob_engine::EngineError::from(
+            forlob_engine::error::TransitionError::Raced(format!(
+                "migration {id} is {}; only a finished migration can be undone",
+                status.migration.status
+            )),
+        )
+        .into());
+    }
+    let (engine, actor) = (state.engine.clone(), caller.actor());
+    tokio::spawn(async move {
+        if let Err(e) = engine.undo_migration(id, &actor, &|_| {}).await {
+            tracing::error!(migration = id, error = %e, "undo stopped; run it again");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(status.into())))
 }
 
 /// Works the migration on the server; a failure is logged and leaves it resumable.
