@@ -1033,6 +1033,20 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
         .await
         .json();
     assert_eq!(listed[0]["version"], 2, "{listed}");
+    // The admin page shows it with its progress.
+    let page = web
+        .send(
+            axum::http::Request::get("/admin/migrations")
+                .header("authorization", format!("Bearer {}", web.admin))
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert!(
+        page.text.contains(&format!("id=\"migration-{id}\"")) && page.text.contains("1 / 1"),
+        "{}",
+        page.text
+    );
 
     let bad = web
         .api(

@@ -283,6 +283,7 @@ async fn each_role_sees_its_own_pages(backend: Backend) {
         "/admin/incidents",
         "/admin/dead-letters",
         "/admin/users",
+        "/admin/migrations",
     ] {
         assert_eq!(admin.get(page).await.status, StatusCode::OK, "{page}");
     }

@@ -379,7 +379,7 @@ async fn an_instance_that_moved_on_after_selection_is_skipped_with_the_reason(ba
 async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(backend: Backend) {
     let (app, reviewing, paused) = released(backend).await;
     let small_batches = || EngineOptions {
-        batch_size: 2,
+        migration_batch: 2,
         ..EngineOptions::default()
     };
     let clock = Arc::new(ManualClock::new(at("2025-06-02T10:00:00+02:00")));

@@ -319,6 +319,13 @@ impl Engine {
                     )
                 })?;
             let total = u64::try_from(row.total).unwrap_or(0);
+            // A resumed migration starts from what is done already.
+            let pending = rel::item_counts(&self.db, id)
+                .await?
+                .get("pending")
+                .copied();
+            let mut handled =
+                total.saturating_sub(u64::try_from(pending.unwrap_or(0)).unwrap_or(0));
             for pass in 1..=CONFLICT_PASSES {
                 let mut after = 0;
                 loop {
@@ -327,7 +334,7 @@ impl Engine {
                         id,
                         "pending",
                         after,
-                        self.options.batch_size,
+                        self.options.migration_batch,
                     )
                     .await?;
                     let Some(last) = batch.last() else { break };
@@ -337,12 +344,11 @@ impl Engine {
                         self.migrate_batch(&row, &plan, &def, &batch, actor, last_pass)
                     })
                     .await?;
-                    let counts = rel::item_counts(&self.db, id).await?;
-                    let pending = counts.get("pending").copied().unwrap_or(0);
-                    progress(Progress {
-                        handled: total.saturating_sub(u64::try_from(pending).unwrap_or(0)),
-                        total,
-                    });
+                    // Counted here, not read back: a count over the items after every
+                    // batch made a 100,000-instance migration quadratic. An item left pending
+                    // by a conflict is counted once more on the next pass; the bar is capped.
+                    handled = (handled + batch.len() as u64).min(total);
+                    progress(Progress { handled, total });
                 }
                 if rel::items_with_status(&self.db, id, "pending", 0, 1)
                     .await?
@@ -572,9 +578,11 @@ impl Engine {
         Ok(None)
     }
 
-    /// One batch in one transaction, each item in a savepoint: an item that fails is rolled
-    /// back alone and recorded as failed; one that met a concurrent change stays pending for
-    /// the next pass (or fails on the last).
+    /// One batch. First all of it in one transaction, its writes flushed together (most of a
+    /// migration's cost is per-statement round trips); if anything in it fails, that
+    /// transaction is rolled back and the batch is done again item by item, each in a
+    /// savepoint of its own, so one failing instance is recorded as failed alone and one that
+    /// met a concurrent change stays pending for the next pass (or fails on the last).
     async fn migrate_batch(
         &self,
         migration: &MigrationRow,
@@ -584,14 +592,48 @@ impl Engine {
         actor: &Actor,
         last_pass: bool,
     ) -> Result<()> {
-        let (_turn, conn) = self.begin_write().await?;
-        for item in batch {
-            let savepoint = conn.begin().await?;
+        let ids: Vec<Uuid> = batch.iter().map(|i| i.instance_id).collect();
+        {
+            let (_turn, conn) = self.begin_write().await?;
             match self
-                .migrate_item(&savepoint, migration, plan, def, item, actor)
+                .migrate_batch_at_once(&conn, migration, plan, def, batch, &ids, actor)
                 .await
             {
-                Ok(()) => savepoint.commit().await?,
+                Ok(true) => return self.commit(conn).await,
+                Ok(false) => conn.rollback().await?,
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    tracing::info!(migration = migration.id, error = %e, "batch goes item by item");
+                    conn.rollback().await?;
+                }
+            }
+        }
+        let (_turn, conn) = self.begin_write().await?;
+        // What changes meanwhile (PostgreSQL) changes the row version, and the item's flush
+        // then meets a conflict and is tried again.
+        let mut instances = rel::instances_by_id(&conn, &ids).await?;
+        let mut holdings = rel::holdings(&conn, &ids).await?;
+        for item in batch {
+            let savepoint = conn.begin().await?;
+            let found = instances.remove(&item.instance_id);
+            let held = holdings.remove(&item.instance_id).unwrap_or_default();
+            let mut tx = Txn::new(&savepoint, self.clock.now());
+            let result = match self
+                .migrate_item(&mut tx, migration, plan, def, found, held, actor)
+                .await
+            {
+                Ok(outcome) => match tx.flush().await {
+                    Ok(()) => rel::set_item(&savepoint, item.id, "pending", outcome)
+                        .await
+                        .map_err(EngineError::from),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(true) => savepoint.commit().await?,
+                // Another runner of this migration recorded the item first.
+                Ok(false) => savepoint.rollback().await?,
                 Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
                 Err(e) => {
                     savepoint.rollback().await?;
@@ -625,16 +667,60 @@ impl Engine {
         self.commit(conn).await
     }
 
-    async fn migrate_item(
+    /// The whole batch in `conn` with one flush; `false` when an item was recorded by another
+    /// runner first (the caller rolls back and goes item by item).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the batch and its ids are passed together"
+    )]
+    async fn migrate_batch_at_once(
         &self,
         conn: &DatabaseTransaction,
         migration: &MigrationRow,
         plan: &MigrationPlan,
         def: &std::sync::Arc<crate::definition::ProcessDefinition>,
-        item: &MigrationItem,
+        batch: &[MigrationItem],
+        ids: &[Uuid],
         actor: &Actor,
-    ) -> Result<()> {
-        let now = self.clock.now();
+    ) -> Result<bool> {
+        let mut instances = rel::instances_by_id(conn, ids).await?;
+        let mut holdings = rel::holdings(conn, ids).await?;
+        let mut tx = Txn::new(conn, self.clock.now());
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for item in batch {
+            let found = instances.remove(&item.instance_id);
+            let held = holdings.remove(&item.instance_id).unwrap_or_default();
+            let outcome = self
+                .migrate_item(&mut tx, migration, plan, def, found, held, actor)
+                .await?;
+            outcomes.push((item.id, outcome));
+        }
+        tx.flush().await?;
+        for (id, outcome) in outcomes {
+            if !rel::set_item(conn, id, "pending", outcome).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Migrates one instance into `tx` (its writes are flushed by the caller) and answers
+    /// what to record of its item.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "two call sites; the batch's reads are passed in"
+    )]
+    async fn migrate_item<'p>(
+        &self,
+        tx: &mut Txn<'_>,
+        migration: &MigrationRow,
+        plan: &'p MigrationPlan,
+        def: &std::sync::Arc<crate::definition::ProcessDefinition>,
+        found: Option<(crate::instance::ProcessInstance, Option<String>)>,
+        held: rel::Holdings,
+        actor: &Actor,
+    ) -> Result<ItemOutcome<'p>> {
+        let (conn, now) = (tx.conn, tx.now);
         let outcome = |status, why: String| ItemOutcome {
             status,
             operation: None,
@@ -643,45 +729,28 @@ impl Engine {
             row_version_after: None,
             message: Some(why),
         };
-        // Taking the item first serializes two runners of one migration on its row.
-        if !rel::set_item(conn, item.id, "pending", outcome("working", String::new())).await? {
-            return Ok(());
-        }
-        let Some((instance, parent_state)) = store::instance(conn, item.instance_id).await? else {
-            rel::set_item(
-                conn,
-                item.id,
-                "working",
-                outcome("skipped", "the instance no longer exists".into()),
-            )
-            .await?;
-            return Ok(());
+        let Some((instance, parent_state)) = found else {
+            let why = "the instance no longer exists".to_owned();
+            return Ok(outcome("skipped", why));
         };
         if !rel::UNFINISHED.contains(&instance.status) {
             let why = format!("the instance has ended ({})", instance.status.as_str());
-            rel::set_item(conn, item.id, "working", outcome("skipped", why)).await?;
-            return Ok(());
+            return Ok(outcome("skipped", why));
         }
         if !plan.covers(&instance.process_id, instance.version) {
             let why = format!(
                 "the instance is on {} v{} now",
                 instance.process_id, instance.version
             );
-            rel::set_item(conn, item.id, "working", outcome("skipped", why)).await?;
-            return Ok(());
+            return Ok(outcome("skipped", why));
         }
         let Some(mapping) = plan.states.get(&instance.state) else {
             let why = format!(
                 "the instance is in `{}` now, which the plan does not map",
                 instance.state
             );
-            rel::set_item(conn, item.id, "working", outcome("skipped", why)).await?;
-            return Ok(());
+            return Ok(outcome("skipped", why));
         };
-        let held = rel::holdings(conn, &[instance.id])
-            .await?
-            .remove(&instance.id)
-            .unwrap_or_default();
         let mut before = json!({
             "process_id": instance.process_id,
             "version": instance.version,
@@ -699,7 +768,7 @@ impl Engine {
         });
         let mut row = row_of(instance, parent_state);
         let from_state = row.state.clone();
-        let mut tx = Txn::new(conn, now);
+        let beyond_before = tx.beyond_instance;
         match mapping.operation {
             Operation::MoveTo => {
                 rel::carry_over(
@@ -731,7 +800,7 @@ impl Engine {
                 if row.status == InstanceStatus::Incident {
                     store::resolve_incidents_of(conn, row.id, "restarted", now).await?;
                 }
-                store::close_open_work(conn, row.id, now).await?;
+                rel::drop_holdings(conn, row.id, &held, now).await?;
                 row.process_id = plan.process.clone();
                 row.version = plan.to_version;
                 row.status = InstanceStatus::Active;
@@ -739,27 +808,18 @@ impl Engine {
                     to: mapping.to.clone(),
                     audit,
                 };
-                self.drive(&mut tx, def, &mut row, event, Some(actor))
-                    .await?;
+                self.drive(tx, def, &mut row, event, Some(actor)).await?;
             }
         }
-        before["beyond_instance"] = json!(tx.beyond_instance);
+        before["beyond_instance"] = json!(tx.beyond_instance - beyond_before);
         let row_version_after = row.row_version + 1;
-        tx.flush().await?;
-        rel::set_item(
-            conn,
-            item.id,
-            "working",
-            ItemOutcome {
-                status: "done",
-                operation: Some(mapping.operation.as_str()),
-                to_state: Some(&mapping.to),
-                before: Some(before),
-                row_version_after: Some(row_version_after),
-                message: None,
-            },
-        )
-        .await?;
-        Ok(())
+        Ok(ItemOutcome {
+            status: "done",
+            operation: Some(mapping.operation.as_str()),
+            to_state: Some(&mapping.to),
+            before: Some(before),
+            row_version_after: Some(row_version_after),
+            message: None,
+        })
     }
 }

@@ -51,6 +51,10 @@ use crate::registry::Registry;
 pub struct EngineOptions {
     /// Work items claimed and committed together.
     pub batch_size: u64,
+    /// Instances a migration moves per transaction: more than `batch_size`, because a
+    /// migration's writes are flushed together in multi-row statements and its commits are
+    /// what a 100,000-instance restart waits for (docs/benchmarks.md).
+    pub migration_batch: u64,
     /// How long a claim holds before another node may take the work over.
     pub lease: Duration,
     /// Connections in the pool (SQLite in memory always uses one).
@@ -71,6 +75,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             batch_size: 200,
+            migration_batch: 500,
             lease: Duration::from_secs(300),
             max_connections: 8,
             node: format!("node-{}", std::process::id()),

@@ -49,6 +49,57 @@ pub async fn unfinished_instances<C: ConnectionTrait>(
         .collect())
 }
 
+/// The instances of `ids` (with the state their parent waits in), read in chunks.
+pub async fn instances_by_id<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, (ProcessInstance, Option<String>)>, DbErr> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        for m in instance::Entity::find()
+            .filter(instance::Column::Id.is_in(chunk.to_vec()))
+            .all(conn)
+            .await?
+        {
+            let parent_state = m.parent_state.clone();
+            out.insert(m.id, (to_instance(m), parent_state));
+        }
+    }
+    Ok(out)
+}
+
+/// Cancels the open tasks and drops the work and subscriptions an instance holds, as
+/// `held` lists them: only the statements that have rows to act on.
+pub async fn drop_holdings<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    held: &Holdings,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if !held.tasks.is_empty() {
+        task::Entity::update_many()
+            .col_expr(task::Column::Status, SqlExpr::value("cancelled"))
+            .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
+            .filter(task::Column::InstanceId.eq(instance_id))
+            .filter(task::Column::Status.eq("open"))
+            .exec(conn)
+            .await?;
+    }
+    if !held.work.is_empty() {
+        work_item::Entity::delete_many()
+            .filter(work_item::Column::InstanceId.eq(instance_id))
+            .exec(conn)
+            .await?;
+    }
+    if !held.waits.is_empty() {
+        message_wait::Entity::delete_many()
+            .filter(message_wait::Column::InstanceId.eq(instance_id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// What an instance holds while it rests in a state: open tasks, due work, subscriptions.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Holdings {
