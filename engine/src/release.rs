@@ -372,7 +372,8 @@ struct RawMapping {
     drop_timers: bool,
 }
 
-/// Reads a plan file into a request and the place of each field, for [`diagnostics`].
+/// Reads a plan file into a request and the place of each field, for
+/// [`PlanPositions::diagnostics`].
 pub fn parse_plan(file: &SourceFile) -> Result<(PlanRequest, PlanPositions), Vec<Diagnostic>> {
     let raw: RawPlan =
         serde_saphyr::from_str_with_options(&file.text, crate::definition::yaml_options())

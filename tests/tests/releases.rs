@@ -595,6 +595,49 @@ async fn a_suspended_instance_holds_its_timer_and_task_until_resumed(backend: Ba
     );
 }
 
+async fn a_suspended_instance_keeps_what_it_waits_for(backend: Backend) {
+    const WAITING: &str = r#"
+id: rel-wait
+initial: vent
+states:
+  vent: { wait: { message: { type: rel.svar, correlate: "msg.person", key: "subject.id" } }, next: done }
+  done: { end: true }
+"#;
+    let app = TestApp::builder(backend)
+        .with_process(WAITING)
+        .build()
+        .await;
+    let id = app
+        .engine
+        .start_instance("rel-wait", "p1", Map::new(), &Actor::system())
+        .await
+        .expect("starts");
+    app.engine
+        .suspend_instance(id, &admin(), "")
+        .await
+        .expect("suspends");
+    let message = |message_id: &str| forlob_engine::runtime::InboundMessage {
+        message_id: message_id.to_owned(),
+        message_type: "rel.svar".into(),
+        data: json!({ "person": "p1" }),
+    };
+    app.engine.deliver(&message("m1")).await.expect("taken in");
+    assert_eq!(
+        instance(&app.engine, id).await.status,
+        InstanceStatus::Suspended
+    );
+    app.engine
+        .resume_instance(id, &admin(), "")
+        .await
+        .expect("resumes");
+    // It still waits: the next message moves it on.
+    app.engine.deliver(&message("m2")).await.expect("taken in");
+    assert_eq!(
+        instance(&app.engine, id).await.status,
+        InstanceStatus::Completed
+    );
+}
+
 async fn cancelling_an_instance_ends_it_with_its_tasks_and_timers(backend: Backend) {
     let app = TestApp::builder(backend)
         .with_process(CASE_V1)
@@ -785,6 +828,7 @@ async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(ba
 }
 
 on_both_backends!(
+    a_suspended_instance_keeps_what_it_waits_for,
     a_finished_migration_is_undone_where_the_instances_have_not_moved_on,
     the_impact_of_a_release_shows_its_diff_and_what_is_in_flight,
     a_suspended_instance_holds_its_timer_and_task_until_resumed,

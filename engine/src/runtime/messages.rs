@@ -13,6 +13,7 @@ use crate::definition::{StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::eval_object;
 use crate::instance::DeadLetter;
+use crate::instance::InstanceStatus;
 use crate::store;
 
 /// A message from outside, e.g. a population-register change.
@@ -317,6 +318,14 @@ impl Engine {
             Err(e) if e.is_transient() => Err(e),
             // Someone else changed it meanwhile: the caller's transaction tries again.
             Err(e @ EngineError::Transition(TransitionError::Conflict { .. })) => Err(e),
+            // Suspended: it still waits, and will again once resumed; what it waits for is
+            // kept (a message it missed is a dead letter, replayable after the resume).
+            Err(EngineError::Transition(TransitionError::NotActive { status, .. }))
+                if status == InstanceStatus::Suspended.as_str() =>
+            {
+                savepoint.rollback().await?;
+                Ok(Woken::NotWaiting)
+            }
             Err(EngineError::Transition(
                 TransitionError::NotActive { .. } | TransitionError::NotAccepted { .. },
             )) => {
