@@ -490,6 +490,23 @@ async fn a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts(bac
         (moved.process_id.as_str(), moved.version, moved.status),
         ("new-case", 2, InstanceStatus::Completed)
     );
+    // Renamed once more, naming only its direct predecessor: the first id still resolves.
+    let third = CASE_V2.replace("id: rel-case", "id: newest-case\nreplaces: [new-case]");
+    let outcomes = app
+        .engine
+        .deploy(&[file("newest.yaml", &third)])
+        .await
+        .expect("deploys");
+    assert_eq!(outcomes[0].version, 3);
+    let latest = app
+        .engine
+        .start_instance("old-case", "p3", vars(false), &Actor::system())
+        .await
+        .expect("starts");
+    assert_eq!(
+        instance(&app.engine, latest).await.process_id,
+        "newest-case"
+    );
 }
 
 async fn a_suspended_instance_holds_its_timer_and_task_until_resumed(backend: Backend) {

@@ -91,7 +91,16 @@ impl Catalog {
     /// The id a start for `id` goes to: the process that replaced it, or itself. A replaced
     /// process is retired: its instances keep running on it, but nothing new starts on it.
     pub fn resolve_id<'a>(&'a self, id: &'a str) -> &'a str {
-        self.aliases.get(id).map_or(id, String::as_str)
+        // A process renamed twice (A → B → C, C replacing only B) still resolves A to C;
+        // the bound guards against a cycle of `replaces`.
+        let mut current = id;
+        for _ in 0..16 {
+            match self.aliases.get(current) {
+                Some(next) if next != current => current = next,
+                _ => break,
+            }
+        }
+        current
     }
 
     /// Whether a deployed process replaces `id`.

@@ -734,7 +734,11 @@ impl Engine {
             return Ok(outcome("skipped", why));
         };
         if !rel::UNFINISHED.contains(&instance.status) {
-            let why = format!("the instance has ended ({})", instance.status.as_str());
+            let why = if instance.status == InstanceStatus::Suspended {
+                "the instance is suspended; resume it and migrate it then".to_owned()
+            } else {
+                format!("the instance has ended ({})", instance.status.as_str())
+            };
             return Ok(outcome("skipped", why));
         }
         if !plan.covers(&instance.process_id, instance.version) {

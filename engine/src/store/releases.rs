@@ -249,8 +249,8 @@ pub struct NewMigration<'a> {
 
 /// Inserts a running migration; `None` when the process has one running already (the
 /// unique `running_for` decides, also between nodes).
-pub async fn insert_migration<C: ConnectionTrait>(
-    conn: &C,
+pub async fn insert_migration(
+    conn: &sea_orm::DatabaseTransaction,
     new: NewMigration<'_>,
 ) -> Result<Option<i64>, DbErr> {
     let running = migration::Entity::find()
@@ -260,6 +260,9 @@ pub async fn insert_migration<C: ConnectionTrait>(
     if running.is_some() {
         return Ok(None);
     }
+    // In a savepoint: on PostgreSQL a unique violation aborts the transaction it happens in,
+    // and the caller still reads which migration runs.
+    let savepoint = sea_orm::TransactionTrait::begin(conn).await?;
     let result = migration::Entity::insert(migration::ActiveModel {
         id: sea_orm::NotSet,
         name: Set(new.name.to_owned()),
@@ -274,10 +277,13 @@ pub async fn insert_migration<C: ConnectionTrait>(
         created_at: Set(new.now),
         finished_at: Set(None),
     })
-    .exec(conn)
+    .exec(&savepoint)
     .await;
     match result {
-        Ok(r) => Ok(Some(r.last_insert_id)),
+        Ok(r) => {
+            savepoint.commit().await?;
+            Ok(Some(r.last_insert_id))
+        }
         // Another node inserted between the read and the insert.
         Err(e)
             if matches!(
@@ -285,6 +291,7 @@ pub async fn insert_migration<C: ConnectionTrait>(
                 Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
             ) =>
         {
+            savepoint.rollback().await?;
             Ok(None)
         }
         Err(e) => Err(e),
