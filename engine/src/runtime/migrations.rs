@@ -690,10 +690,17 @@ impl Engine {
         for item in batch {
             let found = instances.remove(&item.instance_id);
             let held = holdings.remove(&item.instance_id).unwrap_or_default();
+            let ran_before = tx.beyond_instance;
             let outcome = self
                 .migrate_item(&mut tx, migration, plan, def, found, held, actor)
                 .await?;
             outcomes.push((item.id, outcome));
+            // What later items' actions may look for (a subscription a signal wakes, an
+            // instance an action reads) must be in the database, as it would be item by item:
+            // flush whenever an item subscribed or ran an action or started an instance.
+            if tx.writes.has_waits() || tx.beyond_instance > ran_before {
+                tx.writes.flush(tx.conn, tx.now).await?;
+            }
         }
         tx.flush().await?;
         for (id, outcome) in outcomes {

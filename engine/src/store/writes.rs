@@ -70,6 +70,11 @@ impl Writes {
         }
     }
 
+    /// Whether subscriptions are waiting to be flushed.
+    pub fn has_waits(&self) -> bool {
+        !self.waits.is_empty()
+    }
+
     pub fn history(&mut self, instance_id: Uuid, entry: HistoryEntry) {
         self.history.push(history::ActiveModel {
             id: NotSet,
