@@ -51,6 +51,15 @@ pub enum TransitionError {
     },
 }
 
+impl TransitionError {
+    /// The instance is suspended: what it waits for and its due work are kept for the resume,
+    /// not dropped as no longer applying.
+    pub fn is_suspended(&self) -> bool {
+        matches!(self, Self::NotActive { status, .. }
+            if status == crate::instance::InstanceStatus::Suspended.as_str())
+    }
+}
+
 /// A store failure: HTTP 500; the text is logged, never shown to users.
 #[derive(Debug, thiserror::Error)]
 #[error("store error: {0}")]

@@ -21,6 +21,9 @@ pub enum InstanceStatus {
 }
 
 impl InstanceStatus {
+    /// The statuses of an instance that has not ended: it may still move.
+    pub const UNFINISHED: [Self; 3] = [Self::Active, Self::Incident, Self::Suspended];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",

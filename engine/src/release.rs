@@ -31,12 +31,6 @@ impl Operation {
             Self::MoveTo => "move_to",
         }
     }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Restart, Self::MoveTo]
-            .into_iter()
-            .find(|o| o.as_str() == text)
-    }
 }
 
 /// One state's mapping as asked for: exactly one of `restart` and `move_to`.

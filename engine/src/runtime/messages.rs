@@ -13,7 +13,6 @@ use crate::definition::{StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::eval_object;
 use crate::instance::DeadLetter;
-use crate::instance::InstanceStatus;
 use crate::store;
 
 /// A message from outside, e.g. a population-register change.
@@ -320,9 +319,7 @@ impl Engine {
             Err(e @ EngineError::Transition(TransitionError::Conflict { .. })) => Err(e),
             // Suspended: it still waits, and will again once resumed; what it waits for is
             // kept (a message it missed is a dead letter, replayable after the resume).
-            Err(EngineError::Transition(TransitionError::NotActive { status, .. }))
-                if status == InstanceStatus::Suspended.as_str() =>
-            {
+            Err(EngineError::Transition(t)) if t.is_suspended() => {
                 savepoint.rollback().await?;
                 Ok(Woken::NotWaiting)
             }

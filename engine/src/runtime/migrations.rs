@@ -303,9 +303,7 @@ impl Engine {
         actor: &Actor,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<MigrationStatus> {
-        let row = rel::migration(&self.db, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("migration", id))?;
+        let row = self.migration_row(id).await?;
         if row.status == "running" {
             let plan: MigrationPlan = serde_json::from_value(row.plan.clone())
                 .map_err(|e| EngineError::not_found("migration plan", format!("{id} ({e})")))?;
@@ -366,14 +364,44 @@ impl Engine {
     }
 
     pub async fn migration_status(&self, id: i64) -> Result<MigrationStatus> {
-        let migration = rel::migration(&self.db, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("migration", id))?;
+        let migration = self.migration_row(id).await?;
         Ok(MigrationStatus {
             counts: rel::item_counts(&self.db, id).await?,
             problems: rel::unsuccessful_items(&self.db, id, 100).await?,
             migration,
         })
+    }
+
+    /// The newest `limit` migrations with their counts, read in one query; the items that did
+    /// not go through are read only for the migrations that have some.
+    pub async fn migrations(&self, limit: u64) -> Result<Vec<MigrationStatus>> {
+        let rows = rel::migrations(&self.db, limit).await?;
+        let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+        let mut counts = rel::items_counts(&self.db, &ids).await?;
+        let mut listed = Vec::with_capacity(rows.len());
+        for migration in rows {
+            let counts = counts.remove(&migration.id).unwrap_or_default();
+            let troubled = ["skipped", "failed", "kept"]
+                .iter()
+                .any(|s| counts.get(*s).copied().unwrap_or(0) > 0);
+            let problems = if troubled {
+                rel::unsuccessful_items(&self.db, migration.id, 100).await?
+            } else {
+                Vec::new()
+            };
+            listed.push(MigrationStatus {
+                migration,
+                counts,
+                problems,
+            });
+        }
+        Ok(listed)
+    }
+
+    async fn migration_row(&self, id: i64) -> Result<MigrationRow> {
+        rel::migration(&self.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("migration", id))
     }
 
     /// Resolves, starts and runs a plan: what the CLI and the API call.
@@ -413,9 +441,7 @@ impl Engine {
         actor: &Actor,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<MigrationStatus> {
-        let row = rel::migration(&self.db, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("migration", id))?;
+        let row = self.migration_row(id).await?;
         if row.status != "finished" {
             return Err(TransitionError::Raced(format!(
                 "migration {id} is {}; only a finished migration can be undone",
@@ -466,7 +492,9 @@ impl Engine {
                     continue;
                 }
                 Ok(Some(why)) => why,
-                Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
+                // Only what another try may mend stops the batch (and is retried); any
+                // other error, a database one included, is this item's alone.
+                Err(e) if e.is_transient() => return Err(e),
                 Err(e) => e.to_string(),
             };
             savepoint.rollback().await?;
@@ -634,7 +662,9 @@ impl Engine {
                 Ok(true) => savepoint.commit().await?,
                 // Another runner of this migration recorded the item first.
                 Ok(false) => savepoint.rollback().await?,
-                Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
+                // Only what another try may mend stops the batch (and is retried); any
+                // other error, a database one included, is this item's alone.
+                Err(e) if e.is_transient() => return Err(e),
                 Err(e) => {
                     savepoint.rollback().await?;
                     let conflict =
@@ -740,7 +770,7 @@ impl Engine {
             let why = "the instance no longer exists".to_owned();
             return Ok(outcome("skipped", why));
         };
-        if !rel::UNFINISHED.contains(&instance.status) {
+        if !rel::MIGRATABLE.contains(&instance.status) {
             let why = if instance.status == InstanceStatus::Suspended {
                 "the instance is suspended; resume it and migrate it then".to_owned()
             } else {

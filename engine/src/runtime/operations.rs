@@ -102,17 +102,12 @@ impl Engine {
     /// dropped, open incidents closed. 409 for an instance that has ended.
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn cancel_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
-        let unfinished = [
-            InstanceStatus::Active,
-            InstanceStatus::Incident,
-            InstanceStatus::Suspended,
-        ];
         self.operate(
             id,
             actor,
             reason,
             "cancel",
-            &unfinished,
+            &InstanceStatus::UNFINISHED,
             |conn, row, now| {
                 Box::pin(async move {
                     store::close_open_work(conn, row.id, now).await?;

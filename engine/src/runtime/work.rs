@@ -9,7 +9,6 @@ use super::execute::Txn;
 use super::transition::Event;
 use crate::definition::{State, StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
-use crate::instance::InstanceStatus;
 use crate::store::{self, ClaimedWork};
 
 impl Engine {
@@ -193,11 +192,7 @@ enum WorkFailure {
 impl WorkFailure {
     fn of(error: &EngineError) -> Self {
         match error {
-            EngineError::Transition(TransitionError::NotActive { status, .. })
-                if status == InstanceStatus::Suspended.as_str() =>
-            {
-                Self::Held
-            }
+            EngineError::Transition(t) if t.is_suspended() => Self::Held,
             EngineError::Transition(
                 TransitionError::NotAccepted { .. } | TransitionError::NotActive { .. },
             ) => Self::Stale,

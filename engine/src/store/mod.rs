@@ -412,7 +412,9 @@ pub async fn has_unfinished_child<C: ConnectionTrait>(
     Ok(instance::Entity::find()
         .filter(instance::Column::ParentId.eq(instance_id))
         .filter(instance::Column::ParentState.eq(state))
-        .filter(instance::Column::Status.is_in(["active", "incident", "suspended"]))
+        .filter(
+            instance::Column::Status.is_in(InstanceStatus::UNFINISHED.map(InstanceStatus::as_str)),
+        )
         .count(conn)
         .await?
         > 0)

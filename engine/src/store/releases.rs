@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr as SqlExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -14,8 +13,9 @@ use super::entities::{instance, message_wait, migration, migration_item, task, w
 use super::to_instance;
 use crate::instance::{InstanceStatus, ProcessInstance};
 
-/// Statuses of an instance a migration may act on: not ended.
-pub const UNFINISHED: [InstanceStatus; 2] = [InstanceStatus::Active, InstanceStatus::Incident];
+/// Statuses of an instance a migration moves: unfinished and not suspended (a suspended one
+/// stays where an admin stopped it until it is resumed).
+pub const MIGRATABLE: [InstanceStatus; 2] = [InstanceStatus::Active, InstanceStatus::Incident];
 
 /// Up to `limit` unfinished instances of the given `(process, version)`s, after `after` in id
 /// order (ids are v7 UUIDs: creation order), for paging through a large release.
@@ -35,7 +35,7 @@ pub async fn unfinished_instances<C: ConnectionTrait>(
     }
     let mut query = instance::Entity::find()
         .filter(versions)
-        .filter(instance::Column::Status.is_in(UNFINISHED.map(InstanceStatus::as_str)));
+        .filter(instance::Column::Status.is_in(MIGRATABLE.map(InstanceStatus::as_str)));
     if let Some(after) = after {
         query = query.filter(instance::Column::Id.gt(after));
     }
@@ -492,16 +492,34 @@ pub async fn item_counts<C: ConnectionTrait>(
     conn: &C,
     migration_id: i64,
 ) -> Result<std::collections::BTreeMap<String, i64>, DbErr> {
-    let rows: Vec<(String, i64)> = migration_item::Entity::find()
+    Ok(items_counts(conn, &[migration_id])
+        .await?
+        .remove(&migration_id)
+        .unwrap_or_default())
+}
+
+/// Items per status of each of `ids`, in one query (a list of migrations).
+pub async fn items_counts<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, std::collections::BTreeMap<String, i64>>, DbErr> {
+    let rows: Vec<(i64, String, i64)> = migration_item::Entity::find()
         .select_only()
+        .column(migration_item::Column::MigrationId)
         .column(migration_item::Column::Status)
         .column_as(migration_item::Column::Id.count(), "n")
-        .filter(migration_item::Column::MigrationId.eq(migration_id))
+        .filter(migration_item::Column::MigrationId.is_in(ids.to_vec()))
+        .group_by(migration_item::Column::MigrationId)
         .group_by(migration_item::Column::Status)
         .into_tuple()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().collect())
+    let mut out: std::collections::HashMap<i64, std::collections::BTreeMap<String, i64>> =
+        std::collections::HashMap::new();
+    for (id, status, n) in rows {
+        out.entry(id).or_default().insert(status, n);
+    }
+    Ok(out)
 }
 
 /// Items that did not go through, with why: what the CLI and the admin page list.
@@ -542,20 +560,6 @@ pub async fn end_migration<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Number of unfinished instances of `process` v`version`.
-pub async fn count_unfinished<C: ConnectionTrait>(
-    conn: &C,
-    process: &str,
-    version: i32,
-) -> Result<u64, DbErr> {
-    instance::Entity::find()
-        .filter(instance::Column::ProcessId.eq(process))
-        .filter(instance::Column::Version.eq(version))
-        .filter(instance::Column::Status.is_in(UNFINISHED.map(InstanceStatus::as_str)))
-        .count(conn)
-        .await
-}
-
 /// In-flight instances of `processes` per `(process, version, state)`, with their open tasks
 /// and live timers: what a release's impact analysis shows.
 #[derive(Debug, Clone, PartialEq, Eq, sea_orm::FromQueryResult)]
@@ -580,7 +584,12 @@ pub async fn in_flight<C: ConnectionTrait>(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let unfinished = "i.status IN ('active', 'incident', 'suspended')";
+    let unfinished = format!(
+        "i.status IN ({})",
+        InstanceStatus::UNFINISHED
+            .map(|s| format!("'{}'", s.as_str()))
+            .join(", ")
+    );
     let group = "GROUP BY i.process_id, i.version, i.state";
     let select = "SELECT i.process_id, i.version, i.state, COUNT(*) AS n";
     let queries = [

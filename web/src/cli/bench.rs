@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use forlob_engine::store::{self, TaskFilter};
 use forlob_engine::{Actor, Engine, EngineOptions, SystemClock};
@@ -70,6 +71,20 @@ pub(crate) struct BenchArgs {
     /// folkbokforing: the direct Skatteverket integration (R23) instead of KIR.
     #[arg(long)]
     direct: bool,
+}
+
+/// The engine a bench runs on: the packages' registry and the configured defaults, real clock.
+async fn open_engine(url: &str) -> anyhow::Result<Arc<Engine>> {
+    let config = forlob_web::config::Config::default();
+    let engine = Engine::start(
+        url,
+        super::registry(),
+        Arc::new(SystemClock),
+        config.engine_options(),
+    )
+    .await
+    .with_context(|| format!("cannot open the database at {url}"))?;
+    Ok(Arc::new(engine))
 }
 
 fn peak_rss_mb() -> f64 {

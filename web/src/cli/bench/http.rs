@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use forlob_engine::Engine;
 use forlob_engine::definition::SourceFile;
 use forlob_engine::store;
-use forlob_engine::{Engine, SystemClock};
 use forlob_web::users::{self, UserSpec};
 use forlob_web::{AppState, WebSettings};
 use hyper_util::client::legacy::Client;
@@ -60,17 +60,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let is_pg = url.starts_with("postgres");
-    let config = forlob_web::config::Config::default();
-    let engine = Arc::new(
-        Engine::start(
-            &url,
-            super::super::registry(),
-            Arc::new(SystemClock),
-            config.engine_options(),
-        )
-        .await
-        .with_context(|| format!("cannot open the database at {url}"))?,
-    );
+    let engine = super::open_engine(&url).await?;
     let deployed = engine
         .deploy(&[SourceFile {
             path: "web/src/cli/bench/bench-inbox.yaml".into(),

@@ -5,13 +5,11 @@
 //! Target: 100,000 instances in under 60 s on SQLite.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
+use forlob_engine::Actor;
 use forlob_engine::definition::SourceFile;
 use forlob_engine::runtime::RestartRequest;
-use forlob_engine::{Actor, Engine, SystemClock};
 use serde_json::json;
 
 use super::http::{DEFINITION, PROCESS, load, municipalities, reset_peak_rss};
@@ -25,17 +23,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             tmp.path().join("restart.db").display()
         )
     });
-    let config = forlob_web::config::Config::default();
-    let engine = Arc::new(
-        Engine::start(
-            &url,
-            super::super::registry(),
-            Arc::new(SystemClock),
-            config.engine_options(),
-        )
-        .await
-        .with_context(|| format!("cannot open the database at {url}"))?,
-    );
+    let engine = super::open_engine(&url).await?;
     let release = |text: &str| {
         vec![SourceFile {
             path: "web/src/cli/bench/bench-inbox.yaml".into(),

@@ -383,12 +383,8 @@ async fn list_migrations(
     caller: Caller,
 ) -> Result<Json<Vec<MigrationView>>> {
     caller.require(ADMINS)?;
-    let rows = forlob_engine::store::releases::migrations(state.engine.db(), 100).await?;
-    let mut views = Vec::with_capacity(rows.len());
-    for row in rows {
-        views.push(state.engine.migration_status(row.id).await?.into());
-    }
-    Ok(Json(views))
+    let listed = state.engine.migrations(100).await?;
+    Ok(Json(listed.into_iter().map(Into::into).collect()))
 }
 
 /// A migration: its counts per item status and the instances it skipped or failed, with why.

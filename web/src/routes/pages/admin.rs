@@ -144,10 +144,8 @@ async fn migrations(
     SignedIn(chrome, caller): SignedIn,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let rows = store::releases::migrations(state.engine.db(), 50).await?;
-    let mut shown = Vec::with_capacity(rows.len());
-    for row in rows {
-        let status = state.engine.migration_status(row.id).await?;
+    let mut shown = Vec::new();
+    for status in state.engine.migrations(50).await? {
         let handled = status.migration.total - status.count("pending");
         let percent = if status.migration.total > 0 {
             handled * 100 / status.migration.total
