@@ -55,6 +55,31 @@ impl From<sea_orm::DbErr> for ActionError {
     }
 }
 
+/// The instance a package's [`CancelHook`] is told about, in the cancelling transaction.
+pub struct CancelContext<'a> {
+    /// The transaction of the cancel; use it for the package's own tables only.
+    pub conn: &'a DatabaseTransaction,
+    pub instance_id: Uuid,
+    pub process_id: &'a str,
+    /// The state it was cancelled in.
+    pub state: &'a str,
+    pub subject: &'a str,
+    pub vars: &'a Value,
+    /// Who cancelled it and why (for a child cancelled with its parent, the parent's admin).
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// A package's answer to one of its process's instances being cancelled (by an admin, with
+/// its parent, or by a restart out of the state that called it): close what the instance
+/// planned in the package's own tables, in the same transaction, so nothing it planned is
+/// carried out later. An error refuses the whole cancel; nothing is written.
+#[async_trait]
+pub trait CancelHook: Send + Sync {
+    async fn cancelled(&self, ctx: &CancelContext<'_>) -> Result<(), ActionError>;
+}
+
 /// What a signal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignalOutcome {
@@ -94,6 +119,8 @@ pub struct ActionContext<'a> {
     pub state: &'a str,
     pub subject: &'a str,
     pub vars: &'a Value,
+    /// When the instance was started; a restart or migration keeps it.
+    pub started_at: DateTime<Utc>,
     /// 1 for the first attempt.
     pub attempt: u32,
     pub now: DateTime<Utc>,

@@ -39,11 +39,16 @@ pub enum TransitionError {
     /// Another actor or node did this first (a schedule fired, a run started, removed).
     #[error("{0}")]
     Raced(String),
-    /// A second migration of a process while one runs (from this node or another).
+    /// A second migration of a process while one runs or is being undone (from this node or
+    /// another).
     #[error(
-        "migration {migration} of `{process}` is still running; let it finish, or resume it with `forlob instances migrations {migration} --resume`"
+        "migration {migration} of `{process}` is {phase}: a process has one migration or undo at a time; let it finish, or resume it with `forlob instances migrations {migration} --resume`"
     )]
-    MigrationRunning { process: String, migration: i64 },
+    MigrationRunning {
+        process: String,
+        migration: i64,
+        phase: crate::release::MigrationPhase,
+    },
     #[error("instance {instance} is {status}, not active")]
     NotActive {
         instance: uuid::Uuid,

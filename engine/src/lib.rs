@@ -25,7 +25,7 @@ pub mod store;
 pub mod timer;
 pub mod user;
 
-pub use action::{Action, ActionContext, ActionError, SignalOutcome};
+pub use action::{Action, ActionContext, ActionError, CancelContext, CancelHook, SignalOutcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{EngineError, Result};
 pub use instance::{Actor, InstanceStatus};

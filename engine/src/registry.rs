@@ -114,6 +114,7 @@ pub struct Registry {
     /// `ref` as expressions see it, built once: it is read on every transition.
     references_json: std::sync::OnceLock<Arc<Value>>,
     expectations: BTreeMap<String, Arc<dyn Expectation>>,
+    cancel_hooks: BTreeMap<String, Arc<dyn crate::action::CancelHook>>,
 }
 
 impl Registry {
@@ -180,6 +181,20 @@ impl Registry {
     ) -> &mut Self {
         self.expectations.insert(kind.to_owned(), expectation);
         self
+    }
+
+    /// What runs when an instance of `process_id` is cancelled (see [`crate::CancelHook`]).
+    pub fn register_cancel_hook(
+        &mut self,
+        process_id: &str,
+        hook: Arc<dyn crate::action::CancelHook>,
+    ) -> &mut Self {
+        self.cancel_hooks.insert(process_id.to_owned(), hook);
+        self
+    }
+
+    pub fn cancel_hook(&self, process_id: &str) -> Option<&Arc<dyn crate::action::CancelHook>> {
+        self.cancel_hooks.get(process_id)
     }
 
     pub fn action(&self, name: &str) -> Option<&Arc<dyn ActionHandler>> {

@@ -33,6 +33,55 @@ impl Operation {
     }
 }
 
+/// Where a migration is in its life: `running` until its items are worked, then `finished`;
+/// an admin may `abandon` a running one (its pending items stay where they are) and undo a
+/// finished or abandoned one (`undoing`, then `undone`). A running or undoing migration holds
+/// its process's one migration slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationPhase {
+    Running,
+    Finished,
+    Abandoned,
+    Undoing,
+    Undone,
+}
+
+impl MigrationPhase {
+    pub const ALL: [Self; 5] = [
+        Self::Running,
+        Self::Finished,
+        Self::Abandoned,
+        Self::Undoing,
+        Self::Undone,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Abandoned => "abandoned",
+            Self::Undoing => "undoing",
+            Self::Undone => "undone",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// Whether the migration holds its process's slot (work is left to do).
+    pub fn is_busy(self) -> bool {
+        matches!(self, Self::Running | Self::Undoing)
+    }
+}
+
+impl std::fmt::Display for MigrationPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One state's mapping as asked for: exactly one of `restart` and `move_to`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,21 +164,31 @@ pub fn has_timer(state: &crate::definition::State) -> bool {
     }
 }
 
-/// How an instance rests in a state; `move_to` joins only states that rest alike, so what
-/// the instance holds (a task, a timer, a subscription, a child, a due step) means the same
-/// in the target.
-fn rest_kind(state: &crate::definition::State) -> &'static str {
+/// How an instance rests in a state, down to what it waits for; `move_to` joins only states
+/// that rest alike, so what the instance holds (a task, a timer, a subscription to a message
+/// type or signal, a child of a process, a due step) means the same in the target and is
+/// woken the same way.
+fn rest_kind(state: &crate::definition::State) -> String {
     match &state.kind {
-        StepKind::Automatic { .. } => "automatic",
-        StepKind::Manual { .. } => "manual",
-        StepKind::Decision { .. } => "decision",
-        StepKind::Call { .. } => "call",
+        StepKind::Automatic { .. } => "an automatic step".into(),
+        StepKind::Manual { .. } => "a manual step".into(),
+        StepKind::Decision { .. } => "a decision".into(),
+        StepKind::Call { process, .. } => format!("a call of `{process}`"),
         StepKind::Wait { wait, .. } => match wait {
-            WaitSpec::After(_) | WaitSpec::Until { .. } => "timer wait",
-            WaitSpec::Message { .. } => "message wait",
-            WaitSpec::Signal { .. } => "signal wait",
+            WaitSpec::After(_) | WaitSpec::Until { .. } => "a timer wait".into(),
+            WaitSpec::Message { message_type, .. } => {
+                format!("a wait for message `{message_type}`")
+            }
+            WaitSpec::Signal { name, deadline, .. } => format!(
+                "a wait for signal `{name}` {} deadline",
+                if deadline.is_some() {
+                    "with a"
+                } else {
+                    "without"
+                }
+            ),
         },
-        StepKind::End => "end",
+        StepKind::End => "an end state".into(),
     }
 }
 
@@ -275,6 +334,17 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
             );
             continue;
         }
+        if operation == Operation::MoveTo && asked.drop_timers {
+            error(
+                &mut errors,
+                &format!("{field}.drop_timers"),
+                "plan-bad-mapping",
+                format!(
+                    "`move_to` keeps the timers of `{name}`; to drop them, `restart` in `{to}` instead"
+                ),
+            );
+            continue;
+        }
         let mut ok = true;
         for (id, v, source) in &sources {
             if operation == Operation::MoveTo && rest_kind(source) != rest_kind(target_state) {
@@ -283,7 +353,7 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                     &to_field,
                     "plan-bad-mapping",
                     format!(
-                        "`{name}` of {id} v{v} is a {} and `{to}` a {}: `move_to` carries over what an instance holds, so both must wait alike; use `restart`",
+                        "`{name}` of {id} v{v} is {} and `{to}` is {}: `move_to` carries over what an instance holds, so both must wait alike; use `restart`",
                         rest_kind(source),
                         rest_kind(target_state)
                     ),

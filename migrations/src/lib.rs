@@ -11,6 +11,7 @@ mod m20261202_000004_create_scheduler_tables;
 mod m20261202_000005_create_folkbokforing_tables;
 mod m20261202_000006_index_daily_run;
 mod m20261203_000007_create_release_tables;
+mod m20261206_000008_record_migration_ends;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_create_folkbokforing_tables::Migration),
             Box::new(m20261202_000006_index_daily_run::Migration),
             Box::new(m20261203_000007_create_release_tables::Migration),
+            Box::new(m20261206_000008_record_migration_ends::Migration),
         ]
     }
 }

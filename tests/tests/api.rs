@@ -471,6 +471,8 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         "/api/admin/migrations/{id}",
         "/api/admin/migrations/{id}/resume",
         "/api/admin/migrations/{id}/undo",
+        "/api/admin/migrations/{id}/abandon",
+        "/api/admin/releases/impact",
         "/api/admin/dead-letters",
         "/api/admin/users",
         "/api/jobs",
@@ -948,18 +950,45 @@ async fn bad_schedules_get_a_message_per_field_and_jobs_are_for_admins(backend: 
 async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backend: Backend) {
     let web = Web::start(backend).await;
     let task = web.case("0101501234", "101", "Sag").await;
-    let v2 = web::CASE_PROCESS.replace(
-        "title: { da: Sag til test }",
-        "title: { da: Sag til test (version 2) }",
+    let v2 = web::case_process_v2();
+    // Before the deploy: what it would change, and a broken file refused at its place.
+    let impact = web
+        .api(
+            Method::POST,
+            "/api/admin/releases/impact",
+            Some(&web.admin),
+            Some(json!({ "files": [ { "path": "v2.yaml", "text": v2 } ] })),
+        )
+        .await;
+    assert_eq!(impact.status, StatusCode::OK, "{}", impact.text);
+    let impact = impact.json();
+    assert_eq!(impact[0]["version"], 2, "{impact}");
+    assert_eq!(impact[0]["changed"], true);
+    assert!(
+        impact[0]["diff"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("+title: { da: Sag til test (version 2) }"),
+        "{impact}"
     );
-    web.state
-        .engine
-        .deploy(&[forlob_engine::definition::SourceFile {
-            path: "v2.yaml".into(),
-            text: v2,
-        }])
-        .await
-        .expect("v2 deploys");
+    assert_eq!(impact[0]["in_flight"][0]["state"], "review", "{impact}");
+    assert_eq!(impact[0]["in_flight"][0]["open_tasks"], 1, "{impact}");
+    let broken = web
+        .api(
+            Method::POST,
+            "/api/admin/releases/impact",
+            Some(&web.admin),
+            Some(json!({ "files": [ { "path": "bad.yaml", "text": "id: web-case\ninitial: nowhere\nstates: {}\n" } ] })),
+        )
+        .await;
+    assert_eq!(
+        broken.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        broken.text
+    );
+    assert!(broken.text.contains("bad.yaml:"), "{}", broken.text);
+    web.deploy_case_v2().await;
     let body = json!({ "process": "web-case", "reason": "release 2", "dry_run": true });
     let refused = web
         .api(
@@ -995,22 +1024,16 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
         .await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
     let id = started.json()["id"].as_i64().expect("migration id");
-    let mut status = json!(null);
-    for _ in 0..100 {
-        status = web
-            .api(
-                Method::GET,
-                &format!("/api/admin/migrations/{id}"),
-                Some(&web.admin),
-                None,
-            )
-            .await
-            .json();
-        if status["status"] == "finished" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    web.settle().await;
+    let status = web
+        .api(
+            Method::GET,
+            &format!("/api/admin/migrations/{id}"),
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
     assert_eq!(status["status"], "finished", "{status}");
     assert_eq!(status["counts"]["done"], 1, "{status}");
     // The old task is gone; the instance waits on v2 with a new one.
@@ -1046,6 +1069,80 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
         page.text.contains(&format!("id=\"migration-{id}\"")) && page.text.contains("1 / 1"),
         "{}",
         page.text
+    );
+
+    // Only a running migration can be abandoned; a finished one can be undone, once.
+    let abandon = web
+        .api(
+            Method::POST,
+            &format!("/api/admin/migrations/{id}/abandon"),
+            Some(&web.admin),
+            Some(json!({ "reason": "too late" })),
+        )
+        .await;
+    assert_eq!(abandon.status, StatusCode::CONFLICT, "{}", abandon.text);
+    let undo = web
+        .api(
+            Method::POST,
+            &format!("/api/admin/migrations/{id}/undo"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(undo.status, StatusCode::ACCEPTED, "{}", undo.text);
+    web.settle().await;
+    let status = web
+        .api(
+            Method::GET,
+            &format!("/api/admin/migrations/{id}"),
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(status["status"], "undone", "{status}");
+    assert_eq!(status["counts"]["undone"], 1, "{status}");
+    assert_eq!(status["ended_by"], "admin", "{status}");
+    let twice = web
+        .api(
+            Method::POST,
+            &format!("/api/admin/migrations/{id}/undo"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.text);
+    // A migration its node never worked (it went down) is abandoned, with who and why.
+    let plan = web
+        .state
+        .engine
+        .restart_plan(&forlob_engine::runtime::RestartRequest {
+            process: "web-case".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("plan");
+    let stuck = web
+        .state
+        .engine
+        .start_migration(&plan, &forlob_engine::Actor::system())
+        .await
+        .expect("starts");
+    let abandoned = web
+        .api(
+            Method::POST,
+            &format!("/api/admin/migrations/{stuck}/abandon"),
+            Some(&web.admin),
+            Some(json!({ "reason": "node lost" })),
+        )
+        .await;
+    assert_eq!(abandoned.status, StatusCode::OK, "{}", abandoned.text);
+    let abandoned = abandoned.json();
+    assert_eq!(abandoned["status"], "abandoned", "{abandoned}");
+    assert_eq!(abandoned["counts"]["skipped"], 1, "{abandoned}");
+    assert_eq!(
+        (&abandoned["ended_by"], &abandoned["end_reason"]),
+        (&json!("admin"), &json!("node lost"))
     );
 
     let bad = web

@@ -105,6 +105,19 @@ fn every_business_rule_has_a_scenario_named_after_it() {
     assert!(missing.is_empty(), "rules without a scenario: {missing:?}");
 }
 
+/// Loads the package's `persons` fixture, as a scenario's `given: persons` does.
+async fn load_persons(app: &TestApp, persons: &Value) {
+    let txn = app.engine.db().begin().await.expect("begin");
+    app.engine
+        .registry()
+        .fixture("persons")
+        .expect("the package loads persons")
+        .load(&txn, persons, app.engine.clock().now())
+        .await
+        .expect("persons load");
+    txn.commit().await.expect("commit");
+}
+
 fn section<'a>(overview: &'a SubjectOverview, heading: &str) -> &'a OverviewSection {
     overview
         .sections
@@ -150,15 +163,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
             { "kind": "husleje-traek", "amount": 250.5, "due": "2025-06-20" },
         ],
     }]);
-    let txn = app.engine.db().begin().await.expect("begin");
-    app.engine
-        .registry()
-        .fixture("persons")
-        .expect("the package loads persons")
-        .load(&txn, &persons, app.engine.clock().now())
-        .await
-        .expect("persons load");
-    txn.commit().await.expect("commit");
+    load_persons(&app, &persons).await;
 
     let caseworker = Actor::caseworker("cw101", "101");
     app.engine
@@ -344,6 +349,91 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 }
 
 on_both_backends!(person_overview_shows_handlekommune_manual_registration_and_cases);
+
+/// An admin cancels a move's instance while the move waits for its run: the move is cancelled
+/// with it (the package's cancel hook, in the same transaction), so the run on its date does
+/// not meet it; a move that was carried out stays carried out.
+async fn cancelling_a_move_cancels_the_move_it_planned(backend: Backend) {
+    let mut builder = TestApp::builder(backend).with_registry(forlob_processes::register);
+    for file in files::definition_files(&forlob_processes::processes_dir()).expect("definitions") {
+        builder = builder.with_process(&file.text);
+    }
+    let app = builder.build().await;
+    let persons = json!([
+        { "cpr": "0101500001", "name": "Cancelled Move", "birth_date": "1950-01-01", "residence": 101, "cpr_subscription": true },
+        { "cpr": "0101500002", "name": "Kept Move", "birth_date": "1950-01-01", "residence": 101, "cpr_subscription": true },
+    ]);
+    load_persons(&app, &persons).await;
+    for (id, cpr) in [("m1", "0101500001"), ("m2", "0101500002")] {
+        let message = InboundMessage {
+            message_id: id.into(),
+            message_type: "cpr.flytning".into(),
+            data: json!({ "message_id": id, "cpr": cpr, "move_date": "2025-07-01", "from": 101, "to": 147 }),
+        };
+        app.engine.deliver(&message).await.expect("accepted");
+    }
+    let moves = store::instances(
+        app.engine.db(),
+        &store::InstanceFilter {
+            process_id: Some("registrer-fraflytning".into()),
+            ..store::InstanceFilter::default()
+        },
+    )
+    .await
+    .expect("instances");
+    let cancelled = moves
+        .iter()
+        .find(|i| i.subject == "0101500001")
+        .expect("the first move");
+    let admin = Actor {
+        id: "ops-anna".into(),
+        municipality: None,
+        role: "admin".into(),
+    };
+    app.engine
+        .cancel_instance(cancelled.id, &admin, "the citizen stays")
+        .await
+        .expect("cancels");
+    assert_eq!(move_status(&app, "0101500001").await, "cancelled");
+    assert_eq!(move_status(&app, "0101500002").await, "planned");
+
+    app.engine
+        .advance_to(at("2025-07-01T05:00:00+02:00"))
+        .await
+        .expect("the run");
+    assert_eq!(move_status(&app, "0101500001").await, "cancelled");
+    assert_eq!(move_status(&app, "0101500002").await, "effected");
+    let overview = |cpr: &'static str| {
+        let engine = &app.engine;
+        async move {
+            let overview = engine
+                .subject_overview("person", cpr, &Actor::system())
+                .await
+                .expect("overview");
+            fact(
+                section(&overview, "Handlekommune"),
+                "Nuværende handlekommune",
+            )
+            .to_owned()
+        }
+    };
+    assert!(overview("0101500001").await.starts_with("101 "));
+    assert!(overview("0101500002").await.starts_with("147 "));
+}
+
+async fn move_status(app: &TestApp, cpr: &str) -> String {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = app.engine.db();
+    let sql = format!("SELECT status FROM dk_moves WHERE cpr = '{cpr}' ORDER BY id DESC");
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query")
+        .expect("a move");
+    row.try_get_by_index::<String>(0).expect("status")
+}
+
+on_both_backends!(cancelling_a_move_cancels_the_move_it_planned);
 
 /// The Swedish jobs over a simulated register of 3,000 persons: the out-of-municipality
 /// update touches only persons folkbokförda elsewhere, avisering then applies what it deferred,

@@ -1,14 +1,16 @@
 //! Releases on SQLite and PostgreSQL: renamed processes, migration plans, restart after
 //! release, a dry run that writes nothing, a clean refusal of bad plans and of a second
 //! migration at once, a resume after a node dies mid-migration; and an admin's operations on
-//! one instance (suspend, resume, cancel).
+//! one instance (suspend, resume, cancel); abandoning a migration and undoing one, each
+//! holding the process's one migration slot; what a restart does to the instances a `call`
+//! state waits for.
 
 mod support;
 
 use std::sync::Arc;
 
 use forlob_engine::definition::SourceFile;
-use forlob_engine::release::{self, Operation};
+use forlob_engine::release::{self, MappingRequest, MigrationPhase, Operation, PlanRequest};
 use forlob_engine::runtime::RestartRequest;
 use forlob_engine::store::{self, InstanceFilter, TaskFilter};
 use forlob_engine::{
@@ -166,7 +168,7 @@ async fn restart_after_release_restarts_manual_states_and_keeps_timers(backend: 
         .await
         .expect("migrates");
     assert_eq!(status.count("done"), 5, "{:?}", status.counts);
-    assert_eq!(status.migration.status, "finished");
+    assert_eq!(status.migration.status, MigrationPhase::Finished);
 
     // The reviews went through v2's automatic path to its end; their tasks are cancelled.
     for id in &reviewing {
@@ -414,7 +416,7 @@ async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(
         "{:?}",
         status.counts
     );
-    assert_eq!(status.migration.status, "running");
+    assert_eq!(status.migration.status, MigrationPhase::Running);
 
     // Another node starts and resumes it.
     let other = Engine::start(&app.db.url, Registry::new(), clock, small_batches())
@@ -423,7 +425,7 @@ async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(
     let resumed = other.resume_migrations().await.expect("resumes");
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].count("done"), 5);
-    assert_eq!(resumed[0].migration.status, "finished");
+    assert_eq!(resumed[0].migration.status, MigrationPhase::Finished);
     for id in reviewing.iter().chain(&paused) {
         let history = store::history(other.db(), *id).await.expect("history");
         let moves = history
@@ -786,10 +788,10 @@ async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(ba
 
     let undone = app
         .engine
-        .undo_migration(id, &admin(), &|_| {})
+        .undo_migration(id, &admin(), "", &|_| {})
         .await
         .expect("undoes");
-    assert_eq!(undone.migration.status, "undone");
+    assert_eq!(undone.migration.status, MigrationPhase::Undone);
     assert_eq!(
         (undone.count("undone"), undone.count("kept")),
         (4, 1),
@@ -832,7 +834,7 @@ async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(ba
 
     let again = app
         .engine
-        .undo_migration(id, &admin(), &|_| {})
+        .undo_migration(id, &admin(), "", &|_| {})
         .await
         .expect_err("undone already");
     assert_eq!(again.status(), 409);
@@ -844,7 +846,499 @@ async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(ba
     assert_eq!(instance(&app.engine, paused[0]).await.state, "review");
 }
 
+/// A child process a parent calls: one manual step.
+const CHILD: &str = r#"
+id: rel-child
+initial: work
+states:
+  work:
+    manual:
+      title: Child work
+      kind: child-work
+      assign: { municipality: "'101'" }
+      form: { fields: [ { name: ok, type: checkbox, label: OK } ] }
+    on: { submit: [ { goto: done } ] }
+  done: { end: true }
+"#;
+
+/// A parent that waits in `delegate` for the child it calls, and leaves a follow-up (an
+/// instance of its own, for another office) on the way in.
+const PARENT: &str = r#"
+id: rel-parent
+initial: delegate
+states:
+  delegate:
+    follow_up: [ { process: rel-child, municipality: "'101'" } ]
+    call: { process: rel-child, vars: { n: "1" } }
+    next: done
+  done: { end: true }
+"#;
+
+/// v2: the call passes another value; migrated instances may be put in `review` first.
+const PARENT_V2: &str = r#"
+id: rel-parent
+initial: delegate
+states:
+  delegate:
+    call: { process: rel-child, vars: { n: "2" } }
+    next: done
+  review:
+    migration_entry: true
+    manual:
+      title: Review
+      kind: review
+      assign: { municipality: "'101'" }
+      form: { fields: [ { name: ok, type: checkbox, label: OK } ] }
+    on: { submit: [ { goto: delegate } ] }
+  done: { end: true }
+"#;
+
+async fn parent_and_child(backend: Backend) -> (TestApp, Uuid, Uuid) {
+    let app = TestApp::builder(backend)
+        .with_process(CHILD)
+        .with_process(PARENT)
+        .build()
+        .await;
+    let parent = app
+        .engine
+        .start_instance("rel-parent", "p1", Map::new(), &Actor::system())
+        .await
+        .expect("starts");
+    let child = called_by(&app.engine, parent).await[0].id;
+    (app, parent, child)
+}
+
+/// The instances `parent` called (they carry `n`), not its follow-up.
+async fn called_by(engine: &Engine, parent: Uuid) -> Vec<forlob_engine::instance::ProcessInstance> {
+    let mut called = children_of(engine, parent).await;
+    called.retain(|c| c.variables.get("n").is_some());
+    called
+}
+
+async fn follow_up_of(engine: &Engine, parent: Uuid) -> forlob_engine::instance::ProcessInstance {
+    children_of(engine, parent)
+        .await
+        .into_iter()
+        .find(|c| c.variables.get("n").is_none())
+        .expect("the follow-up")
+}
+
+async fn children_of(
+    engine: &Engine,
+    parent: Uuid,
+) -> Vec<forlob_engine::instance::ProcessInstance> {
+    store::instances(
+        engine.db(),
+        &InstanceFilter {
+            process_id: Some("rel-child".into()),
+            ..InstanceFilter::default()
+        },
+    )
+    .await
+    .expect("reads")
+    .into_iter()
+    .filter(|i| i.parent_id == Some(parent))
+    .collect()
+}
+
+async fn complete_open_task_of(engine: &Engine, instance_id: Uuid) {
+    let task = store::tasks(
+        engine.db(),
+        &TaskFilter {
+            instance_id: Some(instance_id),
+            status: Some("open".into()),
+            ..TaskFilter::default()
+        },
+    )
+    .await
+    .expect("tasks")
+    .remove(0);
+    let form: Map<String, Value> = [("ok".to_owned(), json!(true))].into_iter().collect();
+    engine
+        .complete_task(task.id, &form, &Actor::caseworker("cw", "101"))
+        .await
+        .expect("completes");
+}
+
+async fn a_restart_out_of_a_call_cancels_the_instances_it_called(backend: Backend) {
+    let (app, parent, old_child) = parent_and_child(backend).await;
+    app.engine
+        .deploy(&[file("p2.yaml", PARENT_V2)])
+        .await
+        .expect("v2 deploys");
+    let plan = app
+        .engine
+        .resolve_plan(&PlanRequest {
+            process: "rel-parent".into(),
+            states: [(
+                "delegate".to_owned(),
+                MappingRequest {
+                    restart: Some("review".into()),
+                    ..MappingRequest::default()
+                },
+            )]
+            .into_iter()
+            .collect(),
+            ..PlanRequest::default()
+        })
+        .await
+        .expect("plan");
+    // The dry run names the child the restart cancels.
+    let preview = app.engine.preview_migration(&plan).await.expect("preview");
+    assert_eq!(preview.groups[0].children_cancelled, 1);
+    assert_eq!(preview.items[0].children_cancelled, [old_child]);
+
+    let status = app
+        .engine
+        .migrate(&plan, &admin(), &|_| {})
+        .await
+        .expect("migrates");
+    assert_eq!(status.count("done"), 1, "{:?}", status.problems);
+    let old = instance(&app.engine, old_child).await;
+    assert_eq!(old.status, InstanceStatus::Cancelled);
+    let history = store::history(app.engine.db(), old_child)
+        .await
+        .expect("history");
+    let last = history.last().expect("an entry");
+    assert_eq!(
+        (last.trigger.as_str(), last.actor.as_deref()),
+        ("cancel", Some("ops-anna"))
+    );
+    assert!(
+        store::tasks(
+            app.engine.db(),
+            &TaskFilter {
+                instance_id: Some(old_child),
+                status: Some("open".into()),
+                ..TaskFilter::default()
+            },
+        )
+        .await
+        .expect("tasks")
+        .is_empty(),
+        "the cancelled child's task is closed"
+    );
+    // Its follow-up runs on its own and is left alone.
+    assert_eq!(
+        follow_up_of(&app.engine, parent).await.status,
+        InstanceStatus::Active
+    );
+    // Cancelling a child cannot be taken back (the restart into `review` did nothing else),
+    // so an undo keeps the parent as it is.
+    let undone = app
+        .engine
+        .undo_migration(status.migration.id, &admin(), "", &|_| {})
+        .await
+        .expect("undo runs");
+    assert_eq!(undone.count("kept"), 1, "{:?}", undone.counts);
+    assert_eq!(instance(&app.engine, parent).await.state, "review");
+    // Reviewed, the parent calls a child of v2, and that one moves it on.
+    complete_open_task_of(&app.engine, parent).await;
+    let new_child = called_by(&app.engine, parent)
+        .await
+        .into_iter()
+        .find(|c| c.status == InstanceStatus::Active)
+        .expect("a new child");
+    assert_eq!(new_child.variables["n"], json!(2));
+    complete_open_task_of(&app.engine, new_child.id).await;
+    let done = instance(&app.engine, parent).await;
+    assert_eq!((done.version, done.status), (2, InstanceStatus::Completed));
+}
+
+async fn a_cancelled_child_does_not_move_its_parent_on_and_a_cancelled_parent_takes_its_children(
+    backend: Backend,
+) {
+    let (app, parent, child) = parent_and_child(backend).await;
+    // While the parent is suspended, its child is cancelled: resuming the parent does not
+    // take that as the child's work done.
+    app.engine
+        .suspend_instance(parent, &admin(), "")
+        .await
+        .expect("suspends");
+    app.engine
+        .cancel_instance(child, &admin(), "wrong child")
+        .await
+        .expect("cancels");
+    app.engine
+        .resume_instance(parent, &admin(), "")
+        .await
+        .expect("resumes");
+    let waiting = instance(&app.engine, parent).await;
+    assert_eq!(
+        (waiting.state.as_str(), waiting.status),
+        ("delegate", InstanceStatus::Active)
+    );
+
+    // A second parent is cancelled: the child it waits for is cancelled with it.
+    let other = app
+        .engine
+        .start_instance("rel-parent", "p2", Map::new(), &Actor::system())
+        .await
+        .expect("starts");
+    let its_child = called_by(&app.engine, other).await[0].id;
+    app.engine
+        .cancel_instance(other, &admin(), "duplicate case")
+        .await
+        .expect("cancels");
+    let cancelled = instance(&app.engine, its_child).await;
+    assert_eq!(cancelled.status, InstanceStatus::Cancelled);
+    let history = store::history(app.engine.db(), its_child)
+        .await
+        .expect("history");
+    let last = history.last().expect("an entry");
+    assert_eq!(last.trigger, "cancel");
+    assert_eq!(
+        last.data.as_ref().and_then(|d| d["parent"].as_str()),
+        Some(other.to_string().as_str())
+    );
+    assert_eq!(
+        follow_up_of(&app.engine, other).await.status,
+        InstanceStatus::Active,
+        "a follow-up is not cancelled with the instance that left it"
+    );
+}
+
+async fn an_abandoned_migration_leaves_its_pending_instances_and_frees_its_process(
+    backend: Backend,
+) {
+    let (app, _, _) = released(backend).await;
+    let small_batches = EngineOptions {
+        migration_batch: 2,
+        ..EngineOptions::default()
+    };
+    let clock = Arc::new(ManualClock::new(at("2025-06-02T10:00:00+02:00")));
+    let node = Arc::new(
+        Engine::start(&app.db.url, Registry::new(), clock, small_batches)
+            .await
+            .expect("node starts"),
+    );
+    let plan = node
+        .restart_plan(&RestartRequest {
+            process: "rel-case".into(),
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    let id = node.start_migration(&plan, &admin()).await.expect("starts");
+    // The node stops after its first batch; the admin gives the migration up.
+    let stopping = node.clone();
+    let stopped = tokio::spawn(async move {
+        stopping
+            .run_migration(id, &admin(), &|_| panic!("the node stops"))
+            .await
+    })
+    .await;
+    assert!(stopped.is_err());
+    let abandoned = app
+        .engine
+        .abandon_migration(id, &admin(), "v2 is withdrawn")
+        .await
+        .expect("abandons");
+    assert_eq!(abandoned.migration.status, MigrationPhase::Abandoned);
+    assert_eq!(
+        (abandoned.count("done"), abandoned.count("skipped")),
+        (2, 3),
+        "{:?}",
+        abandoned.counts
+    );
+    let why = abandoned.problems[0].message.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("ops-anna") && why.contains("v2 is withdrawn"),
+        "{why}"
+    );
+    let versions = |all: &[forlob_engine::instance::ProcessInstance]| {
+        let mut v: Vec<i32> = all.iter().map(|i| i.version).collect();
+        v.sort_unstable();
+        v
+    };
+    let all = store::instances(app.engine.db(), &InstanceFilter::default())
+        .await
+        .expect("reads");
+    assert_eq!(versions(&all), [1, 1, 1, 2, 2]);
+    // Resuming it does nothing more; abandoning it again is a conflict.
+    let resumed = node
+        .run_migration(id, &admin(), &|_| {})
+        .await
+        .expect("runs");
+    assert_eq!(resumed.count("done"), 2);
+    let again = app
+        .engine
+        .abandon_migration(id, &admin(), "")
+        .await
+        .expect_err("abandoned already");
+    assert_eq!(again.status(), 409);
+    // The two it moved are taken back by an undo.
+    let undone = app
+        .engine
+        .undo_migration(id, &admin(), "", &|_| {})
+        .await
+        .expect("undoes");
+    assert_eq!(undone.count("undone"), 2, "{:?}", undone.counts);
+    let all = store::instances(app.engine.db(), &InstanceFilter::default())
+        .await
+        .expect("reads");
+    assert_eq!(versions(&all), [1, 1, 1, 1, 1]);
+    // The process is free for the next migration.
+    app.engine
+        .start_migration(&plan, &admin())
+        .await
+        .expect("a new one may start");
+}
+
+async fn an_undo_holds_the_process_like_a_migration_and_resumes_after_a_crash(backend: Backend) {
+    let (app, _, _) = released(backend).await;
+    let plan = app
+        .engine
+        .restart_plan(&RestartRequest {
+            process: "rel-case".into(),
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    let id = app
+        .engine
+        .migrate(&plan, &admin(), &|_| {})
+        .await
+        .expect("migrates")
+        .migration
+        .id;
+    // The undo is marked and its node dies before it does any work.
+    app.engine
+        .begin_undo(id, &admin(), "wrong target")
+        .await
+        .expect("undo begins");
+    let err = app
+        .engine
+        .start_migration(&plan, &admin())
+        .await
+        .expect_err("the process is taken");
+    assert_eq!(err.status(), 409);
+    assert!(
+        err.to_string().contains(&format!("migration {id}")),
+        "{err}"
+    );
+    let twice = app
+        .engine
+        .begin_undo(id, &admin(), "")
+        .await
+        .expect_err("undoing already");
+    assert_eq!(twice.status(), 409);
+    assert_eq!(
+        app.engine
+            .migration_status(id)
+            .await
+            .expect("status")
+            .migration
+            .status,
+        MigrationPhase::Undoing
+    );
+    // The next node's start resumes the undo.
+    let resumed = app.engine.resume_migrations().await.expect("resumes");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].migration.status, MigrationPhase::Undone);
+    assert_eq!(resumed[0].count("undone"), 5, "{:?}", resumed[0].counts);
+    app.engine
+        .start_migration(&plan, &admin())
+        .await
+        .expect("free again");
+}
+
+/// `wait` rests on message `pong` in v1 and v3 but on `ping` in v2.
+fn pinger(version: u8) -> String {
+    let message = if version == 2 { "ping" } else { "pong" };
+    format!(
+        r#"
+id: rel-ping
+initial: wait
+states:
+  wait:
+    wait: {{ message: {{ type: {message}, correlate: "msg.who" }} }}
+    next: done
+  done: {{ end: true }}
+"#
+    )
+}
+
+async fn move_to_refuses_what_it_cannot_carry_over(backend: Backend) {
+    let (app, _, _) = released(backend).await;
+    // `move_to` keeps timers: asking it to drop them is a contradiction.
+    let keep_and_drop = PlanRequest {
+        process: "rel-case".into(),
+        states: [(
+            "pause".to_owned(),
+            MappingRequest {
+                move_to: Some("pause".into()),
+                drop_timers: true,
+                ..MappingRequest::default()
+            },
+        )]
+        .into_iter()
+        .collect(),
+        ..PlanRequest::default()
+    };
+    let errors = release::resolve(&keep_and_drop, &app.engine.catalog()).expect_err("refused");
+    assert_eq!(
+        (errors[0].field.as_str(), errors[0].code),
+        ("states.pause.drop_timers", "plan-bad-mapping")
+    );
+
+    for version in 1..=3 {
+        app.engine
+            .deploy(&[file("ping.yaml", &pinger(version))])
+            .await
+            .expect("deploys");
+    }
+    // A subscription to `ping` would never be woken by v3, which waits for `pong`.
+    let from_v2 = PlanRequest {
+        process: "rel-ping".into(),
+        from_versions: vec![2],
+        states: [(
+            "wait".to_owned(),
+            MappingRequest {
+                move_to: Some("wait".into()),
+                ..MappingRequest::default()
+            },
+        )]
+        .into_iter()
+        .collect(),
+        ..PlanRequest::default()
+    };
+    let errors = release::resolve(&from_v2, &app.engine.catalog()).expect_err("refused");
+    assert_eq!(errors[0].code, "plan-bad-mapping");
+    assert!(
+        errors[0].message.contains("`ping`") && errors[0].message.contains("`pong`"),
+        "{}",
+        errors[0].message
+    );
+    // Restart after release looks at every older version: v1 waits as v3 does, v2 does
+    // not, so `wait` restarts (and subscribes anew) rather than keeping what it holds.
+    let plan = app
+        .engine
+        .restart_plan(&RestartRequest {
+            process: "rel-ping".into(),
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    assert_eq!(plan.states["wait"].operation, Operation::Restart);
+    let only_v1 = app
+        .engine
+        .restart_plan(&RestartRequest {
+            process: "rel-ping".into(),
+            from_version: Some(1),
+            ..RestartRequest::default()
+        })
+        .await
+        .expect("plan");
+    assert_eq!(only_v1.states["wait"].operation, Operation::MoveTo);
+}
+
 on_both_backends!(
+    a_restart_out_of_a_call_cancels_the_instances_it_called,
+    a_cancelled_child_does_not_move_its_parent_on_and_a_cancelled_parent_takes_its_children,
+    an_abandoned_migration_leaves_its_pending_instances_and_frees_its_process,
+    an_undo_holds_the_process_like_a_migration_and_resumes_after_a_crash,
+    move_to_refuses_what_it_cannot_carry_over,
     a_suspended_instance_keeps_what_it_waits_for,
     a_finished_migration_is_undone_where_the_instances_have_not_moved_on,
     the_impact_of_a_release_shows_its_diff_and_what_is_in_flight,

@@ -163,9 +163,12 @@ impl From<EngineError> for AppError {
                     TransitionError::IncidentClosed { incident } => {
                         ("conflict", json!({ "incident": incident }))
                     }
-                    TransitionError::MigrationRunning { migration, .. } => {
-                        ("migration_running", json!({ "migration": migration }))
-                    }
+                    TransitionError::MigrationRunning {
+                        migration, phase, ..
+                    } => (
+                        "migration_running",
+                        json!({ "migration": migration, "phase": phase.as_str() }),
+                    ),
                     _ => ("conflict", Value::Null),
                 };
                 let mut e = Self::new(StatusCode::CONFLICT, code, err.to_string());

@@ -46,6 +46,9 @@ pub struct AppState {
     pub settings: Arc<WebSettings>,
     pub ui: Arc<Ui>,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Work a request started and answered `202` for (a migration, an undo): tracked, so a
+    /// test can wait for it to settle instead of polling.
+    pub background: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             settings: Arc::new(settings),
             ui: Arc::new(Ui::new()),
             login_limiter,
+            background: tokio_util::task::TaskTracker::new(),
         }
     }
 }

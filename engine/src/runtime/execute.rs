@@ -485,6 +485,7 @@ impl Engine {
             state,
             subject: &row.subject,
             vars: &row.variables,
+            started_at: row.created_at,
             attempt,
             now: tx.now,
         };

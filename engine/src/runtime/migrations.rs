@@ -13,11 +13,12 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::execute::{Txn, row_of};
+use super::operations::cancel_children;
 use super::transition::Event;
 use crate::definition::StepKind;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
-use crate::release::{self, MappingRequest, MigrationPlan, Operation, PlanRequest};
+use crate::release::{self, MappingRequest, MigrationPhase, MigrationPlan, Operation, PlanRequest};
 use crate::store::releases::{self as rel, ItemOutcome, MigrationItem, MigrationRow};
 use crate::store::{self};
 
@@ -42,6 +43,8 @@ pub struct PreviewItem {
     pub tasks_kept: Vec<String>,
     pub timers_kept: Vec<DateTime<Utc>>,
     pub timers_dropped: Vec<DateTime<Utc>>,
+    /// Instances it called that a restart cancels (a `move_to` keeps them waited for).
+    pub children_cancelled: Vec<Uuid>,
 }
 
 /// Instances per source state and what becomes of them.
@@ -55,6 +58,8 @@ pub struct PreviewGroup {
     pub instances: u64,
     pub open_tasks: u64,
     pub timers: u64,
+    /// Instances they called and wait for that their restart cancels.
+    pub children_cancelled: u64,
 }
 
 /// A dry run: what the plan would do, read without writing anything.
@@ -132,7 +137,9 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| target.initial.clone());
         let lineage = catalog.lineage(&target.id);
-        let mut states = indexmap::IndexMap::new();
+        // Per state name, whether its instances keep their state: only if in every older
+        // version that has it, it is not manual and rests as the new version's does.
+        let mut keeps: indexmap::IndexMap<String, bool> = indexmap::IndexMap::new();
         for (version, def) in catalog.all() {
             let older = def.id != target.id || version < newest;
             let asked = request.from_version.is_none_or(|v| v == version);
@@ -142,28 +149,34 @@ impl Engine {
             for state in def.states.values() {
                 let rests = !matches!(state.kind, StepKind::Decision { .. } | StepKind::End);
                 let wanted = request.states.is_empty() || request.states.contains(&state.id);
-                if !rests || !wanted || states.contains_key(&state.id) {
+                if !rests || !wanted {
                     continue;
                 }
-                let kept = target
-                    .state(&state.id)
-                    .filter(|t| release::rests_alike(state, t))
-                    .is_some();
-                let mapping = if matches!(state.kind, StepKind::Manual { .. }) || !kept {
+                let kept = !matches!(state.kind, StepKind::Manual { .. })
+                    && target
+                        .state(&state.id)
+                        .is_some_and(|t| release::rests_alike(state, t));
+                *keeps.entry(state.id.clone()).or_insert(kept) &= kept;
+            }
+        }
+        let states: indexmap::IndexMap<String, MappingRequest> = keeps
+            .into_iter()
+            .map(|(state, kept)| {
+                let mapping = if kept {
+                    MappingRequest {
+                        move_to: Some(state.clone()),
+                        ..MappingRequest::default()
+                    }
+                } else {
                     MappingRequest {
                         restart: Some(to_state.clone()),
                         drop_timers: request.drop_timers,
                         ..MappingRequest::default()
                     }
-                } else {
-                    MappingRequest {
-                        move_to: Some(state.id.clone()),
-                        ..MappingRequest::default()
-                    }
                 };
-                states.insert(state.id.clone(), mapping);
-            }
-        }
+                (state, mapping)
+            })
+            .collect();
         for asked in &request.states {
             if !states.contains_key(asked) {
                 return Err(EngineError::Invalid(
@@ -220,10 +233,18 @@ impl Engine {
                         instances: 0,
                         open_tasks: 0,
                         timers: 0,
+                        children_cancelled: 0,
                     });
                 group.instances += 1;
                 group.open_tasks += kinds.len() as u64;
                 group.timers += timers.len() as u64;
+                let restarts = mapping.is_some_and(|m| m.operation == Operation::Restart);
+                let children_cancelled: Vec<Uuid> = if restarts {
+                    held.children_of(&instance.state).collect()
+                } else {
+                    Vec::new()
+                };
+                group.children_cancelled += children_cancelled.len() as u64;
                 let (tasks_kept, tasks_cancelled, timers_kept, timers_dropped) = match mapping {
                     None => (kinds, Vec::new(), timers, Vec::new()),
                     Some(_) if keeps => (kinds, Vec::new(), timers, Vec::new()),
@@ -242,6 +263,7 @@ impl Engine {
                     tasks_kept,
                     timers_kept,
                     timers_dropped,
+                    children_cancelled,
                 });
             }
         }
@@ -268,12 +290,7 @@ impl Engine {
                 now,
             };
             let Some(id) = rel::insert_migration(&conn, new).await? else {
-                let running = rel::running_migration(&conn, &plan.process).await?;
-                return Err(TransitionError::MigrationRunning {
-                    process: plan.process.clone(),
-                    migration: running.map_or(0, |m| m.id),
-                }
-                .into());
+                return Err(slot_taken(&conn, &plan.process).await?);
             };
             let mut selected = Vec::new();
             let mut after = None;
@@ -303,8 +320,8 @@ impl Engine {
         actor: &Actor,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<MigrationStatus> {
-        let row = self.migration_row(id).await?;
-        if row.status == "running" {
+        let row = migration_row(&self.db, id).await?;
+        if row.status == MigrationPhase::Running {
             let plan: MigrationPlan = serde_json::from_value(row.plan.clone())
                 .map_err(|e| EngineError::not_found("migration plan", format!("{id} ({e})")))?;
             let def = self
@@ -356,15 +373,25 @@ impl Engine {
                 }
             }
             let (_turn, conn) = self.begin_write().await?;
-            rel::end_migration(&conn, id, "finished", self.clock.now()).await?;
+            // Not if an admin abandoned it meanwhile: it stays abandoned.
+            let finished = rel::end_migration(
+                &conn,
+                id,
+                MigrationPhase::Running,
+                MigrationPhase::Finished,
+                self.clock.now(),
+            )
+            .await?;
             self.commit(conn).await?;
-            tracing::info!(migration = id, "migration finished");
+            if finished {
+                tracing::info!(migration = id, "migration finished");
+            }
         }
         self.migration_status(id).await
     }
 
     pub async fn migration_status(&self, id: i64) -> Result<MigrationStatus> {
-        let migration = self.migration_row(id).await?;
+        let migration = migration_row(&self.db, id).await?;
         Ok(MigrationStatus {
             counts: rel::item_counts(&self.db, id).await?,
             problems: rel::unsuccessful_items(&self.db, id, 100).await?,
@@ -398,12 +425,6 @@ impl Engine {
         Ok(listed)
     }
 
-    async fn migration_row(&self, id: i64) -> Result<MigrationRow> {
-        rel::migration(&self.db, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("migration", id))
-    }
-
     /// Resolves, starts and runs a plan: what the CLI and the API call.
     pub async fn migrate(
         &self,
@@ -415,7 +436,7 @@ impl Engine {
         self.run_migration(id, actor, progress).await
     }
 
-    /// Runs every migration a crash left running (a node's start-up).
+    /// Runs every migration (and undo) a crash left running (a node's start-up).
     pub async fn resume_migrations(&self) -> Result<Vec<MigrationStatus>> {
         let mut resumed = Vec::new();
         for row in rel::running_migrations(&self.db).await? {
@@ -425,29 +446,122 @@ impl Engine {
                 municipality: None,
                 role: "admin".into(),
             };
-            resumed.push(self.run_migration(row.id, &actor, &|_| {}).await?);
+            let status = if row.status == MigrationPhase::Undoing {
+                self.run_undo(row.id, &actor, &|_| {}).await?
+            } else {
+                self.run_migration(row.id, &actor, &|_| {}).await?
+            };
+            resumed.push(status);
         }
         Ok(resumed)
     }
 
-    /// Takes a finished migration back: each instance it moved that has not moved on since is
-    /// put back as it was (version, state, variables, tasks, timers, subscriptions, incident),
-    /// with a history entry. An instance that moved on, or whose restart ran an action (whose
-    /// writes are the package's), is kept as it is and listed with why. 409 for a migration
-    /// that is running or was undone.
+    /// Ends a running migration that is not to go on (its target version was withdrawn, or
+    /// it keeps failing): its pending items are skipped with `reason`, the instances it moved
+    /// stay moved (undo them if need be), and the process is free for another migration. A
+    /// node working on it finds its batch's items taken (the batch is rolled back) and no
+    /// pending ones after it. 409 unless it is running.
+    pub async fn abandon_migration(
+        &self,
+        id: i64,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<MigrationStatus> {
+        self.retrying(|| async {
+            let (_turn, conn) = self.begin_write().await?;
+            let now = self.clock.now();
+            let ended = rel::end_migration(
+                &conn,
+                id,
+                MigrationPhase::Running,
+                MigrationPhase::Abandoned,
+                now,
+            )
+            .await?;
+            if !ended {
+                let row = migration_row(&conn, id).await?;
+                return Err(TransitionError::Raced(format!(
+                    "migration {id} is {}; only a running migration can be abandoned",
+                    row.status
+                ))
+                .into());
+            }
+            let why = if reason.is_empty() {
+                format!("the migration was abandoned by {}", actor.id)
+            } else {
+                format!("the migration was abandoned by {}: {reason}", actor.id)
+            };
+            rel::record_ended_by(&conn, id, &actor.id, reason).await?;
+            let skipped = rel::skip_pending_items(&conn, id, &why).await?;
+            self.commit(conn).await?;
+            tracing::warn!(migration = id, actor = %actor.id, skipped, reason, "migration abandoned");
+            Ok(())
+        })
+        .await?;
+        self.migration_status(id).await
+    }
+
+    /// Takes a finished (or abandoned) migration back: [`Engine::begin_undo`], then
+    /// [`Engine::run_undo`].
     pub async fn undo_migration(
+        &self,
+        id: i64,
+        actor: &Actor,
+        reason: &str,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        self.begin_undo(id, actor, reason).await?;
+        self.run_undo(id, actor, progress).await
+    }
+
+    /// Marks a finished or abandoned migration as being undone. It takes its process's
+    /// migration slot, so no migration of the process starts meanwhile and a second undo is
+    /// refused: 409 for a migration in another phase or a process with a migration running.
+    /// The admin and the reason are recorded on the migration.
+    pub async fn begin_undo(&self, id: i64, actor: &Actor, reason: &str) -> Result<()> {
+        self.retrying(|| async {
+            let (_turn, conn) = self.begin_write().await?;
+            let row = migration_row(&conn, id).await?;
+            let undoable = [MigrationPhase::Finished, MigrationPhase::Abandoned];
+            let claimed = rel::claim_migration(
+                &conn,
+                id,
+                &undoable,
+                MigrationPhase::Undoing,
+                &row.process_id,
+            )
+            .await?;
+            if claimed {
+                rel::record_ended_by(&conn, id, &actor.id, reason).await?;
+                return self.commit(conn).await;
+            }
+            let row = migration_row(&conn, id).await?;
+            if !undoable.contains(&row.status) {
+                return Err(TransitionError::Raced(format!(
+                    "migration {id} is {}; only a finished or abandoned migration can be undone",
+                    row.status
+                ))
+                .into());
+            }
+            Err(slot_taken(&conn, &row.process_id).await?)
+        })
+        .await
+    }
+
+    /// Puts back each instance the migration moved that has not moved on since (version,
+    /// state, variables, tasks, timers, subscriptions, incident), with a history entry. An
+    /// instance that moved on, or whose restart ran an action (whose writes are the
+    /// package's), is kept as it is and listed with why. Resumes an undo a crash interrupted;
+    /// a migration not being undone is left as it is.
+    pub async fn run_undo(
         &self,
         id: i64,
         actor: &Actor,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<MigrationStatus> {
-        let row = self.migration_row(id).await?;
-        if row.status != "finished" {
-            return Err(TransitionError::Raced(format!(
-                "migration {id} is {}; only a finished migration can be undone",
-                row.status
-            ))
-            .into());
+        let row = migration_row(&self.db, id).await?;
+        if row.status != MigrationPhase::Undoing {
+            return self.migration_status(id).await;
         }
         let total = u64::try_from(
             rel::item_counts(&self.db, id)
@@ -471,7 +585,14 @@ impl Engine {
             progress(Progress { handled, total });
         }
         let (_turn, conn) = self.begin_write().await?;
-        rel::end_migration(&conn, id, "undone", self.clock.now()).await?;
+        rel::end_migration(
+            &conn,
+            id,
+            MigrationPhase::Undoing,
+            MigrationPhase::Undone,
+            self.clock.now(),
+        )
+        .await?;
         self.commit(conn).await?;
         tracing::info!(migration = id, "migration undone");
         self.migration_status(id).await
@@ -628,7 +749,14 @@ impl Engine {
                 .await
             {
                 Ok(true) => return self.commit(conn).await,
-                Ok(false) => conn.rollback().await?,
+                Ok(false) => {
+                    conn.rollback().await?;
+                    // Abandoned meanwhile: its items are taken, there is nothing to redo.
+                    let now = migration_row(&self.db, migration.id).await?;
+                    if now.status != MigrationPhase::Running {
+                        return Ok(());
+                    }
+                }
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => {
                     tracing::info!(migration = migration.id, error = %e, "batch goes item by item");
@@ -842,6 +970,15 @@ impl Engine {
                     store::resolve_incidents_of(conn, row.id, "restarted", now).await?;
                 }
                 rel::drop_holdings(conn, row.id, &held, now).await?;
+                if held.children_of(&from_state).next().is_some() {
+                    let why = format!(
+                        "its parent was restarted by migration {} ({})",
+                        migration.id, migration.name
+                    );
+                    let state = Some(from_state.as_str());
+                    tx.beyond_instance +=
+                        cancel_children(tx, &self.registry, row.id, state, actor, &why).await?;
+                }
                 row.process_id = plan.process.clone();
                 row.version = plan.to_version;
                 row.status = InstanceStatus::Active;
@@ -863,4 +1000,27 @@ impl Engine {
             message: None,
         })
     }
+}
+
+async fn migration_row<C: sea_orm::ConnectionTrait>(conn: &C, id: i64) -> Result<MigrationRow> {
+    rel::migration(conn, id)
+        .await?
+        .ok_or_else(|| EngineError::not_found("migration", id))
+}
+
+/// The 409 for a process whose one migration slot another migration (or undo) holds.
+async fn slot_taken(conn: &DatabaseTransaction, process: &str) -> Result<EngineError> {
+    Ok(match rel::running_migration(conn, process).await? {
+        Some(holder) => TransitionError::MigrationRunning {
+            process: process.to_owned(),
+            migration: holder.id,
+            phase: holder.status,
+        }
+        .into(),
+        // The holder ended between our attempt and this read (or has not committed yet).
+        None => TransitionError::Raced(format!(
+            "another migration of `{process}` was just starting or ending; try again"
+        ))
+        .into(),
+    })
 }

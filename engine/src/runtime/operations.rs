@@ -8,11 +8,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Engine;
-use super::execute::Txn;
+use super::execute::{Txn, row_of};
 use super::transition::Event;
+use crate::action::CancelContext;
 use crate::definition::StepKind;
-use crate::error::{Result, TransitionError};
+use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
+use crate::registry::Registry;
 use crate::store::{self, InstanceRow};
 
 /// An admin's operation on one instance, by name (the UI's buttons, the API's paths, the
@@ -78,7 +80,7 @@ impl Engine {
     }
 
     /// Puts a suspended instance back to work: held timers and steps run at their due times,
-    /// overdue ones at once. A `call` state whose child ended meanwhile goes on now.
+    /// overdue ones at once. A `call` state whose child completed meanwhile goes on now.
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn resume_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
         self.operate(
@@ -99,7 +101,8 @@ impl Engine {
     }
 
     /// Ends an unfinished instance as cancelled: open tasks cancelled, timers and waits
-    /// dropped, open incidents closed. 409 for an instance that has ended.
+    /// dropped, open incidents closed, and the instances it called cancelled with it (nothing
+    /// would wait for them). 409 for an instance that has ended.
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn cancel_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
         self.operate(
@@ -156,6 +159,11 @@ impl Engine {
                 row.ended_at = Some(now);
             }
             let mut tx = Txn::new(&conn, now);
+            if row.status == InstanceStatus::Cancelled {
+                run_cancel_hook(&self.registry, &conn, &row, actor, reason, now).await?;
+                let why = format!("its parent {} was cancelled", row.id);
+                cancel_children(&mut tx, &self.registry, row.id, None, actor, &why).await?;
+            }
             tx.writes.history(
                 row.id,
                 HistoryEntry {
@@ -171,9 +179,12 @@ impl Engine {
                 def.state(&row.state).map(|s| &s.kind),
                 Some(StepKind::Call { .. })
             );
+            // Only a child that completed moves the parent on; one that was cancelled leaves
+            // it waiting for an admin, as it would have while the parent was active.
             if again.is_some()
                 && waits_on_child
-                && !store::has_unfinished_child(&conn, row.id, &row.state).await?
+                && store::latest_child_status(&conn, row.id, &row.state).await?
+                    == Some(InstanceStatus::Completed)
             {
                 self.drive(&mut tx, &def, &mut row, Event::ChildCompleted, Some(actor))
                     .await?;
@@ -185,4 +196,97 @@ impl Engine {
         })
         .await
     }
+}
+
+/// Cancels in `tx` the unfinished instances `parent` called from `state` (any state when
+/// `None`) and waits for, and the ones they called: what a parent leaves behind when it is
+/// cancelled or restarted out of its `call` state, where nothing would wait for them any
+/// more. Follow-ups are not touched: they run on their own. Each gets a history entry
+/// naming `actor` and `why`, and its package's cancel hook runs. Answers how many were
+/// cancelled.
+pub(super) async fn cancel_children(
+    tx: &mut Txn<'_>,
+    registry: &Registry,
+    parent: Uuid,
+    state: Option<&str>,
+    actor: &Actor,
+    why: &str,
+) -> Result<usize> {
+    let (conn, now) = (tx.conn, tx.now);
+    let mut parents = vec![(parent, state.map(str::to_owned))];
+    let mut cancelled = 0;
+    while let Some((parent, state)) = parents.pop() {
+        let children = store::called_children(conn, parent, state.as_deref()).await?;
+        if children.is_empty() {
+            continue;
+        }
+        // What is buffered (an earlier item of a migration batch) must not overwrite these.
+        tx.writes.flush(conn, now).await?;
+        for (child, parent_state) in children {
+            let mut row = row_of(child, parent_state);
+            run_cancel_hook(registry, conn, &row, actor, why, now).await?;
+            store::close_open_work(conn, row.id, now).await?;
+            store::resolve_incidents_of(conn, row.id, "cancelled", now).await?;
+            tx.writes.history(
+                row.id,
+                HistoryEntry {
+                    from_state: Some(row.state.clone()),
+                    to_state: row.state.clone(),
+                    trigger: "cancel".into(),
+                    actor: Some(actor.id.clone()),
+                    data: Some(json!({ "reason": why, "parent": parent })),
+                    at: now,
+                },
+            );
+            row.status = InstanceStatus::Cancelled;
+            row.ended_at = Some(now);
+            tx.writes.instance(&row, now);
+            parents.push((row.id, None));
+            cancelled += 1;
+        }
+    }
+    Ok(cancelled)
+}
+
+/// Tells the instance's package it is cancelled; the package's refusal refuses the cancel.
+async fn run_cancel_hook(
+    registry: &Registry,
+    conn: &DatabaseTransaction,
+    row: &InstanceRow,
+    actor: &Actor,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let Some(hook) = registry.cancel_hook(&row.process_id) else {
+        return Ok(());
+    };
+    let ctx = CancelContext {
+        conn,
+        instance_id: row.id,
+        process_id: &row.process_id,
+        state: &row.state,
+        subject: &row.subject,
+        vars: &row.variables,
+        actor: &actor.id,
+        reason,
+        now,
+    };
+    hook.cancelled(&ctx).await.map_err(|e| match e.source {
+        // The database failing under the package is the engine's to retry or report.
+        Some(source) => match source.downcast::<sea_orm::DbErr>() {
+            Ok(db) => EngineError::from(*db),
+            Err(other) => refused(&row.process_id, &format!("{}: {other}", e.message)),
+        },
+        None => refused(&row.process_id, &e.message),
+    })
+}
+
+fn refused(process: &str, why: &str) -> EngineError {
+    EngineError::Invalid(
+        [(
+            "cancel".to_owned(),
+            format!("the `{process}` package refused the cancel: {why}"),
+        )]
+        .into(),
+    )
 }

@@ -352,6 +352,8 @@ pub mod migration {
         pub total: i64,
         pub created_at: DateTimeUtc,
         pub finished_at: Option<DateTimeUtc>,
+        pub ended_by: Option<String>,
+        pub end_reason: String,
     }
     no_relations!();
 }

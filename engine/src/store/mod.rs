@@ -403,21 +403,57 @@ pub async fn subscriptions<C: ConnectionTrait>(
         .collect())
 }
 
-/// Whether a child the instance's `state` called is still running.
-pub async fn has_unfinished_child<C: ConnectionTrait>(
+/// The status of the newest child the instance's `state` called (a state entered again
+/// calls again), `None` if it called none.
+pub async fn latest_child_status<C: ConnectionTrait>(
     conn: &C,
     instance_id: Uuid,
     state: &str,
-) -> Result<bool, DbErr> {
-    Ok(instance::Entity::find()
+) -> Result<Option<InstanceStatus>, DbErr> {
+    let status: Option<String> = instance::Entity::find()
+        .select_only()
+        .column(instance::Column::Status)
         .filter(instance::Column::ParentId.eq(instance_id))
         .filter(instance::Column::ParentState.eq(state))
-        .filter(
-            instance::Column::Status.is_in(InstanceStatus::UNFINISHED.map(InstanceStatus::as_str)),
-        )
-        .count(conn)
+        .order_by_desc(instance::Column::CreatedAt)
+        .order_by_desc(instance::Column::Id)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(status.as_deref().and_then(InstanceStatus::parse))
+}
+
+/// Instances a `call` state started and its parent still waits for: unfinished, with the
+/// calling state set (a follow-up task's instance has a parent but no calling state, and
+/// runs on its own).
+pub(crate) fn waited_for_calls() -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(instance::Column::ParentState.is_not_null())
+        .add(instance::Column::Status.is_in(InstanceStatus::UNFINISHED.map(InstanceStatus::as_str)))
+}
+
+/// The unfinished instances `parent_id` called and waits for, from `state` or any state.
+pub async fn called_children<C: ConnectionTrait>(
+    conn: &C,
+    parent_id: Uuid,
+    state: Option<&str>,
+) -> Result<Vec<(ProcessInstance, Option<String>)>, DbErr> {
+    let mut query = instance::Entity::find()
+        .filter(instance::Column::ParentId.eq(parent_id))
+        .filter(waited_for_calls());
+    if let Some(state) = state {
+        query = query.filter(instance::Column::ParentState.eq(state));
+    }
+    Ok(query
+        .order_by_asc(instance::Column::CreatedAt)
+        .all(conn)
         .await?
-        > 0)
+        .into_iter()
+        .map(|m| {
+            let parent_state = m.parent_state.clone();
+            (to_instance(m), parent_state)
+        })
+        .collect())
 }
 
 /// Drops what the instance waits for by message or signal, not its timers.

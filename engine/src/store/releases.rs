@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::entities::{instance, message_wait, migration, migration_item, task, work_item};
 use super::to_instance;
 use crate::instance::{InstanceStatus, ProcessInstance};
+use crate::release::MigrationPhase;
 
 /// Statuses of an instance a migration moves: unfinished and not suspended (a suspended one
 /// stays where an admin stopped it until it is resumed).
@@ -109,9 +110,21 @@ pub struct Holdings {
     pub work: Vec<(String, String, DateTime<Utc>, i32)>,
     /// `(message type or signal name, key)` of each subscription.
     pub waits: Vec<(String, String)>,
+    /// `(instance, calling state)` of each unfinished instance a `call` state of it started
+    /// and waits for (not its follow-ups): a restart out of that state cancels them.
+    #[serde(default)]
+    pub children: Vec<(Uuid, String)>,
 }
 
 impl Holdings {
+    /// The instances `state` called and waits for.
+    pub fn children_of<'a>(&'a self, state: &'a str) -> impl Iterator<Item = Uuid> + 'a {
+        self.children
+            .iter()
+            .filter(move |(_, s)| s == state)
+            .map(|(id, _)| *id)
+    }
+
     pub fn timers(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
         self.work
             .iter()
@@ -160,6 +173,24 @@ pub async fn holdings<C: ConnectionTrait>(
                 .or_default()
                 .waits
                 .push((w.message_type, w.correlation_key));
+        }
+        let children = instance::Entity::find()
+            .select_only()
+            .columns([
+                instance::Column::Id,
+                instance::Column::ParentId,
+                instance::Column::ParentState,
+            ])
+            .filter(instance::Column::ParentId.is_in(chunk.to_vec()))
+            .filter(super::waited_for_calls())
+            .order_by_asc(instance::Column::CreatedAt)
+            .into_tuple::<(Uuid, Option<Uuid>, Option<String>)>()
+            .all(conn)
+            .await?;
+        for (child, parent, state) in children {
+            if let (Some(parent), Some(state)) = (parent, state) {
+                out.entry(parent).or_default().children.push((child, state));
+            }
         }
     }
     Ok(out)
@@ -214,11 +245,13 @@ pub struct MigrationRow {
     pub plan: Value,
     pub reason: String,
     pub actor: String,
-    /// `running`, `finished` or `undone`.
-    pub status: String,
+    pub status: MigrationPhase,
     pub total: i64,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The admin who abandoned or undid it, and why.
+    pub ended_by: Option<String>,
+    pub end_reason: String,
 }
 
 fn to_migration(m: migration::Model) -> MigrationRow {
@@ -230,10 +263,14 @@ fn to_migration(m: migration::Model) -> MigrationRow {
         plan: m.plan,
         reason: m.reason,
         actor: m.actor,
-        status: m.status,
+        // A status this engine does not know (written by a newer one) is shown as finished:
+        // nothing will be resumed or undone from it.
+        status: MigrationPhase::parse(&m.status).unwrap_or(MigrationPhase::Finished),
         total: m.total,
         created_at: m.created_at,
         finished_at: m.finished_at,
+        ended_by: m.ended_by,
+        end_reason: m.end_reason,
     }
 }
 
@@ -260,31 +297,44 @@ pub async fn insert_migration(
     if running.is_some() {
         return Ok(None);
     }
-    // In a savepoint: on PostgreSQL a unique violation aborts the transaction it happens in,
-    // and the caller still reads which migration runs.
-    let savepoint = sea_orm::TransactionTrait::begin(conn).await?;
-    let result = migration::Entity::insert(migration::ActiveModel {
-        id: sea_orm::NotSet,
-        name: Set(new.name.to_owned()),
-        process_id: Set(new.process_id.to_owned()),
-        to_version: Set(new.to_version),
-        plan: Set(new.plan),
-        reason: Set(new.reason.to_owned()),
-        actor: Set(new.actor.to_owned()),
-        status: Set("running".into()),
-        running_for: Set(Some(new.process_id.to_owned())),
-        total: Set(0),
-        created_at: Set(new.now),
-        finished_at: Set(None),
+    in_slot(conn, async |savepoint| {
+        let inserted = migration::Entity::insert(migration::ActiveModel {
+            id: sea_orm::NotSet,
+            name: Set(new.name.to_owned()),
+            process_id: Set(new.process_id.to_owned()),
+            to_version: Set(new.to_version),
+            plan: Set(new.plan),
+            reason: Set(new.reason.to_owned()),
+            actor: Set(new.actor.to_owned()),
+            status: Set(MigrationPhase::Running.as_str().into()),
+            running_for: Set(Some(new.process_id.to_owned())),
+            total: Set(0),
+            created_at: Set(new.now),
+            finished_at: Set(None),
+            ended_by: Set(None),
+            end_reason: Set(String::new()),
+        })
+        .exec(savepoint)
+        .await?;
+        Ok(inserted.last_insert_id)
     })
-    .exec(&savepoint)
-    .await;
-    match result {
-        Ok(r) => {
+    .await
+}
+
+/// Runs `write`, which takes a process's one migration slot (`running_for` is unique), in a
+/// savepoint: `None` when another migration holds the slot. The savepoint keeps the unique
+/// violation from aborting the caller's transaction on PostgreSQL, so the caller can still
+/// read which migration holds it.
+async fn in_slot<T>(
+    conn: &sea_orm::DatabaseTransaction,
+    write: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, DbErr>,
+) -> Result<Option<T>, DbErr> {
+    let savepoint = sea_orm::TransactionTrait::begin(conn).await?;
+    match write(&savepoint).await {
+        Ok(done) => {
             savepoint.commit().await?;
-            Ok(Some(r.last_insert_id))
+            Ok(Some(done))
         }
-        // Another node inserted between the read and the insert.
         Err(e)
             if matches!(
                 e.sql_err(),
@@ -335,10 +385,10 @@ pub async fn migrations<C: ConnectionTrait>(
         .collect())
 }
 
-/// Migrations still running, oldest first (what a node resumes at start-up).
+/// Migrations still running or being undone, oldest first (what a node resumes at start-up).
 pub async fn running_migrations<C: ConnectionTrait>(conn: &C) -> Result<Vec<MigrationRow>, DbErr> {
     Ok(migration::Entity::find()
-        .filter(migration::Column::Status.eq("running"))
+        .filter(migration::Column::RunningFor.is_not_null())
         .order_by_asc(migration::Column::Id)
         .all(conn)
         .await?
@@ -544,20 +594,78 @@ pub async fn unsuccessful_items<C: ConnectionTrait>(
 pub async fn end_migration<C: ConnectionTrait>(
     conn: &C,
     id: i64,
-    status: &str,
+    from: MigrationPhase,
+    to: MigrationPhase,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    migration::Entity::update_many()
-        .col_expr(migration::Column::Status, SqlExpr::value(status))
+) -> Result<bool, DbErr> {
+    let result = migration::Entity::update_many()
+        .col_expr(migration::Column::Status, SqlExpr::value(to.as_str()))
         .col_expr(
             migration::Column::RunningFor,
             SqlExpr::value(Option::<String>::None),
         )
         .col_expr(migration::Column::FinishedAt, SqlExpr::value(now))
         .filter(migration::Column::Id.eq(id))
+        .filter(migration::Column::Status.eq(from.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Takes the process's one running slot for migration `id` and sets its status `to`, if its
+/// status is one of `from`: `false` when it is not, or when another migration of the process
+/// holds the slot (the caller reads which).
+pub async fn claim_migration(
+    conn: &sea_orm::DatabaseTransaction,
+    id: i64,
+    from: &[MigrationPhase],
+    to: MigrationPhase,
+    process: &str,
+) -> Result<bool, DbErr> {
+    let claimed = in_slot(conn, async |savepoint| {
+        let updated = migration::Entity::update_many()
+            .col_expr(migration::Column::Status, SqlExpr::value(to.as_str()))
+            .col_expr(migration::Column::RunningFor, SqlExpr::value(process))
+            .filter(migration::Column::Id.eq(id))
+            .filter(migration::Column::Status.is_in(from.iter().map(|p| p.as_str())))
+            .exec(savepoint)
+            .await?;
+        Ok(updated.rows_affected == 1)
+    })
+    .await?;
+    Ok(claimed == Some(true))
+}
+
+/// Records the admin who abandoned or undid migration `id`, and why.
+pub async fn record_ended_by<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    actor: &str,
+    reason: &str,
+) -> Result<(), DbErr> {
+    migration::Entity::update_many()
+        .col_expr(migration::Column::EndedBy, SqlExpr::value(actor))
+        .col_expr(migration::Column::EndReason, SqlExpr::value(reason))
+        .filter(migration::Column::Id.eq(id))
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Marks a migration's pending items skipped with `why`: what abandoning it leaves.
+pub async fn skip_pending_items<C: ConnectionTrait>(
+    conn: &C,
+    migration_id: i64,
+    why: &str,
+) -> Result<u64, DbErr> {
+    Ok(migration_item::Entity::update_many()
+        .col_expr(migration_item::Column::Status, SqlExpr::value("skipped"))
+        .col_expr(migration_item::Column::Message, SqlExpr::value(why))
+        .filter(migration_item::Column::MigrationId.eq(migration_id))
+        .filter(migration_item::Column::Status.eq("pending"))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }
 
 /// In-flight instances of `processes` per `(process, version, state)`, with their open tasks

@@ -5,6 +5,7 @@
 //! fixtures and expectations.
 
 mod actions;
+mod cancel;
 mod entities;
 mod fields;
 pub mod kommuner;
@@ -26,6 +27,7 @@ pub fn register(registry: &mut Registry) {
         .register_reference("rsl9_reasons", fields::rsl9_reasons())
         .register_reference("dk_municipalities", kommuner::choices())
         .register_message_type("cpr.flytning", Arc::new(fields::CprFlytning))
+        .register_cancel_hook(cancel::MOVE_PROCESS, Arc::new(cancel::CancelMove))
         .register_fixture("persons", Arc::new(scenario::Persons))
         .register_expectation("handlekommune", Arc::new(scenario::Handlekommune))
         .register_expectation("payment", Arc::new(scenario::Payment))

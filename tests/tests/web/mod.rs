@@ -206,6 +206,30 @@ impl Web {
         self.send(request).await
     }
 
+    /// The test process's version 2 (only its title differs), and deploys it.
+    #[allow(dead_code, reason = "only the release tests deploy a second version")]
+    pub async fn deploy_case_v2(&self) -> String {
+        let v2 = case_process_v2();
+        self.state
+            .engine
+            .deploy(&[forlob_engine::definition::SourceFile {
+                path: "v2.yaml".into(),
+                text: v2.clone(),
+            }])
+            .await
+            .expect("v2 deploys");
+        v2
+    }
+
+    /// Waits until the work requests started in the background (a migration, an undo) is
+    /// done: what a `202` answer promised has happened when this returns.
+    #[allow(dead_code, reason = "not every test binary starts background work")]
+    pub async fn settle(&self) {
+        self.state.background.close();
+        self.state.background.wait().await;
+        self.state.background.reopen();
+    }
+
     /// Starts the test process for `subject` with its task in `kommune`; the task's id.
     pub async fn case(&self, subject: &str, kommune: &str, title: &str) -> String {
         let started = self
@@ -234,4 +258,13 @@ impl Web {
             .expect("the case has a task")
             .to_owned()
     }
+}
+
+/// The test process's version 2: only its title differs, so every state stays.
+#[allow(dead_code, reason = "only the release tests use a second version")]
+pub fn case_process_v2() -> String {
+    CASE_PROCESS.replace(
+        "title: { da: Sag til test }",
+        "title: { da: Sag til test (version 2) }",
+    )
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use forlob_engine::definition::SourceFile;
-use forlob_engine::release::{self, Operation};
+use forlob_engine::release::{self, MigrationPhase, Operation};
 use forlob_engine::runtime::{
     InstanceOperation, MigrationPreview, MigrationStatus, Progress, RestartRequest,
 };
@@ -82,12 +82,22 @@ enum InstancesCommand {
     /// Migrations, newest first, or one with its problems.
     Migrations {
         id: Option<i64>,
-        /// Continue the migration a crash or a stop interrupted, here, with a progress bar.
-        #[arg(long, requires = "id", conflicts_with = "undo")]
+        /// Continue the migration (or its undo) a crash or a stop interrupted, here, with a
+        /// progress bar.
+        #[arg(long, requires = "id", conflicts_with_all = ["undo", "abandon"])]
         resume: bool,
-        /// Take the finished migration back, for the instances that have not moved on since.
-        #[arg(long, requires = "id")]
+        /// Take the finished or abandoned migration back, for the instances that have not
+        /// moved on since.
+        #[arg(long, requires = "id", conflicts_with = "abandon")]
         undo: bool,
+        /// End the running migration where it is: its pending instances stay on their
+        /// version, the ones it moved stay moved (undo them with `--undo`).
+        #[arg(long, requires = "id")]
+        abandon: bool,
+        /// Why it is abandoned or undone (recorded on the migration; an abandon also records
+        /// it on each pending instance's item).
+        #[arg(long, default_value = "")]
+        reason: String,
     },
     /// Stop an active instance: its timers and steps are held, its tasks cannot be completed.
     Suspend {
@@ -235,9 +245,12 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
         InstancesCommand::Migrations {
             id: Some(id),
             undo: true,
+            reason,
             ..
         } => {
-            let status = engine.undo_migration(id, &actor, &*progress_bar()?).await?;
+            let status = engine
+                .undo_migration(id, &actor, &reason, &*progress_bar()?)
+                .await?;
             print_status(&status);
             return Ok(ExitCode::SUCCESS);
         }
@@ -246,9 +259,22 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
             resume: true,
             ..
         } => {
-            let status = engine.run_migration(id, &actor, &*progress_bar()?).await?;
+            let bar = progress_bar()?;
+            let status = match engine.migration_status(id).await?.migration.status {
+                MigrationPhase::Undoing => engine.run_undo(id, &actor, &*bar).await?,
+                _ => engine.run_migration(id, &actor, &*bar).await?,
+            };
             print_status(&status);
             return Ok(exit_code(&status));
+        }
+        InstancesCommand::Migrations {
+            id: Some(id),
+            abandon: true,
+            reason,
+            ..
+        } => {
+            print_status(&engine.abandon_migration(id, &actor, &reason).await?);
+            return Ok(ExitCode::SUCCESS);
         }
         InstancesCommand::Migrations { id: Some(id), .. } => {
             print_status(&engine.migration_status(id).await?);
@@ -364,12 +390,12 @@ fn print_preview(preview: &MigrationPreview) {
         plan.name, plan.process, plan.to_version
     );
     println!(
-        "{:<28} {:>3}  {:<24} {:<9} {:<24} {:>9} {:>7} {:>7}",
-        "from", "v", "state", "operation", "to state", "instances", "tasks", "timers"
+        "{:<28} {:>3}  {:<24} {:<9} {:<24} {:>9} {:>7} {:>7} {:>8}",
+        "from", "v", "state", "operation", "to state", "instances", "tasks", "timers", "cancels"
     );
     for g in &preview.groups {
         println!(
-            "{:<28} {:>3}  {:<24} {:<9} {:<24} {:>9} {:>7} {:>7}",
+            "{:<28} {:>3}  {:<24} {:<9} {:<24} {:>9} {:>7} {:>7} {:>8}",
             g.from_process,
             g.from_version,
             g.from_state,
@@ -377,7 +403,8 @@ fn print_preview(preview: &MigrationPreview) {
             g.to_state.as_deref().unwrap_or("-"),
             g.instances,
             g.open_tasks,
-            g.timers
+            g.timers,
+            g.children_cancelled
         );
     }
     for item in preview.items.iter().take(50) {
@@ -397,6 +424,9 @@ fn print_preview(preview: &MigrationPreview) {
         }
         for at in &item.timers_dropped {
             notes.push(format!("timer dropped {}", at.to_rfc3339()));
+        }
+        for child in &item.children_cancelled {
+            notes.push(format!("cancels called instance {child}"));
         }
         println!(
             "  {} {:<14} {} -> {what} {}",
@@ -425,6 +455,9 @@ fn print_status(status: &MigrationStatus) {
         status.count("undone"),
         status.count("kept"),
     );
+    if let Some(by) = &m.ended_by {
+        println!("  {} by {by}: {}", m.status, m.end_reason);
+    }
     for p in &status.problems {
         println!(
             "  {} {} {} v{} {}: {}",

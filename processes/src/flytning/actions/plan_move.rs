@@ -24,7 +24,8 @@ pub(crate) struct Input {
     #[serde(default)]
     message_id: Option<String>,
     /// When the move was received, for a move carried over from an earlier release (R19);
-    /// default now.
+    /// default when the instance was started (a restart keeps that, and a retry hours
+    /// later does not make the move newer than one reported meanwhile).
     #[serde(default)]
     received_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -72,7 +73,7 @@ impl Action for PlanMove {
                 "move_date": move_date.to_string(),
             }));
         }
-        let received_at = input.received_at.unwrap_or(ctx.now);
+        let received_at = input.received_at.unwrap_or(ctx.started_at);
         if let Some(newer) = store::move_received_after(ctx.conn, cpr, received_at).await? {
             // R19: a move carried over from before a release, planned only now, never
             // supersedes a move the citizen reported after it.

@@ -11,13 +11,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
-use forlob_engine::release::{MappingRequest, MigrationPlan, PlanRequest};
+use forlob_engine::definition::SourceFile;
+use forlob_engine::release::{MappingRequest, MigrationPhase, MigrationPlan, PlanRequest};
 use forlob_engine::runtime::{MigrationPreview, MigrationStatus, RestartRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::admin::OperationRequest;
 use super::{Json, Path};
 use crate::auth::Caller;
 use crate::error::{ErrorBody, Result};
@@ -29,12 +31,14 @@ const PREVIEW_ITEMS: usize = 500;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(release_impact))
         .routes(routes!(restart_instances))
         .routes(routes!(start_migration))
         .routes(routes!(list_migrations))
         .routes(routes!(get_migration))
         .routes(routes!(resume_migration))
         .routes(routes!(undo_migration))
+        .routes(routes!(abandon_migration))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,6 +104,8 @@ pub(crate) struct GroupView {
     pub instances: u64,
     pub open_tasks: u64,
     pub timers: u64,
+    /// Instances they called and wait for that their restart cancels.
+    pub children_cancelled: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,6 +121,8 @@ pub(crate) struct PreviewItemView {
     pub tasks_kept: Vec<String>,
     pub timers_kept: Vec<DateTime<Utc>>,
     pub timers_dropped: Vec<DateTime<Utc>>,
+    /// Instances it called that its restart cancels.
+    pub children_cancelled: Vec<Uuid>,
 }
 
 /// What a plan would do, instance by instance, without changing anything.
@@ -148,6 +156,7 @@ impl From<MigrationPreview> for PreviewView {
                     instances: g.instances,
                     open_tasks: g.open_tasks,
                     timers: g.timers,
+                    children_cancelled: g.children_cancelled,
                 })
                 .collect(),
             items: p
@@ -166,6 +175,7 @@ impl From<MigrationPreview> for PreviewView {
                     tasks_kept: i.tasks_kept,
                     timers_kept: i.timers_kept,
                     timers_dropped: i.timers_dropped,
+                    children_cancelled: i.children_cancelled,
                 })
                 .collect(),
             instances,
@@ -193,7 +203,7 @@ pub(crate) struct MigrationView {
     pub to_version: i32,
     pub reason: String,
     pub actor: String,
-    /// `running`, `finished` or `undone`.
+    /// `running`, `finished`, `abandoned`, `undoing` or `undone`.
     pub status: String,
     pub total: i64,
     /// Items per status: `pending`, `done`, `skipped`, `failed`; after an undo `undone` and
@@ -202,6 +212,9 @@ pub(crate) struct MigrationView {
     pub problems: Vec<ProblemView>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The admin who abandoned or undid it, and why.
+    pub ended_by: Option<String>,
+    pub end_reason: String,
 }
 
 impl From<MigrationStatus> for MigrationView {
@@ -214,7 +227,7 @@ impl From<MigrationStatus> for MigrationView {
             to_version: m.to_version,
             reason: m.reason,
             actor: m.actor,
-            status: m.status,
+            status: m.status.as_str().to_owned(),
             total: m.total,
             counts: s.counts,
             problems: s
@@ -231,6 +244,8 @@ impl From<MigrationStatus> for MigrationView {
                 .collect(),
             created_at: m.created_at,
             finished_at: m.finished_at,
+            ended_by: m.ended_by,
+            end_reason: m.end_reason,
         }
     }
 }
@@ -326,7 +341,7 @@ async fn answer(
     }
     let actor = caller.actor();
     let id = state.engine.start_migration(&plan, &actor).await?;
-    spawn_run(state, id, actor);
+    work_in_background(state, id, MigrationPhase::Running, actor);
     let status = state.engine.migration_status(id).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -334,45 +349,184 @@ async fn answer(
     ))
 }
 
-/// Takes a finished migration back, on the server: each instance that has not moved on since
-/// is put back as it was; the others are listed as `kept` with why.
+/// Takes a finished or abandoned migration back, on the server: each instance that has not
+/// moved on since is put back as it was; the others are listed as `kept` with why. The
+/// migration is `undoing` (and holds its process's migration slot) until it is `undone`.
 #[utoipa::path(post, path = "/admin/migrations/{id}/undo", tag = "releases",
     params(("id" = i64, Path, description = "migration id")),
     responses((status = 202, body = MigrationView), (status = 404, body = ErrorBody),
-        (status = 409, description = "running, or undone already", body = ErrorBody)))]
+        (status = 409, description = "running, undone already, or the process has another migration running",
+            body = ErrorBody)))]
 async fn undo_migration(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<MigrationView>)> {
     caller.require(ADMINS)?;
-    let status = state.engine.migration_status(id).await?;
-    if status.migration.status != "finished" {
-        return Err(forlob_engine::EngineError::from(
-            forlob_engine::error::TransitionError::Raced(format!(
-                "migration {id} is {}; only a finished migration can be undone",
-                status.migration.status
-            )),
-        )
-        .into());
-    }
-    let (engine, actor) = (state.engine.clone(), caller.actor());
-    tokio::spawn(async move {
-        if let Err(e) = engine.undo_migration(id, &actor, &|_| {}).await {
-            tracing::error!(migration = id, error = %e, "undo stopped; run it again");
-        }
-    });
-    Ok((StatusCode::ACCEPTED, Json(status.into())))
+    state.engine.begin_undo(id, &caller.actor(), "").await?;
+    work_in_background(&state, id, MigrationPhase::Undoing, caller.actor());
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(state.engine.migration_status(id).await?.into()),
+    ))
 }
 
-/// Works the migration on the server; a failure is logged and leaves it resumable.
-fn spawn_run(state: &AppState, id: i64, actor: forlob_engine::Actor) {
+/// Ends a running migration where it is: its pending instances stay on their version (their
+/// items are skipped with the reason), the instances it moved stay moved, and the process is
+/// free for another migration. For a migration that cannot finish, e.g. its target version
+/// was withdrawn.
+#[utoipa::path(post, path = "/admin/migrations/{id}/abandon", tag = "releases",
+    params(("id" = i64, Path, description = "migration id")), request_body = OperationRequest,
+    responses((status = 200, body = MigrationView), (status = 404, body = ErrorBody),
+        (status = 409, description = "not running", body = ErrorBody)))]
+async fn abandon_migration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<OperationRequest>,
+) -> Result<Json<MigrationView>> {
+    caller.require(ADMINS)?;
+    let status = state
+        .engine
+        .abandon_migration(id, &caller.actor(), request.reason.trim())
+        .await?;
+    Ok(Json(status.into()))
+}
+
+/// A definition file as it would be deployed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DefinitionFile {
+    /// Shown in `file:line:col` errors.
+    pub path: String,
+    /// The YAML source.
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImpactRequest {
+    pub files: Vec<DefinitionFile>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ImpactGroupView {
+    pub process: String,
+    pub version: i32,
+    pub state: String,
+    pub instances: u64,
+    pub open_tasks: u64,
+    pub timers: u64,
+    /// The new version has a state of this name.
+    pub in_new_version: bool,
+}
+
+/// What deploying one definition would change.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ImpactView {
+    pub process: String,
+    /// The version it would get; the current one when unchanged.
+    pub version: i32,
+    pub changed: bool,
+    /// The process and version it follows (its own newest, or the process it replaces).
+    pub follows: Option<FollowsView>,
+    /// Unified diff of the YAML source against the version it follows.
+    pub diff: String,
+    /// In-flight instances of its lineage per version and state.
+    pub in_flight: Vec<ImpactGroupView>,
+    /// States in-flight instances wait in that the new version lacks: a restart or a plan
+    /// must say where they go.
+    pub lost_states: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FollowsView {
+    pub process: String,
+    pub version: i32,
+}
+
+/// The impact analysis of a release before it is deployed (what `forlob deploy --dry-run`
+/// prints): per definition the version it would get, its diff, and the in-flight instances it
+/// affects. Writes nothing; invalid definitions are refused as a deploy would refuse them.
+#[utoipa::path(post, path = "/admin/releases/impact", tag = "releases", request_body = ImpactRequest,
+    responses((status = 200, body = Vec<ImpactView>), (status = 403, body = ErrorBody),
+        (status = 422, description = "invalid definitions, with `file:line:col` details", body = ErrorBody)))]
+async fn release_impact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<ImpactRequest>,
+) -> Result<Json<Vec<ImpactView>>> {
+    caller.require(ADMINS)?;
+    let files: Vec<SourceFile> = request
+        .files
+        .into_iter()
+        .map(|f| SourceFile {
+            path: f.path,
+            text: f.text,
+        })
+        .collect();
+    let impacts = state.engine.impact(&files).await?;
+    Ok(Json(
+        impacts
+            .into_iter()
+            .map(|i| ImpactView {
+                process: i.process_id,
+                version: i.version,
+                changed: i.changed,
+                follows: i
+                    .follows
+                    .map(|(process, version)| FollowsView { process, version }),
+                diff: i.diff,
+                in_flight: i
+                    .in_flight
+                    .into_iter()
+                    .map(|g| ImpactGroupView {
+                        process: g.process_id,
+                        version: g.version,
+                        state: g.state,
+                        instances: g.instances,
+                        open_tasks: g.open_tasks,
+                        timers: g.timers,
+                        in_new_version: g.in_new_version,
+                    })
+                    .collect(),
+                lost_states: i.lost_states,
+            })
+            .collect(),
+    ))
+}
+
+/// Works a running migration, or an undo, on the server; a failure is logged and leaves it
+/// resumable (a node's start resumes it, or `POST .../resume`).
+pub(crate) fn work_in_background(
+    state: &AppState,
+    id: i64,
+    phase: MigrationPhase,
+    actor: forlob_engine::Actor,
+) {
     let engine = state.engine.clone();
-    tokio::spawn(async move {
-        if let Err(e) = engine.run_migration(id, &actor, &|_| {}).await {
+    state.background.spawn(async move {
+        let result = match phase {
+            MigrationPhase::Undoing => engine.run_undo(id, &actor, &|_| {}).await,
+            _ => engine.run_migration(id, &actor, &|_| {}).await,
+        };
+        if let Err(e) = result {
             tracing::error!(migration = id, error = %e, "migration stopped; resume it");
         }
     });
+}
+
+/// Continues migration `id` (or its undo) on the server if it is running or being undone.
+pub(crate) async fn resume_in_background(
+    state: &AppState,
+    id: i64,
+    actor: forlob_engine::Actor,
+) -> Result<MigrationStatus> {
+    let status = state.engine.migration_status(id).await?;
+    if status.migration.status.is_busy() {
+        work_in_background(state, id, status.migration.status, actor);
+    }
+    Ok(status)
 }
 
 /// Migrations, newest first (at most 100).
@@ -400,7 +554,8 @@ async fn get_migration(
     Ok(Json(state.engine.migration_status(id).await?.into()))
 }
 
-/// Continues a migration that stopped (a crash, a stopped server); a finished one is left.
+/// Continues a migration (or its undo) that stopped (a crash, a stopped server); a finished
+/// one is left.
 #[utoipa::path(post, path = "/admin/migrations/{id}/resume", tag = "releases",
     params(("id" = i64, Path, description = "migration id")),
     responses((status = 202, body = MigrationView), (status = 404, body = ErrorBody)))]
@@ -410,9 +565,6 @@ async fn resume_migration(
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<MigrationView>)> {
     caller.require(ADMINS)?;
-    let status = state.engine.migration_status(id).await?;
-    if status.migration.status == "running" {
-        spawn_run(&state, id, caller.actor());
-    }
+    let status = resume_in_background(&state, id, caller.actor()).await?;
     Ok((StatusCode::ACCEPTED, Json(status.into())))
 }
