@@ -6,6 +6,8 @@ mod web;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use forlob_engine::release::MigrationPhase;
+use forlob_engine::store;
 use support::Backend;
 use web::{Reply, Web};
 
@@ -560,7 +562,129 @@ async fn an_admin_suspends_and_resumes_an_instance_from_its_page(backend: Backen
     assert!(admin.get(&page_of).await.text.contains("status-active"));
 }
 
+async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Backend) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Sag").await;
+    web.deploy_case_v2().await;
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let csrf = admin.csrf("/admin/migrations").await;
+    // A state no older version has is refused next to the form, and nothing starts.
+    let refused = admin
+        .post(
+            "/admin/migrations/restart",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-case"),
+                ("states", "nowhere"),
+                ("action", "restart"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text.contains("id=\"restart-errors\"") && refused.text.contains("nowhere"),
+        "{}",
+        refused.text
+    );
+    assert!(
+        web.state
+            .engine
+            .migrations(10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    // The dry run shows what would happen and offers the restart itself.
+    let dry = admin
+        .post(
+            "/admin/migrations/restart",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-case"),
+                ("reason", "release 2"),
+                ("action", "dry_run"),
+            ],
+        )
+        .await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.text);
+    assert!(
+        dry.text.contains("id=\"preview\"") && dry.text.contains("<td>review</td><td>restart</td>"),
+        "{}",
+        dry.text
+    );
+    assert!(dry.text.contains("value=\"restart\""));
+    assert!(
+        web.state
+            .engine
+            .migrations(10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let started = admin
+        .post(
+            "/admin/migrations/restart",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-case"),
+                ("reason", "release 2"),
+                ("action", "restart"),
+            ],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.text);
+    web.settle().await;
+    let finished = web
+        .state
+        .engine
+        .migrations(10)
+        .await
+        .expect("list")
+        .remove(0);
+    assert_eq!(finished.migration.status, MigrationPhase::Finished);
+    assert_eq!(finished.count("done"), 1);
+    let old = store::task(web.state.engine.db(), task.parse().expect("task id"))
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(old.status, "cancelled");
+    // A finished migration offers an undo, and the undo puts the task back.
+    let page = admin.get("/admin/migrations").await;
+    let undo = format!("/admin/migrations/{}/undo", finished.migration.id);
+    assert!(page.text.contains(&undo), "{}", page.text);
+    let undone = admin
+        .post(&undo, &[("_csrf", &csrf), ("reason", "forkert version")])
+        .await;
+    assert_eq!(undone.status, StatusCode::SEE_OTHER, "{}", undone.text);
+    web.settle().await;
+    let status = web
+        .state
+        .engine
+        .migration_status(finished.migration.id)
+        .await
+        .expect("status");
+    assert_eq!(status.migration.status, MigrationPhase::Undone);
+    assert_eq!(
+        (
+            status.migration.ended_by.as_deref(),
+            status.migration.end_reason.as_str()
+        ),
+        (Some("admin"), "forkert version")
+    );
+    let back = store::task(web.state.engine.db(), task.parse().expect("task id"))
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(back.status, "open", "the undo put the very task back");
+    let page = admin.get("/admin/migrations").await;
+    assert!(page.text.contains("forkert version"), "{}", page.text);
+    let again = admin.post(&undo, &[("_csrf", &csrf)]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
 on_both_backends!(
+    an_admin_restarts_after_a_release_from_the_migrations_page,
     an_admin_suspends_and_resumes_an_instance_from_its_page,
     the_swedish_person_search_is_for_the_registers_own_staff,
     an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it,

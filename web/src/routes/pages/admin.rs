@@ -31,7 +31,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/incidents/{id}/skip", post(skip))
         .route("/admin/incidents/{id}/cancel", post(cancel))
         .route("/admin/instances/{id}/operate", post(operate))
-        .route("/admin/migrations", get(migrations))
         .route("/admin/dead-letters", get(dead_letters))
         .route("/admin/dead-letters/{id}/replay", post(replay))
         .route("/admin/users", get(users_page).post(add_user))
@@ -135,40 +134,6 @@ async fn instance(
     Ok(state
         .ui
         .page("admin_instance", &chrome, &title, data)?
-        .into_response())
-}
-
-/// Migrations, newest first, with their progress; refreshes itself while one runs.
-async fn migrations(
-    State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
-) -> Result<Response, AppError> {
-    admin(&caller)?;
-    let mut shown = Vec::new();
-    for status in state.engine.migrations(50).await? {
-        let handled = status.migration.total - status.count("pending");
-        let percent = if status.migration.total > 0 {
-            handled * 100 / status.migration.total
-        } else {
-            100
-        };
-        let mut view =
-            serde_json::to_value(crate::routes::api::releases::MigrationView::from(status))
-                .unwrap_or_default();
-        view["handled"] = json!(handled);
-        view["percent"] = json!(percent);
-        shown.push(view);
-    }
-    let running = shown.iter().any(|m| m["status"] == "running");
-    let title = state.ui.text(chrome.lang, "nav.migrations");
-    Ok(state
-        .ui
-        .page(
-            "admin_migrations",
-            &chrome,
-            &title,
-            json!({ "migrations": shown, "running": running }),
-        )?
         .into_response())
 }
 

@@ -14,6 +14,7 @@ mod inbox;
 mod jobs;
 mod login;
 mod persons;
+mod releases;
 mod tasks;
 
 use std::collections::HashMap;
@@ -381,6 +382,7 @@ pub(crate) fn router(_state: &AppState) -> Router<AppState> {
         .merge(tasks::router())
         .merge(persons::router())
         .merge(admin::router())
+        .merge(releases::router())
         .merge(jobs::router())
         .merge(folkbokforing::router())
         .merge(designer::router())

@@ -1,0 +1,240 @@
+//! The migrations page (admins): "restart after release" with its dry run, the migrations
+//! with their progress, and abandoning or undoing one (docs/releases.md).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use forlob_engine::EngineError;
+use forlob_engine::release::MigrationPhase;
+use forlob_engine::runtime::{MigrationPreview, RestartRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin::admin;
+use super::{Chrome, SignedIn, done};
+use crate::error::AppError;
+use crate::routes::api::Path;
+use crate::routes::api::releases::{
+    MigrationView, PreviewView, resume_in_background, work_in_background,
+};
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/migrations", get(migrations))
+        .route("/admin/migrations/restart", post(restart))
+        .route("/admin/migrations/{id}/abandon", post(abandon))
+        .route("/admin/migrations/{id}/undo", post(undo))
+        .route("/admin/migrations/{id}/resume", post(resume))
+}
+
+/// The restart form as typed: every field text, the empty ones meaning "the default".
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+struct RestartForm {
+    #[serde(default)]
+    process: String,
+    #[serde(default)]
+    from_version: String,
+    /// Comma-separated state names.
+    #[serde(default)]
+    states: String,
+    #[serde(default)]
+    to_state: String,
+    #[serde(default)]
+    drop_timers: Option<String>,
+    #[serde(default)]
+    reason: String,
+    /// `dry_run` (the default) or `restart`.
+    #[serde(default)]
+    action: String,
+}
+
+impl RestartForm {
+    fn request(&self) -> Result<RestartRequest, EngineError> {
+        let from_version = match self.from_version.trim() {
+            "" => None,
+            text => Some(text.parse().map_err(|_| {
+                EngineError::Invalid(
+                    [(
+                        "from_version".to_owned(),
+                        format!("`{text}` is not a version number"),
+                    )]
+                    .into(),
+                )
+            })?),
+        };
+        let text = |t: &str| Some(t.trim()).filter(|t| !t.is_empty()).map(str::to_owned);
+        Ok(RestartRequest {
+            process: self.process.trim().to_owned(),
+            from_version,
+            states: self.states.split(',').filter_map(text).collect(),
+            to_state: text(&self.to_state),
+            drop_timers: self.drop_timers.is_some(),
+            reason: self.reason.trim().to_owned(),
+        })
+    }
+}
+
+/// Migrations, newest first, with their progress; refreshes itself while one runs.
+async fn migrations(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    page(&state, &chrome, &RestartForm::default(), Outcome::Form).await
+}
+
+/// What the restart form led to, shown above the list.
+enum Outcome {
+    Form,
+    Preview(MigrationPreview),
+    Refused(forlob_engine::form::FieldErrors),
+}
+
+async fn page(
+    state: &AppState,
+    chrome: &Chrome,
+    form: &RestartForm,
+    outcome: Outcome,
+) -> Result<Response, AppError> {
+    let mut shown = Vec::new();
+    for status in state.engine.migrations(50).await? {
+        let phase = status.migration.status;
+        // An undo works through what the migration did; a migration through what it selected.
+        let (handled, total) = if matches!(phase, MigrationPhase::Undoing | MigrationPhase::Undone)
+        {
+            let undone = status.count("undone") + status.count("kept");
+            (undone, undone + status.count("done"))
+        } else {
+            let total = status.migration.total;
+            (total - status.count("pending"), total)
+        };
+        let percent = if total > 0 {
+            handled * 100 / total
+        } else {
+            100
+        };
+        let mut view = serde_json::to_value(MigrationView::from(status)).unwrap_or_default();
+        view["handled"] = json!(handled);
+        view["of"] = json!(total);
+        view["percent"] = json!(percent);
+        view["busy"] = json!(phase.is_busy());
+        view["can_abandon"] = json!(phase == MigrationPhase::Running);
+        view["can_undo"] = json!(matches!(
+            phase,
+            MigrationPhase::Finished | MigrationPhase::Abandoned
+        ));
+        shown.push(view);
+    }
+    let busy = shown.iter().any(|m| m["busy"] == true);
+    let mut processes: Vec<String> = state
+        .engine
+        .catalog()
+        .latest_all()
+        .into_iter()
+        .map(|(_, def)| def.id.clone())
+        .collect();
+    processes.sort();
+    let (status, preview, errors) = match outcome {
+        Outcome::Form => (StatusCode::OK, Value::Null, Value::Null),
+        Outcome::Preview(preview) => (
+            StatusCode::OK,
+            serde_json::to_value(PreviewView::from(preview)).unwrap_or_default(),
+            Value::Null,
+        ),
+        Outcome::Refused(errors) => (StatusCode::UNPROCESSABLE_ENTITY, Value::Null, json!(errors)),
+    };
+    let title = state.ui.text(chrome.lang, "nav.migrations");
+    let data = json!({
+        "migrations": shown,
+        "busy": busy,
+        "processes": processes,
+        "form": form,
+        "preview": preview,
+        "errors": errors,
+    });
+    Ok((
+        status,
+        state.ui.page("admin_migrations", chrome, &title, data)?,
+    )
+        .into_response())
+}
+
+/// "Restart after release" from the page: a dry run shows what would happen to each
+/// instance; the restart itself starts the migration on the server and comes back to the list.
+async fn restart(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Form(form): Form<RestartForm>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    let plan = match form.request() {
+        Ok(request) => state.engine.restart_plan(&request).await,
+        Err(e) => Err(e),
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(EngineError::Invalid(errors)) => {
+            return page(&state, &chrome, &form, Outcome::Refused(errors)).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if form.action != "restart" {
+        let preview = state.engine.preview_migration(&plan).await?;
+        return page(&state, &chrome, &form, Outcome::Preview(preview)).await;
+    }
+    let actor = caller.actor();
+    let id = state.engine.start_migration(&plan, &actor).await?;
+    work_in_background(&state, id, MigrationPhase::Running, actor);
+    Ok(done("/admin/migrations", "migrations.started").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn abandon(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<i64>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    state
+        .engine
+        .abandon_migration(id, &caller.actor(), form.reason.trim())
+        .await?;
+    Ok(done("/admin/migrations", "migrations.abandoned").into_response())
+}
+
+async fn undo(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<i64>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    let actor = caller.actor();
+    state
+        .engine
+        .begin_undo(id, &actor, form.reason.trim())
+        .await?;
+    work_in_background(&state, id, MigrationPhase::Undoing, actor);
+    Ok(done("/admin/migrations", "migrations.undo_started").into_response())
+}
+
+/// Continues a migration or an undo that stopped (its node went down, or it failed and the
+/// cause is mended).
+async fn resume(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    resume_in_background(&state, id, caller.actor()).await?;
+    Ok(done("/admin/migrations", "migrations.resumed").into_response())
+}
