@@ -1333,7 +1333,97 @@ async fn move_to_refuses_what_it_cannot_carry_over(backend: Backend) {
     assert_eq!(only_v1.states["wait"].operation, Operation::MoveTo);
 }
 
+/// A package that will not let one child go: its work for `p2` is under way.
+struct KeepsP2;
+
+#[async_trait::async_trait]
+impl forlob_engine::CancelHook for KeepsP2 {
+    async fn cancelled(
+        &self,
+        ctx: &forlob_engine::CancelContext<'_>,
+    ) -> Result<(), forlob_engine::ActionError> {
+        if ctx.subject == "p2" {
+            return Err(forlob_engine::ActionError::permanent(
+                "a payment for p2 is under way",
+            ));
+        }
+        Ok(())
+    }
+}
+
+async fn one_refused_instance_fails_alone_and_the_rest_of_its_batch_moves(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(CHILD)
+        .with_process(PARENT)
+        .with_registry(|r| {
+            r.register_cancel_hook("rel-child", Arc::new(KeepsP2));
+        })
+        .build()
+        .await;
+    let mut parents = Vec::new();
+    for subject in ["p1", "p2", "p3"] {
+        parents.push(
+            app.engine
+                .start_instance("rel-parent", subject, Map::new(), &Actor::system())
+                .await
+                .expect("starts"),
+        );
+    }
+    app.engine
+        .deploy(&[file("p2.yaml", PARENT_V2)])
+        .await
+        .expect("v2 deploys");
+    let plan = app
+        .engine
+        .resolve_plan(&PlanRequest {
+            process: "rel-parent".into(),
+            states: [(
+                "delegate".to_owned(),
+                MappingRequest {
+                    restart: Some("review".into()),
+                    ..MappingRequest::default()
+                },
+            )]
+            .into_iter()
+            .collect(),
+            ..PlanRequest::default()
+        })
+        .await
+        .expect("plan");
+    // All three are one batch: p2's refusal sends it item by item.
+    let status = app
+        .engine
+        .migrate(&plan, &admin(), &|_| {})
+        .await
+        .expect("migrates");
+    assert_eq!(
+        (status.count("done"), status.count("failed")),
+        (2, 1),
+        "{:?}",
+        status.counts
+    );
+    assert_eq!(status.problems[0].instance_id, parents[1]);
+    let why = status.problems[0].message.as_deref().unwrap_or_default();
+    assert!(why.contains("a payment for p2 is under way"), "{why}");
+    // Nothing of p2's restart was written: it waits on v1 for its child, which runs on.
+    let kept = instance(&app.engine, parents[1]).await;
+    assert_eq!((kept.version, kept.state.as_str()), (1, "delegate"));
+    assert_eq!(
+        called_by(&app.engine, parents[1]).await[0].status,
+        InstanceStatus::Active
+    );
+    for moved in [parents[0], parents[2]] {
+        let i = instance(&app.engine, moved).await;
+        assert_eq!((i.version, i.state.as_str()), (2, "review"));
+        assert_eq!(
+            called_by(&app.engine, moved).await[0].status,
+            InstanceStatus::Cancelled
+        );
+    }
+}
+
 on_both_backends!(
+    one_refused_instance_fails_alone_and_the_rest_of_its_batch_moves,
     a_restart_out_of_a_call_cancels_the_instances_it_called,
     a_cancelled_child_does_not_move_its_parent_on_and_a_cancelled_parent_takes_its_children,
     an_abandoned_migration_leaves_its_pending_instances_and_frees_its_process,
