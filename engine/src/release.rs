@@ -165,22 +165,30 @@ pub fn has_timer(state: &crate::definition::State) -> bool {
 }
 
 /// How an instance rests in a state, down to what it waits for; `move_to` joins only states
-/// that rest alike, so what the instance holds (a task, a timer, a subscription to a message
-/// type or signal, a child of a process, a due step) means the same in the target and is
-/// woken the same way.
-fn rest_kind(state: &crate::definition::State) -> String {
+/// that rest alike, so what the instance holds (a task, a timer, a subscription under its
+/// key, a child of a process, a due step) means the same in the target and is woken the same
+/// way. A called process is named by its current id, so a renamed child still matches.
+fn rest_kind(state: &crate::definition::State, catalog: &Catalog) -> String {
     match &state.kind {
         StepKind::Automatic { .. } => "an automatic step".into(),
         StepKind::Manual { .. } => "a manual step".into(),
         StepKind::Decision { .. } => "a decision".into(),
-        StepKind::Call { process, .. } => format!("a call of `{process}`"),
+        StepKind::Call { process, .. } => format!("a call of `{}`", catalog.resolve_id(process)),
         StepKind::Wait { wait, .. } => match wait {
             WaitSpec::After(_) | WaitSpec::Until { .. } => "a timer wait".into(),
-            WaitSpec::Message { message_type, .. } => {
-                format!("a wait for message `{message_type}`")
-            }
-            WaitSpec::Signal { name, deadline, .. } => format!(
-                "a wait for signal `{name}` {} deadline",
+            WaitSpec::Message {
+                message_type, key, ..
+            } => format!(
+                "a wait for message `{message_type}` keyed by `{}`",
+                key.source()
+            ),
+            WaitSpec::Signal {
+                name,
+                key,
+                deadline,
+            } => format!(
+                "a wait for signal `{name}` keyed by `{}` {} deadline",
+                key.source(),
                 if deadline.is_some() {
                     "with a"
                 } else {
@@ -193,8 +201,12 @@ fn rest_kind(state: &crate::definition::State) -> String {
 }
 
 /// Whether an instance resting in `a` could rest in `b` with what it holds.
-pub fn rests_alike(a: &crate::definition::State, b: &crate::definition::State) -> bool {
-    rest_kind(a) == rest_kind(b)
+pub fn rests_alike(
+    a: &crate::definition::State,
+    b: &crate::definition::State,
+    catalog: &Catalog,
+) -> bool {
+    rest_kind(a, catalog) == rest_kind(b, catalog)
 }
 
 /// Checks `request` against the deployed versions.
@@ -347,15 +359,16 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
         }
         let mut ok = true;
         for (id, v, source) in &sources {
-            if operation == Operation::MoveTo && rest_kind(source) != rest_kind(target_state) {
+            let (from_kind, to_kind) =
+                (rest_kind(source, catalog), rest_kind(target_state, catalog));
+            if operation == Operation::MoveTo && from_kind != to_kind {
                 error(
                     &mut errors,
                     &to_field,
                     "plan-bad-mapping",
                     format!(
                         "`{name}` of {id} v{v} is {} and `{to}` is {}: `move_to` carries over what an instance holds, so both must wait alike; use `restart`",
-                        rest_kind(source),
-                        rest_kind(target_state)
+                        from_kind, to_kind
                     ),
                 );
                 ok = false;

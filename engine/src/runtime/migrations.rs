@@ -155,7 +155,7 @@ impl Engine {
                 let kept = !matches!(state.kind, StepKind::Manual { .. })
                     && target
                         .state(&state.id)
-                        .is_some_and(|t| release::rests_alike(state, t));
+                        .is_some_and(|t| release::rests_alike(state, t, &catalog));
                 *keeps.entry(state.id.clone()).or_insert(kept) &= kept;
             }
         }
