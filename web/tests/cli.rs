@@ -247,3 +247,25 @@ fn a_release_is_previewed_deployed_and_its_plan_checked_from_the_command_line() 
         stdout(&out)
     );
 }
+
+#[test]
+fn incidents_are_listed_and_an_unknown_one_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display());
+    let out = forlob(&["incidents", "--db", &db]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("no open incidents"),
+        "{}",
+        stdout(&out)
+    );
+    let out = forlob(&["incidents", "skip", "41", "--to", "done", "--db", &db]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("incident `41` not found"), "{said}");
+    // A migration that does not exist cannot be abandoned either.
+    let out = forlob(&["instances", "migrations", "7", "--abandon", "--db", &db]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("migration `7` not found"), "{said}");
+}

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::execute::Txn;
+use super::operations::cancel_row;
 use super::transition::Event;
 use super::work::WORK_PREFIX;
 use crate::definition::ProcessDefinition;
@@ -102,18 +103,18 @@ impl Engine {
         .await
     }
 
-    /// Ends the instance as cancelled: its open tasks are cancelled, its timers and waits
-    /// dropped.
+    /// Ends the instance as cancelled, as an admin's cancel of the instance does (its tasks,
+    /// timers, waits and the instances it called end with it; its package is told).
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn cancel_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
-            let (_, _, mut row) = self.take_incident(&conn, incident_id, "cancelled").await?;
-            store::close_open_work(&conn, row.id, now).await?;
-            row.status = InstanceStatus::Cancelled;
-            row.ended_at = Some(now);
+            let (incident, _, mut row) =
+                self.take_incident(&conn, incident_id, "cancelled").await?;
             let mut tx = Txn::new(&conn, now);
+            let why = format!("incident {incident_id} cancelled: {}", incident.error);
+            cancel_row(&mut tx, &self.registry, &mut row, actor, &why).await?;
             tx.writes.instance(&row, now);
             tx.writes.history(
                 row.id,

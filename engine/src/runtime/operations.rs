@@ -111,10 +111,9 @@ impl Engine {
             reason,
             "cancel",
             &InstanceStatus::UNFINISHED,
-            |conn, row, now| {
+            // The cancel itself is `cancel_row`, which `operate` runs for a cancelled row.
+            |_, row, _| {
                 Box::pin(async move {
-                    store::close_open_work(conn, row.id, now).await?;
-                    store::resolve_incidents_of(conn, row.id, "cancelled", now).await?;
                     row.status = InstanceStatus::Cancelled;
                     Ok(None)
                 })
@@ -155,14 +154,9 @@ impl Engine {
                 .into());
             }
             let again = change(&conn, &mut row, now).await?;
-            if row.status == InstanceStatus::Cancelled {
-                row.ended_at = Some(now);
-            }
             let mut tx = Txn::new(&conn, now);
             if row.status == InstanceStatus::Cancelled {
-                run_cancel_hook(&self.registry, &conn, &row, actor, reason, now).await?;
-                let why = format!("its parent {} was cancelled", row.id);
-                cancel_children(&mut tx, &self.registry, row.id, None, actor, &why).await?;
+                cancel_row(&mut tx, &self.registry, &mut row, actor, reason).await?;
             }
             tx.writes.history(
                 row.id,
@@ -224,9 +218,7 @@ pub(super) async fn cancel_children(
         tx.writes.flush(conn, now).await?;
         for (child, parent_state) in children {
             let mut row = row_of(child, parent_state);
-            run_cancel_hook(registry, conn, &row, actor, why, now).await?;
-            store::close_open_work(conn, row.id, now).await?;
-            store::resolve_incidents_of(conn, row.id, "cancelled", now).await?;
+            close_row(conn, registry, &mut row, actor, why, now).await?;
             tx.writes.history(
                 row.id,
                 HistoryEntry {
@@ -238,14 +230,45 @@ pub(super) async fn cancel_children(
                     at: now,
                 },
             );
-            row.status = InstanceStatus::Cancelled;
-            row.ended_at = Some(now);
             tx.writes.instance(&row, now);
             parents.push((row.id, None));
             cancelled += 1;
         }
     }
     Ok(cancelled)
+}
+
+/// Ends `row` as cancelled in `tx` with everything it holds: its package is told, its open
+/// tasks are cancelled, its timers and waits dropped, its incidents closed, and the instances
+/// it called and waits for are cancelled with it (nothing would wait for them). The caller
+/// writes the row and its history entry. Answers how many called instances were cancelled.
+pub(super) async fn cancel_row(
+    tx: &mut Txn<'_>,
+    registry: &Registry,
+    row: &mut InstanceRow,
+    actor: &Actor,
+    why: &str,
+) -> Result<usize> {
+    close_row(tx.conn, registry, row, actor, why, tx.now).await?;
+    let theirs = format!("its parent {} was cancelled", row.id);
+    cancel_children(tx, registry, row.id, None, actor, &theirs).await
+}
+
+/// `cancel_row` for one instance, without the instances it called.
+async fn close_row(
+    conn: &DatabaseTransaction,
+    registry: &Registry,
+    row: &mut InstanceRow,
+    actor: &Actor,
+    why: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    run_cancel_hook(registry, conn, row, actor, why, now).await?;
+    store::close_open_work(conn, row.id, now).await?;
+    store::resolve_incidents_of(conn, row.id, "cancelled", now).await?;
+    row.status = InstanceStatus::Cancelled;
+    row.ended_at = Some(now);
+    Ok(())
 }
 
 /// Tells the instance's package it is cancelled; the package's refusal refuses the cancel.

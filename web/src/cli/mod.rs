@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod incidents;
 mod instances;
 mod jobs;
 mod register;
@@ -101,6 +102,8 @@ enum Command {
     },
     /// List and inspect process instances.
     Instances(instances::InstancesArgs),
+    /// Failed automatic steps: list them, retry, skip to a state, or cancel the instance.
+    Incidents(incidents::IncidentsArgs),
     /// The simulated population register: synthetic persons and a move stream.
     Register(register::RegisterArgs),
     /// Add and list users (caseworkers, admins, designers) and their API tokens.
@@ -197,6 +200,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Instances(args) => instances::run(args, &config).await,
+        Command::Incidents(args) => incidents::run(args, &config).await,
         Command::Register(args) => register::run(args, &config).await,
         Command::Users(args) => users::run(args, &config).await,
         Command::Jobs(args) => jobs::run(args, &config).await,
