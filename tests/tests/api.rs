@@ -1024,16 +1024,18 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
         .await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
     let id = started.json()["id"].as_i64().expect("migration id");
-    web.settle().await;
-    let status = web
-        .api(
+    let migration = async || {
+        web.api(
             Method::GET,
             &format!("/api/admin/migrations/{id}"),
             Some(&web.admin),
             None,
         )
         .await
-        .json();
+        .json()
+    };
+    web.settle().await;
+    let status = migration().await;
     assert_eq!(status["status"], "finished", "{status}");
     assert_eq!(status["counts"]["done"], 1, "{status}");
     // The old task is gone; the instance waits on v2 with a new one.
@@ -1091,15 +1093,7 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
         .await;
     assert_eq!(undo.status, StatusCode::ACCEPTED, "{}", undo.text);
     web.settle().await;
-    let status = web
-        .api(
-            Method::GET,
-            &format!("/api/admin/migrations/{id}"),
-            Some(&web.admin),
-            None,
-        )
-        .await
-        .json();
+    let status = migration().await;
     assert_eq!(status["status"], "undone", "{status}");
     assert_eq!(status["counts"]["undone"], 1, "{status}");
     assert_eq!(status["ended_by"], "admin", "{status}");

@@ -960,14 +960,13 @@ async fn complete_open_task_of(engine: &Engine, instance_id: Uuid) {
         .expect("completes");
 }
 
-async fn a_restart_out_of_a_call_cancels_the_instances_it_called(backend: Backend) {
-    let (app, parent, old_child) = parent_and_child(backend).await;
-    app.engine
+/// Deploys `PARENT_V2` and plans the parents waiting in `delegate` into its `review`.
+async fn parents_into_review(engine: &Engine) -> release::MigrationPlan {
+    engine
         .deploy(&[file("p2.yaml", PARENT_V2)])
         .await
         .expect("v2 deploys");
-    let plan = app
-        .engine
+    engine
         .resolve_plan(&PlanRequest {
             process: "rel-parent".into(),
             states: [(
@@ -982,7 +981,12 @@ async fn a_restart_out_of_a_call_cancels_the_instances_it_called(backend: Backen
             ..PlanRequest::default()
         })
         .await
-        .expect("plan");
+        .expect("plan")
+}
+
+async fn a_restart_out_of_a_call_cancels_the_instances_it_called(backend: Backend) {
+    let (app, parent, old_child) = parent_and_child(backend).await;
+    let plan = parents_into_review(&app.engine).await;
     // The dry run names the child the restart cancels.
     let preview = app.engine.preview_migration(&plan).await.expect("preview");
     assert_eq!(preview.groups[0].children_cancelled, 1);
@@ -1369,27 +1373,7 @@ async fn one_refused_instance_fails_alone_and_the_rest_of_its_batch_moves(backen
                 .expect("starts"),
         );
     }
-    app.engine
-        .deploy(&[file("p2.yaml", PARENT_V2)])
-        .await
-        .expect("v2 deploys");
-    let plan = app
-        .engine
-        .resolve_plan(&PlanRequest {
-            process: "rel-parent".into(),
-            states: [(
-                "delegate".to_owned(),
-                MappingRequest {
-                    restart: Some("review".into()),
-                    ..MappingRequest::default()
-                },
-            )]
-            .into_iter()
-            .collect(),
-            ..PlanRequest::default()
-        })
-        .await
-        .expect("plan");
+    let plan = parents_into_review(&app.engine).await;
     // All three are one batch: p2's refusal sends it item by item.
     let status = app
         .engine
