@@ -987,7 +987,13 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
         "{}",
         broken.text
     );
-    assert!(broken.text.contains("bad.yaml:"), "{}", broken.text);
+    let diagnostics = &broken.json()["details"]["diagnostics"];
+    assert!(
+        diagnostics[0]
+            .as_str()
+            .is_some_and(|d| d.starts_with("bad.yaml:")),
+        "{diagnostics}"
+    );
     web.deploy_case_v2().await;
     let body = json!({ "process": "web-case", "reason": "release 2", "dry_run": true });
     let refused = web

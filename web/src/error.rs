@@ -181,7 +181,10 @@ impl From<EngineError> for AppError {
                     "invalid_definition",
                     format!("{} problem(s) in the definitions", d.0.len()),
                 );
-                e.details = json!(d.0.iter().map(ToString::to_string).collect::<Vec<_>>());
+                // An object, as `details` always is: `{diagnostics: ["file:line:col: ..."]}`.
+                e.details = json!({
+                    "diagnostics": d.0.iter().map(ToString::to_string).collect::<Vec<_>>()
+                });
                 e
             }
             // These texts are written for users and hold no database detail.

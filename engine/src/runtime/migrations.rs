@@ -585,7 +585,8 @@ impl Engine {
             progress(Progress { handled, total });
         }
         let (_turn, conn) = self.begin_write().await?;
-        rel::end_migration(
+        // Another node resuming the same undo may have ended it first.
+        let ended = rel::end_migration(
             &conn,
             id,
             MigrationPhase::Undoing,
@@ -594,7 +595,9 @@ impl Engine {
         )
         .await?;
         self.commit(conn).await?;
-        tracing::info!(migration = id, "migration undone");
+        if ended {
+            tracing::info!(migration = id, "migration undone");
+        }
         self.migration_status(id).await
     }
 
