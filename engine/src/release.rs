@@ -70,6 +70,17 @@ impl MigrationPhase {
         Self::ALL.into_iter().find(|p| p.as_str() == text)
     }
 
+    /// The phases an undo starts from.
+    pub const UNDOABLE: [Self; 2] = [Self::Finished, Self::Abandoned];
+
+    pub fn can_undo(self) -> bool {
+        Self::UNDOABLE.contains(&self)
+    }
+
+    pub fn can_abandon(self) -> bool {
+        self == Self::Running
+    }
+
     /// Whether the migration holds its process's slot (work is left to do).
     pub fn is_busy(self) -> bool {
         matches!(self, Self::Running | Self::Undoing)

@@ -1094,7 +1094,7 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
             Method::POST,
             &format!("/api/admin/migrations/{id}/undo"),
             Some(&web.admin),
-            None,
+            Some(json!({ "reason": "wrong release" })),
         )
         .await;
     assert_eq!(undo.status, StatusCode::ACCEPTED, "{}", undo.text);
@@ -1102,7 +1102,11 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
     let status = migration().await;
     assert_eq!(status["status"], "undone", "{status}");
     assert_eq!(status["counts"]["undone"], 1, "{status}");
-    assert_eq!(status["ended_by"], "admin", "{status}");
+    assert_eq!(
+        (&status["undone_by"], &status["undo_reason"]),
+        (&json!("admin"), &json!("wrong release")),
+        "{status}"
+    );
     let twice = web
         .api(
             Method::POST,
@@ -1141,7 +1145,7 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
     assert_eq!(abandoned["status"], "abandoned", "{abandoned}");
     assert_eq!(abandoned["counts"]["skipped"], 1, "{abandoned}");
     assert_eq!(
-        (&abandoned["ended_by"], &abandoned["end_reason"]),
+        (&abandoned["abandoned_by"], &abandoned["abandon_reason"]),
         (&json!("admin"), &json!("node lost"))
     );
 

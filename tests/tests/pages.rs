@@ -613,7 +613,14 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
         "{}",
         dry.text
     );
-    assert!(dry.text.contains("value=\"restart\""));
+    // The restart button carries what the dry run was made of.
+    let preview = dry.text.split("id=\"preview\"").nth(1).unwrap_or_default();
+    assert!(
+        preview.contains("name=\"reason\" value=\"release 2\"")
+            && preview.contains("name=\"process\" value=\"web-case\"")
+            && preview.contains("value=\"restart\""),
+        "{preview}"
+    );
     assert!(
         web.state
             .engine
@@ -667,8 +674,8 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
     assert_eq!(status.migration.status, MigrationPhase::Undone);
     assert_eq!(
         (
-            status.migration.ended_by.as_deref(),
-            status.migration.end_reason.as_str()
+            status.migration.undone_by.as_deref(),
+            status.migration.undo_reason.as_str()
         ),
         (Some("admin"), "forkert version")
     );

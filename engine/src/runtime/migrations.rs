@@ -74,7 +74,8 @@ pub struct MigrationPreview {
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationStatus {
     pub migration: MigrationRow,
-    /// Items per status: `pending`, `done`, `skipped`, `failed`, `undone`.
+    /// Items per status: `pending`, `done`, `skipped`, `failed`; after an undo `undone` and
+    /// `kept`.
     pub counts: BTreeMap<String, i64>,
     /// Items skipped or failed, with why (the first 100).
     pub problems: Vec<MigrationItem>,
@@ -313,7 +314,8 @@ impl Engine {
     }
 
     /// Works the pending items of migration `id` in batches until none is left, then marks
-    /// it finished. Resumes a migration a crash interrupted; a finished one is left as it is.
+    /// it finished. Resumes a migration a crash interrupted; one in any other phase than
+    /// running is left as it is.
     pub async fn run_migration(
         &self,
         id: i64,
@@ -436,6 +438,22 @@ impl Engine {
         self.run_migration(id, actor, progress).await
     }
 
+    /// Works migration `id` on from where it is: its items if it is running, its undo if it
+    /// is being undone; any other phase is left as it is. What a resume after a crash, the
+    /// CLI's `--resume` and the server's background work call.
+    pub async fn continue_migration(
+        &self,
+        id: i64,
+        actor: &Actor,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        if migration_row(&self.db, id).await?.status == MigrationPhase::Undoing {
+            self.run_undo(id, actor, progress).await
+        } else {
+            self.run_migration(id, actor, progress).await
+        }
+    }
+
     /// Runs every migration (and undo) a crash left running (a node's start-up).
     pub async fn resume_migrations(&self) -> Result<Vec<MigrationStatus>> {
         let mut resumed = Vec::new();
@@ -446,288 +464,9 @@ impl Engine {
                 municipality: None,
                 role: "admin".into(),
             };
-            let status = if row.status == MigrationPhase::Undoing {
-                self.run_undo(row.id, &actor, &|_| {}).await?
-            } else {
-                self.run_migration(row.id, &actor, &|_| {}).await?
-            };
-            resumed.push(status);
+            resumed.push(self.continue_migration(row.id, &actor, &|_| {}).await?);
         }
         Ok(resumed)
-    }
-
-    /// Ends a running migration that is not to go on (its target version was withdrawn, or
-    /// it keeps failing): its pending items are skipped with `reason`, the instances it moved
-    /// stay moved (undo them if need be), and the process is free for another migration. A
-    /// node working on it finds its batch's items taken (the batch is rolled back) and no
-    /// pending ones after it. 409 unless it is running.
-    pub async fn abandon_migration(
-        &self,
-        id: i64,
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<MigrationStatus> {
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let now = self.clock.now();
-            let ended = rel::end_migration(
-                &conn,
-                id,
-                MigrationPhase::Running,
-                MigrationPhase::Abandoned,
-                now,
-            )
-            .await?;
-            if !ended {
-                let row = migration_row(&conn, id).await?;
-                return Err(TransitionError::Raced(format!(
-                    "migration {id} is {}; only a running migration can be abandoned",
-                    row.status
-                ))
-                .into());
-            }
-            let why = if reason.is_empty() {
-                format!("the migration was abandoned by {}", actor.id)
-            } else {
-                format!("the migration was abandoned by {}: {reason}", actor.id)
-            };
-            rel::record_ended_by(&conn, id, &actor.id, reason).await?;
-            let skipped = rel::skip_pending_items(&conn, id, &why).await?;
-            self.commit(conn).await?;
-            tracing::warn!(migration = id, actor = %actor.id, skipped, reason, "migration abandoned");
-            Ok(())
-        })
-        .await?;
-        self.migration_status(id).await
-    }
-
-    /// Takes a finished (or abandoned) migration back: [`Engine::begin_undo`], then
-    /// [`Engine::run_undo`].
-    pub async fn undo_migration(
-        &self,
-        id: i64,
-        actor: &Actor,
-        reason: &str,
-        progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<MigrationStatus> {
-        self.begin_undo(id, actor, reason).await?;
-        self.run_undo(id, actor, progress).await
-    }
-
-    /// Marks a finished or abandoned migration as being undone. It takes its process's
-    /// migration slot, so no migration of the process starts meanwhile and a second undo is
-    /// refused: 409 for a migration in another phase or a process with a migration running.
-    /// The admin and the reason are recorded on the migration.
-    pub async fn begin_undo(&self, id: i64, actor: &Actor, reason: &str) -> Result<()> {
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let row = migration_row(&conn, id).await?;
-            let undoable = [MigrationPhase::Finished, MigrationPhase::Abandoned];
-            let claimed = rel::claim_migration(
-                &conn,
-                id,
-                &undoable,
-                MigrationPhase::Undoing,
-                &row.process_id,
-            )
-            .await?;
-            if claimed {
-                rel::record_ended_by(&conn, id, &actor.id, reason).await?;
-                return self.commit(conn).await;
-            }
-            let row = migration_row(&conn, id).await?;
-            if !undoable.contains(&row.status) {
-                return Err(TransitionError::Raced(format!(
-                    "migration {id} is {}; only a finished or abandoned migration can be undone",
-                    row.status
-                ))
-                .into());
-            }
-            Err(slot_taken(&conn, &row.process_id).await?)
-        })
-        .await
-    }
-
-    /// Puts back each instance the migration moved that has not moved on since (version,
-    /// state, variables, tasks, timers, subscriptions, incident), with a history entry. An
-    /// instance that moved on, or whose restart ran an action (whose writes are the
-    /// package's), is kept as it is and listed with why. Resumes an undo a crash interrupted;
-    /// a migration not being undone is left as it is.
-    pub async fn run_undo(
-        &self,
-        id: i64,
-        actor: &Actor,
-        progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<MigrationStatus> {
-        let row = migration_row(&self.db, id).await?;
-        if row.status != MigrationPhase::Undoing {
-            return self.migration_status(id).await;
-        }
-        let total = u64::try_from(
-            rel::item_counts(&self.db, id)
-                .await?
-                .get("done")
-                .copied()
-                .unwrap_or(0),
-        )
-        .unwrap_or(0);
-        let mut handled = 0;
-        let mut after = 0;
-        loop {
-            let batch =
-                rel::items_with_status(&self.db, id, "done", after, self.options.batch_size)
-                    .await?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            self.retrying(|| self.undo_batch(&row, &batch, actor))
-                .await?;
-            handled += batch.len() as u64;
-            progress(Progress { handled, total });
-        }
-        let (_turn, conn) = self.begin_write().await?;
-        // Another node resuming the same undo may have ended it first.
-        let ended = rel::end_migration(
-            &conn,
-            id,
-            MigrationPhase::Undoing,
-            MigrationPhase::Undone,
-            self.clock.now(),
-        )
-        .await?;
-        self.commit(conn).await?;
-        if ended {
-            tracing::info!(migration = id, "migration undone");
-        }
-        self.migration_status(id).await
-    }
-
-    async fn undo_batch(
-        &self,
-        migration: &MigrationRow,
-        batch: &[MigrationItem],
-        actor: &Actor,
-    ) -> Result<()> {
-        let (_turn, conn) = self.begin_write().await?;
-        for item in batch {
-            let savepoint = conn.begin().await?;
-            let kept = match self.undo_item(&savepoint, migration, item, actor).await {
-                Ok(None) => {
-                    savepoint.commit().await?;
-                    continue;
-                }
-                Ok(Some(why)) => why,
-                // Only what another try may mend stops the batch (and is retried); any
-                // other error, a database one included, is this item's alone.
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => e.to_string(),
-            };
-            savepoint.rollback().await?;
-            rel::set_item(
-                &conn,
-                item.id,
-                "done",
-                ItemOutcome {
-                    status: "kept",
-                    operation: item.operation.as_deref(),
-                    to_state: item.to_state.as_deref(),
-                    before: item.before.clone(),
-                    row_version_after: item.row_version_after,
-                    message: Some(kept),
-                },
-            )
-            .await?;
-        }
-        self.commit(conn).await
-    }
-
-    /// Puts one instance back; `Some(why)` when it is kept as it is.
-    async fn undo_item(
-        &self,
-        conn: &DatabaseTransaction,
-        migration: &MigrationRow,
-        item: &MigrationItem,
-        actor: &Actor,
-    ) -> Result<Option<String>> {
-        let now = self.clock.now();
-        let Some(before) = &item.before else {
-            return Ok(Some(
-                "nothing was recorded of it before the migration".into(),
-            ));
-        };
-        let Some((instance, parent_state)) = store::instance(conn, item.instance_id).await? else {
-            return Ok(Some("the instance no longer exists".into()));
-        };
-        if Some(instance.row_version) != item.row_version_after {
-            return Ok(Some(format!(
-                "the instance moved on after the migration (it is in `{}`, {})",
-                instance.state,
-                instance.status.as_str()
-            )));
-        }
-        if before["beyond_instance"].as_u64().unwrap_or(0) > 0 {
-            return Ok(Some(
-                "its restart ran actions or started other instances, which the engine cannot take back".into(),
-            ));
-        }
-        let held: rel::Holdings =
-            serde_json::from_value(before["holdings"].clone()).unwrap_or_default();
-        let text = |k: &str| before[k].as_str().unwrap_or_default().to_owned();
-        let mut row = row_of(instance, parent_state);
-        let (to_state, from_state) = (row.state.clone(), text("state"));
-        row.process_id = text("process_id");
-        row.version = before["version"]
-            .as_i64()
-            .and_then(|v| i32::try_from(v).ok())
-            .unwrap_or(row.version);
-        row.state = from_state.clone();
-        row.variables = before["variables"].clone();
-        row.status = InstanceStatus::parse(&text("status")).unwrap_or(InstanceStatus::Active);
-        if item.operation.as_deref() == Some(Operation::MoveTo.as_str()) {
-            rel::carry_over(
-                conn,
-                row.id,
-                &row.process_id,
-                row.version,
-                &to_state,
-                &from_state,
-            )
-            .await?;
-        } else {
-            rel::restore_holdings(conn, &row, &held, now).await?;
-            if row.status == InstanceStatus::Incident {
-                store::reopen_incidents_of(conn, row.id, "restarted").await?;
-            }
-        }
-        row.ended_at = None;
-        let mut tx = Txn::new(conn, now);
-        tx.writes.history(
-            row.id,
-            HistoryEntry {
-                from_state: Some(to_state),
-                to_state: from_state,
-                trigger: "undo".into(),
-                actor: Some(actor.id.clone()),
-                data: Some(json!({ "migration": migration.id, "name": migration.name })),
-                at: now,
-            },
-        );
-        tx.writes.instance(&row, now);
-        tx.flush().await?;
-        rel::set_item(
-            conn,
-            item.id,
-            "done",
-            ItemOutcome {
-                status: "undone",
-                operation: item.operation.as_deref(),
-                to_state: item.to_state.as_deref(),
-                before: item.before.clone(),
-                row_version_after: item.row_version_after,
-                message: None,
-            },
-        )
-        .await?;
-        Ok(None)
     }
 
     /// One batch. First all of it in one transaction, its writes flushed together (most of a
@@ -1005,14 +744,17 @@ impl Engine {
     }
 }
 
-async fn migration_row<C: sea_orm::ConnectionTrait>(conn: &C, id: i64) -> Result<MigrationRow> {
+pub(super) async fn migration_row<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    id: i64,
+) -> Result<MigrationRow> {
     rel::migration(conn, id)
         .await?
         .ok_or_else(|| EngineError::not_found("migration", id))
 }
 
 /// The 409 for a process whose one migration slot another migration (or undo) holds.
-async fn slot_taken(conn: &DatabaseTransaction, process: &str) -> Result<EngineError> {
+pub(super) async fn slot_taken(conn: &DatabaseTransaction, process: &str) -> Result<EngineError> {
     Ok(match rel::running_migration(conn, process).await? {
         Some(holder) => TransitionError::MigrationRunning {
             process: process.to_owned(),

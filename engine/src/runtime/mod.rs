@@ -14,6 +14,7 @@ mod execute;
 mod impact;
 mod incidents;
 mod messages;
+mod migration_ends;
 mod migrations;
 mod operations;
 mod queries;

@@ -294,22 +294,29 @@ async fn run_cancel_hook(
         reason,
         now,
     };
-    hook.cancelled(&ctx).await.map_err(|e| match e.source {
-        // The database failing under the package is the engine's to retry or report.
-        Some(source) => match source.downcast::<sea_orm::DbErr>() {
-            Ok(db) => EngineError::from(*db),
-            Err(other) => refused(&row.process_id, &format!("{}: {other}", e.message)),
-        },
-        None => refused(&row.process_id, &e.message),
+    hook.cancelled(&ctx).await.map_err(|e| {
+        let why = match e.source {
+            // The database failing under the package is the engine's to retry or report.
+            Some(source) => match source.downcast::<sea_orm::DbErr>() {
+                Ok(db) => return EngineError::from(*db),
+                Err(other) => format!("{}: {other}", e.message),
+            },
+            None => e.message,
+        };
+        let again = if e.retryable {
+            "; it may pass, try again"
+        } else {
+            ""
+        };
+        EngineError::Invalid(
+            [(
+                "cancel".to_owned(),
+                format!(
+                    "the `{}` package refused the cancel: {why}{again}",
+                    row.process_id
+                ),
+            )]
+            .into(),
+        )
     })
-}
-
-fn refused(process: &str, why: &str) -> EngineError {
-    EngineError::Invalid(
-        [(
-            "cancel".to_owned(),
-            format!("the `{process}` package refused the cancel: {why}"),
-        )]
-        .into(),
-    )
 }

@@ -352,8 +352,10 @@ pub mod migration {
         pub total: i64,
         pub created_at: DateTimeUtc,
         pub finished_at: Option<DateTimeUtc>,
-        pub ended_by: Option<String>,
-        pub end_reason: String,
+        pub abandoned_by: Option<String>,
+        pub abandon_reason: String,
+        pub undone_by: Option<String>,
+        pub undo_reason: String,
     }
     no_relations!();
 }

@@ -249,9 +249,12 @@ pub struct MigrationRow {
     pub total: i64,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// The admin who abandoned or undid it, and why.
-    pub ended_by: Option<String>,
-    pub end_reason: String,
+    /// The admin who abandoned it, and why.
+    pub abandoned_by: Option<String>,
+    pub abandon_reason: String,
+    /// The admin who undid it, and why.
+    pub undone_by: Option<String>,
+    pub undo_reason: String,
 }
 
 fn to_migration(m: migration::Model) -> MigrationRow {
@@ -269,8 +272,10 @@ fn to_migration(m: migration::Model) -> MigrationRow {
         total: m.total,
         created_at: m.created_at,
         finished_at: m.finished_at,
-        ended_by: m.ended_by,
-        end_reason: m.end_reason,
+        abandoned_by: m.abandoned_by,
+        abandon_reason: m.abandon_reason,
+        undone_by: m.undone_by,
+        undo_reason: m.undo_reason,
     }
 }
 
@@ -311,8 +316,10 @@ pub async fn insert_migration(
             total: Set(0),
             created_at: Set(new.now),
             finished_at: Set(None),
-            ended_by: Set(None),
-            end_reason: Set(String::new()),
+            abandoned_by: Set(None),
+            abandon_reason: Set(String::new()),
+            undone_by: Set(None),
+            undo_reason: Set(String::new()),
         })
         .exec(savepoint)
         .await?;
@@ -636,16 +643,26 @@ pub async fn claim_migration(
     Ok(claimed == Some(true))
 }
 
-/// Records the admin who abandoned or undid migration `id`, and why.
-pub async fn record_ended_by<C: ConnectionTrait>(
+/// Records the admin who ended migration `id` other than by finishing it, and why: an
+/// abandon (`Abandoned`) or an undo (`Undoing`), each in columns of its own.
+pub async fn record_end<C: ConnectionTrait>(
     conn: &C,
     id: i64,
+    end: MigrationPhase,
     actor: &str,
     reason: &str,
 ) -> Result<(), DbErr> {
+    let (by, why) = if end == MigrationPhase::Abandoned {
+        (
+            migration::Column::AbandonedBy,
+            migration::Column::AbandonReason,
+        )
+    } else {
+        (migration::Column::UndoneBy, migration::Column::UndoReason)
+    };
     migration::Entity::update_many()
-        .col_expr(migration::Column::EndedBy, SqlExpr::value(actor))
-        .col_expr(migration::Column::EndReason, SqlExpr::value(reason))
+        .col_expr(by, SqlExpr::value(actor))
+        .col_expr(why, SqlExpr::value(reason))
         .filter(migration::Column::Id.eq(id))
         .exec(conn)
         .await?;

@@ -20,7 +20,6 @@ impl CancelHook for CancelMove {
             // Cancelled before its move was planned: nothing to close.
             return Ok(());
         };
-        store::cancel_planned_move(ctx.conn, move_id).await?;
-        Ok(())
+        Ok(store::cancel_planned_move(ctx.conn, move_id).await?)
     }
 }

@@ -392,19 +392,18 @@ pub(crate) async fn latest_effected_move_date<C: ConnectionTrait>(
         .map(|m| m.move_date))
 }
 
-/// Cancels the move if it is still planned (one carried out or superseded stays as it is);
-/// whether it was.
+/// Cancels the move if it is still planned (one carried out or superseded stays as it is).
 pub(crate) async fn cancel_planned_move<C: ConnectionTrait>(
     conn: &C,
     id: i64,
-) -> Result<bool, DbErr> {
-    let result = dk_move::Entity::update_many()
+) -> Result<(), DbErr> {
+    dk_move::Entity::update_many()
         .col_expr(dk_move::Column::Status, SqlExpr::value("cancelled"))
         .filter(dk_move::Column::Id.eq(id))
         .filter(dk_move::Column::Status.eq("planned"))
         .exec(conn)
         .await?;
-    Ok(result.rows_affected == 1)
+    Ok(())
 }
 
 pub(crate) async fn set_move_status<C: ConnectionTrait>(

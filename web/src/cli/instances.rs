@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use forlob_engine::definition::SourceFile;
-use forlob_engine::release::{self, MigrationPhase, Operation};
+use forlob_engine::release::{self, Operation};
 use forlob_engine::runtime::{
     InstanceOperation, MigrationPreview, MigrationStatus, Progress, RestartRequest,
 };
@@ -259,11 +259,9 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
             resume: true,
             ..
         } => {
-            let bar = progress_bar()?;
-            let status = match engine.migration_status(id).await?.migration.status {
-                MigrationPhase::Undoing => engine.run_undo(id, &actor, &*bar).await?,
-                _ => engine.run_migration(id, &actor, &*bar).await?,
-            };
+            let status = engine
+                .continue_migration(id, &actor, &*progress_bar()?)
+                .await?;
             print_status(&status);
             return Ok(exit_code(&status));
         }
@@ -455,8 +453,11 @@ fn print_status(status: &MigrationStatus) {
         status.count("undone"),
         status.count("kept"),
     );
-    if let Some(by) = &m.ended_by {
-        println!("  {} by {by}: {}", m.status, m.end_reason);
+    if let Some(by) = &m.abandoned_by {
+        println!("  abandoned by {by}: {}", m.abandon_reason);
+    }
+    if let Some(by) = &m.undone_by {
+        println!("  undone by {by}: {}", m.undo_reason);
     }
     for p in &status.problems {
         println!(

@@ -236,8 +236,8 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let cancel = tokio_util::sync::CancellationToken::new();
     let interval = std::time::Duration::from_millis(config.worker_interval_ms);
     let workers = forlob_web::spawn_workers(&engine, config.workers(), interval, &cancel);
-    // A migration a stop interrupted goes on: its items commit one by one, so nothing is
-    // done twice.
+    // A migration (or undo) a stop interrupted goes on: each item's outcome commits with its
+    // instance's change, so nothing is done twice.
     let resuming = engine.clone();
     tokio::spawn(async move {
         match resuming.resume_migrations().await {

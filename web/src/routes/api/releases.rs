@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::definition::SourceFile;
-use forlob_engine::release::{MappingRequest, MigrationPhase, MigrationPlan, PlanRequest};
+use forlob_engine::release::{MappingRequest, MigrationPlan, PlanRequest};
 use forlob_engine::runtime::{MigrationPreview, MigrationStatus, RestartRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -212,9 +212,12 @@ pub(crate) struct MigrationView {
     pub problems: Vec<ProblemView>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// The admin who abandoned or undid it, and why.
-    pub ended_by: Option<String>,
-    pub end_reason: String,
+    /// The admin who abandoned it, and why.
+    pub abandoned_by: Option<String>,
+    pub abandon_reason: String,
+    /// The admin who undid it, and why.
+    pub undone_by: Option<String>,
+    pub undo_reason: String,
 }
 
 impl From<MigrationStatus> for MigrationView {
@@ -244,8 +247,10 @@ impl From<MigrationStatus> for MigrationView {
                 .collect(),
             created_at: m.created_at,
             finished_at: m.finished_at,
-            ended_by: m.ended_by,
-            end_reason: m.end_reason,
+            abandoned_by: m.abandoned_by,
+            abandon_reason: m.abandon_reason,
+            undone_by: m.undone_by,
+            undo_reason: m.undo_reason,
         }
     }
 }
@@ -341,7 +346,7 @@ async fn answer(
     }
     let actor = caller.actor();
     let id = state.engine.start_migration(&plan, &actor).await?;
-    work_in_background(state, id, MigrationPhase::Running, actor);
+    work_in_background(state, id, actor);
     let status = state.engine.migration_status(id).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -352,8 +357,9 @@ async fn answer(
 /// Takes a finished or abandoned migration back, on the server: each instance that has not
 /// moved on since is put back as it was; the others are listed as `kept` with why. The
 /// migration is `undoing` (and holds its process's migration slot) until it is `undone`.
+/// The body (a reason for the audit) may be left out.
 #[utoipa::path(post, path = "/admin/migrations/{id}/undo", tag = "releases",
-    params(("id" = i64, Path, description = "migration id")),
+    params(("id" = i64, Path, description = "migration id")), request_body = Option<OperationRequest>,
     responses((status = 202, body = MigrationView), (status = 404, body = ErrorBody),
         (status = 409, description = "running, undone already, or the process has another migration running",
             body = ErrorBody)))]
@@ -361,10 +367,15 @@ async fn undo_migration(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    body: Option<axum::Json<OperationRequest>>,
 ) -> Result<(StatusCode, Json<MigrationView>)> {
     caller.require(ADMINS)?;
-    state.engine.begin_undo(id, &caller.actor(), "").await?;
-    work_in_background(&state, id, MigrationPhase::Undoing, caller.actor());
+    let reason = body.map(|b| b.0.reason).unwrap_or_default();
+    state
+        .engine
+        .begin_undo(id, &caller.actor(), reason.trim())
+        .await?;
+    work_in_background(&state, id, caller.actor());
     Ok((
         StatusCode::ACCEPTED,
         Json(state.engine.migration_status(id).await?.into()),
@@ -498,19 +509,10 @@ async fn release_impact(
 
 /// Works a running migration, or an undo, on the server; a failure is logged and leaves it
 /// resumable (a node's start resumes it, or `POST .../resume`).
-pub(crate) fn work_in_background(
-    state: &AppState,
-    id: i64,
-    phase: MigrationPhase,
-    actor: forlob_engine::Actor,
-) {
+pub(crate) fn work_in_background(state: &AppState, id: i64, actor: forlob_engine::Actor) {
     let engine = state.engine.clone();
     state.background.spawn(async move {
-        let result = match phase {
-            MigrationPhase::Undoing => engine.run_undo(id, &actor, &|_| {}).await,
-            _ => engine.run_migration(id, &actor, &|_| {}).await,
-        };
-        if let Err(e) = result {
+        if let Err(e) = engine.continue_migration(id, &actor, &|_| {}).await {
             tracing::error!(migration = id, error = %e, "migration stopped; resume it");
         }
     });
@@ -524,7 +526,7 @@ pub(crate) async fn resume_in_background(
 ) -> Result<MigrationStatus> {
     let status = state.engine.migration_status(id).await?;
     if status.migration.status.is_busy() {
-        work_in_background(state, id, status.migration.status, actor);
+        work_in_background(state, id, actor);
     }
     Ok(status)
 }

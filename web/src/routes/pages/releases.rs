@@ -121,11 +121,8 @@ async fn page(
         view["of"] = json!(total);
         view["percent"] = json!(percent);
         view["busy"] = json!(phase.is_busy());
-        view["can_abandon"] = json!(phase == MigrationPhase::Running);
-        view["can_undo"] = json!(matches!(
-            phase,
-            MigrationPhase::Finished | MigrationPhase::Abandoned
-        ));
+        view["can_abandon"] = json!(phase.can_abandon());
+        view["can_undo"] = json!(phase.can_undo());
         shown.push(view);
     }
     let busy = shown.iter().any(|m| m["busy"] == true);
@@ -187,7 +184,7 @@ async fn restart(
     }
     let actor = caller.actor();
     let id = state.engine.start_migration(&plan, &actor).await?;
-    work_in_background(&state, id, MigrationPhase::Running, actor);
+    work_in_background(&state, id, actor);
     Ok(done("/admin/migrations", "migrations.started").into_response())
 }
 
@@ -223,7 +220,7 @@ async fn undo(
         .engine
         .begin_undo(id, &actor, form.reason.trim())
         .await?;
-    work_in_background(&state, id, MigrationPhase::Undoing, actor);
+    work_in_background(&state, id, actor);
     Ok(done("/admin/migrations", "migrations.undo_started").into_response())
 }
 
