@@ -45,15 +45,18 @@ pub enum MigrationPhase {
     Abandoned,
     Undoing,
     Undone,
+    /// Written by a newer engine: shown, and left alone.
+    Unknown,
 }
 
 impl MigrationPhase {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Running,
         Self::Finished,
         Self::Abandoned,
         Self::Undoing,
         Self::Undone,
+        Self::Unknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +66,7 @@ impl MigrationPhase {
             Self::Abandoned => "abandoned",
             Self::Undoing => "undoing",
             Self::Undone => "undone",
+            Self::Unknown => "unknown",
         }
     }
 

@@ -1406,7 +1406,55 @@ async fn one_refused_instance_fails_alone_and_the_rest_of_its_batch_moves(backen
     }
 }
 
+/// A package that refuses every cancel of its process: it shows whether its hook ran.
+struct RefusesAll;
+
+#[async_trait::async_trait]
+impl forlob_engine::CancelHook for RefusesAll {
+    async fn cancelled(
+        &self,
+        _: &forlob_engine::CancelContext<'_>,
+    ) -> Result<(), forlob_engine::ActionError> {
+        Err(forlob_engine::ActionError::permanent("the case is locked"))
+    }
+}
+
+async fn a_renamed_processs_cancel_hook_covers_the_instances_of_its_former_id(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_process(&CASE_V1.replace("id: rel-case", "id: old-case"))
+        .with_registry(|r| {
+            r.register_cancel_hook("new-case", Arc::new(RefusesAll));
+        })
+        .build()
+        .await;
+    let old = app
+        .engine
+        .start_instance("old-case", "p1", vars(false), &Actor::system())
+        .await
+        .expect("starts");
+    let renamed = CASE_V2.replace("id: rel-case", "id: new-case\nreplaces: [old-case]");
+    app.engine
+        .deploy(&[file("new.yaml", &renamed)])
+        .await
+        .expect("deploys");
+    let refused = app
+        .engine
+        .cancel_instance(old, &admin(), "")
+        .await
+        .expect_err("the package refuses");
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused.to_string().contains("the case is locked"),
+        "{refused}"
+    );
+    assert_eq!(
+        instance(&app.engine, old).await.status,
+        InstanceStatus::Active
+    );
+}
+
 on_both_backends!(
+    a_renamed_processs_cancel_hook_covers_the_instances_of_its_former_id,
     one_refused_instance_fails_alone_and_the_rest_of_its_batch_moves,
     a_restart_out_of_a_call_cancels_the_instances_it_called,
     a_cancelled_child_does_not_move_its_parent_on_and_a_cancelled_parent_takes_its_children,

@@ -114,7 +114,7 @@ impl Engine {
                 self.take_incident(&conn, incident_id, "cancelled").await?;
             let mut tx = Txn::new(&conn, now);
             let why = format!("incident {incident_id} cancelled: {}", incident.error);
-            cancel_row(&mut tx, &self.registry, &mut row, actor, &why).await?;
+            cancel_row(&mut tx, self, &mut row, actor, &why).await?;
             tx.writes.instance(&row, now);
             tx.writes.history(
                 row.id,

@@ -719,7 +719,7 @@ impl Engine {
                     );
                     let state = Some(from_state.as_str());
                     tx.beyond_instance +=
-                        cancel_children(tx, &self.registry, row.id, state, actor, &why).await?;
+                        cancel_children(tx, self, row.id, state, actor, &why).await?;
                 }
                 row.process_id = plan.process.clone();
                 row.version = plan.to_version;

@@ -14,7 +14,6 @@ use crate::action::CancelContext;
 use crate::definition::StepKind;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
-use crate::registry::Registry;
 use crate::store::{self, InstanceRow};
 
 /// An admin's operation on one instance, by name (the UI's buttons, the API's paths, the
@@ -156,7 +155,7 @@ impl Engine {
             let again = change(&conn, &mut row, now).await?;
             let mut tx = Txn::new(&conn, now);
             if row.status == InstanceStatus::Cancelled {
-                cancel_row(&mut tx, &self.registry, &mut row, actor, reason).await?;
+                cancel_row(&mut tx, self, &mut row, actor, reason).await?;
             }
             tx.writes.history(
                 row.id,
@@ -200,7 +199,7 @@ impl Engine {
 /// cancelled.
 pub(super) async fn cancel_children(
     tx: &mut Txn<'_>,
-    registry: &Registry,
+    engine: &Engine,
     parent: Uuid,
     state: Option<&str>,
     actor: &Actor,
@@ -218,7 +217,7 @@ pub(super) async fn cancel_children(
         tx.writes.flush(conn, now).await?;
         for (child, parent_state) in children {
             let mut row = row_of(child, parent_state);
-            close_row(conn, registry, &mut row, actor, why, now).await?;
+            close_row(conn, engine, &mut row, actor, why, now).await?;
             tx.writes.history(
                 row.id,
                 HistoryEntry {
@@ -244,26 +243,26 @@ pub(super) async fn cancel_children(
 /// writes the row and its history entry. Answers how many called instances were cancelled.
 pub(super) async fn cancel_row(
     tx: &mut Txn<'_>,
-    registry: &Registry,
+    engine: &Engine,
     row: &mut InstanceRow,
     actor: &Actor,
     why: &str,
 ) -> Result<usize> {
-    close_row(tx.conn, registry, row, actor, why, tx.now).await?;
+    close_row(tx.conn, engine, row, actor, why, tx.now).await?;
     let theirs = format!("its parent {} was cancelled", row.id);
-    cancel_children(tx, registry, row.id, None, actor, &theirs).await
+    cancel_children(tx, engine, row.id, None, actor, &theirs).await
 }
 
 /// `cancel_row` for one instance, without the instances it called.
 async fn close_row(
     conn: &DatabaseTransaction,
-    registry: &Registry,
+    engine: &Engine,
     row: &mut InstanceRow,
     actor: &Actor,
     why: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    run_cancel_hook(registry, conn, row, actor, why, now).await?;
+    run_cancel_hook(engine, conn, row, actor, why, now).await?;
     store::close_open_work(conn, row.id, now).await?;
     store::resolve_incidents_of(conn, row.id, "cancelled", now).await?;
     row.status = InstanceStatus::Cancelled;
@@ -273,14 +272,22 @@ async fn close_row(
 
 /// Tells the instance's package it is cancelled; the package's refusal refuses the cancel.
 async fn run_cancel_hook(
-    registry: &Registry,
+    engine: &Engine,
     conn: &DatabaseTransaction,
     row: &InstanceRow,
     actor: &Actor,
     reason: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let Some(hook) = registry.cancel_hook(&row.process_id) else {
+    // A package registers its hook under its process's current id; an instance of a former
+    // id (a renamed process) is the same package's.
+    let catalog = engine.catalog();
+    let current = catalog.resolve_id(&row.process_id);
+    let Some(hook) = engine
+        .registry
+        .cancel_hook(&row.process_id)
+        .or_else(|| engine.registry.cancel_hook(current))
+    else {
         return Ok(());
     };
     let ctx = CancelContext {

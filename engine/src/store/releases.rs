@@ -266,9 +266,9 @@ fn to_migration(m: migration::Model) -> MigrationRow {
         plan: m.plan,
         reason: m.reason,
         actor: m.actor,
-        // A status this engine does not know (written by a newer one) is shown as finished:
-        // nothing will be resumed or undone from it.
-        status: MigrationPhase::parse(&m.status).unwrap_or(MigrationPhase::Finished),
+        // A status this engine does not know was written by a newer one: nothing here resumes,
+        // abandons or undoes it.
+        status: MigrationPhase::parse(&m.status).unwrap_or(MigrationPhase::Unknown),
         total: m.total,
         created_at: m.created_at,
         finished_at: m.finished_at,
