@@ -268,4 +268,12 @@ fn incidents_are_listed_and_an_unknown_one_is_refused_by_name() {
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("migration `7` not found"), "{said}");
+    // A reason with nothing to give it to is refused, not dropped.
+    let out = forlob(&["instances", "migrations", "7", "--reason", "x", "--db", &db]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--undo") || said.contains("--abandon"),
+        "{said}"
+    );
 }

@@ -41,8 +41,42 @@ impl InstanceOperation {
     }
 }
 
+impl InstanceOperation {
+    /// The statuses the operation applies to; any other is a 409.
+    fn applies_to(self) -> &'static [InstanceStatus] {
+        match self {
+            Self::Suspend => &[InstanceStatus::Active],
+            Self::Resume => &[InstanceStatus::Suspended],
+            Self::Cancel => &InstanceStatus::UNFINISHED,
+        }
+    }
+}
+
 impl Engine {
-    /// Applies `operation` to the instance; see each operation's own method.
+    /// Stops an active instance: its timers and steps are held with their due times, its tasks
+    /// cannot be completed, messages and signals do not move it. 409 unless it is active.
+    pub async fn suspend_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        self.operate_instance(id, InstanceOperation::Suspend, actor, reason)
+            .await
+    }
+
+    /// Puts a suspended instance back to work: held timers and steps run at their due times,
+    /// overdue ones at once. A `call` state whose child completed meanwhile goes on now.
+    pub async fn resume_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        self.operate_instance(id, InstanceOperation::Resume, actor, reason)
+            .await
+    }
+
+    /// Ends an unfinished instance as cancelled (see [`cancel_row`]). 409 for an instance
+    /// that has ended.
+    pub async fn cancel_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        self.operate_instance(id, InstanceOperation::Cancel, actor, reason)
+            .await
+    }
+
+    /// Applies `operation` to the instance in one transaction with its history entry; a 409
+    /// when the instance's status does not fit (a colleague or a transition was first).
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn operate_instance(
         &self,
         id: Uuid,
@@ -50,119 +84,37 @@ impl Engine {
         actor: &Actor,
         reason: &str,
     ) -> Result<()> {
-        match operation {
-            InstanceOperation::Suspend => self.suspend_instance(id, actor, reason).await,
-            InstanceOperation::Resume => self.resume_instance(id, actor, reason).await,
-            InstanceOperation::Cancel => self.cancel_instance(id, actor, reason).await,
-        }
-    }
-
-    /// Stops an active instance: its timers and steps are held with their due times, its tasks
-    /// cannot be completed, messages and signals do not move it. 409 unless it is active.
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn suspend_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
-        self.operate(
-            id,
-            actor,
-            reason,
-            "suspend",
-            &[InstanceStatus::Active],
-            |conn, row, _| {
-                Box::pin(async move {
-                    store::hold_work(conn, None, row.id).await?;
-                    row.status = InstanceStatus::Suspended;
-                    Ok(None)
-                })
-            },
-        )
-        .await
-    }
-
-    /// Puts a suspended instance back to work: held timers and steps run at their due times,
-    /// overdue ones at once. A `call` state whose child completed meanwhile goes on now.
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn resume_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
-        self.operate(
-            id,
-            actor,
-            reason,
-            "resume",
-            &[InstanceStatus::Suspended],
-            |conn, row, _| {
-                Box::pin(async move {
-                    store::release_held(conn, row.id).await?;
-                    row.status = InstanceStatus::Active;
-                    Ok(Some(()))
-                })
-            },
-        )
-        .await
-    }
-
-    /// Ends an unfinished instance as cancelled: open tasks cancelled, timers and waits
-    /// dropped, open incidents closed, and the instances it called cancelled with it (nothing
-    /// would wait for them). 409 for an instance that has ended.
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn cancel_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
-        self.operate(
-            id,
-            actor,
-            reason,
-            "cancel",
-            &InstanceStatus::UNFINISHED,
-            // The cancel itself is `cancel_row`, which `operate` runs for a cancelled row.
-            |_, row, _| {
-                Box::pin(async move {
-                    row.status = InstanceStatus::Cancelled;
-                    Ok(None)
-                })
-            },
-        )
-        .await
-    }
-
-    /// Loads the instance, checks its status, applies `change` and writes the history entry.
-    /// `change` answers `Some(())` when the instance should look at its state again (a resume
-    /// of a `call` whose child ended while it was suspended).
-    async fn operate<F>(
-        &self,
-        id: Uuid,
-        actor: &Actor,
-        reason: &str,
-        trigger: &'static str,
-        allowed: &[InstanceStatus],
-        change: F,
-    ) -> Result<()>
-    where
-        F: for<'c> Fn(
-                &'c DatabaseTransaction,
-                &'c mut InstanceRow,
-                chrono::DateTime<chrono::Utc>,
-            ) -> super::execute::BoxFuture<'c, Result<Option<()>>>
-            + Sync,
-    {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             let (def, mut row) = self.load_any(&conn, id).await?;
-            if !allowed.contains(&row.status) {
+            if !operation.applies_to().contains(&row.status) {
                 return Err(TransitionError::NotActive {
                     instance: id,
                     status: row.status.as_str().into(),
                 }
                 .into());
             }
-            let again = change(&conn, &mut row, now).await?;
             let mut tx = Txn::new(&conn, now);
-            if row.status == InstanceStatus::Cancelled {
-                cancel_row(&mut tx, self, &mut row, actor, reason).await?;
+            match operation {
+                InstanceOperation::Suspend => {
+                    store::hold_work(&conn, None, row.id).await?;
+                    row.status = InstanceStatus::Suspended;
+                }
+                InstanceOperation::Resume => {
+                    store::release_held(&conn, row.id).await?;
+                    row.status = InstanceStatus::Active;
+                }
+                InstanceOperation::Cancel => {
+                    cancel_row(&mut tx, self, &mut row, actor, reason).await?;
+                }
             }
             tx.writes.history(
                 row.id,
                 HistoryEntry {
                     from_state: Some(row.state.clone()),
                     to_state: row.state.clone(),
-                    trigger: trigger.into(),
+                    trigger: operation.as_str().into(),
                     actor: Some(actor.id.clone()),
                     data: (!reason.is_empty()).then(|| json!({ "reason": reason })),
                     at: now,
@@ -172,9 +124,10 @@ impl Engine {
                 def.state(&row.state).map(|s| &s.kind),
                 Some(StepKind::Call { .. })
             );
-            // Only a child that completed moves the parent on; one that was cancelled leaves
-            // it waiting for an admin, as it would have while the parent was active.
-            if again.is_some()
+            // A parent suspended while its child completed goes on now. Only a child that
+            // completed moves it on; one that was cancelled leaves it waiting for an admin,
+            // as it would have while the parent was active.
+            if operation == InstanceOperation::Resume
                 && waits_on_child
                 && store::latest_child_status(&conn, row.id, &row.state).await?
                     == Some(InstanceStatus::Completed)

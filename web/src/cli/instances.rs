@@ -80,6 +80,7 @@ enum InstancesCommand {
         dry_run: bool,
     },
     /// Migrations, newest first, or one with its problems.
+    #[command(group(clap::ArgGroup::new("ending").args(["undo", "abandon"])))]
     Migrations {
         id: Option<i64>,
         /// Continue the migration (or its undo) a crash or a stop interrupted, here, with a
@@ -96,7 +97,7 @@ enum InstancesCommand {
         abandon: bool,
         /// Why it is abandoned or undone (recorded on the migration; an abandon also records
         /// it on each pending instance's item).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", requires = "ending")]
         reason: String,
     },
     /// Stop an active instance: its timers and steps are held, its tasks cannot be completed.
