@@ -67,8 +67,9 @@ impl Engine {
             .await
     }
 
-    /// Ends an unfinished instance as cancelled (see [`cancel_row`]). 409 for an instance
-    /// that has ended.
+    /// Ends an unfinished instance as cancelled: its package is told, its open tasks are
+    /// cancelled, its timers and waits dropped, its incidents closed, and the instances it
+    /// called and waits for are cancelled with it. 409 for an instance that has ended.
     pub async fn cancel_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
         self.operate_instance(id, InstanceOperation::Cancel, actor, reason)
             .await
