@@ -62,6 +62,9 @@ pub struct ProcessInstance {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The municipality of the caseworker who started the instance by hand (or of the
+    /// instance that called it): its tasks stay there unless the definition says otherwise.
+    pub started_in: Option<String>,
 }
 
 /// One transition in an instance's history.
@@ -75,12 +78,40 @@ pub struct HistoryEntry {
     pub at: DateTime<Utc>,
 }
 
+/// Through what an actor reached the engine; recorded with each audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Via {
+    /// The engine itself: timers, messages, jobs, scenarios.
+    #[default]
+    System,
+    /// The REST API.
+    Api,
+    /// The web pages.
+    Page,
+    /// The `forlob` command line.
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::Api => "api",
+            Self::Page => "page",
+            Self::Cli => "cli",
+        }
+    }
+}
+
 /// Who acts: a caseworker, an admin, or the system.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Actor {
     pub id: String,
     pub municipality: Option<String>,
     pub role: String,
+    /// Not part of what expressions see as `actor`: only the audit log records it.
+    #[serde(skip)]
+    pub via: Via,
 }
 
 impl Actor {
@@ -89,6 +120,7 @@ impl Actor {
             id: "system".into(),
             municipality: None,
             role: "system".into(),
+            via: Via::System,
         }
     }
 
@@ -97,12 +129,25 @@ impl Actor {
             id: id.into(),
             municipality: Some(municipality.into()),
             role: "caseworker".into(),
+            via: Via::System,
         }
     }
 
     /// Admins and the system see every municipality's work.
     pub fn sees_all(&self) -> bool {
         matches!(self.role.as_str(), "admin" | "system")
+    }
+
+    /// A caseworker of a municipality: the one role whose sight of subjects depends on the
+    /// subject (see `Engine::may_see`).
+    pub fn is_caseworker(&self) -> bool {
+        self.role == "caseworker" && self.municipality.is_some()
+    }
+
+    /// The same actor acting through `via`.
+    pub fn through(mut self, via: Via) -> Self {
+        self.via = via;
+        self
     }
 
     /// The municipality filter of every task query made for this actor: `None` (all) for

@@ -7,6 +7,7 @@
 //! Sweden: packages plug their actions, field types and subject data into a [`Registry`].
 
 pub mod action;
+pub mod audit;
 pub mod clock;
 pub mod definition;
 pub mod demo;
@@ -28,7 +29,7 @@ pub mod user;
 pub use action::{Action, ActionContext, ActionError, CancelContext, CancelHook, SignalOutcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{EngineError, Result};
-pub use instance::{Actor, InstanceStatus};
+pub use instance::{Actor, InstanceStatus, Via};
 pub use registry::Registry;
 pub use runtime::{Engine, EngineOptions};
 pub use user::{Role, User};

@@ -190,6 +190,7 @@ fn actor_of(spec: Option<&Value>) -> Actor {
         id: get("id").unwrap_or_else(|| "scenario".into()),
         municipality: get("municipality"),
         role: get("role").unwrap_or_else(|| "caseworker".into()),
+        via: crate::instance::Via::System,
     }
 }
 
@@ -454,6 +455,7 @@ fn admin() -> Actor {
         id: "scenario-admin".into(),
         role: "admin".into(),
         municipality: None,
+        via: crate::instance::Via::System,
     }
 }
 

@@ -13,6 +13,7 @@ mod m20261202_000006_index_daily_run;
 mod m20261203_000007_create_release_tables;
 mod m20261206_000008_record_migration_ends;
 mod m20261206_000009_index_instance_parents;
+mod m20261206_000011_create_audit_log;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_create_release_tables::Migration),
             Box::new(m20261206_000008_record_migration_ends::Migration),
             Box::new(m20261206_000009_index_instance_parents::Migration),
+            Box::new(m20261206_000011_create_audit_log::Migration),
         ]
     }
 }

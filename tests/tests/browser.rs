@@ -344,3 +344,54 @@ async fn the_api_docs_render_the_openapi_document_with_swagger_ui() {
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_finds_who_read_a_persons_data() {
+    let Some(browser) = Browser::launch("an_auditor_finds_who_read_a_persons_data").await else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    a_week_of_work(&site).await;
+    browser
+        .run(move |c| async move {
+            // Anna of 101 opens Jens's page: a look at his data.
+            sign_in(&c, &site, "anna").await;
+            c.goto(&site.url(&format!("/persons/{JENS}")))
+                .await
+                .expect("the person page loads");
+            assert_eq!(text_of(&c, "h1").await, "Jens Hansen");
+            click(&c, "form[action='/logout'] button").await;
+
+            // The auditor lands on the audit log and narrows it to Jens.
+            sign_in(&c, &site, "ulla").await;
+            on_path(&c, "/admin/audit").await;
+            fill(&c, "#subject", JENS).await;
+            c.find(fantoccini::Locator::Css("#action"))
+                .await
+                .expect("the action filter")
+                .select_by_value("person.read")
+                .await
+                .expect("person.read can be chosen");
+            click(&c, "form.filters button[type=submit]").await;
+            until(&c, "location.search.includes('subject=')").await;
+            let rows = texts(&c, "table.audit tbody tr").await;
+            assert!(!rows.is_empty(), "no entries for {JENS}");
+            assert!(
+                rows.iter()
+                    .all(|r| r.contains("person.read") && r.contains(JENS)),
+                "{rows:?}"
+            );
+            assert!(
+                rows.iter()
+                    .any(|r| r.contains("anna") && r.contains("(101)")),
+                "Anna's look is listed: {rows:?}"
+            );
+            screenshot(&c, "audit.png").await;
+            // The auditor sees no person pages and no inbox.
+            c.goto(&site.url(&format!("/persons/{JENS}")))
+                .await
+                .expect("the page answers");
+            assert!(text_of(&c, "main").await.contains("forbidden"));
+        })
+        .await;
+}

@@ -198,16 +198,17 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
     // Before the run: 101 still holds it, and 147 is next.
     let overview = app
         .engine
-        .subject_overview("person", cpr, &forlob_engine::Actor::system())
+        .subject_file("person", cpr, &forlob_engine::Actor::system())
         .await
-        .expect("overview");
+        .expect("overview")
+        .overview;
     assert_eq!(overview.title, "Anna Hansen (010150-1234)");
     // Tenancy: the residence municipality and the one registered to act (147) see her;
     // an unrelated municipality does not even learn that she exists.
     for (municipality, visible) in [("101", true), ("147", true), ("851", false)] {
         let seen = app
             .engine
-            .subject_overview("person", cpr, &Actor::caseworker("cw", municipality))
+            .subject_file("person", cpr, &Actor::caseworker("cw", municipality))
             .await;
         assert_eq!(seen.is_ok(), visible, "{municipality}: {seen:?}");
         if let Err(e) = seen {
@@ -254,9 +255,10 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 
     let overview = app
         .engine
-        .subject_overview("person", cpr, &forlob_engine::Actor::system())
+        .subject_file("person", cpr, &forlob_engine::Actor::system())
         .await
-        .expect("overview");
+        .expect("overview")
+        .overview;
     let handlekommune = section(&overview, "Handlekommune");
     assert_eq!(
         fact(handlekommune, "Nuværende handlekommune"),
@@ -340,7 +342,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 
     let unknown = app
         .engine
-        .subject_overview("person", "0202029999", &forlob_engine::Actor::system())
+        .subject_file("person", "0202029999", &forlob_engine::Actor::system())
         .await;
     assert!(
         matches!(unknown, Err(EngineError::NotFound { .. })),
@@ -389,6 +391,7 @@ async fn cancelling_a_move_cancels_the_move_it_planned(backend: Backend) {
         id: "ops-anna".into(),
         municipality: None,
         role: "admin".into(),
+        via: forlob_engine::Via::Api,
     };
     app.engine
         .cancel_instance(cancelled.id, &admin, "the citizen stays")
@@ -407,9 +410,10 @@ async fn cancelling_a_move_cancels_the_move_it_planned(backend: Backend) {
         let engine = &app.engine;
         async move {
             let overview = engine
-                .subject_overview("person", cpr, &Actor::system())
+                .subject_file("person", cpr, &Actor::system())
                 .await
-                .expect("overview");
+                .expect("overview")
+                .overview;
             fact(
                 section(&overview, "Handlekommune"),
                 "Nuværende handlekommune",
@@ -463,6 +467,7 @@ async fn the_swedish_jobs_work_through_a_simulated_register(backend: Backend) {
         id: "admin".into(),
         role: "admin".into(),
         municipality: None,
+        via: forlob_engine::Via::Api,
     };
     let run = |process: &'static str| {
         let engine = &app.engine;

@@ -4,88 +4,11 @@
 mod support;
 mod web;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use forlob_engine::release::MigrationPhase;
 use forlob_engine::store;
 use support::Backend;
-use web::{Reply, Web};
-
-/// A browser: keeps the session cookie and the page's CSRF token.
-struct Browser<'a> {
-    web: &'a Web,
-    cookie: Option<String>,
-    lang: &'a str,
-}
-
-impl<'a> Browser<'a> {
-    fn new(web: &'a Web) -> Self {
-        Self {
-            web,
-            cookie: None,
-            lang: "da",
-        }
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        let mut request = Request::get(path).header(header::ACCEPT_LANGUAGE, self.lang);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        self.web
-            .send(request.body(Body::empty()).expect("request"))
-            .await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT_LANGUAGE, self.lang);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        let body = serde_urlencoded::to_string(form).expect("form");
-        self.web
-            .send(request.body(Body::from(body)).expect("request"))
-            .await
-    }
-
-    async fn sign_in(&mut self, username: &str) -> Reply {
-        let password = format!("{username}-password");
-        let reply = self
-            .post(
-                "/login",
-                &[
-                    ("username", username),
-                    ("password", &password),
-                    ("next", "/inbox"),
-                ],
-            )
-            .await;
-        if let Some(set) = reply.headers.get(header::SET_COOKIE) {
-            let set = set.to_str().expect("ascii");
-            assert!(
-                set.contains("HttpOnly") && set.contains("SameSite=Lax"),
-                "{set}"
-            );
-            self.cookie = set.split(';').next().map(str::to_owned);
-        }
-        reply
-    }
-
-    /// The CSRF token of a page's forms.
-    async fn csrf(&self, path: &str) -> String {
-        let page = self.get(path).await;
-        page.text
-            .split("name=\"_csrf\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("the page has a form with a CSRF token")
-            .to_owned()
-    }
-}
+use web::{Browser, Web};
 
 async fn a_caseworker_signs_in_and_completes_a_task_through_the_pages(backend: Backend) {
     let web = Web::start(backend).await;

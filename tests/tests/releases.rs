@@ -68,6 +68,7 @@ fn admin() -> Actor {
         id: "ops-anna".into(),
         municipality: None,
         role: "admin".into(),
+        via: forlob_engine::Via::Api,
     }
 }
 

@@ -160,6 +160,7 @@ async fn a_manual_start_is_refused_where_the_guard_says_no(backend: Backend) {
         id: "d".into(),
         municipality: None,
         role: "designer".into(),
+        via: forlob_engine::Via::Api,
     };
     let err = app
         .engine
@@ -737,6 +738,7 @@ fn admin() -> forlob_engine::Actor {
         id: "ada".into(),
         municipality: None,
         role: "admin".into(),
+        via: forlob_engine::Via::Api,
     }
 }
 
@@ -894,7 +896,7 @@ async fn a_message_that_came_too_early_is_replayed_from_the_dead_letters(backend
         .expect("starts");
     let outcome = app
         .engine
-        .replay_dead_letter(letter.id)
+        .replay_dead_letter(letter.id, &admin())
         .await
         .expect("replayed");
     assert!(
@@ -914,7 +916,7 @@ async fn a_message_that_came_too_early_is_replayed_from_the_dead_letters(backend
     ));
     let gone = app
         .engine
-        .replay_dead_letter(letter.id)
+        .replay_dead_letter(letter.id, &admin())
         .await
         .expect_err("replayed already");
     assert_eq!(gone.status(), 404);
@@ -960,10 +962,9 @@ async fn calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_
         .with_process(CHECK)
         .build()
         .await;
-    let actor = Actor::caseworker("anna", "101");
     let id = app
         .engine
-        .start_instance("old-parent", "0101501234", Map::new(), &actor)
+        .start_instance("old-parent", "0101501234", Map::new(), &admin())
         .await
         .expect("routes to parent");
     let (parent, _) = store::instance(app.engine.db(), id)
@@ -1378,14 +1379,10 @@ states:
         )
         .build()
         .await;
-    let caseworker = Actor {
-        id: "cw".into(),
-        role: "caseworker".into(),
-        municipality: Some("101".into()),
-    };
+    // An admin: a caseworker would not see a subject no package vouches for.
     let err = app
         .engine
-        .start_instance("guarded-start", "0101501234", Map::new(), &caseworker)
+        .start_instance("guarded-start", "0101501234", Map::new(), &admin())
         .await
         .expect_err("refused");
     assert_eq!(err.status(), 422, "{err}");
@@ -1397,7 +1394,7 @@ states:
     }
     let vars: Map<String, Value> = [("amount".to_owned(), json!(5))].into_iter().collect();
     app.engine
-        .start_instance("guarded-start", "0101501234", vars, &caseworker)
+        .start_instance("guarded-start", "0101501234", vars, &admin())
         .await
         .expect("starts with what it needs");
 }

@@ -146,6 +146,7 @@ fn admin() -> Actor {
         id: "admin-1".into(),
         role: "admin".into(),
         municipality: None,
+        via: forlob_engine::Via::Api,
     }
 }
 

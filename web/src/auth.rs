@@ -107,8 +107,12 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The engine's view of the caller: a token is the API, a browser session the pages.
     pub fn actor(&self) -> forlob_engine::Actor {
-        self.user.actor()
+        self.user.actor().through(match self.credential {
+            Credential::Token => forlob_engine::Via::Api,
+            Credential::Session { .. } => forlob_engine::Via::Page,
+        })
     }
 
     pub fn csrf(&self) -> &str {

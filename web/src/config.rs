@@ -11,6 +11,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use forlob_engine::EngineOptions;
 use serde::{Deserialize, Serialize};
 
+const DAY: u64 = 24 * 3600;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -35,6 +37,9 @@ pub struct Config {
     /// Move messages sent through the processes when demo data is first loaded, so the demo
     /// caseworker's inbox has work; 0 for none.
     pub demo_moves: usize,
+    /// Deploy the engine's demo processes (`demo-*`) at start (`serve --demo`); never on a
+    /// production database, since anyone may start them.
+    pub demo_processes: bool,
     /// Where `npm ci --prefix web/assets` installed the browser assets (`node_modules`);
     /// default `web/assets/node_modules` of the source tree, or `./node_modules`.
     pub assets_dir: Option<PathBuf>,
@@ -47,6 +52,11 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Failed sign-ins per username or address within 5 minutes before further tries wait.
     pub login_max_failures: u32,
+    /// Days a caseworker's municipality still sees a person after its last task about them
+    /// closed (docs/security.md).
+    pub visibility_grace_days: u64,
+    /// Days audit entries are kept; `forlob audit prune` deletes older ones.
+    pub audit_retention_days: u64,
 }
 
 impl Default for Config {
@@ -66,12 +76,15 @@ impl Default for Config {
             store_attempts: engine.store_attempts,
             demo_persons: 3_000,
             demo_moves: 2_000,
+            demo_processes: false,
             assets_dir: None,
             secure_cookies: false,
             session_hours: 10,
             request_timeout_seconds: 30,
             body_limit_bytes: 1024 * 1024,
             login_max_failures: 5,
+            visibility_grace_days: engine.visibility_grace.as_secs() / DAY,
+            audit_retention_days: engine.audit_retention.as_secs() / DAY,
         }
     }
 }
@@ -134,6 +147,7 @@ impl Config {
             ("request_timeout_seconds", self.request_timeout_seconds),
             ("body_limit_bytes", self.body_limit_bytes as u64),
             ("login_max_failures", u64::from(self.login_max_failures)),
+            ("audit_retention_days", self.audit_retention_days),
         ] {
             if value == 0 {
                 problems.push(format!("{name} must be at least 1"));
@@ -188,6 +202,8 @@ impl Config {
             max_connections: self.max_connections,
             busy_timeout: Duration::from_millis(self.busy_timeout_ms),
             store_attempts: self.store_attempts,
+            visibility_grace: Duration::from_secs(self.visibility_grace_days * DAY),
+            audit_retention: Duration::from_secs(self.audit_retention_days * DAY),
             ..EngineOptions::default()
         }
     }

@@ -1,8 +1,11 @@
 //! Adding users, shared by `forlob users add`, the admin API and the demo set-up: one set of
 //! rules for usernames, roles, municipalities and passwords.
 
+use forlob_engine::audit::{AuditAction, AuditRecord};
 use forlob_engine::user::NewUser;
-use forlob_engine::{Engine, Role, User, store};
+use forlob_engine::{Actor, Engine, Role, User, store};
+use serde_json::json;
+use uuid::Uuid;
 
 use crate::auth;
 use crate::error::AppError;
@@ -22,7 +25,7 @@ pub const MIN_PASSWORD: usize = 8;
 /// Checks the spec, stores the user (password hashed with argon2) and an API token for them,
 /// and returns the token, which is shown this once. Every problem is reported at once, per
 /// field; a taken username is a 409.
-pub async fn add(engine: &Engine, spec: UserSpec) -> Result<(User, String), AppError> {
+pub async fn add(engine: &Engine, spec: UserSpec, by: &Actor) -> Result<(User, String), AppError> {
     let mut errors = Vec::new();
     let username = spec.username.trim().to_owned();
     let valid_name = (2..=64).contains(&username.len())
@@ -40,8 +43,9 @@ pub async fn add(engine: &Engine, spec: UserSpec) -> Result<(User, String), AppE
         errors.push((
             "role",
             format!(
-                "`{}` is not one of caseworker, admin, designer, integration",
-                spec.role
+                "`{}` is not one of {}",
+                spec.role,
+                Role::ALL.map(Role::as_str).join(", ")
             ),
         ));
     }
@@ -92,13 +96,25 @@ pub async fn add(engine: &Engine, spec: UserSpec) -> Result<(User, String), AppE
         password_hash,
     };
     let token = auth::new_secret();
-    let stored = store::insert_user_with_token(
-        engine.db(),
-        &new,
-        &auth::digest(&token),
-        engine.clock().now(),
-    )
-    .await?;
+    let digest = auth::digest(&token);
+    let now = engine.clock().now();
+    let stored = engine
+        .recorded(
+            by,
+            |conn| {
+                Box::pin(async move {
+                    Ok(store::insert_user_with_token(conn, &new, &digest, now).await?)
+                })
+            },
+            |stored| {
+                stored.as_ref().map(|user| {
+                    AuditRecord::new(AuditAction::UserAdd)
+                        .target(&user.username)
+                        .detail(json!({ "role": user.role, "municipality": user.municipality }))
+                })
+            },
+        )
+        .await?;
     let user = stored.ok_or_else(|| {
         AppError::new(
             axum::http::StatusCode::CONFLICT,
@@ -123,6 +139,7 @@ pub async fn issue_token(
     engine: &Engine,
     username: &str,
     name: &str,
+    by: &Actor,
 ) -> Result<(forlob_engine::user::ApiToken, String), AppError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
@@ -135,14 +152,26 @@ pub async fn issue_token(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
     let secret = auth::new_secret();
-    let token = store::insert_token(
-        engine.db(),
-        user.id,
-        name,
-        &auth::digest(&secret),
-        engine.clock().now(),
-    )
-    .await?;
+    let digest = auth::digest(&secret);
+    let now = engine.clock().now();
+    let name = name.to_owned();
+    let token = engine
+        .recorded(
+            by,
+            |conn| {
+                Box::pin(async move {
+                    Ok(store::insert_token(conn, user.id, &name, &digest, now).await?)
+                })
+            },
+            |token| {
+                Some(
+                    AuditRecord::new(AuditAction::TokenIssue)
+                        .target(token.id)
+                        .detail(json!({ "user": username, "name": token.name })),
+                )
+            },
+        )
+        .await?;
     Ok((token, secret))
 }
 
@@ -153,9 +182,9 @@ pub async fn set_disabled(
     engine: &Engine,
     username: &str,
     disabled: bool,
-    by: &User,
+    by: &Actor,
 ) -> Result<User, AppError> {
-    if disabled && by.username == username {
+    if disabled && by.id == username {
         return Err(AppError::invalid([(
             "username",
             "you cannot disable yourself; ask another admin",
@@ -164,6 +193,35 @@ pub async fn set_disabled(
     let user = store::user_by_username(engine.db(), username)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
-    store::set_user_disabled(engine.db(), user.id, disabled).await?;
+    let id = user.id;
+    engine
+        .recorded(
+            by,
+            |conn| Box::pin(async move { Ok(store::set_user_disabled(conn, id, disabled).await?) }),
+            |_| {
+                Some(
+                    AuditRecord::new(if disabled {
+                        AuditAction::UserDisable
+                    } else {
+                        AuditAction::UserEnable
+                    })
+                    .target(username),
+                )
+            },
+        )
+        .await?;
     Ok(User { disabled, ..user })
+}
+
+/// Revokes API token `id`; `false` when it was revoked already (or never existed). Recorded
+/// in the audit log with the revocation.
+pub async fn revoke_token(engine: &Engine, id: Uuid, by: &Actor) -> Result<bool, AppError> {
+    let now = engine.clock().now();
+    Ok(engine
+        .recorded(
+            by,
+            |conn| Box::pin(async move { Ok(store::revoke_token(conn, id, now).await?) }),
+            |revoked| revoked.then(|| AuditRecord::new(AuditAction::TokenRevoke).target(id)),
+        )
+        .await?)
 }

@@ -236,6 +236,8 @@ pub struct TaskSpec {
     pub title: String,
     pub kind: String,
     pub assign: Option<Expr>,
+    /// See `other_municipality` of the YAML's `assign`.
+    pub assign_elsewhere: bool,
     pub due: Option<IsoDuration>,
 }
 

@@ -233,6 +233,11 @@ pub struct RawManual {
 pub struct RawAssign {
     /// Expression giving the municipality code whose caseworkers get the task.
     pub municipality: RawExpr,
+    /// Whether an instance a caseworker started by hand may give this task to another
+    /// municipality than the caseworker's own. Without it such a task is refused: a start by
+    /// hand must not put work (and sight of a person) into another municipality's inbox.
+    #[serde(default)]
+    pub other_municipality: bool,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

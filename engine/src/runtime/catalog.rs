@@ -204,9 +204,21 @@ impl Catalog {
 
 impl Engine {
     /// Validates all files together and stores a new version of each changed definition, in
-    /// one transaction: either every changed definition is deployed, or none is.
-    #[tracing::instrument(skip_all, fields(files = files.len()))]
+    /// one transaction: either every changed definition is deployed, or none is. The engine
+    /// itself deploys (a node's start); see [`Engine::deploy_by`] for a person.
     pub async fn deploy(&self, files: &[SourceFile]) -> Result<Vec<DeployOutcome>> {
+        self.deploy_by(files, &crate::instance::Actor::system())
+            .await
+    }
+
+    /// [`Engine::deploy`] by `actor`: a deploy that changes anything is recorded in the audit
+    /// log, in its transaction, with the versions it stored.
+    #[tracing::instrument(skip_all, fields(files = files.len(), actor = %actor.id))]
+    pub async fn deploy_by(
+        &self,
+        files: &[SourceFile],
+        actor: &crate::instance::Actor,
+    ) -> Result<Vec<DeployOutcome>> {
         // A follow-up process deployed earlier satisfies a reference of these files; another
         // node may have deployed meanwhile, and versions are numbered after its.
         self.refresh_catalog().await?;
@@ -230,7 +242,18 @@ impl Engine {
                 changed: placed.changed,
             });
         }
-        self.commit(txn).await?;
+        let changed: Vec<_> = outcomes
+            .iter()
+            .filter(|o| o.changed)
+            .map(|o| serde_json::json!({ "process": o.process_id, "version": o.version }))
+            .collect();
+        if changed.is_empty() {
+            self.commit(txn).await?;
+        } else {
+            let record = crate::audit::AuditRecord::new(crate::audit::AuditAction::Deploy)
+                .detail(serde_json::json!({ "deployed": changed }));
+            self.commit_recorded(txn, actor, record).await?;
+        }
         let catalog = Catalog::load(&self.db, &self.registry).await?;
         self.set_catalog(catalog);
         Ok(outcomes)

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseTransaction;
 
+use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::{ProcessDefinition, StepKind};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::Scope;
@@ -52,18 +53,36 @@ impl Engine {
                     )));
                 }
             };
+            // Roles that see no subject at all (designers, integrations, auditors) are told
+            // so whatever the subject: that answer says nothing about anyone.
+            if !actor.sees_all() && !actor.is_caseworker() {
+                return Err(EngineError::Forbidden(format!(
+                    "a {} does not start processes by hand",
+                    actor.role
+                )));
+            }
+            // A subject the caller may not see is answered exactly like one that does not
+            // exist, before the start rule runs: a start must neither reveal a subject nor
+            // make one visible (docs/security.md).
+            let unknown = || {
+                EngineError::Invalid(
+                    [(
+                        "subject".to_owned(),
+                        format!("no {} with id {subject}", def.subject_kind),
+                    )]
+                    .into(),
+                )
+            };
+            if !self
+                .may_see(&conn, &def.subject_kind, subject, actor, now)
+                .await?
+            {
+                return Err(unknown());
+            }
             let subject_data = self
                 .subject_data(&conn, &def, subject)
                 .await?
-                .ok_or_else(|| {
-                    EngineError::Invalid(
-                        [(
-                            "subject".to_owned(),
-                            format!("no {} with id {subject}", def.subject_kind),
-                        )]
-                        .into(),
-                    )
-                })?;
+                .ok_or_else(unknown)?;
             if let Some(allowed) = manual.and_then(|m| m.allowed.as_ref()) {
                 let scope = self
                     .base_scope(&def, now)
@@ -97,9 +116,22 @@ impl Engine {
                 parent: None,
                 actor: Some(actor),
                 job_run: None,
+                started_in: actor.municipality.clone().filter(|_| !actor.sees_all()),
             };
             let row = self.start_in(&mut tx, request).await?;
             tx.flush().await?;
+            store::audit::append(
+                &conn,
+                actor,
+                vec![
+                    AuditRecord::new(AuditAction::InstanceStart)
+                        .subject(subject)
+                        .target(row.id)
+                        .detail(json!({ "process": def.id, "version": version })),
+                ],
+                now,
+            )
+            .await?;
             self.commit(conn).await?;
             Ok(row.id)
         })
@@ -191,6 +223,27 @@ impl Engine {
     /// One task, as the actor may see it.
     pub async fn task(&self, task_id: Uuid, actor: &Actor) -> Result<crate::instance::Task> {
         self.visible_task(&self.db, task_id, actor).await
+    }
+
+    /// A task `actor` may see, read to be shown on its own: a task names its person and
+    /// holds what was submitted, so the look is recorded in the audit log first.
+    pub async fn look_at_task(
+        &self,
+        task_id: Uuid,
+        actor: &Actor,
+    ) -> Result<crate::instance::Task> {
+        let task = self.task(task_id, actor).await?;
+        self.record(
+            actor,
+            vec![
+                AuditRecord::new(AuditAction::PersonRead)
+                    .subject(task.subject.clone())
+                    .target(task_id)
+                    .detail(json!({ "shown": "task", "found": true })),
+            ],
+        )
+        .await?;
+        Ok(task)
     }
 
     /// Takes an open task so colleagues see it is being worked on (`claim`), or gives it back.

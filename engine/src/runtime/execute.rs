@@ -14,13 +14,13 @@ use super::Engine;
 use super::signals::Signaller;
 use super::transition::{self, Effect, Event, Snapshot};
 use crate::action::ActionContext;
-use crate::definition::ProcessDefinition;
+use crate::definition::{ProcessDefinition, StepKind};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::Scope;
 use crate::instance::{Actor, HistoryEntry, InstanceStatus, ProcessInstance, Task, TimelineEvent};
 use crate::store::{self, InstanceRow, Writes};
 
-pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Inline steps one transaction may run for one instance before it is stopped as a loop.
 const MAX_ROUNDS_PER_TRANSACTION: usize = 1000;
@@ -82,6 +82,7 @@ pub(super) fn row_of(instance: ProcessInstance, parent_state: Option<String>) ->
         parent_state,
         created_at: instance.created_at,
         ended_at: instance.ended_at,
+        started_in: instance.started_in,
         is_new: false,
     }
 }
@@ -97,6 +98,8 @@ pub(super) struct StartRequest<'r> {
     /// The logbook entry a scheduled or queued job run starts for; a job started any other
     /// way gets a new one.
     pub job_run: Option<i64>,
+    /// See [`crate::instance::ProcessInstance::started_in`].
+    pub started_in: Option<String>,
 }
 
 impl Engine {
@@ -164,6 +167,7 @@ impl Engine {
                 parent_state: request.parent.and_then(|p| p.1),
                 created_at: tx.now,
                 ended_at: None,
+                started_in: request.started_in,
                 is_new: true,
             };
             if request.def.job.is_some() {
@@ -319,6 +323,19 @@ impl Engine {
                 municipality,
                 due_at,
             } => {
+                if let (Some(home), Some(to)) = (&row.started_in, &municipality)
+                    && home != to
+                    && !def.state(&state).is_some_and(|s| {
+                        matches!(&s.kind, StepKind::Manual { task, .. } if task.assign_elsewhere)
+                    })
+                {
+                    return Err(EngineError::Forbidden(format!(
+                        "`{}` would give the task of state `{state}` to municipality {to}, but a \
+                         caseworker of {home} started it by hand: its tasks stay in {home} \
+                         unless the state's `assign` says `other_municipality: true`",
+                        def.id
+                    )));
+                }
                 let title = self
                     .titles
                     .render_template(
@@ -375,6 +392,8 @@ impl Engine {
                     parent: Some((row.id, None)),
                     actor: None,
                     job_run: None,
+                    // A follow-up names its municipality in the definition: that is explicit.
+                    started_in: None,
                 };
                 self.start_in(tx, request).await?;
             }
@@ -396,6 +415,7 @@ impl Engine {
                     parent: Some((row.id, Some(state))),
                     actor: None,
                     job_run: None,
+                    started_in: row.started_in.clone(),
                 };
                 let child = self.start_in(tx, request).await?;
                 if child.status == InstanceStatus::Completed {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseTransaction;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::Engine;
@@ -13,6 +14,7 @@ use super::execute::Txn;
 use super::operations::cancel_row;
 use super::transition::Event;
 use super::work::WORK_PREFIX;
+use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::ProcessDefinition;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, Incident, InstanceStatus};
@@ -38,7 +40,8 @@ impl Engine {
                 self.drive(&mut tx, &def, &mut row, event, Some(actor))
                     .await?;
                 tx.flush().await?;
-                self.commit(conn).await?;
+                let record = incident_record(AuditAction::IncidentRetry, incident_id, &row);
+                self.commit_recorded(conn, actor, record).await?;
                 return Ok(row.id);
             }
             // Due work that failed runs again as the same kind; a failed action as a step.
@@ -56,7 +59,8 @@ impl Engine {
             );
             tx.writes.work(row.id, &kind, &row.state, now, 0, now);
             tx.flush().await?;
-            self.commit(conn).await?;
+            let record = incident_record(AuditAction::IncidentRetry, incident_id, &row);
+            self.commit_recorded(conn, actor, record).await?;
             Ok(row.id)
         })
         .await
@@ -97,7 +101,10 @@ impl Engine {
             self.drive(&mut tx, &def, &mut row, event, Some(actor))
                 .await?;
             tx.flush().await?;
-            self.commit(conn).await?;
+            let record = incident_record(AuditAction::IncidentSkip, incident_id, &row).detail(
+                json!({ "process": row.process_id, "instance": row.id, "to_state": to_state }),
+            );
+            self.commit_recorded(conn, actor, record).await?;
             Ok(row.id)
         })
         .await
@@ -121,7 +128,8 @@ impl Engine {
                 audit(&row.state, &row.state, "cancel", actor, incident_id, now),
             );
             tx.flush().await?;
-            self.commit(conn).await?;
+            let record = incident_record(AuditAction::IncidentCancel, incident_id, &row);
+            self.commit_recorded(conn, actor, record).await?;
             Ok(row.id)
         })
         .await
@@ -175,4 +183,12 @@ fn audit(
         data: Some(serde_json::json!({ "incident": incident_id })),
         at,
     }
+}
+
+/// The audit entry of an admin's action on incident `id` of `row`.
+fn incident_record(action: AuditAction, id: i64, row: &InstanceRow) -> AuditRecord {
+    AuditRecord::new(action)
+        .subject(row.subject.clone())
+        .target(id)
+        .detail(json!({ "process": row.process_id, "instance": row.id }))
 }

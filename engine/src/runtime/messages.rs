@@ -9,10 +9,11 @@ use uuid::Uuid;
 use super::Engine;
 use super::execute::{StartRequest, Txn};
 use super::transition::Event;
+use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::{StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::eval_object;
-use crate::instance::DeadLetter;
+use crate::instance::{Actor, DeadLetter};
 use crate::store;
 
 /// A message from outside, e.g. a population-register change.
@@ -61,8 +62,9 @@ impl Engine {
     /// waited, or one a package now accepts. The letter leaves the list in the same
     /// transaction; if no process takes the message this time either, it is a dead letter
     /// again with the new reason. Only the message's own id lets it past the deduplication.
-    #[tracing::instrument(skip(self))]
-    pub async fn replay_dead_letter(&self, id: i64) -> Result<MessageOutcome> {
+    /// The replay is recorded in the audit log in its transaction.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn replay_dead_letter(&self, id: i64, actor: &Actor) -> Result<MessageOutcome> {
         let letter = store::dead_letter(&self.db, id)
             .await?
             .ok_or_else(|| EngineError::not_found("dead letter", id))?;
@@ -80,13 +82,14 @@ impl Engine {
             message_type: letter.message_type,
             data: letter.payload,
         };
-        self.retrying(|| self.deliver_once(&msg, Some(id))).await
+        self.retrying(|| self.deliver_once(&msg, Some((id, actor))))
+            .await
     }
 
     async fn deliver_once(
         &self,
         msg: &InboundMessage,
-        replaying: Option<i64>,
+        replaying: Option<(i64, &Actor)>,
     ) -> Result<MessageOutcome> {
         self.refresh_catalog().await?;
         let (_turn, conn) = self.begin_write().await?;
@@ -104,11 +107,19 @@ impl Engine {
                 .await?
             }
             // Taken once: a second replay of the same letter (two admins) finds it gone.
-            Some(id) => {
+            Some((id, actor)) => {
                 if !store::delete_dead_letter(&conn, id).await? {
                     return Err(EngineError::not_found("dead letter", id));
                 }
                 store::set_message_outcome(&conn, &msg.message_id, "processing").await?;
+                // In the replay's transaction: whatever the message then does commits with it.
+                let record = AuditRecord::new(AuditAction::DeadLetterReplay)
+                    .target(id)
+                    .detail(serde_json::json!({
+                        "message_id": msg.message_id,
+                        "type": msg.message_type,
+                    }));
+                store::audit::append(&conn, actor, vec![record], now).await?;
                 true
             }
         };
@@ -180,6 +191,7 @@ impl Engine {
                 parent: None,
                 actor: None,
                 job_run: None,
+                started_in: None,
             };
             let outcome = match self.start_in(&mut tx, request).await {
                 Ok(row) => tx.flush().await.map(|()| row.id),

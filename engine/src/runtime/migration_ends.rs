@@ -8,6 +8,7 @@ use serde_json::json;
 use super::Engine;
 use super::execute::{Txn, row_of};
 use super::migrations::{MigrationStatus, Progress, migration_row, slot_taken};
+use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
 use crate::release::{MigrationPhase, Operation};
@@ -52,7 +53,10 @@ impl Engine {
             };
             rel::record_end(&conn, id, MigrationPhase::Abandoned, &actor.id, reason).await?;
             let skipped = rel::skip_pending_items(&conn, id, &why).await?;
-            self.commit(conn).await?;
+            let record = AuditRecord::new(AuditAction::MigrationAbandon)
+                .target(id)
+                .detail(json!({ "reason": reason, "skipped": skipped }));
+            self.commit_recorded(conn, actor, record).await?;
             tracing::warn!(migration = id, actor = %actor.id, skipped, reason, "migration abandoned");
             Ok(())
         })
@@ -91,7 +95,10 @@ impl Engine {
             .await?;
             if claimed {
                 rel::record_end(&conn, id, MigrationPhase::Undoing, &actor.id, reason).await?;
-                return self.commit(conn).await;
+                let record = AuditRecord::new(AuditAction::MigrationUndo)
+                    .target(id)
+                    .detail(json!({ "process": row.process_id, "reason": reason }));
+                return self.commit_recorded(conn, actor, record).await;
             }
             let row = migration_row(&conn, id).await?;
             if !row.status.can_undo() {

@@ -15,6 +15,7 @@ use super::Engine;
 use super::execute::{Txn, row_of};
 use super::operations::cancel_children;
 use super::transition::Event;
+use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
@@ -306,7 +307,16 @@ impl Engine {
                 );
             }
             rel::insert_items(&conn, id, &selected).await?;
-            self.commit(conn).await?;
+            let record = AuditRecord::new(AuditAction::MigrationStart)
+                .target(id)
+                .detail(json!({
+                    "name": plan.name,
+                    "process": plan.process,
+                    "to_version": plan.to_version,
+                    "instances": selected.len(),
+                    "reason": plan.reason,
+                }));
+            self.commit_recorded(conn, actor, record).await?;
             tracing::info!(migration = id, process = %plan.process, instances = selected.len(), "migration started");
             Ok(id)
         })
@@ -463,6 +473,7 @@ impl Engine {
                 id: row.actor.clone(),
                 municipality: None,
                 role: "admin".into(),
+                via: crate::instance::Via::System,
             };
             resumed.push(self.continue_migration(row.id, &actor, &|_| {}).await?);
         }

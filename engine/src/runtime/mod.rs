@@ -8,6 +8,7 @@
 //! - due work is leased, then finished in the transaction of the transition it causes, so a
 //!   crash between the two leaves the work to be done again, never done twice.
 
+mod audit;
 mod catalog;
 mod commands;
 mod execute;
@@ -21,6 +22,7 @@ mod queries;
 mod scheduler;
 mod signals;
 pub mod transition;
+mod visibility;
 mod work;
 
 use std::sync::{Arc, RwLock};
@@ -34,18 +36,21 @@ use sea_orm::{
 };
 
 pub use catalog::{Catalog, DeployOutcome, Placement};
+pub use execute::BoxFuture;
 pub use impact::{DefinitionImpact, ImpactGroup};
 pub use messages::{InboundMessage, MessageOutcome};
 pub use migrations::{
     MigrationPreview, MigrationStatus, PreviewGroup, PreviewItem, Progress, RestartRequest,
 };
 pub use operations::InstanceOperation;
-pub use queries::TaskForm;
+pub use queries::{SubjectFile, TaskForm};
 pub use scheduler::{NewSchedule, RunRequest};
 
 use crate::clock::Clock;
 use crate::error::{EngineError, Result, StoreError, is_transient_db};
 use crate::registry::Registry;
+
+const DAY: u64 = 24 * 3600;
 
 /// Tuning of the runtime; defaults suit one node on SQLite.
 #[derive(Debug, Clone)]
@@ -70,6 +75,11 @@ pub struct EngineOptions {
     /// A schedule's firing later than this (no node was running) is a misfire: its
     /// schedule's misfire policy decides whether it still runs.
     pub misfire_threshold: Duration,
+    /// How long after its last task about a subject closed a caseworker's municipality still
+    /// sees the subject (docs/security.md).
+    pub visibility_grace: Duration,
+    /// How long audit entries are kept before `forlob audit prune` may delete them.
+    pub audit_retention: Duration,
 }
 
 impl Default for EngineOptions {
@@ -83,6 +93,8 @@ impl Default for EngineOptions {
             busy_timeout: Duration::from_secs(10),
             store_attempts: 6,
             misfire_threshold: Duration::from_secs(60),
+            visibility_grace: Duration::from_secs(30 * DAY),
+            audit_retention: Duration::from_secs(5 * 365 * DAY + DAY),
         }
     }
 }
@@ -258,6 +270,18 @@ impl Engine {
         conn.commit()
             .await
             .map_err(|e| EngineError::CommitUnknown(StoreError(e)))
+    }
+
+    /// Appends `record` by `actor` to the audit log in `conn`'s transaction and commits: an
+    /// admin's change and its audit entry are stored together or not at all.
+    async fn commit_recorded(
+        &self,
+        conn: DatabaseTransaction,
+        actor: &crate::instance::Actor,
+        record: crate::audit::AuditRecord,
+    ) -> Result<()> {
+        crate::store::audit::append(&conn, actor, vec![record], self.clock.now()).await?;
+        self.commit(conn).await
     }
 
     /// Reloads the catalog when another node deployed since it was loaded: one cheap query.

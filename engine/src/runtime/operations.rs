@@ -11,6 +11,7 @@ use super::Engine;
 use super::execute::{Txn, row_of};
 use super::transition::Event;
 use crate::action::CancelContext;
+use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
@@ -48,6 +49,14 @@ impl InstanceOperation {
             Self::Suspend => &[InstanceStatus::Active],
             Self::Resume => &[InstanceStatus::Suspended],
             Self::Cancel => &InstanceStatus::UNFINISHED,
+        }
+    }
+
+    fn audit_action(self) -> AuditAction {
+        match self {
+            Self::Suspend => AuditAction::InstanceSuspend,
+            Self::Resume => AuditAction::InstanceResume,
+            Self::Cancel => AuditAction::InstanceCancel,
         }
     }
 }
@@ -139,7 +148,11 @@ impl Engine {
                 tx.writes.instance(&row, now);
             }
             tx.flush().await?;
-            self.commit(conn).await
+            let record = AuditRecord::new(operation.audit_action())
+                .subject(row.subject.clone())
+                .target(row.id)
+                .detail(json!({ "process": row.process_id, "reason": reason }));
+            self.commit_recorded(conn, actor, record).await
         })
         .await
     }

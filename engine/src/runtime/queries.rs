@@ -1,16 +1,26 @@
-//! Read-only questions people ask of the engine: a subject's overview.
+//! Questions people ask of the engine: a subject's overview and timeline (recorded in the
+//! audit log), a task's form.
 
 use sea_orm::TransactionTrait;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Engine;
 use super::commands::manual_form;
+use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{EngineError, Result};
 use crate::form::{FieldErrors, Form};
-use crate::instance::{Actor, Task};
+use crate::instance::{Actor, Task, TimelineEvent};
 use crate::registry::SubjectOverview;
 use crate::store;
+
+/// What a caseworker reads of a subject: the package's overview and the timeline.
+#[derive(Debug, Clone)]
+pub struct SubjectFile {
+    pub overview: SubjectOverview,
+    /// Oldest first.
+    pub events: Vec<TimelineEvent>,
+}
 
 /// An open task with the form its manual step asks for.
 #[derive(Debug, Clone)]
@@ -24,16 +34,53 @@ pub struct TaskForm {
 }
 
 impl Engine {
-    /// The overview of subject `id` of `kind` as `actor` may see it: admins see every
-    /// subject; a caseworker one that concerns their municipality (the package says which
-    /// do) or that their municipality has a task about. Any other is "not found", exactly
-    /// like one that does not exist, so guessing ids tells nothing.
+    /// The overview of subject `id` of `kind` shown beside task `task`, as `actor` may see it
+    /// (see `may_see`); recorded in the audit log before it is
+    /// returned.
     pub async fn subject_overview(
         &self,
         kind: &str,
         id: &str,
         actor: &Actor,
+        task: Uuid,
     ) -> Result<SubjectOverview> {
+        let (overview, _) = self
+            .look_up(
+                kind,
+                id,
+                actor,
+                false,
+                json!({ "shown": "beside_task", "task": task }),
+            )
+            .await?;
+        Ok(overview)
+    }
+
+    /// A subject's overview and timeline as `actor` may see them: admins every subject, a
+    /// caseworker one of their municipality's (`may_see`). Any other is "not found", exactly
+    /// like one that does not exist, so guessing ids tells nothing. Every look-up, shown or
+    /// not, is recorded in the audit log before the answer is returned.
+    pub async fn subject_file(&self, kind: &str, id: &str, actor: &Actor) -> Result<SubjectFile> {
+        let (overview, events) = self
+            .look_up(
+                kind,
+                id,
+                actor,
+                true,
+                json!({ "shown": "overview_and_timeline" }),
+            )
+            .await?;
+        Ok(SubjectFile { overview, events })
+    }
+
+    async fn look_up(
+        &self,
+        kind: &str,
+        id: &str,
+        actor: &Actor,
+        with_events: bool,
+        detail: Value,
+    ) -> Result<(SubjectOverview, Vec<TimelineEvent>)> {
         let provider = self
             .registry
             .subject_provider(kind)
@@ -45,32 +92,31 @@ impl Engine {
                 kind: kind.to_owned(),
             }
         };
-        if let Some(municipality) = actor.task_scope() {
-            let has_task = !store::tasks(
-                &conn,
-                &store::TaskFilter {
-                    subject: Some(id.to_owned()),
-                    municipality: Some(municipality.clone()),
-                    status: None,
-                    limit: Some(1),
-                    ..store::TaskFilter::default()
-                },
-            )
+        let found = if self
+            .may_see(&conn, kind, id, actor, self.clock.now())
             .await?
-            .is_empty();
-            let concerns = has_task
-                || provider
-                    .municipalities(&conn, id)
-                    .await
-                    .map_err(unavailable)?
-                    .contains(&municipality);
-            if !concerns {
-                return Err(EngineError::not_found("subject", id));
+        {
+            match provider.overview(&conn, id).await.map_err(unavailable)? {
+                Some(overview) if with_events => Some((overview, store::events(&conn, id).await?)),
+                Some(overview) => Some((overview, Vec::new())),
+                None => None,
             }
-        }
-        let overview = provider.overview(&conn, id).await.map_err(unavailable)?;
+        } else {
+            None
+        };
         conn.rollback().await?;
-        overview.ok_or_else(|| EngineError::not_found("subject", id))
+        let mut detail = detail;
+        detail["found"] = Value::Bool(found.is_some());
+        self.record(
+            actor,
+            vec![
+                AuditRecord::new(AuditAction::PersonRead)
+                    .subject(id)
+                    .detail(detail),
+            ],
+        )
+        .await?;
+        found.ok_or_else(|| EngineError::not_found("subject", id))
     }
 
     /// The form of an open task the actor may see, with its defaults evaluated now.

@@ -13,11 +13,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait as _};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Engine;
 use super::execute::{StartRequest, Txn};
+use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::Actor;
 use crate::jobs::{JobRun, JobRunDetail, LogbookFilter, RunStatus, Schedule};
@@ -69,7 +70,17 @@ impl Engine {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             store::jobs::insert_schedule(&conn, id, &checked, self.clock.now(), &actor.id).await?;
-            self.commit(conn).await
+            let record = AuditRecord::new(AuditAction::ScheduleAdd)
+                .target(id)
+                .detail(json!({
+                    "process": checked.process,
+                    "label": checked.label,
+                    "start_time": checked.start_time,
+                    "weekdays": checked.weekdays,
+                    "parameters": checked.parameters,
+                    "first_firing": checked.first_firing,
+                }));
+            self.commit_recorded(conn, actor, record).await
         })
         .await?;
         let schedule = store::jobs::schedule_by_id(&self.db, id)
@@ -150,7 +161,12 @@ impl Engine {
             }
             store::jobs::skip_queued(&conn, Queued::OfSchedule(id), "the schedule was removed")
                 .await?;
-            self.commit(conn).await
+            self.commit_recorded(
+                conn,
+                actor,
+                AuditRecord::new(AuditAction::ScheduleRemove).target(id),
+            )
+            .await
         })
         .await
     }
@@ -253,10 +269,14 @@ impl Engine {
                     parent: None,
                     actor: Some(actor),
                     job_run: Some(run_id),
+                    started_in: None,
                 };
                 self.start_in(&mut tx, request).await?;
                 tx.flush().await?;
-                self.commit(conn).await?;
+                let record = AuditRecord::new(AuditAction::JobRunNow)
+                    .target(run_id)
+                    .detail(json!({ "process": def.id, "schedule": schedule_id, "parameters": parameters }));
+                self.commit_recorded(conn, actor, record).await?;
                 Ok(run_id)
             })
             .await?;
@@ -433,6 +453,7 @@ impl Engine {
             parent: None,
             actor: None,
             job_run: Some(run_id),
+            started_in: None,
         };
         self.start_in(&mut tx, request).await?;
         tx.flush().await

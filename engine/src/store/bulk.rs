@@ -133,6 +133,7 @@ fn instance_model(i: ProcessInstance) -> instance::ActiveModel {
         created_at: Set(i.created_at),
         updated_at: Set(i.updated_at),
         ended_at: Set(i.ended_at),
+        started_in: Set(i.started_in),
     }
 }
 

@@ -53,6 +53,31 @@ pub mod instance {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub ended_at: Option<DateTimeUtc>,
+        /// The municipality of the caseworker who started it by hand.
+        pub started_in: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod audit_entry {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: DateTimeUtc,
+        pub actor: String,
+        pub role: String,
+        pub municipality: Option<String>,
+        pub action: String,
+        pub subject: Option<String>,
+        pub target: Option<String>,
+        pub via: String,
+        pub detail: String,
+        pub prev_hash: String,
+        pub hash: String,
     }
     no_relations!();
 }

@@ -4,6 +4,7 @@
 //! Writes of a transition are collected in [`Writes`] and flushed with one multi-row INSERT
 //! per table: a run of five states costs a handful of statements, not one per row.
 
+pub mod audit;
 mod bulk;
 mod entities;
 mod incidents;
@@ -133,6 +134,7 @@ fn to_instance(m: instance::Model) -> ProcessInstance {
         created_at: m.created_at,
         updated_at: m.updated_at,
         ended_at: m.ended_at,
+        started_in: m.started_in,
     }
 }
 

@@ -37,6 +37,36 @@ pub async fn task<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Task>
     Ok(task::Entity::find_by_id(id).one(conn).await?.map(to_task))
 }
 
+/// Whether `municipality` has a task about `subject` of one of `processes` that is open or
+/// was closed at or after `since`: such a task lets its caseworkers see the subject.
+pub async fn task_grants_sight<C: ConnectionTrait>(
+    conn: &C,
+    municipality: &str,
+    subject: &str,
+    processes: &[String],
+    since: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    if processes.is_empty() {
+        return Ok(false);
+    }
+    let found = task::Entity::find()
+        .select_only()
+        .column(task::Column::Id)
+        .filter(task::Column::Municipality.eq(municipality))
+        .filter(task::Column::Subject.eq(subject))
+        .filter(task::Column::ProcessId.is_in(processes.iter().cloned()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(task::Column::Status.eq("open"))
+                .add(task::Column::CompletedAt.gte(since)),
+        )
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// Filters of a task search; `None` means any. `municipality` is the tenancy filter: callers
 /// acting for a caseworker always set it, and it is applied in SQL, never after loading.
 #[derive(Debug, Default, Clone)]

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr as SqlExpr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, SqlErr, TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -29,16 +29,19 @@ fn to_user(m: user::Model) -> Result<User, DbErr> {
 
 /// Inserts a user and their first API token in one transaction; `None` when the username is
 /// taken (the unique index decides, so two admins adding the same name at once get one user).
-pub async fn insert_user_with_token(
-    db: &DatabaseConnection,
+pub async fn insert_user_with_token<C: ConnectionTrait + TransactionTrait>(
+    conn: &C,
     new: &NewUser,
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<User>, DbErr> {
-    let txn = db.begin().await?;
+    // A savepoint inside the caller's transaction: a taken name fails one statement, which
+    // PostgreSQL would otherwise hold against the whole transaction.
+    let txn = conn.begin().await?;
     let user = match insert_user(&txn, new, now).await {
         Ok(user) => user,
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            txn.rollback().await?;
             return Ok(None);
         }
         Err(e) => return Err(e),

@@ -30,6 +30,8 @@ pub struct InstanceRow {
     pub parent_state: Option<String>,
     pub created_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// See [`crate::instance::ProcessInstance::started_in`].
+    pub started_in: Option<String>,
     /// Not yet in the table.
     pub is_new: bool,
 }
@@ -64,6 +66,7 @@ impl Writes {
                 created_at: Set(row.created_at),
                 updated_at: Set(now),
                 ended_at: Set(row.ended_at),
+                started_in: Set(row.started_in.clone()),
             });
         } else {
             self.updated_instances.push(row.clone());

@@ -303,6 +303,7 @@ fn admin() -> forlob_engine::Actor {
         id: "simulation".into(),
         municipality: None,
         role: "admin".into(),
+        via: forlob_engine::Via::System,
     }
 }
 

@@ -41,6 +41,7 @@ const USERS: &[(&str, &str, &str, Option<&str>)] = &[
     ("anna", "Anna Holm", "caseworker", Some("101")),
     ("bo", "Bo Lund", "caseworker", Some("147")),
     ("dina", "Dina Berg", "designer", None),
+    ("ulla", "Ulla Revisor", "auditor", None),
 ];
 
 /// The app served over HTTP on 127.0.0.1, as a browser needs it. SQLite only: the API tests
@@ -66,7 +67,9 @@ impl Site {
                 municipality: municipality.map(Into::into),
                 password: Some(format!("{username}-password")),
             };
-            users::add(&engine, spec).await.expect("test user is valid");
+            users::add(&engine, spec, &forlob_engine::Actor::system())
+                .await
+                .expect("test user is valid");
         }
         let settings = WebSettings {
             assets_dir: Some(PathBuf::from(ASSETS)),

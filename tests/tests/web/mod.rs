@@ -70,9 +70,20 @@ states:
 "#,
 ];
 
-/// Persons for the pages: anyone whose id starts with a digit exists, named after it, and
-/// lives in 101.
+/// Persons for the pages: anyone whose id starts with a digit exists, named after it; those
+/// whose id starts with `47` live in 147, the others in 101.
 pub struct TestPersons;
+
+impl TestPersons {
+    /// Where person `id` lives; `None` when there is no such person.
+    pub fn residence(id: &str) -> Option<&'static str> {
+        match id {
+            _ if id.starts_with("47") => Some("147"),
+            _ if id.starts_with(|c: char| c.is_ascii_digit()) => Some("101"),
+            _ => None,
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl forlob_engine::registry::SubjectProvider for TestPersons {
@@ -81,17 +92,16 @@ impl forlob_engine::registry::SubjectProvider for TestPersons {
         _conn: &sea_orm::DatabaseTransaction,
         id: &str,
     ) -> Result<Option<Value>, forlob_engine::ActionError> {
-        Ok(id
-            .starts_with(|c: char| c.is_ascii_digit())
-            .then(|| serde_json::json!({ "name": format!("Person {id}"), "residence": "101" })))
+        Ok(Self::residence(id)
+            .map(|home| serde_json::json!({ "name": format!("Person {id}"), "residence": home })))
     }
 
     async fn municipalities(
         &self,
         _conn: &sea_orm::DatabaseTransaction,
-        _id: &str,
+        id: &str,
     ) -> Result<Vec<String>, forlob_engine::ActionError> {
-        Ok(vec!["101".into()])
+        Ok(Self::residence(id).map(str::to_owned).into_iter().collect())
     }
 }
 
@@ -104,6 +114,8 @@ pub struct Web {
     pub cw101: String,
     pub cw147: String,
     pub designer: String,
+    pub integration: String,
+    pub auditor: String,
 }
 
 pub struct Reply {
@@ -140,6 +152,8 @@ impl Web {
             ("anna", "caseworker", Some("101")),
             ("bo", "caseworker", Some("147")),
             ("dina", "designer", None),
+            ("ivan", "integration", None),
+            ("ulla", "auditor", None),
         ] {
             let spec = UserSpec {
                 username: username.into(),
@@ -148,11 +162,14 @@ impl Web {
                 municipality: municipality.map(Into::into),
                 password: Some(format!("{username}-password")),
             };
-            let (_, token) = users::add(&engine, spec).await.expect("test user is valid");
+            let (_, token) = users::add(&engine, spec, &forlob_engine::Actor::system())
+                .await
+                .expect("test user is valid");
             tokens.push(token);
         }
         let state = AppState::new(engine, settings);
-        let [admin, cw101, cw147, designer]: [String; 4] = tokens.try_into().expect("four users");
+        let [admin, cw101, cw147, designer, integration, auditor]: [String; 6] =
+            tokens.try_into().expect("six users");
         Self {
             router: forlob_web::router(state.clone()),
             state,
@@ -162,6 +179,8 @@ impl Web {
             cw101,
             cw147,
             designer,
+            integration,
+            auditor,
         }
     }
 
@@ -267,4 +286,80 @@ pub fn case_process_v2() -> String {
         "title: { da: Sag til test }",
         "title: { da: Sag til test (version 2) }",
     )
+}
+
+/// A browser: keeps the session cookie and the page's CSRF token.
+pub struct Browser<'a> {
+    web: &'a Web,
+    pub cookie: Option<String>,
+    pub lang: &'a str,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(web: &'a Web) -> Self {
+        Self {
+            web,
+            cookie: None,
+            lang: "da",
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        let mut request = Request::get(path).header(header::ACCEPT_LANGUAGE, self.lang);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.web
+            .send(request.body(Body::empty()).expect("request"))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT_LANGUAGE, self.lang);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let body = serde_urlencoded::to_string(form).expect("form");
+        self.web
+            .send(request.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    pub async fn sign_in(&mut self, username: &str) -> Reply {
+        let password = format!("{username}-password");
+        let reply = self
+            .post(
+                "/login",
+                &[
+                    ("username", username),
+                    ("password", &password),
+                    ("next", "/inbox"),
+                ],
+            )
+            .await;
+        if let Some(set) = reply.headers.get(header::SET_COOKIE) {
+            let set = set.to_str().expect("ascii");
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                "{set}"
+            );
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+        reply
+    }
+
+    /// The CSRF token of a page's forms.
+    pub async fn csrf(&self, path: &str) -> String {
+        let page = self.get(path).await;
+        page.text
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page has a form with a CSRF token")
+            .to_owned()
+    }
 }

@@ -56,7 +56,7 @@ pub(crate) async fn seed(engine: &Engine, config: &Config) -> anyhow::Result<Vec
             municipality: municipality.clone(),
             password: Some(password.clone()),
         };
-        users::add(engine, spec)
+        users::add(engine, spec, &admin_actor())
             .await
             .map_err(|e| anyhow::anyhow!("adding demo user {username}: {}", e.message))?;
         logins.push(DemoLogin {
@@ -83,11 +83,7 @@ async fn seed_jobs(engine: &Engine, persons: usize) -> anyhow::Result<()> {
     let swedes = se::population(DEFAULT_KOMMUN, persons, 1, now.date_naive());
     se::store(engine.db(), &swedes, now - chrono::Duration::days(30)).await?;
     println!("loaded {persons} demo persons into the Swedish person register ({DEFAULT_KOMMUN})");
-    let admin = forlob_engine::Actor {
-        id: "demo".into(),
-        role: "admin".into(),
-        municipality: None,
-    };
+    let admin = admin_actor();
     let every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         .map(str::to_owned)
         .to_vec();
@@ -161,4 +157,14 @@ async fn busiest_municipality(engine: &Engine) -> anyhow::Result<String> {
         .filter(|(m, _)| !m.is_empty())
         .max_by_key(|(_, n)| *n)
         .map_or_else(|| "101".into(), |(m, _)| m))
+}
+
+/// Who the demo set-up acts as in the audit log and the histories.
+fn admin_actor() -> forlob_engine::Actor {
+    forlob_engine::Actor {
+        id: "demo".into(),
+        role: "admin".into(),
+        municipality: None,
+        via: forlob_engine::Via::Cli,
+    }
 }

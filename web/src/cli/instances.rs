@@ -260,6 +260,11 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
             resume: true,
             ..
         } => {
+            let record = forlob_engine::audit::AuditRecord::new(
+                forlob_engine::audit::AuditAction::MigrationResume,
+            )
+            .target(id);
+            engine.record(&actor, vec![record]).await?;
             let status = engine
                 .continue_migration(id, &actor, &*progress_bar()?)
                 .await?;

@@ -1,5 +1,6 @@
 //! Command-line interface. Each subcommand is a small function over the engine.
 
+mod audit;
 mod bench;
 mod demo;
 mod incidents;
@@ -60,6 +61,10 @@ enum Command {
         /// Moves sent through the processes with the demo persons [default: 2000; 0 for none].
         #[arg(long)]
         demo_moves: Option<usize>,
+        /// Also deploy the engine's demo processes (`demo-*`, for trying the engine out and
+        /// the bench). Never on a production database: anyone may start them.
+        #[arg(long)]
+        demo: bool,
     },
     /// Check definitions; prints `path:line:col: error[CODE]: message`, exits 1 on any error.
     Validate {
@@ -112,6 +117,9 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Measure throughput; prints one JSON line of figures.
     Bench(bench::BenchArgs),
+    /// The audit log: who read which person's data, and every admin action; list, export as
+    /// CSV, verify the hash chain, prune past the retention.
+    Audit(audit::AuditArgs),
 }
 
 /// The engine on `url` with the real clock, for the commands that act on a database.
@@ -133,6 +141,7 @@ pub(crate) fn operator() -> forlob_engine::Actor {
         id: format!("cli:{name}"),
         role: "admin".into(),
         municipality: None,
+        via: forlob_engine::Via::Cli,
     }
 }
 
@@ -142,10 +151,19 @@ pub(crate) fn registry() -> Registry {
     registry
 }
 
-/// The shipped definitions: the packages' folder plus the engine's demo.
-pub(crate) fn shipped_definitions(processes: Option<&Path>) -> anyhow::Result<Vec<SourceFile>> {
+/// The shipped definitions: the packages' folder, plus the engine's demo processes when
+/// `demo` says so. Those are for tests, the bench and `serve --demo` only: any process a
+/// caseworker may start can put work into an inbox, so a production database never gets them.
+pub(crate) fn shipped_definitions(
+    processes: Option<&Path>,
+    demo: bool,
+) -> anyhow::Result<Vec<SourceFile>> {
     let dir = processes.map_or_else(forlob_processes::processes_dir, Path::to_path_buf);
-    let mut files = forlob_engine::demo::definitions();
+    let mut files = if demo {
+        forlob_engine::demo::definitions()
+    } else {
+        Vec::new()
+    };
     files.extend(files::definition_files(&dir).map_err(anyhow::Error::msg)?);
     Ok(files)
 }
@@ -161,7 +179,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             workers,
             demo_persons,
             demo_moves,
+            demo,
         } => {
+            config.demo_processes |= demo;
             config.demo_persons = demo_persons.unwrap_or(config.demo_persons);
             config.demo_moves = demo_moves.unwrap_or(config.demo_moves);
             config.db = db.unwrap_or(config.db);
@@ -205,6 +225,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users(args) => users::run(args, &config).await,
         Command::Jobs(args) => jobs::run(args, &config).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Audit(args) => audit::run(args, &config).await,
     }
 }
 
@@ -226,7 +247,10 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot open the database at {db}"))?;
     let outcomes = engine
-        .deploy(&shipped_definitions(config.processes.as_deref())?)
+        .deploy(&shipped_definitions(
+            config.processes.as_deref(),
+            config.demo_processes,
+        )?)
         .await?;
     for o in outcomes.iter().filter(|o| o.changed) {
         tracing::info!(process = %o.process_id, version = o.version, "deployed");
@@ -325,7 +349,7 @@ fn validate(paths: &[PathBuf], explain: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let files = if paths.is_empty() {
-        shipped_definitions(None)?
+        shipped_definitions(None, true)?
     } else {
         let mut files = Vec::new();
         for path in paths {
@@ -367,7 +391,7 @@ fn validate(paths: &[PathBuf], explain: bool) -> anyhow::Result<ExitCode> {
 }
 
 async fn test(paths: &[PathBuf], processes: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let definitions = shipped_definitions(processes)?;
+    let definitions = shipped_definitions(processes, true)?;
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![processes.map_or_else(forlob_processes::processes_dir, Path::to_path_buf)]
     } else {
@@ -402,7 +426,7 @@ async fn test(paths: &[PathBuf], processes: Option<&Path>) -> anyhow::Result<Exi
 
 async fn deploy(paths: &[PathBuf], config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
     let files = if paths.is_empty() {
-        shipped_definitions(None)?
+        shipped_definitions(None, false)?
     } else {
         let mut files = Vec::new();
         for p in paths {
@@ -428,7 +452,7 @@ async fn deploy(paths: &[PathBuf], config: &Config, dry_run: bool) -> anyhow::Re
         );
         return Ok(ExitCode::SUCCESS);
     }
-    match engine.deploy(&files).await {
+    match engine.deploy_by(&files, &operator()).await {
         Ok(outcomes) => {
             for o in outcomes {
                 let what = if o.changed {
@@ -502,7 +526,7 @@ fn print_impact(impact: &forlob_engine::runtime::DefinitionImpact) {
 
 fn diagram(process: &str, processes: Option<&Path>) -> anyhow::Result<ExitCode> {
     let defs =
-        definition::load_set(&shipped_definitions(processes)?, &registry()).map_err(|d| {
+        definition::load_set(&shipped_definitions(processes, true)?, &registry()).map_err(|d| {
             anyhow::anyhow!(
                 "definitions do not validate:\n{}",
                 d.iter()

@@ -100,7 +100,9 @@ pub(crate) async fn engine(
     let engine = Engine::start(url, super::registry(), clock, config.engine_options())
         .await
         .with_context(|| format!("cannot open the database at {url}"))?;
-    engine.deploy(&super::shipped_definitions(None)?).await?;
+    engine
+        .deploy(&super::shipped_definitions(None, false)?)
+        .await?;
     Ok(engine)
 }
 

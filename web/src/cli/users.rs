@@ -72,7 +72,7 @@ pub(crate) async fn run(args: UsersArgs, config: &Config) -> anyhow::Result<Exit
                 municipality,
                 password,
             };
-            match users::add(&engine, spec).await {
+            match users::add(&engine, spec, &super::operator()).await {
                 Ok((user, token)) => {
                     eprintln!(
                         "added {} ({}{}); API token, shown this once:",

@@ -156,6 +156,7 @@ impl Checker<'_> {
                         .assign
                         .as_ref()
                         .and_then(|a| self.expr(&a.municipality, &[])),
+                    assign_elsewhere: m.assign.as_ref().is_some_and(|a| a.other_municipality),
                     due: m.due.as_ref().and_then(|d| self.duration(d)),
                 },
                 form: self.form(&m.form),

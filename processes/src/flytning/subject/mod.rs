@@ -57,15 +57,15 @@ impl SubjectProvider for Persons {
 
     /// Where they live, who acts for them now or by a manual registration, who has a case
     /// about them, and where a planned move takes them (the receiving municipality prepares).
+    /// Every query runs whether the person exists or not, so that the time the answer takes
+    /// does not tell who exists (the engine answers both alike).
     async fn municipalities(
         &self,
         conn: &DatabaseTransaction,
         id: &str,
     ) -> Result<Vec<String>, ActionError> {
-        let Some(person) = store::person(conn, id).await? else {
-            return Ok(Vec::new());
-        };
-        let mut found: Vec<String> = person.residence.into_iter().collect();
+        let person = store::person(conn, id).await?;
+        let mut found: Vec<String> = person.and_then(|p| p.residence).into_iter().collect();
         found.extend(
             store::handlekommune(conn, id)
                 .await?

@@ -31,7 +31,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCo
     )
     .await?;
     engine
-        .deploy(&crate::cli::shipped_definitions(None)?)
+        .deploy(&crate::cli::shipped_definitions(None, false)?)
         .await?;
     let today = engine.clock().now().date_naive();
     let loading = Instant::now();

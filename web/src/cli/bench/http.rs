@@ -234,6 +234,7 @@ async fn caseworkers(
                 municipality: Some(municipality.clone()),
                 ..UserSpec::default()
             },
+            &crate::cli::operator(),
         )
         .await
         .map_err(|e| anyhow::anyhow!("cannot add a bench caseworker: {}", e.message))?;

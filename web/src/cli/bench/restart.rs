@@ -58,6 +58,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         id: "bench".into(),
         municipality: None,
         role: "admin".into(),
+        via: forlob_engine::Via::Cli,
     };
     let started = Instant::now();
     let status = engine

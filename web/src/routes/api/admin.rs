@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
+use forlob_engine::audit::{AuditAction, AuditRecord};
 use forlob_engine::runtime::{InstanceOperation, MessageOutcome};
 use forlob_engine::store::{self, InstanceFilter, TaskFilter};
 use serde::{Deserialize, Serialize};
@@ -380,7 +381,7 @@ async fn replay_dead_letter(
     Path(id): Path<i64>,
 ) -> Result<Json<Replayed>> {
     caller.require(ADMINS)?;
-    let outcome = state.engine.replay_dead_letter(id).await?;
+    let outcome = state.engine.replay_dead_letter(id, &caller.actor()).await?;
     Ok(Json(match outcome {
         MessageOutcome::Accepted { started, resumed } => Replayed {
             outcome: "accepted".into(),
@@ -463,7 +464,8 @@ async fn issue_token(
     Json(request): Json<TokenRequest>,
 ) -> Result<(StatusCode, Json<IssuedToken>)> {
     caller.require(ADMINS)?;
-    let (token, secret) = users::issue_token(&state.engine, &username, &request.name).await?;
+    let (token, secret) =
+        users::issue_token(&state.engine, &username, &request.name, &caller.actor()).await?;
     Ok((
         StatusCode::CREATED,
         Json(IssuedToken {
@@ -483,8 +485,7 @@ async fn revoke_token(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode> {
     caller.require(ADMINS)?;
-    let now = state.engine.clock().now();
-    if store::revoke_token(state.engine.db(), id, now).await? {
+    if users::revoke_token(&state.engine, id, &caller.actor()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found(format!("no live token {id}")))
@@ -561,7 +562,7 @@ async fn add_user(
         municipality: request.municipality,
         password: request.password,
     };
-    let (user, token) = users::add(&state.engine, spec).await?;
+    let (user, token) = users::add(&state.engine, spec, &caller.actor()).await?;
     Ok((
         StatusCode::CREATED,
         Json(NewUserResponse {
@@ -581,7 +582,7 @@ async fn disable_user(
     Path(username): Path<String>,
 ) -> Result<Json<UserView>> {
     caller.require(ADMINS)?;
-    let user = users::set_disabled(&state.engine, &username, true, &caller.user).await?;
+    let user = users::set_disabled(&state.engine, &username, true, &caller.actor()).await?;
     Ok(Json(user.into()))
 }
 
@@ -595,7 +596,7 @@ async fn enable_user(
     Path(username): Path<String>,
 ) -> Result<Json<UserView>> {
     caller.require(ADMINS)?;
-    let user = users::set_disabled(&state.engine, &username, false, &caller.user).await?;
+    let user = users::set_disabled(&state.engine, &username, false, &caller.actor()).await?;
     Ok(Json(user.into()))
 }
 
@@ -634,6 +635,11 @@ async fn advance_clock(
             "is before the clock's current time; the clock only moves forward",
         )]));
     }
+    let record = AuditRecord::new(AuditAction::ClockAdvance).detail(serde_json::json!({
+        "from": state.engine.clock().now(),
+        "to": request.advance_to,
+    }));
+    state.engine.record(&caller.actor(), vec![record]).await?;
     let handled = state.engine.advance_to(request.advance_to).await?;
     Ok(Json(ClockMoved {
         now: state.engine.clock().now(),

@@ -4,8 +4,10 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
+use forlob_engine::audit::{AuditAction, AuditRecord};
 use forlob_processes::folkbokforing::search;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -59,6 +61,26 @@ pub(crate) fn register_of(caller: &Caller, asked: Option<String>) -> Result<Stri
     }
 }
 
+/// Searches `kommun`'s person register for `caller` and records the search, its query and
+/// its hits in the audit log before the hits are handed out (the API and the page both come
+/// here).
+pub(crate) async fn search_recorded(
+    state: &AppState,
+    caller: &Caller,
+    kommun: &str,
+    query: &str,
+    limit: u64,
+) -> Result<Vec<search::PersonHit>> {
+    let hits = search::find(state.engine.db(), kommun, query, limit).await?;
+    let record = AuditRecord::new(AuditAction::PersonSearch).detail(json!({
+        "query": query,
+        "register": kommun,
+        "hits": hits.iter().map(|h| &h.personnummer).collect::<Vec<_>>(),
+    }));
+    state.engine.record(&caller.actor(), vec![record]).await?;
+    Ok(hits)
+}
+
 /// Persons of the municipality's person register by name or personnummer.
 #[utoipa::path(get, path = "/folkbokforing/persons", tag = "persons", params(SearchQuery),
     responses((status = 200, body = Vec<PersonHitView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -75,7 +97,7 @@ async fn search_persons(
     if !(1..=200).contains(&limit) {
         return Err(AppError::invalid([("limit", "must be between 1 and 200")]));
     }
-    let hits = search::find(state.engine.db(), &kommun, &query.q, limit).await?;
+    let hits = search_recorded(&state, &caller, &kommun, &query.q, limit).await?;
     Ok(Json(
         hits.into_iter()
             .map(|h| PersonHitView {

@@ -4,6 +4,7 @@
 //! become the API's JSON errors.
 
 pub(crate) mod admin;
+pub(crate) mod audit;
 pub(crate) mod folkbokforing;
 pub(crate) mod jobs;
 mod messages;
@@ -118,6 +119,7 @@ fn resources() -> OpenApiRouter<AppState> {
         .merge(tasks::router())
         .merge(processes::router())
         .merge(admin::router())
+        .merge(audit::router())
         .merge(persons::router())
         .merge(messages::router())
         .merge(jobs::router())

@@ -5,7 +5,6 @@
 use axum::extract::State;
 use forlob_engine::Role;
 use forlob_engine::registry::SubjectOverview;
-use forlob_engine::store;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -33,18 +32,17 @@ pub(crate) struct PersonView {
     pub events: Vec<EventView>,
 }
 
-/// The person as `caller` may see them: another municipality's citizen is 404 (see
-/// `Engine::subject_overview`).
+/// The person as `caller` may see them: another municipality's citizen is 404, and the
+/// look-up is in the audit log (see `Engine::subject_file`).
 pub(crate) async fn person(state: &AppState, id: &str, caller: &Caller) -> Result<PersonView> {
-    let overview = state
+    let file = state
         .engine
-        .subject_overview(PERSON, id, &caller.actor())
+        .subject_file(PERSON, id, &caller.actor())
         .await?;
-    let events = store::events(state.engine.db(), id).await?;
     Ok(PersonView {
         id: id.to_owned(),
-        overview,
-        events: events.into_iter().map(EventView::from).collect(),
+        overview: file.overview,
+        events: file.events.into_iter().map(EventView::from).collect(),
     })
 }
 

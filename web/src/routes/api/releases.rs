@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
+use forlob_engine::audit::{AuditAction, AuditRecord};
 use forlob_engine::definition::SourceFile;
 use forlob_engine::release::{MappingRequest, MigrationPlan, PlanRequest};
 use forlob_engine::runtime::{MigrationPreview, MigrationStatus, RestartRequest};
@@ -526,6 +527,8 @@ pub(crate) async fn resume_in_background(
 ) -> Result<MigrationStatus> {
     let status = state.engine.migration_status(id).await?;
     if status.migration.status.is_busy() {
+        let record = AuditRecord::new(AuditAction::MigrationResume).target(id);
+        state.engine.record(&actor, vec![record]).await?;
         work_in_background(state, id, actor);
     }
     Ok(status)

@@ -255,7 +255,7 @@ async fn get_task(
 ) -> Result<Json<TaskDetail>> {
     caller.require(WORKERS)?;
     let actor = caller.actor();
-    let task = state.engine.task(id, &actor).await?;
+    let task = state.engine.look_at_task(id, &actor).await?;
     if task.status != "open" {
         return Ok(Json(TaskDetail {
             task: task.into(),

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Chrome, SignedIn, done};
+use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::routes::api::Path;
@@ -175,11 +175,10 @@ struct SkipForm {
 
 async fn skip(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(_, caller, _): SignedInAs<Admins>,
     Path(id): Path<i64>,
     Form(form): Form<SkipForm>,
 ) -> Result<Redirect, AppError> {
-    admin(&caller)?;
     let instance = state
         .engine
         .skip_incident(id, form.to_state.trim(), &caller.actor())
@@ -212,11 +211,10 @@ struct OperationForm {
 
 async fn operate(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(_, caller, _): SignedInAs<Admins>,
     Path(id): Path<Uuid>,
     Form(form): Form<OperationForm>,
 ) -> Result<Redirect, AppError> {
-    admin(&caller)?;
     let Some(operation) = InstanceOperation::parse(&form.operation) else {
         return Err(AppError::invalid([(
             "operation",
@@ -273,7 +271,7 @@ async fn replay(
     Path(id): Path<i64>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
-    let key = match state.engine.replay_dead_letter(id).await? {
+    let key = match state.engine.replay_dead_letter(id, &caller.actor()).await? {
         forlob_engine::runtime::MessageOutcome::Accepted { .. } => "admin.replayed",
         _ => "admin.replayed_dead",
     };
@@ -287,12 +285,12 @@ struct TokenForm {
 
 async fn new_token(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(username): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
-    let (_, secret) = users::issue_token(&state.engine, &username, &form.name).await?;
+    let (_, secret) =
+        users::issue_token(&state.engine, &username, &form.name, &caller.actor()).await?;
     render_users(
         &state,
         &chrome,
@@ -308,8 +306,7 @@ async fn revoke(
     Path(id): Path<Uuid>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
-    let now = state.engine.clock().now();
-    if !store::revoke_token(state.engine.db(), id, now).await? {
+    if !users::revoke_token(&state.engine, id, &caller.actor()).await? {
         return Err(AppError::not_found(format!("no live token {id}")));
     }
     Ok(done("/admin/users", "admin.revoked"))
@@ -321,7 +318,7 @@ async fn disable(
     Path(username): Path<String>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
-    users::set_disabled(&state.engine, &username, true, &caller.user).await?;
+    users::set_disabled(&state.engine, &username, true, &caller.actor()).await?;
     Ok(done("/admin/users", "admin.disabled_done"))
 }
 
@@ -331,7 +328,7 @@ async fn enable(
     Path(username): Path<String>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
-    users::set_disabled(&state.engine, &username, false, &caller.user).await?;
+    users::set_disabled(&state.engine, &username, false, &caller.actor()).await?;
     Ok(done("/admin/users", "admin.enabled_done"))
 }
 
@@ -404,10 +401,9 @@ struct NewUserForm {
 /// Adds a user; the API token is shown once on the page that answers.
 async fn add_user(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Form(form): Form<NewUserForm>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     let spec = UserSpec {
         username: form.username.clone(),
         display_name: form.display_name.clone(),
@@ -415,7 +411,7 @@ async fn add_user(
         municipality: form.municipality.clone(),
         password: form.password.filter(|p| !p.is_empty()),
     };
-    match users::add(&state.engine, spec).await {
+    match users::add(&state.engine, spec, &caller.actor()).await {
         Ok((user, token)) => {
             render_users(
                 &state,

@@ -5,13 +5,12 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use forlob_processes::folkbokforing::search;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::SignedIn;
 use crate::error::AppError;
-use crate::routes::api::folkbokforing::register_of;
+use crate::routes::api::folkbokforing::{register_of, search_recorded};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -34,7 +33,7 @@ async fn search_page(
     let query = form.q.trim();
     let (hits, too_short) = if query.chars().count() >= 2 {
         (
-            search::find(state.engine.db(), &kommun, query, 100).await?,
+            search_recorded(&state, &caller, &kommun, query, 100).await?,
             false,
         )
     } else {

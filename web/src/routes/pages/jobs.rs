@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::admin::admin;
-use super::{Chrome, SignedIn, done};
+use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::error::AppError;
 use crate::routes::api::Path;
 use crate::routes::api::jobs::{JobRunView, jobs, schedule_views};
@@ -200,10 +200,9 @@ impl ScheduleForm {
 
 async fn add_schedule(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     let form = ScheduleForm::read(pairs);
     let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let request = ScheduleRequest {
@@ -292,11 +291,10 @@ struct RunForm {
 
 async fn run_schedule(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(_, caller, _): SignedInAs<Admins>,
     Path(id): Path<Uuid>,
     Form(form): Form<RunForm>,
 ) -> Result<Redirect, AppError> {
-    admin(&caller)?;
     let run = state
         .engine
         .run_job_now(

@@ -10,12 +10,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
+use forlob_engine::audit::{AuditAction, AuditRecord};
 use forlob_engine::store;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Chrome, Lang, Page, SignedIn};
-use crate::auth::{self, SESSION_COOKIE};
+use crate::auth::{self, Caller, SESSION_COOKIE};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -110,6 +111,7 @@ async fn login(
         return Ok(response);
     }
     let candidate = store::login_candidate(state.engine.db(), &username).await?;
+    let candidate_known = candidate.is_some();
     let verified = match candidate {
         Some((user, Some(hash))) => auth::verify_password(form.password.clone(), hash)
             .await
@@ -120,7 +122,18 @@ async fn login(
             None
         }
     };
+    let address = addr.map(|a| a.to_string());
     let Some(user) = verified else {
+        // Who tried is whatever name was typed: cut, since anyone can type anything.
+        let tried = forlob_engine::Actor {
+            id: username.chars().take(MAX_RECORDED_NAME).collect(),
+            municipality: None,
+            role: "anonymous".into(),
+            via: forlob_engine::Via::Page,
+        };
+        let record = AuditRecord::new(AuditAction::SignInFailed)
+            .detail(json!({ "address": address, "known_user": candidate_known }));
+        state.engine.record(&tried, vec![record]).await?;
         return refuse("login.failed", StatusCode::UNAUTHORIZED);
     };
     state.login_limiter.succeeded(&username);
@@ -128,15 +141,21 @@ async fn login(
     let now = state.engine.clock().now();
     let ttl = state.settings.session_ttl;
     let expires = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(8));
-    store::insert_session(
-        state.engine.db(),
-        &auth::digest(&session),
-        user.id,
-        &auth::new_secret(),
-        now,
-        expires,
-    )
-    .await?;
+    let digest = auth::digest(&session);
+    let user_id = user.id;
+    state
+        .engine
+        .recorded(
+            &user.actor().through(forlob_engine::Via::Page),
+            |conn| {
+                Box::pin(async move {
+                    let csrf = auth::new_secret();
+                    Ok(store::insert_session(conn, &digest, user_id, &csrf, now, expires).await?)
+                })
+            },
+            |_| Some(AuditRecord::new(AuditAction::SignIn).detail(json!({ "address": address }))),
+        )
+        .await?;
     let jar = jar.add(auth::session_cookie(
         session,
         state.settings.secure_cookies,
@@ -144,6 +163,9 @@ async fn login(
     ));
     Ok((jar, Redirect::to(&local_next(form.next.as_deref()))).into_response())
 }
+
+/// How much of a typed username a failed sign-in's audit entry keeps.
+const MAX_RECORDED_NAME: usize = 64;
 
 /// An argon2id hash of a random password, checked for unknown usernames.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W8p3cxGRXYf0xbVK8MuV6ZgcEtDbpH9UoK4o2Zk+0WQ";
@@ -163,9 +185,28 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|origin_host| origin_host == host)
 }
 
-async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<Response, AppError> {
+async fn logout(
+    State(state): State<AppState>,
+    caller: Option<Caller>,
+    jar: CookieJar,
+) -> Result<Response, AppError> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        store::delete_session(state.engine.db(), &auth::digest(cookie.value())).await?;
+        let digest = auth::digest(cookie.value());
+        match caller {
+            Some(caller) => {
+                state
+                    .engine
+                    .recorded(
+                        &caller.actor(),
+                        |conn| {
+                            Box::pin(async move { Ok(store::delete_session(conn, &digest).await?) })
+                        },
+                        |_| Some(AuditRecord::new(AuditAction::SignOut)),
+                    )
+                    .await?;
+            }
+            None => store::delete_session(state.engine.db(), &digest).await?,
+        }
     }
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
     Ok((jar, Redirect::to("/login")).into_response())

@@ -8,6 +8,7 @@
 //! definitions as written.
 
 mod admin;
+mod audit;
 mod designer;
 mod folkbokforing;
 mod inbox;
@@ -207,6 +208,7 @@ impl Ui {
                 "role": c.user.role.as_str(),
                 "municipality": c.user.municipality,
                 "is_admin": c.user.role == forlob_engine::Role::Admin,
+                "reads_audit": matches!(c.user.role, forlob_engine::Role::Admin | forlob_engine::Role::Auditor),
                 "is_designer": matches!(c.user.role, forlob_engine::Role::Designer | forlob_engine::Role::Admin),
                 "is_caseworker": matches!(c.user.role, forlob_engine::Role::Caseworker | forlob_engine::Role::Admin),
                 // A Swedish municipality (four-digit code) searches its person register.
@@ -330,6 +332,44 @@ impl FromRequestParts<AppState> for Chrome {
 /// A signed-in viewer; anyone else is sent to the login page and brought back afterwards.
 pub(crate) struct SignedIn(pub Chrome, pub Caller);
 
+/// Who a [`SignedInAs`] lets through.
+pub(crate) trait Roles {
+    const ROLES: &'static [forlob_engine::Role];
+}
+
+/// Admins only.
+pub(crate) struct Admins;
+
+impl Roles for Admins {
+    const ROLES: &'static [forlob_engine::Role] = &[forlob_engine::Role::Admin];
+}
+
+/// Caseworkers and admins: those who work tasks and see persons.
+pub(crate) struct Workers;
+
+impl Roles for Workers {
+    const ROLES: &'static [forlob_engine::Role] =
+        &[forlob_engine::Role::Caseworker, forlob_engine::Role::Admin];
+}
+
+/// A signed-in viewer with one of `R`'s roles. An extractor, so the role is checked before
+/// the request's body is read: a caller without it gets 403 whatever form they sent, never a
+/// message about the form's fields.
+pub(crate) struct SignedInAs<R>(pub Chrome, pub Caller, std::marker::PhantomData<R>);
+
+impl<R: Roles> FromRequestParts<AppState> for SignedInAs<R> {
+    type Rejection = SignInRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, SignInRejection> {
+        let SignedIn(chrome, caller) = SignedIn::from_request_parts(parts, state).await?;
+        caller.require(R::ROLES).map_err(SignInRejection::Error)?;
+        Ok(Self(chrome, caller, std::marker::PhantomData))
+    }
+}
+
 pub(crate) enum SignInRejection {
     Login(Redirect),
     Error(AppError),
@@ -382,6 +422,7 @@ pub(crate) fn router(_state: &AppState) -> Router<AppState> {
         .merge(tasks::router())
         .merge(persons::router())
         .merge(admin::router())
+        .merge(audit::router())
         .merge(releases::router())
         .merge(jobs::router())
         .merge(folkbokforing::router())
@@ -396,6 +437,7 @@ async fn home(chrome: Chrome) -> Redirect {
         Some(forlob_engine::Role::Admin) => Redirect::to("/admin/instances"),
         Some(forlob_engine::Role::Designer) => Redirect::to("/designer"),
         Some(forlob_engine::Role::Integration) => Redirect::to("/api/docs"),
+        Some(forlob_engine::Role::Auditor) => Redirect::to("/admin/audit"),
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::admin::admin;
-use super::{Chrome, SignedIn, done};
+use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::error::AppError;
 use crate::routes::api::Path;
 use crate::routes::api::releases::{
@@ -163,10 +163,9 @@ async fn page(
 /// instance; the restart itself starts the migration on the server and comes back to the list.
 async fn restart(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Form(form): Form<RestartForm>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     let plan = match form.request() {
         Ok(request) => state.engine.restart_plan(&request).await,
         Err(e) => Err(e),
@@ -196,11 +195,10 @@ struct ReasonForm {
 
 async fn abandon(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(_, caller, _): SignedInAs<Admins>,
     Path(id): Path<i64>,
     Form(form): Form<ReasonForm>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     state
         .engine
         .abandon_migration(id, &caller.actor(), form.reason.trim())
@@ -210,11 +208,10 @@ async fn abandon(
 
 async fn undo(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(_, caller, _): SignedInAs<Admins>,
     Path(id): Path<i64>,
     Form(form): Form<ReasonForm>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     let actor = caller.actor();
     state
         .engine

@@ -110,7 +110,7 @@ async fn render(
     // The person beside the form; a register that is down must not hide the task.
     let overview = match state
         .engine
-        .subject_overview(PERSON, &subject, &actor)
+        .subject_overview(PERSON, &subject, &actor, id)
         .await
     {
         Ok(overview) => Some(overview),

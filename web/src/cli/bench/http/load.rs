@@ -108,6 +108,7 @@ fn waiting_instance(
         created_at,
         updated_at: created_at,
         ended_at: None,
+        started_in: None,
     };
     let task = Task {
         id: Uuid::now_v7(),

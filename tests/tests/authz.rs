@@ -1,0 +1,449 @@
+//! The authorization matrix: every operation of the OpenAPI document and every page route ×
+//! anonymous, a caseworker of 101, a caseworker of 147, an integration, a designer, an
+//! auditor and an admin, with the answer each must get, on SQLite and PostgreSQL. An
+//! operation or page without a row fails the test: a new endpoint is not done until it says
+//! who may use it.
+//!
+//! A cell is `-` (not signed in: 401, or for a page the way to the login page), `x` (refused:
+//! 403) or `o` (let through: whatever the operation then answers, never 401, 403 or 5xx).
+//! Ids in paths name nothing, so a let-through write changes nothing.
+
+mod support;
+mod web;
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Map, Value, json};
+use support::Backend;
+use web::{Browser, Web};
+
+/// The callers, in the order of a row's cells.
+const CALLERS: [&str; 7] = [
+    "anonymous",
+    "caseworker 101",
+    "caseworker 147",
+    "integration",
+    "designer",
+    "auditor",
+    "admin",
+];
+
+/// Usernames of the signed-in callers (see `Web::start`), for the pages.
+const USERS: [&str; 6] = ["anna", "bo", "ivan", "dina", "ulla", "admin"];
+
+/// `METHOD /api/path` and who may call it.
+const API: &[(&str, &str)] = &[
+    ("GET /api/openapi.json", "o o o o o o o"),
+    ("GET /api/tasks", "- o o x x x o"),
+    ("GET /api/tasks/{id}", "- o o x x x o"),
+    ("POST /api/tasks/{id}/claim", "- o o x x x o"),
+    ("POST /api/tasks/{id}/unclaim", "- o o x x x o"),
+    ("POST /api/tasks/{id}/complete", "- o o x x x o"),
+    ("GET /api/processes", "- o o o o o o"),
+    ("GET /api/processes/{id}", "- x x x o x o"),
+    ("POST /api/processes/{id}/instances", "- o o x x x o"),
+    ("GET /api/instances", "- x x x x x o"),
+    ("GET /api/instances/{id}", "- x x x x x o"),
+    ("GET /api/persons/{id}", "- o o x x x o"),
+    ("GET /api/folkbokforing/persons", "- o o x x x o"),
+    ("POST /api/messages", "- x x o x x o"),
+    ("GET /api/admin/audit", "- x x x x o o"),
+    ("POST /api/admin/clock", "- x x x x x o"),
+    ("GET /api/admin/incidents", "- x x x x x o"),
+    ("POST /api/admin/incidents/{id}/retry", "- x x x x x o"),
+    ("POST /api/admin/incidents/{id}/skip", "- x x x x x o"),
+    ("POST /api/admin/incidents/{id}/cancel", "- x x x x x o"),
+    ("POST /api/admin/instances/{id}/suspend", "- x x x x x o"),
+    ("POST /api/admin/instances/{id}/resume", "- x x x x x o"),
+    ("POST /api/admin/instances/{id}/cancel", "- x x x x x o"),
+    ("POST /api/admin/instances/restart", "- x x x x x o"),
+    ("GET /api/admin/migrations", "- x x x x x o"),
+    ("POST /api/admin/migrations", "- x x x x x o"),
+    ("GET /api/admin/migrations/{id}", "- x x x x x o"),
+    ("POST /api/admin/migrations/{id}/resume", "- x x x x x o"),
+    ("POST /api/admin/migrations/{id}/undo", "- x x x x x o"),
+    ("POST /api/admin/migrations/{id}/abandon", "- x x x x x o"),
+    ("POST /api/admin/releases/impact", "- x x x x x o"),
+    ("GET /api/admin/dead-letters", "- x x x x x o"),
+    ("POST /api/admin/dead-letters/{id}/replay", "- x x x x x o"),
+    ("GET /api/admin/tokens", "- x x x x x o"),
+    ("POST /api/admin/tokens/{id}/revoke", "- x x x x x o"),
+    ("GET /api/admin/users", "- x x x x x o"),
+    ("POST /api/admin/users", "- x x x x x o"),
+    ("POST /api/admin/users/{username}/disable", "- x x x x x o"),
+    ("POST /api/admin/users/{username}/enable", "- x x x x x o"),
+    ("POST /api/admin/users/{username}/tokens", "- x x x x x o"),
+    ("GET /api/jobs", "- x x x x x o"),
+    ("POST /api/jobs/{process}/runs", "- x x x x x o"),
+    ("GET /api/schedules", "- x x x x x o"),
+    ("POST /api/schedules", "- x x x x x o"),
+    ("GET /api/schedules/{id}", "- x x x x x o"),
+    ("DELETE /api/schedules/{id}", "- x x x x x o"),
+    ("POST /api/schedules/{id}/run", "- x x x x x o"),
+    ("GET /api/logbook", "- x x x x x o"),
+    ("GET /api/logbook/{id}", "- x x x x x o"),
+];
+
+/// `METHOD /path` of the pages and of the few plain routes, and who may use it.
+const PAGES: &[(&str, &str)] = &[
+    ("GET /", "o o o o o o o"),
+    ("GET /healthz", "o o o o o o o"),
+    ("GET /metrics", "o o o o o o o"),
+    ("GET /static/{*file}", "o o o o o o o"),
+    ("GET /assets/{*file}", "o o o o o o o"),
+    ("GET /api/docs", "o o o o o o o"),
+    ("GET /login", "o o o o o o o"),
+    ("POST /login", "o o o x o o o"),
+    ("POST /settings/language", "- o o x o o o"),
+    ("GET /inbox", "- o o x x x o"),
+    ("GET /tasks/{id}", "- o o x x x o"),
+    ("POST /tasks/{id}", "- o o x x x o"),
+    ("POST /tasks/{id}/claim", "- o o x x x o"),
+    ("POST /tasks/{id}/unclaim", "- o o x x x o"),
+    ("GET /persons", "- o o x x x o"),
+    ("GET /persons/{id}", "- o o x x x o"),
+    ("POST /persons/{id}/start", "- o o x x x o"),
+    ("GET /folkbokforing/persons", "- o o x x x o"),
+    ("GET /designer", "- x x x o x o"),
+    ("GET /designer/processes/{id}", "- x x x o x o"),
+    ("GET /admin/audit", "- x x x x o o"),
+    ("GET /admin/audit.csv", "- x x x x o o"),
+    ("GET /admin/instances", "- x x x x x o"),
+    ("GET /admin/instances/{id}", "- x x x x x o"),
+    ("POST /admin/instances/{id}/operate", "- x x x x x o"),
+    ("GET /admin/incidents", "- x x x x x o"),
+    ("POST /admin/incidents/{id}/retry", "- x x x x x o"),
+    ("POST /admin/incidents/{id}/skip", "- x x x x x o"),
+    ("POST /admin/incidents/{id}/cancel", "- x x x x x o"),
+    ("GET /admin/dead-letters", "- x x x x x o"),
+    ("POST /admin/dead-letters/{id}/replay", "- x x x x x o"),
+    ("GET /admin/users", "- x x x x x o"),
+    ("POST /admin/users", "- x x x x x o"),
+    ("POST /admin/users/{username}/tokens", "- x x x x x o"),
+    ("POST /admin/tokens/{id}/revoke", "- x x x x x o"),
+    ("POST /admin/users/{username}/disable", "- x x x x x o"),
+    ("POST /admin/users/{username}/enable", "- x x x x x o"),
+    ("GET /admin/jobs", "- x x x x x o"),
+    ("POST /admin/jobs", "- x x x x x o"),
+    ("POST /admin/jobs/schedules/{id}/remove", "- x x x x x o"),
+    ("POST /admin/jobs/schedules/{id}/run", "- x x x x x o"),
+    ("GET /admin/logbook", "- x x x x x o"),
+    ("GET /admin/logbook/{id}", "- x x x x x o"),
+    ("GET /admin/migrations", "- x x x x x o"),
+    ("POST /admin/migrations/restart", "- x x x x x o"),
+    ("POST /admin/migrations/{id}/abandon", "- x x x x x o"),
+    ("POST /admin/migrations/{id}/undo", "- x x x x x o"),
+    ("POST /admin/migrations/{id}/resume", "- x x x x x o"),
+    // Last: it ends the sessions the rows above use.
+    ("POST /logout", "o o o x o o o"),
+];
+
+fn cells(row: &str) -> Vec<char> {
+    let cells: Vec<char> = row.split_whitespace().flat_map(str::chars).collect();
+    assert_eq!(
+        cells.len(),
+        CALLERS.len(),
+        "row `{row}` needs a cell per caller"
+    );
+    cells
+}
+
+/// A value of `schema` that deserializes: required properties filled by type, enums by
+/// their first value, `$ref`s followed.
+fn example(schema: &Value, doc: &Value) -> Value {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        return example(&doc["components"]["schemas"][name], doc);
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    for alternatives in ["oneOf", "anyOf", "allOf"] {
+        if let Some(first) = schema[alternatives]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["type"] != "null").or_else(|| a.first()))
+        {
+            return example(first, doc);
+        }
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds
+            .iter()
+            .find(|k| *k != "null")
+            .and_then(Value::as_str)
+            .unwrap_or("object"),
+        Value::String(kind) => kind.as_str(),
+        _ => "object",
+    };
+    match (kind, schema["format"].as_str()) {
+        ("string", Some("uuid")) => json!(uuid::Uuid::now_v7()),
+        ("string", Some("date-time")) => json!(chrono::Utc::now() + chrono::Duration::days(1)),
+        ("string", Some("date")) => json!("2026-12-07"),
+        ("string", _) => json!("matrix"),
+        ("integer" | "number", _) => json!(1),
+        ("boolean", _) => json!(false),
+        ("array", _) => json!([]),
+        _ => {
+            let mut object = Map::new();
+            for name in schema["required"].as_array().into_iter().flatten() {
+                let name = name.as_str().unwrap_or_default();
+                object.insert(name.into(), example(&schema["properties"][name], doc));
+            }
+            Value::Object(object)
+        }
+    }
+}
+
+/// The path with each `{param}` given a value of its declared type that names nothing.
+fn concrete(path: &str, operation: &Value) -> String {
+    let mut out = path.to_owned();
+    for param in operation["parameters"].as_array().into_iter().flatten() {
+        if param["in"] != "path" {
+            continue;
+        }
+        let name = param["name"].as_str().unwrap_or_default();
+        let value = match param["schema"]["type"].as_str() {
+            Some("integer") => "987654321".to_owned(),
+            _ if param["schema"]["format"] == "uuid" => uuid::Uuid::now_v7().to_string(),
+            _ => "matrix-nothing".to_owned(),
+        };
+        out = out.replace(&format!("{{{name}}}"), &value);
+    }
+    // Required query parameters too, so that a refusal is the role's, not the query's.
+    let required: Vec<(String, String)> = operation["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["in"] == "query" && p["required"] == true)
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                "matrix".to_owned(),
+            )
+        })
+        .collect();
+    if !required.is_empty() {
+        out.push('?');
+        out.push_str(&serde_urlencoded::to_string(required).expect("a query"));
+    }
+    out
+}
+
+fn judge(
+    expected: char,
+    status: StatusCode,
+    what: &str,
+    caller: &str,
+    text: &str,
+) -> Option<String> {
+    let fine = match expected {
+        '-' => {
+            status == StatusCode::UNAUTHORIZED
+                || (status == StatusCode::SEE_OTHER && text.is_empty())
+        }
+        'x' => status == StatusCode::FORBIDDEN,
+        _ => {
+            status != StatusCode::UNAUTHORIZED
+                && status != StatusCode::FORBIDDEN
+                && !status.is_server_error()
+        }
+    };
+    (!fine).then(|| {
+        format!(
+            "{what} as {caller}: expected `{expected}`, got {status}: {}",
+            text.chars().take(200).collect::<String>()
+        )
+    })
+}
+
+async fn every_api_operation_answers_each_role_as_the_matrix_says(backend: Backend) {
+    let web = Web::start(backend).await;
+    let doc = web
+        .api(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .json();
+    let tokens = [
+        None,
+        Some(web.cw101.as_str()),
+        Some(web.cw147.as_str()),
+        Some(web.integration.as_str()),
+        Some(web.designer.as_str()),
+        Some(web.auditor.as_str()),
+        Some(web.admin.as_str()),
+    ];
+    let rows: BTreeSet<&str> = API.iter().map(|(op, _)| *op).collect();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let op = format!("{} {path}", method.to_uppercase());
+            let Some((_, row)) = API.iter().find(|(o, _)| *o == op) else {
+                problems.push(format!("{op} has no row in the matrix"));
+                continue;
+            };
+            let body = operation["requestBody"]["content"]["application/json"]["schema"]
+                .as_object()
+                .map(|schema| example(&Value::Object(schema.clone()), &doc));
+            for ((caller, token), expected) in CALLERS.iter().zip(tokens).zip(cells(row)) {
+                let method: Method = method.to_uppercase().parse().expect("a method");
+                let reply = web
+                    .api(method, &concrete(path, operation), token, body.clone())
+                    .await;
+                problems.extend(judge(expected, reply.status, &op, caller, &reply.text));
+                checked += 1;
+            }
+        }
+    }
+    for row in rows {
+        if row != "GET /api/openapi.json" {
+            let (method, path) = row.split_once(' ').expect("METHOD path");
+            let documented = doc["paths"][path].get(method.to_lowercase()).is_some();
+            if !documented {
+                problems.push(format!(
+                    "{row} has a row but is not in the OpenAPI document"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {checked} cells:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(checked >= 7 * 45, "only {checked} cells were checked");
+}
+
+/// The page routes the router has, read from the source (axum does not list its routes).
+fn page_routes() -> BTreeSet<String> {
+    let web_src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/src");
+    let mut files = vec![web_src.join("lib.rs")];
+    for entry in std::fs::read_dir(web_src.join("routes/pages")).expect("pages folder") {
+        files.push(entry.expect("an entry").path());
+    }
+    let mut routes = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("source");
+        for part in text.split(".route(\"").skip(1) {
+            let Some((path, rest)) = part.split_once('"') else {
+                continue;
+            };
+            let handlers = rest.split_once(")\n").map_or(rest, |(h, _)| h);
+            let handlers = handlers.split(".route(").next().unwrap_or_default();
+            for (marker, method) in [("get(", "GET"), ("post(", "POST")] {
+                if handlers.contains(marker) {
+                    routes.insert(format!("{method} {path}"));
+                }
+            }
+        }
+    }
+    routes
+}
+
+async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut problems = Vec::new();
+    let rows: BTreeSet<String> = PAGES.iter().map(|(p, _)| (*p).to_owned()).collect();
+    for route in page_routes() {
+        if !rows.contains(&route) {
+            problems.push(format!("{route} has no row in the matrix"));
+        }
+    }
+    for row in &rows {
+        if !page_routes().contains(row) {
+            problems.push(format!("{row} has a row but no route"));
+        }
+    }
+    // A session per signed-in caller, with the CSRF token its pages carry.
+    let mut sessions: Vec<Option<(String, String)>> = vec![None];
+    for user in USERS {
+        let mut browser = Browser::new(&web);
+        let signed = browser.sign_in(user).await;
+        assert_eq!(
+            signed.status,
+            StatusCode::SEE_OTHER,
+            "{user}: {}",
+            signed.text
+        );
+        // The page each role lands on carries the session's token (for htmx) in its layout;
+        // an integration has no page, so it has none and can post no form.
+        let home = browser.get("/").await;
+        let landing = home
+            .headers
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .expect("each role is sent to its page")
+            .to_owned();
+        let page = browser.get(&landing).await;
+        let csrf = page
+            .text
+            .split("\"X-CSRF-Token\": \"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        sessions.push(Some((browser.cookie.clone().expect("a session"), csrf)));
+    }
+    let mut checked = 0;
+    for (route, row) in PAGES {
+        let (method, path) = route.split_once(' ').expect("METHOD path");
+        // Incidents, dead letters, job runs and migrations have numbers; the rest uuids.
+        let numbered = ["incidents", "dead-letters", "logbook", "migrations"]
+            .iter()
+            .any(|kind| path.contains(kind));
+        let id = if numbered {
+            "987654321".to_owned()
+        } else {
+            uuid::Uuid::now_v7().to_string()
+        };
+        let path = path
+            .replace("{*file}", "matrix/nothing.css")
+            .replace("{id}", &id)
+            .replace("{username}", "matrix-nothing");
+        for ((caller, session), expected) in CALLERS.iter().zip(&sessions).zip(cells(row)) {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header(header::ACCEPT, "text/html");
+            let mut form = String::new();
+            if let Some((cookie, csrf)) = session {
+                request = request.header(header::COOKIE, cookie);
+                form = serde_urlencoded::to_string([("_csrf", csrf)]).expect("form");
+            }
+            let request = if method == "POST" {
+                request
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(form))
+            } else {
+                request.body(Body::empty())
+            }
+            .expect("a request");
+            let reply = web.send(request).await;
+            let to_login = reply
+                .headers
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .is_some_and(|l| l.starts_with("/login"));
+            let text = if to_login {
+                String::new()
+            } else {
+                reply.text.clone()
+            };
+            problems.extend(judge(expected, reply.status, route, caller, &text));
+            checked += 1;
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {checked} cells:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+on_both_backends!(
+    every_api_operation_answers_each_role_as_the_matrix_says,
+    every_page_answers_each_role_as_the_matrix_says,
+);

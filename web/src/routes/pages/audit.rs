@@ -1,0 +1,106 @@
+//! The audit page (admins and auditors): the log filtered by person, user, action and time,
+//! newest first, paged; and the same selection as a CSV file. Each look is itself recorded.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use forlob_engine::audit::AuditAction;
+use serde_json::json;
+
+use super::SignedIn;
+use crate::error::AppError;
+use crate::routes::api::Query;
+use crate::routes::api::audit::{AuditQuery, READERS, page};
+use crate::state::AppState;
+
+/// The most entries one CSV download holds; narrow the filters (or use `forlob audit
+/// export`) for more.
+const EXPORT_LIMIT: u64 = 10_000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/audit", get(audit_page))
+        .route("/admin/audit.csv", get(audit_csv))
+}
+
+async fn audit_page(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, AppError> {
+    caller.require(READERS)?;
+    let filter = query.filter()?;
+    let found = page(&state, &caller, &filter).await?;
+    // The same filters without the cursor: the links to the next page and to the CSV.
+    let filters = serde_urlencoded::to_string([
+        ("subject", query.subject.clone().unwrap_or_default()),
+        ("actor", query.actor.clone().unwrap_or_default()),
+        ("action", query.action.clone().unwrap_or_default()),
+        ("from", query.from.clone().unwrap_or_default()),
+        ("to", query.to.clone().unwrap_or_default()),
+    ])
+    .unwrap_or_default();
+    let actions: Vec<_> = AuditAction::ALL
+        .iter()
+        .map(|a| json!({ "value": a.as_str(), "selected": query.action.as_deref() == Some(a.as_str()) }))
+        .collect();
+    let title = state.ui.text(chrome.lang, "audit.title");
+    Ok(state
+        .ui
+        .page(
+            "admin_audit",
+            &chrome,
+            &title,
+            json!({
+                "entries": found.entries.iter().map(|e| json!({
+                    "at": e.at,
+                    "actor": e.actor,
+                    "role": e.role,
+                    "municipality": e.municipality,
+                    "action": e.action,
+                    "subject": e.subject,
+                    "target": e.target,
+                    "via": e.via,
+                    "detail": e.detail.to_string(),
+                })).collect::<Vec<_>>(),
+                "next_cursor": found.next_cursor,
+                "filters": filters,
+                "actions": actions,
+                "search": {
+                    "subject": query.subject,
+                    "actor": query.actor,
+                    "from": query.from,
+                    "to": query.to,
+                },
+            }),
+        )?
+        .into_response())
+}
+
+async fn audit_csv(
+    State(state): State<AppState>,
+    SignedIn(_, caller): SignedIn,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, AppError> {
+    caller.require(READERS)?;
+    let mut filter = query.filter()?;
+    filter.limit = EXPORT_LIMIT;
+    let entries = state
+        .engine
+        .audit_entries(&filter, &caller.actor(), AuditAction::AuditExport)
+        .await?;
+    let csv = crate::audit_export::to_csv(&entries).map_err(|e| AppError::internal(&e))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"forlob-audit.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
