@@ -9,7 +9,8 @@ use crate::instance::Actor;
 
 /// What a user may do. Caseworkers work their municipality's inbox; admins see every
 /// municipality and operate the engine; designers read definitions and diagrams;
-/// integrations (a population register's feed) only deliver messages.
+/// integrations (a population register's feed) only deliver messages; metrics (a Prometheus
+/// scraper) only read `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -17,14 +18,16 @@ pub enum Role {
     Admin,
     Designer,
     Integration,
+    Metrics,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Caseworker,
         Role::Admin,
         Role::Designer,
         Role::Integration,
+        Role::Metrics,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl Role {
             Self::Admin => "admin",
             Self::Designer => "designer",
             Self::Integration => "integration",
+            Self::Metrics => "metrics",
         }
     }
 

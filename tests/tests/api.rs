@@ -528,7 +528,9 @@ async fn metrics_report_tasks_instances_work_and_latencies(backend: Backend) {
     web.case("0101501234", "101", "Sag").await;
     web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
         .await;
-    let metrics = web.api(Method::GET, "/metrics", None, None).await;
+    let metrics = web
+        .api(Method::GET, "/metrics", Some(&web.admin), None)
+        .await;
     assert_eq!(metrics.status, StatusCode::OK);
     for expected in [
         "forlob_tasks_open{municipality=\"101\"} 1",
@@ -542,6 +544,45 @@ async fn metrics_report_tasks_instances_work_and_latencies(backend: Backend) {
             metrics.text.contains(expected),
             "missing {expected} in\n{}",
             metrics.text
+        );
+    }
+}
+
+async fn metrics_need_a_token_of_the_metrics_role_which_opens_nothing_else(backend: Backend) {
+    let web = Web::start(backend).await;
+    let added = web
+        .api(
+            Method::POST,
+            "/api/admin/users",
+            Some(&web.admin),
+            Some(json!({ "username": "prometheus", "role": "metrics" })),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    let scraper = added.json()["token"].as_str().expect("token").to_owned();
+    let anonymous = web.api(Method::GET, "/metrics", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.json()["error"],
+        "unauthorized",
+        "JSON, not a login page"
+    );
+    for other in [&web.cw101, &web.designer] {
+        let refused = web.api(Method::GET, "/metrics", Some(other), None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+        assert!(!refused.text.contains("forlob_tasks_open"));
+    }
+    let scraped = web.api(Method::GET, "/metrics", Some(&scraper), None).await;
+    assert_eq!(scraped.status, StatusCode::OK, "{}", scraped.text);
+    assert!(scraped.text.contains("forlob_work_queue_due"));
+    // The scraper's token reads nothing else, not even what any signed-in user may list.
+    for path in ["/api/processes", "/api/tasks", "/api/admin/users", "/inbox"] {
+        let refused = web.api(Method::GET, path, Some(&scraper), None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            refused.text
         );
     }
 }
@@ -677,35 +718,6 @@ async fn a_revoked_token_stops_working_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
-    // Disabling anna stops her first token too; enabling brings it back.
-    let off = web
-        .api(
-            Method::POST,
-            "/api/admin/users/anna/disable",
-            Some(&web.admin),
-            None,
-        )
-        .await;
-    assert_eq!(off.json()["disabled"], true);
-    assert_eq!(
-        web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
-    web.api(
-        Method::POST,
-        "/api/admin/users/anna/enable",
-        Some(&web.admin),
-        None,
-    )
-    .await;
-    assert_eq!(
-        web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
     let myself = web
         .api(
             Method::POST,
@@ -724,6 +736,101 @@ async fn a_revoked_token_stops_working_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+}
+
+async fn disabling_a_user_revokes_their_tokens_for_good(backend: Backend) {
+    let web = Web::start(backend).await;
+    let second = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/tokens",
+            Some(&web.admin),
+            Some(json!({ "name": "laptop" })),
+        )
+        .await;
+    let second = second.json()["secret"].as_str().expect("secret").to_owned();
+    let off = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/disable",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(off.json()["disabled"], true);
+    for token in [&web.cw101, &second] {
+        let refused = web.api(Method::GET, "/api/tasks", Some(token), None).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    }
+    // No token can be issued to wake up with the user.
+    let meanwhile = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/tokens",
+            Some(&web.admin),
+            Some(json!({ "name": "meanwhile" })),
+        )
+        .await;
+    assert_eq!(meanwhile.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(meanwhile.json()["details"]["username"].is_string());
+    let on = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/enable",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(on.json()["disabled"], false);
+    // Enabled again, with none of the old tokens: each is listed as revoked.
+    for token in [&web.cw101, &second] {
+        let refused = web.api(Method::GET, "/api/tasks", Some(token), None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNAUTHORIZED,
+            "an old token is back"
+        );
+    }
+    let users = web
+        .api(Method::GET, "/api/admin/users", Some(&web.admin), None)
+        .await;
+    let anna = users
+        .json()
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["username"] == "anna")
+        .expect("anna")["id"]
+        .clone();
+    let tokens = web
+        .api(Method::GET, "/api/admin/tokens", Some(&web.admin), None)
+        .await;
+    let annas: Vec<_> = tokens
+        .json()
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .filter(|t| t["user_id"] == anna)
+        .cloned()
+        .collect();
+    assert_eq!(annas.len(), 2, "{annas:?}");
+    assert!(
+        annas.iter().all(|t| t["revoked_at"].is_string()),
+        "{annas:?}"
+    );
+    // The admin issues a new one, which works.
+    let fresh = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/tokens",
+            Some(&web.admin),
+            Some(json!({ "name": "after" })),
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.text);
+    let fresh = fresh.json()["secret"].as_str().expect("secret").to_owned();
+    let works = web.api(Method::GET, "/api/tasks", Some(&fresh), None).await;
+    assert_eq!(works.status, StatusCode::OK);
 }
 
 async fn a_failing_database_is_a_500_that_shows_no_database_text(backend: Backend) {
@@ -1251,6 +1358,7 @@ on_both_backends!(
     a_person_is_shown_only_to_municipalities_it_concerns,
     a_failing_database_is_a_500_that_shows_no_database_text,
     a_revoked_token_stops_working_at_once,
+    disabling_a_user_revokes_their_tokens_for_good,
     incident_actions_are_for_admins_and_name_unknown_incidents,
     a_caseworker_of_147_can_neither_list_read_claim_nor_complete_a_task_of_101,
     a_task_completed_twice_at_once_gives_one_200_and_one_409,
@@ -1263,5 +1371,6 @@ on_both_backends!(
     the_openapi_document_describes_every_route,
     the_manual_clock_moves_only_forward_and_only_for_admins,
     metrics_report_tasks_instances_work_and_latencies,
+    metrics_need_a_token_of_the_metrics_role_which_opens_nothing_else,
     users_are_added_once_with_checked_fields,
 );

@@ -45,7 +45,9 @@ pub struct Config {
     pub request_timeout_seconds: u64,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
-    /// Failed sign-ins per username or address within 5 minutes before further tries wait.
+    /// Sign-in attempts per username and address within 5 minutes before further ones are
+    /// refused; five times as many per username over all addresses, and ten times as many
+    /// per address only slow that address down (docs/web.md, "Login limiter").
     pub login_max_failures: u32,
 }
 

@@ -40,8 +40,9 @@ pub async fn add(engine: &Engine, spec: UserSpec) -> Result<(User, String), AppE
         errors.push((
             "role",
             format!(
-                "`{}` is not one of caseworker, admin, designer, integration",
-                spec.role
+                "`{}` is not one of {}",
+                spec.role,
+                Role::ALL.map(Role::as_str).join(", ")
             ),
         ));
     }
@@ -134,6 +135,14 @@ pub async fn issue_token(
     let user = store::user_by_username(engine.db(), username)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
+    // Else a token issued meanwhile would come alive with the enabling, which is exactly
+    // what disabling for good rules out.
+    if user.disabled {
+        return Err(AppError::invalid([(
+            "username",
+            format!("`{username}` is disabled; enable them first, then issue the token"),
+        )]));
+    }
     let secret = auth::new_secret();
     let token = store::insert_token(
         engine.db(),
@@ -146,8 +155,8 @@ pub async fn issue_token(
     Ok((token, secret))
 }
 
-/// Disables a user (their tokens and sessions stop working at once, since both are checked
-/// against the user on every request) or enables them again. An admin cannot disable
+/// Disables a user (their tokens are revoked and their sessions ended, for good) or enables
+/// them again, with no live token: the admin issues new ones. An admin cannot disable
 /// themselves, so there is always someone left to undo it.
 pub async fn set_disabled(
     engine: &Engine,
@@ -164,6 +173,10 @@ pub async fn set_disabled(
     let user = store::user_by_username(engine.db(), username)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
-    store::set_user_disabled(engine.db(), user.id, disabled).await?;
+    if disabled {
+        store::disable_user(engine.db(), user.id, engine.clock().now()).await?;
+    } else {
+        store::enable_user(engine.db(), user.id).await?;
+    }
     Ok(User { disabled, ..user })
 }

@@ -455,7 +455,8 @@ pub(crate) struct IssuedToken {
 /// Issues another API token for a user (e.g. for an integration, or to rotate one).
 #[utoipa::path(post, path = "/admin/users/{username}/tokens", tag = "admin",
     params(("username" = String, Path, description = "the user")), request_body = TokenRequest,
-    responses((status = 201, body = IssuedToken), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = IssuedToken), (status = 404, body = ErrorBody),
+        (status = 422, description = "no name, or the user is disabled", body = ErrorBody)))]
 async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -496,7 +497,7 @@ pub(crate) struct UserView {
     pub id: Uuid,
     pub username: String,
     pub display_name: String,
-    /// `caseworker`, `admin` or `designer`.
+    /// `caseworker`, `admin`, `designer`, `integration` or `metrics`.
     pub role: String,
     pub municipality: Option<String>,
     pub disabled: bool,
@@ -529,7 +530,7 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Jso
 pub(crate) struct NewUserRequest {
     pub username: String,
     pub display_name: Option<String>,
-    /// `caseworker`, `admin`, `designer` or `integration`.
+    /// `caseworker`, `admin`, `designer`, `integration` or `metrics`.
     pub role: String,
     /// Required for caseworkers: the official municipality code, e.g. `147`.
     pub municipality: Option<String>,
@@ -571,7 +572,8 @@ async fn add_user(
     ))
 }
 
-/// Disables a user: their tokens and sessions stop working at once.
+/// Disables a user: their tokens are revoked and their sessions ended, for good; enabling
+/// them again brings none back.
 #[utoipa::path(post, path = "/admin/users/{username}/disable", tag = "admin",
     params(("username" = String, Path, description = "the user")),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 422, description = "yourself", body = ErrorBody)))]
@@ -585,7 +587,7 @@ async fn disable_user(
     Ok(Json(user.into()))
 }
 
-/// Enables a disabled user again.
+/// Enables a disabled user again, with no live token: issue them a new one.
 #[utoipa::path(post, path = "/admin/users/{username}/enable", tag = "admin",
     params(("username" = String, Path, description = "the user")),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]

@@ -379,7 +379,7 @@ async fn render_users(
     // Strict templates: the form's keys exist even before anything was entered.
     let mut data = json!({
         "users": users,
-        "roles": ["caseworker", "admin", "designer", "integration"],
+        "roles": forlob_engine::Role::ALL.map(forlob_engine::Role::as_str),
         "created": null,
         "errors": {},
         "entered": { "username": "", "display_name": "", "role": "caseworker", "municipality": "" },
