@@ -1003,6 +1003,25 @@ async fn bad_schedules_get_a_message_per_field_and_jobs_are_for_admins(backend: 
             .as_str()
             .is_some_and(|m| m.contains("never fires"))
     );
+    // Every second is too often for the default setting (once a minute at most).
+    let every_second = web
+        .api(
+            Method::POST,
+            "/api/schedules",
+            admin,
+            Some(json!({ "process": "web-job", "cron": "* * * * * *" })),
+        )
+        .await;
+    assert_eq!(every_second.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = every_second.json()["errors"]["cron"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("schedule_min_interval_seconds"),
+        "{}",
+        every_second.text
+    );
     // The exceptional job asks for confirmation first, with its own words.
     let unconfirmed = web
         .api(

@@ -617,6 +617,22 @@ async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backe
         refused.text.contains("<option value=\"direkt\" selected>"),
         "the parameter entered is kept"
     );
+    let every_second = browser
+        .post(
+            "/admin/jobs",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-job"),
+                ("cron", "*/5 * * * * *"),
+            ],
+        )
+        .await;
+    assert_eq!(every_second.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        every_second.text.contains("schedule_min_interval_seconds"),
+        "{}",
+        every_second.text
+    );
     let added = browser
         .post(
             "/admin/jobs",

@@ -49,6 +49,8 @@ pub struct Config {
     /// refused; five times as many per username over all addresses, and ten times as many
     /// per address only slow that address down (docs/web.md, "Login limiter").
     pub login_max_failures: u32,
+    /// Two firings of a schedule must be at least this many seconds apart; 0 allows any.
+    pub schedule_min_interval_seconds: u64,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             request_timeout_seconds: 30,
             body_limit_bytes: 1024 * 1024,
             login_max_failures: 5,
+            schedule_min_interval_seconds: engine.schedule_min_interval.as_secs(),
         }
     }
 }
@@ -190,6 +193,7 @@ impl Config {
             max_connections: self.max_connections,
             busy_timeout: Duration::from_millis(self.busy_timeout_ms),
             store_attempts: self.store_attempts,
+            schedule_min_interval: Duration::from_secs(self.schedule_min_interval_seconds),
             ..EngineOptions::default()
         }
     }

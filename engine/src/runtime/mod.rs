@@ -70,6 +70,9 @@ pub struct EngineOptions {
     /// A schedule's firing later than this (no node was running) is a misfire: its
     /// schedule's misfire policy decides whether it still runs.
     pub misfire_threshold: Duration,
+    /// Two firings of a schedule must be at least this far apart; a schedule firing more
+    /// often is refused (each firing is an instance, a transaction and a logbook row).
+    pub schedule_min_interval: Duration,
 }
 
 impl Default for EngineOptions {
@@ -83,6 +86,7 @@ impl Default for EngineOptions {
             busy_timeout: Duration::from_secs(10),
             store_attempts: 6,
             misfire_threshold: Duration::from_secs(60),
+            schedule_min_interval: crate::schedule::DEFAULT_MIN_INTERVAL,
         }
     }
 }
