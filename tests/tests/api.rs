@@ -433,6 +433,109 @@ async fn messages_are_taken_once_by_their_id(backend: Backend) {
     }
 }
 
+async fn dead_letters_are_listed_a_page_at_a_time_with_payloads_cut(backend: Backend) {
+    let web = Web::start(backend).await;
+    let big = "å".repeat(100_000);
+    for i in 0..3 {
+        let sent = web
+            .api(
+                Method::POST,
+                "/api/messages",
+                Some(&web.admin),
+                Some(json!({ "message_id": format!("big-{i}"), "type": "nobody.takes", "data": { "blob": big, "i": i } })),
+            )
+            .await;
+        assert_eq!(sent.json()["outcome"], "dead_letter", "{}", sent.text);
+    }
+    let first = web
+        .api(
+            Method::GET,
+            "/api/admin/dead-letters?limit=2",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(
+        first.text.len() < 5_000,
+        "the list is small: {} bytes",
+        first.text.len()
+    );
+    let page = first.json();
+    let page = page.as_array().expect("a list");
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0]["message_id"], "big-2", "newest first");
+    for letter in page {
+        assert!(letter.get("payload").is_none(), "{letter}");
+        assert_eq!(
+            letter["payload_preview"]
+                .as_str()
+                .map(|p| p.chars().count()),
+            Some(200)
+        );
+        assert!(
+            letter["payload_size"].as_i64().is_some_and(|n| n > 100_000),
+            "{letter}"
+        );
+        assert_eq!(letter["payload_truncated"], true);
+    }
+    let last = page[1]["id"].as_i64().expect("id");
+    let link = first.headers[axum::http::header::LINK]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        link.contains(&format!("cursor={last}")) && link.contains("rel=\"next\""),
+        "{link}"
+    );
+    let rest = web
+        .api(
+            Method::GET,
+            &format!("/api/admin/dead-letters?limit=2&cursor={last}"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    let rest = rest.json();
+    assert_eq!(rest.as_array().map(Vec::len), Some(1));
+    assert_eq!(rest[0]["message_id"], "big-0");
+    let whole = web
+        .api(
+            Method::GET,
+            &format!("/api/admin/dead-letters/{}", rest[0]["id"]),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(
+        whole.json()["payload"]["blob"].as_str().map(str::len),
+        Some(big.len())
+    );
+    for (path, token, status) in [
+        (
+            "/api/admin/dead-letters/999999",
+            &web.admin,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/admin/dead-letters/1",
+            &web.cw101,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "/api/admin/dead-letters?limit=0",
+            &web.admin,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        assert_eq!(
+            web.api(Method::GET, path, Some(token), None).await.status,
+            status,
+            "{path}"
+        );
+    }
+}
+
 async fn the_openapi_document_describes_every_route(backend: Backend) {
     let web = Web::start(backend).await;
     let doc = web.api(Method::GET, "/api/openapi.json", None, None).await;
@@ -1387,6 +1490,7 @@ on_both_backends!(
     starting_by_hand_follows_the_definitions_permission,
     bad_requests_get_json_errors_that_say_what_is_wrong,
     messages_are_taken_once_by_their_id,
+    dead_letters_are_listed_a_page_at_a_time_with_payloads_cut,
     the_openapi_document_describes_every_route,
     the_manual_clock_moves_only_forward_and_only_for_admins,
     metrics_report_tasks_instances_work_and_latencies,

@@ -364,6 +364,57 @@ async fn disabling_a_user_ends_their_sessions_for_good(backend: Backend) {
     assert_eq!(anna.get("/inbox").await.status, StatusCode::OK);
 }
 
+async fn the_dead_letter_page_pages_and_links_to_each_whole_letter(backend: Backend) {
+    let web = Web::start(backend).await;
+    let big = "x".repeat(50_000);
+    for i in 0..51 {
+        web.api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.admin),
+            Some(serde_json::json!({ "message_id": format!("m-{i}"), "type": "nobody.takes", "data": { "blob": big } })),
+        )
+        .await;
+    }
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let list = admin.get("/admin/dead-letters").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.text.len() < 100_000,
+        "the page is small: {} bytes",
+        list.text.len()
+    );
+    assert!(
+        !list.text.contains(">m-0<"),
+        "the oldest is on the next page"
+    );
+    let next = list
+        .text
+        .split("<a href=\"/admin/dead-letters?cursor=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the older letters");
+    let older = admin
+        .get(&format!("/admin/dead-letters?cursor={next}"))
+        .await;
+    assert!(older.text.contains(">m-0<"), "{}", older.text);
+    let detail = older
+        .text
+        .split("<a href=\"/admin/dead-letters/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the letter");
+    let whole = admin.get(&format!("/admin/dead-letters/{detail}")).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert!(whole.text.contains(&big), "the whole payload");
+    assert!(
+        whole
+            .text
+            .contains(&format!("/admin/dead-letters/{detail}/replay"))
+    );
+}
+
 async fn each_role_sees_its_own_pages(backend: Backend) {
     let web = Web::start(backend).await;
     let mut designer = Browser::new(&web);
@@ -918,6 +969,7 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
 }
 
 on_both_backends!(
+    the_dead_letter_page_pages_and_links_to_each_whole_letter,
     a_flood_against_one_user_or_from_one_address_locks_no_one_else_out,
     disabling_a_user_ends_their_sessions_for_good,
     error_pages_redirects_and_outer_layers_carry_the_security_headers,
