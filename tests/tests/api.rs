@@ -389,6 +389,7 @@ async fn messages_are_taken_once_by_their_id(backend: Backend) {
         .await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json()["outcome"], "duplicate");
+    let message_again = json!({ "message_id": "m-1", "type": "unknown.kind", "data": { "x": 1 } });
     let letters = web
         .api(
             Method::GET,
@@ -398,6 +399,54 @@ async fn messages_are_taken_once_by_their_id(backend: Backend) {
         )
         .await;
     assert_eq!(letters.json().as_array().map(Vec::len), Some(1));
+    // The same id with other content is not a duplicate to drop: 409, and both are kept.
+    let changed = json!({ "message_id": "m-1", "type": "unknown.kind", "data": { "x": 2 } });
+    let conflict = web
+        .api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.admin),
+            Some(changed.clone()),
+        )
+        .await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text);
+    assert_eq!(conflict.json()["error"], "conflicting_duplicate");
+    let letter = conflict.json()["details"]["dead_letter"].clone();
+    let kept = web
+        .api(
+            Method::GET,
+            &format!("/api/admin/dead-letters/{letter}"),
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        kept["payload"]["first"]["data"],
+        json!({ "x": 1 }),
+        "{kept}"
+    );
+    assert_eq!(
+        kept["payload"]["second"]["data"],
+        json!({ "x": 2 }),
+        "{kept}"
+    );
+    assert!(
+        kept["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("conflicting duplicate"))
+    );
+    // The first content sent again is still a plain duplicate.
+    let same = web
+        .api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.admin),
+            Some(message_again),
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::OK);
+    assert_eq!(same.json()["outcome"], "duplicate");
     let caseworker = web
         .api(
             Method::POST,
