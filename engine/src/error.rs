@@ -54,6 +54,15 @@ pub enum TransitionError {
         instance: uuid::Uuid,
         status: String,
     },
+    /// A message whose id was taken before with other content: nothing of it was done, and
+    /// both contents are kept in a dead letter for an admin.
+    #[error(
+        "message {message_id} was received before with different content; this one was not taken and both are kept as dead letter {dead_letter}; send a new message under a new id"
+    )]
+    ConflictingDuplicate {
+        message_id: String,
+        dead_letter: i64,
+    },
 }
 
 impl TransitionError {

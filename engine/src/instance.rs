@@ -207,6 +207,21 @@ pub struct Incident {
     pub created_at: DateTime<Utc>,
 }
 
+/// A dead letter as a list shows it: the start of its payload and the payload's size, so a
+/// page of letters stays small however large the messages were.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetterSummary {
+    pub id: i64,
+    pub message_id: Option<String>,
+    pub message_type: String,
+    /// The first characters of the payload's JSON text.
+    pub payload_preview: String,
+    /// The length of the payload's JSON text, in characters.
+    pub payload_size: i64,
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
+}
+
 /// A message that no process could take, with the reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {

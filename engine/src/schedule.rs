@@ -201,12 +201,49 @@ pub struct CheckedSchedule {
     pub first_firing: DateTime<Utc>,
 }
 
-/// Everything the checks need besides the request: the job's definition and the clock.
+/// Everything the checks need besides the request: the job's definition, the clock, and
+/// how often a schedule may fire at most.
 pub struct ScheduleContext<'a> {
     pub job: Option<&'a JobStart>,
     pub title: &'a str,
     pub process_zone: Tz,
     pub now: DateTime<Utc>,
+    /// Two firings of a schedule must be at least this far apart (the setting
+    /// `schedule_min_interval_seconds`; zero allows any).
+    pub min_interval: std::time::Duration,
+}
+
+/// The default of [`ScheduleContext::min_interval`]: once a minute, as cron without seconds.
+pub const DEFAULT_MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Firings looked at for the shortest gap. Cron repeats its pattern at least every year, and
+/// its shortest gap shows within the first firings of a matching day, so this many (and at
+/// most a year of them) find it for any expression that matters.
+const GAP_SAMPLE: usize = 1_000;
+
+/// The shortest time between two firings from `first` on, if shorter than `min`.
+fn gap_below(
+    recurrence: &Recurrence,
+    first: DateTime<Utc>,
+    min: std::time::Duration,
+) -> Option<chrono::Duration> {
+    let min = chrono::Duration::from_std(min).ok()?;
+    if min <= chrono::Duration::zero() {
+        return None;
+    }
+    let until = first + chrono::Duration::days(366);
+    let mut previous = first;
+    for _ in 0..GAP_SAMPLE {
+        let next = recurrence.next_after(previous)?;
+        if next > until {
+            return None;
+        }
+        if next - previous < min {
+            return Some(next - previous);
+        }
+        previous = next;
+    }
+    None
 }
 
 /// Checks a request; every problem is reported against its field.
@@ -287,6 +324,18 @@ pub fn check(
             return Err(errors);
         }
     };
+    if let Some(gap) = gap_below(&recurrence, first_firing, context.min_interval) {
+        errors.insert(
+            field.into(),
+            format!(
+                "fires {} second(s) apart; a schedule may fire at most once every {} second(s) \
+                 (the setting schedule_min_interval_seconds)",
+                gap.num_seconds(),
+                context.min_interval.as_secs()
+            ),
+        );
+        return Err(errors);
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -473,6 +522,59 @@ mod tests {
         at.with_timezone(&Stockholm)
             .format("%Y-%m-%d %a %H:%M %Z")
             .to_string()
+    }
+
+    fn cron_request(cron: &str) -> ScheduleRequest {
+        ScheduleRequest {
+            process: "job".into(),
+            cron: Some(cron.into()),
+            ..ScheduleRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_schedule_firing_more_often_than_the_setting_allows_is_refused_at_its_field() {
+        let job = JobStart {
+            parameters: indexmap::IndexMap::new(),
+            finish_before: Vec::new(),
+            confirm: None,
+            default_schedule: None,
+        };
+        let context = |min_interval| ScheduleContext {
+            job: Some(&job),
+            title: "job",
+            process_zone: Stockholm,
+            now: "2026-11-30T12:00:00Z".parse().expect("instant"),
+            min_interval,
+        };
+        let refused = |cron: &str| {
+            check(&cron_request(cron), &context(DEFAULT_MIN_INTERVAL))
+                .err()
+                .and_then(|e| e.get("cron").cloned())
+        };
+        // Every second, and twice a minute once a day: both too often.
+        for cron in ["* * * * * *", "0,30 0 4 * * *"] {
+            let message = refused(cron).unwrap_or_else(|| panic!("{cron} was accepted"));
+            assert!(
+                message.contains("schedule_min_interval_seconds"),
+                "{message}"
+            );
+        }
+        // Once a minute, and a seconds field with one value, are fine.
+        for cron in ["* * * * *", "15 * * * * *", "0 5 * * 5#1"] {
+            assert_eq!(refused(cron), None, "{cron}");
+        }
+        // Allowed by the setting, every second is accepted; a stricter one refuses more.
+        assert!(
+            check(
+                &cron_request("* * * * * *"),
+                &context(std::time::Duration::ZERO)
+            )
+            .is_ok()
+        );
+        let hourly = std::time::Duration::from_secs(3600);
+        assert!(check(&cron_request("*/30 * * * *"), &context(hourly)).is_err());
+        assert!(check(&cron_request("0 * * * *"), &context(hourly)).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::instance::Actor;
 /// What a user may do. Caseworkers work their municipality's inbox; admins see every
 /// municipality and operate the engine; designers read definitions and diagrams;
 /// integrations (a population register's feed) only deliver messages; auditors read the
-/// audit log and nothing else.
+/// audit log and nothing else; metrics (a Prometheus scraper) only read `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -19,15 +19,17 @@ pub enum Role {
     Designer,
     Integration,
     Auditor,
+    Metrics,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Caseworker,
         Role::Admin,
         Role::Designer,
         Role::Integration,
         Role::Auditor,
+        Role::Metrics,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Role {
             Self::Designer => "designer",
             Self::Integration => "integration",
             Self::Auditor => "auditor",
+            Self::Metrics => "metrics",
         }
     }
 

@@ -391,6 +391,7 @@ async fn messages_are_taken_once_by_their_id(backend: Backend) {
         .await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json()["outcome"], "duplicate");
+    let message_again = json!({ "message_id": "m-1", "type": "unknown.kind", "data": { "x": 1 } });
     let letters = web
         .api(
             Method::GET,
@@ -400,6 +401,54 @@ async fn messages_are_taken_once_by_their_id(backend: Backend) {
         )
         .await;
     assert_eq!(letters.json().as_array().map(Vec::len), Some(1));
+    // The same id with other content is not a duplicate to drop: 409, and both are kept.
+    let changed = json!({ "message_id": "m-1", "type": "unknown.kind", "data": { "x": 2 } });
+    let conflict = web
+        .api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.admin),
+            Some(changed.clone()),
+        )
+        .await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text);
+    assert_eq!(conflict.json()["error"], "conflicting_duplicate");
+    let letter = conflict.json()["details"]["dead_letter"].clone();
+    let kept = web
+        .api(
+            Method::GET,
+            &format!("/api/admin/dead-letters/{letter}"),
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        kept["payload"]["first"]["data"],
+        json!({ "x": 1 }),
+        "{kept}"
+    );
+    assert_eq!(
+        kept["payload"]["second"]["data"],
+        json!({ "x": 2 }),
+        "{kept}"
+    );
+    assert!(
+        kept["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("conflicting duplicate"))
+    );
+    // The first content sent again is still a plain duplicate.
+    let same = web
+        .api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.admin),
+            Some(message_again),
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::OK);
+    assert_eq!(same.json()["outcome"], "duplicate");
     let caseworker = web
         .api(
             Method::POST,
@@ -433,6 +482,109 @@ async fn messages_are_taken_once_by_their_id(backend: Backend) {
     for path in ["/api/tasks", "/api/admin/users", "/api/instances"] {
         let refused = web.api(Method::GET, path, Some(&feed), None).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
+    }
+}
+
+async fn dead_letters_are_listed_a_page_at_a_time_with_payloads_cut(backend: Backend) {
+    let web = Web::start(backend).await;
+    let big = "å".repeat(100_000);
+    for i in 0..3 {
+        let sent = web
+            .api(
+                Method::POST,
+                "/api/messages",
+                Some(&web.admin),
+                Some(json!({ "message_id": format!("big-{i}"), "type": "nobody.takes", "data": { "blob": big, "i": i } })),
+            )
+            .await;
+        assert_eq!(sent.json()["outcome"], "dead_letter", "{}", sent.text);
+    }
+    let first = web
+        .api(
+            Method::GET,
+            "/api/admin/dead-letters?limit=2",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(
+        first.text.len() < 5_000,
+        "the list is small: {} bytes",
+        first.text.len()
+    );
+    let page = first.json();
+    let page = page.as_array().expect("a list");
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0]["message_id"], "big-2", "newest first");
+    for letter in page {
+        assert!(letter.get("payload").is_none(), "{letter}");
+        assert_eq!(
+            letter["payload_preview"]
+                .as_str()
+                .map(|p| p.chars().count()),
+            Some(200)
+        );
+        assert!(
+            letter["payload_size"].as_i64().is_some_and(|n| n > 100_000),
+            "{letter}"
+        );
+        assert_eq!(letter["payload_truncated"], true);
+    }
+    let last = page[1]["id"].as_i64().expect("id");
+    let link = first.headers[axum::http::header::LINK]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        link.contains(&format!("cursor={last}")) && link.contains("rel=\"next\""),
+        "{link}"
+    );
+    let rest = web
+        .api(
+            Method::GET,
+            &format!("/api/admin/dead-letters?limit=2&cursor={last}"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    let rest = rest.json();
+    assert_eq!(rest.as_array().map(Vec::len), Some(1));
+    assert_eq!(rest[0]["message_id"], "big-0");
+    let whole = web
+        .api(
+            Method::GET,
+            &format!("/api/admin/dead-letters/{}", rest[0]["id"]),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(
+        whole.json()["payload"]["blob"].as_str().map(str::len),
+        Some(big.len())
+    );
+    for (path, token, status) in [
+        (
+            "/api/admin/dead-letters/999999",
+            &web.admin,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/admin/dead-letters/1",
+            &web.cw101,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "/api/admin/dead-letters?limit=0",
+            &web.admin,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        assert_eq!(
+            web.api(Method::GET, path, Some(token), None).await.status,
+            status,
+            "{path}"
+        );
     }
 }
 
@@ -531,7 +683,9 @@ async fn metrics_report_tasks_instances_work_and_latencies(backend: Backend) {
     web.case("0101501234", "101", "Sag").await;
     web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
         .await;
-    let metrics = web.api(Method::GET, "/metrics", None, None).await;
+    let metrics = web
+        .api(Method::GET, "/metrics", Some(&web.admin), None)
+        .await;
     assert_eq!(metrics.status, StatusCode::OK);
     for expected in [
         "forlob_tasks_open{municipality=\"101\"} 1",
@@ -545,6 +699,45 @@ async fn metrics_report_tasks_instances_work_and_latencies(backend: Backend) {
             metrics.text.contains(expected),
             "missing {expected} in\n{}",
             metrics.text
+        );
+    }
+}
+
+async fn metrics_need_a_token_of_the_metrics_role_which_opens_nothing_else(backend: Backend) {
+    let web = Web::start(backend).await;
+    let added = web
+        .api(
+            Method::POST,
+            "/api/admin/users",
+            Some(&web.admin),
+            Some(json!({ "username": "prometheus", "role": "metrics" })),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    let scraper = added.json()["token"].as_str().expect("token").to_owned();
+    let anonymous = web.api(Method::GET, "/metrics", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.json()["error"],
+        "unauthorized",
+        "JSON, not a login page"
+    );
+    for other in [&web.cw101, &web.designer] {
+        let refused = web.api(Method::GET, "/metrics", Some(other), None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+        assert!(!refused.text.contains("forlob_tasks_open"));
+    }
+    let scraped = web.api(Method::GET, "/metrics", Some(&scraper), None).await;
+    assert_eq!(scraped.status, StatusCode::OK, "{}", scraped.text);
+    assert!(scraped.text.contains("forlob_work_queue_due"));
+    // The scraper's token reads nothing else, not even what any signed-in user may list.
+    for path in ["/api/processes", "/api/tasks", "/api/admin/users", "/inbox"] {
+        let refused = web.api(Method::GET, path, Some(&scraper), None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            refused.text
         );
     }
 }
@@ -680,35 +873,6 @@ async fn a_revoked_token_stops_working_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
-    // Disabling anna stops her first token too; enabling brings it back.
-    let off = web
-        .api(
-            Method::POST,
-            "/api/admin/users/anna/disable",
-            Some(&web.admin),
-            None,
-        )
-        .await;
-    assert_eq!(off.json()["disabled"], true);
-    assert_eq!(
-        web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
-    web.api(
-        Method::POST,
-        "/api/admin/users/anna/enable",
-        Some(&web.admin),
-        None,
-    )
-    .await;
-    assert_eq!(
-        web.api(Method::GET, "/api/tasks", Some(&web.cw101), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
     let myself = web
         .api(
             Method::POST,
@@ -727,6 +891,101 @@ async fn a_revoked_token_stops_working_at_once(backend: Backend) {
         )
         .await;
     assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+}
+
+async fn disabling_a_user_revokes_their_tokens_for_good(backend: Backend) {
+    let web = Web::start(backend).await;
+    let second = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/tokens",
+            Some(&web.admin),
+            Some(json!({ "name": "laptop" })),
+        )
+        .await;
+    let second = second.json()["secret"].as_str().expect("secret").to_owned();
+    let off = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/disable",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(off.json()["disabled"], true);
+    for token in [&web.cw101, &second] {
+        let refused = web.api(Method::GET, "/api/tasks", Some(token), None).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    }
+    // No token can be issued to wake up with the user.
+    let meanwhile = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/tokens",
+            Some(&web.admin),
+            Some(json!({ "name": "meanwhile" })),
+        )
+        .await;
+    assert_eq!(meanwhile.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(meanwhile.json()["details"]["username"].is_string());
+    let on = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/enable",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(on.json()["disabled"], false);
+    // Enabled again, with none of the old tokens: each is listed as revoked.
+    for token in [&web.cw101, &second] {
+        let refused = web.api(Method::GET, "/api/tasks", Some(token), None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNAUTHORIZED,
+            "an old token is back"
+        );
+    }
+    let users = web
+        .api(Method::GET, "/api/admin/users", Some(&web.admin), None)
+        .await;
+    let anna = users
+        .json()
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["username"] == "anna")
+        .expect("anna")["id"]
+        .clone();
+    let tokens = web
+        .api(Method::GET, "/api/admin/tokens", Some(&web.admin), None)
+        .await;
+    let annas: Vec<_> = tokens
+        .json()
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .filter(|t| t["user_id"] == anna)
+        .cloned()
+        .collect();
+    assert_eq!(annas.len(), 2, "{annas:?}");
+    assert!(
+        annas.iter().all(|t| t["revoked_at"].is_string()),
+        "{annas:?}"
+    );
+    // The admin issues a new one, which works.
+    let fresh = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/tokens",
+            Some(&web.admin),
+            Some(json!({ "name": "after" })),
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.text);
+    let fresh = fresh.json()["secret"].as_str().expect("secret").to_owned();
+    let works = web.api(Method::GET, "/api/tasks", Some(&fresh), None).await;
+    assert_eq!(works.status, StatusCode::OK);
 }
 
 async fn a_failing_database_is_a_500_that_shows_no_database_text(backend: Backend) {
@@ -898,6 +1157,25 @@ async fn bad_schedules_get_a_message_per_field_and_jobs_are_for_admins(backend: 
         never.json()["errors"]["cron"]
             .as_str()
             .is_some_and(|m| m.contains("never fires"))
+    );
+    // Every second is too often for the default setting (once a minute at most).
+    let every_second = web
+        .api(
+            Method::POST,
+            "/api/schedules",
+            admin,
+            Some(json!({ "process": "web-job", "cron": "* * * * * *" })),
+        )
+        .await;
+    assert_eq!(every_second.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = every_second.json()["errors"]["cron"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("schedule_min_interval_seconds"),
+        "{}",
+        every_second.text
     );
     // The exceptional job asks for confirmation first, with its own words.
     let unconfirmed = web
@@ -1254,6 +1532,7 @@ on_both_backends!(
     a_person_is_shown_only_to_municipalities_it_concerns,
     a_failing_database_is_a_500_that_shows_no_database_text,
     a_revoked_token_stops_working_at_once,
+    disabling_a_user_revokes_their_tokens_for_good,
     incident_actions_are_for_admins_and_name_unknown_incidents,
     a_caseworker_of_147_can_neither_list_read_claim_nor_complete_a_task_of_101,
     a_task_completed_twice_at_once_gives_one_200_and_one_409,
@@ -1263,8 +1542,10 @@ on_both_backends!(
     starting_by_hand_follows_the_definitions_permission,
     bad_requests_get_json_errors_that_say_what_is_wrong,
     messages_are_taken_once_by_their_id,
+    dead_letters_are_listed_a_page_at_a_time_with_payloads_cut,
     the_openapi_document_describes_every_route,
     the_manual_clock_moves_only_forward_and_only_for_admins,
     metrics_report_tasks_instances_work_and_latencies,
+    metrics_need_a_token_of_the_metrics_role_which_opens_nothing_else,
     users_are_added_once_with_checked_fields,
 );

@@ -1,6 +1,6 @@
 //! The authorization matrix: every operation of the OpenAPI document and every page route ×
 //! anonymous, a caseworker of 101, a caseworker of 147, an integration, a designer, an
-//! auditor and an admin, with the answer each must get, on SQLite and PostgreSQL. An
+//! auditor, an admin and a metrics scraper, with the answer each must get, on SQLite and PostgreSQL. An
 //! operation or page without a row fails the test: a new endpoint is not done until it says
 //! who may use it.
 //!
@@ -20,7 +20,7 @@ use support::Backend;
 use web::{Browser, Web};
 
 /// The callers, in the order of a row's cells.
-const CALLERS: [&str; 7] = [
+const CALLERS: [&str; 8] = [
     "anonymous",
     "caseworker 101",
     "caseworker 147",
@@ -28,116 +28,125 @@ const CALLERS: [&str; 7] = [
     "designer",
     "auditor",
     "admin",
+    "metrics",
 ];
 
 /// Usernames of the signed-in callers (see `Web::start`), for the pages.
-const USERS: [&str; 6] = ["anna", "bo", "ivan", "dina", "ulla", "admin"];
+const USERS: [&str; 7] = ["anna", "bo", "ivan", "dina", "ulla", "admin", "mona"];
 
 /// `METHOD /api/path` and who may call it.
 const API: &[(&str, &str)] = &[
-    ("GET /api/openapi.json", "o o o o o o o"),
-    ("GET /api/tasks", "- o o x x x o"),
-    ("GET /api/tasks/{id}", "- o o x x x o"),
-    ("POST /api/tasks/{id}/claim", "- o o x x x o"),
-    ("POST /api/tasks/{id}/unclaim", "- o o x x x o"),
-    ("POST /api/tasks/{id}/complete", "- o o x x x o"),
-    ("GET /api/processes", "- o o o o o o"),
-    ("GET /api/processes/{id}", "- x x x o x o"),
-    ("POST /api/processes/{id}/instances", "- o o x x x o"),
-    ("GET /api/instances", "- x x x x x o"),
-    ("GET /api/instances/{id}", "- x x x x x o"),
-    ("GET /api/persons/{id}", "- o o x x x o"),
-    ("GET /api/folkbokforing/persons", "- o o x x x o"),
-    ("POST /api/messages", "- x x o x x o"),
-    ("GET /api/admin/audit", "- x x x x o o"),
-    ("POST /api/admin/clock", "- x x x x x o"),
-    ("GET /api/admin/incidents", "- x x x x x o"),
-    ("POST /api/admin/incidents/{id}/retry", "- x x x x x o"),
-    ("POST /api/admin/incidents/{id}/skip", "- x x x x x o"),
-    ("POST /api/admin/incidents/{id}/cancel", "- x x x x x o"),
-    ("POST /api/admin/instances/{id}/suspend", "- x x x x x o"),
-    ("POST /api/admin/instances/{id}/resume", "- x x x x x o"),
-    ("POST /api/admin/instances/{id}/cancel", "- x x x x x o"),
-    ("POST /api/admin/instances/restart", "- x x x x x o"),
-    ("GET /api/admin/migrations", "- x x x x x o"),
-    ("POST /api/admin/migrations", "- x x x x x o"),
-    ("GET /api/admin/migrations/{id}", "- x x x x x o"),
-    ("POST /api/admin/migrations/{id}/resume", "- x x x x x o"),
-    ("POST /api/admin/migrations/{id}/undo", "- x x x x x o"),
-    ("POST /api/admin/migrations/{id}/abandon", "- x x x x x o"),
-    ("POST /api/admin/releases/impact", "- x x x x x o"),
-    ("GET /api/admin/dead-letters", "- x x x x x o"),
-    ("POST /api/admin/dead-letters/{id}/replay", "- x x x x x o"),
-    ("GET /api/admin/tokens", "- x x x x x o"),
-    ("POST /api/admin/tokens/{id}/revoke", "- x x x x x o"),
-    ("GET /api/admin/users", "- x x x x x o"),
-    ("POST /api/admin/users", "- x x x x x o"),
-    ("POST /api/admin/users/{username}/disable", "- x x x x x o"),
-    ("POST /api/admin/users/{username}/enable", "- x x x x x o"),
-    ("POST /api/admin/users/{username}/tokens", "- x x x x x o"),
-    ("GET /api/jobs", "- x x x x x o"),
-    ("POST /api/jobs/{process}/runs", "- x x x x x o"),
-    ("GET /api/schedules", "- x x x x x o"),
-    ("POST /api/schedules", "- x x x x x o"),
-    ("GET /api/schedules/{id}", "- x x x x x o"),
-    ("DELETE /api/schedules/{id}", "- x x x x x o"),
-    ("POST /api/schedules/{id}/run", "- x x x x x o"),
-    ("GET /api/logbook", "- x x x x x o"),
-    ("GET /api/logbook/{id}", "- x x x x x o"),
+    ("GET /api/openapi.json", "o o o o o o o o"),
+    ("GET /api/tasks", "- o o x x x o x"),
+    ("GET /api/tasks/{id}", "- o o x x x o x"),
+    ("POST /api/tasks/{id}/claim", "- o o x x x o x"),
+    ("POST /api/tasks/{id}/unclaim", "- o o x x x o x"),
+    ("POST /api/tasks/{id}/complete", "- o o x x x o x"),
+    ("GET /api/processes", "- o o o o o o x"),
+    ("GET /api/processes/{id}", "- x x x o x o x"),
+    ("POST /api/processes/{id}/instances", "- o o x x x o x"),
+    ("GET /api/instances", "- x x x x x o x"),
+    ("GET /api/instances/{id}", "- x x x x x o x"),
+    ("GET /api/persons/{id}", "- o o x x x o x"),
+    ("GET /api/folkbokforing/persons", "- o o x x x o x"),
+    ("POST /api/messages", "- x x o x x o x"),
+    ("GET /api/admin/audit", "- x x x x o o x"),
+    ("POST /api/admin/clock", "- x x x x x o x"),
+    ("GET /api/admin/incidents", "- x x x x x o x"),
+    ("POST /api/admin/incidents/{id}/retry", "- x x x x x o x"),
+    ("POST /api/admin/incidents/{id}/skip", "- x x x x x o x"),
+    ("POST /api/admin/incidents/{id}/cancel", "- x x x x x o x"),
+    ("POST /api/admin/instances/{id}/suspend", "- x x x x x o x"),
+    ("POST /api/admin/instances/{id}/resume", "- x x x x x o x"),
+    ("POST /api/admin/instances/{id}/cancel", "- x x x x x o x"),
+    ("POST /api/admin/instances/restart", "- x x x x x o x"),
+    ("GET /api/admin/migrations", "- x x x x x o x"),
+    ("POST /api/admin/migrations", "- x x x x x o x"),
+    ("GET /api/admin/migrations/{id}", "- x x x x x o x"),
+    ("POST /api/admin/migrations/{id}/resume", "- x x x x x o x"),
+    ("POST /api/admin/migrations/{id}/undo", "- x x x x x o x"),
+    ("POST /api/admin/migrations/{id}/abandon", "- x x x x x o x"),
+    ("POST /api/admin/releases/impact", "- x x x x x o x"),
+    ("GET /api/admin/dead-letters", "- x x x x x o x"),
+    ("GET /api/admin/dead-letters/{id}", "- x x x x x o x"),
+    (
+        "POST /api/admin/dead-letters/{id}/replay",
+        "- x x x x x o x",
+    ),
+    ("GET /api/admin/tokens", "- x x x x x o x"),
+    ("POST /api/admin/tokens/{id}/revoke", "- x x x x x o x"),
+    ("GET /api/admin/users", "- x x x x x o x"),
+    ("POST /api/admin/users", "- x x x x x o x"),
+    (
+        "POST /api/admin/users/{username}/disable",
+        "- x x x x x o x",
+    ),
+    ("POST /api/admin/users/{username}/enable", "- x x x x x o x"),
+    ("POST /api/admin/users/{username}/tokens", "- x x x x x o x"),
+    ("GET /api/jobs", "- x x x x x o x"),
+    ("POST /api/jobs/{process}/runs", "- x x x x x o x"),
+    ("GET /api/schedules", "- x x x x x o x"),
+    ("POST /api/schedules", "- x x x x x o x"),
+    ("GET /api/schedules/{id}", "- x x x x x o x"),
+    ("DELETE /api/schedules/{id}", "- x x x x x o x"),
+    ("POST /api/schedules/{id}/run", "- x x x x x o x"),
+    ("GET /api/logbook", "- x x x x x o x"),
+    ("GET /api/logbook/{id}", "- x x x x x o x"),
 ];
 
 /// `METHOD /path` of the pages and of the few plain routes, and who may use it.
 const PAGES: &[(&str, &str)] = &[
-    ("GET /", "o o o o o o o"),
-    ("GET /healthz", "o o o o o o o"),
-    ("GET /metrics", "o o o o o o o"),
-    ("GET /static/{*file}", "o o o o o o o"),
-    ("GET /assets/{*file}", "o o o o o o o"),
-    ("GET /api/docs", "o o o o o o o"),
-    ("GET /login", "o o o o o o o"),
-    ("POST /login", "o o o x o o o"),
-    ("POST /settings/language", "- o o x o o o"),
-    ("GET /inbox", "- o o x x x o"),
-    ("GET /tasks/{id}", "- o o x x x o"),
-    ("POST /tasks/{id}", "- o o x x x o"),
-    ("POST /tasks/{id}/claim", "- o o x x x o"),
-    ("POST /tasks/{id}/unclaim", "- o o x x x o"),
-    ("GET /persons", "- o o x x x o"),
-    ("GET /persons/{id}", "- o o x x x o"),
-    ("POST /persons/{id}/start", "- o o x x x o"),
-    ("GET /folkbokforing/persons", "- o o x x x o"),
-    ("GET /designer", "- x x x o x o"),
-    ("GET /designer/processes/{id}", "- x x x o x o"),
-    ("GET /admin/audit", "- x x x x o o"),
-    ("GET /admin/audit.csv", "- x x x x o o"),
-    ("GET /admin/instances", "- x x x x x o"),
-    ("GET /admin/instances/{id}", "- x x x x x o"),
-    ("POST /admin/instances/{id}/operate", "- x x x x x o"),
-    ("GET /admin/incidents", "- x x x x x o"),
-    ("POST /admin/incidents/{id}/retry", "- x x x x x o"),
-    ("POST /admin/incidents/{id}/skip", "- x x x x x o"),
-    ("POST /admin/incidents/{id}/cancel", "- x x x x x o"),
-    ("GET /admin/dead-letters", "- x x x x x o"),
-    ("POST /admin/dead-letters/{id}/replay", "- x x x x x o"),
-    ("GET /admin/users", "- x x x x x o"),
-    ("POST /admin/users", "- x x x x x o"),
-    ("POST /admin/users/{username}/tokens", "- x x x x x o"),
-    ("POST /admin/tokens/{id}/revoke", "- x x x x x o"),
-    ("POST /admin/users/{username}/disable", "- x x x x x o"),
-    ("POST /admin/users/{username}/enable", "- x x x x x o"),
-    ("GET /admin/jobs", "- x x x x x o"),
-    ("POST /admin/jobs", "- x x x x x o"),
-    ("POST /admin/jobs/schedules/{id}/remove", "- x x x x x o"),
-    ("POST /admin/jobs/schedules/{id}/run", "- x x x x x o"),
-    ("GET /admin/logbook", "- x x x x x o"),
-    ("GET /admin/logbook/{id}", "- x x x x x o"),
-    ("GET /admin/migrations", "- x x x x x o"),
-    ("POST /admin/migrations/restart", "- x x x x x o"),
-    ("POST /admin/migrations/{id}/abandon", "- x x x x x o"),
-    ("POST /admin/migrations/{id}/undo", "- x x x x x o"),
-    ("POST /admin/migrations/{id}/resume", "- x x x x x o"),
+    ("GET /", "o o o o o o o x"),
+    ("GET /healthz", "o o o o o o o o"),
+    ("GET /metrics", "- x x x x x o o"),
+    ("GET /static/{*file}", "o o o o o o o o"),
+    ("GET /assets/{*file}", "o o o o o o o o"),
+    ("GET /api/docs", "o o o o o o o x"),
+    ("GET /login", "o o o o o o o x"),
+    ("POST /login", "o o o x o o o x"),
+    ("POST /settings/language", "- o o x o o o x"),
+    ("GET /inbox", "- o o x x x o x"),
+    ("GET /tasks/{id}", "- o o x x x o x"),
+    ("POST /tasks/{id}", "- o o x x x o x"),
+    ("POST /tasks/{id}/claim", "- o o x x x o x"),
+    ("POST /tasks/{id}/unclaim", "- o o x x x o x"),
+    ("GET /persons", "- o o x x x o x"),
+    ("GET /persons/{id}", "- o o x x x o x"),
+    ("POST /persons/{id}/start", "- o o x x x o x"),
+    ("GET /folkbokforing/persons", "- o o x x x o x"),
+    ("GET /designer", "- x x x o x o x"),
+    ("GET /designer/processes/{id}", "- x x x o x o x"),
+    ("GET /admin/audit", "- x x x x o o x"),
+    ("GET /admin/audit.csv", "- x x x x o o x"),
+    ("GET /admin/instances", "- x x x x x o x"),
+    ("GET /admin/instances/{id}", "- x x x x x o x"),
+    ("POST /admin/instances/{id}/operate", "- x x x x x o x"),
+    ("GET /admin/incidents", "- x x x x x o x"),
+    ("POST /admin/incidents/{id}/retry", "- x x x x x o x"),
+    ("POST /admin/incidents/{id}/skip", "- x x x x x o x"),
+    ("POST /admin/incidents/{id}/cancel", "- x x x x x o x"),
+    ("GET /admin/dead-letters", "- x x x x x o x"),
+    ("GET /admin/dead-letters/{id}", "- x x x x x o x"),
+    ("POST /admin/dead-letters/{id}/replay", "- x x x x x o x"),
+    ("GET /admin/users", "- x x x x x o x"),
+    ("POST /admin/users", "- x x x x x o x"),
+    ("POST /admin/users/{username}/tokens", "- x x x x x o x"),
+    ("POST /admin/tokens/{id}/revoke", "- x x x x x o x"),
+    ("POST /admin/users/{username}/disable", "- x x x x x o x"),
+    ("POST /admin/users/{username}/enable", "- x x x x x o x"),
+    ("GET /admin/jobs", "- x x x x x o x"),
+    ("POST /admin/jobs", "- x x x x x o x"),
+    ("POST /admin/jobs/schedules/{id}/remove", "- x x x x x o x"),
+    ("POST /admin/jobs/schedules/{id}/run", "- x x x x x o x"),
+    ("GET /admin/logbook", "- x x x x x o x"),
+    ("GET /admin/logbook/{id}", "- x x x x x o x"),
+    ("GET /admin/migrations", "- x x x x x o x"),
+    ("POST /admin/migrations/restart", "- x x x x x o x"),
+    ("POST /admin/migrations/{id}/abandon", "- x x x x x o x"),
+    ("POST /admin/migrations/{id}/undo", "- x x x x x o x"),
+    ("POST /admin/migrations/{id}/resume", "- x x x x x o x"),
     // Last: it ends the sessions the rows above use.
-    ("POST /logout", "o o o x o o o"),
+    ("POST /logout", "o o o x o o o x"),
 ];
 
 fn cells(row: &str) -> Vec<char> {
@@ -272,6 +281,7 @@ async fn every_api_operation_answers_each_role_as_the_matrix_says(backend: Backe
         Some(web.designer.as_str()),
         Some(web.auditor.as_str()),
         Some(web.admin.as_str()),
+        Some(web.metrics.as_str()),
     ];
     let rows: BTreeSet<&str> = API.iter().map(|(op, _)| *op).collect();
     let mut problems = Vec::new();
@@ -313,7 +323,10 @@ async fn every_api_operation_answers_each_role_as_the_matrix_says(backend: Backe
         problems.len(),
         problems.join("\n")
     );
-    assert!(checked >= 7 * 45, "only {checked} cells were checked");
+    assert!(
+        checked >= CALLERS.len() * 45,
+        "only {checked} cells were checked"
+    );
 }
 
 /// The page routes the router has, read from the source (axum does not list its routes).
@@ -323,15 +336,37 @@ fn page_routes() -> BTreeSet<String> {
     for entry in std::fs::read_dir(web_src.join("routes/pages")).expect("pages folder") {
         files.push(entry.expect("an entry").path());
     }
+    let sources: Vec<String> = files
+        .iter()
+        .chain(std::iter::once(&web_src.join("auth.rs")))
+        .map(|f| std::fs::read_to_string(f).expect("source"))
+        .collect();
+    // A route may name its path by a constant (`auth::METRICS_PATH`): its value, from the source.
+    let constant = |name: &str| {
+        let short = name.rsplit("::").next().unwrap_or(name);
+        sources.iter().find_map(|text| {
+            let rest = text.split(&format!("const {short}: &str = \"")).nth(1)?;
+            rest.split('"').next().map(str::to_owned)
+        })
+    };
     let mut routes = BTreeSet::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("source");
-        for part in text.split(".route(\"").skip(1) {
-            let Some((path, rest)) = part.split_once('"') else {
-                continue;
+    for text in &sources[..files.len()] {
+        for part in text.split(".route(").skip(1) {
+            let (path, rest) = if let Some(literal) = part.strip_prefix('"') {
+                let Some((path, rest)) = literal.split_once('"') else {
+                    continue;
+                };
+                (path.to_owned(), rest)
+            } else {
+                let Some((name, rest)) = part.split_once(',') else {
+                    continue;
+                };
+                let Some(path) = constant(name.trim()) else {
+                    continue;
+                };
+                (path, rest)
             };
             let handlers = rest.split_once(")\n").map_or(rest, |(h, _)| h);
-            let handlers = handlers.split(".route(").next().unwrap_or_default();
             for (marker, method) in [("get(", "GET"), ("post(", "POST")] {
                 if handlers.contains(marker) {
                     routes.insert(format!("{method} {path}"));
@@ -374,11 +409,13 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
             .headers
             .get(header::LOCATION)
             .and_then(|l| l.to_str().ok())
-            .expect("each role is sent to its page")
-            .to_owned();
-        let page = browser.get(&landing).await;
+            .map(str::to_owned);
+        // A metrics scraper has no page at all.
+        let page = match landing {
+            Some(landing) => browser.get(&landing).await.text,
+            None => String::new(),
+        };
         let csrf = page
-            .text
             .split("\"X-CSRF-Token\": \"")
             .nth(1)
             .and_then(|rest| rest.split('"').next())

@@ -4,11 +4,12 @@
 mod support;
 mod web;
 
-use axum::http::{Method, StatusCode, header};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
 use forlob_engine::release::MigrationPhase;
 use forlob_engine::store;
 use support::Backend;
-use web::{Browser, Web};
+use web::{Browser, Reply, Web};
 
 async fn a_caseworker_signs_in_and_completes_a_task_through_the_pages(backend: Backend) {
     let web = Web::start(backend).await;
@@ -158,6 +159,75 @@ async fn repeated_failed_sign_ins_are_slowed_down(backend: Backend) {
     assert_eq!(other.sign_in("bo").await.status, StatusCode::SEE_OTHER);
 }
 
+/// A sign-in posted from `addr`, as the server sees it behind `into_make_service_with_connect_info`.
+async fn sign_in_from(web: &Web, username: &str, password: &str, addr: [u8; 4]) -> StatusCode {
+    let body = serde_urlencoded::to_string([("username", username), ("password", password)])
+        .expect("form");
+    let mut request = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .expect("request");
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            addr, 40000,
+        ))));
+    web.send(request).await.status
+}
+
+async fn a_flood_against_one_user_or_from_one_address_locks_no_one_else_out(backend: Backend) {
+    let settings = forlob_web::WebSettings {
+        login_max_failures: 2,
+        ..forlob_web::WebSettings::default()
+    };
+    let web = Web::start_with(backend, settings).await;
+    let (x, y, z) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 3]);
+    // anna is guessed at from X: after two failures she is refused there, even with the
+    // right password.
+    for _ in 0..2 {
+        assert_eq!(
+            sign_in_from(&web, "anna", "guess", x).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        sign_in_from(&web, "anna", "anna-password", x).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Her colleague behind the same address signs in, and so does anna from elsewhere.
+    assert_eq!(
+        sign_in_from(&web, "bo", "bo-password", x).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        sign_in_from(&web, "anna", "anna-password", y).await,
+        StatusCode::SEE_OTHER
+    );
+    // Guessed at from many addresses (five times the per-address limit), anna is refused
+    // everywhere until the window has passed; others are not.
+    for i in 0..10u8 {
+        let status = sign_in_from(&web, "anna", "guess", [10, 0, 1, i]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    assert_eq!(
+        sign_in_from(&web, "anna", "anna-password", z).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        sign_in_from(&web, "bo", "bo-password", z).await,
+        StatusCode::SEE_OTHER
+    );
+    // Many usernames tried from X (past ten times the limit) only slow X down: a correct
+    // password from there is still let in.
+    for i in 0..20 {
+        sign_in_from(&web, &format!("nobody{i}"), "guess", x).await;
+    }
+    assert_eq!(
+        sign_in_from(&web, "dina", "dina-password", x).await,
+        StatusCode::SEE_OTHER
+    );
+}
+
 async fn the_ui_speaks_the_users_chosen_language(backend: Backend) {
     let web = Web::start(backend).await;
     let mut browser = Browser::new(&web);
@@ -186,6 +256,87 @@ async fn signing_out_ends_the_session(backend: Backend) {
     // The old cookie no longer opens anything.
     let after = browser.get("/inbox").await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
+}
+
+async fn disabling_a_user_ends_their_sessions_for_good(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    assert_eq!(anna.get("/inbox").await.status, StatusCode::OK);
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let csrf = admin.csrf("/admin/users").await;
+    let off = admin
+        .post("/admin/users/anna/disable", &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.text);
+    let out = anna.get("/inbox").await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(
+        out.headers[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .starts_with("/login")
+    );
+    let on = admin
+        .post("/admin/users/anna/enable", &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(on.status, StatusCode::SEE_OTHER, "{}", on.text);
+    // The old session stays ended; signing in again works.
+    assert_eq!(anna.get("/inbox").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(anna.sign_in("anna").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(anna.get("/inbox").await.status, StatusCode::OK);
+}
+
+async fn the_dead_letter_page_pages_and_links_to_each_whole_letter(backend: Backend) {
+    let web = Web::start(backend).await;
+    let big = "x".repeat(50_000);
+    for i in 0..51 {
+        web.api(
+            Method::POST,
+            "/api/messages",
+            Some(&web.admin),
+            Some(serde_json::json!({ "message_id": format!("m-{i}"), "type": "nobody.takes", "data": { "blob": big } })),
+        )
+        .await;
+    }
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let list = admin.get("/admin/dead-letters").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.text.len() < 100_000,
+        "the page is small: {} bytes",
+        list.text.len()
+    );
+    assert!(
+        !list.text.contains(">m-0<"),
+        "the oldest is on the next page"
+    );
+    let next = list
+        .text
+        .split("<a href=\"/admin/dead-letters?cursor=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the older letters");
+    let older = admin
+        .get(&format!("/admin/dead-letters?cursor={next}"))
+        .await;
+    assert!(older.text.contains(">m-0<"), "{}", older.text);
+    let detail = older
+        .text
+        .split("<a href=\"/admin/dead-letters/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the letter");
+    let whole = admin.get(&format!("/admin/dead-letters/{detail}")).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert!(whole.text.contains(&big), "the whole payload");
+    assert!(
+        whole
+            .text
+            .contains(&format!("/admin/dead-letters/{detail}/replay"))
+    );
 }
 
 async fn each_role_sees_its_own_pages(backend: Backend) {
@@ -289,6 +440,118 @@ async fn every_answer_has_our_shape_and_safety_headers(backend: Backend) {
     assert!(ours.text.contains("Opgaven er afsluttet."));
 }
 
+/// The four headers docs/web.md promises on every answer.
+fn assert_security_headers(what: &str, reply: &Reply) {
+    for (name, value) in [
+        ("x-content-type-options", Some("nosniff")),
+        ("x-frame-options", Some("DENY")),
+        ("referrer-policy", Some("same-origin")),
+        ("content-security-policy", None),
+    ] {
+        let found = reply.headers.get(name).map(|v| v.to_str().expect("ascii"));
+        match (found, value) {
+            (None, _) => panic!(
+                "{what} ({}) lacks {name}: {:?}",
+                reply.status, reply.headers
+            ),
+            (Some(found), Some(value)) => assert_eq!(found, value, "{what}: {name}"),
+            (Some(found), None) => assert!(found.contains("script-src 'self'"), "{what}: {found}"),
+        }
+    }
+}
+
+async fn error_pages_redirects_and_outer_layers_carry_the_security_headers(backend: Backend) {
+    let web = Web::start(backend).await;
+    let anonymous = Browser::new(&web);
+    let mut anna = Browser::new(&web);
+    let signed_in = anna.sign_in("anna").await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_security_headers("the redirect after signing in", &signed_in);
+    let mut cases: Vec<(&str, StatusCode, Reply)> = vec![
+        (
+            "an unknown page",
+            StatusCode::NOT_FOUND,
+            anonymous.get("/no/such/page").await,
+        ),
+        (
+            "a page of another role",
+            StatusCode::FORBIDDEN,
+            anna.get("/admin/users").await,
+        ),
+        (
+            "a redirect to the login",
+            StatusCode::SEE_OTHER,
+            anonymous.get("/inbox").await,
+        ),
+        (
+            "a CSRF refusal",
+            StatusCode::FORBIDDEN,
+            anna.post("/logout", &[]).await,
+        ),
+    ];
+    let wrong_method = Request::builder()
+        .method(Method::DELETE)
+        .uri("/inbox")
+        .body(Body::empty())
+        .expect("request");
+    cases.push((
+        "a page's 405",
+        StatusCode::METHOD_NOT_ALLOWED,
+        web.send(wrong_method).await,
+    ));
+    let api_405 = web
+        .api(Method::DELETE, "/api/tasks", Some(&web.cw101), None)
+        .await;
+    cases.push(("the API's 405", StatusCode::METHOD_NOT_ALLOWED, api_405));
+    let foreign = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::HOST, "forlob.example")
+        .body(Body::from("username=anna&password=anna-password"))
+        .expect("request");
+    cases.push((
+        "a login from another site",
+        StatusCode::FORBIDDEN,
+        web.send(foreign).await,
+    ));
+    let too_large = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!(
+            "username=anna&password={}",
+            "x".repeat(web.state.settings.body_limit + 1)
+        )))
+        .expect("request");
+    cases.push((
+        "a body over the limit",
+        StatusCode::PAYLOAD_TOO_LARGE,
+        web.send(too_large).await,
+    ));
+    cases.push((
+        "an anonymous scrape",
+        StatusCode::UNAUTHORIZED,
+        web.api(Method::GET, "/metrics", None, None).await,
+    ));
+    let mut compressed = Request::get("/inbox")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .expect("request");
+    compressed.headers_mut().insert(
+        header::COOKIE,
+        anna.cookie
+            .clone()
+            .expect("signed in")
+            .parse()
+            .expect("cookie"),
+    );
+    let compressed = web.send(compressed).await;
+    assert_eq!(compressed.headers[header::CONTENT_ENCODING], "gzip");
+    cases.push(("a compressed page", StatusCode::OK, compressed));
+    for (what, status, reply) in &cases {
+        assert_eq!(reply.status, *status, "{what}: {}", reply.text);
+        assert_security_headers(what, reply);
+    }
+}
+
 async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backend) {
     let web = Web::start(backend).await;
     let mut browser = Browser::new(&web);
@@ -328,6 +591,22 @@ async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backe
     assert!(
         refused.text.contains("<option value=\"direkt\" selected>"),
         "the parameter entered is kept"
+    );
+    let every_second = browser
+        .post(
+            "/admin/jobs",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-job"),
+                ("cron", "*/5 * * * * *"),
+            ],
+        )
+        .await;
+    assert_eq!(every_second.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        every_second.text.contains("schedule_min_interval_seconds"),
+        "{}",
+        every_second.text
     );
     let added = browser
         .post(
@@ -614,6 +893,10 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
 }
 
 on_both_backends!(
+    the_dead_letter_page_pages_and_links_to_each_whole_letter,
+    a_flood_against_one_user_or_from_one_address_locks_no_one_else_out,
+    disabling_a_user_ends_their_sessions_for_good,
+    error_pages_redirects_and_outer_layers_carry_the_security_headers,
     an_admin_restarts_after_a_release_from_the_migrations_page,
     an_admin_suspends_and_resumes_an_instance_from_its_page,
     the_swedish_person_search_is_for_the_registers_own_staff,

@@ -28,6 +28,8 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "forlob_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const CSRF_FIELD: &str = "_csrf";
+/// The one address the role `metrics` may read.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// A fresh secret: 32 bytes from the OS as 64 hex digits.
 pub fn new_secret() -> String {
@@ -184,6 +186,18 @@ impl FromRequestParts<AppState> for Caller {
         let caller = resolve(state, &parts.headers)
             .await?
             .ok_or_else(AppError::unauthorized)?;
+        // A scraper's token opens `/metrics` and nothing else, decided here once rather than
+        // in every handler that lets any signed-in user read something.
+        // The original URI: a nested router sees its path with the prefix taken off.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |uri| uri.path());
+        if caller.user.role == Role::Metrics && path != METRICS_PATH {
+            return Err(AppError::forbidden(
+                "the role metrics may only read /metrics",
+            ));
+        }
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
@@ -292,20 +306,51 @@ pub fn session_cookie(value: String, secure: bool, max_age: Duration) -> Cookie<
     cookie
 }
 
-/// Sign-in attempts per username and per client address: after `max_attempts` within
-/// `window` for a username (or ten times as many from one address, which may be a proxy
-/// many people share) further attempts are refused (429) until the window has passed. An
-/// attempt counts before its password is checked, so a burst of concurrent guesses cannot
-/// all slip through; a successful sign-in clears its username's count. In memory, per node:
+/// Sign-in attempts, counted three ways within `window`, so that a flood against one user or
+/// from one address does not lock other people out:
+///
+/// - per username *and* address: after `max_attempts` that username is refused (429) from
+///   that address, whatever the password;
+/// - per username over all addresses: after [`USER_FACTOR`] times as many, the username is
+///   refused from everywhere (someone guesses from many addresses; its owner waits out the
+///   window);
+/// - per address over all usernames: after [`ADDRESS_FACTOR`] times as many, each further
+///   attempt from it waits [`ADDRESS_DELAY`] before its password is checked, and is never
+///   refused: one address may be a town hall's NAT, and a colleague's flood must not keep
+///   everyone else behind it out.
+///
+/// An attempt counts before its password is checked, so a burst of concurrent guesses cannot
+/// all slip through; a successful sign-in clears its username's counts. In memory, per node:
 /// it slows guessing down, it is not an account lock.
 pub struct LoginLimiter {
     max_attempts: u32,
     window: Duration,
-    attempts: Mutex<HashMap<String, (u32, Instant)>>,
+    attempts: Mutex<HashMap<LimitKey, (u32, Instant)>>,
 }
 
-/// How many more attempts one address may make than one username.
-const ADDRESS_FACTOR: u32 = 10;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum LimitKey {
+    UserAt(String, Option<IpAddr>),
+    User(String),
+    Address(IpAddr),
+}
+
+/// How many more attempts one username may have over all addresses than from one.
+pub const USER_FACTOR: u32 = 5;
+/// How many more attempts one address may make over all usernames before it is slowed down.
+pub const ADDRESS_FACTOR: u32 = 10;
+/// How long each attempt from a slowed-down address waits: it makes guessing from there
+/// slow without refusing anyone, and stays far below the request timeout.
+pub const ADDRESS_DELAY: Duration = Duration::from_secs(1);
+
+/// What the limiter says about one sign-in attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginVerdict {
+    /// Check the password, after waiting this long (zero unless the address is slowed down).
+    Check { delay: Duration },
+    /// Refused: try again after this many seconds.
+    Refused { retry_after: u64 },
+}
 
 impl LoginLimiter {
     pub fn new(max_attempts: u32, window: Duration) -> Self {
@@ -316,23 +361,23 @@ impl LoginLimiter {
         }
     }
 
-    fn user_key(username: &str) -> String {
-        format!("user:{}", username.to_lowercase())
+    /// Counts an attempt of `username` from `addr`, or refuses it.
+    pub fn attempt(&self, username: &str, addr: Option<IpAddr>) -> LoginVerdict {
+        self.attempt_at(username, addr, Instant::now())
     }
 
-    /// Counts an attempt, or says how many seconds to wait before the next one may be made.
-    pub fn attempt(&self, username: &str, addr: Option<IpAddr>) -> Result<(), u64> {
-        let now = Instant::now();
+    fn attempt_at(&self, username: &str, addr: Option<IpAddr>, now: Instant) -> LoginVerdict {
         let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
         attempts.retain(|_, (_, since)| now.duration_since(*since) < self.window);
-        let mut keys = vec![(Self::user_key(username), self.max_attempts)];
-        keys.extend(addr.map(|a| {
+        let user = username.to_lowercase();
+        let refusing = [
+            (LimitKey::UserAt(user.clone(), addr), self.max_attempts),
             (
-                format!("addr:{a}"),
-                self.max_attempts.saturating_mul(ADDRESS_FACTOR),
-            )
-        }));
-        let wait = keys
+                LimitKey::User(user),
+                self.max_attempts.saturating_mul(USER_FACTOR),
+            ),
+        ];
+        let retry_after = refusing
             .iter()
             .filter_map(|(key, limit)| attempts.get(key).filter(|(n, _)| n >= limit))
             .map(|(_, since)| {
@@ -342,18 +387,31 @@ impl LoginLimiter {
                     .max(1)
             })
             .max();
-        if let Some(wait) = wait {
-            return Err(wait);
+        if let Some(retry_after) = retry_after {
+            return LoginVerdict::Refused { retry_after };
         }
-        for (key, _) in keys {
-            attempts.entry(key).or_insert((0, now)).0 += 1;
+        let mut delay = Duration::ZERO;
+        if let Some(addr) = addr {
+            let (n, _) = attempts.entry(LimitKey::Address(addr)).or_insert((0, now));
+            if *n >= self.max_attempts.saturating_mul(ADDRESS_FACTOR) {
+                delay = ADDRESS_DELAY;
+            }
+            *n = n.saturating_add(1);
         }
-        Ok(())
+        for (key, _) in refusing {
+            let (n, _) = attempts.entry(key).or_insert((0, now));
+            *n = n.saturating_add(1);
+        }
+        LoginVerdict::Check { delay }
     }
 
-    pub fn succeeded(&self, username: &str) {
+    /// A correct password: the username's counts start again (the address's do not, or a
+    /// guesser could reset them by signing in to an account of their own).
+    pub fn succeeded(&self, username: &str, addr: Option<IpAddr>) {
+        let user = username.to_lowercase();
         let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        attempts.remove(&Self::user_key(username));
+        attempts.remove(&LimitKey::UserAt(user.clone(), addr));
+        attempts.remove(&LimitKey::User(user));
     }
 }
 
@@ -379,22 +437,75 @@ mod tests {
         assert!(!verify_password("x".into(), "not a hash".into()).await);
     }
 
+    fn refused(verdict: LoginVerdict) -> bool {
+        matches!(verdict, LoginVerdict::Refused { .. })
+    }
+
+    const CHECK: LoginVerdict = LoginVerdict::Check {
+        delay: Duration::ZERO,
+    };
+
     #[test]
-    fn sign_ins_are_refused_after_repeated_attempts_for_that_user_only() {
+    fn a_username_is_refused_from_one_address_after_repeated_attempts_there() {
         let limiter = LoginLimiter::new(3, Duration::from_secs(60));
-        let addr = Some(IpAddr::from([10, 0, 0, 1]));
+        let (x, y) = (
+            Some(IpAddr::from([10, 0, 0, 1])),
+            Some(IpAddr::from([10, 0, 0, 2])),
+        );
         for _ in 0..3 {
-            assert!(limiter.attempt("anna", addr).is_ok());
+            assert_eq!(limiter.attempt("anna", x), CHECK);
         }
-        assert!(limiter.attempt("anna", None).is_err());
-        // Others behind the same address (a proxy) may still sign in.
-        assert!(limiter.attempt("bo", addr).is_ok());
-        limiter.succeeded("bo");
-        // Guessing many usernames from one address is stopped too.
-        let guesser = Some(IpAddr::from([10, 0, 0, 9]));
-        let refused = (0..40)
-            .filter(|i| limiter.attempt(&format!("user{i}"), guesser).is_err())
-            .count();
-        assert_eq!(refused, 10);
+        assert!(refused(limiter.attempt("Anna", x)));
+        // Others behind the same address (a NAT) may still sign in, and anna elsewhere.
+        assert_eq!(limiter.attempt("bo", x), CHECK);
+        assert_eq!(limiter.attempt("anna", y), CHECK);
+    }
+
+    #[test]
+    fn a_username_guessed_from_many_addresses_is_refused_everywhere() {
+        let limiter = LoginLimiter::new(2, Duration::from_secs(60));
+        for i in 0..(2 * USER_FACTOR) {
+            let addr = Some(IpAddr::from([10, 0, 1, u8::try_from(i).expect("small")]));
+            assert_eq!(limiter.attempt("anna", addr), CHECK, "attempt {i}");
+        }
+        let fresh = Some(IpAddr::from([10, 0, 2, 1]));
+        assert!(refused(limiter.attempt("anna", fresh)));
+        assert_eq!(limiter.attempt("bo", fresh), CHECK);
+        // The window passed: anna may try again.
+        let later = Instant::now() + Duration::from_secs(61);
+        assert_eq!(limiter.attempt_at("anna", fresh, later), CHECK);
+    }
+
+    #[test]
+    fn a_busy_address_is_slowed_down_but_never_refused() {
+        let limiter = LoginLimiter::new(2, Duration::from_secs(60));
+        let town_hall = Some(IpAddr::from([10, 0, 0, 9]));
+        for i in 0..(2 * ADDRESS_FACTOR) {
+            assert_eq!(limiter.attempt(&format!("user{i}"), town_hall), CHECK);
+        }
+        for i in 0..50 {
+            assert_eq!(
+                limiter.attempt(&format!("other{i}"), town_hall),
+                LoginVerdict::Check {
+                    delay: ADDRESS_DELAY
+                }
+            );
+        }
+        // Another address is not slowed.
+        assert_eq!(
+            limiter.attempt("bo", Some(IpAddr::from([10, 0, 0, 8]))),
+            CHECK
+        );
+    }
+
+    #[test]
+    fn a_correct_password_clears_the_usernames_counts() {
+        let limiter = LoginLimiter::new(2, Duration::from_secs(60));
+        let x = Some(IpAddr::from([10, 0, 0, 1]));
+        limiter.attempt("anna", x);
+        limiter.attempt("anna", x);
+        assert!(refused(limiter.attempt("anna", x)));
+        limiter.succeeded("anna", x);
+        assert_eq!(limiter.attempt("anna", x), CHECK);
     }
 }

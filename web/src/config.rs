@@ -50,13 +50,17 @@ pub struct Config {
     pub request_timeout_seconds: u64,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
-    /// Failed sign-ins per username or address within 5 minutes before further tries wait.
+    /// Sign-in attempts per username and address within 5 minutes before further ones are
+    /// refused; five times as many per username over all addresses, and ten times as many
+    /// per address only slow that address down (docs/web.md, "Login limiter").
     pub login_max_failures: u32,
     /// Days a caseworker's municipality still sees a person after its last task about them
     /// closed (docs/security.md).
     pub visibility_grace_days: u64,
     /// Days audit entries are kept; `forlob audit prune` deletes older ones.
     pub audit_retention_days: u64,
+    /// Two firings of a schedule must be at least this many seconds apart; 0 allows any.
+    pub schedule_min_interval_seconds: u64,
 }
 
 impl Default for Config {
@@ -85,6 +89,7 @@ impl Default for Config {
             login_max_failures: 5,
             visibility_grace_days: engine.visibility_grace.as_secs() / DAY,
             audit_retention_days: engine.audit_retention.as_secs() / DAY,
+            schedule_min_interval_seconds: engine.schedule_min_interval.as_secs(),
         }
     }
 }
@@ -204,6 +209,7 @@ impl Config {
             store_attempts: self.store_attempts,
             visibility_grace: Duration::from_secs(self.visibility_grace_days * DAY),
             audit_retention: Duration::from_secs(self.audit_retention_days * DAY),
+            schedule_min_interval: Duration::from_secs(self.schedule_min_interval_seconds),
             ..EngineOptions::default()
         }
     }

@@ -163,6 +163,13 @@ impl From<EngineError> for AppError {
                     TransitionError::IncidentClosed { incident } => {
                         ("conflict", json!({ "incident": incident }))
                     }
+                    TransitionError::ConflictingDuplicate {
+                        message_id,
+                        dead_letter,
+                    } => (
+                        "conflicting_duplicate",
+                        json!({ "message_id": message_id, "dead_letter": dead_letter }),
+                    ),
                     TransitionError::MigrationRunning {
                         migration, phase, ..
                     } => (

@@ -61,15 +61,18 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", Router::new().fallback(api_not_found))
         .merge(api)
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics_page))
+        .route(auth::METRICS_PATH, get(metrics::metrics_page))
         .fallback(routes::pages::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::csrf_guard,
         ));
     // Outermost first. Errors made by the layers inside `error_pages` (a timeout, a panic,
-    // a too-large body) get the same JSON or page shape as the handlers' own.
-    with_security_headers(app)
+    // a too-large body) get the same JSON or page shape as the handlers' own. The security
+    // headers go around all of it: `error_pages` replaces an error with a new response (a
+    // page, or a redirect to the login), and the timeout, the body limit and compression make
+    // or rewrite answers too, so headers set any further in would be lost on those answers.
+    let app = app
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -103,12 +106,13 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(DefaultBodyLimit::max(settings.body_limit))
                 .layer(middleware::from_fn(metrics::track_latency)),
-        )
-        .with_state(state)
+        );
+    with_security_headers(app).with_state(state)
 }
 
 /// Headers that keep the pages from being framed, sniffed or fed foreign scripts: every
-/// script is our own or from the npm install (served from this origin), never inline.
+/// script is our own or from the npm install (served from this origin), never inline. Set on
+/// every answer, so this must be the outermost layer of the router.
 fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     let set = |name: &'static str, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(

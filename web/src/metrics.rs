@@ -2,6 +2,10 @@
 //! engine's figures (instances by state, open tasks, work queue depth and lag, transitions)
 //! read from the shared database at scrape time, so every node reports the same truth and
 //! no counter is lost when a node restarts.
+//!
+//! The figures say how much work each municipality has and where instances stand, so the page
+//! needs a bearer token (or session) of role `metrics` (a scraper's own user, which may read
+//! nothing else) or `admin`: anonymous callers get 401, other roles 403.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -10,9 +14,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use forlob_engine::store;
+use forlob_engine::{Role, store};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::auth::Caller;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -71,7 +76,11 @@ pub(crate) async fn track_latency(request: Request, next: Next) -> Response {
     response
 }
 
-pub(crate) async fn metrics_page(State(state): State<AppState>) -> Result<Response> {
+pub(crate) async fn metrics_page(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response> {
+    caller.require(&[Role::Metrics, Role::Admin])?;
     let now = state.engine.clock().now();
     let stats = store::engine_stats(state.engine.db(), now).await?;
     let mut out = prometheus().render();

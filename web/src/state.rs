@@ -21,7 +21,8 @@ pub struct WebSettings {
     pub request_timeout: Duration,
     /// Where `npm ci` put htmx, mermaid and swagger-ui-dist (`node_modules`).
     pub assets_dir: Option<PathBuf>,
-    /// Sign-in attempts per username (ten times as many per address) before further tries wait.
+    /// Sign-in attempts per username and address before further ones are refused (see
+    /// [`crate::auth::LoginLimiter`]).
     pub login_max_failures: u32,
     pub login_window: Duration,
 }

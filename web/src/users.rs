@@ -151,6 +151,14 @@ pub async fn issue_token(
     let user = store::user_by_username(engine.db(), username)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
+    // Else a token issued meanwhile would come alive with the enabling, which is exactly
+    // what disabling for good rules out.
+    if user.disabled {
+        return Err(AppError::invalid([(
+            "username",
+            format!("`{username}` is disabled; enable them first, then issue the token"),
+        )]));
+    }
     let secret = auth::new_secret();
     let digest = auth::digest(&secret);
     let now = engine.clock().now();
@@ -175,8 +183,8 @@ pub async fn issue_token(
     Ok((token, secret))
 }
 
-/// Disables a user (their tokens and sessions stop working at once, since both are checked
-/// against the user on every request) or enables them again. An admin cannot disable
+/// Disables a user (their tokens are revoked and their sessions ended, for good) or enables
+/// them again, with no live token: the admin issues new ones. An admin cannot disable
 /// themselves, so there is always someone left to undo it.
 pub async fn set_disabled(
     engine: &Engine,
@@ -194,10 +202,19 @@ pub async fn set_disabled(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
     let id = user.id;
+    let now = engine.clock().now();
     engine
         .recorded(
             by,
-            |conn| Box::pin(async move { Ok(store::set_user_disabled(conn, id, disabled).await?) }),
+            |conn| {
+                Box::pin(async move {
+                    Ok(if disabled {
+                        store::disable_user(conn, id, now).await?
+                    } else {
+                        store::enable_user(conn, id).await?
+                    })
+                })
+            },
             |_| {
                 Some(
                     AuditRecord::new(if disabled {

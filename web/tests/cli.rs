@@ -169,6 +169,21 @@ fn jobs_are_scheduled_listed_run_and_logged_from_the_command_line() {
         errors.contains("start_time: `25:00` is not a time of day"),
         "{errors}"
     );
+    let too_often = forlob(&[
+        "jobs",
+        "--db",
+        &db,
+        "schedule",
+        "maanedskoersel",
+        "--cron",
+        "*/10 * * * * *",
+    ]);
+    assert_eq!(too_often.status.code(), Some(2));
+    let errors = String::from_utf8_lossy(&too_often.stderr).into_owned();
+    assert!(
+        errors.contains("cron: fires 10 second(s) apart"),
+        "{errors}"
+    );
     let started = forlob(&["jobs", "--db", &db, "run-now", "maanedskoersel"]);
     assert!(
         started.status.success(),

@@ -42,7 +42,9 @@ pub enum MessageOutcome {
 }
 
 impl Engine {
-    /// Takes a message exactly once: a second delivery with the same id changes nothing.
+    /// Takes a message exactly once: a second delivery with the same id and content changes
+    /// nothing (`Duplicate`); one with the same id and other content is refused
+    /// ([`TransitionError::ConflictingDuplicate`]) and kept, with the first, as a dead letter.
     #[tracing::instrument(skip(self, msg), fields(message_id = %msg.message_id, message_type = %msg.message_type))]
     pub async fn deliver(&self, msg: &InboundMessage) -> Result<MessageOutcome> {
         let mut errors = crate::form::FieldErrors::new();
@@ -124,6 +126,37 @@ impl Engine {
             }
         };
         if !first {
+            // The same id with other content is not a retry of the same message: answering
+            // `duplicate` would drop the second content without anyone knowing.
+            if let Some((first_type, first_data)) =
+                store::recorded_message(&conn, &msg.message_id).await?
+                && (first_type != msg.message_type || first_data != msg.data)
+            {
+                let letter = DeadLetter {
+                    id: 0,
+                    // No id, so it cannot be replayed as if it were one message: the source
+                    // has to send the second content again under an id of its own.
+                    message_id: None,
+                    message_type: msg.message_type.clone(),
+                    payload: serde_json::json!({
+                        "message_id": msg.message_id,
+                        "first": { "type": first_type, "data": first_data },
+                        "second": { "type": msg.message_type, "data": msg.data },
+                    }),
+                    reason: format!(
+                        "conflicting duplicate: message id {} was received before with different content; the second (here beside the first) was not taken",
+                        msg.message_id
+                    ),
+                    received_at: now,
+                };
+                let dead_letter = store::insert_dead_letter(&conn, &letter).await?;
+                self.commit(conn).await?;
+                return Err(TransitionError::ConflictingDuplicate {
+                    message_id: msg.message_id.clone(),
+                    dead_letter,
+                }
+                .into());
+            }
             let first_outcome = store::message_outcome(&conn, &msg.message_id)
                 .await?
                 .unwrap_or_default();

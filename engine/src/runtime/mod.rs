@@ -80,6 +80,9 @@ pub struct EngineOptions {
     pub visibility_grace: Duration,
     /// How long audit entries are kept before `forlob audit prune` may delete them.
     pub audit_retention: Duration,
+    /// Two firings of a schedule must be at least this far apart; a schedule firing more
+    /// often is refused (each firing is an instance, a transaction and a logbook row).
+    pub schedule_min_interval: Duration,
 }
 
 impl Default for EngineOptions {
@@ -95,6 +98,7 @@ impl Default for EngineOptions {
             misfire_threshold: Duration::from_secs(60),
             visibility_grace: Duration::from_secs(30 * DAY),
             audit_retention: Duration::from_secs(5 * 365 * DAY + DAY),
+            schedule_min_interval: crate::schedule::DEFAULT_MIN_INTERVAL,
         }
     }
 }

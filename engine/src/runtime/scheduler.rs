@@ -111,6 +111,7 @@ impl Engine {
             title: &def.title,
             process_zone: def.timezone,
             now,
+            min_interval: self.options.schedule_min_interval,
         };
         let checked = schedule::check(request, &context).map_err(EngineError::Invalid)?;
         store::jobs::insert_schedule(conn, Uuid::now_v7(), &checked, now, DEPLOY_ACTOR).await?;
@@ -140,6 +141,7 @@ impl Engine {
             title: &def.title,
             process_zone: def.timezone,
             now: self.clock.now(),
+            min_interval: self.options.schedule_min_interval,
         };
         schedule::check(request, &context).map_err(EngineError::Invalid)
     }

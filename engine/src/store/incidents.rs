@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr as SqlExpr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::entities::{dead_letter, incident};
-use crate::instance::{DeadLetter, Incident};
+use crate::instance::{DeadLetter, DeadLetterSummary, Incident};
 
 pub async fn incidents<C: ConnectionTrait>(
     conn: &C,
@@ -172,17 +173,62 @@ pub async fn incidents_of<C: ConnectionTrait>(
         .collect())
 }
 
-/// The newest `limit` dead letters, newest first.
-pub async fn recent_dead_letters<C: ConnectionTrait>(
+#[derive(Debug, FromQueryResult)]
+struct DeadLetterRow {
+    id: i64,
+    message_id: Option<String>,
+    message_type: String,
+    payload_preview: Option<String>,
+    payload_size: Option<i64>,
+    reason: String,
+    received_at: DateTime<Utc>,
+}
+
+/// Up to `limit` dead letters older than the letter `before` (all when `None`), newest first,
+/// with only the first `preview_chars` characters of each payload. The payload is cut in the
+/// database, so a page of megabyte messages does not travel whole to be cut here.
+pub async fn dead_letters_page<C: ConnectionTrait>(
     conn: &C,
+    before: Option<i64>,
     limit: u64,
-) -> Result<Vec<DeadLetter>, DbErr> {
-    Ok(dead_letter::Entity::find()
+    preview_chars: u32,
+) -> Result<Vec<DeadLetterSummary>, DbErr> {
+    // `CAST(.. AS TEXT)`, `substr` and `length` mean the same on SQLite and PostgreSQL
+    // (characters, not bytes), for a `json` column of either; PostgreSQL's `length` is an
+    // `integer`, cast to the `i64` the row reads.
+    let mut query = dead_letter::Entity::find()
+        .select_only()
+        .column(dead_letter::Column::Id)
+        .column(dead_letter::Column::MessageId)
+        .column(dead_letter::Column::MessageType)
+        .column_as(
+            SqlExpr::cust(format!("substr(CAST(payload AS TEXT), 1, {preview_chars})")),
+            "payload_preview",
+        )
+        .column_as(
+            SqlExpr::cust("CAST(length(CAST(payload AS TEXT)) AS BIGINT)"),
+            "payload_size",
+        )
+        .column(dead_letter::Column::Reason)
+        .column(dead_letter::Column::ReceivedAt);
+    if let Some(before) = before {
+        query = query.filter(dead_letter::Column::Id.lt(before));
+    }
+    Ok(query
         .order_by_desc(dead_letter::Column::Id)
         .limit(limit)
+        .into_model::<DeadLetterRow>()
         .all(conn)
         .await?
         .into_iter()
-        .map(to_dead_letter)
+        .map(|d| DeadLetterSummary {
+            id: d.id,
+            message_id: d.message_id,
+            message_type: d.message_type,
+            payload_preview: d.payload_preview.unwrap_or_default(),
+            payload_size: d.payload_size.unwrap_or_default(),
+            reason: d.reason,
+            received_at: d.received_at,
+        })
         .collect())
 }

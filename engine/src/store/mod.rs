@@ -293,11 +293,23 @@ pub async fn message_outcome<C: ConnectionTrait>(
         .map(|m| m.outcome))
 }
 
+/// The type and content a message id was first received with.
+pub async fn recorded_message<C: ConnectionTrait>(
+    conn: &C,
+    message_id: &str,
+) -> Result<Option<(String, Value)>, DbErr> {
+    Ok(inbound_message::Entity::find_by_id(message_id.to_owned())
+        .one(conn)
+        .await?
+        .map(|m| (m.message_type, m.payload)))
+}
+
+/// Stores a dead letter; its new id.
 pub async fn insert_dead_letter<C: ConnectionTrait>(
     conn: &C,
     letter: &DeadLetter,
-) -> Result<(), DbErr> {
-    dead_letter::Entity::insert(dead_letter::ActiveModel {
+) -> Result<i64, DbErr> {
+    let inserted = dead_letter::Entity::insert(dead_letter::ActiveModel {
         id: NotSet,
         message_id: Set(letter.message_id.clone()),
         message_type: Set(letter.message_type.clone()),
@@ -305,9 +317,9 @@ pub async fn insert_dead_letter<C: ConnectionTrait>(
         reason: Set(letter.reason.clone()),
         received_at: Set(letter.received_at),
     })
-    .exec_without_returning(conn)
+    .exec(conn)
     .await?;
-    Ok(())
+    Ok(inserted.last_insert_id)
 }
 
 /// The newest definition row id; 0 when nothing is deployed.

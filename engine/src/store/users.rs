@@ -113,7 +113,37 @@ pub async fn users<C: ConnectionTrait>(conn: &C) -> Result<Vec<User>, DbErr> {
         .collect()
 }
 
-pub async fn set_user_disabled<C: ConnectionTrait>(
+/// Disables a user for good as far as their credentials go: in one transaction their live
+/// tokens are revoked and their sessions deleted, so enabling them later brings none of
+/// them back (an admin issues new tokens; the user signs in again). `false` when there is
+/// no such user.
+pub async fn disable_user<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    if !set_user_disabled(conn, id, true).await? {
+        return Ok(false);
+    }
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, SqlExpr::value(now))
+        .filter(api_token::Column::UserId.eq(id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(true)
+}
+
+/// Enables a disabled user again: with no live token and no session (see [`disable_user`]).
+pub async fn enable_user<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<bool, DbErr> {
+    set_user_disabled(conn, id, false).await
+}
+
+async fn set_user_disabled<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     disabled: bool,

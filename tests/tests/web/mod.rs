@@ -116,6 +116,7 @@ pub struct Web {
     pub designer: String,
     pub integration: String,
     pub auditor: String,
+    pub metrics: String,
 }
 
 pub struct Reply {
@@ -154,6 +155,7 @@ impl Web {
             ("dina", "designer", None),
             ("ivan", "integration", None),
             ("ulla", "auditor", None),
+            ("mona", "metrics", None),
         ] {
             let spec = UserSpec {
                 username: username.into(),
@@ -168,8 +170,8 @@ impl Web {
             tokens.push(token);
         }
         let state = AppState::new(engine, settings);
-        let [admin, cw101, cw147, designer, integration, auditor]: [String; 6] =
-            tokens.try_into().expect("six users");
+        let [admin, cw101, cw147, designer, integration, auditor, metrics]: [String; 7] =
+            tokens.try_into().expect("seven users");
         Self {
             router: forlob_web::router(state.clone()),
             state,
@@ -181,6 +183,7 @@ impl Web {
             designer,
             integration,
             auditor,
+            metrics,
         }
     }
 

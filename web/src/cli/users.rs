@@ -23,8 +23,9 @@ enum UsersCommand {
     Add {
         /// Login name [default: ROLE-MUNICIPALITY-xxxx].
         username: Option<String>,
-        /// caseworker, admin, designer, or integration (may only deliver messages).
-        #[arg(long, value_parser = ["caseworker", "admin", "designer", "integration"])]
+        /// caseworker, admin, designer, integration (may only deliver messages), or metrics
+        /// (may only read /metrics: the token a Prometheus scraper uses).
+        #[arg(long, value_parser = ["caseworker", "admin", "designer", "integration", "metrics"])]
         role: String,
         /// Official municipality code; required for caseworkers.
         #[arg(long)]

@@ -445,6 +445,9 @@ impl Checker<'_> {
             title: process.value(),
             process_zone: zone,
             now: chrono::DateTime::UNIX_EPOCH,
+            // How often a schedule may fire is the installation's setting, checked when the
+            // definition is deployed and its default schedule installed.
+            min_interval: std::time::Duration::ZERO,
         };
         if let Err(found) = crate::schedule::check(&request, &context) {
             errors.extend(found);

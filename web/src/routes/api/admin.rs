@@ -2,7 +2,8 @@
 //! the manual clock.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::audit::{AuditAction, AuditRecord};
@@ -39,6 +40,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resume_instance))
         .routes(routes!(cancel_instance))
         .routes(routes!(list_dead_letters))
+        .routes(routes!(get_dead_letter))
         .routes(routes!(replay_dead_letter))
         .routes(routes!(list_tokens))
         .routes(routes!(issue_token))
@@ -325,6 +327,39 @@ async fn cancel_instance(
     operate(&state, &caller, id, &request, InstanceOperation::Cancel).await
 }
 
+/// A dead letter in a list: its payload cut to [`PAYLOAD_PREVIEW`] characters; the whole one
+/// is at `GET /api/admin/dead-letters/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeadLetterSummaryView {
+    pub id: i64,
+    pub message_id: Option<String>,
+    pub message_type: String,
+    /// The first characters of the payload's JSON text.
+    pub payload_preview: String,
+    /// The length of the payload's JSON text, in characters.
+    pub payload_size: i64,
+    /// The preview is not the whole payload.
+    pub payload_truncated: bool,
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
+}
+
+impl From<forlob_engine::instance::DeadLetterSummary> for DeadLetterSummaryView {
+    fn from(d: forlob_engine::instance::DeadLetterSummary) -> Self {
+        Self {
+            payload_truncated: d.payload_size > i64::from(PAYLOAD_PREVIEW),
+            id: d.id,
+            message_id: d.message_id,
+            message_type: d.message_type,
+            payload_preview: d.payload_preview,
+            payload_size: d.payload_size,
+            reason: d.reason,
+            received_at: d.received_at,
+        }
+    }
+}
+
+/// One dead letter, whole.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeadLetterView {
     pub id: i64,
@@ -336,28 +371,93 @@ pub(crate) struct DeadLetterView {
     pub received_at: DateTime<Utc>,
 }
 
-/// Messages no process could take, with the reason; newest first, at most 500.
-#[utoipa::path(get, path = "/admin/dead-letters", tag = "admin",
-    responses((status = 200, body = Vec<DeadLetterView>), (status = 403, body = ErrorBody)))]
+/// Characters of a payload a list shows.
+pub(crate) const PAYLOAD_PREVIEW: u32 = 200;
+
+/// Dead letters a page has unless `limit` says otherwise.
+pub(crate) const DEAD_LETTER_PAGE: u64 = 50;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeadLetterQuery {
+    /// At most this many (1..=500, default 50).
+    pub limit: Option<u64>,
+    /// The id of the last letter of the previous page: this page has the older ones.
+    pub cursor: Option<i64>,
+}
+
+impl DeadLetterQuery {
+    pub(crate) fn limit(&self) -> Result<u64> {
+        let limit = self.limit.unwrap_or(DEAD_LETTER_PAGE);
+        if (1..=LIST_LIMIT).contains(&limit) {
+            Ok(limit)
+        } else {
+            Err(AppError::invalid([(
+                "limit",
+                format!("must be between 1 and {LIST_LIMIT}"),
+            )]))
+        }
+    }
+}
+
+/// Messages no process could take, with the reason; newest first, a page at a time, each
+/// payload cut to its first 200 characters (the whole letter is at
+/// `/api/admin/dead-letters/{id}`). For the next page pass the last id as `cursor`; a full
+/// page also carries a `Link: <...>; rel="next"` header.
+#[utoipa::path(get, path = "/admin/dead-letters", tag = "admin", params(DeadLetterQuery),
+    responses((status = 200, body = Vec<DeadLetterSummaryView>), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn list_dead_letters(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<DeadLetterView>>> {
+    Query(query): Query<DeadLetterQuery>,
+) -> Result<impl IntoResponse> {
     caller.require(ADMINS)?;
-    let letters = store::recent_dead_letters(state.engine.db(), LIST_LIMIT).await?;
-    Ok(Json(
-        letters
+    let limit = query.limit()?;
+    let letters: Vec<DeadLetterSummaryView> =
+        store::dead_letters_page(state.engine.db(), query.cursor, limit, PAYLOAD_PREVIEW)
+            .await?
             .into_iter()
-            .map(|d| DeadLetterView {
-                id: d.id,
-                message_id: d.message_id,
-                message_type: d.message_type,
-                payload: d.payload,
-                reason: d.reason,
-                received_at: d.received_at,
-            })
-            .collect(),
-    ))
+            .map(DeadLetterSummaryView::from)
+            .collect();
+    let next = letters
+        .last()
+        .filter(|_| letters.len() as u64 == limit)
+        .map(|last| {
+            format!(
+                "</api/admin/dead-letters?limit={limit}&cursor={}>; rel=\"next\"",
+                last.id
+            )
+        });
+    let mut response = Json(letters).into_response();
+    if let Some(link) = next.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// One dead letter with its whole payload.
+#[utoipa::path(get, path = "/admin/dead-letters/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "dead letter id")),
+    responses((status = 200, body = DeadLetterView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_dead_letter(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<DeadLetterView>> {
+    caller.require(ADMINS)?;
+    let d = store::dead_letter(state.engine.db(), id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no dead letter {id}")))?;
+    Ok(Json(DeadLetterView {
+        id: d.id,
+        message_id: d.message_id,
+        message_type: d.message_type,
+        payload: d.payload,
+        reason: d.reason,
+        received_at: d.received_at,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -456,7 +556,8 @@ pub(crate) struct IssuedToken {
 /// Issues another API token for a user (e.g. for an integration, or to rotate one).
 #[utoipa::path(post, path = "/admin/users/{username}/tokens", tag = "admin",
     params(("username" = String, Path, description = "the user")), request_body = TokenRequest,
-    responses((status = 201, body = IssuedToken), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = IssuedToken), (status = 404, body = ErrorBody),
+        (status = 422, description = "no name, or the user is disabled", body = ErrorBody)))]
 async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -497,7 +598,7 @@ pub(crate) struct UserView {
     pub id: Uuid,
     pub username: String,
     pub display_name: String,
-    /// `caseworker`, `admin` or `designer`.
+    /// `caseworker`, `admin`, `designer`, `integration` or `metrics`.
     pub role: String,
     pub municipality: Option<String>,
     pub disabled: bool,
@@ -530,7 +631,7 @@ async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Jso
 pub(crate) struct NewUserRequest {
     pub username: String,
     pub display_name: Option<String>,
-    /// `caseworker`, `admin`, `designer` or `integration`.
+    /// `caseworker`, `admin`, `designer`, `integration` or `metrics`.
     pub role: String,
     /// Required for caseworkers: the official municipality code, e.g. `147`.
     pub municipality: Option<String>,
@@ -572,7 +673,8 @@ async fn add_user(
     ))
 }
 
-/// Disables a user: their tokens and sessions stop working at once.
+/// Disables a user: their tokens are revoked and their sessions ended, for good; enabling
+/// them again brings none back.
 #[utoipa::path(post, path = "/admin/users/{username}/disable", tag = "admin",
     params(("username" = String, Path, description = "the user")),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 422, description = "yourself", body = ErrorBody)))]
@@ -586,7 +688,7 @@ async fn disable_user(
     Ok(Json(user.into()))
 }
 
-/// Enables a disabled user again.
+/// Enables a disabled user again, with no live token: issue them a new one.
 #[utoipa::path(post, path = "/admin/users/{username}/enable", tag = "admin",
     params(("username" = String, Path, description = "the user")),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]

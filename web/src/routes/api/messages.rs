@@ -43,9 +43,12 @@ pub(super) struct MessageReceipt {
 }
 
 /// Takes an inbound message. 202 when it was taken or set aside as a dead letter, 200 for a
-/// duplicate; either way it is stored and will not be taken twice.
+/// duplicate (the same id and content); either way it is stored and will not be taken twice.
+/// The same id with other content is a 409 `conflicting_duplicate`: it is not taken, and both
+/// contents are kept in a dead letter (`details.dead_letter`).
 #[utoipa::path(post, path = "/messages", tag = "messages", request_body = MessageRequest,
     responses((status = 202, body = MessageReceipt), (status = 200, description = "a duplicate", body = MessageReceipt),
+        (status = 409, description = "the id was received before with other content", body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn post_message(
     State(state): State<AppState>,

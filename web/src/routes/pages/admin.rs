@@ -15,10 +15,13 @@ use uuid::Uuid;
 use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::routes::api::Path;
-use crate::routes::api::admin::{InstanceQuery, LIST_LIMIT, instance_detail};
+use crate::routes::api::admin::{
+    DeadLetterQuery, DeadLetterSummaryView, InstanceQuery, LIST_LIMIT, PAYLOAD_PREVIEW,
+    instance_detail,
+};
 use crate::routes::api::model::InstanceView;
 use crate::routes::api::processes::summaries;
+use crate::routes::api::{Path, Query};
 use crate::state::AppState;
 use crate::users::{self, UserSpec};
 
@@ -32,6 +35,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/incidents/{id}/cancel", post(cancel))
         .route("/admin/instances/{id}/operate", post(operate))
         .route("/admin/dead-letters", get(dead_letters))
+        .route("/admin/dead-letters/{id}", get(dead_letter))
         .route("/admin/dead-letters/{id}/replay", post(replay))
         .route("/admin/users", get(users_page).post(add_user))
         .route("/admin/users/{username}/tokens", post(new_token))
@@ -233,25 +237,25 @@ async fn operate(
     Ok(done(&format!("/admin/instances/{id}"), said))
 }
 
+/// Dead letters a page at a time, each payload cut (a page of megabyte messages stays
+/// small); each links to its own page with the whole payload.
 async fn dead_letters(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
+    Query(query): Query<DeadLetterQuery>,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let letters: Vec<_> = store::recent_dead_letters(state.engine.db(), LIST_LIMIT)
-        .await?
-        .into_iter()
-        .map(|d| {
-            json!({
-                "id": d.id,
-                "message_id": d.message_id,
-                "message_type": d.message_type,
-                "payload": d.payload.to_string(),
-                "reason": d.reason,
-                "received_at": d.received_at,
-            })
-        })
-        .collect();
+    let limit = query.limit()?;
+    let letters: Vec<_> =
+        store::dead_letters_page(state.engine.db(), query.cursor, limit, PAYLOAD_PREVIEW)
+            .await?
+            .into_iter()
+            .map(DeadLetterSummaryView::from)
+            .collect();
+    let next = letters
+        .last()
+        .filter(|_| letters.len() as u64 == limit)
+        .map(|last| last.id);
     let title = state.ui.text(chrome.lang, "admin.dead_letters");
     Ok(state
         .ui
@@ -259,7 +263,38 @@ async fn dead_letters(
             "admin_dead_letters",
             &chrome,
             &title,
-            json!({ "letters": letters }),
+            json!({ "letters": letters, "next": next, "first": query.cursor.is_none() }),
+        )?
+        .into_response())
+}
+
+/// One dead letter with its whole payload, and its replay button.
+async fn dead_letter(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    admin(&caller)?;
+    let d = store::dead_letter(state.engine.db(), id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no dead letter {id}")))?;
+    let payload =
+        serde_json::to_string_pretty(&d.payload).unwrap_or_else(|_| d.payload.to_string());
+    let title = state.ui.text(chrome.lang, "admin.dead_letter");
+    Ok(state
+        .ui
+        .page(
+            "admin_dead_letter",
+            &chrome,
+            &title,
+            json!({ "letter": {
+                "id": d.id,
+                "message_id": d.message_id,
+                "message_type": d.message_type,
+                "payload": payload,
+                "reason": d.reason,
+                "received_at": d.received_at,
+            } }),
         )?
         .into_response())
 }
@@ -376,7 +411,7 @@ async fn render_users(
     // Strict templates: the form's keys exist even before anything was entered.
     let mut data = json!({
         "users": users,
-        "roles": ["caseworker", "admin", "designer", "integration"],
+        "roles": forlob_engine::Role::ALL.map(forlob_engine::Role::as_str),
         "created": null,
         "errors": {},
         "entered": { "username": "", "display_name": "", "role": "caseworker", "municipality": "" },

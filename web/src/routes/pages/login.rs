@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Chrome, Lang, Page, SignedIn};
-use crate::auth::{self, Caller, SESSION_COOKIE};
+use crate::auth::{self, Caller, LoginVerdict, SESSION_COOKIE};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -103,12 +103,16 @@ async fn login(
         let page = login_form(&state, &chrome, &username, form.next.as_deref(), Some(text))?;
         Ok((status, page).into_response())
     };
-    if let Err(wait) = state.login_limiter.attempt(&username, addr) {
-        let mut response = refuse("login.too_many", StatusCode::TOO_MANY_REQUESTS)?;
-        if let Ok(value) = wait.to_string().parse() {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+    match state.login_limiter.attempt(&username, addr) {
+        LoginVerdict::Refused { retry_after } => {
+            let mut response = refuse("login.too_many", StatusCode::TOO_MANY_REQUESTS)?;
+            if let Ok(value) = retry_after.to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Ok(response);
         }
-        return Ok(response);
+        LoginVerdict::Check { delay } if !delay.is_zero() => tokio::time::sleep(delay).await,
+        LoginVerdict::Check { .. } => {}
     }
     let candidate = store::login_candidate(state.engine.db(), &username).await?;
     let candidate_known = candidate.is_some();
@@ -136,7 +140,7 @@ async fn login(
         state.engine.record(&tried, vec![record]).await?;
         return refuse("login.failed", StatusCode::UNAUTHORIZED);
     };
-    state.login_limiter.succeeded(&username);
+    state.login_limiter.succeeded(&username, addr);
     let session = auth::new_secret();
     let now = state.engine.clock().now();
     let ttl = state.settings.session_ttl;

@@ -438,6 +438,7 @@ async fn home(chrome: Chrome) -> Redirect {
         Some(forlob_engine::Role::Designer) => Redirect::to("/designer"),
         Some(forlob_engine::Role::Integration) => Redirect::to("/api/docs"),
         Some(forlob_engine::Role::Auditor) => Redirect::to("/admin/audit"),
+        Some(forlob_engine::Role::Metrics) => Redirect::to(auth::METRICS_PATH),
     }
 }
 
@@ -517,7 +518,10 @@ pub(crate) async fn error_pages(
     request: Request,
     next: Next,
 ) -> Response {
-    let is_api = request.uri().path().starts_with("/api/");
+    // `/metrics` is read by scrapers, not people: its 401 stays a 401 in JSON, never a
+    // redirect to the login page.
+    let is_api =
+        request.uri().path().starts_with("/api/") || request.uri().path() == auth::METRICS_PATH;
     let is_htmx = request.headers().contains_key("hx-request");
     let lang = Lang::from_headers(request.headers());
     let response = next.run(request).await;
