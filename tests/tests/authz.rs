@@ -96,15 +96,16 @@ const API: &[(&str, &str)] = &[
 
 /// `METHOD /path` of the pages and of the few plain routes, and who may use it.
 const PAGES: &[(&str, &str)] = &[
-    ("GET /", "o o o o o o o x"),
+    ("GET /", "- o o o o o o x"),
     ("GET /healthz", "o o o o o o o o"),
+    ("GET /api/openapi.json", "o o o o o o o o"),
     ("GET /metrics", "- x x x x x o o"),
     ("GET /static/{*file}", "o o o o o o o o"),
     ("GET /assets/{*file}", "o o o o o o o o"),
     ("GET /api/docs", "o o o o o o o x"),
     ("GET /login", "o o o o o o o x"),
-    ("POST /login", "o o o x o o o x"),
-    ("POST /settings/language", "- o o x o o o x"),
+    ("POST /login", "o o o o o o o x"),
+    ("POST /settings/language", "- o o o o o o x"),
     ("GET /inbox", "- o o x x x o x"),
     ("GET /tasks/{id}", "- o o x x x o x"),
     ("POST /tasks/{id}", "- o o x x x o x"),
@@ -145,8 +146,9 @@ const PAGES: &[(&str, &str)] = &[
     ("POST /admin/migrations/{id}/abandon", "- x x x x x o x"),
     ("POST /admin/migrations/{id}/undo", "- x x x x x o x"),
     ("POST /admin/migrations/{id}/resume", "- x x x x x o x"),
-    // Last: it ends the sessions the rows above use.
-    ("POST /logout", "o o o x o o o x"),
+    // Last: it ends the sessions the rows above use. Signing out sends everyone to the
+    // login page (`-`).
+    ("POST /logout", "- - - - - - - x"),
 ];
 
 fn cells(row: &str) -> Vec<char> {
@@ -240,31 +242,55 @@ fn concrete(path: &str, operation: &Value) -> String {
     out
 }
 
-fn judge(
-    expected: char,
-    status: StatusCode,
-    what: &str,
-    caller: &str,
-    text: &str,
-) -> Option<String> {
+/// What a caller got, and whether it fits the cell: `-` is a 401 or the way to the login page;
+/// `x` a 403 for the role (not a missing CSRF token, which would hide the role check); `o`
+/// anything else but 401, 403, the login page or a 5xx.
+fn judge(expected: char, got: &Got, what: &str, caller: &str) -> Option<String> {
+    let csrf = got.text.contains("\"error\":\"csrf\"") || got.text.contains("<code>csrf</code>");
     let fine = match expected {
-        '-' => {
-            status == StatusCode::UNAUTHORIZED
-                || (status == StatusCode::SEE_OTHER && text.is_empty())
-        }
-        'x' => status == StatusCode::FORBIDDEN,
+        '-' => got.status == StatusCode::UNAUTHORIZED || got.to_login,
+        'x' => got.status == StatusCode::FORBIDDEN && !csrf,
         _ => {
-            status != StatusCode::UNAUTHORIZED
-                && status != StatusCode::FORBIDDEN
-                && !status.is_server_error()
+            got.status != StatusCode::UNAUTHORIZED
+                && got.status != StatusCode::FORBIDDEN
+                && !got.to_login
+                && !got.status.is_server_error()
         }
     };
     (!fine).then(|| {
         format!(
-            "{what} as {caller}: expected `{expected}`, got {status}: {}",
-            text.chars().take(200).collect::<String>()
+            "{what} as {caller}: expected `{expected}`, got {}{}: {}",
+            got.status,
+            if got.to_login {
+                " to the login page"
+            } else {
+                ""
+            },
+            got.text.chars().take(200).collect::<String>()
         )
     })
+}
+
+struct Got {
+    status: StatusCode,
+    to_login: bool,
+    text: String,
+}
+
+impl From<web::Reply> for Got {
+    fn from(reply: web::Reply) -> Self {
+        let to_login = reply.status.is_redirection()
+            && reply
+                .headers
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .is_some_and(|l| l.starts_with("/login"));
+        Self {
+            status: reply.status,
+            to_login,
+            text: reply.text,
+        }
+    }
 }
 
 async fn every_api_operation_answers_each_role_as_the_matrix_says(backend: Backend) {
@@ -301,10 +327,17 @@ async fn every_api_operation_answers_each_role_as_the_matrix_says(backend: Backe
                 let reply = web
                     .api(method, &concrete(path, operation), token, body.clone())
                     .await;
-                problems.extend(judge(expected, reply.status, &op, caller, &reply.text));
+                problems.extend(judge(expected, &reply.into(), &op, caller));
                 checked += 1;
             }
         }
+    }
+    // The document itself is not among its own paths.
+    for (token, expected) in tokens.iter().zip(cells(API[0].1)) {
+        let reply = web
+            .api(Method::GET, "/api/openapi.json", *token, None)
+            .await;
+        problems.extend(judge(expected, &reply.into(), API[0].0, "any caller"));
     }
     for row in rows {
         if row != "GET /api/openapi.json" {
@@ -352,25 +385,39 @@ fn page_routes() -> BTreeSet<String> {
     let mut routes = BTreeSet::new();
     for text in &sources[..files.len()] {
         for part in text.split(".route(").skip(1) {
-            let (path, rest) = if let Some(literal) = part.strip_prefix('"') {
-                let Some((path, rest)) = literal.split_once('"') else {
-                    continue;
-                };
-                (path.to_owned(), rest)
+            let part = part.trim_start();
+            let parsed = if let Some(literal) = part.strip_prefix('"') {
+                literal
+                    .split_once('"')
+                    .map(|(path, rest)| (path.to_owned(), rest))
             } else {
-                let Some((name, rest)) = part.split_once(',') else {
-                    continue;
-                };
-                let Some(path) = constant(name.trim()) else {
-                    continue;
-                };
-                (path, rest)
+                part.split_once(',')
+                    .and_then(|(name, rest)| Some((constant(name.trim())?, rest)))
             };
-            let handlers = rest.split_once(")\n").map_or(rest, |(h, _)| h);
-            for (marker, method) in [("get(", "GET"), ("post(", "POST")] {
+            // A route this reader cannot follow is a failure, never a route left unchecked.
+            let Some((path, rest)) = parsed else {
+                routes.insert(format!(
+                    "UNREADABLE .route({})",
+                    part.chars().take(60).collect::<String>()
+                ));
+                continue;
+            };
+            let handlers = rest.split_once(";\n").map_or(rest, |(h, _)| h);
+            let mut found = false;
+            for (marker, method) in [
+                ("get(", "GET"),
+                ("post(", "POST"),
+                ("put(", "PUT"),
+                ("delete(", "DELETE"),
+                ("patch(", "PATCH"),
+            ] {
                 if handlers.contains(marker) {
                     routes.insert(format!("{method} {path}"));
+                    found = true;
                 }
+            }
+            if !found {
+                routes.insert(format!("UNREADABLE handlers of {path}"));
             }
         }
     }
@@ -404,24 +451,20 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
         );
         // The page each role lands on carries the session's token (for htmx) in its layout;
         // an integration has no page, so it has none and can post no form.
-        let home = browser.get("/").await;
-        let landing = home
-            .headers
-            .get(header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_owned);
-        // A metrics scraper has no page at all.
-        let page = match landing {
-            Some(landing) => browser.get(&landing).await.text,
-            None => String::new(),
-        };
-        let csrf = page
-            .split("\"X-CSRF-Token\": \"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default()
-            .to_owned();
-        sessions.push(Some((browser.cookie.clone().expect("a session"), csrf)));
+        // The session's CSRF token as the store keeps it: every role's forms get the real
+        // one, so a refusal is the role's, never the token's.
+        let cookie = browser.cookie.clone().expect("a session");
+        let id = cookie.split_once('=').expect("name=value").1;
+        let csrf = forlob_engine::store::live_session(
+            web.state.engine.db(),
+            &forlob_web::auth::digest(id),
+            web.state.engine.clock().now(),
+        )
+        .await
+        .expect("the store answers")
+        .expect("a live session")
+        .csrf_token;
+        sessions.push(Some((cookie, csrf)));
     }
     let mut checked = 0;
     for (route, row) in PAGES {
@@ -458,17 +501,7 @@ async fn every_page_answers_each_role_as_the_matrix_says(backend: Backend) {
             }
             .expect("a request");
             let reply = web.send(request).await;
-            let to_login = reply
-                .headers
-                .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .is_some_and(|l| l.starts_with("/login"));
-            let text = if to_login {
-                String::new()
-            } else {
-                reply.text.clone()
-            };
-            problems.extend(judge(expected, reply.status, route, caller, &text));
+            problems.extend(judge(expected, &reply.into(), route, caller));
             checked += 1;
         }
     }

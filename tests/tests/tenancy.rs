@@ -317,7 +317,8 @@ async fn every_look_at_a_person_is_recorded_before_it_is_shown(backend: Backend)
         },
     )
     .await;
-    // Newest first: the task page, the person page, the API's task, 101's refused look, 147's.
+    // Newest first: the task page (with the person beside it), the person page, the API's
+    // task, 101's refused look, 147's, and the admin's look at the instance (`web.case`).
     let seen: Vec<(String, String, Value)> = reads
         .iter()
         .map(|e| {
@@ -325,10 +326,11 @@ async fn every_look_at_a_person_is_recorded_before_it_is_shown(backend: Backend)
             (e.actor.clone(), e.via.clone(), detail)
         })
         .collect();
-    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen.len(), 6, "{seen:?}");
     assert_eq!(seen[0].0, "bo");
     assert_eq!(seen[0].1, "page");
-    assert_eq!(seen[0].2["shown"], "beside_task");
+    assert_eq!(seen[0].2["shown"], "task");
+    assert_eq!(seen[0].2["overview"], true);
     assert_eq!(seen[1].2["shown"], "overview_and_timeline");
     assert_eq!(seen[2].1, "api");
     assert_eq!(seen[2].2["shown"], "task");
@@ -339,6 +341,8 @@ async fn every_look_at_a_person_is_recorded_before_it_is_shown(backend: Backend)
     let reader = &reads[4];
     assert_eq!(reader.municipality.as_deref(), Some("147"));
     assert_eq!(reader.role, "caseworker");
+    assert_eq!(seen[5].0, "admin");
+    assert_eq!(seen[5].2["shown"], "instance");
     // The inbox lists names but is not a look-up of one person.
     let before = entries(&web, AuditFilter::default()).await.len();
     web.api(Method::GET, "/api/tasks", Some(&web.cw147), None)
@@ -361,6 +365,22 @@ async fn admin_actions_and_sign_ins_are_recorded_with_their_change(backend: Back
         .as_str()
         .expect("instance")
         .to_owned();
+    let shown = web
+        .api(
+            Method::GET,
+            &format!("/api/instances/{instance}"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    let looks = entries_of(&web, AuditAction::PersonRead).await;
+    assert_eq!(looks[0].target.as_deref(), Some(instance.as_str()));
+    assert!(
+        looks[0].detail.contains("\"instance\""),
+        "{}",
+        looks[0].detail
+    );
     let cancel = format!("/api/admin/instances/{instance}/cancel");
     let body = json!({ "reason": "oprettet ved en fejl" });
     let first = web
@@ -682,7 +702,152 @@ async fn pruning_keeps_the_chain_verifiable_and_is_recorded(backend: Backend) {
     ));
 }
 
+/// A process a caseworker starts by hand that calls a one-task child for `vars.other`.
+const CALLER: &str = r#"
+id: calls-another
+title: Kalder en anden
+subject: person
+start:
+  manual: { allowed: "true" }
+initial: ask
+states:
+  ask:
+    call: { process: child-task, subject: "vars.other" }
+    next: done
+  done: { end: true }
+"#;
+
+const CHILD: &str = r#"
+id: child-task
+title: Opgave
+subject: person
+initial: look
+states:
+  look:
+    manual:
+      title: "Se på {{subject.id}}"
+      assign: { municipality: "'101'" }
+      form: { fields: [ { name: ok, type: checkbox } ] }
+    on: { submit: [ { goto: done } ] }
+  done: { end: true }
+"#;
+
+async fn a_hand_start_cannot_call_a_process_for_a_person_its_municipality_does_not_see(
+    backend: Backend,
+) {
+    let web = Web::start(backend).await;
+    web.state
+        .engine
+        .deploy(&[
+            SourceFile {
+                path: "caller.yaml".into(),
+                text: CALLER.into(),
+            },
+            SourceFile {
+                path: "child.yaml".into(),
+                text: CHILD.into(),
+            },
+        ])
+        .await
+        .expect("deployed");
+    let start = |token: &str, other: &str| {
+        let body = json!({ "subject": IN_101, "variables": { "other": other } });
+        let token = token.to_owned();
+        let web = &web;
+        async move {
+            web.api(
+                Method::POST,
+                "/api/processes/calls-another/instances",
+                Some(&token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // 101 starts it for its own person, calling for a person of 147, or for nobody: both
+    // refused alike, nothing started, the person of 147 still unseen by 101.
+    let hidden = start(&web.cw101, IN_147).await;
+    let missing = start(&web.cw101, NOBODY).await;
+    assert_eq!(
+        hidden.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        hidden.text
+    );
+    assert_eq!(missing.status, hidden.status);
+    assert_eq!(hidden.json()["message"], missing.json()["message"]);
+    let inbox = web
+        .api(Method::GET, "/api/tasks", Some(&web.cw101), None)
+        .await;
+    assert_eq!(inbox.json()["total"], 0, "{}", inbox.text);
+    let person = web
+        .api(
+            Method::GET,
+            &format!("/api/persons/{IN_147}"),
+            Some(&web.cw101),
+            None,
+        )
+        .await;
+    assert_eq!(person.status, StatusCode::NOT_FOUND);
+    // For a person 101 sees, and for anyone when an admin starts it, the call goes ahead.
+    assert_eq!(start(&web.cw101, IN_101).await.status, StatusCode::CREATED);
+    assert_eq!(start(&web.admin, IN_147).await.status, StatusCode::CREATED);
+}
+
+async fn only_tasks_a_process_put_there_show_a_person(backend: Backend) {
+    let web = Web::start(backend).await;
+    let person = format!("/api/persons/{IN_147}");
+    // The process (an admin's start) gives 101 a task about a person of 147: 101 sees them.
+    let task = web.case(IN_147, "101", "Opfølgning").await;
+    assert_eq!(
+        web.api(Method::GET, &person, Some(&web.cw101), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Meanwhile 101 starts a case of its own for them and leaves it open ...
+    let own = web
+        .api(
+            Method::POST,
+            "/api/processes/web-case/instances",
+            Some(&web.cw101),
+            Some(json!({ "subject": IN_147, "variables": { "kommune": "101", "title": "Egen sag" } })),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.text);
+    let done = web
+        .api(
+            Method::POST,
+            &format!("/api/tasks/{task}/complete"),
+            Some(&web.cw101),
+            Some(json!({ "decision": "approve" })),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    // ... which does not keep the person visible once the grace period is over.
+    let now = web.state.engine.clock().now();
+    web.clock
+        .set(now + chrono::Duration::days(31))
+        .expect("forward");
+    assert_eq!(
+        web.api(Method::GET, &person, Some(&web.cw101), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let inbox = web
+        .api(Method::GET, "/api/tasks", Some(&web.cw101), None)
+        .await;
+    assert_eq!(
+        inbox.json()["total"],
+        1,
+        "101's own case is still in its inbox"
+    );
+}
+
 on_both_backends!(
+    a_hand_start_cannot_call_a_process_for_a_person_its_municipality_does_not_see,
+    only_tasks_a_process_put_there_show_a_person,
     a_hand_start_neither_reveals_nor_makes_visible_a_person,
     a_task_shows_its_person_until_the_grace_period_after_it_closed,
     a_hand_start_keeps_its_tasks_in_the_starters_municipality,

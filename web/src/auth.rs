@@ -180,12 +180,17 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
-        }
-        let caller = resolve(state, &parts.headers)
-            .await?
-            .ok_or_else(AppError::unauthorized)?;
+        let caller = match parts.extensions.get::<Caller>() {
+            // Resolved already, e.g. by the CSRF check: the role's limits still apply.
+            Some(caller) => caller.clone(),
+            None => {
+                let caller = resolve(state, &parts.headers)
+                    .await?
+                    .ok_or_else(AppError::unauthorized)?;
+                parts.extensions.insert(caller.clone());
+                caller
+            }
+        };
         // A scraper's token opens `/metrics` and nothing else, decided here once rather than
         // in every handler that lets any signed-in user read something.
         // The original URI: a nested router sees its path with the prefix taken off.
@@ -198,7 +203,6 @@ impl FromRequestParts<AppState> for Caller {
                 "the role metrics may only read /metrics",
             ));
         }
-        parts.extensions.insert(caller.clone());
         Ok(caller)
     }
 }

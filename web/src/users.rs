@@ -211,7 +211,7 @@ pub async fn set_disabled(
                     Ok(if disabled {
                         store::disable_user(conn, id, now).await?
                     } else {
-                        store::enable_user(conn, id).await?
+                        store::enable_user(conn, id, now).await?
                     })
                 })
             },

@@ -407,6 +407,29 @@ impl Engine {
                     .catalog()
                     .latest(&process)
                     .ok_or_else(|| EngineError::not_found("process", &process))?;
+                // A caseworker's start may call a process for another subject only if that
+                // caseworker may see it: its tasks stay in their municipality and would show
+                // the subject there. A missing subject is refused alike.
+                if let Some(home) = &row.started_in
+                    && (subject != row.subject || child.subject_kind != def.subject_kind)
+                {
+                    let starter = Actor::caseworker("started-by-hand", home);
+                    if !self
+                        .may_see(tx.conn, &child.subject_kind, &subject, &starter, now)
+                        .await?
+                    {
+                        return Err(EngineError::Invalid(
+                            [(
+                                "subject".to_owned(),
+                                format!(
+                                    "`{}` calls `{}` for a {} the municipality that started it by hand does not see",
+                                    def.id, child.id, child.subject_kind
+                                ),
+                            )]
+                            .into(),
+                        ));
+                    }
+                }
                 let request = StartRequest {
                     def: child,
                     version,

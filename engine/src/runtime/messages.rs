@@ -109,19 +109,11 @@ impl Engine {
                 .await?
             }
             // Taken once: a second replay of the same letter (two admins) finds it gone.
-            Some((id, actor)) => {
+            Some((id, _)) => {
                 if !store::delete_dead_letter(&conn, id).await? {
                     return Err(EngineError::not_found("dead letter", id));
                 }
                 store::set_message_outcome(&conn, &msg.message_id, "processing").await?;
-                // In the replay's transaction: whatever the message then does commits with it.
-                let record = AuditRecord::new(AuditAction::DeadLetterReplay)
-                    .target(id)
-                    .detail(serde_json::json!({
-                        "message_id": msg.message_id,
-                        "type": msg.message_type,
-                    }));
-                store::audit::append(&conn, actor, vec![record], now).await?;
                 true
             }
         };
@@ -169,7 +161,7 @@ impl Engine {
             let reason = format!("invalid {} message: {problem}", msg.message_type);
             keep_dead_letter(&conn, msg, &reason, now).await?;
             store::set_message_outcome(&conn, &msg.message_id, "dead-letter").await?;
-            self.commit(conn).await?;
+            self.commit_delivery(conn, replaying, msg).await?;
             return Ok(MessageOutcome::DeadLetter { reason });
         }
         let catalog = self.catalog();
@@ -328,8 +320,30 @@ impl Engine {
             MessageOutcome::Duplicate { .. } => "duplicate",
         };
         store::set_message_outcome(&conn, &msg.message_id, label).await?;
-        self.commit(conn).await?;
+        self.commit_delivery(conn, replaying, msg).await?;
         Ok(outcome)
+    }
+
+    /// Commits a delivery; an admin's replay of a dead letter commits with its audit entry,
+    /// appended last so that the audit log's lock is held only for the commit.
+    async fn commit_delivery(
+        &self,
+        conn: sea_orm::DatabaseTransaction,
+        replaying: Option<(i64, &Actor)>,
+        msg: &InboundMessage,
+    ) -> Result<()> {
+        match replaying {
+            Some((id, actor)) => {
+                let record = AuditRecord::new(AuditAction::DeadLetterReplay)
+                    .target(id)
+                    .detail(serde_json::json!({
+                        "message_id": msg.message_id,
+                        "type": msg.message_type,
+                    }));
+                self.commit_recorded(conn, actor, record).await
+            }
+            None => self.commit(conn).await,
+        }
     }
 
     /// Wakes one waiting instance with `event` in a savepoint of its own. A waiter that cannot

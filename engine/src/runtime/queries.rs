@@ -34,53 +34,55 @@ pub struct TaskForm {
 }
 
 impl Engine {
-    /// The overview of subject `id` of `kind` shown beside task `task`, as `actor` may see it
-    /// (see `may_see`); recorded in the audit log before it is
-    /// returned.
-    pub async fn subject_overview(
-        &self,
-        kind: &str,
-        id: &str,
-        actor: &Actor,
-        task: Uuid,
-    ) -> Result<SubjectOverview> {
-        let (overview, _) = self
-            .look_up(
-                kind,
-                id,
-                actor,
-                false,
-                json!({ "shown": "beside_task", "task": task }),
-            )
-            .await?;
-        Ok(overview)
-    }
-
     /// A subject's overview and timeline as `actor` may see them: admins every subject, a
     /// caseworker one of their municipality's (`may_see`). Any other is "not found", exactly
     /// like one that does not exist, so guessing ids tells nothing. Every look-up, shown or
     /// not, is recorded in the audit log before the answer is returned.
     pub async fn subject_file(&self, kind: &str, id: &str, actor: &Actor) -> Result<SubjectFile> {
-        let (overview, events) = self
-            .look_up(
-                kind,
-                id,
-                actor,
-                true,
-                json!({ "shown": "overview_and_timeline" }),
-            )
-            .await?;
+        let found = self.read_subject(kind, id, actor, true).await?;
+        let record = AuditRecord::new(AuditAction::PersonRead)
+            .subject(id)
+            .detail(json!({ "shown": "overview_and_timeline", "found": found.is_some() }));
+        self.record(actor, vec![record]).await?;
+        let (overview, events) = found.ok_or_else(|| EngineError::not_found("subject", id))?;
         Ok(SubjectFile { overview, events })
     }
 
-    async fn look_up(
+    /// A task `actor` may see with the overview of its subject (of `kind`) beside it, as the
+    /// task page shows them: one look, recorded in the audit log before it is returned. The
+    /// overview is `None` when the actor may not see the subject (any more: a closed task past
+    /// the grace period) or its register cannot be reached; the task is shown all the same.
+    pub async fn task_with_overview(
+        &self,
+        task_id: Uuid,
+        kind: &str,
+        actor: &Actor,
+    ) -> Result<(Task, Option<SubjectOverview>)> {
+        let task = self.task(task_id, actor).await?;
+        let overview = match self.read_subject(kind, &task.subject, actor, false).await {
+            Ok(found) => found.map(|(overview, _)| overview),
+            // Already logged; a register that is down must not hide the task.
+            Err(EngineError::SubjectUnavailable { .. } | EngineError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let record = AuditRecord::new(AuditAction::PersonRead)
+            .subject(task.subject.clone())
+            .target(task_id)
+            .detail(json!({ "shown": "task", "overview": overview.is_some() }));
+        self.record(actor, vec![record]).await?;
+        Ok((task, overview))
+    }
+
+    /// The overview (and, with `with_events`, the timeline) of a subject `actor` may see;
+    /// `None` for one they may not see and for one that does not exist alike. Not recorded:
+    /// the callers above record what they show.
+    async fn read_subject(
         &self,
         kind: &str,
         id: &str,
         actor: &Actor,
         with_events: bool,
-        detail: Value,
-    ) -> Result<(SubjectOverview, Vec<TimelineEvent>)> {
+    ) -> Result<Option<(SubjectOverview, Vec<TimelineEvent>)>> {
         let provider = self
             .registry
             .subject_provider(kind)
@@ -97,7 +99,14 @@ impl Engine {
             .await?
         {
             match provider.overview(&conn, id).await.map_err(unavailable)? {
-                Some(overview) if with_events => Some((overview, store::events(&conn, id).await?)),
+                Some(overview) if with_events => {
+                    // Only this kind's processes: a job run or a demo subject that shares
+                    // the id has a timeline of its own.
+                    let processes = self.processes_about(kind);
+                    let mut events = store::events(&conn, id).await?;
+                    events.retain(|e| processes.contains(&e.process_id));
+                    Some((overview, events))
+                }
                 Some(overview) => Some((overview, Vec::new())),
                 None => None,
             }
@@ -105,18 +114,7 @@ impl Engine {
             None
         };
         conn.rollback().await?;
-        let mut detail = detail;
-        detail["found"] = Value::Bool(found.is_some());
-        self.record(
-            actor,
-            vec![
-                AuditRecord::new(AuditAction::PersonRead)
-                    .subject(id)
-                    .detail(detail),
-            ],
-        )
-        .await?;
-        found.ok_or_else(|| EngineError::not_found("subject", id))
+        Ok(found)
     }
 
     /// The form of an open task the actor may see, with its defaults evaluated now.

@@ -67,7 +67,7 @@ impl Engine {
     /// Ids (current and former) of the deployed processes whose subject is of `kind`: only
     /// their tasks make a subject of that kind visible, so a task about a job run or a demo
     /// subject that happens to share an id with a person shows nothing of the person.
-    fn processes_about(&self, kind: &str) -> Vec<String> {
+    pub(super) fn processes_about(&self, kind: &str) -> Vec<String> {
         let catalog = self.catalog();
         let mut ids: Vec<String> = catalog
             .all()

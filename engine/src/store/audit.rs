@@ -204,8 +204,8 @@ async fn prune_anchor<C: ConnectionTrait>(conn: &C) -> Result<Option<(i64, Strin
     }))
 }
 
-/// Deletes the entries up to the newest one older than `before`, always keeping the newest
-/// entry so the chain goes on;
+/// Deletes the entries before the oldest one not older than `before`, always keeping the
+/// newest entry so the chain goes on;
 /// returns how many went and the first kept entry (its id and previous hash), which the
 /// caller records in the prune's own entry.
 pub async fn prune_before<C: ConnectionTrait>(
@@ -223,25 +223,24 @@ pub async fn prune_before<C: ConnectionTrait>(
     let Some(newest) = newest else {
         return Ok((0, None));
     };
-    // By id, not by time: the chain is cut at one place, whatever the clocks of the nodes
-    // that wrote the entries said.
-    let last_old: Option<Option<i64>> = audit_entry::Entity::find()
+    // By id, not by time: the chain is cut at one place, just before the oldest entry that is
+    // still within the retention, so an entry with an odd time (another node's clock) never
+    // takes newer ones with it.
+    let first_recent: Option<i64> = audit_entry::Entity::find()
         .select_only()
-        .column_as(audit_entry::Column::Id.max(), "last")
-        .filter(audit_entry::Column::At.lt(before))
+        .column(audit_entry::Column::Id)
+        .filter(audit_entry::Column::At.gte(before))
+        .order_by_asc(audit_entry::Column::Id)
+        .limit(1)
         .into_tuple()
         .one(conn)
         .await?;
-    let deleted = match last_old.flatten() {
-        Some(last) => {
-            audit_entry::Entity::delete_many()
-                .filter(audit_entry::Column::Id.lte(last.min(newest - 1)))
-                .exec(conn)
-                .await?
-                .rows_affected
-        }
-        None => 0,
-    };
+    let keep_from = first_recent.unwrap_or(newest).min(newest);
+    let deleted = audit_entry::Entity::delete_many()
+        .filter(audit_entry::Column::Id.lt(keep_from))
+        .exec(conn)
+        .await?
+        .rows_affected;
     let first: Option<(i64, String)> = audit_entry::Entity::find()
         .select_only()
         .column(audit_entry::Column::Id)

@@ -1,7 +1,7 @@
 //! Tasks: the inbox queries (with the tenancy filter in SQL), claims and completion.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr as SqlExpr;
+use sea_orm::sea_query::{Expr as SqlExpr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::count_rows;
-use super::entities::task;
+use super::entities::{instance, task};
 use crate::error::{EngineError, TransitionError};
 use crate::instance::Task;
 
@@ -38,7 +38,8 @@ pub async fn task<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Task>
 }
 
 /// Whether `municipality` has a task about `subject` of one of `processes` that is open or
-/// was closed at or after `since`: such a task lets its caseworkers see the subject.
+/// was closed at or after `since`, and that a process put there rather than a start by hand
+/// of that municipality's own: such a task lets its caseworkers see the subject.
 pub async fn task_grants_sight<C: ConnectionTrait>(
     conn: &C,
     municipality: &str,
@@ -59,6 +60,25 @@ pub async fn task_grants_sight<C: ConnectionTrait>(
             sea_orm::Condition::any()
                 .add(task::Column::Status.eq("open"))
                 .add(task::Column::CompletedAt.gte(since)),
+        )
+        // Only tasks the process put there: not those of an instance a caseworker of the
+        // same municipality started by hand (a primary-key look-up per candidate task).
+        .filter(
+            SqlExpr::exists(
+                sea_orm::sea_query::Query::select()
+                    .expr(SqlExpr::val(1))
+                    .from(instance::Entity)
+                    .and_where(ExprTrait::equals(
+                        SqlExpr::col((instance::Entity, instance::Column::Id)),
+                        (task::Entity, task::Column::InstanceId),
+                    ))
+                    .and_where(ExprTrait::eq(
+                        SqlExpr::col((instance::Entity, instance::Column::StartedIn)),
+                        municipality,
+                    ))
+                    .to_owned(),
+            )
+            .not(),
         )
         .limit(1)
         .into_tuple::<Uuid>()

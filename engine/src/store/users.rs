@@ -125,6 +125,31 @@ pub async fn disable_user<C: ConnectionTrait>(
     if !set_user_disabled(conn, id, true).await? {
         return Ok(false);
     }
+    end_credentials(conn, id, now).await?;
+    Ok(true)
+}
+
+/// Enables a disabled user again, with no live token and no session: one issued or signed
+/// in while the disable was under way (a race with it) is ended here, so nothing from before
+/// comes back (see [`disable_user`]).
+pub async fn enable_user<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    if !set_user_disabled(conn, id, false).await? {
+        return Ok(false);
+    }
+    end_credentials(conn, id, now).await?;
+    Ok(true)
+}
+
+/// Revokes the user's live tokens and deletes their sessions.
+async fn end_credentials<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     api_token::Entity::update_many()
         .col_expr(api_token::Column::RevokedAt, SqlExpr::value(now))
         .filter(api_token::Column::UserId.eq(id))
@@ -135,12 +160,7 @@ pub async fn disable_user<C: ConnectionTrait>(
         .filter(session::Column::UserId.eq(id))
         .exec(conn)
         .await?;
-    Ok(true)
-}
-
-/// Enables a disabled user again: with no live token and no session (see [`disable_user`]).
-pub async fn enable_user<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<bool, DbErr> {
-    set_user_disabled(conn, id, false).await
+    Ok(())
 }
 
 async fn set_user_disabled<C: ConnectionTrait>(

@@ -23,9 +23,10 @@ enum UsersCommand {
     Add {
         /// Login name [default: ROLE-MUNICIPALITY-xxxx].
         username: Option<String>,
-        /// caseworker, admin, designer, integration (may only deliver messages), or metrics
-        /// (may only read /metrics: the token a Prometheus scraper uses).
-        #[arg(long, value_parser = ["caseworker", "admin", "designer", "integration", "metrics"])]
+        /// caseworker, admin, designer, integration (may only deliver messages), auditor (may
+        /// only read the audit log) or metrics (may only read /metrics: the token a Prometheus
+        /// scraper uses).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(forlob_engine::Role::ALL.map(forlob_engine::Role::as_str)))]
         role: String,
         /// Official municipality code; required for caseworkers.
         #[arg(long)]

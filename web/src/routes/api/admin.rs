@@ -115,11 +115,22 @@ pub(crate) struct InstanceDetail {
     pub diagram: Option<String>,
 }
 
-pub(crate) async fn instance_detail(state: &AppState, id: Uuid) -> Result<InstanceDetail> {
+/// An instance as an admin sees it (API and page alike): its variables and history hold what
+/// was submitted about its subject, so the look is recorded in the audit log first.
+pub(crate) async fn instance_detail(
+    state: &AppState,
+    id: Uuid,
+    caller: &Caller,
+) -> Result<InstanceDetail> {
     let db = state.engine.db();
     let (instance, _) = store::instance(db, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no instance {id}")))?;
+    let record = AuditRecord::new(AuditAction::PersonRead)
+        .subject(instance.subject.clone())
+        .target(id)
+        .detail(serde_json::json!({ "shown": "instance", "process": instance.process_id }));
+    state.engine.record(&caller.actor(), vec![record]).await?;
     let history = store::history(db, id).await?;
     let open_tasks = store::tasks(
         db,
@@ -152,7 +163,7 @@ async fn get_instance(
     Path(id): Path<Uuid>,
 ) -> Result<Json<InstanceDetail>> {
     caller.require(ADMINS)?;
-    Ok(Json(instance_detail(&state, id).await?))
+    Ok(Json(instance_detail(&state, id, &caller).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

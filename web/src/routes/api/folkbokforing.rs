@@ -72,12 +72,25 @@ pub(crate) async fn search_recorded(
     limit: u64,
 ) -> Result<Vec<search::PersonHit>> {
     let hits = search::find(state.engine.db(), kommun, query, limit).await?;
-    let record = AuditRecord::new(AuditAction::PersonSearch).detail(json!({
-        "query": query,
-        "register": kommun,
-        "hits": hits.iter().map(|h| &h.personnummer).collect::<Vec<_>>(),
-    }));
-    state.engine.record(&caller.actor(), vec![record]).await?;
+    // One entry per person found, so that the log filtered by a personnummer shows who found
+    // them by searching; one without a subject when nobody was found. One commit for all.
+    let entry = |subject: Option<&str>| {
+        let record = AuditRecord::new(AuditAction::PersonSearch).detail(json!({
+            "query": query,
+            "register": kommun,
+            "hits": hits.len(),
+        }));
+        match subject {
+            Some(s) => record.subject(s),
+            None => record,
+        }
+    };
+    let records = if hits.is_empty() {
+        vec![entry(None)]
+    } else {
+        hits.iter().map(|h| entry(Some(&h.personnummer))).collect()
+    };
+    state.engine.record(&caller.actor(), records).await?;
     Ok(hits)
 }
 

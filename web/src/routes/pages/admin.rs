@@ -111,7 +111,7 @@ async fn instance(
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let detail = instance_detail(&state, id).await?;
+    let detail = instance_detail(&state, id, &caller).await?;
     let variables = serde_json::to_string_pretty(&detail.instance.variables).unwrap_or_default();
     let incidents = store::incidents_of(state.engine.db(), id).await?;
     // Where a skip may go: the states of the instance's own version.

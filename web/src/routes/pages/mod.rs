@@ -352,6 +352,14 @@ impl Roles for Workers {
         &[forlob_engine::Role::Caseworker, forlob_engine::Role::Admin];
 }
 
+/// Admins and auditors: the readers of the audit log.
+pub(crate) struct AuditReaders;
+
+impl Roles for AuditReaders {
+    const ROLES: &'static [forlob_engine::Role] =
+        &[forlob_engine::Role::Admin, forlob_engine::Role::Auditor];
+}
+
 /// A signed-in viewer with one of `R`'s roles. An extractor, so the role is checked before
 /// the request's body is read: a caller without it gets 403 whatever form they sent, never a
 /// message about the form's fields.

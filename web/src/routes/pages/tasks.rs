@@ -90,8 +90,8 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let actor = caller.actor();
-    let task = state.engine.task(id, &actor).await?;
-    let subject = task.subject.clone();
+    // The task and the person beside it: one look, recorded before anything is shown.
+    let (task, overview) = state.engine.task_with_overview(id, PERSON, &actor).await?;
     let (form_html, process_title, task_view) = if task.status == "open" {
         let with_form = state.engine.task_form(id, &actor).await?;
         let values = values.unwrap_or(with_form.defaults);
@@ -106,19 +106,6 @@ async fn render(
         )
     } else {
         (None, None, TaskView::from(task))
-    };
-    // The person beside the form; a register that is down must not hide the task.
-    let overview = match state
-        .engine
-        .subject_overview(PERSON, &subject, &actor, id)
-        .await
-    {
-        Ok(overview) => Some(overview),
-        Err(EngineError::NotFound { .. }) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, subject, "no overview beside the task");
-            None
-        }
     };
     let data = json!({
         "task": task_view,
