@@ -49,6 +49,7 @@ fn submit(pairs: Value) -> Result<Map<String, Value>, FieldErrors> {
         pairs.as_object().expect("object"),
         &scope(),
         &Registry::new(),
+        &forlob_engine::TextLimits::default(),
     )
 }
 
