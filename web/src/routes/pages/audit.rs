@@ -31,7 +31,7 @@ async fn audit_page(
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
     caller.require(READERS)?;
-    let filter = query.filter()?;
+    let filter = query.filter(state.engine.limits())?;
     let found = page(&state, &caller, &filter).await?;
     // The same filters without the cursor: the links to the next page and to the CSV.
     let filters = serde_urlencoded::to_string([
@@ -85,7 +85,7 @@ async fn audit_csv(
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
     caller.require(READERS)?;
-    let mut filter = query.filter()?;
+    let mut filter = query.filter(state.engine.limits())?;
     filter.limit = EXPORT_LIMIT;
     let entries = state
         .engine
