@@ -3,7 +3,8 @@
 # (e.g. the previous commit's and this one's): each serves a fresh SQLite database with the
 # demo data, a caseworker of the municipality with the most persons reads
 #   - the person API (GET /api/persons/{cpr}) of persons who live there, round robin, and
-#   - the inbox (GET /api/tasks?limit=50),
+#   - the inbox (GET /api/tasks?limit=50), and
+#   - the tasks in that inbox (GET /api/tasks/{id}: a task names its person),
 # with wrk (Debian's package) for a fixed time, and the latency percentiles are printed.
 # Run the binaries one after another on a quiet machine; see docs/benchmarks.md.
 #
@@ -56,13 +57,17 @@ for binary in "$@"; do
     --db "$url" 2>/dev/null | tail -n 1)
   sqlite3 "$db" "SELECT '/api/persons/' || cpr FROM dk_persons WHERE residence = '$municipality'" > "$work/persons.txt"
   echo "/api/tasks?limit=50" > "$work/inbox.txt"
-  for what in persons inbox; do
+  curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/tasks?limit=500" |
+    python3 -c 'import json, sys; [print("/api/tasks/" + t["id"]) for t in json.load(sys.stdin)["tasks"]]' \
+    > "$work/tasks.txt"
+  [ -s "$work/tasks.txt" ] || echo "/api/tasks?limit=1" > "$work/tasks.txt"
+  for what in persons inbox tasks; do
     # A short warm-up (cold page cache, first statements prepared), then the measured run.
     PATHS_FILE="$work/$what.txt" TOKEN="$token" wrk -t1 -c2 -d2s -s "$work/rotate.lua" \
       "http://127.0.0.1:$port" > /dev/null
     result=$(PATHS_FILE="$work/$what.txt" TOKEN="$token" wrk -t2 -c"$connections" -d"${seconds}s" \
       -s "$work/rotate.lua" "http://127.0.0.1:$port" | grep '^RESULT')
-    echo "$binary $what municipality=$municipality persons=$(wc -l < "$work/persons.txt") ${result#RESULT }"
+    echo "$binary $what municipality=$municipality paths=$(wc -l < "$work/$what.txt") ${result#RESULT }"
   done
   if sqlite3 "$db" "SELECT 1 FROM sqlite_master WHERE name = 'audit_log'" | grep -q 1; then
     echo "$binary audit_entries=$(sqlite3 "$db" "SELECT count(*) FROM audit_log")"

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::expr::{Expr, Scope};
+use crate::limits::TextLimits;
 use crate::registry::Registry;
 
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct Field {
     pub message: Option<String>,
     pub options: Option<Choices>,
     pub default: Option<Expr>,
+    /// The designer's limit on the value's length in characters (`max_length`); the
+    /// server's limit for the field type applies as well ([`Form::max_length`]).
+    pub max_length: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -243,13 +247,26 @@ impl Form {
         }
     }
 
+    /// The most characters `field` accepts: the server's limit for a `textarea`, or for
+    /// one-line text (every other type), lowered by the field's own `max_length`.
+    pub fn max_length(field: &Field, limits: &TextLimits) -> usize {
+        let server = if field.field_type == "textarea" {
+            limits.textarea
+        } else {
+            limits.text
+        };
+        field.max_length.map_or(server, |own| own.min(server))
+    }
+
     /// Validates a submission; `scope` carries `today`, `vars`, `subject`, `actor`.
-    /// Returns the parsed values, with absent optional fields as `null`.
+    /// Returns the parsed values, with absent optional fields as `null`. A text longer than
+    /// its field accepts ([`Form::max_length`]) is refused before it is parsed.
     pub fn validate(
         &self,
         submitted: &Map<String, Value>,
         scope: &Scope,
         registry: &Registry,
+        limits: &TextLimits,
     ) -> Result<Map<String, Value>, FieldErrors> {
         let mut errors = FieldErrors::new();
         for name in submitted.keys() {
@@ -265,6 +282,16 @@ impl Form {
         let mut parsed = Map::new();
         for field in &self.fields {
             let raw = submitted.get(&field.name);
+            let too_long = match raw {
+                Some(Value::String(text)) => {
+                    crate::limits::too_long(text, Self::max_length(field, limits))
+                }
+                _ => None,
+            };
+            if let Some(message) = too_long {
+                errors.insert(field.name.clone(), message);
+                continue;
+            }
             let value = if is_empty(raw) {
                 Value::Null
             } else {

@@ -17,6 +17,7 @@ pub mod files;
 pub mod form;
 pub mod instance;
 pub mod jobs;
+pub mod limits;
 pub mod registry;
 pub mod release;
 pub mod runtime;
@@ -30,6 +31,7 @@ pub use action::{Action, ActionContext, ActionError, CancelContext, CancelHook, 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{EngineError, Result};
 pub use instance::{Actor, InstanceStatus, Via};
+pub use limits::TextLimits;
 pub use registry::Registry;
 pub use runtime::{Engine, EngineOptions};
 pub use user::{Role, User};

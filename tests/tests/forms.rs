@@ -49,6 +49,7 @@ fn submit(pairs: Value) -> Result<Map<String, Value>, FieldErrors> {
         pairs.as_object().expect("object"),
         &scope(),
         &Registry::new(),
+        &forlob_engine::TextLimits::default(),
     )
 }
 
@@ -79,6 +80,48 @@ fn every_wrong_field_gets_its_own_message() {
         "til": "`someday` is not a date; use YYYY-MM-DD",
     }
     "###);
+}
+
+#[test]
+fn text_over_its_limit_is_refused_and_a_designer_may_lower_the_limit() {
+    let yaml = YAML.replace(
+        "{ name: kommune, type: text, label: Kommune,",
+        "{ name: kommune, type: text, max_length: 4, label: Kommune,",
+    );
+    let def = load("forms.yaml", &yaml, &Registry::new()).expect("valid");
+    let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
+        panic!("manual expected");
+    };
+    let limits = forlob_engine::TextLimits {
+        textarea: 10,
+        ..forlob_engine::TextLimits::default()
+    };
+    let submit = |kommune: &str, note: &str| {
+        form.validate(
+            json!({ "handling": "opret", "kommune": kommune, "samtykke": "on", "note": note })
+                .as_object()
+                .expect("object"),
+            &scope(),
+            &Registry::new(),
+            &limits,
+        )
+    };
+    // At the limits, in characters: `æ` and `ø` are one each.
+    assert!(submit("æøå1", "ø".repeat(10).as_str()).is_ok());
+    let errors = submit("12345", &"x".repeat(11)).expect_err("both too long");
+    assert_eq!(errors["kommune"], "at most 4 characters (this has 5)");
+    assert_eq!(errors["note"], "at most 10 characters (this has 11)");
+    // The designer's limit only lowers the server's: a `max_length` above it changes nothing.
+    let generous = YAML.replace(
+        "{ name: note, type: textarea,",
+        "{ name: note, type: textarea, max_length: 100000,",
+    );
+    let def = load("forms.yaml", &generous, &Registry::new()).expect("valid");
+    let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
+        panic!("manual expected");
+    };
+    let note = form.fields.iter().find(|f| f.name == "note").expect("note");
+    assert_eq!(Form::max_length(note, &limits), 10);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use forlob_engine::EngineOptions;
+use forlob_engine::{EngineOptions, TextLimits};
 use serde::{Deserialize, Serialize};
 
 const DAY: u64 = 24 * 3600;
@@ -61,6 +61,21 @@ pub struct Config {
     pub audit_retention_days: u64,
     /// Two firings of a schedule must be at least this many seconds apart; 0 allows any.
     pub schedule_min_interval_seconds: u64,
+    /// The longest free text accepted, in characters (docs/security.md, "Limits"): names
+    /// (display names, token names, schedule labels, plan names).
+    pub max_name_chars: usize,
+    /// Reasons of instance operations, restarts, migrations and their undoing.
+    pub max_reason_chars: usize,
+    /// One-line form fields (every type but `textarea`) and job text parameters.
+    pub max_text_chars: usize,
+    /// `textarea` form fields.
+    pub max_textarea_chars: usize,
+    /// Inbound messages' `message_id`.
+    pub max_message_id_chars: usize,
+    /// Inbound messages' `type`.
+    pub max_message_type_chars: usize,
+    /// Search queries and list filters (the audit log, instances).
+    pub max_query_chars: usize,
 }
 
 impl Default for Config {
@@ -90,6 +105,13 @@ impl Default for Config {
             visibility_grace_days: engine.visibility_grace.as_secs() / DAY,
             audit_retention_days: engine.audit_retention.as_secs() / DAY,
             schedule_min_interval_seconds: engine.schedule_min_interval.as_secs(),
+            max_name_chars: engine.text_limits.name,
+            max_reason_chars: engine.text_limits.reason,
+            max_text_chars: engine.text_limits.text,
+            max_textarea_chars: engine.text_limits.textarea,
+            max_message_id_chars: engine.text_limits.message_id,
+            max_message_type_chars: engine.text_limits.message_type,
+            max_query_chars: engine.text_limits.query,
         }
     }
 }
@@ -153,6 +175,13 @@ impl Config {
             ("body_limit_bytes", self.body_limit_bytes as u64),
             ("login_max_failures", u64::from(self.login_max_failures)),
             ("audit_retention_days", self.audit_retention_days),
+            ("max_name_chars", self.max_name_chars as u64),
+            ("max_reason_chars", self.max_reason_chars as u64),
+            ("max_text_chars", self.max_text_chars as u64),
+            ("max_textarea_chars", self.max_textarea_chars as u64),
+            ("max_message_id_chars", self.max_message_id_chars as u64),
+            ("max_message_type_chars", self.max_message_type_chars as u64),
+            ("max_query_chars", self.max_query_chars as u64),
         ] {
             if value == 0 {
                 problems.push(format!("{name} must be at least 1"));
@@ -200,6 +229,19 @@ impl Config {
         }
     }
 
+    /// The `max_*_chars` keys as the engine's limits.
+    pub fn text_limits(&self) -> TextLimits {
+        TextLimits {
+            name: self.max_name_chars,
+            reason: self.max_reason_chars,
+            text: self.max_text_chars,
+            textarea: self.max_textarea_chars,
+            message_id: self.max_message_id_chars,
+            message_type: self.max_message_type_chars,
+            query: self.max_query_chars,
+        }
+    }
+
     pub fn engine_options(&self) -> EngineOptions {
         EngineOptions {
             batch_size: self.batch_size,
@@ -210,6 +252,7 @@ impl Config {
             visibility_grace: Duration::from_secs(self.visibility_grace_days * DAY),
             audit_retention: Duration::from_secs(self.audit_retention_days * DAY),
             schedule_min_interval: Duration::from_secs(self.schedule_min_interval_seconds),
+            text_limits: self.text_limits(),
             ..EngineOptions::default()
         }
     }
@@ -239,6 +282,28 @@ mod tests {
             message.contains("mysql://x")
                 && message.contains("everywhere")
                 && message.contains("batch_size"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn text_limits_reach_the_engine_and_a_zero_is_refused() {
+        let config = Config {
+            max_textarea_chars: 500,
+            ..Config::default()
+        };
+        let limits = config.engine_options().text_limits;
+        assert_eq!(limits.textarea, 500);
+        assert_eq!(limits.name, TextLimits::default().name);
+        let config = Config {
+            max_name_chars: 0,
+            max_message_type_chars: 0,
+            ..Config::default()
+        };
+        let message = config.validate().expect_err("a zero limit");
+        assert!(
+            message.contains("max_name_chars must be at least 1")
+                && message.contains("max_message_type_chars"),
             "{message}"
         );
     }

@@ -22,21 +22,34 @@ pub struct UserSpec {
 
 pub const MIN_PASSWORD: usize = 8;
 
+/// Usernames are identifiers typed at sign-in and shown in every audit entry: at most this
+/// long, or the configured name limit when that is lower.
+pub const MAX_USERNAME: usize = 64;
+
 /// Checks the spec, stores the user (password hashed with argon2) and an API token for them,
 /// and returns the token, which is shown this once. Every problem is reported at once, per
 /// field; a taken username is a 409.
 pub async fn add(engine: &Engine, spec: UserSpec, by: &Actor) -> Result<(User, String), AppError> {
     let mut errors = Vec::new();
+    let limits = *engine.limits();
     let username = spec.username.trim().to_owned();
-    let valid_name = (2..=64).contains(&username.len())
+    let max_username = MAX_USERNAME.min(limits.name);
+    let valid_name = (2..=max_username).contains(&username.chars().count())
         && username
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if !valid_name {
         errors.push((
             "username",
-            "use 2-64 characters: lowercase letters, digits, `.`, `_` or `-`".to_owned(),
+            format!("use 2-{max_username} characters: lowercase letters, digits, `.`, `_` or `-`"),
         ));
+    }
+    if let Some(message) = spec
+        .display_name
+        .as_deref()
+        .and_then(|d| forlob_engine::limits::too_long(d.trim(), limits.name))
+    {
+        errors.push(("display_name", message));
     }
     let role = Role::parse(spec.role.trim());
     if role.is_none() {
@@ -142,11 +155,11 @@ pub async fn issue_token(
     by: &Actor,
 ) -> Result<(forlob_engine::user::ApiToken, String), AppError> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(AppError::invalid([(
-            "name",
-            "say what the token is for (1-100 characters)",
-        )]));
+    if name.is_empty() {
+        return Err(AppError::invalid([("name", "say what the token is for")]));
+    }
+    if let Some(message) = forlob_engine::limits::too_long(name, engine.limits().name) {
+        return Err(AppError::invalid([("name", message)]));
     }
     let user = store::user_by_username(engine.db(), username)
         .await?

@@ -63,6 +63,7 @@ pub const CODES: &[(&str, &str)] = &[
         "no path leads from the state to an end state",
     ),
     ("duplicate-field", "two form fields with one name"),
+    ("bad-max-length", "a form field's `max_length` is 0"),
     (
         "unknown-action",
         "the action is not registered by any package",

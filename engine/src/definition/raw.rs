@@ -269,6 +269,9 @@ pub struct RawField {
     pub options: Option<Pos<Options>>,
     /// Expression giving the initial value, e.g. `today`.
     pub default: Option<RawExpr>,
+    /// The most characters the field accepts; lowers the server's limit for its type
+    /// (`max_text_chars`, `max_textarea_chars`), never raises it.
+    pub max_length: Option<Pos<usize>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -169,7 +169,7 @@ impl Engine {
             } = open;
             let spec = manual_form(&def, &row.state)?;
             let parsed = spec
-                .validate(form, &scope, &self.registry)
+                .validate(form, &scope, &self.registry, &self.options.text_limits)
                 .map_err(EngineError::Invalid)?;
             store::complete_task(
                 &conn,

@@ -54,6 +54,14 @@ impl Engine {
         if msg.message_type.trim().is_empty() {
             errors.insert("type".into(), "required".into());
         }
+        let limits = &self.options.text_limits;
+        crate::limits::check(
+            &mut errors,
+            "message_id",
+            &msg.message_id,
+            limits.message_id,
+        );
+        crate::limits::check(&mut errors, "type", &msg.message_type, limits.message_type);
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }

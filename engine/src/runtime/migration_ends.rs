@@ -27,6 +27,7 @@ impl Engine {
         actor: &Actor,
         reason: &str,
     ) -> Result<MigrationStatus> {
+        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
@@ -82,6 +83,7 @@ impl Engine {
     /// refused: 409 for a migration in another phase or a process with a migration running.
     /// The admin and the reason are recorded on the migration.
     pub async fn begin_undo(&self, id: i64, actor: &Actor, reason: &str) -> Result<()> {
+        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let row = migration_row(&conn, id).await?;

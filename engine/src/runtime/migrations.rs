@@ -119,9 +119,24 @@ pub struct Progress {
 impl Engine {
     /// Checks a plan against the deployed versions (also those another node deployed).
     pub async fn resolve_plan(&self, request: &PlanRequest) -> Result<MigrationPlan> {
+        self.check_plan_texts(&request.name, &request.reason)?;
         self.refresh_catalog().await?;
         release::resolve(request, &self.catalog())
             .map_err(|errors| EngineError::Invalid(release::field_errors(&errors)))
+    }
+
+    /// A plan's name and reason against the length limits (422 per field); checked when a
+    /// plan is resolved and again when a migration starts, whatever made the plan.
+    pub fn check_plan_texts(&self, name: &str, reason: &str) -> Result<()> {
+        let limits = &self.options.text_limits;
+        let mut errors = crate::form::FieldErrors::new();
+        crate::limits::check(&mut errors, "name", name, limits.name);
+        crate::limits::check(&mut errors, "reason", reason, limits.reason);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(errors))
+        }
     }
 
     /// The plan of "restart after release": instances in manual states restart at the new
@@ -129,6 +144,7 @@ impl Engine {
     /// alike, keep it with what they hold (a timer keeps its due time, R19); the others
     /// restart. Checked like any plan, so a live timer is never dropped unasked.
     pub async fn restart_plan(&self, request: &RestartRequest) -> Result<MigrationPlan> {
+        crate::limits::require_fits("reason", &request.reason, self.options.text_limits.reason)?;
         self.refresh_catalog().await?;
         let catalog = self.catalog();
         let (newest, target) = catalog
@@ -279,6 +295,7 @@ impl Engine {
     /// Records a migration and the instances it will move (those in mapped states now), in
     /// one transaction; a 409 when the process has a migration running.
     pub async fn start_migration(&self, plan: &MigrationPlan, actor: &Actor) -> Result<i64> {
+        self.check_plan_texts(&plan.name, &plan.reason)?;
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();

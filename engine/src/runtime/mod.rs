@@ -83,6 +83,9 @@ pub struct EngineOptions {
     /// Two firings of a schedule must be at least this far apart; a schedule firing more
     /// often is refused (each firing is an instance, a transaction and a logbook row).
     pub schedule_min_interval: Duration,
+    /// The longest names, reasons, form fields, message ids and types and queries accepted
+    /// (docs/security.md, "Limits").
+    pub text_limits: crate::limits::TextLimits,
 }
 
 impl Default for EngineOptions {
@@ -99,6 +102,7 @@ impl Default for EngineOptions {
             visibility_grace: Duration::from_secs(30 * DAY),
             audit_retention: Duration::from_secs(5 * 365 * DAY + DAY),
             schedule_min_interval: crate::schedule::DEFAULT_MIN_INTERVAL,
+            text_limits: crate::limits::TextLimits::default(),
         }
     }
 }
@@ -212,6 +216,12 @@ impl Engine {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The length limits of free text this engine accepts; the web layer checks the inputs
+    /// the engine does not own (user and token names) against the same ones.
+    pub fn limits(&self) -> &crate::limits::TextLimits {
+        &self.options.text_limits
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

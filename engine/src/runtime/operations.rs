@@ -94,6 +94,7 @@ impl Engine {
         actor: &Actor,
         reason: &str,
     ) -> Result<()> {
+        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();

@@ -143,7 +143,33 @@ impl Engine {
             now: self.clock.now(),
             min_interval: self.options.schedule_min_interval,
         };
-        schedule::check(request, &context).map_err(EngineError::Invalid)
+        let mut errors = crate::form::FieldErrors::new();
+        if let Some(label) = &request.label {
+            crate::limits::check(&mut errors, "label", label, self.options.text_limits.name);
+        }
+        self.check_parameter_texts(&request.parameters, &mut errors);
+        match schedule::check(request, &context) {
+            Ok(checked) if errors.is_empty() => Ok(checked),
+            Ok(_) => Err(EngineError::Invalid(errors)),
+            Err(mut more) => {
+                more.extend(errors);
+                Err(EngineError::Invalid(more))
+            }
+        }
+    }
+
+    /// A job's text parameters, given by an admin, against the limit of one-line text.
+    fn check_parameter_texts(
+        &self,
+        parameters: &Map<String, Value>,
+        errors: &mut crate::form::FieldErrors,
+    ) {
+        for (name, value) in parameters {
+            if let Value::String(text) = value {
+                let field = format!("parameters.{name}");
+                crate::limits::check(errors, &field, text, self.options.text_limits.text);
+            }
+        }
     }
 
     /// Stops a schedule from firing again (R25). A run in progress goes on (Q13); firings
@@ -235,6 +261,7 @@ impl Engine {
             ));
         };
         let mut errors = crate::form::FieldErrors::new();
+        self.check_parameter_texts(&parameters, &mut errors);
         schedule::check_confirmed(job, request.confirmed, &mut errors);
         let parameters = schedule::check_parameters(job, &parameters, &mut errors);
         let Some(parameters) = parameters.filter(|_| errors.is_empty()) else {

@@ -237,6 +237,9 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
             if let Some(reason) = reason {
                 request.reason = reason;
             }
+            engine
+                .check_plan_texts(&request.name, &request.reason)
+                .map_err(explain)?;
             engine.refresh_catalog().await?;
             match release::resolve(&request, &engine.catalog()) {
                 Ok(plan) => (plan, dry_run),

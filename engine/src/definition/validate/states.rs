@@ -399,6 +399,14 @@ impl Checker<'_> {
                     Choices::Reference(name)
                 }
             });
+            if let Some(max) = f.max_length.as_ref().filter(|m| *m.value() == 0) {
+                self.report(
+                    max,
+                    "bad-max-length",
+                    "`max_length` must be at least 1".into(),
+                    Some("leave it out to use the server's limit for the field type"),
+                );
+            }
             fields.push(Field {
                 name: f.name.value().clone(),
                 field_type: f.field_type.value().clone(),
@@ -412,6 +420,7 @@ impl Checker<'_> {
                 message: f.message.as_ref().map(text_of),
                 options,
                 default: f.default.as_ref().and_then(|d| self.expr(d, &["actor"])),
+                max_length: f.max_length.as_ref().map(|m| *m.value()),
             });
         }
         let mut controls = std::collections::BTreeMap::new();

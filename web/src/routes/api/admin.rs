@@ -66,7 +66,16 @@ pub(crate) struct InstanceQuery {
 }
 
 impl InstanceQuery {
-    pub(crate) fn filter(&self) -> Result<InstanceFilter> {
+    pub(crate) fn filter(&self, limits: &forlob_engine::TextLimits) -> Result<InstanceFilter> {
+        super::check_filters(
+            [
+                ("process", self.process.as_deref()),
+                ("state", self.state.as_deref()),
+                ("status", self.status.as_deref()),
+                ("subject", self.subject.as_deref()),
+            ],
+            limits.query,
+        )?;
         let non_empty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
         let status = non_empty(&self.status);
         if let Some(s) = &status
@@ -102,7 +111,7 @@ async fn list_instances(
     Query(query): Query<InstanceQuery>,
 ) -> Result<Json<Vec<InstanceView>>> {
     caller.require(ADMINS)?;
-    let found = store::instances(state.engine.db(), &query.filter()?).await?;
+    let found = store::instances(state.engine.db(), &query.filter(state.engine.limits())?).await?;
     Ok(Json(found.into_iter().map(InstanceView::from).collect()))
 }
 

@@ -3,8 +3,8 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use forlob_engine::Role;
 use forlob_engine::audit::{AuditAction, AuditEntry, AuditFilter};
+use forlob_engine::{Role, TextLimits};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -52,8 +52,19 @@ fn text(o: &Option<String>) -> Option<&str> {
 }
 
 impl AuditQuery {
-    /// The engine's filter, or a 422 naming each wrong field.
-    pub(crate) fn filter(&self) -> Result<AuditFilter> {
+    /// The engine's filter, or a 422 naming each wrong field (also one longer than
+    /// `limits.query` characters: each filter is repeated in the `audit.read` entry).
+    pub(crate) fn filter(&self, limits: &TextLimits) -> Result<AuditFilter> {
+        super::check_filters(
+            [
+                ("subject", self.subject.as_deref()),
+                ("actor", self.actor.as_deref()),
+                ("action", self.action.as_deref()),
+                ("from", self.from.as_deref()),
+                ("to", self.to.as_deref()),
+            ],
+            limits.query,
+        )?;
         let mut errors = Vec::new();
         let action = text(&self.action).map(str::to_owned);
         if let Some(a) = &action
@@ -179,7 +190,7 @@ async fn list_audit(
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>> {
     caller.require(READERS)?;
-    let filter = query.filter()?;
+    let filter = query.filter(state.engine.limits())?;
     Ok(Json(page(&state, &caller, &filter).await?))
 }
 
@@ -195,8 +206,32 @@ mod tests {
             limit: Some(0),
             ..AuditQuery::default()
         };
-        let err = query.filter().expect_err("three problems");
+        let err = query
+            .filter(&TextLimits::default())
+            .expect_err("three problems");
         let text = format!("{err:?}");
         assert!(text.contains("action") && text.contains("from") && text.contains("limit"));
+    }
+
+    #[test]
+    fn a_filter_over_the_query_limit_is_refused_and_one_at_it_is_not() {
+        let limits = TextLimits {
+            query: 10,
+            ..TextLimits::default()
+        };
+        let at = AuditQuery {
+            actor: Some("a".repeat(10)),
+            ..AuditQuery::default()
+        };
+        assert!(at.filter(&limits).is_ok());
+        let over = AuditQuery {
+            subject: Some("1".repeat(11)),
+            ..AuditQuery::default()
+        };
+        let text = format!("{:?}", over.filter(&limits).expect_err("too long"));
+        assert!(
+            text.contains("subject") && text.contains("at most 10 characters"),
+            "{text}"
+        );
     }
 }

@@ -71,6 +71,9 @@ pub(crate) async fn search_recorded(
     query: &str,
     limit: u64,
 ) -> Result<Vec<search::PersonHit>> {
+    if let Some(message) = forlob_engine::limits::too_long(query, state.engine.limits().query) {
+        return Err(AppError::invalid([("q", message)]));
+    }
     let hits = search::find(state.engine.db(), kommun, query, limit).await?;
     // One entry per person found, so that the log filtered by a personnummer shows who found
     // them by searching; one without a subject when nobody was found. One commit for all.

@@ -181,3 +181,22 @@ impl From<PathRejection> for AppError {
         AppError::not_found(format!("no such resource: {}", rejection.body_text()))
     }
 }
+
+/// A 422 naming each filter longer than `max` characters (the `query` limit): filters are
+/// matched in SQL and repeated in audit entries, so an endless one is refused up front.
+pub(crate) fn check_filters<'a>(
+    filters: impl IntoIterator<Item = (&'static str, Option<&'a str>)>,
+    max: usize,
+) -> Result<(), AppError> {
+    let errors: Vec<(&str, String)> = filters
+        .into_iter()
+        .filter_map(|(field, value)| {
+            forlob_engine::limits::too_long(value?, max).map(|message| (field, message))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::invalid(errors))
+    }
+}

@@ -83,7 +83,7 @@ async fn instances(
         version,
         limit: Some(200),
     };
-    let found = store::instances(state.engine.db(), &query.filter()?).await?;
+    let found = store::instances(state.engine.db(), &query.filter(state.engine.limits())?).await?;
     let processes: Vec<_> = summaries(&state)
         .into_iter()
         .map(|p| json!({ "id": p.id, "selected": form.process.as_deref() == Some(p.id.as_str()) }))

@@ -35,20 +35,18 @@ struct FindQuery {
 
 /// The search box: a CPR number (with or without the dash) leads to the person's page.
 async fn find(
+    State(state): State<AppState>,
     SignedInAs(_, _, _): SignedInAs<Workers>,
     axum::extract::Query(query): axum::extract::Query<FindQuery>,
-) -> Redirect {
-    let id: String = query
-        .q
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    if id.is_empty() {
+) -> Result<Redirect, AppError> {
+    let q = query.q.unwrap_or_default();
+    crate::routes::api::check_filters([("q", Some(q.as_str()))], state.engine.limits().query)?;
+    let id: String = q.chars().filter(char::is_ascii_alphanumeric).collect();
+    Ok(if id.is_empty() {
         Redirect::to("/inbox")
     } else {
         Redirect::to(&format!("/persons/{id}"))
-    }
+    })
 }
 
 async fn person_page(
