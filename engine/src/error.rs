@@ -109,6 +109,12 @@ pub enum EngineError {
         "the database failed while committing; the change may or may not have been stored, check before trying again"
     )]
     CommitUnknown(#[source] StoreError),
+    /// The audit entry of a read could not be written (it was written together with other
+    /// reads' entries, and that write failed): the data is not handed out.
+    #[error(
+        "the access could not be recorded in the audit log, so nothing is shown; try again later"
+    )]
+    AuditUnavailable,
     /// The database stayed busy or unreachable through every retry; nothing was written.
     #[error(
         "the database is busy or unreachable (gave up after {attempts} attempts); nothing was changed, try again later"
@@ -132,9 +138,10 @@ impl EngineError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Store(e) => is_transient_db(&e.0),
-            Self::Unavailable { .. } | Self::SubjectUnavailable { .. } | Self::CommitUnknown(_) => {
-                true
-            }
+            Self::Unavailable { .. }
+            | Self::SubjectUnavailable { .. }
+            | Self::CommitUnknown(_)
+            | Self::AuditUnavailable => true,
             _ => false,
         }
     }
@@ -157,9 +164,10 @@ impl EngineError {
             Self::Invalid(_) => 422,
             Self::Forbidden(_) => 403,
             Self::Expression(_) | Self::Store(_) => 500,
-            Self::Unavailable { .. } | Self::SubjectUnavailable { .. } | Self::CommitUnknown(_) => {
-                503
-            }
+            Self::Unavailable { .. }
+            | Self::SubjectUnavailable { .. }
+            | Self::CommitUnknown(_)
+            | Self::AuditUnavailable => 503,
         }
     }
 }

@@ -845,7 +845,44 @@ async fn only_tasks_a_process_put_there_show_a_person(backend: Backend) {
     );
 }
 
+async fn concurrent_reads_are_committed_together_and_all_recorded(backend: Backend) {
+    let web = Web::start(backend).await;
+    let engine = web.state.engine.clone();
+    let before = entries(&web, AuditFilter::default()).await.len();
+    let mut reads = Vec::new();
+    for n in 0..40 {
+        let engine = engine.clone();
+        reads.push(tokio::spawn(async move {
+            let actor = Actor::caseworker(&format!("cw{n}"), "101");
+            let records = (0..(n % 3 + 1))
+                .map(|i| {
+                    forlob_engine::audit::AuditRecord::new(AuditAction::PersonRead)
+                        .subject(format!("{n}-{i}"))
+                })
+                .collect();
+            engine.record(&actor, records).await
+        }));
+    }
+    for read in reads {
+        read.await.expect("joined").expect("recorded");
+    }
+    let after = entries(&web, AuditFilter::default()).await;
+    let expected: usize = (0..40).map(|n| n % 3 + 1).sum();
+    assert_eq!(after.len(), before + expected);
+    // Every reader's entries, under their own name.
+    assert!(
+        after
+            .iter()
+            .any(|e| e.actor == "cw39" && e.subject.as_deref() == Some("39-0"))
+    );
+    assert!(matches!(
+        engine.verify_audit().await.expect("verified"),
+        AuditVerdict::Intact { .. }
+    ));
+}
+
 on_both_backends!(
+    concurrent_reads_are_committed_together_and_all_recorded,
     a_hand_start_cannot_call_a_process_for_a_person_its_municipality_does_not_see,
     only_tasks_a_process_put_there_show_a_person,
     a_hand_start_neither_reveals_nor_makes_visible_a_person,

@@ -197,7 +197,8 @@ impl From<EngineError> for AppError {
             // These texts are written for users and hold no database detail.
             EngineError::Unavailable { .. }
             | EngineError::SubjectUnavailable { .. }
-            | EngineError::CommitUnknown(_) => {
+            | EngineError::CommitUnknown(_)
+            | EngineError::AuditUnavailable => {
                 tracing::warn!(error = %error_chain(&err), "service unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

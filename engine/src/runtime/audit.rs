@@ -6,7 +6,7 @@ use sea_orm::{DatabaseTransaction, TransactionTrait as _};
 use super::Engine;
 use super::execute::BoxFuture;
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord, AuditVerdict};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::instance::Actor;
 use crate::store;
 
@@ -14,15 +14,57 @@ use crate::store;
 const VERIFY_PAGE: u64 = 1_000;
 
 impl Engine {
-    /// Records `records` by `actor` in a transaction of their own and returns once it is
-    /// committed: a read is recorded before its data is handed out.
+    /// Records `records` by `actor` and returns once they are committed: a read is recorded
+    /// before its data is handed out.
+    ///
+    /// Group commit: the entries of reads that arrive while another write of the log is under
+    /// way are written together, in one transaction, by whichever of them gets the turn
+    /// next; each returns once the transaction holding its entries has committed. Under load
+    /// many reads then cost one commit instead of one each (on SQLite every commit waits for
+    /// the one writer).
     pub async fn record(&self, actor: &Actor, records: Vec<AuditRecord>) -> Result<()> {
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            store::audit::append(&conn, actor, records.clone(), self.clock.now()).await?;
-            self.commit(conn).await
-        })
-        .await
+        if records.is_empty() {
+            return Ok(());
+        }
+        let (done, mut outcome) = tokio::sync::oneshot::channel();
+        self.audit_queue.push(Pending {
+            actor: actor.clone(),
+            records,
+            done,
+        });
+        let _turn = self.audit_queue.turn.lock().await;
+        loop {
+            // Written meanwhile by the one whose turn it was.
+            if let Ok(result) = outcome.try_recv() {
+                return result;
+            }
+            let batch = self.audit_queue.take();
+            if batch.is_empty() {
+                return Err(EngineError::AuditUnavailable);
+            }
+            let written = self
+                .retrying(|| async {
+                    let (_turn, conn) = self.begin_write().await?;
+                    store::audit::append_each(&conn, entries_of(&batch), self.clock.now()).await?;
+                    self.commit(conn).await
+                })
+                .await;
+            for pending in batch {
+                let result = match &written {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(EngineError::AuditUnavailable),
+                };
+                // A caller that gave up waiting (its request was dropped) needs no answer.
+                let _ = pending.done.send(result);
+            }
+            // This caller's own entries were in the batch that failed: the cause, not a
+            // summary. (A full batch may have left them for the next round of the loop.)
+            if let Err(e) = written
+                && outcome.try_recv().is_ok()
+            {
+                return Err(e);
+            }
+        }
     }
 
     /// Runs `change` in a write transaction of its own and appends the audit record `record`
@@ -110,3 +152,62 @@ impl Engine {
         .await
     }
 }
+
+/// The entries of `batch`, each with its reader. A plain loop: an iterator of closures held
+/// across the write's awaits would make the future too particular to be `Send`.
+fn entries_of(batch: &[Pending]) -> Vec<(&Actor, AuditRecord)> {
+    let mut entries = Vec::new();
+    for pending in batch {
+        for record in &pending.records {
+            entries.push((&pending.actor, record.clone()));
+        }
+    }
+    entries
+}
+
+/// A read's entries waiting for their commit, and where to say it happened.
+pub(super) struct Pending {
+    actor: Actor,
+    records: Vec<AuditRecord>,
+    done: tokio::sync::oneshot::Sender<Result<()>>,
+}
+
+/// The reads' entries not yet written, and the turn to write them (see [`Engine::record`]).
+#[derive(Default)]
+pub(super) struct AuditQueue {
+    pending: std::sync::Mutex<Vec<Pending>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl AuditQueue {
+    fn push(&self, pending: Pending) {
+        // A poisoned lock still holds whole entries: they are pushed and taken whole.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(pending);
+    }
+
+    /// Everything waiting, at most [`MAX_GROUP`] entries' worth; the rest waits for the next
+    /// turn.
+    fn take(&self) -> Vec<Pending> {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = 0;
+        let mut cut = 0;
+        for p in pending.iter() {
+            if cut > 0 && entries + p.records.len() > MAX_GROUP {
+                break;
+            }
+            entries += p.records.len();
+            cut += 1;
+        }
+        pending.drain(..cut).collect()
+    }
+}
+
+/// The most entries one group commit writes (a multi-row INSERT of 12 columns each stays far
+/// below SQLite's limit on bound values).
+const MAX_GROUP: usize = 500;

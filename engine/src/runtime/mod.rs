@@ -118,6 +118,8 @@ pub struct Engine {
     /// This node's writers take turns here before they take a pooled connection; see
     /// [`Engine::write_turn`].
     writers: tokio::sync::Semaphore,
+    /// Reads' audit entries waiting to be committed together (see [`Engine::record`]).
+    audit_queue: audit::AuditQueue,
 }
 
 /// A writer's turn on SQLite (nothing on PostgreSQL), held until its transaction ended.
@@ -207,6 +209,7 @@ impl Engine {
             titles,
             forms,
             writers: tokio::sync::Semaphore::new(1),
+            audit_queue: audit::AuditQueue::default(),
         })
     }
 

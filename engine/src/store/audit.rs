@@ -42,7 +42,16 @@ pub async fn append<C: ConnectionTrait>(
     records: Vec<AuditRecord>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if records.is_empty() {
+    append_each(conn, records.into_iter().map(|r| (actor, r)).collect(), now).await
+}
+
+/// [`append`] for entries of several actors (the reads a group commit writes together).
+pub async fn append_each<C: ConnectionTrait>(
+    conn: &C,
+    entries: Vec<(&Actor, AuditRecord)>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if entries.is_empty() {
         return Ok(());
     }
     if conn.get_database_backend() == DbBackend::Postgres {
@@ -59,8 +68,8 @@ pub async fn append<C: ConnectionTrait>(
         .one(conn)
         .await?;
     let (mut id, mut prev) = newest.unwrap_or((0, String::new()));
-    let mut rows = Vec::with_capacity(records.len());
-    for record in records {
+    let mut rows = Vec::with_capacity(entries.len());
+    for (actor, record) in entries {
         id += 1;
         let entry = AuditEntry::sealed(id, now, actor, record, prev);
         prev = entry.hash.clone();
