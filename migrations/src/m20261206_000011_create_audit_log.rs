@@ -40,7 +40,8 @@ impl MigrationTrait for Migration {
         for statement in [
             index("ix_audit_log_subject", "audit_log", &["subject", "id"]),
             index("ix_audit_log_actor", "audit_log", &["actor", "id"]),
-            index("ix_audit_log_at", "audit_log", &["at"]),
+            // No index on `at`: every read writes an entry, and each index is another page
+            // per commit; time filters and pruning walk the ids, which follow the time.
             index("ix_tasks_subject", "tasks", &["subject", "municipality"]),
         ] {
             manager.create_index(statement).await?;

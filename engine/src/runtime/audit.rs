@@ -45,8 +45,14 @@ impl Engine {
             let written = self
                 .retrying(|| async {
                     let (_turn, conn) = self.begin_write().await?;
-                    store::audit::append_each(&conn, entries_of(&batch), self.clock.now()).await?;
-                    self.commit(conn).await
+                    let head = self.audit_queue.head();
+                    let now = self.clock.now();
+                    let head =
+                        store::audit::append_after(&conn, entries_of(&batch), now, head).await?;
+                    let committed = self.commit(conn).await;
+                    // Known only once it is committed; unknown after a failed commit.
+                    self.audit_queue.set_head(committed.as_ref().ok().and(head));
+                    committed
                 })
                 .await;
             for pending in batch {
@@ -177,9 +183,26 @@ pub(super) struct Pending {
 pub(super) struct AuditQueue {
     pending: std::sync::Mutex<Vec<Pending>>,
     turn: tokio::sync::Mutex<()>,
+    /// The chain's newest entry as the last group commit left it (see
+    /// `store::audit::append_after`): one query fewer per commit.
+    head: std::sync::Mutex<Option<store::audit::ChainHead>>,
 }
 
 impl AuditQueue {
+    fn head(&self) -> Option<store::audit::ChainHead> {
+        self.head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_head(&self, head: Option<store::audit::ChainHead>) {
+        *self
+            .head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = head;
+    }
+
     fn push(&self, pending: Pending) {
         // A poisoned lock still holds whole entries: they are pushed and taken whole.
         self.pending

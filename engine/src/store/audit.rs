@@ -51,14 +51,50 @@ pub async fn append_each<C: ConnectionTrait>(
     entries: Vec<(&Actor, AuditRecord)>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    append_after(conn, entries, now, None).await.map(|_| ())
+}
+
+/// The newest entry's id and hash: where the next entry is chained.
+pub type ChainHead = (i64, String);
+
+/// [`append_each`] after `head` as the caller last knew it, which spares reading it. Only on
+/// SQLite, where a stale head shows itself: the first new id is taken already, the insert
+/// fails and is done again after the head read from the table (SQLite keeps the transaction
+/// after a failed statement; PostgreSQL would not, so there the head is always read).
+/// Returns the new head.
+pub async fn append_after<C: ConnectionTrait>(
+    conn: &C,
+    entries: Vec<(&Actor, AuditRecord)>,
+    now: DateTime<Utc>,
+    head: Option<ChainHead>,
+) -> Result<Option<ChainHead>, DbErr> {
     if entries.is_empty() {
-        return Ok(());
+        return Ok(head);
     }
-    if conn.get_database_backend() == DbBackend::Postgres {
+    let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
+    if !sqlite {
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
             .await?;
     }
-    let newest: Option<(i64, String)> = audit_entry::Entity::find()
+    if sqlite && let Some(known) = head {
+        let (rows, new_head) = sealed_rows(&entries, now, known);
+        match audit_entry::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await
+        {
+            Ok(_) => return Ok(Some(new_head)),
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                tracing::debug!("audit chain head moved (another writer); reading it");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let newest: Option<ChainHead> = audit_entry::Entity::find()
         .select_only()
         .column(audit_entry::Column::Id)
         .column(audit_entry::Column::Hash)
@@ -67,11 +103,24 @@ pub async fn append_each<C: ConnectionTrait>(
         .into_tuple()
         .one(conn)
         .await?;
-    let (mut id, mut prev) = newest.unwrap_or((0, String::new()));
+    let (rows, new_head) = sealed_rows(&entries, now, newest.unwrap_or((0, String::new())));
+    audit_entry::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(Some(new_head))
+}
+
+/// The rows of `entries` chained after `head`, and the head after them.
+fn sealed_rows(
+    entries: &[(&Actor, AuditRecord)],
+    now: DateTime<Utc>,
+    head: ChainHead,
+) -> (Vec<audit_entry::ActiveModel>, ChainHead) {
+    let (mut id, mut prev) = head;
     let mut rows = Vec::with_capacity(entries.len());
     for (actor, record) in entries {
         id += 1;
-        let entry = AuditEntry::sealed(id, now, actor, record, prev);
+        let entry = AuditEntry::sealed(id, now, actor, record.clone(), prev);
         prev = entry.hash.clone();
         rows.push(audit_entry::ActiveModel {
             id: Set(entry.id),
@@ -88,10 +137,7 @@ pub async fn append_each<C: ConnectionTrait>(
             hash: Set(entry.hash),
         });
     }
-    audit_entry::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    (rows, (id, prev))
 }
 
 /// A page of entries, newest first.
