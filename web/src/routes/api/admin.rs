@@ -408,6 +408,26 @@ pub(crate) struct DeadLetterQuery {
 }
 
 impl DeadLetterQuery {
+    /// The page asked for (payloads cut) and the cursor of the next one, when this page is
+    /// full: the API and the admin page list dead letters alike.
+    pub(crate) async fn page(
+        &self,
+        state: &AppState,
+    ) -> Result<(Vec<DeadLetterSummaryView>, Option<i64>)> {
+        let limit = self.limit()?;
+        let letters: Vec<DeadLetterSummaryView> =
+            store::dead_letters_page(state.engine.db(), self.cursor, limit, PAYLOAD_PREVIEW)
+                .await?
+                .into_iter()
+                .map(DeadLetterSummaryView::from)
+                .collect();
+        let next = letters
+            .last()
+            .filter(|_| letters.len() as u64 == limit)
+            .map(|last| last.id);
+        Ok((letters, next))
+    }
+
     pub(crate) fn limit(&self) -> Result<u64> {
         let limit = self.limit.unwrap_or(DEAD_LETTER_PAGE);
         if (1..=LIST_LIMIT).contains(&limit) {
@@ -434,22 +454,11 @@ async fn list_dead_letters(
     Query(query): Query<DeadLetterQuery>,
 ) -> Result<impl IntoResponse> {
     caller.require(ADMINS)?;
+    let (letters, next) = query.page(&state).await?;
     let limit = query.limit()?;
-    let letters: Vec<DeadLetterSummaryView> =
-        store::dead_letters_page(state.engine.db(), query.cursor, limit, PAYLOAD_PREVIEW)
-            .await?
-            .into_iter()
-            .map(DeadLetterSummaryView::from)
-            .collect();
-    let next = letters
-        .last()
-        .filter(|_| letters.len() as u64 == limit)
-        .map(|last| {
-            format!(
-                "</api/admin/dead-letters?limit={limit}&cursor={}>; rel=\"next\"",
-                last.id
-            )
-        });
+    let next = next.map(|cursor| {
+        format!("</api/admin/dead-letters?limit={limit}&cursor={cursor}>; rel=\"next\"")
+    });
     let mut response = Json(letters).into_response();
     if let Some(link) = next.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert(header::LINK, link);

@@ -15,10 +15,7 @@ use uuid::Uuid;
 use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::routes::api::admin::{
-    DeadLetterQuery, DeadLetterSummaryView, InstanceQuery, LIST_LIMIT, PAYLOAD_PREVIEW,
-    instance_detail,
-};
+use crate::routes::api::admin::{DeadLetterQuery, InstanceQuery, LIST_LIMIT, instance_detail};
 use crate::routes::api::model::InstanceView;
 use crate::routes::api::processes::summaries;
 use crate::routes::api::{Path, Query};
@@ -245,17 +242,7 @@ async fn dead_letters(
     Query(query): Query<DeadLetterQuery>,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let limit = query.limit()?;
-    let letters: Vec<_> =
-        store::dead_letters_page(state.engine.db(), query.cursor, limit, PAYLOAD_PREVIEW)
-            .await?
-            .into_iter()
-            .map(DeadLetterSummaryView::from)
-            .collect();
-    let next = letters
-        .last()
-        .filter(|_| letters.len() as u64 == limit)
-        .map(|last| last.id);
+    let (letters, next) = query.page(&state).await?;
     let title = state.ui.text(chrome.lang, "admin.dead_letters");
     Ok(state
         .ui
