@@ -38,24 +38,22 @@ impl Engine {
             if let Ok(result) = outcome.try_recv() {
                 return result;
             }
-            let batch = self.audit_queue.take();
-            if batch.is_empty() {
+            let mut batch = Taken {
+                pending: self.audit_queue.take(),
+                queue: &self.audit_queue,
+            };
+            if batch.pending.is_empty() {
                 return Err(EngineError::AuditUnavailable);
             }
             let written = self
                 .retrying(|| async {
                     let (_turn, conn) = self.begin_write().await?;
-                    let head = self.audit_queue.head();
-                    let now = self.clock.now();
-                    let head =
-                        store::audit::append_after(&conn, entries_of(&batch), now, head).await?;
-                    let committed = self.commit(conn).await;
-                    // Known only once it is committed; unknown after a failed commit.
-                    self.audit_queue.set_head(committed.as_ref().ok().and(head));
-                    committed
+                    store::audit::append_each(&conn, entries_of(&batch.pending), self.clock.now())
+                        .await?;
+                    self.commit(conn).await
                 })
                 .await;
-            for pending in batch {
+            for pending in std::mem::take(&mut batch.pending) {
                 let result = match &written {
                     Ok(()) => Ok(()),
                     Err(_) => Err(EngineError::AuditUnavailable),
@@ -178,31 +176,39 @@ pub(super) struct Pending {
     done: tokio::sync::oneshot::Sender<Result<()>>,
 }
 
+/// A batch being written. If the caller writing it is dropped on the way (its client went
+/// away), the entries still unanswered go back to the front of the queue for the next turn,
+/// instead of failing every reader whose entries were in it. (Should the drop come during the
+/// commit, an entry may then be written twice; never not at all.)
+struct Taken<'q> {
+    pending: Vec<Pending>,
+    queue: &'q AuditQueue,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut queue = self
+            .queue
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let later = std::mem::take(&mut *queue);
+        queue.extend(self.pending.drain(..));
+        queue.extend(later);
+    }
+}
+
 /// The reads' entries not yet written, and the turn to write them (see [`Engine::record`]).
 #[derive(Default)]
 pub(super) struct AuditQueue {
     pending: std::sync::Mutex<Vec<Pending>>,
     turn: tokio::sync::Mutex<()>,
-    /// The chain's newest entry as the last group commit left it (see
-    /// `store::audit::append_after`): one query fewer per commit.
-    head: std::sync::Mutex<Option<store::audit::ChainHead>>,
 }
 
 impl AuditQueue {
-    fn head(&self) -> Option<store::audit::ChainHead> {
-        self.head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    fn set_head(&self, head: Option<store::audit::ChainHead>) {
-        *self
-            .head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = head;
-    }
-
     fn push(&self, pending: Pending) {
         // A poisoned lock still holds whole entries: they are pushed and taken whole.
         self.pending

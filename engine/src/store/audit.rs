@@ -46,55 +46,21 @@ pub async fn append<C: ConnectionTrait>(
 }
 
 /// [`append`] for entries of several actors (the reads a group commit writes together).
+/// The newest entry is read every time, under the lock: a head remembered between commits
+/// could be overtaken by another process's appends and a prune, unseen.
 pub async fn append_each<C: ConnectionTrait>(
     conn: &C,
     entries: Vec<(&Actor, AuditRecord)>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    append_after(conn, entries, now, None).await.map(|_| ())
-}
-
-/// The newest entry's id and hash: where the next entry is chained.
-pub type ChainHead = (i64, String);
-
-/// [`append_each`] after `head` as the caller last knew it, which spares reading it. Only on
-/// SQLite, where a stale head shows itself: the first new id is taken already, the insert
-/// fails and is done again after the head read from the table (SQLite keeps the transaction
-/// after a failed statement; PostgreSQL would not, so there the head is always read).
-/// Returns the new head.
-pub async fn append_after<C: ConnectionTrait>(
-    conn: &C,
-    entries: Vec<(&Actor, AuditRecord)>,
-    now: DateTime<Utc>,
-    head: Option<ChainHead>,
-) -> Result<Option<ChainHead>, DbErr> {
     if entries.is_empty() {
-        return Ok(head);
+        return Ok(());
     }
-    let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
-    if !sqlite {
+    if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
             .await?;
     }
-    if sqlite && let Some(known) = head {
-        let (rows, new_head) = sealed_rows(&entries, now, known);
-        match audit_entry::Entity::insert_many(rows)
-            .exec_without_returning(conn)
-            .await
-        {
-            Ok(_) => return Ok(Some(new_head)),
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                tracing::debug!("audit chain head moved (another writer); reading it");
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    let newest: Option<ChainHead> = audit_entry::Entity::find()
+    let newest: Option<(i64, String)> = audit_entry::Entity::find()
         .select_only()
         .column(audit_entry::Column::Id)
         .column(audit_entry::Column::Hash)
@@ -103,19 +69,19 @@ pub async fn append_after<C: ConnectionTrait>(
         .into_tuple()
         .one(conn)
         .await?;
-    let (rows, new_head) = sealed_rows(&entries, now, newest.unwrap_or((0, String::new())));
+    let rows = sealed_rows(&entries, now, newest.unwrap_or((0, String::new())));
     audit_entry::Entity::insert_many(rows)
         .exec_without_returning(conn)
         .await?;
-    Ok(Some(new_head))
+    Ok(())
 }
 
-/// The rows of `entries` chained after `head`, and the head after them.
+/// The rows of `entries` chained after `head` (the newest entry's id and hash).
 fn sealed_rows(
     entries: &[(&Actor, AuditRecord)],
     now: DateTime<Utc>,
-    head: ChainHead,
-) -> (Vec<audit_entry::ActiveModel>, ChainHead) {
+    head: (i64, String),
+) -> Vec<audit_entry::ActiveModel> {
     let (mut id, mut prev) = head;
     let mut rows = Vec::with_capacity(entries.len());
     for (actor, record) in entries {
@@ -137,7 +103,7 @@ fn sealed_rows(
             hash: Set(entry.hash),
         });
     }
-    (rows, (id, prev))
+    rows
 }
 
 /// A page of entries, newest first.
