@@ -56,10 +56,9 @@ struct SearchForm {
 
 async fn instances(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
+    SignedInAs(chrome, _, _): SignedInAs<Admins>,
     axum::extract::Query(form): axum::extract::Query<SearchForm>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     let version = match form
         .version
         .as_deref()
@@ -238,10 +237,9 @@ async fn operate(
 /// small); each links to its own page with the whole payload.
 async fn dead_letters(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
+    SignedInAs(chrome, _, _): SignedInAs<Admins>,
     Query(query): Query<DeadLetterQuery>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     let (letters, next) = query.page(&state).await?;
     let title = state.ui.text(chrome.lang, "admin.dead_letters");
     Ok(state

@@ -40,10 +40,9 @@ struct JobChoice {
 
 async fn jobs_page(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
+    SignedInAs(chrome, _, _): SignedInAs<Admins>,
     Query(choice): Query<JobChoice>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     render(&state, &chrome, choice.job, json!({}), StatusCode::OK).await
 }
 
@@ -319,10 +318,9 @@ const PAGE: u64 = 50;
 
 async fn logbook_page(
     State(state): State<AppState>,
-    SignedIn(chrome, caller): SignedIn,
+    SignedInAs(chrome, _, _): SignedInAs<Admins>,
     Query(query): Query<LogbookQuery>,
 ) -> Result<Response, AppError> {
-    admin(&caller)?;
     let runs = state
         .engine
         .logbook(&LogbookFilter {
