@@ -608,42 +608,22 @@ async fn verify_finds_an_edited_a_removed_and_a_reordered_entry(backend: Backend
         AuditVerdict::Intact { .. }
     ));
 
-    // Reordered: two entries swap places (ids), each with its own hash.
+    // Reordered: two entries swap places (ids), each with its own hash; swapped back, intact.
     let parked = ids[ids.len() - 1] + 100;
-    run(format!(
-        "UPDATE audit_log SET id = {parked} WHERE id = {}",
-        ids[2]
-    ))
-    .await;
-    run(format!(
-        "UPDATE audit_log SET id = {} WHERE id = {}",
-        ids[2], ids[3]
-    ))
-    .await;
-    run(format!(
-        "UPDATE audit_log SET id = {} WHERE id = {parked}",
-        ids[3]
-    ))
-    .await;
+    let swap = |a: i64, b: i64| {
+        let run = &run;
+        async move {
+            run(format!("UPDATE audit_log SET id = {parked} WHERE id = {a}")).await;
+            run(format!("UPDATE audit_log SET id = {a} WHERE id = {b}")).await;
+            run(format!("UPDATE audit_log SET id = {b} WHERE id = {parked}")).await;
+        }
+    };
+    swap(ids[2], ids[3]).await;
     assert_eq!(
         broken_at(engine.verify_audit().await.expect("verified")),
         ids[2]
     );
-    run(format!(
-        "UPDATE audit_log SET id = {parked} WHERE id = {}",
-        ids[2]
-    ))
-    .await;
-    run(format!(
-        "UPDATE audit_log SET id = {} WHERE id = {}",
-        ids[2], ids[3]
-    ))
-    .await;
-    run(format!(
-        "UPDATE audit_log SET id = {} WHERE id = {parked}",
-        ids[3]
-    ))
-    .await;
+    swap(ids[2], ids[3]).await;
     assert!(matches!(
         engine.verify_audit().await.expect("verified"),
         AuditVerdict::Intact { .. }
