@@ -4,8 +4,9 @@
 //! municipalities (bulk-loaded: starting a million instances through the engine would take
 //! minutes), the server runs in-process on a loopback port, and each client is a caseworker
 //! with their own keep-alive connection and API token who reads the inbox
-//! (`GET /api/tasks?limit=50`) and completes a task from it (`POST /api/tasks/{id}/complete`),
-//! which runs the engine's transition. Clients that share a municipality split its tasks by id,
+//! (`GET /api/tasks?limit=50`), opens a task from it (`GET /api/tasks/{id}`: a look at a
+//! person's data, recorded in the audit log before it is answered) and completes it
+//! (`POST /api/tasks/{id}/complete`), which runs the engine's transition. Clients that share a municipality split its tasks by id,
 //! so no two ever pick the same task: a 409 is not part of the workload but a finding, counted
 //! apart from other errors, and like them it fails the run.
 
@@ -151,18 +152,19 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "seconds": round(seconds, 2),
         "completed": tally.complete.len() - tally.conflicts as usize - tally.complete_errors as usize,
         "completed_per_s": round(tally.complete.len() as f64 / seconds, 0),
-        "requests_per_s": round((tally.inbox.len() + tally.complete.len()) as f64 / seconds, 0),
+        "requests_per_s": round((tally.inbox.len() + tally.task.len() + tally.complete.len()) as f64 / seconds, 0),
         "inbox_ms": summary(&mut tally.inbox),
+        "task_ms": summary(&mut tally.task),
         "complete_ms": summary(&mut tally.complete),
         "conflicts": tally.conflicts,
-        "errors": tally.inbox_errors + tally.complete_errors,
+        "errors": tally.read_errors + tally.complete_errors,
         "pages_without_own_task": tally.no_task,
         "peak_rss_mb": peak_rss_mb(),
         "load_peak_rss_mb": load_peak_rss_mb,
     });
     println!("{figures}");
     Ok(
-        if tally.inbox_errors + tally.complete_errors + tally.conflicts > 0 {
+        if tally.read_errors + tally.complete_errors + tally.conflicts > 0 {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
@@ -260,9 +262,11 @@ fn share(i: usize, clients: usize, n: usize) -> (usize, usize, usize) {
 #[derive(Default)]
 struct Tally {
     inbox: Vec<Duration>,
+    /// Reads of one task (recorded in the audit log).
+    task: Vec<Duration>,
     complete: Vec<Duration>,
     conflicts: u64,
-    inbox_errors: u64,
+    read_errors: u64,
     complete_errors: u64,
     no_task: u64,
     first_error: Option<String>,
@@ -271,9 +275,10 @@ struct Tally {
 impl Tally {
     fn add(&mut self, other: Self) {
         self.inbox.extend(other.inbox);
+        self.task.extend(other.task);
         self.complete.extend(other.complete);
         self.conflicts += other.conflicts;
-        self.inbox_errors += other.inbox_errors;
+        self.read_errors += other.read_errors;
         self.complete_errors += other.complete_errors;
         self.no_task += other.no_task;
         if self.first_error.is_none() {
@@ -285,8 +290,24 @@ impl Tally {
         self.first_error.get_or_insert(what);
     }
 
+    /// The body of a read answered 200; anything else is counted and noted as `what` failing.
+    fn read_ok(
+        &mut self,
+        what: &str,
+        answer: anyhow::Result<(StatusCode, axum::body::Bytes)>,
+    ) -> Option<axum::body::Bytes> {
+        let failure = match answer {
+            Ok((StatusCode::OK, body)) => return Some(body),
+            Ok((status, body)) => format!("{what}: {status}: {}", String::from_utf8_lossy(&body)),
+            Err(e) => format!("{what}: {e:#}"),
+        };
+        self.read_errors += 1;
+        self.error(failure);
+        None
+    }
+
     fn errors(&self) -> u64 {
-        self.inbox_errors + self.complete_errors
+        self.read_errors + self.complete_errors
     }
 }
 
@@ -328,7 +349,7 @@ async fn work(addr: SocketAddr, me: Caseworker, pace: Pace, ready: Arc<Barrier>)
     let form = json!({ "decision": "approve", "note": "bench" }).to_string();
     let mut tally = Tally::default();
     if let Err(e) = send(&client, Method::GET, &inbox_uri, &bearer, Body::empty()).await {
-        tally.inbox_errors += 1;
+        tally.read_errors += 1;
         tally.error(format!("inbox (warm-up): {e:#}"));
     }
     ready.wait().await;
@@ -346,26 +367,14 @@ async fn work(addr: SocketAddr, me: Caseworker, pace: Pace, ready: Arc<Barrier>)
         let started = Instant::now();
         let page = send(&client, Method::GET, &inbox_uri, &bearer, Body::empty()).await;
         tally.inbox.push(started.elapsed());
-        let page = match page {
-            Ok((StatusCode::OK, body)) => match serde_json::from_slice::<InboxPage>(&body) {
-                Ok(page) => page,
-                Err(e) => {
-                    tally.inbox_errors += 1;
-                    tally.error(format!("inbox: unexpected body: {e}"));
-                    continue;
-                }
-            },
-            Ok((status, body)) => {
-                tally.inbox_errors += 1;
-                tally.error(format!(
-                    "inbox: {status}: {}",
-                    String::from_utf8_lossy(&body)
-                ));
-                continue;
-            }
+        let Some(body) = tally.read_ok("inbox", page) else {
+            continue;
+        };
+        let page = match serde_json::from_slice::<InboxPage>(&body) {
+            Ok(page) => page,
             Err(e) => {
-                tally.inbox_errors += 1;
-                tally.error(format!("inbox: {e:#}"));
+                tally.read_errors += 1;
+                tally.error(format!("inbox: unexpected body: {e}"));
                 continue;
             }
         };
@@ -381,7 +390,14 @@ async fn work(addr: SocketAddr, me: Caseworker, pace: Pace, ready: Arc<Barrier>)
             tally.no_task += 1;
             continue;
         };
-        let uri = format!("http://{addr}/api/tasks/{}/complete", task.id);
+        let task_uri = format!("http://{addr}/api/tasks/{}", task.id);
+        let started = Instant::now();
+        let read = send(&client, Method::GET, &task_uri, &bearer, Body::empty()).await;
+        tally.task.push(started.elapsed());
+        if tally.read_ok("task", read).is_none() {
+            continue;
+        }
+        let uri = format!("{task_uri}/complete");
         let started = Instant::now();
         let done = send(
             &client,
@@ -536,6 +552,38 @@ mod tests {
         ]);
         let code = run(&cli.bench).await.expect("the bench runs");
         assert_eq!(code, ExitCode::SUCCESS);
+        // Each completed task was opened first, and that look is on record.
+        let conn = sea_orm::Database::connect(&db)
+            .await
+            .expect("the database opens");
+        let reads = forlob_engine::store::audit::audit_entries(
+            &conn,
+            &forlob_engine::audit::AuditFilter {
+                action: Some("person.read".into()),
+                limit: 1_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("the audit log reads");
+        let completed: i64 = sea_orm::ConnectionTrait::query_one_raw(
+            &conn,
+            sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT count(*) AS n FROM tasks WHERE status = 'completed'",
+            ),
+        )
+        .await
+        .expect("the tasks count")
+        .and_then(|row| row.try_get("", "n").ok())
+        .expect("a count");
+        assert!(completed > 0);
+        assert_eq!(
+            reads.len() as i64,
+            completed,
+            "one recorded look per completed task"
+        );
+        conn.close().await.expect("the database closes");
         // A second run on the same database tops it up instead of loading it again.
         let code = run(&cli.bench).await.expect("the bench runs again");
         assert_eq!(code, ExitCode::SUCCESS);
