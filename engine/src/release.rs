@@ -108,6 +108,10 @@ pub struct MappingRequest {
     /// The plan knows the state's live timers are dropped (refused otherwise).
     #[serde(default)]
     pub drop_timers: bool,
+    /// `restart` only: the tasks made anew take their due dates from the target version, not
+    /// from the tasks of the same kind they replace (the default keeps those).
+    #[serde(default)]
+    pub new_due_dates: bool,
 }
 
 /// A plan as asked for, before it is checked against what is deployed.
@@ -139,6 +143,10 @@ pub struct Mapping {
     pub operation: Operation,
     pub to: String,
     pub drop_timers: bool,
+    /// A restart's new tasks get due dates from the target version instead of keeping those
+    /// of the tasks of the same kind they replace.
+    #[serde(default)]
+    pub new_due_dates: bool,
 }
 
 /// A plan checked against the deployed versions: every name in it exists.
@@ -372,6 +380,17 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
             );
             continue;
         }
+        if operation == Operation::MoveTo && asked.new_due_dates {
+            error(
+                &mut errors,
+                &format!("{field}.new_due_dates"),
+                "plan-bad-mapping",
+                format!(
+                    "`move_to` keeps the tasks of `{name}` with their due dates; for new ones, `restart` in `{to}` instead"
+                ),
+            );
+            continue;
+        }
         let mut ok = true;
         for (id, v, source) in &sources {
             let (from_kind, to_kind) =
@@ -408,6 +427,7 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                     operation,
                     to: to.clone(),
                     drop_timers: asked.drop_timers,
+                    new_due_dates: asked.new_due_dates,
                 },
             );
         }
@@ -462,6 +482,8 @@ struct RawMapping {
     move_to: Option<Pos<String>>,
     #[serde(default)]
     drop_timers: bool,
+    #[serde(default)]
+    new_due_dates: bool,
 }
 
 /// Reads a plan file into a request and the place of each field, for
@@ -508,6 +530,7 @@ pub fn parse_plan(file: &SourceFile) -> Result<(PlanRequest, PlanPositions), Vec
                 restart: mapping.restart.map(|p| p.value().clone()),
                 move_to: mapping.move_to.map(|p| p.value().clone()),
                 drop_timers: mapping.drop_timers,
+                new_due_dates: mapping.new_due_dates,
             },
         );
     }

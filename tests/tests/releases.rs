@@ -1454,7 +1454,140 @@ async fn a_renamed_processs_cancel_hook_covers_the_instances_of_its_former_id(ba
     );
 }
 
+/// v1 and v2 of a review due in five days; v2 changes its form, so instances restart.
+const DUE_V1: &str = r#"
+id: rel-due
+initial: review
+states:
+  review:
+    manual:
+      title: Review
+      kind: review
+      assign: { municipality: "'101'" }
+      due: P5D
+      form: { fields: [ { name: ok, type: checkbox, label: OK } ] }
+    on: { submit: [ { goto: done } ] }
+  done: { end: true }
+"#;
+
+/// The due date of `id`'s open task.
+async fn due_of(engine: &Engine, id: Uuid) -> chrono::DateTime<chrono::Utc> {
+    let open = store::tasks(
+        engine.db(),
+        &TaskFilter {
+            status: Some("open".into()),
+            ..TaskFilter::default()
+        },
+    )
+    .await
+    .expect("tasks");
+    let task = open
+        .into_iter()
+        .find(|t| t.instance_id == id)
+        .expect("an open task");
+    task.due_at.expect("a due date")
+}
+
+/// A restart that makes a task anew keeps the due date of the task of the same kind it
+/// replaced (a caseworker's deadline does not move because of a release), unless the plan
+/// asks for new due dates (`new_due_dates`), and `move_to` refuses that option.
+async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(backend: Backend) {
+    let app = TestApp::builder(backend).with_process(DUE_V1).build().await;
+    let start = forlob_engine::Clock::now(app.clock.as_ref());
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        ids.push(
+            app.engine
+                .start_instance("rel-due", &format!("d{i}"), Map::new(), &Actor::system())
+                .await
+                .expect("starts"),
+        );
+    }
+    let v2 = DUE_V1.replace("label: OK", "label: Godkendt");
+    app.engine
+        .deploy(&[file("v2.yaml", &v2)])
+        .await
+        .expect("v2 deploys");
+    let later = start + chrono::Duration::days(2);
+    app.clock.set(later).expect("the clock moves on");
+    let first_due = due_of(&app.engine, ids[0]).await;
+    assert_eq!(first_due, start + chrono::Duration::days(5));
+
+    let restart = |new_due_dates: bool, state: &str| RestartRequest {
+        process: "rel-due".into(),
+        states: vec![state.to_owned()],
+        new_due_dates,
+        reason: "form wording".into(),
+        ..RestartRequest::default()
+    };
+    let plan = app
+        .engine
+        .restart_plan(&restart(false, "review"))
+        .await
+        .expect("plan");
+    let status = app
+        .engine
+        .migrate(&plan, &admin(), &|_| {})
+        .await
+        .expect("migrates");
+    assert_eq!(status.count("done"), 2, "{:?}", status.counts);
+    for id in &ids {
+        let i = instance(&app.engine, *id).await;
+        assert_eq!((i.version, i.state.as_str()), (2, "review"));
+        assert_eq!(
+            due_of(&app.engine, *id).await,
+            first_due,
+            "the deadline stays"
+        );
+    }
+
+    // v3, restarted with new due dates: five days from now.
+    let v3 = DUE_V1.replace("label: OK", "label: Godkendt af sagsbehandler");
+    app.engine
+        .deploy(&[file("v3.yaml", &v3)])
+        .await
+        .expect("v3 deploys");
+    let plan = app
+        .engine
+        .restart_plan(&restart(true, "review"))
+        .await
+        .expect("plan");
+    assert!(plan.states["review"].new_due_dates);
+    app.engine
+        .migrate(&plan, &admin(), &|_| {})
+        .await
+        .expect("migrates");
+    for id in &ids {
+        assert_eq!(
+            due_of(&app.engine, *id).await,
+            later + chrono::Duration::days(5)
+        );
+    }
+
+    // `move_to` keeps tasks as they are: asking it for new due dates is refused at its field.
+    let refused = app
+        .engine
+        .resolve_plan(&PlanRequest {
+            process: "rel-due".into(),
+            states: [(
+                "review".to_owned(),
+                MappingRequest {
+                    move_to: Some("review".into()),
+                    new_due_dates: true,
+                    ..MappingRequest::default()
+                },
+            )]
+            .into_iter()
+            .collect(),
+            ..PlanRequest::default()
+        })
+        .await;
+    let message = format!("{refused:?}");
+    assert!(message.contains("new_due_dates"), "{message}");
+}
+
 on_both_backends!(
+    a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones,
     a_renamed_processs_cancel_hook_covers_the_instances_of_its_former_id,
     one_refused_instance_fails_alone_and_the_rest_of_its_batch_moves,
     a_restart_out_of_a_call_cancels_the_instances_it_called,

@@ -41,6 +41,9 @@ pub(super) struct Txn<'a> {
     /// Actions run and instances started in this transaction: writes beyond the instance's
     /// own rows, which a migration's undo cannot take back.
     pub beyond_instance: usize,
+    /// Due dates a restart keeps, by instance and task kind: a task of that kind the instance
+    /// is given in this transaction takes the date instead of its definition's (once).
+    pub kept_due: Vec<(Uuid, String, DateTime<Utc>)>,
 }
 
 impl<'a> Txn<'a> {
@@ -52,6 +55,7 @@ impl<'a> Txn<'a> {
             driving: Vec::new(),
             signal_depth: 0,
             beyond_instance: 0,
+            kept_due: Vec::new(),
         }
     }
 
@@ -336,6 +340,14 @@ impl Engine {
                         def.id
                     )));
                 }
+                let due_at = match tx
+                    .kept_due
+                    .iter()
+                    .position(|(instance, k, _)| *instance == row.id && *k == kind)
+                {
+                    Some(at) => Some(tx.kept_due.swap_remove(at).2),
+                    None => due_at,
+                };
                 let title = self
                     .titles
                     .render_template(

@@ -105,6 +105,10 @@ pub struct RestartRequest {
     /// Live timers in states the new version lost may be dropped.
     #[serde(default)]
     pub drop_timers: bool,
+    /// The new tasks get due dates from the new version instead of keeping those of the
+    /// tasks of the same kind they replace.
+    #[serde(default)]
+    pub new_due_dates: bool,
     #[serde(default)]
     pub reason: String,
 }
@@ -189,6 +193,7 @@ impl Engine {
                     MappingRequest {
                         restart: Some(to_state.clone()),
                         drop_timers: request.drop_timers,
+                        new_due_dates: request.new_due_dates,
                         ..MappingRequest::default()
                     }
                 };
@@ -756,7 +761,17 @@ impl Engine {
                     to: mapping.to.clone(),
                     audit,
                 };
-                self.drive(tx, def, &mut row, event, Some(actor)).await?;
+                if !mapping.new_due_dates {
+                    tx.kept_due = held
+                        .due
+                        .iter()
+                        .map(|(kind, at)| (row.id, kind.clone(), *at))
+                        .collect();
+                }
+                let driven = self.drive(tx, def, &mut row, event, Some(actor)).await;
+                // Not carried to the next item of the batch.
+                tx.kept_due.clear();
+                driven?;
             }
         }
         before["beyond_instance"] = json!(tx.beyond_instance - beyond_before);

@@ -114,6 +114,10 @@ pub struct Holdings {
     /// and waits for (not its follow-ups): a restart out of that state cancels them.
     #[serde(default)]
     pub children: Vec<(Uuid, String)>,
+    /// `(kind, due at)` of each open task that has a due date: a restart gives a task it
+    /// makes anew of the same kind this date again.
+    #[serde(default)]
+    pub due: Vec<(String, DateTime<Utc>)>,
 }
 
 impl Holdings {
@@ -147,10 +151,11 @@ pub async fn holdings<C: ConnectionTrait>(
             .all(conn)
             .await?;
         for t in tasks {
-            out.entry(t.instance_id)
-                .or_default()
-                .tasks
-                .push((t.id, t.kind));
+            let held = out.entry(t.instance_id).or_default();
+            if let Some(due) = t.due_at {
+                held.due.push((t.kind.clone(), due));
+            }
+            held.tasks.push((t.id, t.kind));
         }
         let work = work_item::Entity::find()
             .filter(work_item::Column::InstanceId.is_in(chunk.to_vec()))

@@ -63,6 +63,10 @@ enum InstancesCommand {
         /// Allow dropping live timers of states the new version no longer has.
         #[arg(long)]
         drop_timers: bool,
+        /// Give the new tasks due dates from the new version [default: a task made anew
+        /// keeps the due date of the task of the same kind it replaces].
+        #[arg(long)]
+        new_due_dates: bool,
         /// Why, for the audit entry of each instance.
         #[arg(long, default_value = "")]
         reason: String,
@@ -203,6 +207,7 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
             states,
             to_state,
             drop_timers,
+            new_due_dates,
             reason,
             dry_run,
         } => {
@@ -212,6 +217,7 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
                 states,
                 to_state,
                 drop_timers,
+                new_due_dates,
                 reason,
             };
             (

@@ -57,6 +57,10 @@ pub(crate) struct RestartBody {
     /// Allow dropping live timers of states the new version no longer has.
     #[serde(default)]
     pub drop_timers: bool,
+    /// Give the new tasks due dates from the new version (default: a task made anew keeps
+    /// the due date of the task of the same kind it replaces).
+    #[serde(default)]
+    pub new_due_dates: bool,
     #[serde(default)]
     pub reason: String,
     /// Answer what would happen and change nothing.
@@ -73,6 +77,9 @@ pub(crate) struct MappingBody {
     pub move_to: Option<String>,
     #[serde(default)]
     pub drop_timers: bool,
+    /// `restart` only: new due dates for the new tasks instead of keeping the old ones.
+    #[serde(default)]
+    pub new_due_dates: bool,
 }
 
 /// A migration plan, as in a plan file (docs/releases.md).
@@ -286,6 +293,7 @@ async fn restart_instances(
         states: body.states,
         to_state: body.to_state,
         drop_timers: body.drop_timers,
+        new_due_dates: body.new_due_dates,
         reason: body.reason,
     };
     let plan = state.engine.restart_plan(&request).await?;
@@ -323,6 +331,7 @@ async fn start_migration(
                         restart: m.restart,
                         move_to: m.move_to,
                         drop_timers: m.drop_timers,
+                        new_due_dates: m.new_due_dates,
                     },
                 )
             })

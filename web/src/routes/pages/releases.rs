@@ -45,6 +45,8 @@ struct RestartForm {
     #[serde(default)]
     drop_timers: Option<String>,
     #[serde(default)]
+    new_due_dates: Option<String>,
+    #[serde(default)]
     reason: String,
     /// `dry_run` (the default) or `restart`.
     #[serde(default)]
@@ -72,6 +74,7 @@ impl RestartForm {
             states: self.states.split(',').filter_map(text).collect(),
             to_state: text(&self.to_state),
             drop_timers: self.drop_timers.is_some(),
+            new_due_dates: self.new_due_dates.is_some(),
             reason: self.reason.trim().to_owned(),
         })
     }
