@@ -33,6 +33,8 @@ pub enum AuditAction {
     InstanceSuspend,
     InstanceResume,
     InstanceCancel,
+    /// A caseworker took a task over from the colleague who had claimed it.
+    TaskTakeOver,
     IncidentRetry,
     IncidentSkip,
     IncidentCancel,
@@ -62,13 +64,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 31] = [
         Self::PersonRead,
         Self::PersonSearch,
         Self::InstanceStart,
         Self::InstanceSuspend,
         Self::InstanceResume,
         Self::InstanceCancel,
+        Self::TaskTakeOver,
         Self::IncidentRetry,
         Self::IncidentSkip,
         Self::IncidentCancel,
@@ -103,6 +106,7 @@ impl AuditAction {
             Self::InstanceSuspend => "instance.suspend",
             Self::InstanceResume => "instance.resume",
             Self::InstanceCancel => "instance.cancel",
+            Self::TaskTakeOver => "task.take_over",
             Self::IncidentRetry => "incident.retry",
             Self::IncidentSkip => "incident.skip",
             Self::IncidentCancel => "incident.cancel",

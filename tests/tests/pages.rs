@@ -892,7 +892,126 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
     assert_eq!(again.status, StatusCode::CONFLICT);
 }
 
+/// A task a colleague holds is shown read-only with "Overtag"; taking it over is recorded with
+/// whom it was taken from. A submit a colleague beat comes back as a 409 that says who, with
+/// what was typed kept; a closed task shows what was submitted, by whom.
+async fn a_held_task_is_read_only_until_taken_over_and_a_beaten_submit_keeps_the_input(
+    backend: Backend,
+) {
+    let web = Web::start(backend).await;
+    let task = web.case("0101501234", "101", "Gennemgå sagen").await;
+    let path = format!("/tasks/{task}");
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    let csrf = anna.csrf(&path).await;
+    let claimed = web
+        .api(
+            Method::POST,
+            &format!("/api/tasks/{task}/claim"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
+
+    let held = anna.get(&path).await;
+    assert_eq!(held.status, StatusCode::OK);
+    assert!(
+        held.text.contains("Opgaven behandles af admin"),
+        "{}",
+        held.text
+    );
+    assert!(held.text.contains("<fieldset disabled>"), "read-only");
+    assert!(held.text.contains("id=\"take-over\""));
+    assert!(!held.text.contains("Afslut opgaven"), "no submit button");
+
+    // Sent from a page loaded before the claim: refused, saying who, with the input kept.
+    let beaten = anna
+        .post(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("decision", "approve"),
+                ("note", "mit notat"),
+            ],
+        )
+        .await;
+    assert_eq!(beaten.status, StatusCode::CONFLICT);
+    assert!(
+        beaten.text.contains("admin har taget opgaven imens"),
+        "{}",
+        beaten.text
+    );
+    assert!(beaten.text.contains("mit notat"), "what was typed is kept");
+
+    let taken = anna
+        .post(&format!("{path}/take-over"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.text);
+    let mine = anna
+        .get(taken.headers[header::LOCATION].to_str().expect("ascii"))
+        .await;
+    assert!(mine.text.contains("Du har overtaget opgaven."));
+    assert!(!mine.text.contains("<fieldset disabled>"));
+    assert!(mine.text.contains("Afslut opgaven"));
+    let audit = web
+        .api(
+            Method::GET,
+            "/api/admin/audit?action=task.take_over",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    let entries = audit.json()["entries"].clone();
+    assert_eq!(entries.as_array().map(Vec::len), Some(1), "{}", audit.text);
+    assert_eq!(entries[0]["actor"], "anna");
+    assert_eq!(entries[0]["detail"]["from"], "admin");
+    assert_eq!(entries[0]["subject"], "0101501234");
+
+    // Completed by a colleague while anna typed: a 409, her input shown as not saved, and
+    // what the colleague submitted, labelled as the form labels it.
+    let other = web.case("0101501234", "101", "Anden sag").await;
+    let other_path = format!("/tasks/{other}");
+    let completed = web
+        .api(
+            Method::POST,
+            &format!("/api/tasks/{other}/complete"),
+            Some(&web.admin),
+            Some(serde_json::json!({ "decision": "reject", "note": "afvist af admin" })),
+        )
+        .await;
+    assert_eq!(completed.status, StatusCode::OK, "{}", completed.text);
+    let late = anna
+        .post(
+            &other_path,
+            &[
+                ("_csrf", &csrf),
+                ("decision", "approve"),
+                ("note", "for sent"),
+            ],
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert!(
+        late.text.contains("Opgaven blev afsluttet af en kollega"),
+        "{}",
+        late.text
+    );
+    assert!(late.text.contains("Dine indtastninger blev ikke gemt"));
+    assert!(late.text.contains("for sent"));
+    let closed = anna.get(&other_path).await;
+    assert_eq!(closed.status, StatusCode::OK);
+    assert!(closed.text.contains("afsluttet, admin"), "{}", closed.text);
+    assert!(
+        closed.text.contains("<dt>Afgørelse</dt><dd>reject</dd>"),
+        "{}",
+        closed.text
+    );
+    assert!(closed.text.contains("afvist af admin"));
+}
+
 on_both_backends!(
+    a_held_task_is_read_only_until_taken_over_and_a_beaten_submit_keeps_the_input,
     the_dead_letter_page_pages_and_links_to_each_whole_letter,
     a_flood_against_one_user_or_from_one_address_locks_no_one_else_out,
     disabling_a_user_ends_their_sessions_for_good,

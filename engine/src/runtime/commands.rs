@@ -283,6 +283,52 @@ impl Engine {
         .await
     }
 
+    /// Takes an open task over from the colleague who claimed it (they are away, the citizen
+    /// is waiting): the claim becomes `actor`'s, and the audit log records from whom, in the
+    /// same transaction. A task nobody holds is simply claimed; a closed one is a 409, and so
+    /// is a claim that changed hands meanwhile (the page shows the task again).
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn take_over_task(
+        &self,
+        task_id: Uuid,
+        actor: &Actor,
+    ) -> Result<crate::instance::Task> {
+        self.retrying(|| async {
+            let (_turn, conn) = self.begin_write().await?;
+            let scope = actor.task_scope();
+            let before = self.visible_task(&conn, task_id, actor).await?;
+            if before.status != "open" {
+                return Err(TransitionError::TaskClosed {
+                    task: task_id,
+                    status: before.status,
+                }
+                .into());
+            }
+            let Some(holder) = before.claimed_by.filter(|h| *h != actor.id) else {
+                store::set_task_claim(&conn, task_id, scope.as_deref(), &actor.id, true).await?;
+                let task = self.visible_task(&conn, task_id, actor).await?;
+                self.commit(conn).await?;
+                return Ok(task);
+            };
+            // The write runs under the writer's turn (SQLite) or re-checks the holder in its
+            // WHERE (PostgreSQL): a claim that changed hands since the read is not overridden.
+            if !store::take_over_task(&conn, task_id, scope.as_deref(), &holder, &actor.id).await? {
+                return Err(TransitionError::Raced(
+                    "the task changed hands meanwhile; look at it again".into(),
+                )
+                .into());
+            }
+            let task = self.visible_task(&conn, task_id, actor).await?;
+            let record = AuditRecord::new(AuditAction::TaskTakeOver)
+                .subject(task.subject.clone())
+                .target(task_id)
+                .detail(json!({ "from": holder }));
+            self.commit_recorded(conn, actor, record).await?;
+            Ok(task)
+        })
+        .await
+    }
+
     /// An open task the actor may see, its active instance, and the scope its form's
     /// expressions see (vars, subject, actor, today); refused when the task is closed or its
     /// instance is no longer in a manual step.

@@ -117,6 +117,48 @@ impl Engine {
         Ok(found)
     }
 
+    /// What was submitted on a closed task, as the form showed it: each field's label and the
+    /// value (a choice by its label), in the form's order; values the form does not name (it
+    /// changed since) follow under their own names. Shown beside a task already read, so not
+    /// recorded again.
+    pub async fn submitted_values(&self, task: &Task) -> Result<Vec<(String, String)>> {
+        let Some(Value::Object(data)) = &task.data else {
+            return Ok(Vec::new());
+        };
+        let conn = self.db.begin().await?;
+        let loaded = self.load_any(&conn, task.instance_id).await;
+        conn.rollback().await?;
+        let form = match &loaded {
+            Ok((def, _)) => manual_form(def, &task.state).ok(),
+            Err(_) => None,
+        };
+        let text = |value: &Value| match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let mut shown = Vec::new();
+        let mut named = std::collections::HashSet::new();
+        for field in form.map(|f| f.fields.as_slice()).unwrap_or_default() {
+            let Some(value) = data.get(&field.name) else {
+                continue;
+            };
+            named.insert(field.name.as_str());
+            let value = text(value);
+            let label = Form::choices_of(field, &self.registry)
+                .into_iter()
+                .find(|c| c.value == value)
+                .map_or(value, |c| c.label);
+            shown.push((field.label.clone(), label));
+        }
+        for (name, value) in data {
+            if !named.contains(name.as_str()) {
+                shown.push((name.clone(), text(value)));
+            }
+        }
+        Ok(shown)
+    }
+
     /// The form of an open task the actor may see, with its defaults evaluated now.
     pub async fn task_form(&self, task_id: Uuid, actor: &Actor) -> Result<TaskForm> {
         let conn = self.db.begin().await?;

@@ -219,6 +219,26 @@ pub async fn set_task_claim<C: ConnectionTrait>(
     Ok(update.exec(conn).await?.rows_affected == 1)
 }
 
+/// Moves the claim of an open task from `holder` to `actor`; false when the task is no longer
+/// open, not in `municipality`, or no longer `holder`'s (someone was quicker).
+pub async fn take_over_task<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    municipality: Option<&str>,
+    holder: &str,
+    actor: &str,
+) -> Result<bool, DbErr> {
+    let mut update = task::Entity::update_many()
+        .col_expr(task::Column::ClaimedBy, SqlExpr::value(actor))
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::ClaimedBy.eq(holder));
+    if let Some(m) = municipality {
+        update = update.filter(task::Column::Municipality.eq(m));
+    }
+    Ok(update.exec(conn).await?.rows_affected == 1)
+}
+
 /// Closes an open task. With `respect_claims`, only a task nobody else has claimed: the
 /// claim is part of the UPDATE, so one taken a moment ago is not overridden. Nothing
 /// matched means someone else was first (completed or claimed it): a 409 saying which.

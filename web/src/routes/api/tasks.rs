@@ -31,6 +31,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_task))
         .routes(routes!(claim_task))
         .routes(routes!(unclaim_task))
+        .routes(routes!(take_over_task))
         .routes(routes!(complete_task))
 }
 
@@ -59,6 +60,20 @@ pub(crate) struct InboxQuery {
 }
 
 /// A page of the inbox and the counts per kind of everything the filter matches.
+/// Takes the task over from the colleague who claimed it (recorded in the audit log, naming
+/// them); a task nobody holds is simply claimed.
+#[utoipa::path(post, path = "/tasks/{id}/take-over", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
+    responses((status = 200, body = TaskView), (status = 404, body = ErrorBody), (status = 409, description = "closed, or the claim changed hands meanwhile", body = ErrorBody)))]
+async fn take_over_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<TaskView>> {
+    caller.require(WORKERS)?;
+    let task = state.engine.take_over_task(id, &caller.actor()).await?;
+    Ok(Json(task.into()))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Inbox {
     pub tasks: Vec<TaskView>,

@@ -1,12 +1,16 @@
 //! The task page: the form of the manual step, rendered from the definition, with the
 //! person's overview beside it. A form with errors comes back with the entered values and a
-//! message at each wrong field (422); a task someone else completed first says so (409).
+//! message at each wrong field (422). A task a colleague holds is shown read-only with a way
+//! to take it over (recorded); a submit that a colleague beat (they claimed or completed the
+//! task meanwhile) comes back as a 409 that says who, with the input kept. A closed task shows
+//! what was submitted, by whom and when.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use forlob_engine::error::TransitionError;
 use forlob_engine::form::FieldErrors;
 use forlob_engine::{EngineError, Role};
 use serde_json::{Map, Value, json};
@@ -21,7 +25,28 @@ use crate::routes::api::persons::PERSON;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/tasks/{id}", get(task_page).post(submit))
+    Router::new()
+        .route("/tasks/{id}", get(task_page).post(submit))
+        .route("/tasks/{id}/take-over", axum::routing::post(take_over))
+}
+
+/// Why the page is shown again instead of going on: nothing, or a colleague's change.
+enum Conflict {
+    None,
+    /// `by` claimed the task meanwhile; the input is kept in the (read-only) form.
+    ClaimedBy(String),
+    /// The task was closed meanwhile; the input is shown, but it was not saved.
+    Closed(Map<String, Value>),
+}
+
+async fn take_over(
+    State(state): State<AppState>,
+    SignedIn(_chrome, caller): SignedIn,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Caseworker, Role::Admin])?;
+    state.engine.take_over_task(id, &caller.actor()).await?;
+    Ok(super::done(&format!("/tasks/{id}"), "task.taken_over").into_response())
 }
 
 async fn task_page(
@@ -30,16 +55,13 @@ async fn task_page(
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
-    render(
-        &state,
-        &chrome,
-        &caller,
-        id,
-        None,
-        &FieldErrors::new(),
-        StatusCode::OK,
-    )
-    .await
+    let shown = Shown {
+        values: None,
+        errors: FieldErrors::new(),
+        conflict: Conflict::None,
+        status: StatusCode::OK,
+    };
+    render(&state, &chrome, &caller, id, shown).await
 }
 
 async fn submit(
@@ -50,12 +72,12 @@ async fn submit(
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
     let values = form_values(pairs);
-    match state
+    let shown = match state
         .engine
         .complete_task(id, &values, &caller.actor())
         .await
     {
-        Ok(()) => Ok(super::done("/inbox", "task.completed").into_response()),
+        Ok(()) => return Ok(super::done("/inbox", "task.completed").into_response()),
         Err(EngineError::Invalid(mut errors)) => {
             // The engine's own "required" in the page's language; the definitions' messages
             // are already in theirs.
@@ -64,31 +86,54 @@ async fn submit(
                     *message = state.ui.text(chrome.lang, "task.required");
                 }
             }
-            render(
-                &state,
-                &chrome,
-                &caller,
-                id,
-                Some(values),
-                &errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            Shown {
+                values: Some(values),
+                errors,
+                conflict: Conflict::None,
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+            }
         }
-        Err(other) => Err(other.into()),
-    }
+        // A colleague was quicker: the page again, saying who, with nothing typed lost.
+        Err(EngineError::Transition(TransitionError::TaskClaimed { by, .. })) => Shown {
+            values: Some(values),
+            errors: FieldErrors::new(),
+            conflict: Conflict::ClaimedBy(by),
+            status: StatusCode::CONFLICT,
+        },
+        Err(EngineError::Transition(TransitionError::TaskClosed { .. })) => Shown {
+            values: None,
+            errors: FieldErrors::new(),
+            conflict: Conflict::Closed(values),
+            status: StatusCode::CONFLICT,
+        },
+        Err(other) => return Err(other.into()),
+    };
+    render(&state, &chrome, &caller, id, shown).await
 }
 
-/// The page of task `id`; `values` are what was entered (None: the form's defaults).
+/// How the page is shown: the values in the form (None: the form's defaults), the errors at
+/// its fields, a colleague's change that beat this caseworker, and the answer's status.
+struct Shown {
+    values: Option<Map<String, Value>>,
+    errors: FieldErrors,
+    conflict: Conflict,
+    status: StatusCode,
+}
+
+/// The page of task `id` as `shown` says.
 async fn render(
     state: &AppState,
     chrome: &Chrome,
     caller: &Caller,
     id: Uuid,
-    values: Option<Map<String, Value>>,
-    errors: &FieldErrors,
-    status: StatusCode,
+    shown: Shown,
 ) -> Result<Response, AppError> {
+    let Shown {
+        values,
+        errors,
+        conflict,
+        status,
+    } = shown;
     let actor = caller.actor();
     // The task and the person beside it: one look, recorded before anything is shown.
     let (task, overview) = state.engine.task_with_overview(id, PERSON, &actor).await?;
@@ -97,7 +142,7 @@ async fn render(
         let values = values.unwrap_or(with_form.defaults);
         let html = state
             .engine
-            .render_form(&with_form.form, &values, errors)
+            .render_form(&with_form.form, &values, &errors)
             .map_err(|e| AppError::internal(&e))?;
         (
             Some(html),
@@ -105,9 +150,33 @@ async fn render(
             TaskView::from(with_form.task),
         )
     } else {
-        (None, None, TaskView::from(task))
+        (None, None, TaskView::from(task.clone()))
+    };
+    // What was submitted (closed task), and what this caseworker typed in vain (a colleague
+    // closed it first), each as the form labels it.
+    let submitted = match task.status.as_str() {
+        "open" => Vec::new(),
+        _ => state.engine.submitted_values(&task).await?,
+    };
+    let (claimed_now_by, unsaved) = match conflict {
+        Conflict::None => (None, Vec::new()),
+        Conflict::ClaimedBy(by) => (Some(by), Vec::new()),
+        Conflict::Closed(typed) => {
+            let mut as_typed = task.clone();
+            as_typed.data = Some(Value::Object(typed));
+            (None, state.engine.submitted_values(&as_typed).await?)
+        }
+    };
+    let pairs = |pairs: Vec<(String, String)>| {
+        pairs
+            .into_iter()
+            .map(|(label, value)| json!({ "label": label, "value": value }))
+            .collect::<Vec<_>>()
     };
     let data = json!({
+        "submitted": pairs(submitted),
+        "unsaved": pairs(unsaved),
+        "claimed_now_by": claimed_now_by,
         "task": task_view,
         "process_title": process_title,
         "form_html": form_html,
