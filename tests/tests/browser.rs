@@ -395,3 +395,79 @@ async fn an_auditor_finds_who_read_a_persons_data() {
         })
         .await;
 }
+
+/// A colleague holds the task: anna sees it read-only, takes it over, and when the colleague
+/// takes it back while she types, her submit comes back as a 409 page that names them, with
+/// what she typed still in the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caseworker_takes_over_a_colleagues_task_and_keeps_her_input_when_beaten() {
+    let Some(browser) = Browser::launch(
+        "a_caseworker_takes_over_a_colleagues_task_and_keeps_her_input_when_beaten",
+    )
+    .await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    let task = a_week_of_work(&site).await;
+    let bente = forlob_engine::Actor {
+        id: "bente".into(),
+        municipality: Some("101".into()),
+        role: "caseworker".into(),
+        via: forlob_engine::Via::Page,
+    };
+    site.engine
+        .claim_task(task, &bente, true)
+        .await
+        .expect("a colleague claims the task");
+    let engine = site.engine.clone();
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "anna").await;
+            c.goto(&site.url(&format!("/tasks/{task}")))
+                .await
+                .expect("the task page loads");
+            assert!(text_of(&c, "#held-by").await.contains("bente"));
+            let disabled = "return document.querySelector('form.task-form fieldset').disabled;";
+            assert_eq!(
+                c.execute(disabled, vec![]).await.expect("a script runs"),
+                json!(true),
+                "read-only while bente holds it"
+            );
+            assert_eq!(count(&c, "form.task-form button[type=submit]").await, 0);
+            screenshot(&c, "task-held.png").await;
+
+            click(&c, "#take-over").await;
+            until(&c, "document.querySelector('p.flash.ok') !== null").await;
+            assert_eq!(text_of(&c, "p.flash.ok").await, "Du har overtaget opgaven.");
+            element(&c, "#f-decision")
+                .await
+                .select_by_value("bevilget")
+                .await
+                .expect("the decision can be chosen");
+            fill(&c, "#f-note", "Bevilget efter samtale.").await;
+            // Bente takes it back while anna types.
+            engine
+                .take_over_task(task, &bente)
+                .await
+                .expect("bente takes the task back");
+            click(&c, "form.task-form button[type=submit]").await;
+            until(&c, "document.querySelector('#conflict') !== null").await;
+            assert!(
+                text_of(&c, "#conflict")
+                    .await
+                    .contains("bente har taget opgaven imens")
+            );
+            assert_eq!(
+                element(&c, "#f-note")
+                    .await
+                    .prop("value")
+                    .await
+                    .expect("a textarea has a value")
+                    .as_deref(),
+                Some("Bevilget efter samtale."),
+                "what anna typed is still there"
+            );
+        })
+        .await;
+}
