@@ -943,15 +943,25 @@ async fn a_held_task_is_read_only_until_taken_over_and_a_beaten_submit_keeps_the
         beaten.text
     );
     assert!(beaten.text.contains("mit notat"), "what was typed is kept");
+    assert!(
+        !beaten.text.contains("<fieldset disabled>"),
+        "and goes along with the take-over"
+    );
 
-    let taken = anna
-        .post(&format!("{path}/take-over"), &[("_csrf", &csrf)])
-        .await;
-    assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.text);
+    // "Overtag opgaven" posts the task form: the typed values come back, editable now.
     let mine = anna
-        .get(taken.headers[header::LOCATION].to_str().expect("ascii"))
+        .post(
+            &format!("{path}/take-over"),
+            &[
+                ("_csrf", &csrf),
+                ("decision", "approve"),
+                ("note", "mit notat"),
+            ],
+        )
         .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
     assert!(mine.text.contains("Du har overtaget opgaven."));
+    assert!(mine.text.contains("mit notat"));
     assert!(!mine.text.contains("<fieldset disabled>"));
     assert!(mine.text.contains("Afslut opgaven"));
     let audit = web

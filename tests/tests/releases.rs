@@ -1496,6 +1496,10 @@ async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(back
     let start = forlob_engine::Clock::now(app.clock.as_ref());
     let mut ids = Vec::new();
     for i in 0..2 {
+        // An hour apart, so each has its own deadline and none can take the other's.
+        app.clock
+            .set(start + chrono::Duration::hours(i))
+            .expect("the clock moves on");
         ids.push(
             app.engine
                 .start_instance("rel-due", &format!("d{i}"), Map::new(), &Actor::system())
@@ -1510,8 +1514,15 @@ async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(back
         .expect("v2 deploys");
     let later = start + chrono::Duration::days(2);
     app.clock.set(later).expect("the clock moves on");
-    let first_due = due_of(&app.engine, ids[0]).await;
-    assert_eq!(first_due, start + chrono::Duration::days(5));
+    let mut first_due = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let due = due_of(&app.engine, *id).await;
+        assert_eq!(
+            due,
+            start + chrono::Duration::days(5) + chrono::Duration::hours(i as i64)
+        );
+        first_due.push(due);
+    }
 
     let restart = |new_due_dates: bool, state: &str| RestartRequest {
         process: "rel-due".into(),
@@ -1531,14 +1542,10 @@ async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(back
         .await
         .expect("migrates");
     assert_eq!(status.count("done"), 2, "{:?}", status.counts);
-    for id in &ids {
+    for (id, due) in ids.iter().zip(&first_due) {
         let i = instance(&app.engine, *id).await;
         assert_eq!((i.version, i.state.as_str()), (2, "review"));
-        assert_eq!(
-            due_of(&app.engine, *id).await,
-            first_due,
-            "the deadline stays"
-        );
+        assert_eq!(due_of(&app.engine, *id).await, *due, "the deadline stays");
     }
 
     // v3, restarted with new due dates: five days from now.

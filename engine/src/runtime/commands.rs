@@ -286,7 +286,7 @@ impl Engine {
     /// Takes an open task over from the colleague who claimed it (they are away, the citizen
     /// is waiting): the claim becomes `actor`'s, and the audit log records from whom, in the
     /// same transaction. A task nobody holds is simply claimed; a closed one is a 409, and so
-    /// is a claim that changed hands meanwhile (the page shows the task again).
+    /// is a claim that changed hands between the read and the write.
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn take_over_task(
         &self,
@@ -305,8 +305,18 @@ impl Engine {
                 .into());
             }
             let Some(holder) = before.claimed_by.filter(|h| *h != actor.id) else {
-                store::set_task_claim(&conn, task_id, scope.as_deref(), &actor.id, true).await?;
+                // Nobody holds it (or the caller does): a claim, which may still lose to a
+                // colleague's claim or completion on another node since the read.
+                let claimed =
+                    store::set_task_claim(&conn, task_id, scope.as_deref(), &actor.id, true)
+                        .await?;
                 let task = self.visible_task(&conn, task_id, actor).await?;
+                if !claimed {
+                    return Err(TransitionError::Raced(
+                        "the task changed hands meanwhile; look at it again".into(),
+                    )
+                    .into());
+                }
                 self.commit(conn).await?;
                 return Ok(task);
             };

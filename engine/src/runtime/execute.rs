@@ -340,12 +340,13 @@ impl Engine {
                         def.id
                     )));
                 }
+                // In the order the old tasks were made, so several of one kind keep theirs.
                 let due_at = match tx
                     .kept_due
                     .iter()
                     .position(|(instance, k, _)| *instance == row.id && *k == kind)
                 {
-                    Some(at) => Some(tx.kept_due.swap_remove(at).2),
+                    Some(at) => Some(tx.kept_due.remove(at).2),
                     None => due_at,
                 };
                 let title = self

@@ -330,7 +330,8 @@ struct Pace {
     seed: u64,
 }
 
-/// One caseworker's loop: read the inbox, complete the first task of their share of it.
+/// One caseworker's loop: read the inbox, open the first task of their share of it (a
+/// recorded read), complete it.
 async fn work(addr: SocketAddr, me: Caseworker, pace: Pace, ready: Arc<Barrier>) -> Tally {
     let Pace {
         duration,

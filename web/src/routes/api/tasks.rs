@@ -60,19 +60,6 @@ pub(crate) struct InboxQuery {
 }
 
 /// A page of the inbox and the counts per kind of everything the filter matches.
-/// Takes the task over from the colleague who claimed it (recorded in the audit log, naming
-/// them); a task nobody holds is simply claimed.
-#[utoipa::path(post, path = "/tasks/{id}/take-over", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
-    responses((status = 200, body = TaskView), (status = 404, body = ErrorBody), (status = 409, description = "closed, or the claim changed hands meanwhile", body = ErrorBody)))]
-async fn take_over_task(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> Result<Json<TaskView>> {
-    caller.require(WORKERS)?;
-    let task = state.engine.take_over_task(id, &caller.actor()).await?;
-    Ok(Json(task.into()))
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Inbox {
@@ -311,6 +298,20 @@ async fn unclaim_task(
 ) -> Result<Json<TaskView>> {
     caller.require(WORKERS)?;
     let task = state.engine.claim_task(id, &caller.actor(), false).await?;
+    Ok(Json(task.into()))
+}
+
+/// Takes the task over from the colleague who claimed it (recorded in the audit log, naming
+/// them); a task nobody holds is simply claimed.
+#[utoipa::path(post, path = "/tasks/{id}/take-over", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
+    responses((status = 200, body = TaskView), (status = 404, body = ErrorBody), (status = 409, description = "closed, or the claim changed hands meanwhile", body = ErrorBody)))]
+async fn take_over_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<TaskView>> {
+    caller.require(WORKERS)?;
+    let task = state.engine.take_over_task(id, &caller.actor()).await?;
     Ok(Json(task.into()))
 }
 

@@ -39,14 +39,28 @@ enum Conflict {
     Closed(Map<String, Value>),
 }
 
+/// Takes the task over. The button belongs to the task form: after a beaten submit the
+/// values typed are posted along and shown again, now editable; otherwise back to the page.
 async fn take_over(
     State(state): State<AppState>,
-    SignedIn(_chrome, caller): SignedIn,
+    SignedIn(mut chrome, caller): SignedIn,
     Path(id): Path<Uuid>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
     state.engine.take_over_task(id, &caller.actor()).await?;
-    Ok(super::done(&format!("/tasks/{id}"), "task.taken_over").into_response())
+    let values = form_values(pairs);
+    if values.is_empty() {
+        return Ok(super::done(&format!("/tasks/{id}"), "task.taken_over").into_response());
+    }
+    chrome.flash = Some(state.ui.text(chrome.lang, "task.taken_over"));
+    let shown = Shown {
+        values: Some(values),
+        errors: FieldErrors::new(),
+        conflict: Conflict::None,
+        status: StatusCode::OK,
+    };
+    render(&state, &chrome, &caller, id, shown).await
 }
 
 async fn task_page(
@@ -158,6 +172,12 @@ async fn render(
         "open" => Vec::new(),
         _ => state.engine.submitted_values(&task).await?,
     };
+    let claimed_by_other = task_view
+        .claimed_by
+        .as_deref()
+        .is_some_and(|c| c != caller.user.username);
+    let closed_by_me =
+        task.status == "completed" && task.completed_by.as_deref() == Some(actor.id.as_str());
     let (claimed_now_by, unsaved) = match conflict {
         Conflict::None => (None, Vec::new()),
         Conflict::ClaimedBy(by) => (Some(by), Vec::new()),
@@ -176,6 +196,8 @@ async fn render(
     let data = json!({
         "submitted": pairs(submitted),
         "unsaved": pairs(unsaved),
+        "read_only": claimed_by_other && claimed_now_by.is_none(),
+        "closed_by_me": closed_by_me,
         "claimed_now_by": claimed_now_by,
         "task": task_view,
         "process_title": process_title,
@@ -183,7 +205,7 @@ async fn render(
         "has_errors": !errors.is_empty(),
         "error_count": errors.len(),
         "overview": overview,
-        "claimed_by_other": task_view.claimed_by.as_deref().is_some_and(|c| c != caller.user.username),
+        "claimed_by_other": claimed_by_other,
     });
     let page = state.ui.page("task", chrome, &task_view.title, data)?;
     Ok((status, page).into_response())
