@@ -35,6 +35,8 @@ pub enum AuditAction {
     InstanceCancel,
     /// A caseworker took a task over from the colleague who had claimed it.
     TaskTakeOver,
+    /// A task was given to a colleague of its municipality.
+    TaskAssign,
     IncidentRetry,
     IncidentSkip,
     IncidentCancel,
@@ -64,7 +66,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::PersonRead,
         Self::PersonSearch,
         Self::InstanceStart,
@@ -72,6 +74,7 @@ impl AuditAction {
         Self::InstanceResume,
         Self::InstanceCancel,
         Self::TaskTakeOver,
+        Self::TaskAssign,
         Self::IncidentRetry,
         Self::IncidentSkip,
         Self::IncidentCancel,
@@ -107,6 +110,7 @@ impl AuditAction {
             Self::InstanceResume => "instance.resume",
             Self::InstanceCancel => "instance.cancel",
             Self::TaskTakeOver => "task.take_over",
+            Self::TaskAssign => "task.assign",
             Self::IncidentRetry => "incident.retry",
             Self::IncidentSkip => "incident.skip",
             Self::IncidentCancel => "incident.cancel",

@@ -964,16 +964,7 @@ async fn a_held_task_is_read_only_until_taken_over_and_a_beaten_submit_keeps_the
     assert!(mine.text.contains("mit notat"));
     assert!(!mine.text.contains("<fieldset disabled>"));
     assert!(mine.text.contains("Afslut opgaven"));
-    let audit = web
-        .api(
-            Method::GET,
-            "/api/admin/audit?action=task.take_over",
-            Some(&web.admin),
-            None,
-        )
-        .await;
-    let entries = audit.json()["entries"].clone();
-    assert_eq!(entries.as_array().map(Vec::len), Some(1), "{}", audit.text);
+    let entries = the_one_audit_entry_of(&web, "task.take_over").await;
     assert_eq!(entries[0]["actor"], "anna");
     assert_eq!(entries[0]["detail"]["from"], "admin");
     assert_eq!(entries[0]["subject"], "0101501234");
@@ -1020,7 +1011,112 @@ async fn a_held_task_is_read_only_until_taken_over_and_a_beaten_submit_keeps_the
     assert!(closed.text.contains("afvist af admin"));
 }
 
+/// The audit log's entries of `action`, as the admin reads them, checked to be one.
+async fn the_one_audit_entry_of(web: &Web, action: &str) -> serde_json::Value {
+    let path = format!("/api/admin/audit?action={action}");
+    let audit = web.api(Method::GET, &path, Some(&web.admin), None).await;
+    let entries = audit.json()["entries"].clone();
+    assert_eq!(entries.as_array().map(Vec::len), Some(1), "{}", audit.text);
+    entries
+}
+
+/// A task goes to a colleague of its municipality only, from the task page or the API, and
+/// the audit log says who gave it to whom; one a third colleague holds is not given away.
+async fn a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else(backend: Backend) {
+    let web = Web::start(backend).await;
+    for username in ["carl", "dora"] {
+        forlob_web::users::add(
+            &web.state.engine,
+            forlob_web::users::UserSpec {
+                username: username.into(),
+                display_name: Some(format!("{username} Kollega")),
+                role: "caseworker".into(),
+                municipality: Some("101".into()),
+                password: None,
+            },
+            &forlob_engine::Actor::system(),
+        )
+        .await
+        .expect("a colleague is added");
+    }
+    let task = web.case("0101501234", "101", "Gennemgå sagen").await;
+    let assign = |to: &str| Some(serde_json::json!({ "to": to }));
+    let api = format!("/api/tasks/{task}/assign");
+    // Someone of another municipality, and nobody at all, are refused alike.
+    for stranger in ["bo", "nobody"] {
+        let refused = web
+            .api(Method::POST, &api, Some(&web.cw101), assign(stranger))
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.text
+        );
+        assert!(
+            refused.json()["details"]["to"].is_string(),
+            "{}",
+            refused.text
+        );
+    }
+    let unseen = web
+        .api(Method::POST, &api, Some(&web.cw147), assign("carl"))
+        .await;
+    assert_eq!(
+        unseen.status,
+        StatusCode::NOT_FOUND,
+        "147 does not see 101's task"
+    );
+
+    let path = format!("/tasks/{task}");
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    let page = anna.get(&path).await;
+    assert!(page.text.contains("id=\"assign\""), "{}", page.text);
+    assert!(
+        page.text
+            .contains("<option value=\"carl\">carl Kollega (carl)</option>")
+    );
+    assert!(
+        !page.text.contains("value=\"bo\""),
+        "only colleagues of 101"
+    );
+    let csrf = anna.csrf(&path).await;
+    let given = anna
+        .post(
+            &format!("{path}/assign"),
+            &[("_csrf", &csrf), ("to", "carl")],
+        )
+        .await;
+    assert_eq!(given.status, StatusCode::SEE_OTHER, "{}", given.text);
+    let inbox = anna
+        .get(given.headers[header::LOCATION].to_str().expect("ascii"))
+        .await;
+    assert!(inbox.text.contains("Opgaven er tildelt din kollega."));
+    let read = web
+        .api(
+            Method::GET,
+            &format!("/api/tasks/{task}"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(read.json()["task"]["claimed_by"], "carl", "{}", read.text);
+
+    // Carl holds it now: anna cannot pass it on to dora behind his back.
+    let held = web
+        .api(Method::POST, &api, Some(&web.cw101), assign("dora"))
+        .await;
+    assert_eq!(held.status, StatusCode::CONFLICT, "{}", held.text);
+
+    let entries = the_one_audit_entry_of(&web, "task.assign").await;
+    assert_eq!(entries[0]["actor"], "anna");
+    assert_eq!(entries[0]["detail"]["to"], "carl");
+    assert!(entries[0]["detail"]["from"].is_null());
+}
+
 on_both_backends!(
+    a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else,
     a_held_task_is_read_only_until_taken_over_and_a_beaten_submit_keeps_the_input,
     the_dead_letter_page_pages_and_links_to_each_whole_letter,
     a_flood_against_one_user_or_from_one_address_locks_no_one_else_out,

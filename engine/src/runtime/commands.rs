@@ -296,14 +296,7 @@ impl Engine {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let scope = actor.task_scope();
-            let before = self.visible_task(&conn, task_id, actor).await?;
-            if before.status != "open" {
-                return Err(TransitionError::TaskClosed {
-                    task: task_id,
-                    status: before.status,
-                }
-                .into());
-            }
+            let before = self.open_visible_task(&conn, task_id, actor).await?;
             let Some(holder) = before.claimed_by.filter(|h| *h != actor.id) else {
                 // Nobody holds it (or the caller does): a claim, which may still lose to a
                 // colleague's claim or completion on another node since the read.
@@ -312,21 +305,17 @@ impl Engine {
                         .await?;
                 let task = self.visible_task(&conn, task_id, actor).await?;
                 if !claimed {
-                    return Err(TransitionError::Raced(
-                        "the task changed hands meanwhile; look at it again".into(),
-                    )
-                    .into());
+                    return Err(changed_hands());
                 }
                 self.commit(conn).await?;
                 return Ok(task);
             };
             // The write runs under the writer's turn (SQLite) or re-checks the holder in its
             // WHERE (PostgreSQL): a claim that changed hands since the read is not overridden.
-            if !store::take_over_task(&conn, task_id, scope.as_deref(), &holder, &actor.id).await? {
-                return Err(TransitionError::Raced(
-                    "the task changed hands meanwhile; look at it again".into(),
-                )
-                .into());
+            if !store::move_claim(&conn, task_id, scope.as_deref(), Some(&holder), &actor.id)
+                .await?
+            {
+                return Err(changed_hands());
             }
             let task = self.visible_task(&conn, task_id, actor).await?;
             let record = AuditRecord::new(AuditAction::TaskTakeOver)
@@ -337,6 +326,105 @@ impl Engine {
             Ok(task)
         })
         .await
+    }
+
+    /// A task `actor` may see that is still open; a closed one is a 409 saying how it ended.
+    async fn open_visible_task(
+        &self,
+        conn: &DatabaseTransaction,
+        task_id: Uuid,
+        actor: &Actor,
+    ) -> Result<crate::instance::Task> {
+        let task = self.visible_task(conn, task_id, actor).await?;
+        if task.status != "open" {
+            return Err(TransitionError::TaskClosed {
+                task: task_id,
+                status: task.status,
+            }
+            .into());
+        }
+        Ok(task)
+    }
+
+    /// Gives an open task to `to`, an active caseworker of the task's municipality (a colleague
+    /// who is better placed, a case that belongs together), recorded in the audit log with
+    /// who held it before. The task must be free or the caller's own: one a third colleague
+    /// holds is a 409 (take it over first). Anyone else as `to` is refused alike, whether
+    /// they do not exist, are disabled or work elsewhere (422 at `to`).
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn assign_task(
+        &self,
+        task_id: Uuid,
+        actor: &Actor,
+        to: &str,
+    ) -> Result<crate::instance::Task> {
+        self.retrying(|| async {
+            let (_turn, conn) = self.begin_write().await?;
+            let scope = actor.task_scope();
+            let before = self.open_visible_task(&conn, task_id, actor).await?;
+            let colleague = store::user_by_username(&conn, to).await?.filter(|u| {
+                !u.disabled
+                    && u.role == crate::Role::Caseworker
+                    && u.municipality.is_some()
+                    && u.municipality == before.municipality
+            });
+            if colleague.is_none() {
+                let municipality = before.municipality.as_deref().unwrap_or("-");
+                return Err(EngineError::Invalid(
+                    [(
+                        "to".to_owned(),
+                        format!(
+                            "no active caseworker of municipality {municipality} is called `{to}`"
+                        ),
+                    )]
+                    .into(),
+                ));
+            }
+            let holder = before.claimed_by.clone();
+            if let Some(other) = holder.as_deref().filter(|h| *h != actor.id && *h != to) {
+                return Err(TransitionError::TaskClaimed {
+                    task: task_id,
+                    by: other.to_owned(),
+                }
+                .into());
+            }
+            if holder.as_deref() != Some(to)
+                && !store::move_claim(&conn, task_id, scope.as_deref(), holder.as_deref(), to)
+                    .await?
+            {
+                return Err(changed_hands());
+            }
+            let task = self.visible_task(&conn, task_id, actor).await?;
+            let record = AuditRecord::new(AuditAction::TaskAssign)
+                .subject(task.subject.clone())
+                .target(task_id)
+                .detail(json!({ "to": to, "from": holder }));
+            self.commit_recorded(conn, actor, record).await?;
+            Ok(task)
+        })
+        .await
+    }
+
+    /// The active caseworkers of `municipality` other than `actor`, to give a task to:
+    /// `(username, display name)`, by name.
+    pub async fn colleagues(
+        &self,
+        municipality: &str,
+        actor: &Actor,
+    ) -> Result<Vec<(String, String)>> {
+        let mut found: Vec<(String, String)> = store::users(&self.db)
+            .await?
+            .into_iter()
+            .filter(|u| {
+                !u.disabled
+                    && u.role == crate::Role::Caseworker
+                    && u.municipality.as_deref() == Some(municipality)
+                    && u.username != actor.id
+            })
+            .map(|u| (u.username, u.display_name))
+            .collect();
+        found.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(found)
     }
 
     /// An open task the actor may see, its active instance, and the scope its form's
@@ -409,4 +497,9 @@ pub(super) fn manual_form<'d>(def: &'d ProcessDefinition, state: &str) -> Result
         }
         .into()),
     }
+}
+
+/// The 409 of a claim that moved between a read and the write that relied on it.
+fn changed_hands() -> EngineError {
+    TransitionError::Raced("the task changed hands meanwhile; look at it again".into()).into()
 }

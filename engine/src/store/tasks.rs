@@ -219,20 +219,24 @@ pub async fn set_task_claim<C: ConnectionTrait>(
     Ok(update.exec(conn).await?.rows_affected == 1)
 }
 
-/// Moves the claim of an open task from `holder` to `actor`; false when the task is no longer
-/// open, not in `municipality`, or no longer `holder`'s (someone was quicker).
-pub async fn take_over_task<C: ConnectionTrait>(
+/// Moves the claim of an open task from `holder` (`None`: nobody holds it) to `to`; false
+/// when the task is no longer open, not in `municipality`, or no longer `holder`'s (someone
+/// was quicker).
+pub async fn move_claim<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     municipality: Option<&str>,
-    holder: &str,
-    actor: &str,
+    holder: Option<&str>,
+    to: &str,
 ) -> Result<bool, DbErr> {
     let mut update = task::Entity::update_many()
-        .col_expr(task::Column::ClaimedBy, SqlExpr::value(actor))
+        .col_expr(task::Column::ClaimedBy, SqlExpr::value(to))
         .filter(task::Column::Id.eq(id))
         .filter(task::Column::Status.eq("open"))
-        .filter(task::Column::ClaimedBy.eq(holder));
+        .filter(match holder {
+            Some(holder) => task::Column::ClaimedBy.eq(holder),
+            None => task::Column::ClaimedBy.is_null(),
+        });
     if let Some(m) = municipality {
         update = update.filter(task::Column::Municipality.eq(m));
     }

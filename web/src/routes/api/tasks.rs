@@ -32,6 +32,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(claim_task))
         .routes(routes!(unclaim_task))
         .routes(routes!(take_over_task))
+        .routes(routes!(assign_task))
         .routes(routes!(complete_task))
 }
 
@@ -312,6 +313,35 @@ async fn take_over_task(
 ) -> Result<Json<TaskView>> {
     caller.require(WORKERS)?;
     let task = state.engine.take_over_task(id, &caller.actor()).await?;
+    Ok(Json(task.into()))
+}
+
+/// Whom to give a task to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssignBody {
+    /// Username of an active caseworker of the task's municipality.
+    pub to: String,
+}
+
+/// Gives the task to a colleague of its municipality (recorded in the audit log). The task
+/// must be free or the caller's; one a third colleague holds is a 409.
+#[utoipa::path(post, path = "/tasks/{id}/assign", tag = "tasks", params(("id" = Uuid, Path, description = "task id")),
+    request_body = AssignBody,
+    responses((status = 200, body = TaskView), (status = 404, body = ErrorBody),
+        (status = 409, description = "closed, or held by someone else", body = ErrorBody),
+        (status = 422, description = "`to` is no active caseworker of the task's municipality", body = ErrorBody)))]
+async fn assign_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(body): Json<AssignBody>,
+) -> Result<Json<TaskView>> {
+    caller.require(WORKERS)?;
+    let task = state
+        .engine
+        .assign_task(id, &caller.actor(), &body.to)
+        .await?;
     Ok(Json(task.into()))
 }
 

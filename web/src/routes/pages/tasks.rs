@@ -28,6 +28,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/tasks/{id}", get(task_page).post(submit))
         .route("/tasks/{id}/take-over", axum::routing::post(take_over))
+        .route("/tasks/{id}/assign", axum::routing::post(assign))
 }
 
 /// Why the page is shown again instead of going on: nothing, or a colleague's change.
@@ -61,6 +62,26 @@ async fn take_over(
         status: StatusCode::OK,
     };
     render(&state, &chrome, &caller, id, shown).await
+}
+
+#[derive(serde::Deserialize)]
+struct AssignForm {
+    to: String,
+}
+
+/// Gives the task to a colleague, then back to the inbox.
+async fn assign(
+    State(state): State<AppState>,
+    SignedIn(_chrome, caller): SignedIn,
+    Path(id): Path<Uuid>,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Caseworker, Role::Admin])?;
+    state
+        .engine
+        .assign_task(id, &caller.actor(), form.to.trim())
+        .await?;
+    Ok(super::done("/inbox", "task.assigned").into_response())
 }
 
 async fn task_page(
@@ -176,6 +197,17 @@ async fn render(
         .claimed_by
         .as_deref()
         .is_some_and(|c| c != caller.user.username);
+    // Colleagues to give an open task to, when it is free or the caller's.
+    let colleagues = match (&form_html, &task.municipality) {
+        (Some(_), Some(municipality)) if !claimed_by_other => state
+            .engine
+            .colleagues(municipality, &actor)
+            .await?
+            .into_iter()
+            .map(|(username, name)| json!({ "username": username, "name": name }))
+            .collect(),
+        _ => Vec::new(),
+    };
     let closed_by_me =
         task.status == "completed" && task.completed_by.as_deref() == Some(actor.id.as_str());
     let (claimed_now_by, unsaved) = match conflict {
@@ -197,6 +229,7 @@ async fn render(
         "submitted": pairs(submitted),
         "unsaved": pairs(unsaved),
         "read_only": claimed_by_other && claimed_now_by.is_none(),
+        "colleagues": colleagues,
         "closed_by_me": closed_by_me,
         "claimed_now_by": claimed_now_by,
         "task": task_view,
