@@ -34,7 +34,7 @@ pub struct Schedule {
 
 /// Where a run stands. A run that started an instance has that instance's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
     Succeeded,
@@ -46,6 +46,9 @@ pub enum RunStatus {
     Missed,
     /// Waiting for the schedule's previous run to end (overlap policy queue).
     Queued,
+    /// Ended, but only because an admin skipped a step that had failed (an incident): not a
+    /// success, and shown apart from one.
+    EndedAfterSkip,
 }
 
 impl RunStatus {
@@ -58,6 +61,7 @@ impl RunStatus {
             Self::Skipped => "skipped",
             Self::Missed => "missed",
             Self::Queued => "queued",
+            Self::EndedAfterSkip => "ended_after_skip",
         }
     }
 }

@@ -85,6 +85,11 @@ impl Action for Chunk {
     }
 
     async fn run(&self, ctx: &ActionContext<'_>, input: ChunkInput) -> Result<Value, ActionError> {
+        if input.batch > 100 {
+            return Err(ActionError::permanent(
+                "the register refuses batches over 100",
+            ));
+        }
         let log = JobLog::of(ctx);
         let end = (input.after + input.batch).min(PERSONS);
         let subjects: Vec<String> = (input.after + 1..=end).map(|i| format!("p{i}")).collect();
@@ -840,7 +845,48 @@ async fn a_firing_due_while_a_long_job_runs_starts_on_time(backend: Backend) {
     );
 }
 
+/// A run whose failed step an admin skipped ended, but did not succeed: the logbook says so.
+async fn a_run_that_ends_after_its_failed_step_was_skipped_is_not_a_success(backend: Backend) {
+    let app = app(backend, "2025-06-02T09:00:00+02:00", None).await;
+    let run = app
+        .engine
+        .run_job_now(
+            &RunRequest {
+                process: Some("nightly-job".into()),
+                parameters: [("batch".to_owned(), json!(500))].into_iter().collect(),
+                ..RunRequest::default()
+            },
+            &admin(),
+        )
+        .await
+        .expect("runs now");
+    app.engine
+        .run_due()
+        .await
+        .expect("the chunk fails for good");
+    let (failed, _) = app.engine.job_run(run.id, 100).await.expect("run");
+    assert_eq!(failed.status, RunStatus::Failed);
+    let incident = forlob_engine::store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents")
+        .pop()
+        .expect("the failure is an incident");
+    app.engine
+        .skip_incident(incident.id, "done", &admin())
+        .await
+        .expect("skips to the end");
+    let (ended, _) = app.engine.job_run(run.id, 100).await.expect("run");
+    assert_eq!(ended.status, RunStatus::EndedAfterSkip);
+    assert_eq!(ended.status.as_str(), "ended_after_skip");
+    assert_eq!(
+        serde_json::to_value(ended.status).expect("serializes"),
+        json!("ended_after_skip"),
+        "the API says it as the CLI does"
+    );
+}
+
 on_both_backends!(
+    a_run_that_ends_after_its_failed_step_was_skipped_is_not_a_success,
     r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook,
     a_0230_job_runs_once_on_both_daylight_saving_days,
     missed_firings_follow_the_misfire_policy_after_a_downtime,

@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::entities::{instance, job_run, job_run_detail, schedule};
+use super::entities::{incident, instance, job_run, job_run_detail, schedule};
 use crate::instance::InstanceStatus;
 use crate::jobs::{JobRun, JobRunDetail, JobRunDetailLine, LogbookFilter, RunStatus, Schedule};
 use crate::schedule::CheckedSchedule;
@@ -364,24 +364,38 @@ pub async fn job_run_details<C: ConnectionTrait>(
         .collect())
 }
 
+/// Each run's instance: its status and when it ended.
+type RunInstances = std::collections::HashMap<Uuid, (String, Option<DateTime<Utc>>)>;
+
 /// Runs with the status and end their instances give them, in the order given.
 async fn with_instances<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<job_run::Model>,
 ) -> Result<Vec<JobRun>, DbErr> {
     let ids: Vec<Uuid> = rows.iter().filter_map(|r| r.instance_id).collect();
-    let instances: std::collections::HashMap<Uuid, (String, Option<DateTime<Utc>>)> =
-        if ids.is_empty() {
-            Default::default()
-        } else {
-            instance::Entity::find()
-                .filter(instance::Column::Id.is_in(ids))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(|i| (i.id, (i.status, i.ended_at)))
-                .collect()
-        };
+    let (instances, skipped): (RunInstances, std::collections::HashSet<Uuid>) = if ids.is_empty() {
+        Default::default()
+    } else {
+        let instances = instance::Entity::find()
+            .filter(instance::Column::Id.is_in(ids.clone()))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, (i.status, i.ended_at)))
+            .collect();
+        // Runs that went on only because an admin skipped a failed step.
+        let skipped = incident::Entity::find()
+            .select_only()
+            .column(incident::Column::InstanceId)
+            .filter(incident::Column::InstanceId.is_in(ids))
+            .filter(incident::Column::Status.eq("skipped"))
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect();
+        (instances, skipped)
+    };
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -391,6 +405,11 @@ async fn with_instances<C: ConnectionTrait>(
                 (Some("missed"), _) => RunStatus::Missed,
                 (Some("queued"), _) => RunStatus::Queued,
                 (_, Some((status, _))) => match InstanceStatus::parse(status) {
+                    Some(InstanceStatus::Completed)
+                        if r.instance_id.is_some_and(|id| skipped.contains(&id)) =>
+                    {
+                        RunStatus::EndedAfterSkip
+                    }
                     Some(InstanceStatus::Completed) => RunStatus::Succeeded,
                     Some(InstanceStatus::Incident) => RunStatus::Failed,
                     Some(InstanceStatus::Cancelled) => RunStatus::Cancelled,

@@ -290,7 +290,8 @@ pub(crate) struct JobRunView {
     pub fire_at: DateTime<Utc>,
     /// `schedule`, `misfire` or `manual`.
     pub trigger: String,
-    /// `running`, `succeeded`, `failed`, `cancelled`, `skipped`, `missed` or `queued`.
+    /// `running`, `succeeded`, `failed`, `cancelled`, `skipped`, `missed`, `queued` or
+    /// `ended_after_skip` (ended only because an admin skipped a failed step).
     pub status: String,
     pub reason: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
