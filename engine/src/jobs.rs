@@ -46,8 +46,8 @@ pub enum RunStatus {
     Missed,
     /// Waiting for the schedule's previous run to end (overlap policy queue).
     Queued,
-    /// Ended, but only because an admin skipped a step that had failed (an incident): not a
-    /// success, and shown apart from one.
+    /// Ended after an admin skipped a step that had failed (an incident of the run's instance
+    /// was resolved by a skip): not a plain success, and shown apart from one.
     EndedAfterSkip,
 }
 

@@ -1113,6 +1113,25 @@ async fn a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else(back
     assert_eq!(entries[0]["actor"], "anna");
     assert_eq!(entries[0]["detail"]["to"], "carl");
     assert!(entries[0]["detail"]["from"].is_null());
+
+    // Giving carl what is his changes nothing and records nothing; an admin may move his
+    // claim to dora, and the entry names whose it was.
+    let again = web
+        .api(Method::POST, &api, Some(&web.cw101), assign("carl"))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    the_one_audit_entry_of(&web, "task.assign").await;
+    let moved = web
+        .api(Method::POST, &api, Some(&web.admin), assign("dora"))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    assert_eq!(moved.json()["claimed_by"], "dora", "{}", moved.text);
+    let path = "/api/admin/audit?action=task.assign";
+    let audit = web.api(Method::GET, path, Some(&web.admin), None).await;
+    let newest = audit.json()["entries"][0].clone();
+    assert_eq!(newest["actor"], "admin");
+    assert_eq!(newest["detail"]["from"], "carl");
+    assert_eq!(newest["detail"]["to"], "dora");
 }
 
 on_both_backends!(

@@ -348,8 +348,8 @@ impl Engine {
 
     /// Gives an open task to `to`, an active caseworker of the task's municipality (a colleague
     /// who is better placed, a case that belongs together), recorded in the audit log with
-    /// who held it before. The task must be free or the caller's own: one a third colleague
-    /// holds is a 409 (take it over first). Anyone else as `to` is refused alike, whether
+    /// who held it before. A caseworker gives away a free task or their own (one a third
+    /// colleague holds is a 409: take it over first); an admin may move anyone's claim. Anyone else as `to` is refused alike, whether
     /// they do not exist, are disabled or work elsewhere (422 at `to`).
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn assign_task(
@@ -369,29 +369,30 @@ impl Engine {
                     && u.municipality == before.municipality
             });
             if colleague.is_none() {
-                let municipality = before.municipality.as_deref().unwrap_or("-");
-                return Err(EngineError::Invalid(
-                    [(
-                        "to".to_owned(),
-                        format!(
-                            "no active caseworker of municipality {municipality} is called `{to}`"
-                        ),
-                    )]
-                    .into(),
-                ));
+                let why = match before.municipality.as_deref() {
+                    Some(m) => format!("no active caseworker of municipality {m} is called `{to}`"),
+                    None => "the task belongs to no municipality, so no caseworker can have it"
+                        .to_owned(),
+                };
+                return Err(EngineError::Invalid([("to".to_owned(), why)].into()));
             }
             let holder = before.claimed_by.clone();
-            if let Some(other) = holder.as_deref().filter(|h| *h != actor.id && *h != to) {
+            if holder.as_deref() == Some(to) {
+                // Theirs already: nothing changes, nothing to record.
+                return Ok(before);
+            }
+            // A caseworker gives away only a free task or their own; an admin (no scope) may
+            // move anyone's claim, and the entry names whose it was.
+            if let Some(other) = holder.as_deref().filter(|h| *h != actor.id)
+                && scope.is_some()
+            {
                 return Err(TransitionError::TaskClaimed {
                     task: task_id,
                     by: other.to_owned(),
                 }
                 .into());
             }
-            if holder.as_deref() != Some(to)
-                && !store::move_claim(&conn, task_id, scope.as_deref(), holder.as_deref(), to)
-                    .await?
-            {
+            if !store::move_claim(&conn, task_id, scope.as_deref(), holder.as_deref(), to).await? {
                 return Err(changed_hands());
             }
             let task = self.visible_task(&conn, task_id, actor).await?;

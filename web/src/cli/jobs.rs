@@ -304,12 +304,12 @@ async fn log(engine: &Engine, process: Option<String>, limit: u64) -> anyhow::Re
         })
         .await?;
     println!(
-        "{:>6}  {:<36} {:<10} {:<8} {:<20} {:>9}  counts",
+        "{:>6}  {:<36} {:<16} {:<8} {:<20} {:>9}  counts",
         "run", "job", "status", "trigger", "fired (UTC)", "minutes"
     );
     for run in runs {
         println!(
-            "{:>6}  {:<36} {:<10} {:<8} {:<20} {:>9}  {}",
+            "{:>6}  {:<36} {:<16} {:<8} {:<20} {:>9}  {}",
             run.id,
             run.process,
             run.status.as_str(),

@@ -291,7 +291,7 @@ pub(crate) struct JobRunView {
     /// `schedule`, `misfire` or `manual`.
     pub trigger: String,
     /// `running`, `succeeded`, `failed`, `cancelled`, `skipped`, `missed`, `queued` or
-    /// `ended_after_skip` (ended only because an admin skipped a failed step).
+    /// `ended_after_skip` (ended after an admin skipped a failed step).
     pub status: String,
     pub reason: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
