@@ -37,6 +37,8 @@ pub enum AuditAction {
     TaskTakeOver,
     /// A task was given to a colleague of its municipality.
     TaskAssign,
+    /// An admin gave back a task someone else had claimed.
+    TaskRelease,
     IncidentRetry,
     IncidentSkip,
     IncidentCancel,
@@ -66,7 +68,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 33] = [
         Self::PersonRead,
         Self::PersonSearch,
         Self::InstanceStart,
@@ -75,6 +77,7 @@ impl AuditAction {
         Self::InstanceCancel,
         Self::TaskTakeOver,
         Self::TaskAssign,
+        Self::TaskRelease,
         Self::IncidentRetry,
         Self::IncidentSkip,
         Self::IncidentCancel,
@@ -111,6 +114,7 @@ impl AuditAction {
             Self::InstanceCancel => "instance.cancel",
             Self::TaskTakeOver => "task.take_over",
             Self::TaskAssign => "task.assign",
+            Self::TaskRelease => "task.release",
             Self::IncidentRetry => "incident.retry",
             Self::IncidentSkip => "incident.skip",
             Self::IncidentCancel => "incident.cancel",

@@ -1132,6 +1132,17 @@ async fn a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else(back
     assert_eq!(newest["actor"], "admin");
     assert_eq!(newest["detail"]["from"], "carl");
     assert_eq!(newest["detail"]["to"], "dora");
+
+    // An admin giving back dora's claim is on record too.
+    let unclaim = format!("/api/tasks/{task}/unclaim");
+    let freed = web
+        .api(Method::POST, &unclaim, Some(&web.admin), None)
+        .await;
+    assert_eq!(freed.status, StatusCode::OK, "{}", freed.text);
+    assert!(freed.json()["claimed_by"].is_null(), "{}", freed.text);
+    let entries = the_one_audit_entry_of(&web, "task.release").await;
+    assert_eq!(entries[0]["actor"], "admin");
+    assert_eq!(entries[0]["detail"]["from"], "dora");
 }
 
 on_both_backends!(

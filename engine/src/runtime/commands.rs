@@ -258,9 +258,24 @@ impl Engine {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let scope = actor.task_scope();
+            // An admin (no scope) may give back anybody's claim: that is recorded, naming whose.
+            let released_from = if !claim && scope.is_none() {
+                let before = self.visible_task(&conn, task_id, actor).await?;
+                before.claimed_by.filter(|holder| *holder != actor.id)
+            } else {
+                None
+            };
             let changed =
                 store::set_task_claim(&conn, task_id, scope.as_deref(), &actor.id, claim).await?;
             let task = self.visible_task(&conn, task_id, actor).await?;
+            if let (true, Some(from)) = (changed, released_from) {
+                let record = AuditRecord::new(AuditAction::TaskRelease)
+                    .subject(task.subject.clone())
+                    .target(task_id)
+                    .detail(json!({ "from": from }));
+                self.commit_recorded(conn, actor, record).await?;
+                return Ok(task);
+            }
             if !changed {
                 if task.status != "open" {
                     return Err(TransitionError::TaskClosed {
