@@ -1024,7 +1024,7 @@ async fn the_one_audit_entry_of(web: &Web, action: &str) -> serde_json::Value {
 /// the audit log says who gave it to whom; one a third colleague holds is not given away.
 async fn a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else(backend: Backend) {
     let web = Web::start(backend).await;
-    for username in ["carl", "dora"] {
+    for username in ["carl", "dora", "erik"] {
         forlob_web::users::add(
             &web.state.engine,
             forlob_web::users::UserSpec {
@@ -1042,8 +1042,19 @@ async fn a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else(back
     let task = web.case("0101501234", "101", "Gennemgå sagen").await;
     let assign = |to: &str| Some(serde_json::json!({ "to": to }));
     let api = format!("/api/tasks/{task}/assign");
-    // Someone of another municipality, and nobody at all, are refused alike.
-    for stranger in ["bo", "nobody"] {
+    // Erik of 101 leaves: a disabled colleague can no longer be given tasks.
+    let left = web
+        .api(
+            Method::POST,
+            "/api/admin/users/erik/disable",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::OK, "{}", left.text);
+    // Someone of another municipality, a former colleague, an admin, and nobody at all are
+    // refused alike.
+    for stranger in ["bo", "erik", "admin", "nobody"] {
         let refused = web
             .api(Method::POST, &api, Some(&web.cw101), assign(stranger))
             .await;
@@ -1081,6 +1092,8 @@ async fn a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else(back
         !page.text.contains("value=\"bo\""),
         "only colleagues of 101"
     );
+    assert!(!page.text.contains("value=\"erik\""), "only active ones");
+    assert!(!page.text.contains("value=\"anna\""), "not anna herself");
     let csrf = anna.csrf(&path).await;
     let given = anna
         .post(

@@ -310,37 +310,111 @@ impl Engine {
     ) -> Result<crate::instance::Task> {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
-            let scope = actor.task_scope();
             let before = self.open_visible_task(&conn, task_id, actor).await?;
-            let Some(holder) = before.claimed_by.filter(|h| *h != actor.id) else {
-                // Nobody holds it (or the caller does): a claim, which may still lose to a
-                // colleague's claim or completion on another node since the read.
-                let claimed =
-                    store::set_task_claim(&conn, task_id, scope.as_deref(), &actor.id, true)
-                        .await?;
-                let task = self.visible_task(&conn, task_id, actor).await?;
-                if !claimed {
-                    return Err(changed_hands());
-                }
-                self.commit(conn).await?;
-                return Ok(task);
-            };
-            // The write runs under the writer's turn (SQLite) or re-checks the holder in its
-            // WHERE (PostgreSQL): a claim that changed hands since the read is not overridden.
-            if !store::move_claim(&conn, task_id, scope.as_deref(), Some(&holder), &actor.id)
-                .await?
-            {
-                return Err(changed_hands());
-            }
-            let task = self.visible_task(&conn, task_id, actor).await?;
-            let record = AuditRecord::new(AuditAction::TaskTakeOver)
-                .subject(task.subject.clone())
-                .target(task_id)
-                .detail(json!({ "from": holder }));
-            self.commit_recorded(conn, actor, record).await?;
-            Ok(task)
+            let from = before.claimed_by.clone();
+            let record = from.as_ref().map(|from| {
+                AuditRecord::new(AuditAction::TaskTakeOver).detail(json!({ "from": from }))
+            });
+            self.hand_task(conn, actor, before, &actor.id, record).await
         })
         .await
+    }
+
+    /// Gives an open task to `to`, an active caseworker of the task's municipality (a colleague
+    /// who is better placed, a case that belongs together), recorded in the audit log with
+    /// who held it before. A caseworker gives away a free task or their own (one a third
+    /// colleague holds is a 409: take it over first); an admin may move anyone's claim.
+    /// Anyone else as `to` is refused alike, whether they do not exist, are disabled or work
+    /// elsewhere (422 at `to`).
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn assign_task(
+        &self,
+        task_id: Uuid,
+        actor: &Actor,
+        to: &str,
+    ) -> Result<crate::instance::Task> {
+        self.retrying(|| async {
+            let (_turn, conn) = self.begin_write().await?;
+            let before = self.open_visible_task(&conn, task_id, actor).await?;
+            let eligible = match before.municipality.as_deref() {
+                Some(m) => store::active_caseworkers(&conn, m)
+                    .await?
+                    .iter()
+                    .any(|u| u.username == to),
+                None => false,
+            };
+            if !eligible {
+                let why = match before.municipality.as_deref() {
+                    Some(m) => format!("no active caseworker of municipality {m} is called `{to}`"),
+                    None => "the task belongs to no municipality, so no caseworker can have it"
+                        .to_owned(),
+                };
+                return Err(EngineError::Invalid([("to".to_owned(), why)].into()));
+            }
+            let from = before.claimed_by.clone();
+            // A caseworker gives away only a free task or their own; an admin (no scope) may
+            // move anyone's claim, and the entry names whose it was.
+            if let Some(other) = from.as_deref().filter(|h| *h != actor.id && *h != to)
+                && actor.task_scope().is_some()
+            {
+                return Err(TransitionError::TaskClaimed {
+                    task: task_id,
+                    by: other.to_owned(),
+                }
+                .into());
+            }
+            let record =
+                AuditRecord::new(AuditAction::TaskAssign).detail(json!({ "to": to, "from": from }));
+            self.hand_task(conn, actor, before, to, Some(record)).await
+        })
+        .await
+    }
+
+    /// Moves the claim of open task `before` (read in `conn`) from its holder to `to` and
+    /// commits with `record` about it, if any; nothing changes (and nothing is recorded) when
+    /// `to` holds it already. A claim that moved since the read is a 409: the UPDATE names the
+    /// holder it read, which PostgreSQL re-checks against the newest row.
+    async fn hand_task(
+        &self,
+        conn: DatabaseTransaction,
+        actor: &Actor,
+        before: crate::instance::Task,
+        to: &str,
+        record: Option<AuditRecord>,
+    ) -> Result<crate::instance::Task> {
+        if before.claimed_by.as_deref() == Some(to) {
+            conn.rollback().await?;
+            return Ok(before);
+        }
+        let scope = actor.task_scope();
+        let (id, from) = (before.id, before.claimed_by.as_deref());
+        if !store::move_claim(&conn, id, scope.as_deref(), from, to).await? {
+            return Err(changed_hands());
+        }
+        let task = self.visible_task(&conn, id, actor).await?;
+        match record {
+            Some(record) => {
+                let record = record.subject(task.subject.clone()).target(id);
+                self.commit_recorded(conn, actor, record).await?;
+            }
+            None => self.commit(conn).await?,
+        }
+        Ok(task)
+    }
+
+    /// The active caseworkers of `municipality` other than `actor`, to give a task to:
+    /// `(username, display name)`, by name.
+    pub async fn colleagues(
+        &self,
+        municipality: &str,
+        actor: &Actor,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(store::active_caseworkers(&self.db, municipality)
+            .await?
+            .into_iter()
+            .filter(|u| u.username != actor.id)
+            .map(|u| (u.username, u.display_name))
+            .collect())
     }
 
     /// A task `actor` may see that is still open; a closed one is a 409 saying how it ended.
@@ -361,88 +435,6 @@ impl Engine {
         Ok(task)
     }
 
-    /// Gives an open task to `to`, an active caseworker of the task's municipality (a colleague
-    /// who is better placed, a case that belongs together), recorded in the audit log with
-    /// who held it before. A caseworker gives away a free task or their own (one a third
-    /// colleague holds is a 409: take it over first); an admin may move anyone's claim. Anyone else as `to` is refused alike, whether
-    /// they do not exist, are disabled or work elsewhere (422 at `to`).
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn assign_task(
-        &self,
-        task_id: Uuid,
-        actor: &Actor,
-        to: &str,
-    ) -> Result<crate::instance::Task> {
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let scope = actor.task_scope();
-            let before = self.open_visible_task(&conn, task_id, actor).await?;
-            let colleague = store::user_by_username(&conn, to).await?.filter(|u| {
-                !u.disabled
-                    && u.role == crate::Role::Caseworker
-                    && u.municipality.is_some()
-                    && u.municipality == before.municipality
-            });
-            if colleague.is_none() {
-                let why = match before.municipality.as_deref() {
-                    Some(m) => format!("no active caseworker of municipality {m} is called `{to}`"),
-                    None => "the task belongs to no municipality, so no caseworker can have it"
-                        .to_owned(),
-                };
-                return Err(EngineError::Invalid([("to".to_owned(), why)].into()));
-            }
-            let holder = before.claimed_by.clone();
-            if holder.as_deref() == Some(to) {
-                // Theirs already: nothing changes, nothing to record.
-                return Ok(before);
-            }
-            // A caseworker gives away only a free task or their own; an admin (no scope) may
-            // move anyone's claim, and the entry names whose it was.
-            if let Some(other) = holder.as_deref().filter(|h| *h != actor.id)
-                && scope.is_some()
-            {
-                return Err(TransitionError::TaskClaimed {
-                    task: task_id,
-                    by: other.to_owned(),
-                }
-                .into());
-            }
-            if !store::move_claim(&conn, task_id, scope.as_deref(), holder.as_deref(), to).await? {
-                return Err(changed_hands());
-            }
-            let task = self.visible_task(&conn, task_id, actor).await?;
-            let record = AuditRecord::new(AuditAction::TaskAssign)
-                .subject(task.subject.clone())
-                .target(task_id)
-                .detail(json!({ "to": to, "from": holder }));
-            self.commit_recorded(conn, actor, record).await?;
-            Ok(task)
-        })
-        .await
-    }
-
-    /// The active caseworkers of `municipality` other than `actor`, to give a task to:
-    /// `(username, display name)`, by name.
-    pub async fn colleagues(
-        &self,
-        municipality: &str,
-        actor: &Actor,
-    ) -> Result<Vec<(String, String)>> {
-        let mut found: Vec<(String, String)> = store::users(&self.db)
-            .await?
-            .into_iter()
-            .filter(|u| {
-                !u.disabled
-                    && u.role == crate::Role::Caseworker
-                    && u.municipality.as_deref() == Some(municipality)
-                    && u.username != actor.id
-            })
-            .map(|u| (u.username, u.display_name))
-            .collect();
-        found.sort_by(|a, b| a.1.cmp(&b.1));
-        Ok(found)
-    }
-
     /// An open task the actor may see, its active instance, and the scope its form's
     /// expressions see (vars, subject, actor, today); refused when the task is closed or its
     /// instance is no longer in a manual step.
@@ -453,14 +445,7 @@ impl Engine {
         actor: &Actor,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<OpenTask> {
-        let task = self.visible_task(conn, task_id, actor).await?;
-        if task.status != "open" {
-            return Err(TransitionError::TaskClosed {
-                task: task_id,
-                status: task.status,
-            }
-            .into());
-        }
+        let task = self.open_visible_task(conn, task_id, actor).await?;
         let (def, row) = match self.load_active(conn, task.instance_id).await {
             Ok(loaded) => loaded,
             // Someone completed the task (and so moved the instance on) between our read of

@@ -117,14 +117,18 @@ impl Engine {
         Ok(found)
     }
 
-    /// What was submitted on a closed task, as the form showed it: each field's label and the
-    /// value (a choice by its label), in the form's order; values the form does not name (it
-    /// changed since) follow under their own names. Shown beside a task already read, so not
-    /// recorded again.
-    pub async fn submitted_values(&self, task: &Task) -> Result<Vec<(String, String)>> {
-        let Some(Value::Object(data)) = &task.data else {
+    /// Values of `task`'s form (what was submitted, or what someone typed) as the form shows
+    /// them: each field's label and the value (a choice by its label), in the form's order;
+    /// values the form does not name (it changed since) follow under their own names. Shown
+    /// beside a task already read, so not recorded again.
+    pub async fn labelled_values(
+        &self,
+        task: &Task,
+        data: &Map<String, Value>,
+    ) -> Result<Vec<(String, String)>> {
+        if data.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let conn = self.db.begin().await?;
         let loaded = self.load_any(&conn, task.instance_id).await;
         conn.rollback().await?;

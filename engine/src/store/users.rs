@@ -103,6 +103,23 @@ pub async fn login_candidate<C: ConnectionTrait>(
     Ok(Some((to_user(m)?, hash)))
 }
 
+/// The active caseworkers of `municipality`, by display name: who can be given its tasks.
+pub async fn active_caseworkers<C: ConnectionTrait>(
+    conn: &C,
+    municipality: &str,
+) -> Result<Vec<User>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Caseworker.as_str()))
+        .filter(user::Column::Municipality.eq(municipality))
+        .filter(user::Column::Disabled.eq(false))
+        .order_by_asc(user::Column::DisplayName)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_user)
+        .collect()
+}
+
 pub async fn users<C: ConnectionTrait>(conn: &C) -> Result<Vec<User>, DbErr> {
     user::Entity::find()
         .order_by_asc(user::Column::Username)

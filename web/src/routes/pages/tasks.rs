@@ -34,7 +34,8 @@ pub(super) fn router() -> Router<AppState> {
 /// Why the page is shown again instead of going on: nothing, or a colleague's change.
 enum Conflict {
     None,
-    /// `by` claimed the task meanwhile; the input is kept in the (read-only) form.
+    /// `by` claimed the task meanwhile; the input is kept in the form, to go along with a
+    /// take-over.
     ClaimedBy(String),
     /// The task was closed meanwhile; the input is shown, but it was not saved.
     Closed(Map<String, Value>),
@@ -189,9 +190,10 @@ async fn render(
     };
     // What was submitted (closed task), and what this caseworker typed in vain (a colleague
     // closed it first), each as the form labels it.
-    let submitted = match task.status.as_str() {
-        "open" => Vec::new(),
-        _ => state.engine.submitted_values(&task).await?,
+    let submitted = match (task.status.as_str(), &task.data) {
+        ("open", _) => Vec::new(),
+        (_, Some(Value::Object(data))) => state.engine.labelled_values(&task, data).await?,
+        _ => Vec::new(),
     };
     let claimed_by_other = task_view
         .claimed_by
@@ -213,11 +215,7 @@ async fn render(
     let (claimed_now_by, unsaved) = match conflict {
         Conflict::None => (None, Vec::new()),
         Conflict::ClaimedBy(by) => (Some(by), Vec::new()),
-        Conflict::Closed(typed) => {
-            let mut as_typed = task.clone();
-            as_typed.data = Some(Value::Object(typed));
-            (None, state.engine.submitted_values(&as_typed).await?)
-        }
+        Conflict::Closed(typed) => (None, state.engine.labelled_values(&task, &typed).await?),
     };
     let pairs = |pairs: Vec<(String, String)>| {
         pairs
