@@ -187,6 +187,17 @@ impl AuditRecord {
         self.detail = detail;
         self
     }
+
+    /// Adds why the actor did it to the details (`detail.reason`), when they said.
+    pub fn reason(mut self, reason: &str) -> Self {
+        if !reason.is_empty() {
+            if !self.detail.is_object() {
+                self.detail = json!({});
+            }
+            self.detail["reason"] = json!(reason);
+        }
+        self
+    }
 }
 
 /// An entry as stored: the record, who and when, and its place in the chain.

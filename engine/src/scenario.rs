@@ -327,7 +327,7 @@ async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String>
         }
         let mut result = Ok(());
         for schedule in mine {
-            result = result.and(engine.remove_schedule(schedule.id, &admin()).await);
+            result = result.and(engine.remove_schedule(schedule.id, &admin(), "").await);
         }
         result
     } else if let Some(r) = map.get("run_job") {

@@ -904,15 +904,41 @@ async fn disabling_a_user_revokes_their_tokens_for_good(backend: Backend) {
         )
         .await;
     let second = second.json()["secret"].as_str().expect("secret").to_owned();
+    // A reason that does not fit, or a body that is no JSON, changes nothing.
+    let long = "x".repeat(web.state.engine.limits().reason + 1);
+    let too_long = web
+        .api(
+            Method::POST,
+            "/api/admin/users/anna/disable",
+            Some(&web.admin),
+            Some(serde_json::json!({ "reason": long })),
+        )
+        .await;
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        too_long.json()["details"]["reason"].is_string(),
+        "{}",
+        too_long.text
+    );
     let off = web
         .api(
             Method::POST,
             "/api/admin/users/anna/disable",
             Some(&web.admin),
-            None,
+            Some(serde_json::json!({ "reason": "fratrådt" })),
         )
         .await;
     assert_eq!(off.json()["disabled"], true);
+    let audit = web
+        .api(
+            Method::GET,
+            "/api/admin/audit?action=user.disable",
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(audit["entries"][0]["detail"]["reason"], "fratrådt");
     for token in [&web.cw101, &second] {
         let refused = web.api(Method::GET, "/api/tasks", Some(token), None).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);

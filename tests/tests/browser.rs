@@ -471,3 +471,82 @@ async fn a_caseworker_takes_over_a_colleagues_task_and_keeps_her_input_when_beat
         })
         .await;
 }
+
+/// A destructive action asks first, in a dialog on the page: going back changes nothing, an
+/// empty reason is not accepted, and the reason given reaches the instance's history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_cancels_an_instance_only_after_confirming_it_with_a_reason() {
+    let Some(browser) =
+        Browser::launch("an_admin_cancels_an_instance_only_after_confirming_it_with_a_reason")
+            .await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(false))).await;
+    let instance = start(&site, "adresseopslag", JENS, json!({})).await;
+    site.engine.run_due().await.expect("due work runs");
+    let engine = site.engine.clone();
+    let status = move || {
+        let engine = engine.clone();
+        async move {
+            store::instance(engine.db(), instance)
+                .await
+                .expect("the instance can be read")
+                .expect("the instance exists")
+                .0
+                .status
+        }
+    };
+    assert_eq!(status().await, InstanceStatus::Incident);
+
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "admin").await;
+            let page = format!("/admin/instances/{instance}");
+            c.goto(&site.url(&page)).await.expect("the instance loads");
+            let cancel = "form[action$='/cancel'] button.danger";
+            let open = "document.getElementById('confirm-dialog').open";
+
+            click(&c, cancel).await;
+            until(&c, open).await;
+            assert!(
+                text_of(&c, "#confirm-dialog-what")
+                    .await
+                    .starts_with("Forløbet annulleres")
+            );
+            assert!(
+                text_of(&c, "#confirm-dialog [data-confirm-about]")
+                    .await
+                    .contains("CPR-registret afviste opslaget")
+            );
+            assert_eq!(focused(&c).await, "#confirm-dialog-reason");
+            screenshot(&c, "confirm-dialog.png").await;
+            // Going back closes the dialog and leaves the instance as it was.
+            click(&c, "#confirm-dialog button[value=cancel]").await;
+            until(&c, &format!("!{open}")).await;
+            assert_eq!(c.current_url().await.expect("a url").path(), page);
+            assert_eq!(status().await, InstanceStatus::Incident);
+
+            // No reason, no cancel: the dialog stays open.
+            click(&c, cancel).await;
+            until(&c, open).await;
+            click(&c, "#confirm-dialog button[value=confirm]").await;
+            until(&c, open).await;
+            assert_eq!(status().await, InstanceStatus::Incident);
+
+            fill(&c, "#confirm-dialog-reason", "oprettet to gange").await;
+            click(&c, "#confirm-dialog button[value=confirm]").await;
+            until(&c, "document.querySelector('p.flash.ok') !== null").await;
+            assert_eq!(text_of(&c, "p.flash.ok").await, "Forløbet er annulleret.");
+            assert_eq!(text_of(&c, ".badge[class*=status-]").await, "annulleret");
+            assert!(
+                texts(&c, "#history-title + table td")
+                    .await
+                    .iter()
+                    .any(|t| t == "oprettet to gange"),
+                "the reason is in the history"
+            );
+            assert_eq!(status().await, InstanceStatus::Cancelled);
+        })
+        .await;
+}

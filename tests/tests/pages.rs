@@ -266,10 +266,26 @@ async fn disabling_a_user_ends_their_sessions_for_good(backend: Backend) {
     let mut admin = Browser::new(&web);
     admin.sign_in("admin").await;
     let csrf = admin.csrf("/admin/users").await;
-    let off = admin
+    // The first post asks (with what it does, and whom), and anna is still in.
+    let asked = admin
         .post("/admin/users/anna/disable", &[("_csrf", &csrf)])
         .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.text);
+    assert!(
+        asked.text.contains("Brugeren spærres") && asked.text.contains("anna · "),
+        "{}",
+        asked.text
+    );
+    assert_eq!(anna.get("/inbox").await.status, StatusCode::OK);
+    let off = admin
+        .post(
+            "/admin/users/anna/disable",
+            &[("_csrf", &csrf), ("confirmed", "1"), ("reason", "fratrådt")],
+        )
+        .await;
     assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.text);
+    let entry = the_one_audit_entry_of(&web, "user.disable").await;
+    assert_eq!(entry[0]["detail"]["reason"], "fratrådt");
     let out = anna.get("/inbox").await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(
@@ -656,13 +672,31 @@ async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backe
     assert!(run.text.contains("startet manuelt"), "{}", run.text);
     let logbook = browser.get("/admin/logbook").await;
     assert!(logbook.text.contains("web-job"));
+    let remove = format!("/admin/jobs/schedules/{id}/remove");
+    let asked = browser.post(&remove, &[("_csrf", &csrf)]).await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(asked.text.contains("Planen fjernes"), "{}", asked.text);
+    assert!(
+        !browser
+            .get("/admin/jobs")
+            .await
+            .text
+            .contains("Ingen planlagte job endnu"),
+        "asking removed nothing"
+    );
     let removed = browser
         .post(
-            &format!("/admin/jobs/schedules/{id}/remove"),
-            &[("_csrf", &csrf)],
+            &remove,
+            &[
+                ("_csrf", &csrf),
+                ("confirmed", "1"),
+                ("reason", "erstattet af en ny plan"),
+            ],
         )
         .await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    let entry = the_one_audit_entry_of(&web, "schedule.remove").await;
+    assert_eq!(entry[0]["detail"]["reason"], "erstattet af en ny plan");
     assert!(
         browser
             .get("/admin/jobs")
@@ -762,6 +796,70 @@ async fn an_admin_suspends_and_resumes_an_instance_from_its_page(backend: Backen
         .await;
     assert_eq!(resumed.status, StatusCode::SEE_OTHER, "{}", resumed.text);
     assert!(admin.get(&page_of).await.text.contains("status-active"));
+    // A cancel is for good, so the button asks in a dialog (confirm.js); without it, the
+    // first post is a page that says what will happen, carries the form, and changes nothing.
+    assert!(
+        admin
+            .get(&page_of)
+            .await
+            .text
+            .contains("value=\"cancel\" class=\"danger\" data-confirm=\"Forløbet annulleres")
+    );
+    let asked = admin
+        .post(&action, &[("_csrf", &csrf), ("operation", "cancel")])
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.text);
+    assert!(
+        asked.text.contains("Forløbet annulleres")
+            && asked.text.contains("web-case v1")
+            && asked.text.contains(&format!("action=\"{action}\""))
+            && asked.text.contains("name=\"operation\" value=\"cancel\"")
+            && asked.text.contains("name=\"confirmed\" value=\"1\""),
+        "{}",
+        asked.text
+    );
+    assert!(admin.get(&page_of).await.text.contains("status-active"));
+    // Confirmed without a reason: asked again, and still nothing happens.
+    let bare = admin
+        .post(
+            &action,
+            &[
+                ("_csrf", &csrf),
+                ("operation", "cancel"),
+                ("confirmed", "1"),
+                ("reason", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(bare.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bare.text.contains("Skriv en årsag"), "{}", bare.text);
+    assert!(admin.get(&page_of).await.text.contains("status-active"));
+    let cancelled = admin
+        .post(
+            &action,
+            &[
+                ("_csrf", &csrf),
+                ("operation", "cancel"),
+                ("confirmed", "1"),
+                ("reason", "oprettet ved en fejl"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        cancelled.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        cancelled.text
+    );
+    let page = admin.get(&page_of).await;
+    assert!(
+        page.text.contains("status-cancelled")
+            && page.text.contains("<td>oprettet ved en fejl</td>"),
+        "the reason is in the history: {}",
+        page.text
+    );
+    let entry = the_one_audit_entry_of(&web, "instance.cancel").await;
+    assert_eq!(entry[0]["detail"]["reason"], "oprettet ved en fejl");
 }
 
 async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Backend) {
@@ -831,15 +929,39 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
             .expect("list")
             .is_empty()
     );
+    // Restarting many instances at once is confirmed: unconfirmed, the server asks, with the
+    // count, and starts nothing.
+    assert!(
+        preview.contains("data-confirm=\"Forløbene genstartes"),
+        "{preview}"
+    );
+    let restart = [
+        ("_csrf", csrf.as_str()),
+        ("process", "web-case"),
+        ("reason", "release 2"),
+        ("action", "restart"),
+    ];
+    let asked = admin.post("/admin/migrations/restart", &restart).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.text);
+    assert!(
+        asked.text.contains("web-case → v2 · 1 ")
+            && asked.text.contains("name=\"action\" value=\"restart\"")
+            && asked.text.contains(">release 2</textarea>"),
+        "{}",
+        asked.text
+    );
+    assert!(
+        web.state
+            .engine
+            .migrations(10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     let started = admin
         .post(
             "/admin/migrations/restart",
-            &[
-                ("_csrf", &csrf),
-                ("process", "web-case"),
-                ("reason", "release 2"),
-                ("action", "restart"),
-            ],
+            &[restart.as_slice(), &[("confirmed", "1")]].concat(),
         )
         .await;
     assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.text);
@@ -863,7 +985,14 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
     let undo = format!("/admin/migrations/{}/undo", finished.migration.id);
     assert!(page.text.contains(&undo), "{}", page.text);
     let undone = admin
-        .post(&undo, &[("_csrf", &csrf), ("reason", "forkert version")])
+        .post(
+            &undo,
+            &[
+                ("_csrf", &csrf),
+                ("confirmed", "1"),
+                ("reason", "forkert version"),
+            ],
+        )
         .await;
     assert_eq!(undone.status, StatusCode::SEE_OTHER, "{}", undone.text);
     web.settle().await;

@@ -746,7 +746,7 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
     let (app, id, incident, _) = flaky_incident(backend).await;
     let refused = app
         .engine
-        .skip_incident(incident, "nowhere", &admin())
+        .skip_incident(incident, "nowhere", &admin(), "")
         .await
         .expect_err("no such state");
     assert_eq!(refused.status(), 422);
@@ -759,7 +759,7 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
         1
     );
     app.engine
-        .skip_incident(incident, "done", &admin())
+        .skip_incident(incident, "done", &admin(), "")
         .await
         .expect("skipped");
     let (instance, _) = store::instance(app.engine.db(), id)
@@ -776,7 +776,7 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
     );
     let again = app
         .engine
-        .cancel_incident(incident, &admin())
+        .cancel_incident(incident, &admin(), "")
         .await
         .expect_err("handled already");
     assert_eq!(again.status(), 409);
@@ -785,7 +785,7 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
 async fn an_admin_cancels_an_instance_in_incident(backend: Backend) {
     let (app, id, incident, _) = flaky_incident(backend).await;
     app.engine
-        .cancel_incident(incident, &admin())
+        .cancel_incident(incident, &admin(), "")
         .await
         .expect("cancelled");
     let (instance, _) = store::instance(app.engine.db(), id)

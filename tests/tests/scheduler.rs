@@ -505,11 +505,14 @@ async fn r25_removing_a_schedule_stops_its_firings_but_not_a_run_in_progress(bac
         .await
         .expect("runs");
     app.engine
-        .remove_schedule(made.schedule.id, &admin())
+        .remove_schedule(made.schedule.id, &admin(), "")
         .await
         .expect("removed");
     assert!(app.engine.schedules().await.expect("list").is_empty());
-    let again = app.engine.remove_schedule(made.schedule.id, &admin()).await;
+    let again = app
+        .engine
+        .remove_schedule(made.schedule.id, &admin(), "")
+        .await;
     assert_eq!(again.expect_err("twice").status(), 409);
     app.engine
         .advance_to(at("2025-06-05T12:00:00+02:00"))
@@ -738,7 +741,7 @@ states:
 
     // The admins' from now on: removed, it stays removed through a new version.
     app.engine
-        .remove_schedule(installed.id, &admin())
+        .remove_schedule(installed.id, &admin(), "")
         .await
         .expect("removed");
     app.engine
@@ -872,7 +875,7 @@ async fn a_run_that_ends_after_its_failed_step_was_skipped_is_not_a_success(back
         .pop()
         .expect("the failure is an incident");
     app.engine
-        .skip_incident(incident.id, "done", &admin())
+        .skip_incident(incident.id, "done", &admin(), "")
         .await
         .expect("skips to the end");
     let (ended, _) = app.engine.job_run(run.id, 100).await.expect("run");

@@ -204,7 +204,9 @@ pub async fn set_disabled(
     username: &str,
     disabled: bool,
     by: &Actor,
+    reason: &str,
 ) -> Result<User, AppError> {
+    forlob_engine::limits::require_fits("reason", reason, engine.limits().reason)?;
     if disabled && by.id == username {
         return Err(AppError::invalid([(
             "username",
@@ -235,7 +237,8 @@ pub async fn set_disabled(
                     } else {
                         AuditAction::UserEnable
                     })
-                    .target(username),
+                    .target(username)
+                    .reason(reason),
                 )
             },
         )
@@ -245,13 +248,25 @@ pub async fn set_disabled(
 
 /// Revokes API token `id`; `false` when it was revoked already (or never existed). Recorded
 /// in the audit log with the revocation.
-pub async fn revoke_token(engine: &Engine, id: Uuid, by: &Actor) -> Result<bool, AppError> {
+pub async fn revoke_token(
+    engine: &Engine,
+    id: Uuid,
+    by: &Actor,
+    reason: &str,
+) -> Result<bool, AppError> {
+    forlob_engine::limits::require_fits("reason", reason, engine.limits().reason)?;
     let now = engine.clock().now();
     Ok(engine
         .recorded(
             by,
             |conn| Box::pin(async move { Ok(store::revoke_token(conn, id, now).await?) }),
-            |revoked| revoked.then(|| AuditRecord::new(AuditAction::TokenRevoke).target(id)),
+            |revoked| {
+                revoked.then(|| {
+                    AuditRecord::new(AuditAction::TokenRevoke)
+                        .target(id)
+                        .reason(reason)
+                })
+            },
         )
         .await?)
 }

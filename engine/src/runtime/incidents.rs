@@ -75,7 +75,9 @@ impl Engine {
         incident_id: i64,
         to_state: &str,
         actor: &Actor,
+        reason: &str,
     ) -> Result<Uuid> {
+        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
@@ -101,9 +103,11 @@ impl Engine {
             self.drive(&mut tx, &def, &mut row, event, Some(actor))
                 .await?;
             tx.flush().await?;
-            let record = incident_record(AuditAction::IncidentSkip, incident_id, &row).detail(
-                json!({ "process": row.process_id, "instance": row.id, "to_state": to_state }),
-            );
+            let record = incident_record(AuditAction::IncidentSkip, incident_id, &row)
+                .detail(
+                    json!({ "process": row.process_id, "instance": row.id, "to_state": to_state }),
+                )
+                .reason(reason);
             self.commit_recorded(conn, actor, record).await?;
             Ok(row.id)
         })
@@ -113,22 +117,36 @@ impl Engine {
     /// Ends the instance as cancelled, as an admin's cancel of the instance does (its tasks,
     /// timers, waits and the instances it called end with it; its package is told).
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn cancel_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
+    pub async fn cancel_incident(
+        &self,
+        incident_id: i64,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Uuid> {
+        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             let (incident, _, mut row) =
                 self.take_incident(&conn, incident_id, "cancelled").await?;
             let mut tx = Txn::new(&conn, now);
-            let why = format!("incident {incident_id} cancelled: {}", incident.error);
+            let why = match reason {
+                "" => format!("incident {incident_id} cancelled: {}", incident.error),
+                reason => format!(
+                    "incident {incident_id} cancelled ({reason}): {}",
+                    incident.error
+                ),
+            };
             cancel_row(&mut tx, self, &mut row, actor, &why).await?;
             tx.writes.instance(&row, now);
-            tx.writes.history(
-                row.id,
-                audit(&row.state, &row.state, "cancel", actor, incident_id, now),
-            );
+            let mut entry = audit(&row.state, &row.state, "cancel", actor, incident_id, now);
+            if let (Some(data), false) = (entry.data.as_mut(), reason.is_empty()) {
+                data["reason"] = json!(reason);
+            }
+            tx.writes.history(row.id, entry);
             tx.flush().await?;
-            let record = incident_record(AuditAction::IncidentCancel, incident_id, &row);
+            let record =
+                incident_record(AuditAction::IncidentCancel, incident_id, &row).reason(reason);
             self.commit_recorded(conn, actor, record).await?;
             Ok(row.id)
         })

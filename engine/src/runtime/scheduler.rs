@@ -175,7 +175,8 @@ impl Engine {
     /// Stops a schedule from firing again (R25). A run in progress goes on (Q13); firings
     /// queued behind it are dropped, as they belong to the schedule.
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn remove_schedule(&self, id: Uuid, actor: &Actor) -> Result<()> {
+    pub async fn remove_schedule(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
@@ -192,7 +193,9 @@ impl Engine {
             self.commit_recorded(
                 conn,
                 actor,
-                AuditRecord::new(AuditAction::ScheduleRemove).target(id),
+                AuditRecord::new(AuditAction::ScheduleRemove)
+                    .target(id)
+                    .reason(reason),
             )
             .await
         })

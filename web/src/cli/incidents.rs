@@ -32,9 +32,17 @@ enum IncidentsCommand {
         /// The state to go on in.
         #[arg(long)]
         to: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
     },
     /// End the instance as cancelled, with its tasks, timers and the instances it called.
-    Cancel { incident: i64 },
+    Cancel {
+        incident: i64,
+        /// Why, for the instance's history and the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 pub(crate) async fn run(args: IncidentsArgs, config: &Config) -> anyhow::Result<ExitCode> {
@@ -66,14 +74,22 @@ pub(crate) async fn run(args: IncidentsArgs, config: &Config) -> anyhow::Result<
                 engine.retry_incident(incident, &actor).await?,
                 "retried".to_owned(),
             ),
-            IncidentsCommand::Skip { incident, to } => (
+            IncidentsCommand::Skip {
                 incident,
-                engine.skip_incident(incident, &to, &actor).await?,
+                to,
+                reason,
+            } => (
+                incident,
+                engine
+                    .skip_incident(incident, &to, &actor, reason.trim())
+                    .await?,
                 format!("skipped to `{to}`"),
             ),
-            IncidentsCommand::Cancel { incident } => (
+            IncidentsCommand::Cancel { incident, reason } => (
                 incident,
-                engine.cancel_incident(incident, &actor).await?,
+                engine
+                    .cancel_incident(incident, &actor, reason.trim())
+                    .await?,
                 "cancelled".to_owned(),
             ),
         };

@@ -67,7 +67,12 @@ enum JobsCommand {
         yes: bool,
     },
     /// Remove a schedule: it fires no more; a run in progress goes on.
-    Remove { id: Uuid },
+    Remove {
+        id: Uuid,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// The logbook, newest first; with a run id, that run and its details.
     Log {
         run: Option<i64>,
@@ -156,8 +161,10 @@ async fn dispatch(engine: &Engine, command: JobsCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        JobsCommand::Remove { id } => {
-            engine.remove_schedule(id, &operator()).await?;
+        JobsCommand::Remove { id, reason } => {
+            engine
+                .remove_schedule(id, &operator(), reason.trim())
+                .await?;
             println!("schedule {id} removed; it fires no more");
             Ok(())
         }

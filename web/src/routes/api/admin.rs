@@ -16,7 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::model::{HistoryView, InstanceView, TaskView};
-use super::{Json, Path, Query};
+use super::{Json, OptionalJson, Path, Query};
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::state::AppState;
@@ -241,6 +241,9 @@ async fn retry_incident(
 pub(crate) struct SkipRequest {
     /// A state of the instance's own version to continue in.
     pub to_state: String,
+    /// Why, for the audit log.
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// Moves the incident's instance past the failed step into another state of its version,
@@ -259,23 +262,33 @@ async fn skip_incident(
     caller.require(ADMINS)?;
     let instance_id = state
         .engine
-        .skip_incident(id, request.to_state.trim(), &caller.actor())
+        .skip_incident(
+            id,
+            request.to_state.trim(),
+            &caller.actor(),
+            request.reason.trim(),
+        )
         .await?;
     Ok(Json(Retried { instance_id }))
 }
 
-/// Cancels the incident's instance: open tasks cancelled, timers and waits dropped.
+/// Cancels the incident's instance: open tasks cancelled, timers and waits dropped. The body
+/// (a reason for the history and the audit log) may be left out.
 #[utoipa::path(post, path = "/admin/incidents/{id}/cancel", tag = "admin",
-    params(("id" = i64, Path, description = "incident id")),
+    params(("id" = i64, Path, description = "incident id")), request_body = Option<ReasonRequest>,
     responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
         (status = 409, description = "handled already", body = ErrorBody)))]
 async fn cancel_incident(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    OptionalJson(request): OptionalJson<ReasonRequest>,
 ) -> Result<Json<Retried>> {
     caller.require(ADMINS)?;
-    let instance_id = state.engine.cancel_incident(id, &caller.actor()).await?;
+    let instance_id = state
+        .engine
+        .cancel_incident(id, &caller.actor(), request.reason.trim())
+        .await?;
     Ok(Json(Retried { instance_id }))
 }
 
@@ -283,7 +296,7 @@ async fn operate(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-    request: &OperationRequest,
+    request: &ReasonRequest,
     operation: InstanceOperation,
 ) -> Result<Json<Retried>> {
     caller.require(ADMINS)?;
@@ -296,7 +309,7 @@ async fn operate(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct OperationRequest {
+pub(crate) struct ReasonRequest {
     /// Why, for the instance's history.
     #[serde(default)]
     pub reason: String,
@@ -305,14 +318,14 @@ pub(crate) struct OperationRequest {
 /// Stops an active instance: its timers and steps are held with their due times, its tasks
 /// cannot be completed, messages and signals do not move it. Audited with the admin's name.
 #[utoipa::path(post, path = "/admin/instances/{id}/suspend", tag = "admin",
-    params(("id" = Uuid, Path, description = "instance id")), request_body = OperationRequest,
+    params(("id" = Uuid, Path, description = "instance id")), request_body = ReasonRequest,
     responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
         (status = 409, description = "not active", body = ErrorBody)))]
 async fn suspend_instance(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(request): Json<OperationRequest>,
+    Json(request): Json<ReasonRequest>,
 ) -> Result<Json<Retried>> {
     operate(&state, &caller, id, &request, InstanceOperation::Suspend).await
 }
@@ -320,14 +333,14 @@ async fn suspend_instance(
 /// Puts a suspended instance back to work; held timers and steps run at their due times,
 /// overdue ones at once. Audited with the admin's name.
 #[utoipa::path(post, path = "/admin/instances/{id}/resume", tag = "admin",
-    params(("id" = Uuid, Path, description = "instance id")), request_body = OperationRequest,
+    params(("id" = Uuid, Path, description = "instance id")), request_body = ReasonRequest,
     responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
         (status = 409, description = "not suspended", body = ErrorBody)))]
 async fn resume_instance(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(request): Json<OperationRequest>,
+    Json(request): Json<ReasonRequest>,
 ) -> Result<Json<Retried>> {
     operate(&state, &caller, id, &request, InstanceOperation::Resume).await
 }
@@ -335,14 +348,14 @@ async fn resume_instance(
 /// Ends an unfinished instance as cancelled: open tasks cancelled, timers and waits dropped,
 /// open incidents closed. Audited with the admin's name.
 #[utoipa::path(post, path = "/admin/instances/{id}/cancel", tag = "admin",
-    params(("id" = Uuid, Path, description = "instance id")), request_body = OperationRequest,
+    params(("id" = Uuid, Path, description = "instance id")), request_body = ReasonRequest,
     responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
         (status = 409, description = "ended already", body = ErrorBody)))]
 async fn cancel_instance(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(request): Json<OperationRequest>,
+    Json(request): Json<ReasonRequest>,
 ) -> Result<Json<Retried>> {
     operate(&state, &caller, id, &request, InstanceOperation::Cancel).await
 }
@@ -605,17 +618,19 @@ async fn issue_token(
     ))
 }
 
-/// Revokes a token at once: the next call with it is a 401.
+/// Revokes a token at once: the next call with it is a 401. The body (a reason for the audit
+/// log) may be left out.
 #[utoipa::path(post, path = "/admin/tokens/{id}/revoke", tag = "admin",
-    params(("id" = Uuid, Path, description = "token id")),
+    params(("id" = Uuid, Path, description = "token id")), request_body = Option<ReasonRequest>,
     responses((status = 204, description = "revoked"), (status = 404, description = "no such live token", body = ErrorBody)))]
 async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
+    OptionalJson(request): OptionalJson<ReasonRequest>,
 ) -> Result<StatusCode> {
     caller.require(ADMINS)?;
-    if users::revoke_token(&state.engine, id, &caller.actor()).await? {
+    if users::revoke_token(&state.engine, id, &caller.actor(), request.reason.trim()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found(format!("no live token {id}")))
@@ -703,17 +718,25 @@ async fn add_user(
 }
 
 /// Disables a user: their tokens are revoked and their sessions ended, for good; enabling
-/// them again brings none back.
+/// them again brings none back. The body (a reason for the audit log) may be left out.
 #[utoipa::path(post, path = "/admin/users/{username}/disable", tag = "admin",
-    params(("username" = String, Path, description = "the user")),
+    params(("username" = String, Path, description = "the user")), request_body = Option<ReasonRequest>,
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 422, description = "yourself", body = ErrorBody)))]
 async fn disable_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(username): Path<String>,
+    OptionalJson(request): OptionalJson<ReasonRequest>,
 ) -> Result<Json<UserView>> {
     caller.require(ADMINS)?;
-    let user = users::set_disabled(&state.engine, &username, true, &caller.actor()).await?;
+    let user = users::set_disabled(
+        &state.engine,
+        &username,
+        true,
+        &caller.actor(),
+        request.reason.trim(),
+    )
+    .await?;
     Ok(Json(user.into()))
 }
 
@@ -727,7 +750,7 @@ async fn enable_user(
     Path(username): Path<String>,
 ) -> Result<Json<UserView>> {
     caller.require(ADMINS)?;
-    let user = users::set_disabled(&state.engine, &username, false, &caller.actor()).await?;
+    let user = users::set_disabled(&state.engine, &username, false, &caller.actor(), "").await?;
     Ok(Json(user.into()))
 }
 

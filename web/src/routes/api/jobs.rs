@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{Json, Path, Query};
+use super::{Json, OptionalJson, Path, Query};
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::state::AppState;
@@ -267,17 +267,23 @@ async fn get_schedule(
     Ok(Json(ScheduleView::new(schedule, warnings)))
 }
 
-/// Removes a schedule (R25): it fires no more; a run in progress goes on.
+/// Removes a schedule (R25): it fires no more; a run in progress goes on. The body (a reason
+/// for the audit log) may be left out.
 #[utoipa::path(delete, path = "/schedules/{id}", tag = "jobs", params(("id" = Uuid, Path, description = "schedule id")),
+    request_body = Option<super::admin::ReasonRequest>,
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody),
         (status = 409, description = "removed already", body = ErrorBody)))]
 async fn remove_schedule(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
+    OptionalJson(request): OptionalJson<super::admin::ReasonRequest>,
 ) -> Result<StatusCode> {
     caller.require(ADMINS)?;
-    state.engine.remove_schedule(id, &caller.actor()).await?;
+    state
+        .engine
+        .remove_schedule(id, &caller.actor(), request.reason.trim())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -138,6 +138,41 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: no body at all is `T::default()` (an optional reason on
+/// a `POST` or `DELETE` that had no body before, so older clients keep working); any body
+/// is read as [`Json`] is, with its errors.
+pub(crate) struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await
+        .map_err(|e| {
+            let code = match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                _ => "bad_request",
+            };
+            AppError::new(e.status(), code, e.body_text())
+        })?;
+        if bytes.is_empty() {
+            return Ok(Self(T::default()));
+        }
+        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
+
 /// `axum::extract::Query` whose rejections are the API's JSON errors.
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(AppError))]

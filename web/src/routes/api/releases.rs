@@ -20,8 +20,8 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::admin::OperationRequest;
-use super::{Json, Path};
+use super::admin::ReasonRequest;
+use super::{Json, OptionalJson, Path};
 use crate::auth::Caller;
 use crate::error::{ErrorBody, Result};
 use crate::state::AppState;
@@ -369,7 +369,7 @@ async fn answer(
 /// migration is `undoing` (and holds its process's migration slot) until it is `undone`.
 /// The body (a reason for the audit) may be left out.
 #[utoipa::path(post, path = "/admin/migrations/{id}/undo", tag = "releases",
-    params(("id" = i64, Path, description = "migration id")), request_body = Option<OperationRequest>,
+    params(("id" = i64, Path, description = "migration id")), request_body = Option<ReasonRequest>,
     responses((status = 202, body = MigrationView), (status = 404, body = ErrorBody),
         (status = 409, description = "running, undone already, or the process has another migration running",
             body = ErrorBody)))]
@@ -377,13 +377,12 @@ async fn undo_migration(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    body: Option<axum::Json<OperationRequest>>,
+    OptionalJson(request): OptionalJson<ReasonRequest>,
 ) -> Result<(StatusCode, Json<MigrationView>)> {
     caller.require(ADMINS)?;
-    let reason = body.map(|b| b.0.reason).unwrap_or_default();
     state
         .engine
-        .begin_undo(id, &caller.actor(), reason.trim())
+        .begin_undo(id, &caller.actor(), request.reason.trim())
         .await?;
     work_in_background(&state, id, caller.actor());
     Ok((
@@ -397,14 +396,14 @@ async fn undo_migration(
 /// free for another migration. For a migration that cannot finish, e.g. its target version
 /// was withdrawn.
 #[utoipa::path(post, path = "/admin/migrations/{id}/abandon", tag = "releases",
-    params(("id" = i64, Path, description = "migration id")), request_body = OperationRequest,
+    params(("id" = i64, Path, description = "migration id")), request_body = ReasonRequest,
     responses((status = 200, body = MigrationView), (status = 404, body = ErrorBody),
         (status = 409, description = "not running", body = ErrorBody)))]
 async fn abandon_migration(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(request): Json<OperationRequest>,
+    Json(request): Json<ReasonRequest>,
 ) -> Result<Json<MigrationView>> {
     caller.require(ADMINS)?;
     let status = state

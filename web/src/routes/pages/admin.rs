@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::confirm::{Ask, Confirmation};
 use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -171,66 +172,138 @@ async fn retry(
 #[derive(Debug, Deserialize)]
 struct SkipForm {
     to_state: String,
+    #[serde(flatten)]
+    confirmation: Confirmation,
+}
+
+/// What the confirmation of an action on incident `id` is about: the incident as the
+/// incident list shows it. 404 for an incident that does not exist.
+async fn incident_ask(
+    state: &AppState,
+    id: i64,
+    what: &'static str,
+    button: &'static str,
+    action: &str,
+    fields: Vec<(&'static str, String)>,
+) -> Result<Ask, AppError> {
+    let incident = store::incident(state.engine.db(), id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no incident {id}")))?;
+    Ok(Ask {
+        what,
+        about: format!("#{id} · {} · {}", incident.state, incident.error),
+        button,
+        action: format!("/admin/incidents/{id}/{action}"),
+        back: format!("/admin/instances/{}", incident.instance_id),
+        fields,
+    })
 }
 
 async fn skip(
     State(state): State<AppState>,
-    SignedInAs(_, caller, _): SignedInAs<Admins>,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(id): Path<i64>,
     Form(form): Form<SkipForm>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
+    let to_state = form.to_state.trim();
+    let ask = incident_ask(
+        &state,
+        id,
+        "confirm.skip",
+        "admin.skip",
+        "skip",
+        vec![("to_state", to_state.to_owned())],
+    )
+    .await?;
+    let reason = match form.confirmation.reason(&state, &chrome, || ask) {
+        Ok(reason) => reason,
+        Err(page) => return Ok(*page),
+    };
     let instance = state
         .engine
-        .skip_incident(id, form.to_state.trim(), &caller.actor())
+        .skip_incident(id, to_state, &caller.actor(), reason)
         .await?;
-    Ok(done(
-        &format!("/admin/instances/{instance}"),
-        "admin.skipped",
-    ))
+    Ok(done(&format!("/admin/instances/{instance}"), "admin.skipped").into_response())
 }
 
 async fn cancel(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(id): Path<i64>,
-) -> Result<Redirect, AppError> {
-    admin(&caller)?;
-    let instance = state.engine.cancel_incident(id, &caller.actor()).await?;
-    Ok(done(
-        &format!("/admin/instances/{instance}"),
-        "admin.cancelled",
-    ))
+    Form(form): Form<Confirmation>,
+) -> Result<Response, AppError> {
+    let ask = incident_ask(
+        &state,
+        id,
+        "confirm.cancel_instance",
+        "admin.cancel",
+        "cancel",
+        Vec::new(),
+    )
+    .await?;
+    let reason = match form.reason(&state, &chrome, || ask) {
+        Ok(reason) => reason,
+        Err(page) => return Ok(*page),
+    };
+    let instance = state
+        .engine
+        .cancel_incident(id, &caller.actor(), reason)
+        .await?;
+    Ok(done(&format!("/admin/instances/{instance}"), "admin.cancelled").into_response())
 }
 
 #[derive(Debug, Deserialize)]
 struct OperationForm {
     operation: String,
-    #[serde(default)]
-    reason: String,
+    #[serde(flatten)]
+    confirmation: Confirmation,
 }
 
 async fn operate(
     State(state): State<AppState>,
-    SignedInAs(_, caller, _): SignedInAs<Admins>,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(id): Path<Uuid>,
     Form(form): Form<OperationForm>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     let Some(operation) = InstanceOperation::parse(&form.operation) else {
         return Err(AppError::invalid([(
             "operation",
             format!("`{}` is not one of suspend, resume, cancel", form.operation),
         )]));
     };
+    // Suspend and resume undo each other; a cancel is for good, so it is confirmed.
+    let reason = if operation == InstanceOperation::Cancel {
+        let (instance, _) = store::instance(state.engine.db(), id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no instance {id}")))?;
+        let ask = || Ask {
+            what: "confirm.cancel_instance",
+            about: format!(
+                "{} v{} · {} · {}",
+                instance.process_id, instance.version, instance.subject, instance.state
+            ),
+            button: "admin.cancel",
+            action: format!("/admin/instances/{id}/operate"),
+            back: format!("/admin/instances/{id}"),
+            fields: vec![("operation", operation.as_str().to_owned())],
+        };
+        match form.confirmation.reason(&state, &chrome, ask) {
+            Ok(reason) => reason,
+            Err(page) => return Ok(*page),
+        }
+    } else {
+        form.confirmation.reason.trim()
+    };
     state
         .engine
-        .operate_instance(id, operation, &caller.actor(), form.reason.trim())
+        .operate_instance(id, operation, &caller.actor(), reason)
         .await?;
     let said = match operation {
         InstanceOperation::Suspend => "admin.suspended",
         InstanceOperation::Resume => "admin.resumed",
         InstanceOperation::Cancel => "admin.cancelled",
     };
-    Ok(done(&format!("/admin/instances/{id}"), said))
+    Ok(done(&format!("/admin/instances/{id}"), said).into_response())
 }
 
 /// Dead letters a page at a time, each payload cut (a page of megabyte messages stays
@@ -322,24 +395,63 @@ async fn new_token(
 
 async fn revoke(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(id): Path<Uuid>,
-) -> Result<Redirect, AppError> {
-    admin(&caller)?;
-    if !users::revoke_token(&state.engine, id, &caller.actor()).await? {
+    Form(form): Form<Confirmation>,
+) -> Result<Response, AppError> {
+    let db = state.engine.db();
+    let token = store::tokens(db)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id && t.revoked_at.is_none())
+        .ok_or_else(|| AppError::not_found(format!("no live token {id}")))?;
+    let owner = store::users(db)
+        .await?
+        .into_iter()
+        .find(|u| u.id == token.user_id)
+        .map(|u| u.username)
+        .unwrap_or_default();
+    let ask = || Ask {
+        what: "confirm.revoke_token",
+        about: format!("{owner} · {}", token.name),
+        button: "admin.revoke",
+        action: format!("/admin/tokens/{id}/revoke"),
+        back: "/admin/users".to_owned(),
+        fields: Vec::new(),
+    };
+    let reason = match form.reason(&state, &chrome, ask) {
+        Ok(reason) => reason,
+        Err(page) => return Ok(*page),
+    };
+    if !users::revoke_token(&state.engine, id, &caller.actor(), reason).await? {
         return Err(AppError::not_found(format!("no live token {id}")));
     }
-    Ok(done("/admin/users", "admin.revoked"))
+    Ok(done("/admin/users", "admin.revoked").into_response())
 }
 
 async fn disable(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(username): Path<String>,
-) -> Result<Redirect, AppError> {
-    admin(&caller)?;
-    users::set_disabled(&state.engine, &username, true, &caller.actor()).await?;
-    Ok(done("/admin/users", "admin.disabled_done"))
+    Form(form): Form<Confirmation>,
+) -> Result<Response, AppError> {
+    let user = store::user_by_username(state.engine.db(), &username)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))?;
+    let ask = || Ask {
+        what: "confirm.disable_user",
+        about: format!("{} · {}", user.username, user.display_name),
+        button: "admin.disable",
+        action: format!("/admin/users/{username}/disable"),
+        back: "/admin/users".to_owned(),
+        fields: Vec::new(),
+    };
+    let reason = match form.reason(&state, &chrome, ask) {
+        Ok(reason) => reason,
+        Err(page) => return Ok(*page),
+    };
+    users::set_disabled(&state.engine, &username, true, &caller.actor(), reason).await?;
+    Ok(done("/admin/users", "admin.disabled_done").into_response())
 }
 
 async fn enable(
@@ -348,7 +460,7 @@ async fn enable(
     Path(username): Path<String>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
-    users::set_disabled(&state.engine, &username, false, &caller.actor()).await?;
+    users::set_disabled(&state.engine, &username, false, &caller.actor(), "").await?;
     Ok(done("/admin/users", "admin.enabled_done"))
 }
 

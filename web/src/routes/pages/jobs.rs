@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::admin::admin;
+use super::confirm::{Ask, Confirmation};
 use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::error::AppError;
 use crate::routes::api::Path;
@@ -275,12 +276,28 @@ fn parameters(state: &AppState, process: &str, fields: &Map<String, Value>) -> M
 
 async fn remove(
     State(state): State<AppState>,
-    SignedIn(_, caller): SignedIn,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(id): Path<Uuid>,
-) -> Result<Redirect, AppError> {
-    admin(&caller)?;
-    state.engine.remove_schedule(id, &caller.actor()).await?;
-    Ok(done("/admin/jobs", "jobs.removed"))
+    Form(form): Form<Confirmation>,
+) -> Result<Response, AppError> {
+    let schedule = state.engine.schedule(id).await?;
+    let ask = || Ask {
+        what: "confirm.remove_schedule",
+        about: format!("{} · {}", schedule.process, schedule.label),
+        button: "jobs.remove",
+        action: format!("/admin/jobs/schedules/{id}/remove"),
+        back: "/admin/jobs".to_owned(),
+        fields: Vec::new(),
+    };
+    let reason = match form.reason(&state, &chrome, ask) {
+        Ok(reason) => reason,
+        Err(page) => return Ok(*page),
+    };
+    state
+        .engine
+        .remove_schedule(id, &caller.actor(), reason)
+        .await?;
+    Ok(done("/admin/jobs", "jobs.removed").into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

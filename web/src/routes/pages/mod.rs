@@ -9,6 +9,7 @@
 
 mod admin;
 mod audit;
+mod confirm;
 mod designer;
 mod folkbokforing;
 mod inbox;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::admin::admin;
+use super::confirm::{Ask, Confirmation};
 use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::error::AppError;
 use crate::routes::api::Path;
@@ -51,6 +52,9 @@ struct RestartForm {
     /// `dry_run` (the default) or `restart`.
     #[serde(default)]
     action: String,
+    /// `1` once the admin confirmed the restart (see [`Confirmation`]).
+    #[serde(default)]
+    confirmed: String,
 }
 
 impl RestartForm {
@@ -184,42 +188,116 @@ async fn restart(
         let preview = state.engine.preview_migration(&plan).await?;
         return page(&state, &chrome, &form, Outcome::Preview(preview)).await;
     }
+    // The restart moves many instances at once: it is confirmed, with the dry run's count.
+    let confirmation = Confirmation {
+        reason: form.reason.clone(),
+        confirmed: form.confirmed.clone(),
+    };
+    // The page without JavaScript names how many instances move, as the dialog does.
+    let instances = if form.confirmed == "1" {
+        None
+    } else {
+        Some(state.engine.preview_migration(&plan).await?.items.len())
+    };
+    let moved = instances.map_or_else(String::new, |n| {
+        format!(
+            " · {n} {}",
+            state.ui.text(chrome.lang, "migrations.instances")
+        )
+    });
+    let ask = || {
+        let field = |name: &'static str, value: &str| (name, value.to_owned());
+        let mut fields = vec![
+            field("process", &form.process),
+            field("from_version", &form.from_version),
+            field("states", &form.states),
+            field("to_state", &form.to_state),
+            field("action", "restart"),
+        ];
+        if form.drop_timers.is_some() {
+            fields.push(field("drop_timers", "on"));
+        }
+        if form.new_due_dates.is_some() {
+            fields.push(field("new_due_dates", "on"));
+        }
+        Ask {
+            what: "confirm.restart",
+            about: format!("{} → v{}{moved}", plan.process, plan.to_version),
+            button: "migrations.start_restart",
+            action: "/admin/migrations/restart".to_owned(),
+            back: "/admin/migrations".to_owned(),
+            fields,
+        }
+    };
+    // The plan carries the reason already (the request was made from the same form).
+    if let Err(page) = confirmation.reason(&state, &chrome, ask) {
+        return Ok(*page);
+    }
     let actor = caller.actor();
     let id = state.engine.start_migration(&plan, &actor).await?;
     work_in_background(&state, id, actor);
     Ok(done("/admin/migrations", "migrations.started").into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct ReasonForm {
-    #[serde(default)]
-    reason: String,
+/// What the confirmation of ending or undoing migration `id` is about. 404 for one that
+/// does not exist.
+async fn migration_ask(
+    state: &AppState,
+    id: i64,
+    what: &'static str,
+    button: &'static str,
+    action: &str,
+) -> Result<Ask, AppError> {
+    let status = state.engine.migration_status(id).await?;
+    let m = &status.migration;
+    Ok(Ask {
+        what,
+        about: format!("#{id} · {} v{} · {}", m.process_id, m.to_version, m.name),
+        button,
+        action: format!("/admin/migrations/{id}/{action}"),
+        back: "/admin/migrations".to_owned(),
+        fields: Vec::new(),
+    })
 }
 
 async fn abandon(
     State(state): State<AppState>,
-    SignedInAs(_, caller, _): SignedInAs<Admins>,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(id): Path<i64>,
-    Form(form): Form<ReasonForm>,
+    Form(form): Form<Confirmation>,
 ) -> Result<Response, AppError> {
+    let ask = migration_ask(
+        &state,
+        id,
+        "confirm.abandon",
+        "migrations.abandon",
+        "abandon",
+    )
+    .await?;
+    let reason = match form.reason(&state, &chrome, || ask) {
+        Ok(reason) => reason,
+        Err(page) => return Ok(*page),
+    };
     state
         .engine
-        .abandon_migration(id, &caller.actor(), form.reason.trim())
+        .abandon_migration(id, &caller.actor(), reason)
         .await?;
     Ok(done("/admin/migrations", "migrations.abandoned").into_response())
 }
 
 async fn undo(
     State(state): State<AppState>,
-    SignedInAs(_, caller, _): SignedInAs<Admins>,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(id): Path<i64>,
-    Form(form): Form<ReasonForm>,
+    Form(form): Form<Confirmation>,
 ) -> Result<Response, AppError> {
+    let ask = migration_ask(&state, id, "confirm.undo", "migrations.undo", "undo").await?;
+    let reason = match form.reason(&state, &chrome, || ask) {
+        Ok(reason) => reason,
+        Err(page) => return Ok(*page),
+    };
     let actor = caller.actor();
-    state
-        .engine
-        .begin_undo(id, &actor, form.reason.trim())
-        .await?;
+    state.engine.begin_undo(id, &actor, reason).await?;
     work_in_background(&state, id, actor);
     Ok(done("/admin/migrations", "migrations.undo_started").into_response())
 }
