@@ -35,6 +35,19 @@ pub trait SubjectProvider: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Subjects whose name contains `text` (ignoring case), at most `limit`, by name: what a
+    /// person search by name and the inbox's search look through. Nothing is checked for
+    /// visibility here; the engine does that (`Engine::find_subjects`). The default finds
+    /// none: a package whose subjects have no names is searched by id only.
+    async fn find_by_name(
+        &self,
+        _conn: &DatabaseTransaction,
+        _text: &str,
+        _limit: u64,
+    ) -> Result<Vec<SubjectHit>, ActionError> {
+        Ok(Vec::new())
+    }
+
     /// What a caseworker sees of the subject: labelled facts and tables in the package's own
     /// language, shown beside a task and on the subject's page. `Ok(None)` when no such
     /// subject exists; the default shows the data of [`SubjectProvider::load`] as facts.
@@ -68,6 +81,14 @@ pub trait SubjectProvider: Send + Sync {
             }
         }))
     }
+}
+
+/// A subject found by name: enough to tell two of the same name apart.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubjectHit {
+    pub id: String,
+    pub name: String,
+    pub birth_date: Option<chrono::NaiveDate>,
 }
 
 /// A subject as people see it: a title and sections of facts and tables.
@@ -215,6 +236,11 @@ impl Registry {
 
     pub fn subject_provider(&self, kind: &str) -> Option<&Arc<dyn SubjectProvider>> {
         self.subjects.get(kind)
+    }
+
+    /// Every registered subject provider, by kind.
+    pub fn subject_providers(&self) -> impl Iterator<Item = (&str, &Arc<dyn SubjectProvider>)> {
+        self.subjects.iter().map(|(k, p)| (k.as_str(), p))
     }
 
     pub fn reference(&self, name: &str) -> &[Choice] {

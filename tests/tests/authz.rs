@@ -49,6 +49,7 @@ const API: &[(&str, &str)] = &[
     ("POST /api/processes/{id}/instances", "- o o x x x o x"),
     ("GET /api/instances", "- x x x x x o x"),
     ("GET /api/instances/{id}", "- x x x x x o x"),
+    ("GET /api/persons", "- o o x x x o x"),
     ("GET /api/persons/{id}", "- o o x x x o x"),
     ("GET /api/folkbokforing/persons", "- o o x x x o x"),
     ("POST /api/messages", "- x x o x x o x"),

@@ -550,3 +550,57 @@ async fn an_admin_cancels_an_instance_only_after_confirming_it_with_a_reason() {
         })
         .await;
 }
+
+/// The inbox narrows as the caseworker types (htmx, no reload) and sorts by a column header,
+/// which says to a screen reader how it is sorted; the address keeps the search and order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caseworker_searches_and_sorts_the_inbox() {
+    let Some(browser) = Browser::launch("a_caseworker_searches_and_sorts_the_inbox").await else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    a_week_of_work(&site).await;
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "anna").await;
+            c.goto(&site.url("/inbox")).await.expect("the inbox loads");
+            assert_eq!(count(&c, "tr.task-row").await, 4);
+            fill(&c, "#inbox-q", "sørensen").await;
+            until(&c, "document.querySelectorAll('tr.task-row').length === 1").await;
+            assert!(
+                text_of(&c, "tr.task-row")
+                    .await
+                    .contains("Kontrollér adressen for Mette Sørensen")
+            );
+            let url = c.current_url().await.expect("a url");
+            assert!(
+                url.query().unwrap_or_default().contains("q=s%C3%B8rensen"),
+                "{url}"
+            );
+            screenshot(&c, "inbox-search.png").await;
+
+            fill(&c, "#inbox-q", "").await;
+            until(&c, "document.querySelectorAll('tr.task-row').length === 4").await;
+            c.goto(&site.url("/inbox")).await.expect("the inbox loads");
+            click(&c, "th a.sort[href*='sort=title']").await;
+            until(
+                &c,
+                "document.querySelector('th[aria-sort=ascending]') !== null",
+            )
+            .await;
+            let titles = texts(&c, "tr.task-row td:first-child a").await;
+            let mut sorted = titles.clone();
+            sorted.sort();
+            assert_eq!(titles, sorted, "A to Å");
+            assert!(titles[0].starts_with("Kontrollér"), "{titles:?}");
+            click(&c, "th[aria-sort=ascending] a.sort").await;
+            until(
+                &c,
+                "document.querySelector('th[aria-sort=descending]') !== null",
+            )
+            .await;
+            let reversed = texts(&c, "tr.task-row td:first-child a").await;
+            assert_eq!(reversed, sorted.into_iter().rev().collect::<Vec<_>>());
+        })
+        .await;
+}

@@ -144,6 +144,57 @@ fn rows(section: &OverviewSection) -> Vec<Vec<&str>> {
         .collect()
 }
 
+/// The Danish register is searched by name ignoring case, also for Danish capitals on SQLite
+/// (whose `lower()` knows only ASCII), and a caseworker finds only whom they may see.
+async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_registry(forlob_processes::register)
+        .build()
+        .await;
+    let persons = json!([
+        { "cpr": "0101501234", "name": "Åse Østergaard", "birth_date": "1950-01-01", "residence": 101 },
+        { "cpr": "0202602345", "name": "Jens Østergaard", "birth_date": "1960-02-02", "residence": 147 },
+        { "cpr": "0303703456", "name": "Maja Hansen", "birth_date": "1970-03-03", "residence": 101 },
+    ]);
+    load_persons(&app, &persons).await;
+    // Sorted here: where Å sorts depends on the database's collation.
+    let names = |found: forlob_engine::runtime::SubjectSearch| -> Vec<String> {
+        let mut names: Vec<String> = found.hits.into_iter().map(|h| h.name).collect();
+        names.sort();
+        names
+    };
+    for query in ["østergaard", "Østergaard", "ØSTERGAARD", "stergaard"] {
+        let all = app
+            .engine
+            .find_subjects("person", query, &Actor::system(), 10)
+            .await
+            .expect("search");
+        assert_eq!(names(all), ["Jens Østergaard", "Åse Østergaard"], "{query}");
+    }
+    let mine = app
+        .engine
+        .find_subjects("person", "østergaard", &Actor::caseworker("cw", "101"), 10)
+        .await
+        .expect("search");
+    assert_eq!(
+        mine.hits[0].birth_date.map(|d| d.to_string()).as_deref(),
+        Some("1950-01-01")
+    );
+    assert_eq!(names(mine), ["Åse Østergaard"]);
+    let wildcard = app
+        .engine
+        .find_subjects("person", "%%", &Actor::system(), 10)
+        .await
+        .expect("search");
+    assert!(wildcard.hits.is_empty(), "LIKE's wildcards list nobody");
+    let limited = app
+        .engine
+        .find_subjects("person", "gaard", &Actor::system(), 1)
+        .await
+        .expect("search");
+    assert!(limited.narrow && limited.hits.len() == 1);
+}
+
 /// A caseworker's view of a person through the whole story: a manual registration for another
 /// municipality (R12) that takes over on the next run and stops the old one's items (R4, R5),
 /// then a move during the manual period that waits for it to end (R13, R15).
@@ -351,6 +402,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 }
 
 on_both_backends!(person_overview_shows_handlekommune_manual_registration_and_cases);
+on_both_backends!(danish_persons_are_found_by_name_within_what_the_viewer_may_see);
 
 /// An admin cancels a move's instance while the move waits for its run: the move is cancelled
 /// with it (the package's cancel hook, in the same transaction), so the run on its date does

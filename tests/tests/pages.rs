@@ -1287,7 +1287,203 @@ async fn a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else(back
     assert_eq!(entries[0]["detail"]["from"], "dora");
 }
 
+/// The rows of the inbox's list, as (title, CPR number) in the order shown.
+fn inbox_rows(page: &str) -> Vec<(String, String)> {
+    page.split("class=\"task-row\"")
+        .skip(1)
+        .map(|row| {
+            let between = |start: &str, end: &str| {
+                row.split(start)
+                    .nth(1)
+                    .and_then(|r| r.split(end).next())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let title = between("\">", "</a>");
+            (title, between("<a href=\"/persons/", "\""))
+        })
+        .collect()
+}
+
+/// The inbox finds tasks by the person's name, the CPR number (typed with its dash) or a
+/// word of the title, sorts by any column both ways, marks overdue and due-today tasks in
+/// words, and offers only the processes that gave tasks; an admin also filters by municipality.
+async fn the_inbox_finds_sorts_and_marks_what_is_due(backend: Backend) {
+    let web = Web::start(backend).await;
+    let start = web.state.engine.clock().now();
+    let day = chrono::Duration::days(1);
+    web.case("0101501234", "101", "Boligstøtte").await;
+    web.clock.set(start + day).expect("forward");
+    web.case("0404801234", "101", "Aktindsigt").await;
+    web.clock.set(start + day * 2).expect("forward");
+    web.case("0505501234", "101", "Kørsel").await;
+    web.case("4703701234", "147", "Boligstøtte i 147").await;
+    // Due in five days: the first is overdue, the second due later today, the third later.
+    web.clock
+        .set(start + day * 6 - chrono::Duration::minutes(1))
+        .expect("forward");
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    let all = anna.get("/inbox").await;
+    assert_eq!(
+        inbox_rows(&all.text),
+        [
+            ("Boligstøtte".to_owned(), "0101501234".to_owned()),
+            ("Aktindsigt".to_owned(), "0404801234".to_owned()),
+            ("Kørsel".to_owned(), "0505501234".to_owned()),
+        ]
+    );
+    assert!(
+        all.text.contains("class=\"badge due-overdue\"")
+            && all.text.contains(">Overskredet</span>"),
+        "{}",
+        all.text
+    );
+    assert!(all.text.contains(">Forfalder i dag</span>"));
+    assert_eq!(all.text.matches("aria-describedby=\"due-").count(), 2);
+    // By the person's name, by the CPR number with its dash, by a word of the title.
+    for (q, expected) in [
+        ("østergaard", "0404801234"),
+        ("010150-1234", "0101501234"),
+        ("kørsel", "0505501234"),
+    ] {
+        let found = anna.get(&format!("/inbox?q={}", urlencode(q))).await;
+        let rows = inbox_rows(&found.text);
+        assert_eq!(rows.len(), 1, "{q}: {rows:?}");
+        assert_eq!(rows[0].1, expected, "{q}");
+    }
+    // Another municipality's Jens Hansen is not found through 101's inbox.
+    let jens = inbox_rows(&anna.get("/inbox?q=jens%20hansen").await.text);
+    assert_eq!(jens.len(), 1, "{jens:?}");
+    // Sorted by title, A to Å and back; the header says so to a screen reader.
+    let by_title = anna.get("/inbox?sort=title").await;
+    let titles: Vec<_> = inbox_rows(&by_title.text)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(titles, ["Aktindsigt", "Boligstøtte", "Kørsel"]);
+    assert!(
+        by_title
+            .text
+            .contains("aria-sort=\"ascending\"><a href=\"/inbox?sort&#x3D;-title\""),
+        "{}",
+        by_title.text
+    );
+    let reversed = anna.get("/inbox?sort=-title").await;
+    let titles: Vec<_> = inbox_rows(&reversed.text)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(titles, ["Kørsel", "Boligstøtte", "Aktindsigt"]);
+    assert!(reversed.text.contains("aria-sort=\"descending\""));
+    let unknown = anna.get("/inbox?sort=colour").await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The process filter offers the process that gave tasks, not every deployed one.
+    assert!(all.text.contains("<option value=\"web-case\""));
+    assert!(
+        !all.text.contains("<option value=\"web-job\""),
+        "{}",
+        all.text
+    );
+    // A caseworker has no municipality column or filter; an admin has both.
+    assert!(!all.text.contains("id=\"municipality\""));
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let everyone = admin.get("/inbox").await;
+    assert_eq!(inbox_rows(&everyone.text).len(), 4);
+    assert!(everyone.text.contains("<option value=\"147\">147</option>"));
+    let only_147 = admin.get("/inbox?municipality=147").await;
+    let rows = inbox_rows(&only_147.text);
+    assert_eq!(rows.len(), 1);
+    assert!(only_147.text.contains("<td>147</td>"), "{}", only_147.text);
+    // The API searches and sorts alike.
+    let api = web
+        .api(
+            Method::GET,
+            "/api/tasks?q=hansen&sort=-due",
+            Some(&web.cw101),
+            None,
+        )
+        .await;
+    assert_eq!(api.json()["total"], 1, "{}", api.text);
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .unwrap_or_default()
+        .trim_start_matches('=')
+        .to_owned()
+}
+
+/// A person is found by name among those the viewer may see, with the birth date that tells
+/// namesakes apart; every one shown is in the audit log. A CPR number still leads straight to
+/// the person, and a search that finds nobody says so in Danish.
+async fn a_person_is_found_by_name_among_those_the_viewer_may_see(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    let found = anna.get("/persons?q=jens+hansen").await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    assert!(
+        found
+            .text
+            .contains("href=\"/persons/0101501234\">Jens Hansen</a></td><td>1950-01-01</td>")
+            && found
+                .text
+                .contains("href=\"/persons/0202601234\">Jens Hansen</a></td><td>1960-02-02</td>"),
+        "{}",
+        found.text
+    );
+    assert!(
+        !found.text.contains("4703701234"),
+        "147's citizen is not shown"
+    );
+    let searches = web
+        .api(
+            Method::GET,
+            "/api/admin/audit?action=person.search",
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    let subjects: Vec<_> = searches["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(subjects.len(), 2, "{searches}");
+    assert!(
+        subjects.contains(&"0101501234".to_owned()) && subjects.contains(&"0202601234".to_owned())
+    );
+    let cpr = anna.get("/persons?q=010150-1234").await;
+    assert_eq!(cpr.status, StatusCode::SEE_OTHER);
+    assert_eq!(cpr.headers[header::LOCATION], "/persons/0101501234");
+    let nobody = anna.get("/persons?q=Hansen-Smith").await;
+    assert_eq!(nobody.status, StatusCode::OK);
+    assert!(
+        nobody.text.contains("Ingen personer med det navn"),
+        "{}",
+        nobody.text
+    );
+    let short = anna.get("/persons?q=J").await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.text.contains("Skriv mindst to bogstaver"));
+    // The API answers the same, with the birth date.
+    let api = web
+        .api(Method::GET, "/api/persons?q=hansen", Some(&web.cw147), None)
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.text);
+    assert_eq!(
+        api.json()["persons"],
+        serde_json::json!([{ "id": "4703701234", "name": "Jens Hansen", "birth_date": "1970-03-03" }])
+    );
+}
+
 on_both_backends!(
+    the_inbox_finds_sorts_and_marks_what_is_due,
+    a_person_is_found_by_name_among_those_the_viewer_may_see,
     a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else,
     a_held_task_is_read_only_until_taken_over_and_a_beaten_submit_keeps_the_input,
     the_dead_letter_page_pages_and_links_to_each_whole_letter,

@@ -43,7 +43,7 @@ pub use migrations::{
     MigrationPreview, MigrationStatus, PreviewGroup, PreviewItem, Progress, RestartRequest,
 };
 pub use operations::InstanceOperation;
-pub use queries::{SubjectFile, TaskForm};
+pub use queries::{SubjectFile, SubjectSearch, TaskForm};
 pub use scheduler::{NewSchedule, RunRequest};
 
 use crate::clock::Clock;

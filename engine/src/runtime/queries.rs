@@ -11,7 +11,7 @@ use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{EngineError, Result};
 use crate::form::{FieldErrors, Form};
 use crate::instance::{Actor, Task, TimelineEvent};
-use crate::registry::SubjectOverview;
+use crate::registry::{SubjectHit, SubjectOverview};
 use crate::store;
 
 /// What a caseworker reads of a subject: the package's overview and the timeline.
@@ -20,6 +20,19 @@ pub struct SubjectFile {
     pub overview: SubjectOverview,
     /// Oldest first.
     pub events: Vec<TimelineEvent>,
+}
+
+/// How many subjects a search by name looks at before it checks who may see them: enough
+/// for a name within a municipality, bounded so a common name costs a bounded time.
+const NAME_CANDIDATES: u64 = 500;
+
+/// What a search by name found that the searcher may see.
+#[derive(Debug, Clone, Default)]
+pub struct SubjectSearch {
+    /// By name, at most the limit asked for.
+    pub hits: Vec<SubjectHit>,
+    /// More matched than were looked at or shown: narrow the search (a longer name, the CPR).
+    pub narrow: bool,
 }
 
 /// An open task with the form its manual step asks for.
@@ -71,6 +84,81 @@ impl Engine {
             .detail(json!({ "shown": "task", "overview": overview.is_some() }));
         self.record(actor, vec![record]).await?;
         Ok((task, overview))
+    }
+
+    /// Subjects of `kind` whose name contains `text` and that `actor` may see (`may_see`, as
+    /// for a look-up by id), at most `limit`, by name. Recorded like the Swedish register
+    /// search: one `person.search` entry per subject shown, so the log filtered by a CPR
+    /// number shows who found them, and one without a subject when none was shown.
+    pub async fn find_subjects(
+        &self,
+        kind: &str,
+        text: &str,
+        actor: &Actor,
+        limit: usize,
+    ) -> Result<SubjectSearch> {
+        crate::limits::require_fits("q", text, self.options.text_limits.query)?;
+        let provider = self
+            .registry
+            .subject_provider(kind)
+            .ok_or_else(|| EngineError::not_found("subject kind", kind))?;
+        let conn = self.db.begin().await?;
+        let candidates = provider
+            .find_by_name(&conn, text, NAME_CANDIDATES)
+            .await
+            .map_err(search_failed(kind))?;
+        let mut found = SubjectSearch {
+            narrow: candidates.len() as u64 >= NAME_CANDIDATES,
+            ..SubjectSearch::default()
+        };
+        let now = self.clock.now();
+        for hit in candidates {
+            if self.may_see(&conn, kind, &hit.id, actor, now).await? {
+                if found.hits.len() == limit {
+                    found.narrow = true;
+                    break;
+                }
+                found.hits.push(hit);
+            }
+        }
+        conn.rollback().await?;
+        let entry = |subject: Option<&str>| {
+            let record = AuditRecord::new(AuditAction::PersonSearch).detail(json!({
+                "query": text,
+                "kind": kind,
+                "hits": found.hits.len(),
+            }));
+            match subject {
+                Some(s) => record.subject(s),
+                None => record,
+            }
+        };
+        let records = if found.hits.is_empty() {
+            vec![entry(None)]
+        } else {
+            found.hits.iter().map(|h| entry(Some(&h.id))).collect()
+        };
+        self.record(actor, records).await?;
+        Ok(found)
+    }
+
+    /// Ids of subjects (of any kind) whose name contains `text`, at most 500 of each kind:
+    /// what the inbox's search adds to matching titles and ids. Only ever used to narrow a
+    /// task list the caller may see already, so it is not checked or recorded per subject.
+    pub async fn subjects_named(&self, text: &str) -> Result<Vec<String>> {
+        let conn = self.db.begin().await?;
+        let mut ids = Vec::new();
+        for (kind, provider) in self.registry.subject_providers() {
+            let hits = provider
+                .find_by_name(&conn, text, NAME_CANDIDATES)
+                .await
+                .map_err(search_failed(kind))?;
+            ids.extend(hits.into_iter().map(|h| h.id));
+        }
+        conn.rollback().await?;
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// The overview (and, with `with_events`, the timeline) of a subject `actor` may see;
@@ -187,5 +275,16 @@ impl Engine {
         errors: &FieldErrors,
     ) -> std::result::Result<String, handlebars::RenderError> {
         self.forms.render(form, values, errors, &self.registry)
+    }
+}
+
+/// A package's search by name that failed: logged with its cause, answered as "the register
+/// is unavailable" (nothing of the cause reaches the caller).
+fn search_failed(kind: &str) -> impl FnOnce(crate::action::ActionError) -> EngineError + '_ {
+    move |e| {
+        tracing::error!(kind, error = %e, "subject search failed");
+        EngineError::SubjectUnavailable {
+            kind: kind.to_owned(),
+        }
     }
 }

@@ -101,10 +101,87 @@ pub struct TaskFilter {
     /// Only tasks due before this instant (tasks without a due date are left out).
     pub due_before: Option<DateTime<Utc>>,
     pub claimed_by: Option<String>,
-    /// Newest due date first instead of the default soonest first.
+    /// Free text: in the title, the subject's id, or the subject's name.
+    pub text: Option<TaskText>,
+    /// What the list is sorted by; ties by creation, oldest first.
+    pub order: TaskOrder,
+    /// Reversed: the latest due date (or Z..A) first.
     pub descending: bool,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
+}
+
+/// Free text an inbox search looks for: `text` in a task's title or subject id, or a subject
+/// among `subjects` (those whose names matched, from `Engine::subjects_named`).
+#[derive(Debug, Default, Clone)]
+pub struct TaskText {
+    pub text: String,
+    pub subjects: Vec<String>,
+}
+
+/// The inbox's sort columns.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum TaskOrder {
+    #[default]
+    Due,
+    Title,
+    Kind,
+    Subject,
+    ClaimedBy,
+}
+
+impl TaskOrder {
+    pub const ALL: [Self; 5] = [
+        Self::Due,
+        Self::Title,
+        Self::Kind,
+        Self::Subject,
+        Self::ClaimedBy,
+    ];
+
+    /// Its name in a query string (`sort=title`, `sort=-title`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Due => "due",
+            Self::Title => "title",
+            Self::Kind => "kind",
+            Self::Subject => "subject",
+            Self::ClaimedBy => "claimed_by",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
+    fn column(self) -> task::Column {
+        match self {
+            Self::Due => task::Column::DueAt,
+            Self::Title => task::Column::Title,
+            Self::Kind => task::Column::Kind,
+            Self::Subject => task::Column::Subject,
+            Self::ClaimedBy => task::Column::ClaimedBy,
+        }
+    }
+}
+
+/// `column` contains `text`, ignoring case: `lower()` on both sides, and, since SQLite's
+/// `lower()` knows only ASCII, also as typed and with a capital first letter ("østergaard"
+/// finds "Østergaard" on both databases). LIKE's wildcards in `text` are dropped, so a
+/// search for `%` does not match everything.
+pub fn contains_ignoring_case<C: ColumnTrait>(column: C, text: &str) -> sea_orm::Condition {
+    let text: String = text.chars().filter(|c| *c != '%' && *c != '_').collect();
+    let lower = text.to_lowercase();
+    let mut letters = lower.chars();
+    let capitalised: String = letters
+        .next()
+        .map(|first| first.to_uppercase().chain(letters).collect())
+        .unwrap_or_default();
+    let lowered = sea_orm::sea_query::Func::lower(SqlExpr::col(column.as_column_ref()));
+    sea_orm::Condition::any()
+        .add(SqlExpr::expr(lowered).like(format!("%{lower}%")))
+        .add(column.contains(&text))
+        .add(column.contains(&capitalised))
 }
 
 fn filtered_tasks(filter: &TaskFilter) -> sea_orm::Select<task::Entity> {
@@ -136,20 +213,30 @@ fn filtered_tasks(filter: &TaskFilter) -> sea_orm::Select<task::Entity> {
     if let Some(c) = &filter.claimed_by {
         query = query.filter(task::Column::ClaimedBy.eq(c.clone()));
     }
+    if let Some(search) = &filter.text {
+        // A CPR number is typed with or without its dash; the id has none.
+        let id: String = search.text.chars().filter(|c| *c != '-').collect();
+        let mut any = contains_ignoring_case(task::Column::Title, &search.text)
+            .add(task::Column::Subject.contains(id.replace(['%', '_'], "")));
+        if !search.subjects.is_empty() {
+            any = any.add(task::Column::Subject.is_in(search.subjects.clone()));
+        }
+        query = query.filter(any);
+    }
     query
 }
 
 pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<Vec<Task>, DbErr> {
-    let query = filtered_tasks(filter);
-    let query = if filter.descending {
-        query
-            .order_by_desc(task::Column::DueAt)
-            .order_by_desc(task::Column::CreatedAt)
+    let order = if filter.descending {
+        sea_orm::Order::Desc
     } else {
-        query
-            .order_by_asc(task::Column::DueAt)
-            .order_by_asc(task::Column::CreatedAt)
+        sea_orm::Order::Asc
     };
+    // Ties (and tasks without a due date or a claim) keep the order they came in.
+    let query = filtered_tasks(filter)
+        .order_by(filter.order.column(), order)
+        .order_by_asc(task::Column::CreatedAt)
+        .order_by_asc(task::Column::Id);
     Ok(query
         .offset(filter.offset)
         .limit(filter.limit.unwrap_or(1000))
@@ -158,6 +245,31 @@ pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<
         .into_iter()
         .map(to_task)
         .collect())
+}
+
+/// The processes and the municipalities that have given tasks to `municipality` (`None`:
+/// anyone), each sorted: what the inbox's filters offer, so none offers a process or a
+/// municipality that cannot give the viewer a task.
+pub async fn task_sources<C: ConnectionTrait>(
+    conn: &C,
+    municipality: Option<&str>,
+) -> Result<(Vec<String>, Vec<String>), DbErr> {
+    let mut query = task::Entity::find()
+        .select_only()
+        .column(task::Column::ProcessId)
+        .column(task::Column::Municipality)
+        .distinct();
+    if let Some(m) = municipality {
+        query = query.filter(task::Column::Municipality.eq(m));
+    }
+    let pairs: Vec<(String, Option<String>)> = query.into_tuple().all(conn).await?;
+    let mut processes: Vec<String> = pairs.iter().map(|(p, _)| p.clone()).collect();
+    let mut municipalities: Vec<String> = pairs.into_iter().filter_map(|(_, m)| m).collect();
+    for list in [&mut processes, &mut municipalities] {
+        list.sort();
+        list.dedup();
+    }
+    Ok((processes, municipalities))
 }
 
 /// How many tasks match, per kind (the inbox's counts), ignoring offset and limit.

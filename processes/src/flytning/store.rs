@@ -27,6 +27,33 @@ pub(crate) async fn person<C: ConnectionTrait>(
     person::Entity::find_by_id(cpr.to_owned()).one(conn).await
 }
 
+/// Persons whose name contains `text` (ignoring case), at most `limit`, by name; nobody for
+/// fewer than two characters (LIKE's wildcards do not count).
+pub(crate) async fn persons_named<C: ConnectionTrait>(
+    conn: &C,
+    text: &str,
+    limit: u64,
+) -> Result<Vec<Person>, DbErr> {
+    let text: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c != '%' && *c != '_')
+        .collect();
+    if text.chars().count() < 2 {
+        return Ok(Vec::new());
+    }
+    person::Entity::find()
+        .filter(forlob_engine::store::contains_ignoring_case(
+            person::Column::Name,
+            &text,
+        ))
+        .order_by_asc(person::Column::Name)
+        .order_by_asc(person::Column::Cpr)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
 pub(crate) async fn insert_person<C: ConnectionTrait>(conn: &C, p: Person) -> Result<(), DbErr> {
     person::Entity::insert(person::ActiveModel {
         cpr: Set(p.cpr),

@@ -103,7 +103,37 @@ impl forlob_engine::registry::SubjectProvider for TestPersons {
     ) -> Result<Vec<String>, forlob_engine::ActionError> {
         Ok(Self::residence(id).map(str::to_owned).into_iter().collect())
     }
+
+    /// The named persons of [`NAMED`], by name.
+    async fn find_by_name(
+        &self,
+        _conn: &sea_orm::DatabaseTransaction,
+        text: &str,
+        limit: u64,
+    ) -> Result<Vec<forlob_engine::registry::SubjectHit>, forlob_engine::ActionError> {
+        let text = text.to_lowercase();
+        let mut hits: Vec<_> = NAMED
+            .iter()
+            .filter(|(_, name, _)| name.to_lowercase().contains(&text))
+            .map(|(id, name, born)| forlob_engine::registry::SubjectHit {
+                id: (*id).to_owned(),
+                name: (*name).to_owned(),
+                birth_date: born.parse().ok(),
+            })
+            .collect();
+        hits.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        hits.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(hits)
+    }
 }
+
+/// Persons with names, for the searches by name: two Jens Hansens in 101 and one in 147.
+pub const NAMED: &[(&str, &str, &str)] = &[
+    ("0101501234", "Jens Hansen", "1950-01-01"),
+    ("0202601234", "Jens Hansen", "1960-02-02"),
+    ("4703701234", "Jens Hansen", "1970-03-03"),
+    ("0404801234", "Hanne Østergaard", "1980-04-04"),
+];
 
 pub struct Web {
     pub router: Router,

@@ -7,7 +7,7 @@ mod overview;
 
 use async_trait::async_trait;
 use forlob_engine::ActionError;
-use forlob_engine::registry::{SubjectOverview, SubjectProvider};
+use forlob_engine::registry::{SubjectHit, SubjectOverview, SubjectProvider};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Value, json};
 
@@ -53,6 +53,23 @@ impl SubjectProvider for Persons {
             "bopaelssamling": person.bopaelssamling,
             "manual": manual,
         })))
+    }
+
+    async fn find_by_name(
+        &self,
+        conn: &DatabaseTransaction,
+        text: &str,
+        limit: u64,
+    ) -> Result<Vec<SubjectHit>, ActionError> {
+        Ok(store::persons_named(conn, text, limit)
+            .await?
+            .into_iter()
+            .map(|p| SubjectHit {
+                id: p.cpr,
+                name: p.name,
+                birth_date: Some(p.birth_date),
+            })
+            .collect())
     }
 
     /// Where they live, who acts for them now or by a manual registration, who has a case

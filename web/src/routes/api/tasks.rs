@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use forlob_engine::Role;
+use forlob_engine::TextLimits;
 use forlob_engine::form::{Form, Required};
-use forlob_engine::store::{self, TaskFilter};
+use forlob_engine::store::{self, TaskFilter, TaskOrder, TaskText};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -51,7 +52,10 @@ pub(crate) struct InboxQuery {
     pub due_before: Option<String>,
     /// Only tasks claimed by this user; `me` for the caller.
     pub claimed_by: Option<String>,
-    /// `due` (soonest first, default) or `-due` (latest first).
+    /// Free text: tasks whose title or CPR number contains it, or whose person's name does.
+    pub q: Option<String>,
+    /// `due` (soonest first, default), `title`, `kind`, `subject` or `claimed_by`; with a
+    /// leading `-` reversed (`-due`: latest first).
     pub sort: Option<String>,
     /// Admins only: one municipality's tasks (caseworkers always see their own).
     pub municipality: Option<String>,
@@ -73,8 +77,12 @@ pub(crate) struct Inbox {
 
 impl InboxQuery {
     /// The engine filter for this query as `caller` may run it, or a 422 naming the bad field.
-    pub(crate) fn filter(&self, caller: &Caller) -> Result<TaskFilter> {
+    pub(crate) fn filter(&self, caller: &Caller, limits: &TextLimits) -> Result<TaskFilter> {
         let mut errors = BTreeMap::new();
+        let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if let Some(message) = text.and_then(|q| forlob_engine::limits::too_long(q, limits.query)) {
+            errors.insert("q", message);
+        }
         let status = match self.status.as_deref().unwrap_or("open") {
             "all" => None,
             s @ ("open" | "completed" | "cancelled") => Some(s.to_owned()),
@@ -96,14 +104,19 @@ impl InboxQuery {
                 None
             }),
         };
-        let descending = match self.sort.as_deref().unwrap_or("due") {
-            "due" => false,
-            "-due" => true,
-            other => {
-                errors.insert("sort", format!("`{other}` is neither `due` nor `-due`"));
-                false
-            }
-        };
+        let sort = self.sort.as_deref().unwrap_or("due");
+        let descending = sort.starts_with('-');
+        let order = TaskOrder::parse(sort.trim_start_matches('-')).unwrap_or_else(|| {
+            let names: Vec<_> = TaskOrder::ALL.iter().map(|o| o.as_str()).collect();
+            errors.insert(
+                "sort",
+                format!(
+                    "`{sort}` is not one of {}, each with or without a leading `-`",
+                    names.join(", ")
+                ),
+            );
+            TaskOrder::Due
+        });
         let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             errors.insert("limit", format!("must be between 1 and {MAX_PAGE}"));
@@ -136,6 +149,11 @@ impl InboxQuery {
                     c
                 }
             }),
+            text: text.map(|q| TaskText {
+                text: q.to_owned(),
+                subjects: Vec::new(),
+            }),
+            order,
             descending,
             offset: self.offset,
             limit: Some(limit),
@@ -159,6 +177,12 @@ fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
 /// The inbox page and its counts for a filter.
 pub(crate) async fn inbox(state: &AppState, filter: &TaskFilter) -> Result<Inbox> {
     let db = state.engine.db();
+    // A search also finds the tasks about persons of that name.
+    let mut filter = filter.clone();
+    if let Some(search) = &mut filter.text {
+        search.subjects = state.engine.subjects_named(&search.text).await?;
+    }
+    let filter = &filter;
     let tasks = store::tasks(db, filter).await?;
     let all_kinds = TaskFilter {
         kind: None,
@@ -188,7 +212,7 @@ async fn list_tasks(
     Query(query): Query<InboxQuery>,
 ) -> Result<Json<Inbox>> {
     caller.require(WORKERS)?;
-    let filter = query.filter(&caller)?;
+    let filter = query.filter(&caller, state.engine.limits())?;
     Ok(Json(inbox(&state, &filter).await?))
 }
 

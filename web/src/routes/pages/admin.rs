@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use forlob_engine::runtime::InstanceOperation;
-use forlob_engine::{Role, store};
+use forlob_engine::{InstanceStatus, Role, store};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -189,6 +189,12 @@ async fn incident_ask(
     let incident = store::incident(state.engine.db(), id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no incident {id}")))?;
+    if incident.status != "open" {
+        return Err(forlob_engine::EngineError::from(
+            forlob_engine::error::TransitionError::IncidentClosed { incident: id },
+        )
+        .into());
+    }
     Ok(Ask {
         what,
         about: format!("#{id} · {} · {}", incident.state, incident.error),
@@ -276,6 +282,15 @@ async fn operate(
         let (instance, _) = store::instance(state.engine.db(), id)
             .await?
             .ok_or_else(|| AppError::not_found(format!("no instance {id}")))?;
+        if !InstanceStatus::UNFINISHED.contains(&instance.status) {
+            return Err(forlob_engine::EngineError::from(
+                forlob_engine::error::TransitionError::NotActive {
+                    instance: id,
+                    status: instance.status.as_str().into(),
+                },
+            )
+            .into());
+        }
         let ask = || Ask {
             what: "confirm.cancel_instance",
             about: format!(

@@ -1,13 +1,17 @@
-//! The caseworker's inbox: their municipality's tasks with filters (kind, process, due),
-//! sorted by due date, counts per kind, paging, and claim/unclaim in place (htmx).
+//! The caseworker's inbox: their municipality's tasks with a search (title, CPR number,
+//! person's name) and filters (kind, process, due; an admin also the municipality), sorted by
+//! any column, overdue and due-today tasks marked, counts per kind, paging, and
+//! claim/unclaim in place (htmx).
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use forlob_engine::Role;
-use serde_json::json;
+use forlob_engine::store::{self, TaskOrder};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Page, SignedIn};
@@ -45,13 +49,15 @@ async fn inbox_page(
         process: get("process"),
         due_before: get("due_before"),
         claimed_by: get("claimed_by"),
+        q: get("q"),
         sort: get("sort"),
         municipality: get("municipality"),
         limit: Some(50),
         offset: get("offset").and_then(|o| o.parse().ok()),
     };
-    let filter = inbox_query.filter(&caller)?;
+    let filter = inbox_query.filter(&caller, state.engine.limits())?;
     let found = inbox(&state, &filter).await?;
+    let admin = caller.user.role == Role::Admin;
     let offset = filter.offset.unwrap_or(0);
     let shown = found.tasks.len() as u64;
     let kinds: Vec<_> = found
@@ -59,24 +65,66 @@ async fn inbox_page(
         .iter()
         .map(|(kind, n)| json!({ "kind": kind, "n": n, "selected": inbox_query.kind.as_deref() == Some(kind) }))
         .collect();
-    let processes: Vec<_> = summaries(&state)
-        .into_iter()
-        .map(|p| json!({ "id": p.id, "title": p.title, "selected": inbox_query.process.as_deref() == Some(p.id.as_str()) }))
+    // Only processes (and, for an admin, municipalities) that have given tasks here.
+    let (sources, municipalities) =
+        store::task_sources(state.engine.db(), caller.actor().task_scope().as_deref()).await?;
+    let titles = summaries(&state);
+    let processes: Vec<_> = sources
+        .iter()
+        .map(|id| {
+            let title = titles.iter().find(|p| &p.id == id).map_or(id, |p| &p.title);
+            json!({ "id": id, "title": title, "selected": inbox_query.process.as_deref() == Some(id.as_str()) })
+        })
         .collect();
-    let page_link = |to: u64| {
+    let municipalities: Vec<_> = municipalities
+        .iter()
+        .map(|m| json!({ "code": m, "selected": inbox_query.municipality.as_deref() == Some(m.as_str()) }))
+        .collect();
+    // A link to this list with `changes` made (and back to its first page unless paging).
+    let link = |changes: &[(&str, String)]| {
         let mut pairs: Vec<(String, String)> = query
             .iter()
-            .filter(|(k, _)| k != "offset")
+            .filter(|(k, _)| k != "offset" && changes.iter().all(|(c, _)| k != c))
             .cloned()
             .collect();
-        pairs.push(("offset".into(), to.to_string()));
+        pairs.extend(changes.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         format!(
             "/inbox?{}",
             serde_urlencoded::to_string(pairs).unwrap_or_default()
         )
     };
+    let page_link = |to: u64| link(&[("offset", to.to_string())]);
+    // Each column sorts by itself; the sorted one says which way, and reverses on a click.
+    let columns: Vec<_> = [
+        (TaskOrder::Title, "inbox.col_title"),
+        (TaskOrder::Kind, "inbox.col_kind"),
+        (TaskOrder::Subject, "inbox.col_person"),
+        (TaskOrder::Due, "inbox.col_due"),
+        (TaskOrder::ClaimedBy, "inbox.col_claimed"),
+    ]
+    .into_iter()
+    .map(|(order, label)| {
+        let sorted = filter.order == order;
+        let next = if sorted && !filter.descending {
+            format!("-{}", order.as_str())
+        } else {
+            order.as_str().to_owned()
+        };
+        let aria_sort = match (sorted, filter.descending) {
+            (false, _) => Value::Null,
+            (true, false) => json!("ascending"),
+            (true, true) => json!("descending"),
+        };
+        json!({ "label": label, "href": link(&[("sort", next)]), "aria_sort": aria_sort })
+    })
+    .collect();
+    let now = state.engine.clock().now();
+    let tasks: Vec<Value> = found.tasks.into_iter().map(|task| row(task, now)).collect();
     let data = json!({
-        "tasks": found.tasks,
+        "tasks": tasks,
+        "columns": columns,
+        "municipalities": municipalities,
+        "admin": admin,
         "kinds": kinds,
         "processes": processes,
         "total": found.total,
@@ -85,7 +133,8 @@ async fn inbox_page(
             "kind": inbox_query.kind,
             "process": inbox_query.process,
             "due_before": inbox_query.due_before,
-            "sort_desc": inbox_query.sort.as_deref() == Some("-due"),
+            "sort": inbox_query.sort,
+            "q": inbox_query.q,
             "mine": inbox_query.claimed_by.as_deref() == Some("me"),
         },
         "range": { "from": if shown == 0 { 0 } else { offset + 1 }, "to": offset + shown },
@@ -136,10 +185,31 @@ async fn set_claim(
 ) -> Result<Page, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
     let task = state.engine.claim_task(id, &caller.actor(), claim).await?;
-    let task = crate::routes::api::model::TaskView::from(task);
+    let task = row(
+        crate::routes::api::model::TaskView::from(task),
+        state.engine.clock().now(),
+    );
     state.ui.fragment(
         "inbox_row",
         &chrome,
-        json!({ "task": task, "me": caller.user.username }),
+        json!({ "task": task, "me": caller.user.username, "admin": caller.user.role == Role::Admin }),
     )
+}
+
+/// A task as its inbox row shows it: with `due`, `overdue` or `today` when it is due before
+/// `now` or later on the same (Danish) day.
+fn row(task: crate::routes::api::model::TaskView, now: DateTime<Utc>) -> Value {
+    let local = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Copenhagen).date_naive();
+    let due = task.due_at.map(|due| {
+        if due < now {
+            "overdue"
+        } else if local(due) == local(now) {
+            "today"
+        } else {
+            "later"
+        }
+    });
+    let mut view = serde_json::to_value(task).unwrap_or_default();
+    view["due"] = json!(due);
+    view
 }

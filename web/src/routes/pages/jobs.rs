@@ -281,6 +281,13 @@ async fn remove(
     Form(form): Form<Confirmation>,
 ) -> Result<Response, AppError> {
     let schedule = state.engine.schedule(id).await?;
+    if schedule.removed_at.is_some() {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("schedule {id} is removed already"),
+        ));
+    }
     let ask = || Ask {
         what: "confirm.remove_schedule",
         about: format!("{} · {}", schedule.process, schedule.label),

@@ -33,20 +33,43 @@ struct FindQuery {
     q: Option<String>,
 }
 
-/// The search box: a CPR number (with or without the dash) leads to the person's page.
+/// The search box: a CPR number (with or without the dash) leads to the person's page; a
+/// name lists the persons of that name the viewer may see, with their birth dates.
 async fn find(
     State(state): State<AppState>,
-    SignedInAs(_, _, _): SignedInAs<Workers>,
+    SignedInAs(chrome, caller, _): SignedInAs<Workers>,
     axum::extract::Query(query): axum::extract::Query<FindQuery>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     let q = query.q.unwrap_or_default();
-    crate::routes::api::check_filters([("q", Some(q.as_str()))], state.engine.limits().query)?;
-    let id: String = q.chars().filter(char::is_ascii_alphanumeric).collect();
-    Ok(if id.is_empty() {
-        Redirect::to("/inbox")
-    } else {
-        Redirect::to(&format!("/persons/{id}"))
-    })
+    let q = q.trim();
+    crate::routes::api::check_filters([("q", Some(q))], state.engine.limits().query)?;
+    if q.is_empty() {
+        return Ok(Redirect::to("/inbox").into_response());
+    }
+    if q.chars()
+        .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
+    {
+        let id: String = q.chars().filter(char::is_ascii_digit).collect();
+        return Ok(Redirect::to(&format!("/persons/{id}")).into_response());
+    }
+    let (status, found, problem) = match crate::routes::api::persons::find(&state, q, &caller).await
+    {
+        Ok(found) => (StatusCode::OK, Some(found), None),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(state.ui.text(chrome.lang, "persons.too_short")),
+        ),
+        Err(e) => return Err(e),
+    };
+    let title = state.ui.text(chrome.lang, "persons.found_title");
+    let count = found.as_ref().map_or(0, |f| f.persons.len());
+    let data = json!({ "q": q, "found": found, "count": count, "problem": problem });
+    Ok((
+        status,
+        state.ui.page("persons_found", &chrome, &title, data)?,
+    )
+        .into_response())
 }
 
 async fn person_page(

@@ -240,7 +240,7 @@ async fn restart(
 }
 
 /// What the confirmation of ending or undoing migration `id` is about. 404 for one that
-/// does not exist.
+/// does not exist; 409 for one the action no longer applies to (nothing to confirm).
 async fn migration_ask(
     state: &AppState,
     id: i64,
@@ -250,6 +250,20 @@ async fn migration_ask(
 ) -> Result<Ask, AppError> {
     let status = state.engine.migration_status(id).await?;
     let m = &status.migration;
+    let applies = match action {
+        "undo" => m.status.can_undo(),
+        _ => m.status.can_abandon(),
+    };
+    if !applies {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "migration {id} cannot be {action}ed now: it is {}",
+                m.status.as_str()
+            ),
+        ));
+    }
     Ok(Ask {
         what,
         about: format!("#{id} · {} v{} · {}", m.process_id, m.to_version, m.name),
