@@ -604,3 +604,52 @@ async fn a_caseworker_searches_and_sorts_the_inbox() {
         })
         .await;
 }
+
+/// An admin pages through the instance list, whose total stays in view, and sorts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_pages_through_the_instances_and_sorts_them() {
+    let Some(browser) =
+        Browser::launch("an_admin_pages_through_the_instances_and_sorts_them").await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    let people = ["2307914567", "1205803456", JENS, "1711724321"];
+    for subject in people.iter().cycle().take(55) {
+        application(&site, subject, "Ansøgning").await;
+    }
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "admin").await;
+            c.goto(&site.url("/admin/instances"))
+                .await
+                .expect("the instances load");
+            assert_eq!(text_of(&c, "#instance-count").await, "Viser 1–50 af 55");
+            assert_eq!(count(&c, "#instances tbody tr").await, 50);
+            click(&c, "nav.pager a[rel=next]").await;
+            until(
+                &c,
+                "document.querySelector('#instance-count').textContent.includes('51–55')",
+            )
+            .await;
+            assert_eq!(count(&c, "#instances tbody tr").await, 5);
+            click(&c, "nav.pager a[rel=prev]").await;
+            until(
+                &c,
+                "document.querySelector('#instance-count').textContent.includes('1–50')",
+            )
+            .await;
+            click(&c, "th a.sort[href*='sort=subject']").await;
+            until(
+                &c,
+                "document.querySelector('th[aria-sort=ascending]') !== null",
+            )
+            .await;
+            assert_eq!(
+                text_of(&c, "#instances tbody tr:first-child td:nth-child(3)").await,
+                JENS
+            );
+            screenshot(&c, "admin-instances.png").await;
+        })
+        .await;
+}

@@ -1481,7 +1481,103 @@ async fn a_person_is_found_by_name_among_those_the_viewer_may_see(backend: Backe
     );
 }
 
+/// The admin's instance list comes a page at a time with the total, sorts by its columns, and
+/// filters by municipality and by when instances started; the API pages alike, with the
+/// total in `X-Total-Count`.
+async fn the_instance_list_pages_sorts_and_filters(backend: Backend) {
+    let web = Web::start(backend).await;
+    let start = web.state.engine.clock().now();
+    for n in 0..55 {
+        let kommune = if n % 5 == 0 { "147" } else { "101" };
+        web.case(&format!("01015{n:05}"), kommune, "Sag").await;
+        web.clock
+            .set(start + chrono::Duration::hours(n + 1))
+            .expect("forward");
+    }
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let first = admin.get("/admin/instances").await;
+    assert!(first.text.contains("Viser 1–50 af 55"), "{}", first.text);
+    assert_eq!(
+        first
+            .text
+            .matches("<tr><td><a href=\"/admin/instances/")
+            .count(),
+        50
+    );
+    // Newest first by default; the next page has the five oldest.
+    assert!(first.text.contains("aria-sort=\"descending\""));
+    let next = first
+        .text
+        .split("rel=\"next\"")
+        .next()
+        .and_then(|before| before.rsplit("href=\"").next())
+        .map(|href| {
+            href.trim_end_matches("\" ")
+                .replace("&amp;", "&")
+                .replace("&#x3D;", "=")
+        })
+        .expect("a next link");
+    let second = admin.get(&next).await;
+    assert!(
+        second.text.contains("Viser 51–55 af 55"),
+        "{next}: {}",
+        second.text
+    );
+    assert!(
+        second.text.contains("<td>0101500000</td>"),
+        "the oldest is last"
+    );
+    // Sorted by subject, A to Z: the first page starts with the lowest CPR number.
+    let by_subject = admin.get("/admin/instances?sort=subject").await;
+    let first_subject = by_subject
+        .text
+        .split("</a></td><td>1</td><td>")
+        .nth(1)
+        .and_then(|rest| rest.split("</td>").next())
+        .unwrap_or_default();
+    assert_eq!(first_subject, "0101500000");
+    // Eleven of them went to 147; started within the first ten hours, two of those.
+    let only_147 = admin.get("/admin/instances?municipality=147").await;
+    assert!(
+        only_147.text.contains("Viser 1–11 af 11"),
+        "{}",
+        only_147.text
+    );
+    let day = chrono::DateTime::parse_from_rfc3339(&start.to_rfc3339()).expect("an instant");
+    let until = (start + chrono::Duration::hours(9) + chrono::Duration::minutes(30)).to_rfc3339();
+    let early = web
+        .api(
+            Method::GET,
+            &format!(
+                "/api/instances?municipality=147&started_from={}&started_to={}&limit=1",
+                urlencode(&day.to_rfc3339()),
+                urlencode(&until)
+            ),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::OK, "{}", early.text);
+    assert_eq!(early.headers["x-total-count"], "2");
+    assert_eq!(early.json().as_array().map(Vec::len), Some(1));
+    let bad = web
+        .api(
+            Method::GET,
+            "/api/instances?sort=colour&started_from=yesterday",
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.json()["details"]["sort"].is_string()
+            && bad.json()["details"]["started_from"].is_string()
+    );
+}
+
 on_both_backends!(
+    the_instance_list_pages_sorts_and_filters,
     the_inbox_finds_sorts_and_marks_what_is_due,
     a_person_is_found_by_name_among_those_the_viewer_may_see,
     a_task_is_given_to_a_colleague_of_its_municipality_and_no_one_else,

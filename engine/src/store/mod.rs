@@ -157,15 +157,75 @@ pub struct InstanceFilter {
     pub status: Option<String>,
     pub subject: Option<String>,
     pub version: Option<i32>,
-    /// Newest first (what a person looking for a case wants) instead of oldest first.
-    pub newest_first: bool,
+    /// Instances started in this municipality or with a task there.
+    pub municipality: Option<String>,
+    /// Started at or after this instant.
+    pub started_from: Option<DateTime<Utc>>,
+    /// Started before this instant.
+    pub started_before: Option<DateTime<Utc>>,
+    /// What the list is sorted by; ties by start, then id.
+    pub order: InstanceOrder,
+    /// Reversed: newest (or Z..A) first.
+    pub descending: bool,
+    pub offset: Option<u64>,
     pub limit: Option<u64>,
 }
 
-pub async fn instances<C: ConnectionTrait>(
-    conn: &C,
-    filter: &InstanceFilter,
-) -> Result<Vec<ProcessInstance>, DbErr> {
+/// The instance list's sort columns.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceOrder {
+    #[default]
+    Started,
+    Updated,
+    Process,
+    Version,
+    Subject,
+    State,
+    Status,
+}
+
+impl InstanceOrder {
+    pub const ALL: [Self; 7] = [
+        Self::Started,
+        Self::Updated,
+        Self::Process,
+        Self::Version,
+        Self::Subject,
+        Self::State,
+        Self::Status,
+    ];
+
+    /// Its name in a query string (`sort=state`, `sort=-started`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Updated => "updated",
+            Self::Process => "process",
+            Self::Version => "version",
+            Self::Subject => "subject",
+            Self::State => "state",
+            Self::Status => "status",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
+    fn column(self) -> instance::Column {
+        match self {
+            Self::Started => instance::Column::CreatedAt,
+            Self::Updated => instance::Column::UpdatedAt,
+            Self::Process => instance::Column::ProcessId,
+            Self::Version => instance::Column::Version,
+            Self::Subject => instance::Column::Subject,
+            Self::State => instance::Column::State,
+            Self::Status => instance::Column::Status,
+        }
+    }
+}
+
+fn filtered_instances(filter: &InstanceFilter) -> sea_orm::Select<instance::Entity> {
     let mut query = instance::Entity::find();
     if let Some(p) = &filter.process_id {
         query = query.filter(instance::Column::ProcessId.eq(p.clone()));
@@ -182,12 +242,50 @@ pub async fn instances<C: ConnectionTrait>(
     if let Some(v) = filter.version {
         query = query.filter(instance::Column::Version.eq(v));
     }
-    let query = if filter.newest_first {
-        query.order_by_desc(instance::Column::CreatedAt)
+    if let Some(m) = &filter.municipality {
+        let with_task_there = sea_orm::sea_query::Query::select()
+            .column(entities::task::Column::InstanceId)
+            .from(entities::task::Entity)
+            .and_where(entities::task::Column::Municipality.eq(m.clone()))
+            .to_owned();
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(instance::Column::StartedIn.eq(m.clone()))
+                .add(instance::Column::Id.in_subquery(with_task_there)),
+        );
+    }
+    if let Some(from) = filter.started_from {
+        query = query.filter(instance::Column::CreatedAt.gte(from));
+    }
+    if let Some(before) = filter.started_before {
+        query = query.filter(instance::Column::CreatedAt.lt(before));
+    }
+    query
+}
+
+/// How many instances match `filter`, ignoring its offset and limit (the list's total).
+pub async fn count_instances<C: ConnectionTrait>(
+    conn: &C,
+    filter: &InstanceFilter,
+) -> Result<u64, DbErr> {
+    filtered_instances(filter).count(conn).await
+}
+
+pub async fn instances<C: ConnectionTrait>(
+    conn: &C,
+    filter: &InstanceFilter,
+) -> Result<Vec<ProcessInstance>, DbErr> {
+    let order = if filter.descending {
+        sea_orm::Order::Desc
     } else {
-        query.order_by_asc(instance::Column::CreatedAt)
+        sea_orm::Order::Asc
     };
+    let query = filtered_instances(filter)
+        .order_by(filter.order.column(), order.clone())
+        .order_by(instance::Column::CreatedAt, order)
+        .order_by_asc(instance::Column::Id);
     Ok(query
+        .offset(filter.offset)
         .limit(filter.limit.unwrap_or(1000))
         .all(conn)
         .await?

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::audit::{AuditAction, AuditRecord};
 use forlob_engine::runtime::{InstanceOperation, MessageOutcome};
-use forlob_engine::store::{self, InstanceFilter, TaskFilter};
+use forlob_engine::store::{self, InstanceFilter, InstanceOrder, TaskFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -61,8 +61,19 @@ pub(crate) struct InstanceQuery {
     pub status: Option<String>,
     pub subject: Option<String>,
     pub version: Option<i32>,
+    /// Instances started in this municipality or with a task there.
+    pub municipality: Option<String>,
+    /// Started on or after this day (YYYY-MM-DD, Danish time) or instant (RFC 3339).
+    pub started_from: Option<String>,
+    /// Started on or before this day (the whole day) or before this instant.
+    pub started_to: Option<String>,
+    /// `started` (default: newest first as `-started`), `updated`, `process`, `version`,
+    /// `subject`, `state` or `status`; a leading `-` reverses it.
+    pub sort: Option<String>,
     /// At most this many (1..=1000, default 100).
     pub limit: Option<u64>,
+    /// Skip this many (the page's start); the total is in `X-Total-Count`.
+    pub offset: Option<u64>,
 }
 
 impl InstanceQuery {
@@ -73,9 +84,51 @@ impl InstanceQuery {
                 ("state", self.state.as_deref()),
                 ("status", self.status.as_deref()),
                 ("subject", self.subject.as_deref()),
+                ("municipality", self.municipality.as_deref()),
+                ("sort", self.sort.as_deref()),
             ],
             limits.query,
         )?;
+        let mut errors: Vec<(&str, String)> = Vec::new();
+        let mut instant = |field: &'static str, text: &Option<String>, end: bool| {
+            let text = text.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
+            let parsed = crate::audit_export::parse_instant(text, end);
+            if parsed.is_none() {
+                errors.push((
+                    field,
+                    format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 instant"),
+                ));
+            }
+            parsed
+        };
+        let started_from = instant("started_from", &self.started_from, false);
+        let started_before = instant("started_to", &self.started_to, true);
+        let sort = self
+            .sort
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("-started");
+        let order = InstanceOrder::parse(sort.trim_start_matches('-'));
+        if order.is_none() {
+            let names: Vec<_> = InstanceOrder::ALL.iter().map(|o| o.as_str()).collect();
+            errors.push((
+                "sort",
+                format!(
+                    "`{sort}` is not one of {}, each with or without a leading `-`",
+                    names.join(", ")
+                ),
+            ));
+        }
+        if self.offset.is_some_and(|o| o > 1_000_000) {
+            errors.push((
+                "offset",
+                "must be at most 1000000; narrow the filter".into(),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(AppError::invalid(errors));
+        }
         let non_empty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
         let status = non_empty(&self.status);
         if let Some(s) = &status
@@ -96,23 +149,37 @@ impl InstanceQuery {
             status,
             subject: non_empty(&self.subject),
             version: self.version,
-            newest_first: true,
+            municipality: non_empty(&self.municipality),
+            started_from,
+            started_before,
+            order: order.unwrap_or_default(),
+            descending: sort.starts_with('-'),
+            offset: self.offset,
             limit: Some(limit),
         })
     }
 }
 
-/// Instances by process, state, status, subject and version.
+/// Instances by process, version, state, status, subject, municipality and when they
+/// started, sorted and a page at a time; how many match in all is in `X-Total-Count`.
 #[utoipa::path(get, path = "/instances", tag = "instances", params(InstanceQuery),
-    responses((status = 200, body = Vec<InstanceView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<InstanceView>,
+        headers(("x-total-count" = u64, description = "instances matching the filter, all pages"))),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_instances(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<InstanceQuery>,
-) -> Result<Json<Vec<InstanceView>>> {
+) -> Result<([(&'static str, String); 1], Json<Vec<InstanceView>>)> {
     caller.require(ADMINS)?;
-    let found = store::instances(state.engine.db(), &query.filter(state.engine.limits())?).await?;
-    Ok(Json(found.into_iter().map(InstanceView::from).collect()))
+    let filter = query.filter(state.engine.limits())?;
+    let db = state.engine.db();
+    let total = store::count_instances(db, &filter).await?;
+    let found = store::instances(db, &filter).await?;
+    Ok((
+        [("x-total-count", total.to_string())],
+        Json(found.into_iter().map(InstanceView::from).collect()),
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, Utc};
 use forlob_engine::Role;
 use forlob_engine::TextLimits;
 use forlob_engine::form::{Form, Required};
@@ -96,7 +95,8 @@ impl InboxQuery {
         };
         let due_before = match self.due_before.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(text) => parse_instant(text).or_else(|| {
+            // A date means the start of that day in Danish time, where the inbox's users are.
+            Some(text) => crate::audit_export::parse_instant(text, false).or_else(|| {
                 errors.insert(
                     "due_before",
                     format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 instant"),
@@ -160,18 +160,6 @@ impl InboxQuery {
             ..TaskFilter::default()
         })
     }
-}
-
-/// A date means the start of that day in Danish time, where the inbox's users are.
-fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Some(at.with_timezone(&Utc));
-    }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    date.and_hms_opt(0, 0, 0)?
-        .and_local_timezone(chrono_tz::Europe::Copenhagen)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The inbox page and its counts for a filter.

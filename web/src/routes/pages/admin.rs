@@ -7,13 +7,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use forlob_engine::runtime::InstanceOperation;
+use forlob_engine::store::InstanceOrder;
 use forlob_engine::{InstanceStatus, Role, store};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::confirm::{Ask, Confirmation};
-use super::{Admins, Chrome, SignedIn, SignedInAs, done};
+use super::{Admins, Chrome, SignedIn, SignedInAs, done, list_link, sort_headers};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::routes::api::admin::{DeadLetterQuery, InstanceQuery, LIST_LIMIT, instance_detail};
@@ -46,54 +47,98 @@ pub(super) fn admin(caller: &Caller) -> Result<(), AppError> {
     caller.require(&[Role::Admin])
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct SearchForm {
-    process: Option<String>,
-    state: Option<String>,
-    status: Option<String>,
-    subject: Option<String>,
-    version: Option<String>,
-}
+/// Instances a page at a time.
+const INSTANCES_PAGE: u64 = 50;
 
+/// The instance list: filters (process, version, state, status, subject, municipality,
+/// started between), sortable columns, a page at a time with the total.
 async fn instances(
     State(state): State<AppState>,
     SignedInAs(chrome, _, _): SignedInAs<Admins>,
-    axum::extract::Query(form): axum::extract::Query<SearchForm>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let version = match form
-        .version
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-    {
+    // Unknown parameters are ignored here (bookmarks outlive filters); the API refuses them.
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let version = match get("version") {
         None => None,
         Some(v) => Some(
             v.parse::<i32>()
                 .map_err(|_| AppError::invalid([("version", "give a version number, e.g. 2")]))?,
         ),
     };
-    let query = InstanceQuery {
-        process: form.process.clone(),
-        state: form.state.clone(),
-        status: form.status.clone(),
-        subject: form.subject.clone(),
+    let search = InstanceQuery {
+        process: get("process"),
+        state: get("state"),
+        status: get("status"),
+        subject: get("subject"),
         version,
-        limit: Some(200),
+        municipality: get("municipality"),
+        started_from: get("started_from"),
+        started_to: get("started_to"),
+        sort: get("sort"),
+        limit: Some(INSTANCES_PAGE),
+        offset: get("offset").and_then(|o| o.parse().ok()),
     };
-    let found = store::instances(state.engine.db(), &query.filter(state.engine.limits())?).await?;
+    let filter = search.filter(state.engine.limits())?;
+    let db = state.engine.db();
+    let total = store::count_instances(db, &filter).await?;
+    let found = store::instances(db, &filter).await?;
+    let offset = filter.offset.unwrap_or(0);
+    let shown = found.len() as u64;
     let processes: Vec<_> = summaries(&state)
         .into_iter()
-        .map(|p| json!({ "id": p.id, "selected": form.process.as_deref() == Some(p.id.as_str()) }))
+        .map(
+            |p| json!({ "id": p.id, "selected": search.process.as_deref() == Some(p.id.as_str()) }),
+        )
         .collect();
     let statuses: Vec<_> = ["active", "incident", "suspended", "completed", "cancelled"]
         .iter()
-        .map(|s| json!({ "value": s, "selected": form.status.as_deref() == Some(*s) }))
+        .map(|s| json!({ "value": s, "selected": search.status.as_deref() == Some(*s) }))
         .collect();
+    let (_, municipalities) = store::task_sources(db, None).await?;
+    let municipalities: Vec<_> = municipalities
+        .iter()
+        .map(|m| json!({ "code": m, "selected": search.municipality.as_deref() == Some(m.as_str()) }))
+        .collect();
+    let link = |changes: &[(&str, String)]| list_link("/admin/instances", &query, changes);
+    let columns = sort_headers(
+        &[
+            (InstanceOrder::Process.as_str(), "admin.process"),
+            (InstanceOrder::Version.as_str(), "admin.version"),
+            (InstanceOrder::Subject.as_str(), "admin.subject"),
+            (InstanceOrder::State.as_str(), "admin.state"),
+            (InstanceOrder::Status.as_str(), "admin.status"),
+            (InstanceOrder::Started.as_str(), "admin.started"),
+            (InstanceOrder::Updated.as_str(), "admin.updated"),
+        ],
+        filter.order.as_str(),
+        filter.descending,
+        |sort| link(&[("sort", sort)]),
+    );
     let data = json!({
         "instances": found.into_iter().map(InstanceView::from).collect::<Vec<_>>(),
         "processes": processes,
         "statuses": statuses,
-        "search": { "state": form.state, "subject": form.subject, "version": form.version },
+        "municipalities": municipalities,
+        "columns": columns,
+        "search": {
+            "state": search.state,
+            "subject": search.subject,
+            "version": get("version"),
+            "started_from": search.started_from,
+            "started_to": search.started_to,
+            "sort": search.sort,
+        },
+        "total": total,
+        "range": { "from": if shown == 0 { 0 } else { offset + 1 }, "to": offset + shown },
+        "prev": (offset > 0).then(|| link(&[("offset", offset.saturating_sub(INSTANCES_PAGE).to_string())])),
+        "next": (offset + shown < total).then(|| link(&[("offset", (offset + shown).to_string())])),
     });
     let title = state.ui.text(chrome.lang, "admin.instances");
     Ok(state

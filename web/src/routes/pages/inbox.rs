@@ -14,7 +14,7 @@ use forlob_engine::store::{self, TaskOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Page, SignedIn};
+use super::{Page, SignedIn, list_link, sort_headers};
 use crate::error::AppError;
 use crate::routes::api::Path;
 use crate::routes::api::processes::summaries;
@@ -80,44 +80,19 @@ async fn inbox_page(
         .iter()
         .map(|m| json!({ "code": m, "selected": inbox_query.municipality.as_deref() == Some(m.as_str()) }))
         .collect();
-    // A link to this list with `changes` made (and back to its first page unless paging).
-    let link = |changes: &[(&str, String)]| {
-        let mut pairs: Vec<(String, String)> = query
-            .iter()
-            .filter(|(k, _)| k != "offset" && changes.iter().all(|(c, _)| k != c))
-            .cloned()
-            .collect();
-        pairs.extend(changes.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-        format!(
-            "/inbox?{}",
-            serde_urlencoded::to_string(pairs).unwrap_or_default()
-        )
-    };
-    let page_link = |to: u64| link(&[("offset", to.to_string())]);
-    // Each column sorts by itself; the sorted one says which way, and reverses on a click.
-    let columns: Vec<_> = [
-        (TaskOrder::Title, "inbox.col_title"),
-        (TaskOrder::Kind, "inbox.col_kind"),
-        (TaskOrder::Subject, "inbox.col_person"),
-        (TaskOrder::Due, "inbox.col_due"),
-        (TaskOrder::ClaimedBy, "inbox.col_claimed"),
-    ]
-    .into_iter()
-    .map(|(order, label)| {
-        let sorted = filter.order == order;
-        let next = if sorted && !filter.descending {
-            format!("-{}", order.as_str())
-        } else {
-            order.as_str().to_owned()
-        };
-        let aria_sort = match (sorted, filter.descending) {
-            (false, _) => Value::Null,
-            (true, false) => json!("ascending"),
-            (true, true) => json!("descending"),
-        };
-        json!({ "label": label, "href": link(&[("sort", next)]), "aria_sort": aria_sort })
-    })
-    .collect();
+    let page_link = |to: u64| list_link("/inbox", &query, &[("offset", to.to_string())]);
+    let columns = sort_headers(
+        &[
+            (TaskOrder::Title.as_str(), "inbox.col_title"),
+            (TaskOrder::Kind.as_str(), "inbox.col_kind"),
+            (TaskOrder::Subject.as_str(), "inbox.col_person"),
+            (TaskOrder::Due.as_str(), "inbox.col_due"),
+            (TaskOrder::ClaimedBy.as_str(), "inbox.col_claimed"),
+        ],
+        filter.order.as_str(),
+        filter.descending,
+        |sort| list_link("/inbox", &query, &[("sort", sort)]),
+    );
     let now = state.engine.clock().now();
     let tasks: Vec<Value> = found.tasks.into_iter().map(|task| row(task, now)).collect();
     let data = json!({

@@ -627,6 +627,53 @@ pub(crate) fn done(path: &str, text_key: &str) -> Redirect {
     Redirect::to(&format!("{path}?{query}"))
 }
 
+/// A link to the list at `path` as `query` shows it, with `changes` made; the page's
+/// `offset` is dropped (a new order or filter starts on the first page) unless a change sets it.
+pub(crate) fn list_link(
+    path: &str,
+    query: &[(String, String)],
+    changes: &[(&str, String)],
+) -> String {
+    let mut pairs: Vec<(String, String)> = query
+        .iter()
+        .filter(|(k, _)| k != "offset" && changes.iter().all(|(c, _)| k != c))
+        .cloned()
+        .collect();
+    pairs.extend(changes.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    format!(
+        "{path}?{}",
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    )
+}
+
+/// The headers of a table sorted by one of its `columns` (`sort` key, label key): each links
+/// to the list sorted by itself, the sorted one reversed, and the sorted one says how
+/// (`aria_sort`, for screen readers; the template adds an arrow). `partial: sort_headers`.
+pub(crate) fn sort_headers(
+    columns: &[(&str, &'static str)],
+    sorted: &str,
+    descending: bool,
+    link: impl Fn(String) -> String,
+) -> Vec<Value> {
+    columns
+        .iter()
+        .map(|(key, label)| {
+            let this = *key == sorted;
+            let next = if this && !descending {
+                format!("-{key}")
+            } else {
+                (*key).to_owned()
+            };
+            let aria_sort = match (this, descending) {
+                (false, _) => Value::Null,
+                (true, false) => json!("ascending"),
+                (true, true) => json!("descending"),
+            };
+            json!({ "label": label, "href": link(next), "aria_sort": aria_sort })
+        })
+        .collect()
+}
+
 /// Form posts arrive as text pairs; the engine's field types parse them like JSON strings.
 pub(crate) fn form_values(pairs: Vec<(String, String)>) -> serde_json::Map<String, Value> {
     pairs
