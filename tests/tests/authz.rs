@@ -129,6 +129,7 @@ const PAGES: &[(&str, &str)] = &[
     ("POST /admin/instances/{id}/operate", "- x x x x x o x"),
     ("GET /admin/incidents", "- x x x x x o x"),
     ("POST /admin/incidents/{id}/retry", "- x x x x x o x"),
+    ("POST /admin/incidents/{id}/variables", "- x x x x x o x"),
     ("POST /admin/incidents/{id}/skip", "- x x x x x o x"),
     ("POST /admin/incidents/{id}/cancel", "- x x x x x o x"),
     ("GET /admin/dead-letters", "- x x x x x o x"),

@@ -653,3 +653,111 @@ async fn an_admin_pages_through_the_instances_and_sorts_them() {
         })
         .await;
 }
+
+/// An incident caused by a bad variable is repaired from the instance page: the admin
+/// corrects the JSON (a mistake in it is shown at the field, with the text kept), gives a
+/// reason, and the retried step goes on with the corrected value; the audit entry holds the
+/// value before and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_corrects_a_bad_variable_and_the_retried_step_goes_on() {
+    let Some(browser) =
+        Browser::launch("an_admin_corrects_a_bad_variable_and_the_retried_step_goes_on").await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    let instance = start(&site, "tilskud", JENS, json!({ "beloeb": "1.500 kr." })).await;
+    site.engine.run_due().await.expect("due work runs");
+    let engine = site.engine.clone();
+    let row = move || {
+        let engine = engine.clone();
+        async move {
+            store::instance(engine.db(), instance)
+                .await
+                .expect("the instance can be read")
+                .expect("the instance exists")
+                .0
+        }
+    };
+    assert_eq!(row().await.status, InstanceStatus::Incident);
+    let audit_engine = site.engine.clone();
+
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "admin").await;
+            c.goto(&site.url("/admin/incidents"))
+                .await
+                .expect("the incidents load");
+            click(&c, "#incidents a[href*='#edit-']").await;
+            until(
+                &c,
+                "document.querySelector('details.edit-variables') !== null",
+            )
+            .await;
+            click(&c, "details.edit-variables summary").await;
+            let field = "details.edit-variables textarea[name=variables]";
+            assert!(text_of(&c, field).await.contains("\"1.500 kr.\""));
+            // A mistake in the JSON comes back at the field, with what was typed.
+            fill(&c, field, "{\"beloeb\": 1500,}").await;
+            fill(
+                &c,
+                "details.edit-variables input[name=reason]",
+                "beløbet var skrevet som tekst",
+            )
+            .await;
+            click(&c, "details.edit-variables button.primary").await;
+            until(
+                &c,
+                "document.querySelector('details.edit-variables p.error') !== null",
+            )
+            .await;
+            assert!(
+                text_of(&c, "details.edit-variables p.error")
+                    .await
+                    .starts_with("Variablerne er ikke gyldig JSON")
+            );
+            assert_eq!(
+                c.execute(
+                    "return document.querySelector('details.edit-variables textarea').value;",
+                    vec![]
+                )
+                .await
+                .expect("a script runs"),
+                json!("{\"beloeb\": 1500,}")
+            );
+            assert_eq!(row().await.status, InstanceStatus::Incident);
+            screenshot(&c, "incident-edit-variables.png").await;
+
+            fill(&c, field, "{\"beloeb\": 1500}").await;
+            fill(
+                &c,
+                "details.edit-variables input[name=reason]",
+                "beløbet var skrevet som tekst",
+            )
+            .await;
+            click(&c, "details.edit-variables button.primary").await;
+            until(&c, "document.querySelector('p.flash.ok') !== null").await;
+            assert_eq!(text_of(&c, ".badge[class*=status-]").await, "afsluttet");
+            let now = row().await;
+            assert_eq!(
+                (now.state.as_str(), now.variables["beloeb"].clone()),
+                ("stort", json!(1500))
+            );
+            let filter = forlob_engine::audit::AuditFilter {
+                action: Some("incident.retry".into()),
+                limit: 10,
+                ..Default::default()
+            };
+            let entries = store::audit::audit_entries(audit_engine.db(), &filter)
+                .await
+                .expect("the audit log can be read");
+            let detail: serde_json::Value =
+                serde_json::from_str(&entries[0].detail).expect("the detail is JSON");
+            assert_eq!(
+                detail["changed"]["beloeb"],
+                json!({ "before": "1.500 kr.", "after": 1500 })
+            );
+            assert_eq!(detail["reason"], "beløbet var skrevet som tekst");
+        })
+        .await;
+}

@@ -782,6 +782,92 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
     assert_eq!(again.status(), 409);
 }
 
+/// A decision that cannot read its variable (an amount typed as text) leaves the instance in
+/// an incident; an admin corrects the variable and retries in one step.
+const GRANT: &str = r#"
+id: grant
+initial: decide
+states:
+  decide:
+    decision:
+      - { when: "vars.amount > 1000", goto: large }
+      - { otherwise: small }
+  large: { end: true }
+  small: { end: true }
+"#;
+
+async fn an_incident_from_a_bad_variable_is_repaired_by_correcting_it(backend: Backend) {
+    let app = TestApp::builder(backend).with_process(GRANT).build().await;
+    let vars: Map<String, Value> = [("amount".to_owned(), json!("1.500 kr."))]
+        .into_iter()
+        .collect();
+    let id = app
+        .engine
+        .start_instance("grant", "x", vars, &system())
+        .await
+        .expect("starts");
+    let incident = store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents")
+        .pop()
+        .expect("the decision failed");
+    let corrected = |pairs: &[(&str, Value)]| -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    };
+    // A variable the definition never reads is a typo; no reason, no edit.
+    for (variables, reason, field) in [
+        (
+            corrected(&[("amout", json!(1500))]),
+            "typed as text",
+            "variables",
+        ),
+        (corrected(&[("amount", json!(1500))]), " ", "reason"),
+    ] {
+        let refused = app
+            .engine
+            .retry_incident_with_variables(incident.id, &admin(), &variables, reason)
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&refused, forlob_engine::EngineError::Invalid(e) if e.contains_key(field)),
+            "{refused:?}"
+        );
+    }
+    app.engine
+        .retry_incident_with_variables(
+            incident.id,
+            &admin(),
+            &corrected(&[("amount", json!(1500))]),
+            "typed as text",
+        )
+        .await
+        .expect("repaired");
+    let (instance, _) = store::instance(app.engine.db(), id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(
+        (
+            instance.status,
+            instance.state.as_str(),
+            &instance.variables["amount"]
+        ),
+        (InstanceStatus::Completed, "large", &json!(1500))
+    );
+    let history = store::history(app.engine.db(), id).await.expect("history");
+    let edit = history
+        .iter()
+        .find(|h| h.trigger == "variables")
+        .expect("the edit is in the history");
+    assert_eq!(
+        edit.data.as_ref().map(|d| d["changed"].clone()),
+        Some(json!(["amount"]))
+    );
+}
+
 async fn an_admin_cancels_an_instance_in_incident(backend: Backend) {
     let (app, id, incident, _) = flaky_incident(backend).await;
     app.engine
@@ -1263,6 +1349,7 @@ on_both_backends!(
     retrying_a_failed_entry_enters_the_state_again,
     an_admin_skips_a_failed_step_into_a_state_of_the_same_version,
     an_admin_cancels_an_instance_in_incident,
+    an_incident_from_a_bad_variable_is_repaired_by_correcting_it,
     calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_the_new_process,
     an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version,
     a_signal_wakes_exactly_the_instances_waiting_with_its_key_in_the_senders_transaction,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseTransaction;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Engine;
@@ -26,21 +26,74 @@ impl Engine {
     /// with no way on), the state is entered again, so its entry work runs once more.
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
     pub async fn retry_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
+        self.retry_with(incident_id, actor, None).await
+    }
+
+    /// Corrects the instance's variables to `variables` (the whole set), then retries as
+    /// [`Engine::retry_incident`] does, in one transaction: an incident caused by a bad
+    /// variable is repaired. `reason` is required. The history entry names the variables
+    /// that changed, the audit entry holds each one's value before and after. A variable the
+    /// instance did not have and the definition never reads (`vars.<name>` is nowhere in its
+    /// source) is refused with a 422: most likely a typo, and it would change nothing.
+    #[tracing::instrument(skip(self, actor, variables), fields(actor = %actor.id))]
+    pub async fn retry_incident_with_variables(
+        &self,
+        incident_id: i64,
+        actor: &Actor,
+        variables: &Map<String, Value>,
+        reason: &str,
+    ) -> Result<Uuid> {
+        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
+        if reason.trim().is_empty() {
+            return Err(EngineError::Invalid(
+                [(
+                    "reason".to_owned(),
+                    "say why the variables change: it goes to the history and the audit log"
+                        .to_owned(),
+                )]
+                .into(),
+            ));
+        }
+        self.retry_with(incident_id, actor, Some((variables, reason.trim())))
+            .await
+    }
+
+    async fn retry_with(
+        &self,
+        incident_id: i64,
+        actor: &Actor,
+        edit: Option<(&Map<String, Value>, &str)>,
+    ) -> Result<Uuid> {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             let (incident, def, mut row) =
                 self.take_incident(&conn, incident_id, "retried").await?;
+            let mut record = incident_record(AuditAction::IncidentRetry, incident_id, &row);
+            let mut corrected = None;
+            if let Some((variables, reason)) = edit {
+                let changed = changed_variables(&def, &row.variables, variables)?;
+                let names: Vec<&String> = changed.keys().collect();
+                let mut entry = audit(&row.state, &row.state, "variables", actor, incident_id, now);
+                entry.data =
+                    Some(json!({ "incident": incident_id, "changed": names, "reason": reason }));
+                corrected = Some(entry);
+                record.detail["changed"] = Value::Object(changed);
+                record = record.reason(reason);
+                row.variables = Value::Object(variables.clone());
+            }
             if incident.action.is_empty() {
                 row.status = InstanceStatus::Active;
                 let mut tx = Txn::new(&conn, now);
+                if let Some(entry) = corrected {
+                    tx.writes.history(row.id, entry);
+                }
                 let event = Event::Moved {
                     to: row.state.clone(),
                 };
                 self.drive(&mut tx, &def, &mut row, event, Some(actor))
                     .await?;
                 tx.flush().await?;
-                let record = incident_record(AuditAction::IncidentRetry, incident_id, &row);
                 self.commit_recorded(conn, actor, record).await?;
                 return Ok(row.id);
             }
@@ -53,13 +106,15 @@ impl Engine {
             row.status = InstanceStatus::Active;
             let mut tx = Txn::new(&conn, now);
             tx.writes.instance(&row, now);
+            if let Some(entry) = corrected {
+                tx.writes.history(row.id, entry);
+            }
             tx.writes.history(
                 row.id,
                 audit(&row.state, &row.state, "retry", actor, incident_id, now),
             );
             tx.writes.work(row.id, &kind, &row.state, now, 0, now);
             tx.flush().await?;
-            let record = incident_record(AuditAction::IncidentRetry, incident_id, &row);
             self.commit_recorded(conn, actor, record).await?;
             Ok(row.id)
         })
@@ -203,10 +258,92 @@ fn audit(
     }
 }
 
+/// What an edit of an instance's variables from `before` to `after` changes, by name, each
+/// with its value before and after (`null`: absent). A 422 for a new variable the definition
+/// never reads.
+fn changed_variables(
+    def: &ProcessDefinition,
+    before: &Value,
+    after: &Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let empty = Map::new();
+    let before = before.as_object().unwrap_or(&empty);
+    let read = variables_read(&def.source);
+    let unknown: Vec<&String> = after
+        .keys()
+        .filter(|k| !before.contains_key(*k) && !read.contains(k.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.iter().map(|k| format!("`{k}`")).collect();
+        let mut known: Vec<&str> = read.iter().copied().collect();
+        known.sort_unstable();
+        return Err(EngineError::Invalid(
+            [(
+                "variables".to_owned(),
+                format!(
+                    "process `{}` never reads {} and the instance does not have it (a typo?); it reads: {}",
+                    def.id,
+                    names.join(", "),
+                    known.join(", ")
+                ),
+            )]
+            .into(),
+        ));
+    }
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    Ok(names
+        .into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| {
+            let value = json!({ "before": before.get(k), "after": after.get(k) });
+            (k.clone(), value)
+        })
+        .collect())
+}
+
+/// The names a definition's source reads as `vars.<name>` (in expressions and templates).
+fn variables_read(source: &str) -> std::collections::BTreeSet<&str> {
+    source
+        .match_indices("vars.")
+        .filter(|(at, _)| {
+            // `vars.` itself, not the end of a longer name such as `myvars.`.
+            source[..*at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+        })
+        .filter_map(|(at, _)| {
+            let rest = &source[at + "vars.".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            (end > 0).then(|| &rest[..end])
+        })
+        .collect()
+}
+
 /// The audit entry of an admin's action on incident `id` of `row`.
 fn incident_record(action: AuditAction, id: i64, row: &InstanceRow) -> AuditRecord {
     AuditRecord::new(action)
         .subject(row.subject.clone())
         .target(id)
         .detail(json!({ "process": row.process_id, "instance": row.id }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variables_read;
+
+    #[test]
+    fn the_variables_a_definition_reads_are_found_in_expressions_and_templates() {
+        let source = r#"
+title: "Sag om {{vars.title}}"
+when: "vars.amount > 0 && has(vars.kommune)"
+other: "myvars.nope + vars"
+"#;
+        let read: Vec<&str> = variables_read(source).into_iter().collect();
+        assert_eq!(read, ["amount", "kommune", "title"]);
+    }
 }

@@ -85,6 +85,25 @@ states:
     end: true
 "#;
 
+/// A grant worked out from the amount applied for: an amount typed as text makes the
+/// decision fail, and the instance waits in an incident until an admin corrects it.
+pub(crate) const GRANT: &str = r#"
+id: tilskud
+title: { da: Beregning af tilskud, en: Grant calculation }
+subject: person
+initial: opslag
+states:
+  opslag:
+    automatic: { action: test.cpr_opslag, async: true }
+    next: vurder
+  vurder:
+    decision:
+      - { when: "vars.beloeb > 1000", goto: stort }
+      - { otherwise: lille }
+  stort: { end: true }
+  lille: { end: true }
+"#;
+
 /// CPR number, name, address, municipality.
 const PEOPLE: &[(&str, &str, &str, &str)] = &[
     (
@@ -207,6 +226,7 @@ pub(crate) async fn site(register_up: Arc<AtomicBool>) -> Site {
         .with_process(APPLICATION)
         .with_process(ADDRESS_CHECK)
         .with_process(LOOKUP)
+        .with_process(GRANT)
         .build()
         .await;
     Site::serve(app).await

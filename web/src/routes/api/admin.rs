@@ -287,19 +287,45 @@ pub(crate) struct Retried {
     pub instance_id: Uuid,
 }
 
-/// Puts the incident's instance back to work: its current step is due again. Audited in the
-/// instance's history with the admin's name.
+/// A retry, with the instance's variables corrected first.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetryRequest {
+    /// The instance's variables as they should be (the whole set), set in the retry's
+    /// transaction; a new variable the definition never reads is refused (422).
+    #[schema(value_type = Option<Object>)]
+    pub variables: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Why; required with `variables`.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Puts the incident's instance back to work: its current step is due again. With
+/// `variables`, the instance's variables are corrected first, in the same transaction (the
+/// audit entry holds each changed one before and after). Audited in the instance's history
+/// with the admin's name. The body may be left out.
 #[utoipa::path(post, path = "/admin/incidents/{id}/retry", tag = "admin",
-    params(("id" = i64, Path, description = "incident id")),
+    params(("id" = i64, Path, description = "incident id")), request_body = Option<RetryRequest>,
     responses((status = 200, body = Retried), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "handled already", body = ErrorBody)))]
+        (status = 409, description = "handled already", body = ErrorBody),
+        (status = 422, description = "a variable the definition never reads, or no reason", body = ErrorBody)))]
 async fn retry_incident(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    OptionalJson(request): OptionalJson<RetryRequest>,
 ) -> Result<Json<Retried>> {
     caller.require(ADMINS)?;
-    let instance_id = state.engine.retry_incident(id, &caller.actor()).await?;
+    let actor = caller.actor();
+    let instance_id = match &request.variables {
+        Some(variables) => {
+            state
+                .engine
+                .retry_incident_with_variables(id, &actor, variables, request.reason.trim())
+                .await?
+        }
+        None => state.engine.retry_incident(id, &actor).await?,
+    };
     Ok(Json(Retried { instance_id }))
 }
 

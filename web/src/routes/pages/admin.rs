@@ -10,7 +10,7 @@ use forlob_engine::runtime::InstanceOperation;
 use forlob_engine::store::InstanceOrder;
 use forlob_engine::{InstanceStatus, Role, store};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::confirm::{Ask, Confirmation};
@@ -30,6 +30,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/instances/{id}", get(instance))
         .route("/admin/incidents", get(incidents))
         .route("/admin/incidents/{id}/retry", post(retry))
+        .route("/admin/incidents/{id}/variables", post(edit_variables))
         .route("/admin/incidents/{id}/skip", post(skip))
         .route("/admin/incidents/{id}/cancel", post(cancel))
         .route("/admin/instances/{id}/operate", post(operate))
@@ -153,7 +154,26 @@ async fn instance(
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let detail = instance_detail(&state, id, &caller).await?;
+    render_instance(&state, &chrome, &caller, id, None).await
+}
+
+/// An edit of the variables that was refused, shown again in its form with why.
+#[derive(Debug, serde::Serialize)]
+struct RefusedEdit {
+    incident: i64,
+    variables: String,
+    reason: String,
+    problem: String,
+}
+
+async fn render_instance(
+    state: &AppState,
+    chrome: &Chrome,
+    caller: &Caller,
+    id: Uuid,
+    refused: Option<RefusedEdit>,
+) -> Result<Response, AppError> {
+    let detail = instance_detail(state, id, caller).await?;
     let variables = serde_json::to_string_pretty(&detail.instance.variables).unwrap_or_default();
     let incidents = store::incidents_of(state.engine.db(), id).await?;
     // Where a skip may go: the states of the instance's own version.
@@ -169,6 +189,24 @@ async fn instance(
         "suspended" => json!({ "resume": true, "cancel": true }),
         _ => serde_json::Value::Null,
     };
+    // Each open incident offers to correct the variables first; a refused edit keeps its text.
+    let incidents: Vec<Value> = incidents
+        .into_iter()
+        .map(|incident| {
+            let mut view = serde_json::to_value(&incident).unwrap_or_default();
+            let edit = match &refused {
+                Some(r) if r.incident == incident.id => json!(r),
+                _ => json!({ "variables": variables, "reason": "", "problem": null }),
+            };
+            view["edit"] = edit;
+            view
+        })
+        .collect();
+    let status = if refused.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     let data = json!({
         "detail": detail,
         "variables": variables,
@@ -177,10 +215,83 @@ async fn instance(
         "operations": operations,
     });
     let title = format!("{} {}", detail.instance.process_id, detail.instance.subject);
-    Ok(state
-        .ui
-        .page("admin_instance", &chrome, &title, data)?
+    Ok((
+        status,
+        state.ui.page("admin_instance", chrome, &title, data)?,
+    )
         .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct VariablesForm {
+    variables: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// "Correct the variables and retry": the instance's variables as edited (a JSON object)
+/// are set and the failed step retried in one transaction; what is refused (no JSON object,
+/// a variable the definition never reads, no reason) comes back in the form with why.
+async fn edit_variables(
+    State(state): State<AppState>,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
+    Path(id): Path<i64>,
+    Form(form): Form<VariablesForm>,
+) -> Result<Response, AppError> {
+    let incident = store::incident(state.engine.db(), id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no incident {id}")))?;
+    let refuse = |problem: String| RefusedEdit {
+        incident: id,
+        variables: form.variables.clone(),
+        reason: form.reason.clone(),
+        problem,
+    };
+    let parsed = match serde_json::from_str::<Value>(&form.variables) {
+        Ok(Value::Object(variables)) => Ok(variables),
+        Ok(_) => Err(state.ui.text(chrome.lang, "incident.variables_not_object")),
+        Err(e) => Err(format!(
+            "{} ({e})",
+            state.ui.text(chrome.lang, "incident.variables_not_json")
+        )),
+    };
+    let outcome = match parsed {
+        Ok(variables) => {
+            state
+                .engine
+                .retry_incident_with_variables(id, &caller.actor(), &variables, form.reason.trim())
+                .await
+        }
+        Err(problem) => {
+            let refused = refuse(problem);
+            return render_instance(
+                &state,
+                &chrome,
+                &caller,
+                incident.instance_id,
+                Some(refused),
+            )
+            .await;
+        }
+    };
+    match outcome {
+        Ok(instance) => {
+            Ok(done(&format!("/admin/instances/{instance}"), "admin.retried").into_response())
+        }
+        Err(forlob_engine::EngineError::Invalid(errors)) => {
+            let problem = errors.into_values().collect::<Vec<_>>().join(" ");
+            let refused = refuse(problem);
+            render_instance(
+                &state,
+                &chrome,
+                &caller,
+                incident.instance_id,
+                Some(refused),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn incidents(
@@ -188,7 +299,29 @@ async fn incidents(
     SignedIn(chrome, caller): SignedIn,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let open = store::recent_incidents(state.engine.db(), LIST_LIMIT).await?;
+    let db = state.engine.db();
+    let open = store::recent_incidents(db, LIST_LIMIT).await?;
+    // Each incident with its process and the states a skip may go to (of its own version).
+    let catalog = state.engine.catalog();
+    let mut shown = Vec::with_capacity(open.len());
+    for incident in open {
+        let instance = store::instance(db, incident.instance_id)
+            .await?
+            .map(|(i, _)| i);
+        let states: Vec<String> = instance
+            .as_ref()
+            .and_then(|i| catalog.version(&i.process_id, i.version))
+            .map(|d| d.states.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut view = serde_json::to_value(&incident).unwrap_or_default();
+        view["process"] = json!(
+            instance
+                .as_ref()
+                .map(|i| format!("{} v{}", i.process_id, i.version))
+        );
+        view["states"] = json!(states);
+        shown.push(view);
+    }
     let title = state.ui.text(chrome.lang, "admin.incidents");
     Ok(state
         .ui
@@ -196,7 +329,7 @@ async fn incidents(
             "admin_incidents",
             &chrome,
             &title,
-            json!({ "incidents": open }),
+            json!({ "incidents": shown }),
         )?
         .into_response())
 }
