@@ -23,7 +23,7 @@ use forlob_engine::InstanceStatus;
 use forlob_engine::store;
 use serde_json::json;
 
-use fixtures::{JENS, a_week_of_work, application, site, start};
+use fixtures::{JENS, a_week_of_work, application, instance_now, site, start};
 use harness::{
     Browser, click, count, element, fill, focused, on_path, press, screenshot, sign_in, text_of,
     texts, until,
@@ -485,19 +485,8 @@ async fn an_admin_cancels_an_instance_only_after_confirming_it_with_a_reason() {
     let site = site(Arc::new(AtomicBool::new(false))).await;
     let instance = start(&site, "adresseopslag", JENS, json!({})).await;
     site.engine.run_due().await.expect("due work runs");
-    let engine = site.engine.clone();
-    let status = move || {
-        let engine = engine.clone();
-        async move {
-            store::instance(engine.db(), instance)
-                .await
-                .expect("the instance can be read")
-                .expect("the instance exists")
-                .0
-                .status
-        }
-    };
-    assert_eq!(status().await, InstanceStatus::Incident);
+    let status = instance_now(&site, instance);
+    assert_eq!(status().await.status, InstanceStatus::Incident);
 
     browser
         .run(move |c| async move {
@@ -525,14 +514,14 @@ async fn an_admin_cancels_an_instance_only_after_confirming_it_with_a_reason() {
             click(&c, "#confirm-dialog button[value=cancel]").await;
             until(&c, &format!("!{open}")).await;
             assert_eq!(c.current_url().await.expect("a url").path(), page);
-            assert_eq!(status().await, InstanceStatus::Incident);
+            assert_eq!(status().await.status, InstanceStatus::Incident);
 
             // No reason, no cancel: the dialog stays open.
             click(&c, cancel).await;
             until(&c, open).await;
             click(&c, "#confirm-dialog button[value=confirm]").await;
             until(&c, open).await;
-            assert_eq!(status().await, InstanceStatus::Incident);
+            assert_eq!(status().await.status, InstanceStatus::Incident);
 
             fill(&c, "#confirm-dialog-reason", "oprettet to gange").await;
             click(&c, "#confirm-dialog button[value=confirm]").await;
@@ -546,7 +535,7 @@ async fn an_admin_cancels_an_instance_only_after_confirming_it_with_a_reason() {
                     .any(|t| t == "oprettet to gange"),
                 "the reason is in the history"
             );
-            assert_eq!(status().await, InstanceStatus::Cancelled);
+            assert_eq!(status().await.status, InstanceStatus::Cancelled);
         })
         .await;
 }
@@ -668,17 +657,7 @@ async fn an_admin_corrects_a_bad_variable_and_the_retried_step_goes_on() {
     let site = site(Arc::new(AtomicBool::new(true))).await;
     let instance = start(&site, "tilskud", JENS, json!({ "beloeb": "1.500 kr." })).await;
     site.engine.run_due().await.expect("due work runs");
-    let engine = site.engine.clone();
-    let row = move || {
-        let engine = engine.clone();
-        async move {
-            store::instance(engine.db(), instance)
-                .await
-                .expect("the instance can be read")
-                .expect("the instance exists")
-                .0
-        }
-    };
+    let row = instance_now(&site, instance);
     assert_eq!(row().await.status, InstanceStatus::Incident);
     let audit_engine = site.engine.clone();
 

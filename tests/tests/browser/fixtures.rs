@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use forlob_engine::instance::ProcessInstance;
 use forlob_engine::registry::{Fact, OverviewSection, SubjectOverview, SubjectProvider};
 use forlob_engine::store::{self, TaskFilter};
 use forlob_engine::{Action, ActionContext, ActionError, Actor, Registry};
@@ -294,4 +295,25 @@ pub(crate) async fn a_week_of_work(site: &Site) -> Uuid {
         .set(at("2025-06-05T08:30:00+02:00"))
         .expect("the clock moves forward");
     jens
+}
+
+/// Reads instance `id` as it is now, each time the returned function is called (for a test
+/// to check what the page did, from inside the browser's run).
+pub(crate) fn instance_now(
+    site: &Site,
+    id: Uuid,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ProcessInstance> + Send>>
++ Send
++ 'static {
+    let engine = site.engine.clone();
+    move || {
+        let engine = engine.clone();
+        Box::pin(async move {
+            store::instance(engine.db(), id)
+                .await
+                .expect("the instance can be read")
+                .expect("the instance exists")
+                .0
+        })
+    }
 }
