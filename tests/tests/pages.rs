@@ -1576,7 +1576,115 @@ async fn the_instance_list_pages_sorts_and_filters(backend: Backend) {
     );
 }
 
+/// A job whose step fails: "Kør nu" does not say it started, the run's page says it failed,
+/// why, and links the incident; once the incident is skipped, the run is shown as ended
+/// after a skip, never as succeeded.
+async fn a_failed_run_says_why_and_links_its_incident(backend: Backend) {
+    let web = Web::start(backend).await;
+    web.state
+        .engine
+        .deploy(&[forlob_engine::definition::SourceFile {
+            path: "broken.yaml".into(),
+            text: r#"
+id: web-broken-job
+title: Fejlende job
+subject: job
+start:
+  schedule:
+    parameters:
+      limit: { type: string, default: "ti", label: Grænse }
+initial: check
+states:
+  check:
+    decision:
+      - { when: "vars.limit > 10", goto: done }
+      - { otherwise: done }
+  done: { end: true }
+"#
+            .into(),
+        }])
+        .await
+        .expect("the job deploys");
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let csrf = admin.csrf("/admin/jobs").await;
+    let added = admin
+        .post(
+            "/admin/jobs",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-broken-job"),
+                ("start_date", "2025-06-02"),
+                ("start_time", "10:00"),
+                ("weekdays", "mon"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text);
+    let table = admin.get("/admin/jobs").await;
+    let id = table
+        .text
+        .split("/admin/jobs/schedules/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a row with its actions")
+        .to_owned();
+    let ran = admin
+        .post(
+            &format!("/admin/jobs/schedules/{id}/run"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(ran.status, StatusCode::SEE_OTHER);
+    let location = ran.headers[header::LOCATION]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        !location.contains("done="),
+        "no 'started' beside a failed run: {location}"
+    );
+    let run = admin.get(&location).await;
+    assert!(
+        run.text.contains("id=\"run-failed\"") && run.text.contains("Kørslen fejlede"),
+        "{}",
+        run.text
+    );
+    let incident = store::incidents(web.state.engine.db(), true)
+        .await
+        .expect("incidents")
+        .pop()
+        .expect("the step failed");
+    assert!(
+        run.text.contains(&format!(
+            "href=\"/admin/instances/{}#incident-{}\"",
+            incident.instance_id, incident.id
+        )),
+        "{}",
+        run.text
+    );
+    web.state
+        .engine
+        .skip_incident(
+            incident.id,
+            "done",
+            &forlob_engine::Actor::system(),
+            "kendt fejl",
+        )
+        .await
+        .expect("skipped");
+    let after = admin.get(&location).await;
+    assert!(!after.text.contains("id=\"run-failed\""));
+    assert!(
+        after.text.contains("status-ended_after_skip") && after.text.contains("sprunget over"),
+        "{}",
+        after.text
+    );
+    assert!(!after.text.contains("gennemført"));
+}
+
 on_both_backends!(
+    a_failed_run_says_why_and_links_its_incident,
     the_instance_list_pages_sorts_and_filters,
     the_inbox_finds_sorts_and_marks_what_is_due,
     a_person_is_found_by_name_among_those_the_viewer_may_see,

@@ -888,7 +888,63 @@ async fn a_run_that_ends_after_its_failed_step_was_skipped_is_not_a_success(back
     );
 }
 
+/// A parameter whose options are a package's reference data (the register's municipalities)
+/// is checked when the schedule is saved: anything else is refused at the parameter, before
+/// a run could fail on it.
+async fn a_schedules_parameter_is_checked_against_the_packages_reference_data(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_registry(|r| {
+            r.register_reference(
+                "test_kommuner",
+                ["2281 Sundsvall", "0180 Stockholm"]
+                    .iter()
+                    .map(|l| forlob_engine::form::Choice {
+                        value: l[..4].to_owned(),
+                        label: (*l).to_owned(),
+                    })
+                    .collect(),
+            );
+        })
+        .with_process(
+            r#"
+id: register-job
+subject: job
+start:
+  schedule:
+    parameters:
+      kommun: { type: choice, options: ref.test_kommuner, default: "2281" }
+initial: done
+states:
+  done: { end: true }
+"#,
+        )
+        .build()
+        .await;
+    let with = |kommun: &str| ScheduleRequest {
+        parameters: [("kommun".to_owned(), json!(kommun))].into_iter().collect(),
+        ..weekly("register-job", "2025-06-02", "04:00", EVERY_DAY)
+    };
+    let refused = app
+        .engine
+        .create_schedule(&with("<script>alert(1)</script>"), &admin())
+        .await
+        .expect_err("not a municipality of the register");
+    match &refused {
+        forlob_engine::EngineError::Invalid(errors) => assert!(
+            errors["parameters.kommun"].contains("must be one of 2281, 0180"),
+            "{errors:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(app.engine.schedules().await.expect("schedules").is_empty());
+    app.engine
+        .create_schedule(&with("0180"), &admin())
+        .await
+        .expect("a municipality of the register");
+}
+
 on_both_backends!(
+    a_schedules_parameter_is_checked_against_the_packages_reference_data,
     a_run_that_ends_after_its_failed_step_was_skipped_is_not_a_success,
     r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_logbook,
     a_0230_job_runs_once_on_both_daylight_saving_days,

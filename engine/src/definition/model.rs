@@ -91,7 +91,8 @@ pub enum ParameterKind {
     Boolean,
     /// `YYYY-MM-DD`.
     Date,
-    Choice(Vec<String>),
+    /// One of these (a list in the definition, or a package's reference data: `ref.NAME`).
+    Choice(Vec<crate::form::Choice>),
 }
 
 impl ParameterKind {
@@ -118,7 +119,7 @@ impl ParameterKind {
             (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
             (Self::Integer, Value::Number(n)) => n.is_i64(),
             (Self::Date, Value::String(s)) => s.parse::<chrono::NaiveDate>().is_ok(),
-            (Self::Choice(options), Value::String(s)) => options.contains(s),
+            (Self::Choice(options), Value::String(s)) => options.iter().any(|o| &o.value == s),
             _ => false,
         };
         if fits {
@@ -129,7 +130,18 @@ impl ParameterKind {
                 Self::Integer => "must be a whole number".to_owned(),
                 Self::Boolean => "must be true or false".to_owned(),
                 Self::Date => "must be a date, YYYY-MM-DD".to_owned(),
-                Self::Choice(options) => format!("must be one of {}", options.join(", ")),
+                Self::Choice(options) => {
+                    let values: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
+                    if values.len() <= 12 {
+                        format!("must be one of {}", values.join(", "))
+                    } else {
+                        format!(
+                            "must be one of its {} options, e.g. {}",
+                            values.len(),
+                            values[..3].join(", ")
+                        )
+                    }
+                }
             })
         }
     }

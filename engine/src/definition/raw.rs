@@ -134,8 +134,8 @@ pub struct RawParameter {
     #[serde(rename = "type")]
     pub kind: Pos<String>,
     pub label: Option<Text>,
-    /// The choices of a `choice`.
-    pub options: Option<Pos<Vec<String>>>,
+    /// The choices of a `choice`: a list, or `ref.NAME` of reference data a package registers.
+    pub options: Option<Pos<Options>>,
     /// The value when a schedule gives none; without one, every schedule must give it.
     pub default: Option<Pos<serde_json::Value>>,
 }

@@ -157,14 +157,18 @@ pub async fn recent_incidents<C: ConnectionTrait>(
         .collect())
 }
 
-/// The open incidents of one instance.
+/// The incidents of one instance, oldest first: only the open ones, or all with how each
+/// was closed.
 pub async fn incidents_of<C: ConnectionTrait>(
     conn: &C,
     instance_id: uuid::Uuid,
+    open_only: bool,
 ) -> Result<Vec<Incident>, DbErr> {
-    Ok(incident::Entity::find()
-        .filter(incident::Column::InstanceId.eq(instance_id))
-        .filter(incident::Column::Status.eq("open"))
+    let mut query = incident::Entity::find().filter(incident::Column::InstanceId.eq(instance_id));
+    if open_only {
+        query = query.filter(incident::Column::Status.eq("open"));
+    }
+    Ok(query
         .order_by_asc(incident::Column::Id)
         .all(conn)
         .await?

@@ -13,6 +13,7 @@ use super::diagnostic::Diagnostic;
 use super::model::*;
 use super::raw::*;
 use crate::expr::{Expr, ROOT_NAMES};
+use crate::form::Choice;
 use crate::registry::Registry;
 use crate::schedule::{ScheduleContext, ScheduleRequest};
 use crate::timer::IsoDuration;
@@ -319,17 +320,39 @@ impl Checker<'_> {
                 ("integer", None) => ParameterKind::Integer,
                 ("boolean", None) => ParameterKind::Boolean,
                 ("date", None) => ParameterKind::Date,
-                ("choice", Some(options)) if !options.value().is_empty() => {
-                    ParameterKind::Choice(options.value().clone())
-                }
                 ("choice", Some(options)) => {
-                    self.report(
-                        options,
-                        "bad-parameter",
-                        "a choice needs at least one option".into(),
-                        None,
-                    );
-                    continue;
+                    let choices: Vec<Choice> = match options.value() {
+                        Options::List(list) => list
+                            .iter()
+                            .map(|v| Choice {
+                                value: v.clone(),
+                                label: v.clone(),
+                            })
+                            .collect(),
+                        Options::Reference(name) => {
+                            let name = name.strip_prefix("ref.").unwrap_or(name);
+                            if !self.registry.has_reference(name) {
+                                self.report(
+                                    options,
+                                    "unknown-reference",
+                                    format!("no reference data named `{name}`"),
+                                    Some("options are a list, or ref.NAME of data a package registers"),
+                                );
+                                continue;
+                            }
+                            self.registry.reference(name).to_vec()
+                        }
+                    };
+                    if choices.is_empty() {
+                        self.report(
+                            options,
+                            "bad-parameter",
+                            "a choice needs at least one option".into(),
+                            None,
+                        );
+                        continue;
+                    }
+                    ParameterKind::Choice(choices)
                 }
                 ("choice", None) => {
                     self.report(

@@ -54,7 +54,10 @@ pub(crate) struct ParameterView {
     /// `string`, `integer`, `boolean`, `date` or `choice`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// A choice's values.
     pub options: Vec<String>,
+    /// The same options as people see them (e.g. `2281 Sundsvall` for `2281`).
+    pub option_labels: Vec<String>,
     /// Of the parameter's type: text, a number or true/false.
     pub default: Option<Value>,
 }
@@ -75,18 +78,19 @@ pub(crate) fn jobs(state: &AppState) -> Vec<JobView> {
                     .parameters
                     .iter()
                     .map(|(name, p)| {
-                        let (kind, options) = match &p.kind {
-                            ParameterKind::String => ("string", Vec::new()),
-                            ParameterKind::Integer => ("integer", Vec::new()),
-                            ParameterKind::Boolean => ("boolean", Vec::new()),
-                            ParameterKind::Date => ("date", Vec::new()),
-                            ParameterKind::Choice(options) => ("choice", options.clone()),
+                        let (kind, choices): (_, &[forlob_engine::form::Choice]) = match &p.kind {
+                            ParameterKind::String => ("string", &[]),
+                            ParameterKind::Integer => ("integer", &[]),
+                            ParameterKind::Boolean => ("boolean", &[]),
+                            ParameterKind::Date => ("date", &[]),
+                            ParameterKind::Choice(options) => ("choice", options),
                         };
                         ParameterView {
                             name: name.clone(),
                             label: p.label.clone(),
                             kind: kind.to_owned(),
-                            options,
+                            options: choices.iter().map(|c| c.value.clone()).collect(),
+                            option_labels: choices.iter().map(|c| c.label.clone()).collect(),
                             default: p.default.clone(),
                         }
                     })

@@ -175,7 +175,7 @@ async fn render_instance(
 ) -> Result<Response, AppError> {
     let detail = instance_detail(state, id, caller).await?;
     let variables = serde_json::to_string_pretty(&detail.instance.variables).unwrap_or_default();
-    let incidents = store::incidents_of(state.engine.db(), id).await?;
+    let incidents = store::incidents_of(state.engine.db(), id, true).await?;
     // Where a skip may go: the states of the instance's own version.
     let states: Vec<String> = state
         .engine

@@ -11,6 +11,7 @@ use axum_extra::extract::Form;
 use forlob_engine::jobs::{LogbookFilter, RunStatus};
 use forlob_engine::runtime::RunRequest;
 use forlob_engine::schedule::{Misfire, Overlap, ScheduleRequest};
+use forlob_engine::store;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -99,7 +100,8 @@ async fn render(
                     let options: Vec<Value> = p
                         .options
                         .iter()
-                        .map(|o| json!({ "value": o, "selected": *o == value }))
+                        .zip(&p.option_labels)
+                        .map(|(o, label)| json!({ "value": o, "label": label, "selected": *o == value }))
                         .collect();
                     json!({
                         "name": p.name,
@@ -329,7 +331,13 @@ async fn run_schedule(
             &caller.actor(),
         )
         .await?;
-    Ok(done(&format!("/admin/logbook/{}", run.id), "jobs.started"))
+    // The run's page says how it went; "started" only for one that has not ended badly.
+    let page = format!("/admin/logbook/{}", run.id);
+    Ok(match run.status {
+        RunStatus::Failed | RunStatus::Cancelled => Redirect::to(&page),
+        RunStatus::Succeeded => done(&page, "jobs.run_succeeded"),
+        _ => done(&page, "jobs.started"),
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -394,6 +402,12 @@ async fn run_page(
 ) -> Result<Response, AppError> {
     admin(&caller)?;
     let (run, details) = state.engine.job_run(id, 1000).await?;
+    // The incidents of the run's instance: why it failed, and where to repair it.
+    let incidents = match run.instance_id {
+        Some(instance) => store::incidents_of(state.engine.db(), instance, false).await?,
+        None => Vec::new(),
+    };
+    let failed = matches!(run.status, RunStatus::Failed);
     let title = format!("{} {}", state.ui.text(chrome.lang, "jobs.run"), run.id);
     Ok(state
         .ui
@@ -401,7 +415,7 @@ async fn run_page(
             "admin_job_run",
             &chrome,
             &title,
-            json!({ "run": run_json(run), "details": details }),
+            json!({ "run": run_json(run), "details": details, "incidents": incidents, "failed": failed }),
         )?
         .into_response())
 }
