@@ -51,6 +51,8 @@ pub enum AuditAction {
     ScheduleAdd,
     ScheduleRemove,
     JobRunNow,
+    /// A job run's details downloaded as CSV (they name persons).
+    LogbookExport,
     Deploy,
     MigrationStart,
     MigrationResume,
@@ -68,7 +70,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 33] = [
+    pub const ALL: [Self; 34] = [
         Self::PersonRead,
         Self::PersonSearch,
         Self::InstanceStart,
@@ -90,6 +92,7 @@ impl AuditAction {
         Self::ScheduleAdd,
         Self::ScheduleRemove,
         Self::JobRunNow,
+        Self::LogbookExport,
         Self::Deploy,
         Self::MigrationStart,
         Self::MigrationResume,
@@ -127,6 +130,7 @@ impl AuditAction {
             Self::ScheduleAdd => "schedule.add",
             Self::ScheduleRemove => "schedule.remove",
             Self::JobRunNow => "job.run_now",
+            Self::LogbookExport => "logbook.export",
             Self::Deploy => "definition.deploy",
             Self::MigrationStart => "migration.start",
             Self::MigrationResume => "migration.resume",

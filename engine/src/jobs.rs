@@ -104,6 +104,14 @@ pub struct JobRunDetail {
     pub at: DateTime<Utc>,
 }
 
+/// Which of a run's details to show: of one kind, and containing a text in the subject or
+/// the message (ignoring case).
+#[derive(Debug, Clone, Default)]
+pub struct DetailFilter {
+    pub kind: Option<String>,
+    pub text: Option<String>,
+}
+
 /// Which runs the logbook shows, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct LogbookFilter {

@@ -147,6 +147,7 @@ const PAGES: &[(&str, &str)] = &[
     ("POST /admin/jobs/schedules/{id}/run", "- x x x x x o x"),
     ("GET /admin/logbook", "- x x x x x o x"),
     ("GET /admin/logbook/{id}", "- x x x x x o x"),
+    ("GET /admin/logbook/{id}/details.csv", "- x x x x x o x"),
     ("GET /admin/migrations", "- x x x x x o x"),
     ("POST /admin/migrations/restart", "- x x x x x o x"),
     ("POST /admin/migrations/{id}/abandon", "- x x x x x o x"),

@@ -1681,6 +1681,50 @@ states:
         after.text
     );
     assert!(!after.text.contains("gennemført"));
+    // The details are filtered by kind and by a text, and come as CSV, recorded.
+    let line = |kind, subject, message| forlob_engine::jobs::JobRunDetailLine {
+        kind,
+        subject: Some(subject),
+        message,
+    };
+    store::jobs::add_details(
+        web.state.engine.db(),
+        incident.instance_id,
+        &[
+            line("updated", "198001011234", "namn: Anna"),
+            line("updated", "199002022345", "namn: Björn"),
+            line("deferred", "200003033456", "=HYPERLINK(\"x\")"),
+        ],
+        web.state.engine.clock().now(),
+    )
+    .await
+    .expect("details are written");
+    let deferred = admin.get(&format!("{location}?kind=deferred")).await;
+    assert!(
+        deferred
+            .text
+            .contains("<option value=\"deferred\" selected>deferred (1)</option>")
+            && deferred.text.contains("200003033456")
+            && !deferred.text.contains("198001011234"),
+        "{}",
+        deferred.text
+    );
+    let bjorn = admin.get(&format!("{location}?q=bj%C3%B6rn")).await;
+    assert!(bjorn.text.contains("199002022345") && !bjorn.text.contains("198001011234"));
+    let csv = admin
+        .get(&format!("{location}/details.csv?kind=deferred&q="))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    let rows: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(rows.len(), 2, "{}", csv.text);
+    assert!(
+        rows[1].ends_with(",deferred,200003033456,\"'=HYPERLINK(\"\"x\"\")\""),
+        "a formula is shown, never run: {}",
+        rows[1]
+    );
+    let export = the_one_audit_entry_of(&web, "logbook.export").await;
+    assert_eq!(export[0]["detail"]["rows"], 1);
 }
 
 on_both_backends!(

@@ -1,5 +1,6 @@
-//! The audit log for people outside the server: as CSV (the audit page's export and
-//! `forlob audit export` write the same columns), and the times its filters take.
+//! Tables for people outside the server, as CSV: the audit log (the audit page's export and
+//! `forlob audit export` write the same columns) and a job run's details; and the times the
+//! audit log's filters take.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use forlob_engine::audit::AuditEntry;
@@ -8,8 +9,7 @@ use forlob_engine::audit::AuditEntry;
 /// spreadsheet would run as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a carriage
 /// return: a typed username can) is prefixed with `'`, so it is shown, never run.
 pub fn to_csv(entries: &[AuditEntry]) -> std::result::Result<String, csv::Error> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
+    let header = [
         "id",
         "at",
         "actor",
@@ -22,8 +22,8 @@ pub fn to_csv(entries: &[AuditEntry]) -> std::result::Result<String, csv::Error>
         "detail",
         "prev_hash",
         "hash",
-    ])?;
-    for e in entries {
+    ];
+    let rows = entries.iter().map(|e| {
         let id = e.id.to_string();
         let at = e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let cells = [
@@ -40,7 +40,20 @@ pub fn to_csv(entries: &[AuditEntry]) -> std::result::Result<String, csv::Error>
             &e.prev_hash,
             &e.hash,
         ];
-        out.write_record(cells.iter().map(|c| inert(c).into_owned()))?;
+        cells.map(str::to_owned).to_vec()
+    });
+    table(&header, rows)
+}
+
+/// A header row and the rows as CSV; every cell made inert (see [`to_csv`]).
+pub fn table(
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> std::result::Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(header)?;
+    for row in rows {
+        out.write_record(row.iter().map(|c| inert(c).into_owned()))?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())

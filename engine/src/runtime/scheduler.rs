@@ -21,7 +21,7 @@ use super::execute::{StartRequest, Txn};
 use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::Actor;
-use crate::jobs::{JobRun, JobRunDetail, LogbookFilter, RunStatus, Schedule};
+use crate::jobs::{DetailFilter, JobRun, JobRunDetail, LogbookFilter, RunStatus, Schedule};
 use crate::schedule::{
     self, CheckedSchedule, Misfire, Overlap, Recurrence, ScheduleContext, ScheduleRequest,
 };
@@ -220,10 +220,21 @@ impl Engine {
 
     /// One run with (up to `detail_limit` of) its details.
     pub async fn job_run(&self, id: i64, detail_limit: u64) -> Result<(JobRun, Vec<JobRunDetail>)> {
+        self.job_run_filtered(id, &DetailFilter::default(), detail_limit)
+            .await
+    }
+
+    /// One run with (up to `detail_limit` of) the details `filter` lets through.
+    pub async fn job_run_filtered(
+        &self,
+        id: i64,
+        filter: &DetailFilter,
+        detail_limit: u64,
+    ) -> Result<(JobRun, Vec<JobRunDetail>)> {
         let run = store::jobs::job_run(&self.db, id)
             .await?
             .ok_or_else(|| EngineError::not_found("job run", id))?;
-        let details = store::jobs::job_run_details(&self.db, id, detail_limit).await?;
+        let details = store::jobs::job_run_details(&self.db, id, filter, detail_limit).await?;
         Ok((run, details))
     }
 

@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::entities::{incident, instance, job_run, job_run_detail, schedule};
 use crate::instance::InstanceStatus;
-use crate::jobs::{JobRun, JobRunDetail, JobRunDetailLine, LogbookFilter, RunStatus, Schedule};
+use crate::jobs::{
+    DetailFilter, JobRun, JobRunDetail, JobRunDetailLine, LogbookFilter, RunStatus, Schedule,
+};
 use crate::schedule::CheckedSchedule;
 
 pub async fn insert_schedule<C: ConnectionTrait>(
@@ -346,10 +348,27 @@ pub async fn job_run<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<Job
 pub async fn job_run_details<C: ConnectionTrait>(
     conn: &C,
     run_id: i64,
+    filter: &DetailFilter,
     limit: u64,
 ) -> Result<Vec<JobRunDetail>, DbErr> {
-    Ok(job_run_detail::Entity::find()
-        .filter(job_run_detail::Column::RunId.eq(run_id))
+    let mut query = job_run_detail::Entity::find().filter(job_run_detail::Column::RunId.eq(run_id));
+    if let Some(kind) = &filter.kind {
+        query = query.filter(job_run_detail::Column::Kind.eq(kind.clone()));
+    }
+    if let Some(text) = &filter.text {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(super::contains_ignoring_case(
+                    job_run_detail::Column::Subject,
+                    text,
+                ))
+                .add(super::contains_ignoring_case(
+                    job_run_detail::Column::Message,
+                    text,
+                )),
+        );
+    }
+    Ok(query
         .order_by_asc(job_run_detail::Column::Id)
         .limit(limit)
         .all(conn)
@@ -526,4 +545,25 @@ pub async fn add_details<C: ConnectionTrait>(
         .await?;
     }
     Ok(())
+}
+
+/// How many details of each kind a run has, by kind: what its page's filter offers.
+pub async fn job_run_detail_kinds<C: ConnectionTrait>(
+    conn: &C,
+    run_id: i64,
+) -> Result<Vec<(String, u64)>, DbErr> {
+    let rows: Vec<(String, i64)> = job_run_detail::Entity::find()
+        .select_only()
+        .column(job_run_detail::Column::Kind)
+        .column_as(super::count_rows(), "n")
+        .filter(job_run_detail::Column::RunId.eq(run_id))
+        .group_by(job_run_detail::Column::Kind)
+        .order_by_asc(job_run_detail::Column::Kind)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, n)| (kind, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }

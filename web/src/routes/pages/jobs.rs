@@ -4,11 +4,11 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
-use forlob_engine::jobs::{LogbookFilter, RunStatus};
+use forlob_engine::jobs::{DetailFilter, LogbookFilter, RunStatus};
 use forlob_engine::runtime::RunRequest;
 use forlob_engine::schedule::{Misfire, Overlap, ScheduleRequest};
 use forlob_engine::store;
@@ -31,6 +31,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/jobs/schedules/{id}/run", post(run_schedule))
         .route("/admin/logbook", get(logbook_page))
         .route("/admin/logbook/{id}", get(run_page))
+        .route("/admin/logbook/{id}/details.csv", get(run_details_csv))
 }
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -395,13 +396,61 @@ fn run_json(run: forlob_engine::jobs::JobRun) -> Value {
     value
 }
 
+/// The filter of a run's details: a kind, and a text in the subject or message.
+#[derive(Debug, Default, Deserialize)]
+struct DetailQuery {
+    kind: Option<String>,
+    q: Option<String>,
+}
+
+impl DetailQuery {
+    fn filter(&self, state: &AppState) -> Result<DetailFilter, AppError> {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        crate::routes::api::check_filters(
+            [("kind", self.kind.as_deref()), ("q", self.q.as_deref())],
+            state.engine.limits().query,
+        )?;
+        Ok(DetailFilter {
+            kind: given(&self.kind),
+            text: given(&self.q),
+        })
+    }
+}
+
+/// Details a run's page shows at most; the CSV has them all (up to [`EXPORT_DETAILS`]).
+const PAGE_DETAILS: u64 = 1000;
+const EXPORT_DETAILS: u64 = 200_000;
+
 async fn run_page(
     State(state): State<AppState>,
     SignedIn(chrome, caller): SignedIn,
     Path(id): Path<i64>,
+    Query(query): Query<DetailQuery>,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    let (run, details) = state.engine.job_run(id, 1000).await?;
+    let filter = query.filter(&state)?;
+    let (run, details) = state
+        .engine
+        .job_run_filtered(id, &filter, PAGE_DETAILS)
+        .await?;
+    let kinds: Vec<Value> = store::jobs::job_run_detail_kinds(state.engine.db(), id)
+        .await?
+        .into_iter()
+        .map(|(kind, n)| json!({ "kind": kind, "n": n, "selected": filter.kind.as_deref() == Some(kind.as_str()) }))
+        .collect();
+    let csv = format!(
+        "/admin/logbook/{id}/details.csv?{}",
+        serde_urlencoded::to_string([
+            ("kind", filter.kind.clone().unwrap_or_default()),
+            ("q", filter.text.clone().unwrap_or_default()),
+        ])
+        .unwrap_or_default()
+    );
     // The incidents of the run's instance: why it failed, and where to repair it.
     let incidents = match run.instance_id {
         Some(instance) => store::incidents_of(state.engine.db(), instance, false).await?,
@@ -415,7 +464,54 @@ async fn run_page(
             "admin_job_run",
             &chrome,
             &title,
-            json!({ "run": run_json(run), "details": details, "incidents": incidents, "failed": failed }),
+            json!({
+                "run": run_json(run),
+                "details": details,
+                "incidents": incidents,
+                "failed": failed,
+                "kinds": kinds,
+                "filter": { "kind": filter.kind, "q": filter.text },
+                "csv": csv,
+                "cut": details.len() as u64 == PAGE_DETAILS,
+            }),
         )?
+        .into_response())
+}
+
+/// A run's details (as filtered on its page) as CSV. They name persons, so the download is
+/// recorded (`logbook.export`, with the filter and how many rows).
+async fn run_details_csv(
+    State(state): State<AppState>,
+    SignedInAs(_, caller, _): SignedInAs<Admins>,
+    Path(id): Path<i64>,
+    Query(query): Query<DetailQuery>,
+) -> Result<Response, AppError> {
+    let filter = query.filter(&state)?;
+    let (run, details) = state
+        .engine
+        .job_run_filtered(id, &filter, EXPORT_DETAILS)
+        .await?;
+    let record = forlob_engine::audit::AuditRecord::new(forlob_engine::audit::AuditAction::LogbookExport)
+        .target(id)
+        .detail(json!({ "process": run.process, "kind": filter.kind, "q": filter.text, "rows": details.len() }));
+    state.engine.record(&caller.actor(), vec![record]).await?;
+    let rows = details.into_iter().map(|d| {
+        vec![
+            d.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            d.kind,
+            d.subject.unwrap_or_default(),
+            d.message,
+        ]
+    });
+    let csv = crate::audit_export::table(&["at", "kind", "subject", "message"], rows)
+        .map_err(|e| AppError::internal(&e))?;
+    let disposition = format!("attachment; filename=\"forlob-run-{id}.csv\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
         .into_response())
 }
