@@ -295,9 +295,15 @@ async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String>
         let tasks = store::tasks(engine.db(), &filter)
             .await
             .map_err(|e| e.to_string())?;
+        // The actor's own municipality's task first, when several municipalities have one;
+        // else any, so that a step can show another municipality is refused.
+        let actor = actor_of(c.get("as"));
+        let named = |t: &&crate::instance::Task| t.state == which || t.kind == which;
         let task = tasks
             .iter()
-            .find(|t| t.state == which || t.kind == which)
+            .filter(named)
+            .find(|t| actor.municipality.is_some() && t.municipality == actor.municipality)
+            .or_else(|| tasks.iter().find(named))
             .ok_or_else(|| {
                 format!(
                     "no open task `{which}` for {}; open tasks: {}",
@@ -310,9 +316,7 @@ async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String>
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        engine
-            .complete_task(task.id, &form, &actor_of(c.get("as")))
-            .await
+        engine.complete_task(task.id, &form, &actor).await
     } else if let Some(s) = map.get("schedule") {
         return schedule_step(engine, s, expected_error).await;
     } else if let Some(r) = map.get("remove_schedule") {

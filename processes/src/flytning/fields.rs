@@ -34,6 +34,33 @@ impl FieldType for Municipality {
 
 /// The reasons for a manual acting municipality (retssikkerhedsloven § 9), as data: the
 /// unverified parts of the law (stk. 7-12) can change without a code change.
+/// The kinds of planned ydelser and træk a caseworker creates (`opret-ydelse-eller-traek`);
+/// a kind whose name holds `traek` is a deduction, any other a benefit.
+pub(crate) fn payment_kinds() -> Vec<Choice> {
+    [
+        ("personligt-tillaeg", "Personligt tillæg (ydelse)"),
+        ("helbredstillaeg", "Helbredstillæg (ydelse)"),
+        ("varmetillaeg", "Varmetillæg (ydelse)"),
+        ("tilbagebetalingstraek", "Tilbagebetaling (træk)"),
+        ("husleje-traek", "Husleje (træk)"),
+    ]
+    .into_iter()
+    .map(|(value, label)| Choice {
+        value: value.to_owned(),
+        label: label.to_owned(),
+    })
+    .collect()
+}
+
+/// Whether a planned item of `kind` is a deduction (træk) rather than a benefit (ydelse).
+pub(crate) fn item_type_of(kind: &str) -> &'static str {
+    if kind.contains("traek") {
+        "traek"
+    } else {
+        "ydelse"
+    }
+}
+
 pub(crate) fn rsl9_reasons() -> Vec<Choice> {
     [
         ("rsl-9-stk-3", "§ 9, stk. 3-4: ophold i boform, anbringelse"),

@@ -130,11 +130,7 @@ impl Fixture for Persons {
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-                let kind = if item.kind.contains("traek") {
-                    "traek"
-                } else {
-                    "ydelse"
-                };
+                let kind = super::fields::item_type_of(&item.kind);
                 store::insert_item(
                     conn,
                     store::NewItem {

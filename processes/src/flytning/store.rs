@@ -556,6 +556,22 @@ pub(crate) async fn insert_case<C: ConnectionTrait>(
     Ok(result.last_insert_id)
 }
 
+/// The citizen's case of `municipality` with this title, if there is one.
+pub(crate) async fn case_titled<C: ConnectionTrait>(
+    conn: &C,
+    cpr: &str,
+    municipality: &str,
+    title: &str,
+) -> Result<Option<i64>, DbErr> {
+    Ok(case::Entity::find()
+        .filter(case::Column::Cpr.eq(cpr))
+        .filter(case::Column::Municipality.eq(municipality))
+        .filter(case::Column::Title.eq(title))
+        .one(conn)
+        .await?
+        .map(|c| c.id))
+}
+
 pub(crate) struct NewItem<'a> {
     pub case_id: i64,
     pub cpr: &'a str,

@@ -4,6 +4,7 @@
 //! them without tripping over a missing one.
 
 mod activate_manual;
+mod create_item;
 mod daily_run;
 mod effect_move;
 mod expire_manual;
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 pub(crate) fn register(registry: &mut Registry) {
     registry
         .register_action(plan_move::PlanMove)
+        .register_action(create_item::CreateItem)
         .register_action(effect_move::EffectMove)
         .register_action(register_manual::RegisterManual)
         .register_action(activate_manual::ActivateManual)
