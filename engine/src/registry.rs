@@ -35,14 +35,17 @@ pub trait SubjectProvider: Send + Sync {
         Ok(Vec::new())
     }
 
-    /// Subjects whose name contains `text` (ignoring case), at most `limit`, by name: what a
-    /// person search by name and the inbox's search look through. Nothing is checked for
-    /// visibility here; the engine does that (`Engine::find_subjects`). The default finds
-    /// none: a package whose subjects have no names is searched by id only.
+    /// Subjects within `scope` whose name contains every word of `text` (ignoring case), at
+    /// most `limit`, by name: what a person search by name and the inbox's search look
+    /// through. The scope keeps the search to what the searcher may be shown (the engine
+    /// still checks each hit, `Engine::find_subjects`), so that neither the answer nor its
+    /// time depends on subjects elsewhere. The default finds none: a package whose subjects
+    /// have no names is searched by id only.
     async fn find_by_name(
         &self,
         _conn: &DatabaseTransaction,
         _text: &str,
+        _scope: &NameScope,
         _limit: u64,
     ) -> Result<Vec<SubjectHit>, ActionError> {
         Ok(Vec::new())
@@ -81,6 +84,18 @@ pub trait SubjectProvider: Send + Sync {
             }
         }))
     }
+}
+
+/// Where a search by name looks.
+#[derive(Debug, Clone)]
+pub enum NameScope {
+    /// Every subject (an admin's search).
+    All,
+    /// Subjects the package says concern this municipality (as in
+    /// [`SubjectProvider::municipalities`]).
+    Concerning(String),
+    /// Only these subjects (e.g. those of a caseworker's tasks).
+    Among(Vec<String>),
 }
 
 /// A subject found by name: enough to tell two of the same name apart.

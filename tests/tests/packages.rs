@@ -163,7 +163,13 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
         names.sort();
         names
     };
-    for query in ["østergaard", "Østergaard", "ØSTERGAARD", "stergaard"] {
+    for query in [
+        "østergaard",
+        "Østergaard",
+        "ØSTERGAARD",
+        "stergaard",
+        "gaard øster",
+    ] {
         let all = app
             .engine
             .find_subjects("person", query, &Actor::system(), 10)
@@ -181,12 +187,33 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
         Some("1950-01-01")
     );
     assert_eq!(names(mine), ["Åse Østergaard"]);
+    // Two words, each matched on its own and ignoring case, Danish capitals too.
+    let both = app
+        .engine
+        .find_subjects("person", "åse østergaard", &Actor::system(), 10)
+        .await
+        .expect("search");
+    assert_eq!(names(both), ["Åse Østergaard"]);
+    // A caseworker's search looks only where they may look: 147 finds its own Østergaard,
+    // and `narrow` counts only what 147 may see.
+    let theirs = app
+        .engine
+        .find_subjects("person", "gaard", &Actor::caseworker("cw", "147"), 1)
+        .await
+        .expect("search");
+    assert_eq!(
+        (names(theirs.clone()), theirs.narrow),
+        (vec!["Jens Østergaard".to_owned()], false)
+    );
     let wildcard = app
         .engine
         .find_subjects("person", "%%", &Actor::system(), 10)
         .await
         .expect("search");
-    assert!(wildcard.hits.is_empty(), "LIKE's wildcards list nobody");
+    assert!(
+        wildcard.hits.is_empty(),
+        "LIKE's wildcards are searched as themselves"
+    );
     let limited = app
         .engine
         .find_subjects("person", "gaard", &Actor::system(), 1)

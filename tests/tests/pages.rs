@@ -121,9 +121,28 @@ async fn an_unknown_page_gets_a_helpful_404_in_the_viewers_language(backend: Bac
     let danish = browser.get("/no/such/page").await;
     assert_eq!(danish.status, StatusCode::NOT_FOUND);
     assert!(danish.text.contains("Siden findes ikke"));
-    assert!(danish.text.contains("href=\"/inbox\""), "it offers ways on");
-    browser.lang = "en-GB,en;q=0.9";
-    let english = browser.get("/no/such/page").await;
+    assert!(
+        danish.text.contains("Der er ingen side på denne adresse."),
+        "what happened, in Danish: {}",
+        danish.text
+    );
+    assert!(
+        danish.text.contains("href=\"/login\""),
+        "a way on for a stranger"
+    );
+    // Signed in, the page has the viewer's menu and offers only their own pages.
+    browser.sign_in("anna").await;
+    let signed_in = browser.get("/no/such/page").await;
+    assert!(
+        signed_in.text.contains("<nav aria-label=")
+            && signed_in.text.contains("<li><a href=\"/inbox\">"),
+        "{}",
+        signed_in.text
+    );
+    assert!(!signed_in.text.contains("<li><a href=\"/admin/instances\">"));
+    let mut stranger = Browser::new(&web);
+    stranger.lang = "en-GB,en;q=0.9";
+    let english = stranger.get("/no/such/page").await;
     assert!(english.text.contains("Page not found"));
     let api = web.api(Method::GET, "/api/no/such", None, None).await;
     assert_eq!(api.status, StatusCode::NOT_FOUND);

@@ -662,7 +662,7 @@ async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend)
     mended.store(true, Ordering::SeqCst);
     assert_eq!(
         app.engine
-            .retry_incident(incident_id, &admin)
+            .retry_incident(incident_id, &admin, "")
             .await
             .expect("retried"),
         id
@@ -670,13 +670,13 @@ async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend)
     // Handled once: a second retry, e.g. from a colleague's stale page, is a conflict.
     let again = app
         .engine
-        .retry_incident(incident_id, &admin)
+        .retry_incident(incident_id, &admin, "")
         .await
         .expect_err("handled already");
     assert_eq!(again.status(), 409);
     let missing = app
         .engine
-        .retry_incident(incident_id + 1000, &admin)
+        .retry_incident(incident_id + 1000, &admin, "")
         .await
         .expect_err("no such incident");
     assert_eq!(missing.status(), 404);
@@ -921,7 +921,7 @@ async fn retrying_a_failed_entry_enters_the_state_again(backend: Backend) {
         .expect("the entry failed");
     assert_eq!(first.action, "");
     app.engine
-        .retry_incident(first.id, &admin())
+        .retry_incident(first.id, &admin(), "")
         .await
         .expect("retried");
     app.engine.run_due().await.expect("runs");

@@ -18,6 +18,23 @@ function field(form, name) {
   return input;
 }
 
+// The form as it is in the page now: a region that refreshes itself (htmx) may have put a
+// fresh copy of it in place while the dialog was open.
+function current(form, button) {
+  if (form.isConnected) {
+    return { form, button };
+  }
+  const again = document.querySelector(`form[action="${CSS.escape(form.getAttribute("action"))}"]`);
+  if (!again) {
+    return null;
+  }
+  const name = button?.getAttribute("name");
+  const same = name
+    ? again.querySelector(`button[name="${CSS.escape(name)}"][value="${CSS.escape(button.value)}"]`)
+    : null;
+  return { form: again, button: same };
+}
+
 if (dialog) {
   const what = dialog.querySelector("[data-confirm-what]");
   const about = dialog.querySelector("[data-confirm-about]");
@@ -45,17 +62,42 @@ if (dialog) {
     reason.focus();
   });
 
+  // While the dialog is open, the page stays as the admin saw it.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (dialog.open) {
+      event.preventDefault();
+    }
+  });
+
   dialog.addEventListener("close", () => {
-    const chosen = pending;
+    const chosen = pending && current(pending.form, pending.button);
+    const pressed = pending?.button;
     pending = null;
     if (!chosen || dialog.returnValue !== "confirm") {
-      chosen?.button?.focus();
+      pressed?.focus();
       return;
     }
     const { form, button } = chosen;
+    const confirmed = field(form, "confirmed");
     field(form, "reason").value = reason.value.trim();
-    field(form, "confirmed").value = "1";
+    confirmed.value = "1";
     form.dataset.confirmed = "1";
     form.requestSubmit(button ?? undefined);
+    // The form's data is taken as it is submitted: what made it skip the dialog is cleared
+    // at once, so a page brought back by Back asks again.
+    delete form.dataset.confirmed;
+    confirmed.value = "";
+  });
+
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) {
+      for (const form of document.querySelectorAll("form")) {
+        delete form.dataset.confirmed;
+        const confirmed = form.elements.namedItem("confirmed");
+        if (confirmed instanceof HTMLInputElement && confirmed.type === "hidden") {
+          confirmed.value = "";
+        }
+      }
+    }
   });
 }

@@ -24,9 +24,17 @@ impl Engine {
     /// Puts the instance back to work. When an action failed, its step is due again now (a
     /// timer state's timer fires); when entering the state failed (an expression, a decision
     /// with no way on), the state is entered again, so its entry work runs once more.
+    /// `reason` (may be empty) goes to the audit entry.
     #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn retry_incident(&self, incident_id: i64, actor: &Actor) -> Result<Uuid> {
-        self.retry_with(incident_id, actor, None).await
+    pub async fn retry_incident(
+        &self,
+        incident_id: i64,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Uuid> {
+        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
+        self.retry_with(incident_id, actor, None, reason.trim())
+            .await
     }
 
     /// Corrects the instance's variables to `variables` (the whole set), then retries as
@@ -54,7 +62,7 @@ impl Engine {
                 .into(),
             ));
         }
-        self.retry_with(incident_id, actor, Some((variables, reason.trim())))
+        self.retry_with(incident_id, actor, Some(variables), reason.trim())
             .await
     }
 
@@ -62,16 +70,18 @@ impl Engine {
         &self,
         incident_id: i64,
         actor: &Actor,
-        edit: Option<(&Map<String, Value>, &str)>,
+        edit: Option<&Map<String, Value>>,
+        reason: &str,
     ) -> Result<Uuid> {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
             let (incident, def, mut row) =
                 self.take_incident(&conn, incident_id, "retried").await?;
-            let mut record = incident_record(AuditAction::IncidentRetry, incident_id, &row);
+            let mut record =
+                incident_record(AuditAction::IncidentRetry, incident_id, &row).reason(reason);
             let mut corrected = None;
-            if let Some((variables, reason)) = edit {
+            if let Some(variables) = edit {
                 let changed = changed_variables(&def, &row.variables, variables)?;
                 let names: Vec<&String> = changed.keys().collect();
                 let mut entry = audit(&row.state, &row.state, "variables", actor, incident_id, now);
@@ -79,7 +89,6 @@ impl Engine {
                     Some(json!({ "incident": incident_id, "changed": names, "reason": reason }));
                 corrected = Some(entry);
                 record.detail["changed"] = Value::Object(changed);
-                record = record.reason(reason);
                 row.variables = Value::Object(variables.clone());
             }
             if incident.action.is_empty() {

@@ -11,7 +11,7 @@ use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{EngineError, Result};
 use crate::form::{FieldErrors, Form};
 use crate::instance::{Actor, Task, TimelineEvent};
-use crate::registry::{SubjectHit, SubjectOverview};
+use crate::registry::{NameScope, SubjectHit, SubjectOverview};
 use crate::store;
 
 /// What a caseworker reads of a subject: the package's overview and the timeline.
@@ -22,16 +22,16 @@ pub struct SubjectFile {
     pub events: Vec<TimelineEvent>,
 }
 
-/// How many subjects a search by name looks at before it checks who may see them: enough
-/// for a name within a municipality, bounded so a common name costs a bounded time.
-const NAME_CANDIDATES: u64 = 500;
+/// Subject ids per query of the inbox's search by name.
+const NAME_CHUNK: usize = 500;
 
 /// What a search by name found that the searcher may see.
 #[derive(Debug, Clone, Default)]
 pub struct SubjectSearch {
     /// By name, at most the limit asked for.
     pub hits: Vec<SubjectHit>,
-    /// More matched than were looked at or shown: narrow the search (a longer name, the CPR).
+    /// More of those the searcher may see matched than were shown: narrow the search (a
+    /// longer name, the CPR number).
     pub narrow: bool,
 }
 
@@ -86,8 +86,12 @@ impl Engine {
         Ok((task, overview))
     }
 
-    /// Subjects of `kind` whose name contains `text` and that `actor` may see (`may_see`, as
-    /// for a look-up by id), at most `limit`, by name. Recorded like the Swedish register
+    /// Subjects of `kind` whose name contains `text` and that `actor` may see, at most
+    /// `limit`, by name. The package searches only where the actor may look (an admin
+    /// everywhere; a caseworker among the subjects that concern their municipality and
+    /// those its tasks let it see), each hit is checked with `may_see` as a look-up by id
+    /// is, and `narrow` says that more than `limit` of those matched: nothing in the answer
+    /// or its time depends on subjects elsewhere. Recorded like the Swedish register
     /// search: one `person.search` entry per subject shown, so the log filtered by a CPR
     /// number shows who found them, and one without a subject when none was shown.
     pub async fn find_subjects(
@@ -103,15 +107,45 @@ impl Engine {
             .subject_provider(kind)
             .ok_or_else(|| EngineError::not_found("subject kind", kind))?;
         let conn = self.db.begin().await?;
-        let candidates = provider
-            .find_by_name(&conn, text, NAME_CANDIDATES)
-            .await
-            .map_err(search_failed(kind))?;
-        let mut found = SubjectSearch {
-            narrow: candidates.len() as u64 >= NAME_CANDIDATES,
-            ..SubjectSearch::default()
-        };
         let now = self.clock.now();
+        let scopes = if actor.sees_all() {
+            vec![NameScope::All]
+        } else if let Some(m) = actor
+            .municipality
+            .as_deref()
+            .filter(|_| actor.is_caseworker())
+        {
+            let since = now
+                .checked_sub_signed(
+                    chrono::Duration::from_std(self.options.visibility_grace)
+                        .unwrap_or(chrono::Duration::MAX),
+                )
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+            let by_task =
+                store::sighted_subjects(&conn, m, &self.processes_about(kind), since).await?;
+            // In chunks, so an IN list stays within the databases' parameter limits.
+            std::iter::once(NameScope::Concerning(m.to_owned()))
+                .chain(
+                    by_task
+                        .chunks(NAME_CHUNK)
+                        .map(|c| NameScope::Among(c.to_vec())),
+                )
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let wanted = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+        let mut candidates: Vec<SubjectHit> = Vec::new();
+        for scope in &scopes {
+            let hits = provider
+                .find_by_name(&conn, text, scope, wanted)
+                .await
+                .map_err(search_failed(kind))?;
+            candidates.extend(hits);
+        }
+        candidates.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        candidates.dedup_by(|a, b| a.id == b.id);
+        let mut found = SubjectSearch::default();
         for hit in candidates {
             if self.may_see(&conn, kind, &hit.id, actor, now).await? {
                 if found.hits.len() == limit {
@@ -142,18 +176,23 @@ impl Engine {
         Ok(found)
     }
 
-    /// Ids of subjects (of any kind) whose name contains `text`, at most 500 of each kind:
-    /// what the inbox's search adds to matching titles and ids. Only ever used to narrow a
-    /// task list the caller may see already, so it is not checked or recorded per subject.
-    pub async fn subjects_named(&self, text: &str) -> Result<Vec<String>> {
+    /// Which of `among` (subject ids, of any kind) have a name containing `text`: what the
+    /// inbox's search adds to matching titles and ids. `among` is the subjects of a task
+    /// list the caller may see already, so the search looks nowhere else, and it is not
+    /// recorded per subject (it shows the tasks, not the persons).
+    pub async fn subjects_named(&self, text: &str, among: &[String]) -> Result<Vec<String>> {
         let conn = self.db.begin().await?;
         let mut ids = Vec::new();
         for (kind, provider) in self.registry.subject_providers() {
-            let hits = provider
-                .find_by_name(&conn, text, NAME_CANDIDATES)
-                .await
-                .map_err(search_failed(kind))?;
-            ids.extend(hits.into_iter().map(|h| h.id));
+            // In chunks, so an IN list stays within the databases' parameter limits.
+            for chunk in among.chunks(NAME_CHUNK) {
+                let scope = NameScope::Among(chunk.to_vec());
+                let hits = provider
+                    .find_by_name(&conn, text, &scope, chunk.len() as u64)
+                    .await
+                    .map_err(search_failed(kind))?;
+                ids.extend(hits.into_iter().map(|h| h.id));
+            }
         }
         conn.rollback().await?;
         ids.sort();

@@ -358,14 +358,8 @@ pub async fn job_run_details<C: ConnectionTrait>(
     if let Some(text) = &filter.text {
         query = query.filter(
             sea_orm::Condition::any()
-                .add(super::contains_ignoring_case(
-                    job_run_detail::Column::Subject,
-                    text,
-                ))
-                .add(super::contains_ignoring_case(
-                    job_run_detail::Column::Message,
-                    text,
-                )),
+                .add(super::name_matches(job_run_detail::Column::Subject, text))
+                .add(super::name_matches(job_run_detail::Column::Message, text)),
         );
     }
     Ok(query

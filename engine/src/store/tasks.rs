@@ -50,11 +50,44 @@ pub async fn task_grants_sight<C: ConnectionTrait>(
     if processes.is_empty() {
         return Ok(false);
     }
-    let found = task::Entity::find()
+    let found = sight_granting(municipality, processes, since)
         .select_only()
         .column(task::Column::Id)
-        .filter(task::Column::Municipality.eq(municipality))
         .filter(task::Column::Subject.eq(subject))
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The subjects `municipality`'s tasks let its caseworkers see (see [`task_grants_sight`]).
+pub async fn sighted_subjects<C: ConnectionTrait>(
+    conn: &C,
+    municipality: &str,
+    processes: &[String],
+    since: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    if processes.is_empty() {
+        return Ok(Vec::new());
+    }
+    sight_granting(municipality, processes, since)
+        .select_only()
+        .column(task::Column::Subject)
+        .distinct()
+        .into_tuple::<String>()
+        .all(conn)
+        .await
+}
+
+/// The tasks that let `municipality`'s caseworkers see their subjects.
+fn sight_granting(
+    municipality: &str,
+    processes: &[String],
+    since: DateTime<Utc>,
+) -> sea_orm::Select<task::Entity> {
+    task::Entity::find()
+        .filter(task::Column::Municipality.eq(municipality))
         .filter(task::Column::ProcessId.is_in(processes.iter().cloned()))
         .filter(
             sea_orm::Condition::any()
@@ -80,11 +113,6 @@ pub async fn task_grants_sight<C: ConnectionTrait>(
             )
             .not(),
         )
-        .limit(1)
-        .into_tuple::<Uuid>()
-        .one(conn)
-        .await?;
-    Ok(found.is_some())
 }
 
 /// Filters of a task search; `None` means any. `municipality` is the tenancy filter: callers
@@ -165,13 +193,33 @@ impl TaskOrder {
     }
 }
 
-/// `column` contains `text`, ignoring case: `lower()` on both sides, and, since SQLite's
-/// `lower()` knows only ASCII, also as typed and with a capital first letter ("østergaard"
-/// finds "Østergaard" on both databases). LIKE's wildcards in `text` are dropped, so a
-/// search for `%` does not match everything.
-pub fn contains_ignoring_case<C: ColumnTrait>(column: C, text: &str) -> sea_orm::Condition {
-    let text: String = text.chars().filter(|c| *c != '%' && *c != '_').collect();
-    let lower = text.to_lowercase();
+/// `column` contains every word of `text`, each ignoring case: `lower()` on both sides,
+/// and, since SQLite's `lower()` knows only ASCII, also as typed and with a capital first
+/// letter ("jens østergaard" finds "Jens Østergaard" on both databases). LIKE's wildcards in
+/// `text` are searched for as themselves. A text without words matches nothing.
+pub fn name_matches<C: ColumnTrait>(column: C, text: &str) -> sea_orm::Condition {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return sea_orm::Condition::all().add(SqlExpr::val(1).eq(0));
+    }
+    words
+        .into_iter()
+        .fold(sea_orm::Condition::all(), |all, word| {
+            all.add(word_in(column, word))
+        })
+}
+
+/// One word of [`name_matches`].
+fn word_in<C: ColumnTrait>(column: C, word: &str) -> sea_orm::Condition {
+    use sea_orm::sea_query::LikeExpr;
+    let like = |text: &str| {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        LikeExpr::new(format!("%{escaped}%")).escape('\\')
+    };
+    let lower = word.to_lowercase();
     let mut letters = lower.chars();
     let capitalised: String = letters
         .next()
@@ -179,9 +227,9 @@ pub fn contains_ignoring_case<C: ColumnTrait>(column: C, text: &str) -> sea_orm:
         .unwrap_or_default();
     let lowered = sea_orm::sea_query::Func::lower(SqlExpr::col(column.as_column_ref()));
     sea_orm::Condition::any()
-        .add(SqlExpr::expr(lowered).like(format!("%{lower}%")))
-        .add(column.contains(&text))
-        .add(column.contains(&capitalised))
+        .add(SqlExpr::expr(lowered).like(like(&lower)))
+        .add(SqlExpr::col(column.as_column_ref()).like(like(word)))
+        .add(SqlExpr::col(column.as_column_ref()).like(like(&capitalised)))
 }
 
 fn filtered_tasks(filter: &TaskFilter) -> sea_orm::Select<task::Entity> {
@@ -216,8 +264,11 @@ fn filtered_tasks(filter: &TaskFilter) -> sea_orm::Select<task::Entity> {
     if let Some(search) = &filter.text {
         // A CPR number is typed with or without its dash; the id has none.
         let id: String = search.text.chars().filter(|c| *c != '-').collect();
-        let mut any = contains_ignoring_case(task::Column::Title, &search.text)
-            .add(task::Column::Subject.contains(id.replace(['%', '_'], "")));
+        let mut any =
+            sea_orm::Condition::any().add(name_matches(task::Column::Title, &search.text));
+        if !id.trim().is_empty() {
+            any = any.add(name_matches(task::Column::Subject, &id));
+        }
         if !search.subjects.is_empty() {
             any = any.add(task::Column::Subject.is_in(search.subjects.clone()));
         }
@@ -232,9 +283,14 @@ pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<
     } else {
         sea_orm::Order::Asc
     };
-    // Ties (and tasks without a due date or a claim) keep the order they came in.
+    // Tasks without a due date (or a claim) come last either way, on both databases; ties
+    // keep the order they came in.
     let query = filtered_tasks(filter)
-        .order_by(filter.order.column(), order)
+        .order_by_with_nulls(
+            filter.order.column(),
+            order,
+            sea_orm::sea_query::NullOrdering::Last,
+        )
         .order_by_asc(task::Column::CreatedAt)
         .order_by_asc(task::Column::Id);
     Ok(query
@@ -270,6 +326,25 @@ pub async fn task_sources<C: ConnectionTrait>(
         list.dedup();
     }
     Ok((processes, municipalities))
+}
+
+/// The distinct subjects of the tasks `filter` matches (its text, offset and limit aside):
+/// where the inbox's search by name looks.
+pub async fn task_subjects<C: ConnectionTrait>(
+    conn: &C,
+    filter: &TaskFilter,
+) -> Result<Vec<String>, DbErr> {
+    let filter = TaskFilter {
+        text: None,
+        ..filter.clone()
+    };
+    filtered_tasks(&filter)
+        .select_only()
+        .column(task::Column::Subject)
+        .distinct()
+        .into_tuple::<String>()
+        .all(conn)
+        .await
 }
 
 /// How many tasks match, per kind (the inbox's counts), ignoring offset and limit.

@@ -27,26 +27,81 @@ pub(crate) async fn person<C: ConnectionTrait>(
     person::Entity::find_by_id(cpr.to_owned()).one(conn).await
 }
 
-/// Persons whose name contains `text` (ignoring case), at most `limit`, by name; nobody for
-/// fewer than two characters (LIKE's wildcards do not count).
+/// Persons within `scope` whose name contains every word of `text` (ignoring case), at most
+/// `limit`, by name; nobody for fewer than two characters. `Concerning(m)` is what
+/// `Persons::municipalities` counts, in SQL: where they live, who acts for them, an open manual
+/// registration, a case, a planned move from or to `m`.
 pub(crate) async fn persons_named<C: ConnectionTrait>(
     conn: &C,
     text: &str,
+    scope: &forlob_engine::registry::NameScope,
     limit: u64,
 ) -> Result<Vec<Person>, DbErr> {
-    let text: String = text
-        .trim()
-        .chars()
-        .filter(|c| *c != '%' && *c != '_')
-        .collect();
-    if text.chars().count() < 2 {
+    use forlob_engine::registry::NameScope;
+    use sea_orm::sea_query::{IntoColumnRef, IntoTableRef, Query};
+    if text.trim().chars().count() < 2 {
         return Ok(Vec::new());
     }
-    person::Entity::find()
-        .filter(forlob_engine::store::contains_ignoring_case(
-            person::Column::Name,
-            &text,
-        ))
+    let mut query = person::Entity::find().filter(forlob_engine::store::name_matches(
+        person::Column::Name,
+        text,
+    ));
+    match scope {
+        NameScope::All => {}
+        NameScope::Among(ids) if ids.is_empty() => return Ok(Vec::new()),
+        NameScope::Among(ids) => {
+            query = query.filter(person::Column::Cpr.is_in(ids.iter().cloned()));
+        }
+        NameScope::Concerning(m) => {
+            let cprs_of = |table, cpr_col, condition: Condition| {
+                Query::select()
+                    .column(cpr_col)
+                    .from(table)
+                    .cond_where(condition)
+                    .to_owned()
+            };
+            let concerning = Condition::any()
+                .add(person::Column::Residence.eq(m.clone()))
+                .add(
+                    person::Column::Cpr.in_subquery(cprs_of(
+                        handleansvar::Entity.into_table_ref(),
+                        handleansvar::Column::Cpr.into_column_ref(),
+                        Condition::all()
+                            .add(handleansvar::Column::Municipality.eq(m.clone()))
+                            .add(handleansvar::Column::ToDate.is_null()),
+                    )),
+                )
+                .add(
+                    person::Column::Cpr.in_subquery(cprs_of(
+                        manual_registration::Entity.into_table_ref(),
+                        manual_registration::Column::Cpr.into_column_ref(),
+                        Condition::all()
+                            .add(manual_registration::Column::Municipality.eq(m.clone()))
+                            .add(manual_registration::Column::State.is_in(["pending", "active"])),
+                    )),
+                )
+                .add(person::Column::Cpr.in_subquery(cprs_of(
+                    case::Entity.into_table_ref(),
+                    case::Column::Cpr.into_column_ref(),
+                    Condition::all().add(case::Column::Municipality.eq(m.clone())),
+                )))
+                .add(
+                    person::Column::Cpr.in_subquery(cprs_of(
+                        dk_move::Entity.into_table_ref(),
+                        dk_move::Column::Cpr.into_column_ref(),
+                        Condition::all()
+                            .add(dk_move::Column::Status.eq("planned"))
+                            .add(
+                                Condition::any()
+                                    .add(dk_move::Column::FromMunicipality.eq(m.clone()))
+                                    .add(dk_move::Column::ToMunicipality.eq(m.clone())),
+                            ),
+                    )),
+                );
+            query = query.filter(concerning);
+        }
+    }
+    query
         .order_by_asc(person::Column::Name)
         .order_by_asc(person::Column::Cpr)
         .limit(limit)

@@ -104,16 +104,23 @@ impl forlob_engine::registry::SubjectProvider for TestPersons {
         Ok(Self::residence(id).map(str::to_owned).into_iter().collect())
     }
 
-    /// The named persons of [`NAMED`], by name.
+    /// The named persons of [`NAMED`] within `scope`, by name.
     async fn find_by_name(
         &self,
         _conn: &sea_orm::DatabaseTransaction,
         text: &str,
+        scope: &forlob_engine::registry::NameScope,
         limit: u64,
     ) -> Result<Vec<forlob_engine::registry::SubjectHit>, forlob_engine::ActionError> {
+        use forlob_engine::registry::NameScope;
         let text = text.to_lowercase();
         let mut hits: Vec<_> = NAMED
             .iter()
+            .filter(|(id, _, _)| match scope {
+                NameScope::All => true,
+                NameScope::Concerning(m) => Self::residence(id) == Some(m.as_str()),
+                NameScope::Among(ids) => ids.iter().any(|i| i == id),
+            })
             .filter(|(_, name, _)| name.to_lowercase().contains(&text))
             .map(|(id, name, born)| forlob_engine::registry::SubjectHit {
                 id: (*id).to_owned(),

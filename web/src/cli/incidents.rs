@@ -71,7 +71,7 @@ pub(crate) async fn run(args: IncidentsArgs, config: &Config) -> anyhow::Result<
             }
             IncidentsCommand::Retry { incident } => (
                 incident,
-                engine.retry_incident(incident, &actor).await?,
+                engine.retry_incident(incident, &actor, "").await?,
                 "retried".to_owned(),
             ),
             IncidentsCommand::Skip {

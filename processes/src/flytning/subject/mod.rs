@@ -7,7 +7,7 @@ mod overview;
 
 use async_trait::async_trait;
 use forlob_engine::ActionError;
-use forlob_engine::registry::{SubjectHit, SubjectOverview, SubjectProvider};
+use forlob_engine::registry::{NameScope, SubjectHit, SubjectOverview, SubjectProvider};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Value, json};
 
@@ -59,9 +59,10 @@ impl SubjectProvider for Persons {
         &self,
         conn: &DatabaseTransaction,
         text: &str,
+        scope: &NameScope,
         limit: u64,
     ) -> Result<Vec<SubjectHit>, ActionError> {
-        Ok(store::persons_named(conn, text, limit)
+        Ok(store::persons_named(conn, text, scope, limit)
             .await?
             .into_iter()
             .map(|p| SubjectHit {

@@ -295,7 +295,7 @@ pub(crate) struct RetryRequest {
     /// transaction; a new variable the definition never reads is refused (422).
     #[schema(value_type = Option<Object>)]
     pub variables: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Why; required with `variables`.
+    /// Why, for the audit log; required with `variables`.
     #[serde(default)]
     pub reason: String,
 }
@@ -324,7 +324,12 @@ async fn retry_incident(
                 .retry_incident_with_variables(id, &actor, variables, request.reason.trim())
                 .await?
         }
-        None => state.engine.retry_incident(id, &actor).await?,
+        None => {
+            state
+                .engine
+                .retry_incident(id, &actor, request.reason.trim())
+                .await?
+        }
     };
     Ok(Json(Retried { instance_id }))
 }

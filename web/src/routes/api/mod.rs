@@ -138,9 +138,10 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     }
 }
 
-/// A JSON body that may be left out: no body at all is `T::default()` (an optional reason on
-/// a `POST` or `DELETE` that had no body before, so older clients keep working); any body
-/// is read as [`Json`] is, with its errors.
+/// A JSON body that may be left out: no body at all, or one that does not say it is JSON
+/// (`curl -d ''` sends a form type), is `T::default()`: an optional reason on a `POST` or
+/// `DELETE` that had no body before, so older clients keep working. A JSON body is read as
+/// [`Json`] is, with its errors.
 pub(crate) struct OptionalJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for OptionalJson<T>
@@ -164,7 +165,12 @@ where
             };
             AppError::new(e.status(), code, e.body_text())
         })?;
-        if bytes.is_empty() {
+        let says_json = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if bytes.is_empty() || !says_json {
             return Ok(Self(T::default()));
         }
         let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));

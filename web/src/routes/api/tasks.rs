@@ -167,8 +167,11 @@ pub(crate) async fn inbox(state: &AppState, filter: &TaskFilter) -> Result<Inbox
     let db = state.engine.db();
     // A search also finds the tasks about persons of that name.
     let mut filter = filter.clone();
-    if let Some(search) = &mut filter.text {
-        search.subjects = state.engine.subjects_named(&search.text).await?;
+    if filter.text.is_some() {
+        let among = store::task_subjects(db, &filter).await?;
+        if let Some(search) = &mut filter.text {
+            search.subjects = state.engine.subjects_named(&search.text, &among).await?;
+        }
     }
     let filter = &filter;
     let tasks = store::tasks(db, filter).await?;

@@ -340,7 +340,7 @@ async fn retry(
     Path(id): Path<i64>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
-    let instance = state.engine.retry_incident(id, &caller.actor()).await?;
+    let instance = state.engine.retry_incident(id, &caller.actor(), "").await?;
     Ok(done(
         &format!("/admin/instances/{instance}"),
         "admin.retried",

@@ -171,11 +171,11 @@ async fn set_claim(
     )
 }
 
-/// A task as its inbox row shows it: with `due`, `overdue` or `today` when it is due before
-/// `now` or later on the same (Danish) day.
+/// A task as its inbox row shows it: with `due`, `overdue` or `today` when it is open and
+/// due before `now` or later on the same (Danish) day.
 fn row(task: crate::routes::api::model::TaskView, now: DateTime<Utc>) -> Value {
     let local = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Copenhagen).date_naive();
-    let due = task.due_at.map(|due| {
+    let due = task.due_at.filter(|_| task.status == "open").map(|due| {
         if due < now {
             "overdue"
         } else if local(due) == local(now) {

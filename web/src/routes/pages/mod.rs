@@ -532,7 +532,9 @@ pub(crate) async fn error_pages(
     let is_api =
         request.uri().path().starts_with("/api/") || request.uri().path() == auth::METRICS_PATH;
     let is_htmx = request.headers().contains_key("hx-request");
-    let lang = Lang::from_headers(request.headers());
+    // Kept to render an error page as the signed-in viewer sees pages (their menu, their
+    // language); the session is looked up only when there is an error to show.
+    let (uri, headers) = (request.uri().clone(), request.headers().clone());
     let response = next.run(request).await;
     let status = response.status();
     let body = match response.extensions().get::<ErrorBody>() {
@@ -550,14 +552,20 @@ pub(crate) async fn error_pages(
     if status == StatusCode::UNAUTHORIZED && !is_htmx {
         return Redirect::to("/login").into_response();
     }
-    let chrome = Chrome {
-        caller: None,
-        lang,
-        flash: None,
-        path: "/".into(),
-    };
+    let chrome = viewer(&state, uri, headers).await;
     let template = if is_htmx { "error_fragment" } else { "error" };
-    let data = json!({ "status": status.as_u16(), "error": body, "is_not_found": status == StatusCode::NOT_FOUND });
+    // What happened, in the viewer's language by the error's code; the server's own words
+    // (English, for whoever reads the logs) stay behind "technical details".
+    let summary = state
+        .ui
+        .known_text(chrome.lang, &format!("error.code.{}", body.error))
+        .unwrap_or_else(|| state.ui.text(chrome.lang, "error.code.other"));
+    let data = json!({
+        "status": status.as_u16(),
+        "error": body,
+        "summary": summary,
+        "is_not_found": status == StatusCode::NOT_FOUND,
+    });
     match state.ui.page(template, &chrome, &status.to_string(), data) {
         Ok(page) => {
             let mut response = (status, page).into_response();
@@ -570,6 +578,27 @@ pub(crate) async fn error_pages(
             response
         }
         Err(_) => (status, body.message).into_response(),
+    }
+}
+
+/// Who is looking at an error page, from the request's session cookie; anonymous (with the
+/// browser's language) when there is none or it cannot be read.
+async fn viewer(state: &AppState, uri: Uri, headers: HeaderMap) -> Chrome {
+    let mut request = Request::new(axum::body::Body::empty());
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    let (mut parts, _) = request.into_parts();
+    match Chrome::from_request_parts(&mut parts, state).await {
+        Ok(chrome) => Chrome {
+            flash: None,
+            ..chrome
+        },
+        Err(_) => Chrome {
+            caller: None,
+            lang: Lang::from_headers(&parts.headers),
+            flash: None,
+            path: "/".into(),
+        },
     }
 }
 
