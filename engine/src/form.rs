@@ -382,7 +382,7 @@ pub struct FormRenderer {
     handlebars: Handlebars<'static>,
 }
 
-const FIELD_WRAPPER: &str = r#"<div class="field{{#if error}} has-error{{/if}}"><label for="f-{{field.name}}">{{field.label}}{{#if field.required}} *{{/if}}</label>{{{control}}}{{#if field.help}}<small>{{field.help}}</small>{{/if}}{{#if error}}<p class="error" id="e-{{field.name}}" role="alert">{{error}}</p>{{/if}}</div>"#;
+const FIELD_WRAPPER: &str = r#"<div class="field{{#if error}} has-error{{/if}}"><label for="f-{{field.name}}">{{field.label}}{{#if field.required}} <span class="required-mark" aria-hidden="true">*</span>{{/if}}{{#if field.conditional}} <span class="required-mark" aria-hidden="true">(*)</span>{{/if}}</label>{{{control}}}{{#if field.help}}<small>{{field.help}}</small>{{/if}}{{#if error}}<p class="error" id="e-{{field.name}}" role="alert">{{error}}</p>{{/if}}</div>"#;
 
 impl FormRenderer {
     pub fn new(registry: &Registry) -> Result<Self, handlebars::TemplateError> {
@@ -412,6 +412,8 @@ impl FormRenderer {
                     "label": field.label,
                     "help": field.help,
                     "required": matches!(field.required, Required::Always),
+                    // Required only when another field says so (`required: "form.x == 'y'"`).
+                    "conditional": matches!(field.required, Required::When(_)),
                 },
                 "value": values.get(&field.name).map(|v| match v { Value::String(s) => s.clone(), Value::Null => String::new(), other => other.to_string() }).unwrap_or_default(),
                 // Text "false" is truthy in handlebars: checkboxes get a real boolean.

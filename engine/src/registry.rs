@@ -151,6 +151,8 @@ pub struct Registry {
     references_json: std::sync::OnceLock<Arc<Value>>,
     expectations: BTreeMap<String, Arc<dyn Expectation>>,
     cancel_hooks: BTreeMap<String, Arc<dyn crate::action::CancelHook>>,
+    /// Reference data that lists municipalities (code, and "code name" as the label).
+    municipality_lists: Vec<String>,
 }
 
 impl Registry {
@@ -186,6 +188,25 @@ impl Registry {
     }
 
     /// Reference data, read as `ref.NAME` in expressions and as `options: ref.NAME` in forms.
+    /// Says that reference data `name` (registered already) lists municipalities: their codes
+    /// are then shown with their names wherever a code stands alone (a user's municipality,
+    /// a task's, a filter's).
+    pub fn register_municipality_list(&mut self, name: &str) -> &mut Self {
+        self.municipality_lists.push(name.to_owned());
+        self
+    }
+
+    /// "101 København" for `101`, from a package's municipality list; `None` for a code no
+    /// package knows.
+    pub fn municipality_label(&self, code: &str) -> Option<&str> {
+        self.municipality_lists.iter().find_map(|list| {
+            self.reference(list)
+                .iter()
+                .find(|c| c.value == code)
+                .map(|c| c.label.as_str())
+        })
+    }
+
     pub fn register_reference(&mut self, name: &str, choices: Vec<Choice>) -> &mut Self {
         self.references.insert(name.to_owned(), choices);
         self.references_json = std::sync::OnceLock::new();

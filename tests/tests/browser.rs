@@ -543,7 +543,7 @@ async fn an_admin_cancels_an_instance_only_after_confirming_it_with_a_reason() {
             assert_eq!(text_of(&c, "p.flash.ok").await, "Forløbet er annulleret.");
             assert_eq!(text_of(&c, ".badge[class*=status-]").await, "annulleret");
             assert!(
-                texts(&c, "#history-title + table td")
+                texts(&c, "#history-title ~ .scroll td")
                     .await
                     .iter()
                     .any(|t| t == "oprettet to gange"),
@@ -751,6 +751,80 @@ async fn an_admin_corrects_a_bad_variable_and_the_retried_step_goes_on() {
                 json!({ "before": "1.500 kr.", "after": 1500 })
             );
             assert_eq!(detail["reason"], "beløbet var skrevet som tekst");
+        })
+        .await;
+}
+
+/// At 400 px (a phone, a narrow window) no page scrolls sideways: tables scroll in their own
+/// container, rows of controls wrap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_fit_a_400_px_wide_screen() {
+    let Some(browser) = Browser::launch("the_pages_fit_a_400_px_wide_screen").await else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(false))).await;
+    let task = a_week_of_work(&site).await;
+    let instance = start(&site, "adresseopslag", JENS, json!({})).await;
+    site.engine.run_due().await.expect("due work runs");
+    browser
+        .run(move |c| async move {
+            c.set_window_size(400, 900)
+                .await
+                .expect("the window can be narrowed");
+            let fits = "document.documentElement.scrollWidth <= window.innerWidth";
+            let check = |path: String| {
+                let c = c.clone();
+                let url = site.url(&path);
+                async move {
+                    c.goto(&url).await.expect("the page loads");
+                    element(&c, "main h1").await;
+                    // What sticks out, to say where to look when it does.
+                    let width = c
+                        .execute(
+                            "return [document.documentElement.scrollWidth, window.innerWidth, \
+                             [...document.querySelectorAll('body *')] \
+                               .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 \
+                                 && !e.closest('.scroll')) \
+                               .slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)];",
+                            vec![],
+                        )
+                        .await
+                        .expect("a script runs");
+                    assert!(
+                        c.execute(&format!("return {fits};"), vec![])
+                            .await
+                            .expect("a script runs")
+                            == json!(true),
+                        "{path} scrolls sideways at 400 px: {width}"
+                    );
+                }
+            };
+            sign_in(&c, &site, "anna").await;
+            for path in [
+                "/inbox".to_owned(),
+                format!("/tasks/{task}"),
+                format!("/persons/{JENS}"),
+                "/persons?q=hansen".to_owned(),
+            ] {
+                check(path).await;
+            }
+            c.goto(&site.url("/inbox")).await.expect("the inbox loads");
+            screenshot(&c, "inbox-400px.png").await;
+            click(&c, "form[action='/logout'] button").await;
+            sign_in(&c, &site, "admin").await;
+            for path in [
+                "/admin/instances".to_owned(),
+                format!("/admin/instances/{instance}"),
+                "/admin/incidents".to_owned(),
+                "/admin/jobs".to_owned(),
+                "/admin/logbook".to_owned(),
+                "/admin/migrations".to_owned(),
+                "/admin/users".to_owned(),
+                "/admin/audit".to_owned(),
+                "/admin/dead-letters".to_owned(),
+            ] {
+                check(path).await;
+            }
         })
         .await;
 }

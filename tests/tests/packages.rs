@@ -157,6 +157,11 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
         { "cpr": "0303703456", "name": "Maja Hansen", "birth_date": "1970-03-03", "residence": 101 },
     ]);
     load_persons(&app, &persons).await;
+    // The packages' municipality lists name the codes the pages show.
+    let registry = app.engine.registry();
+    assert_eq!(registry.municipality_label("101"), Some("101 København"));
+    assert_eq!(registry.municipality_label("2281"), Some("2281 Sundsvall"));
+    assert_eq!(registry.municipality_label("9999"), None);
     // Sorted here: where Å sorts depends on the database's collation.
     let names = |found: forlob_engine::runtime::SubjectSearch| -> Vec<String> {
         let mut names: Vec<String> = found.hits.into_iter().map(|h| h.name).collect();

@@ -27,6 +27,7 @@ pub fn register(registry: &mut Registry) {
         .register_reference("rsl9_reasons", fields::rsl9_reasons())
         .register_reference("dk_payment_kinds", fields::payment_kinds())
         .register_reference("dk_municipalities", kommuner::choices())
+        .register_municipality_list("dk_municipalities")
         .register_message_type("cpr.flytning", Arc::new(fields::CprFlytning))
         .register_cancel_hook(cancel::MOVE_PROCESS, Arc::new(cancel::CancelMove))
         .register_fixture("persons", Arc::new(scenario::Persons))

@@ -27,6 +27,7 @@ pub fn register(registry: &mut Registry) {
             "se_municipalities",
             crate::municipalities::choices(kommuner::all()),
         )
+        .register_municipality_list("se_municipalities")
         .register_fixture("se_persons", Arc::new(scenario::Persons))
         .register_fixture("se_register_outage", Arc::new(scenario::RegisterOutage))
         .register_expectation("se_person", Arc::new(scenario::Person));

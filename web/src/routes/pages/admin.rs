@@ -105,7 +105,7 @@ async fn instances(
     let (_, municipalities) = store::task_sources(db, None).await?;
     let municipalities: Vec<_> = municipalities
         .iter()
-        .map(|m| json!({ "code": m, "selected": search.municipality.as_deref() == Some(m.as_str()) }))
+        .map(|m| json!({ "code": m, "label": super::municipality_label(&state, m), "selected": search.municipality.as_deref() == Some(m.as_str()) }))
         .collect();
     let link = |changes: &[(&str, String)]| list_link("/admin/instances", &query, changes);
     let columns = sort_headers(

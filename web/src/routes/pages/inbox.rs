@@ -14,7 +14,7 @@ use forlob_engine::store::{self, TaskOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Page, SignedIn, list_link, sort_headers};
+use super::{Page, SignedIn, list_link, municipality_label, sort_headers};
 use crate::error::AppError;
 use crate::routes::api::Path;
 use crate::routes::api::processes::summaries;
@@ -78,7 +78,7 @@ async fn inbox_page(
         .collect();
     let municipalities: Vec<_> = municipalities
         .iter()
-        .map(|m| json!({ "code": m, "selected": inbox_query.municipality.as_deref() == Some(m.as_str()) }))
+        .map(|m| json!({ "code": m, "label": municipality_label(&state, m), "selected": inbox_query.municipality.as_deref() == Some(m.as_str()) }))
         .collect();
     let page_link = |to: u64| list_link("/inbox", &query, &[("offset", to.to_string())]);
     let columns = sort_headers(
@@ -94,7 +94,11 @@ async fn inbox_page(
         |sort| list_link("/inbox", &query, &[("sort", sort)]),
     );
     let now = state.engine.clock().now();
-    let tasks: Vec<Value> = found.tasks.into_iter().map(|task| row(task, now)).collect();
+    let tasks: Vec<Value> = found
+        .tasks
+        .into_iter()
+        .map(|task| row(&state, task, now))
+        .collect();
     let data = json!({
         "tasks": tasks,
         "columns": columns,
@@ -161,6 +165,7 @@ async fn set_claim(
     caller.require(&[Role::Caseworker, Role::Admin])?;
     let task = state.engine.claim_task(id, &caller.actor(), claim).await?;
     let task = row(
+        state,
         crate::routes::api::model::TaskView::from(task),
         state.engine.clock().now(),
     );
@@ -173,7 +178,7 @@ async fn set_claim(
 
 /// A task as its inbox row shows it: with `due`, `overdue` or `today` when it is open and
 /// due before `now` or later on the same (Danish) day.
-fn row(task: crate::routes::api::model::TaskView, now: DateTime<Utc>) -> Value {
+fn row(state: &AppState, task: crate::routes::api::model::TaskView, now: DateTime<Utc>) -> Value {
     let local = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Copenhagen).date_naive();
     let due = task.due_at.filter(|_| task.status == "open").map(|due| {
         if due < now {
@@ -184,7 +189,12 @@ fn row(task: crate::routes::api::model::TaskView, now: DateTime<Utc>) -> Value {
             "later"
         }
     });
+    let label = task
+        .municipality
+        .as_deref()
+        .map(|m| municipality_label(state, m));
     let mut view = serde_json::to_value(task).unwrap_or_default();
     view["due"] = json!(due);
+    view["municipality_label"] = json!(label);
     view
 }

@@ -207,7 +207,7 @@ impl Ui {
                 "name": c.user.display_name,
                 "username": c.user.username,
                 "role": c.user.role.as_str(),
-                "municipality": c.user.municipality,
+                "municipality": chrome.municipality.clone().or_else(|| c.user.municipality.clone()),
                 "is_admin": c.user.role == forlob_engine::Role::Admin,
                 "reads_audit": matches!(c.user.role, forlob_engine::Role::Admin | forlob_engine::Role::Auditor),
                 "is_designer": matches!(c.user.role, forlob_engine::Role::Designer | forlob_engine::Role::Admin),
@@ -291,6 +291,8 @@ pub struct Chrome {
     pub flash: Option<String>,
     /// This page's path and query, to come back to after changing the language.
     pub path: String,
+    /// The viewer's municipality as people know it ("101 København"), for the header.
+    pub municipality: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Chrome {
@@ -321,11 +323,16 @@ impl FromRequestParts<AppState> for Chrome {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
+        let municipality = caller
+            .as_ref()
+            .and_then(|c| c.user.municipality.as_deref())
+            .map(|code| municipality_label(state, code));
         Ok(Self {
             caller,
             lang,
             flash,
             path,
+            municipality,
         })
     }
 }
@@ -598,6 +605,7 @@ async fn viewer(state: &AppState, uri: Uri, headers: HeaderMap) -> Chrome {
             lang: Lang::from_headers(&parts.headers),
             flash: None,
             path: "/".into(),
+            municipality: None,
         },
     }
 }
@@ -654,6 +662,16 @@ async fn bare_error(response: Response) -> AppError {
 pub(crate) fn done(path: &str, text_key: &str) -> Redirect {
     let query = serde_urlencoded::to_string([("done", text_key)]).unwrap_or_default();
     Redirect::to(&format!("{path}?{query}"))
+}
+
+/// A municipality code with its name where a package knows it ("101 København"), else the
+/// code.
+pub(crate) fn municipality_label(state: &AppState, code: &str) -> String {
+    state
+        .engine
+        .registry()
+        .municipality_label(code)
+        .map_or_else(|| code.to_owned(), str::to_owned)
 }
 
 /// A link to the list at `path` as `query` shows it, with `changes` made; the page's
@@ -760,6 +778,28 @@ mod tests {
                 };
                 if !known {
                     missing.push(format!("{file} uses unknown {key}"));
+                }
+            }
+        }
+        // Every key a page handler names (a flash, a confirmation, a title) exists: a string
+        // literal `area.name` whose area is one of the dictionary's.
+        let areas: std::collections::BTreeSet<&str> =
+            da.keys().filter_map(|k| k.split('.').next()).collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes/pages");
+        for entry in std::fs::read_dir(&dir).expect("the page handlers") {
+            let path = entry.expect("an entry").path();
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            for literal in text.split('"').skip(1).step_by(2) {
+                let Some((area, rest)) = literal.split_once('.') else {
+                    continue;
+                };
+                let is_key = areas.contains(area)
+                    && !rest.is_empty()
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
+                if is_key && !rest.ends_with('.') && !da.contains_key(literal) {
+                    missing.push(format!("{} names unknown {literal}", path.display()));
                 }
             }
         }
