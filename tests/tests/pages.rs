@@ -1359,6 +1359,16 @@ async fn the_inbox_finds_sorts_and_marks_what_is_due(backend: Backend) {
         all.text
     );
     assert!(all.text.contains(">Forfalder i dag</span>"));
+    // A kind is shown by its process's title, not its slug.
+    assert!(
+        all.text
+            .contains("<span class=\"badge\" title=\"review\">Sag til test</span>")
+            && all
+                .text
+                .contains(">Demo move-out with review / Sag til test (3)</option>"),
+        "{}",
+        all.text
+    );
     assert_eq!(all.text.matches("aria-describedby=\"due-").count(), 2);
     // By the person's name, by the CPR number with its dash, by a word of the title.
     for (q, expected) in [

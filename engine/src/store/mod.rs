@@ -263,6 +263,28 @@ fn filtered_instances(filter: &InstanceFilter) -> sea_orm::Select<instance::Enti
     query
 }
 
+/// The process and version of each of `ids` that exists, in one query (without loading
+/// their variables): what a list of incidents shows beside each.
+pub async fn instance_versions<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, (String, i32)>, DbErr> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(Uuid, String, i32)> = instance::Entity::find()
+            .select_only()
+            .column(instance::Column::Id)
+            .column(instance::Column::ProcessId)
+            .column(instance::Column::Version)
+            .filter(instance::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(rows.into_iter().map(|(id, p, v)| (id, (p, v))));
+    }
+    Ok(found)
+}
+
 /// How many instances match `filter`, ignoring its offset and limit (the list's total).
 pub async fn count_instances<C: ConnectionTrait>(
     conn: &C,

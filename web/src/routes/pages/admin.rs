@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::confirm::{Ask, Confirmation};
-use super::{Admins, Chrome, SignedIn, SignedInAs, done, list_link, sort_headers};
+use super::{Admins, Chrome, SignedIn, SignedInAs, done, list_link, page_range, sort_headers};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::routes::api::admin::{DeadLetterQuery, InstanceQuery, LIST_LIMIT, instance_detail};
@@ -137,7 +137,7 @@ async fn instances(
             "sort": search.sort,
         },
         "total": total,
-        "range": { "from": if shown == 0 { 0 } else { offset + 1 }, "to": offset + shown },
+        "range": page_range(offset, shown),
         "prev": (offset > 0).then(|| link(&[("offset", offset.saturating_sub(INSTANCES_PAGE).to_string())])),
         "next": (offset + shown < total).then(|| link(&[("offset", (offset + shown).to_string())])),
     });
@@ -303,22 +303,17 @@ async fn incidents(
     let open = store::recent_incidents(db, LIST_LIMIT).await?;
     // Each incident with its process and the states a skip may go to (of its own version).
     let catalog = state.engine.catalog();
+    let ids: Vec<Uuid> = open.iter().map(|i| i.instance_id).collect();
+    let versions = store::instance_versions(db, &ids).await?;
     let mut shown = Vec::with_capacity(open.len());
     for incident in open {
-        let instance = store::instance(db, incident.instance_id)
-            .await?
-            .map(|(i, _)| i);
-        let states: Vec<String> = instance
-            .as_ref()
-            .and_then(|i| catalog.version(&i.process_id, i.version))
+        let version = versions.get(&incident.instance_id);
+        let states: Vec<String> = version
+            .and_then(|(process, v)| catalog.version(process, *v))
             .map(|d| d.states.keys().cloned().collect())
             .unwrap_or_default();
         let mut view = serde_json::to_value(&incident).unwrap_or_default();
-        view["process"] = json!(
-            instance
-                .as_ref()
-                .map(|i| format!("{} v{}", i.process_id, i.version))
-        );
+        view["process"] = json!(version.map(|(process, v)| format!("{process} v{v}")));
         view["states"] = json!(states);
         shown.push(view);
     }

@@ -14,7 +14,7 @@ use forlob_engine::store::{self, TaskOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Page, SignedIn, list_link, municipality_label, sort_headers};
+use super::{Page, SignedIn, kind_labels, list_link, municipality_label, page_range, sort_headers};
 use crate::error::AppError;
 use crate::routes::api::Path;
 use crate::routes::api::processes::summaries;
@@ -60,10 +60,12 @@ async fn inbox_page(
     let admin = caller.user.role == Role::Admin;
     let offset = filter.offset.unwrap_or(0);
     let shown = found.tasks.len() as u64;
+    let labels = kind_labels(&state);
+    let label_of = |kind: &str| labels.get(kind).cloned().unwrap_or_else(|| kind.to_owned());
     let kinds: Vec<_> = found
         .counts
         .iter()
-        .map(|(kind, n)| json!({ "kind": kind, "n": n, "selected": inbox_query.kind.as_deref() == Some(kind) }))
+        .map(|(kind, n)| json!({ "kind": kind, "label": label_of(kind), "n": n, "selected": inbox_query.kind.as_deref() == Some(kind) }))
         .collect();
     // Only processes (and, for an admin, municipalities) that have given tasks here.
     let (sources, municipalities) =
@@ -116,7 +118,7 @@ async fn inbox_page(
             "q": inbox_query.q,
             "mine": inbox_query.claimed_by.as_deref() == Some("me"),
         },
-        "range": { "from": if shown == 0 { 0 } else { offset + 1 }, "to": offset + shown },
+        "range": page_range(offset, shown),
         "prev": (offset > 0).then(|| page_link(offset.saturating_sub(50))),
         "next": (offset + shown < found.total).then(|| page_link(offset + shown)),
         "me": caller.user.username,
@@ -189,6 +191,12 @@ fn row(state: &AppState, task: crate::routes::api::model::TaskView, now: DateTim
             "later"
         }
     });
+    // The task's own process says what it is about (a kind may be shared by processes).
+    let kind_label = state
+        .engine
+        .catalog()
+        .latest(&task.process_id)
+        .map(|(_, def)| def.title.clone());
     let label = task
         .municipality
         .as_deref()
@@ -196,5 +204,6 @@ fn row(state: &AppState, task: crate::routes::api::model::TaskView, now: DateTim
     let mut view = serde_json::to_value(task).unwrap_or_default();
     view["due"] = json!(due);
     view["municipality_label"] = json!(label);
+    view["kind_label"] = json!(kind_label);
     view
 }

@@ -664,6 +664,27 @@ pub(crate) fn done(path: &str, text_key: &str) -> Redirect {
     Redirect::to(&format!("{path}?{query}"))
 }
 
+/// Task kinds as people know them: the titles of the processes whose manual steps give tasks
+/// of that kind ("Økonomiske udeståender" for `okonomiske-udestaaender`), joined by " / "
+/// when several processes share a kind.
+pub(crate) fn kind_labels(state: &AppState) -> HashMap<String, String> {
+    let mut titles: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
+    for (_, def) in state.engine.catalog().latest_all() {
+        for step in def.states.values() {
+            if let forlob_engine::definition::StepKind::Manual { task, .. } = &step.kind {
+                titles
+                    .entry(task.kind.clone())
+                    .or_default()
+                    .insert(def.title.clone());
+            }
+        }
+    }
+    titles
+        .into_iter()
+        .map(|(kind, titles)| (kind, titles.into_iter().collect::<Vec<_>>().join(" / ")))
+        .collect()
+}
+
 /// A municipality code with its name where a package knows it ("101 København"), else the
 /// code.
 pub(crate) fn municipality_label(state: &AppState, code: &str) -> String {
@@ -691,6 +712,16 @@ pub(crate) fn list_link(
         "{path}?{}",
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     )
+}
+
+/// "Viser 51–55" of a page starting at `offset` with `shown` rows: 0–0 for an empty page
+/// (also one past the end).
+pub(crate) fn page_range(offset: u64, shown: u64) -> Value {
+    if shown == 0 {
+        json!({ "from": 0, "to": 0 })
+    } else {
+        json!({ "from": offset + 1, "to": offset + shown })
+    }
 }
 
 /// The headers of a table sorted by one of its `columns` (`sort` key, label key): each links
