@@ -721,6 +721,28 @@ async fn an_admin_corrects_a_bad_variable_and_the_retried_step_goes_on() {
             assert_eq!(row().await.status, InstanceStatus::Incident);
             screenshot(&c, "incident-edit-variables.png").await;
 
+            // A misspelt variable the definition never reads is refused, with the offer to
+            // add it anyway (for a package's action that reads it).
+            fill(&c, field, "{\"beloeb\": 1500, \"belob\": 1500}").await;
+            fill(
+                &c,
+                "details.edit-variables input[name=reason]",
+                "beløbet var skrevet som tekst",
+            )
+            .await;
+            click(&c, "details.edit-variables button.primary").await;
+            until(
+                &c,
+                "document.querySelector('details.edit-variables input[name=add_unread]') !== null",
+            )
+            .await;
+            assert!(
+                text_of(&c, "details.edit-variables p.error")
+                    .await
+                    .contains("never reads `belob`")
+            );
+            assert_eq!(row().await.status, InstanceStatus::Incident);
+
             fill(&c, field, "{\"beloeb\": 1500}").await;
             fill(
                 &c,

@@ -828,7 +828,7 @@ async fn an_incident_from_a_bad_variable_is_repaired_by_correcting_it(backend: B
     ] {
         let refused = app
             .engine
-            .retry_incident_with_variables(incident.id, &admin(), &variables, reason)
+            .retry_incident_with_variables(incident.id, &admin(), &variables, reason, false)
             .await
             .expect_err("refused");
         assert!(
@@ -840,8 +840,10 @@ async fn an_incident_from_a_bad_variable_is_repaired_by_correcting_it(backend: B
         .retry_incident_with_variables(
             incident.id,
             &admin(),
-            &corrected(&[("amount", json!(1500))]),
+            // A variable only a package's code reads is added when the admin says so.
+            &corrected(&[("amount", json!(1500)), ("handled", json!(0))]),
             "typed as text",
+            true,
         )
         .await
         .expect("repaired");
@@ -864,7 +866,7 @@ async fn an_incident_from_a_bad_variable_is_repaired_by_correcting_it(backend: B
         .expect("the edit is in the history");
     assert_eq!(
         edit.data.as_ref().map(|d| d["changed"].clone()),
-        Some(json!(["amount"]))
+        Some(json!(["amount", "handled"]))
     );
 }
 

@@ -42,7 +42,8 @@ impl Engine {
     /// variable is repaired. `reason` is required. The history entry names the variables
     /// that changed, the audit entry holds each one's value before and after. A variable the
     /// instance did not have and the definition never reads (`vars.<name>` is nowhere in its
-    /// source) is refused with a 422: most likely a typo, and it would change nothing.
+    /// source) is refused with a 422, most likely a typo, unless `add_unread` says to add it
+    /// anyway (a package's action may read it from code).
     #[tracing::instrument(skip(self, actor, variables), fields(actor = %actor.id))]
     pub async fn retry_incident_with_variables(
         &self,
@@ -50,6 +51,7 @@ impl Engine {
         actor: &Actor,
         variables: &Map<String, Value>,
         reason: &str,
+        add_unread: bool,
     ) -> Result<Uuid> {
         crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
         if reason.trim().is_empty() {
@@ -62,15 +64,20 @@ impl Engine {
                 .into(),
             ));
         }
-        self.retry_with(incident_id, actor, Some(variables), reason.trim())
-            .await
+        self.retry_with(
+            incident_id,
+            actor,
+            Some((variables, add_unread)),
+            reason.trim(),
+        )
+        .await
     }
 
     async fn retry_with(
         &self,
         incident_id: i64,
         actor: &Actor,
-        edit: Option<&Map<String, Value>>,
+        edit: Option<(&Map<String, Value>, bool)>,
         reason: &str,
     ) -> Result<Uuid> {
         self.retrying(|| async {
@@ -81,8 +88,8 @@ impl Engine {
             let mut record =
                 incident_record(AuditAction::IncidentRetry, incident_id, &row).reason(reason);
             let mut corrected = None;
-            if let Some(variables) = edit {
-                let changed = changed_variables(&def, &row.variables, variables)?;
+            if let Some((variables, add_unread)) = edit {
+                let changed = changed_variables(&def, &row.variables, variables, add_unread)?;
                 let names: Vec<&String> = changed.keys().collect();
                 let mut entry = audit(&row.state, &row.state, "variables", actor, incident_id, now);
                 entry.data =
@@ -274,6 +281,7 @@ fn changed_variables(
     def: &ProcessDefinition,
     before: &Value,
     after: &Map<String, Value>,
+    add_unread: bool,
 ) -> Result<Map<String, Value>> {
     let empty = Map::new();
     let before = before.as_object().unwrap_or(&empty);
@@ -282,7 +290,7 @@ fn changed_variables(
         .keys()
         .filter(|k| !before.contains_key(*k) && !read.contains(k.as_str()))
         .collect();
-    if !unknown.is_empty() {
+    if !unknown.is_empty() && !add_unread {
         let names: Vec<String> = unknown.iter().map(|k| format!("`{k}`")).collect();
         let mut known: Vec<&str> = read.iter().copied().collect();
         known.sort_unstable();
@@ -290,7 +298,7 @@ fn changed_variables(
             [(
                 "variables".to_owned(),
                 format!(
-                    "process `{}` never reads {} and the instance does not have it (a typo?); it reads: {}",
+                    "process `{}` never reads {} and the instance does not have it (a typo?); it reads: {}. If a package's action reads it, add it anyway",
                     def.id,
                     names.join(", "),
                     known.join(", ")

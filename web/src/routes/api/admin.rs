@@ -298,6 +298,9 @@ pub(crate) struct RetryRequest {
     /// Why, for the audit log; required with `variables`.
     #[serde(default)]
     pub reason: String,
+    /// Add variables the definition never reads (a package's action may read them).
+    #[serde(default)]
+    pub add_unread: bool,
 }
 
 /// Puts the incident's instance back to work: its current step is due again. With
@@ -321,7 +324,13 @@ async fn retry_incident(
         Some(variables) => {
             state
                 .engine
-                .retry_incident_with_variables(id, &actor, variables, request.reason.trim())
+                .retry_incident_with_variables(
+                    id,
+                    &actor,
+                    variables,
+                    request.reason.trim(),
+                    request.add_unread,
+                )
                 .await?
         }
         None => {

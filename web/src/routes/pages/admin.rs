@@ -164,6 +164,8 @@ struct RefusedEdit {
     variables: String,
     reason: String,
     problem: String,
+    /// The refusal was a variable the definition never reads: offer to add it anyway.
+    unread: bool,
 }
 
 async fn render_instance(
@@ -196,7 +198,7 @@ async fn render_instance(
             let mut view = serde_json::to_value(&incident).unwrap_or_default();
             let edit = match &refused {
                 Some(r) if r.incident == incident.id => json!(r),
-                _ => json!({ "variables": variables, "reason": "", "problem": null }),
+                _ => json!({ "variables": variables, "reason": "", "problem": null, "unread": false }),
             };
             view["edit"] = edit;
             view
@@ -227,6 +229,9 @@ struct VariablesForm {
     variables: String,
     #[serde(default)]
     reason: String,
+    /// The checkbox "add them anyway", offered once a new variable was refused.
+    #[serde(default)]
+    add_unread: Option<String>,
 }
 
 /// "Correct the variables and retry": the instance's variables as edited (a JSON object)
@@ -241,11 +246,12 @@ async fn edit_variables(
     let incident = store::incident(state.engine.db(), id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no incident {id}")))?;
-    let refuse = |problem: String| RefusedEdit {
+    let refuse = |problem: String, unread: bool| RefusedEdit {
         incident: id,
         variables: form.variables.clone(),
         reason: form.reason.clone(),
         problem,
+        unread,
     };
     let parsed = match serde_json::from_str::<Value>(&form.variables) {
         Ok(Value::Object(variables)) => Ok(variables),
@@ -259,11 +265,17 @@ async fn edit_variables(
         Ok(variables) => {
             state
                 .engine
-                .retry_incident_with_variables(id, &caller.actor(), &variables, form.reason.trim())
+                .retry_incident_with_variables(
+                    id,
+                    &caller.actor(),
+                    &variables,
+                    form.reason.trim(),
+                    form.add_unread.is_some(),
+                )
                 .await
         }
         Err(problem) => {
-            let refused = refuse(problem);
+            let refused = refuse(problem, false);
             return render_instance(
                 &state,
                 &chrome,
@@ -279,8 +291,9 @@ async fn edit_variables(
             Ok(done(&format!("/admin/instances/{instance}"), "admin.retried").into_response())
         }
         Err(forlob_engine::EngineError::Invalid(errors)) => {
+            let unread = errors.contains_key("variables");
             let problem = errors.into_values().collect::<Vec<_>>().join(" ");
-            let refused = refuse(problem);
+            let refused = refuse(problem, unread);
             render_instance(
                 &state,
                 &chrome,
