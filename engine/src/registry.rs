@@ -187,7 +187,6 @@ impl Registry {
         self
     }
 
-    /// Reference data, read as `ref.NAME` in expressions and as `options: ref.NAME` in forms.
     /// Says that reference data `name` (registered already) lists municipalities: their codes
     /// are then shown with their names wherever a code stands alone (a user's municipality,
     /// a task's, a filter's).
@@ -207,6 +206,7 @@ impl Registry {
         })
     }
 
+    /// Reference data, read as `ref.NAME` in expressions and as `options: ref.NAME` in forms.
     pub fn register_reference(&mut self, name: &str, choices: Vec<Choice>) -> &mut Self {
         self.references.insert(name.to_owned(), choices);
         self.references_json = std::sync::OnceLock::new();

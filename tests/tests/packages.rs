@@ -155,6 +155,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
         { "cpr": "0101501234", "name": "Åse Østergaard", "birth_date": "1950-01-01", "residence": 101 },
         { "cpr": "0202602345", "name": "Jens Østergaard", "birth_date": "1960-02-02", "residence": 147 },
         { "cpr": "0303703456", "name": "Maja Hansen", "birth_date": "1970-03-03", "residence": 101 },
+        { "cpr": "0404804567", "name": "Ole Handleby", "birth_date": "1980-04-04", "residence": 147, "handlekommune": 101 },
     ]);
     load_persons(&app, &persons).await;
     // The packages' municipality lists name the codes the pages show.
@@ -210,6 +211,21 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
         (names(theirs.clone()), theirs.narrow),
         (vec!["Jens Østergaard".to_owned()], false)
     );
+    // The package's own reach is searched in SQL: 101 acts for Ole, who lives in 147, and
+    // finds him by name; so does 147, where he lives; 851 does not.
+    for (municipality, found) in [("101", true), ("147", true), ("851", false)] {
+        let ole = app
+            .engine
+            .find_subjects(
+                "person",
+                "handleby",
+                &Actor::caseworker("cw", municipality),
+                10,
+            )
+            .await
+            .expect("search");
+        assert_eq!(ole.hits.len() == 1, found, "{municipality}");
+    }
     let wildcard = app
         .engine
         .find_subjects("person", "%%", &Actor::system(), 10)

@@ -29,10 +29,14 @@ function current(form, button) {
     return null;
   }
   const name = button?.getAttribute("name");
-  const same = name
-    ? again.querySelector(`button[name="${CSS.escape(name)}"][value="${CSS.escape(button.value)}"]`)
-    : null;
-  return { form: again, button: same };
+  if (!name) {
+    return { form: again, button: null };
+  }
+  const same = again.querySelector(
+    `button[name="${CSS.escape(name)}"][value="${CSS.escape(button.value)}"]`,
+  );
+  // The action the admin confirmed is not offered any more: nothing is sent.
+  return same ? { form: again, button: same } : null;
 }
 
 if (dialog) {
@@ -70,10 +74,16 @@ if (dialog) {
   });
 
   dialog.addEventListener("close", () => {
+    const confirmedIt = dialog.returnValue === "confirm";
     const chosen = pending && current(pending.form, pending.button);
     const pressed = pending?.button;
     pending = null;
-    if (!chosen || dialog.returnValue !== "confirm") {
+    if (confirmedIt && !chosen) {
+      // The page changed meanwhile (a colleague, a finished run): say so, do nothing.
+      window.alert(dialog.dataset.gone);
+      return;
+    }
+    if (!chosen || !confirmedIt) {
       pressed?.focus();
       return;
     }

@@ -25,6 +25,9 @@ pub struct SubjectFile {
 /// Subject ids per query of the inbox's search by name.
 const NAME_CHUNK: usize = 500;
 
+/// At most this many subjects an inbox search by name adds to the task query.
+const NAMED_SUBJECTS: usize = 5_000;
+
 /// What a search by name found that the searcher may see.
 #[derive(Debug, Clone, Default)]
 pub struct SubjectSearch {
@@ -177,9 +180,9 @@ impl Engine {
     }
 
     /// Which of `among` (subject ids, of any kind) have a name containing `text`: what the
-    /// inbox's search adds to matching titles and ids. `among` is the subjects of a task
-    /// list the caller may see already, so the search looks nowhere else, and it is not
-    /// recorded per subject (it shows the tasks, not the persons).
+    /// inbox's search adds to matching titles and ids (at most 5,000). `among` is the
+    /// subjects of a task list the caller may see already, so the search looks nowhere else,
+    /// and it is not recorded per subject (it shows the tasks, not the persons).
     pub async fn subjects_named(&self, text: &str, among: &[String]) -> Result<Vec<String>> {
         let conn = self.db.begin().await?;
         let mut ids = Vec::new();
@@ -197,6 +200,9 @@ impl Engine {
         conn.rollback().await?;
         ids.sort();
         ids.dedup();
+        // The ids go into the task query as one IN list: bounded below the databases'
+        // parameter limits (a very common name finds the first of them).
+        ids.truncate(NAMED_SUBJECTS);
         Ok(ids)
     }
 

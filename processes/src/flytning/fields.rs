@@ -32,8 +32,6 @@ impl FieldType for Municipality {
     }
 }
 
-/// The reasons for a manual acting municipality (retssikkerhedsloven § 9), as data: the
-/// unverified parts of the law (stk. 7-12) can change without a code change.
 /// The kinds of planned ydelser and træk a caseworker creates (`opret-ydelse-eller-traek`);
 /// a kind whose name holds `traek` is a deduction, any other a benefit.
 pub(crate) fn payment_kinds() -> Vec<Choice> {
@@ -61,6 +59,8 @@ pub(crate) fn item_type_of(kind: &str) -> &'static str {
     }
 }
 
+/// The reasons for a manual acting municipality (retssikkerhedsloven § 9), as data: the
+/// unverified parts of the law (stk. 7-12) can change without a code change.
 pub(crate) fn rsl9_reasons() -> Vec<Choice> {
     [
         ("rsl-9-stk-3", "§ 9, stk. 3-4: ophold i boform, anbringelse"),

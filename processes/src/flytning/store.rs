@@ -28,7 +28,7 @@ pub(crate) async fn person<C: ConnectionTrait>(
 }
 
 /// Persons within `scope` whose name contains every word of `text` (ignoring case), at most
-/// `limit`, by name; nobody for fewer than two characters. `Concerning(m)` is what
+/// `limit`, by name; nobody unless a word has two characters or more. `Concerning(m)` is what
 /// `Persons::municipalities` counts, in SQL: where they live, who acts for them, an open manual
 /// registration, a case, a planned move from or to `m`.
 pub(crate) async fn persons_named<C: ConnectionTrait>(
@@ -39,7 +39,8 @@ pub(crate) async fn persons_named<C: ConnectionTrait>(
 ) -> Result<Vec<Person>, DbErr> {
     use forlob_engine::registry::NameScope;
     use sea_orm::sea_query::{IntoColumnRef, IntoTableRef, Query};
-    if text.trim().chars().count() < 2 {
+    // A word of two letters at least: "a b" is no search.
+    if text.split_whitespace().all(|w| w.chars().count() < 2) {
         return Ok(Vec::new());
     }
     let mut query = person::Entity::find().filter(forlob_engine::store::name_matches(

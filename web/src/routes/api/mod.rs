@@ -138,10 +138,10 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     }
 }
 
-/// A JSON body that may be left out: no body at all, or one that does not say it is JSON
-/// (`curl -d ''` sends a form type), is `T::default()`: an optional reason on a `POST` or
-/// `DELETE` that had no body before, so older clients keep working. A JSON body is read as
-/// [`Json`] is, with its errors.
+/// A JSON body that may be left out: no body (or only white space) is `T::default()`, an
+/// optional reason on a `POST` or `DELETE` that had no body before, so older clients keep
+/// working. Any other body is read as [`Json`] is, with its errors (a body that is not
+/// declared JSON is a 415, never silently ignored).
 pub(crate) struct OptionalJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for OptionalJson<T>
@@ -165,12 +165,7 @@ where
             };
             AppError::new(e.status(), code, e.body_text())
         })?;
-        let says_json = parts
-            .headers
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        if bytes.is_empty() || !says_json {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
         let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));

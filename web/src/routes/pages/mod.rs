@@ -559,7 +559,18 @@ pub(crate) async fn error_pages(
     if status == StatusCode::UNAUTHORIZED && !is_htmx {
         return Redirect::to("/login").into_response();
     }
-    let chrome = viewer(&state, uri, headers).await;
+    // A server error may be the database itself: then the page is shown to a stranger
+    // rather than wait for a session look-up that cannot answer.
+    let chrome = if status.is_server_error() {
+        anonymous(&headers)
+    } else {
+        tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            viewer(&state, uri, headers.clone()),
+        )
+        .await
+        .unwrap_or_else(|_| anonymous(&headers))
+    };
     let template = if is_htmx { "error_fragment" } else { "error" };
     // What happened, in the viewer's language by the error's code; the server's own words
     // (English, for whoever reads the logs) stay behind "technical details".
@@ -600,13 +611,18 @@ async fn viewer(state: &AppState, uri: Uri, headers: HeaderMap) -> Chrome {
             flash: None,
             ..chrome
         },
-        Err(_) => Chrome {
-            caller: None,
-            lang: Lang::from_headers(&parts.headers),
-            flash: None,
-            path: "/".into(),
-            municipality: None,
-        },
+        Err(_) => anonymous(&parts.headers),
+    }
+}
+
+/// Nobody signed in, in the browser's language.
+fn anonymous(headers: &HeaderMap) -> Chrome {
+    Chrome {
+        caller: None,
+        lang: Lang::from_headers(headers),
+        flash: None,
+        path: "/".into(),
+        municipality: None,
     }
 }
 
