@@ -1567,6 +1567,15 @@ async fn the_instance_list_pages_sorts_and_filters(backend: Backend) {
         .unwrap_or_default();
     assert_eq!(first_subject, "0101500000");
     // Eleven of them went to 147; started within the first ten hours, two of those.
+    // Looking instances up by a person's CPR number is a look at that person: recorded.
+    let by_person = admin.get("/admin/instances?subject=0101500000").await;
+    assert!(
+        by_person.text.contains("Viser 1–1 af 1"),
+        "{}",
+        by_person.text
+    );
+    let search = the_one_audit_entry_of(&web, "person.search").await;
+    assert_eq!(search[0]["subject"], "0101500000");
     let only_147 = admin.get("/admin/instances?municipality=147").await;
     assert!(
         only_147.text.contains("Viser 1–11 af 11"),
@@ -1740,6 +1749,23 @@ states:
     );
     let bjorn = admin.get(&format!("{location}?q=bj%C3%B6rn")).await;
     assert!(bjorn.text.contains("199002022345") && !bjorn.text.contains("198001011234"));
+    // Searching the details by a personnummer is a recorded look-up of that person.
+    let by_id = admin.get(&format!("{location}?q=19900202-2345")).await;
+    assert!(by_id.text.contains("199002022345") && !by_id.text.contains("198001011234"));
+    let searches = web
+        .api(
+            Method::GET,
+            "/api/admin/audit?action=person.search&subject=199002022345",
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        searches["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{searches}"
+    );
     let csv = admin
         .get(&format!("{location}/details.csv?kind=deferred&q="))
         .await;

@@ -10,7 +10,7 @@ use forlob_engine::audit::{AuditAction, AuditRecord};
 use forlob_engine::runtime::{InstanceOperation, MessageOutcome};
 use forlob_engine::store::{self, InstanceFilter, InstanceOrder, TaskFilter};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -173,13 +173,30 @@ async fn list_instances(
 ) -> Result<([(&'static str, String); 1], Json<Vec<InstanceView>>)> {
     caller.require(ADMINS)?;
     let filter = query.filter(state.engine.limits())?;
-    let db = state.engine.db();
-    let total = store::count_instances(db, &filter).await?;
-    let found = store::instances(db, &filter).await?;
+    let (total, found) = instance_page(&state, &caller, &filter).await?;
     Ok((
         [("x-total-count", total.to_string())],
         Json(found.into_iter().map(InstanceView::from).collect()),
     ))
+}
+
+/// How many instances `filter` matches and its page of them (API and page alike). A filter
+/// by subject looks a person up, so it is recorded (`person.search`, naming the subject).
+pub(crate) async fn instance_page(
+    state: &AppState,
+    caller: &Caller,
+    filter: &InstanceFilter,
+) -> Result<(u64, Vec<forlob_engine::instance::ProcessInstance>)> {
+    let db = state.engine.db();
+    let total = store::count_instances(db, filter).await?;
+    let found = store::instances(db, filter).await?;
+    if let Some(subject) = &filter.subject {
+        let record = AuditRecord::new(AuditAction::PersonSearch)
+            .subject(subject.clone())
+            .detail(json!({ "shown": "instances", "hits": total }));
+        state.engine.record(&caller.actor(), vec![record]).await?;
+    }
+    Ok((total, found))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,7 +17,9 @@ use super::confirm::{Ask, Confirmation};
 use super::{Admins, Chrome, SignedIn, SignedInAs, done, list_link, page_range, sort_headers};
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::routes::api::admin::{DeadLetterQuery, InstanceQuery, LIST_LIMIT, instance_detail};
+use crate::routes::api::admin::{
+    DeadLetterQuery, InstanceQuery, LIST_LIMIT, instance_detail, instance_page,
+};
 use crate::routes::api::model::InstanceView;
 use crate::routes::api::processes::summaries;
 use crate::routes::api::{Path, Query};
@@ -55,7 +57,7 @@ const INSTANCES_PAGE: u64 = 50;
 /// started between), sortable columns, a page at a time with the total.
 async fn instances(
     State(state): State<AppState>,
-    SignedInAs(chrome, _, _): SignedInAs<Admins>,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     // Unknown parameters are ignored here (bookmarks outlive filters); the API refuses them.
@@ -88,8 +90,7 @@ async fn instances(
     };
     let filter = search.filter(state.engine.limits())?;
     let db = state.engine.db();
-    let total = store::count_instances(db, &filter).await?;
-    let found = store::instances(db, &filter).await?;
+    let (total, found) = instance_page(&state, &caller, &filter).await?;
     let offset = filter.offset.unwrap_or(0);
     let shown = found.len() as u64;
     let processes: Vec<_> = summaries(&state)

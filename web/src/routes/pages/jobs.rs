@@ -415,9 +415,17 @@ impl DetailQuery {
             [("kind", self.kind.as_deref()), ("q", self.q.as_deref())],
             state.engine.limits().query,
         )?;
+        // A personnummer or CPR number is typed with its dash; the details have none.
+        let text = given(&self.q).map(|q| {
+            if q.chars().all(|c| c.is_ascii_digit() || c == '-') {
+                q.replace('-', "")
+            } else {
+                q
+            }
+        });
         Ok(DetailFilter {
             kind: given(&self.kind),
-            text: given(&self.q),
+            text,
         })
     }
 }
@@ -438,6 +446,18 @@ async fn run_page(
         .engine
         .job_run_filtered(id, &filter, PAGE_DETAILS)
         .await?;
+    // A search of the details (they name persons) is a look-up: recorded, naming the person
+    // when the search is an id.
+    if let Some(q) = &filter.text {
+        let mut record =
+            forlob_engine::audit::AuditRecord::new(forlob_engine::audit::AuditAction::PersonSearch)
+                .target(id)
+                .detail(json!({ "shown": "job_run_details", "query": q, "hits": details.len() }));
+        if q.chars().all(|c| c.is_ascii_digit()) {
+            record = record.subject(q.clone());
+        }
+        state.engine.record(&caller.actor(), vec![record]).await?;
+    }
     let kinds: Vec<Value> = store::jobs::job_run_detail_kinds(state.engine.db(), id)
         .await?
         .into_iter()
