@@ -204,6 +204,18 @@ impl AuditRecord {
     }
 }
 
+/// The entries of a person search that showed `subjects`: one per subject shown (so the log
+/// filtered by a person shows who found them), or one without a subject when none was
+/// shown; each with the search's `detail`.
+pub fn search_records(detail: &Value, subjects: &[&str]) -> Vec<AuditRecord> {
+    let record = || AuditRecord::new(AuditAction::PersonSearch).detail(detail.clone());
+    if subjects.is_empty() {
+        vec![record()]
+    } else {
+        subjects.iter().map(|s| record().subject(*s)).collect()
+    }
+}
+
 /// An entry as stored: the record, who and when, and its place in the chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {

@@ -14,6 +14,7 @@ mod m20261203_000007_create_release_tables;
 mod m20261206_000008_record_migration_ends;
 mod m20261206_000009_index_instance_parents;
 mod m20261206_000011_create_audit_log;
+mod m20261206_000012_index_task_sources;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_record_migration_ends::Migration),
             Box::new(m20261206_000009_index_instance_parents::Migration),
             Box::new(m20261206_000011_create_audit_log::Migration),
+            Box::new(m20261206_000012_index_task_sources::Migration),
         ]
     }
 }

@@ -211,6 +211,29 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
         (names(theirs.clone()), theirs.narrow),
         (vec!["Jens Østergaard".to_owned()], false)
     );
+    // Fifteen namesakes in 147 come first by name; 101's own is still found, and nothing
+    // tells 101 that more exist elsewhere (a search of everyone, cut to its first hits,
+    // would find none of 101's).
+    let namesakes: Vec<Value> = (0..15)
+        .map(|n| json!({ "cpr": format!("05058{n:05}"), "name": format!("Aage Skov {n:02}"), "birth_date": "1950-05-05", "residence": 147 }))
+        .chain(std::iter::once(json!({ "cpr": "0606601234", "name": "Øjvind Skov", "birth_date": "1960-06-06", "residence": 101 })))
+        .collect();
+    load_persons(&app, &Value::Array(namesakes)).await;
+    let own = app
+        .engine
+        .find_subjects("person", "skov", &Actor::caseworker("cw", "101"), 10)
+        .await
+        .expect("search");
+    assert_eq!(
+        (names(own.clone()), own.narrow),
+        (vec!["Øjvind Skov".to_owned()], false)
+    );
+    let many = app
+        .engine
+        .find_subjects("person", "skov", &Actor::caseworker("cw", "147"), 10)
+        .await
+        .expect("search");
+    assert_eq!((many.hits.len(), many.narrow), (10, true));
     // The package's own reach is searched in SQL: 101 acts for Ole, who lives in 147, and
     // finds him by name; so does 147, where he lives; 851 does not.
     for (municipality, found) in [("101", true), ("147", true), ("851", false)] {

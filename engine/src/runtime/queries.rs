@@ -159,31 +159,28 @@ impl Engine {
             }
         }
         conn.rollback().await?;
-        let entry = |subject: Option<&str>| {
-            let record = AuditRecord::new(AuditAction::PersonSearch).detail(json!({
-                "query": text,
-                "kind": kind,
-                "hits": found.hits.len(),
-            }));
-            match subject {
-                Some(s) => record.subject(s),
-                None => record,
-            }
-        };
-        let records = if found.hits.is_empty() {
-            vec![entry(None)]
-        } else {
-            found.hits.iter().map(|h| entry(Some(&h.id))).collect()
-        };
-        self.record(actor, records).await?;
+        let shown: Vec<&str> = found.hits.iter().map(|h| h.id.as_str()).collect();
+        let detail = json!({ "query": text, "kind": kind, "hits": shown.len() });
+        self.record(actor, crate::audit::search_records(&detail, &shown))
+            .await?;
         Ok(found)
     }
 
-    /// Which of `among` (subject ids, of any kind) have a name containing `text`: what the
-    /// inbox's search adds to matching titles and ids (at most 5,000). `among` is the
-    /// subjects of a task list the caller may see already, so the search looks nowhere else,
-    /// and it is not recorded per subject (it shows the tasks, not the persons).
-    pub async fn subjects_named(&self, text: &str, among: &[String]) -> Result<Vec<String>> {
+    /// Which subjects of the tasks `tasks` lets through (all kinds, so the inbox's counts per
+    /// kind see the same) have a name containing `text`: what the inbox's search adds to
+    /// matching titles and ids (at most 5,000). The list is one the caller may see already
+    /// (`tasks` carries its tenancy filter), so the search looks nowhere else, and it is not
+    /// recorded per subject (it shows the tasks, not the persons).
+    pub async fn subjects_named(
+        &self,
+        text: &str,
+        tasks: &store::TaskFilter,
+    ) -> Result<Vec<String>> {
+        let every_kind = store::TaskFilter {
+            kind: None,
+            ..tasks.clone()
+        };
+        let among = store::task_subjects(&self.db, &every_kind).await?;
         let conn = self.db.begin().await?;
         let mut ids = Vec::new();
         for (kind, provider) in self.registry.subject_providers() {

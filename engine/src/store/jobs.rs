@@ -546,18 +546,6 @@ pub async fn job_run_detail_kinds<C: ConnectionTrait>(
     conn: &C,
     run_id: i64,
 ) -> Result<Vec<(String, u64)>, DbErr> {
-    let rows: Vec<(String, i64)> = job_run_detail::Entity::find()
-        .select_only()
-        .column(job_run_detail::Column::Kind)
-        .column_as(super::count_rows(), "n")
-        .filter(job_run_detail::Column::RunId.eq(run_id))
-        .group_by(job_run_detail::Column::Kind)
-        .order_by_asc(job_run_detail::Column::Kind)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(kind, n)| (kind, u64::try_from(n).unwrap_or(0)))
-        .collect())
+    let details = job_run_detail::Entity::find().filter(job_run_detail::Column::RunId.eq(run_id));
+    super::counts_by(conn, details, job_run_detail::Column::Kind).await
 }

@@ -47,6 +47,32 @@ fn count_rows() -> sea_orm::sea_query::SimpleExpr {
     sea_orm::sea_query::Expr::cust("COUNT(*)")
 }
 
+/// How many rows of `query` have each value of `column`, by value: a filter's counts.
+async fn counts_by<C, E, K>(
+    conn: &C,
+    query: sea_orm::Select<E>,
+    column: K,
+) -> Result<Vec<(String, u64)>, DbErr>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    K: ColumnTrait,
+{
+    let rows: Vec<(String, i64)> = query
+        .select_only()
+        .column(column)
+        .column_as(count_rows(), "n")
+        .group_by(column)
+        .order_by_asc(column)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(value, n)| (value, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
 /// A stored definition version.
 #[derive(Debug, Clone)]
 pub struct StoredDefinition {

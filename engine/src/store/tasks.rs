@@ -8,7 +8,6 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::count_rows;
 use super::entities::{instance, task};
 use crate::error::{EngineError, TransitionError};
 use crate::instance::Task;
@@ -303,12 +302,13 @@ pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<
         .collect())
 }
 
-/// The processes and the municipalities that have given tasks to `municipality` (`None`:
-/// anyone), each sorted: what the inbox's filters offer, so none offers a process or a
-/// municipality that cannot give the viewer a task.
+/// The processes and the municipalities that have given tasks of `status` (`None`: any) to
+/// `municipality` (`None`: anyone), each sorted: what the inbox's filters offer, so none
+/// offers a process or a municipality with nothing to show. Read from `ix_tasks_sources`.
 pub async fn task_sources<C: ConnectionTrait>(
     conn: &C,
     municipality: Option<&str>,
+    status: Option<&str>,
 ) -> Result<(Vec<String>, Vec<String>), DbErr> {
     let mut query = task::Entity::find()
         .select_only()
@@ -317,6 +317,9 @@ pub async fn task_sources<C: ConnectionTrait>(
         .distinct();
     if let Some(m) = municipality {
         query = query.filter(task::Column::Municipality.eq(m));
+    }
+    if let Some(s) = status {
+        query = query.filter(task::Column::Status.eq(s));
     }
     let pairs: Vec<(String, Option<String>)> = query.into_tuple().all(conn).await?;
     let mut processes: Vec<String> = pairs.iter().map(|(p, _)| p.clone()).collect();
@@ -352,19 +355,7 @@ pub async fn count_tasks_by_kind<C: ConnectionTrait>(
     conn: &C,
     filter: &TaskFilter,
 ) -> Result<Vec<(String, u64)>, DbErr> {
-    let rows: Vec<(String, i64)> = filtered_tasks(filter)
-        .select_only()
-        .column(task::Column::Kind)
-        .column_as(count_rows(), "n")
-        .group_by(task::Column::Kind)
-        .order_by_asc(task::Column::Kind)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(kind, n)| (kind, u64::try_from(n).unwrap_or(0)))
-        .collect())
+    super::counts_by(conn, filtered_tasks(filter), task::Column::Kind).await
 }
 
 /// Takes an open task for `actor`, or gives it back (`claim == false`). Only open tasks of

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
-use forlob_engine::audit::{AuditAction, AuditRecord};
+use forlob_engine::audit::search_records;
 use forlob_processes::folkbokforing::search;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -75,25 +75,13 @@ pub(crate) async fn search_recorded(
         return Err(AppError::invalid([("q", message)]));
     }
     let hits = search::find(state.engine.db(), kommun, query, limit).await?;
-    // One entry per person found, so that the log filtered by a personnummer shows who found
-    // them by searching; one without a subject when nobody was found. One commit for all.
-    let entry = |subject: Option<&str>| {
-        let record = AuditRecord::new(AuditAction::PersonSearch).detail(json!({
-            "query": query,
-            "register": kommun,
-            "hits": hits.len(),
-        }));
-        match subject {
-            Some(s) => record.subject(s),
-            None => record,
-        }
-    };
-    let records = if hits.is_empty() {
-        vec![entry(None)]
-    } else {
-        hits.iter().map(|h| entry(Some(&h.personnummer))).collect()
-    };
-    state.engine.record(&caller.actor(), records).await?;
+    // One entry per person found, in one commit (see `search_records`).
+    let found: Vec<&str> = hits.iter().map(|h| h.personnummer.as_str()).collect();
+    let detail = json!({ "query": query, "register": kommun, "hits": found.len() });
+    state
+        .engine
+        .record(&caller.actor(), search_records(&detail, &found))
+        .await?;
     Ok(hits)
 }
 

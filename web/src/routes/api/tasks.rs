@@ -167,15 +167,10 @@ pub(crate) async fn inbox(state: &AppState, filter: &TaskFilter) -> Result<Inbox
     let db = state.engine.db();
     // A search also finds the tasks about persons of that name.
     let mut filter = filter.clone();
-    if filter.text.is_some() {
-        // Among the subjects of every kind, so the counts per kind see the same names.
-        let every_kind = TaskFilter {
-            kind: None,
-            ..filter.clone()
-        };
-        let among = store::task_subjects(db, &every_kind).await?;
+    if let Some(text) = filter.text.as_ref().map(|t| t.text.clone()) {
+        let named = state.engine.subjects_named(&text, &filter).await?;
         if let Some(search) = &mut filter.text {
-            search.subjects = state.engine.subjects_named(&search.text, &among).await?;
+            search.subjects = named;
         }
     }
     let filter = &filter;

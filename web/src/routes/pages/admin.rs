@@ -103,7 +103,7 @@ async fn instances(
         .iter()
         .map(|s| json!({ "value": s, "selected": search.status.as_deref() == Some(*s) }))
         .collect();
-    let (_, municipalities) = store::task_sources(db, None).await?;
+    let (_, municipalities) = store::task_sources(db, None, None).await?;
     let municipalities: Vec<_> = municipalities
         .iter()
         .map(|m| json!({ "code": m, "label": super::municipality_label(&state, m), "selected": search.municipality.as_deref() == Some(m.as_str()) }))

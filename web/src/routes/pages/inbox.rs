@@ -68,8 +68,12 @@ async fn inbox_page(
         .map(|(kind, n)| json!({ "kind": kind, "label": label_of(kind), "n": n, "selected": inbox_query.kind.as_deref() == Some(kind) }))
         .collect();
     // Only processes (and, for an admin, municipalities) that have given tasks here.
-    let (sources, municipalities) =
-        store::task_sources(state.engine.db(), caller.actor().task_scope().as_deref()).await?;
+    let (sources, municipalities) = store::task_sources(
+        state.engine.db(),
+        caller.actor().task_scope().as_deref(),
+        filter.status.as_deref(),
+    )
+    .await?;
     let titles = summaries(&state);
     let processes: Vec<_> = sources
         .iter()
