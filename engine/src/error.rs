@@ -146,6 +146,11 @@ impl EngineError {
         }
     }
 
+    /// A 422 with one field's message.
+    pub fn invalid(field: &str, message: crate::message::Message) -> Self {
+        Self::Invalid([(field.to_owned(), message)].into())
+    }
+
     pub fn not_found(what: &'static str, id: impl ToString) -> Self {
         Self::NotFound {
             what,

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::expr::{Expr, Scope};
 use crate::limits::TextLimits;
+use crate::message::{Code, Message};
 use crate::registry::Registry;
 
 #[derive(Debug, Clone)]
@@ -62,18 +63,18 @@ pub struct Choice {
     pub label: String,
 }
 
-/// The message of a required field left empty; a stable text the UI puts in its own language.
-pub const REQUIRED: &str = "required";
-
 /// Per-field messages, keyed by field name; what a 422 carries.
-pub type FieldErrors = BTreeMap<String, String>;
+pub type FieldErrors = BTreeMap<String, Message>;
+
+/// Per-field messages as a reader sees them (in their language), keyed by field name.
+pub type FieldTexts = BTreeMap<String, String>;
 
 /// A kind of form field. The engine ships text, textarea, number, date, choice and checkbox;
 /// packages register their own (e.g. `municipality`).
 pub trait FieldType: Send + Sync {
     /// Turns a submitted, non-empty value into its stored form, or says what is wrong with it
-    /// in words a caseworker understands.
-    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, String>;
+    /// (by code, so each reader gets it in their language).
+    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, Message>;
 
     /// The fixed choices of the type, if it has any.
     fn choices(&self) -> Vec<Choice> {
@@ -107,11 +108,11 @@ struct TextField {
 }
 
 impl FieldType for TextField {
-    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, String> {
+    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, Message> {
         match raw {
             Value::String(s) => Ok(Value::String(s.clone())),
             Value::Number(_) | Value::Bool(_) => Ok(Value::String(raw.to_string())),
-            _ => Err("must be text".into()),
+            _ => Err(Message::new(Code::NOT_TEXT)),
         }
     }
 
@@ -127,7 +128,7 @@ impl FieldType for TextField {
 struct NumberField;
 
 impl FieldType for NumberField {
-    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, String> {
+    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, Message> {
         match raw {
             Value::Number(_) => Ok(raw.clone()),
             Value::String(s) => {
@@ -139,10 +140,10 @@ impl FieldType for NumberField {
                         .ok()
                         .filter(|f| f.is_finite())
                         .map(|f| json!(f))
-                        .ok_or_else(|| format!("`{s}` is not a number"))
+                        .ok_or_else(|| Message::new(Code::NOT_NUMBER).with("value", &s))
                 }
             }
-            _ => Err("must be a number".into()),
+            other => Err(Message::new(Code::NOT_NUMBER).with("value", other)),
         }
     }
 
@@ -154,14 +155,14 @@ impl FieldType for NumberField {
 struct DateField;
 
 impl FieldType for DateField {
-    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, String> {
+    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, Message> {
         let text = as_text(raw);
         if text == "today" {
             return Ok(Value::String(ctx.today.to_owned()));
         }
         chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
             .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
-            .map_err(|_| format!("`{text}` is not a date; use YYYY-MM-DD"))
+            .map_err(|_| Message::new(Code::NOT_DATE).with("value", &text))
     }
 
     fn template(&self) -> &'static str {
@@ -172,13 +173,15 @@ impl FieldType for DateField {
 struct ChoiceField;
 
 impl FieldType for ChoiceField {
-    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, String> {
+    fn parse(&self, raw: &Value, ctx: &FieldContext<'_>) -> Result<Value, Message> {
         let text = as_text(raw);
         if ctx.choices.iter().any(|c| c.value == text) {
             Ok(Value::String(text))
         } else {
             let allowed: Vec<&str> = ctx.choices.iter().map(|c| c.value.as_str()).collect();
-            Err(format!("`{text}` is not one of: {}", allowed.join(", ")))
+            Err(Message::new(Code::NOT_CHOICE)
+                .with("value", &text)
+                .with("allowed", crate::message::listing(&allowed)))
         }
     }
 
@@ -190,7 +193,7 @@ impl FieldType for ChoiceField {
 struct CheckboxField;
 
 impl FieldType for CheckboxField {
-    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, String> {
+    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, Message> {
         match raw {
             Value::Bool(b) => Ok(Value::Bool(*b)),
             Value::String(s) if matches!(s.as_str(), "on" | "true" | "yes") => {
@@ -199,7 +202,7 @@ impl FieldType for CheckboxField {
             Value::String(s) if matches!(s.as_str(), "off" | "false" | "no") => {
                 Ok(Value::Bool(false))
             }
-            _ => Err("must be checked or unchecked".into()),
+            _ => Err(Message::new(Code::NOT_CHECKBOX)),
         }
     }
 
@@ -218,6 +221,11 @@ pub fn builtin_field_types() -> Vec<(&'static str, Arc<dyn FieldType>)> {
         ("choice", Arc::new(ChoiceField)),
         ("checkbox", Arc::new(CheckboxField)),
     ]
+}
+
+/// A field's rule that could not be evaluated: the definition's fault, said as such.
+fn rule_failed(error: &crate::expr::ExprError) -> Message {
+    Message::new(Code::RULE_FAILED).with("error", error)
 }
 
 fn is_empty(value: Option<&Value>) -> bool {
@@ -271,7 +279,7 @@ impl Form {
         let mut errors = FieldErrors::new();
         for name in submitted.keys() {
             if !self.fields.iter().any(|f| &f.name == name) {
-                errors.insert(name.clone(), "this form has no such field".into());
+                errors.insert(name.clone(), Message::new(Code::NO_SUCH_FIELD));
             }
         }
         let today = scope
@@ -298,7 +306,7 @@ impl Form {
                 let Some(field_type) = registry.field_type(&field.field_type) else {
                     errors.insert(
                         field.name.clone(),
-                        format!("unknown field type {}", field.field_type),
+                        Message::new(Code::UNKNOWN_FIELD_TYPE).with("type", &field.field_type),
                     );
                     continue;
                 };
@@ -332,11 +340,11 @@ impl Form {
             };
             match required {
                 Ok(true) if is_empty(value) || value == Some(&Value::Bool(false)) => {
-                    errors.insert(field.name.clone(), REQUIRED.into());
+                    errors.insert(field.name.clone(), Message::new(Code::REQUIRED));
                     continue;
                 }
                 Err(e) => {
-                    errors.insert(field.name.clone(), e.to_string());
+                    errors.insert(field.name.clone(), rule_failed(&e));
                     continue;
                 }
                 _ => {}
@@ -345,14 +353,14 @@ impl Form {
                 match check.eval_bool(&scope) {
                     Ok(true) => {}
                     Ok(false) => {
-                        let message = field
-                            .message
-                            .clone()
-                            .unwrap_or_else(|| format!("must satisfy {}", check.source()));
+                        let message = field.message.clone().map_or_else(
+                            || Message::new(Code::CHECK_FAILED).with("rule", check.source()),
+                            Message::Written,
+                        );
                         errors.insert(field.name.clone(), message);
                     }
                     Err(e) => {
-                        errors.insert(field.name.clone(), e.to_string());
+                        errors.insert(field.name.clone(), rule_failed(&e));
                     }
                 }
             }
@@ -395,12 +403,13 @@ impl FormRenderer {
         Ok(Self { handlebars })
     }
 
-    /// HTML of all fields with the given values and per-field errors.
+    /// HTML of all fields with the given values and per-field messages (in the reader's
+    /// language).
     pub fn render(
         &self,
         form: &Form,
         values: &Map<String, Value>,
-        errors: &FieldErrors,
+        errors: &FieldTexts,
         registry: &Registry,
     ) -> Result<String, handlebars::RenderError> {
         let mut html = String::new();

@@ -100,8 +100,27 @@ impl JobRun {
 pub struct JobRunDetail {
     pub kind: String,
     pub subject: Option<String>,
+    /// What happened, in English.
     pub message: String,
     pub at: DateTime<Utc>,
+    /// The message's code, by which a reader gets it in their language; lines written
+    /// before codes have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The code's arguments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<(String, String)>,
+}
+
+impl JobRunDetail {
+    /// The message with `template` (the code's text in a reader's language) if there is one
+    /// and the line has a code; the English text otherwise.
+    pub fn text(&self, template: Option<&str>) -> String {
+        match (&self.code, template) {
+            (Some(_), Some(template)) => crate::message::fill(template, &self.args),
+            _ => self.message.clone(),
+        }
+    }
 }
 
 /// Which of a run's details to show: of one kind, and containing a text in the subject or
@@ -167,5 +186,5 @@ impl<'a> JobLog<'a> {
 pub struct JobRunDetailLine<'s> {
     pub kind: &'s str,
     pub subject: Option<&'s str>,
-    pub message: &'s str,
+    pub message: &'s crate::message::Message,
 }

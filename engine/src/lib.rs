@@ -18,6 +18,7 @@ pub mod form;
 pub mod instance;
 pub mod jobs;
 pub mod limits;
+pub mod message;
 pub mod registry;
 pub mod release;
 pub mod runtime;

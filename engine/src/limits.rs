@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::form::FieldErrors;
+use crate::message::{Code, Message};
 
 /// The longest text accepted per kind of input, in characters. Every limit is at least 1
 /// (the server's configuration refuses a 0).
@@ -50,16 +51,17 @@ impl Default for TextLimits {
 }
 
 /// The message for a value of more than `max` characters, or `None` when it fits.
-pub fn too_long(value: &str, max: usize) -> Option<String> {
+pub fn too_long(value: &str, max: usize) -> Option<Message> {
     // A value of at most `max` bytes has at most `max` characters; only longer ones are
     // counted, and only as far as needed to know.
     if value.len() <= max || value.chars().nth(max).is_none() {
         None
     } else {
-        Some(format!(
-            "at most {max} characters (this has {})",
-            value.chars().count()
-        ))
+        Some(
+            Message::new(Code::TOO_LONG)
+                .with("max", max)
+                .with("length", value.chars().count()),
+        )
     }
 }
 
@@ -90,7 +92,7 @@ mod tests {
     fn a_value_at_the_limit_fits_and_one_more_does_not() {
         assert_eq!(too_long("abc", 3), None);
         assert_eq!(
-            too_long("abcd", 3).as_deref(),
+            too_long("abcd", 3).map(|m| m.to_string()).as_deref(),
             Some("at most 3 characters (this has 4)")
         );
     }
@@ -107,7 +109,7 @@ mod tests {
     #[test]
     fn check_keeps_a_field_s_first_message() {
         let mut errors = FieldErrors::new();
-        errors.insert("name".into(), "required".into());
+        errors.insert("name".into(), Message::new(Code::REQUIRED));
         check(&mut errors, "name", &"x".repeat(5), 4);
         check(&mut errors, "reason", &"x".repeat(5), 4);
         assert_eq!(errors["name"], "required");

@@ -153,6 +153,11 @@ pub struct Registry {
     cancel_hooks: BTreeMap<String, Arc<dyn crate::action::CancelHook>>,
     /// Reference data that lists municipalities (code, and "code name" as the label).
     municipality_lists: Vec<String>,
+    /// The packages' message codes, so the UI's catalogue can be checked for each.
+    messages: Vec<crate::message::Code>,
+    /// The words packages' jobs count and file detail lines under (`gennemfoert`,
+    /// `deferred`), each with a text in the UI's catalogue (`count.<word>`).
+    run_words: Vec<&'static str>,
 }
 
 impl Registry {
@@ -190,6 +195,29 @@ impl Registry {
     /// Says that reference data `name` (registered already) lists municipalities: their codes
     /// are then shown with their names wherever a code stands alone (a user's municipality,
     /// a task's, a filter's).
+    /// Declares codes the package's messages use (e.g. in a job run's detail lines): the UI's
+    /// catalogue must have a text for each in every language, which its test checks.
+    pub fn register_messages(&mut self, codes: &[crate::message::Code]) -> &mut Self {
+        self.messages.extend_from_slice(codes);
+        self
+    }
+
+    /// Declares the words the package's jobs count and file detail lines under.
+    pub fn register_run_words(&mut self, words: &[&'static str]) -> &mut Self {
+        self.run_words.extend_from_slice(words);
+        self
+    }
+
+    /// The codes the packages declared.
+    pub fn messages(&self) -> &[crate::message::Code] {
+        &self.messages
+    }
+
+    /// The words the packages' jobs count and file detail lines under.
+    pub fn run_words(&self) -> &[&'static str] {
+        &self.run_words
+    }
+
     pub fn register_municipality_list(&mut self, name: &str) -> &mut Self {
         self.municipality_lists.push(name.to_owned());
         self

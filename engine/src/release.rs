@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::definition::raw::Pos;
 use crate::definition::{Diagnostic, ProcessDefinition, SourceFile, StepKind, WaitSpec};
+use crate::message::{Code, Message};
 use crate::runtime::Catalog;
+
+/// What becomes of each instance a migration selected: the words its counts are kept under.
+pub const ITEM_STATUSES: &[&str] = &["pending", "done", "skipped", "failed", "undone", "kept"];
 
 /// What happens to an instance in a mapped state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,7 +176,7 @@ impl MigrationPlan {
 pub struct PlanError {
     pub field: String,
     pub code: &'static str,
-    pub message: String,
+    pub message: Message,
 }
 
 /// Whether instances resting in `state` have a timer that a migration could drop.
@@ -235,7 +239,7 @@ pub fn rests_alike(
 /// Checks `request` against the deployed versions.
 pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan, Vec<PlanError>> {
     let mut errors: Vec<PlanError> = Vec::new();
-    let error = |errors: &mut Vec<PlanError>, field: &str, code: &'static str, message: String| {
+    let error = |errors: &mut Vec<PlanError>, field: &str, code: &'static str, message: Message| {
         errors.push(PlanError {
             field: field.to_owned(),
             code,
@@ -247,7 +251,7 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
             &mut errors,
             "process",
             "plan-unknown-process",
-            format!("no process `{}` is deployed", request.process),
+            Message::new(Code::UNKNOWN_PROCESS).with("process", &request.process),
         );
         return Err(errors);
     };
@@ -258,7 +262,10 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
             &mut errors,
             "to_version",
             "plan-unknown-version",
-            format!("process `{process}` has no version {to_version} (newest: {newest})"),
+            Message::new(Code::PLAN_UNKNOWN_VERSION)
+                .with("process", &process)
+                .with("version", to_version)
+                .with("newest", newest),
         );
         return Err(errors);
     };
@@ -269,7 +276,7 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                 &mut errors,
                 "from_process",
                 "plan-unknown-process",
-                format!("no process `{id}` is deployed"),
+                Message::new(Code::UNKNOWN_PROCESS).with("process", id),
             );
             return Err(errors);
         }
@@ -293,10 +300,10 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                 &mut errors,
                 "from_versions",
                 "plan-unknown-version",
-                format!(
-                    "`{}` has no version {v} to migrate from (the target is v{to_version})",
-                    from_ids.join("`, `")
-                ),
+                Message::new(Code::PLAN_NO_SOURCE_VERSION)
+                    .with("process", from_ids.join("`, `"))
+                    .with("version", v)
+                    .with("target", to_version),
             );
         }
     }
@@ -305,7 +312,9 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
             &mut errors,
             "from_versions",
             "plan-unknown-version",
-            format!("`{process}` has no version older than v{to_version} to migrate from"),
+            Message::new(Code::PLAN_NO_OLDER_VERSION)
+                .with("process", &process)
+                .with("version", to_version),
         );
     }
     if request.states.is_empty() {
@@ -313,7 +322,7 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
             &mut errors,
             "states",
             "plan-bad-mapping",
-            "the plan maps no state; name each source state and what becomes of it".into(),
+            Message::new(Code::PLAN_NO_STATE),
         );
     }
     let mut states = IndexMap::new();
@@ -328,13 +337,15 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                 &mut errors,
                 &field,
                 "plan-unknown-state",
-                format!(
-                    "no version migrated from has a state `{name}` ({})",
-                    from.iter()
-                        .map(|(id, v, _)| format!("{id} v{v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                Message::new(Code::PLAN_UNKNOWN_SOURCE_STATE)
+                    .with("state", name)
+                    .with(
+                        "versions",
+                        from.iter()
+                            .map(|(id, v, _)| format!("{id} v{v}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
             );
             continue;
         }
@@ -346,7 +357,7 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                     &mut errors,
                     &field,
                     "plan-bad-mapping",
-                    format!("state `{name}` needs exactly one of `restart` and `move_to`"),
+                    Message::new(Code::PLAN_RESTART_OR_MOVE).with("state", name),
                 );
                 continue;
             }
@@ -356,7 +367,10 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                 &mut errors,
                 &to_field,
                 "plan-unknown-state",
-                format!("`{process}` v{to_version} has no state `{to}`"),
+                Message::new(Code::UNKNOWN_STATE)
+                    .with("process", &process)
+                    .with("version", to_version)
+                    .with("state", to),
             );
             continue;
         };
@@ -365,7 +379,7 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                 &mut errors,
                 &to_field,
                 "plan-bad-mapping",
-                format!("`{to}` is an end state: to end instances, cancel them"),
+                Message::new(Code::PLAN_END_STATE).with("state", to),
             );
             continue;
         }
@@ -374,9 +388,9 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                 &mut errors,
                 &format!("{field}.drop_timers"),
                 "plan-bad-mapping",
-                format!(
-                    "`move_to` keeps the timers of `{name}`; to drop them, `restart` in `{to}` instead"
-                ),
+                Message::new(Code::PLAN_MOVE_KEEPS_TIMERS)
+                    .with("state", name)
+                    .with("to", to),
             );
             continue;
         }
@@ -385,9 +399,9 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                 &mut errors,
                 &format!("{field}.new_due_dates"),
                 "plan-bad-mapping",
-                format!(
-                    "`move_to` keeps the tasks of `{name}` with their due dates; for new ones, `restart` in `{to}` instead"
-                ),
+                Message::new(Code::PLAN_MOVE_KEEPS_DUE_DATES)
+                    .with("state", name)
+                    .with("to", to),
             );
             continue;
         }
@@ -400,10 +414,12 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                     &mut errors,
                     &to_field,
                     "plan-bad-mapping",
-                    format!(
-                        "`{name}` of {id} v{v} is {} and `{to}` is {}: `move_to` carries over what an instance holds, so both must wait alike; use `restart`",
-                        from_kind, to_kind
-                    ),
+                    Message::new(Code::PLAN_RESTS_DIFFERENTLY)
+                        .with("state", name)
+                        .with("source", format!("{id} v{v}"))
+                        .with("from_kind", from_kind)
+                        .with("to", to)
+                        .with("to_kind", to_kind),
                 );
                 ok = false;
             }
@@ -413,9 +429,9 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                     &mut errors,
                     &to_field,
                     "plan-drops-timer",
-                    format!(
-                        "instances in `{name}` of {id} v{v} wait on a timer that this mapping drops; say `drop_timers: true` if that is meant"
-                    ),
+                    Message::new(Code::PLAN_DROPS_TIMER)
+                        .with("state", name)
+                        .with("source", format!("{id} v{v}")),
                 );
                 ok = false;
             }
@@ -572,7 +588,7 @@ impl PlanPositions {
                     line,
                     column,
                     code: e.code,
-                    message: e.message.clone(),
+                    message: e.message.to_string(),
                     hint: None,
                 }
             })
@@ -586,10 +602,7 @@ pub fn field_errors(errors: &[PlanError]) -> crate::form::FieldErrors {
     for e in errors {
         fields
             .entry(e.field.clone())
-            .and_modify(|m: &mut String| {
-                m.push_str("; ");
-                m.push_str(&e.message);
-            })
+            .and_modify(|m| *m = m.clone().and(e.message.clone()))
             .or_insert_with(|| e.message.clone());
     }
     fields

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::definition::{JobStart, RUN_VARS};
 use crate::form::FieldErrors;
+use crate::message::{Code, Message};
 
 /// How far ahead a schedule must fire at least once to be accepted.
 const HORIZON_YEARS: i32 = 5;
@@ -104,7 +105,7 @@ pub fn check_confirmed(job: &JobStart, confirmed: bool, errors: &mut FieldErrors
     if let Some(text) = &job.confirm
         && !confirmed
     {
-        errors.insert("confirmed".into(), text.clone());
+        errors.insert("confirmed".into(), Message::written(text));
     }
 }
 
@@ -255,10 +256,7 @@ pub fn check(
     let Some(job) = context.job else {
         errors.insert(
             "process".into(),
-            format!(
-                "`{}` is not a background job (its definition has no start.schedule)",
-                request.process
-            ),
+            Message::new(Code::NOT_A_JOB).with("process", &request.process),
         );
         return Err(errors);
     };
@@ -267,7 +265,7 @@ pub fn check(
         Some(name) => name.parse::<Tz>().ok().or_else(|| {
             errors.insert(
                 "time_zone".into(),
-                format!("`{name}` is not an IANA time zone, e.g. Europe/Stockholm"),
+                Message::new(Code::NOT_TIME_ZONE).with("value", name),
             );
             None
         }),
@@ -277,16 +275,18 @@ pub fn check(
         (None, today) => today,
         (Some(text), today) => match text.parse::<NaiveDate>() {
             Err(_) => {
-                errors.insert("start_date".into(), "must be a date, YYYY-MM-DD".into());
+                errors.insert(
+                    "start_date".into(),
+                    Message::new(Code::NOT_DATE).with("value", text),
+                );
                 None
             }
             Ok(date) if today.is_some_and(|t| date < t) => {
                 errors.insert(
                     "start_date".into(),
-                    format!(
-                        "{date} is in the past; the first day can be today ({}) or later",
-                        today.unwrap_or(date)
-                    ),
+                    Message::new(Code::DATE_IN_PAST)
+                        .with("date", date)
+                        .with("today", today.unwrap_or(date)),
                 );
                 None
             }
@@ -309,7 +309,10 @@ pub fn check(
     let recurrence = match Recurrence::new(&cron, zone, start_date) {
         Ok(r) => r,
         Err(problem) => {
-            errors.insert(field.into(), format!("not a cron expression: {problem}"));
+            errors.insert(
+                field.into(),
+                Message::new(Code::NOT_CRON).with("problem", problem),
+            );
             return Err(errors);
         }
     };
@@ -319,7 +322,7 @@ pub fn check(
         _ => {
             errors.insert(
                 field.into(),
-                format!("never fires: no firing within {HORIZON_YEARS} years"),
+                Message::new(Code::NEVER_FIRES).with("years", HORIZON_YEARS),
             );
             return Err(errors);
         }
@@ -327,12 +330,9 @@ pub fn check(
     if let Some(gap) = gap_below(&recurrence, first_firing, context.min_interval) {
         errors.insert(
             field.into(),
-            format!(
-                "fires {} second(s) apart; a schedule may fire at most once every {} second(s) \
-                 (the setting schedule_min_interval_seconds)",
-                gap.num_seconds(),
-                context.min_interval.as_secs()
-            ),
+            Message::new(Code::FIRES_TOO_OFTEN)
+                .with("gap", gap.num_seconds())
+                .with("min", context.min_interval.as_secs()),
         );
         return Err(errors);
     }
@@ -388,26 +388,20 @@ fn weekday_names(request: &ScheduleRequest) -> Option<Vec<String>> {
 fn weekly_or_cron(request: &ScheduleRequest, errors: &mut FieldErrors) -> Option<String> {
     if let Some(cron) = &request.cron {
         if request.start_time.is_some() || !request.weekdays.is_empty() {
-            errors.insert(
-                "cron".into(),
-                "give either a cron expression or a start time with weekdays, not both".into(),
-            );
+            errors.insert("cron".into(), Message::new(Code::CRON_OR_WEEKLY));
             return None;
         }
         return Some(cron.trim().to_owned());
     }
     let time = match request.start_time.as_deref() {
         None => {
-            errors.insert(
-                "start_time".into(),
-                "needed (HH:MM), or give a cron expression".into(),
-            );
+            errors.insert("start_time".into(), Message::new(Code::START_TIME_NEEDED));
             None
         }
         Some(text) => NaiveTime::parse_from_str(text, "%H:%M").ok().or_else(|| {
             errors.insert(
                 "start_time".into(),
-                format!("`{text}` is not a time of day, HH:MM"),
+                Message::new(Code::NOT_TIME).with("value", text),
             );
             None
         }),
@@ -419,17 +413,14 @@ fn weekly_or_cron(request: &ScheduleRequest, errors: &mut FieldErrors) -> Option
             Err(_) => {
                 errors.insert(
                     "weekdays".into(),
-                    format!("`{name}` is not a weekday; use mon, tue, wed, thu, fri, sat, sun"),
+                    Message::new(Code::NOT_WEEKDAY).with("value", name),
                 );
                 return None;
             }
         }
     }
     if days.is_empty() {
-        errors.insert(
-            "weekdays".into(),
-            "mark at least one weekday, or the job never runs".into(),
-        );
+        errors.insert("weekdays".into(), Message::new(Code::NO_WEEKDAY));
         return None;
     }
     days.sort_unstable();
@@ -456,14 +447,14 @@ pub fn check_parameters(
     for name in given.keys() {
         if !job.parameters.contains_key(name) {
             let known: Vec<&str> = job.parameters.keys().map(String::as_str).collect();
-            let why = if RUN_VARS.contains(&name.as_str()) {
-                "is set by each run itself".to_owned()
+            let message = if RUN_VARS.contains(&name.as_str()) {
+                Message::new(Code::SET_BY_RUN)
             } else if known.is_empty() {
-                "is not a parameter: this job takes none".to_owned()
+                Message::new(Code::NO_PARAMETERS)
             } else {
-                format!("is not a parameter of this job ({})", known.join(", "))
+                Message::new(Code::NOT_PARAMETER).with("known", known.join(", "))
             };
-            errors.insert(format!("parameters.{name}"), format!("`{name}` {why}"));
+            errors.insert(format!("parameters.{name}"), message.with("name", name));
         }
     }
     for (name, declared) in &job.parameters {
@@ -471,7 +462,7 @@ pub fn check_parameters(
             None | Some(Value::Null) => {
                 errors.insert(
                     format!("parameters.{name}"),
-                    "needed: this job has no default for it".into(),
+                    Message::new(Code::PARAMETER_NEEDED),
                 );
             }
             Some(value) => match declared.kind.check(value) {
@@ -550,7 +541,7 @@ mod tests {
         let refused = |cron: &str| {
             check(&cron_request(cron), &context(DEFAULT_MIN_INTERVAL))
                 .err()
-                .and_then(|e| e.get("cron").cloned())
+                .and_then(|e| e.get("cron").map(ToString::to_string))
         };
         // Every second, and twice a minute once a day: both too often.
         for cron in ["* * * * * *", "0,30 0 4 * * *"] {

@@ -15,6 +15,7 @@ mod m20261206_000008_record_migration_ends;
 mod m20261206_000009_index_instance_parents;
 mod m20261206_000011_create_audit_log;
 mod m20261206_000012_index_task_sources;
+mod m20261206_000013_code_job_run_details;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_index_instance_parents::Migration),
             Box::new(m20261206_000011_create_audit_log::Migration),
             Box::new(m20261206_000012_index_task_sources::Migration),
+            Box::new(m20261206_000013_code_job_run_details::Migration),
         ]
     }
 }

@@ -739,7 +739,7 @@ async fn an_admin_corrects_a_bad_variable_and_the_retried_step_goes_on() {
             assert!(
                 text_of(&c, "details.edit-variables p.error")
                     .await
-                    .contains("never reads `belob`")
+                    .contains("læser aldrig belob")
             );
             assert_eq!(row().await.status, InstanceStatus::Incident);
 

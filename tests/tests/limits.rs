@@ -68,7 +68,7 @@ async fn a_100k_character_display_name_is_refused_and_no_user_is_added(backend: 
         )
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.text.contains("at most 200 characters"));
+    assert!(page.text.contains("Højst 200 tegn"));
     assert!(!usernames(&web).await.contains(&json!("eva")));
     // 200 characters of two bytes each are 200 characters: taken.
     let at_limit = "Ø".repeat(200);
@@ -110,7 +110,7 @@ async fn a_500_kb_textarea_is_refused_and_the_task_stays_open(backend: Backend) 
         )
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.text.contains("at most 20000 characters"));
+    assert!(page.text.contains("Højst 20000 tegn"));
     let open = web
         .api(
             Method::GET,

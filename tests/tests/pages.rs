@@ -44,6 +44,26 @@ async fn a_caseworker_signs_in_and_completes_a_task_through_the_pages(backend: B
         "in the page's language"
     );
     assert!(wrong.text.contains("mit notat"), "entered values are kept");
+    // The engine's own messages are in the page's language too, with what was typed.
+    let not_a_number = browser
+        .post(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("decision", "approve"),
+                ("amount", "tolv"),
+            ],
+        )
+        .await;
+    assert_eq!(not_a_number.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        not_a_number
+            .text
+            .contains("&quot;tolv&quot; er ikke et tal"),
+        "{}",
+        not_a_number.text
+    );
+    assert!(!not_a_number.text.contains("is not a number"));
     let done = browser
         .post(
             &path,
@@ -263,6 +283,28 @@ async fn the_ui_speaks_the_users_chosen_language(backend: Backend) {
     let english = browser.get("/inbox").await;
     assert!(english.text.contains("<h1>Inbox</h1>"), "{}", english.text);
     assert!(english.text.contains("lang=\"en\""));
+    // A caseworker of a Swedish municipality who has chosen nothing (and whose browser names
+    // none of ours) reads Swedish, and may choose another.
+    forlob_web::users::add(
+        &web.state.engine,
+        forlob_web::users::UserSpec {
+            username: "sara".into(),
+            display_name: None,
+            role: "caseworker".into(),
+            municipality: Some("0180".into()),
+            password: Some("sara-password".into()),
+        },
+        &forlob_engine::Actor::system(),
+    )
+    .await
+    .expect("a Swedish caseworker is added");
+    let mut sara = Browser::new(&web);
+    sara.lang = "de-DE, de;q=0.9";
+    sara.sign_in("sara").await;
+    let swedish = sara.get("/inbox").await;
+    assert!(swedish.text.contains("<h1>Inkorg</h1>"), "{}", swedish.text);
+    assert!(swedish.text.contains("lang=\"sv\""));
+    assert!(swedish.text.contains(">Dansk</button>") && swedish.text.contains(">English</button>"));
 }
 
 async fn signing_out_ends_the_session(backend: Backend) {
@@ -615,7 +657,7 @@ async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backe
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        refused.text.contains("mark at least one weekday"),
+        refused.text.contains("Markér mindst én ugedag"),
         "{}",
         refused.text
     );
@@ -906,6 +948,33 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
         "{}",
         refused.text
     );
+    // In Danish, under the field's label on the form.
+    assert!(
+        refused
+            .text
+            .contains("<strong>Kun disse trin (kommasepareret)</strong>: Ingen ældre version"),
+        "{}",
+        refused.text
+    );
+    let unknown_version = admin
+        .post(
+            "/admin/migrations/restart",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-case"),
+                ("from_version", "9"),
+                ("action", "dry_run"),
+            ],
+        )
+        .await;
+    assert!(
+        unknown_version
+            .text
+            .contains("<strong>Fra version</strong>")
+            && !unknown_version.text.contains("from_versions"),
+        "{}",
+        unknown_version.text
+    );
     assert!(
         web.state
             .engine
@@ -928,7 +997,8 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
         .await;
     assert_eq!(dry.status, StatusCode::OK, "{}", dry.text);
     assert!(
-        dry.text.contains("id=\"preview\"") && dry.text.contains("<td>review</td><td>restart</td>"),
+        dry.text.contains("id=\"preview\"")
+            && dry.text.contains("<td>review</td><td>genstartes</td>"),
         "{}",
         dry.text
     );
@@ -1617,8 +1687,9 @@ async fn the_instance_list_pages_sorts_and_filters(backend: Backend) {
 /// A job whose step fails: "Kør nu" does not say it started, the run's page says it failed,
 /// why, and links the incident; once the incident is skipped, the run is shown as ended
 /// after a skip, never as succeeded.
-async fn a_failed_run_says_why_and_links_its_incident(backend: Backend) {
-    let web = Web::start(backend).await;
+/// A job whose step fails (its parameter is not a number), scheduled and run by hand from
+/// the jobs page by `admin`: the run page's address.
+async fn a_failed_job_run(web: &Web, admin: &Browser<'_>) -> String {
     web.state
         .engine
         .deploy(&[forlob_engine::definition::SourceFile {
@@ -1643,8 +1714,6 @@ states:
         }])
         .await
         .expect("the job deploys");
-    let mut admin = Browser::new(&web);
-    admin.sign_in("admin").await;
     let csrf = admin.csrf("/admin/jobs").await;
     let added = admin
         .post(
@@ -1674,10 +1743,17 @@ states:
         )
         .await;
     assert_eq!(ran.status, StatusCode::SEE_OTHER);
-    let location = ran.headers[header::LOCATION]
+    ran.headers[header::LOCATION]
         .to_str()
         .expect("ascii")
-        .to_owned();
+        .to_owned()
+}
+
+async fn a_failed_run_says_why_and_links_its_incident(backend: Backend) {
+    let web = Web::start(backend).await;
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let location = a_failed_job_run(&web, &admin).await;
     assert!(
         !location.contains("done="),
         "no 'started' beside a failed run: {location}"
@@ -1725,13 +1801,24 @@ states:
         subject: Some(subject),
         message,
     };
+    use forlob_engine::message::{Code, Message};
+    // The package's code for the line (its catalogue text is the test's expectation).
+    let updated = Code::new(
+        "folkbokforing.updated_in_run",
+        "updated during the run: {changes}",
+    );
+    let (anna, bjorn, formula) = (
+        Message::new(updated).with("changes", "namn"),
+        Message::written("namn: Björn"),
+        Message::written("=HYPERLINK(\"x\")"),
+    );
     store::jobs::add_details(
         web.state.engine.db(),
         incident.instance_id,
         &[
-            line("updated", "198001011234", "namn: Anna"),
-            line("updated", "199002022345", "namn: Björn"),
-            line("deferred", "200003033456", "=HYPERLINK(\"x\")"),
+            line("updated", "198001011234", &anna),
+            line("updated", "199002022345", &bjorn),
+            line("deferred", "200003033456", &formula),
         ],
         web.state.engine.clock().now(),
     )
@@ -1741,11 +1828,18 @@ states:
     assert!(
         deferred
             .text
-            .contains("<option value=\"deferred\" selected>deferred (1)</option>")
+            .contains("<option value=\"deferred\" selected>Udskudt (1)</option>")
             && deferred.text.contains("200003033456")
             && !deferred.text.contains("198001011234"),
         "{}",
         deferred.text
+    );
+    // A line with a code reads in the page's language; one without, as written.
+    let all = admin.get(&location).await;
+    assert!(
+        all.text.contains("Opdateret under kørslen: namn") && all.text.contains("namn: Björn"),
+        "{}",
+        all.text
     );
     let bjorn = admin.get(&format!("{location}?q=bj%C3%B6rn")).await;
     assert!(bjorn.text.contains("199002022345") && !bjorn.text.contains("198001011234"));
@@ -1782,7 +1876,235 @@ states:
     assert_eq!(export[0]["detail"]["rows"], 1);
 }
 
+/// What a page shows a person, roughly as a screen reader reads it: the text, and the
+/// `title`, `aria-label`, `placeholder` and confirmation texts; without scripts, styles,
+/// `<code>` (identifiers, expressions) and what is marked `lang="en"` on purpose (the
+/// "English" language button, an error's technical details).
+fn visible_text(html: &str) -> String {
+    let mut rest = html.to_owned();
+    for tag in ["script", "style", "code", "pre", "textarea"] {
+        while let Some(open) = rest.find(&format!("<{tag}")) {
+            let close = rest[open..]
+                .find(&format!("</{tag}>"))
+                .map_or(rest.len(), |at| open + at + tag.len() + 3);
+            rest.replace_range(open..close, " ");
+        }
+    }
+    while let Some(marked) = rest.find(" lang=\"en\"") {
+        let open = rest[..marked].rfind('<').expect("inside a tag");
+        let tag: String = rest[open + 1..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        let close = rest[open..]
+            .find(&format!("</{tag}>"))
+            .map_or(rest.len(), |at| open + at + tag.len() + 3);
+        rest.replace_range(open..close, " ");
+    }
+    let mut text = String::new();
+    let mut pieces = rest.split('<');
+    text.push_str(pieces.next().unwrap_or_default());
+    for piece in pieces {
+        let (tag, after) = piece.split_once('>').unwrap_or((piece, ""));
+        for attribute in ["title", "aria-label", "placeholder", "data-confirm"] {
+            for value in tag.split(&format!(" {attribute}=\"")).skip(1) {
+                text.push(' ');
+                text.push_str(value.split('"').next().unwrap_or_default());
+            }
+        }
+        text.push(' ');
+        text.push_str(after);
+    }
+    text.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// English a Danish page must not show: every English UI text that differs from its Danish
+/// one, and the fixed words of every engine and package message (what shows when a message
+/// skips the catalogue).
+fn english_phrases() -> Vec<String> {
+    let read = |lang: &str| -> serde_json::Map<String, serde_json::Value> {
+        let path = format!("{}/../web/i18n/{lang}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the catalogue"))
+            .expect("a JSON object")
+    };
+    let (en, da) = (read("en"), read("da"));
+    let mut registry = forlob_engine::Registry::new();
+    forlob_processes::register(&mut registry);
+    let codes = forlob_engine::message::Code::ALL
+        .iter()
+        .chain(registry.messages())
+        .map(|code| code.english());
+    let texts = en
+        .iter()
+        .filter(|(key, text)| da.get(*key) != Some(*text))
+        .filter_map(|(_, text)| text.as_str())
+        .chain(codes);
+    let mut phrases: Vec<String> = texts
+        // The words between arguments and quoted names.
+        .flat_map(|text| {
+            text.split(['{', '}', '`', '"', '(', ')', ':', ';'])
+                .map(|piece| piece.trim_matches(|c: char| !c.is_alphabetic()).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|piece| piece.chars().filter(|c| c.is_alphabetic()).count() >= 5)
+        .collect();
+    // A word both languages use ("Status", "version", "Find person") is no sign of English.
+    let danish: Vec<&str> = da.values().filter_map(|text| text.as_str()).collect();
+    phrases.retain(|phrase| !danish.iter().any(|text| says(text, phrase)));
+    phrases.sort();
+    phrases.dedup();
+    phrases
+}
+
+/// Whether `phrase` stands in `text` as whole words, ignoring case.
+fn says(text: &str, phrase: &str) -> bool {
+    let (text, phrase) = (text.to_lowercase(), phrase.to_lowercase());
+    text.match_indices(&phrase).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + phrase.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// Every page a caseworker and an admin use, in Danish and with data on it (open and closed
+/// tasks, a refused form, a failed job run with its incident, a migration, users, the audit
+/// log, error pages), shows none of the English UI texts or engine message texts.
+async fn every_page_in_danish_shows_no_english(backend: Backend) {
+    let web = Web::start(backend).await;
+    let closed = web.case("0101501234", "101", "Afsluttet sag").await;
+    let restarted_open = web.case("0101501234", "101", "Genstartet sag").await;
+    let completed = web
+        .api(
+            Method::POST,
+            &format!("/api/tasks/{closed}/complete"),
+            Some(&web.cw101),
+            Some(serde_json::json!({ "decision": "approve", "amount": 5 })),
+        )
+        .await;
+    assert_eq!(completed.status, StatusCode::OK, "{}", completed.text);
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let run = a_failed_job_run(&web, &admin).await;
+    web.deploy_case_v2().await;
+    let csrf = admin.csrf("/admin/migrations").await;
+    let restarted = admin
+        .post(
+            "/admin/migrations/restart",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-case"),
+                ("reason", "release 2"),
+                ("action", "restart"),
+                ("confirmed", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        restarted.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        restarted.text
+    );
+    web.settle().await;
+    // A task opened after the release, on its version.
+    let open = web.case("0101501234", "101", "Gennemgå sagen").await;
+    assert_ne!(open, restarted_open);
+    let instance = web
+        .api(
+            Method::GET,
+            &format!("/api/tasks/{closed}"),
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json()["task"]["instance_id"]
+        .as_str()
+        .expect("the task's instance")
+        .to_owned();
+    let mut anna = Browser::new(&web);
+    anna.sign_in("anna").await;
+    let task_csrf = anna.csrf(&format!("/tasks/{open}")).await;
+    let mut shown = Vec::new();
+    for path in [
+        "/inbox".to_owned(),
+        format!("/tasks/{open}"),
+        format!("/tasks/{closed}"),
+        "/persons/0101501234".to_owned(),
+        "/persons?q=Hansen".to_owned(),
+        "/no-such-page".to_owned(),
+    ] {
+        shown.push((format!("anna {path}"), anna.get(&path).await));
+    }
+    let refused = anna
+        .post(
+            &format!("/tasks/{open}"),
+            &[
+                ("_csrf", &task_csrf),
+                ("amount", "tolv"),
+                ("note", &"x".repeat(30_000)),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    shown.push(("anna's refused form".to_owned(), refused));
+    for path in [
+        "/inbox".to_owned(),
+        "/admin/instances".to_owned(),
+        format!("/admin/instances/{instance}"),
+        "/admin/incidents".to_owned(),
+        "/admin/dead-letters".to_owned(),
+        "/admin/users".to_owned(),
+        "/admin/jobs".to_owned(),
+        "/admin/logbook".to_owned(),
+        run.clone(),
+        "/admin/migrations".to_owned(),
+        "/admin/audit".to_owned(),
+        "/designer".to_owned(),
+        "/designer/processes/web-case".to_owned(),
+    ] {
+        shown.push((format!("admin {path}"), admin.get(&path).await));
+    }
+    let jobs_csrf = admin.csrf("/admin/jobs").await;
+    let no_weekday = admin
+        .post(
+            "/admin/jobs",
+            &[
+                ("_csrf", &jobs_csrf),
+                ("process", "web-broken-job"),
+                ("start_time", "25:00"),
+            ],
+        )
+        .await;
+    assert_eq!(no_weekday.status, StatusCode::UNPROCESSABLE_ENTITY);
+    shown.push(("admin's refused schedule".to_owned(), no_weekday));
+    let phrases = english_phrases();
+    assert!(
+        phrases.iter().any(|p| p == "is not a number"),
+        "{phrases:?}"
+    );
+    let mut found = Vec::new();
+    for (what, page) in &shown {
+        assert!(page.text.contains("lang=\"da\""), "{what}: {}", page.text);
+        let text = visible_text(&page.text);
+        for phrase in &phrases {
+            if says(&text, phrase) {
+                found.push(format!("{what}: {phrase:?}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "English on Danish pages:\n{}",
+        found.join("\n")
+    );
+}
+
 on_both_backends!(
+    every_page_in_danish_shows_no_english,
     a_failed_run_says_why_and_links_its_incident,
     the_instance_list_pages_sorts_and_filters,
     the_inbox_finds_sorts_and_marks_what_is_due,

@@ -1311,7 +1311,8 @@ async fn move_to_refuses_what_it_cannot_carry_over(backend: Backend) {
     let errors = release::resolve(&from_v2, &app.engine.catalog()).expect_err("refused");
     assert_eq!(errors[0].code, "plan-bad-mapping");
     assert!(
-        errors[0].message.contains("`ping`") && errors[0].message.contains("`pong`"),
+        errors[0].message.to_string().contains("`ping`")
+            && errors[0].message.to_string().contains("`pong`"),
         "{}",
         errors[0].message
     );

@@ -23,6 +23,9 @@ pub struct AppError {
     pub message: String,
     /// Per-field messages for 422; other structured context otherwise.
     pub details: Value,
+    /// The per-field messages by code, when they came as such: a page shows them in its
+    /// reader's language (the JSON answer has their English text in `details`).
+    pub messages: Option<forlob_engine::form::FieldErrors>,
 }
 
 /// The JSON body of every error; also carried to the page renderer as a response extension.
@@ -51,7 +54,24 @@ impl AppError {
             code,
             message: message.into(),
             details: Value::Null,
+            messages: None,
         }
+    }
+
+    /// The error with `message` at `field`, for a page to show where it was typed (a taken
+    /// username, a 409, is said at the username).
+    pub fn at_field(mut self, field: &str, message: forlob_engine::message::Message) -> Self {
+        self.messages
+            .get_or_insert_with(Default::default)
+            .insert(field.to_owned(), message);
+        self
+    }
+
+    /// 422 with a message per field, each by code.
+    pub fn fields(errors: forlob_engine::form::FieldErrors) -> Self {
+        let mut invalid = Self::invalid(errors.iter().map(|(k, v)| (k.clone(), v.to_string())));
+        invalid.messages = Some(errors);
+        invalid
     }
 
     /// The same error under a more specific code.
@@ -93,6 +113,7 @@ impl AppError {
             code: "invalid",
             message: "some fields are not valid".into(),
             details: Value::Object(details),
+            messages: None,
         }
     }
 
@@ -139,7 +160,7 @@ impl From<EngineError> for AppError {
     fn from(err: EngineError) -> Self {
         match &err {
             EngineError::NotFound { .. } => Self::not_found(err.to_string()),
-            EngineError::Invalid(fields) => Self::invalid(fields.clone()),
+            EngineError::Invalid(fields) => Self::fields(fields.clone()),
             EngineError::Forbidden(reason) => Self::forbidden(reason.clone()),
             // A 409 says what the thing is now, so a client can reload or tell its user.
             EngineError::Transition(t) => {

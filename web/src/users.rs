@@ -2,6 +2,8 @@
 //! rules for usernames, roles, municipalities and passwords.
 
 use forlob_engine::audit::{AuditAction, AuditRecord};
+use forlob_engine::form::FieldErrors;
+use forlob_engine::message::{Code, Message};
 use forlob_engine::user::NewUser;
 use forlob_engine::{Actor, Engine, Role, User, store};
 use serde_json::json;
@@ -30,7 +32,10 @@ pub const MAX_USERNAME: usize = 64;
 /// and returns the token, which is shown this once. Every problem is reported at once, per
 /// field; a taken username is a 409.
 pub async fn add(engine: &Engine, spec: UserSpec, by: &Actor) -> Result<(User, String), AppError> {
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::new();
+    let mut error = |field: &str, message| {
+        errors.insert(field.to_owned(), message);
+    };
     let limits = *engine.limits();
     let username = spec.username.trim().to_owned();
     let max_username = MAX_USERNAME.min(limits.name);
@@ -39,54 +44,53 @@ pub async fn add(engine: &Engine, spec: UserSpec, by: &Actor) -> Result<(User, S
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if !valid_name {
-        errors.push((
+        error(
             "username",
-            format!("use 2-{max_username} characters: lowercase letters, digits, `.`, `_` or `-`"),
-        ));
+            Message::new(Code::BAD_USERNAME)
+                .with("min", 2)
+                .with("max", max_username),
+        );
     }
     if let Some(message) = spec
         .display_name
         .as_deref()
         .and_then(|d| forlob_engine::limits::too_long(d.trim(), limits.name))
     {
-        errors.push(("display_name", message));
+        error("display_name", message);
     }
     let role = Role::parse(spec.role.trim());
     if role.is_none() {
-        errors.push((
+        error(
             "role",
-            format!(
-                "`{}` is not one of {}",
-                spec.role,
-                Role::ALL.map(Role::as_str).join(", ")
-            ),
-        ));
+            Message::new(Code::NOT_CHOICE)
+                .with("value", &spec.role)
+                .with("allowed", Role::ALL.map(Role::as_str).join(", ")),
+        );
     }
     let municipality = spec
         .municipality
         .map(|m| m.trim().to_owned())
         .filter(|m| !m.is_empty());
     match (&role, &municipality) {
-        (Some(Role::Caseworker), None) => errors.push((
+        (Some(Role::Caseworker), None) => {
+            error("municipality", Message::new(Code::MUNICIPALITY_NEEDED));
+        }
+        (_, Some(code)) if !known_municipality(engine, code) => error(
             "municipality",
-            "a caseworker belongs to a municipality: give its code, e.g. 147".to_owned(),
-        )),
-        (_, Some(code)) if !known_municipality(engine, code) => errors.push((
-            "municipality",
-            format!("`{code}` is not a known municipality code"),
-        )),
+            Message::new(Code::NOT_MUNICIPALITY).with("value", code),
+        ),
         _ => {}
     }
     if let Some(password) = &spec.password
         && password.chars().count() < MIN_PASSWORD
     {
-        errors.push((
+        error(
             "password",
-            format!("use at least {MIN_PASSWORD} characters"),
-        ));
+            Message::new(Code::SHORT_PASSWORD).with("min", MIN_PASSWORD),
+        );
     }
     let Some(role) = role.filter(|_| errors.is_empty()) else {
-        return Err(AppError::invalid(errors));
+        return Err(AppError::fields(errors));
     };
     let password_hash = match spec.password {
         Some(password) => Some(
@@ -129,11 +133,13 @@ pub async fn add(engine: &Engine, spec: UserSpec, by: &Actor) -> Result<(User, S
         )
         .await?;
     let user = stored.ok_or_else(|| {
+        let taken = Message::new(Code::USERNAME_TAKEN).with("name", &username);
         AppError::new(
             axum::http::StatusCode::CONFLICT,
             "username_taken",
-            format!("the username `{username}` is taken"),
+            taken.to_string(),
         )
+        .at_field("username", taken)
     })?;
     Ok((user, token))
 }
@@ -156,10 +162,12 @@ pub async fn issue_token(
 ) -> Result<(forlob_engine::user::ApiToken, String), AppError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(AppError::invalid([("name", "say what the token is for")]));
+        return Err(AppError::fields(
+            [("name".to_owned(), Message::new(Code::TOKEN_NAME_NEEDED))].into(),
+        ));
     }
     if let Some(message) = forlob_engine::limits::too_long(name, engine.limits().name) {
-        return Err(AppError::invalid([("name", message)]));
+        return Err(AppError::fields([("name".to_owned(), message)].into()));
     }
     let user = store::user_by_username(engine.db(), username)
         .await?
@@ -167,10 +175,13 @@ pub async fn issue_token(
     // Else a token issued meanwhile would come alive with the enabling, which is exactly
     // what disabling for good rules out.
     if user.disabled {
-        return Err(AppError::invalid([(
-            "username",
-            format!("`{username}` is disabled; enable them first, then issue the token"),
-        )]));
+        return Err(AppError::fields(
+            [(
+                "username".to_owned(),
+                Message::new(Code::USER_DISABLED).with("name", username),
+            )]
+            .into(),
+        ));
     }
     let secret = auth::new_secret();
     let digest = auth::digest(&secret);

@@ -114,7 +114,8 @@ impl ParameterKind {
     }
 
     /// The value as a run gets it, or what is wrong with it.
-    pub fn check(&self, value: &Value) -> Result<Value, String> {
+    pub fn check(&self, value: &Value) -> Result<Value, crate::message::Message> {
+        use crate::message::{Code, Message};
         let fits = match (self, value) {
             (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
             (Self::Integer, Value::Number(n)) => n.is_i64(),
@@ -126,21 +127,15 @@ impl ParameterKind {
             Ok(value.clone())
         } else {
             Err(match self {
-                Self::String => "must be text".to_owned(),
-                Self::Integer => "must be a whole number".to_owned(),
-                Self::Boolean => "must be true or false".to_owned(),
-                Self::Date => "must be a date, YYYY-MM-DD".to_owned(),
+                Self::String => Message::new(Code::NOT_TEXT),
+                Self::Integer => Message::new(Code::NOT_WHOLE_NUMBER),
+                Self::Boolean => Message::new(Code::NOT_BOOLEAN),
+                Self::Date => Message::new(Code::NOT_DATE).with("value", shown(value)),
                 Self::Choice(options) => {
                     let values: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
-                    if values.len() <= 12 {
-                        format!("must be one of {}", values.join(", "))
-                    } else {
-                        format!(
-                            "must be one of its {} options, e.g. {}",
-                            values.len(),
-                            values[..3].join(", ")
-                        )
-                    }
+                    Message::new(Code::NOT_CHOICE)
+                        .with("value", shown(value))
+                        .with("allowed", crate::message::listing(&values))
                 }
             })
         }
@@ -413,4 +408,12 @@ impl ProcessDefinition {
 /// Mermaid ids may not contain `-`; state ids often do.
 fn mermaid_node(id: &str) -> String {
     id.replace('-', "_")
+}
+
+/// A submitted value as a message quotes it: text without its JSON quotes.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }

@@ -17,6 +17,7 @@ use crate::expr::Scope;
 use crate::form::Form;
 use crate::instance::Actor;
 use crate::instance::Task;
+use crate::message::{Code, Message};
 use crate::store;
 use crate::store::InstanceRow;
 
@@ -65,12 +66,11 @@ impl Engine {
             // exist, before the start rule runs: a start must neither reveal a subject nor
             // make one visible (docs/security.md).
             let unknown = || {
-                EngineError::Invalid(
-                    [(
-                        "subject".to_owned(),
-                        format!("no {} with id {subject}", def.subject_kind),
-                    )]
-                    .into(),
+                EngineError::invalid(
+                    "subject",
+                    Message::new(Code::NO_SUCH_SUBJECT)
+                        .with("kind", &def.subject_kind)
+                        .with("id", subject),
                 )
             };
             if !self
@@ -92,12 +92,11 @@ impl Engine {
                 // The guard reads what the caller gave (vars, subject): when it cannot be
                 // evaluated, the start lacks something it needs — the caller's to mend (422).
                 let permitted = allowed.eval_bool(&scope).map_err(|e| {
-                    EngineError::Invalid(
-                        [(
-                            "variables".to_owned(),
-                            format!("the start of `{}` needs other variables: {e}", def.id),
-                        )]
-                        .into(),
+                    EngineError::invalid(
+                        "variables",
+                        Message::new(Code::START_VARIABLES)
+                            .with("process", &def.id)
+                            .with("error", e),
                     )
                 })?;
                 if !permitted {
@@ -345,11 +344,12 @@ impl Engine {
             };
             if !eligible {
                 let why = match before.municipality.as_deref() {
-                    Some(m) => format!("no active caseworker of municipality {m} is called `{to}`"),
-                    None => "the task belongs to no municipality, so no caseworker can have it"
-                        .to_owned(),
+                    Some(m) => Message::new(Code::NO_COLLEAGUE)
+                        .with("municipality", m)
+                        .with("name", to),
+                    None => Message::new(Code::TASK_WITHOUT_MUNICIPALITY),
                 };
-                return Err(EngineError::Invalid([("to".to_owned(), why)].into()));
+                return Err(EngineError::invalid("to", why));
             }
             let from = before.claimed_by.clone();
             // A caseworker gives away only a free task or their own; an admin (no scope) may

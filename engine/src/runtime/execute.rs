@@ -18,6 +18,7 @@ use crate::definition::{ProcessDefinition, StepKind};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::Scope;
 use crate::instance::{Actor, HistoryEntry, InstanceStatus, ProcessInstance, Task, TimelineEvent};
+use crate::message::{Code, Message};
 use crate::store::{self, InstanceRow, Writes};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -431,15 +432,12 @@ impl Engine {
                         .may_see(tx.conn, &child.subject_kind, &subject, &starter, now)
                         .await?
                     {
-                        return Err(EngineError::Invalid(
-                            [(
-                                "subject".to_owned(),
-                                format!(
-                                    "`{}` calls `{}` for a {} the municipality that started it by hand does not see",
-                                    def.id, child.id, child.subject_kind
-                                ),
-                            )]
-                            .into(),
+                        return Err(EngineError::invalid(
+                            "subject",
+                            Message::new(Code::CALL_NOT_VISIBLE)
+                                .with("process", &def.id)
+                                .with("child", &child.id)
+                                .with("kind", &child.subject_kind),
                         ));
                     }
                 }

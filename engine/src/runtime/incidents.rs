@@ -18,6 +18,7 @@ use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::ProcessDefinition;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, Incident, InstanceStatus};
+use crate::message::{Code, Message};
 use crate::store::{self, InstanceRow};
 
 impl Engine {
@@ -55,13 +56,9 @@ impl Engine {
     ) -> Result<Uuid> {
         crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
         if reason.trim().is_empty() {
-            return Err(EngineError::Invalid(
-                [(
-                    "reason".to_owned(),
-                    "say why the variables change: it goes to the history and the audit log"
-                        .to_owned(),
-                )]
-                .into(),
+            return Err(EngineError::invalid(
+                "reason",
+                Message::new(Code::REASON_FOR_VARIABLES),
             ));
         }
         self.retry_with(
@@ -154,15 +151,12 @@ impl Engine {
             let now = self.clock.now();
             let (_, def, mut row) = self.take_incident(&conn, incident_id, "skipped").await?;
             if def.state(to_state).is_none() {
-                return Err(EngineError::Invalid(
-                    [(
-                        "to_state".to_owned(),
-                        format!(
-                            "process `{}` version {} has no state `{to_state}`",
-                            def.id, row.version
-                        ),
-                    )]
-                    .into(),
+                return Err(EngineError::invalid(
+                    "to_state",
+                    Message::new(Code::UNKNOWN_STATE)
+                        .with("process", &def.id)
+                        .with("version", row.version)
+                        .with("state", to_state),
                 ));
             }
             store::close_open_work(&conn, row.id, now).await?;
@@ -291,20 +285,15 @@ fn changed_variables(
         .filter(|k| !before.contains_key(*k) && !read.contains(k.as_str()))
         .collect();
     if !unknown.is_empty() && !add_unread {
-        let names: Vec<String> = unknown.iter().map(|k| format!("`{k}`")).collect();
+        let names: Vec<&str> = unknown.iter().map(|k| k.as_str()).collect();
         let mut known: Vec<&str> = read.iter().copied().collect();
         known.sort_unstable();
-        return Err(EngineError::Invalid(
-            [(
-                "variables".to_owned(),
-                format!(
-                    "process `{}` never reads {} and the instance does not have it (a typo?); it reads: {}. If a package's action reads it, add it anyway",
-                    def.id,
-                    names.join(", "),
-                    known.join(", ")
-                ),
-            )]
-            .into(),
+        return Err(EngineError::invalid(
+            "variables",
+            Message::new(Code::UNREAD_VARIABLES)
+                .with("process", &def.id)
+                .with("names", names.join(", "))
+                .with("known", known.join(", ")),
         ));
     }
     let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();

@@ -14,6 +14,7 @@ use crate::definition::{StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::eval_object;
 use crate::instance::{Actor, DeadLetter};
+use crate::message::{Code, Message};
 use crate::store;
 
 /// A message from outside, e.g. a population-register change.
@@ -49,10 +50,10 @@ impl Engine {
     pub async fn deliver(&self, msg: &InboundMessage) -> Result<MessageOutcome> {
         let mut errors = crate::form::FieldErrors::new();
         if msg.message_id.trim().is_empty() {
-            errors.insert("message_id".into(), "required".into());
+            errors.insert("message_id".into(), Message::new(Code::REQUIRED));
         }
         if msg.message_type.trim().is_empty() {
-            errors.insert("type".into(), "required".into());
+            errors.insert("type".into(), Message::new(Code::REQUIRED));
         }
         let limits = &self.options.text_limits;
         crate::limits::check(
@@ -79,12 +80,9 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::not_found("dead letter", id))?;
         let Some(message_id) = letter.message_id.clone() else {
-            return Err(EngineError::Invalid(
-                [(
-                    "message_id".to_owned(),
-                    "the message had no id, so it cannot be told from a new one; send it again from its source".to_owned(),
-                )]
-                .into(),
+            return Err(EngineError::invalid(
+                "message_id",
+                Message::new(Code::MESSAGE_WITHOUT_ID),
             ));
         };
         let msg = InboundMessage {

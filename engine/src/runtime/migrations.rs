@@ -19,6 +19,7 @@ use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
+use crate::message::{Code, Message};
 use crate::release::{self, MappingRequest, MigrationPhase, MigrationPlan, Operation, PlanRequest};
 use crate::store::releases::{self as rel, ItemOutcome, MigrationItem, MigrationRow};
 use crate::store::{self};
@@ -202,12 +203,11 @@ impl Engine {
             .collect();
         for asked in &request.states {
             if !states.contains_key(asked) {
-                return Err(EngineError::Invalid(
-                    [(
-                        "states".to_owned(),
-                        format!("no older version of `{}` has a state `{asked}` an instance can wait in", target.id),
-                    )]
-                    .into(),
+                return Err(EngineError::invalid(
+                    "states",
+                    Message::new(Code::NO_RESTING_STATE)
+                        .with("process", &target.id)
+                        .with("state", asked),
                 ));
             }
         }

@@ -15,6 +15,7 @@ use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
+use crate::message::{Code, Message};
 use crate::store::{self, InstanceRow};
 
 /// An admin's operation on one instance, by name (the UI's buttons, the API's paths, the
@@ -278,20 +279,16 @@ async fn run_cancel_hook(
             },
             None => e.message,
         };
-        let again = if e.retryable {
-            "; it may pass, try again"
+        let code = if e.retryable {
+            Code::CANCEL_REFUSED_FOR_NOW
         } else {
-            ""
+            Code::CANCEL_REFUSED
         };
-        EngineError::Invalid(
-            [(
-                "cancel".to_owned(),
-                format!(
-                    "the `{}` package refused the cancel: {why}{again}",
-                    row.process_id
-                ),
-            )]
-            .into(),
+        EngineError::invalid(
+            "cancel",
+            Message::new(code)
+                .with("process", &row.process_id)
+                .with("why", why),
         )
     })
 }

@@ -9,7 +9,7 @@ use super::Engine;
 use super::commands::manual_form;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{EngineError, Result};
-use crate::form::{FieldErrors, Form};
+use crate::form::{FieldTexts, Form};
 use crate::instance::{Actor, Task, TimelineEvent};
 use crate::registry::{NameScope, SubjectHit, SubjectOverview};
 use crate::store;
@@ -314,7 +314,7 @@ impl Engine {
         &self,
         form: &Form,
         values: &Map<String, Value>,
-        errors: &FieldErrors,
+        errors: &FieldTexts,
     ) -> std::result::Result<String, handlebars::RenderError> {
         self.forms.render(form, values, errors, &self.registry)
     }

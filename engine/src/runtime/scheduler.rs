@@ -22,6 +22,7 @@ use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::Actor;
 use crate::jobs::{DetailFilter, JobRun, JobRunDetail, LogbookFilter, RunStatus, Schedule};
+use crate::message::{Code, Message};
 use crate::schedule::{
     self, CheckedSchedule, Misfire, Overlap, Recurrence, ScheduleContext, ScheduleRequest,
 };
@@ -122,18 +123,16 @@ impl Engine {
     /// The checks of a schedule request against the job's definition and the clock.
     pub fn check_schedule(&self, request: &ScheduleRequest) -> Result<CheckedSchedule> {
         if request.process.trim().is_empty() {
-            return Err(EngineError::Invalid(
-                [("process".to_owned(), "needed: the job to run".to_owned())].into(),
+            return Err(EngineError::invalid(
+                "process",
+                Message::new(Code::JOB_NEEDED),
             ));
         }
         let catalog = self.catalog();
         let Some((_, def)) = catalog.latest(&request.process) else {
-            return Err(EngineError::Invalid(
-                [(
-                    "process".to_owned(),
-                    format!("no process `{}` is deployed", request.process),
-                )]
-                .into(),
+            return Err(EngineError::invalid(
+                "process",
+                Message::new(Code::UNKNOWN_PROCESS).with("process", &request.process),
             ));
         };
         let context = ScheduleContext {
@@ -254,9 +253,7 @@ impl Engine {
             }
             None => {
                 let process = request.process.clone().ok_or_else(|| {
-                    EngineError::Invalid(
-                        [("process".to_owned(), "name a job or a schedule".to_owned())].into(),
-                    )
+                    EngineError::invalid("process", Message::new(Code::JOB_OR_SCHEDULE))
                 })?;
                 (process, None, request.parameters.clone(), None)
             }
@@ -266,12 +263,9 @@ impl Engine {
             .latest(&process)
             .ok_or_else(|| EngineError::not_found("process", &process))?;
         let Some(job) = &def.job else {
-            return Err(EngineError::Invalid(
-                [(
-                    "process".to_owned(),
-                    format!("`{process}` is not a background job"),
-                )]
-                .into(),
+            return Err(EngineError::invalid(
+                "process",
+                Message::new(Code::NOT_A_JOB).with("process", &process),
             ));
         };
         let mut errors = crate::form::FieldErrors::new();
@@ -381,8 +375,12 @@ impl Engine {
         let Some(due_at) = schedule.next_fire_at else {
             return Ok(0);
         };
-        let (zone, recurrence) = recurrence_of(schedule)
-            .map_err(|e| EngineError::Invalid([("schedule".to_owned(), e)].into()))?;
+        let (zone, recurrence) = recurrence_of(schedule).map_err(|e| {
+            EngineError::invalid(
+                "schedule",
+                Message::new(Code::BROKEN_SCHEDULE).with("problem", e),
+            )
+        })?;
         let mut firings = vec![due_at];
         firings.extend(recurrence.firings_between(due_at, now, 10_000));
         let threshold = chrono::Duration::from_std(self.options.misfire_threshold)

@@ -354,6 +354,11 @@ pub mod job_run_detail {
         pub subject: Option<String>,
         pub message: String,
         pub at: DateTimeUtc,
+        /// The message's code (`msg.<code>` in the UI's catalogue); `None` on lines written
+        /// before codes.
+        pub message_code: Option<String>,
+        /// The code's arguments, a JSON object of texts.
+        pub message_args: Option<String>,
     }
     no_relations!();
 }

@@ -373,6 +373,19 @@ pub async fn job_run_details<C: ConnectionTrait>(
             subject: d.subject,
             message: d.message,
             at: d.at,
+            code: d.message_code,
+            args: d
+                .message_args
+                .as_deref()
+                .and_then(|a| {
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(a).ok()
+                })
+                .map(|a| {
+                    a.into_iter()
+                        .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect())
 }
@@ -532,8 +545,18 @@ pub async fn add_details<C: ConnectionTrait>(
             run_id: Set(run_id),
             kind: Set(line.kind.to_owned()),
             subject: Set(line.subject.map(str::to_owned)),
-            message: Set(line.message.to_owned()),
+            message: Set(line.message.to_string()),
             at: Set(at),
+            message_code: Set(line.message.code().map(|c| c.key().to_owned())),
+            message_args: Set(line.message.code().map(|_| {
+                let args: serde_json::Map<String, serde_json::Value> = line
+                    .message
+                    .args()
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+                    .collect();
+                serde_json::Value::Object(args).to_string()
+            })),
         }))
         .exec_without_returning(conn)
         .await?;

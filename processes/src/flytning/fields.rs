@@ -2,6 +2,7 @@
 //! reasons as reference data (domain Q1), and the check of `cpr.flytning` messages.
 
 use forlob_engine::form::{Choice, FieldContext, FieldType};
+use forlob_engine::message::{Code, Message};
 use forlob_engine::registry::MessageType;
 use serde_json::Value;
 
@@ -11,15 +12,15 @@ use super::kommuner;
 pub(crate) struct Municipality;
 
 impl FieldType for Municipality {
-    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, String> {
+    fn parse(&self, raw: &Value, _ctx: &FieldContext<'_>) -> Result<Value, Message> {
         let code = match raw {
             Value::String(s) => s.trim().to_owned(),
             Value::Number(n) => n.to_string(),
-            _ => return Err("must be a municipality code".into()),
+            other => return Err(Message::new(Code::NOT_MUNICIPALITY).with("value", other)),
         };
         match kommuner::find(&code) {
             Some(k) => Ok(Value::String(k.code.clone())),
-            None => Err(format!("`{code}` is not a Danish municipality code")),
+            None => Err(Message::new(Code::NOT_MUNICIPALITY).with("value", code)),
         }
     }
 

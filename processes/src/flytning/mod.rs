@@ -28,6 +28,8 @@ pub fn register(registry: &mut Registry) {
         .register_reference("dk_payment_kinds", fields::payment_kinds())
         .register_reference("dk_municipalities", kommuner::choices())
         .register_municipality_list("dk_municipalities")
+        .register_messages(actions::daily_run::MESSAGES)
+        .register_run_words(actions::daily_run::RUN_WORDS)
         .register_message_type("cpr.flytning", Arc::new(fields::CprFlytning))
         .register_cancel_hook(cancel::MOVE_PROCESS, Arc::new(cancel::CancelMove))
         .register_fixture("persons", Arc::new(scenario::Persons))

@@ -28,6 +28,8 @@ pub fn register(registry: &mut Registry) {
             crate::municipalities::choices(kommuner::all()),
         )
         .register_municipality_list("se_municipalities")
+        .register_messages(actions::MESSAGES)
+        .register_run_words(actions::RUN_WORDS)
         .register_fixture("se_persons", Arc::new(scenario::Persons))
         .register_fixture("se_register_outage", Arc::new(scenario::RegisterOutage))
         .register_expectation("se_person", Arc::new(scenario::Person));

@@ -141,23 +141,37 @@ impl Browser {
                 return None;
             }
         };
-        let port = free_port();
-        let driver = Driver(
-            Command::new(&chromedriver)
-                .arg(format!("--port={port}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("{} does not start: {e}", chromedriver.display())),
-        );
-        let profile = tempfile::tempdir().expect("a temp dir for the Chromium profile");
-        let client = connect(port, &chromium, profile.path()).await;
-        Some(Self {
-            client,
-            _driver: driver,
-            _profile: profile,
-        })
+        // A driver that lost the race for its port (see `free_port`), or whose first session
+        // did not come up, is replaced by a fresh one on another port: a few tries, each
+        // failure kept for the message if all of them fail.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let mut driver = Driver(
+                Command::new(&chromedriver)
+                    .arg(format!("--port={port}"))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("{} does not start: {e}", chromedriver.display())),
+            );
+            let profile = tempfile::tempdir().expect("a temp dir for the Chromium profile");
+            match connect(port, &mut driver, &chromium, profile.path()).await {
+                Ok(client) => {
+                    return Some(Self {
+                        client,
+                        _driver: driver,
+                        _profile: profile,
+                    });
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+        panic!(
+            "chromedriver starts no Chromium session: {}",
+            failures.join("; ")
+        )
     }
 
     /// Runs `body` with the browser, then ends the session whatever happened, so Chromium does
@@ -219,7 +233,7 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
 
 /// A port nothing listens on right now. chromedriver must be told one; the gap between
 /// closing this listener and chromedriver binding the port is the only race, and a lost race
-/// shows as a clear "does not answer" failure rather than a wrong result.
+/// costs a retry on another port (`Browser::launch`), never a wrong result.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -227,13 +241,21 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn connect(port: u16, chromium: &Path, profile: &Path) -> Client {
+/// A WebDriver session of `driver` (listening on `port`), or why there is none.
+async fn connect(
+    port: u16,
+    driver: &mut Driver,
+    chromium: &Path,
+    profile: &Path,
+) -> Result<Client, String> {
     let deadline = Instant::now() + WAIT;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver does not answer on port {port}"
-        );
+        if let Ok(Some(status)) = driver.0.try_wait() {
+            return Err(format!("chromedriver on port {port} exited: {status}"));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("chromedriver does not answer on port {port}"));
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let capabilities = json!({
@@ -267,7 +289,7 @@ async fn connect(port: u16, chromium: &Path, profile: &Path) -> Client {
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
-        .unwrap_or_else(|e| panic!("chromedriver starts no Chromium session: {e}"))
+        .map_err(|e| format!("port {port}: {e}"))
 }
 
 /// The element `css` finds, once it is there; on a timeout, fails with where the browser is

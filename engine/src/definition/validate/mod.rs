@@ -492,7 +492,7 @@ impl Checker<'_> {
                     "overlap" => raw.overlap.as_ref().map(Pos::line_col),
                     _ => None,
                 };
-                (at, field, message)
+                (at, field, message.to_string())
             })
             .collect();
         found.sort();
@@ -668,7 +668,9 @@ fn policy<T: serde::de::DeserializeOwned>(
         .map_err(|_| {
             errors.insert(
                 field.to_owned(),
-                format!("`{}` is not one of {choices}", raw.value()),
+                crate::message::Message::new(crate::message::Code::NOT_CHOICE)
+                    .with("value", raw.value())
+                    .with("allowed", choices),
             );
         })
         .ok()

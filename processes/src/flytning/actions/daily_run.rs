@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::message::{Code, Message};
 use forlob_engine::{Action, ActionContext, ActionError, SignalOutcome};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -143,13 +144,70 @@ async fn due(
     })
 }
 
+/// What the daily run says of each item it woke, by code (shown in the reader's language).
+pub(crate) const MESSAGES: &[Code] = &[
+    SIGNAL_FAILED,
+    NOBODY_WAITED,
+    REGISTRATION_ENDED,
+    REGISTRATION_CHANGED,
+    REGISTRATION_IN_FORCE,
+    REGISTRATION_NOT_IN_FORCE,
+    MOVE_CARRIED_OUT,
+    MOVE_ABROAD_CARRIED_OUT,
+    MOVE_NOT_DUE,
+    MOVE_GONE,
+];
+
+/// The words the daily run counts and files its detail lines under.
+pub(crate) const RUN_WORDS: &[&str] = &[
+    "fejlet",
+    "ikke_ventende",
+    "udloebet",
+    "uaendret",
+    "aktiveret",
+    "gennemfoert",
+];
+
+const SIGNAL_FAILED: Code = Code::new("flytning.signal_failed", "{signal} {id}: {failures}");
+const NOBODY_WAITED: Code = Code::new(
+    "flytning.nobody_waited",
+    "{signal} {id}: no instance waited for the run",
+);
+const REGISTRATION_ENDED: Code = Code::new(
+    "flytning.registration_ended",
+    "manual registration {id} for {municipality} ended",
+);
+const REGISTRATION_CHANGED: Code = Code::new(
+    "flytning.registration_changed",
+    "manual registration {id} was changed meanwhile",
+);
+const REGISTRATION_IN_FORCE: Code = Code::new(
+    "flytning.registration_in_force",
+    "manual registration {id} for {municipality} in force",
+);
+const REGISTRATION_NOT_IN_FORCE: Code = Code::new(
+    "flytning.registration_not_in_force",
+    "manual registration {id} did not come into force",
+);
+const MOVE_CARRIED_OUT: Code = Code::new(
+    "flytning.move_carried_out",
+    "move {id} dated {date} to {to} carried out",
+);
+const MOVE_ABROAD_CARRIED_OUT: Code = Code::new(
+    "flytning.move_abroad_carried_out",
+    "move {id} dated {date} abroad carried out",
+);
+const MOVE_NOT_DUE: Code = Code::new("flytning.move_not_due", "move {id} is {status}");
+const MOVE_GONE: Code = Code::new("flytning.move_gone", "move {id} is gone");
+
 /// The count and detail line of one woken item, from what it did.
 async fn report(
     ctx: &ActionContext<'_>,
     signal: &str,
     item: &Due,
     outcome: &SignalOutcome,
-) -> Result<(&'static str, String), ActionError> {
+) -> Result<(&'static str, Message), ActionError> {
+    let about = |code: Code| Message::new(code).with("id", item.id);
     if !outcome.failed.is_empty() {
         let failed: Vec<String> = outcome
             .failed
@@ -158,56 +216,43 @@ async fn report(
             .collect();
         return Ok((
             "fejlet",
-            format!("{signal} {}: {}", item.id, failed.join("; ")),
+            about(SIGNAL_FAILED)
+                .with("signal", signal)
+                .with("failures", failed.join("; ")),
         ));
     }
     if outcome.nobody_waited() {
         // An instance on a version from before the daily job waits for its own timer; one
         // cancelled by an admin waits for nothing.
-        return Ok((
-            "ikke_ventende",
-            format!("{signal} {}: no instance waited for the run", item.id),
-        ));
+        return Ok(("ikke_ventende", about(NOBODY_WAITED).with("signal", signal)));
     }
     Ok(match signal {
         rules::SIGNAL_EXPIRE => match store::manual(ctx.conn, item.id).await? {
             Some(r) if r.state == "ended" => (
                 "udloebet",
-                format!(
-                    "manual registration {} for {} ended",
-                    item.id, r.municipality
-                ),
+                about(REGISTRATION_ENDED).with("municipality", r.municipality),
             ),
-            _ => (
-                "uaendret",
-                format!("manual registration {} was changed meanwhile", item.id),
-            ),
+            _ => ("uaendret", about(REGISTRATION_CHANGED)),
         },
         rules::SIGNAL_ACTIVATE => match store::manual(ctx.conn, item.id).await? {
             Some(r) if r.state == "active" => (
                 "aktiveret",
-                format!(
-                    "manual registration {} for {} in force",
-                    item.id, r.municipality
-                ),
+                about(REGISTRATION_IN_FORCE).with("municipality", r.municipality),
             ),
-            _ => (
-                "uaendret",
-                format!("manual registration {} did not come into force", item.id),
-            ),
+            _ => ("uaendret", about(REGISTRATION_NOT_IN_FORCE)),
         },
         _ => match store::move_by_id(ctx.conn, item.id).await? {
             Some(m) if m.status == "effected" => (
                 "gennemfoert",
                 match &m.to_municipality {
-                    Some(to) if !m.abroad => {
-                        format!("move {} dated {} to {to} carried out", item.id, m.move_date)
-                    }
-                    _ => format!("move {} dated {} abroad carried out", item.id, m.move_date),
+                    Some(to) if !m.abroad => about(MOVE_CARRIED_OUT)
+                        .with("date", m.move_date)
+                        .with("to", to),
+                    _ => about(MOVE_ABROAD_CARRIED_OUT).with("date", m.move_date),
                 },
             ),
-            Some(m) => ("uaendret", format!("move {} is {}", item.id, m.status)),
-            None => ("uaendret", format!("move {} is gone", item.id)),
+            Some(m) => ("uaendret", about(MOVE_NOT_DUE).with("status", m.status)),
+            None => ("uaendret", about(MOVE_GONE)),
         },
     })
 }

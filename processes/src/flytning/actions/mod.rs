@@ -5,7 +5,7 @@
 
 mod activate_manual;
 mod create_item;
-mod daily_run;
+pub(crate) mod daily_run;
 mod effect_move;
 mod expire_manual;
 mod monthly_run;

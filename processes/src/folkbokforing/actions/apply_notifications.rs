@@ -7,7 +7,7 @@ use forlob_engine::jobs::JobLog;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;
 
-use super::{CHUNK, Cursor, refresh};
+use super::{CHANGE_NOTIFIED, CHUNK, Cursor, DEFERRED_APPLIED, refresh};
 use crate::folkbokforing::store;
 
 pub(crate) struct ApplyNotifications;
@@ -28,8 +28,8 @@ impl Action for ApplyNotifications {
         let (pending, notified): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, p)| *p);
         let pending: Vec<_> = pending.into_iter().map(|(p, _)| p).collect();
         let notified: Vec<_> = notified.into_iter().map(|(p, _)| p).collect();
-        refresh(ctx, &log, &pending, "deferred update applied").await?;
-        refresh(ctx, &log, &notified, "change notified by the register").await?;
+        refresh(ctx, &log, &pending, DEFERRED_APPLIED).await?;
+        refresh(ctx, &log, &notified, CHANGE_NOTIFIED).await?;
         let persons: Vec<_> = chunk.into_iter().map(|(p, _)| p).collect();
         let next = input.next(&persons, None);
         log.progress(next["done"].as_i64().unwrap_or(0), None)

@@ -7,7 +7,7 @@ use forlob_engine::jobs::JobLog;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;
 
-use super::{CHUNK, Cursor, refresh};
+use super::{CHUNK, Cursor, FETCHED, refresh};
 use crate::folkbokforing::store::{self, Which};
 
 pub(crate) struct FetchAll;
@@ -30,7 +30,7 @@ impl Action for FetchAll {
         };
         let persons = store::local_chunk(ctx.conn, Which::All, &input.after, CHUNK).await?;
         let all: Vec<_> = persons.iter().collect();
-        refresh(ctx, &log, &all, "fetched from the register").await?;
+        refresh(ctx, &log, &all, FETCHED).await?;
         let next = input.next(&persons, Some(total));
         log.progress(next["done"].as_i64().unwrap_or(0), Some(total))
             .await?;

@@ -11,6 +11,7 @@ mod update_out_of_municipality;
 use chrono::NaiveDate;
 use forlob_engine::Registry;
 use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::message::{Code, Message};
 use forlob_engine::{ActionContext, ActionError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -70,18 +71,69 @@ impl Cursor {
     }
 }
 
+/// What the jobs say of each person, by code (shown in the reader's language).
+pub(crate) const MESSAGES: &[Code] = &[
+    DEFERRED_APPLIED,
+    CHANGE_NOTIFIED,
+    FETCHED,
+    UPDATED_IN_RUN,
+    NOT_IN_REGISTER,
+    DEFERRED,
+    AREA_CHANGED,
+];
+
+/// The words the jobs count and file their detail lines under.
+pub(crate) const RUN_WORDS: &[&str] = &[
+    "requested",
+    "updated",
+    "unchanged",
+    "failed",
+    "deferred",
+    "newly_pending",
+    "excluded",
+    "indexed",
+];
+
+/// Why a person's data was brought up to date; `{changes}` names the fields that changed.
+pub(crate) const DEFERRED_APPLIED: Code = Code::new(
+    "folkbokforing.deferred_applied",
+    "deferred update applied: {changes}",
+);
+pub(crate) const CHANGE_NOTIFIED: Code = Code::new(
+    "folkbokforing.change_notified",
+    "change notified by the register: {changes}",
+);
+pub(crate) const FETCHED: Code = Code::new(
+    "folkbokforing.fetched",
+    "fetched from the register: {changes}",
+);
+pub(crate) const UPDATED_IN_RUN: Code = Code::new(
+    "folkbokforing.updated_in_run",
+    "updated during the run: {changes}",
+);
+const NOT_IN_REGISTER: Code = Code::new(
+    "folkbokforing.not_in_register",
+    "not in the population register (deregistered or a wrong personnummer)",
+);
+pub(crate) const DEFERRED: Code = Code::new(
+    "folkbokforing.deferred",
+    "in scope, 19 or older: updated at the next avisering (R22)",
+);
+pub(crate) const AREA_CHANGED: Code =
+    Code::new("folkbokforing.area_changed", "område {from} → {to}");
+
 /// Brings `persons` up to date from the register, all at once; writes a detail line for each
-/// person whose data changed or whom the register does not know, and the counts `updated`,
-/// `unchanged` and `failed`.
+/// person whose data changed (saying `why`) or whom the register does not know, and the
+/// counts `updated`, `unchanged` and `failed`.
 pub(crate) async fn refresh(
     ctx: &ActionContext<'_>,
     log: &JobLog<'_>,
     persons: &[&LocalPerson],
-    why: &str,
+    why: Code,
 ) -> Result<(), ActionError> {
     let pnrs: Vec<String> = persons.iter().map(|p| p.personnummer.clone()).collect();
     let records = store::ask_register(ctx.conn, &pnrs, ctx.now).await?;
-    let mut lines: Vec<(String, String, &str)> = Vec::new();
+    let mut lines: Vec<(String, Message, &str)> = Vec::new();
     let (mut updated, mut unchanged, mut failed) = (0, 0, 0);
     for person in persons {
         match records.get(&person.personnummer) {
@@ -93,7 +145,7 @@ pub(crate) async fn refresh(
                     updated += 1;
                     lines.push((
                         person.personnummer.clone(),
-                        format!("{why}: {}", changes.join(", ")),
+                        Message::new(why).with("changes", changes.join(", ")),
                         "updated",
                     ));
                 }
@@ -102,8 +154,7 @@ pub(crate) async fn refresh(
                 failed += 1;
                 lines.push((
                     person.personnummer.clone(),
-                    "not in the population register (deregistered or a wrong personnummer)"
-                        .to_owned(),
+                    Message::new(NOT_IN_REGISTER),
                     "failed",
                 ));
             }

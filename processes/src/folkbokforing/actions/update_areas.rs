@@ -4,10 +4,11 @@
 
 use async_trait::async_trait;
 use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::message::Message;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;
 
-use super::{CHUNK, Cursor};
+use super::{AREA_CHANGED, CHUNK, Cursor};
 use crate::folkbokforing::store::{self, Which};
 
 pub(crate) struct UpdateAreas;
@@ -41,11 +42,9 @@ impl Action for UpdateAreas {
                 store::set_area(ctx.conn, &person.personnummer, record.omrade.as_deref()).await?;
                 changed.push((
                     person.personnummer.clone(),
-                    format!(
-                        "område {} → {}",
-                        person.omrade.as_deref().unwrap_or("-"),
-                        record.omrade.as_deref().unwrap_or("-")
-                    ),
+                    Message::new(AREA_CHANGED)
+                        .with("from", person.omrade.as_deref().unwrap_or("-"))
+                        .with("to", record.omrade.as_deref().unwrap_or("-")),
                 ));
             }
         }

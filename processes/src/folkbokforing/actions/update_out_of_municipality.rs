@@ -6,10 +6,11 @@
 
 use async_trait::async_trait;
 use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::message::Message;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;
 
-use super::{CHUNK, Cursor, refresh};
+use super::{CHUNK, Cursor, DEFERRED, UPDATED_IN_RUN, refresh};
 use crate::folkbokforing::scope::{self, Decision, Mode};
 use crate::folkbokforing::store::{self, Which};
 
@@ -50,16 +51,16 @@ impl Action for UpdateOutOfMunicipality {
                 Decision::Excluded => excluded += 1,
             }
         }
-        refresh(ctx, &log, &now, "updated during the run").await?;
+        refresh(ctx, &log, &now, UPDATED_IN_RUN).await?;
         let run_id = log.run_id().await?;
-        let reason = "in scope, 19 or older: updated at the next avisering (R22)";
-        let newly = store::defer(ctx.conn, &deferred, reason, run_id, ctx.now).await?;
+        let reason = Message::new(DEFERRED);
+        let newly = store::defer(ctx.conn, &deferred, &reason.to_string(), run_id, ctx.now).await?;
         let lines: Vec<JobRunDetailLine<'_>> = deferred
             .iter()
             .map(|p| JobRunDetailLine {
                 kind: "deferred",
                 subject: Some(p),
-                message: reason,
+                message: &reason,
             })
             .collect();
         log.details(&lines).await?;

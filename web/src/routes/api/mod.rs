@@ -227,7 +227,7 @@ pub(crate) fn check_filters<'a>(
     let errors: Vec<(&str, String)> = filters
         .into_iter()
         .filter_map(|(field, value)| {
-            forlob_engine::limits::too_long(value?, max).map(|message| (field, message))
+            forlob_engine::limits::too_long(value?, max).map(|message| (field, message.into()))
         })
         .collect();
     if errors.is_empty() {

@@ -80,7 +80,7 @@ impl InboxQuery {
         let mut errors = BTreeMap::new();
         let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         if let Some(message) = text.and_then(|q| forlob_engine::limits::too_long(q, limits.query)) {
-            errors.insert("q", message);
+            errors.insert("q", message.to_string());
         }
         let status = match self.status.as_deref().unwrap_or("open") {
             "all" => None,

@@ -293,7 +293,7 @@ async fn edit_variables(
         }
         Err(forlob_engine::EngineError::Invalid(errors)) => {
             let unread = errors.contains_key("variables");
-            let problem = errors.into_values().collect::<Vec<_>>().join(" ");
+            let problem = state.ui.messages_joined(chrome.lang, &errors);
             let refused = refuse(problem, unread);
             render_instance(
                 &state,
@@ -758,11 +758,10 @@ async fn add_user(
         Err(e)
             if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::CONFLICT =>
         {
-            let errors = e.field_errors().cloned().unwrap_or_else(|| {
-                [("username".to_owned(), e.message.clone().into())]
-                    .into_iter()
-                    .collect()
-            });
+            let errors = match &e.messages {
+                Some(messages) => state.ui.messages(chrome.lang, messages),
+                None => [("username".to_owned(), e.message.clone())].into(),
+            };
             render_users(
                 &state,
                 &chrome,

@@ -62,7 +62,7 @@ impl Confirmation {
         } else {
             match forlob_engine::limits::too_long(reason, state.engine.limits().reason) {
                 None => return Ok(reason),
-                Some(message) => Some(message),
+                Some(message) => Some(state.ui.message(chrome.lang, &message)),
             }
         };
         Err(Box::new(self.page(state, chrome, ask(), problem)))

@@ -255,7 +255,7 @@ async fn add_schedule(
                 &state,
                 &chrome,
                 Some(form.process),
-                json!({ "errors": errors, "entered": entered }),
+                json!({ "errors": state.ui.messages(chrome.lang, &errors), "entered": entered }),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -478,6 +478,11 @@ async fn run_page(
     };
     let failed = matches!(run.status, RunStatus::Failed);
     let title = format!("{} {}", state.ui.text(chrome.lang, "jobs.run"), run.id);
+    let cut = details.len() as u64 == PAGE_DETAILS;
+    let shown: Vec<Value> = details
+        .iter()
+        .map(|d| json!({ "kind": d.kind, "subject": d.subject, "text": state.ui.detail_text(chrome.lang, d) }))
+        .collect();
     Ok(state
         .ui
         .page(
@@ -486,13 +491,13 @@ async fn run_page(
             &title,
             json!({
                 "run": run_json(run),
-                "details": details,
+                "details": shown,
                 "incidents": incidents,
                 "failed": failed,
                 "kinds": kinds,
                 "filter": { "kind": filter.kind, "q": filter.text },
                 "csv": csv,
-                "cut": details.len() as u64 == PAGE_DETAILS,
+                "cut": cut,
             }),
         )?
         .into_response())
@@ -502,7 +507,7 @@ async fn run_page(
 /// recorded (`logbook.export`, with the filter and how many rows).
 async fn run_details_csv(
     State(state): State<AppState>,
-    SignedInAs(_, caller, _): SignedInAs<Admins>,
+    SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Path(id): Path<i64>,
     Query(query): Query<DetailQuery>,
 ) -> Result<Response, AppError> {
@@ -515,12 +520,15 @@ async fn run_details_csv(
         .target(id)
         .detail(json!({ "process": run.process, "kind": filter.kind, "q": filter.text, "rows": details.len() }));
     state.engine.record(&caller.actor(), vec![record]).await?;
+    // The message as the page shows it, in the reader's language; the kind as its key, which
+    // a spreadsheet filters by.
     let rows = details.into_iter().map(|d| {
+        let message = state.ui.detail_text(chrome.lang, &d);
         vec![
             d.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             d.kind,
             d.subject.unwrap_or_default(),
-            d.message,
+            message,
         ]
     });
     let csv = crate::audit_export::table(&["at", "kind", "subject", "message"], rows)

@@ -227,8 +227,8 @@ async fn set_language(
     SignedIn(_, caller): SignedIn,
     Form(form): Form<LanguageForm>,
 ) -> Result<Redirect, AppError> {
-    let lang =
-        Lang::parse(&form.lang).ok_or_else(|| AppError::invalid([("lang", "choose da or en")]))?;
+    let lang = Lang::parse(&form.lang)
+        .ok_or_else(|| AppError::invalid([("lang", "choose da, en or sv")]))?;
     store::set_locale(state.engine.db(), caller.user.id, Some(lang.code())).await?;
     Ok(Redirect::to(&local_next(form.next.as_deref())))
 }

@@ -54,6 +54,8 @@ struct Static;
 pub enum Lang {
     Da,
     En,
+    /// For the users of Swedish municipalities (the `folkbokforing` package).
+    Sv,
 }
 
 impl Lang {
@@ -61,6 +63,7 @@ impl Lang {
         match self {
             Self::Da => "da",
             Self::En => "en",
+            Self::Sv => "sv",
         }
     }
 
@@ -68,6 +71,7 @@ impl Lang {
         match code.trim().to_lowercase().split(['-', '_']).next() {
             Some("da") => Some(Self::Da),
             Some("en") => Some(Self::En),
+            Some("sv") => Some(Self::Sv),
             _ => None,
         }
     }
@@ -75,12 +79,14 @@ impl Lang {
     /// The first supported language of an Accept-Language header, by its q weights; Danish
     /// when the browser names none we have (the product's home).
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let Some(accept) = headers
+        Self::named_in(headers).unwrap_or(Self::Da)
+    }
+
+    /// The first supported language an Accept-Language header names, by its q weights.
+    fn named_in(headers: &HeaderMap) -> Option<Self> {
+        let accept = headers
             .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-        else {
-            return Self::Da;
-        };
+            .and_then(|v| v.to_str().ok())?;
         let mut ranked: Vec<(f32, Lang)> = accept
             .split(',')
             .filter_map(|part| {
@@ -94,7 +100,7 @@ impl Lang {
             })
             .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        ranked.first().map_or(Self::Da, |(_, l)| *l)
+        ranked.first().map(|(_, l)| *l)
     }
 }
 
@@ -114,13 +120,32 @@ fn dictionaries() -> HashMap<&'static str, Dictionary> {
     HashMap::from([
         ("da", parse(include_str!("../../../i18n/da.json"), "da")),
         ("en", parse(include_str!("../../../i18n/en.json"), "en")),
+        ("sv", parse(include_str!("../../../i18n/sv.json"), "sv")),
     ])
 }
 
-/// `{{t "key"}}`: the UI text for `key` in the page's language (`@root.lang`); with more
-/// parameters the key is their concatenation (`{{t "status." status}}`). A missing key is an
-/// error, so a typo fails the page tests rather than showing a blank.
-struct Translate(HashMap<&'static str, Dictionary>);
+/// The language a page is rendered in (`@root.lang`).
+fn page_lang(ctx: &Context) -> &str {
+    ctx.data()
+        .get("lang")
+        .and_then(Value::as_str)
+        .unwrap_or("da")
+}
+
+/// A helper that puts a UI text in the page's language (`@root.lang`); its key is the
+/// helper's parameters joined, after `prefix`.
+///
+/// - `{{t "key"}}` (`t`): with more parameters the key is their concatenation
+///   (`{{t "status." status}}`). A missing key is an error, so a typo fails the page tests
+///   rather than showing a blank.
+/// - `{{word name}}` (`word`): what a job or migration counts, or files a detail line under
+///   (`count.<name>`); the name itself for a word no package declared.
+struct Translate {
+    texts: HashMap<&'static str, Dictionary>,
+    prefix: &'static str,
+    /// Show the joined parameters when there is no text, instead of failing the page.
+    lenient: bool,
+}
 
 impl handlebars::HelperDef for Translate {
     fn call<'reg: 'rc, 'rc>(
@@ -134,22 +159,22 @@ impl handlebars::HelperDef for Translate {
         if h.params().is_empty() {
             return Err(RenderErrorReason::ParamNotFoundForIndex("t", 0).into());
         }
-        let key: String = h
+        let given: String = h
             .params()
             .iter()
             .map(|p| p.value().as_str().unwrap_or_default())
             .collect();
-        let key = key.as_str();
-        let lang = ctx
-            .data()
-            .get("lang")
-            .and_then(Value::as_str)
-            .unwrap_or("da");
-        let text = self
-            .0
-            .get(lang)
-            .and_then(|d| d.get(key))
-            .ok_or_else(|| RenderErrorReason::Other(format!("no UI text `{key}` in {lang}")))?;
+        let key = format!("{}{given}", self.prefix);
+        let lang = page_lang(ctx);
+        let text = match self.texts.get(lang).and_then(|d| d.get(&key)) {
+            Some(text) => text.as_str(),
+            None if self.lenient => given.as_str(),
+            None => {
+                return Err(
+                    RenderErrorReason::Other(format!("no UI text `{key}` in {lang}")).into(),
+                );
+            }
+        };
         out.write(&handlebars::html_escape(text))?;
         Ok(())
     }
@@ -171,7 +196,22 @@ impl Ui {
             .register_embed_templates_with_extension::<Templates>(".hbs")
             .expect("the embedded templates are checked by the page tests");
         let texts = dictionaries();
-        handlebars.register_helper("t", Box::new(Translate(texts.clone())));
+        handlebars.register_helper(
+            "t",
+            Box::new(Translate {
+                texts: texts.clone(),
+                prefix: "",
+                lenient: false,
+            }),
+        );
+        handlebars.register_helper(
+            "word",
+            Box::new(Translate {
+                texts: texts.clone(),
+                prefix: "count.",
+                lenient: true,
+            }),
+        );
         handlebars.register_helper("date", Box::new(format_date));
         handlebars.register_helper("eq", Box::new(equals));
         Self { handlebars, texts }
@@ -190,6 +230,44 @@ impl Ui {
             .and_then(|d| d.get(key))
             .cloned()
             .unwrap_or_else(|| key.to_owned())
+    }
+
+    /// An engine's message in the reader's language: the catalogue's `msg.<code>` with the
+    /// message's arguments, the engine's English where the catalogue has no text.
+    pub fn message(&self, lang: Lang, message: &forlob_engine::message::Message) -> String {
+        message.render(&|code| self.known_text(lang, &format!("msg.{}", code.key())))
+    }
+
+    /// A job run's detail line as the reader reads it: its code's text in their language, the
+    /// stored English where the catalogue has none (or the line predates codes).
+    pub fn detail_text(&self, lang: Lang, detail: &forlob_engine::jobs::JobRunDetail) -> String {
+        let template = detail
+            .code
+            .as_deref()
+            .and_then(|code| self.known_text(lang, &format!("msg.{code}")));
+        detail.text(template.as_deref())
+    }
+
+    /// Every field's message in the reader's language.
+    pub fn messages(
+        &self,
+        lang: Lang,
+        errors: &forlob_engine::form::FieldErrors,
+    ) -> forlob_engine::form::FieldTexts {
+        errors
+            .iter()
+            .map(|(field, message)| (field.clone(), self.message(lang, message)))
+            .collect()
+    }
+
+    /// All the messages of a refusal as one text in the reader's language, for a page that
+    /// shows a refusal in one place rather than at its fields.
+    pub fn messages_joined(&self, lang: Lang, errors: &forlob_engine::form::FieldErrors) -> String {
+        errors
+            .values()
+            .map(|message| self.message(lang, message))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Renders `template` with the page's `data` and the chrome (user, language, CSRF token).
@@ -304,11 +382,20 @@ impl FromRequestParts<AppState> for Chrome {
                 parts, state,
             )
             .await?;
+        // The user's choice; else what the browser asks for; else Swedish for a Swedish
+        // municipality (four-digit code) and Danish for everyone else.
         let lang = caller
             .as_ref()
             .and_then(|c| c.user.locale.as_deref())
             .and_then(Lang::parse)
-            .unwrap_or_else(|| Lang::from_headers(&parts.headers));
+            .or_else(|| Lang::named_in(&parts.headers))
+            .unwrap_or_else(|| {
+                let swedish = caller
+                    .as_ref()
+                    .and_then(|c| c.user.municipality.as_deref())
+                    .is_some_and(|m| m.len() == 4);
+                if swedish { Lang::Sv } else { Lang::Da }
+            });
         // `?done=` names one of our own texts, so a crafted link cannot put words on a page.
         let flash = parts.uri.query().and_then(|q| {
             let key = serde_urlencoded::from_str::<Vec<(String, String)>>(q)
@@ -584,7 +671,18 @@ pub(crate) async fn error_pages(
         "summary": summary,
         "is_not_found": status == StatusCode::NOT_FOUND,
     });
-    match state.ui.page(template, &chrome, &status.to_string(), data) {
+    // The tab's title in the viewer's language too, not the status line's English reason.
+    let heading = if status == StatusCode::NOT_FOUND {
+        "error.not_found"
+    } else {
+        "error.title"
+    };
+    let title = format!(
+        "{} · {}",
+        state.ui.text(chrome.lang, heading),
+        status.as_u16()
+    );
+    match state.ui.page(template, &chrome, &title, data) {
         Ok(page) => {
             let mut response = (status, page).into_response();
             if is_htmx {
@@ -798,19 +896,78 @@ mod tests {
     }
 
     #[test]
-    fn both_languages_have_every_ui_text() {
+    fn every_language_has_every_ui_text() {
         let dicts = dictionaries();
-        let (da, en) = (&dicts["da"], &dicts["en"]);
-        let mut missing: Vec<_> = da
-            .keys()
-            .filter(|k| !en.contains_key(*k))
-            .map(|k| format!("en lacks {k}"))
-            .chain(
-                en.keys()
+        let da = &dicts["da"];
+        let mut missing: Vec<String> = Vec::new();
+        for (lang, dict) in &dicts {
+            missing.extend(
+                da.keys()
+                    .filter(|k| !dict.contains_key(*k))
+                    .map(|k| format!("{lang} lacks {k}")),
+            );
+            missing.extend(
+                dict.keys()
                     .filter(|k| !da.contains_key(*k))
-                    .map(|k| format!("da lacks {k}")),
-            )
-            .collect();
+                    .map(|k| format!("da lacks {k} ({lang} has it)")),
+            );
+        }
+        // Every message the engine can give has a text in every language, using only the
+        // arguments the message has.
+        for code in forlob_engine::message::Code::ALL {
+            let key = format!("msg.{}", code.key());
+            let given = forlob_engine::message::placeholders(code.english());
+            for (lang, dict) in &dicts {
+                match dict.get(&key) {
+                    None => missing.push(format!("{lang} lacks {key}")),
+                    Some(text) => {
+                        let unknown: Vec<_> = forlob_engine::message::placeholders(text)
+                            .into_iter()
+                            .filter(|p| !given.contains(p))
+                            .collect();
+                        if !unknown.is_empty() {
+                            missing.push(format!("{lang} {key} names {unknown:?}"));
+                        }
+                    }
+                }
+            }
+        }
+        // Every code and run word the packages declare, and every status a migration
+        // counts, has a text too.
+        let mut registry = forlob_engine::Registry::new();
+        forlob_processes::register(&mut registry);
+        for code in registry.messages() {
+            let key = format!("msg.{}", code.key());
+            let given = forlob_engine::message::placeholders(code.english());
+            for (lang, dict) in &dicts {
+                match dict.get(&key) {
+                    None => missing.push(format!("{lang} lacks {key}")),
+                    Some(text) if !forlob_engine::message::placeholders(text).is_subset(&given) => {
+                        missing.push(format!("{lang} {key} names an argument it does not have"));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let words = registry
+            .run_words()
+            .iter()
+            .chain(forlob_engine::release::ITEM_STATUSES);
+        for word in words {
+            for (lang, dict) in &dicts {
+                if !dict.contains_key(&format!("count.{word}")) {
+                    missing.push(format!("{lang} lacks count.{word}"));
+                }
+            }
+        }
+        // Every audited action has a name people read.
+        for action in forlob_engine::audit::AuditAction::ALL {
+            for (lang, dict) in &dicts {
+                if !dict.contains_key(&format!("audit_action.{}", action.as_str())) {
+                    missing.push(format!("{lang} lacks audit_action.{}", action.as_str()));
+                }
+            }
+        }
         // Every key a template uses exists.
         for file in Templates::iter() {
             let text = String::from_utf8(Templates::get(&file).expect("listed").data.into_owned())

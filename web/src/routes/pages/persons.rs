@@ -178,7 +178,7 @@ async fn start(
             .await
         }
         Err(EngineError::Invalid(errors)) => {
-            let reason = errors.into_values().collect::<Vec<_>>().join("; ");
+            let reason = state.ui.messages_joined(chrome.lang, &errors);
             render(
                 &state,
                 &chrome,

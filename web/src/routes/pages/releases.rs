@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use forlob_engine::EngineError;
+use forlob_engine::message::{Code, Message};
 use forlob_engine::release::MigrationPhase;
 use forlob_engine::runtime::{MigrationPreview, RestartRequest};
 use serde::Deserialize;
@@ -62,12 +63,9 @@ impl RestartForm {
         let from_version = match self.from_version.trim() {
             "" => None,
             text => Some(text.parse().map_err(|_| {
-                EngineError::Invalid(
-                    [(
-                        "from_version".to_owned(),
-                        format!("`{text}` is not a version number"),
-                    )]
-                    .into(),
+                EngineError::invalid(
+                    "from_version",
+                    Message::new(Code::NOT_WHOLE_NUMBER).with("value", text),
                 )
             })?),
         };
@@ -148,7 +146,19 @@ async fn page(
             serde_json::to_value(PreviewView::from(preview)).unwrap_or_default(),
             Value::Null,
         ),
-        Outcome::Refused(errors) => (StatusCode::UNPROCESSABLE_ENTITY, Value::Null, json!(errors)),
+        Outcome::Refused(errors) => {
+            // Each problem under the label of the form's field it is about, not the plan's
+            // field name (`from_versions` is "Fra version" on this page).
+            let shown: Vec<Value> = errors
+                .iter()
+                .map(|(field, message)| {
+                    let label = plan_field_label(field)
+                        .map_or_else(|| field.clone(), |key| state.ui.text(chrome.lang, key));
+                    json!({ "label": label, "message": state.ui.message(chrome.lang, message) })
+                })
+                .collect();
+            (StatusCode::UNPROCESSABLE_ENTITY, Value::Null, json!(shown))
+        }
     };
     let title = state.ui.text(chrome.lang, "nav.migrations");
     let data = json!({
@@ -164,6 +174,21 @@ async fn page(
         state.ui.page("admin_migrations", chrome, &title, data)?,
     )
         .into_response())
+}
+
+/// The UI text of the restart form's field a plan's field is entered in.
+fn plan_field_label(field: &str) -> Option<&'static str> {
+    let first = field.split('.').next().unwrap_or(field);
+    Some(match first {
+        "process" => "migrations.process",
+        "from_process" | "from_version" | "from_versions" => "migrations.from_version",
+        "to_version" => "admin.version",
+        "states" => "migrations.states",
+        "to_state" => "migrations.to_state",
+        "name" => "migrations.name",
+        "reason" => "confirm.reason",
+        _ => return None,
+    })
 }
 
 /// "Restart after release" from the page: a dry run shows what would happen to each

@@ -114,21 +114,12 @@ async fn submit(
         .await
     {
         Ok(()) => return Ok(super::done("/inbox", "task.completed").into_response()),
-        Err(EngineError::Invalid(mut errors)) => {
-            // The engine's own "required" in the page's language; the definitions' messages
-            // are already in theirs.
-            for message in errors.values_mut() {
-                if message == forlob_engine::form::REQUIRED {
-                    *message = state.ui.text(chrome.lang, "task.required");
-                }
-            }
-            Shown {
-                values: Some(values),
-                errors,
-                conflict: Conflict::None,
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-            }
-        }
+        Err(EngineError::Invalid(errors)) => Shown {
+            values: Some(values),
+            errors,
+            conflict: Conflict::None,
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        },
         // A colleague was quicker: the page again, saying who, with nothing typed lost.
         Err(EngineError::Transition(TransitionError::TaskClaimed { by, .. })) => Shown {
             values: Some(values),
@@ -178,7 +169,11 @@ async fn render(
         let values = values.unwrap_or(with_form.defaults);
         let html = state
             .engine
-            .render_form(&with_form.form, &values, &errors)
+            .render_form(
+                &with_form.form,
+                &values,
+                &state.ui.messages(chrome.lang, &errors),
+            )
             .map_err(|e| AppError::internal(&e))?;
         (
             Some(html),
