@@ -51,9 +51,17 @@ pub enum Required {
 /// Where a choice field's options come from.
 #[derive(Debug, Clone)]
 pub enum Choices {
-    List(Vec<String>),
+    List(Vec<Listed>),
     /// Reference data registered by a package, by name (`ref.rsl9_reasons` → `rsl9_reasons`).
     Reference(String),
+}
+
+/// An option the definition lists, offered while its condition (if any) holds.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub value: String,
+    pub label: String,
+    pub when: Option<Expr>,
 }
 
 /// One option of a choice: the stored value and what people see.
@@ -240,11 +248,11 @@ impl Form {
     /// The choices a field offers: its own list, its reference data, or its type's set.
     pub fn choices_of(field: &Field, registry: &Registry) -> Vec<Choice> {
         match &field.options {
-            Some(Choices::List(values)) => values
+            Some(Choices::List(listed)) => listed
                 .iter()
-                .map(|v| Choice {
-                    value: v.clone(),
-                    label: v.clone(),
+                .map(|l| Choice {
+                    value: l.value.clone(),
+                    label: l.label.clone(),
                 })
                 .collect(),
             Some(Choices::Reference(name)) => registry.reference(name).to_vec(),
@@ -252,6 +260,26 @@ impl Form {
                 .field_type(&field.field_type)
                 .map(|t| t.choices())
                 .unwrap_or_default(),
+        }
+    }
+
+    /// The choices a field offers now, in `scope` (`vars`, `subject`, `actor`, `today`): a
+    /// listed option whose `when` does not hold (or cannot be evaluated) is left out.
+    pub fn offered(field: &Field, registry: &Registry, scope: &Scope) -> Vec<Choice> {
+        match &field.options {
+            Some(Choices::List(listed)) => listed
+                .iter()
+                .filter(|l| {
+                    l.when
+                        .as_ref()
+                        .is_none_or(|when| when.eval_bool(scope).unwrap_or(false))
+                })
+                .map(|l| Choice {
+                    value: l.value.clone(),
+                    label: l.label.clone(),
+                })
+                .collect(),
+            _ => Self::choices_of(field, registry),
         }
     }
 
@@ -310,7 +338,7 @@ impl Form {
                     );
                     continue;
                 };
-                let choices = Self::choices_of(field, registry);
+                let choices = Self::offered(field, registry, scope);
                 let ctx = FieldContext {
                     field,
                     choices: &choices,
@@ -404,13 +432,14 @@ impl FormRenderer {
     }
 
     /// HTML of all fields with the given values and per-field messages (in the reader's
-    /// language).
+    /// language); choices as offered in `scope` ([`Form::offered`]).
     pub fn render(
         &self,
         form: &Form,
         values: &Map<String, Value>,
         errors: &FieldTexts,
         registry: &Registry,
+        scope: &Scope,
     ) -> Result<String, handlebars::RenderError> {
         let mut html = String::new();
         for field in &form.fields {
@@ -433,7 +462,7 @@ impl FormRenderer {
                     _ => false,
                 },
                 "error": errors.get(&field.name),
-                "choices": Form::choices_of(field, registry),
+                "choices": Form::offered(field, registry, scope),
             });
             // The control is rendered (and escaped) by its own template, then placed unescaped.
             let control = match form.controls.get(&field.field_type) {

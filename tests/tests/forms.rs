@@ -156,7 +156,7 @@ fn rendering_escapes_typed_values_and_shows_errors_beside_their_fields() {
     values.insert("samtykke".into(), json!(false));
     let errors: FieldTexts = [("handling".to_owned(), "required".to_owned())].into();
     let html = renderer
-        .render(&form(), &values, &errors, &registry)
+        .render(&form(), &values, &errors, &registry, &scope())
         .expect("renders");
     assert!(!html.contains("<script>"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -170,4 +170,107 @@ fn rendering_escapes_typed_values_and_shows_errors_beside_their_fields() {
         "the default is filled in"
     );
     insta::assert_snapshot!(html.replace("</div>", "</div>\n"));
+}
+
+/// "Handling" offers only what can be done for the person now: an option with a `when` is
+/// left out of the rendered select while it does not hold, and refused if sent anyway; its
+/// label is what people see, its value what is stored.
+#[test]
+fn an_option_is_offered_and_accepted_only_while_its_condition_holds() {
+    let yaml = r#"
+id: options
+subject: person
+initial: ask
+states:
+  ask:
+    manual:
+      title: Ask
+      form:
+        fields:
+          - name: handling
+            type: choice
+            label: Handling
+            required: true
+            options:
+              - { value: opret, label: Opret en registrering }
+              - { value: stop, label: Stop registreringen, when: "subject.manual != null" }
+    on: { submit: [ { goto: done } ] }
+  done: { end: true }
+"#;
+    let registry = Registry::new();
+    let def = load("options.yaml", yaml, &registry).expect("valid");
+    let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
+        panic!("manual expected");
+    };
+    let field = &form.fields[0];
+    let without = scope().with("subject", json!({ "id": "x", "manual": null }));
+    let with = scope().with(
+        "subject",
+        json!({ "id": "x", "manual": { "state": "active" } }),
+    );
+    let values = |offered: Vec<forlob_engine::form::Choice>| -> Vec<String> {
+        offered.into_iter().map(|c| c.value).collect()
+    };
+    assert_eq!(values(Form::offered(field, &registry, &without)), ["opret"]);
+    assert_eq!(
+        values(Form::offered(field, &registry, &with)),
+        ["opret", "stop"]
+    );
+    // Every option keeps its label wherever a stored value is shown.
+    assert_eq!(
+        Form::choices_of(field, &registry)[1].label,
+        "Stop registreringen"
+    );
+    let renderer = FormRenderer::new(&registry).expect("templates compile");
+    let html = renderer
+        .render(form, &Map::new(), &FieldTexts::new(), &registry, &without)
+        .expect("renders");
+    assert!(
+        html.contains(r#"<option value="opret">Opret en registrering</option>"#)
+            && !html.contains("stop"),
+        "{html}"
+    );
+    let limits = forlob_engine::TextLimits::default();
+    let sent = json!({ "handling": "stop" });
+    let refused = form
+        .validate(
+            sent.as_object().expect("object"),
+            &without,
+            &registry,
+            &limits,
+        )
+        .expect_err("not possible without a registration");
+    assert_eq!(refused["handling"], "`stop` is not one of: opret");
+    assert!(
+        form.validate(sent.as_object().expect("object"), &with, &registry, &limits)
+            .is_ok()
+    );
+}
+
+#[test]
+fn an_options_condition_is_checked_when_the_definition_is_loaded() {
+    let yaml = r#"
+id: options
+initial: ask
+states:
+  ask:
+    manual:
+      title: Ask
+      form:
+        fields:
+          - name: handling
+            type: choice
+            options:
+              - { value: opret, when: "form.x == 1" }
+              - opret
+    on: { submit: [ { goto: done } ] }
+  done: { end: true }
+"#;
+    let refused = load("options.yaml", yaml, &Registry::new()).expect_err("invalid");
+    let text: String = refused.iter().map(|d| format!("{d}\n")).collect();
+    assert!(text.contains("duplicate-option"), "{text}");
+    assert!(
+        text.contains("form"),
+        "an option's condition does not see the form: {text}"
+    );
 }

@@ -302,6 +302,19 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
         .iter()
         .find(|t| t.state == "registrering")
         .expect("the registration task is open");
+    // With no manual registration yet, "Handling" offers only to create one.
+    let task_form = app
+        .engine
+        .task_form(task.id, &caseworker)
+        .await
+        .expect("the form");
+    let handling = &task_form.form.fields[0];
+    let offered: Vec<String> =
+        forlob_engine::form::Form::offered(handling, app.engine.registry(), &task_form.scope)
+            .into_iter()
+            .map(|c| c.label)
+            .collect();
+    assert_eq!(offered, ["Opret en manuel registrering"]);
     let form: Map<String, Value> = [
         ("handling", json!("opret")),
         ("kommune", json!("147")),

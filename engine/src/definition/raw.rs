@@ -284,8 +284,30 @@ pub enum BoolOrExpr {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Options {
-    List(Vec<String>),
+    /// The options themselves.
+    List(Vec<RawOption>),
+    /// `ref.NAME`: reference data a package registers.
     Reference(String),
+}
+
+/// One option of a choice: its value, or `{ value, label, when }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawOption {
+    Value(String),
+    Described(DescribedOption),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DescribedOption {
+    /// What is stored (and what `on.submit` conditions compare).
+    pub value: String,
+    /// What people see; the value when left out.
+    pub label: Option<Text>,
+    /// Offered only while this holds, an expression over `vars`, `subject`, `actor` and
+    /// `today`: what cannot be done for the subject now is neither offered nor accepted.
+    pub when: Option<String>,
 }
 
 /// A guarded jump: `{ when: expr, goto: state }`, or `{ goto: state }` / `{ otherwise: state }`

@@ -47,6 +47,9 @@ pub struct TaskForm {
     pub form: Form,
     /// Initial values from the fields' `default` expressions.
     pub defaults: Map<String, Value>,
+    /// What the form's expressions see now (`vars`, `subject`, `actor`, `today`): which
+    /// options it offers ([`crate::form::Form::offered`]).
+    pub scope: crate::expr::Scope,
 }
 
 impl Engine {
@@ -306,17 +309,21 @@ impl Engine {
             defaults: form.defaults(&open.scope),
             form: form.clone(),
             task: open.task,
+            scope: open.scope,
         })
     }
 
-    /// The HTML of a form's fields with these values and per-field errors (escaped).
+    /// The HTML of a form's fields with these values and per-field errors (escaped), its
+    /// choices as offered in `scope`.
     pub fn render_form(
         &self,
         form: &Form,
         values: &Map<String, Value>,
         errors: &FieldTexts,
+        scope: &crate::expr::Scope,
     ) -> std::result::Result<String, handlebars::RenderError> {
-        self.forms.render(form, values, errors, &self.registry)
+        self.forms
+            .render(form, values, errors, &self.registry, scope)
     }
 }
 

@@ -322,13 +322,25 @@ impl Checker<'_> {
                 ("date", None) => ParameterKind::Date,
                 ("choice", Some(options)) => {
                     let choices: Vec<Choice> = match options.value() {
-                        Options::List(list) => list
-                            .iter()
-                            .map(|v| Choice {
-                                value: v.clone(),
-                                label: v.clone(),
-                            })
-                            .collect(),
+                        Options::List(list) => {
+                            let listed = self.listed(options, list);
+                            if listed.iter().any(|l| l.when.is_some()) {
+                                self.report(
+                                    options,
+                                    "option-condition",
+                                    "a job parameter's options have no `when`: a schedule has no subject to ask"
+                                        .into(),
+                                    Some("list every value the job can take"),
+                                );
+                            }
+                            listed
+                                .into_iter()
+                                .map(|l| Choice {
+                                    value: l.value,
+                                    label: l.label,
+                                })
+                                .collect()
+                        }
                         Options::Reference(name) => {
                             let name = name.strip_prefix("ref.").unwrap_or(name);
                             if !self.registry.has_reference(name) {

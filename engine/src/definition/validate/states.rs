@@ -6,7 +6,7 @@ use super::{Checker, ProcessRef, text_of};
 use crate::definition::model::*;
 use crate::definition::raw::*;
 use crate::expr::Expr;
-use crate::form::{Choices, Field, Form, Required};
+use crate::form::{Choices, Field, Form, Listed, Required};
 use crate::timer::parse_time_of_day;
 
 impl Checker<'_> {
@@ -385,7 +385,7 @@ impl Checker<'_> {
                 },
             };
             let options = f.options.as_ref().map(|o| match o.value() {
-                Options::List(list) => Choices::List(list.clone()),
+                Options::List(list) => Choices::List(self.listed(o, list)),
                 Options::Reference(name) => {
                     let name = name.strip_prefix("ref.").unwrap_or(name).to_owned();
                     if !self.registry.has_reference(&name) {
@@ -429,6 +429,43 @@ impl Checker<'_> {
             controls.insert(field_type.clone(), template.value().clone());
         }
         Form { fields, controls }
+    }
+}
+
+impl Checker<'_> {
+    /// A field's listed options; an option's `when` is an expression over `vars`, `subject`,
+    /// `actor` and `today` (not `form`: it decides what the form offers), reported at the
+    /// field's `options`.
+    pub(super) fn listed(&mut self, at: &Pos<Options>, list: &[RawOption]) -> Vec<Listed> {
+        let mut seen = HashSet::new();
+        let mut listed = Vec::new();
+        for option in list {
+            let (value, label, when) = match option {
+                RawOption::Value(value) => (value.clone(), value.clone(), None),
+                RawOption::Described(d) => (
+                    d.value.clone(),
+                    d.label.as_ref().map_or_else(|| d.value.clone(), text_of),
+                    d.when.as_ref().and_then(|text| {
+                        let raw = Pos(serde_saphyr::Spanned::new(
+                            text.clone(),
+                            at.0.referenced,
+                            at.0.defined,
+                        ));
+                        self.expr(&raw, &["actor"])
+                    }),
+                ),
+            };
+            if !seen.insert(value.clone()) {
+                self.report(
+                    at,
+                    "duplicate-option",
+                    format!("option `{value}` is listed twice"),
+                    None,
+                );
+            }
+            listed.push(Listed { value, label, when });
+        }
+        listed
     }
 }
 

@@ -238,7 +238,12 @@ pub(crate) struct TaskDetail {
     pub defaults: Map<String, Value>,
 }
 
-pub(crate) fn form_fields(form: &Form, state: &AppState) -> Vec<FieldView> {
+/// The form's fields as the API describes them, with the choices offered in `scope`.
+pub(crate) fn form_fields(
+    form: &Form,
+    state: &AppState,
+    scope: &forlob_engine::expr::Scope,
+) -> Vec<FieldView> {
     form.fields
         .iter()
         .map(|f| FieldView {
@@ -252,7 +257,7 @@ pub(crate) fn form_fields(form: &Form, state: &AppState) -> Vec<FieldView> {
                 Required::When(_) => "conditional",
             }
             .into(),
-            choices: Form::choices_of(f, state.engine.registry())
+            choices: Form::offered(f, state.engine.registry(), scope)
                 .into_iter()
                 .map(|c| ChoiceView {
                     value: c.value,
@@ -284,7 +289,7 @@ async fn get_task(
     }
     let with_form = state.engine.task_form(id, &actor).await?;
     Ok(Json(TaskDetail {
-        form: form_fields(&with_form.form, &state),
+        form: form_fields(&with_form.form, &state, &with_form.scope),
         process_title: Some(with_form.process_title),
         defaults: with_form.defaults,
         task: with_form.task.into(),

@@ -173,6 +173,7 @@ async fn render(
                 &with_form.form,
                 &values,
                 &state.ui.messages(chrome.lang, &errors),
+                &with_form.scope,
             )
             .map_err(|e| AppError::internal(&e))?;
         (
