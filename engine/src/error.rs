@@ -93,7 +93,7 @@ pub enum EngineError {
     Invalid(FieldErrors),
     /// The actor may not do this: HTTP 403 with the reason.
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(crate::message::Message),
     /// A definition's expression failed at run time (a designer's bug, not the user's).
     #[error("{0}")]
     Expression(#[from] crate::expr::ExprError),

@@ -186,7 +186,8 @@ impl FieldType for ChoiceField {
         if ctx.choices.iter().any(|c| c.value == text) {
             Ok(Value::String(text))
         } else {
-            let allowed: Vec<&str> = ctx.choices.iter().map(|c| c.value.as_str()).collect();
+            // Named as people see them; the value sent is quoted as it was.
+            let allowed: Vec<&str> = ctx.choices.iter().map(|c| c.label.as_str()).collect();
             Err(Message::new(Code::NOT_CHOICE)
                 .with("value", &text)
                 .with("allowed", crate::message::listing(&allowed)))
@@ -264,15 +265,21 @@ impl Form {
     }
 
     /// The choices a field offers now, in `scope` (`vars`, `subject`, `actor`, `today`): a
-    /// listed option whose `when` does not hold (or cannot be evaluated) is left out.
+    /// listed option whose `when` does not hold is left out, and so is one whose `when`
+    /// cannot be evaluated (logged as a warning).
     pub fn offered(field: &Field, registry: &Registry, scope: &Scope) -> Vec<Choice> {
         match &field.options {
             Some(Choices::List(listed)) => listed
                 .iter()
                 .filter(|l| {
-                    l.when
-                        .as_ref()
-                        .is_none_or(|when| when.eval_bool(scope).unwrap_or(false))
+                    l.when.as_ref().is_none_or(|when| {
+                        when.eval_bool(scope).unwrap_or_else(|e| {
+                            // The definition's fault: the option is not offered, and the
+                            // log says why, so a designer finds the typo.
+                            tracing::warn!(field = %field.name, option = %l.value, error = %e, "an option's `when` could not be evaluated");
+                            false
+                        })
+                    })
                 })
                 .map(|l| Choice {
                     value: l.value.clone(),

@@ -483,7 +483,7 @@ async fn schedule_step(
             None => Ok(()),
             Some("none") if made.warnings.is_empty() => Ok(()),
             Some("none") => Err(format!("expected no warning, got {:?}", made.warnings)),
-            Some(text) if made.warnings.iter().any(|w| w.contains(text)) => Ok(()),
+            Some(text) if made.warnings.iter().any(|w| w.to_string().contains(text)) => Ok(()),
             Some(text) => Err(format!(
                 "expected a warning with `{text}`, got {:?}",
                 made.warnings

@@ -1,6 +1,6 @@
 //! A job run's detail line says what happened by a message code and its arguments, beside
-//! the English text: the logbook shows it in the reader's language (Danish, English,
-//! Swedish), while the API, the CSV export and the search keep the text. Lines written
+//! the English text: the logbook page and its CSV export show it in the reader's language
+//! (Danish, English, Swedish), while the API and the search keep the text. Lines written
 //! before have no code and are shown as written.
 
 use sea_orm_migration::{prelude::*, schema::*};

@@ -125,7 +125,7 @@ async fn a_caseworker_corrects_a_refused_form_and_the_decision_reaches_the_timel
             // Newest first.
             assert_eq!(
                 texts(&c, "ol.timeline li.event .badge").await,
-                ["ansoegning-afgjort", "ansoegning-modtaget"]
+                ["Ansoegning afgjort", "Ansoegning modtaget"]
             );
             assert_eq!(text_of(&c, "h1").await, "Jens Hansen");
             screenshot(&c, "person.png").await;
@@ -471,6 +471,63 @@ async fn a_caseworker_takes_over_a_colleagues_task_and_keeps_her_input_when_beat
                 Some("Bevilget efter samtale."),
                 "what anna typed is still there"
             );
+        })
+        .await;
+}
+
+/// A caseworker gives a task to a colleague of her municipality from the task page: only
+/// colleagues are offered, the task is then his, and the audit log says who gave it to whom.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caseworker_gives_a_task_to_a_colleague() {
+    let Some(browser) = Browser::launch("a_caseworker_gives_a_task_to_a_colleague").await else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    let task = a_week_of_work(&site).await;
+    let engine = site.engine.clone();
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "anna").await;
+            c.goto(&site.url(&format!("/tasks/{task}")))
+                .await
+                .expect("the task page loads");
+            let offered = c
+                .execute(
+                    "return [...document.querySelectorAll('#assign-to option')].map(o => o.value);",
+                    vec![],
+                )
+                .await
+                .expect("a script runs");
+            assert_eq!(offered, json!(["carl"]), "only anna's colleagues of 101");
+            element(&c, "#assign-to")
+                .await
+                .select_by_value("carl")
+                .await
+                .expect("carl can be chosen");
+            screenshot(&c, "task-assign.png").await;
+            click(&c, "#assign button[type=submit]").await;
+            until(&c, "document.querySelector('p.flash.ok') !== null").await;
+            assert_eq!(
+                text_of(&c, "p.flash.ok").await,
+                "Opgaven er tildelt din kollega."
+            );
+            let now = engine
+                .task(task, &forlob_engine::Actor::system())
+                .await
+                .expect("the task");
+            assert_eq!(now.claimed_by.as_deref(), Some("carl"));
+            let given = forlob_engine::store::audit::audit_entries(
+                engine.db(),
+                &forlob_engine::audit::AuditFilter {
+                    action: Some("task.assign".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("the audit log");
+            assert_eq!(given.len(), 1, "{given:?}");
+            assert_eq!(given[0].actor, "anna");
         })
         .await;
 }

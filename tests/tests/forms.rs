@@ -240,7 +240,10 @@ states:
             &limits,
         )
         .expect_err("not possible without a registration");
-    assert_eq!(refused["handling"], "`stop` is not one of: opret");
+    assert_eq!(
+        refused["handling"],
+        "`stop` is not one of: Opret en registrering"
+    );
     assert!(
         form.validate(sent.as_object().expect("object"), &with, &registry, &limits)
             .is_ok()
@@ -263,6 +266,7 @@ states:
             options:
               - { value: opret, when: "form.x == 1" }
               - opret
+          - { name: antal, type: choice, options: [1, 2, 3] }
     on: { submit: [ { goto: done } ] }
   done: { end: true }
 "#;
@@ -270,7 +274,12 @@ states:
     let text: String = refused.iter().map(|d| format!("{d}\n")).collect();
     assert!(text.contains("duplicate-option"), "{text}");
     assert!(
-        text.contains("form"),
+        text.contains("`form`"),
         "an option's condition does not see the form: {text}"
+    );
+    assert_eq!(
+        refused.len(),
+        2,
+        "numbers are options like any other: {text}"
     );
 }

@@ -2039,6 +2039,27 @@ async fn every_page_in_danish_shows_no_english(backend: Backend) {
     ] {
         shown.push((format!("anna {path}"), anna.get(&path).await));
     }
+    // Refusals and error pages too: a page of another role, a colleague who is none, and
+    // the sign-in page before anyone is signed in.
+    shown.push((
+        "anna /admin/users".to_owned(),
+        anna.get("/admin/users").await,
+    ));
+    let not_a_colleague = anna
+        .post(
+            &format!("/tasks/{open}/assign"),
+            &[("_csrf", &task_csrf), ("to", "nobody")],
+        )
+        .await;
+    assert!(
+        not_a_colleague
+            .text
+            .contains("Ingen aktiv sagsbehandler i kommune 101"),
+        "the refusal's reason, in Danish: {}",
+        not_a_colleague.text
+    );
+    shown.push(("anna's refused assignment".to_owned(), not_a_colleague));
+    shown.push(("/login".to_owned(), Browser::new(&web).get("/login").await));
     let refused = anna
         .post(
             &format!("/tasks/{open}"),
@@ -2088,7 +2109,21 @@ async fn every_page_in_danish_shows_no_english(backend: Backend) {
     );
     let mut found = Vec::new();
     for (what, page) in &shown {
-        assert!(page.text.contains("lang=\"da\""), "{what}: {}", page.text);
+        assert!(
+            page.text.contains("<html lang=\"da\">"),
+            "{what} is a Danish page: {}",
+            page.text
+        );
+        let expected = if what.contains("refused") {
+            vec![StatusCode::UNPROCESSABLE_ENTITY]
+        } else if what.contains("/no-such-page") {
+            vec![StatusCode::NOT_FOUND]
+        } else if what.contains("anna /admin/") {
+            vec![StatusCode::FORBIDDEN]
+        } else {
+            vec![StatusCode::OK]
+        };
+        assert!(expected.contains(&page.status), "{what}: {}", page.status);
         let text = visible_text(&page.text);
         for phrase in &phrases {
             if says(&text, phrase) {

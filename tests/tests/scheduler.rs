@@ -720,7 +720,8 @@ async fn r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning(backend: B
         .expect("made all the same: a warning, never a block");
     assert_eq!(warned.warnings.len(), 1, "{:?}", warned.warnings);
     assert!(
-        warned.warnings[0].contains("Nightly job") && warned.warnings[0].contains("Later job"),
+        warned.warnings[0].to_string().contains("Nightly job")
+            && warned.warnings[0].to_string().contains("Later job"),
         "{:?}",
         warned.warnings
     );
@@ -968,7 +969,7 @@ states:
         forlob_engine::EngineError::Invalid(errors) => assert!(
             errors["parameters.kommun"]
                 .to_string()
-                .contains("not one of: 2281, 0180"),
+                .contains("not one of: 2281 Sundsvall, 0180 Stockholm"),
             "{errors:?}"
         ),
         other => panic!("{other:?}"),

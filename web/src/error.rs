@@ -28,6 +28,11 @@ pub struct AppError {
     pub messages: Option<forlob_engine::form::FieldErrors>,
 }
 
+/// The per-field messages of an error by code, carried (beside its [`ErrorBody`]) to the
+/// page renderer, which says them in the viewer's language.
+#[derive(Debug, Clone)]
+pub struct FieldMessages(pub forlob_engine::form::FieldErrors);
+
 /// The JSON body of every error; also carried to the page renderer as a response extension.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -161,7 +166,9 @@ impl From<EngineError> for AppError {
         match &err {
             EngineError::NotFound { .. } => Self::not_found(err.to_string()),
             EngineError::Invalid(fields) => Self::fields(fields.clone()),
-            EngineError::Forbidden(reason) => Self::forbidden(reason.clone()),
+            EngineError::Forbidden(reason) => {
+                Self::forbidden(reason.to_string()).at_field("reason", reason.clone())
+            }
             // A 409 says what the thing is now, so a client can reload or tell its user.
             EngineError::Transition(t) => {
                 let (code, details) = match t {
@@ -243,6 +250,10 @@ impl IntoResponse for AppError {
         let body = self.body();
         let mut response = (self.status, Json(&body)).into_response();
         response.extensions_mut().insert(body);
+        // For an error page: what was wrong, by code, to say in the viewer's language.
+        if let Some(messages) = self.messages {
+            response.extensions_mut().insert(FieldMessages(messages));
+        }
         response
     }
 }

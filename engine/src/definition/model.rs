@@ -132,10 +132,10 @@ impl ParameterKind {
                 Self::Boolean => Message::new(Code::NOT_BOOLEAN),
                 Self::Date => Message::new(Code::NOT_DATE).with("value", shown(value)),
                 Self::Choice(options) => {
-                    let values: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
+                    let labels: Vec<&str> = options.iter().map(|o| o.label.as_str()).collect();
                     Message::new(Code::NOT_CHOICE)
                         .with("value", shown(value))
-                        .with("allowed", crate::message::listing(&values))
+                        .with("allowed", crate::message::listing(&labels))
                 }
             })
         }

@@ -48,19 +48,17 @@ impl Engine {
                 ("system", _) => None,
                 (_, Some(manual)) => Some(manual),
                 (_, None) => {
-                    return Err(EngineError::Forbidden(format!(
-                        "process `{}` is not started by hand",
-                        def.id
-                    )));
+                    return Err(EngineError::Forbidden(
+                        Message::new(Code::NOT_STARTED_BY_HAND).with("process", &def.id),
+                    ));
                 }
             };
             // Roles that see no subject at all (designers, integrations, auditors) are told
             // so whatever the subject: that answer says nothing about anyone.
             if !actor.sees_all() && !actor.is_caseworker() {
-                return Err(EngineError::Forbidden(format!(
-                    "a {} does not start processes by hand",
-                    actor.role
-                )));
+                return Err(EngineError::Forbidden(
+                    Message::new(Code::ROLE_STARTS_NOTHING).with("role", &actor.role),
+                ));
             }
             // A subject the caller may not see is answered exactly like one that does not
             // exist, before the start rule runs: a start must neither reveal a subject nor
@@ -100,9 +98,14 @@ impl Engine {
                     )
                 })?;
                 if !permitted {
-                    let reason = manual
-                        .and_then(|m| m.refusal.clone())
-                        .unwrap_or_else(|| format!("you may not start `{}` for {subject}", def.id));
+                    let reason = manual.and_then(|m| m.refusal.clone()).map_or_else(
+                        || {
+                            Message::new(Code::START_NOT_ALLOWED)
+                                .with("process", &def.title)
+                                .with("subject", subject)
+                        },
+                        Message::Written,
+                    );
                     return Err(EngineError::Forbidden(reason));
                 }
             }

@@ -334,12 +334,13 @@ impl Engine {
                         matches!(&s.kind, StepKind::Manual { task, .. } if task.assign_elsewhere)
                     })
                 {
-                    return Err(EngineError::Forbidden(format!(
-                        "`{}` would give the task of state `{state}` to municipality {to}, but a \
-                         caseworker of {home} started it by hand: its tasks stay in {home} \
-                         unless the state's `assign` says `other_municipality: true`",
-                        def.id
-                    )));
+                    return Err(EngineError::Forbidden(
+                        Message::new(Code::TASK_STAYS_HOME)
+                            .with("process", &def.id)
+                            .with("state", &state)
+                            .with("to", to)
+                            .with("home", home),
+                    ));
                 }
                 // In the order the old tasks were made, so several of one kind keep theirs.
                 let due_at = match tx

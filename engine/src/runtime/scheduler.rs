@@ -39,7 +39,7 @@ const RECENT_RUNS: u64 = 10;
 #[derive(Debug, Clone)]
 pub struct NewSchedule {
     pub schedule: Schedule,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Message>,
 }
 
 /// A run asked for by hand: a job with parameters, or a schedule's job with its parameters.
@@ -637,7 +637,7 @@ impl Engine {
     /// R27: where a schedule's job, taking as long as its longest recent run, would still be
     /// going when a job it must finish before starts (or the other way round). Empty when
     /// there is no such job or no run has finished yet.
-    pub async fn schedule_warnings(&self, schedule: &Schedule) -> Result<Vec<String>> {
+    pub async fn schedule_warnings(&self, schedule: &Schedule) -> Result<Vec<Message>> {
         let live = store::jobs::schedules(&self.db, false).await?;
         self.warnings_among(schedule, &live, &mut HashMap::new())
             .await
@@ -645,7 +645,7 @@ impl Engine {
 
     /// The schedule table with each row's R27 warnings, reading the table and each job's
     /// recent durations once for all rows.
-    pub async fn schedules_with_warnings(&self) -> Result<Vec<(Schedule, Vec<String>)>> {
+    pub async fn schedules_with_warnings(&self) -> Result<Vec<(Schedule, Vec<Message>)>> {
         let live = store::jobs::schedules(&self.db, false).await?;
         let mut durations = HashMap::new();
         let mut rows = Vec::with_capacity(live.len());
@@ -663,7 +663,7 @@ impl Engine {
         schedule: &Schedule,
         live: &[Schedule],
         durations: &mut HashMap<String, Option<chrono::Duration>>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<Message>> {
         let catalog = self.catalog();
         let finish_before = |process: &str| -> Vec<String> {
             catalog
@@ -713,14 +713,15 @@ impl Engine {
             });
             if let Some((start, other_start)) = clash {
                 let zone = earlier.time_zone.parse::<Tz>().unwrap_or(chrono_tz::UTC);
-                warnings.push(format!(
-                    "{} starting {} has lately taken up to {} min, so it would still be running when {} starts at {}; it should finish before",
-                    earlier.label,
-                    start.with_timezone(&zone).format("%Y-%m-%d %H:%M"),
-                    longest.num_minutes().max(1),
-                    later.label,
-                    other_start.with_timezone(&zone).format("%Y-%m-%d %H:%M"),
-                ));
+                let at = |t: DateTime<Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M");
+                warnings.push(
+                    Message::new(Code::SCHEDULE_OVERLAP)
+                        .with("earlier", &earlier.label)
+                        .with("start", at(start))
+                        .with("minutes", longest.num_minutes().max(1))
+                        .with("later", &later.label)
+                        .with("later_start", at(other_start)),
+                );
             }
         }
         Ok(warnings)

@@ -154,19 +154,23 @@ impl Engine {
     #[tracing::instrument(skip(self))]
     pub async fn advance_to(&self, target: DateTime<Utc>) -> Result<usize> {
         let manual = self.clock.as_manual().ok_or_else(|| {
-            EngineError::Forbidden(
-                "the clock can be moved only when running with --clock manual".into(),
-            )
+            EngineError::Forbidden(crate::message::Message::new(
+                crate::message::Code::CLOCK_NOT_MANUAL,
+            ))
         })?;
         let mut handled = self.run_due().await?;
         while let Some(due) = store::next_due_at(&self.db, self.clock.now()).await? {
             if due > target || due <= self.clock.now() {
                 break;
             }
-            manual.set(due).map_err(EngineError::Forbidden)?;
+            manual
+                .set(due)
+                .map_err(|e| EngineError::Forbidden(crate::message::Message::Written(e)))?;
             handled += self.run_due().await?;
         }
-        manual.set(target).map_err(EngineError::Forbidden)?;
+        manual
+            .set(target)
+            .map_err(|e| EngineError::Forbidden(crate::message::Message::Written(e)))?;
         handled += self.run_due().await?;
         Ok(handled)
     }

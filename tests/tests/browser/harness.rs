@@ -39,6 +39,7 @@ const SCREENSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screensh
 const USERS: &[(&str, &str, &str, Option<&str>)] = &[
     ("admin", "Ida Admin", "admin", None),
     ("anna", "Anna Holm", "caseworker", Some("101")),
+    ("carl", "Carl Dahl", "caseworker", Some("101")),
     ("bo", "Bo Lund", "caseworker", Some("147")),
     ("dina", "Dina Berg", "designer", None),
     ("ulla", "Ulla Revisor", "auditor", None),

@@ -441,7 +441,7 @@ impl Checker<'_> {
         let mut listed = Vec::new();
         for option in list {
             let (value, label, when) = match option {
-                RawOption::Value(value) => (value.clone(), value.clone(), None),
+                RawOption::Value(Scalar(value)) => (value.clone(), value.clone(), None),
                 RawOption::Described(d) => (
                     d.value.clone(),
                     d.label.as_ref().map_or_else(|| d.value.clone(), text_of),

@@ -161,13 +161,18 @@ impl ScheduleView {
     }
 }
 
-pub(crate) async fn schedule_views(state: &AppState) -> Result<Vec<ScheduleView>> {
+/// Every live schedule with its warnings, said by `say` (in English for the API, in the
+/// viewer's language for the page).
+pub(crate) async fn schedule_views(
+    state: &AppState,
+    say: impl Fn(&[forlob_engine::message::Message]) -> Vec<String>,
+) -> Result<Vec<ScheduleView>> {
     Ok(state
         .engine
         .schedules_with_warnings()
         .await?
         .into_iter()
-        .map(|(schedule, warnings)| ScheduleView::new(schedule, warnings))
+        .map(|(schedule, warnings)| ScheduleView::new(schedule, say(&warnings)))
         .collect())
 }
 
@@ -179,7 +184,7 @@ async fn list_schedules(
     caller: Caller,
 ) -> Result<Json<Vec<ScheduleView>>> {
     caller.require(ADMINS)?;
-    Ok(Json(schedule_views(&state).await?))
+    Ok(Json(schedule_views(&state, english).await?))
 }
 
 /// A schedule to make: a start time with weekdays ("Start job"), or a cron expression.
@@ -250,7 +255,7 @@ async fn create_schedule(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(ScheduleView::new(made.schedule, made.warnings)),
+        Json(ScheduleView::new(made.schedule, english(&made.warnings))),
     ))
 }
 
@@ -268,7 +273,7 @@ async fn get_schedule(
         return Err(AppError::not_found(format!("schedule {id} was removed")));
     }
     let warnings = state.engine.schedule_warnings(&schedule).await?;
-    Ok(Json(ScheduleView::new(schedule, warnings)))
+    Ok(Json(ScheduleView::new(schedule, english(&warnings))))
 }
 
 /// Removes a schedule (R25): it fires no more; a run in progress goes on. The body (a reason
@@ -484,4 +489,9 @@ async fn job_run(
         run: run.into(),
         details: details.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// Warnings as the API says them: in English.
+fn english(warnings: &[forlob_engine::message::Message]) -> Vec<String> {
+    warnings.iter().map(ToString::to_string).collect()
 }

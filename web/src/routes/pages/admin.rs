@@ -257,9 +257,13 @@ async fn edit_variables(
     let parsed = match serde_json::from_str::<Value>(&form.variables) {
         Ok(Value::Object(variables)) => Ok(variables),
         Ok(_) => Err(state.ui.text(chrome.lang, "incident.variables_not_object")),
-        Err(e) => Err(format!(
-            "{} ({e})",
-            state.ui.text(chrome.lang, "incident.variables_not_json")
+        // Where the JSON breaks, in the page's words (serde's own are English).
+        Err(e) => Err(forlob_engine::message::fill(
+            &state.ui.text(chrome.lang, "incident.variables_not_json"),
+            &[
+                ("line", e.line().to_string()),
+                ("column", e.column().to_string()),
+            ],
         )),
     };
     let outcome = match parsed {

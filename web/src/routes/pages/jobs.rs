@@ -116,7 +116,13 @@ async fn render(
         })
         .unwrap_or_default();
     // A schedule of an exceptional job asks again before "Run now".
-    let schedules: Vec<Value> = schedule_views(state)
+    let say = |warnings: &[forlob_engine::message::Message]| {
+        warnings
+            .iter()
+            .map(|w| state.ui.message(chrome.lang, w))
+            .collect()
+    };
+    let schedules: Vec<Value> = schedule_views(state, say)
         .await?
         .into_iter()
         .map(|view| {
@@ -241,7 +247,7 @@ async fn add_schedule(
                 &state,
                 &chrome,
                 Some(form.process),
-                json!({ "added_with_warnings": made.warnings }),
+                json!({ "added_with_warnings": made.warnings.iter().map(|w| state.ui.message(chrome.lang, w)).collect::<Vec<_>>() }),
                 StatusCode::CREATED,
             )
             .await

@@ -96,7 +96,8 @@ impl Lang {
                     .find_map(|p| p.trim().strip_prefix("q="))
                     .and_then(|q| q.parse().ok())
                     .unwrap_or(1.0);
-                Some((q, lang))
+                // `q=0` says "not this one".
+                (q > 0.0).then_some((q, lang))
             })
             .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -140,10 +141,14 @@ fn page_lang(ctx: &Context) -> &str {
 ///   rather than showing a blank.
 /// - `{{word name}}` (`word`): what a job or migration counts, or files a detail line under
 ///   (`count.<name>`); the name itself for a word no package declared.
+/// - `{{say "prefix." value}}` (`say`): a stored word people read (a role, an audited
+///   action, a history entry's trigger) by its text, or as stored when there is none (a
+///   word from an older version is shown, never breaks the page).
 struct Translate {
     texts: HashMap<&'static str, Dictionary>,
     prefix: &'static str,
-    /// Show the joined parameters when there is no text, instead of failing the page.
+    /// Show the last parameter (the stored word) when there is no text, instead of failing
+    /// the page.
     lenient: bool,
 }
 
@@ -168,7 +173,11 @@ impl handlebars::HelperDef for Translate {
         let lang = page_lang(ctx);
         let text = match self.texts.get(lang).and_then(|d| d.get(&key)) {
             Some(text) => text.as_str(),
-            None if self.lenient => given.as_str(),
+            None if self.lenient => h
+                .params()
+                .last()
+                .and_then(|p| p.value().as_str())
+                .unwrap_or_default(),
             None => {
                 return Err(
                     RenderErrorReason::Other(format!("no UI text `{key}` in {lang}")).into(),
@@ -202,6 +211,14 @@ impl Ui {
                 texts: texts.clone(),
                 prefix: "",
                 lenient: false,
+            }),
+        );
+        handlebars.register_helper(
+            "say",
+            Box::new(Translate {
+                texts: texts.clone(),
+                prefix: "",
+                lenient: true,
             }),
         );
         handlebars.register_helper(
@@ -631,6 +648,10 @@ pub(crate) async fn error_pages(
     let (uri, headers) = (request.uri().clone(), request.headers().clone());
     let response = next.run(request).await;
     let status = response.status();
+    let messages = response
+        .extensions()
+        .get::<crate::error::FieldMessages>()
+        .cloned();
     let body = match response.extensions().get::<ErrorBody>() {
         Some(_) if is_api => return response,
         Some(body) => body.clone(),
@@ -665,10 +686,20 @@ pub(crate) async fn error_pages(
         .ui
         .known_text(chrome.lang, &format!("error.code.{}", body.error))
         .unwrap_or_else(|| state.ui.text(chrome.lang, "error.code.other"));
+    // What was wrong with the input, each in the viewer's language (the field names are the
+    // form's own, so only the messages are shown).
+    let problems: Vec<String> = messages
+        .map(|m| {
+            m.0.values()
+                .map(|message| state.ui.message(chrome.lang, message))
+                .collect()
+        })
+        .unwrap_or_default();
     let data = json!({
         "status": status.as_u16(),
         "error": body,
         "summary": summary,
+        "problems": problems,
         "is_not_found": status == StatusCode::NOT_FOUND,
     });
     // The tab's title in the viewer's language too, not the status line's English reason.

@@ -114,14 +114,25 @@ async fn render(
             let title = catalog
                 .latest(&e.process_id)
                 .map_or_else(|| e.process_id.clone(), |(_, d)| d.title.clone());
-            json!({ "at": e.at, "kind": e.kind, "process_title": title })
+            json!({ "at": e.at, "kind": event_name(&e.kind), "process_title": title })
+        })
+        .collect();
+    // Each task by its process's title, as in the inbox.
+    let labels = super::kind_labels(state);
+    let tasks: Vec<serde_json::Value> = tasks
+        .into_iter()
+        .map(|t| {
+            let label = labels.get(&t.kind).cloned();
+            let mut view = json!(TaskView::from(t));
+            view["kind_label"] = json!(label);
+            view
         })
         .collect();
     let data = json!({
         "person": { "id": view.id },
         "overview": view.overview,
         "events": events,
-        "tasks": tasks.into_iter().map(TaskView::from).collect::<Vec<_>>(),
+        "tasks": tasks,
         "startable": startable,
         "start_error": start_error,
     });
@@ -172,7 +183,7 @@ async fn start(
                 &chrome,
                 &caller,
                 &id,
-                Some(reason),
+                Some(state.ui.message(chrome.lang, &reason)),
                 StatusCode::FORBIDDEN,
             )
             .await
@@ -191,4 +202,15 @@ async fn start(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// An event's kind as a phrase: the definitions name events in the users' language, as
+/// slugs (`manuel-handlekommune-oprettet` is shown "Manuel handlekommune oprettet").
+fn event_name(kind: &str) -> String {
+    let words = kind.replace(['-', '_'], " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
