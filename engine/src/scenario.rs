@@ -91,12 +91,50 @@ pub async fn run_one(
     run_one_at(file, definitions, registry, "sqlite::memory:").await
 }
 
+/// Runs one scenario sent over the API on a fresh in-memory SQLite database: the files its
+/// steps name (a previous release, a plan file) are found among `sent`, by their paths
+/// relative to the scenario's, never on the server's disk.
+pub async fn run_sent(
+    file: &SourceFile,
+    definitions: &[SourceFile],
+    registry: &Registry,
+    sent: &[SourceFile],
+) -> ScenarioResult {
+    run_with(
+        file,
+        definitions,
+        registry,
+        "sqlite::memory:",
+        Sources::Sent(sent),
+    )
+    .await
+}
+
 /// Runs one scenario on the empty database at `url` (PostgreSQL in the integration tests).
 pub async fn run_one_at(
     file: &SourceFile,
     definitions: &[SourceFile],
     registry: &Registry,
     url: &str,
+) -> ScenarioResult {
+    run_with(file, definitions, registry, url, Sources::Disk).await
+}
+
+/// Where the files a scenario's steps name are read from.
+#[derive(Clone, Copy)]
+enum Sources<'a> {
+    /// The disk, relative to the scenario's folder (`forlob test`).
+    Disk,
+    /// Only these files, by path (a scenario sent to the server).
+    Sent(&'a [SourceFile]),
+}
+
+async fn run_with(
+    file: &SourceFile,
+    definitions: &[SourceFile],
+    registry: &Registry,
+    url: &str,
+    sources: Sources<'_>,
 ) -> ScenarioResult {
     let parsed: Result<ScenarioFile, _> =
         serde_saphyr::from_str_with_options(&file.text, crate::definition::yaml_options());
@@ -114,7 +152,7 @@ pub async fn run_one_at(
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let failure = run(&scenario, definitions, registry, url, &base)
+    let failure = run(&scenario, definitions, registry, url, &base, sources)
         .await
         .err();
     ScenarioResult {
@@ -130,6 +168,7 @@ async fn run(
     registry: &Registry,
     url: &str,
     base: &std::path::Path,
+    sources: Sources<'_>,
 ) -> Result<(), String> {
     let clock = Arc::new(ManualClock::new(s.clock.with_timezone(&Utc)));
     let engine = Engine::start(url, registry.clone(), clock, EngineOptions::default())
@@ -138,7 +177,7 @@ async fn run(
     let first = if s.previous_release.is_empty() {
         definitions.to_vec()
     } else {
-        read_relative(base, &s.previous_release)?
+        read_relative(base, sources, &s.previous_release)?
     };
     engine
         .deploy(&first)
@@ -148,6 +187,7 @@ async fn run(
         engine: &engine,
         definitions,
         base,
+        sources,
     };
     let now = engine.clock().now();
     let txn = engine.db().begin().await.map_err(|e| e.to_string())?;
@@ -214,21 +254,53 @@ struct StepContext<'a> {
     engine: &'a Engine,
     definitions: &'a [SourceFile],
     base: &'a std::path::Path,
+    sources: Sources<'a>,
 }
 
-fn read_relative(base: &std::path::Path, paths: &[String]) -> Result<Vec<SourceFile>, String> {
+fn read_relative(
+    base: &std::path::Path,
+    sources: Sources<'_>,
+    paths: &[String],
+) -> Result<Vec<SourceFile>, String> {
     paths
         .iter()
         .map(|p| {
-            let path = base.join(p);
-            std::fs::read_to_string(&path)
-                .map(|text| SourceFile {
-                    path: path.display().to_string(),
-                    text,
-                })
-                .map_err(|e| format!("{}: {e}", path.display()))
+            let path = normalized(&base.join(p));
+            match sources {
+                Sources::Disk => std::fs::read_to_string(&path)
+                    .map(|text| SourceFile {
+                        path: path.display().to_string(),
+                        text,
+                    })
+                    .map_err(|e| format!("{}: {e}", path.display())),
+                Sources::Sent(sent) => sent
+                    .iter()
+                    .find(|f| normalized(std::path::Path::new(&f.path)) == path)
+                    .cloned()
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: not among the files sent with the scenario",
+                            path.display()
+                        )
+                    }),
+            }
         })
         .collect()
+}
+
+/// `path` with `.` and `..` resolved by its words alone (the file need not exist).
+fn normalized(path: &std::path::Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String> {
@@ -355,7 +427,7 @@ async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String>
             Value::String(s) if s == "package" => context.definitions.to_vec(),
             Value::Array(paths) => {
                 let paths: Vec<String> = paths.iter().map(value_text).collect();
-                read_relative(context.base, &paths)?
+                read_relative(context.base, context.sources, &paths)?
             }
             _ => return Err("deploy is `package` or a list of definition files".into()),
         };
@@ -379,7 +451,7 @@ async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String>
             .get("plan")
             .map(value_text)
             .ok_or("migrate needs `plan` (a plan file)")?;
-        let file = read_relative(context.base, &[path])?.remove(0);
+        let file = read_relative(context.base, context.sources, &[path])?.remove(0);
         let (request, positions) = crate::release::parse_plan(&file).map_err(|d| {
             d.iter()
                 .map(ToString::to_string)

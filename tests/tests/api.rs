@@ -1550,7 +1550,171 @@ async fn an_admin_suspends_resumes_and_cancels_an_instance(backend: Backend) {
     );
 }
 
+/// A draft that calls a deployed process: the call resolves against what is deployed.
+const DRAFT: &str = r#"
+id: web-draft
+title: Kladde
+subject: person
+start: { manual: { allowed: "actor.role == 'admin'" } }
+initial: ask
+states:
+  ask:
+    call: { process: web-case, vars: { kommune: "'101'", title: "'Fra kladden'" } }
+    next: done
+  done: { end: true }
+"#;
+
+/// A designer validates a draft without deploying it: valid, with its diagram, when it
+/// calls a deployed process; with a typo in a `goto`, a 200 that says where and what, with a
+/// hint. Nothing is deployed either way.
+async fn a_designer_validates_a_draft_against_what_is_deployed(backend: Backend) {
+    let web = Web::start(backend).await;
+    let validate = |text: String| {
+        let web = &web;
+        async move {
+            web.api(
+                Method::POST,
+                "/api/definitions/validate",
+                Some(&web.designer),
+                Some(json!({ "files": [{ "path": "drafts/web-draft.yaml", "text": text }] })),
+            )
+            .await
+        }
+    };
+    let valid = validate(DRAFT.to_owned()).await;
+    assert_eq!(valid.status, StatusCode::OK, "{}", valid.text);
+    let body = valid.json();
+    assert_eq!(body["valid"], true, "{body}");
+    assert_eq!(body["diagnostics"], json!([]));
+    assert_eq!(body["processes"][0]["id"], "web-draft");
+    assert!(
+        body["processes"][0]["diagram"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("stateDiagram-v2")),
+        "{body}"
+    );
+    let typo = validate(DRAFT.replace("next: done", "next: dne")).await;
+    assert_eq!(
+        typo.status,
+        StatusCode::OK,
+        "an invalid draft is a validation too"
+    );
+    let body = typo.json();
+    assert_eq!(body["valid"], false);
+    let found = &body["diagnostics"][0];
+    assert_eq!(found["path"], "drafts/web-draft.yaml");
+    assert_eq!(
+        (found["line"].as_u64(), found["column"].as_u64()),
+        (Some(10), Some(11)),
+        "{body}"
+    );
+    assert!(
+        found["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{body}"
+    );
+    assert!(
+        found["message"].as_str().is_some_and(|m| m.contains("dne")),
+        "{body}"
+    );
+    assert!(
+        found["hint"].as_str().is_some_and(|h| h.contains("done")),
+        "did you mean: {body}"
+    );
+    assert_eq!(body["processes"], json!([]));
+    // Not deployed.
+    let listed = web
+        .api(Method::GET, "/api/processes", Some(&web.designer), None)
+        .await
+        .json();
+    assert!(!listed.to_string().contains("web-draft"), "{listed}");
+    // A caseworker may not.
+    let refused = web
+        .api(
+            Method::POST,
+            "/api/definitions/validate",
+            Some(&web.cw101),
+            Some(json!({ "files": [] })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+/// Scenarios run against a draft on a throw-away database: one that holds passes, one whose
+/// expectation the draft breaks fails and says which, and one naming a file it was not sent
+/// fails without reading the server's disk. The server's own database is untouched.
+async fn a_designer_runs_scenarios_against_a_draft(backend: Backend) {
+    let web = Web::start(backend).await;
+    let scenario = |name: &str, expected: &str| {
+        format!(
+            r#"
+scenario: {name}
+clock: 2025-06-02T09:00:00+02:00
+steps:
+  - start: {{ process: web-draft, subject: "0101501234", as: {{ role: admin }} }}
+expect:
+  - task: {{ municipality: 101, status: open, count: {expected} }}
+"#
+        )
+    };
+    let reads_disk = r#"
+scenario: reads a file it was not sent
+clock: 2025-06-02T09:00:00+02:00
+previous_release: [../../../../etc/passwd]
+steps: []
+"#;
+    let before = web
+        .api(Method::GET, "/api/tasks?status=all", Some(&web.admin), None)
+        .await
+        .json();
+    let tried = web
+        .api(
+            Method::POST,
+            "/api/definitions/test",
+            Some(&web.designer),
+            Some(json!({
+                "files": [{ "path": "drafts/web-draft.yaml", "text": DRAFT }],
+                "scenarios": [
+                    { "path": "drafts/scenarios/holds.yaml", "text": scenario("the call gives a task", "1") },
+                    { "path": "drafts/scenarios/breaks.yaml", "text": scenario("two tasks", "2") },
+                    { "path": "drafts/scenarios/disk.yaml", "text": reads_disk },
+                ],
+            })),
+        )
+        .await;
+    assert_eq!(tried.status, StatusCode::OK, "{}", tried.text);
+    let body = tried.json();
+    assert_eq!(body["validation"]["valid"], true, "{body}");
+    assert_eq!(
+        (body["passed"].as_u64(), body["failed"].as_u64()),
+        (Some(1), Some(2)),
+        "{body}"
+    );
+    let results = &body["results"];
+    assert_eq!(results[0]["name"], "the call gives a task");
+    assert_eq!(results[0]["passed"], true, "{body}");
+    assert_eq!(results[1]["passed"], false);
+    assert!(
+        results[1]["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("expect")),
+        "says which expectation: {body}"
+    );
+    assert!(
+        results[2]["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("not among the files sent")),
+        "{body}"
+    );
+    let after = web
+        .api(Method::GET, "/api/tasks?status=all", Some(&web.admin), None)
+        .await
+        .json();
+    assert_eq!(before, after, "the server's own data is untouched");
+}
+
 on_both_backends!(
+    a_designer_validates_a_draft_against_what_is_deployed,
+    a_designer_runs_scenarios_against_a_draft,
     an_admin_restarts_instances_after_a_release_with_a_dry_run_first,
     an_admin_suspends_resumes_and_cancels_an_instance,
     admins_schedule_jobs_run_them_and_read_the_logbook,

@@ -70,6 +70,8 @@ const API: &[(&str, &str)] = &[
     ("POST /api/admin/migrations/{id}/undo", "- x x x x x o x"),
     ("POST /api/admin/migrations/{id}/abandon", "- x x x x x o x"),
     ("POST /api/admin/releases/impact", "- x x x x x o x"),
+    ("POST /api/definitions/validate", "- x x x o x o x"),
+    ("POST /api/definitions/test", "- x x x o x o x"),
     ("GET /api/admin/dead-letters", "- x x x x x o x"),
     ("GET /api/admin/dead-letters/{id}", "- x x x x x o x"),
     (

@@ -10,6 +10,8 @@ pub mod config;
 pub mod error;
 mod metrics;
 mod routes;
+/// A draft's validation in the API's shape, for `forlob validate --format json`.
+pub use routes::api::definitions::ValidationView;
 pub mod state;
 pub mod users;
 

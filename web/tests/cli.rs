@@ -36,6 +36,55 @@ fn validate_prints_every_problem_and_exits_1() {
 }
 
 #[test]
+fn validate_in_json_gives_the_apis_shape_and_one_file_may_call_the_packages_others() {
+    let out = forlob(&[
+        "validate",
+        "--format",
+        "json",
+        "tests/fixtures/invalid/unknown-target.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let found: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(found["valid"], false);
+    assert_eq!(
+        found["diagnostics"][0],
+        serde_json::json!({
+            "path": "tests/fixtures/invalid/unknown-target.yaml", "line": 7, "column": 11,
+            "code": "unknown-target", "message": found["diagnostics"][0]["message"],
+            "hint": "did you mean `done`?",
+        })
+    );
+    // One definition of the package: the process it calls is the package's, not missing.
+    let one = forlob(&[
+        "validate",
+        "--format",
+        "json",
+        "processes/flytning/registrer-fraflytning.yaml",
+    ]);
+    assert_eq!(one.status.code(), Some(0), "{}", stdout(&one));
+    let found: serde_json::Value = serde_json::from_str(&stdout(&one)).expect("JSON");
+    assert_eq!(found["valid"], true);
+    assert_eq!(found["processes"][0]["id"], "registrer-fraflytning");
+    assert!(
+        found["processes"][0]["diagram"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("stateDiagram-v2"))
+    );
+}
+
+#[test]
+fn test_that_finds_no_scenario_says_so_and_fails() {
+    let out = forlob(&["test", "tests/fixtures/invalid"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no scenario found in tests/fixtures/invalid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn validate_of_the_shipped_definitions_exits_0() {
     let out = forlob(&["validate"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

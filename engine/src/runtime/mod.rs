@@ -11,6 +11,7 @@
 mod audit;
 mod catalog;
 mod commands;
+mod drafts;
 mod execute;
 mod impact;
 mod incidents;
@@ -36,6 +37,7 @@ use sea_orm::{
 };
 
 pub use catalog::{Catalog, DeployOutcome, Placement};
+pub use drafts::{DraftCheck, DraftProcess, DraftTest, check_files};
 pub use execute::BoxFuture;
 pub use impact::{DefinitionImpact, ImpactGroup};
 pub use messages::{InboundMessage, MessageOutcome};

@@ -68,11 +68,15 @@ enum Command {
     },
     /// Check definitions; prints `path:line:col: error[CODE]: message`, exits 1 on any error.
     Validate {
-        /// Files or folders; default the shipped processes and the engine demo.
+        /// Files or folders; default the shipped processes and the engine demo. Processes
+        /// they call that they do not define are looked up among the shipped ones.
         paths: Vec<PathBuf>,
         /// List the diagnostic codes and what they mean.
         #[arg(long)]
         explain: bool,
+        /// `json`: the API's shape (`{valid, diagnostics, processes}`), for editors and CI.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Run scenario files; prints a line per scenario and `N passed, N failed`.
     Test {
@@ -197,7 +201,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.validate().map_err(anyhow::Error::msg)?;
             serve(&config).await
         }
-        Command::Validate { paths, explain } => validate(&paths, explain),
+        Command::Validate {
+            paths,
+            explain,
+            format,
+        } => validate(&paths, explain, format),
         Command::Test { paths, processes } => test(&paths, processes.as_deref()).await,
         Command::Deploy { paths, db, dry_run } => {
             config.db = db.unwrap_or(config.db);
@@ -341,7 +349,14 @@ async fn shutdown_signal() {
     }
 }
 
-fn validate(paths: &[PathBuf], explain: bool) -> anyhow::Result<ExitCode> {
+/// How `forlob validate` prints what it found.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+fn validate(paths: &[PathBuf], explain: bool, format: Format) -> anyhow::Result<ExitCode> {
     if explain {
         for (code, meaning) in definition::CODES {
             println!("{code:20} {meaning}");
@@ -364,7 +379,28 @@ fn validate(paths: &[PathBuf], explain: bool) -> anyhow::Result<ExitCode> {
         }
         files
     };
-    match definition::load_set(&files, &registry()) {
+    // Given files may call the package's other processes: those resolve against what ships.
+    let known: Vec<String> = if paths.is_empty() {
+        Vec::new()
+    } else {
+        definition::load_set(&shipped_definitions(None, true)?, &registry())
+            .map(|defs| defs.into_iter().map(|d| d.id).collect())
+            .unwrap_or_default()
+    };
+    if format == Format::Json {
+        let (check, _) = forlob_engine::runtime::check_files(&files, &registry(), &known);
+        let valid = check.valid;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&forlob_web::ValidationView::from(check))?
+        );
+        return Ok(if valid {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    match definition::load_set_with(&files, &registry(), &known) {
         Ok(defs) => {
             println!(
                 "{} definition(s) valid: {}",
@@ -400,6 +436,14 @@ async fn test(paths: &[PathBuf], processes: Option<&Path>) -> anyhow::Result<Exi
     let mut scenarios = Vec::new();
     for root in &roots {
         scenarios.extend(files::scenario_files(root).map_err(anyhow::Error::msg)?);
+    }
+    if scenarios.is_empty() {
+        let looked: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+        eprintln!(
+            "no scenario found in {}: a scenario is a YAML file in a `scenarios/` folder, or named on the command line",
+            looked.join(", ")
+        );
+        return Ok(ExitCode::from(2));
     }
     let registry = registry();
     let (mut passed, mut failed) = (0, 0);

@@ -34,7 +34,7 @@ pub(crate) struct SearchQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PersonHitView {
+pub(crate) struct RegisterPersonView {
     pub personnummer: String,
     pub name: String,
     /// Folkbokföringskommun.
@@ -87,12 +87,12 @@ pub(crate) async fn search_recorded(
 
 /// Persons of the municipality's person register by name or personnummer.
 #[utoipa::path(get, path = "/folkbokforing/persons", tag = "persons", params(SearchQuery),
-    responses((status = 200, body = Vec<PersonHitView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<RegisterPersonView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn search_persons(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<SearchQuery>,
-) -> Result<Json<Vec<PersonHitView>>> {
+) -> Result<Json<Vec<RegisterPersonView>>> {
     let kommun = register_of(&caller, query.kommun)?;
     if query.q.trim().chars().count() < 2 {
         return Err(AppError::invalid([("q", "give at least two characters")]));
@@ -104,7 +104,7 @@ async fn search_persons(
     let hits = search_recorded(&state, &caller, &kommun, &query.q, limit).await?;
     Ok(Json(
         hits.into_iter()
-            .map(|h| PersonHitView {
+            .map(|h| RegisterPersonView {
                 personnummer: h.personnummer,
                 name: h.name,
                 kommun: h.kommun,
