@@ -53,6 +53,7 @@ pub enum AuditAction {
     JobRunNow,
     /// A job run's details downloaded as CSV (they name persons).
     LogbookExport,
+    DraftSave,
     Deploy,
     MigrationStart,
     MigrationResume,
@@ -70,7 +71,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 35] = [
         Self::PersonRead,
         Self::PersonSearch,
         Self::InstanceStart,
@@ -93,6 +94,7 @@ impl AuditAction {
         Self::ScheduleRemove,
         Self::JobRunNow,
         Self::LogbookExport,
+        Self::DraftSave,
         Self::Deploy,
         Self::MigrationStart,
         Self::MigrationResume,
@@ -131,6 +133,7 @@ impl AuditAction {
             Self::ScheduleRemove => "schedule.remove",
             Self::JobRunNow => "job.run_now",
             Self::LogbookExport => "logbook.export",
+            Self::DraftSave => "draft.save",
             Self::Deploy => "definition.deploy",
             Self::MigrationStart => "migration.start",
             Self::MigrationResume => "migration.resume",

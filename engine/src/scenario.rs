@@ -265,7 +265,7 @@ fn read_relative(
     paths
         .iter()
         .map(|p| {
-            let path = normalized(&base.join(p));
+            let path = base.join(p);
             match sources {
                 Sources::Disk => std::fs::read_to_string(&path)
                     .map(|text| SourceFile {
@@ -275,7 +275,7 @@ fn read_relative(
                     .map_err(|e| format!("{}: {e}", path.display())),
                 Sources::Sent(sent) => sent
                     .iter()
-                    .find(|f| normalized(std::path::Path::new(&f.path)) == path)
+                    .find(|f| normalized(std::path::Path::new(&f.path)) == normalized(&path))
                     .cloned()
                     .ok_or_else(|| {
                         format!(
@@ -288,14 +288,24 @@ fn read_relative(
         .collect()
 }
 
-/// `path` with `.` and `..` resolved by its words alone (the file need not exist).
+/// `path` with `.` and `..` resolved by its words alone (the files sent need not exist on
+/// any disk); a `..` that leaves the path's start is kept, so it matches no file sent below.
 fn normalized(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
     let mut out = std::path::PathBuf::new();
     for part in path.components() {
         match part {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let above = matches!(
+                    out.components().next_back(),
+                    None | Some(Component::ParentDir)
+                );
+                if above {
+                    out.push("..");
+                } else {
+                    out.pop();
+                }
             }
             other => out.push(other),
         }
@@ -806,5 +816,24 @@ async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> 
                 .ok_or_else(|| "unknown expectation kind; the engine has task, event, instance, dead_letter, incident, logbook".to_owned())?;
             expectation.check(db, spec, engine.clock().now()).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalized;
+    use std::path::Path;
+
+    #[test]
+    fn a_path_is_resolved_by_its_words_and_keeps_what_climbs_out() {
+        let n = |p: &str| normalized(Path::new(p)).display().to_string();
+        assert_eq!(n("drafts/scenarios/../plan.yaml"), "drafts/plan.yaml");
+        assert_eq!(n("./a/./b.yaml"), "a/b.yaml");
+        assert_eq!(n("../releases/x.yaml"), "../releases/x.yaml");
+        // Out of the files sent: it can match none of them.
+        assert_eq!(
+            n("drafts/scenarios/../../../../etc/passwd"),
+            "../../etc/passwd"
+        );
     }
 }

@@ -7,6 +7,10 @@
 use chrono::{DateTime, Days, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+/// The longest duration a definition or a scenario may name.
+const MAX_YEARS: u64 = 1_000;
+const MAX_MILLIS: u64 = MAX_YEARS * 366 * 86_400 * 1000;
+
 /// A parsed ISO-8601 duration such as `P5D`, `PT10S` or `P1M2DT3H`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct IsoDuration {
@@ -21,7 +25,7 @@ impl IsoDuration {
         let parsed = iso8601::duration(text).map_err(|e| {
             format!("`{text}` is not an ISO-8601 duration ({e}); write e.g. P5D or PT30M")
         })?;
-        Ok(match parsed {
+        let duration = match parsed {
             iso8601::Duration::Weeks(w) => Self {
                 days: w * 7,
                 ..Self::default()
@@ -34,14 +38,24 @@ impl IsoDuration {
                 minute,
                 second,
                 millisecond,
-            } => Self {
-                months: year * 12 + month,
-                days: day,
-                millis: (u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second))
-                    * 1000
-                    + u64::from(millisecond),
-            },
-        })
+            } => {
+                let months = u64::from(year) * 12 + u64::from(month);
+                Self {
+                    months: u32::try_from(months).unwrap_or(u32::MAX),
+                    days: day,
+                    millis: (u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second))
+                        * 1000
+                        + u64::from(millisecond),
+                }
+            }
+        };
+        // Beyond any deadline of case work, and the arithmetic on dates stays in range.
+        if duration.approx_millis() > MAX_MILLIS {
+            return Err(format!(
+                "`{text}` is longer than {MAX_YEARS} years; no deadline is that far away"
+            ));
+        }
+        Ok(duration)
     }
 
     /// `from + self`, counting months and days on the wall clock of `zone`.
@@ -57,7 +71,9 @@ impl IsoDuration {
 
     /// Approximate length, for backoff arithmetic where calendar precision does not matter.
     pub fn approx_millis(&self) -> u64 {
-        (u64::from(self.months) * 30 * 86_400 + u64::from(self.days) * 86_400) * 1000 + self.millis
+        (u64::from(self.months) * 30 * 86_400 + u64::from(self.days) * 86_400)
+            .saturating_mul(1000)
+            .saturating_add(self.millis)
     }
 }
 
@@ -131,6 +147,10 @@ mod tests {
         assert_eq!(IsoDuration::parse("PT0.5S").expect("valid").millis, 500);
         assert_eq!(IsoDuration::parse("P2W").expect("valid").days, 14);
         assert!(IsoDuration::parse("5 days").is_err());
+        // Far beyond any deadline: refused, rather than overflowing a date later.
+        assert!(IsoDuration::parse("PT4000000000H").is_err());
+        assert!(IsoDuration::parse("P1000000Y").is_err());
+        assert!(IsoDuration::parse("P999Y").is_ok());
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod m20261206_000009_index_instance_parents;
 mod m20261206_000011_create_audit_log;
 mod m20261206_000012_index_task_sources;
 mod m20261206_000013_code_job_run_details;
+mod m20261206_000014_create_drafts;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_create_audit_log::Migration),
             Box::new(m20261206_000012_index_task_sources::Migration),
             Box::new(m20261206_000013_code_job_run_details::Migration),
+            Box::new(m20261206_000014_create_drafts::Migration),
         ]
     }
 }

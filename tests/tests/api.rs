@@ -1664,17 +1664,26 @@ steps: []
 "#;
     let before = web
         .api(Method::GET, "/api/tasks?status=all", Some(&web.admin), None)
-        .await
-        .json();
+        .await;
+    assert_eq!(before.status, StatusCode::OK);
+    // A draft of a deployed process takes its place: web-case's task now goes to 147.
+    let to_147 = web::CASE_PROCESS.replace(
+        r#"assign: { municipality: "vars.kommune" }"#,
+        r#"assign: { municipality: "'147'" }"#,
+    );
+    assert_ne!(to_147, web::CASE_PROCESS);
     let tried = web
         .api(
             Method::POST,
             "/api/definitions/test",
             Some(&web.designer),
             Some(json!({
-                "files": [{ "path": "drafts/web-draft.yaml", "text": DRAFT }],
+                "files": [
+                    { "path": "drafts/web-draft.yaml", "text": DRAFT },
+                    { "path": "drafts/web-case.yaml", "text": to_147 },
+                ],
                 "scenarios": [
-                    { "path": "drafts/scenarios/holds.yaml", "text": scenario("the call gives a task", "1") },
+                    { "path": "drafts/scenarios/holds.yaml", "text": scenario("the call gives a task", "1").replace("municipality: 101", "municipality: 147") },
                     { "path": "drafts/scenarios/breaks.yaml", "text": scenario("two tasks", "2") },
                     { "path": "drafts/scenarios/disk.yaml", "text": reads_disk },
                 ],
@@ -1696,9 +1705,10 @@ steps: []
     assert!(
         results[1]["failure"]
             .as_str()
-            .is_some_and(|f| f.contains("expect")),
+            .is_some_and(|f| f.contains("expect") && f.contains("expected 2, found 0")),
         "says which expectation: {body}"
     );
+    assert_eq!(body["ok"], false);
     assert!(
         results[2]["failure"]
             .as_str()
@@ -1707,12 +1717,151 @@ steps: []
     );
     let after = web
         .api(Method::GET, "/api/tasks?status=all", Some(&web.admin), None)
+        .await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert_eq!(
+        before.json(),
+        after.json(),
+        "the server's own data is untouched"
+    );
+    // Nothing to run is refused, not a green result that tried nothing.
+    let nothing = web
+        .api(
+            Method::POST,
+            "/api/definitions/test",
+            Some(&web.designer),
+            Some(json!({ "files": [{ "path": "drafts/web-draft.yaml", "text": DRAFT }], "scenarios": [] })),
+        )
+        .await;
+    assert_eq!(
+        nothing.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        nothing.text
+    );
+}
+
+/// A designer keeps drafts as numbered versions of their work on a process, each save
+/// audited; a colleague designer does not see them, an admin sees everyone's; a draft without
+/// files or with a malformed process id is refused at the field.
+async fn drafts_are_kept_per_author_in_versions(backend: Backend) {
+    let web = Web::start(backend).await;
+    let save = |token: String, text: &'static str| {
+        let web = &web;
+        async move {
+            web.api(
+                Method::POST,
+                "/api/drafts",
+                Some(&token),
+                Some(json!({
+                    "process": "web-draft",
+                    "files": [{ "path": "web-draft.yaml", "text": text }],
+                    "note": "første udkast",
+                })),
+            )
+            .await
+        }
+    };
+    let first = save(web.designer.clone(), DRAFT).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(first.json()["version"], 1);
+    assert_eq!(first.json()["author"], "dina");
+    let second = save(web.designer.clone(), "id: broken: [").await;
+    assert_eq!(second.status, StatusCode::CREATED, "a draft may be broken");
+    assert_eq!(second.json()["version"], 2);
+    let (_, colleague) = forlob_web::users::add(
+        &web.state.engine,
+        forlob_web::users::UserSpec {
+            username: "dan".into(),
+            role: "designer".into(),
+            ..Default::default()
+        },
+        &forlob_engine::Actor::system(),
+    )
+    .await
+    .expect("a second designer");
+    let theirs = save(colleague.clone(), DRAFT).await;
+    assert_eq!(theirs.json()["version"], 1, "versions are per author");
+    let list = |token: String| {
+        let web = &web;
+        async move {
+            web.api(
+                Method::GET,
+                "/api/drafts?process=web-draft",
+                Some(&token),
+                None,
+            )
+            .await
+            .json()["drafts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let own = list(web.designer.clone()).await;
+    assert_eq!(
+        own.iter()
+            .map(|d| d["version"].as_i64())
+            .collect::<Vec<_>>(),
+        [Some(2), Some(1)],
+        "newest first, only dina's"
+    );
+    assert_eq!(
+        list(web.admin.clone()).await.len(),
+        3,
+        "an admin sees every author's"
+    );
+    let id = first.json()["id"].as_i64().expect("an id");
+    let one = web
+        .api(
+            Method::GET,
+            &format!("/api/drafts/{id}"),
+            Some(&web.designer),
+            None,
+        )
+        .await;
+    assert_eq!(one.json()["files"][0]["text"], DRAFT);
+    let not_theirs = web
+        .api(
+            Method::GET,
+            &format!("/api/drafts/{id}"),
+            Some(&colleague),
+            None,
+        )
+        .await;
+    assert_eq!(not_theirs.status, StatusCode::NOT_FOUND);
+    let refused = web
+        .api(
+            Method::POST,
+            "/api/drafts",
+            Some(&web.designer),
+            Some(json!({ "process": "Web Draft!", "files": [] })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = &refused.json()["errors"];
+    assert!(
+        fields["process"].is_string() && fields["files"].is_string(),
+        "{fields}"
+    );
+    let saves = web
+        .api(
+            Method::GET,
+            "/api/admin/audit?action=draft.save",
+            Some(&web.admin),
+            None,
+        )
         .await
         .json();
-    assert_eq!(before, after, "the server's own data is untouched");
+    assert_eq!(
+        saves["entries"].as_array().map(Vec::len),
+        Some(3),
+        "{saves}"
+    );
 }
 
 on_both_backends!(
+    drafts_are_kept_per_author_in_versions,
     a_designer_validates_a_draft_against_what_is_deployed,
     a_designer_runs_scenarios_against_a_draft,
     an_admin_restarts_instances_after_a_release_with_a_dry_run_first,

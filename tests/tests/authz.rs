@@ -72,6 +72,9 @@ const API: &[(&str, &str)] = &[
     ("POST /api/admin/releases/impact", "- x x x x x o x"),
     ("POST /api/definitions/validate", "- x x x o x o x"),
     ("POST /api/definitions/test", "- x x x o x o x"),
+    ("POST /api/drafts", "- x x x o x o x"),
+    ("GET /api/drafts", "- x x x o x o x"),
+    ("GET /api/drafts/{id}", "- x x x o x o x"),
     ("GET /api/admin/dead-letters", "- x x x x x o x"),
     ("GET /api/admin/dead-letters/{id}", "- x x x x x o x"),
     (

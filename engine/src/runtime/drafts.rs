@@ -3,10 +3,88 @@
 //! throw-away in-memory database with the manual clock. Nothing here touches the engine's
 //! own database.
 
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
 use super::Engine;
+use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::{self, Diagnostic, SourceFile};
-use crate::error::Result;
+use crate::error::{EngineError, Result, TransitionError};
+use crate::form::FieldErrors;
+use crate::instance::Actor;
+use crate::message::{Code, Message};
 use crate::scenario::{self, ScenarioResult};
+use crate::store::drafts as store;
+
+/// At most this many files in a draft, or in one check of one: a release, not a repository.
+pub const MAX_DRAFT_FILES: usize = 100;
+
+/// The most characters of one definition file in a draft (the largest shipped is ~8,000).
+const MAX_FILE_CHARS: usize = 500_000;
+
+/// At most this many scenarios in one try of a draft.
+pub const MAX_DRAFT_SCENARIOS: usize = 50;
+
+/// How long one scenario may run, and all of one try together: a scenario that advances its
+/// clock through years of due work is stopped rather than holding a core.
+const SCENARIO_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+const TRY_TIME: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// One try of a draft at a time on this node: scenarios are CPU work in the server process,
+/// and a second try waits rather than halving both.
+static TRIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// A designer's draft of a process: one numbered version of their work on it.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub id: i64,
+    pub process_id: String,
+    pub author: String,
+    /// 1, 2, ... per author and process.
+    pub version: i32,
+    pub files: Vec<SourceFile>,
+    pub note: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<store::DraftRow> for Draft {
+    type Error = EngineError;
+
+    fn try_from(row: store::DraftRow) -> Result<Self> {
+        let unreadable = |why: String| {
+            EngineError::from(sea_orm::DbErr::Custom(format!(
+                "draft {} has unreadable files: {why}",
+                row.id
+            )))
+        };
+        let stored: Vec<Value> =
+            serde_json::from_str(&row.files).map_err(|e| unreadable(e.to_string()))?;
+        let text = |f: &Value, k: &str| {
+            f.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| unreadable(format!("a file without `{k}`")))
+        };
+        let files = stored
+            .iter()
+            .map(|f| {
+                Ok(SourceFile {
+                    path: text(f, "path")?,
+                    text: text(f, "text")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            id: row.id,
+            process_id: row.process_id,
+            author: row.author,
+            version: row.version,
+            files,
+            note: row.note,
+            created_at: row.created_at,
+        })
+    }
+}
 
 /// What a draft's validation found.
 #[derive(Debug, Clone)]
@@ -35,6 +113,115 @@ pub struct DraftTest {
 }
 
 impl Engine {
+    /// Saves the next version of `actor`'s draft of `process_id`, audited (`draft.save`) in
+    /// the same transaction. Nothing is validated beyond the limits: a draft may be broken,
+    /// that is what drafts are for.
+    pub async fn save_draft(
+        &self,
+        process_id: &str,
+        files: &[SourceFile],
+        note: &str,
+        actor: &Actor,
+    ) -> Result<Draft> {
+        let limits = &self.options.text_limits;
+        let mut errors = FieldErrors::new();
+        let id = process_id.trim();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            let shown: String = id.chars().take(60).collect();
+            errors.insert(
+                "process".into(),
+                Message::new(Code::NOT_A_PROCESS_ID).with("value", shown),
+            );
+        }
+        crate::limits::check(&mut errors, "process", id, limits.name);
+        crate::limits::check(&mut errors, "note", note, limits.reason);
+        if files.is_empty() {
+            errors.insert("files".into(), Message::new(Code::DRAFT_WITHOUT_FILES));
+        } else if files.len() > MAX_DRAFT_FILES {
+            errors.insert(
+                "files".into(),
+                Message::new(Code::TOO_MANY_FILES).with("max", MAX_DRAFT_FILES),
+            );
+        }
+        for (i, file) in files.iter().enumerate() {
+            crate::limits::check(
+                &mut errors,
+                &format!("files.{i}.path"),
+                &file.path,
+                limits.name,
+            );
+            crate::limits::check(
+                &mut errors,
+                &format!("files.{i}.text"),
+                &file.text,
+                MAX_FILE_CHARS,
+            );
+        }
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(errors));
+        }
+        let stored = json!(
+            files
+                .iter()
+                .map(|f| json!({ "path": f.path, "text": f.text }))
+                .collect::<Vec<_>>()
+        )
+        .to_string();
+        let now = self.clock.now();
+        let (author, id, note) = (actor.id.clone(), id.to_owned(), note.trim().to_owned());
+        let saved = self
+            .recorded(
+                actor,
+                |conn| {
+                    Box::pin(async move {
+                        Ok(store::insert_draft(conn, &id, &author, &stored, &note, now).await?)
+                    })
+                },
+                |saved| {
+                    saved.as_ref().map(|row| {
+                        AuditRecord::new(AuditAction::DraftSave)
+                            .target(row.id)
+                            .detail(json!({ "process": row.process_id, "version": row.version, "files": files.len() }))
+                    })
+                },
+            )
+            .await?;
+        let row = saved.ok_or_else(|| {
+            TransitionError::Raced(format!(
+                "another version of your draft of `{process_id}` was saved at the same moment; save again"
+            ))
+        })?;
+        Draft::try_from(row)
+    }
+
+    /// Drafts, newest first: a designer's own, every author's for an admin; of one process
+    /// when given.
+    pub async fn drafts(
+        &self,
+        process_id: Option<&str>,
+        actor: &Actor,
+        limit: u64,
+    ) -> Result<Vec<Draft>> {
+        let author = (!actor.sees_all()).then_some(actor.id.as_str());
+        store::drafts(&self.db, author, process_id, limit)
+            .await?
+            .into_iter()
+            .map(Draft::try_from)
+            .collect()
+    }
+
+    /// One draft: a designer's own (another's is not found), any for an admin.
+    pub async fn draft(&self, id: i64, actor: &Actor) -> Result<Draft> {
+        match store::draft_by_id(&self.db, id).await? {
+            Some(row) if actor.sees_all() || row.author == actor.id => Draft::try_from(row),
+            _ => Err(EngineError::not_found("draft", id)),
+        }
+    }
+
     /// Validates `files` as one release would be: references to other processes resolve
     /// against these files and what is deployed.
     pub async fn check_draft(&self, files: &[SourceFile]) -> Result<DraftCheck> {
@@ -75,9 +262,34 @@ impl Engine {
             .collect();
         release.extend(files.iter().cloned());
         let sent: Vec<SourceFile> = files.iter().chain(scenarios).cloned().collect();
+        let _turn = TRIES
+            .acquire()
+            .await
+            .map_err(|e| EngineError::from(sea_orm::DbErr::Custom(e.to_string())))?;
+        let started = std::time::Instant::now();
         let mut results = Vec::with_capacity(scenarios.len());
         for file in scenarios {
-            results.push(scenario::run_sent(file, &release, &self.registry, &sent).await);
+            let left = TRY_TIME.saturating_sub(started.elapsed());
+            let run = scenario::run_sent(file, &release, &self.registry, &sent);
+            let result = match tokio::time::timeout(left.min(SCENARIO_TIME), run).await {
+                Ok(result) => result,
+                Err(_) => ScenarioResult {
+                    file: file.path.clone(),
+                    name: file.path.clone(),
+                    failure: Some(if left < SCENARIO_TIME {
+                        format!(
+                            "not finished: the try's {} s were up; send fewer scenarios at once",
+                            TRY_TIME.as_secs()
+                        )
+                    } else {
+                        format!(
+                            "stopped after {} s; a scenario that long is doing more than it says",
+                            SCENARIO_TIME.as_secs()
+                        )
+                    }),
+                },
+            };
+            results.push(result);
         }
         Ok(DraftTest { check, results })
     }

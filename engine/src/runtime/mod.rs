@@ -37,7 +37,9 @@ use sea_orm::{
 };
 
 pub use catalog::{Catalog, DeployOutcome, Placement};
-pub use drafts::{DraftCheck, DraftProcess, DraftTest, check_files};
+pub use drafts::{
+    Draft, DraftCheck, DraftProcess, DraftTest, MAX_DRAFT_FILES, MAX_DRAFT_SCENARIOS, check_files,
+};
 pub use execute::BoxFuture;
 pub use impact::{DefinitionImpact, ImpactGroup};
 pub use messages::{InboundMessage, MessageOutcome};

@@ -363,6 +363,24 @@ pub mod job_run_detail {
     no_relations!();
 }
 
+pub mod draft {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "drafts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub process_id: String,
+        pub author: String,
+        pub version: i32,
+        pub files: String,
+        pub note: String,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
 pub mod migration {
     use sea_orm::entity::prelude::*;
 

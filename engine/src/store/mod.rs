@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod bulk;
+pub mod drafts;
 mod entities;
 mod incidents;
 pub mod jobs;

@@ -379,11 +379,14 @@ fn validate(paths: &[PathBuf], explain: bool, format: Format) -> anyhow::Result<
         }
         files
     };
-    // Given files may call the package's other processes: those resolve against what ships.
+    // Given files may call the package's other processes: those resolve against what ships,
+    // when the package's folder is there (an installed binary may have none).
     let known: Vec<String> = if paths.is_empty() {
         Vec::new()
     } else {
-        definition::load_set(&shipped_definitions(None, true)?, &registry())
+        shipped_definitions(None, false)
+            .ok()
+            .and_then(|shipped| definition::load_set(&shipped, &registry()).ok())
             .map(|defs| defs.into_iter().map(|d| d.id).collect())
             .unwrap_or_default()
     };

@@ -1,30 +1,32 @@
 //! Drafts of process definitions, for designers' editors, CI and the workbench page:
-//! validate them against what is deployed, and run scenarios against them on a throw-away
-//! database. Nothing here is deployed or stored.
+//! validate them against what is deployed, run scenarios against them on a throw-away
+//! database, and keep them as numbered versions per author. Nothing here is deployed.
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::definition::{Diagnostic, SourceFile};
+use forlob_engine::message::{Code, Message};
+use forlob_engine::runtime::{Draft, MAX_DRAFT_FILES, MAX_DRAFT_SCENARIOS};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::Json;
 use super::releases::DefinitionFile;
+use super::{Json, Path, Query};
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::state::AppState;
 
 const DESIGNERS: &[Role] = &[Role::Designer, Role::Admin];
 
-/// At most this many definition files and scenario files in one request: a release, not a
-/// repository.
-const MAX_FILES: usize = 100;
-
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(validate_definitions))
         .routes(routes!(test_definitions))
+        .routes(routes!(save_draft, list_drafts))
+        .routes(routes!(get_draft))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -117,6 +119,8 @@ pub(crate) struct ScenarioResultView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TestView {
+    /// The draft is valid and every scenario passed: what CI checks.
+    pub ok: bool,
     /// The draft's validation; scenarios run only when it is valid.
     pub validation: ValidationView,
     pub passed: usize,
@@ -124,12 +128,30 @@ pub(crate) struct TestView {
     pub results: Vec<ScenarioResultView>,
 }
 
-fn sources(files: Vec<DefinitionFile>, field: &str) -> Result<Vec<SourceFile>> {
-    if files.len() > MAX_FILES {
-        return Err(AppError::invalid([(
-            field,
-            format!("at most {MAX_FILES} files in one request"),
-        )]));
+/// The files of a request, at most `max`, each with a path (as `file:line:col` names it).
+fn sources(
+    state: &AppState,
+    files: Vec<DefinitionFile>,
+    field: &str,
+    max: usize,
+) -> Result<Vec<SourceFile>> {
+    let mut errors = forlob_engine::form::FieldErrors::new();
+    if files.len() > max {
+        errors.insert(
+            field.to_owned(),
+            Message::new(Code::TOO_MANY_FILES).with("max", max),
+        );
+    }
+    for (i, file) in files.iter().enumerate() {
+        let at = format!("{field}.{i}.path");
+        if file.path.trim().is_empty() {
+            errors.insert(at, Message::new(Code::REQUIRED));
+        } else {
+            forlob_engine::limits::check(&mut errors, &at, &file.path, state.engine.limits().name);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::fields(errors));
     }
     Ok(files
         .into_iter()
@@ -152,7 +174,7 @@ async fn validate_definitions(
     Json(request): Json<ValidateRequest>,
 ) -> Result<Json<ValidationView>> {
     caller.require(DESIGNERS)?;
-    let files = sources(request.files, "files")?;
+    let files = sources(&state, request.files, "files", MAX_DRAFT_FILES)?;
     Ok(Json(state.engine.check_draft(&files).await?.into()))
 }
 
@@ -168,8 +190,14 @@ async fn test_definitions(
     Json(request): Json<TestRequest>,
 ) -> Result<Json<TestView>> {
     caller.require(DESIGNERS)?;
-    let files = sources(request.files, "files")?;
-    let scenarios = sources(request.scenarios, "scenarios")?;
+    let files = sources(&state, request.files, "files", MAX_DRAFT_FILES)?;
+    let scenarios = sources(&state, request.scenarios, "scenarios", MAX_DRAFT_SCENARIOS)?;
+    // Nothing to run would be a green result that tried nothing.
+    if scenarios.is_empty() {
+        return Err(AppError::fields(
+            [("scenarios".to_owned(), Message::new(Code::SCENARIOS_NEEDED))].into(),
+        ));
+    }
     let tried = state.engine.test_draft(&files, &scenarios).await?;
     let results: Vec<ScenarioResultView> = tried
         .results
@@ -182,10 +210,158 @@ async fn test_definitions(
         })
         .collect();
     let passed = results.iter().filter(|r| r.passed).count();
+    let validation = ValidationView::from(tried.check);
     Ok(Json(TestView {
-        validation: tried.check.into(),
+        ok: validation.valid && passed == results.len(),
+        validation,
         passed,
         failed: results.len() - passed,
         results,
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewDraft {
+    /// The process the draft is of (a new one's id, or a deployed one's).
+    pub process: String,
+    pub files: Vec<DefinitionFile>,
+    /// What changed, for the admin who deploys it.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A stored draft: one version of an author's work on a process.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DraftView {
+    pub id: i64,
+    pub process: String,
+    pub author: String,
+    /// 1, 2, ... per author and process.
+    pub version: i32,
+    pub note: String,
+    pub created_at: DateTime<Utc>,
+    pub files: Vec<DraftFileView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DraftFileView {
+    pub path: String,
+    pub text: String,
+}
+
+impl From<Draft> for DraftView {
+    fn from(d: Draft) -> Self {
+        Self {
+            id: d.id,
+            process: d.process_id,
+            author: d.author,
+            version: d.version,
+            note: d.note,
+            created_at: d.created_at,
+            files: d
+                .files
+                .into_iter()
+                .map(|f| DraftFileView {
+                    path: f.path,
+                    text: f.text,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DraftQuery {
+    /// Only drafts of this process.
+    pub process: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DraftList {
+    /// Newest first: a designer's own, everyone's for an admin (at most 200), without their
+    /// texts (`GET /api/drafts/{id}` has them).
+    pub drafts: Vec<DraftSummaryView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DraftSummaryView {
+    pub id: i64,
+    pub process: String,
+    pub author: String,
+    pub version: i32,
+    pub note: String,
+    pub created_at: DateTime<Utc>,
+    /// The paths of its files.
+    pub files: Vec<String>,
+}
+
+impl From<Draft> for DraftSummaryView {
+    fn from(d: Draft) -> Self {
+        Self {
+            id: d.id,
+            process: d.process_id,
+            author: d.author,
+            version: d.version,
+            note: d.note,
+            created_at: d.created_at,
+            files: d.files.into_iter().map(|f| f.path).collect(),
+        }
+    }
+}
+
+/// Saves a draft as the next version of the caller's work on the process (audited as
+/// `draft.save`). A draft may be invalid: it is stored, never run.
+#[utoipa::path(post, path = "/drafts", tag = "definitions", request_body = NewDraft,
+    responses((status = 201, body = DraftView), (status = 403, body = ErrorBody),
+        (status = 409, description = "another version was saved at the same moment", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn save_draft(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<NewDraft>,
+) -> Result<(StatusCode, Json<DraftView>)> {
+    caller.require(DESIGNERS)?;
+    let files = sources(&state, request.files, "files", MAX_DRAFT_FILES)?;
+    let saved = state
+        .engine
+        .save_draft(&request.process, &files, &request.note, &caller.actor())
+        .await?;
+    Ok((StatusCode::CREATED, Json(saved.into())))
+}
+
+/// Drafts, newest first: the caller's own (a designer) or everyone's (an admin).
+#[utoipa::path(get, path = "/drafts", tag = "definitions", params(DraftQuery),
+    responses((status = 200, body = DraftList), (status = 403, body = ErrorBody)))]
+async fn list_drafts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<DraftQuery>,
+) -> Result<Json<DraftList>> {
+    caller.require(DESIGNERS)?;
+    super::check_filters(
+        [("process", query.process.as_deref())],
+        state.engine.limits().query,
+    )?;
+    let drafts = state
+        .engine
+        .drafts(query.process.as_deref(), &caller.actor(), 200)
+        .await?;
+    Ok(Json(DraftList {
+        drafts: drafts.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// One draft with its files; another designer's is not found.
+#[utoipa::path(get, path = "/drafts/{id}", tag = "definitions", params(("id" = i64, Path)),
+    responses((status = 200, body = DraftView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_draft(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<DraftView>> {
+    caller.require(DESIGNERS)?;
+    Ok(Json(state.engine.draft(id, &caller.actor()).await?.into()))
 }
