@@ -3,7 +3,5 @@
 # there yet, then `forlob serve` on ./forlob.db with demo data. Extra arguments go to serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -d web/assets/node_modules ]; then
-  npm ci --prefix web/assets --no-audit --no-fund
-fi
+bash scripts/assets.sh
 exec cargo run --release -- serve "$@"

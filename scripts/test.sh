@@ -9,10 +9,9 @@ if [ -z "${FORLOB_TEST_POSTGRES:-}" ]; then
   echo "*** e.g. export FORLOB_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test                      ***"
 fi
 
-# The browser assets the UI serves (htmx, mermaid, swagger-ui-dist), pinned in the lock file.
-if [ ! -d web/assets/node_modules ]; then
-  npm ci --prefix web/assets --no-audit --no-fund
-fi
+# The browser assets the UI serves (htmx, mermaid, swagger-ui-dist, CodeMirror) and the
+# workbench's editor bundled from them (scripts/assets.sh).
+bash scripts/assets.sh
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   echo "*** chromium/chromedriver not found: browser tests will be SKIPPED (apt-get install chromium chromium-driver) ***"
 fi

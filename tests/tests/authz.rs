@@ -127,6 +127,7 @@ const PAGES: &[(&str, &str)] = &[
     ("GET /folkbokforing/persons", "- o o x x x o x"),
     ("GET /designer", "- x x x o x o x"),
     ("GET /designer/processes/{id}", "- x x x o x o x"),
+    ("GET /designer/workbench", "- x x x o x o x"),
     ("GET /admin/audit", "- x x x x o o x"),
     ("GET /admin/audit.csv", "- x x x x o o x"),
     ("GET /admin/instances", "- x x x x x o x"),

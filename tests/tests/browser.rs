@@ -25,8 +25,8 @@ use serde_json::json;
 
 use fixtures::{JENS, a_week_of_work, application, instance_now, site, start};
 use harness::{
-    Browser, click, count, element, fill, focused, on_path, press, screenshot, sign_in, text_of,
-    texts, until,
+    Browser, chord, click, count, element, fill, focused, on_path, press, screenshot, sign_in,
+    text_of, texts, until,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,6 +471,76 @@ async fn a_caseworker_takes_over_a_colleagues_task_and_keeps_her_input_when_beat
                 Some("Bevilget efter samtale."),
                 "what anna typed is still there"
             );
+        })
+        .await;
+}
+
+/// A designer edits a deployed process in the workbench: the server checks it while she
+/// types, a typo is marked at its line and column and named in the list, fixing it brings
+/// the diagram back, and "Gem kladde" keeps it as version 1 of her draft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
+    let Some(browser) =
+        Browser::launch("a_designer_edits_a_process_in_the_workbench_and_saves_a_draft").await
+    else {
+        return;
+    };
+    let site = site(Arc::new(AtomicBool::new(true))).await;
+    let engine = site.engine.clone();
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "dina").await;
+            c.goto(&site.url("/designer/processes/flyttehjaelp"))
+                .await
+                .expect("the process page loads");
+            click(&c, "#open-workbench").await;
+            until(&c, "document.querySelector('#workbench-diagram svg') !== null").await;
+            assert_eq!(
+                text_of(&c, "#workbench-status").await,
+                "Definitionen er gyldig."
+            );
+            // A typo at the start of the second line, `title:`.
+            click(&c, ".cm-content").await;
+            chord(&c, Key::Control, Key::Home).await;
+            press(&c, Key::Down).await;
+            c.active_element()
+                .await
+                .expect("the editor has the focus")
+                .send_keys("x")
+                .await
+                .expect("a typo is typed");
+            until(&c, "document.querySelectorAll('#workbench-problems li').length > 0").await;
+            let problems = texts(&c, "#workbench-problems li").await;
+            assert!(
+                problems.iter().any(|p| p.starts_with("2:1 ") && p.contains("xtitle")),
+                "{problems:?}"
+            );
+            assert!(count(&c, ".cm-lint-marker-error").await > 0, "marked in the margin");
+            assert!(text_of(&c, "#workbench-status").await.contains("problem"));
+            screenshot(&c, "workbench.png").await;
+            press(&c, Key::Backspace).await;
+            until(&c, "document.querySelectorAll('#workbench-problems li').length === 0").await;
+            until(&c, "document.querySelector('#workbench-status').textContent === 'Definitionen er gyldig.'").await;
+            fill(&c, "#workbench-note", "Ingen ændring endnu").await;
+            click(&c, "#workbench-save").await;
+            until(&c, "document.querySelector('#workbench-saved').textContent !== ''").await;
+            assert_eq!(
+                text_of(&c, "#workbench-saved").await,
+                "Kladden er gemt som version 1."
+            );
+            let dina = forlob_engine::Actor {
+                id: "dina".into(),
+                municipality: None,
+                role: "designer".into(),
+                via: forlob_engine::Via::Page,
+            };
+            let drafts = engine
+                .drafts(Some("flyttehjaelp"), &dina, 10)
+                .await
+                .expect("the drafts");
+            assert_eq!(drafts.len(), 1);
+            assert_eq!(drafts[0].note, "Ingen ændring endnu");
+            assert!(drafts[0].files[0].text.contains("id: flyttehjaelp"));
         })
         .await;
 }

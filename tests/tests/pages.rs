@@ -2086,6 +2086,8 @@ async fn every_page_in_danish_shows_no_english(backend: Backend) {
         "/admin/audit".to_owned(),
         "/designer".to_owned(),
         "/designer/processes/web-case".to_owned(),
+        "/designer/workbench?process=web-case".to_owned(),
+        "/designer/workbench".to_owned(),
     ] {
         shown.push((format!("admin {path}"), admin.get(&path).await));
     }

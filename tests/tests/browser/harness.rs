@@ -422,6 +422,20 @@ pub(crate) async fn press(c: &Client, key: Key) {
     c.perform_actions(keys).await.expect("keys can be pressed");
 }
 
+/// Presses `key` while `modifier` is held (Ctrl+Home), on whatever has the focus.
+pub(crate) async fn chord(c: &Client, modifier: Key, key: Key) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down {
+            value: modifier.into(),
+        })
+        .then(KeyAction::Down { value: key.into() })
+        .then(KeyAction::Up { value: key.into() })
+        .then(KeyAction::Up {
+            value: modifier.into(),
+        });
+    c.perform_actions(keys).await.expect("keys can be pressed");
+}
+
 /// A short description of the focused element: its id, else its tag and text.
 pub(crate) async fn focused(c: &Client) -> String {
     c.execute(

@@ -1,8 +1,9 @@
 //! The designer's pages: deployed definitions and their versions, the YAML source, the
-//! validation result of the deployed set, and the Mermaid diagram rendered in the browser.
+//! validation result of the deployed set, the Mermaid diagram rendered in the browser, and
+//! the workbench where a definition is edited as a draft, checked while typed and saved.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use forlob_engine::Role;
@@ -18,6 +19,55 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/designer", get(list))
         .route("/designer/processes/{id}", get(process))
+        .route("/designer/workbench", get(workbench))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkbenchQuery {
+    /// A deployed process to start from; none: a new one.
+    process: Option<String>,
+}
+
+/// A new process as the workbench starts it: the smallest valid definition.
+const NEW_PROCESS: &str = "id: ny-proces\ntitle: Ny proces\nsubject: person\ninitial: start\nstates:\n  start:\n    next: slut\n  slut: { end: true }\n";
+
+/// The workbench: the process's newest deployed YAML (or a new one) in the editor, checked
+/// by the server while the designer types, its diagram beside it, saved as a draft.
+async fn workbench(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Query(query): Query<WorkbenchQuery>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Designer, Role::Admin])?;
+    let (id, text, title) = match query.process.as_deref().filter(|p| !p.is_empty()) {
+        Some(asked) => {
+            let (_, def) =
+                state.engine.catalog().latest(asked).ok_or_else(|| {
+                    AppError::not_found(format!("no process `{asked}` is deployed"))
+                })?;
+            (def.id.clone(), def.source.clone(), def.title.clone())
+        }
+        None => (
+            "ny-proces".to_owned(),
+            NEW_PROCESS.to_owned(),
+            state.ui.text(chrome.lang, "workbench.new"),
+        ),
+    };
+    let page_title = format!(
+        "{} · {title}",
+        state.ui.text(chrome.lang, "workbench.title")
+    );
+    let data = json!({
+        "process": id,
+        "process_title": title,
+        "path": format!("{id}.yaml"),
+        "text": text,
+    });
+    Ok(state
+        .ui
+        .page("designer_workbench", &chrome, &page_title, data)?
+        .into_response())
 }
 
 async fn list(

@@ -592,8 +592,9 @@ fn content_type(file: &str) -> &'static str {
     }
 }
 
-/// Only these npm packages' files are served, from where `npm ci` installed them.
-const ASSET_PACKAGES: &[&str] = &["htmx.org", "mermaid", "swagger-ui-dist"];
+/// Only these npm packages' files are served, from where `npm ci` installed them, and the
+/// workbench's editor that `npm run build` bundles from CodeMirror (scripts/assets.sh).
+const ASSET_PACKAGES: &[&str] = &["htmx.org", "mermaid", "swagger-ui-dist", "forlob-workbench"];
 
 async fn asset_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let allowed = ASSET_PACKAGES
@@ -602,7 +603,7 @@ async fn asset_file(State(state): State<AppState>, Path(file): Path<String>) -> 
         && !file.split('/').any(|part| part == ".." || part.is_empty());
     let Some(dir) = state.settings.assets_dir.as_ref().filter(|_| allowed) else {
         return AppError::not_found(format!(
-            "no asset {file}; the browser assets are installed by `npm ci --prefix web/assets`"
+            "no asset {file}; the browser assets are installed by `bash scripts/assets.sh`"
         ))
         .into_response();
     };
