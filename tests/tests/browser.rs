@@ -499,7 +499,8 @@ async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
                 text_of(&c, "#workbench-status").await,
                 "Definitionen er gyldig."
             );
-            // A typo at the start of the second line, `title:`.
+            // The source starts with an empty line (kept as written): a typo at the start of
+            // the second, `id: flyttehjaelp`.
             click(&c, ".cm-content").await;
             chord(&c, Key::Control, Key::Home).await;
             press(&c, Key::Down).await;
@@ -512,15 +513,31 @@ async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
             until(&c, "document.querySelectorAll('#workbench-problems li').length > 0").await;
             let problems = texts(&c, "#workbench-problems li").await;
             assert!(
-                problems.iter().any(|p| p.starts_with("2:1 ") && p.contains("xtitle")),
+                problems.iter().any(|p| p.starts_with("2:1 ") && p.contains("xid")),
                 "{problems:?}"
             );
             assert!(count(&c, ".cm-lint-marker-error").await > 0, "marked in the margin");
+            // Marked on the word, in the second line of the editor.
+            let marked = c
+                .execute(
+                    "const m = document.querySelector('.cm-lintRange-error'); \
+                     return m ? [m.textContent, [...document.querySelectorAll('.cm-line')].indexOf(m.closest('.cm-line'))] : null;",
+                    vec![],
+                )
+                .await
+                .expect("a script runs");
+            assert_eq!(marked, json!(["xid", 1]), "the typo's word, on line 2");
+            assert_eq!(
+                count(&c, "#workbench-diagram svg").await,
+                0,
+                "no diagram of text that is not valid"
+            );
             assert!(text_of(&c, "#workbench-status").await.contains("problem"));
             screenshot(&c, "workbench.png").await;
             press(&c, Key::Backspace).await;
             until(&c, "document.querySelectorAll('#workbench-problems li').length === 0").await;
             until(&c, "document.querySelector('#workbench-status').textContent === 'Definitionen er gyldig.'").await;
+            until(&c, "document.querySelector('#workbench-diagram svg') !== null").await;
             fill(&c, "#workbench-note", "Ingen ændring endnu").await;
             click(&c, "#workbench-save").await;
             until(&c, "document.querySelector('#workbench-saved').textContent !== ''").await;
@@ -540,7 +557,9 @@ async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
                 .expect("the drafts");
             assert_eq!(drafts.len(), 1);
             assert_eq!(drafts[0].note, "Ingen ændring endnu");
-            assert!(drafts[0].files[0].text.contains("id: flyttehjaelp"));
+            assert!(drafts[0].files[0].text.contains("\nid: flyttehjaelp"));
+            assert!(!drafts[0].files[0].text.contains("xid"), "saved as fixed");
+            assert_eq!(drafts[0].process_id, "flyttehjaelp");
         })
         .await;
 }

@@ -40,7 +40,7 @@ pub struct Config {
     /// Deploy the engine's demo processes (`demo-*`) at start (`serve --demo`); never on a
     /// production database, since anyone may start them.
     pub demo_processes: bool,
-    /// Where `npm ci --prefix web/assets` installed the browser assets (`node_modules`);
+    /// Where `scripts/assets.sh` installed the browser assets (`node_modules`);
     /// default `web/assets/node_modules` of the source tree, or `./node_modules`.
     pub assets_dir: Option<PathBuf>,
     /// Mark the session cookie `Secure`; set it when users reach forlob over HTTPS.

@@ -30,7 +30,7 @@ use crate::support::{TestApp, TestDb};
 /// the first Mermaid render compiles a few megabytes of JavaScript.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
-/// Where `npm ci --prefix web/assets` puts htmx, mermaid and swagger-ui.
+/// Where `scripts/assets.sh` puts htmx, mermaid, swagger-ui and the workbench's bundle.
 const ASSETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/assets/node_modules");
 
 const SCREENSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots");
@@ -220,9 +220,13 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
             ));
         }
     }
-    if !Path::new(ASSETS).join("htmx.org").is_dir() {
+    if !Path::new(ASSETS).join("htmx.org").is_dir()
+        || !Path::new(ASSETS)
+            .join("forlob-workbench/workbench.js")
+            .is_file()
+    {
         missing.push(format!(
-            "the npm assets are not in {ASSETS} (npm ci --prefix web/assets)"
+            "the npm assets are not in {ASSETS} (bash scripts/assets.sh)"
         ));
     }
     if missing.is_empty() {

@@ -1,8 +1,9 @@
 // The designer workbench: a process definition in CodeMirror, checked by the server while the
 // designer types (POST /api/definitions/validate, 400 ms after the last key), with each
-// problem at its line and column, the draft's diagram beside it, and "Gem kladde" keeping
-// it as the next version of the designer's draft (POST /api/drafts). Bundled by esbuild
-// during set-up (`npm run build`); mermaid is loaded from the assets as the other pages do.
+// problem at its line and column, the valid draft's diagram beside it, and "Gem kladde"
+// keeping it as the next version of the designer's draft (POST /api/drafts). Bundled by
+// esbuild during set-up (`npm run build`); mermaid is loaded from the assets as the other
+// pages do.
 
 import { EditorView, basicSetup } from "codemirror";
 import { yaml } from "@codemirror/lang-yaml";
@@ -10,34 +11,51 @@ import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 
 const root = document.getElementById("workbench");
 const source = document.getElementById("workbench-source");
-const path = root.dataset.path;
-const process = root.dataset.process;
 const csrf = root.dataset.csrf;
 const problems = document.getElementById("workbench-problems");
 const status = document.getElementById("workbench-status");
 const diagram = document.getElementById("workbench-diagram");
 const saved = document.getElementById("workbench-saved");
+const saveButton = document.getElementById("workbench-save");
+const text = (name) => root.dataset[name];
 
+// The process the draft is of: the page's, until a valid draft names another id.
+let process = root.dataset.process;
+
+// A JSON request; a network failure or an answer that is not JSON is `{ ok: false }`.
 async function post(url, body) {
-  const answer = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  const json = await answer.json().catch(() => ({}));
-  return { ok: answer.ok, status: answer.status, json };
+  try {
+    const answer = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    const json = await answer.json().catch(() => ({}));
+    return { ok: answer.ok, status: answer.status, json };
+  } catch {
+    return { ok: false, status: 0, json: {} };
+  }
+}
+
+// What to tell the designer when a request failed: signed out, or try again.
+function failure(status) {
+  return status === 401 ? text("textSignedOut") : text("textUnchecked");
 }
 
 let mermaid = null;
 let drawn = 0;
-async function draw(text) {
-  mermaid ??= (await import("/assets/mermaid/dist/mermaid.esm.min.mjs")).default;
-  mermaid.initialize({ startOnLoad: false, securityLevel: "strict" });
-  drawn += 1;
-  const { svg } = await mermaid.render(`workbench-graph-${drawn}`, text);
-  diagram.innerHTML = svg;
-  diagram.dataset.drawn = String(drawn);
+async function draw(graph) {
+  try {
+    mermaid ??= (await import("/assets/mermaid/dist/mermaid.esm.min.mjs")).default;
+    mermaid.initialize({ startOnLoad: false, securityLevel: "strict" });
+    drawn += 1;
+    const { svg } = await mermaid.render(`workbench-graph-${drawn}`, graph);
+    diagram.innerHTML = svg;
+    diagram.dataset.drawn = String(drawn);
+  } catch {
+    diagram.textContent = text("textNoDiagram");
+  }
 }
 
 // Offsets of a 1-based line and column in the document, clamped to it.
@@ -54,31 +72,46 @@ function show(found) {
       return item;
     }),
   );
-  status.textContent = found.length ? root.dataset.textInvalid.replace("{n}", found.length) : root.dataset.textValid;
+  const said = found.length ? text("textInvalid").replace("{n}", found.length) : text("textValid");
+  // Said again only when it changed: a screen reader is not told the same after every pause.
+  if (status.textContent !== said) {
+    status.textContent = said;
+  }
   status.className = found.length ? "flash error" : "flash ok";
 }
 
 const check = linter(
   async (view) => {
-    const text = view.state.doc.toString();
-    const { ok, json } = await post("/api/definitions/validate", { files: [{ path, text }] });
+    const doc = view.state.doc;
+    const { ok, status: code, json } = await post("/api/definitions/validate", {
+      files: [{ path: `${process}.yaml`, text: doc.toString() }],
+    });
+    // A newer check is on its way: this answer is about text that is gone.
+    if (view.state.doc !== doc) {
+      return [];
+    }
     if (!ok) {
-      status.textContent = root.dataset.textUnchecked;
+      status.textContent = failure(code);
       status.className = "flash warn";
       return [];
     }
-    // Only this file's problems are shown here; a draft is one file.
-    const found = json.diagnostics.filter((d) => d.path === path);
+    const found = json.diagnostics;
     show(found);
     if (json.valid && json.processes.length) {
-      await draw(json.processes[0].diagram);
+      process = json.processes[0].id;
+      draw(json.processes[0].diagram);
+    } else {
+      // The diagram of an invalid draft would be of text that is no longer there.
+      diagram.textContent = text("textNoDiagram");
     }
     return found.map((d) => {
-      const from = offset(view.state.doc, d.line, d.column);
-      const to = Math.min(view.state.doc.lineAt(from).to, from + 1) || from;
+      const from = offset(doc, d.line, d.column);
+      // The rest of the word the problem starts at, at least one character.
+      const line = doc.lineAt(from);
+      const word = /^[\w-]*/.exec(line.text.slice(from - line.from))[0].length;
       return {
         from,
-        to: Math.max(to, from),
+        to: Math.min(from + Math.max(word, 1), line.to),
         severity: "error",
         message: d.hint ? `${d.message}\n${d.hint}` : d.message,
         source: d.code,
@@ -90,18 +123,29 @@ const check = linter(
 
 const view = new EditorView({
   doc: source.value,
-  extensions: [basicSetup, yaml(), lintGutter(), check, EditorView.lineWrapping],
+  extensions: [
+    basicSetup,
+    yaml(),
+    lintGutter(),
+    check,
+    EditorView.lineWrapping,
+    EditorView.contentAttributes.of({ "aria-labelledby": "editor-title" }),
+  ],
   parent: document.getElementById("workbench-editor"),
 });
 source.hidden = true;
 forceLinting(view);
 
-document.getElementById("workbench-save").addEventListener("click", async () => {
+saveButton.addEventListener("click", async () => {
+  saveButton.disabled = true;
   const note = document.getElementById("workbench-note").value;
-  const text = view.state.doc.toString();
-  const { ok, json } = await post("/api/drafts", { process, files: [{ path, text }], note });
+  const files = [{ path: `${process}.yaml`, text: view.state.doc.toString() }];
+  const { ok, status: code, json } = await post("/api/drafts", { process, files, note });
+  saveButton.disabled = false;
   saved.className = ok ? "flash ok" : "flash error";
   saved.textContent = ok
-    ? root.dataset.textSaved.replace("{version}", json.version)
-    : root.dataset.textNotSaved.replace("{why}", Object.values(json.errors ?? {}).join("; ") || json.message || "");
+    ? text("textSaved").replace("{version}", json.version)
+    : code === 422
+      ? text("textNotSaved")
+      : failure(code);
 });

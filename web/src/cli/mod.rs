@@ -304,7 +304,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let settings = config.web_settings();
     if settings.assets_dir.is_none() {
         println!(
-            "warning: browser assets not found; run `npm ci --prefix web/assets` (or use scripts/run.sh) for htmx, diagrams and the API page"
+            "warning: browser assets not found; run `bash scripts/assets.sh` (or use scripts/run.sh) for htmx, diagrams, the API page and the workbench"
         );
     }
     println!(

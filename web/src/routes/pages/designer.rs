@@ -29,8 +29,23 @@ struct WorkbenchQuery {
     process: Option<String>,
 }
 
-/// A new process as the workbench starts it: the smallest valid definition.
-const NEW_PROCESS: &str = "id: ny-proces\ntitle: Ny proces\nsubject: person\ninitial: start\nstates:\n  start:\n    next: slut\n  slut: { end: true }\n";
+/// A new process as the workbench starts it: a small valid definition (a test checks it).
+const NEW_PROCESS: &str = r#"id: ny-proces
+title: Ny proces
+subject: person
+initial: vurdering
+states:
+  vurdering:
+    manual:
+      title: "Vurdér sagen"
+      form:
+        fields:
+          - { name: afgoerelse, type: choice, options: [ja, nej], required: true, label: Afgørelse }
+    on:
+      submit:
+        - { goto: afsluttet }
+  afsluttet: { end: true }
+"#;
 
 /// The workbench: the process's newest deployed YAML (or a new one) in the editor, checked
 /// by the server while the designer types, its diagram beside it, saved as a draft.
@@ -61,7 +76,8 @@ async fn workbench(
     let data = json!({
         "process": id,
         "process_title": title,
-        "path": format!("{id}.yaml"),
+        // Not `path`: the layout's `path` is the page's address, for the language switch.
+        "file": format!("{id}.yaml"),
         "text": text,
     });
     Ok(state
@@ -110,4 +126,20 @@ async fn process(
         .ui
         .page("designer_process", &chrome, &title, data)?
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_new_process_starts_valid() {
+        let mut registry = forlob_engine::Registry::new();
+        forlob_processes::register(&mut registry);
+        let file = forlob_engine::definition::SourceFile {
+            path: "ny-proces.yaml".into(),
+            text: super::NEW_PROCESS.into(),
+        };
+        let (check, ids) = forlob_engine::runtime::check_files(&[file], &registry, &[]);
+        assert!(check.valid, "{:?}", check.diagnostics);
+        assert_eq!(ids, ["ny-proces"]);
+    }
 }

@@ -607,11 +607,18 @@ async fn asset_file(State(state): State<AppState>, Path(file): Path<String>) -> 
         ))
         .into_response();
     };
+    // The npm packages change with their pinned versions; our own bundle with any build, and
+    // its address has no version: the browser asks again each time.
+    let cache = if file.starts_with("forlob-workbench/") {
+        "no-cache"
+    } else {
+        "public, max-age=86400"
+    };
     match tokio::fs::read(dir.join(&file)).await {
         Ok(bytes) => (
             [
                 (header::CONTENT_TYPE, content_type(&file)),
-                (header::CACHE_CONTROL, "public, max-age=86400"),
+                (header::CACHE_CONTROL, cache),
             ],
             bytes,
         )
