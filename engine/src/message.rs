@@ -57,6 +57,7 @@ codes! {
     NO_SUCH_FIELD = "no_such_field" => "this form has no such field",
     UNKNOWN_FIELD_TYPE = "unknown_field_type" => "unknown field type `{type}`",
     NOT_TEXT = "not_text" => "must be text",
+    NOT_AN_OBJECT = "not_an_object" => "must be a JSON object of named values",
     NOT_NUMBER = "not_number" => "`{value}` is not a number",
     NOT_WHOLE_NUMBER = "not_whole_number" => "must be a whole number",
     NOT_BOOLEAN = "not_boolean" => "must be true or false",

@@ -370,6 +370,23 @@ async fn bad_requests_get_json_errors_that_say_what_is_wrong(backend: Backend) {
 
 async fn messages_are_taken_once_by_their_id(backend: Backend) {
     let web = Web::start(backend).await;
+    // Data that is no mapping of named values is refused at the field, never kept.
+    for data in [json!(-1.5e-240), json!("x"), json!([1]), json!(null)] {
+        let refused = web
+            .api(
+                Method::POST,
+                "/api/messages",
+                Some(&web.admin),
+                Some(json!({ "message_id": "m-0", "type": "unknown.kind", "data": data })),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{data}");
+        assert!(
+            refused.json()["errors"]["data"].is_string(),
+            "{}",
+            refused.text
+        );
+    }
     let message = json!({ "message_id": "m-1", "type": "unknown.kind", "data": { "x": 1 } });
     let first = web
         .api(

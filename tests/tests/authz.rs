@@ -128,6 +128,7 @@ const PAGES: &[(&str, &str)] = &[
     ("GET /designer", "- x x x o x o x"),
     ("GET /designer/processes/{id}", "- x x x o x o x"),
     ("GET /designer/workbench", "- x x x o x o x"),
+    ("POST /designer/workbench/form", "- x x x o x o x"),
     ("GET /admin/audit", "- x x x x o o x"),
     ("GET /admin/audit.csv", "- x x x x o o x"),
     ("GET /admin/instances", "- x x x x x o x"),

@@ -545,6 +545,22 @@ async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
                 text_of(&c, "#workbench-saved").await,
                 "Kladden er gemt som version 1."
             );
+            // The form of `vurdering` as the caseworker will see it, and values tried on it.
+            element(&c, "#workbench-state")
+                .await
+                .select_by_value("vurdering")
+                .await
+                .expect("the state with the form is offered");
+            click(&c, "#workbench-show-form").await;
+            until(&c, "document.querySelector('#workbench-form #f-decision') !== null").await;
+            fill(&c, "#workbench-form #f-amount", "-5").await;
+            click(&c, "#workbench-form button[type=submit]").await;
+            until(&c, "document.querySelector('#workbench-form-result') !== null").await;
+            assert!(
+                text_of(&c, "#workbench-form-preview").await.contains("Beløbet kan ikke være negativt"),
+                "the form's own check, as the task page would say it"
+            );
+            assert!(text_of(&c, "#workbench-form-result").await.contains("afvist"));
             let dina = forlob_engine::Actor {
                 id: "dina".into(),
                 municipality: None,

@@ -100,8 +100,22 @@ pub struct DraftCheck {
 pub struct DraftProcess {
     pub id: String,
     pub title: String,
+    /// The states that ask a caseworker a form, in the definition's order.
+    pub forms: Vec<String>,
     /// The state machine as a Mermaid `stateDiagram-v2`.
     pub diagram: String,
+}
+
+/// A manual state's form of a draft, as a caseworker would see it.
+#[derive(Debug, Clone)]
+pub struct DraftForm {
+    pub form: crate::form::Form,
+    /// What the form shows: the values tried, or its defaults.
+    pub values: serde_json::Map<String, Value>,
+    /// The messages of the values tried, by field; empty when they pass or none were tried.
+    pub errors: FieldErrors,
+    /// What the form's expressions saw, for rendering its choices.
+    pub scope: crate::expr::Scope,
 }
 
 /// A draft tried against scenarios.
@@ -222,6 +236,58 @@ impl Engine {
         }
     }
 
+    /// The form of manual state `state` of process `process` in the draft `files`, as a
+    /// caseworker would see it, with `values` checked when given (the messages by field).
+    /// `None` when the draft is not valid or has no such form. Nothing is stored.
+    pub async fn draft_form(
+        &self,
+        files: &[SourceFile],
+        process: &str,
+        state: &str,
+        values: Option<&serde_json::Map<String, Value>>,
+        actor: &Actor,
+    ) -> Result<Option<DraftForm>> {
+        self.refresh_catalog().await?;
+        let Ok(defs) =
+            definition::load_set_with(files, &self.registry, &self.catalog().known_ids())
+        else {
+            return Ok(None);
+        };
+        let Some(def) = defs.iter().find(|d| d.id == process) else {
+            return Ok(None);
+        };
+        let Ok(form) = super::commands::manual_form(def, state) else {
+            return Ok(None);
+        };
+        // No instance and no person: the form's expressions see empty variables and subject.
+        let today = self
+            .clock
+            .now()
+            .with_timezone(&def.timezone)
+            .date_naive()
+            .to_string();
+        let scope = crate::expr::Scope::new()
+            .with("today", Value::String(today))
+            .with("vars", json!({}))
+            .with("subject", json!({}))
+            .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
+        let (shown, errors) = match values {
+            Some(values) => {
+                match form.validate(values, &scope, &self.registry, &self.options.text_limits) {
+                    Ok(_) => (values.clone(), FieldErrors::new()),
+                    Err(errors) => (values.clone(), errors),
+                }
+            }
+            None => (form.defaults(&scope), FieldErrors::new()),
+        };
+        Ok(Some(DraftForm {
+            form: form.clone(),
+            values: shown,
+            errors,
+            scope,
+        }))
+    }
+
     /// Validates `files` as one release would be: references to other processes resolve
     /// against these files and what is deployed.
     pub async fn check_draft(&self, files: &[SourceFile]) -> Result<DraftCheck> {
@@ -311,6 +377,14 @@ pub fn check_files(
                 .map(|d| DraftProcess {
                     id: d.id.clone(),
                     title: d.title.clone(),
+                    forms: d
+                        .states
+                        .iter()
+                        .filter(|(_, s)| {
+                            matches!(s.kind, crate::definition::StepKind::Manual { .. })
+                        })
+                        .map(|(id, _)| id.clone())
+                        .collect(),
                     diagram: d.mermaid(),
                 })
                 .collect();

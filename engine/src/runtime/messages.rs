@@ -55,6 +55,11 @@ impl Engine {
         if msg.message_type.trim().is_empty() {
             errors.insert("type".into(), Message::new(Code::REQUIRED));
         }
+        // A message's data is a mapping of named values (the API's schema says so); anything
+        // else is refused here rather than kept as a dead letter no one can read as one.
+        if !msg.data.is_object() {
+            errors.insert("data".into(), Message::new(Code::NOT_AN_OBJECT));
+        }
         let limits = &self.options.text_limits;
         crate::limits::check(
             &mut errors,

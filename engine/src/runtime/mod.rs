@@ -38,7 +38,8 @@ use sea_orm::{
 
 pub use catalog::{Catalog, DeployOutcome, Placement};
 pub use drafts::{
-    Draft, DraftCheck, DraftProcess, DraftTest, MAX_DRAFT_FILES, MAX_DRAFT_SCENARIOS, check_files,
+    Draft, DraftCheck, DraftForm, DraftProcess, DraftTest, MAX_DRAFT_FILES, MAX_DRAFT_SCENARIOS,
+    check_files,
 };
 pub use execute::BoxFuture;
 pub use impact::{DefinitionImpact, ImpactGroup};

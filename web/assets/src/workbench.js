@@ -100,6 +100,7 @@ const check = linter(
     if (json.valid && json.processes.length) {
       process = json.processes[0].id;
       draw(json.processes[0].diagram);
+      offerForms(json.processes[0].forms);
     } else {
       // The diagram of an invalid draft would be of text that is no longer there.
       diagram.textContent = text("textNoDiagram");
@@ -135,6 +136,64 @@ const view = new EditorView({
 });
 source.hidden = true;
 forceLinting(view);
+
+// The draft's forms, as the caseworker will see them: the states that ask one are offered,
+// and the chosen one is rendered by the server (the same renderer as the task page), its
+// values tried as a submit would check them.
+const stateSelect = document.getElementById("workbench-state");
+const preview = document.getElementById("workbench-form-preview");
+
+function offerForms(states) {
+  const chosen = stateSelect.value;
+  stateSelect.replaceChildren(
+    ...states.map((state) => {
+      const option = document.createElement("option");
+      option.value = state;
+      option.textContent = state;
+      option.selected = state === chosen;
+      return option;
+    }),
+  );
+  if (!states.length) {
+    preview.textContent = stateSelect.dataset.none;
+  }
+}
+
+async function showForm(values) {
+  const body = new URLSearchParams({
+    text: view.state.doc.toString(),
+    process,
+    state: stateSelect.value,
+  });
+  if (values) {
+    body.set("try", "1");
+    for (const [name, value] of values) {
+      body.append(`v.${name}`, value);
+    }
+  }
+  try {
+    const answer = await fetch("/designer/workbench/form", {
+      method: "POST",
+      headers: { "X-CSRF-Token": csrf },
+      body,
+      credentials: "same-origin",
+    });
+    if (answer.ok) {
+      // Our own server-rendered, escaped fragment.
+      preview.innerHTML = await answer.text();
+    } else {
+      preview.textContent = failure(answer.status);
+    }
+  } catch {
+    preview.textContent = failure(0);
+  }
+}
+
+document.getElementById("workbench-show-form").addEventListener("click", () => showForm(null));
+preview.addEventListener("submit", (event) => {
+  event.preventDefault();
+  showForm(new FormData(event.target));
+});
 
 saveButton.addEventListener("click", async () => {
   saveButton.disabled = true;

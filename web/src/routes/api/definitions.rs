@@ -76,6 +76,8 @@ impl From<Diagnostic> for DiagnosticView {
 pub struct DraftProcessView {
     pub id: String,
     pub title: String,
+    /// The states that ask a caseworker a form.
+    pub forms: Vec<String>,
     /// The state machine as a Mermaid `stateDiagram-v2`.
     pub diagram: String,
 }
@@ -100,6 +102,7 @@ impl From<forlob_engine::runtime::DraftCheck> for ValidationView {
                 .map(|p| DraftProcessView {
                     id: p.id,
                     title: p.title,
+                    forms: p.forms,
                     diagram: p.diagram,
                 })
                 .collect(),

@@ -3,7 +3,7 @@
 //! the workbench where a definition is edited as a draft, checked while typed and saved.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use forlob_engine::Role;
@@ -20,6 +20,82 @@ pub(super) fn router() -> Router<AppState> {
         .route("/designer", get(list))
         .route("/designer/processes/{id}", get(process))
         .route("/designer/workbench", get(workbench))
+        .route(
+            "/designer/workbench/form",
+            axum::routing::post(workbench_form),
+        )
+}
+
+/// The form of one manual state of the draft in the workbench, as the caseworker will see it;
+/// with `try`, the values entered are checked as a submit would check them. An HTML fragment
+/// for the workbench's preview; nothing is stored.
+async fn workbench_form(
+    State(state): State<AppState>,
+    SignedIn(chrome, caller): SignedIn,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Designer, Role::Admin])?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (text, process, step) = (field("text"), field("process"), field("state"));
+    crate::routes::api::check_filters(
+        [
+            ("process", Some(process.as_str())),
+            ("state", Some(step.as_str())),
+        ],
+        state.engine.limits().query,
+    )?;
+    // The values tried come prefixed `v.` (the workbench adds it), apart from the draft itself.
+    let tried = field("try") == "1";
+    let values: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("v.")?.to_owned(), json!(v))))
+        .collect();
+    let files = [forlob_engine::definition::SourceFile {
+        path: format!("{process}.yaml"),
+        text,
+    }];
+    let shown = state
+        .engine
+        .draft_form(
+            &files,
+            &process,
+            &step,
+            tried.then_some(&values),
+            &caller.actor(),
+        )
+        .await?;
+    let Some(shown) = shown else {
+        return Ok(state
+            .ui
+            .fragment(
+                "designer_workbench_form",
+                &chrome,
+                json!({ "missing": true }),
+            )?
+            .into_response());
+    };
+    let texts = state.ui.messages(chrome.lang, &shown.errors);
+    let html = state
+        .engine
+        .render_form(&shown.form, &shown.values, &texts, &shown.scope)
+        .map_err(|e| AppError::internal(&e))?;
+    let data = json!({
+        "form_html": html,
+        "state": step,
+        "tried": tried,
+        "passed": tried && shown.errors.is_empty(),
+        "failed": shown.errors.len(),
+    });
+    Ok(state
+        .ui
+        .fragment("designer_workbench_form", &chrome, data)?
+        .into_response())
 }
 
 #[derive(Debug, serde::Deserialize)]
