@@ -1644,6 +1644,21 @@ async fn a_designer_validates_a_draft_against_what_is_deployed(backend: Backend)
         .await
         .json();
     assert!(!listed.to_string().contains("web-draft"), "{listed}");
+    // Nothing sent is no validation: said at the field.
+    let empty = web
+        .api(
+            Method::POST,
+            "/api/definitions/validate",
+            Some(&web.designer),
+            Some(json!({ "files": [] })),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        empty.json()["errors"]["files"].is_string(),
+        "{}",
+        empty.text
+    );
     // A caseworker may not.
     let refused = web
         .api(

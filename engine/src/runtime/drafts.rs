@@ -153,28 +153,7 @@ impl Engine {
         }
         crate::limits::check(&mut errors, "process", id, limits.name);
         crate::limits::check(&mut errors, "note", note, limits.reason);
-        if files.is_empty() {
-            errors.insert("files".into(), Message::new(Code::DRAFT_WITHOUT_FILES));
-        } else if files.len() > MAX_DRAFT_FILES {
-            errors.insert(
-                "files".into(),
-                Message::new(Code::TOO_MANY_FILES).with("max", MAX_DRAFT_FILES),
-            );
-        }
-        for (i, file) in files.iter().enumerate() {
-            crate::limits::check(
-                &mut errors,
-                &format!("files.{i}.path"),
-                &file.path,
-                limits.name,
-            );
-            crate::limits::check(
-                &mut errors,
-                &format!("files.{i}.text"),
-                &file.text,
-                MAX_FILE_CHARS,
-            );
-        }
+        self.check_sent(&mut errors, "files", files, MAX_DRAFT_FILES);
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
@@ -247,6 +226,7 @@ impl Engine {
         values: Option<&serde_json::Map<String, Value>>,
         actor: &Actor,
     ) -> Result<Option<DraftForm>> {
+        self.refuse_unless_fit(&[("files", files, MAX_DRAFT_FILES)])?;
         self.refresh_catalog().await?;
         let Ok(defs) =
             definition::load_set_with(files, &self.registry, &self.catalog().known_ids())
@@ -259,15 +239,10 @@ impl Engine {
         let Ok(form) = super::commands::manual_form(def, state) else {
             return Ok(None);
         };
-        // No instance and no person: the form's expressions see empty variables and subject.
-        let today = self
-            .clock
-            .now()
-            .with_timezone(&def.timezone)
-            .date_naive()
-            .to_string();
-        let scope = crate::expr::Scope::new()
-            .with("today", Value::String(today))
+        // No instance and no person: the form's expressions see empty variables and subject,
+        // and what every form sees (today, now, reference data).
+        let scope = self
+            .base_scope(def, self.clock.now())
             .with("vars", json!({}))
             .with("subject", json!({}))
             .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
@@ -291,8 +266,52 @@ impl Engine {
     /// Validates `files` as one release would be: references to other processes resolve
     /// against these files and what is deployed.
     pub async fn check_draft(&self, files: &[SourceFile]) -> Result<DraftCheck> {
+        self.refuse_unless_fit(&[("files", files, MAX_DRAFT_FILES)])?;
         self.refresh_catalog().await?;
         Ok(self.checked(files).0)
+    }
+
+    /// Files sent as a draft (or its scenarios) under `field`: at least one, at most `max`,
+    /// each with a path (of the name limit) and a text of at most [`MAX_FILE_CHARS`]. One
+    /// check for every way a draft comes in.
+    fn check_sent(&self, errors: &mut FieldErrors, field: &str, files: &[SourceFile], max: usize) {
+        let limits = &self.options.text_limits;
+        if files.is_empty() {
+            let code = if field == "scenarios" {
+                Code::SCENARIOS_NEEDED
+            } else {
+                Code::DRAFT_WITHOUT_FILES
+            };
+            errors.insert(field.to_owned(), Message::new(code));
+        } else if files.len() > max {
+            errors.insert(
+                field.to_owned(),
+                Message::new(Code::TOO_MANY_FILES).with("max", max),
+            );
+        }
+        for (i, file) in files.iter().enumerate() {
+            let path = format!("{field}.{i}.path");
+            if file.path.trim().is_empty() {
+                errors.insert(path, Message::new(Code::REQUIRED));
+            } else {
+                crate::limits::check(errors, &path, &file.path, limits.name);
+            }
+            let text = format!("{field}.{i}.text");
+            crate::limits::check(errors, &text, &file.text, MAX_FILE_CHARS);
+        }
+    }
+
+    /// A 422 unless every `(field, files, max)` passes [`Engine::check_sent`].
+    fn refuse_unless_fit(&self, sent: &[(&str, &[SourceFile], usize)]) -> Result<()> {
+        let mut errors = FieldErrors::new();
+        for (field, files, max) in sent {
+            self.check_sent(&mut errors, field, files, *max);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(errors))
+        }
     }
 
     fn checked(&self, files: &[SourceFile]) -> (DraftCheck, Vec<String>) {
@@ -307,6 +326,10 @@ impl Engine {
         files: &[SourceFile],
         scenarios: &[SourceFile],
     ) -> Result<DraftTest> {
+        self.refuse_unless_fit(&[
+            ("files", files, MAX_DRAFT_FILES),
+            ("scenarios", scenarios, MAX_DRAFT_SCENARIOS),
+        ])?;
         self.refresh_catalog().await?;
         let (check, ids) = self.checked(files);
         if !check.valid {

@@ -7,8 +7,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::definition::{Diagnostic, SourceFile};
-use forlob_engine::message::{Code, Message};
-use forlob_engine::runtime::{Draft, MAX_DRAFT_FILES, MAX_DRAFT_SCENARIOS};
+use forlob_engine::runtime::Draft;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -16,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::releases::DefinitionFile;
 use super::{Json, Path, Query};
 use crate::auth::Caller;
-use crate::error::{AppError, ErrorBody, Result};
+use crate::error::{ErrorBody, Result};
 use crate::state::AppState;
 
 const DESIGNERS: &[Role] = &[Role::Designer, Role::Admin];
@@ -131,38 +130,15 @@ pub(crate) struct TestView {
     pub results: Vec<ScenarioResultView>,
 }
 
-/// The files of a request, at most `max`, each with a path (as `file:line:col` names it).
-fn sources(
-    state: &AppState,
-    files: Vec<DefinitionFile>,
-    field: &str,
-    max: usize,
-) -> Result<Vec<SourceFile>> {
-    let mut errors = forlob_engine::form::FieldErrors::new();
-    if files.len() > max {
-        errors.insert(
-            field.to_owned(),
-            Message::new(Code::TOO_MANY_FILES).with("max", max),
-        );
-    }
-    for (i, file) in files.iter().enumerate() {
-        let at = format!("{field}.{i}.path");
-        if file.path.trim().is_empty() {
-            errors.insert(at, Message::new(Code::REQUIRED));
-        } else {
-            forlob_engine::limits::check(&mut errors, &at, &file.path, state.engine.limits().name);
-        }
-    }
-    if !errors.is_empty() {
-        return Err(AppError::fields(errors));
-    }
-    Ok(files
+/// The files of a request as the engine takes them (it checks their number and sizes).
+fn sources(files: Vec<DefinitionFile>) -> Vec<SourceFile> {
+    files
         .into_iter()
         .map(|f| SourceFile {
             path: f.path,
             text: f.text,
         })
-        .collect())
+        .collect()
 }
 
 /// Validates a draft as a deploy would, without deploying it: references to other processes
@@ -177,7 +153,7 @@ async fn validate_definitions(
     Json(request): Json<ValidateRequest>,
 ) -> Result<Json<ValidationView>> {
     caller.require(DESIGNERS)?;
-    let files = sources(&state, request.files, "files", MAX_DRAFT_FILES)?;
+    let files = sources(request.files);
     Ok(Json(state.engine.check_draft(&files).await?.into()))
 }
 
@@ -193,14 +169,8 @@ async fn test_definitions(
     Json(request): Json<TestRequest>,
 ) -> Result<Json<TestView>> {
     caller.require(DESIGNERS)?;
-    let files = sources(&state, request.files, "files", MAX_DRAFT_FILES)?;
-    let scenarios = sources(&state, request.scenarios, "scenarios", MAX_DRAFT_SCENARIOS)?;
-    // Nothing to run would be a green result that tried nothing.
-    if scenarios.is_empty() {
-        return Err(AppError::fields(
-            [("scenarios".to_owned(), Message::new(Code::SCENARIOS_NEEDED))].into(),
-        ));
-    }
+    let files = sources(request.files);
+    let scenarios = sources(request.scenarios);
     let tried = state.engine.test_draft(&files, &scenarios).await?;
     let results: Vec<ScenarioResultView> = tried
         .results
@@ -327,7 +297,7 @@ async fn save_draft(
     Json(request): Json<NewDraft>,
 ) -> Result<(StatusCode, Json<DraftView>)> {
     caller.require(DESIGNERS)?;
-    let files = sources(&state, request.files, "files", MAX_DRAFT_FILES)?;
+    let files = sources(request.files);
     let saved = state
         .engine
         .save_draft(&request.process, &files, &request.note, &caller.actor())
