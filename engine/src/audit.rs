@@ -54,6 +54,8 @@ pub enum AuditAction {
     /// A job run's details downloaded as CSV (they name persons).
     LogbookExport,
     DraftSave,
+    /// A designer asked an admin to deploy a draft.
+    DraftAskDeploy,
     Deploy,
     MigrationStart,
     MigrationResume,
@@ -71,7 +73,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 36] = [
         Self::PersonRead,
         Self::PersonSearch,
         Self::InstanceStart,
@@ -95,6 +97,7 @@ impl AuditAction {
         Self::JobRunNow,
         Self::LogbookExport,
         Self::DraftSave,
+        Self::DraftAskDeploy,
         Self::Deploy,
         Self::MigrationStart,
         Self::MigrationResume,
@@ -134,6 +137,7 @@ impl AuditAction {
             Self::JobRunNow => "job.run_now",
             Self::LogbookExport => "logbook.export",
             Self::DraftSave => "draft.save",
+            Self::DraftAskDeploy => "draft.ask_deploy",
             Self::Deploy => "definition.deploy",
             Self::MigrationStart => "migration.start",
             Self::MigrationResume => "migration.resume",

@@ -72,3 +72,70 @@ pub fn scenario_files(root: &Path) -> Result<Vec<SourceFile>, String> {
     };
     read_all(paths)
 }
+
+/// One of the packages' own scenario files.
+#[derive(Debug, Clone)]
+pub struct ShippedScenario {
+    /// Its `scenario:` line.
+    pub name: String,
+    /// Path relative to the packages' folder (`flytning/scenarios/r10_….yaml`), and text.
+    pub file: SourceFile,
+}
+
+/// The scenario files under `root` (the packages' folder), paths relative to it; of the
+/// package that defines `process` when given (none when no package does). A file whose
+/// `scenario:` line cannot be read is listed under its path: running it says why.
+pub fn shipped_scenarios(
+    root: &Path,
+    process: Option<&str>,
+) -> Result<Vec<ShippedScenario>, String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        scenario: String,
+    }
+    let named = |text: &str| {
+        serde_saphyr::from_str::<Named>(text).unwrap_or(Named {
+            id: String::new(),
+            scenario: String::new(),
+        })
+    };
+    let mut packages = Vec::new();
+    for entry in std::fs::read_dir(root).map_err(|e| format!("{}: {e}", root.display()))? {
+        let dir = entry.map_err(|e| e.to_string())?.path();
+        if !dir.join("scenarios").is_dir() {
+            continue;
+        }
+        let wanted = match process {
+            None => true,
+            Some(id) => definition_files(&dir)?
+                .iter()
+                .any(|f| named(&f.text).id == id),
+        };
+        if wanted {
+            packages.push(dir);
+        }
+    }
+    packages.sort();
+    let mut out = Vec::new();
+    for dir in packages {
+        for file in scenario_files(&dir.join("scenarios"))? {
+            let path = Path::new(&file.path)
+                .strip_prefix(root)
+                .map_err(|e| e.to_string())?
+                .display()
+                .to_string();
+            let name = named(&file.text).scenario;
+            out.push(ShippedScenario {
+                name: if name.is_empty() { path.clone() } else { name },
+                file: SourceFile {
+                    path,
+                    text: file.text,
+                },
+            });
+        }
+    }
+    Ok(out)
+}

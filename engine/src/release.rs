@@ -227,6 +227,70 @@ fn rest_kind(state: &crate::definition::State, catalog: &Catalog) -> String {
     }
 }
 
+/// How a state of a new version differs from the version it follows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StateChange {
+    pub state: String,
+    pub change: StateChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateChangeKind {
+    /// Only the new version has it.
+    Added,
+    /// Only the old version has it: instances resting there need a plan.
+    Removed,
+    /// What an instance resting there holds or waits for changed (another kind of step, a
+    /// timer of another length, another message): instances resting there keep the old
+    /// wait until restarted or migrated.
+    Wait,
+    /// Something else changed (where it goes, what it sets, its form or action).
+    Changed,
+}
+
+/// The states `new` adds, removes and changes against `old`: the new version's first, in its
+/// order, then the removed ones.
+pub fn state_changes(
+    old: &crate::definition::ProcessDefinition,
+    new: &crate::definition::ProcessDefinition,
+    catalog: &Catalog,
+) -> Vec<StateChange> {
+    let waits = |state: &crate::definition::State| match &state.kind {
+        StepKind::Wait { wait, .. } => format!("{}: {wait:?}", rest_kind(state, catalog)),
+        _ => rest_kind(state, catalog),
+    };
+    let mut changes: Vec<StateChange> = new
+        .states
+        .iter()
+        .filter_map(|(id, state)| {
+            let change = match old.state(id) {
+                None => StateChangeKind::Added,
+                Some(before) if waits(before) != waits(state) => StateChangeKind::Wait,
+                // The model's Debug shows every expression by its source: equal text, equal state.
+                Some(before) if format!("{before:?}") != format!("{state:?}") => {
+                    StateChangeKind::Changed
+                }
+                Some(_) => return None,
+            };
+            Some(StateChange {
+                state: id.clone(),
+                change,
+            })
+        })
+        .collect();
+    changes.extend(
+        old.states
+            .iter()
+            .filter(|(id, _)| new.state(id).is_none())
+            .map(|(id, _)| StateChange {
+                state: id.clone(),
+                change: StateChangeKind::Removed,
+            }),
+    );
+    changes
+}
+
 /// Whether an instance resting in `a` could rest in `b` with what it holds.
 pub fn rests_alike(
     a: &crate::definition::State,

@@ -67,6 +67,56 @@ pub struct ScenarioResult {
     pub file: String,
     pub name: String,
     pub failure: Option<String>,
+    /// The part that failed (`file`, `given`, `step 3`, `expect`); none when it passed.
+    pub failed_at: Option<String>,
+    /// What ran, in order, with the transitions each part made: the designer's view of the
+    /// story up to where it failed.
+    pub timeline: Vec<Moment>,
+}
+
+impl ScenarioResult {
+    /// A scenario that did not get to run: `failure` says why.
+    pub fn not_run(file: &SourceFile, part: &str, failure: String) -> Self {
+        Self {
+            file: file.path.clone(),
+            name: file.path.clone(),
+            failure: Some(failure),
+            failed_at: Some(part.to_owned()),
+            timeline: Vec::new(),
+        }
+    }
+}
+
+/// One part of a scenario as it ran: its fixtures, a step, the due work after the last step
+/// (`settle`), or its expectations.
+#[derive(Debug, Clone)]
+pub struct Moment {
+    /// `given`, `step 3`, `settle` or `expect`.
+    pub part: String,
+    /// The part as written, shortened.
+    pub what: String,
+    /// The scenario's clock when the part began.
+    pub at: DateTime<Utc>,
+    /// Why the part failed; none when it did what it said.
+    pub failure: Option<String>,
+    /// The instances' transitions the part made, in order, at most [`MAX_TOLD_TRANSITIONS`].
+    pub transitions: Vec<Transition>,
+    /// How many more transitions the part made than are told.
+    pub left_out: usize,
+}
+
+/// A part's transitions told at most: a daily run over a register makes thousands.
+pub const MAX_TOLD_TRANSITIONS: usize = 50;
+
+/// One transition of one instance, as its history records it.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub process: String,
+    pub subject: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub trigger: String,
+    pub at: DateTime<Utc>,
 }
 
 /// Runs every scenario of `scenarios` against the processes of `definitions`.
@@ -110,6 +160,25 @@ pub async fn run_sent(
     .await
 }
 
+/// Runs one of the server's own scenario files, `file.path` relative to `root` (the packages'
+/// folder): the files its steps name are read below `root`, and every path it reports is
+/// relative to it.
+pub async fn run_shipped(
+    file: &SourceFile,
+    definitions: &[SourceFile],
+    registry: &Registry,
+    root: &std::path::Path,
+) -> ScenarioResult {
+    run_with(
+        file,
+        definitions,
+        registry,
+        "sqlite::memory:",
+        Sources::Under(root),
+    )
+    .await
+}
+
 /// Runs one scenario on the empty database at `url` (PostgreSQL in the integration tests).
 pub async fn run_one_at(
     file: &SourceFile,
@@ -127,6 +196,8 @@ enum Sources<'a> {
     Disk,
     /// Only these files, by path (a scenario sent to the server).
     Sent(&'a [SourceFile]),
+    /// The disk below this folder, paths relative to it (the server's own scenarios).
+    Under(&'a std::path::Path),
 }
 
 async fn run_with(
@@ -141,24 +212,102 @@ async fn run_with(
     let scenario = match parsed {
         Ok(s) => s,
         Err(e) => {
-            return ScenarioResult {
-                file: file.path.clone(),
-                name: file.path.clone(),
-                failure: Some(format!("the scenario file does not parse: {e}")),
-            };
+            return ScenarioResult::not_run(
+                file,
+                "file",
+                format!("the scenario file does not parse: {e}"),
+            );
         }
     };
     let base = std::path::Path::new(&file.path)
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let failure = run(&scenario, definitions, registry, url, &base, sources)
-        .await
-        .err();
+    let mut story = Story::default();
+    let failure = run(
+        &scenario,
+        definitions,
+        registry,
+        url,
+        &base,
+        sources,
+        &mut story,
+    )
+    .await
+    .err();
     ScenarioResult {
         file: file.path.clone(),
         name: scenario.scenario,
+        failed_at: failure
+            .as_ref()
+            .map(|_| story.failed_at.clone().unwrap_or_else(|| "start".into())),
         failure,
+        timeline: story.moments,
+    }
+}
+
+/// The timeline of a scenario as it runs.
+#[derive(Default)]
+struct Story {
+    moments: Vec<Moment>,
+    /// The last history row told.
+    seen: i64,
+    /// The part that failed.
+    failed_at: Option<String>,
+    /// Instances' process and subject, by id.
+    instances: std::collections::HashMap<uuid::Uuid, (String, String)>,
+}
+
+impl Story {
+    /// Records `part` (begun at `at`) with the transitions made since the last part, and
+    /// passes its outcome on.
+    async fn tell<T>(
+        &mut self,
+        engine: &Engine,
+        part: String,
+        what: String,
+        at: DateTime<Utc>,
+        outcome: Result<T, String>,
+    ) -> Result<T, String> {
+        let mut transitions = Vec::new();
+        let mut left_out = 0;
+        if let Ok(rows) = store::history_since(engine.db(), self.seen).await {
+            for (id, instance, entry) in rows {
+                self.seen = id;
+                if !self.instances.contains_key(&instance)
+                    && let Ok(Some((found, _))) = store::instance(engine.db(), instance).await
+                {
+                    self.instances
+                        .insert(instance, (found.process_id, found.subject));
+                }
+                if transitions.len() == MAX_TOLD_TRANSITIONS {
+                    left_out += 1;
+                    continue;
+                }
+                let (process, subject) = self.instances.get(&instance).cloned().unwrap_or_default();
+                transitions.push(Transition {
+                    process,
+                    subject,
+                    from: entry.from_state,
+                    to: entry.to_state,
+                    trigger: entry.trigger,
+                    at: entry.at,
+                });
+            }
+        }
+        let failure = outcome.as_ref().err().cloned();
+        if failure.is_some() {
+            self.failed_at = Some(part.clone());
+        }
+        self.moments.push(Moment {
+            part,
+            what,
+            at,
+            failure,
+            transitions,
+            left_out,
+        });
+        outcome
     }
 }
 
@@ -169,6 +318,7 @@ async fn run(
     url: &str,
     base: &std::path::Path,
     sources: Sources<'_>,
+    story: &mut Story,
 ) -> Result<(), String> {
     let clock = Arc::new(ManualClock::new(s.clock.with_timezone(&Utc)));
     let engine = Engine::start(url, registry.clone(), clock, EngineOptions::default())
@@ -190,8 +340,46 @@ async fn run(
         sources,
     };
     let now = engine.clock().now();
+    let loaded = load_given(&engine, registry, &s.given, now).await;
+    let given = short(&Value::Object(s.given.clone()));
+    story
+        .tell(&engine, "given".into(), given, now, loaded)
+        .await?;
+    for (i, step) in s.steps.iter().enumerate() {
+        let at = engine.clock().now();
+        let done = run_step(&context, step).await;
+        let part = format!("step {}", i + 1);
+        story
+            .tell(&engine, part.clone(), short(step), at, done)
+            .await
+            .map_err(|e| format!("{part} {}: {e}", short(step)))?;
+    }
+    let at = engine.clock().now();
+    let settled = engine
+        .run_due()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    story
+        .tell(&engine, "settle".into(), String::new(), at, settled)
+        .await?;
+    let checked = check_all(&engine, &s.expect).await;
+    let expected = short(&Value::Array(s.expect.clone()));
+    story
+        .tell(&engine, "expect".into(), expected, at, checked)
+        .await
+        .map_err(|e| format!("expect: {e}"))
+}
+
+/// Loads the scenario's fixtures in one transaction.
+async fn load_given(
+    engine: &Engine,
+    registry: &Registry,
+    given: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
     let txn = engine.db().begin().await.map_err(|e| e.to_string())?;
-    for (kind, value) in &s.given {
+    for (kind, value) in given {
         let fixture = registry
             .fixture(kind)
             .ok_or_else(|| format!("given: no package provides fixtures of kind `{kind}`"))?;
@@ -200,16 +388,7 @@ async fn run(
             .await
             .map_err(|e| format!("given.{kind}: {e}"))?;
     }
-    txn.commit().await.map_err(|e| e.to_string())?;
-    for (i, step) in s.steps.iter().enumerate() {
-        run_step(&context, step)
-            .await
-            .map_err(|e| format!("step {} {}: {e}", i + 1, short(step)))?;
-    }
-    engine.run_due().await.map_err(|e| e.to_string())?;
-    check_all(&engine, &s.expect)
-        .await
-        .map_err(|e| format!("expect: {e}"))
+    txn.commit().await.map_err(|e| e.to_string())
 }
 
 fn short(value: &Value) -> String {
@@ -273,6 +452,18 @@ fn read_relative(
                         text,
                     })
                     .map_err(|e| format!("{}: {e}", path.display())),
+                Sources::Under(root) => {
+                    let inside = normalized(&path);
+                    if inside.starts_with("..") || inside.is_absolute() {
+                        return Err(format!("{}: outside the packages' folder", path.display()));
+                    }
+                    std::fs::read_to_string(root.join(&inside))
+                        .map(|text| SourceFile {
+                            path: inside.display().to_string(),
+                            text,
+                        })
+                        .map_err(|_| format!("{}: no such file", inside.display()))
+                }
                 Sources::Sent(sent) => sent
                     .iter()
                     .find(|f| normalized(std::path::Path::new(&f.path)) == normalized(&path))

@@ -17,6 +17,7 @@ mod m20261206_000011_create_audit_log;
 mod m20261206_000012_index_task_sources;
 mod m20261206_000013_code_job_run_details;
 mod m20261206_000014_create_drafts;
+mod m20261207_000015_draft_deploys;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_index_task_sources::Migration),
             Box::new(m20261206_000013_code_job_run_details::Migration),
             Box::new(m20261206_000014_create_drafts::Migration),
+            Box::new(m20261207_000015_draft_deploys::Migration),
         ]
     }
 }

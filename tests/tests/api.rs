@@ -1740,6 +1740,17 @@ steps: []
             .is_some_and(|f| f.contains("expect") && f.contains("expected 2, found 0")),
         "says which expectation: {body}"
     );
+    assert_eq!(results[1]["failed_at"], "expect", "{body}");
+    let timeline = results[1]["timeline"].as_array().expect("a timeline");
+    let parts: Vec<&str> = timeline.iter().filter_map(|m| m["part"].as_str()).collect();
+    assert_eq!(parts, ["given", "step 1", "settle", "expect"], "{body}");
+    let started = &timeline[1]["transitions"];
+    assert!(
+        started.as_array().is_some_and(|t| t
+            .iter()
+            .any(|t| t["process"] == "web-case" && t["to"] == "review")),
+        "the step's transitions, the called process's too: {started}"
+    );
     assert_eq!(body["ok"], false);
     assert!(
         results[2]["failure"]
@@ -1771,6 +1782,283 @@ steps: []
         "{}",
         nothing.text
     );
+}
+
+/// A package of `web-case` with one scenario: the review goes to the municipality named.
+fn package_of_web_case() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let package = dir.path().join("pkg");
+    std::fs::create_dir_all(package.join("scenarios")).expect("folders");
+    std::fs::write(package.join("web-case.yaml"), web::CASE_PROCESS).expect("written");
+    std::fs::write(
+        package.join("scenarios/review_goes_to_101.yaml"),
+        r#"
+scenario: the review goes to the municipality named
+clock: 2025-06-02T09:00:00+02:00
+steps:
+  - start: { process: web-case, subject: "0101501234", vars: { kommune: "101", title: Sag }, as: { role: admin } }
+expect:
+  - task: { municipality: 101, status: open, count: 1 }
+"#,
+    )
+    .expect("written");
+    dir
+}
+
+/// The package's own scenarios try a draft and guard its deploy: a designer lists those of the
+/// package that defines the process and runs one by its path (a path not listed is a 422),
+/// seeing where it failed; asks for a deploy; an admin finds the draft waiting, compares it
+/// (diff, states changed, the in-flight instance it meets) and deploys it: refused with the
+/// results while a scenario fails, deployed with a reason (audited with it), once. A designer
+/// cannot deploy.
+async fn the_package_scenarios_guard_a_drafts_deploy(backend: Backend) {
+    let package = package_of_web_case();
+    let web = Web::start_with(
+        backend,
+        forlob_web::WebSettings {
+            packages_dir: Some(package.path().to_path_buf()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let listed = web
+        .api(
+            Method::GET,
+            "/api/definitions/scenarios?process=web-case",
+            Some(&web.designer),
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let path = "pkg/scenarios/review_goes_to_101.yaml";
+    assert_eq!(
+        listed.json()["scenarios"],
+        json!([{ "path": path, "name": "the review goes to the municipality named" }])
+    );
+    let none = web
+        .api(
+            Method::GET,
+            "/api/definitions/scenarios?process=web-job",
+            Some(&web.designer),
+            None,
+        )
+        .await;
+    assert_eq!(none.json()["scenarios"], json!([]), "no package defines it");
+    let to_147 = web::CASE_PROCESS.replace(
+        r#"assign: { municipality: "vars.kommune" }"#,
+        r#"assign: { municipality: "'147'" }"#,
+    );
+    let files = json!([{ "path": "web-case.yaml", "text": to_147 }]);
+    let tried = web
+        .api(
+            Method::POST,
+            "/api/definitions/test",
+            Some(&web.designer),
+            Some(json!({ "files": files, "shipped": [path] })),
+        )
+        .await;
+    assert_eq!(tried.status, StatusCode::OK, "{}", tried.text);
+    let body = tried.json();
+    assert_eq!(
+        (body["passed"].as_u64(), body["failed"].as_u64()),
+        (Some(0), Some(1)),
+        "{body}"
+    );
+    assert_eq!(body["results"][0]["path"], path);
+    assert_eq!(body["results"][0]["failed_at"], "expect");
+    for outside in ["../web-case.yaml", "pkg/web-case.yaml", "/etc/passwd"] {
+        let refused = web
+            .api(
+                Method::POST,
+                "/api/definitions/test",
+                Some(&web.designer),
+                Some(json!({ "files": files, "shipped": [outside] })),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{outside}"
+        );
+        assert!(
+            refused.json()["errors"]["shipped"].is_string(),
+            "{}",
+            refused.text
+        );
+    }
+
+    let saved = web
+        .api(
+            Method::POST,
+            "/api/drafts",
+            Some(&web.designer),
+            Some(json!({ "process": "web-case", "files": files, "note": "147 overtager" })),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.text);
+    let id = saved.json()["id"].as_i64().expect("an id");
+    let waiting = |token: String| {
+        let web = &web;
+        async move {
+            web.api(Method::GET, "/api/drafts?waiting=true", Some(&token), None)
+                .await
+                .json()["drafts"]
+                .as_array()
+                .map(|d| {
+                    d.iter()
+                        .filter_map(|d| d["id"].as_i64())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        }
+    };
+    assert!(waiting(web.admin.clone()).await.is_empty(), "not asked yet");
+    let asked = web
+        .api(
+            Method::POST,
+            &format!("/api/drafts/{id}/ask-deploy"),
+            Some(&web.designer),
+            None,
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.text);
+    assert!(asked.json()["deploy_asked_at"].is_string());
+    assert_eq!(waiting(web.admin.clone()).await, [id]);
+    let by_designer = web
+        .api(
+            Method::POST,
+            &format!("/api/drafts/{id}/deploy"),
+            Some(&web.designer),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(by_designer.status, StatusCode::FORBIDDEN);
+
+    // An instance waits in `review`: the comparison says the draft meets it.
+    let started = web
+        .api(
+            Method::POST,
+            "/api/processes/web-case/instances",
+            Some(&web.admin),
+            Some(json!({ "subject": "0101501234", "variables": { "kommune": "101", "title": "Sag" } })),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+    let compared = web
+        .api(
+            Method::GET,
+            &format!("/api/drafts/{id}/compare"),
+            Some(&web.admin),
+            None,
+        )
+        .await;
+    assert_eq!(compared.status, StatusCode::OK, "{}", compared.text);
+    let compared = compared.json();
+    let web_case = &compared["definitions"][0];
+    assert_eq!(web_case["process"], "web-case");
+    assert_eq!(web_case["version"], 2, "{compared}");
+    assert_eq!(
+        web_case["states"],
+        json!([{ "state": "review", "change": "changed" }])
+    );
+    assert!(
+        web_case["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("+      assign: { municipality: \"'147'\" }")),
+        "{compared}"
+    );
+    assert_eq!(web_case["in_flight"][0]["state"], "review");
+    assert_eq!(web_case["in_flight"][0]["instances"], 1);
+
+    let deploy = |reason: Option<&str>| {
+        let web = &web;
+        let body = match reason {
+            Some(reason) => json!({ "reason": reason, "override_failing_scenarios": true }),
+            None => json!({ "reason": "147 overtager" }),
+        };
+        async move {
+            web.api(
+                Method::POST,
+                &format!("/api/drafts/{id}/deploy"),
+                Some(&web.admin),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let without_reason = web
+        .api(
+            Method::POST,
+            &format!("/api/drafts/{id}/deploy"),
+            Some(&web.admin),
+            Some(json!({ "override_failing_scenarios": true })),
+        )
+        .await;
+    assert_eq!(without_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(without_reason.json()["errors"]["reason"].is_string());
+    let refused = deploy(None).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    let refusal = refused.json();
+    assert_eq!(refusal["error"], "scenarios_fail");
+    assert_eq!(refusal["details"]["failed"], 1, "{refusal}");
+    assert_eq!(refusal["details"]["results"][0]["failed_at"], "expect");
+    let processes = web
+        .api(
+            Method::GET,
+            "/api/processes/web-case",
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(processes["version"], 1, "nothing deployed: {processes}");
+
+    let reason = "147 overtager alle sager fra 1. januar";
+    let deployed = deploy(Some(reason)).await;
+    assert_eq!(deployed.status, StatusCode::OK, "{}", deployed.text);
+    let deployed = deployed.json();
+    assert_eq!(
+        deployed["deployed"],
+        json!([{ "process": "web-case", "version": 2, "changed": true }])
+    );
+    assert_eq!(deployed["draft"]["deployed_versions"], "web-case v2");
+    assert_eq!(deployed["draft"]["deployed_by"], "admin");
+    assert!(
+        waiting(web.admin.clone()).await.is_empty(),
+        "deployed, not waiting"
+    );
+    let audit = web
+        .api(
+            Method::GET,
+            "/api/admin/audit?action=definition.deploy",
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["detail"]["reason"], reason, "{audit}");
+    assert_eq!(entry["detail"]["overrode_failures"], true, "{audit}");
+    assert_eq!(
+        entry["detail"]["scenarios"]["failed"],
+        json!([path]),
+        "{audit}"
+    );
+    assert_eq!(entry["target"], id.to_string());
+    assert_eq!(
+        deploy(Some(reason)).await.status,
+        StatusCode::CONFLICT,
+        "once"
+    );
+    let again = web
+        .api(
+            Method::POST,
+            &format!("/api/drafts/{id}/ask-deploy"),
+            Some(&web.designer),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
 }
 
 /// A designer keeps drafts as numbered versions of their work on a process, each save
@@ -1894,6 +2182,7 @@ async fn drafts_are_kept_per_author_in_versions(backend: Backend) {
 
 on_both_backends!(
     drafts_are_kept_per_author_in_versions,
+    the_package_scenarios_guard_a_drafts_deploy,
     a_designer_validates_a_draft_against_what_is_deployed,
     a_designer_runs_scenarios_against_a_draft,
     an_admin_restarts_instances_after_a_release_with_a_dry_run_first,

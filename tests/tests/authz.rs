@@ -75,6 +75,11 @@ const API: &[(&str, &str)] = &[
     ("POST /api/drafts", "- x x x o x o x"),
     ("GET /api/drafts", "- x x x o x o x"),
     ("GET /api/drafts/{id}", "- x x x o x o x"),
+    ("GET /api/drafts/{id}/compare", "- x x x o x o x"),
+    ("POST /api/drafts/{id}/ask-deploy", "- x x x o x o x"),
+    ("POST /api/drafts/{id}/deploy", "- x x x x x o x"),
+    ("GET /api/definitions/scenarios", "- x x x o x o x"),
+    ("GET /api/definitions/schema", "o o o o o o o o"),
     ("GET /api/admin/dead-letters", "- x x x x x o x"),
     ("GET /api/admin/dead-letters/{id}", "- x x x x x o x"),
     (

@@ -23,7 +23,7 @@ use forlob_engine::InstanceStatus;
 use forlob_engine::store;
 use serde_json::json;
 
-use fixtures::{JENS, a_week_of_work, application, instance_now, site, start};
+use fixtures::{JENS, a_week_of_work, application, instance_now, package_site, site, start};
 use harness::{
     Browser, chord, click, count, element, fill, focused, on_path, press, screenshot, sign_in,
     text_of, texts, until,
@@ -568,7 +568,7 @@ async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
                 via: forlob_engine::Via::Page,
             };
             let drafts = engine
-                .drafts(Some("flyttehjaelp"), &dina, 10)
+                .drafts(Some("flyttehjaelp"), false, &dina, 10)
                 .await
                 .expect("the drafts");
             assert_eq!(drafts.len(), 1);
@@ -576,6 +576,191 @@ async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
             assert!(drafts[0].files[0].text.contains("\nid: flyttehjaelp"));
             assert!(!drafts[0].files[0].text.contains("xid"), "saved as fixed");
             assert_eq!(drafts[0].process_id, "flyttehjaelp");
+        })
+        .await;
+}
+
+/// Selects the first `text` in the workbench's editor with its search (Ctrl+F, Enter,
+/// Escape), as a designer finds a line; what is typed next replaces it.
+async fn find_in_editor(c: &fantoccini::Client, text: &str) {
+    use fantoccini::actions::InputSource as _;
+    click(c, ".cm-content").await;
+    let keys = fantoccini::actions::KeyActions::new("keyboard".into())
+        .then(fantoccini::actions::KeyAction::Down {
+            value: Key::Control.into(),
+        })
+        .then(fantoccini::actions::KeyAction::Down { value: 'f' })
+        .then(fantoccini::actions::KeyAction::Up { value: 'f' })
+        .then(fantoccini::actions::KeyAction::Up {
+            value: Key::Control.into(),
+        });
+    c.perform_actions(keys).await.expect("the search opens");
+    fill(c, ".cm-search input[name=search]", text).await;
+    press(c, Key::Enter).await;
+    press(c, Key::Escape).await;
+    until(c, "document.activeElement.classList.contains('cm-content')").await;
+}
+
+/// Types `text` where the editor's cursor (or selection) is.
+async fn type_in_editor(c: &fantoccini::Client, text: &str) {
+    c.active_element()
+        .await
+        .expect("the editor has the focus")
+        .send_keys(text)
+        .await
+        .expect("the editor takes keys");
+}
+
+/// The story (#16), with the shipped package: a designer opens
+/// `bestem-handlekommune-manuelt`, makes a typo in a `goto` and sees it at its line, fixes it
+/// and sees the diagram again, renders the form, runs the package's scenarios (all pass),
+/// changes a rule so one fails and sees which and where, saves a draft and asks for a deploy;
+/// an admin finds it waiting, sees the diff, and deploys it: refused while the scenario fails,
+/// deployed when the admin overrides with a reason, which the audit log keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_designer_changes_a_rule_and_an_admin_deploys_it_from_the_workbench() {
+    let Some(browser) =
+        Browser::launch("a_designer_changes_a_rule_and_an_admin_deploys_it_from_the_workbench")
+            .await
+    else {
+        return;
+    };
+    let site = package_site().await;
+    let engine = site.engine.clone();
+    browser
+        .run(move |c| async move {
+            sign_in(&c, &site, "dina").await;
+            c.goto(&site.url("/designer/workbench?process=bestem-handlekommune-manuelt"))
+                .await
+                .expect("the workbench loads");
+            until(&c, "document.querySelector('#workbench-diagram svg') !== null").await;
+            let valid = "document.querySelector('#workbench-status').textContent === 'Definitionen er gyldig.'";
+            until(&c, valid).await;
+
+            // A typo in a `goto` (line 63: `goto: fortryd }`), marked at its line.
+            find_in_editor(&c, "goto: fortryd").await;
+            press(&c, Key::Right).await;
+            type_in_editor(&c, "x").await;
+            until(&c, "document.querySelectorAll('#workbench-problems li').length > 0").await;
+            let problems = texts(&c, "#workbench-problems li").await;
+            assert!(
+                problems.iter().any(|p| p.starts_with("63:") && p.contains("fortrydx")),
+                "{problems:?}"
+            );
+            assert_eq!(count(&c, "#workbench-diagram svg").await, 0);
+            press(&c, Key::Backspace).await;
+            until(&c, valid).await;
+            until(&c, "document.querySelector('#workbench-diagram svg') !== null").await;
+
+            // The form of `registrering`, as the caseworker will see it.
+            element(&c, "#workbench-state")
+                .await
+                .select_by_value("registrering")
+                .await
+                .expect("the manual state is offered");
+            click(&c, "#workbench-show-form").await;
+            until(&c, "document.querySelector('#workbench-form #f-handling') !== null").await;
+
+            // The package's scenarios against the draft as it is: all pass.
+            let ran = "/ bestået, /.test(document.querySelector('#workbench-run-status').textContent)";
+            click(&c, "#workbench-run-package").await;
+            until(&c, ran).await;
+            let all = count(&c, "#workbench-results > li").await;
+            assert!(all >= 30, "every scenario of the package: {all}");
+            assert_eq!(count(&c, "#workbench-results > li.failed").await, 0);
+            // And the designer's own, typed in the second editor (it starts with one).
+            click(&c, "#workbench-run-own").await;
+            until(&c, "document.querySelector('#workbench-own-result > li') !== null").await;
+            assert_eq!(
+                count(&c, "#workbench-own-result > li.passed").await,
+                1,
+                "{}",
+                text_of(&c, "#workbench-own-result").await
+            );
+
+            // R10: the start date must be today. Loosened, the scenario that says so fails.
+            find_in_editor(&c, "form.fra == today").await;
+            type_in_editor(&c, "form.fra >= today").await;
+            until(&c, valid).await;
+            click(&c, "#workbench-run-package").await;
+            until(&c, ran).await;
+            let failed = "#workbench-results > li.failed[data-path*='r10_only_the_handlekommune']";
+            assert_eq!(count(&c, failed).await, 1, "R10's scenario fails");
+            let why = text_of(&c, failed).await;
+            assert!(why.contains("Fejlede i: trin 9"), "{why}");
+            assert!(
+                why.contains("expected a refusal with status 422"),
+                "the expectation that failed: {why}"
+            );
+            assert!(why.contains("Forløb"), "with the steps' timeline: {why}");
+            c.execute("document.querySelector('#workbench-run-status').scrollIntoView()", vec![])
+                .await
+                .expect("a script runs");
+            screenshot(&c, "workbench-scenarios.png").await;
+
+            fill(&c, "#workbench-note", "Startdatoen må ligge i fremtiden").await;
+            click(&c, "#workbench-save").await;
+            until(&c, "document.querySelector('#workbench-saved').textContent !== ''").await;
+            click(&c, "#workbench-ask").await;
+            until(&c, "document.querySelector('#workbench-deployed').classList.contains('ok')").await;
+
+            // The admin finds it waiting, compares and deploys.
+            click(&c, "form[action='/logout'] button").await;
+            sign_in(&c, &site, "admin").await;
+            c.goto(&site.url("/designer")).await.expect("the designer page loads");
+            click(&c, "#waiting + .scroll a").await;
+            until(&c, valid).await;
+            click(&c, "#workbench-compare").await;
+            until(&c, "document.querySelector('#workbench-comparison pre.diff') !== null").await;
+            let added = texts(&c, "#workbench-comparison pre.diff .add").await;
+            assert!(added.iter().any(|l| l.contains("form.fra >= today")), "{added:?}");
+            assert!(
+                text_of(&c, "#workbench-comparison .state-changes").await.contains("registrering Ændret")
+            );
+            assert!(text_of(&c, "#workbench-comparison").await.contains("Ingen igangværende forløb."));
+            c.execute("document.querySelector('#workbench-comparison').scrollIntoView()", vec![])
+                .await
+                .expect("a script runs");
+            screenshot(&c, "workbench-compare.png").await;
+
+            let open = "document.getElementById('confirm-dialog').open";
+            click(&c, "#workbench-deploy").await;
+            until(&c, open).await;
+            fill(&c, "#confirm-dialog-reason", "Fremtidige startdatoer, aftalt med KL").await;
+            click(&c, "#confirm-dialog [data-confirm-proceed]").await;
+            until(&c, "/afvist/.test(document.querySelector('#workbench-deployed').textContent)").await;
+            assert_eq!(text_of(&c, "#workbench-deploy").await, "Udrul alligevel");
+            assert_eq!(
+                engine.catalog().latest("bestem-handlekommune-manuelt").map(|(v, _)| v),
+                Some(1),
+                "nothing deployed while a scenario fails"
+            );
+            click(&c, "#workbench-deploy").await;
+            until(&c, open).await;
+            assert!(text_of(&c, "#confirm-dialog-what").await.contains("1 scenarie(r) fejler"));
+            click(&c, "#confirm-dialog [data-confirm-proceed]").await;
+            until(&c, "/Udrullet: bestem-handlekommune-manuelt v2/.test(document.querySelector('#workbench-deployed').textContent)").await;
+            let deployed = engine
+                .catalog()
+                .latest("bestem-handlekommune-manuelt")
+                .map(|(v, d)| (v, d.source.contains("form.fra >= today")));
+            assert_eq!(deployed, Some((2, true)));
+            let entries = engine
+                .audit_entries(
+                    &forlob_engine::audit::AuditFilter {
+                        action: Some("definition.deploy".into()),
+                        limit: 1,
+                        ..Default::default()
+                    },
+                    &forlob_engine::Actor::system(),
+                    forlob_engine::audit::AuditAction::AuditRead,
+                )
+                .await
+                .expect("the audit log");
+            let detail: serde_json::Value =
+                serde_json::from_str(&entries[0].detail).expect("the detail is JSON");
+            assert_eq!(detail["reason"], "Fremtidige startdatoer, aftalt med KL", "{detail}");
+            assert_eq!(detail["overrode_failures"], true, "{detail}");
         })
         .await;
 }

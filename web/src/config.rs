@@ -225,6 +225,12 @@ impl Config {
             request_timeout: Duration::from_secs(self.request_timeout_seconds),
             assets_dir: self.assets_dir(),
             login_max_failures: self.login_max_failures,
+            packages_dir: Some(
+                self.processes
+                    .clone()
+                    .unwrap_or_else(forlob_processes::processes_dir),
+            )
+            .filter(|dir| dir.is_dir()),
             ..crate::WebSettings::default()
         }
     }

@@ -63,6 +63,13 @@ impl AppError {
         }
     }
 
+    /// The error with `details` (context a client acts on, e.g. the scenario results of a
+    /// refused deploy).
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
     /// The error with `message` at `field`, for a page to show where it was typed (a taken
     /// username, a 409, is said at the username).
     pub fn at_field(mut self, field: &str, message: forlob_engine::message::Message) -> Self {

@@ -25,6 +25,9 @@ pub struct WebSettings {
     /// [`crate::auth::LoginLimiter`]).
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// The packages' folder (definitions and scenario files), where the workbench finds a
+    /// process's scenarios; none when this installation has no package files.
+    pub packages_dir: Option<PathBuf>,
 }
 
 impl Default for WebSettings {
@@ -37,6 +40,7 @@ impl Default for WebSettings {
             assets_dir: None,
             login_max_failures: 5,
             login_window: Duration::from_secs(300),
+            packages_dir: Some(forlob_processes::processes_dir()).filter(|dir| dir.is_dir()),
         }
     }
 }

@@ -219,6 +219,20 @@ impl Engine {
         files: &[SourceFile],
         actor: &crate::instance::Actor,
     ) -> Result<Vec<DeployOutcome>> {
+        self.deploy_recorded(files, actor, serde_json::Map::new(), None)
+            .await
+    }
+
+    /// [`Engine::deploy_by`] with more said in its audit entry (`detail`), and, for a draft's
+    /// deploy, draft `draft` marked deployed in the same transaction (a 409 when it was
+    /// deployed meanwhile; then nothing is).
+    pub(super) async fn deploy_recorded(
+        &self,
+        files: &[SourceFile],
+        actor: &crate::instance::Actor,
+        mut detail: serde_json::Map<String, serde_json::Value>,
+        draft: Option<i64>,
+    ) -> Result<Vec<DeployOutcome>> {
         // A follow-up process deployed earlier satisfies a reference of these files; another
         // node may have deployed meanwhile, and versions are numbered after its.
         self.refresh_catalog().await?;
@@ -247,11 +261,29 @@ impl Engine {
             .filter(|o| o.changed)
             .map(|o| serde_json::json!({ "process": o.process_id, "version": o.version }))
             .collect();
-        if changed.is_empty() {
+        if let Some(draft) = draft {
+            let versions = outcomes
+                .iter()
+                .map(|o| format!("{} v{}", o.process_id, o.version))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if !crate::store::drafts::mark_deployed(&txn, draft, &actor.id, &versions, now).await? {
+                return Err(crate::error::TransitionError::Raced(format!(
+                    "draft {draft} was deployed meanwhile"
+                ))
+                .into());
+            }
+        }
+        if changed.is_empty() && draft.is_none() {
             self.commit(txn).await?;
         } else {
+            detail.insert("deployed".into(), serde_json::Value::Array(changed));
             let record = crate::audit::AuditRecord::new(crate::audit::AuditAction::Deploy)
-                .detail(serde_json::json!({ "deployed": changed }));
+                .detail(serde_json::Value::Object(detail));
+            let record = match draft {
+                Some(draft) => record.target(draft),
+                None => record,
+            };
             self.commit_recorded(txn, actor, record).await?;
         }
         let catalog = Catalog::load(&self.db, &self.registry).await?;

@@ -45,6 +45,18 @@ pub struct Draft {
     pub files: Vec<SourceFile>,
     pub note: String,
     pub created_at: DateTime<Utc>,
+    /// When its author (or an admin) asked for it to be deployed.
+    pub deploy_asked_at: Option<DateTime<Utc>>,
+    /// When, by whom and as which versions (`process vN, …`) it was deployed.
+    pub deployed: Option<Deployed>,
+}
+
+/// A draft's deploy.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub versions: String,
 }
 
 impl TryFrom<store::DraftRow> for Draft {
@@ -82,6 +94,12 @@ impl TryFrom<store::DraftRow> for Draft {
             files,
             note: row.note,
             created_at: row.created_at,
+            deploy_asked_at: row.deploy_asked_at,
+            deployed: row.deployed_at.map(|at| Deployed {
+                at,
+                by: row.deployed_by.unwrap_or_default(),
+                versions: row.deployed_versions.unwrap_or_default(),
+            }),
         })
     }
 }
@@ -116,6 +134,36 @@ pub struct DraftForm {
     pub errors: FieldErrors,
     /// What the form's expressions saw, for rendering its choices.
     pub scope: crate::expr::Scope,
+}
+
+/// A draft against what is deployed ([`Engine::compare_draft`]).
+#[derive(Debug, Clone)]
+pub struct DraftComparison {
+    pub draft: Draft,
+    pub check: DraftCheck,
+    /// Per process of the draft: diff, state changes, in-flight instances; empty when the
+    /// draft is not valid.
+    pub impacts: Vec<super::DefinitionImpact>,
+}
+
+/// What a draft's deploy did ([`Engine::deploy_draft`]).
+#[derive(Debug, Clone)]
+pub struct DraftDeploy {
+    /// The scenarios it was tried against.
+    pub test: DraftTest,
+    /// The versions deployed; none when a scenario failed and no reason overrode it.
+    pub deployed: Option<Vec<super::DeployOutcome>>,
+}
+
+/// The scenarios a draft is tried against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tried<'a> {
+    /// Scenario files sent with the draft.
+    pub sent: &'a [SourceFile],
+    /// The packages' own scenario files, paths relative to `root`.
+    pub shipped: &'a [SourceFile],
+    /// The packages' folder.
+    pub root: Option<&'a std::path::Path>,
 }
 
 /// A draft tried against scenarios.
@@ -192,15 +240,20 @@ impl Engine {
     }
 
     /// Drafts, newest first: a designer's own, every author's for an admin; of one process
-    /// when given.
+    /// when given; only those waiting for a deploy when `waiting`.
     pub async fn drafts(
         &self,
         process_id: Option<&str>,
+        waiting: bool,
         actor: &Actor,
         limit: u64,
     ) -> Result<Vec<Draft>> {
-        let author = (!actor.sees_all()).then_some(actor.id.as_str());
-        store::drafts(&self.db, author, process_id, limit)
+        let filter = store::DraftFilter {
+            author: (!actor.sees_all()).then_some(actor.id.as_str()),
+            process_id,
+            waiting,
+        };
+        store::drafts(&self.db, filter, limit)
             .await?
             .into_iter()
             .map(Draft::try_from)
@@ -213,6 +266,127 @@ impl Engine {
             Some(row) if actor.sees_all() || row.author == actor.id => Draft::try_from(row),
             _ => Err(EngineError::not_found("draft", id)),
         }
+    }
+
+    /// Asks an admin to deploy draft `id` (its author's or an admin's own ask), audited
+    /// (`draft.ask_deploy`). A deployed draft is a 409.
+    pub async fn ask_deploy(&self, id: i64, actor: &Actor) -> Result<Draft> {
+        let draft = self.draft(id, actor).await?;
+        let now = self.clock.now();
+        let asked = self
+            .recorded(
+                actor,
+                |conn| Box::pin(async move { Ok(store::ask_deploy(conn, id, now).await?) }),
+                |asked| {
+                    asked.then(|| {
+                        AuditRecord::new(AuditAction::DraftAskDeploy)
+                            .target(id)
+                            .detail(json!({ "process": draft.process_id, "version": draft.version, "author": draft.author }))
+                    })
+                },
+            )
+            .await?;
+        if !asked {
+            return Err(TransitionError::Raced(format!("draft {id} is deployed already")).into());
+        }
+        self.draft(id, actor).await
+    }
+
+    /// Draft `id` against what is deployed: its validation and, when valid, for each of its
+    /// processes the diff, the states it adds, removes and changes, and the in-flight
+    /// instances it meets.
+    pub async fn compare_draft(&self, id: i64, actor: &Actor) -> Result<DraftComparison> {
+        let draft = self.draft(id, actor).await?;
+        let check = self.check_draft(&draft.files).await?;
+        let impacts = if check.valid {
+            self.impact(&draft.files).await?
+        } else {
+            Vec::new()
+        };
+        Ok(DraftComparison {
+            draft,
+            check,
+            impacts,
+        })
+    }
+
+    /// Deploys draft `id` (admins only) after trying it against `tried`: refused (nothing
+    /// deployed, the results returned) when a scenario fails, unless `overrides` and a
+    /// `reason` says why it may go anyway. The reason, the scenarios' outcome and whether it
+    /// overrode failures go into the deploy's audit entry, and the draft is marked deployed in
+    /// the same transaction.
+    pub async fn deploy_draft(
+        &self,
+        id: i64,
+        tried: &Tried<'_>,
+        reason: Option<&str>,
+        overrides: bool,
+        actor: &Actor,
+    ) -> Result<DraftDeploy> {
+        if actor.role != "admin" {
+            return Err(EngineError::Forbidden(Message::new(Code::ADMINS_DEPLOY)));
+        }
+        let draft = self.draft(id, actor).await?;
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let mut errors = FieldErrors::new();
+        crate::limits::check(
+            &mut errors,
+            "reason",
+            reason.unwrap_or_default(),
+            self.options.text_limits.reason,
+        );
+        if overrides && reason.is_none() {
+            errors.insert("reason".into(), Message::new(Code::REASON_TO_OVERRIDE));
+        }
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(errors));
+        }
+        if draft.deployed.is_some() {
+            return Err(TransitionError::Raced(format!("draft {id} is deployed already")).into());
+        }
+        let test = if tried.sent.is_empty() && tried.shipped.is_empty() {
+            let (check, _) = self.checked(&draft.files);
+            DraftTest {
+                check,
+                results: Vec::new(),
+            }
+        } else {
+            self.test_draft(&draft.files, tried).await?
+        };
+        if !test.check.valid {
+            return Err(crate::error::DefinitionError(test.check.diagnostics).into());
+        }
+        let failed: Vec<&str> = test
+            .results
+            .iter()
+            .filter(|r| r.failure.is_some())
+            .map(|r| r.file.as_str())
+            .collect();
+        if !failed.is_empty() && !overrides {
+            return Ok(DraftDeploy {
+                test,
+                deployed: None,
+            });
+        }
+        let mut detail = serde_json::Map::new();
+        detail.insert("draft".into(), json!({ "process": draft.process_id, "author": draft.author, "version": draft.version }));
+        detail.insert(
+            "scenarios".into(),
+            json!({ "passed": test.results.len() - failed.len(), "failed": failed }),
+        );
+        if let Some(reason) = reason {
+            detail.insert("reason".into(), json!(reason));
+        }
+        if !failed.is_empty() {
+            detail.insert("overrode_failures".into(), json!(true));
+        }
+        let deployed = self
+            .deploy_recorded(&draft.files, actor, detail, Some(id))
+            .await?;
+        Ok(DraftDeploy {
+            test,
+            deployed: Some(deployed),
+        })
     }
 
     /// The form of manual state `state` of process `process` in the draft `files`, as a
@@ -318,18 +492,25 @@ impl Engine {
         check_files(files, &self.registry, &self.catalog().known_ids())
     }
 
-    /// Runs `scenarios` against the deployed processes with `files` in place of the versions
-    /// they replace, each on its own in-memory database. The files a scenario's steps name
-    /// (a previous release, a plan) must be among `files` or `scenarios`, by path.
-    pub async fn test_draft(
-        &self,
-        files: &[SourceFile],
-        scenarios: &[SourceFile],
-    ) -> Result<DraftTest> {
-        self.refuse_unless_fit(&[
-            ("files", files, MAX_DRAFT_FILES),
-            ("scenarios", scenarios, MAX_DRAFT_SCENARIOS),
-        ])?;
+    /// Runs scenarios against the deployed processes with `files` in place of the versions
+    /// they replace, each on its own in-memory database: `tried.sent`, whose steps' files
+    /// must be among `files` or the sent scenarios, by path, and `tried.shipped`, the
+    /// packages' own (read below their folder).
+    pub async fn test_draft(&self, files: &[SourceFile], tried: &Tried<'_>) -> Result<DraftTest> {
+        let mut errors = FieldErrors::new();
+        self.check_sent(&mut errors, "files", files, MAX_DRAFT_FILES);
+        if !tried.sent.is_empty() || tried.shipped.is_empty() {
+            self.check_sent(&mut errors, "scenarios", tried.sent, MAX_DRAFT_SCENARIOS);
+        }
+        if tried.sent.len() + tried.shipped.len() > MAX_DRAFT_SCENARIOS {
+            errors.insert(
+                "scenarios".into(),
+                Message::new(Code::TOO_MANY_FILES).with("max", MAX_DRAFT_SCENARIOS),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(errors));
+        }
         self.refresh_catalog().await?;
         let (check, ids) = self.checked(files);
         if !check.valid {
@@ -350,22 +531,34 @@ impl Engine {
             })
             .collect();
         release.extend(files.iter().cloned());
-        let sent: Vec<SourceFile> = files.iter().chain(scenarios).cloned().collect();
+        let sent: Vec<SourceFile> = files.iter().chain(tried.sent).cloned().collect();
         let _turn = TRIES
             .acquire()
             .await
             .map_err(|e| EngineError::from(sea_orm::DbErr::Custom(e.to_string())))?;
         let started = std::time::Instant::now();
-        let mut results = Vec::with_capacity(scenarios.len());
-        for file in scenarios {
+        let mut results = Vec::with_capacity(tried.sent.len() + tried.shipped.len());
+        let runs = tried
+            .sent
+            .iter()
+            .map(|f| (f, false))
+            .chain(tried.shipped.iter().map(|f| (f, true)));
+        for (file, shipped) in runs {
             let left = TRY_TIME.saturating_sub(started.elapsed());
-            let run = scenario::run_sent(file, &release, &self.registry, &sent);
+            let run = async {
+                match (shipped, tried.root) {
+                    (true, Some(root)) => {
+                        scenario::run_shipped(file, &release, &self.registry, root).await
+                    }
+                    _ => scenario::run_sent(file, &release, &self.registry, &sent).await,
+                }
+            };
             let result = match tokio::time::timeout(left.min(SCENARIO_TIME), run).await {
                 Ok(result) => result,
-                Err(_) => ScenarioResult {
-                    file: file.path.clone(),
-                    name: file.path.clone(),
-                    failure: Some(if left < SCENARIO_TIME {
+                Err(_) => ScenarioResult::not_run(
+                    file,
+                    "time",
+                    if left < SCENARIO_TIME {
                         format!(
                             "not finished: the try's {} s were up; send fewer scenarios at once",
                             TRY_TIME.as_secs()
@@ -375,8 +568,8 @@ impl Engine {
                             "stopped after {} s; a scenario that long is doing more than it says",
                             SCENARIO_TIME.as_secs()
                         )
-                    }),
-                },
+                    },
+                ),
             };
             results.push(result);
         }

@@ -36,6 +36,8 @@ pub struct DefinitionImpact {
     pub follows: Option<(String, i32)>,
     /// Unified diff of the YAML source against the version it follows.
     pub diff: String,
+    /// The states added, removed and changed against the version it follows.
+    pub states: Vec<crate::release::StateChange>,
     pub in_flight: Vec<ImpactGroup>,
     /// States in-flight instances wait in that the new version does not have: a restart or a
     /// migration plan must say where they go.
@@ -63,6 +65,18 @@ impl Engine {
                     )
                     .to_string(),
                 _ => String::new(),
+            };
+            let states = match (&placed.follows, placed.changed) {
+                (Some((_, old)), true) => crate::release::state_changes(old, def, &catalog),
+                (None, _) => def
+                    .states
+                    .iter()
+                    .map(|(id, _)| crate::release::StateChange {
+                        state: id.clone(),
+                        change: crate::release::StateChangeKind::Added,
+                    })
+                    .collect(),
+                _ => Vec::new(),
             };
             let mut lineage = catalog.lineage(&def.id);
             for former in &def.replaces {
@@ -109,6 +123,7 @@ impl Engine {
                 changed: placed.changed,
                 follows: placed.follows.map(|(v, d)| (d.id.clone(), v)),
                 diff,
+                states,
                 in_flight,
                 lost_states,
             });

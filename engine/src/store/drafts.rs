@@ -2,9 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
+
+use sea_orm::sea_query::Expr;
 
 use super::draft;
 
@@ -31,13 +33,17 @@ pub async fn insert_draft<C: ConnectionTrait>(
         .one(conn)
         .await?;
     let row = draft::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
+        id: NotSet,
         process_id: Set(process_id.to_owned()),
         author: Set(author.to_owned()),
         version: Set(newest.unwrap_or(0) + 1),
         files: Set(files.to_owned()),
         note: Set(note.to_owned()),
         created_at: Set(now),
+        deploy_asked_at: NotSet,
+        deployed_at: NotSet,
+        deployed_by: NotSet,
+        deployed_versions: NotSet,
     };
     match draft::Entity::insert(row).exec_with_returning(conn).await {
         Ok(stored) => Ok(Some(stored)),
@@ -46,15 +52,70 @@ pub async fn insert_draft<C: ConnectionTrait>(
     }
 }
 
-/// Drafts, newest first: of one author (`None`: everyone's) and one process (`None`: all),
-/// at most `limit`.
+/// Marks draft `id` as asked to be deployed (again: the newest ask counts); false when it is
+/// deployed already.
+pub async fn ask_deploy<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let done = draft::Entity::update_many()
+        .col_expr(draft::Column::DeployAskedAt, Expr::value(now))
+        .filter(draft::Column::Id.eq(id))
+        .filter(draft::Column::DeployedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Marks draft `id` as deployed by `by` as `versions`; false when it was deployed already (a
+/// second admin at the same moment).
+pub async fn mark_deployed<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    by: &str,
+    versions: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let done = draft::Entity::update_many()
+        .col_expr(draft::Column::DeployedAt, Expr::value(now))
+        .col_expr(draft::Column::DeployedBy, Expr::value(by))
+        .col_expr(draft::Column::DeployedVersions, Expr::value(versions))
+        .filter(draft::Column::Id.eq(id))
+        .filter(draft::Column::DeployedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Which drafts a listing wants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DraftFilter<'a> {
+    /// Of one author; `None`: everyone's.
+    pub author: Option<&'a str>,
+    /// Of one process; `None`: all.
+    pub process_id: Option<&'a str>,
+    /// Only those asked to be deployed and not deployed yet.
+    pub waiting: bool,
+}
+
+/// Drafts the filter wants, newest first, at most `limit`.
 pub async fn drafts<C: ConnectionTrait>(
     conn: &C,
-    author: Option<&str>,
-    process_id: Option<&str>,
+    filter: DraftFilter<'_>,
     limit: u64,
 ) -> Result<Vec<DraftRow>, DbErr> {
+    let DraftFilter {
+        author,
+        process_id,
+        waiting,
+    } = filter;
     let mut query = draft::Entity::find();
+    if waiting {
+        query = query
+            .filter(draft::Column::DeployAskedAt.is_not_null())
+            .filter(draft::Column::DeployedAt.is_null());
+    }
     if let Some(author) = author {
         query = query.filter(draft::Column::Author.eq(author));
     }

@@ -377,6 +377,10 @@ pub mod draft {
         pub files: String,
         pub note: String,
         pub created_at: DateTimeUtc,
+        pub deploy_asked_at: Option<DateTimeUtc>,
+        pub deployed_at: Option<DateTimeUtc>,
+        pub deployed_by: Option<String>,
+        pub deployed_versions: Option<String>,
     }
     no_relations!();
 }

@@ -358,14 +358,34 @@ pub async fn history<C: ConnectionTrait>(
         .all(conn)
         .await?
         .into_iter()
-        .map(|h| HistoryEntry {
-            from_state: h.from_state,
-            to_state: h.to_state,
-            trigger: h.trigger,
-            actor: h.actor,
-            data: h.data,
-            at: h.at,
-        })
+        .map(history_entry)
+        .collect())
+}
+
+fn history_entry(h: history::Model) -> HistoryEntry {
+    HistoryEntry {
+        from_state: h.from_state,
+        to_state: h.to_state,
+        trigger: h.trigger,
+        actor: h.actor,
+        data: h.data,
+        at: h.at,
+    }
+}
+
+/// Transitions recorded after history row `after`, oldest first, with their row id and
+/// instance: what a scenario's step made happen.
+pub async fn history_since<C: ConnectionTrait>(
+    conn: &C,
+    after: i64,
+) -> Result<Vec<(i64, Uuid, HistoryEntry)>, DbErr> {
+    Ok(history::Entity::find()
+        .filter(history::Column::Id.gt(after))
+        .order_by_asc(history::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h.instance_id, history_entry(h)))
         .collect())
 }
 

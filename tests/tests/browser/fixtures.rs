@@ -233,6 +233,18 @@ pub(crate) async fn site(register_up: Arc<AtomicBool>) -> Site {
     Site::serve(app).await
 }
 
+/// The site with the shipped `flytning` package deployed and registered, as a municipality
+/// runs it: for the designer's story with the package's own scenarios.
+pub(crate) async fn package_site() -> Site {
+    let dir = forlob_processes::processes_dir().join("flytning");
+    let files = forlob_engine::files::definition_files(&dir).expect("the package's definitions");
+    let mut builder = TestApp::builder(Backend::Sqlite).with_registry(forlob_processes::register);
+    for file in &files {
+        builder = builder.with_process(&file.text);
+    }
+    Site::serve(builder.build().await).await
+}
+
 /// Starts `process` for `subject` as the system does (from a message, say); the instance id.
 pub(crate) async fn start(site: &Site, process: &str, subject: &str, vars: Value) -> Uuid {
     let Value::Object(vars) = vars else {

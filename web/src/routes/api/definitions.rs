@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::definition::{Diagnostic, SourceFile};
-use forlob_engine::runtime::Draft;
+use forlob_engine::runtime::{Draft, Tried};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -24,8 +24,13 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(validate_definitions))
         .routes(routes!(test_definitions))
+        .routes(routes!(list_shipped))
+        .routes(routes!(definition_schema))
         .routes(routes!(save_draft, list_drafts))
         .routes(routes!(get_draft))
+        .routes(routes!(compare_draft))
+        .routes(routes!(ask_deploy))
+        .routes(routes!(deploy_draft))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,7 +48,34 @@ pub(crate) struct TestRequest {
     /// Scenario files (the format of `forlob test`) to run against the draft; the files their
     /// steps name (a previous release, a plan) are looked up among `files` and `scenarios`
     /// by their paths relative to the scenario's.
+    #[serde(default)]
     pub scenarios: Vec<DefinitionFile>,
+    /// The packages' own scenarios to run as well, by the paths
+    /// `GET /api/definitions/scenarios` lists. At least one scenario in all; at most 50.
+    #[serde(default)]
+    pub shipped: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShippedQuery {
+    /// Only the scenarios of the package that defines this process.
+    pub process: Option<String>,
+}
+
+/// The packages' own scenario files.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShippedList {
+    pub scenarios: Vec<ShippedView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShippedView {
+    /// Relative to the packages' folder; what `shipped` of `POST /api/definitions/test` takes.
+    pub path: String,
+    /// Its `scenario:` line.
+    pub name: String,
 }
 
 /// One problem of a draft, where it is.
@@ -52,10 +84,12 @@ pub struct DiagnosticView {
     pub path: String,
     pub line: u64,
     pub column: u64,
-    /// Stable code; `forlob validate --explain` says what each means.
+    /// Stable code; `forlob validate --explain` lists them all.
     pub code: String,
     pub message: String,
     pub hint: Option<String>,
+    /// What the code means, as `forlob validate --explain` says it.
+    pub explain: Option<String>,
 }
 
 impl From<Diagnostic> for DiagnosticView {
@@ -65,6 +99,10 @@ impl From<Diagnostic> for DiagnosticView {
             line: d.line,
             column: d.column,
             code: d.code.to_owned(),
+            explain: forlob_engine::definition::CODES
+                .iter()
+                .find(|(code, _)| *code == d.code)
+                .map(|(_, meaning)| (*meaning).to_owned()),
             message: d.message,
             hint: d.hint,
         }
@@ -117,6 +155,72 @@ pub(crate) struct ScenarioResultView {
     pub passed: bool,
     /// The step or expectation that failed, and how.
     pub failure: Option<String>,
+    /// The part that failed: `file` (it does not parse), `start`, `given`, `step 3`,
+    /// `settle` (the due work after the last step), `expect` or `time` (stopped).
+    pub failed_at: Option<String>,
+    /// What ran, in order, up to where it failed, with the transitions each part made.
+    pub timeline: Vec<MomentView>,
+}
+
+/// One part of a scenario as it ran.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MomentView {
+    /// `given`, `step 3`, `settle` or `expect`.
+    pub part: String,
+    /// The part as written, shortened.
+    pub what: String,
+    /// The scenario's clock when it began.
+    pub at: DateTime<Utc>,
+    pub failure: Option<String>,
+    /// The instances' transitions it made (at most 50).
+    pub transitions: Vec<TransitionView>,
+    /// Transitions it made beyond those listed.
+    pub left_out: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TransitionView {
+    pub process: String,
+    pub subject: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub trigger: String,
+    pub at: DateTime<Utc>,
+}
+
+impl From<forlob_engine::scenario::ScenarioResult> for ScenarioResultView {
+    fn from(r: forlob_engine::scenario::ScenarioResult) -> Self {
+        Self {
+            passed: r.failure.is_none(),
+            name: r.name,
+            path: r.file,
+            failure: r.failure,
+            failed_at: r.failed_at,
+            timeline: r
+                .timeline
+                .into_iter()
+                .map(|m| MomentView {
+                    part: m.part,
+                    what: m.what,
+                    at: m.at,
+                    failure: m.failure,
+                    left_out: m.left_out,
+                    transitions: m
+                        .transitions
+                        .into_iter()
+                        .map(|t| TransitionView {
+                            process: t.process,
+                            subject: t.subject,
+                            from: t.from,
+                            to: t.to,
+                            trigger: t.trigger,
+                            at: t.at,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -171,25 +275,114 @@ async fn test_definitions(
     caller.require(DESIGNERS)?;
     let files = sources(request.files);
     let scenarios = sources(request.scenarios);
-    let tried = state.engine.test_draft(&files, &scenarios).await?;
-    let results: Vec<ScenarioResultView> = tried
-        .results
-        .into_iter()
-        .map(|r| ScenarioResultView {
-            passed: r.failure.is_none(),
-            name: r.name,
-            path: r.file,
-            failure: r.failure,
+    let shipped = shipped_files(&state, None, &request.shipped)?;
+    let tried = state
+        .engine
+        .test_draft(
+            &files,
+            &Tried {
+                sent: &scenarios,
+                shipped: &shipped,
+                root: state.settings.packages_dir.as_deref(),
+            },
+        )
+        .await?;
+    Ok(Json(tried.into()))
+}
+
+impl From<forlob_engine::runtime::DraftTest> for TestView {
+    fn from(tried: forlob_engine::runtime::DraftTest) -> Self {
+        let results: Vec<ScenarioResultView> = tried.results.into_iter().map(Into::into).collect();
+        let passed = results.iter().filter(|r| r.passed).count();
+        let validation = ValidationView::from(tried.check);
+        Self {
+            ok: validation.valid && passed == results.len(),
+            validation,
+            passed,
+            failed: results.len() - passed,
+            results,
+        }
+    }
+}
+
+/// The JSON Schema of the definition format (what `forlob schema` prints), for the
+/// workbench's completion and hover and for editors (a YAML language server can point at
+/// it). Public, as the format's documentation is.
+#[utoipa::path(get, path = "/definitions/schema", tag = "definitions",
+    responses((status = 200, description = "a JSON Schema (draft 2020-12)", body = Object)))]
+async fn definition_schema() -> Json<serde_json::Value> {
+    Json(forlob_engine::definition::json_schema())
+}
+
+/// The packages' own scenario files: of the package that defines `process` when given, all
+/// when not; `wanted` picks some by path (each must be one of them: a 422 names the first that
+/// is not).
+pub(crate) fn shipped_files(
+    state: &AppState,
+    process: Option<&str>,
+    wanted: &[String],
+) -> Result<Vec<SourceFile>> {
+    if wanted.is_empty() && process.is_none() {
+        return Ok(Vec::new());
+    }
+    let Some(root) = state.settings.packages_dir.as_deref() else {
+        return match wanted.first() {
+            Some(path) => Err(not_shipped(path)),
+            None => Ok(Vec::new()),
+        };
+    };
+    let all = forlob_engine::files::shipped_scenarios(root, process)
+        .map_err(|e| crate::error::AppError::internal(&std::io::Error::other(e)))?;
+    if wanted.is_empty() {
+        return Ok(all.into_iter().map(|s| s.file).collect());
+    }
+    wanted
+        .iter()
+        .map(|path| {
+            all.iter()
+                .find(|s| &s.file.path == path)
+                .map(|s| s.file.clone())
+                .ok_or_else(|| not_shipped(path))
         })
-        .collect();
-    let passed = results.iter().filter(|r| r.passed).count();
-    let validation = ValidationView::from(tried.check);
-    Ok(Json(TestView {
-        ok: validation.valid && passed == results.len(),
-        validation,
-        passed,
-        failed: results.len() - passed,
-        results,
+        .collect()
+}
+
+fn not_shipped(path: &str) -> crate::error::AppError {
+    let shown: String = path.chars().take(120).collect();
+    let mut errors = forlob_engine::form::FieldErrors::new();
+    errors.insert(
+        "shipped".into(),
+        forlob_engine::message::Message::new(forlob_engine::message::Code::NOT_SHIPPED)
+            .with("path", shown),
+    );
+    crate::error::AppError::fields(errors)
+}
+
+/// The packages' own scenario files, which `POST /api/definitions/test` runs by path
+/// (`shipped`): the package's that defines `process`, or every package's.
+#[utoipa::path(get, path = "/definitions/scenarios", tag = "definitions", params(ShippedQuery),
+    responses((status = 200, body = ShippedList), (status = 403, body = ErrorBody)))]
+async fn list_shipped(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ShippedQuery>,
+) -> Result<Json<ShippedList>> {
+    caller.require(DESIGNERS)?;
+    let Some(root) = state.settings.packages_dir.as_deref() else {
+        return Ok(Json(ShippedList {
+            scenarios: Vec::new(),
+        }));
+    };
+    let found = forlob_engine::files::shipped_scenarios(root, query.process.as_deref())
+        .map_err(|e| crate::error::AppError::internal(&std::io::Error::other(e)))?;
+    Ok(Json(ShippedList {
+        scenarios: found
+            .into_iter()
+            .map(|s| ShippedView {
+                path: s.file.path,
+                name: s.name,
+            })
+            .collect(),
     }))
 }
 
@@ -204,9 +397,9 @@ pub(crate) struct NewDraft {
     pub note: String,
 }
 
-/// A stored draft: one version of an author's work on a process.
+/// What every view of a draft says about it.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct DraftView {
+pub(crate) struct DraftHead {
     pub id: i64,
     pub process: String,
     pub author: String,
@@ -214,6 +407,36 @@ pub(crate) struct DraftView {
     pub version: i32,
     pub note: String,
     pub created_at: DateTime<Utc>,
+    /// When a deploy was asked for; an admin's list of waiting drafts shows it.
+    pub deploy_asked_at: Option<DateTime<Utc>>,
+    pub deployed_at: Option<DateTime<Utc>>,
+    pub deployed_by: Option<String>,
+    /// `process vN, …`: what the deploy made of it.
+    pub deployed_versions: Option<String>,
+}
+
+impl DraftHead {
+    fn of(d: &Draft) -> Self {
+        Self {
+            id: d.id,
+            process: d.process_id.clone(),
+            author: d.author.clone(),
+            version: d.version,
+            note: d.note.clone(),
+            created_at: d.created_at,
+            deploy_asked_at: d.deploy_asked_at,
+            deployed_at: d.deployed.as_ref().map(|x| x.at),
+            deployed_by: d.deployed.as_ref().map(|x| x.by.clone()),
+            deployed_versions: d.deployed.as_ref().map(|x| x.versions.clone()),
+        }
+    }
+}
+
+/// A stored draft: one version of an author's work on a process.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DraftView {
+    #[serde(flatten)]
+    pub head: DraftHead,
     pub files: Vec<DraftFileView>,
 }
 
@@ -226,12 +449,7 @@ pub(crate) struct DraftFileView {
 impl From<Draft> for DraftView {
     fn from(d: Draft) -> Self {
         Self {
-            id: d.id,
-            process: d.process_id,
-            author: d.author,
-            version: d.version,
-            note: d.note,
-            created_at: d.created_at,
+            head: DraftHead::of(&d),
             files: d
                 .files
                 .into_iter()
@@ -250,6 +468,9 @@ impl From<Draft> for DraftView {
 pub(crate) struct DraftQuery {
     /// Only drafts of this process.
     pub process: Option<String>,
+    /// Only drafts asked to be deployed and not deployed yet.
+    #[serde(default)]
+    pub waiting: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -261,12 +482,8 @@ pub(crate) struct DraftList {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DraftSummaryView {
-    pub id: i64,
-    pub process: String,
-    pub author: String,
-    pub version: i32,
-    pub note: String,
-    pub created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub head: DraftHead,
     /// The paths of its files.
     pub files: Vec<String>,
 }
@@ -274,15 +491,48 @@ pub(crate) struct DraftSummaryView {
 impl From<Draft> for DraftSummaryView {
     fn from(d: Draft) -> Self {
         Self {
-            id: d.id,
-            process: d.process_id,
-            author: d.author,
-            version: d.version,
-            note: d.note,
-            created_at: d.created_at,
+            head: DraftHead::of(&d),
             files: d.files.into_iter().map(|f| f.path).collect(),
         }
     }
+}
+
+/// A draft against what is deployed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ComparisonView {
+    pub draft: DraftSummaryView,
+    pub validation: ValidationView,
+    /// Per process of the draft: its diff against the deployed version, the states it adds,
+    /// removes and changes, and the in-flight instances it meets; empty when not valid.
+    pub definitions: Vec<super::releases::ImpactView>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeployDraftRequest {
+    /// Why it is deployed; kept in the audit log with the deploy.
+    pub reason: Option<String>,
+    /// Deploy although scenarios fail; needs a `reason`. Without it a failing scenario
+    /// refuses the deploy.
+    #[serde(default)]
+    pub override_failing_scenarios: bool,
+}
+
+/// A draft deployed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DraftDeployView {
+    pub draft: DraftSummaryView,
+    /// The versions it got (`changed: false` for a process it left as deployed).
+    pub deployed: Vec<DeployedView>,
+    /// The package's scenarios it was tried against.
+    pub test: TestView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeployedView {
+    pub process: String,
+    pub version: i32,
+    pub changed: bool,
 }
 
 /// Saves a draft as the next version of the caller's work on the process (audited as
@@ -320,7 +570,12 @@ async fn list_drafts(
     )?;
     let drafts = state
         .engine
-        .drafts(query.process.as_deref(), &caller.actor(), 200)
+        .drafts(
+            query.process.as_deref(),
+            query.waiting,
+            &caller.actor(),
+            200,
+        )
         .await?;
     Ok(Json(DraftList {
         drafts: drafts.into_iter().map(Into::into).collect(),
@@ -337,4 +592,99 @@ async fn get_draft(
 ) -> Result<Json<DraftView>> {
     caller.require(DESIGNERS)?;
     Ok(Json(state.engine.draft(id, &caller.actor()).await?.into()))
+}
+
+/// A draft against what is deployed: its validation, and per process the diff, the states
+/// added, removed and changed, and the in-flight instances it meets (counts, no persons).
+#[utoipa::path(get, path = "/drafts/{id}/compare", tag = "definitions", params(("id" = i64, Path)),
+    responses((status = 200, body = ComparisonView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn compare_draft(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<ComparisonView>> {
+    caller.require(DESIGNERS)?;
+    let compared = state.engine.compare_draft(id, &caller.actor()).await?;
+    Ok(Json(ComparisonView {
+        draft: compared.draft.into(),
+        validation: compared.check.into(),
+        definitions: compared.impacts.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Asks an admin to deploy the draft (audited as `draft.ask_deploy`): it appears in
+/// `GET /api/drafts?waiting=true` and on the designer page until deployed.
+#[utoipa::path(post, path = "/drafts/{id}/ask-deploy", tag = "definitions", params(("id" = i64, Path)),
+    responses((status = 200, body = DraftSummaryView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "deployed already", body = ErrorBody)))]
+async fn ask_deploy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<DraftSummaryView>> {
+    caller.require(DESIGNERS)?;
+    Ok(Json(
+        state.engine.ask_deploy(id, &caller.actor()).await?.into(),
+    ))
+}
+
+/// Deploys the draft (admins), after running its package's scenarios against it on a
+/// throw-away database: a failing scenario refuses the deploy with a 409 whose `details` are
+/// the results, unless `override_failing_scenarios` and a `reason` say it may go anyway (the
+/// reason is audited with the deploy either way).
+/// In-flight instances stay on their version; restart or migrate them on the releases page.
+#[utoipa::path(post, path = "/drafts/{id}/deploy", tag = "definitions", params(("id" = i64, Path)),
+    request_body = DeployDraftRequest,
+    responses((status = 200, body = DraftDeployView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "a scenario fails (details: the try), or deployed already", body = ErrorBody),
+        (status = 422, description = "the draft is not valid", body = ErrorBody)))]
+async fn deploy_draft(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<DeployDraftRequest>,
+) -> Result<Json<DraftDeployView>> {
+    caller.require(&[Role::Admin])?;
+    let actor = caller.actor();
+    let draft = state.engine.draft(id, &actor).await?;
+    let shipped = shipped_files(&state, Some(&draft.process_id), &[])?;
+    let done = state
+        .engine
+        .deploy_draft(
+            id,
+            &Tried {
+                sent: &[],
+                shipped: &shipped,
+                root: state.settings.packages_dir.as_deref(),
+            },
+            request.reason.as_deref(),
+            request.override_failing_scenarios,
+            &actor,
+        )
+        .await?;
+    let test = TestView::from(done.test);
+    let Some(deployed) = done.deployed else {
+        return Err(crate::error::AppError::new(
+            StatusCode::CONFLICT,
+            "scenarios_fail",
+            format!(
+                "{} of {} scenarios fail against the draft; fix it, or deploy with `override_failing_scenarios` and a `reason`",
+                test.failed,
+                test.failed + test.passed
+            ),
+        )
+        .with_details(serde_json::to_value(&test).unwrap_or_default()));
+    };
+    Ok(Json(DraftDeployView {
+        draft: state.engine.draft(id, &actor).await?.into(),
+        deployed: deployed
+            .into_iter()
+            .map(|d| DeployedView {
+                process: d.process_id,
+                version: d.version,
+                changed: d.changed,
+            })
+            .collect(),
+        test,
+    }))
 }

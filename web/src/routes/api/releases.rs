@@ -452,11 +452,58 @@ pub(crate) struct ImpactView {
     pub follows: Option<FollowsView>,
     /// Unified diff of the YAML source against the version it follows.
     pub diff: String,
+    /// The states it adds, removes and changes against the version it follows (all added
+    /// for a new process). `wait`: what an instance resting there waits for changed.
+    pub states: Vec<StateChangeView>,
     /// In-flight instances of its lineage per version and state.
     pub in_flight: Vec<ImpactGroupView>,
     /// States in-flight instances wait in that the new version lacks: a restart or a plan
     /// must say where they go.
     pub lost_states: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StateChangeView {
+    pub state: String,
+    /// `added`, `removed`, `wait` (what it waits for or holds changed) or `changed`.
+    #[schema(value_type = String)]
+    pub change: forlob_engine::release::StateChangeKind,
+}
+
+impl From<forlob_engine::runtime::DefinitionImpact> for ImpactView {
+    fn from(i: forlob_engine::runtime::DefinitionImpact) -> Self {
+        Self {
+            process: i.process_id,
+            version: i.version,
+            changed: i.changed,
+            follows: i
+                .follows
+                .map(|(process, version)| FollowsView { process, version }),
+            diff: i.diff,
+            states: i
+                .states
+                .into_iter()
+                .map(|c| StateChangeView {
+                    state: c.state,
+                    change: c.change,
+                })
+                .collect(),
+            in_flight: i
+                .in_flight
+                .into_iter()
+                .map(|g| ImpactGroupView {
+                    process: g.process_id,
+                    version: g.version,
+                    state: g.state,
+                    instances: g.instances,
+                    open_tasks: g.open_tasks,
+                    timers: g.timers,
+                    in_new_version: g.in_new_version,
+                })
+                .collect(),
+            lost_states: i.lost_states,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -486,34 +533,7 @@ async fn release_impact(
         })
         .collect();
     let impacts = state.engine.impact(&files).await?;
-    Ok(Json(
-        impacts
-            .into_iter()
-            .map(|i| ImpactView {
-                process: i.process_id,
-                version: i.version,
-                changed: i.changed,
-                follows: i
-                    .follows
-                    .map(|(process, version)| FollowsView { process, version }),
-                diff: i.diff,
-                in_flight: i
-                    .in_flight
-                    .into_iter()
-                    .map(|g| ImpactGroupView {
-                        process: g.process_id,
-                        version: g.version,
-                        state: g.state,
-                        instances: g.instances,
-                        open_tasks: g.open_tasks,
-                        timers: g.timers,
-                        in_new_version: g.in_new_version,
-                    })
-                    .collect(),
-                lost_states: i.lost_states,
-            })
-            .collect(),
-    ))
+    Ok(Json(impacts.into_iter().map(Into::into).collect()))
 }
 
 /// Works a running migration, or an undo, on the server; a failure is logged and leaves it

@@ -103,6 +103,8 @@ async fn workbench_form(
 struct WorkbenchQuery {
     /// A deployed process to start from; none: a new one.
     process: Option<String>,
+    /// A saved draft to go on with (the caller's own, any for an admin).
+    draft: Option<i64>,
 }
 
 /// A new process as the workbench starts it: a small valid definition (a test checks it).
@@ -123,6 +125,19 @@ states:
   afsluttet: { end: true }
 "#;
 
+/// The scenario the workbench's second editor starts with: one person, one start, one
+/// expectation; the designer's to change.
+const OWN_SCENARIO: &str = r#"scenario: Mit scenarie
+clock: 2026-01-05T09:00:00+01:00
+given:
+  persons:
+    - { cpr: "0101501234", name: Test Person, birth_date: 1950-01-01, residence: 101, cpr_subscription: true }
+steps:
+  - start: { process: PROCESS, subject: "0101501234", as: { municipality: 101 } }
+expect:
+  - instance: { process: PROCESS, count: 1 }
+"#;
+
 /// The workbench: the process's newest deployed YAML (or a new one) in the editor, checked
 /// by the server while the designer types, its diagram beside it, saved as a draft.
 async fn workbench(
@@ -131,7 +146,25 @@ async fn workbench(
     Query(query): Query<WorkbenchQuery>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Designer, Role::Admin])?;
+    let draft = match query.draft {
+        Some(id) => Some(state.engine.draft(id, &caller.actor()).await?),
+        None => None,
+    };
     let (id, text, title) = match query.process.as_deref().filter(|p| !p.is_empty()) {
+        _ if draft.is_some() => {
+            let draft = draft.as_ref().expect("a draft");
+            let title = state
+                .engine
+                .catalog()
+                .latest(&draft.process_id)
+                .map_or_else(|| draft.process_id.clone(), |(_, d)| d.title.clone());
+            let text = draft
+                .files
+                .first()
+                .map(|f| f.text.clone())
+                .unwrap_or_default();
+            (draft.process_id.clone(), text, title)
+        }
         Some(asked) => {
             let (_, def) =
                 state.engine.catalog().latest(asked).ok_or_else(|| {
@@ -155,6 +188,9 @@ async fn workbench(
         // Not `path`: the layout's `path` is the page's address, for the language switch.
         "file": format!("{id}.yaml"),
         "text": text,
+        "draft": draft.map(crate::routes::api::definitions::DraftSummaryView::from),
+        "may_deploy": caller.user.role == Role::Admin,
+        "own_scenario": OWN_SCENARIO.replace("PROCESS", &id),
     });
     Ok(state
         .ui
@@ -168,13 +204,22 @@ async fn list(
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Designer, Role::Admin])?;
     let title = state.ui.text(chrome.lang, "designer.title");
+    let actor = caller.actor();
+    let summary = |drafts: Vec<forlob_engine::runtime::Draft>| {
+        drafts
+            .into_iter()
+            .map(crate::routes::api::definitions::DraftSummaryView::from)
+            .collect::<Vec<_>>()
+    };
+    let waiting = summary(state.engine.drafts(None, true, &actor, 200).await?);
+    let recent = summary(state.engine.drafts(None, false, &actor, 20).await?);
     Ok(state
         .ui
         .page(
             "designer",
             &chrome,
             &title,
-            json!({ "processes": summaries(&state) }),
+            json!({ "processes": summaries(&state), "waiting": waiting, "drafts": recent }),
         )?
         .into_response())
 }
