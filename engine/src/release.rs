@@ -671,3 +671,68 @@ pub fn field_errors(errors: &[PlanError]) -> crate::form::FieldErrors {
     }
     fields
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{StateChange, StateChangeKind, state_changes};
+    use crate::definition::{SourceFile, load_set};
+    use crate::runtime::Catalog;
+
+    const BEFORE: &str = r#"
+id: sag
+subject: person
+initial: vent
+states:
+  vent:
+    wait: { after: P5D }
+    next: vurder
+  vurder:
+    automatic: { action: demo.record, input: { step: "'vurder'" } }
+    next: gammel
+  gammel: { end: true }
+"#;
+
+    fn definition(text: &str) -> crate::definition::ProcessDefinition {
+        let files = [SourceFile {
+            path: "sag.yaml".into(),
+            text: text.into(),
+        }];
+        load_set(&files, &crate::Registry::new())
+            .expect("valid")
+            .remove(0)
+    }
+
+    #[test]
+    fn each_kind_of_state_change_is_told() {
+        let after = BEFORE
+            .replace("after: P5D", "after: P10D")
+            .replace("next: gammel", "next: ny")
+            .replace("  gammel: { end: true }\n", "  ny: { end: true }\n");
+        let changes = state_changes(
+            &definition(BEFORE),
+            &definition(&after),
+            &Catalog::default(),
+        );
+        let change = |state: &str, change| StateChange {
+            state: state.into(),
+            change,
+        };
+        assert_eq!(
+            changes,
+            [
+                change("vent", StateChangeKind::Wait),
+                change("vurder", StateChangeKind::Changed),
+                change("ny", StateChangeKind::Added),
+                change("gammel", StateChangeKind::Removed),
+            ]
+        );
+        assert!(
+            state_changes(
+                &definition(BEFORE),
+                &definition(BEFORE),
+                &Catalog::default()
+            )
+            .is_empty()
+        );
+    }
+}

@@ -38,7 +38,12 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         manager
-            .create_index(index("ix_drafts_asked", "drafts", &["deploy_asked_at"]))
+            // The waiting list: not deployed, asked for.
+            .create_index(index(
+                "ix_drafts_waiting",
+                "drafts",
+                &["deployed_at", "deploy_asked_at"],
+            ))
             .await
     }
 
@@ -46,7 +51,7 @@ impl MigrationTrait for Migration {
         manager
             .drop_index(
                 Index::drop()
-                    .name("ix_drafts_asked")
+                    .name("ix_drafts_waiting")
                     .table(Alias::new("drafts"))
                     .to_owned(),
             )

@@ -1892,7 +1892,8 @@ async fn the_package_scenarios_guard_a_drafts_deploy(backend: Backend) {
             Method::POST,
             "/api/drafts",
             Some(&web.designer),
-            Some(json!({ "process": "web-case", "files": files, "note": "147 overtager" })),
+            // Labelled otherwise: the deploy tries what the files define, not the label.
+            Some(json!({ "process": "sag-til-147", "files": files, "note": "147 overtager" })),
         )
         .await;
     assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.text);
@@ -2044,6 +2045,17 @@ async fn the_package_scenarios_guard_a_drafts_deploy(backend: Backend) {
         json!([path]),
         "{audit}"
     );
+    assert_eq!(entry["detail"]["scenarios"]["ran"], 1, "{audit}");
+    let asks = web
+        .api(
+            Method::GET,
+            "/api/admin/audit?action=draft.ask_deploy",
+            Some(&web.admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(asks["entries"][0]["target"], id.to_string(), "{asks}");
     assert_eq!(entry["target"], id.to_string());
     assert_eq!(
         deploy(Some(reason)).await.status,

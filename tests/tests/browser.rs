@@ -692,7 +692,7 @@ async fn a_designer_changes_a_rule_and_an_admin_deploys_it_from_the_workbench() 
                 why.contains("expected a refusal with status 422"),
                 "the expectation that failed: {why}"
             );
-            assert!(why.contains("Forløb"), "with the steps' timeline: {why}");
+            assert!(why.contains("Tidslinje"), "with the steps' timeline: {why}");
             c.execute("document.querySelector('#workbench-run-status').scrollIntoView()", vec![])
                 .await
                 .expect("a script runs");

@@ -52,6 +52,7 @@ fn validate_in_json_gives_the_apis_shape_and_one_file_may_call_the_packages_othe
             "path": "tests/fixtures/invalid/unknown-target.yaml", "line": 7, "column": 11,
             "code": "unknown-target", "message": found["diagnostics"][0]["message"],
             "hint": "did you mean `done`?",
+            "explain": "a goto, next or initial names a state that does not exist",
         })
     );
     // One definition of the package: the process it calls is the package's, not missing.

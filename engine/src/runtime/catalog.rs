@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 
 use super::Engine;
 use crate::definition::{self, ProcessDefinition, SourceFile};
-use crate::error::{DefinitionError, Result};
+use crate::error::{DefinitionError, EngineError, Result};
 use crate::registry::Registry;
 use crate::store;
 
@@ -241,11 +241,30 @@ impl Engine {
             .map_err(DefinitionError)?;
         let now = self.clock.now();
         let (_turn, txn) = self.begin_write().await?;
+        let raced =
+            |what: String| -> EngineError { crate::error::TransitionError::Raced(what).into() };
+        // The draft first: a second admin deploying it at the same moment waits here for the
+        // first's row lock and then finds it deployed.
+        if let Some(draft) = draft
+            && !crate::store::drafts::mark_deployed(&txn, draft, &actor.id, "", now).await?
+        {
+            return Err(raced(format!("draft {draft} was deployed meanwhile")));
+        }
         let mut outcomes = Vec::new();
         for def in &defs {
             let placed = catalog.placement(def);
             if placed.changed {
-                store::insert_definition(&txn, def, placed.version, now).await?;
+                // Another node deployed a version of it since this one read the catalog: the
+                // version number is taken, and this deploy would be of a stale picture.
+                if let Err(e) = store::insert_definition(&txn, def, placed.version, now).await {
+                    return Err(match e.sql_err() {
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => raced(format!(
+                            "`{}` v{} was deployed meanwhile; compare again",
+                            def.id, placed.version
+                        )),
+                        _ => e.into(),
+                    });
+                }
                 if placed.first {
                     self.install_default_schedule(&txn, def, now).await?;
                 }
@@ -267,12 +286,7 @@ impl Engine {
                 .map(|o| format!("{} v{}", o.process_id, o.version))
                 .collect::<Vec<_>>()
                 .join(", ");
-            if !crate::store::drafts::mark_deployed(&txn, draft, &actor.id, &versions, now).await? {
-                return Err(crate::error::TransitionError::Raced(format!(
-                    "draft {draft} was deployed meanwhile"
-                ))
-                .into());
-            }
+            crate::store::drafts::set_deployed_versions(&txn, draft, &versions).await?;
         }
         if changed.is_empty() && draft.is_none() {
             self.commit(txn).await?;

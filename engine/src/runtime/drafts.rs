@@ -120,6 +120,8 @@ pub struct DraftProcess {
     pub title: String,
     /// The states that ask a caseworker a form, in the definition's order.
     pub forms: Vec<String>,
+    /// Former ids of the process (`replaces`).
+    pub replaces: Vec<String>,
     /// The state machine as a Mermaid `stateDiagram-v2`.
     pub diagram: String,
 }
@@ -372,7 +374,8 @@ impl Engine {
         detail.insert("draft".into(), json!({ "process": draft.process_id, "author": draft.author, "version": draft.version }));
         detail.insert(
             "scenarios".into(),
-            json!({ "passed": test.results.len() - failed.len(), "failed": failed }),
+            // `ran: 0` says plainly that nothing guarded this deploy.
+            json!({ "ran": test.results.len(), "passed": test.results.len() - failed.len(), "failed": failed }),
         );
         if let Some(reason) = reason {
             detail.insert("reason".into(), json!(reason));
@@ -601,6 +604,7 @@ pub fn check_files(
                         })
                         .map(|(id, _)| id.clone())
                         .collect(),
+                    replaces: d.replaces.clone(),
                     diagram: d.mermaid(),
                 })
                 .collect();

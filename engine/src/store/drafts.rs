@@ -88,6 +88,20 @@ pub async fn mark_deployed<C: ConnectionTrait>(
     Ok(done.rows_affected == 1)
 }
 
+/// Records what draft `id`'s deploy made of it (`process vN, …`), in the deploy's transaction.
+pub async fn set_deployed_versions<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    versions: &str,
+) -> Result<(), DbErr> {
+    draft::Entity::update_many()
+        .col_expr(draft::Column::DeployedVersions, Expr::value(versions))
+        .filter(draft::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Which drafts a listing wants.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DraftFilter<'a> {

@@ -41,9 +41,10 @@ async function post(url, body) {
   }
 }
 
-// What to tell the designer when a request failed: signed out, or try again.
-function failure(status) {
-  return status === 401 ? text("textSignedOut") : text("textUnchecked");
+// What to tell the designer when a request failed: signed out, or try again (`key`: what
+// was not done; the check by default).
+function failure(status, key = "textUnchecked") {
+  return status === 401 ? text("textSignedOut") : text(key);
 }
 
 let mermaid = null;
@@ -225,19 +226,22 @@ preview.addEventListener("submit", (event) => {
 saveButton.addEventListener("click", async () => {
   saveButton.disabled = true;
   const note = document.getElementById("workbench-note").value;
-  const files = [{ path: `${process}.yaml`, text: view.state.doc.toString() }];
+  // What is typed while the save is on its way is not in the saved draft.
+  const sent = view.state.doc;
+  const files = [{ path: `${process}.yaml`, text: sent.toString() }];
   const { ok, status: code, json } = await post("/api/drafts", { process, files, note });
   saveButton.disabled = false;
   if (ok) {
     draftId = json.id;
-    dirty = false;
+    dirty = view.state.doc !== sent;
+    draftState.textContent = say("textDraftOf", { process: json.process, version: json.version, author: json.author });
   }
   saved.className = ok ? "flash ok" : "flash error";
   saved.textContent = ok
     ? text("textSaved").replace("{version}", json.version)
     : code === 422
       ? text("textNotSaved")
-      : failure(code);
+      : failure(code, "textNotDone");
 });
 
 // An element with text, for building results without HTML strings.
@@ -322,7 +326,7 @@ runPackage.addEventListener("click", async () => {
   }).catch(() => null);
   const scenarios = listed?.ok ? (await listed.json()).scenarios : null;
   if (!scenarios) {
-    runStatus.textContent = failure(listed?.status ?? 0);
+    runStatus.textContent = failure(listed?.status ?? 0, "textNotDone");
     runPackage.disabled = false;
     return;
   }
@@ -332,14 +336,16 @@ runPackage.addEventListener("click", async () => {
     return;
   }
   let [passed, failed] = [0, 0];
+  // One text for the whole run, though the designer types on meanwhile.
+  const files = draftFiles();
   for (const [i, scenario] of scenarios.entries()) {
     runStatus.textContent = say("textRunning", { n: i + 1, total: scenarios.length });
     const { ok, status: code, json } = await post("/api/definitions/test", {
-      files: draftFiles(),
+      files,
       shipped: [scenario.path],
     });
     if (!ok) {
-      runStatus.textContent = failure(code);
+      runStatus.textContent = failure(code, "textNotDone");
       runStatus.className = "flash warn";
       runPackage.disabled = false;
       return;
@@ -370,7 +376,7 @@ document.getElementById("workbench-run-own").addEventListener("click", async (ev
   });
   event.target.disabled = false;
   if (!ok) {
-    ownResult.replaceChildren(el("li", failure(code), "failed"));
+    ownResult.replaceChildren(el("li", failure(code, "textNotDone"), "failed"));
   } else if (!json.validation.valid) {
     ownResult.replaceChildren(el("li", text("textDraftInvalid"), "failed"));
   } else {
@@ -380,6 +386,7 @@ document.getElementById("workbench-run-own").addEventListener("click", async (ev
 
 // Compare and deploy work on the saved draft: a changed editor is saved first.
 const comparison = document.getElementById("workbench-comparison");
+const draftState = document.getElementById("workbench-draft-state");
 const deployed = document.getElementById("workbench-deployed");
 
 function savedDraft() {
@@ -474,14 +481,14 @@ document.getElementById("workbench-compare").addEventListener("click", async () 
     const answer = await fetch(`/api/drafts/${id}/compare`, { credentials: "same-origin" });
     const json = await answer.json();
     if (!answer.ok) {
-      comparison.textContent = failure(answer.status);
+      comparison.textContent = failure(answer.status, "textNotDone");
     } else if (!json.validation.valid) {
       comparison.textContent = text("textDraftInvalid");
     } else {
       showComparison(json);
     }
   } catch {
-    comparison.textContent = failure(0);
+    comparison.textContent = failure(0, "textNotDone");
   }
 });
 
@@ -494,21 +501,32 @@ document.getElementById("workbench-ask")?.addEventListener("click", async (event
   const { ok, status: code, json } = await post(`/api/drafts/${id}/ask-deploy`, {});
   event.target.disabled = false;
   deployed.className = ok ? "flash ok" : "flash error";
-  deployed.textContent = ok ? text("textAsked") : code === 409 ? text("textAlreadyDeployed") : failure(code);
+  deployed.textContent = ok ? text("textAsked") : code === 409 ? text("textAlreadyDeployed") : failure(code, "textNotDone");
+  if (ok) {
+    draftState.textContent = `${draftState.textContent.split(":")[0]}: ${text("textWaiting")}`;
+  }
 });
 
 // Deploy (admins): the layout's confirmation dialog asks first and for the reason, then
 // sends the form again with `confirmed`; that is when the draft is deployed. A refusal for
 // failing scenarios shows them and turns the button into "deploy anyway", which asks again.
 const deployForm = document.getElementById("workbench-deploy-form");
-let overrides = false;
+const confirmDeploy = deployForm?.dataset.confirm;
+// The draft whose failing scenarios the admin has seen: only its deploy may override them.
+let overrides = null;
 deployForm?.addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (deployForm.elements.namedItem("confirmed")?.value !== "1") {
-    return;
-  }
   const id = savedDraft();
   if (id === null) {
+    // Nothing to deploy yet: the confirmation is not asked for.
+    event.stopPropagation();
+    return;
+  }
+  if (overrides !== id) {
+    deployForm.dataset.confirm = confirmDeploy;
+    document.getElementById("workbench-deploy").textContent = deployForm.dataset.label;
+  }
+  if (deployForm.elements.namedItem("confirmed")?.value !== "1") {
     return;
   }
   const button = document.getElementById("workbench-deploy");
@@ -518,7 +536,7 @@ deployForm?.addEventListener("submit", async (event) => {
   const reason = deployForm.elements.namedItem("reason").value;
   const { ok, status: code, json } = await post(`/api/drafts/${id}/deploy`, {
     reason,
-    override_failing_scenarios: overrides,
+    override_failing_scenarios: overrides === id,
   });
   button.disabled = false;
   if (ok) {
@@ -528,9 +546,10 @@ deployForm?.addEventListener("submit", async (event) => {
       versions: json.deployed.map((d) => `${d.process} v${d.version}`).join(", "),
     });
     button.hidden = true;
+    draftState.textContent = `${draftState.textContent.split(":")[0]}: ${deployed.textContent}`;
   } else if (code === 409 && json.error === "scenarios_fail") {
     results.replaceChildren(...json.details.results.map(result));
-    overrides = true;
+    overrides = id;
     deployForm.dataset.confirm = deployForm.dataset.override.replace("{failed}", json.details.failed);
     button.textContent = deployForm.dataset.overrideLabel;
     deployed.className = "flash error";
@@ -538,6 +557,12 @@ deployForm?.addEventListener("submit", async (event) => {
   } else {
     deployed.className = "flash error";
     deployed.textContent =
-      code === 409 ? text("textAlreadyDeployed") : code === 422 ? text("textDraftInvalid") : failure(code);
+      code === 409
+        ? text("textAlreadyDeployed")
+        : code === 422
+          ? text("textDraftInvalid")
+          : code === 503 || code === 0
+            ? text("textDeployUnknown")
+            : failure(code, "textNotDone");
   }
 });

@@ -647,7 +647,25 @@ async fn deploy_draft(
     caller.require(&[Role::Admin])?;
     let actor = caller.actor();
     let draft = state.engine.draft(id, &actor).await?;
-    let shipped = shipped_files(&state, Some(&draft.process_id), &[])?;
+    // The scenarios of every package that defines a process of the draft (or one it
+    // replaces), whatever the draft is labelled: what it would change is what is tried.
+    let check = state.engine.check_draft(&draft.files).await?;
+    let mut shipped: Vec<SourceFile> = Vec::new();
+    let mut ids: Vec<&str> = vec![draft.process_id.as_str()];
+    ids.extend(check.processes.iter().map(|p| p.id.as_str()));
+    ids.extend(
+        check
+            .processes
+            .iter()
+            .flat_map(|p| p.replaces.iter().map(String::as_str)),
+    );
+    for process in ids {
+        for file in shipped_files(&state, Some(process), &[])? {
+            if !shipped.iter().any(|s| s.path == file.path) {
+                shipped.push(file);
+            }
+        }
+    }
     let done = state
         .engine
         .deploy_draft(
