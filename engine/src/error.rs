@@ -54,6 +54,16 @@ pub enum TransitionError {
         instance: uuid::Uuid,
         status: String,
     },
+    /// A draft saved on an older version of a process than is deployed: deploying it would
+    /// undo what was deployed since.
+    #[error(
+        "`{process}` v{deployed} was deployed after this draft was saved (on v{based_on}): the draft would undo it; open it in the workbench, compare, and save it again"
+    )]
+    DraftOutdated {
+        process: String,
+        deployed: i32,
+        based_on: i32,
+    },
     /// A message whose id was taken before with other content: nothing of it was done, and
     /// both contents are kept in a dead letter for an admin.
     #[error(

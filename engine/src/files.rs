@@ -83,11 +83,11 @@ pub struct ShippedScenario {
 }
 
 /// The scenario files under `root` (the packages' folder), paths relative to it; of the
-/// package that defines `process` when given (none when no package does). A file whose
-/// `scenario:` line cannot be read is listed under its path: running it says why.
+/// packages that define one of `processes` when given (none when no package does). A file
+/// whose `scenario:` line cannot be read is listed under its path: running it says why.
 pub fn shipped_scenarios(
     root: &Path,
-    process: Option<&str>,
+    processes: Option<&[&str]>,
 ) -> Result<Vec<ShippedScenario>, String> {
     #[derive(serde::Deserialize)]
     struct Named {
@@ -108,11 +108,11 @@ pub fn shipped_scenarios(
         if !dir.join("scenarios").is_dir() {
             continue;
         }
-        let wanted = match process {
+        let wanted = match processes {
             None => true,
-            Some(id) => definition_files(&dir)?
+            Some(ids) => definition_files(&dir)?
                 .iter()
-                .any(|f| named(&f.text).id == id),
+                .any(|f| ids.contains(&named(&f.text).id.as_str())),
         };
         if wanted {
             packages.push(dir);

@@ -5,6 +5,7 @@
 //! that falls due on the way runs, in time order), and `expect` checks the outcome. Packages
 //! add fixture kinds (`persons`) and expectation kinds (`handlekommune`) through the registry.
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -141,42 +142,15 @@ pub async fn run_one(
     run_one_at(file, definitions, registry, "sqlite::memory:").await
 }
 
-/// Runs one scenario sent over the API on a fresh in-memory SQLite database: the files its
-/// steps name (a previous release, a plan file) are found among `sent`, by their paths
-/// relative to the scenario's, never on the server's disk.
-pub async fn run_sent(
+/// Runs one scenario of the server's on a fresh in-memory SQLite database, the files its
+/// steps name (a previous release, a plan file) read from `sources`.
+pub async fn run_in_memory(
     file: &SourceFile,
     definitions: &[SourceFile],
     registry: &Registry,
-    sent: &[SourceFile],
+    sources: Sources<'_>,
 ) -> ScenarioResult {
-    run_with(
-        file,
-        definitions,
-        registry,
-        "sqlite::memory:",
-        Sources::Sent(sent),
-    )
-    .await
-}
-
-/// Runs one of the server's own scenario files, `file.path` relative to `root` (the packages'
-/// folder): the files its steps name are read below `root`, and every path it reports is
-/// relative to it.
-pub async fn run_shipped(
-    file: &SourceFile,
-    definitions: &[SourceFile],
-    registry: &Registry,
-    root: &std::path::Path,
-) -> ScenarioResult {
-    run_with(
-        file,
-        definitions,
-        registry,
-        "sqlite::memory:",
-        Sources::Under(root),
-    )
-    .await
+    run_with(file, definitions, registry, "sqlite::memory:", sources).await
 }
 
 /// Runs one scenario on the empty database at `url` (PostgreSQL in the integration tests).
@@ -190,13 +164,15 @@ pub async fn run_one_at(
 }
 
 /// Where the files a scenario's steps name are read from.
-#[derive(Clone, Copy)]
-enum Sources<'a> {
+#[derive(Debug, Clone, Copy)]
+pub enum Sources<'a> {
     /// The disk, relative to the scenario's folder (`forlob test`).
     Disk,
-    /// Only these files, by path (a scenario sent to the server).
+    /// Only these files, by their paths relative to the scenario's (a scenario sent to the
+    /// server: never the server's disk).
     Sent(&'a [SourceFile]),
-    /// The disk below this folder, paths relative to it (the server's own scenarios).
+    /// The disk below this folder, the scenario's path and every path it reports relative to
+    /// it (the packages' own scenarios).
     Under(&'a std::path::Path),
 }
 
@@ -269,32 +245,33 @@ impl Story {
         at: DateTime<Utc>,
         outcome: Result<T, String>,
     ) -> Result<T, String> {
-        let mut transitions = Vec::new();
-        let mut left_out = 0;
-        if let Ok(rows) = store::history_since(engine.db(), self.seen).await {
-            for (id, instance, entry) in rows {
-                self.seen = id;
-                if !self.instances.contains_key(&instance)
-                    && let Ok(Some((found, _))) = store::instance(engine.db(), instance).await
-                {
-                    self.instances
-                        .insert(instance, (found.process_id, found.subject));
+        let (told, all, newest) =
+            store::history_since(engine.db(), self.seen, MAX_TOLD_TRANSITIONS as u64)
+                .await
+                .map_err(|e| format!("{part}: the history cannot be read: {e}"))?;
+        self.seen = newest;
+        let mut transitions = Vec::with_capacity(told.len());
+        for (instance, entry) in told {
+            let (process, subject) = match self.instances.entry(instance) {
+                Entry::Occupied(known) => known.get().clone(),
+                Entry::Vacant(new) => {
+                    let found = store::instance(engine.db(), instance)
+                        .await
+                        .map_err(|e| format!("{part}: the instances cannot be read: {e}"))?;
+                    let named = found.map(|(i, _)| (i.process_id, i.subject));
+                    new.insert(named.unwrap_or_default()).clone()
                 }
-                if transitions.len() == MAX_TOLD_TRANSITIONS {
-                    left_out += 1;
-                    continue;
-                }
-                let (process, subject) = self.instances.get(&instance).cloned().unwrap_or_default();
-                transitions.push(Transition {
-                    process,
-                    subject,
-                    from: entry.from_state,
-                    to: entry.to_state,
-                    trigger: entry.trigger,
-                    at: entry.at,
-                });
-            }
+            };
+            transitions.push(Transition {
+                process,
+                subject,
+                from: entry.from_state,
+                to: entry.to_state,
+                trigger: entry.trigger,
+                at: entry.at,
+            });
         }
+        let left_out = usize::try_from(all).unwrap_or(usize::MAX) - transitions.len();
         let failure = outcome.as_ref().err().cloned();
         if failure.is_some() {
             self.failed_at = Some(part.clone());

@@ -1898,6 +1898,54 @@ async fn the_package_scenarios_guard_a_drafts_deploy(backend: Backend) {
         .await;
     assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.text);
     let id = saved.json()["id"].as_i64().expect("an id");
+    // A colleague's draft of the same version, and a broken one nobody may ask to deploy.
+    let (_, colleague) = forlob_web::users::add(
+        &web.state.engine,
+        forlob_web::users::UserSpec {
+            username: "dan".into(),
+            role: "designer".into(),
+            ..Default::default()
+        },
+        &forlob_engine::Actor::system(),
+    )
+    .await
+    .expect("a second designer");
+    let stale = web
+        .api(
+            Method::POST,
+            "/api/drafts",
+            Some(&colleague),
+            Some(json!({ "process": "web-case", "files": files })),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .expect("an id");
+    let broken = web
+        .api(
+            Method::POST,
+            "/api/drafts",
+            Some(&web.designer),
+            Some(json!({ "process": "web-case", "files": [{ "path": "web-case.yaml", "text": "id: [" }] })),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .expect("an id");
+    let not_valid = web
+        .api(
+            Method::POST,
+            &format!("/api/drafts/{broken}/ask-deploy"),
+            Some(&web.designer),
+            None,
+        )
+        .await;
+    assert_eq!(
+        not_valid.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        not_valid.text
+    );
     let waiting = |token: String| {
         let web = &web;
         async move {
@@ -2061,6 +2109,26 @@ async fn the_package_scenarios_guard_a_drafts_deploy(backend: Backend) {
         deploy(Some(reason)).await.status,
         StatusCode::CONFLICT,
         "once"
+    );
+    // The colleague's draft was saved on v1: deployed now, it would undo v2.
+    let undoing = web
+        .api(
+            Method::POST,
+            &format!("/api/drafts/{stale}/deploy"),
+            Some(&web.admin),
+            Some(json!({ "reason": reason, "override_failing_scenarios": true })),
+        )
+        .await;
+    assert_eq!(undoing.status, StatusCode::CONFLICT, "{}", undoing.text);
+    assert_eq!(
+        undoing.json()["error"],
+        "draft_outdated",
+        "{}",
+        undoing.text
+    );
+    assert_eq!(
+        undoing.json()["details"],
+        json!({ "process": "web-case", "deployed": 2, "based_on": 1 })
     );
     let again = web
         .api(

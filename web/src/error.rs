@@ -211,6 +211,14 @@ impl From<EngineError> for AppError {
                         "migration_running",
                         json!({ "migration": migration, "phase": phase.as_str() }),
                     ),
+                    TransitionError::DraftOutdated {
+                        process,
+                        deployed,
+                        based_on,
+                    } => (
+                        "draft_outdated",
+                        json!({ "process": process, "deployed": deployed, "based_on": based_on }),
+                    ),
                     _ => ("conflict", Value::Null),
                 };
                 let mut e = Self::new(StatusCode::CONFLICT, code, err.to_string());

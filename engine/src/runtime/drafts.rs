@@ -30,6 +30,9 @@ pub const MAX_DRAFT_SCENARIOS: usize = 50;
 const SCENARIO_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 const TRY_TIME: std::time::Duration = std::time::Duration::from_secs(25);
 
+/// How long a try waits for the one before it: with its own time it stays within a request.
+const TRY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// One try of a draft at a time on this node: scenarios are CPU work in the server process,
 /// and a second try waits rather than halving both.
 static TRIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
@@ -45,6 +48,9 @@ pub struct Draft {
     pub files: Vec<SourceFile>,
     pub note: String,
     pub created_at: DateTime<Utc>,
+    /// The deployed version of each of its processes when it was saved (0: none deployed);
+    /// a deploy since then refuses it.
+    pub based_on: std::collections::BTreeMap<String, i32>,
     /// When its author (or an admin) asked for it to be deployed.
     pub deploy_asked_at: Option<DateTime<Utc>>,
     /// When, by whom and as which versions (`process vN, …`) it was deployed.
@@ -94,6 +100,13 @@ impl TryFrom<store::DraftRow> for Draft {
             files,
             note: row.note,
             created_at: row.created_at,
+            based_on: row
+                .based_on
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| unreadable(e.to_string()))?
+                .unwrap_or_default(),
             deploy_asked_at: row.deploy_asked_at,
             deployed: row.deployed_at.map(|at| Deployed {
                 at,
@@ -157,15 +170,29 @@ pub struct DraftDeploy {
     pub deployed: Option<Vec<super::DeployOutcome>>,
 }
 
+/// What an admin says with a draft's deploy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeployRequest<'a> {
+    /// Why it is deployed; kept in the audit log.
+    pub reason: Option<&'a str>,
+    /// Deploy although scenarios fail (needs a reason).
+    pub overrides: bool,
+}
+
 /// The scenarios a draft is tried against.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tried<'a> {
     /// Scenario files sent with the draft.
     pub sent: &'a [SourceFile],
-    /// The packages' own scenario files, paths relative to `root`.
-    pub shipped: &'a [SourceFile],
-    /// The packages' folder.
-    pub root: Option<&'a std::path::Path>,
+    /// The packages' own scenario files, with the packages' folder their paths are relative
+    /// to (and below which they read what their steps name).
+    pub shipped: Option<(&'a [SourceFile], &'a std::path::Path)>,
+}
+
+impl Tried<'_> {
+    fn shipped_files(&self) -> &[SourceFile] {
+        self.shipped.map_or(&[], |(files, _)| files)
+    }
 }
 
 /// A draft tried against scenarios.
@@ -214,6 +241,19 @@ impl Engine {
                 .collect::<Vec<_>>()
         )
         .to_string();
+        // What is deployed of the draft's processes now (its label's when the draft does not
+        // parse): the draft is based on it.
+        self.refresh_catalog().await?;
+        let (_, mut ids) = self.checked(files);
+        if ids.is_empty() {
+            ids.push(id.to_owned());
+        }
+        let catalog = self.catalog();
+        let based_on: std::collections::BTreeMap<&str, i32> = ids
+            .iter()
+            .map(|p| (p.as_str(), catalog.latest(p).map_or(0, |(v, _)| v)))
+            .collect();
+        let based_on = json!(based_on).to_string();
         let now = self.clock.now();
         let (author, id, note) = (actor.id.clone(), id.to_owned(), note.trim().to_owned());
         let saved = self
@@ -221,7 +261,14 @@ impl Engine {
                 actor,
                 |conn| {
                     Box::pin(async move {
-                        Ok(store::insert_draft(conn, &id, &author, &stored, &note, now).await?)
+                        let row = store::NewDraftRow {
+                            process_id: &id,
+                            author: &author,
+                            files: &stored,
+                            note: &note,
+                            based_on: &based_on,
+                        };
+                        Ok(store::insert_draft(conn, row, now).await?)
                     })
                 },
                 |saved| {
@@ -271,9 +318,14 @@ impl Engine {
     }
 
     /// Asks an admin to deploy draft `id` (its author's or an admin's own ask), audited
-    /// (`draft.ask_deploy`). A deployed draft is a 409.
+    /// (`draft.ask_deploy`). A draft that is not valid is a 422, a deployed one a 409.
     pub async fn ask_deploy(&self, id: i64, actor: &Actor) -> Result<Draft> {
         let draft = self.draft(id, actor).await?;
+        // An admin's list holds only what could be deployed.
+        let check = self.check_draft(&draft.files).await?;
+        if !check.valid {
+            return Err(crate::error::DefinitionError(check.diagnostics).into());
+        }
         let now = self.clock.now();
         let asked = self
             .recorded(
@@ -312,19 +364,23 @@ impl Engine {
         })
     }
 
-    /// Deploys draft `id` (admins only) after trying it against `tried`: refused (nothing
-    /// deployed, the results returned) when a scenario fails, unless `overrides` and a
-    /// `reason` says why it may go anyway. The reason, the scenarios' outcome and whether it
-    /// overrode failures go into the deploy's audit entry, and the draft is marked deployed in
-    /// the same transaction.
+    /// Deploys draft `id` (admins only) after trying it against the scenarios of every
+    /// package under `packages` that defines one of its processes (or one they replace),
+    /// whatever the draft is labelled: refused (nothing deployed, the results returned) when
+    /// a scenario fails, unless `request.overrides` and a reason say why it may go anyway;
+    /// refused with a 409 when a process of it was deployed since the draft was saved (the
+    /// draft would undo that). The reason, the scenarios' outcome and whether it overrode
+    /// failures go into the deploy's audit entry, and the draft is marked deployed in the same
+    /// transaction.
+    #[tracing::instrument(skip_all, fields(draft = id, actor = %actor.id))]
     pub async fn deploy_draft(
         &self,
         id: i64,
-        tried: &Tried<'_>,
-        reason: Option<&str>,
-        overrides: bool,
+        packages: Option<&std::path::Path>,
+        request: &DeployRequest<'_>,
         actor: &Actor,
     ) -> Result<DraftDeploy> {
+        let DeployRequest { reason, overrides } = *request;
         if actor.role != "admin" {
             return Err(EngineError::Forbidden(Message::new(Code::ADMINS_DEPLOY)));
         }
@@ -346,14 +402,50 @@ impl Engine {
         if draft.deployed.is_some() {
             return Err(TransitionError::Raced(format!("draft {id} is deployed already")).into());
         }
-        let test = if tried.sent.is_empty() && tried.shipped.is_empty() {
-            let (check, _) = self.checked(&draft.files);
-            DraftTest {
+        self.refresh_catalog().await?;
+        let catalog = self.catalog();
+        for (process, base) in &draft.based_on {
+            let deployed = catalog.latest(process).map_or(0, |(v, _)| v);
+            if deployed != *base {
+                return Err(TransitionError::DraftOutdated {
+                    process: process.clone(),
+                    deployed,
+                    based_on: *base,
+                }
+                .into());
+            }
+        }
+        let (check, _) = self.checked(&draft.files);
+        if !check.valid {
+            return Err(crate::error::DefinitionError(check.diagnostics).into());
+        }
+        let shipped = match packages {
+            Some(root) => {
+                let mut ids: Vec<&str> = vec![draft.process_id.as_str()];
+                for p in &check.processes {
+                    ids.push(&p.id);
+                    ids.extend(p.replaces.iter().map(String::as_str));
+                }
+                crate::files::shipped_scenarios(root, Some(&ids))
+                    .map_err(|e| EngineError::from(sea_orm::DbErr::Custom(e)))?
+                    .into_iter()
+                    .map(|s| s.file)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let test = match packages.filter(|_| !shipped.is_empty()) {
+            Some(root) => {
+                let tried = Tried {
+                    sent: &[],
+                    shipped: Some((&shipped, root)),
+                };
+                self.test_draft(&draft.files, &tried).await?
+            }
+            None => DraftTest {
                 check,
                 results: Vec::new(),
-            }
-        } else {
-            self.test_draft(&draft.files, tried).await?
+            },
         };
         if !test.check.valid {
             return Err(crate::error::DefinitionError(test.check.diagnostics).into());
@@ -502,10 +594,11 @@ impl Engine {
     pub async fn test_draft(&self, files: &[SourceFile], tried: &Tried<'_>) -> Result<DraftTest> {
         let mut errors = FieldErrors::new();
         self.check_sent(&mut errors, "files", files, MAX_DRAFT_FILES);
-        if !tried.sent.is_empty() || tried.shipped.is_empty() {
+        let shipped = tried.shipped_files();
+        if !tried.sent.is_empty() || shipped.is_empty() {
             self.check_sent(&mut errors, "scenarios", tried.sent, MAX_DRAFT_SCENARIOS);
         }
-        if tried.sent.len() + tried.shipped.len() > MAX_DRAFT_SCENARIOS {
+        if tried.sent.len() + shipped.len() > MAX_DRAFT_SCENARIOS {
             errors.insert(
                 "scenarios".into(),
                 Message::new(Code::TOO_MANY_FILES).with("max", MAX_DRAFT_SCENARIOS),
@@ -535,27 +628,34 @@ impl Engine {
             .collect();
         release.extend(files.iter().cloned());
         let sent: Vec<SourceFile> = files.iter().chain(tried.sent).cloned().collect();
-        let _turn = TRIES
-            .acquire()
-            .await
-            .map_err(|e| EngineError::from(sea_orm::DbErr::Custom(e.to_string())))?;
+        // A try waits for the one before it, but not past what a request may take.
+        let _turn = match tokio::time::timeout(TRY_WAIT, TRIES.acquire()).await {
+            Ok(turn) => {
+                turn.map_err(|e| EngineError::from(sea_orm::DbErr::Custom(e.to_string())))?
+            }
+            Err(_) => {
+                return Err(TransitionError::Raced(
+                    "another draft is being tried on this node; try again in a moment".into(),
+                )
+                .into());
+            }
+        };
         let started = std::time::Instant::now();
-        let mut results = Vec::with_capacity(tried.sent.len() + tried.shipped.len());
+        let mut results = Vec::with_capacity(tried.sent.len() + shipped.len());
         let runs = tried
             .sent
             .iter()
-            .map(|f| (f, false))
-            .chain(tried.shipped.iter().map(|f| (f, true)));
-        for (file, shipped) in runs {
+            .map(|f| (f, scenario::Sources::Sent(&sent)))
+            .chain(shipped.iter().map(|f| {
+                let root = tried
+                    .shipped
+                    .map(|(_, root)| root)
+                    .unwrap_or(std::path::Path::new(""));
+                (f, scenario::Sources::Under(root))
+            }));
+        for (file, sources) in runs {
             let left = TRY_TIME.saturating_sub(started.elapsed());
-            let run = async {
-                match (shipped, tried.root) {
-                    (true, Some(root)) => {
-                        scenario::run_shipped(file, &release, &self.registry, root).await
-                    }
-                    _ => scenario::run_sent(file, &release, &self.registry, &sent).await,
-                }
-            };
+            let run = scenario::run_in_memory(file, &release, &self.registry, sources);
             let result = match tokio::time::timeout(left.min(SCENARIO_TIME), run).await {
                 Ok(result) => result,
                 Err(_) => ScenarioResult::not_run(

@@ -38,8 +38,8 @@ use sea_orm::{
 
 pub use catalog::{Catalog, DeployOutcome, Placement};
 pub use drafts::{
-    Deployed, Draft, DraftCheck, DraftComparison, DraftDeploy, DraftForm, DraftProcess, DraftTest,
-    MAX_DRAFT_FILES, MAX_DRAFT_SCENARIOS, Tried, check_files,
+    DeployRequest, Deployed, Draft, DraftCheck, DraftComparison, DraftDeploy, DraftForm,
+    DraftProcess, DraftTest, MAX_DRAFT_FILES, MAX_DRAFT_SCENARIOS, Tried, check_files,
 };
 pub use execute::BoxFuture;
 pub use impact::{DefinitionImpact, ImpactGroup};

@@ -13,16 +13,32 @@ use super::draft;
 /// A stored draft as the store has it (the files as their JSON text).
 pub type DraftRow = draft::Model;
 
-/// Stores the next version of `author`'s draft of `process_id`; `None` when another save of
-/// the same author and process took that version meanwhile (the unique index decides).
+/// A draft as it is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDraftRow<'a> {
+    pub process_id: &'a str,
+    pub author: &'a str,
+    /// The files as a JSON array of `{path, text}`.
+    pub files: &'a str,
+    pub note: &'a str,
+    /// `{process: version}` deployed when it was saved, as JSON.
+    pub based_on: &'a str,
+}
+
+/// Stores the next version of the author's draft of the process; `None` when another save
+/// of the same author and process took that version meanwhile (the unique index decides).
 pub async fn insert_draft<C: ConnectionTrait>(
     conn: &C,
-    process_id: &str,
-    author: &str,
-    files: &str,
-    note: &str,
+    new: NewDraftRow<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<DraftRow>, DbErr> {
+    let NewDraftRow {
+        process_id,
+        author,
+        files,
+        note,
+        based_on,
+    } = new;
     let newest: Option<i32> = draft::Entity::find()
         .select_only()
         .column(draft::Column::Version)
@@ -40,6 +56,7 @@ pub async fn insert_draft<C: ConnectionTrait>(
         files: Set(files.to_owned()),
         note: Set(note.to_owned()),
         created_at: Set(now),
+        based_on: Set(Some(based_on.to_owned())),
         deploy_asked_at: NotSet,
         deployed_at: NotSet,
         deployed_by: NotSet,

@@ -377,6 +377,7 @@ pub mod draft {
         pub files: String,
         pub note: String,
         pub created_at: DateTimeUtc,
+        pub based_on: Option<String>,
         pub deploy_asked_at: Option<DateTimeUtc>,
         pub deployed_at: Option<DateTimeUtc>,
         pub deployed_by: Option<String>,

@@ -373,20 +373,33 @@ fn history_entry(h: history::Model) -> HistoryEntry {
     }
 }
 
-/// Transitions recorded after history row `after`, oldest first, with their row id and
-/// instance: what a scenario's step made happen.
+/// Transitions recorded after history row `after`: the first `limit`, oldest first, with
+/// their instance; how many there are in all; and the newest row's id (`after` when none).
+/// What a scenario's step made happen, without loading the thousands a daily run makes.
 pub async fn history_since<C: ConnectionTrait>(
     conn: &C,
     after: i64,
-) -> Result<Vec<(i64, Uuid, HistoryEntry)>, DbErr> {
-    Ok(history::Entity::find()
-        .filter(history::Column::Id.gt(after))
+    limit: u64,
+) -> Result<(Vec<(Uuid, HistoryEntry)>, u64, i64), DbErr> {
+    let since = || history::Entity::find().filter(history::Column::Id.gt(after));
+    let first = since()
         .order_by_asc(history::Column::Id)
+        .limit(limit)
         .all(conn)
         .await?
         .into_iter()
-        .map(|h| (h.id, h.instance_id, history_entry(h)))
-        .collect())
+        .map(|h| (h.instance_id, history_entry(h)))
+        .collect();
+    let newest: Option<i64> = since()
+        .select_only()
+        .column(history::Column::Id)
+        .order_by_desc(history::Column::Id)
+        .limit(1)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let all = since().count(conn).await?;
+    Ok((first, all, newest.unwrap_or(after)))
 }
 
 pub async fn events<C: ConnectionTrait>(

@@ -135,6 +135,16 @@ const check = linter(
 let draftId = root.dataset.draft ? Number(root.dataset.draft) : null;
 let dirty = false;
 
+// What the page says of the saved draft: whose, which version, and where it stands.
+const draftState = document.getElementById("workbench-draft-state");
+let draftHead = draftId === null ? null : { ...draftState.dataset };
+function tellDraft(status) {
+  if (draftHead) {
+    const said = say("textDraftOf", draftHead);
+    draftState.textContent = status ? `${said}: ${status}` : said;
+  }
+}
+
 // The format's JSON Schema, for completion and hover once it has come.
 let schema = null;
 fetch("/api/definitions/schema", { credentials: "same-origin" })
@@ -234,7 +244,8 @@ saveButton.addEventListener("click", async () => {
   if (ok) {
     draftId = json.id;
     dirty = view.state.doc !== sent;
-    draftState.textContent = say("textDraftOf", { process: json.process, version: json.version, author: json.author });
+    draftHead = { process: json.process, version: json.version, author: json.author };
+    tellDraft("");
   }
   saved.className = ok ? "flash ok" : "flash error";
   saved.textContent = ok
@@ -386,7 +397,7 @@ document.getElementById("workbench-run-own").addEventListener("click", async (ev
 
 // Compare and deploy work on the saved draft: a changed editor is saved first.
 const comparison = document.getElementById("workbench-comparison");
-const draftState = document.getElementById("workbench-draft-state");
+
 const deployed = document.getElementById("workbench-deployed");
 
 function savedDraft() {
@@ -501,9 +512,15 @@ document.getElementById("workbench-ask")?.addEventListener("click", async (event
   const { ok, status: code, json } = await post(`/api/drafts/${id}/ask-deploy`, {});
   event.target.disabled = false;
   deployed.className = ok ? "flash ok" : "flash error";
-  deployed.textContent = ok ? text("textAsked") : code === 409 ? text("textAlreadyDeployed") : failure(code, "textNotDone");
+  deployed.textContent = ok
+    ? text("textAsked")
+    : code === 409
+      ? text("textAlreadyDeployed")
+      : code === 422
+        ? text("textDraftInvalid")
+        : failure(code, "textNotDone");
   if (ok) {
-    draftState.textContent = `${draftState.textContent.split(":")[0]}: ${text("textWaiting")}`;
+    tellDraft(text("textWaiting"));
   }
 });
 
@@ -546,7 +563,7 @@ deployForm?.addEventListener("submit", async (event) => {
       versions: json.deployed.map((d) => `${d.process} v${d.version}`).join(", "),
     });
     button.hidden = true;
-    draftState.textContent = `${draftState.textContent.split(":")[0]}: ${deployed.textContent}`;
+    tellDraft(deployed.textContent);
   } else if (code === 409 && json.error === "scenarios_fail") {
     results.replaceChildren(...json.details.results.map(result));
     overrides = id;
@@ -558,7 +575,9 @@ deployForm?.addEventListener("submit", async (event) => {
     deployed.className = "flash error";
     deployed.textContent =
       code === 409
-        ? text("textAlreadyDeployed")
+        ? json.error === "draft_outdated"
+          ? text("textUndoes")
+          : text("textAlreadyDeployed")
         : code === 422
           ? text("textDraftInvalid")
           : code === 503 || code === 0

@@ -282,8 +282,11 @@ async fn test_definitions(
             &files,
             &Tried {
                 sent: &scenarios,
-                shipped: &shipped,
-                root: state.settings.packages_dir.as_deref(),
+                shipped: state
+                    .settings
+                    .packages_dir
+                    .as_deref()
+                    .map(|root| (shipped.as_slice(), root)),
             },
         )
         .await?;
@@ -331,8 +334,11 @@ pub(crate) fn shipped_files(
             None => Ok(Vec::new()),
         };
     };
-    let all = forlob_engine::files::shipped_scenarios(root, process)
-        .map_err(|e| crate::error::AppError::internal(&std::io::Error::other(e)))?;
+    let all = forlob_engine::files::shipped_scenarios(
+        root,
+        process.map(|p| [p]).as_ref().map(|p| &p[..]),
+    )
+    .map_err(|e| crate::error::AppError::internal(&std::io::Error::other(e)))?;
     if wanted.is_empty() {
         return Ok(all.into_iter().map(|s| s.file).collect());
     }
@@ -373,7 +379,8 @@ async fn list_shipped(
             scenarios: Vec::new(),
         }));
     };
-    let found = forlob_engine::files::shipped_scenarios(root, query.process.as_deref())
+    let process = query.process.as_deref().map(|p| [p]);
+    let found = forlob_engine::files::shipped_scenarios(root, process.as_ref().map(|p| &p[..]))
         .map_err(|e| crate::error::AppError::internal(&std::io::Error::other(e)))?;
     Ok(Json(ShippedList {
         scenarios: found
@@ -646,37 +653,15 @@ async fn deploy_draft(
 ) -> Result<Json<DraftDeployView>> {
     caller.require(&[Role::Admin])?;
     let actor = caller.actor();
-    let draft = state.engine.draft(id, &actor).await?;
-    // The scenarios of every package that defines a process of the draft (or one it
-    // replaces), whatever the draft is labelled: what it would change is what is tried.
-    let check = state.engine.check_draft(&draft.files).await?;
-    let mut shipped: Vec<SourceFile> = Vec::new();
-    let mut ids: Vec<&str> = vec![draft.process_id.as_str()];
-    ids.extend(check.processes.iter().map(|p| p.id.as_str()));
-    ids.extend(
-        check
-            .processes
-            .iter()
-            .flat_map(|p| p.replaces.iter().map(String::as_str)),
-    );
-    for process in ids {
-        for file in shipped_files(&state, Some(process), &[])? {
-            if !shipped.iter().any(|s| s.path == file.path) {
-                shipped.push(file);
-            }
-        }
-    }
     let done = state
         .engine
         .deploy_draft(
             id,
-            &Tried {
-                sent: &[],
-                shipped: &shipped,
-                root: state.settings.packages_dir.as_deref(),
+            state.settings.packages_dir.as_deref(),
+            &forlob_engine::runtime::DeployRequest {
+                reason: request.reason.as_deref(),
+                overrides: request.override_failing_scenarios,
             },
-            request.reason.as_deref(),
-            request.override_failing_scenarios,
             &actor,
         )
         .await?;
