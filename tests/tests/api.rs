@@ -142,18 +142,7 @@ async fn a_claimed_task_is_closed_to_colleagues_until_given_back(backend: Backen
     let web = Web::start(backend).await;
     let task = web.case("0101501234", "101", "Sag").await;
     // A colleague in 101.
-    let (_, colleague) = forlob_web::users::add(
-        &web.state.engine,
-        forlob_web::users::UserSpec {
-            username: "carl".into(),
-            role: "caseworker".into(),
-            municipality: Some("101".into()),
-            ..Default::default()
-        },
-        &forlob_engine::Actor::system(),
-    )
-    .await
-    .expect("added");
+    let colleague = web.user("carl", "caseworker", Some("101")).await;
     let claim = format!("/api/tasks/{task}/claim");
     let claimed = web.api(Method::POST, &claim, Some(&web.cw101), None).await;
     assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
@@ -476,17 +465,7 @@ async fn messages_are_taken_once_by_their_id(backend: Backend) {
         .await;
     assert_eq!(caseworker.status, StatusCode::FORBIDDEN);
     // A register's feed has an integration token: it delivers, and can do nothing else.
-    let (_, feed) = forlob_web::users::add(
-        &web.state.engine,
-        forlob_web::users::UserSpec {
-            username: "cpr-feed".into(),
-            role: "integration".into(),
-            ..Default::default()
-        },
-        &forlob_engine::Actor::system(),
-    )
-    .await
-    .expect("added");
+    let feed = web.user("cpr-feed", "integration", None).await;
     let delivered = web
         .api(
             Method::POST,
@@ -1899,17 +1878,7 @@ async fn the_package_scenarios_guard_a_drafts_deploy(backend: Backend) {
     assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.text);
     let id = saved.json()["id"].as_i64().expect("an id");
     // A colleague's draft of the same version, and a broken one nobody may ask to deploy.
-    let (_, colleague) = forlob_web::users::add(
-        &web.state.engine,
-        forlob_web::users::UserSpec {
-            username: "dan".into(),
-            role: "designer".into(),
-            ..Default::default()
-        },
-        &forlob_engine::Actor::system(),
-    )
-    .await
-    .expect("a second designer");
+    let colleague = web.user("dan", "designer", None).await;
     let stale = web
         .api(
             Method::POST,
@@ -2169,17 +2138,7 @@ async fn drafts_are_kept_per_author_in_versions(backend: Backend) {
     let second = save(web.designer.clone(), "id: broken: [").await;
     assert_eq!(second.status, StatusCode::CREATED, "a draft may be broken");
     assert_eq!(second.json()["version"], 2);
-    let (_, colleague) = forlob_web::users::add(
-        &web.state.engine,
-        forlob_web::users::UserSpec {
-            username: "dan".into(),
-            role: "designer".into(),
-            ..Default::default()
-        },
-        &forlob_engine::Actor::system(),
-    )
-    .await
-    .expect("a second designer");
+    let colleague = web.user("dan", "designer", None).await;
     let theirs = save(colleague.clone(), DRAFT).await;
     assert_eq!(theirs.json()["version"], 1, "versions are per author");
     let list = |token: String| {

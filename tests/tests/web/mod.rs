@@ -224,6 +224,20 @@ impl Web {
         }
     }
 
+    /// Adds a user and gives back their API token.
+    pub async fn user(&self, username: &str, role: &str, municipality: Option<&str>) -> String {
+        let spec = UserSpec {
+            username: username.into(),
+            role: role.into(),
+            municipality: municipality.map(Into::into),
+            ..Default::default()
+        };
+        users::add(&self.state.engine, spec, &forlob_engine::Actor::system())
+            .await
+            .expect("the test user is valid")
+            .1
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self
             .router
