@@ -26,7 +26,7 @@ use serde_json::json;
 use fixtures::{JENS, a_week_of_work, application, instance_now, package_site, site, start};
 use harness::{
     Browser, chord, click, count, element, fill, focused, on_path, press, screenshot, sign_in,
-    text_of, texts, until,
+    sign_out, text_of, texts, until,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,7 +360,7 @@ async fn an_auditor_finds_who_read_a_persons_data() {
                 .await
                 .expect("the person page loads");
             assert_eq!(text_of(&c, "h1").await, "Jens Hansen");
-            click(&c, "form[action='/logout'] button").await;
+            sign_out(&c).await;
 
             // The auditor lands on the audit log and narrows it to Jens.
             sign_in(&c, &site, "ulla").await;
@@ -705,7 +705,7 @@ async fn a_designer_changes_a_rule_and_an_admin_deploys_it_from_the_workbench() 
             until(&c, "document.querySelector('#workbench-deployed').classList.contains('ok')").await;
 
             // The admin finds it waiting, compares and deploys.
-            click(&c, "form[action='/logout'] button").await;
+            sign_out(&c).await;
             sign_in(&c, &site, "admin").await;
             c.goto(&site.url("/designer")).await.expect("the designer page loads");
             click(&c, "#waiting + .scroll a").await;
@@ -1179,7 +1179,7 @@ async fn the_pages_fit_a_400_px_wide_screen() {
             }
             c.goto(&site.url("/inbox")).await.expect("the inbox loads");
             screenshot(&c, "inbox-400px.png").await;
-            click(&c, "form[action='/logout'] button").await;
+            sign_out(&c).await;
             sign_in(&c, &site, "admin").await;
             for path in [
                 "/admin/instances".to_owned(),

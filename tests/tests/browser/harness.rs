@@ -411,6 +411,13 @@ pub(crate) async fn sign_in(c: &Client, site: &Site, username: &str) {
     element(c, "header.top .who").await;
 }
 
+/// Signs out and waits for the sign-in page: a navigation started before the sign-out has
+/// landed would cut it off, and the next sign-in would find the old session.
+pub(crate) async fn sign_out(c: &Client) {
+    click(c, "form[action='/logout'] button").await;
+    on_path(c, "/login").await;
+}
+
 /// Types `text` into the field `css` finds, replacing what was there.
 pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     let field = element(c, css).await;
