@@ -623,7 +623,8 @@ async fn compare_draft(
 /// `GET /api/drafts?waiting=true` and on the designer page until deployed.
 #[utoipa::path(post, path = "/drafts/{id}/ask-deploy", tag = "definitions", params(("id" = i64, Path)),
     responses((status = 200, body = DraftSummaryView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "deployed already", body = ErrorBody)))]
+        (status = 409, description = "deployed already", body = ErrorBody),
+        (status = 422, description = "the draft is not valid", body = ErrorBody)))]
 async fn ask_deploy(
     State(state): State<AppState>,
     caller: Caller,
