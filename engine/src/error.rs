@@ -125,6 +125,13 @@ pub enum EngineError {
         "the access could not be recorded in the audit log, so nothing is shown; try again later"
     )]
     AuditUnavailable,
+    /// The database has migrations this build does not know: a newer build made it, or one
+    /// with a package this build leaves out. Nothing was migrated.
+    #[error(
+        "the database was migrated by another build: it has {}, which this build does not know (a newer build, or a package this build leaves out); start the build that made it",
+        .migrations.join(", ")
+    )]
+    SchemaUnknown { migrations: Vec<String> },
     /// The database stayed busy or unreachable through every retry; nothing was written.
     #[error(
         "the database is busy or unreachable (gave up after {attempts} attempts); nothing was changed, try again later"
@@ -178,7 +185,7 @@ impl EngineError {
             Self::NotFound { .. } => 404,
             Self::Invalid(_) => 422,
             Self::Forbidden(_) => 403,
-            Self::Expression(_) | Self::Store(_) => 500,
+            Self::Expression(_) | Self::Store(_) | Self::SchemaUnknown { .. } => 500,
             Self::Unavailable { .. }
             | Self::SubjectUnavailable { .. }
             | Self::CommitUnknown(_)

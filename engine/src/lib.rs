@@ -24,6 +24,7 @@ pub mod release;
 pub mod runtime;
 pub mod scenario;
 pub mod schedule;
+pub mod schema;
 pub mod store;
 pub mod timer;
 pub mod user;

@@ -158,6 +158,11 @@ pub struct Registry {
     /// The words packages' jobs count and file detail lines under (`gennemfoert`,
     /// `deferred`), each with a text in the UI's catalogue (`count.<word>`).
     run_words: Vec<&'static str>,
+    /// The packages' schema migrations (see [`crate::schema`]).
+    package_migrations: Vec<crate::schema::PackageMigrations>,
+    /// The zone of definitions that name none; `None` is UTC. Configuration, not a package's:
+    /// see [`Registry::set_default_timezone`].
+    default_timezone: Option<chrono_tz::Tz>,
 }
 
 impl Registry {
@@ -175,6 +180,32 @@ impl Registry {
         let (name, handler) = erase(action);
         self.actions.insert(name.to_owned(), handler);
         self
+    }
+
+    /// The migrations of the package's own tables. The engine runs them with its own, as one
+    /// list ordered by name, when it starts and on `forlob migrate`.
+    pub fn register_migrations(
+        &mut self,
+        migrations: crate::schema::PackageMigrations,
+    ) -> &mut Self {
+        self.package_migrations.push(migrations);
+        self
+    }
+
+    pub(crate) fn package_migrations(&self) -> &[crate::schema::PackageMigrations] {
+        &self.package_migrations
+    }
+
+    /// The zone of `today`, timers and dates in definitions that do not name one with
+    /// `timezone:` (the deployment's setting; the engine itself assumes none and falls back
+    /// to UTC).
+    pub fn set_default_timezone(&mut self, zone: chrono_tz::Tz) -> &mut Self {
+        self.default_timezone = Some(zone);
+        self
+    }
+
+    pub fn default_timezone(&self) -> chrono_tz::Tz {
+        self.default_timezone.unwrap_or(chrono_tz::UTC)
     }
 
     pub fn register_field_type(&mut self, name: &str, field_type: Arc<dyn FieldType>) -> &mut Self {

@@ -1,15 +1,13 @@
-//! Schema migrations of forlob: the engine's tables and the shipped packages' domain tables.
-//! Migrations are frozen once shipped: a change is a new migration, never an edit. Every
-//! migration has a working `down`.
+//! Schema migrations of the forlob engine's own tables. Packages ship the migrations of their
+//! tables beside their code and register them with the engine's registry; the engine runs
+//! both as one list, by name (`forlob_engine::runtime::migrate`). Migrations are frozen once
+//! shipped: a change is a new migration, never an edit. Every migration has a working `down`.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_engine_tables;
-mod m20261123_000002_create_flytning_tables;
 mod m20261123_000003_create_auth_tables;
 mod m20261202_000004_create_scheduler_tables;
-mod m20261202_000005_create_folkbokforing_tables;
-mod m20261202_000006_index_daily_run;
 mod m20261203_000007_create_release_tables;
 mod m20261206_000008_record_migration_ends;
 mod m20261206_000009_index_instance_parents;
@@ -26,11 +24,8 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261123_000001_create_engine_tables::Migration),
-            Box::new(m20261123_000002_create_flytning_tables::Migration),
             Box::new(m20261123_000003_create_auth_tables::Migration),
             Box::new(m20261202_000004_create_scheduler_tables::Migration),
-            Box::new(m20261202_000005_create_folkbokforing_tables::Migration),
-            Box::new(m20261202_000006_index_daily_run::Migration),
             Box::new(m20261203_000007_create_release_tables::Migration),
             Box::new(m20261206_000008_record_migration_ends::Migration),
             Box::new(m20261206_000009_index_instance_parents::Migration),
@@ -43,9 +38,9 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// A named index over `columns` of `table`; shared by the migrations (a helper, not a schema
-/// fact, so sharing it does not unfreeze them).
-fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStatement {
+/// A named index over `columns` of `table`; shared by the migrations of the engine and of the
+/// packages (a helper, not a schema fact, so sharing it does not unfreeze them).
+pub fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStatement {
     let mut index = Index::create();
     index.name(name).table(Alias::new(table));
     for column in columns {
@@ -54,8 +49,8 @@ fn index(name: &str, table: &str, columns: &[&str]) -> IndexCreateStatement {
     index.to_owned()
 }
 
-/// Creates `tables`, then `indexes`; shared like [`index`].
-async fn create_all(
+/// Creates `tables`, then `indexes`; shared like [`index()`].
+pub async fn create_all(
     manager: &SchemaManager<'_>,
     tables: impl IntoIterator<Item = TableCreateStatement>,
     indexes: impl IntoIterator<Item = IndexCreateStatement>,
@@ -70,7 +65,7 @@ async fn create_all(
 }
 
 /// Drops `tables` in reverse order (their indexes go with them).
-async fn drop_all(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
+pub async fn drop_all(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
     for table in tables.iter().rev() {
         manager
             .drop_table(Table::drop().table(Alias::new(*table)).to_owned())

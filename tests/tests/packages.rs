@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use support::{Backend, TestApp, at};
 
 fn registry() -> Registry {
-    let mut registry = Registry::new();
+    let mut registry = support::registry();
     forlob_processes::register(&mut registry);
     registry
 }

@@ -1932,7 +1932,7 @@ fn english_phrases() -> Vec<String> {
             .expect("a JSON object")
     };
     let (en, da) = (read("en"), read("da"));
-    let mut registry = forlob_engine::Registry::new();
+    let mut registry = support::registry();
     forlob_processes::register(&mut registry);
     let codes = forlob_engine::message::Code::ALL
         .iter()

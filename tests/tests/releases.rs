@@ -13,9 +13,7 @@ use forlob_engine::definition::SourceFile;
 use forlob_engine::release::{self, MappingRequest, MigrationPhase, Operation, PlanRequest};
 use forlob_engine::runtime::RestartRequest;
 use forlob_engine::store::{self, InstanceFilter, TaskFilter};
-use forlob_engine::{
-    Actor, Engine, EngineError, EngineOptions, InstanceStatus, ManualClock, Registry,
-};
+use forlob_engine::{Actor, Engine, EngineError, EngineOptions, InstanceStatus, ManualClock};
 use serde_json::{Map, Value, json};
 use support::{Backend, TestApp, at};
 use uuid::Uuid;
@@ -387,9 +385,14 @@ async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(
     };
     let clock = Arc::new(ManualClock::new(at("2025-06-02T10:00:00+02:00")));
     let dying = Arc::new(
-        Engine::start(&app.db.url, Registry::new(), clock.clone(), small_batches())
-            .await
-            .expect("node starts"),
+        Engine::start(
+            &app.db.url,
+            support::registry(),
+            clock.clone(),
+            small_batches(),
+        )
+        .await
+        .expect("node starts"),
     );
     let plan = dying
         .restart_plan(&RestartRequest {
@@ -420,7 +423,7 @@ async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(
     assert_eq!(status.migration.status, MigrationPhase::Running);
 
     // Another node starts and resumes it.
-    let other = Engine::start(&app.db.url, Registry::new(), clock, small_batches())
+    let other = Engine::start(&app.db.url, support::registry(), clock, small_batches())
         .await
         .expect("node starts");
     let resumed = other.resume_migrations().await.expect("resumes");
@@ -1113,7 +1116,7 @@ async fn an_abandoned_migration_leaves_its_pending_instances_and_frees_its_proce
     };
     let clock = Arc::new(ManualClock::new(at("2025-06-02T10:00:00+02:00")));
     let node = Arc::new(
-        Engine::start(&app.db.url, Registry::new(), clock, small_batches)
+        Engine::start(&app.db.url, support::registry(), clock, small_batches)
             .await
             .expect("node starts"),
     );

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use forlob_engine::runtime::{InboundMessage, MessageOutcome};
 use forlob_engine::store::{self, InstanceFilter, TaskFilter};
 use forlob_engine::{
-    Action, ActionContext, ActionError, Actor, EngineError, InstanceStatus, ManualClock, Registry,
+    Action, ActionContext, ActionError, Actor, EngineError, InstanceStatus, ManualClock,
 };
 use serde_json::{Map, Value, json};
 use support::{Backend, TestApp, at};
@@ -250,7 +250,7 @@ async fn a_timer_due_while_down_fires_once_after_restart(backend: Backend) {
     assert_eq!(app.engine.run_due().await.expect("runs"), 0, "not due yet");
     // The node is down over the due time; a new one starts later.
     let later = Arc::new(ManualClock::new(at("2025-06-03T09:00:00+02:00")));
-    let restarted = app.restart(Registry::new(), later).await;
+    let restarted = app.restart(support::registry(), later).await;
     assert_eq!(restarted.run_due().await.expect("runs"), 1);
     assert_eq!(restarted.run_due().await.expect("runs"), 0, "fired once");
     let (instance, _) = store::instance(restarted.db(), id)
@@ -282,8 +282,8 @@ async fn two_nodes_sharing_one_database_fire_each_timer_exactly_once(backend: Ba
             .expect("starts");
     }
     let due = Arc::new(ManualClock::new(at("2025-06-03T05:00:00+02:00")));
-    let node_a = app.restart(Registry::new(), due.clone()).await;
-    let node_b = app.restart(Registry::new(), due).await;
+    let node_a = app.restart(support::registry(), due.clone()).await;
+    let node_b = app.restart(support::registry(), due).await;
     let (a, b) = tokio::join!(node_a.run_due(), node_b.run_due());
     let (a, b) = (a.expect("node a runs"), b.expect("node b runs"));
     assert_eq!(a + b, count, "a={a} b={b}");
@@ -494,7 +494,7 @@ async fn a_timer_whose_register_is_down_waits_and_fires_when_it_is_back(backend:
 
 async fn a_node_runs_work_of_a_version_another_node_deployed(backend: Backend) {
     let app = TestApp::builder(backend).with_process(TIMER).build().await;
-    let node_b = app.restart(Registry::new(), app.clock.clone()).await;
+    let node_b = app.restart(support::registry(), app.clock.clone()).await;
     let v2 = forlob_engine::definition::SourceFile {
         path: "reminder.yaml".into(),
         text: format!("{TIMER}# v2\n"),
@@ -1084,7 +1084,7 @@ async fn calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_
     };
     let outcome = app.engine.deploy(&[v2]).await.expect("deploys alone");
     assert_eq!(outcome[0].version, 2);
-    let restarted = app.restart(Registry::new(), app.clock.clone()).await;
+    let restarted = app.restart(support::registry(), app.clock.clone()).await;
     assert_eq!(
         restarted.catalog().latest("old-parent").map(|(v, _)| v),
         Some(2)
@@ -1374,7 +1374,7 @@ async fn a_locked_database_is_retried_then_refused_clearly_and_nothing_is_half_w
         store_attempts: 3,
         ..EngineOptions::default()
     };
-    let engine = Engine::start(&app.db.url, Registry::new(), app.clock.clone(), options)
+    let engine = Engine::start(&app.db.url, support::registry(), app.clock.clone(), options)
         .await
         .expect("starts");
     // Another writer holds the database.
@@ -1426,7 +1426,7 @@ async fn writers_of_one_node_take_turns_instead_of_failing_busy() {
         ..EngineOptions::default()
     };
     let engine = Arc::new(
-        Engine::start(&app.db.url, Registry::new(), app.clock.clone(), options)
+        Engine::start(&app.db.url, support::registry(), app.clock.clone(), options)
             .await
             .expect("starts"),
     );

@@ -327,7 +327,7 @@ async fn missed_firings_follow_the_misfire_policy_after_a_downtime(backend: Back
     let restarted = app
         .restart(
             {
-                let mut r = Registry::new();
+                let mut r = support::registry();
                 registry(None)(&mut r);
                 r
             },
@@ -470,7 +470,7 @@ async fn two_nodes_fire_each_schedule_exactly_once(backend: Backend) {
     let other = app
         .restart(
             {
-                let mut r = Registry::new();
+                let mut r = support::registry();
                 registry(None)(&mut r);
                 r
             },

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use forlob_engine::store::{self, TaskFilter};
-use forlob_engine::{Engine, EngineOptions, ManualClock, Registry, files};
+use forlob_engine::{Engine, EngineOptions, ManualClock, files};
 use forlob_processes::flytning::simulate;
 use support::Backend;
 
 async fn a_simulated_month_keeps_the_invariants(backend: Backend) {
     let db = backend.fresh_db().await;
-    let mut registry = Registry::new();
+    let mut registry = support::registry();
     forlob_processes::register(&mut registry);
     let start = NaiveDate::from_ymd_opt(2025, 6, 2).expect("date");
     let clock = Arc::new(ManualClock::new(

@@ -134,3 +134,24 @@ fn the_shipped_definitions_validate() {
         );
     }
 }
+
+/// A definition that names no zone runs in the deployment's (`timezone`, set on the registry
+/// by the binary); one that names its zone keeps it; the engine itself assumes none (UTC).
+#[test]
+fn a_definition_without_a_zone_takes_the_deployments() {
+    let text = |zone: &str| SourceFile {
+        path: "zoned.yaml".into(),
+        text: format!("id: zoned\n{zone}initial: a\nstates:\n  a: {{ end: true }}\n"),
+    };
+    let zone_of = |file: SourceFile, registry: &Registry| {
+        load_set(&[file], registry).expect("valid")[0].timezone
+    };
+    let mut stockholm = Registry::new();
+    stockholm.set_default_timezone(chrono_tz::Europe::Stockholm);
+    assert_eq!(zone_of(text(""), &stockholm), chrono_tz::Europe::Stockholm);
+    assert_eq!(
+        zone_of(text("timezone: Europe/Copenhagen\n"), &stockholm),
+        chrono_tz::Europe::Copenhagen
+    );
+    assert_eq!(zone_of(text(""), &Registry::new()), chrono_tz::UTC);
+}

@@ -67,15 +67,16 @@ fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A day starts (or, as an end, ends) at midnight in Copenhagen, where the log's readers are.
-pub fn parse_instant(text: &str, end: bool) -> Option<DateTime<Utc>> {
+/// A day starts (or, as an end, ends) at midnight in `zone`, where the log's readers are (the
+/// deployment's zone).
+pub fn parse_instant(text: &str, end: bool, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Some(at.with_timezone(&Utc));
     }
     let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     let day = if end { day.succ_opt()? } else { day };
     day.and_hms_opt(0, 0, 0)?
-        .and_local_timezone(chrono_tz::Europe::Copenhagen)
+        .and_local_timezone(zone)
         .earliest()
         .map(|at| at.with_timezone(&Utc))
 }
@@ -109,10 +110,11 @@ mod tests {
 
     #[test]
     fn a_day_runs_from_copenhagen_midnight_to_the_next() {
-        let from = parse_instant("2026-12-06", false).expect("a day");
-        let to = parse_instant("2026-12-06", true).expect("a day");
+        let from =
+            parse_instant("2026-12-06", false, chrono_tz::Europe::Copenhagen).expect("a day");
+        let to = parse_instant("2026-12-06", true, chrono_tz::Europe::Copenhagen).expect("a day");
         assert_eq!(from.to_rfc3339(), "2026-12-05T23:00:00+00:00");
         assert_eq!(to.to_rfc3339(), "2026-12-06T23:00:00+00:00");
-        assert!(parse_instant("6/12", false).is_none());
+        assert!(parse_instant("6/12", false, chrono_tz::Europe::Copenhagen).is_none());
     }
 }

@@ -23,6 +23,9 @@ pub struct Config {
     pub processes: Option<PathBuf>,
     /// `real`, or `manual` for training and demos (time moves only when told).
     pub clock: String,
+    /// IANA zone of `today` and timers in definitions that name no `timezone:`, and of the
+    /// dates people read and type (a day in a filter starts at midnight here).
+    pub timezone: String,
     /// Workers running due timers and steps; default 1 on SQLite, 4 on PostgreSQL.
     pub workers: Option<usize>,
     pub worker_interval_ms: u64,
@@ -86,6 +89,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             processes: None,
             clock: "real".into(),
+            timezone: "Europe/Copenhagen".into(),
             workers: None,
             worker_interval_ms: 1000,
             batch_size: engine.batch_size,
@@ -160,6 +164,9 @@ impl Config {
                 self.listen
             ));
         }
+        if let Err(problem) = self.check_timezone() {
+            problems.push(problem);
+        }
         if !matches!(self.clock.as_str(), "real" | "manual") {
             problems.push(format!("clock `{}` is neither real nor manual", self.clock));
         }
@@ -192,6 +199,23 @@ impl Config {
         } else {
             Err(problems.join("; "))
         }
+    }
+
+    /// Every command checks this first: a wrong zone would move every date.
+    pub fn check_timezone(&self) -> Result<(), String> {
+        match self.timezone.parse::<chrono_tz::Tz>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!(
+                "timezone `{}` is not an IANA time zone (e.g. Europe/Copenhagen)",
+                self.timezone
+            )),
+        }
+    }
+
+    /// The deployment's zone (UTC for a setting that is not one, which
+    /// [`Config::check_timezone`] refuses before any command runs).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -312,6 +336,23 @@ mod tests {
                 && message.contains("max_message_type_chars"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_zone_is_copenhagen_unless_set_and_a_wrong_one_is_refused() {
+        assert_eq!(Config::default().timezone(), chrono_tz::Europe::Copenhagen);
+        let config = Config {
+            timezone: "Europe/Stockholm".into(),
+            ..Config::default()
+        };
+        assert_eq!(config.timezone(), chrono_tz::Europe::Stockholm);
+        let config = Config {
+            timezone: "Mars/Olympus".into(),
+            ..Config::default()
+        };
+        let message = config.check_timezone().expect_err("no such zone");
+        assert!(message.contains("Mars/Olympus"), "{message}");
+        assert!(config.validate().is_err());
     }
 
     #[test]

@@ -249,7 +249,9 @@ impl From<EngineError> for AppError {
                     err.to_string(),
                 )
             }
-            EngineError::Expression(_) | EngineError::Store(_) => Self::internal(&err),
+            EngineError::Expression(_)
+            | EngineError::Store(_)
+            | EngineError::SchemaUnknown { .. } => Self::internal(&err),
         }
     }
 }

@@ -63,9 +63,9 @@ impl AppState {
             settings.login_window,
         ));
         Self {
+            ui: Arc::new(Ui::new(engine.timezone())),
             engine,
             settings: Arc::new(settings),
-            ui: Arc::new(Ui::new()),
             login_limiter,
             background: tokio_util::task::TaskTracker::new(),
         }

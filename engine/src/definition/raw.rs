@@ -70,7 +70,7 @@ pub struct RawProcess {
     pub replaces: Vec<Pos<String>>,
     /// What an instance runs for, e.g. `person` or `job`.
     pub subject: Option<Pos<String>>,
-    /// IANA time zone for timers and `today`; default Europe/Copenhagen.
+    /// IANA time zone for timers and `today`; default the deployment's setting (`timezone`).
     pub timezone: Option<Pos<String>>,
     #[serde(default)]
     pub start: RawStart,

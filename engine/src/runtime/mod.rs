@@ -29,10 +29,9 @@ mod work;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use forlob_migrations::MigratorTrait;
 use sea_orm::SqliteTransactionMode;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     TransactionOptions, TransactionTrait,
 };
 
@@ -162,21 +161,6 @@ pub async fn connect(url: &str, settings: &EngineOptions) -> Result<DatabaseConn
     Ok(Database::connect(options).await?)
 }
 
-/// Brings the schema up to date. On PostgreSQL several nodes may start at once; an advisory
-/// lock held for the migration's transaction lets exactly one of them migrate.
-pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        let txn = db.begin().await?;
-        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7215061)")
-            .await?;
-        forlob_migrations::Migrator::up(&txn, None).await?;
-        txn.commit().await?;
-    } else {
-        forlob_migrations::Migrator::up(db, None).await?;
-    }
-    Ok(())
-}
-
 impl Engine {
     /// Connects, migrates and loads every deployed definition. Fails when a stored definition
     /// no longer validates against the registry (an action was removed from the build).
@@ -187,7 +171,7 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<Self> {
         let db = connect(url, &options).await?;
-        migrate(&db).await?;
+        crate::schema::migrate(&db, &registry).await?;
         Self::with_connection(db, registry, clock, options).await
     }
 
@@ -224,6 +208,11 @@ impl Engine {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The deployment's zone: of definitions that name none, and of dates shown to people.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.registry.default_timezone()
     }
 
     /// The length limits of free text this engine accepts; the web layer checks the inputs

@@ -9,6 +9,7 @@ mod cancel;
 mod entities;
 mod fields;
 pub mod kommuner;
+mod migrations;
 mod rules;
 mod scenario;
 pub mod simulate;
@@ -22,6 +23,7 @@ use forlob_engine::Registry;
 pub fn register(registry: &mut Registry) {
     actions::register(registry);
     registry
+        .register_migrations(migrations::migrations)
         .register_subject("person", Arc::new(subject::Persons))
         .register_field_type("municipality", Arc::new(fields::Municipality))
         .register_reference("rsl9_reasons", fields::rsl9_reasons())

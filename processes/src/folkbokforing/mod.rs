@@ -7,6 +7,7 @@
 mod actions;
 mod entities;
 pub mod kommuner;
+mod migrations;
 mod scenario;
 pub mod scope;
 pub mod search;
@@ -23,6 +24,7 @@ pub const DEFAULT_KOMMUN: &str = "2281";
 pub fn register(registry: &mut Registry) {
     actions::register(registry);
     registry
+        .register_migrations(migrations::migrations)
         .register_reference(
             "se_municipalities",
             crate::municipalities::choices(kommuner::all()),

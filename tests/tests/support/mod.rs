@@ -82,11 +82,19 @@ pub struct TestAppBuilder {
     clock: DateTime<Utc>,
 }
 
+/// An empty registry in the zone of the shipped configuration (`timezone`), as a deployment
+/// gets it: the tests' instants and due days were written in Danish time.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    registry.set_default_timezone(chrono_tz::Europe::Copenhagen);
+    registry
+}
+
 impl TestApp {
     pub fn builder(backend: Backend) -> TestAppBuilder {
         TestAppBuilder {
             backend,
-            registry: Registry::new(),
+            registry: registry(),
             processes: forlob_engine::demo::definitions(),
             clock: at("2025-06-02T09:00:00+02:00"),
         }

@@ -179,6 +179,9 @@ impl Web {
             .with_process(JOB_PROCESSES[0])
             .with_process(JOB_PROCESSES[1])
             .with_registry(|r| {
+                // The web crate serves the Swedish package's person search: its tables are
+                // there in every build, so they are here.
+                forlob_processes::folkbokforing::register(r);
                 r.register_subject("person", Arc::new(TestPersons));
             })
             .build()

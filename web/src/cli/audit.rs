@@ -69,7 +69,7 @@ enum AuditCommand {
 }
 
 impl Filters {
-    fn filter(self, limit: u64) -> anyhow::Result<AuditFilter> {
+    fn filter(self, limit: u64, zone: chrono_tz::Tz) -> anyhow::Result<AuditFilter> {
         if let Some(action) = &self.action
             && AuditAction::parse(action).is_none()
         {
@@ -81,7 +81,7 @@ impl Filters {
         let instant = |name: &str, value: Option<String>, end: bool| {
             value
                 .map(|v| {
-                    parse_instant(&v, end).with_context(|| {
+                    parse_instant(&v, end, zone).with_context(|| {
                         format!(
                             "--{name} `{v}` is neither a day (2026-12-06) nor an instant (RFC 3339)"
                         )
@@ -108,7 +108,11 @@ pub(crate) async fn run(args: AuditArgs, config: &Config) -> anyhow::Result<Exit
     match args.command {
         AuditCommand::List { filters, limit } => {
             let entries = engine
-                .audit_entries(&filters.filter(limit)?, &actor, AuditAction::AuditRead)
+                .audit_entries(
+                    &filters.filter(limit, engine.timezone())?,
+                    &actor,
+                    AuditAction::AuditRead,
+                )
                 .await?;
             if entries.is_empty() {
                 println!("no audit entries match");
@@ -133,7 +137,11 @@ pub(crate) async fn run(args: AuditArgs, config: &Config) -> anyhow::Result<Exit
             limit,
         } => {
             let entries = engine
-                .audit_entries(&filters.filter(limit)?, &actor, AuditAction::AuditExport)
+                .audit_entries(
+                    &filters.filter(limit, engine.timezone())?,
+                    &actor,
+                    AuditAction::AuditExport,
+                )
                 .await?;
             let csv = to_csv(&entries)?;
             match out {

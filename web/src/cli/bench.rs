@@ -78,7 +78,7 @@ async fn open_engine(url: &str) -> anyhow::Result<Arc<Engine>> {
     let config = forlob_web::config::Config::default();
     let engine = Engine::start(
         url,
-        super::registry(),
+        super::registry(&config),
         Arc::new(SystemClock),
         config.engine_options(),
     )
@@ -118,7 +118,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(
         Engine::start(
             &url,
-            super::registry(),
+            super::registry(&forlob_web::config::Config::default()),
             Arc::new(SystemClock),
             EngineOptions::default(),
         )

@@ -140,7 +140,7 @@ async fn send_moves(config: &Config, persons: usize, moves: usize) -> anyhow::Re
     let mut stream = simulate::MoveStream::new(persons, 7);
     simulate::simulate_days(&engine, &mut stream, start, 2, moves.div_ceil(2), |_| {}).await?;
     // Today's run carries out yesterday's moves, as the scheduler would have at 04:00.
-    let today = now.with_timezone(&chrono_tz::Europe::Copenhagen);
+    let today = now.with_timezone(&config.timezone());
     if chrono::Timelike::hour(&today) >= 4 {
         simulate::run_daily(&engine, today.date_naive()).await?;
     }

@@ -130,7 +130,7 @@ enum Command {
 pub(crate) async fn open_engine(url: &str, config: &Config) -> anyhow::Result<Engine> {
     Engine::start(
         url,
-        registry(),
+        registry(config),
         Arc::new(SystemClock),
         config.engine_options(),
     )
@@ -149,9 +149,11 @@ pub(crate) fn operator() -> forlob_engine::Actor {
     }
 }
 
-pub(crate) fn registry() -> Registry {
+/// What this build plugs into the engine, with the deployment's zone.
+pub(crate) fn registry(config: &Config) -> Registry {
     let mut registry = Registry::new();
     forlob_processes::register(&mut registry);
+    registry.set_default_timezone(config.timezone());
     registry
 }
 
@@ -174,6 +176,7 @@ pub(crate) fn shipped_definitions(
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
+    config.check_timezone().map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Serve {
             db,
@@ -205,13 +208,13 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
             explain,
             format,
-        } => validate(&paths, explain, format),
-        Command::Test { paths, processes } => test(&paths, processes.as_deref()).await,
+        } => validate(&paths, explain, format, &config),
+        Command::Test { paths, processes } => test(&paths, processes.as_deref(), &config).await,
         Command::Deploy { paths, db, dry_run } => {
             config.db = db.unwrap_or(config.db);
             deploy(&paths, &config, dry_run).await
         }
-        Command::Diagram { process, processes } => diagram(&process, processes.as_deref()),
+        Command::Diagram { process, processes } => diagram(&process, processes.as_deref(), &config),
         Command::Schema => {
             println!(
                 "{}",
@@ -223,7 +226,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.db = db.unwrap_or(config.db);
             let conn =
                 forlob_engine::runtime::connect(&config.db, &config.engine_options()).await?;
-            forlob_engine::runtime::migrate(&conn).await?;
+            forlob_engine::schema::migrate(&conn, &registry(&config)).await?;
             println!("database at {} is up to date", config.db);
             Ok(ExitCode::SUCCESS)
         }
@@ -251,7 +254,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         Arc::new(SystemClock)
     };
-    let engine = Engine::start(db, registry(), clock, config.engine_options())
+    let engine = Engine::start(db, registry(config), clock, config.engine_options())
         .await
         .with_context(|| format!("cannot open the database at {db}"))?;
     let outcomes = engine
@@ -356,7 +359,12 @@ pub(crate) enum Format {
     Json,
 }
 
-fn validate(paths: &[PathBuf], explain: bool, format: Format) -> anyhow::Result<ExitCode> {
+fn validate(
+    paths: &[PathBuf],
+    explain: bool,
+    format: Format,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
     if explain {
         for (code, meaning) in definition::CODES {
             println!("{code:20} {meaning}");
@@ -386,12 +394,12 @@ fn validate(paths: &[PathBuf], explain: bool, format: Format) -> anyhow::Result<
     } else {
         shipped_definitions(None, false)
             .ok()
-            .and_then(|shipped| definition::load_set(&shipped, &registry()).ok())
+            .and_then(|shipped| definition::load_set(&shipped, &registry(config)).ok())
             .map(|defs| defs.into_iter().map(|d| d.id).collect())
             .unwrap_or_default()
     };
     if format == Format::Json {
-        let (check, _) = forlob_engine::runtime::check_files(&files, &registry(), &known);
+        let (check, _) = forlob_engine::runtime::check_files(&files, &registry(config), &known);
         let valid = check.valid;
         println!(
             "{}",
@@ -403,7 +411,7 @@ fn validate(paths: &[PathBuf], explain: bool, format: Format) -> anyhow::Result<
             ExitCode::from(1)
         });
     }
-    match definition::load_set_with(&files, &registry(), &known) {
+    match definition::load_set_with(&files, &registry(config), &known) {
         Ok(defs) => {
             println!(
                 "{} definition(s) valid: {}",
@@ -429,7 +437,11 @@ fn validate(paths: &[PathBuf], explain: bool, format: Format) -> anyhow::Result<
     }
 }
 
-async fn test(paths: &[PathBuf], processes: Option<&Path>) -> anyhow::Result<ExitCode> {
+async fn test(
+    paths: &[PathBuf],
+    processes: Option<&Path>,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
     let definitions = shipped_definitions(processes, true)?;
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![processes.map_or_else(forlob_processes::processes_dir, Path::to_path_buf)]
@@ -448,7 +460,7 @@ async fn test(paths: &[PathBuf], processes: Option<&Path>) -> anyhow::Result<Exi
         );
         return Ok(ExitCode::from(2));
     }
-    let registry = registry();
+    let registry = registry(config);
     let (mut passed, mut failed) = (0, 0);
     for file in &scenarios {
         let result = scenario::run_one(file, &definitions, &registry).await;
@@ -571,9 +583,9 @@ fn print_impact(impact: &forlob_engine::runtime::DefinitionImpact) {
     }
 }
 
-fn diagram(process: &str, processes: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let defs =
-        definition::load_set(&shipped_definitions(processes, true)?, &registry()).map_err(|d| {
+fn diagram(process: &str, processes: Option<&Path>, config: &Config) -> anyhow::Result<ExitCode> {
+    let defs = definition::load_set(&shipped_definitions(processes, true)?, &registry(config))
+        .map_err(|d| {
             anyhow::anyhow!(
                 "definitions do not validate:\n{}",
                 d.iter()

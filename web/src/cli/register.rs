@@ -97,7 +97,7 @@ pub(crate) async fn engine(
     at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Engine> {
     let clock = Arc::new(ManualClock::new(at));
-    let engine = Engine::start(url, super::registry(), clock, config.engine_options())
+    let engine = Engine::start(url, super::registry(config), clock, config.engine_options())
         .await
         .with_context(|| format!("cannot open the database at {url}"))?;
     engine

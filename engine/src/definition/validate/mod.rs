@@ -18,8 +18,6 @@ use crate::registry::Registry;
 use crate::schedule::{ScheduleContext, ScheduleRequest};
 use crate::timer::IsoDuration;
 
-const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Copenhagen;
-
 /// Names in scope everywhere in a process.
 const ALWAYS: &[&str] = &["vars", "subject", "today", "now", "ref"];
 
@@ -523,7 +521,7 @@ impl Checker<'_> {
             .timezone
             .as_ref()
             .and_then(|z| self.timezone(z))
-            .unwrap_or(DEFAULT_TIMEZONE);
+            .unwrap_or_else(|| self.registry.default_timezone());
         let manual_start = raw.start.manual.as_ref().map(|m| ManualStart {
             allowed: m.allowed.as_ref().and_then(|a| self.expr(a, &["actor"])),
             refusal: m.refusal.as_ref().map(text_of),

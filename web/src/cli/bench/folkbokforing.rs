@@ -25,7 +25,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCo
     });
     let engine = Engine::start(
         &url,
-        crate::cli::registry(),
+        crate::cli::registry(&forlob_web::config::Config::default()),
         Arc::new(SystemClock),
         EngineOptions::default(),
     )

@@ -77,7 +77,11 @@ pub(crate) struct InstanceQuery {
 }
 
 impl InstanceQuery {
-    pub(crate) fn filter(&self, limits: &forlob_engine::TextLimits) -> Result<InstanceFilter> {
+    pub(crate) fn filter(
+        &self,
+        limits: &forlob_engine::TextLimits,
+        zone: chrono_tz::Tz,
+    ) -> Result<InstanceFilter> {
         super::check_filters(
             [
                 ("process", self.process.as_deref()),
@@ -92,7 +96,7 @@ impl InstanceQuery {
         let mut errors: Vec<(&str, String)> = Vec::new();
         let mut instant = |field: &'static str, text: &Option<String>, end: bool| {
             let text = text.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
-            let parsed = crate::audit_export::parse_instant(text, end);
+            let parsed = crate::audit_export::parse_instant(text, end, zone);
             if parsed.is_none() {
                 errors.push((
                     field,
@@ -172,7 +176,7 @@ async fn list_instances(
     Query(query): Query<InstanceQuery>,
 ) -> Result<([(&'static str, String); 1], Json<Vec<InstanceView>>)> {
     caller.require(ADMINS)?;
-    let filter = query.filter(state.engine.limits())?;
+    let filter = query.filter(state.engine.limits(), state.engine.timezone())?;
     let (total, found) = instance_page(&state, &caller, &filter).await?;
     Ok((
         [("x-total-count", total.to_string())],

@@ -54,7 +54,7 @@ fn text(o: &Option<String>) -> Option<&str> {
 impl AuditQuery {
     /// The engine's filter, or a 422 naming each wrong field (also one longer than
     /// `limits.query` characters: each filter is repeated in the `audit.read` entry).
-    pub(crate) fn filter(&self, limits: &TextLimits) -> Result<AuditFilter> {
+    pub(crate) fn filter(&self, limits: &TextLimits, zone: chrono_tz::Tz) -> Result<AuditFilter> {
         super::check_filters(
             [
                 ("subject", self.subject.as_deref()),
@@ -80,7 +80,7 @@ impl AuditQuery {
         }
         let mut instant = |field: &'static str, value: Option<&str>, end: bool| {
             let value = value?;
-            let parsed = crate::audit_export::parse_instant(value, end);
+            let parsed = crate::audit_export::parse_instant(value, end, zone);
             if parsed.is_none() {
                 errors.push((
                     field,
@@ -190,7 +190,7 @@ async fn list_audit(
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>> {
     caller.require(READERS)?;
-    let filter = query.filter(state.engine.limits())?;
+    let filter = query.filter(state.engine.limits(), state.engine.timezone())?;
     Ok(Json(page(&state, &caller, &filter).await?))
 }
 
@@ -207,7 +207,7 @@ mod tests {
             ..AuditQuery::default()
         };
         let err = query
-            .filter(&TextLimits::default())
+            .filter(&TextLimits::default(), chrono_tz::UTC)
             .expect_err("three problems");
         let text = format!("{err:?}");
         assert!(text.contains("action") && text.contains("from") && text.contains("limit"));
@@ -223,12 +223,15 @@ mod tests {
             actor: Some("a".repeat(10)),
             ..AuditQuery::default()
         };
-        assert!(at.filter(&limits).is_ok());
+        assert!(at.filter(&limits, chrono_tz::UTC).is_ok());
         let over = AuditQuery {
             subject: Some("1".repeat(11)),
             ..AuditQuery::default()
         };
-        let text = format!("{:?}", over.filter(&limits).expect_err("too long"));
+        let text = format!(
+            "{:?}",
+            over.filter(&limits, chrono_tz::UTC).expect_err("too long")
+        );
         assert!(
             text.contains("subject") && text.contains("at most 10 characters"),
             "{text}"

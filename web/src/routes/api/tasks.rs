@@ -76,7 +76,12 @@ pub(crate) struct Inbox {
 
 impl InboxQuery {
     /// The engine filter for this query as `caller` may run it, or a 422 naming the bad field.
-    pub(crate) fn filter(&self, caller: &Caller, limits: &TextLimits) -> Result<TaskFilter> {
+    pub(crate) fn filter(
+        &self,
+        caller: &Caller,
+        limits: &TextLimits,
+        zone: chrono_tz::Tz,
+    ) -> Result<TaskFilter> {
         let mut errors = BTreeMap::new();
         let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         if let Some(message) = text.and_then(|q| forlob_engine::limits::too_long(q, limits.query)) {
@@ -95,8 +100,8 @@ impl InboxQuery {
         };
         let due_before = match self.due_before.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            // A date means the start of that day in Danish time, where the inbox's users are.
-            Some(text) => crate::audit_export::parse_instant(text, false).or_else(|| {
+            // A date means the start of that day where the inbox's users are.
+            Some(text) => crate::audit_export::parse_instant(text, false, zone).or_else(|| {
                 errors.insert(
                     "due_before",
                     format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 instant"),
@@ -203,7 +208,7 @@ async fn list_tasks(
     Query(query): Query<InboxQuery>,
 ) -> Result<Json<Inbox>> {
     caller.require(WORKERS)?;
-    let filter = query.filter(&caller, state.engine.limits())?;
+    let filter = query.filter(&caller, state.engine.limits(), state.engine.timezone())?;
     Ok(Json(inbox(&state, &filter).await?))
 }
 

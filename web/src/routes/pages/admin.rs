@@ -88,7 +88,7 @@ async fn instances(
         limit: Some(INSTANCES_PAGE),
         offset: get("offset").and_then(|o| o.parse().ok()),
     };
-    let filter = search.filter(state.engine.limits())?;
+    let filter = search.filter(state.engine.limits(), state.engine.timezone())?;
     let db = state.engine.db();
     let (total, found) = instance_page(&state, &caller, &filter).await?;
     let offset = filter.offset.unwrap_or(0);

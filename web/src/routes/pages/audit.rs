@@ -30,7 +30,7 @@ async fn audit_page(
     SignedInAs(chrome, caller, _): SignedInAs<AuditReaders>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
-    let filter = query.filter(state.engine.limits())?;
+    let filter = query.filter(state.engine.limits(), state.engine.timezone())?;
     let found = page(&state, &caller, &filter).await?;
     // The same filters without the cursor: the links to the next page and to the CSV.
     let filters = serde_urlencoded::to_string([
@@ -87,7 +87,7 @@ async fn audit_csv(
     SignedInAs(_, caller, _): SignedInAs<AuditReaders>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
-    let mut filter = query.filter(state.engine.limits())?;
+    let mut filter = query.filter(state.engine.limits(), state.engine.timezone())?;
     filter.limit = EXPORT_LIMIT;
     let entries = state
         .engine

@@ -55,7 +55,7 @@ async fn inbox_page(
         limit: Some(50),
         offset: get("offset").and_then(|o| o.parse().ok()),
     };
-    let filter = inbox_query.filter(&caller, state.engine.limits())?;
+    let filter = inbox_query.filter(&caller, state.engine.limits(), state.engine.timezone())?;
     let found = inbox(&state, &filter).await?;
     let admin = caller.user.role == Role::Admin;
     let offset = filter.offset.unwrap_or(0);
@@ -183,9 +183,10 @@ async fn set_claim(
 }
 
 /// A task as its inbox row shows it: with `due`, `overdue` or `today` when it is open and
-/// due before `now` or later on the same (Danish) day.
+/// due before `now` or later on the same day (in the deployment's zone).
 fn row(state: &AppState, task: crate::routes::api::model::TaskView, now: DateTime<Utc>) -> Value {
-    let local = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Copenhagen).date_naive();
+    let zone = state.engine.timezone();
+    let local = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
     let due = task.due_at.filter(|_| task.status == "open").map(|due| {
         if due < now {
             "overdue"

@@ -189,14 +189,9 @@ impl handlebars::HelperDef for Translate {
     }
 }
 
-impl Default for Ui {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Ui {
-    pub fn new() -> Self {
+    /// The pages' templates and texts; instants are shown in `zone`, the deployment's.
+    pub fn new(zone: chrono_tz::Tz) -> Self {
         let mut handlebars = Handlebars::new();
         handlebars.set_strict_mode(true);
         // Debug builds read templates from disk on every render: edit, reload, see.
@@ -229,7 +224,7 @@ impl Ui {
                 lenient: true,
             }),
         );
-        handlebars.register_helper("date", Box::new(format_date));
+        handlebars.register_helper("date", Box::new(LocalTime { zone }));
         handlebars.register_helper("eq", Box::new(equals));
         Self { handlebars, texts }
     }
@@ -330,25 +325,32 @@ impl Ui {
     }
 }
 
-fn format_date(
-    h: &Helper<'_>,
-    _: &Handlebars<'_>,
-    _: &Context,
-    _: &mut RenderContext<'_, '_>,
-    out: &mut dyn Output,
-) -> HelperResult {
-    // Instants are shown in Danish time, to the minute: what a caseworker needs.
-    let text = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
-    let shown = chrono::DateTime::parse_from_rfc3339(text).map_or_else(
-        |_| text.to_owned(),
-        |t| {
-            t.with_timezone(&chrono_tz::Europe::Copenhagen)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        },
-    );
-    out.write(&handlebars::html_escape(&shown))?;
-    Ok(())
+/// `{{date at}}`: an instant in the deployment's zone, to the minute (what a caseworker needs).
+struct LocalTime {
+    zone: chrono_tz::Tz,
+}
+
+impl handlebars::HelperDef for LocalTime {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let text = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
+        let shown = chrono::DateTime::parse_from_rfc3339(text).map_or_else(
+            |_| text.to_owned(),
+            |t| {
+                t.with_timezone(&self.zone)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            },
+        );
+        out.write(&handlebars::html_escape(&shown))?;
+        Ok(())
+    }
 }
 
 fn equals(

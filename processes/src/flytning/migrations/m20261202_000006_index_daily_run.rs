@@ -4,7 +4,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::index;
+use forlob_engine::schema::index;
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;

@@ -6,7 +6,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::{create_all, drop_all, index};
+use forlob_engine::schema::{create_all, drop_all, index};
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
