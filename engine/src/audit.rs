@@ -271,7 +271,7 @@ impl AuditEntry {
             // Stored with microseconds on both databases: the hash must survive the trip.
             at: at.trunc_subsecs(6),
             actor: cut(actor.id.clone()),
-            role: actor.role.clone(),
+            role: actor.role.as_str().to_owned(),
             municipality: actor.municipality.clone(),
             action: record.action.as_str().to_owned(),
             subject: record.subject.map(cut),

@@ -194,18 +194,46 @@ impl EngineError {
     }
 }
 
-/// A database error that another try may not meet: a lock, a lost connection, a serialization
-/// failure.
+/// A database error that another try may not meet: a lock, a lost or exhausted connection, a
+/// serialization failure. Decided by the error's kind and the database's code, never by its
+/// text (which a driver or a locale may word differently).
 pub(crate) fn is_transient_db(err: &sea_orm::DbErr) -> bool {
-    let text = err.to_string().to_lowercase();
-    [
-        "database is locked",
-        "busy",
-        "connection",
-        "pool timed out",
-        "deadlock",
-        "could not serialize",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => is_transient_sqlx(e),
+        _ => false,
+    }
+}
+
+fn is_transient_sqlx(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db
+                .try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // SQLSTATE: connection exceptions (class 08), serialization failure, deadlock,
+                // lock not available, the server shutting down or starting, too many
+                // connections.
+                code.starts_with("08")
+                    || matches!(
+                        code.as_ref(),
+                        "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300"
+                    )
+            } else {
+                // SQLite gives its extended result code; its low byte is the primary one:
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), whatever the extension.
+                code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+            }
+        }
+        _ => false,
+    }
 }

@@ -1,23 +1,96 @@
 //! Process instances and their history, as the engine's callers see them.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use sea_orm::sea_query::StringLen;
+use sea_orm::{DeriveActiveEnum, EnumIter};
+use serde::{Deserialize, Serialize};
+
+use crate::user::Role;
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Where an instance is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where an instance is in its life. Stored as its snake-case name (`instances.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumIter, DeriveActiveEnum)]
 #[serde(rename_all = "snake_case")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum InstanceStatus {
     /// Waiting in a state for a person, a timer, a message, a child or a due step.
+    #[sea_orm(string_value = "active")]
     Active,
+    #[sea_orm(string_value = "completed")]
     Completed,
     /// A step failed for good; the instance stops until an admin retries, skips or cancels.
+    #[sea_orm(string_value = "incident")]
     Incident,
+    #[sea_orm(string_value = "cancelled")]
     Cancelled,
     /// Stopped by an admin: its timers and steps are held, its tasks cannot be completed,
     /// until it is resumed.
+    #[sea_orm(string_value = "suspended")]
     Suspended,
+}
+
+/// Where a task is. Stored as its name (`tasks.status`); the API and the pages show the same
+/// words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, EnumIter, DeriveActiveEnum)]
+#[serde(rename_all = "snake_case")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum TaskStatus {
+    /// Waiting for a caseworker.
+    #[sea_orm(string_value = "open")]
+    Open,
+    #[sea_orm(string_value = "completed")]
+    Completed,
+    /// Closed without a submit: the instance left the state (cancelled, skipped, restarted).
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [Self; 3] = [Self::Open, Self::Completed, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Where an incident is: open until an admin retries, skips or cancels its instance (or a
+/// migration takes it over). Stored as its name (`incidents.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumIter, DeriveActiveEnum)]
+#[serde(rename_all = "snake_case")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum IncidentStatus {
+    #[sea_orm(string_value = "open")]
+    Open,
+    #[sea_orm(string_value = "retried")]
+    Retried,
+    #[sea_orm(string_value = "skipped")]
+    Skipped,
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+    /// A migration restarted the instance elsewhere; its undo opens the incident again.
+    #[sea_orm(string_value = "restarted")]
+    Restarted,
+}
+
+impl IncidentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Retried => "retried",
+            Self::Skipped => "skipped",
+            Self::Cancelled => "cancelled",
+            Self::Restarted => "restarted",
+        }
+    }
 }
 
 impl InstanceStatus {
@@ -44,6 +117,71 @@ impl InstanceStatus {
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
+    }
+}
+
+/// What a work item makes happen when it comes due. Stored as its name (`work_items.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, EnumIter, DeriveActiveEnum)]
+#[serde(rename_all = "snake_case")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum WorkKind {
+    /// A wait's `after`/`until`, or a signal's deadline: the state goes on.
+    #[sea_orm(string_value = "timer")]
+    Timer,
+    /// An async automatic step, or the retry of a failed one: its action runs.
+    #[sea_orm(string_value = "step")]
+    Step,
+}
+
+impl WorkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timer => "timer",
+            Self::Step => "step",
+        }
+    }
+}
+
+/// Why an instance stopped with an incident. Stored in `incidents.action` as the action's
+/// name, `work:<kind>`, or empty; shown by the API as that text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentCause {
+    /// The action of an automatic step failed for good (its name). A retry runs it again.
+    Action(String),
+    /// Due work failed in its own transaction (not its action): a retry makes the work anew.
+    Work(WorkKind),
+    /// The definition: no branch matched, an expression failed, a loop ran away. A retry
+    /// enters the state again.
+    Definition,
+}
+
+impl IncidentCause {
+    const WORK_PREFIX: &'static str = "work:";
+
+    /// The text of the `action` column.
+    pub fn stored(&self) -> String {
+        match self {
+            Self::Action(name) => name.clone(),
+            Self::Work(kind) => format!("{}{}", Self::WORK_PREFIX, kind.as_str()),
+            Self::Definition => String::new(),
+        }
+    }
+
+    /// Reads the `action` column; a `work:` kind this build does not know is read as a step,
+    /// which a retry runs again.
+    pub fn from_stored(text: &str) -> Self {
+        match text.strip_prefix(Self::WORK_PREFIX) {
+            Some("timer") => Self::Work(WorkKind::Timer),
+            Some(_) => Self::Work(WorkKind::Step),
+            None if text.is_empty() => Self::Definition,
+            None => Self::Action(text.to_owned()),
+        }
+    }
+}
+
+impl Serialize for IncidentCause {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.stored())
     }
 }
 
@@ -103,12 +241,66 @@ impl Via {
     }
 }
 
+/// What an actor acts as: a user's role, or the engine itself (timers, messages, jobs). Shown
+/// to expressions (`actor.role`), history and the audit log as the role's name or `system`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorRole {
+    User(Role),
+    System,
+    /// Someone not signed in: who tried a failed sign-in, as the audit log records them.
+    Anonymous,
+}
+
+impl ActorRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User(role) => role.as_str(),
+            Self::System => "system",
+            Self::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "system" => Some(Self::System),
+            "anonymous" => Some(Self::Anonymous),
+            _ => Role::parse(text).map(Self::User),
+        }
+    }
+}
+
+impl From<Role> for ActorRole {
+    fn from(role: Role) -> Self {
+        Self::User(role)
+    }
+}
+
+impl PartialEq<Role> for ActorRole {
+    fn eq(&self, role: &Role) -> bool {
+        *self == Self::User(*role)
+    }
+}
+
+impl Serialize for ActorRole {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ActorRole {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a role")))
+    }
+}
+
 /// Who acts: a caseworker, an admin, or the system.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Actor {
     pub id: String,
     pub municipality: Option<String>,
-    pub role: String,
+    pub role: ActorRole,
     /// Not part of what expressions see as `actor`: only the audit log records it.
     #[serde(skip)]
     pub via: Via,
@@ -119,7 +311,7 @@ impl Actor {
         Self {
             id: "system".into(),
             municipality: None,
-            role: "system".into(),
+            role: ActorRole::System,
             via: Via::System,
         }
     }
@@ -128,20 +320,20 @@ impl Actor {
         Self {
             id: id.into(),
             municipality: Some(municipality.into()),
-            role: "caseworker".into(),
+            role: Role::Caseworker.into(),
             via: Via::System,
         }
     }
 
     /// Admins and the system see every municipality's work.
     pub fn sees_all(&self) -> bool {
-        matches!(self.role.as_str(), "admin" | "system")
+        matches!(self.role, ActorRole::System | ActorRole::User(Role::Admin))
     }
 
     /// A caseworker of a municipality: the one role whose sight of subjects depends on the
     /// subject (see `Engine::may_see`).
     pub fn is_caseworker(&self) -> bool {
-        self.role == "caseworker" && self.municipality.is_some()
+        self.role == Role::Caseworker && self.municipality.is_some()
     }
 
     /// The same actor acting through `via`.
@@ -173,7 +365,7 @@ pub struct Task {
     pub subject: String,
     pub title: String,
     pub municipality: Option<String>,
-    pub status: String,
+    pub status: TaskStatus,
     /// The caseworker working on it; others see it as taken and may not complete it.
     pub claimed_by: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
@@ -200,10 +392,12 @@ pub struct Incident {
     pub id: i64,
     pub instance_id: Uuid,
     pub state: String,
-    pub action: String,
+    /// Serialised as `action`, the name it has always had in the API.
+    #[serde(rename = "action")]
+    pub cause: IncidentCause,
     pub error: String,
     pub attempts: i32,
-    pub status: String,
+    pub status: IncidentStatus,
     pub created_at: DateTime<Utc>,
 }
 

@@ -195,35 +195,82 @@ pub fn has_timer(state: &crate::definition::State) -> bool {
 /// that rest alike, so what the instance holds (a task, a timer, a subscription under its
 /// key, a child of a process, a due step) means the same in the target and is woken the same
 /// way. A called process is named by its current id, so a renamed child still matches.
-fn rest_kind(state: &crate::definition::State, catalog: &Catalog) -> String {
-    match &state.kind {
-        StepKind::Automatic { .. } => "an automatic step".into(),
-        StepKind::Manual { .. } => "a manual step".into(),
-        StepKind::Decision { .. } => "a decision".into(),
-        StepKind::Call { process, .. } => format!("a call of `{}`", catalog.resolve_id(process)),
-        StepKind::Wait { wait, .. } => match wait {
-            WaitSpec::After(_) | WaitSpec::Until { .. } => "a timer wait".into(),
-            WaitSpec::Message {
-                message_type, key, ..
-            } => format!(
-                "a wait for message `{message_type}` keyed by `{}`",
-                key.source()
-            ),
-            WaitSpec::Signal {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestKind {
+    Automatic,
+    Manual,
+    Decision,
+    Call {
+        process: String,
+    },
+    Timer,
+    Message {
+        message_type: String,
+        key: String,
+    },
+    Signal {
+        name: String,
+        key: String,
+        deadline: bool,
+    },
+    End,
+}
+
+impl RestKind {
+    pub fn of(state: &crate::definition::State, catalog: &Catalog) -> Self {
+        match &state.kind {
+            StepKind::Automatic { .. } => Self::Automatic,
+            StepKind::Manual { .. } => Self::Manual,
+            StepKind::Decision { .. } => Self::Decision,
+            StepKind::Call { process, .. } => Self::Call {
+                process: catalog.resolve_id(process).to_owned(),
+            },
+            StepKind::Wait { wait, .. } => match wait {
+                WaitSpec::After(_) | WaitSpec::Until { .. } => Self::Timer,
+                WaitSpec::Message {
+                    message_type, key, ..
+                } => Self::Message {
+                    message_type: message_type.clone(),
+                    key: key.source().to_owned(),
+                },
+                WaitSpec::Signal {
+                    name,
+                    key,
+                    deadline,
+                } => Self::Signal {
+                    name: name.clone(),
+                    key: key.source().to_owned(),
+                    deadline: deadline.is_some(),
+                },
+            },
+            StepKind::End => Self::End,
+        }
+    }
+}
+
+/// As a plan's refusal names it (the admin's catalogue translates the whole message).
+impl std::fmt::Display for RestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Automatic => f.write_str("an automatic step"),
+            Self::Manual => f.write_str("a manual step"),
+            Self::Decision => f.write_str("a decision"),
+            Self::Call { process } => write!(f, "a call of `{process}`"),
+            Self::Timer => f.write_str("a timer wait"),
+            Self::Message { message_type, key } => {
+                write!(f, "a wait for message `{message_type}` keyed by `{key}`")
+            }
+            Self::Signal {
                 name,
                 key,
                 deadline,
-            } => format!(
-                "a wait for signal `{name}` keyed by `{}` {} deadline",
-                key.source(),
-                if deadline.is_some() {
-                    "with a"
-                } else {
-                    "without"
-                }
+            } => write!(
+                f,
+                "a wait for signal `{name}` keyed by `{key}` {} deadline",
+                if *deadline { "with a" } else { "without" }
             ),
-        },
-        StepKind::End => "an end state".into(),
+            Self::End => f.write_str("an end state"),
+        }
     }
 }
 
@@ -256,9 +303,13 @@ pub fn state_changes(
     new: &crate::definition::ProcessDefinition,
     catalog: &Catalog,
 ) -> Vec<StateChange> {
-    let waits = |state: &crate::definition::State| match &state.kind {
-        StepKind::Wait { wait, .. } => format!("{}: {wait:?}", rest_kind(state, catalog)),
-        _ => rest_kind(state, catalog),
+    // Alike, and for a wait also the same wait (a timer of another length).
+    let waits = |state: &crate::definition::State| {
+        let wait = match &state.kind {
+            StepKind::Wait { wait, .. } => Some(format!("{wait:?}")),
+            _ => None,
+        };
+        (RestKind::of(state, catalog), wait)
     };
     let mut changes: Vec<StateChange> = new
         .states
@@ -297,7 +348,7 @@ pub fn rests_alike(
     b: &crate::definition::State,
     catalog: &Catalog,
 ) -> bool {
-    rest_kind(a, catalog) == rest_kind(b, catalog)
+    RestKind::of(a, catalog) == RestKind::of(b, catalog)
 }
 
 /// Checks `request` against the deployed versions.
@@ -471,8 +522,10 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
         }
         let mut ok = true;
         for (id, v, source) in &sources {
-            let (from_kind, to_kind) =
-                (rest_kind(source, catalog), rest_kind(target_state, catalog));
+            let (from_kind, to_kind) = (
+                RestKind::of(source, catalog),
+                RestKind::of(target_state, catalog),
+            );
             if operation == Operation::MoveTo && from_kind != to_kind {
                 error(
                     &mut errors,
@@ -481,9 +534,9 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
                     Message::new(Code::PLAN_RESTS_DIFFERENTLY)
                         .with("state", name)
                         .with("source", format!("{id} v{v}"))
-                        .with("from_kind", from_kind)
+                        .with("from_kind", from_kind.to_string())
                         .with("to", to)
-                        .with("to_kind", to_kind),
+                        .with("to_kind", to_kind.to_string()),
                 );
                 ok = false;
             }

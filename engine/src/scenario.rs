@@ -380,14 +380,21 @@ fn short(value: &Value) -> String {
     }
 }
 
-fn actor_of(spec: Option<&Value>) -> Actor {
+/// The actor of a step's `as` (a caseworker by default); an unknown role is the step's error.
+fn actor_of(spec: Option<&Value>) -> Result<Actor, String> {
     let get = |k: &str| spec.and_then(|s| s.get(k)).map(value_text);
-    Actor {
+    let role = match get("role") {
+        None => crate::user::Role::Caseworker.into(),
+        Some(text) => crate::instance::ActorRole::parse(&text).ok_or_else(|| {
+            format!("`as.role` `{text}` is not a role (caseworker, admin, designer, ...)")
+        })?,
+    };
+    Ok(Actor {
         id: get("id").unwrap_or_else(|| "scenario".into()),
         municipality: get("municipality"),
-        role: get("role").unwrap_or_else(|| "caseworker".into()),
+        role,
         via: crate::instance::Via::System,
-    }
+    })
 }
 
 /// Codes and ids are compared as text: YAML writes `101` and `"101"` alike.
@@ -528,7 +535,7 @@ async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String>
             .cloned()
             .unwrap_or_default();
         engine
-            .start_instance(&process, &subject, vars, &actor_of(s.get("as")))
+            .start_instance(&process, &subject, vars, &actor_of(s.get("as"))?)
             .await
             .map(|_| ())
     } else if let Some(c) = map.get("complete") {
@@ -538,7 +545,7 @@ async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String>
             .ok_or("complete needs `task` (a state id or task kind)")?;
         let subject = c.get("subject").map(value_text);
         let filter = TaskFilter {
-            status: Some("open".into()),
+            status: Some(crate::instance::TaskStatus::Open),
             subject: subject.clone(),
             ..TaskFilter::default()
         };
@@ -547,7 +554,7 @@ async fn run_step(context: &StepContext<'_>, step: &Value) -> Result<(), String>
             .map_err(|e| e.to_string())?;
         // The actor's own municipality's task first, when several municipalities have one;
         // else any, so that a step can show another municipality is refused.
-        let actor = actor_of(c.get("as"));
+        let actor = actor_of(c.get("as"))?;
         let named = |t: &&crate::instance::Task| t.state == which || t.kind == which;
         let task = tasks
             .iter()
@@ -707,7 +714,7 @@ fn migration_counts(
 fn admin() -> Actor {
     Actor {
         id: "scenario-admin".into(),
-        role: "admin".into(),
+        role: crate::user::Role::Admin.into(),
         municipality: None,
         via: crate::instance::Via::System,
     }
@@ -864,7 +871,7 @@ async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> 
                     field_matches(spec, "municipality", t.municipality.as_deref())
                         && field_matches(spec, "kind", Some(&t.kind))
                         && field_matches(spec, "subject", Some(&t.subject))
-                        && field_matches(spec, "status", Some(&t.status))
+                        && field_matches(spec, "status", Some(t.status.as_str()))
                         && field_matches(spec, "process", Some(&t.process_id))
                 })
                 .count();

@@ -75,7 +75,7 @@ impl User {
         Actor {
             id: self.username.clone(),
             municipality: self.municipality.clone(),
-            role: self.role.as_str().to_owned(),
+            role: self.role.into(),
             via: crate::instance::Via::System,
         }
     }

@@ -416,7 +416,7 @@ async fn a_caseworker_takes_over_a_colleagues_task_and_keeps_her_input_when_beat
     let bente = forlob_engine::Actor {
         id: "bente".into(),
         municipality: Some("101".into()),
-        role: "caseworker".into(),
+        role: forlob_engine::Role::Caseworker.into(),
         via: forlob_engine::Via::Page,
     };
     site.engine
@@ -564,7 +564,7 @@ async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
             let dina = forlob_engine::Actor {
                 id: "dina".into(),
                 municipality: None,
-                role: "designer".into(),
+                role: forlob_engine::Role::Designer.into(),
                 via: forlob_engine::Via::Page,
             };
             let drafts = engine

@@ -293,7 +293,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
         .await
         .expect("101 holds handleansvar and may register");
     let filter = TaskFilter {
-        status: Some("open".into()),
+        status: Some(forlob_engine::instance::TaskStatus::Open),
         subject: Some(cpr.into()),
         ..TaskFilter::default()
     };
@@ -526,7 +526,7 @@ async fn cancelling_a_move_cancels_the_move_it_planned(backend: Backend) {
     let admin = Actor {
         id: "ops-anna".into(),
         municipality: None,
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         via: forlob_engine::Via::Api,
     };
     app.engine
@@ -601,7 +601,7 @@ async fn the_swedish_jobs_work_through_a_simulated_register(backend: Backend) {
     );
     let admin = Actor {
         id: "admin".into(),
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         municipality: None,
         via: forlob_engine::Via::Api,
     };

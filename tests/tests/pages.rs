@@ -1068,7 +1068,7 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
         .await
         .expect("reads")
         .expect("exists");
-    assert_eq!(old.status, "cancelled");
+    assert_eq!(old.status, forlob_engine::instance::TaskStatus::Cancelled);
     // A finished migration offers an undo, and the undo puts the task back.
     let page = admin.get("/admin/migrations").await;
     let undo = format!("/admin/migrations/{}/undo", finished.migration.id);
@@ -1103,7 +1103,11 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
         .await
         .expect("reads")
         .expect("exists");
-    assert_eq!(back.status, "open", "the undo put the very task back");
+    assert_eq!(
+        back.status,
+        forlob_engine::instance::TaskStatus::Open,
+        "the undo put the very task back"
+    );
     let page = admin.get("/admin/migrations").await;
     assert!(page.text.contains("forkert version"), "{}", page.text);
     let again = admin.post(&undo, &[("_csrf", &csrf)]).await;

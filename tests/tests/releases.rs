@@ -65,7 +65,7 @@ fn admin() -> Actor {
     Actor {
         id: "ops-anna".into(),
         municipality: None,
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         via: forlob_engine::Via::Api,
     }
 }
@@ -188,7 +188,7 @@ async fn restart_after_release_restarts_manual_states_and_keeps_timers(backend: 
     let open = store::tasks(
         app.engine.db(),
         &TaskFilter {
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             ..TaskFilter::default()
         },
     )
@@ -689,7 +689,10 @@ async fn cancelling_an_instance_ends_it_with_its_tasks_and_timers(backend: Backe
         .await
         .expect("tasks");
     assert_eq!(tasks.len(), 1);
-    assert_eq!(tasks[0].status, "cancelled");
+    assert_eq!(
+        tasks[0].status,
+        forlob_engine::instance::TaskStatus::Cancelled
+    );
     let again = app
         .engine
         .cancel_instance(ids[0], &admin(), "")
@@ -817,7 +820,7 @@ async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(ba
     let open: Vec<Uuid> = store::tasks(
         app.engine.db(),
         &TaskFilter {
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             ..TaskFilter::default()
         },
     )
@@ -950,7 +953,7 @@ async fn complete_open_task_of(engine: &Engine, instance_id: Uuid) {
         engine.db(),
         &TaskFilter {
             instance_id: Some(instance_id),
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             ..TaskFilter::default()
         },
     )
@@ -1017,7 +1020,7 @@ async fn a_restart_out_of_a_call_cancels_the_instances_it_called(backend: Backen
             app.engine.db(),
             &TaskFilter {
                 instance_id: Some(old_child),
-                status: Some("open".into()),
+                status: Some(forlob_engine::instance::TaskStatus::Open),
                 ..TaskFilter::default()
             },
         )
@@ -1479,7 +1482,7 @@ async fn due_of(engine: &Engine, id: Uuid) -> chrono::DateTime<chrono::Utc> {
     let open = store::tasks(
         engine.db(),
         &TaskFilter {
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             ..TaskFilter::default()
         },
     )

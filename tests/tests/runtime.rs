@@ -29,7 +29,7 @@ async fn open_tasks(app: &TestApp) -> Vec<forlob_engine::instance::Task> {
     store::tasks(
         app.engine.db(),
         &TaskFilter {
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             ..TaskFilter::default()
         },
     )
@@ -162,7 +162,7 @@ async fn a_manual_start_is_refused_where_the_guard_says_no(backend: Backend) {
     let designer = Actor {
         id: "d".into(),
         municipality: None,
-        role: "designer".into(),
+        role: forlob_engine::Role::Designer.into(),
         via: forlob_engine::Via::Api,
     };
     let err = app
@@ -290,7 +290,7 @@ async fn two_nodes_sharing_one_database_fire_each_timer_exactly_once(backend: Ba
     let completed = store::instances(
         node_a.db(),
         &InstanceFilter {
-            status: Some("completed".into()),
+            status: Some(InstanceStatus::Completed),
             limit: Some(10_000),
             ..InstanceFilter::default()
         },
@@ -740,7 +740,7 @@ fn admin() -> forlob_engine::Actor {
     forlob_engine::Actor {
         id: "ada".into(),
         municipality: None,
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         via: forlob_engine::Via::Api,
     }
 }
@@ -924,7 +924,10 @@ async fn retrying_a_failed_entry_enters_the_state_again(backend: Backend) {
         .expect("incidents")
         .pop()
         .expect("the entry failed");
-    assert_eq!(first.action, "");
+    assert_eq!(
+        first.cause,
+        forlob_engine::instance::IncidentCause::Definition
+    );
     app.engine
         .retry_incident(first.id, &admin(), "")
         .await
@@ -1361,6 +1364,66 @@ on_both_backends!(
     a_signal_wait_goes_on_at_its_deadline_and_a_late_signal_finds_nobody,
     an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_sender_goes_on,
 );
+
+/// Whether a database error is worth another try is read from the database's own code, not
+/// its wording: a row or file another transaction holds is; a broken unique key is not.
+async fn a_lock_is_worth_another_try_and_a_broken_key_is_not(backend: Backend) {
+    use forlob_engine::EngineOptions;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = TestApp::builder(backend.clone()).build().await;
+    let impatient = EngineOptions {
+        busy_timeout: std::time::Duration::ZERO,
+        ..EngineOptions::default()
+    };
+    let first = forlob_engine::runtime::connect(&app.db.url, &impatient)
+        .await
+        .expect("connects");
+    let second = forlob_engine::runtime::connect(&app.db.url, &impatient)
+        .await
+        .expect("connects");
+    first
+        .execute_unprepared("CREATE TABLE probe (id INTEGER PRIMARY KEY)")
+        .await
+        .expect("a table");
+    first
+        .execute_unprepared("INSERT INTO probe (id) VALUES (1)")
+        .await
+        .expect("a row");
+    let broken_key = first
+        .execute_unprepared("INSERT INTO probe (id) VALUES (1)")
+        .await
+        .expect_err("the key is taken");
+    assert!(!EngineError::from(broken_key).is_transient());
+
+    let holder = first.begin().await.expect("begins");
+    let locked = match backend {
+        Backend::Sqlite => {
+            holder
+                .execute_unprepared("UPDATE probe SET id = 2")
+                .await
+                .expect("takes the write lock");
+            second
+                .execute_unprepared("UPDATE probe SET id = 3")
+                .await
+                .expect_err("SQLite is busy")
+        }
+        Backend::Postgres(_) => {
+            holder
+                .execute_unprepared("SELECT id FROM probe FOR UPDATE")
+                .await
+                .expect("locks the row");
+            second
+                .execute_unprepared("SELECT id FROM probe FOR UPDATE NOWAIT")
+                .await
+                .expect_err("the row is locked")
+        }
+    };
+    assert!(EngineError::from(locked).is_transient());
+    holder.rollback().await.expect("releases");
+}
+
+on_both_backends!(a_lock_is_worth_another_try_and_a_broken_key_is_not);
 
 /// SQLite only: another process holding the write lock is what "locked" means there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -153,7 +153,7 @@ async fn app(backend: Backend, now: &str, fail_after: Option<u32>) -> TestApp {
 fn admin() -> Actor {
     Actor {
         id: "admin-1".into(),
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         municipality: None,
         via: forlob_engine::Via::Api,
     }

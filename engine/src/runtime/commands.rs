@@ -16,7 +16,7 @@ use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::Scope;
 use crate::form::Form;
 use crate::instance::Actor;
-use crate::instance::Task;
+use crate::instance::{Task, TaskStatus};
 use crate::message::{Code, Message};
 use crate::store;
 use crate::store::InstanceRow;
@@ -57,7 +57,7 @@ impl Engine {
             // so whatever the subject: that answer says nothing about anyone.
             if !actor.sees_all() && !actor.is_caseworker() {
                 return Err(EngineError::Forbidden(
-                    Message::new(Code::ROLE_STARTS_NOTHING).with("role", &actor.role),
+                    Message::new(Code::ROLE_STARTS_NOTHING).with("role", actor.role.as_str()),
                 ));
             }
             // A subject the caller may not see is answered exactly like one that does not
@@ -279,10 +279,10 @@ impl Engine {
                 return Ok(task);
             }
             if !changed {
-                if task.status != "open" {
+                if task.status != TaskStatus::Open {
                     return Err(TransitionError::TaskClosed {
                         task: task_id,
-                        status: task.status,
+                        status: task.status.as_str().into(),
                     }
                     .into());
                 }
@@ -428,10 +428,10 @@ impl Engine {
         actor: &Actor,
     ) -> Result<crate::instance::Task> {
         let task = self.visible_task(conn, task_id, actor).await?;
-        if task.status != "open" {
+        if task.status != TaskStatus::Open {
             return Err(TransitionError::TaskClosed {
                 task: task_id,
-                status: task.status,
+                status: task.status.as_str().into(),
             }
             .into());
         }
@@ -457,7 +457,7 @@ impl Engine {
                 let now_task = self.visible_task(conn, task_id, actor).await?;
                 return Err(TransitionError::TaskClosed {
                     task: task_id,
-                    status: now_task.status,
+                    status: now_task.status.as_str().into(),
                 }
                 .into());
             }

@@ -381,7 +381,7 @@ impl Engine {
         actor: &Actor,
     ) -> Result<DraftDeploy> {
         let DeployRequest { reason, overrides } = *request;
-        if actor.role != "admin" {
+        if actor.role != crate::user::Role::Admin {
             return Err(EngineError::Forbidden(Message::new(Code::ADMINS_DEPLOY)));
         }
         let draft = self.draft(id, actor).await?;

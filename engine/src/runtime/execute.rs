@@ -17,7 +17,10 @@ use crate::action::ActionContext;
 use crate::definition::{ProcessDefinition, StepKind};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::Scope;
-use crate::instance::{Actor, HistoryEntry, InstanceStatus, ProcessInstance, Task, TimelineEvent};
+use crate::instance::{
+    Actor, HistoryEntry, IncidentCause, InstanceStatus, ProcessInstance, Task, TaskStatus,
+    TimelineEvent, WorkKind,
+};
 use crate::message::{Code, Message};
 use crate::store::{self, InstanceRow, Writes};
 
@@ -222,8 +225,14 @@ impl Engine {
                     let message = format!(
                         "more than {MAX_ROUNDS_PER_TRANSACTION} steps without waiting: stopped"
                     );
-                    tx.writes
-                        .incident(row.id, &row.state, "", &message, 1, tx.now);
+                    tx.writes.incident(
+                        row.id,
+                        &row.state,
+                        &IncidentCause::Definition,
+                        &message,
+                        1,
+                        tx.now,
+                    );
                     break;
                 }
                 // Only transitions that may read the subject pay for loading it; it is loaded
@@ -311,10 +320,11 @@ impl Engine {
                 ));
             }
             Effect::ScheduleStep { state, at, attempt } => {
-                tx.writes.work(row.id, "step", &state, at, attempt, now)
+                tx.writes
+                    .work(row.id, WorkKind::Step, &state, at, attempt, now)
             }
             Effect::ScheduleTimer { state, at } => {
-                tx.writes.work(row.id, "timer", &state, at, 0, now)
+                tx.writes.work(row.id, WorkKind::Timer, &state, at, 0, now)
             }
             Effect::Subscribe {
                 state,
@@ -367,7 +377,7 @@ impl Engine {
                     subject: row.subject.clone(),
                     title,
                     municipality,
-                    status: "open".into(),
+                    status: TaskStatus::Open,
                     claimed_by: None,
                     due_at,
                     created_at: now,
@@ -459,13 +469,13 @@ impl Engine {
             }
             Effect::Incident {
                 state,
-                action,
+                cause,
                 error,
                 attempts,
             } => {
                 tracing::warn!(instance = %row.id, process = %row.process_id, %state, %error, "incident");
                 tx.writes
-                    .incident(row.id, &state, &action, &error, attempts, now);
+                    .incident(row.id, &state, &cause, &error, attempts, now);
             }
             Effect::Complete => {
                 row.ended_at = Some(now);

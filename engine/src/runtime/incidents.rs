@@ -13,11 +13,12 @@ use super::Engine;
 use super::execute::Txn;
 use super::operations::cancel_row;
 use super::transition::Event;
-use super::work::WORK_PREFIX;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::ProcessDefinition;
 use crate::error::{EngineError, Result, TransitionError};
-use crate::instance::{Actor, HistoryEntry, Incident, InstanceStatus};
+use crate::instance::{
+    Actor, HistoryEntry, Incident, IncidentCause, IncidentStatus, InstanceStatus, WorkKind,
+};
 use crate::message::{Code, Message};
 use crate::store::{self, InstanceRow};
 
@@ -80,8 +81,9 @@ impl Engine {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
-            let (incident, def, mut row) =
-                self.take_incident(&conn, incident_id, "retried").await?;
+            let (incident, def, mut row) = self
+                .take_incident(&conn, incident_id, IncidentStatus::Retried)
+                .await?;
             let mut record =
                 incident_record(AuditAction::IncidentRetry, incident_id, &row).reason(reason);
             let mut corrected = None;
@@ -95,27 +97,26 @@ impl Engine {
                 record.detail["changed"] = Value::Object(changed);
                 row.variables = Value::Object(variables.clone());
             }
-            if incident.action.is_empty() {
-                row.status = InstanceStatus::Active;
-                let mut tx = Txn::new(&conn, now);
-                if let Some(entry) = corrected {
-                    tx.writes.history(row.id, entry);
+            let kind = match &incident.cause {
+                // Due work that failed runs again as the same kind; a failed action as a step.
+                IncidentCause::Work(kind) => *kind,
+                IncidentCause::Action(_) => WorkKind::Step,
+                IncidentCause::Definition => {
+                    row.status = InstanceStatus::Active;
+                    let mut tx = Txn::new(&conn, now);
+                    if let Some(entry) = corrected {
+                        tx.writes.history(row.id, entry);
+                    }
+                    let event = Event::Moved {
+                        to: row.state.clone(),
+                    };
+                    self.drive(&mut tx, &def, &mut row, event, Some(actor))
+                        .await?;
+                    tx.flush().await?;
+                    self.commit_recorded(conn, actor, record).await?;
+                    return Ok(row.id);
                 }
-                let event = Event::Moved {
-                    to: row.state.clone(),
-                };
-                self.drive(&mut tx, &def, &mut row, event, Some(actor))
-                    .await?;
-                tx.flush().await?;
-                self.commit_recorded(conn, actor, record).await?;
-                return Ok(row.id);
-            }
-            // Due work that failed runs again as the same kind; a failed action as a step.
-            let kind = incident
-                .action
-                .strip_prefix(WORK_PREFIX)
-                .unwrap_or("step")
-                .to_owned();
+            };
             row.status = InstanceStatus::Active;
             let mut tx = Txn::new(&conn, now);
             tx.writes.instance(&row, now);
@@ -126,7 +127,7 @@ impl Engine {
                 row.id,
                 audit(&row.state, &row.state, "retry", actor, incident_id, now),
             );
-            tx.writes.work(row.id, &kind, &row.state, now, 0, now);
+            tx.writes.work(row.id, kind, &row.state, now, 0, now);
             tx.flush().await?;
             self.commit_recorded(conn, actor, record).await?;
             Ok(row.id)
@@ -149,7 +150,9 @@ impl Engine {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
-            let (_, def, mut row) = self.take_incident(&conn, incident_id, "skipped").await?;
+            let (_, def, mut row) = self
+                .take_incident(&conn, incident_id, IncidentStatus::Skipped)
+                .await?;
             if def.state(to_state).is_none() {
                 return Err(EngineError::invalid(
                     "to_state",
@@ -192,8 +195,9 @@ impl Engine {
         self.retrying(|| async {
             let (_turn, conn) = self.begin_write().await?;
             let now = self.clock.now();
-            let (incident, _, mut row) =
-                self.take_incident(&conn, incident_id, "cancelled").await?;
+            let (incident, _, mut row) = self
+                .take_incident(&conn, incident_id, IncidentStatus::Cancelled)
+                .await?;
             let mut tx = Txn::new(&conn, now);
             let why = match reason {
                 "" => format!("incident {incident_id} cancelled: {}", incident.error),
@@ -224,7 +228,7 @@ impl Engine {
         &self,
         conn: &DatabaseTransaction,
         incident_id: i64,
-        outcome: &str,
+        outcome: IncidentStatus,
     ) -> Result<(Incident, Arc<ProcessDefinition>, InstanceRow)> {
         let now = self.clock.now();
         let incident = store::incident(conn, incident_id)
@@ -235,7 +239,7 @@ impl Engine {
                 incident: incident_id,
             })
         };
-        if incident.status != "open"
+        if incident.status != IncidentStatus::Open
             || !store::resolve_incident(conn, incident_id, outcome, now).await?
         {
             return Err(closed());

@@ -404,7 +404,14 @@ impl Engine {
                 savepoint.rollback().await?;
                 let error = format!("{what} could not be applied: {e}");
                 // No action failed: a retry enters the waiting state again.
-                store::mark_incident(conn, instance_id, "", &error, now).await?;
+                store::mark_incident(
+                    conn,
+                    instance_id,
+                    &crate::instance::IncidentCause::Definition,
+                    &error,
+                    now,
+                )
+                .await?;
                 Ok(Woken::Failed(error))
             }
         }

@@ -262,7 +262,12 @@ impl Engine {
         } else {
             rel::restore_holdings(conn, &row, &held, now).await?;
             if row.status == InstanceStatus::Incident {
-                store::reopen_incidents_of(conn, row.id, "restarted").await?;
+                store::reopen_incidents_of(
+                    conn,
+                    row.id,
+                    crate::instance::IncidentStatus::Restarted,
+                )
+                .await?;
             }
         }
         row.ended_at = None;

@@ -494,7 +494,7 @@ impl Engine {
             let actor = Actor {
                 id: row.actor.clone(),
                 municipality: None,
-                role: "admin".into(),
+                role: crate::user::Role::Admin.into(),
                 via: crate::instance::Via::System,
             };
             resumed.push(self.continue_migration(row.id, &actor, &|_| {}).await?);
@@ -742,7 +742,13 @@ impl Engine {
             }
             Operation::Restart => {
                 if row.status == InstanceStatus::Incident {
-                    store::resolve_incidents_of(conn, row.id, "restarted", now).await?;
+                    store::resolve_incidents_of(
+                        conn,
+                        row.id,
+                        crate::instance::IncidentStatus::Restarted,
+                        now,
+                    )
+                    .await?;
                 }
                 rel::drop_holdings(conn, row.id, &held, now).await?;
                 if held.children_of(&from_state).next().is_some() {

@@ -14,7 +14,7 @@ use crate::action::CancelContext;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
 use crate::error::{EngineError, Result, TransitionError};
-use crate::instance::{Actor, HistoryEntry, InstanceStatus};
+use crate::instance::{Actor, HistoryEntry, IncidentStatus, InstanceStatus};
 use crate::message::{Code, Message};
 use crate::store::{self, InstanceRow};
 
@@ -233,7 +233,7 @@ async fn close_row(
 ) -> Result<()> {
     run_cancel_hook(engine, conn, row, actor, why, now).await?;
     store::close_open_work(conn, row.id, now).await?;
-    store::resolve_incidents_of(conn, row.id, "cancelled", now).await?;
+    store::resolve_incidents_of(conn, row.id, IncidentStatus::Cancelled, now).await?;
     row.status = InstanceStatus::Cancelled;
     row.ended_at = Some(now);
     Ok(())

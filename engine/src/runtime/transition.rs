@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::definition::{Branch, ProcessDefinition, State, StepKind, WaitSpec};
 use crate::error::TransitionError;
 use crate::expr::{ExprError, Scope, eval_object};
-use crate::instance::{Actor, InstanceStatus};
+use crate::instance::{Actor, IncidentCause, InstanceStatus};
 use crate::timer::until_instant;
 
 /// What happened to an instance.
@@ -138,7 +138,7 @@ pub enum Effect {
     },
     Incident {
         state: String,
-        action: String,
+        cause: IncidentCause,
         error: String,
         attempts: u32,
     },
@@ -241,7 +241,9 @@ impl Ctx<'_> {
                         input: Value::Object(input),
                         attempt: *attempt,
                     }),
-                    Err(e) => self.incident(&action, &e.to_string(), *attempt),
+                    Err(e) => {
+                        self.incident(IncidentCause::Action(action), &e.to_string(), *attempt)
+                    }
                 }
                 Ok(())
             }
@@ -274,7 +276,7 @@ impl Ctx<'_> {
                     });
                 } else {
                     let action = action.clone();
-                    self.incident(&action, error, *attempt);
+                    self.incident(IncidentCause::Action(action), error, *attempt);
                 }
                 Ok(())
             }
@@ -363,21 +365,25 @@ impl Ctx<'_> {
             Ok(Some(to)) => self.go(to, trigger),
             Ok(None) => {
                 let state = self.t.state.clone();
-                self.incident("", &format!("no branch of state `{state}` matched"), 1);
+                self.incident(
+                    IncidentCause::Definition,
+                    &format!("no branch of state `{state}` matched"),
+                    1,
+                );
                 Ok(())
             }
             Err(e) => {
-                self.incident("", &e.to_string(), 1);
+                self.incident(IncidentCause::Definition, &e.to_string(), 1);
                 Ok(())
             }
         }
     }
 
-    fn incident(&mut self, action: &str, error: &str, attempts: u32) {
+    fn incident(&mut self, cause: IncidentCause, error: &str, attempts: u32) {
         self.t.status = InstanceStatus::Incident;
         self.t.effects.push(Effect::Incident {
             state: self.t.state.clone(),
-            action: action.to_owned(),
+            cause,
             error: error.to_owned(),
             attempts,
         });
@@ -401,7 +407,7 @@ impl Ctx<'_> {
                 });
             };
             if let Err(e) = self.enter(state) {
-                self.incident("", &e.to_string(), 1);
+                self.incident(IncidentCause::Definition, &e.to_string(), 1);
                 return Ok(());
             }
             match &state.kind {
@@ -416,7 +422,7 @@ impl Ctx<'_> {
             }
         }
         self.incident(
-            "",
+            IncidentCause::Definition,
             "more than 1000 states entered without waiting: a loop of decisions?",
             1,
         );

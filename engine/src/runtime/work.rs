@@ -9,6 +9,7 @@ use super::execute::Txn;
 use super::transition::Event;
 use crate::definition::{State, StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
+use crate::instance::{IncidentCause, WorkKind};
 use crate::store::{self, ClaimedWork};
 
 impl Engine {
@@ -82,11 +83,10 @@ impl Engine {
                     }
                     WorkFailure::Incident => {
                         tracing::error!(work = item.id, instance = %item.instance_id, error = %outcome, "work failed; incident");
-                        let failed = format!("{WORK_PREFIX}{}", item.kind);
                         store::mark_incident(
                             &conn,
                             item.instance_id,
-                            &failed,
+                            &IncidentCause::Work(item.kind),
                             &outcome.to_string(),
                             now,
                         )
@@ -124,8 +124,8 @@ impl Engine {
             // The instance left the state this timer or step was for.
             return Ok(());
         }
-        let event = match item.kind.as_str() {
-            "timer" => {
+        let event = match item.kind {
+            WorkKind::Timer => {
                 // A signal's deadline: the signal can no longer wake what moved on.
                 if let Some(State {
                     kind:
@@ -140,7 +140,7 @@ impl Engine {
                 }
                 Event::TimerFired
             }
-            _ => Event::StepDue {
+            WorkKind::Step => Event::StepDue {
                 attempt: u32::try_from(item.attempts).unwrap_or(1).max(1),
             },
         };
@@ -175,9 +175,6 @@ impl Engine {
         Ok(handled)
     }
 }
-
-/// An incident's `action` for due work that failed is this and the work's kind.
-pub(super) const WORK_PREFIX: &str = "work:";
 
 /// What to do with work whose transition failed.
 enum WorkFailure {

@@ -125,7 +125,7 @@ fn instance_model(i: ProcessInstance) -> instance::ActiveModel {
         version: Set(i.version),
         subject: Set(i.subject),
         state: Set(i.state),
-        status: Set(i.status.as_str().to_owned()),
+        status: Set(i.status),
         variables: Set(i.variables),
         row_version: Set(i.row_version),
         parent_id: Set(i.parent_id),

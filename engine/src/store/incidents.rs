@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::entities::{dead_letter, incident};
-use crate::instance::{DeadLetter, DeadLetterSummary, Incident};
+use crate::instance::{DeadLetter, DeadLetterSummary, Incident, IncidentCause, IncidentStatus};
 
 pub async fn incidents<C: ConnectionTrait>(
     conn: &C,
@@ -16,7 +16,7 @@ pub async fn incidents<C: ConnectionTrait>(
 ) -> Result<Vec<Incident>, DbErr> {
     let mut query = incident::Entity::find();
     if open_only {
-        query = query.filter(incident::Column::Status.eq("open"));
+        query = query.filter(incident::Column::Status.eq(IncidentStatus::Open));
     }
     Ok(query
         .order_by_asc(incident::Column::Id)
@@ -32,7 +32,7 @@ fn to_incident(i: incident::Model) -> Incident {
         id: i.id,
         instance_id: i.instance_id,
         state: i.state,
-        action: i.action,
+        cause: IncidentCause::from_stored(&i.action),
         error: i.error,
         attempts: i.attempts,
         status: i.status,
@@ -52,14 +52,14 @@ pub async fn incident<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<In
 pub async fn resolve_incident<C: ConnectionTrait>(
     conn: &C,
     id: i64,
-    status: &str,
+    status: IncidentStatus,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let result = incident::Entity::update_many()
         .col_expr(incident::Column::Status, SqlExpr::value(status))
         .col_expr(incident::Column::ResolvedAt, SqlExpr::value(now))
         .filter(incident::Column::Id.eq(id))
-        .filter(incident::Column::Status.eq("open"))
+        .filter(incident::Column::Status.eq(IncidentStatus::Open))
         .exec(conn)
         .await?;
     Ok(result.rows_affected == 1)
@@ -69,14 +69,14 @@ pub async fn resolve_incident<C: ConnectionTrait>(
 pub async fn resolve_incidents_of<C: ConnectionTrait>(
     conn: &C,
     instance_id: uuid::Uuid,
-    status: &str,
+    status: IncidentStatus,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     incident::Entity::update_many()
         .col_expr(incident::Column::Status, SqlExpr::value(status))
         .col_expr(incident::Column::ResolvedAt, SqlExpr::value(now))
         .filter(incident::Column::InstanceId.eq(instance_id))
-        .filter(incident::Column::Status.eq("open"))
+        .filter(incident::Column::Status.eq(IncidentStatus::Open))
         .exec(conn)
         .await?;
     Ok(())
@@ -86,10 +86,13 @@ pub async fn resolve_incidents_of<C: ConnectionTrait>(
 pub async fn reopen_incidents_of<C: ConnectionTrait>(
     conn: &C,
     instance_id: uuid::Uuid,
-    status: &str,
+    status: IncidentStatus,
 ) -> Result<(), DbErr> {
     incident::Entity::update_many()
-        .col_expr(incident::Column::Status, SqlExpr::value("open"))
+        .col_expr(
+            incident::Column::Status,
+            SqlExpr::value(IncidentStatus::Open),
+        )
         .col_expr(
             incident::Column::ResolvedAt,
             SqlExpr::value(Option::<DateTime<Utc>>::None),
@@ -147,7 +150,7 @@ pub async fn recent_incidents<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<Incident>, DbErr> {
     Ok(incident::Entity::find()
-        .filter(incident::Column::Status.eq("open"))
+        .filter(incident::Column::Status.eq(IncidentStatus::Open))
         .order_by_desc(incident::Column::Id)
         .limit(limit)
         .all(conn)
@@ -166,7 +169,7 @@ pub async fn incidents_of<C: ConnectionTrait>(
 ) -> Result<Vec<Incident>, DbErr> {
     let mut query = incident::Entity::find().filter(incident::Column::InstanceId.eq(instance_id));
     if open_only {
-        query = query.filter(incident::Column::Status.eq("open"));
+        query = query.filter(incident::Column::Status.eq(IncidentStatus::Open));
     }
     Ok(query
         .order_by_asc(incident::Column::Id)

@@ -391,7 +391,7 @@ pub async fn job_run_details<C: ConnectionTrait>(
 }
 
 /// Each run's instance: its status and when it ended.
-type RunInstances = std::collections::HashMap<Uuid, (String, Option<DateTime<Utc>>)>;
+type RunInstances = std::collections::HashMap<Uuid, (InstanceStatus, Option<DateTime<Utc>>)>;
 
 /// Runs with the status and end their instances give them, in the order given.
 async fn with_instances<C: ConnectionTrait>(
@@ -414,7 +414,7 @@ async fn with_instances<C: ConnectionTrait>(
             .select_only()
             .column(incident::Column::InstanceId)
             .filter(incident::Column::InstanceId.is_in(ids))
-            .filter(incident::Column::Status.eq("skipped"))
+            .filter(incident::Column::Status.eq(crate::instance::IncidentStatus::Skipped))
             .into_tuple::<Uuid>()
             .all(conn)
             .await?
@@ -430,16 +430,16 @@ async fn with_instances<C: ConnectionTrait>(
                 (Some("skipped"), _) => RunStatus::Skipped,
                 (Some("missed"), _) => RunStatus::Missed,
                 (Some("queued"), _) => RunStatus::Queued,
-                (_, Some((status, _))) => match InstanceStatus::parse(status) {
-                    Some(InstanceStatus::Completed)
+                (_, Some((status, _))) => match status {
+                    InstanceStatus::Completed
                         if r.instance_id.is_some_and(|id| skipped.contains(&id)) =>
                     {
                         RunStatus::EndedAfterSkip
                     }
-                    Some(InstanceStatus::Completed) => RunStatus::Succeeded,
-                    Some(InstanceStatus::Incident) => RunStatus::Failed,
-                    Some(InstanceStatus::Cancelled) => RunStatus::Cancelled,
-                    _ => RunStatus::Running,
+                    InstanceStatus::Completed => RunStatus::Succeeded,
+                    InstanceStatus::Incident => RunStatus::Failed,
+                    InstanceStatus::Cancelled => RunStatus::Cancelled,
+                    InstanceStatus::Active | InstanceStatus::Suspended => RunStatus::Running,
                 },
                 // The instance is gone (deleted by an admin): nothing runs any more.
                 (_, None) => RunStatus::Cancelled,

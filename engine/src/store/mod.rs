@@ -154,7 +154,7 @@ fn to_instance(m: instance::Model) -> ProcessInstance {
         version: m.version,
         subject: m.subject,
         state: m.state,
-        status: InstanceStatus::parse(&m.status).unwrap_or(InstanceStatus::Incident),
+        status: m.status,
         variables: m.variables,
         row_version: m.row_version,
         parent_id: m.parent_id,
@@ -181,7 +181,7 @@ pub async fn instance<C: ConnectionTrait>(
 pub struct InstanceFilter {
     pub process_id: Option<String>,
     pub state: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<InstanceStatus>,
     pub subject: Option<String>,
     pub version: Option<i32>,
     /// Instances started in this municipality or with a task there.
@@ -260,8 +260,8 @@ fn filtered_instances(filter: &InstanceFilter) -> sea_orm::Select<instance::Enti
     if let Some(s) = &filter.state {
         query = query.filter(instance::Column::State.eq(s.clone()));
     }
-    if let Some(s) = &filter.status {
-        query = query.filter(instance::Column::Status.eq(s.clone()));
+    if let Some(s) = filter.status {
+        query = query.filter(instance::Column::Status.eq(s));
     }
     if let Some(s) = &filter.subject {
         query = query.filter(instance::Column::Subject.eq(s.clone()));
@@ -517,7 +517,7 @@ pub async fn max_definition_id<C: ConnectionTrait>(conn: &C) -> Result<i64, DbEr
 pub async fn mark_incident<C: ConnectionTrait>(
     conn: &C,
     instance_id: Uuid,
-    action: &str,
+    cause: &crate::instance::IncidentCause,
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
@@ -528,10 +528,10 @@ pub async fn mark_incident<C: ConnectionTrait>(
         id: NotSet,
         instance_id: Set(instance_id),
         state: Set(found.state.clone()),
-        action: Set(action.to_owned()),
+        action: Set(cause.stored()),
         error: Set(error.to_owned()),
         attempts: Set(1),
-        status: Set("open".into()),
+        status: Set(crate::instance::IncidentStatus::Open),
         created_at: Set(now),
         resolved_at: Set(None),
     })
@@ -670,10 +670,13 @@ pub async fn close_open_work<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     task::Entity::update_many()
-        .col_expr(task::Column::Status, SqlExpr::value("cancelled"))
+        .col_expr(
+            task::Column::Status,
+            SqlExpr::value(crate::instance::TaskStatus::Cancelled),
+        )
         .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
         .filter(task::Column::InstanceId.eq(instance_id))
-        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::Status.eq(crate::instance::TaskStatus::Open))
         .exec(conn)
         .await?;
     clear_waits(conn, instance_id).await

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::entities::{instance, message_wait, migration, migration_item, task, work_item};
 use super::to_instance;
-use crate::instance::{InstanceStatus, ProcessInstance};
+use crate::instance::{InstanceStatus, ProcessInstance, TaskStatus, WorkKind};
 use crate::release::MigrationPhase;
 
 /// Statuses of an instance a migration moves: unfinished and not suspended (a suspended one
@@ -79,10 +79,10 @@ pub async fn drop_holdings<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     if !held.tasks.is_empty() {
         task::Entity::update_many()
-            .col_expr(task::Column::Status, SqlExpr::value("cancelled"))
+            .col_expr(task::Column::Status, SqlExpr::value(TaskStatus::Cancelled))
             .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
             .filter(task::Column::InstanceId.eq(instance_id))
-            .filter(task::Column::Status.eq("open"))
+            .filter(task::Column::Status.eq(TaskStatus::Open))
             .exec(conn)
             .await?;
     }
@@ -106,8 +106,8 @@ pub async fn drop_holdings<C: ConnectionTrait>(
 pub struct Holdings {
     /// `(task id, kind)` of each open task.
     pub tasks: Vec<(Uuid, String)>,
-    /// `(kind, state, run_at, attempts)` of each work item (`timer`, `step`, ...).
-    pub work: Vec<(String, String, DateTime<Utc>, i32)>,
+    /// Each due work item.
+    pub work: Vec<HeldWork>,
     /// `(message type or signal name, key)` of each subscription.
     pub waits: Vec<(String, String)>,
     /// `(instance, calling state)` of each unfinished instance a `call` state of it started
@@ -118,6 +118,37 @@ pub struct Holdings {
     /// makes anew of the same kind this date again.
     #[serde(default)]
     pub due: Vec<(String, DateTime<Utc>)>,
+}
+
+/// A work item an instance held, as a migration item keeps it to put it back on undo. Stored
+/// as the JSON array `[kind, state, run_at, attempts]` it always was.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    from = "(WorkKind, String, DateTime<Utc>, i32)",
+    into = "(WorkKind, String, DateTime<Utc>, i32)"
+)]
+pub struct HeldWork {
+    pub kind: WorkKind,
+    pub state: String,
+    pub run_at: DateTime<Utc>,
+    pub attempts: i32,
+}
+
+impl From<(WorkKind, String, DateTime<Utc>, i32)> for HeldWork {
+    fn from((kind, state, run_at, attempts): (WorkKind, String, DateTime<Utc>, i32)) -> Self {
+        Self {
+            kind,
+            state,
+            run_at,
+            attempts,
+        }
+    }
+}
+
+impl From<HeldWork> for (WorkKind, String, DateTime<Utc>, i32) {
+    fn from(held: HeldWork) -> Self {
+        (held.kind, held.state, held.run_at, held.attempts)
+    }
 }
 
 impl Holdings {
@@ -132,8 +163,8 @@ impl Holdings {
     pub fn timers(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
         self.work
             .iter()
-            .filter(|(kind, ..)| kind == "timer")
-            .map(|(_, _, at, _)| *at)
+            .filter(|w| w.kind == WorkKind::Timer)
+            .map(|w| w.run_at)
     }
 }
 
@@ -146,7 +177,7 @@ pub async fn holdings<C: ConnectionTrait>(
     for chunk in ids.chunks(500) {
         let tasks = task::Entity::find()
             .filter(task::Column::InstanceId.is_in(chunk.to_vec()))
-            .filter(task::Column::Status.eq("open"))
+            .filter(task::Column::Status.eq(TaskStatus::Open))
             .order_by_asc(task::Column::CreatedAt)
             .all(conn)
             .await?;
@@ -163,10 +194,12 @@ pub async fn holdings<C: ConnectionTrait>(
             .all(conn)
             .await?;
         for w in work {
-            out.entry(w.instance_id)
-                .or_default()
-                .work
-                .push((w.kind, w.state, w.run_at, w.attempts));
+            out.entry(w.instance_id).or_default().work.push(HeldWork {
+                kind: w.kind,
+                state: w.state,
+                run_at: w.run_at,
+                attempts: w.attempts,
+            });
         }
         let waits = message_wait::Entity::find()
             .filter(message_wait::Column::InstanceId.is_in(chunk.to_vec()))
@@ -222,7 +255,7 @@ pub async fn carry_over<C: ConnectionTrait>(
         .col_expr(task::Column::ProcessId, SqlExpr::value(process))
         .col_expr(task::Column::State, SqlExpr::value(to_state))
         .filter(task::Column::InstanceId.eq(instance_id))
-        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::Status.eq(TaskStatus::Open))
         .exec(conn)
         .await?;
     work_item::Entity::update_many()
@@ -761,16 +794,16 @@ pub async fn restore_holdings<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let reopened: Vec<Uuid> = before.tasks.iter().map(|(id, _)| *id).collect();
     task::Entity::update_many()
-        .col_expr(task::Column::Status, SqlExpr::value("cancelled"))
+        .col_expr(task::Column::Status, SqlExpr::value(TaskStatus::Cancelled))
         .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
         .filter(task::Column::InstanceId.eq(instance.id))
-        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::Status.eq(TaskStatus::Open))
         .filter(task::Column::Id.is_not_in(reopened.clone()))
         .exec(conn)
         .await?;
     if !reopened.is_empty() {
         task::Entity::update_many()
-            .col_expr(task::Column::Status, SqlExpr::value("open"))
+            .col_expr(task::Column::Status, SqlExpr::value(TaskStatus::Open))
             .col_expr(
                 task::Column::CompletedAt,
                 SqlExpr::value(Option::<DateTime<Utc>>::None),
@@ -780,14 +813,14 @@ pub async fn restore_holdings<C: ConnectionTrait>(
             .await?;
     }
     super::clear_waits(conn, instance.id).await?;
-    for (kind, state, run_at, attempts) in &before.work {
+    for held in &before.work {
         work_item::Entity::insert(work_item::ActiveModel {
             id: sea_orm::NotSet,
             instance_id: Set(instance.id),
-            kind: Set(kind.clone()),
-            state: Set(state.clone()),
-            run_at: Set(*run_at),
-            attempts: Set(*attempts),
+            kind: Set(held.kind),
+            state: Set(held.state.clone()),
+            run_at: Set(held.run_at),
+            attempts: Set(held.attempts),
             lease_until: Set(None),
             lease_owner: Set(None),
             created_at: Set(now),

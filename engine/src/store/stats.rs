@@ -53,7 +53,7 @@ pub async fn engine_stats<C: ConnectionTrait>(
         .select_only()
         .column(task::Column::Municipality)
         .column_as(count_rows(), "n")
-        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::Status.eq(crate::instance::TaskStatus::Open))
         .group_by(task::Column::Municipality)
         .into_tuple()
         .all(conn)

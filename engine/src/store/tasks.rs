@@ -90,7 +90,7 @@ fn sight_granting(
         .filter(task::Column::ProcessId.is_in(processes.iter().cloned()))
         .filter(
             sea_orm::Condition::any()
-                .add(task::Column::Status.eq("open"))
+                .add(task::Column::Status.eq(crate::instance::TaskStatus::Open))
                 .add(task::Column::CompletedAt.gte(since)),
         )
         // Only tasks the process put there: not those of an instance a caseworker of the
@@ -120,7 +120,7 @@ fn sight_granting(
 pub struct TaskFilter {
     pub id: Option<Uuid>,
     pub municipality: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<crate::instance::TaskStatus>,
     pub kind: Option<String>,
     pub process_id: Option<String>,
     pub subject: Option<String>,
@@ -240,7 +240,7 @@ fn filtered_tasks(filter: &TaskFilter) -> sea_orm::Select<task::Entity> {
         query = query.filter(task::Column::Municipality.eq(m.clone()));
     }
     if let Some(s) = &filter.status {
-        query = query.filter(task::Column::Status.eq(s.clone()));
+        query = query.filter(task::Column::Status.eq(*s));
     }
     if let Some(k) = &filter.kind {
         query = query.filter(task::Column::Kind.eq(k.clone()));
@@ -308,7 +308,7 @@ pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<
 pub async fn task_sources<C: ConnectionTrait>(
     conn: &C,
     municipality: Option<&str>,
-    status: Option<&str>,
+    status: Option<crate::instance::TaskStatus>,
 ) -> Result<(Vec<String>, Vec<String>), DbErr> {
     let mut query = task::Entity::find()
         .select_only()
@@ -370,7 +370,7 @@ pub async fn set_task_claim<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let mut update = task::Entity::update_many()
         .filter(task::Column::Id.eq(id))
-        .filter(task::Column::Status.eq("open"));
+        .filter(task::Column::Status.eq(crate::instance::TaskStatus::Open));
     if let Some(m) = municipality {
         update = update.filter(task::Column::Municipality.eq(m));
     }
@@ -410,7 +410,7 @@ pub async fn move_claim<C: ConnectionTrait>(
     let mut update = task::Entity::update_many()
         .col_expr(task::Column::ClaimedBy, SqlExpr::value(to))
         .filter(task::Column::Id.eq(id))
-        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::Status.eq(crate::instance::TaskStatus::Open))
         .filter(match holder {
             Some(holder) => task::Column::ClaimedBy.eq(holder),
             None => task::Column::ClaimedBy.is_null(),
@@ -433,12 +433,15 @@ pub async fn complete_task<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), EngineError> {
     let mut update = task::Entity::update_many()
-        .col_expr(task::Column::Status, SqlExpr::value("completed"))
+        .col_expr(
+            task::Column::Status,
+            SqlExpr::value(crate::instance::TaskStatus::Completed),
+        )
         .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
         .col_expr(task::Column::CompletedBy, SqlExpr::value(actor))
         .col_expr(task::Column::Data, SqlExpr::value(data.clone()))
         .filter(task::Column::Id.eq(id))
-        .filter(task::Column::Status.eq("open"));
+        .filter(task::Column::Status.eq(crate::instance::TaskStatus::Open));
     if respect_claims {
         update = update.filter(
             sea_orm::Condition::any()
@@ -451,13 +454,13 @@ pub async fn complete_task<C: ConnectionTrait>(
     }
     let now_task = task::Entity::find_by_id(id).one(conn).await?;
     Err(match now_task {
-        Some(t) if t.status == "open" => TransitionError::TaskClaimed {
+        Some(t) if t.status == crate::instance::TaskStatus::Open => TransitionError::TaskClaimed {
             task: id,
             by: t.claimed_by.unwrap_or_default(),
         },
         Some(t) => TransitionError::TaskClosed {
             task: id,
-            status: t.status,
+            status: t.status.as_str().into(),
         },
         None => TransitionError::TaskClosed {
             task: id,

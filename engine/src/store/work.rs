@@ -14,12 +14,13 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::work_item;
+use crate::instance::WorkKind;
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct ClaimedWork {
     pub id: i64,
     pub instance_id: Uuid,
-    pub kind: String,
+    pub kind: WorkKind,
     pub state: String,
     pub run_at: DateTime<Utc>,
     pub attempts: i32,

@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::entities::*;
 use crate::error::{EngineError, TransitionError};
-use crate::instance::{HistoryEntry, InstanceStatus, Task, TimelineEvent};
+use crate::instance::{
+    HistoryEntry, IncidentCause, IncidentStatus, InstanceStatus, Task, TimelineEvent, WorkKind,
+};
 
 /// The state a row has after a transition, for the optimistic update.
 #[derive(Debug, Clone)]
@@ -58,7 +60,7 @@ impl Writes {
                 version: Set(row.version),
                 subject: Set(row.subject.clone()),
                 state: Set(row.state.clone()),
-                status: Set(row.status.as_str().to_owned()),
+                status: Set(row.status),
                 variables: Set(row.variables.clone()),
                 row_version: Set(1),
                 parent_id: Set(row.parent_id),
@@ -127,7 +129,7 @@ impl Writes {
     pub fn work(
         &mut self,
         instance_id: Uuid,
-        kind: &str,
+        kind: WorkKind,
         state: &str,
         run_at: DateTime<Utc>,
         attempts: u32,
@@ -136,7 +138,7 @@ impl Writes {
         self.work.push(work_item::ActiveModel {
             id: NotSet,
             instance_id: Set(instance_id),
-            kind: Set(kind.to_owned()),
+            kind: Set(kind),
             state: Set(state.to_owned()),
             run_at: Set(run_at),
             attempts: Set(i32::try_from(attempts).unwrap_or(i32::MAX)),
@@ -162,7 +164,7 @@ impl Writes {
         &mut self,
         instance_id: Uuid,
         state: &str,
-        action: &str,
+        cause: &IncidentCause,
         error: &str,
         attempts: u32,
         now: DateTime<Utc>,
@@ -171,10 +173,10 @@ impl Writes {
             id: NotSet,
             instance_id: Set(instance_id),
             state: Set(state.to_owned()),
-            action: Set(action.to_owned()),
+            action: Set(cause.stored()),
             error: Set(error.to_owned()),
             attempts: Set(i32::try_from(attempts).unwrap_or(i32::MAX)),
-            status: Set("open".into()),
+            status: Set(IncidentStatus::Open),
             created_at: Set(now),
             resolved_at: Set(None),
         });

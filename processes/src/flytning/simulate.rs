@@ -302,7 +302,7 @@ fn admin() -> forlob_engine::Actor {
     forlob_engine::Actor {
         id: "simulation".into(),
         municipality: None,
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         via: forlob_engine::Via::System,
     }
 }

@@ -270,7 +270,7 @@ pub(crate) async fn application(site: &Site, subject: &str, title: &str) -> Uuid
         site.engine.db(),
         &TaskFilter {
             instance_id: Some(instance),
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             ..TaskFilter::default()
         },
     )

@@ -179,7 +179,7 @@ async fn complete_all(engine: &Arc<Engine>, concurrency: usize) -> anyhow::Resul
     let tasks = store::tasks(
         engine.db(),
         &TaskFilter {
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             limit: Some(u64::MAX >> 1),
             ..TaskFilter::default()
         },

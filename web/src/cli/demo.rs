@@ -163,7 +163,7 @@ async fn busiest_municipality(engine: &Engine) -> anyhow::Result<String> {
 fn admin_actor() -> forlob_engine::Actor {
     forlob_engine::Actor {
         id: "demo".into(),
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         municipality: None,
         via: forlob_engine::Via::Cli,
     }

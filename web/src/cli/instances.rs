@@ -144,12 +144,15 @@ pub(crate) async fn run(args: InstancesArgs, config: &Config) -> anyhow::Result<
             subject,
             limit,
         } => {
-            if let Some(s) = &status {
-                anyhow::ensure!(
-                    forlob_engine::InstanceStatus::parse(s).is_some(),
-                    "unknown status `{s}`; use active, completed, incident, cancelled or suspended"
-                );
-            }
+            let status = status
+                .map(|s| {
+                    forlob_engine::InstanceStatus::parse(&s).with_context(|| {
+                        format!(
+                            "unknown status `{s}`; use active, completed, incident, cancelled or suspended"
+                        )
+                    })
+                })
+                .transpose()?;
             let filter = InstanceFilter {
                 process_id: process,
                 state,

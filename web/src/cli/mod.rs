@@ -143,7 +143,7 @@ pub(crate) fn operator() -> forlob_engine::Actor {
     let name = std::env::var("USER").unwrap_or_else(|_| "cli".into());
     forlob_engine::Actor {
         id: format!("cli:{name}"),
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         municipality: None,
         via: forlob_engine::Via::Cli,
     }

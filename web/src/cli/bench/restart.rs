@@ -57,7 +57,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let actor = Actor {
         id: "bench".into(),
         municipality: None,
-        role: "admin".into(),
+        role: forlob_engine::Role::Admin.into(),
         via: forlob_engine::Via::Cli,
     };
     let started = Instant::now();

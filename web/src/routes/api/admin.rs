@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::audit::{AuditAction, AuditRecord};
+use forlob_engine::instance::TaskStatus;
 use forlob_engine::runtime::{InstanceOperation, MessageOutcome};
 use forlob_engine::store::{self, InstanceFilter, InstanceOrder, TaskFilter};
 use serde::{Deserialize, Serialize};
@@ -134,15 +135,20 @@ impl InstanceQuery {
             return Err(AppError::invalid(errors));
         }
         let non_empty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
-        let status = non_empty(&self.status);
-        if let Some(s) = &status
-            && forlob_engine::InstanceStatus::parse(s).is_none()
-        {
-            return Err(AppError::invalid([(
-                "status",
-                format!("`{s}` is not one of active, completed, incident, cancelled, suspended"),
-            )]));
-        }
+        let status = match non_empty(&self.status) {
+            None => None,
+            Some(s) => match forlob_engine::InstanceStatus::parse(&s) {
+                Some(status) => Some(status),
+                None => {
+                    return Err(AppError::invalid([(
+                        "status",
+                        format!(
+                            "`{s}` is not one of active, completed, incident, cancelled, suspended"
+                        ),
+                    )]));
+                }
+            },
+        };
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(AppError::invalid([("limit", "must be between 1 and 1000")]));
@@ -233,7 +239,7 @@ pub(crate) async fn instance_detail(
         db,
         &TaskFilter {
             instance_id: Some(id),
-            status: Some("open".into()),
+            status: Some(TaskStatus::Open),
             ..TaskFilter::default()
         },
     )
@@ -291,10 +297,10 @@ async fn list_incidents(
                 id: i.id,
                 instance_id: i.instance_id,
                 state: i.state,
-                action: i.action,
+                action: i.cause.stored(),
                 error: i.error,
                 attempts: i.attempts,
-                status: i.status,
+                status: i.status.as_str().into(),
                 created_at: i.created_at,
             })
             .collect(),

@@ -44,7 +44,7 @@ impl From<Task> for TaskView {
             subject: t.subject,
             title: t.title,
             municipality: t.municipality,
-            status: t.status,
+            status: t.status.as_str().into(),
             claimed_by: t.claimed_by,
             due_at: t.due_at,
             created_at: t.created_at,

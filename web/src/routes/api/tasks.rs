@@ -8,6 +8,7 @@ use axum::extract::State;
 use forlob_engine::Role;
 use forlob_engine::TextLimits;
 use forlob_engine::form::{Form, Required};
+use forlob_engine::instance::TaskStatus;
 use forlob_engine::store::{self, TaskFilter, TaskOrder, TaskText};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -89,14 +90,16 @@ impl InboxQuery {
         }
         let status = match self.status.as_deref().unwrap_or("open") {
             "all" => None,
-            s @ ("open" | "completed" | "cancelled") => Some(s.to_owned()),
-            other => {
-                errors.insert(
-                    "status",
-                    format!("`{other}` is not one of open, completed, cancelled, all"),
-                );
-                None
-            }
+            other => match TaskStatus::parse(other) {
+                Some(status) => Some(status),
+                None => {
+                    errors.insert(
+                        "status",
+                        format!("`{other}` is not one of open, completed, cancelled, all"),
+                    );
+                    None
+                }
+            },
         };
         let due_before = match self.due_before.as_deref().filter(|s| !s.is_empty()) {
             None => None,
@@ -284,7 +287,7 @@ async fn get_task(
     caller.require(WORKERS)?;
     let actor = caller.actor();
     let task = state.engine.look_at_task(id, &actor).await?;
-    if task.status != "open" {
+    if task.status != TaskStatus::Open {
         return Ok(Json(TaskDetail {
             task: task.into(),
             process_title: None,

@@ -380,7 +380,7 @@ async fn incident_ask(
     let incident = store::incident(state.engine.db(), id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no incident {id}")))?;
-    if incident.status != "open" {
+    if incident.status != forlob_engine::instance::IncidentStatus::Open {
         return Err(forlob_engine::EngineError::from(
             forlob_engine::error::TransitionError::IncidentClosed { incident: id },
         )

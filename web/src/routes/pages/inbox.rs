@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
+use forlob_engine::instance::TaskStatus;
 use forlob_engine::store::{self, TaskOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -71,7 +72,7 @@ async fn inbox_page(
     let (sources, municipalities) = store::task_sources(
         state.engine.db(),
         caller.actor().task_scope().as_deref(),
-        filter.status.as_deref(),
+        filter.status,
     )
     .await?;
     let titles = summaries(&state);
@@ -187,15 +188,18 @@ async fn set_claim(
 fn row(state: &AppState, task: crate::routes::api::model::TaskView, now: DateTime<Utc>) -> Value {
     let zone = state.engine.timezone();
     let local = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
-    let due = task.due_at.filter(|_| task.status == "open").map(|due| {
-        if due < now {
-            "overdue"
-        } else if local(due) == local(now) {
-            "today"
-        } else {
-            "later"
-        }
-    });
+    let due = task
+        .due_at
+        .filter(|_| task.status == TaskStatus::Open.as_str())
+        .map(|due| {
+            if due < now {
+                "overdue"
+            } else if local(due) == local(now) {
+                "today"
+            } else {
+                "later"
+            }
+        });
     // The task's own process says what it is about (a kind may be shared by processes).
     let kind_label = state
         .engine

@@ -132,7 +132,7 @@ async fn login(
         let tried = forlob_engine::Actor {
             id: username.chars().take(MAX_RECORDED_NAME).collect(),
             municipality: None,
-            role: "anonymous".into(),
+            role: forlob_engine::instance::ActorRole::Anonymous,
             via: forlob_engine::Via::Page,
         };
         let record = AuditRecord::new(AuditAction::SignInFailed)

@@ -94,7 +94,7 @@ async fn render(
         state.engine.db(),
         &TaskFilter {
             subject: Some(id.to_owned()),
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             municipality: caller.actor().task_scope(),
             ..TaskFilter::default()
         },
@@ -165,7 +165,7 @@ async fn start(
                 state.engine.db(),
                 &TaskFilter {
                     instance_id: Some(instance),
-                    status: Some("open".into()),
+                    status: Some(forlob_engine::instance::TaskStatus::Open),
                     municipality: actor.task_scope(),
                     limit: Some(1),
                     ..TaskFilter::default()

@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use forlob_engine::error::TransitionError;
 use forlob_engine::form::FieldErrors;
+use forlob_engine::instance::TaskStatus;
 use forlob_engine::{EngineError, Role};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -164,7 +165,7 @@ async fn render(
     let actor = caller.actor();
     // The task and the person beside it: one look, recorded before anything is shown.
     let (task, overview) = state.engine.task_with_overview(id, PERSON, &actor).await?;
-    let (form_html, process_title, task_view) = if task.status == "open" {
+    let (form_html, process_title, task_view) = if task.status == TaskStatus::Open {
         let with_form = state.engine.task_form(id, &actor).await?;
         let values = values.unwrap_or(with_form.defaults);
         let html = state
@@ -186,8 +187,8 @@ async fn render(
     };
     // What was submitted (closed task), and what this caseworker typed in vain (a colleague
     // closed it first), each as the form labels it.
-    let submitted = match (task.status.as_str(), &task.data) {
-        ("open", _) => Vec::new(),
+    let submitted = match (task.status, &task.data) {
+        (TaskStatus::Open, _) => Vec::new(),
         (_, Some(Value::Object(data))) => state.engine.labelled_values(&task, data).await?,
         _ => Vec::new(),
     };
@@ -206,8 +207,8 @@ async fn render(
             .collect(),
         _ => Vec::new(),
     };
-    let closed_by_me =
-        task.status == "completed" && task.completed_by.as_deref() == Some(actor.id.as_str());
+    let closed_by_me = task.status == TaskStatus::Completed
+        && task.completed_by.as_deref() == Some(actor.id.as_str());
     let (claimed_now_by, unsaved) = match conflict {
         Conflict::None => (None, Vec::new()),
         Conflict::ClaimedBy(by) => (Some(by), Vec::new()),

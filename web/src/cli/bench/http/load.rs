@@ -36,7 +36,7 @@ pub(in crate::cli::bench) async fn load(
         engine.db(),
         &TaskFilter {
             process_id: Some(PROCESS.into()),
-            status: Some("open".into()),
+            status: Some(forlob_engine::instance::TaskStatus::Open),
             ..TaskFilter::default()
         },
     )
@@ -119,7 +119,7 @@ fn waiting_instance(
         title: format!("Review the case of {subject}"),
         subject,
         municipality: Some(municipality),
-        status: "open".into(),
+        status: forlob_engine::instance::TaskStatus::Open,
         claimed_by: None,
         due_at: Some(created_at + TimeDelta::days(5)),
         created_at,
