@@ -37,8 +37,18 @@ impl Action for Record {
     }
 }
 
-pub(crate) fn register(registry: &mut Registry) {
+/// Registers the demo action. Not part of [`Registry::new`]: a build that wants the demo
+/// (the binary, the bench, tests) says so.
+pub fn register(registry: &mut Registry) {
     registry.register_action(Record);
+}
+
+/// A registry with only the built-ins and the demo action: what tests of the engine alone
+/// run the demo processes with.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    register(&mut registry);
+    registry
 }
 
 /// The demo definitions, as deployable files.

@@ -166,13 +166,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry with the built-in field types and the engine's demo actions.
+    /// A registry with the built-in field types and nothing else; packages and the demo
+    /// ([`crate::demo::register`]) add theirs.
     pub fn new() -> Self {
         let mut registry = Self::default();
         for (name, field_type) in builtin_field_types() {
             registry.field_types.insert(name.to_owned(), field_type);
         }
-        crate::demo::register(&mut registry);
         registry
     }
 

@@ -750,7 +750,7 @@ states:
             path: "sag.yaml".into(),
             text: text.into(),
         }];
-        load_set(&files, &crate::Registry::new())
+        load_set(&files, &crate::demo::registry())
             .expect("valid")
             .remove(0)
     }

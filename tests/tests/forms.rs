@@ -1,7 +1,6 @@
 //! Forms: server-side validation with a message per field, and HTML rendering that escapes
 //! whatever people typed.
 
-use forlob_engine::Registry;
 use forlob_engine::definition::{StepKind, load};
 use forlob_engine::expr::Scope;
 use forlob_engine::form::{FieldErrors, FieldTexts, Form, FormRenderer};
@@ -31,7 +30,7 @@ states:
 "#;
 
 fn form() -> Form {
-    let def = load("forms.yaml", YAML, &Registry::new()).expect("valid");
+    let def = load("forms.yaml", YAML, &forlob_engine::demo::registry()).expect("valid");
     match &def.state("ask").expect("state").kind {
         StepKind::Manual { form, .. } => form.clone(),
         other => panic!("manual expected, got {}", other.name()),
@@ -49,7 +48,7 @@ fn submit(pairs: Value) -> Result<Map<String, Value>, FieldErrors> {
     form().validate(
         pairs.as_object().expect("object"),
         &scope(),
-        &Registry::new(),
+        &forlob_engine::demo::registry(),
         &forlob_engine::TextLimits::default(),
     )
 }
@@ -92,7 +91,7 @@ fn text_over_its_limit_is_refused_and_a_designer_may_lower_the_limit() {
         "{ name: kommune, type: text, label: Kommune,",
         "{ name: kommune, type: text, max_length: 4, label: Kommune,",
     );
-    let def = load("forms.yaml", &yaml, &Registry::new()).expect("valid");
+    let def = load("forms.yaml", &yaml, &forlob_engine::demo::registry()).expect("valid");
     let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
         panic!("manual expected");
     };
@@ -106,7 +105,7 @@ fn text_over_its_limit_is_refused_and_a_designer_may_lower_the_limit() {
                 .as_object()
                 .expect("object"),
             &scope(),
-            &Registry::new(),
+            &forlob_engine::demo::registry(),
             &limits,
         )
     };
@@ -120,7 +119,7 @@ fn text_over_its_limit_is_refused_and_a_designer_may_lower_the_limit() {
         "{ name: note, type: textarea,",
         "{ name: note, type: textarea, max_length: 100000,",
     );
-    let def = load("forms.yaml", &generous, &Registry::new()).expect("valid");
+    let def = load("forms.yaml", &generous, &forlob_engine::demo::registry()).expect("valid");
     let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
         panic!("manual expected");
     };
@@ -148,7 +147,7 @@ fn a_check_comparing_two_dates_refuses_an_end_before_the_start() {
 
 #[test]
 fn rendering_escapes_typed_values_and_shows_errors_beside_their_fields() {
-    let registry = Registry::new();
+    let registry = forlob_engine::demo::registry();
     let renderer = FormRenderer::new(&registry).expect("templates compile");
     let mut values = form().defaults(&scope());
     values.insert("kommune".into(), json!("<script>alert(1)</script>"));
@@ -197,7 +196,7 @@ states:
     on: { submit: [ { goto: done } ] }
   done: { end: true }
 "#;
-    let registry = Registry::new();
+    let registry = forlob_engine::demo::registry();
     let def = load("options.yaml", yaml, &registry).expect("valid");
     let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
         panic!("manual expected");
@@ -270,7 +269,8 @@ states:
     on: { submit: [ { goto: done } ] }
   done: { end: true }
 "#;
-    let refused = load("options.yaml", yaml, &Registry::new()).expect_err("invalid");
+    let refused =
+        load("options.yaml", yaml, &forlob_engine::demo::registry()).expect_err("invalid");
     let text: String = refused.iter().map(|d| format!("{d}\n")).collect();
     assert!(text.contains("duplicate-option"), "{text}");
     assert!(

@@ -2,7 +2,7 @@
 //! account of what was expected and what was found.
 
 use forlob_engine::definition::SourceFile;
-use forlob_engine::{Registry, scenario};
+use forlob_engine::scenario;
 
 fn demo_scenarios() -> Vec<SourceFile> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/demo");
@@ -14,7 +14,7 @@ async fn the_demo_scenario_passes() {
     let results = scenario::run_all(
         &demo_scenarios(),
         &forlob_engine::demo::definitions(),
-        &Registry::new(),
+        &forlob_engine::demo::registry(),
     )
     .await;
     assert!(!results.is_empty());
@@ -42,8 +42,12 @@ expect:
 "#
         .into(),
     };
-    let result =
-        scenario::run_one(&file, &forlob_engine::demo::definitions(), &Registry::new()).await;
+    let result = scenario::run_one(
+        &file,
+        &forlob_engine::demo::definitions(),
+        &forlob_engine::demo::registry(),
+    )
+    .await;
     let failure = result.failure.expect("the scenario must fail");
     assert!(
         failure.contains("expected at least one, found none"),
@@ -68,8 +72,12 @@ steps:
 "#
         .into(),
     };
-    let result =
-        scenario::run_one(&file, &forlob_engine::demo::definitions(), &Registry::new()).await;
+    let result = scenario::run_one(
+        &file,
+        &forlob_engine::demo::definitions(),
+        &forlob_engine::demo::registry(),
+    )
+    .await;
     assert!(
         result
             .failure
@@ -92,8 +100,12 @@ expect:
 "#
         .into(),
     };
-    let result =
-        scenario::run_one(&file, &forlob_engine::demo::definitions(), &Registry::new()).await;
+    let result = scenario::run_one(
+        &file,
+        &forlob_engine::demo::definitions(),
+        &forlob_engine::demo::registry(),
+    )
+    .await;
     let failure = result.failure.expect("fails");
     assert!(failure.contains("unknown key `state`"), "{failure}");
 }

@@ -42,7 +42,7 @@ fn expected(text: &str) -> Vec<(u64, u64, String)> {
 
 #[test]
 fn each_fixture_reports_exactly_its_diagnostics_at_their_line_and_column() {
-    let registry = Registry::new();
+    let registry = forlob_engine::demo::registry();
     let mut failures = Vec::new();
     for (name, text) in fixtures() {
         let want = expected(&text);
@@ -86,8 +86,11 @@ fn two_files_with_one_process_id_are_refused() {
         path: path.into(),
         text: "id: same\ninitial: a\nstates:\n  a: { end: true }\n".into(),
     };
-    let diags =
-        load_set(&[file("one.yaml"), file("two.yaml")], &Registry::new()).expect_err("refused");
+    let diags = load_set(
+        &[file("one.yaml"), file("two.yaml")],
+        &forlob_engine::demo::registry(),
+    )
+    .expect_err("refused");
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].code, "duplicate-process");
     assert_eq!(diags[0].file, "two.yaml");
@@ -105,7 +108,7 @@ fn diagnostics_print_as_path_line_col_code_message_and_hint() {
             path: "lost.yaml".into(),
             text,
         }],
-        &Registry::new(),
+        &forlob_engine::demo::registry(),
     )
     .expect_err("refused");
     assert_eq!(
@@ -121,7 +124,7 @@ fn the_shipped_definitions_validate() {
         forlob_engine::files::definition_files(&forlob_processes::processes_dir())
             .expect("processes folder"),
     );
-    let mut registry = Registry::new();
+    let mut registry = forlob_engine::demo::registry();
     forlob_processes::register(&mut registry);
     if let Err(diags) = load_set(&files, &registry) {
         panic!(
@@ -153,5 +156,27 @@ fn a_definition_without_a_zone_takes_the_deployments() {
         zone_of(text("timezone: Europe/Copenhagen\n"), &stockholm),
         chrono_tz::Europe::Copenhagen
     );
-    assert_eq!(zone_of(text(""), &Registry::new()), chrono_tz::UTC);
+    assert_eq!(
+        zone_of(text(""), &forlob_engine::demo::registry()),
+        chrono_tz::UTC
+    );
+}
+
+/// The engine's registry has no demo in it: a build that wants the demo processes registers
+/// their action (the binary does, for databases that once ran `serve --demo`).
+#[test]
+fn the_demo_is_registered_only_by_those_who_ask_for_it() {
+    let refused = load_set(&forlob_engine::demo::definitions(), &Registry::new())
+        .expect_err("the demo action is unknown");
+    assert!(
+        refused.iter().any(|d| d.code == "unknown-action"),
+        "{refused:?}"
+    );
+    assert!(
+        load_set(
+            &forlob_engine::demo::definitions(),
+            &forlob_engine::demo::registry()
+        )
+        .is_ok()
+    );
 }

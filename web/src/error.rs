@@ -167,10 +167,14 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// All engine-to-HTTP mapping lives in this one `match`.
+/// An engine error as the API answers it. The status is the engine's own
+/// ([`EngineError::status`], which scenarios' `expect_error` read too): there is one map of
+/// errors to statuses. This `match` adds only the code, message and details a client reads.
 impl From<EngineError> for AppError {
     fn from(err: EngineError) -> Self {
-        match &err {
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut answer = match &err {
             EngineError::NotFound { .. } => Self::not_found(err.to_string()),
             EngineError::Invalid(fields) => Self::fields(fields.clone()),
             EngineError::Forbidden(reason) => {
@@ -221,13 +225,13 @@ impl From<EngineError> for AppError {
                     ),
                     _ => ("conflict", Value::Null),
                 };
-                let mut e = Self::new(StatusCode::CONFLICT, code, err.to_string());
+                let mut e = Self::new(status, code, err.to_string());
                 e.details = details;
                 e
             }
             EngineError::Definition(d) => {
                 let mut e = Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                    status,
                     "invalid_definition",
                     format!("{} problem(s) in the definitions", d.0.len()),
                 );
@@ -243,16 +247,14 @@ impl From<EngineError> for AppError {
             | EngineError::CommitUnknown(_)
             | EngineError::AuditUnavailable => {
                 tracing::warn!(error = %error_chain(&err), "service unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    err.to_string(),
-                )
+                Self::new(status, "unavailable", err.to_string())
             }
             EngineError::Expression(_)
             | EngineError::Store(_)
             | EngineError::SchemaUnknown { .. } => Self::internal(&err),
-        }
+        };
+        answer.status = status;
+        answer
     }
 }
 

@@ -6,7 +6,6 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::definition::{ProcessDefinition, load};
-use crate::registry::Registry;
 
 const YAML: &str = r#"
 id: table
@@ -56,7 +55,7 @@ fn def() -> ProcessDefinition {
         },
     ];
     let _ = load;
-    crate::definition::load_set(&files, &Registry::new())
+    crate::definition::load_set(&files, &crate::demo::registry())
         .expect("valid table definition")
         .remove(0)
 }
@@ -338,7 +337,7 @@ states:
     next: done
   done: { end: true }
 "#;
-    let def = crate::definition::load("lazy.yaml", yaml, &Registry::new()).expect("valid");
+    let def = crate::definition::load("lazy.yaml", yaml, &crate::demo::registry()).expect("valid");
     assert!(
         def.subject_needed(""),
         "a new instance may reach the greeting through the decision"

@@ -82,10 +82,11 @@ pub struct TestAppBuilder {
     clock: DateTime<Utc>,
 }
 
-/// An empty registry in the zone of the shipped configuration (`timezone`), as a deployment
-/// gets it: the tests' instants and due days were written in Danish time.
+/// A registry with the demo action (the tests' processes are the demo's), in the zone of the
+/// shipped configuration (`timezone`): the tests' instants and due days were written in
+/// Danish time.
 pub fn registry() -> Registry {
-    let mut registry = Registry::new();
+    let mut registry = forlob_engine::demo::registry();
     registry.set_default_timezone(chrono_tz::Europe::Copenhagen);
     registry
 }

@@ -149,9 +149,13 @@ pub(crate) fn operator() -> forlob_engine::Actor {
     }
 }
 
-/// What this build plugs into the engine, with the deployment's zone.
+/// What this build plugs into the engine, with the deployment's zone. The demo action is
+/// always there: it touches no table, and a database that once ran `serve --demo` keeps its
+/// demo versions, which must load on every later start. The demo *processes*, which anyone
+/// could start, are deployed only with `--demo` (see [`shipped_definitions`]).
 pub(crate) fn registry(config: &Config) -> Registry {
     let mut registry = Registry::new();
+    forlob_engine::demo::register(&mut registry);
     forlob_processes::register(&mut registry);
     registry.set_default_timezone(config.timezone());
     registry
