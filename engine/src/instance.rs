@@ -121,7 +121,19 @@ impl InstanceStatus {
 }
 
 /// What a work item makes happen when it comes due. Stored as its name (`work_items.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, EnumIter, DeriveActiveEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    EnumIter,
+    DeriveActiveEnum,
+)]
 #[serde(rename_all = "snake_case")]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum WorkKind {
@@ -140,6 +152,18 @@ impl WorkKind {
             Self::Step => "step",
         }
     }
+}
+
+/// Something a state holds while an instance rests in it, given up when the instance leaves
+/// (`runtime::transition::holdings` says what each kind of state holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Holding {
+    /// The open task of a manual state; closed as cancelled.
+    Task,
+    /// Due work: a wait's timer or a signal's deadline, an async step or its retry; deleted.
+    Work(WorkKind),
+    /// The subscription of a message or signal wait; deleted.
+    Subscription,
 }
 
 /// Why an instance stopped with an incident. Stored in `incidents.action` as the action's

@@ -308,6 +308,7 @@ impl Engine {
     ) -> Result<Option<Event>> {
         let now = tx.now;
         match effect {
+            Effect::Release { holding, .. } => tx.writes.release(row.id, holding),
             Effect::RunAction {
                 state,
                 action,

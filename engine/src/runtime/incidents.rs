@@ -162,7 +162,7 @@ impl Engine {
                         .with("state", to_state),
                 ));
             }
-            store::close_open_work(&conn, row.id, now).await?;
+            // Leaving the state gives up what it held (a retry's due step, a task).
             row.status = InstanceStatus::Active;
             let mut tx = Txn::new(&conn, now);
             let event = Event::Moved {

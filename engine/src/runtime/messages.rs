@@ -372,8 +372,8 @@ impl Engine {
     ) -> Result<Woken> {
         let savepoint = conn.begin().await?;
         let result = async {
+            // Leaving the wait gives its subscription (and a signal's deadline) up.
             let (def, mut row) = self.load_active(&savepoint, instance_id).await?;
-            store::clear_waits(&savepoint, instance_id).await?;
             let mut tx = Txn::nested(&savepoint, now, depth);
             self.drive(&mut tx, &def, &mut row, event, None).await?;
             tx.flush().await

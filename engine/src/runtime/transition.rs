@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::definition::{Branch, ProcessDefinition, State, StepKind, WaitSpec};
 use crate::error::TransitionError;
 use crate::expr::{ExprError, Scope, eval_object};
-use crate::instance::{Actor, IncidentCause, InstanceStatus};
+use crate::instance::{Actor, Holding, IncidentCause, InstanceStatus, WorkKind};
 use crate::timer::until_instant;
 
 /// What happened to an instance.
@@ -88,9 +88,74 @@ pub struct Snapshot {
     pub references: std::sync::Arc<Value>,
 }
 
+/// What an instance resting in `state` holds, and gives up when it leaves.
+pub fn holdings(state: &State) -> Vec<Holding> {
+    match &state.kind {
+        StepKind::Automatic { .. } => vec![Holding::Work(WorkKind::Step)],
+        StepKind::Manual { .. } => vec![Holding::Task],
+        StepKind::Wait { wait, .. } => match wait {
+            WaitSpec::After(_) | WaitSpec::Until { .. } => vec![Holding::Work(WorkKind::Timer)],
+            WaitSpec::Message { .. } => vec![Holding::Subscription],
+            WaitSpec::Signal { deadline, .. } => {
+                let mut held = vec![Holding::Subscription];
+                if deadline.is_some() {
+                    held.push(Holding::Work(WorkKind::Timer));
+                }
+                held
+            }
+        },
+        StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => Vec::new(),
+    }
+}
+
+/// What the event itself used up of what the state held, so leaving need not give it up
+/// again: the entry point that took the event closed or deleted it already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Consumed {
+    Nothing,
+    One(Holding),
+    /// A migration took what the instance held (and keeps it for an undo).
+    Everything,
+}
+
+impl Consumed {
+    fn by(event: &Event) -> Self {
+        match event {
+            // The command completed the task with its claim check.
+            Event::Submitted { .. } => Self::One(Holding::Task),
+            // The worker deletes the work item it ran in the same transaction.
+            Event::TimerFired => Self::One(Holding::Work(WorkKind::Timer)),
+            Event::StepDue { .. } | Event::ActionCompleted { .. } | Event::ActionFailed { .. } => {
+                Self::One(Holding::Work(WorkKind::Step))
+            }
+            Event::Restarted { .. } => Self::Everything,
+            Event::Start
+            | Event::MessageReceived { .. }
+            | Event::Signalled { .. }
+            | Event::ChildCompleted
+            | Event::Moved { .. } => Self::Nothing,
+        }
+    }
+
+    fn covers(self, holding: Holding) -> bool {
+        match self {
+            Self::Nothing => false,
+            Self::One(h) => h == holding,
+            Self::Everything => true,
+        }
+    }
+}
+
 /// Something to do in the transaction of the transition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// The instance left `state`: give up what it held there (close its task as cancelled,
+    /// delete its due work or its subscription). Comes before the effects of the states
+    /// entered after it.
+    Release {
+        state: String,
+        holding: Holding,
+    },
     RunAction {
         state: String,
         action: String,
@@ -182,6 +247,7 @@ pub fn apply(
         def,
         snapshot,
         t: &mut t,
+        consumed: Consumed::by(&event),
     };
     ctx.handle(event)?;
     Ok(t)
@@ -191,6 +257,7 @@ struct Ctx<'a> {
     def: &'a ProcessDefinition,
     snapshot: &'a Snapshot,
     t: &'a mut Transition,
+    consumed: Consumed,
 }
 
 impl Ctx<'_> {
@@ -379,6 +446,22 @@ impl Ctx<'_> {
         }
     }
 
+    /// Gives up what `left` held, but for what the event used up. Only the state the
+    /// instance rested in can hold anything: the states passed through in one transition
+    /// (decisions) hold nothing, and the effects of one entered and left here are still data.
+    fn release(&mut self, left: &State) {
+        for holding in holdings(left) {
+            if !self.consumed.covers(holding) {
+                self.t.effects.push(Effect::Release {
+                    state: left.id.clone(),
+                    holding,
+                });
+            }
+        }
+        // Only the first state left rested on what the event used up.
+        self.consumed = Consumed::Nothing;
+    }
+
     fn incident(&mut self, cause: IncidentCause, error: &str, attempts: u32) {
         self.t.status = InstanceStatus::Incident;
         self.t.effects.push(Effect::Incident {
@@ -393,6 +476,9 @@ impl Ctx<'_> {
     fn go(&mut self, mut to: String, mut trigger: &'static str) -> Result<(), TransitionError> {
         for _ in 0..MAX_STATES_PER_TRANSITION {
             let from = (!self.t.state.is_empty()).then(|| self.t.state.clone());
+            if let Some(left) = from.as_deref().and_then(|id| self.def.state(id)) {
+                self.release(left);
+            }
             self.t.moves.push(Move {
                 from,
                 to: to.clone(),
@@ -593,3 +679,7 @@ impl Ctx<'_> {
 #[cfg(test)]
 #[path = "transition_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "transition_props.rs"]
+mod props;

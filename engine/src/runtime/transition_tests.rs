@@ -382,3 +382,124 @@ fn an_admin_move_enters_the_target_with_its_entry_work_and_refuses_unknown_state
     );
     assert!(matches!(refused, Err(TransitionError::UnknownState { .. })));
 }
+
+/// A state and what it gave up.
+type Released = (String, Holding);
+
+/// The releases a transition asks for, in order.
+fn releases(t: &Transition) -> Vec<Released> {
+    t.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Release { state, holding } => Some((state.clone(), *holding)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn leaving_a_state_gives_up_what_it_held_but_what_the_event_used_up() {
+    let def = def();
+    let task = |s: &str| (s.to_owned(), Holding::Task);
+    let timer = |s: &str| (s.to_owned(), Holding::Work(WorkKind::Timer));
+    let step = |s: &str| (s.to_owned(), Holding::Work(WorkKind::Step));
+    let subscription = |s: &str| (s.to_owned(), Holding::Subscription);
+    let cases: Vec<(&str, Event, Vec<Released>)> = vec![
+        // The command closed the submitted task; the worker deletes the timer it ran.
+        ("review", form("yes"), vec![]),
+        ("pause", Event::TimerFired, vec![]),
+        // A message leaves its subscription behind until the wait is left.
+        (
+            "listen",
+            Event::MessageReceived {
+                msg: json!({ "id": 1 }),
+            },
+            vec![subscription("listen")],
+        ),
+        // An admin's move takes the instance out of whatever it waited for.
+        (
+            "review",
+            Event::Moved { to: "done".into() },
+            vec![task("review")],
+        ),
+        (
+            "pause",
+            Event::Moved { to: "done".into() },
+            vec![timer("pause")],
+        ),
+        (
+            "work",
+            Event::Moved { to: "done".into() },
+            vec![step("work")],
+        ),
+        // Moved into the state it is in: the old holding goes before the new one comes.
+        (
+            "review",
+            Event::Moved {
+                to: "review".into(),
+            },
+            vec![task("review")],
+        ),
+        // A migration took the holdings itself, to keep them for an undo.
+        (
+            "review",
+            Event::Restarted {
+                to: "done".into(),
+                audit: json!({}),
+            },
+            vec![],
+        ),
+        // Decisions and calls hold nothing.
+        ("child", Event::ChildCompleted, vec![]),
+    ];
+    for (state, event, want) in cases {
+        let trigger = event.trigger();
+        let t = apply(&def, &snap(state, json!({ "steps": 1 })), event).expect("accepted");
+        assert_eq!(releases(&t), want, "{state} on {trigger}");
+        // Releases come before anything the states entered afterwards ask for.
+        let first_other = t
+            .effects
+            .iter()
+            .position(|e| !matches!(e, Effect::Release { .. }))
+            .unwrap_or(t.effects.len());
+        assert!(
+            t.effects[first_other..]
+                .iter()
+                .all(|e| !matches!(e, Effect::Release { .. })),
+            "{state} on {trigger}: {:?}",
+            t.effects
+        );
+    }
+}
+
+#[test]
+fn a_signal_wait_gives_up_its_deadline_when_signalled_and_its_subscription_at_the_deadline() {
+    let yaml = r#"
+id: signalled
+initial: waiting
+states:
+  waiting:
+    wait: { signal: { name: ready, key: "'k'" }, after: P1D }
+    next: done
+  done: { end: true }
+"#;
+    let def = crate::definition::load("s.yaml", yaml, &crate::demo::registry()).expect("valid");
+    let signalled = apply(
+        &def,
+        &snap("waiting", json!({})),
+        Event::Signalled { data: json!({}) },
+    )
+    .expect("accepted");
+    assert_eq!(
+        releases(&signalled),
+        vec![
+            ("waiting".to_owned(), Holding::Subscription),
+            ("waiting".to_owned(), Holding::Work(WorkKind::Timer)),
+        ]
+    );
+    let timed_out = apply(&def, &snap("waiting", json!({})), Event::TimerFired).expect("accepted");
+    assert_eq!(
+        releases(&timed_out),
+        vec![("waiting".to_owned(), Holding::Subscription)]
+    );
+}

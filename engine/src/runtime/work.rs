@@ -7,7 +7,6 @@ use sea_orm::TransactionTrait as _;
 use super::Engine;
 use super::execute::Txn;
 use super::transition::Event;
-use crate::definition::{State, StepKind, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{IncidentCause, WorkKind};
 use crate::store::{self, ClaimedWork};
@@ -125,21 +124,9 @@ impl Engine {
             return Ok(());
         }
         let event = match item.kind {
-            WorkKind::Timer => {
-                // A signal's deadline: the signal can no longer wake what moved on.
-                if let Some(State {
-                    kind:
-                        StepKind::Wait {
-                            wait: WaitSpec::Signal { .. },
-                            ..
-                        },
-                    ..
-                }) = def.state(&row.state)
-                {
-                    store::drop_subscriptions(conn, row.id).await?;
-                }
-                Event::TimerFired
-            }
+            // A signal's deadline gives the subscription up as the wait is left: the signal
+            // can no longer wake what moved on.
+            WorkKind::Timer => Event::TimerFired,
             WorkKind::Step => Event::StepDue {
                 attempt: u32::try_from(item.attempts).unwrap_or(1).max(1),
             },

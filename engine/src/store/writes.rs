@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::entities::*;
 use crate::error::{EngineError, TransitionError};
 use crate::instance::{
-    HistoryEntry, IncidentCause, IncidentStatus, InstanceStatus, Task, TimelineEvent, WorkKind,
+    HistoryEntry, Holding, IncidentCause, IncidentStatus, InstanceStatus, Task, TaskStatus,
+    TimelineEvent, WorkKind,
 };
 
 /// The state a row has after a transition, for the optimistic update.
@@ -49,6 +50,9 @@ pub struct Writes {
     work: Vec<work_item::ActiveModel>,
     waits: Vec<message_wait::ActiveModel>,
     incidents: Vec<incident::ActiveModel>,
+    /// What instances gave up by leaving a state, written before anything is inserted (an
+    /// instance may leave a state and enter it again in one transaction).
+    released: Vec<(Uuid, Holding)>,
 }
 
 impl Writes {
@@ -182,6 +186,21 @@ impl Writes {
         });
     }
 
+    /// The instance left the state it held `holding` in. An instance holds only what its
+    /// state waits for, so what it holds of that sort is the state's: what this transaction
+    /// was about to write of it goes too, and the rows are closed or deleted at the flush.
+    pub fn release(&mut self, instance_id: Uuid, holding: Holding) {
+        let mine = |id: &sea_orm::ActiveValue<Uuid>| matches!(id, Set(id) if *id == instance_id);
+        match holding {
+            Holding::Task => self.tasks.retain(|t| !mine(&t.instance_id)),
+            Holding::Work(kind) => self
+                .work
+                .retain(|w| !(mine(&w.instance_id) && matches!(w.kind, Set(k) if k == kind))),
+            Holding::Subscription => self.waits.retain(|w| !mine(&w.instance_id)),
+        }
+        self.released.push((instance_id, holding));
+    }
+
     /// Writes everything; an instance changed by someone else meanwhile fails the whole flush
     /// with a conflict, and the caller rolls the transaction back.
     pub async fn flush<C: ConnectionTrait>(
@@ -230,6 +249,9 @@ impl Writes {
                 .into());
             }
         }
+        for (instance_id, holding) in std::mem::take(&mut self.released) {
+            release(conn, instance_id, holding, now).await?;
+        }
         insert_all(conn, std::mem::take(&mut self.history)).await?;
         insert_all(conn, std::mem::take(&mut self.tasks)).await?;
         insert_all(conn, std::mem::take(&mut self.events)).await?;
@@ -238,6 +260,39 @@ impl Writes {
         insert_all(conn, std::mem::take(&mut self.incidents)).await?;
         Ok(())
     }
+}
+
+async fn release<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    holding: Holding,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    match holding {
+        Holding::Task => {
+            task::Entity::update_many()
+                .col_expr(task::Column::Status, SqlExpr::value(TaskStatus::Cancelled))
+                .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
+                .filter(task::Column::InstanceId.eq(instance_id))
+                .filter(task::Column::Status.eq(TaskStatus::Open))
+                .exec(conn)
+                .await?;
+        }
+        Holding::Work(kind) => {
+            work_item::Entity::delete_many()
+                .filter(work_item::Column::InstanceId.eq(instance_id))
+                .filter(work_item::Column::Kind.eq(kind))
+                .exec(conn)
+                .await?;
+        }
+        Holding::Subscription => {
+            message_wait::Entity::delete_many()
+                .filter(message_wait::Column::InstanceId.eq(instance_id))
+                .exec(conn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Multi-row INSERT in chunks that stay under both backends' bind-parameter limits.
