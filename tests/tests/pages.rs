@@ -685,6 +685,34 @@ async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backe
         "{}",
         every_second.text
     );
+    // A choice the form does not offer is refused where it was made, never replaced by the
+    // default; the other fields keep what was typed.
+    let odd = browser
+        .post(
+            "/admin/jobs",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-job"),
+                ("start_date", "2025-06-02"),
+                ("start_time", "10:00"),
+                ("weekdays", "mon"),
+                ("misfire", "sometimes"),
+                ("overlap", "queue"),
+                ("p.mode", "direkt"),
+            ],
+        )
+        .await;
+    assert_eq!(odd.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", odd.text);
+    assert!(odd.text.contains("id=\"s-misfire-error\""), "{}", odd.text);
+    assert!(odd.text.contains("sometimes"), "the refused value is named");
+    assert!(
+        odd.text.contains("<details class=\"field\" open>"),
+        "shown, not folded away"
+    );
+    assert!(
+        odd.text.contains("<option value=\"queue\" selected>"),
+        "the valid choice is kept"
+    );
     let added = browser
         .post(
             "/admin/jobs",

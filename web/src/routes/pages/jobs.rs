@@ -66,6 +66,7 @@ async fn render(
     // Strict templates read every field the form shows; nothing entered yet is empty.
     let mut entered = json!({
         "label": "", "start_date": "", "start_time": "", "weekdays": [], "cron": "", "params": {},
+        "misfire": "", "overlap": "",
     });
     if let (Some(defaults), Some(given)) = (
         entered.as_object_mut(),
@@ -144,6 +145,7 @@ async fn render(
         "params": params,
         "errors": errors,
         "entered": entered,
+        "more_open": false,
         "chosen": chosen,
         "schedules": schedules,
         "weekdays": weekdays,
@@ -214,6 +216,16 @@ async fn add_schedule(
 ) -> Result<Response, AppError> {
     let form = ScheduleForm::read(pairs);
     let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    // A choice the form does not offer is refused, not replaced by the default.
+    let mut refused = forlob_engine::form::FieldErrors::new();
+    let misfire = Misfire::from_form(&form.misfire).unwrap_or_else(|m| {
+        refused.insert("misfire".into(), m);
+        Misfire::default()
+    });
+    let overlap = Overlap::from_form(&form.overlap).unwrap_or_else(|m| {
+        refused.insert("overlap".into(), m);
+        Overlap::default()
+    });
     let request = ScheduleRequest {
         process: form.process.clone(),
         label: non_empty(&form.label),
@@ -227,17 +239,19 @@ async fn add_schedule(
         cron: non_empty(&form.cron),
         time_zone: None,
         parameters: parameters(&state, &form.process, &form.params),
-        misfire: serde_json::from_value::<Misfire>(Value::String(form.misfire.clone()))
-            .unwrap_or_default(),
-        overlap: serde_json::from_value::<Overlap>(Value::String(form.overlap.clone()))
-            .unwrap_or_default(),
+        misfire,
+        overlap,
         confirmed: form.confirmed,
     };
-    match state
-        .engine
-        .create_schedule(&request, &caller.actor())
-        .await
-    {
+    let made = if refused.is_empty() {
+        state
+            .engine
+            .create_schedule(&request, &caller.actor())
+            .await
+    } else {
+        Err(forlob_engine::EngineError::Invalid(refused))
+    };
+    match made {
         Ok(made) if made.warnings.is_empty() => {
             Ok(done("/admin/jobs", "jobs.added").into_response())
         }
@@ -256,12 +270,17 @@ async fn add_schedule(
             let entered = json!({
                 "label": form.label, "start_date": form.start_date, "start_time": form.start_time,
                 "weekdays": form.weekdays, "cron": form.cron, "params": form.params,
+                "misfire": form.misfire, "overlap": form.overlap,
             });
+            // Fields under "more" are shown when one of them is wrong.
+            let more_open = ["cron", "label", "misfire", "overlap"]
+                .iter()
+                .any(|field| errors.contains_key(*field));
             render(
                 &state,
                 &chrome,
                 Some(form.process),
-                json!({ "errors": state.ui.messages(chrome.lang, &errors), "entered": entered }),
+                json!({ "errors": state.ui.messages(chrome.lang, &errors), "entered": entered, "more_open": more_open }),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
