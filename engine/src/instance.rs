@@ -155,7 +155,7 @@ impl WorkKind {
 }
 
 /// Something a state holds while an instance rests in it, given up when the instance leaves
-/// (`runtime::transition::holdings` says what each kind of state holds).
+/// (`State::holdings` says what each kind of state holds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Holding {
     /// The open task of a manual state; closed as cancelled.

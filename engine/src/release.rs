@@ -181,14 +181,9 @@ pub struct PlanError {
 
 /// Whether instances resting in `state` have a timer that a migration could drop.
 pub fn has_timer(state: &crate::definition::State) -> bool {
-    match &state.kind {
-        StepKind::Wait { wait, .. } => match wait {
-            WaitSpec::After(_) | WaitSpec::Until { .. } => true,
-            WaitSpec::Signal { deadline, .. } => deadline.is_some(),
-            WaitSpec::Message { .. } => false,
-        },
-        _ => false,
-    }
+    state.holdings().contains(&crate::instance::Holding::Work(
+        crate::instance::WorkKind::Timer,
+    ))
 }
 
 /// How an instance rests in a state, down to what it waits for; `move_to` joins only states

@@ -162,6 +162,29 @@ pub struct State {
     pub reads_subject: bool,
 }
 
+impl State {
+    /// What an instance resting here holds, and gives up when it leaves.
+    pub fn holdings(&self) -> Vec<crate::instance::Holding> {
+        use crate::instance::{Holding, WorkKind};
+        match &self.kind {
+            StepKind::Automatic { .. } => vec![Holding::Work(WorkKind::Step)],
+            StepKind::Manual { .. } => vec![Holding::Task],
+            StepKind::Wait { wait, .. } => match wait {
+                WaitSpec::After(_) | WaitSpec::Until { .. } => vec![Holding::Work(WorkKind::Timer)],
+                WaitSpec::Message { .. } => vec![Holding::Subscription],
+                WaitSpec::Signal { deadline, .. } => {
+                    let mut held = vec![Holding::Subscription];
+                    if deadline.is_some() {
+                        held.push(Holding::Work(WorkKind::Timer));
+                    }
+                    held
+                }
+            },
+            StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => Vec::new(),
+        }
+    }
+}
+
 /// What a state does. One variant per state kind of the YAML.
 #[derive(Debug)]
 pub enum StepKind {
@@ -356,8 +379,14 @@ impl ProcessDefinition {
                     wait: WaitSpec::Signal { name, .. },
                     ..
                 } => format!("{} (wait for signal {name})", state.id),
-                StepKind::Wait { .. } => format!("{} (timer)", state.id),
-                other => format!("{} ({})", state.id, other.name()),
+                StepKind::Wait {
+                    wait: WaitSpec::After(_) | WaitSpec::Until { .. },
+                    ..
+                } => format!("{} (timer)", state.id),
+                // Named by kind, so the compiler lists a new kind here.
+                StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => {
+                    format!("{} ({})", state.id, state.kind.name())
+                }
             };
             out.push_str(&format!(
                 "    {} : {}\n",
@@ -394,8 +423,8 @@ impl ProcessDefinition {
                     }
                 }
                 StepKind::End => out.push_str(&format!("    {} --> [*]\n", node(&state.id))),
-                kind => {
-                    for t in kind.targets() {
+                StepKind::Automatic { .. } | StepKind::Wait { .. } | StepKind::Call { .. } => {
+                    for t in state.kind.targets() {
                         out.push_str(&format!("    {} --> {}\n", node(&state.id), node(t)));
                     }
                 }

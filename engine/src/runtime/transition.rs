@@ -88,26 +88,6 @@ pub struct Snapshot {
     pub references: std::sync::Arc<Value>,
 }
 
-/// What an instance resting in `state` holds, and gives up when it leaves.
-pub fn holdings(state: &State) -> Vec<Holding> {
-    match &state.kind {
-        StepKind::Automatic { .. } => vec![Holding::Work(WorkKind::Step)],
-        StepKind::Manual { .. } => vec![Holding::Task],
-        StepKind::Wait { wait, .. } => match wait {
-            WaitSpec::After(_) | WaitSpec::Until { .. } => vec![Holding::Work(WorkKind::Timer)],
-            WaitSpec::Message { .. } => vec![Holding::Subscription],
-            WaitSpec::Signal { deadline, .. } => {
-                let mut held = vec![Holding::Subscription];
-                if deadline.is_some() {
-                    held.push(Holding::Work(WorkKind::Timer));
-                }
-                held
-            }
-        },
-        StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => Vec::new(),
-    }
-}
-
 /// What the event itself used up of what the state held, so leaving need not give it up
 /// again: the entry point that took the event closed or deleted it already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,7 +430,7 @@ impl Ctx<'_> {
     /// instance rested in can hold anything: the states passed through in one transition
     /// (decisions) hold nothing, and the effects of one entered and left here are still data.
     fn release(&mut self, left: &State) {
-        for holding in holdings(left) {
+        for holding in left.holdings() {
             if !self.consumed.covers(holding) {
                 self.t.effects.push(Effect::Release {
                     state: left.id.clone(),

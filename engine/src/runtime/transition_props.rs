@@ -93,7 +93,7 @@ fn after(mut held: BTreeSet<Holding>, effects: &[Effect]) -> BTreeSet<Holding> {
 fn wakers(state: &State) -> Vec<Holding> {
     match &state.kind {
         StepKind::Manual { .. } => vec![Holding::Task],
-        StepKind::Wait { .. } | StepKind::Automatic { .. } => holdings(state),
+        StepKind::Wait { .. } | StepKind::Automatic { .. } => state.holdings(),
         StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => Vec::new(),
     }
 }
@@ -189,7 +189,7 @@ proptest! {
             held = after(held, &t.effects);
             let ran_action = t.effects.iter().any(|e| matches!(e, Effect::RunAction { .. }));
             let rests_in = def.state(&t.state).expect("a state of the definition");
-            let allowed: BTreeSet<Holding> = holdings(rests_in).into_iter().collect();
+            let allowed: BTreeSet<Holding> = rests_in.holdings().into_iter().collect();
             prop_assert!(
                 held.is_subset(&allowed),
                 "in `{}` ({:?}) it holds {:?}; effects {:?}",

@@ -503,3 +503,180 @@ states:
         vec![("waiting".to_owned(), Holding::Subscription)]
     );
 }
+
+/// One state of each kind, and of each kind of wait: `(id, body, diagram word, entry effect)`.
+const KIND_SAMPLES: &[(&str, &str, &str, &str)] = &[
+    (
+        "auto",
+        "automatic: { action: demo.record, input: { step: \"'a'\" } }\n    next: done",
+        "automatic",
+        "RunAction",
+    ),
+    (
+        "later",
+        "automatic: { action: demo.record, input: { step: \"'a'\" }, async: true }\n    next: done",
+        "automatic",
+        "ScheduleStep",
+    ),
+    (
+        "person",
+        "manual:\n      title: \"t\"\n      form: { fields: [ { name: a, type: text } ] }\n    on: { submit: [ { goto: done } ] }",
+        "manual",
+        "CreateTask",
+    ),
+    (
+        "pick",
+        "decision: [ { otherwise: done } ]",
+        "decision",
+        "Complete",
+    ),
+    (
+        "pause",
+        "wait: { after: PT1H }\n    next: done",
+        "timer",
+        "ScheduleTimer",
+    ),
+    (
+        "until",
+        "wait: { until: \"'2030-01-01'\" }\n    next: done",
+        "timer",
+        "ScheduleTimer",
+    ),
+    (
+        "letter",
+        "wait: { message: { type: ping, correlate: \"'k'\" } }\n    next: done",
+        "wait for ping",
+        "Subscribe",
+    ),
+    (
+        "nudge",
+        "wait: { signal: { name: go, key: \"'k'\" } }\n    next: done",
+        "wait for signal go",
+        "Subscribe",
+    ),
+    (
+        "nudge-or-day",
+        "wait: { signal: { name: go, key: \"'k'\" }, after: P1D }\n    next: done",
+        "wait for signal go",
+        "Subscribe",
+    ),
+    (
+        "child",
+        "call: { process: other }\n    next: done",
+        "call",
+        "StartChild",
+    ),
+    ("done", "end: true", "end", "Complete"),
+];
+
+/// Which kind a state is, as a number; a match without a catch-all, so a new kind does not
+/// compile until it has a sample above.
+fn kind_index(kind: &StepKind) -> usize {
+    match kind {
+        StepKind::Automatic { .. } => 0,
+        StepKind::Manual { .. } => 1,
+        StepKind::Decision { .. } => 2,
+        StepKind::Wait { .. } => 3,
+        StepKind::Call { .. } => 4,
+        StepKind::End => 5,
+    }
+}
+
+#[test]
+fn every_step_kind_is_known_to_the_validator_the_diagram_the_rest_comparison_and_the_executor() {
+    let mut yaml = String::from("id: kinds\ninitial: start\nstates:\n  start:\n    decision:\n");
+    for (id, ..) in KIND_SAMPLES {
+        yaml.push_str(&format!(
+            "      - {{ when: \"vars.pick == '{id}'\", goto: {id} }}\n"
+        ));
+    }
+    yaml.push_str("      - { otherwise: done }\n");
+    for (id, body, ..) in KIND_SAMPLES {
+        yaml.push_str(&format!("  {id}:\n    {body}\n"));
+    }
+    let files = [
+        crate::definition::SourceFile {
+            path: "kinds.yaml".into(),
+            text: yaml,
+        },
+        crate::definition::SourceFile {
+            path: "other.yaml".into(),
+            text: "id: other\ninitial: e\nstates:\n  e: { end: true }\n".into(),
+        },
+    ];
+    // The validator takes every kind.
+    let def = crate::definition::load_set(&files, &crate::demo::registry())
+        .expect("every kind validates")
+        .remove(0);
+    let diagram = def.mermaid();
+    let catalog = crate::runtime::Catalog::default();
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut rests = Vec::new();
+    for (id, _, word, entry) in KIND_SAMPLES {
+        let state = def.state(id).expect("sampled");
+        kinds.insert(kind_index(&state.kind));
+        // The diagram names the kind.
+        let node = id.replace('-', "_");
+        assert!(
+            diagram.contains(&format!("    {node} : {id} "))
+                && diagram
+                    .lines()
+                    .any(|l| l.starts_with(&format!("    {node} : ")) && l.contains(word)),
+            "{id} in the diagram as {word}:\n{diagram}"
+        );
+        // The executor enters it with its effect, and what it holds is what entering made.
+        let t = apply(
+            &def,
+            &snap("", json!({})),
+            Event::Moved { to: (*id).into() },
+        )
+        .expect("entered");
+        let names: Vec<String> = t
+            .effects
+            .iter()
+            .map(|e| {
+                format!("{e:?}")
+                    .split([' ', '{', '('])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert!(
+            names.iter().any(|n| n == entry),
+            "{id} entered with {entry}: {names:?}"
+        );
+        let made: std::collections::BTreeSet<Holding> = t
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::CreateTask { .. } => Some(Holding::Task),
+                Effect::ScheduleTimer { .. } => Some(Holding::Work(WorkKind::Timer)),
+                Effect::ScheduleStep { .. } => Some(Holding::Work(WorkKind::Step)),
+                Effect::Subscribe { .. } => Some(Holding::Subscription),
+                _ => None,
+            })
+            .collect();
+        let rests_in = def.state(&t.state).expect("a state");
+        let held: std::collections::BTreeSet<Holding> = rests_in.holdings().into_iter().collect();
+        if !matches!(
+            rests_in.kind,
+            StepKind::Automatic {
+                run_async: false,
+                ..
+            }
+        ) {
+            assert_eq!(made, held, "{id}: entering makes what resting there holds");
+        }
+        rests.push((id, crate::release::RestKind::of(state, &catalog)));
+    }
+    assert_eq!(kinds.len(), 6, "a sample of every kind");
+    // The rest comparison tells every sample apart but those that rest alike.
+    for (i, (a, ra)) in rests.iter().enumerate() {
+        for (b, rb) in &rests[i + 1..] {
+            let alike = ["auto", "later"].contains(a) && ["auto", "later"].contains(b)
+                || ["pause", "until"].contains(a) && ["pause", "until"].contains(b);
+            assert_eq!(ra == rb, alike, "{a} and {b} rest alike: {alike}");
+        }
+    }
+}
