@@ -200,10 +200,11 @@ impl EngineError {
 pub(crate) fn is_transient_db(err: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr};
     match err {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => is_transient_sqlx(e),
+        // No connection, or a connection lost: whatever the driver says went wrong.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            is_transient_sqlx(e)
+        }
         _ => false,
     }
 }
@@ -222,11 +223,19 @@ fn is_transient_sqlx(err: &sea_orm::sqlx::Error) -> bool {
             {
                 // SQLSTATE: connection exceptions (class 08), serialization failure, deadlock,
                 // lock not available, the server shutting down or starting, too many
-                // connections.
+                // connections, a session or transaction ended for idling.
                 code.starts_with("08")
                     || matches!(
                         code.as_ref(),
-                        "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300"
+                        "40001"
+                            | "40P01"
+                            | "55P03"
+                            | "57P01"
+                            | "57P02"
+                            | "57P03"
+                            | "57P05"
+                            | "25P03"
+                            | "53300"
                     )
             } else {
                 // SQLite gives its extended result code; its low byte is the primary one:

@@ -1,6 +1,6 @@
 //! Schema migrations of the forlob engine's own tables. Packages ship the migrations of their
 //! tables beside their code and register them with the engine's registry; the engine runs
-//! both as one list, by name (`forlob_engine::runtime::migrate`). Migrations are frozen once
+//! both as one list, by name (`forlob_engine::schema::migrate`). Migrations are frozen once
 //! shipped: a change is a new migration, never an edit. Every migration has a working `down`.
 
 pub use sea_orm_migration::prelude::*;

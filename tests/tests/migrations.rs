@@ -77,6 +77,11 @@ async fn a_build_without_a_package_the_database_has_is_refused(backend: Backend)
     forlob_engine::schema::migrate(&conn, &shipped())
         .await
         .expect("migrates");
+    conn.execute_unprepared(
+        "INSERT INTO se_register_outages (from_at, until_at) VALUES ('2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z')",
+    )
+    .await
+    .expect("a row of the package");
     let refused = forlob_engine::schema::migrate(&conn, &support::registry())
         .await
         .expect_err("a package's migrations are missing from this build");
@@ -91,7 +96,11 @@ async fn a_build_without_a_package_the_database_has_is_refused(backend: Backend)
         ),
         other => panic!("refused for another reason: {other}"),
     }
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM dk_persons").await, 0);
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM se_register_outages").await,
+        1,
+        "refused before anything ran: the package's row is there"
+    );
 }
 
 on_both_backends!(

@@ -1337,6 +1337,80 @@ async fn an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_
     );
 }
 
+const RELAY: &str = r#"
+id: relay
+initial: wait
+states:
+  wait:
+    wait:
+      signal: { name: test.go, key: "'shared'" }
+      after: PT1H
+    next: pass-on
+  pass-on:
+    automatic: { action: test.signal, input: { keys: "['shared']" } }
+    next: done
+  done: { end: true }
+"#;
+
+/// An instance that leaves a signal wait no longer waits, even inside the transaction that
+/// moves it on: when its next step sends the very signal it waited for, only the others with
+/// that key wake, not itself (which would wake itself over and over, then fail as a loop).
+async fn an_instance_leaving_a_signal_wait_is_not_woken_by_its_own_next_step(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_registry(|r| {
+            r.register_action(Signal);
+        })
+        .with_process(RELAY)
+        .build()
+        .await;
+    let first = app
+        .engine
+        .start_instance("relay", "a", Map::new(), &system())
+        .await
+        .expect("starts");
+    app.engine
+        .advance_to(at("2025-06-02T09:30:00+02:00"))
+        .await
+        .expect("advances");
+    let second = app
+        .engine
+        .start_instance("relay", "b", Map::new(), &system())
+        .await
+        .expect("starts");
+    // The first one's deadline: it passes the signal on, which wakes the second.
+    app.engine
+        .advance_to(at("2025-06-02T10:05:00+02:00"))
+        .await
+        .expect("advances past the first deadline");
+    for id in [first, second] {
+        assert_eq!(status_of(&app, id).await, InstanceStatus::Completed);
+    }
+    let mut outcomes = Vec::new();
+    for id in [first, second] {
+        let (instance, _) = store::instance(app.engine.db(), id)
+            .await
+            .expect("reads")
+            .expect("exists");
+        outcomes.push(instance.variables["outcomes"].clone());
+    }
+    assert_eq!(
+        outcomes[0],
+        json!([{ "resumed": 1, "failed": 0 }]),
+        "the first woke the second, not itself"
+    );
+    assert_eq!(
+        outcomes[1],
+        json!([{ "resumed": 0, "failed": 0 }]),
+        "nobody waits any more when the second passes it on"
+    );
+    assert!(
+        store::incidents(app.engine.db(), true)
+            .await
+            .expect("incidents")
+            .is_empty()
+    );
+}
+
 on_both_backends!(
     an_automatic_process_runs_to_its_end_with_a_history_row_per_state,
     two_caseworkers_completing_one_task_get_one_success_and_one_conflict,
@@ -1363,6 +1437,7 @@ on_both_backends!(
     a_signal_wakes_exactly_the_instances_waiting_with_its_key_in_the_senders_transaction,
     a_signal_wait_goes_on_at_its_deadline_and_a_late_signal_finds_nobody,
     an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_sender_goes_on,
+    an_instance_leaving_a_signal_wait_is_not_woken_by_its_own_next_step,
 );
 
 /// Whether a database error is worth another try is read from the database's own code, not

@@ -308,7 +308,10 @@ impl Engine {
     ) -> Result<Option<Event>> {
         let now = tx.now;
         match effect {
-            Effect::Release { holding, .. } => tx.writes.release(row.id, holding),
+            Effect::Release { holding, .. } => {
+                tx.writes.forget(row.id, holding);
+                store::release_holding(tx.conn, row.id, holding, now).await?;
+            }
             Effect::RunAction {
                 state,
                 action,

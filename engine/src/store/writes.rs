@@ -50,9 +50,6 @@ pub struct Writes {
     work: Vec<work_item::ActiveModel>,
     waits: Vec<message_wait::ActiveModel>,
     incidents: Vec<incident::ActiveModel>,
-    /// What instances gave up by leaving a state, written before anything is inserted (an
-    /// instance may leave a state and enter it again in one transaction).
-    released: Vec<(Uuid, Holding)>,
 }
 
 impl Writes {
@@ -186,10 +183,9 @@ impl Writes {
         });
     }
 
-    /// The instance left the state it held `holding` in. An instance holds only what its
-    /// state waits for, so what it holds of that sort is the state's: what this transaction
-    /// was about to write of it goes too, and the rows are closed or deleted at the flush.
-    pub fn release(&mut self, instance_id: Uuid, holding: Holding) {
+    /// The instance left the state it held `holding` in: what this transaction was about to
+    /// insert of it goes (the rows already stored are released at once, [`release_holding`]).
+    pub fn forget(&mut self, instance_id: Uuid, holding: Holding) {
         let mine = |id: &sea_orm::ActiveValue<Uuid>| matches!(id, Set(id) if *id == instance_id);
         match holding {
             Holding::Task => self.tasks.retain(|t| !mine(&t.instance_id)),
@@ -198,7 +194,6 @@ impl Writes {
                 .retain(|w| !(mine(&w.instance_id) && matches!(w.kind, Set(k) if k == kind))),
             Holding::Subscription => self.waits.retain(|w| !mine(&w.instance_id)),
         }
-        self.released.push((instance_id, holding));
     }
 
     /// Writes everything; an instance changed by someone else meanwhile fails the whole flush
@@ -249,9 +244,6 @@ impl Writes {
                 .into());
             }
         }
-        for (instance_id, holding) in std::mem::take(&mut self.released) {
-            release(conn, instance_id, holding, now).await?;
-        }
         insert_all(conn, std::mem::take(&mut self.history)).await?;
         insert_all(conn, std::mem::take(&mut self.tasks)).await?;
         insert_all(conn, std::mem::take(&mut self.events)).await?;
@@ -262,7 +254,12 @@ impl Writes {
     }
 }
 
-async fn release<C: ConnectionTrait>(
+/// Gives up what an instance held in the state it left: its open task closed as cancelled,
+/// its due work of that kind or its subscription deleted. An instance holds only what its
+/// state waits for, so what it holds of that sort is that state's. Done at once, not at the
+/// flush: the step the instance goes on to may look for waiters (an action's signal), and
+/// must not find the instance in the wait it has left.
+pub async fn release_holding<C: ConnectionTrait>(
     conn: &C,
     instance_id: Uuid,
     holding: Holding,
