@@ -342,3 +342,21 @@ fn incidents_are_listed_and_an_unknown_one_is_refused_by_name() {
         "{said}"
     );
 }
+
+/// The deployment's zone is checked before any command runs: a wrong one would move every
+/// date, so it stops the command with the setting's name; the demo's action is known to
+/// every build (a database that once ran `serve --demo` keeps its demo versions).
+#[test]
+fn a_wrong_zone_stops_every_command_and_the_demo_validates() {
+    let out = Command::new(env!("CARGO_BIN_EXE_forlob"))
+        .args(["validate", "engine/demo"])
+        .env("FORLOB_TIMEZONE", "Mars/Olympus")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("forlob runs");
+    assert_ne!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("timezone `Mars/Olympus`"), "{said}");
+    let out = forlob(&["validate", "engine/demo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
