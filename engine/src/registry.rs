@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use crate::action::{Action, ActionError, ActionHandler, erase};
 use crate::form::{Choice, FieldType, builtin_field_types};
-use crate::scenario::{Expectation, Fixture};
 
 /// Loads the data of a subject (a person, a job) that expressions read as `subject.*`.
 #[async_trait]
@@ -84,6 +83,28 @@ pub trait SubjectProvider: Send + Sync {
             }
         }))
     }
+}
+
+/// Loads one `given` entry of a scenario into a package's tables.
+#[async_trait]
+pub trait Fixture: Send + Sync {
+    async fn load(
+        &self,
+        conn: &DatabaseTransaction,
+        value: &Value,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String>;
+}
+
+/// Checks one expectation of a scenario; the error says what was expected and what was found.
+#[async_trait]
+pub trait Expectation: Send + Sync {
+    async fn check(
+        &self,
+        conn: &sea_orm::DatabaseConnection,
+        spec: &Value,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String>;
 }
 
 /// Where a search by name looks.

@@ -8,9 +8,8 @@
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
+use sea_orm::TransactionTrait as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -22,27 +21,8 @@ use crate::registry::Registry;
 use crate::runtime::{Engine, EngineOptions, InboundMessage};
 use crate::store::{self, InstanceFilter, TaskFilter};
 
-/// Loads one `given` entry into a package's tables.
-#[async_trait]
-pub trait Fixture: Send + Sync {
-    async fn load(
-        &self,
-        conn: &DatabaseTransaction,
-        value: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<(), String>;
-}
-
-/// Checks one expectation; the error says what was expected and what was found.
-#[async_trait]
-pub trait Expectation: Send + Sync {
-    async fn check(
-        &self,
-        conn: &DatabaseConnection,
-        spec: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<(), String>;
-}
+/// What packages plug into scenarios; defined with the rest of what they plug in.
+pub use crate::registry::{Expectation, Fixture};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
