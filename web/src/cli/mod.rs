@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use forlob_engine::definition::{self, SourceFile};
 use forlob_engine::{Clock, Engine, ManualClock, Registry, SystemClock, files, scenario};
 
-use forlob_web::config::Config;
+use forlob_web::config::{ClockKind, Config};
 
 /// forlob: a durable process engine for public-sector case work.
 #[derive(Parser)]
@@ -29,12 +29,6 @@ pub(crate) struct Cli {
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ClockKind {
-    Real,
-    Manual,
 }
 
 #[derive(Subcommand)]
@@ -199,12 +193,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.listen = listen.unwrap_or(config.listen);
             config.processes = processes.or(config.processes);
             config.workers = workers.or(config.workers);
-            if let Some(clock) = clock {
-                config.clock = match clock {
-                    ClockKind::Real => "real".into(),
-                    ClockKind::Manual => "manual".into(),
-                };
-            }
+            config.clock = clock.unwrap_or(config.clock);
             config.validate().map_err(anyhow::Error::msg)?;
             serve(&config).await
         }
@@ -253,10 +242,9 @@ fn init_tracing() {
 async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     init_tracing();
     let (db, listen) = (&config.db, &config.listen);
-    let clock: Arc<dyn Clock> = if config.clock == "manual" {
-        Arc::new(ManualClock::new(chrono::Utc::now()))
-    } else {
-        Arc::new(SystemClock)
+    let clock: Arc<dyn Clock> = match config.clock {
+        ClockKind::Manual => Arc::new(ManualClock::new(chrono::Utc::now())),
+        ClockKind::Real => Arc::new(SystemClock),
     };
     let engine = Engine::start(db, registry(config), clock, config.engine_options())
         .await
