@@ -200,8 +200,9 @@ impl EngineError {
 pub(crate) fn is_transient_db(err: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr};
     match err {
-        // No connection, or a connection lost: whatever the driver says went wrong.
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        // No connection, or a connection the driver lost, whatever it says went wrong
+        // (sea-orm's own `Conn` texts, a dropped transaction say a bug, not a busy server).
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(RuntimeErr::SqlxError(_)) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             is_transient_sqlx(e)
         }

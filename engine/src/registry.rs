@@ -209,7 +209,15 @@ impl Registry {
         &mut self,
         migrations: crate::schema::PackageMigrations,
     ) -> &mut Self {
-        self.package_migrations.push(migrations);
+        // The same package registered twice runs its migrations once; two packages with a
+        // migration of one name still fail loudly when the second one runs.
+        if !self
+            .package_migrations
+            .iter()
+            .any(|known| std::ptr::fn_addr_eq(*known, migrations))
+        {
+            self.package_migrations.push(migrations);
+        }
         self
     }
 

@@ -36,8 +36,6 @@ impl MigratorTraitSelf for Schema<'_> {
             all.extend(package());
         }
         all.sort_by(|a, b| a.name().cmp(b.name()));
-        // A package registered twice must not make a fresh database run its migrations twice.
-        all.dedup_by(|a, b| a.name() == b.name());
         all
     }
 }

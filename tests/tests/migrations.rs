@@ -103,8 +103,24 @@ async fn a_build_without_a_package_the_database_has_is_refused(backend: Backend)
     );
 }
 
+/// A package registered twice (two `register` calls in one build) runs its migrations once.
+async fn a_package_registered_twice_migrates_once(backend: Backend) {
+    let db = backend.fresh_db().await;
+    let conn = connect(&db.url).await;
+    let mut twice = shipped();
+    forlob_processes::register(&mut twice);
+    forlob_engine::schema::migrate(&conn, &twice)
+        .await
+        .expect("migrates once");
+    assert_eq!(
+        applied(&conn).await.len(),
+        Schema::of(&shipped()).migrations().len()
+    );
+}
+
 on_both_backends!(
     migrations_run_up_down_up,
+    a_package_registered_twice_migrates_once,
     a_build_without_a_package_the_database_has_is_refused
 );
 

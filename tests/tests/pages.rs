@@ -699,10 +699,16 @@ async fn an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it(backend: Backe
                 ("misfire", "sometimes"),
                 ("overlap", "queue"),
                 ("p.mode", "direkt"),
+                ("label", &"x".repeat(10_000)),
             ],
         )
         .await;
     assert_eq!(odd.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", odd.text);
+    assert!(
+        odd.text.contains("id=\"s-label-error\""),
+        "the other fields' problems are told at once: {}",
+        odd.text
+    );
     assert!(odd.text.contains("id=\"s-misfire-error\""), "{}", odd.text);
     assert!(odd.text.contains("sometimes"), "the refused value is named");
     assert!(

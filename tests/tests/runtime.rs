@@ -1411,6 +1411,64 @@ async fn an_instance_leaving_a_signal_wait_is_not_woken_by_its_own_next_step(bac
     );
 }
 
+const HOP: &str = r#"
+id: hop
+initial: wait
+states:
+  wait:
+    wait: { signal: { name: test.go, key: "'shared'" } }
+    next: listen
+  listen:
+    wait: { message: { type: ping, correlate: "msg.subject" } }
+    next: done
+  done: { end: true }
+"#;
+
+/// A signal wakes each instance it listed once, as it was then: one that a nested signal
+/// (from an instance woken before it) already moved on is not woken again, and what it
+/// waits for now, another wait, is left as it is.
+async fn a_nested_signal_moves_a_listed_waiter_on_and_the_outer_one_leaves_it_be(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_registry(|r| {
+            r.register_action(Signal);
+        })
+        .with_process(SENDER)
+        .with_process(RELAY)
+        .with_process(HOP)
+        .build()
+        .await;
+    let relay = app
+        .engine
+        .start_instance("relay", "b", Map::new(), &system())
+        .await
+        .expect("starts");
+    let hop = app
+        .engine
+        .start_instance("hop", "c", Map::new(), &system())
+        .await
+        .expect("starts");
+    // The relay is woken first; its own step signals on and wakes the hop, which goes on
+    // to wait for a message before the outer signal comes to it.
+    let outcomes = send(&app, "a", &["shared"]).await;
+    assert_eq!(outcomes, json!([{ "resumed": 1, "failed": 0 }]));
+    assert_eq!(status_of(&app, relay).await, InstanceStatus::Completed);
+    let (now, _) = store::instance(app.engine.db(), hop)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(now.state, "listen");
+    assert_eq!(now.status, InstanceStatus::Active);
+    // A message wait subscribes under the subject's id.
+    let listening = store::subscriptions(app.engine.db(), "ping", "c")
+        .await
+        .expect("subscriptions");
+    assert_eq!(
+        listening.iter().map(|w| w.instance_id).collect::<Vec<_>>(),
+        vec![hop],
+        "it still waits for its message"
+    );
+}
+
 on_both_backends!(
     an_automatic_process_runs_to_its_end_with_a_history_row_per_state,
     two_caseworkers_completing_one_task_get_one_success_and_one_conflict,
@@ -1438,6 +1496,7 @@ on_both_backends!(
     a_signal_wait_goes_on_at_its_deadline_and_a_late_signal_finds_nobody,
     an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_sender_goes_on,
     an_instance_leaving_a_signal_wait_is_not_woken_by_its_own_next_step,
+    a_nested_signal_moves_a_listed_waiter_on_and_the_outer_one_leaves_it_be,
 );
 
 /// Whether a database error is worth another try is read from the database's own code, not

@@ -96,21 +96,26 @@ impl Engine {
         // All waiters first, each once: one woken here may come to wait for the same signal
         // again on its way, and that is for the next signal, not this one.
         let waiting = store::subscriptions(conn, name, key).await?;
-        for (instance_id, process, version, state) in waiting {
+        for waiter in waiting {
             if !self
-                .waits_for_signal(&process, version, &state, name)
+                .waits_for_signal(&waiter.process_id, waiter.version, &waiter.state, name)
                 .await?
             {
                 continue; // a message wait of the same name: signals never wake those
             }
+            // One woken before it may have signalled it on already (a nested signal): then
+            // the wait it was listed in is gone, and whatever it waits for now is not this.
+            if !store::subscription_exists(conn, waiter.id).await? {
+                continue;
+            }
             let event = Event::Signalled { data: data.clone() };
             match self
-                .wake_waiter(conn, instance_id, event, &what, now, depth)
+                .wake_waiter(conn, waiter.instance_id, event, &what, now, depth)
                 .await?
             {
-                Woken::Moved => outcome.resumed.push(instance_id),
+                Woken::Moved => outcome.resumed.push(waiter.instance_id),
                 Woken::NotWaiting => {}
-                Woken::Failed(error) => outcome.failed.push((instance_id, error)),
+                Woken::Failed(error) => outcome.failed.push((waiter.instance_id, error)),
             }
         }
         if !outcome.failed.is_empty() {

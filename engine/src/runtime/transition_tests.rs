@@ -583,7 +583,7 @@ fn kind_index(kind: &StepKind) -> usize {
 }
 
 #[test]
-fn every_step_kind_is_known_to_the_validator_the_diagram_the_rest_comparison_and_the_executor() {
+fn every_step_kind_is_known_to_the_validator_the_diagram_the_rest_comparison_and_the_transition() {
     let mut yaml = String::from("id: kinds\ninitial: start\nstates:\n  start:\n    decision:\n");
     for (id, ..) in KIND_SAMPLES {
         yaml.push_str(&format!(

@@ -583,7 +583,7 @@ pub async fn subscriptions<C: ConnectionTrait>(
     conn: &C,
     message_type: &str,
     key: &str,
-) -> Result<Vec<(Uuid, String, i32, String)>, DbErr> {
+) -> Result<Vec<Subscription>, DbErr> {
     let mut seen = std::collections::HashSet::new();
     Ok(message_wait::Entity::find()
         .filter(message_wait::Column::MessageType.eq(message_type))
@@ -593,8 +593,33 @@ pub async fn subscriptions<C: ConnectionTrait>(
         .await?
         .into_iter()
         .filter(|w| seen.insert(w.instance_id))
-        .map(|w| (w.instance_id, w.process_id, w.version, w.state))
+        .map(|w| Subscription {
+            id: w.id,
+            instance_id: w.instance_id,
+            process_id: w.process_id,
+            version: w.version,
+            state: w.state,
+        })
         .collect())
+}
+
+/// A waiting instance as a subscription lists it.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// The subscription's row: gone once the instance left the wait it was made for.
+    pub id: i64,
+    pub instance_id: Uuid,
+    pub process_id: String,
+    pub version: i32,
+    pub state: String,
+}
+
+/// Whether the subscription row is still there.
+pub async fn subscription_exists<C: ConnectionTrait>(conn: &C, id: i64) -> Result<bool, DbErr> {
+    Ok(message_wait::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// The status of the newest child the instance's `state` called (a state entered again

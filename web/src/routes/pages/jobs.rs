@@ -158,8 +158,14 @@ async fn render(
             )
             .to_string(),
     });
+    // `entered` was merged over its defaults above; the rest of `extra` goes on top.
     if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
-        data.extend(extra.clone());
+        data.extend(
+            extra
+                .iter()
+                .filter(|(key, _)| key.as_str() != "entered")
+                .map(|(key, value)| (key.clone(), value.clone())),
+        );
     }
     let mut response = state
         .ui
@@ -249,6 +255,12 @@ async fn add_schedule(
             .create_schedule(&request, &caller.actor())
             .await
     } else {
+        // Everything wrong at once: the other fields' problems too.
+        if let Err(forlob_engine::EngineError::Invalid(more)) =
+            state.engine.check_schedule(&request)
+        {
+            refused.extend(more);
+        }
         Err(forlob_engine::EngineError::Invalid(refused))
     };
     match made {
