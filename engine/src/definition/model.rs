@@ -163,24 +163,22 @@ pub struct State {
 }
 
 impl State {
-    /// What an instance resting here holds, and gives up when it leaves.
-    pub fn holdings(&self) -> Vec<crate::instance::Holding> {
+    /// What an instance resting here holds, and gives up when it leaves. Asked on every
+    /// state an instance leaves, so it allocates nothing.
+    pub fn holdings(&self) -> &'static [crate::instance::Holding] {
         use crate::instance::{Holding, WorkKind};
         match &self.kind {
-            StepKind::Automatic { .. } => vec![Holding::Work(WorkKind::Step)],
-            StepKind::Manual { .. } => vec![Holding::Task],
+            StepKind::Automatic { .. } => &[Holding::Work(WorkKind::Step)],
+            StepKind::Manual { .. } => &[Holding::Task],
             StepKind::Wait { wait, .. } => match wait {
-                WaitSpec::After(_) | WaitSpec::Until { .. } => vec![Holding::Work(WorkKind::Timer)],
-                WaitSpec::Message { .. } => vec![Holding::Subscription],
-                WaitSpec::Signal { deadline, .. } => {
-                    let mut held = vec![Holding::Subscription];
-                    if deadline.is_some() {
-                        held.push(Holding::Work(WorkKind::Timer));
-                    }
-                    held
-                }
+                WaitSpec::After(_) | WaitSpec::Until { .. } => &[Holding::Work(WorkKind::Timer)],
+                WaitSpec::Message { .. } => &[Holding::Subscription],
+                WaitSpec::Signal { deadline: None, .. } => &[Holding::Subscription],
+                WaitSpec::Signal {
+                    deadline: Some(_), ..
+                } => &[Holding::Subscription, Holding::Work(WorkKind::Timer)],
             },
-            StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => Vec::new(),
+            StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => &[],
         }
     }
 }

@@ -96,6 +96,7 @@ impl Engine {
         // All waiters first, each once: one woken here may come to wait for the same signal
         // again on its way, and that is for the next signal, not this one.
         let waiting = store::subscriptions(conn, name, key).await?;
+        let mut woke_any = false;
         for waiter in waiting {
             if !self
                 .waits_for_signal(&waiter.process_id, waiter.version, &waiter.state, name)
@@ -105,9 +106,11 @@ impl Engine {
             }
             // One woken before it may have signalled it on already (a nested signal): then
             // the wait it was listed in is gone, and whatever it waits for now is not this.
-            if !store::subscription_exists(conn, waiter.id).await? {
+            // Until one was woken nothing ran, so the common single waiter costs no read.
+            if woke_any && !store::subscription_exists(conn, waiter.id).await? {
                 continue;
             }
+            woke_any = true;
             let event = Event::Signalled { data: data.clone() };
             match self
                 .wake_waiter(conn, waiter.instance_id, event, &what, now, depth)

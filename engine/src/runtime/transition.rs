@@ -430,7 +430,7 @@ impl Ctx<'_> {
     /// instance rested in can hold anything: the states passed through in one transition
     /// (decisions) hold nothing, and the effects of one entered and left here are still data.
     fn release(&mut self, left: &State) {
-        for holding in left.holdings() {
+        for &holding in left.holdings() {
             if !self.consumed.covers(holding) {
                 self.t.effects.push(Effect::Release {
                     state: left.id.clone(),
@@ -653,6 +653,20 @@ impl Ctx<'_> {
         };
         effects.extend(effect);
         Ok(effects)
+    }
+}
+
+#[cfg(test)]
+impl Effect {
+    /// What an instance holds once this effect is written (the tests' model of the store).
+    fn makes(&self) -> Option<Holding> {
+        match self {
+            Self::CreateTask { .. } => Some(Holding::Task),
+            Self::ScheduleTimer { .. } => Some(Holding::Work(WorkKind::Timer)),
+            Self::ScheduleStep { .. } => Some(Holding::Work(WorkKind::Step)),
+            Self::Subscribe { .. } => Some(Holding::Subscription),
+            _ => None,
+        }
     }
 }
 

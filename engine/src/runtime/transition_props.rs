@@ -67,24 +67,10 @@ fn now() -> DateTime<Utc> {
 /// What an instance holds after `effects`, given what it held.
 fn after(mut held: BTreeSet<Holding>, effects: &[Effect]) -> BTreeSet<Holding> {
     for effect in effects {
-        match effect {
-            Effect::Release { holding, .. } => {
-                held.remove(holding);
-            }
-            Effect::CreateTask { .. } => {
-                held.insert(Holding::Task);
-            }
-            Effect::ScheduleTimer { .. } => {
-                held.insert(Holding::Work(WorkKind::Timer));
-            }
-            Effect::ScheduleStep { .. } => {
-                held.insert(Holding::Work(WorkKind::Step));
-            }
-            Effect::Subscribe { .. } => {
-                held.insert(Holding::Subscription);
-            }
-            _ => {}
+        if let Effect::Release { holding, .. } = effect {
+            held.remove(holding);
         }
+        held.extend(effect.makes());
     }
     held
 }
@@ -93,7 +79,7 @@ fn after(mut held: BTreeSet<Holding>, effects: &[Effect]) -> BTreeSet<Holding> {
 fn wakers(state: &State) -> Vec<Holding> {
     match &state.kind {
         StepKind::Manual { .. } => vec![Holding::Task],
-        StepKind::Wait { .. } | StepKind::Automatic { .. } => state.holdings(),
+        StepKind::Wait { .. } | StepKind::Automatic { .. } => state.holdings().to_vec(),
         StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => Vec::new(),
     }
 }
@@ -189,7 +175,7 @@ proptest! {
             held = after(held, &t.effects);
             let ran_action = t.effects.iter().any(|e| matches!(e, Effect::RunAction { .. }));
             let rests_in = def.state(&t.state).expect("a state of the definition");
-            let allowed: BTreeSet<Holding> = rests_in.holdings().into_iter().collect();
+            let allowed: BTreeSet<Holding> = rests_in.holdings().iter().copied().collect();
             prop_assert!(
                 held.is_subset(&allowed),
                 "in `{}` ({:?}) it holds {:?}; effects {:?}",

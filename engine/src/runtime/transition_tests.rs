@@ -646,19 +646,11 @@ fn every_step_kind_is_known_to_the_validator_the_diagram_the_rest_comparison_and
             names.iter().any(|n| n == entry),
             "{id} entered with {entry}: {names:?}"
         );
-        let made: std::collections::BTreeSet<Holding> = t
-            .effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::CreateTask { .. } => Some(Holding::Task),
-                Effect::ScheduleTimer { .. } => Some(Holding::Work(WorkKind::Timer)),
-                Effect::ScheduleStep { .. } => Some(Holding::Work(WorkKind::Step)),
-                Effect::Subscribe { .. } => Some(Holding::Subscription),
-                _ => None,
-            })
-            .collect();
+        let made: std::collections::BTreeSet<Holding> =
+            t.effects.iter().filter_map(Effect::makes).collect();
         let rests_in = def.state(&t.state).expect("a state");
-        let held: std::collections::BTreeSet<Holding> = rests_in.holdings().into_iter().collect();
+        let held: std::collections::BTreeSet<Holding> =
+            rests_in.holdings().iter().copied().collect();
         if !matches!(
             rests_in.kind,
             StepKind::Automatic {

@@ -37,7 +37,7 @@ pub use users::*;
 pub use work::{
     ClaimedWork, HELD_BY, claim_due, finish, hold_work, next_due_at, release, release_held,
 };
-pub use writes::{InstanceRow, Writes, release_holding};
+pub use writes::{InstanceRow, Writes};
 
 use crate::instance::{DeadLetter, HistoryEntry, InstanceStatus, ProcessInstance, TimelineEvent};
 
@@ -687,9 +687,8 @@ pub async fn drop_subscriptions<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Cancels the instance's open tasks and drops its waits and due work: what an admin's skip or
-/// cancel leaves behind.
-pub async fn close_open_work<C: ConnectionTrait>(
+/// Closes the instance's open tasks as cancelled.
+pub async fn cancel_open_tasks<C: ConnectionTrait>(
     conn: &C,
     instance_id: Uuid,
     now: DateTime<Utc>,
@@ -704,15 +703,56 @@ pub async fn close_open_work<C: ConnectionTrait>(
         .filter(task::Column::Status.eq(crate::instance::TaskStatus::Open))
         .exec(conn)
         .await?;
+    Ok(())
+}
+
+/// Deletes the instance's due work: of one kind, or all.
+pub async fn drop_work<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    kind: Option<crate::instance::WorkKind>,
+) -> Result<(), DbErr> {
+    let mut delete =
+        work_item::Entity::delete_many().filter(work_item::Column::InstanceId.eq(instance_id));
+    if let Some(kind) = kind {
+        delete = delete.filter(work_item::Column::Kind.eq(kind));
+    }
+    delete.exec(conn).await?;
+    Ok(())
+}
+
+/// Gives up what an instance held in the state it left: its open task closed as cancelled,
+/// its due work of that kind or its subscription deleted. An instance holds only what its
+/// state waits for, so what it holds of that sort is that state's. Done at once, not at the
+/// flush: the step the instance goes on to may look for waiters (an action's signal), and
+/// must not find the instance in the wait it has left.
+pub async fn release_holding<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    holding: crate::instance::Holding,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use crate::instance::Holding;
+    match holding {
+        Holding::Task => cancel_open_tasks(conn, instance_id, now).await,
+        Holding::Work(kind) => drop_work(conn, instance_id, Some(kind)).await,
+        Holding::Subscription => drop_subscriptions(conn, instance_id).await,
+    }
+}
+
+/// Cancels the instance's open tasks and drops its waits and due work, whatever state they
+/// were for: what a cancel leaves behind (it ends the instance, so it sweeps).
+pub async fn close_open_work<C: ConnectionTrait>(
+    conn: &C,
+    instance_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    cancel_open_tasks(conn, instance_id, now).await?;
     clear_waits(conn, instance_id).await
 }
 
-/// Drops an instance's pending work and message subscriptions (it left the state they were for).
+/// Drops an instance's pending work and message subscriptions.
 pub async fn clear_waits<C: ConnectionTrait>(conn: &C, instance_id: Uuid) -> Result<(), DbErr> {
     drop_subscriptions(conn, instance_id).await?;
-    work_item::Entity::delete_many()
-        .filter(work_item::Column::InstanceId.eq(instance_id))
-        .exec(conn)
-        .await?;
-    Ok(())
+    drop_work(conn, instance_id, None).await
 }

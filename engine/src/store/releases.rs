@@ -78,25 +78,13 @@ pub async fn drop_holdings<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if !held.tasks.is_empty() {
-        task::Entity::update_many()
-            .col_expr(task::Column::Status, SqlExpr::value(TaskStatus::Cancelled))
-            .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
-            .filter(task::Column::InstanceId.eq(instance_id))
-            .filter(task::Column::Status.eq(TaskStatus::Open))
-            .exec(conn)
-            .await?;
+        super::cancel_open_tasks(conn, instance_id, now).await?;
     }
     if !held.work.is_empty() {
-        work_item::Entity::delete_many()
-            .filter(work_item::Column::InstanceId.eq(instance_id))
-            .exec(conn)
-            .await?;
+        super::drop_work(conn, instance_id, None).await?;
     }
     if !held.waits.is_empty() {
-        message_wait::Entity::delete_many()
-            .filter(message_wait::Column::InstanceId.eq(instance_id))
-            .exec(conn)
-            .await?;
+        super::drop_subscriptions(conn, instance_id).await?;
     }
     Ok(())
 }

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::entities::*;
 use crate::error::{EngineError, TransitionError};
 use crate::instance::{
-    HistoryEntry, Holding, IncidentCause, IncidentStatus, InstanceStatus, Task, TaskStatus,
-    TimelineEvent, WorkKind,
+    HistoryEntry, Holding, IncidentCause, IncidentStatus, InstanceStatus, Task, TimelineEvent,
+    WorkKind,
 };
 
 /// The state a row has after a transition, for the optimistic update.
@@ -184,7 +184,7 @@ impl Writes {
     }
 
     /// The instance left the state it held `holding` in: what this transaction was about to
-    /// insert of it goes (the rows already stored are released at once, [`release_holding`]).
+    /// insert of it goes (the rows already stored are released at once, [`super::release_holding`]).
     pub fn forget(&mut self, instance_id: Uuid, holding: Holding) {
         let mine = |id: &sea_orm::ActiveValue<Uuid>| matches!(id, Set(id) if *id == instance_id);
         match holding {
@@ -252,44 +252,6 @@ impl Writes {
         insert_all(conn, std::mem::take(&mut self.incidents)).await?;
         Ok(())
     }
-}
-
-/// Gives up what an instance held in the state it left: its open task closed as cancelled,
-/// its due work of that kind or its subscription deleted. An instance holds only what its
-/// state waits for, so what it holds of that sort is that state's. Done at once, not at the
-/// flush: the step the instance goes on to may look for waiters (an action's signal), and
-/// must not find the instance in the wait it has left.
-pub async fn release_holding<C: ConnectionTrait>(
-    conn: &C,
-    instance_id: Uuid,
-    holding: Holding,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    match holding {
-        Holding::Task => {
-            task::Entity::update_many()
-                .col_expr(task::Column::Status, SqlExpr::value(TaskStatus::Cancelled))
-                .col_expr(task::Column::CompletedAt, SqlExpr::value(now))
-                .filter(task::Column::InstanceId.eq(instance_id))
-                .filter(task::Column::Status.eq(TaskStatus::Open))
-                .exec(conn)
-                .await?;
-        }
-        Holding::Work(kind) => {
-            work_item::Entity::delete_many()
-                .filter(work_item::Column::InstanceId.eq(instance_id))
-                .filter(work_item::Column::Kind.eq(kind))
-                .exec(conn)
-                .await?;
-        }
-        Holding::Subscription => {
-            message_wait::Entity::delete_many()
-                .filter(message_wait::Column::InstanceId.eq(instance_id))
-                .exec(conn)
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Multi-row INSERT in chunks that stay under both backends' bind-parameter limits.

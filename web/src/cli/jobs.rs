@@ -146,8 +146,10 @@ async fn dispatch(engine: &Engine, command: JobsCommand) -> anyhow::Result<()> {
                 cron,
                 time_zone: zone,
                 parameters,
-                misfire: serde_json::from_value::<Misfire>(Value::String(misfire))?,
-                overlap: serde_json::from_value::<Overlap>(Value::String(overlap))?,
+                misfire: Misfire::from_form(&misfire)
+                    .map_err(|m| anyhow::anyhow!("--misfire: {m}"))?,
+                overlap: Overlap::from_form(&overlap)
+                    .map_err(|m| anyhow::anyhow!("--overlap: {m}"))?,
                 confirmed,
             };
             let made = engine.create_schedule(&request, &operator()).await?;
