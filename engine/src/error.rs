@@ -1,6 +1,6 @@
 //! Engine errors, split by who has to act on them (see STYLE.md §11).
 
-use crate::definition::Diagnostic;
+use crate::diagnostic::Diagnostic;
 use crate::form::FieldErrors;
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -47,7 +47,7 @@ pub enum TransitionError {
     MigrationRunning {
         process: String,
         migration: i64,
-        phase: crate::release::MigrationPhase,
+        phase: crate::instance::MigrationPhase,
     },
     #[error("instance {instance} is {status}, not active")]
     NotActive {

@@ -16,7 +16,6 @@ use serde_json::{Map, Value, json};
 use crate::expr::{Expr, Scope};
 use crate::limits::TextLimits;
 use crate::message::{Code, Message};
-use crate::registry::Registry;
 
 #[derive(Debug, Clone)]
 pub struct Form {
@@ -71,8 +70,7 @@ pub struct Choice {
     pub label: String,
 }
 
-/// Per-field messages, keyed by field name; what a 422 carries.
-pub type FieldErrors = BTreeMap<String, Message>;
+pub use crate::message::FieldErrors;
 
 /// Per-field messages as a reader sees them (in their language), keyed by field name.
 pub type FieldTexts = BTreeMap<String, String>;
@@ -245,9 +243,19 @@ fn is_empty(value: Option<&Value>) -> bool {
     }
 }
 
+/// What forms look up by name: field types and reference data. The registry provides
+/// them; forms know only this much of it.
+pub trait FieldCatalog {
+    fn field_type(&self, name: &str) -> Option<&Arc<dyn FieldType>>;
+    /// Every field type by name, for the renderer's templates.
+    fn field_types(&self) -> Vec<(&str, &Arc<dyn FieldType>)>;
+    /// The reference data `name`; empty when there is none.
+    fn reference(&self, name: &str) -> &[Choice];
+}
+
 impl Form {
     /// The choices a field offers: its own list, its reference data, or its type's set.
-    pub fn choices_of(field: &Field, registry: &Registry) -> Vec<Choice> {
+    pub fn choices_of(field: &Field, fields: &dyn FieldCatalog) -> Vec<Choice> {
         match &field.options {
             Some(Choices::List(listed)) => listed
                 .iter()
@@ -256,8 +264,8 @@ impl Form {
                     label: l.label.clone(),
                 })
                 .collect(),
-            Some(Choices::Reference(name)) => registry.reference(name).to_vec(),
-            None => registry
+            Some(Choices::Reference(name)) => fields.reference(name).to_vec(),
+            None => fields
                 .field_type(&field.field_type)
                 .map(|t| t.choices())
                 .unwrap_or_default(),
@@ -267,7 +275,7 @@ impl Form {
     /// The choices a field offers now, in `scope` (`vars`, `subject`, `actor`, `today`): a
     /// listed option whose `when` does not hold is left out, and so is one whose `when`
     /// cannot be evaluated (logged as a warning).
-    pub fn offered(field: &Field, registry: &Registry, scope: &Scope) -> Vec<Choice> {
+    pub fn offered(field: &Field, fields: &dyn FieldCatalog, scope: &Scope) -> Vec<Choice> {
         match &field.options {
             Some(Choices::List(listed)) => listed
                 .iter()
@@ -286,7 +294,7 @@ impl Form {
                     label: l.label.clone(),
                 })
                 .collect(),
-            _ => Self::choices_of(field, registry),
+            _ => Self::choices_of(field, fields),
         }
     }
 
@@ -308,7 +316,7 @@ impl Form {
         &self,
         submitted: &Map<String, Value>,
         scope: &Scope,
-        registry: &Registry,
+        fields: &dyn FieldCatalog,
         limits: &TextLimits,
     ) -> Result<Map<String, Value>, FieldErrors> {
         let mut errors = FieldErrors::new();
@@ -338,14 +346,14 @@ impl Form {
             let value = if is_empty(raw) {
                 Value::Null
             } else {
-                let Some(field_type) = registry.field_type(&field.field_type) else {
+                let Some(field_type) = fields.field_type(&field.field_type) else {
                     errors.insert(
                         field.name.clone(),
                         Message::new(Code::UNKNOWN_FIELD_TYPE).with("type", &field.field_type),
                     );
                     continue;
                 };
-                let choices = Self::offered(field, registry, scope);
+                let choices = Self::offered(field, fields, scope);
                 let ctx = FieldContext {
                     field,
                     choices: &choices,
@@ -428,11 +436,11 @@ pub struct FormRenderer {
 const FIELD_WRAPPER: &str = r#"<div class="field{{#if error}} has-error{{/if}}"><label for="f-{{field.name}}">{{field.label}}{{#if field.required}} <span class="required-mark" aria-hidden="true">*</span>{{/if}}{{#if field.conditional}} <span class="required-mark" aria-hidden="true">(*)</span>{{/if}}</label>{{{control}}}{{#if field.help}}<small>{{field.help}}</small>{{/if}}{{#if error}}<p class="error" id="e-{{field.name}}" role="alert">{{error}}</p>{{/if}}</div>"#;
 
 impl FormRenderer {
-    pub fn new(registry: &Registry) -> Result<Self, handlebars::TemplateError> {
+    pub fn new(fields: &dyn FieldCatalog) -> Result<Self, handlebars::TemplateError> {
         let mut handlebars = Handlebars::new();
         handlebars.set_strict_mode(true);
         handlebars.register_template_string("field", FIELD_WRAPPER)?;
-        for (name, field_type) in registry.field_types() {
+        for (name, field_type) in fields.field_types() {
             handlebars.register_template_string(&format!("field-{name}"), field_type.template())?;
         }
         Ok(Self { handlebars })
@@ -445,7 +453,7 @@ impl FormRenderer {
         form: &Form,
         values: &Map<String, Value>,
         errors: &FieldTexts,
-        registry: &Registry,
+        fields: &dyn FieldCatalog,
         scope: &Scope,
     ) -> Result<String, handlebars::RenderError> {
         let mut html = String::new();
@@ -469,7 +477,7 @@ impl FormRenderer {
                     _ => false,
                 },
                 "error": errors.get(&field.name),
-                "choices": Form::offered(field, registry, scope),
+                "choices": Form::offered(field, fields, scope),
             });
             // The control is rendered (and escaped) by its own template, then placed unescaped.
             let control = match form.controls.get(&field.field_type) {

@@ -5,7 +5,7 @@ use sea_orm::sea_query::StringLen;
 use sea_orm::{DeriveActiveEnum, EnumIter};
 use serde::{Deserialize, Serialize};
 
-use crate::user::Role;
+pub use crate::user::{Actor, ActorRole, Via};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -240,144 +240,6 @@ pub struct HistoryEntry {
     pub at: DateTime<Utc>,
 }
 
-/// Through what an actor reached the engine; recorded with each audit entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Via {
-    /// The engine itself: timers, messages, jobs, scenarios.
-    #[default]
-    System,
-    /// The REST API.
-    Api,
-    /// The web pages.
-    Page,
-    /// The `forlob` command line.
-    Cli,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::System => "system",
-            Self::Api => "api",
-            Self::Page => "page",
-            Self::Cli => "cli",
-        }
-    }
-}
-
-/// What an actor acts as: a user's role, or the engine itself (timers, messages, jobs). Shown
-/// to expressions (`actor.role`), history and the audit log as the role's name or `system`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActorRole {
-    User(Role),
-    System,
-    /// Someone not signed in: who tried a failed sign-in, as the audit log records them.
-    Anonymous,
-}
-
-impl ActorRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User(role) => role.as_str(),
-            Self::System => "system",
-            Self::Anonymous => "anonymous",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "system" => Some(Self::System),
-            "anonymous" => Some(Self::Anonymous),
-            _ => Role::parse(text).map(Self::User),
-        }
-    }
-}
-
-impl From<Role> for ActorRole {
-    fn from(role: Role) -> Self {
-        Self::User(role)
-    }
-}
-
-impl PartialEq<Role> for ActorRole {
-    fn eq(&self, role: &Role) -> bool {
-        *self == Self::User(*role)
-    }
-}
-
-impl Serialize for ActorRole {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for ActorRole {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a role")))
-    }
-}
-
-/// Who acts: a caseworker, an admin, or the system.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Actor {
-    pub id: String,
-    pub municipality: Option<String>,
-    pub role: ActorRole,
-    /// Not part of what expressions see as `actor`: only the audit log records it.
-    #[serde(skip)]
-    pub via: Via,
-}
-
-impl Actor {
-    pub fn system() -> Self {
-        Self {
-            id: "system".into(),
-            municipality: None,
-            role: ActorRole::System,
-            via: Via::System,
-        }
-    }
-
-    pub fn caseworker(id: &str, municipality: &str) -> Self {
-        Self {
-            id: id.into(),
-            municipality: Some(municipality.into()),
-            role: Role::Caseworker.into(),
-            via: Via::System,
-        }
-    }
-
-    /// Admins and the system see every municipality's work.
-    pub fn sees_all(&self) -> bool {
-        matches!(self.role, ActorRole::System | ActorRole::User(Role::Admin))
-    }
-
-    /// A caseworker of a municipality: the one role whose sight of subjects depends on the
-    /// subject (see `Engine::may_see`).
-    pub fn is_caseworker(&self) -> bool {
-        self.role == Role::Caseworker && self.municipality.is_some()
-    }
-
-    /// The same actor acting through `via`.
-    pub fn through(mut self, via: Via) -> Self {
-        self.via = via;
-        self
-    }
-
-    /// The municipality filter of every task query made for this actor: `None` (all) for
-    /// admins and the system, else the actor's municipality. An actor with none (a designer)
-    /// gets the empty code, which no task has, so they see no tasks rather than all.
-    pub fn task_scope(&self) -> Option<String> {
-        if self.sees_all() {
-            None
-        } else {
-            Some(self.municipality.clone().unwrap_or_default())
-        }
-    }
-}
-
 /// A human task (a manual step, or a follow-up's manual step).
 #[derive(Debug, Clone, Serialize)]
 pub struct Task {
@@ -450,4 +312,68 @@ pub struct DeadLetter {
     pub payload: Value,
     pub reason: String,
     pub received_at: DateTime<Utc>,
+}
+
+/// Where a migration is in its life: `running` until its items are worked, then `finished`;
+/// an admin may `abandon` a running one (its pending items stay where they are) and undo a
+/// finished or abandoned one (`undoing`, then `undone`). A running or undoing migration holds
+/// its process's one migration slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationPhase {
+    Running,
+    Finished,
+    Abandoned,
+    Undoing,
+    Undone,
+    /// Written by a newer engine: shown, and left alone.
+    Unknown,
+}
+
+impl MigrationPhase {
+    pub const ALL: [Self; 6] = [
+        Self::Running,
+        Self::Finished,
+        Self::Abandoned,
+        Self::Undoing,
+        Self::Undone,
+        Self::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Abandoned => "abandoned",
+            Self::Undoing => "undoing",
+            Self::Undone => "undone",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// The phases an undo starts from.
+    pub const UNDOABLE: [Self; 2] = [Self::Finished, Self::Abandoned];
+
+    pub fn can_undo(self) -> bool {
+        Self::UNDOABLE.contains(&self)
+    }
+
+    pub fn can_abandon(self) -> bool {
+        self == Self::Running
+    }
+
+    /// Whether the migration holds its process's slot (work is left to do).
+    pub fn is_busy(self) -> bool {
+        matches!(self, Self::Running | Self::Undoing)
+    }
+}
+
+impl std::fmt::Display for MigrationPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }

@@ -1,14 +1,12 @@
-//! Background jobs as people see them: schedules, the logbook of runs, and [`JobLog`], through
-//! which a job's actions report progress, counts and details.
+//! Background jobs as people see them: schedules and the logbook of runs. A job's actions
+//! report to the logbook through [`crate::job_log::JobLog`].
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::action::{ActionContext, ActionError};
 use crate::schedule::{Misfire, Overlap};
-use crate::store;
 
 /// A row of the schedule table.
 #[derive(Debug, Clone, Serialize)]
@@ -139,46 +137,6 @@ pub struct LogbookFilter {
     /// Only runs with an id below this (paging).
     pub before: Option<i64>,
     pub limit: u64,
-}
-
-/// A job's report to its logbook entry, from inside one of its actions.
-///
-/// Writes go through the action's transaction: a chunk that fails leaves no counts or details
-/// for work it did not do, and a chunk that commits shows its progress at once to the UI,
-/// the API and `forlob jobs log`. Outside a job run (an action shared with ordinary
-/// processes) every call does nothing.
-pub struct JobLog<'a> {
-    ctx: &'a ActionContext<'a>,
-}
-
-impl<'a> JobLog<'a> {
-    pub fn of(ctx: &'a ActionContext<'a>) -> Self {
-        Self { ctx }
-    }
-
-    /// The logbook id of the run, `None` outside a job run.
-    pub async fn run_id(&self) -> Result<Option<i64>, ActionError> {
-        Ok(store::jobs::run_id_of(self.ctx.conn, self.ctx.instance_id).await?)
-    }
-
-    /// How far the run is: `done` of `total` (when known).
-    pub async fn progress(&self, done: i64, total: Option<i64>) -> Result<(), ActionError> {
-        store::jobs::set_progress(self.ctx.conn, self.ctx.instance_id, done, total).await?;
-        Ok(())
-    }
-
-    /// Adds to named counts (`updated`, `deferred`, ...).
-    pub async fn count(&self, counts: &[(&str, i64)]) -> Result<(), ActionError> {
-        store::jobs::add_counts(self.ctx.conn, self.ctx.instance_id, counts).await?;
-        Ok(())
-    }
-
-    /// Adds lines to the run's details: what was requested, updated, deferred or failed, about
-    /// whom, and why.
-    pub async fn details(&self, lines: &[JobRunDetailLine<'_>]) -> Result<(), ActionError> {
-        store::jobs::add_details(self.ctx.conn, self.ctx.instance_id, lines, self.ctx.now).await?;
-        Ok(())
-    }
 }
 
 /// A detail line as a job writes it.

@@ -8,14 +8,17 @@
 
 pub mod action;
 pub mod audit;
+pub mod catalog;
 pub mod clock;
 pub mod definition;
 pub mod demo;
+pub mod diagnostic;
 pub mod error;
 pub mod expr;
 pub mod files;
 pub mod form;
 pub mod instance;
+pub mod job_log;
 pub mod jobs;
 pub mod limits;
 pub mod message;
@@ -28,6 +31,7 @@ pub mod schema;
 pub mod store;
 pub mod timer;
 pub mod user;
+pub mod workbench;
 
 pub use action::{Action, ActionContext, ActionError, CancelContext, CancelHook, SignalOutcome};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -37,3 +41,7 @@ pub use limits::TextLimits;
 pub use registry::Registry;
 pub use runtime::{Engine, EngineOptions};
 pub use user::{Role, User};
+
+#[cfg(test)]
+#[path = "layers_tests.rs"]
+mod layers;

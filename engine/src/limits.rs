@@ -9,8 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::form::FieldErrors;
-use crate::message::{Code, Message};
+use crate::message::{Code, FieldErrors, Message};
 
 /// The longest text accepted per kind of input, in characters. Every limit is at least 1
 /// (the server's configuration refuses a 0).

@@ -11,6 +11,9 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+/// Per-field messages, keyed by field name; what a 422 carries.
+pub type FieldErrors = std::collections::BTreeMap<String, Message>;
+
 /// Declares the engine's codes with their catalogue keys and English templates in one table,
 /// so a code cannot exist without its text, and [`Code::ALL`] lets a test find every key in
 /// every language. Packages declare their own codes with [`Code::new`] and register them.

@@ -10,7 +10,7 @@ use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 
 use crate::action::{Action, ActionError, ActionHandler, erase};
-use crate::form::{Choice, FieldType, builtin_field_types};
+use crate::form::{Choice, FieldCatalog, FieldType, builtin_field_types};
 
 /// Loads the data of a subject (a person, a job) that expressions read as `subject.*`.
 #[async_trait]
@@ -179,12 +179,16 @@ pub struct Registry {
     /// The words packages' jobs count and file detail lines under (`gennemfoert`,
     /// `deferred`), each with a text in the UI's catalogue (`count.<word>`).
     run_words: Vec<&'static str>,
-    /// The packages' schema migrations (see [`crate::schema`]).
-    package_migrations: Vec<crate::schema::PackageMigrations>,
+    /// The packages' schema migrations (run by `crate::schema`).
+    package_migrations: Vec<PackageMigrations>,
     /// The zone of definitions that name none; `None` is UTC. Configuration, not a package's:
     /// see [`Registry::set_default_timezone`].
     default_timezone: Option<chrono_tz::Tz>,
 }
+
+/// A package's migrations, made anew on each call (they are boxed trait objects, which cannot
+/// be cloned, and sea-orm asks for the list more than once).
+pub type PackageMigrations = fn() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>>;
 
 impl Registry {
     /// A registry with the built-in field types and nothing else; packages and the demo
@@ -205,10 +209,7 @@ impl Registry {
 
     /// The migrations of the package's own tables. The engine runs them with its own, as one
     /// list ordered by name, when it starts and on `forlob migrate`.
-    pub fn register_migrations(
-        &mut self,
-        migrations: crate::schema::PackageMigrations,
-    ) -> &mut Self {
+    pub fn register_migrations(&mut self, migrations: PackageMigrations) -> &mut Self {
         // The same package registered twice runs its migrations once; two packages with a
         // migration of one name still fail loudly when the second one runs.
         if !self
@@ -221,7 +222,7 @@ impl Registry {
         self
     }
 
-    pub(crate) fn package_migrations(&self) -> &[crate::schema::PackageMigrations] {
+    pub(crate) fn package_migrations(&self) -> &[PackageMigrations] {
         &self.package_migrations
     }
 
@@ -402,5 +403,19 @@ impl Registry {
 
     pub fn expectation(&self, kind: &str) -> Option<&Arc<dyn Expectation>> {
         self.expectations.get(kind)
+    }
+}
+
+impl FieldCatalog for Registry {
+    fn field_type(&self, name: &str) -> Option<&Arc<dyn FieldType>> {
+        Registry::field_type(self, name)
+    }
+
+    fn field_types(&self) -> Vec<(&str, &Arc<dyn FieldType>)> {
+        Registry::field_types(self).collect()
+    }
+
+    fn reference(&self, name: &str) -> &[Choice] {
+        Registry::reference(self, name)
     }
 }

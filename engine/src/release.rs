@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Catalog;
+pub use crate::definition::RestKind;
 use crate::definition::raw::Pos;
-use crate::definition::{Diagnostic, ProcessDefinition, SourceFile, StepKind, WaitSpec};
+use crate::definition::{Diagnostic, ProcessDefinition, SourceFile, StepKind};
+pub use crate::instance::MigrationPhase;
 use crate::message::{Code, Message};
-use crate::runtime::Catalog;
 
 /// What becomes of each instance a migration selected: the words its counts are kept under.
 pub const ITEM_STATUSES: &[&str] = &["pending", "done", "skipped", "failed", "undone", "kept"];
@@ -34,70 +36,6 @@ impl Operation {
             Self::Restart => "restart",
             Self::MoveTo => "move_to",
         }
-    }
-}
-
-/// Where a migration is in its life: `running` until its items are worked, then `finished`;
-/// an admin may `abandon` a running one (its pending items stay where they are) and undo a
-/// finished or abandoned one (`undoing`, then `undone`). A running or undoing migration holds
-/// its process's one migration slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MigrationPhase {
-    Running,
-    Finished,
-    Abandoned,
-    Undoing,
-    Undone,
-    /// Written by a newer engine: shown, and left alone.
-    Unknown,
-}
-
-impl MigrationPhase {
-    pub const ALL: [Self; 6] = [
-        Self::Running,
-        Self::Finished,
-        Self::Abandoned,
-        Self::Undoing,
-        Self::Undone,
-        Self::Unknown,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Finished => "finished",
-            Self::Abandoned => "abandoned",
-            Self::Undoing => "undoing",
-            Self::Undone => "undone",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == text)
-    }
-
-    /// The phases an undo starts from.
-    pub const UNDOABLE: [Self; 2] = [Self::Finished, Self::Abandoned];
-
-    pub fn can_undo(self) -> bool {
-        Self::UNDOABLE.contains(&self)
-    }
-
-    pub fn can_abandon(self) -> bool {
-        self == Self::Running
-    }
-
-    /// Whether the migration holds its process's slot (work is left to do).
-    pub fn is_busy(self) -> bool {
-        matches!(self, Self::Running | Self::Undoing)
-    }
-}
-
-impl std::fmt::Display for MigrationPhase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
     }
 }
 
@@ -181,90 +119,23 @@ pub struct PlanError {
 
 /// Whether instances resting in `state` have a timer that a migration could drop.
 pub fn has_timer(state: &crate::definition::State) -> bool {
-    state.holdings().contains(&crate::instance::Holding::Work(
-        crate::instance::WorkKind::Timer,
-    ))
-}
-
-/// How an instance rests in a state, down to what it waits for; `move_to` joins only states
-/// that rest alike, so what the instance holds (a task, a timer, a subscription under its
-/// key, a child of a process, a due step) means the same in the target and is woken the same
-/// way. A called process is named by its current id, so a renamed child still matches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RestKind {
-    Automatic,
-    Manual,
-    Decision,
-    Call {
-        process: String,
-    },
-    Timer,
-    Message {
-        message_type: String,
-        key: String,
-    },
-    Signal {
-        name: String,
-        key: String,
-        deadline: bool,
-    },
-    End,
+    state
+        .kind
+        .holdings()
+        .contains(&crate::instance::Holding::Work(
+            crate::instance::WorkKind::Timer,
+        ))
 }
 
 impl RestKind {
+    /// How an instance rests in `state`, with a called process named by its current id, so a
+    /// renamed child still matches.
     pub fn of(state: &crate::definition::State, catalog: &Catalog) -> Self {
-        match &state.kind {
-            StepKind::Automatic { .. } => Self::Automatic,
-            StepKind::Manual { .. } => Self::Manual,
-            StepKind::Decision { .. } => Self::Decision,
-            StepKind::Call { process, .. } => Self::Call {
-                process: catalog.resolve_id(process).to_owned(),
+        match state.kind.rest() {
+            Self::Call { process } => Self::Call {
+                process: catalog.resolve_id(&process).to_owned(),
             },
-            StepKind::Wait { wait, .. } => match wait {
-                WaitSpec::After(_) | WaitSpec::Until { .. } => Self::Timer,
-                WaitSpec::Message {
-                    message_type, key, ..
-                } => Self::Message {
-                    message_type: message_type.clone(),
-                    key: key.source().to_owned(),
-                },
-                WaitSpec::Signal {
-                    name,
-                    key,
-                    deadline,
-                } => Self::Signal {
-                    name: name.clone(),
-                    key: key.source().to_owned(),
-                    deadline: deadline.is_some(),
-                },
-            },
-            StepKind::End => Self::End,
-        }
-    }
-}
-
-/// As a plan's refusal names it (the admin's catalogue translates the whole message).
-impl std::fmt::Display for RestKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Automatic => f.write_str("an automatic step"),
-            Self::Manual => f.write_str("a manual step"),
-            Self::Decision => f.write_str("a decision"),
-            Self::Call { process } => write!(f, "a call of `{process}`"),
-            Self::Timer => f.write_str("a timer wait"),
-            Self::Message { message_type, key } => {
-                write!(f, "a wait for message `{message_type}` keyed by `{key}`")
-            }
-            Self::Signal {
-                name,
-                key,
-                deadline,
-            } => write!(
-                f,
-                "a wait for signal `{name}` keyed by `{key}` {} deadline",
-                if *deadline { "with a" } else { "without" }
-            ),
-            Self::End => f.write_str("an end state"),
+            other => other,
         }
     }
 }
@@ -301,8 +172,12 @@ pub fn state_changes(
     // Alike, and for a wait also the same wait (a timer of another length).
     let waits = |state: &crate::definition::State| {
         let wait = match &state.kind {
-            StepKind::Wait { wait, .. } => Some(format!("{wait:?}")),
-            _ => None,
+            StepKind::Wait(wait) => Some(format!("{:?}", wait.wait)),
+            StepKind::Automatic(_)
+            | StepKind::Manual(_)
+            | StepKind::Decision(_)
+            | StepKind::Call(_)
+            | StepKind::End(_) => None,
         };
         (RestKind::of(state, catalog), wait)
     };
@@ -484,7 +359,7 @@ pub fn resolve(request: &PlanRequest, catalog: &Catalog) -> Result<MigrationPlan
             );
             continue;
         };
-        if matches!(target_state.kind, StepKind::End) {
+        if matches!(target_state.kind, StepKind::End(_)) {
             error(
                 &mut errors,
                 &to_field,
@@ -723,8 +598,8 @@ pub fn field_errors(errors: &[PlanError]) -> crate::form::FieldErrors {
 #[cfg(test)]
 mod tests {
     use super::{StateChange, StateChangeKind, state_changes};
+    use crate::catalog::Catalog;
     use crate::definition::{SourceFile, load_set};
-    use crate::runtime::Catalog;
 
     const BEFORE: &str = r#"
 id: sag

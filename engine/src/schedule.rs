@@ -12,10 +12,10 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::definition::{JobStart, RUN_VARS};
 use crate::form::FieldErrors;
 use crate::message::{Code, Message};
 
@@ -527,6 +527,115 @@ pub fn run_vars(
     );
     vars.insert("fired_at".into(), Value::String(fired_at.to_rfc3339()));
     vars
+}
+
+/// Variables every job run gets from its start (`run_date` is the firing's date in the
+/// schedule's zone); no parameter may take these names.
+pub const RUN_VARS: &[&str] = &["run_date", "fired_at"];
+
+/// How a background job is started: its typed parameters and its ordering with other jobs.
+#[derive(Debug)]
+pub struct JobStart {
+    pub parameters: IndexMap<String, JobParameter>,
+    pub finish_before: Vec<String>,
+    pub confirm: Option<String>,
+    /// Installed when the job's first version is deployed; checked with the definition.
+    pub default_schedule: Option<ScheduleRequest>,
+}
+
+impl JobStart {
+    /// Parameters as typed at a command line or in a web form, each read by its declared
+    /// kind; empty ones are left out (the defaults apply) and undeclared ones stay text, for
+    /// the schedule's check to name.
+    pub fn read_parameters<'t>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> serde_json::Map<String, Value> {
+        pairs
+            .into_iter()
+            .filter(|(_, text)| !text.trim().is_empty())
+            .map(|(name, text)| {
+                let value = self.parameters.get(name).map_or_else(
+                    || Value::String(text.to_owned()),
+                    |p| p.kind.from_text(text),
+                );
+                (name.to_owned(), value)
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct JobParameter {
+    pub kind: ParameterKind,
+    pub label: Option<String>,
+    pub default: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParameterKind {
+    String,
+    Integer,
+    Boolean,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// One of these (a list in the definition, or a package's reference data: `ref.NAME`).
+    Choice(Vec<crate::form::Choice>),
+}
+
+impl ParameterKind {
+    /// A value typed at a command line or in a web form, as this kind reads it; text that
+    /// does not fit stays text, for [`ParameterKind::check`] to name what is wrong.
+    pub fn from_text(&self, text: &str) -> Value {
+        let text = text.trim();
+        match self {
+            Self::Integer => text
+                .parse::<i64>()
+                .map_or_else(|_| text.into(), Value::from),
+            Self::Boolean => match text {
+                "true" | "on" | "yes" => Value::Bool(true),
+                "false" | "off" | "no" => Value::Bool(false),
+                _ => text.into(),
+            },
+            _ => text.into(),
+        }
+    }
+
+    /// The value as a run gets it, or what is wrong with it.
+    pub fn check(&self, value: &Value) -> Result<Value, crate::message::Message> {
+        use crate::message::{Code, Message};
+        let fits = match (self, value) {
+            (Self::String, Value::String(_)) | (Self::Boolean, Value::Bool(_)) => true,
+            (Self::Integer, Value::Number(n)) => n.is_i64(),
+            (Self::Date, Value::String(s)) => s.parse::<chrono::NaiveDate>().is_ok(),
+            (Self::Choice(options), Value::String(s)) => options.iter().any(|o| &o.value == s),
+            _ => false,
+        };
+        if fits {
+            Ok(value.clone())
+        } else {
+            Err(match self {
+                Self::String => Message::new(Code::NOT_TEXT),
+                Self::Integer => Message::new(Code::NOT_WHOLE_NUMBER),
+                Self::Boolean => Message::new(Code::NOT_BOOLEAN),
+                Self::Date => Message::new(Code::NOT_DATE).with("value", shown(value)),
+                Self::Choice(options) => {
+                    let labels: Vec<&str> = options.iter().map(|o| o.label.as_str()).collect();
+                    Message::new(Code::NOT_CHOICE)
+                        .with("value", shown(value))
+                        .with("allowed", crate::message::listing(&labels))
+                }
+            })
+        }
+    }
+}
+
+/// A submitted value as a message quotes it: text without its JSON quotes.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

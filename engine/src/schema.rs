@@ -9,9 +9,7 @@ pub use forlob_migrations::{create_all, drop_all, index};
 use crate::error::{EngineError, Result};
 use crate::registry::Registry;
 
-/// A package's migrations, made anew on each call (they are boxed trait objects, which cannot
-/// be cloned, and sea-orm asks for the list more than once).
-pub type PackageMigrations = fn() -> Vec<Box<dyn MigrationTrait>>;
+pub use crate::registry::PackageMigrations;
 
 /// Every migration of this build: the engine's and the registered packages', ordered by name.
 /// Names begin with their date, so this is the order they were written in, and the order a

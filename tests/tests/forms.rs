@@ -1,7 +1,7 @@
 //! Forms: server-side validation with a message per field, and HTML rendering that escapes
 //! whatever people typed.
 
-use forlob_engine::definition::{StepKind, load};
+use forlob_engine::definition::{Manual, StepKind, load};
 use forlob_engine::expr::Scope;
 use forlob_engine::form::{FieldErrors, FieldTexts, Form, FormRenderer};
 use forlob_engine::message::Code;
@@ -32,7 +32,7 @@ states:
 fn form() -> Form {
     let def = load("forms.yaml", YAML, &forlob_engine::demo::registry()).expect("valid");
     match &def.state("ask").expect("state").kind {
-        StepKind::Manual { form, .. } => form.clone(),
+        StepKind::Manual(manual) => manual.form.clone(),
         other => panic!("manual expected, got {}", other.name()),
     }
 }
@@ -92,7 +92,7 @@ fn text_over_its_limit_is_refused_and_a_designer_may_lower_the_limit() {
         "{ name: kommune, type: text, max_length: 4, label: Kommune,",
     );
     let def = load("forms.yaml", &yaml, &forlob_engine::demo::registry()).expect("valid");
-    let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
+    let StepKind::Manual(Manual { form, .. }) = &def.state("ask").expect("state").kind else {
         panic!("manual expected");
     };
     let limits = forlob_engine::TextLimits {
@@ -120,7 +120,7 @@ fn text_over_its_limit_is_refused_and_a_designer_may_lower_the_limit() {
         "{ name: note, type: textarea, max_length: 100000,",
     );
     let def = load("forms.yaml", &generous, &forlob_engine::demo::registry()).expect("valid");
-    let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
+    let StepKind::Manual(Manual { form, .. }) = &def.state("ask").expect("state").kind else {
         panic!("manual expected");
     };
     let note = form.fields.iter().find(|f| f.name == "note").expect("note");
@@ -198,7 +198,7 @@ states:
 "#;
     let registry = forlob_engine::demo::registry();
     let def = load("options.yaml", yaml, &registry).expect("valid");
-    let StepKind::Manual { form, .. } = &def.state("ask").expect("state").kind else {
+    let StepKind::Manual(Manual { form, .. }) = &def.state("ask").expect("state").kind else {
         panic!("manual expected");
     };
     let field = &form.fields[0];

@@ -1,15 +1,18 @@
-//! Process definitions: YAML in, a validated immutable [`ProcessDefinition`] out.
+//! Process definitions: YAML in, a validated immutable [`ProcessDefinition`] out, and what
+//! it means: the pure [`transition`] function over its step [`kinds`](StepKind).
 //!
 //! `load_set` reads several files at once because processes refer to each other (follow-ups,
 //! calls). It reports every problem of every file in one pass and returns definitions only
 //! when there are none, so nothing invalid can reach the store.
 
-mod diagnostic;
+mod kinds;
 mod model;
 pub mod raw;
+pub mod transition;
 mod validate;
 
-pub use diagnostic::{CODES, Diagnostic};
+pub use crate::diagnostic::{CODES, Diagnostic};
+pub use kinds::*;
 pub use model::*;
 pub(crate) use validate::yaml_diagnostic;
 

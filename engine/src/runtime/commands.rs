@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::execute::{StartRequest, Txn};
-use super::transition::Event;
+use crate::definition::transition::Event;
 use std::sync::Arc;
 
 use sea_orm::DatabaseTransaction;
@@ -171,7 +171,12 @@ impl Engine {
             } = open;
             let spec = manual_form(&def, &row.state)?;
             let parsed = spec
-                .validate(form, &scope, &self.registry, &self.options.text_limits)
+                .validate(
+                    form,
+                    &scope,
+                    self.registry.as_ref(),
+                    &self.options.text_limits,
+                )
                 .map_err(EngineError::Invalid)?;
             store::complete_task(
                 &conn,
@@ -491,9 +496,9 @@ pub(super) struct OpenTask {
 }
 
 /// The form of the manual step `state`; refused when the state is not a manual step.
-pub(super) fn manual_form<'d>(def: &'d ProcessDefinition, state: &str) -> Result<&'d Form> {
+pub(crate) fn manual_form<'d>(def: &'d ProcessDefinition, state: &str) -> Result<&'d Form> {
     match def.state(state).map(|s| &s.kind) {
-        Some(StepKind::Manual { form, .. }) => Ok(form),
+        Some(StepKind::Manual(manual)) => Ok(&manual.form),
         _ => Err(TransitionError::NotAccepted {
             process: def.id.clone(),
             state: state.to_owned(),

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::signals::Signaller;
-use super::transition::{self, Effect, Event, Snapshot};
 use crate::action::ActionContext;
+use crate::definition::transition::{self, Effect, Event, Snapshot};
 use crate::definition::{ProcessDefinition, StepKind};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::Scope;
@@ -141,7 +141,7 @@ impl Engine {
     }
 
     /// The scope of expressions evaluated outside a transition (start guards, form checks).
-    pub(super) fn base_scope(&self, def: &ProcessDefinition, now: DateTime<Utc>) -> Scope {
+    pub(crate) fn base_scope(&self, def: &ProcessDefinition, now: DateTime<Utc>) -> Scope {
         Scope::new()
             .with(
                 "today",
@@ -344,9 +344,9 @@ impl Engine {
             } => {
                 if let (Some(home), Some(to)) = (&row.started_in, &municipality)
                     && home != to
-                    && !def.state(&state).is_some_and(|s| {
-                        matches!(&s.kind, StepKind::Manual { task, .. } if task.assign_elsewhere)
-                    })
+                    && !def.state(&state).is_some_and(
+                        |s| matches!(&s.kind, StepKind::Manual(m) if m.task.assign_elsewhere),
+                    )
                 {
                     return Err(EngineError::Forbidden(
                         Message::new(Code::TASK_STAYS_HOME)

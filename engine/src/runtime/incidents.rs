@@ -12,9 +12,9 @@ use uuid::Uuid;
 use super::Engine;
 use super::execute::Txn;
 use super::operations::cancel_row;
-use super::transition::Event;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::ProcessDefinition;
+use crate::definition::transition::Event;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{
     Actor, HistoryEntry, Incident, IncidentCause, IncidentStatus, InstanceStatus, WorkKind,

@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::execute::{StartRequest, Txn};
-use super::transition::Event;
 use crate::audit::{AuditAction, AuditRecord};
-use crate::definition::{StepKind, WaitSpec};
+use crate::definition::transition::Event;
+use crate::definition::{StepKind, Wait, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::expr::eval_object;
 use crate::instance::{Actor, DeadLetter};
@@ -251,7 +251,7 @@ impl Engine {
         let mut any_key = false;
         for (version, def) in catalog.all() {
             for state in def.states.values() {
-                let StepKind::Wait {
+                let StepKind::Wait(Wait {
                     wait:
                         WaitSpec::Message {
                             message_type,
@@ -259,7 +259,7 @@ impl Engine {
                             ..
                         },
                     ..
-                } = &state.kind
+                }) = &state.kind
                 else {
                     continue;
                 };

@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::Engine;
 use super::execute::{Txn, row_of};
 use super::operations::cancel_children;
-use super::transition::Event;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
+use crate::definition::transition::Event;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
 use crate::message::{Code, Message};
@@ -170,12 +170,12 @@ impl Engine {
                 continue;
             }
             for state in def.states.values() {
-                let rests = !matches!(state.kind, StepKind::Decision { .. } | StepKind::End);
+                let rests = state.kind.rests();
                 let wanted = request.states.is_empty() || request.states.contains(&state.id);
                 if !rests || !wanted {
                     continue;
                 }
-                let kept = !matches!(state.kind, StepKind::Manual { .. })
+                let kept = !matches!(state.kind, StepKind::Manual(_))
                     && target
                         .state(&state.id)
                         .is_some_and(|t| release::rests_alike(state, t, &catalog));

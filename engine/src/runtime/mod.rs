@@ -9,9 +9,8 @@
 //!   crash between the two leaves the work to be done again, never done twice.
 
 mod audit;
-mod catalog;
 mod commands;
-mod drafts;
+mod deploy;
 mod execute;
 mod impact;
 mod incidents;
@@ -22,7 +21,6 @@ mod operations;
 mod queries;
 mod scheduler;
 mod signals;
-pub mod transition;
 mod visibility;
 mod work;
 
@@ -35,11 +33,8 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
-pub use catalog::{Catalog, DeployOutcome, Placement};
-pub use drafts::{
-    DeployRequest, Deployed, Draft, DraftCheck, DraftComparison, DraftDeploy, DraftForm,
-    DraftProcess, DraftTest, MAX_DRAFT_FILES, MAX_DRAFT_SCENARIOS, Tried, check_files,
-};
+pub use crate::catalog::{Catalog, DeployOutcome, Placement};
+pub(crate) use commands::manual_form;
 pub use execute::BoxFuture;
 pub use impact::{DefinitionImpact, ImpactGroup};
 pub use messages::{InboundMessage, MessageOutcome};
@@ -186,7 +181,7 @@ impl Engine {
         let mut titles = handlebars::Handlebars::new();
         // Titles are plain text in the database; whoever shows them as HTML escapes them.
         titles.register_escape_fn(handlebars::no_escape);
-        let forms = crate::form::FormRenderer::new(&registry).expect(
+        let forms = crate::form::FormRenderer::new(registry.as_ref()).expect(
             "field type templates are fixed at build time and rendered by the packages' own tests",
         );
         Ok(Self {
@@ -223,6 +218,11 @@ impl Engine {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The length limits of free text this engine accepts.
+    pub fn text_limits(&self) -> &crate::limits::TextLimits {
+        &self.options.text_limits
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {

@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use super::Engine;
 use super::execute::{Txn, row_of};
-use super::transition::Event;
 use crate::action::CancelContext;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
+use crate::definition::transition::Event;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, IncidentStatus, InstanceStatus};
 use crate::message::{Code, Message};
@@ -134,7 +134,7 @@ impl Engine {
             );
             let waits_on_child = matches!(
                 def.state(&row.state).map(|s| &s.kind),
-                Some(StepKind::Call { .. })
+                Some(StepKind::Call(_))
             );
             // A parent suspended while its child completed goes on now. Only a child that
             // completed moves it on; one that was cancelled leaves it waiting for an admin,

@@ -282,7 +282,7 @@ impl Engine {
             };
             named.insert(field.name.as_str());
             let value = text(value);
-            let label = Form::choices_of(field, &self.registry)
+            let label = Form::choices_of(field, self.registry.as_ref())
                 .into_iter()
                 .find(|c| c.value == value)
                 .map_or(value, |c| c.label);
@@ -323,7 +323,7 @@ impl Engine {
         scope: &crate::expr::Scope,
     ) -> std::result::Result<String, handlebars::RenderError> {
         self.forms
-            .render(form, values, errors, &self.registry, scope)
+            .render(form, values, errors, self.registry.as_ref(), scope)
     }
 }
 

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use super::Engine;
 use super::messages::Woken;
-use super::transition::Event;
 use crate::action::{ActionError, SignalOutcome, SignalSender};
-use crate::definition::{StepKind, WaitSpec};
+use crate::definition::transition::Event;
+use crate::definition::{StepKind, Wait, WaitSpec};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::store;
 
@@ -75,10 +75,10 @@ impl Engine {
         };
         Ok(matches!(
             def.state(state).map(|s| &s.kind),
-            Some(StepKind::Wait {
+            Some(StepKind::Wait(Wait {
                 wait: WaitSpec::Signal { name: waits_for, .. },
                 ..
-            }) if waits_for == name
+            })) if waits_for == name
         ))
     }
 

@@ -6,7 +6,7 @@ use sea_orm::TransactionTrait as _;
 
 use super::Engine;
 use super::execute::Txn;
-use super::transition::Event;
+use crate::definition::transition::Event;
 use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{IncidentCause, WorkKind};
 use crate::store::{self, ClaimedWork};

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::entities::{instance, message_wait, migration, migration_item, task, work_item};
 use super::to_instance;
+use crate::instance::MigrationPhase;
 use crate::instance::{InstanceStatus, ProcessInstance, TaskStatus, WorkKind};
-use crate::release::MigrationPhase;
 
 /// Statuses of an instance a migration moves: unfinished and not suspended (a suspended one
 /// stays where an admin stopped it until it is resumed).

@@ -391,7 +391,7 @@ fn validate(
             .unwrap_or_default()
     };
     if format == Format::Json {
-        let (check, _) = forlob_engine::runtime::check_files(&files, &registry(config), &known);
+        let (check, _) = forlob_engine::workbench::check_files(&files, &registry(config), &known);
         let valid = check.valid;
         println!(
             "{}",

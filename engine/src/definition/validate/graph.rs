@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use indexmap::IndexMap;
 
 use super::Checker;
+use crate::definition::StepKind;
 use crate::definition::model::*;
 use crate::definition::raw::*;
 
@@ -67,7 +68,7 @@ impl Checker<'_> {
         }
         let mut reaches_end: BTreeSet<&str> = states
             .values()
-            .filter(|s| matches!(s.kind, StepKind::End))
+            .filter(|s| matches!(s.kind, StepKind::End(_)))
             .map(|s| s.id.as_str())
             .collect();
         loop {
@@ -136,15 +137,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// A state on a cycle made only of decisions and inline automatic steps, if there is one.
 fn instant_cycle(states: &IndexMap<String, State>) -> Option<String> {
     let instant = |id: &str| {
-        states.get(id).is_some_and(|s| {
-            matches!(
-                s.kind,
-                StepKind::Decision { .. }
-                    | StepKind::Automatic {
-                        run_async: false,
-                        ..
-                    }
-            )
+        states.get(id).is_some_and(|s| match &s.kind {
+            StepKind::Decision(_) => true,
+            StepKind::Automatic(a) => !a.run_async,
+            StepKind::Manual(_) | StepKind::Wait(_) | StepKind::Call(_) | StepKind::End(_) => false,
         })
     };
     // Depth-first search with colours: 1 on the current path, 2 done.

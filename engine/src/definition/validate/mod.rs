@@ -9,9 +9,9 @@ mod graph;
 mod states;
 
 use super::SourceFile;
-use super::diagnostic::Diagnostic;
 use super::model::*;
 use super::raw::*;
+use crate::diagnostic::Diagnostic;
 use crate::expr::{Expr, ROOT_NAMES};
 use crate::form::Choice;
 use crate::registry::Registry;
@@ -91,13 +91,13 @@ struct ProcessRef {
     process: String,
 }
 
-struct Checker<'a> {
+pub(in crate::definition) struct Checker<'a> {
     file: &'a str,
-    registry: &'a Registry,
+    pub(in crate::definition) registry: &'a Registry,
     diagnostics: Vec<Diagnostic>,
     reads_subject: bool,
     /// The fields of the form of the manual state being checked, for `form.NAME` references.
-    form_fields: Option<Vec<String>>,
+    pub(in crate::definition) form_fields: Option<Vec<String>>,
     /// The file's lines, to point inside quoted scalars.
     lines: Vec<String>,
     process_refs: Vec<ProcessRef>,
@@ -122,7 +122,13 @@ impl Checker<'_> {
         });
     }
 
-    fn report<T>(&mut self, at: &Pos<T>, code: &'static str, message: String, hint: Option<&str>) {
+    pub(in crate::definition) fn report<T>(
+        &mut self,
+        at: &Pos<T>,
+        code: &'static str,
+        message: String,
+        hint: Option<&str>,
+    ) {
         let (line, column) = at.line_col();
         self.report_at(line, column, code, message, hint.map(str::to_owned));
     }
@@ -174,14 +180,14 @@ impl Checker<'_> {
     }
 
     /// Compiles an expression and checks the names it reads against those in scope here.
-    fn expr(&mut self, raw: &RawExpr, scope: &[&str]) -> Option<Expr> {
+    pub(in crate::definition) fn expr(&mut self, raw: &RawExpr, scope: &[&str]) -> Option<Expr> {
         let allowed: Vec<&str> = ALWAYS.iter().chain(scope).copied().collect();
         self.expr_in(raw, &allowed)
     }
 
     /// An expression over an inbound message, evaluated before any instance exists: it sees
     /// the message, the date and reference data, but no variables or subject.
-    fn message_expr(&mut self, raw: &RawExpr) -> Option<Expr> {
+    pub(in crate::definition) fn message_expr(&mut self, raw: &RawExpr) -> Option<Expr> {
         self.expr_in(raw, &["msg", "today", "now", "ref"])
     }
 
@@ -245,7 +251,7 @@ impl Checker<'_> {
         }
     }
 
-    fn exprs(
+    pub(in crate::definition) fn exprs(
         &mut self,
         entries: &IndexMap<String, RawExpr>,
         scope: &[&str],
@@ -256,13 +262,13 @@ impl Checker<'_> {
             .collect()
     }
 
-    fn duration(&mut self, raw: &Pos<String>) -> Option<IsoDuration> {
+    pub(in crate::definition) fn duration(&mut self, raw: &Pos<String>) -> Option<IsoDuration> {
         IsoDuration::parse(raw.value())
             .map_err(|message| self.report(raw, "bad-duration", message, None))
             .ok()
     }
 
-    fn timezone(&mut self, raw: &Pos<String>) -> Option<chrono_tz::Tz> {
+    pub(in crate::definition) fn timezone(&mut self, raw: &Pos<String>) -> Option<chrono_tz::Tz> {
         raw.value()
             .parse::<chrono_tz::Tz>()
             .map_err(|_| {
@@ -276,7 +282,7 @@ impl Checker<'_> {
             .ok()
     }
 
-    fn template(&mut self, raw: &Pos<String>) {
+    pub(in crate::definition) fn template(&mut self, raw: &Pos<String>) {
         if let Err(e) = handlebars::Template::compile(raw.value()) {
             let offset = e.pos().map_or(0, |(_, c)| c.saturating_sub(1));
             let (line, column) = self.inside(raw, offset);

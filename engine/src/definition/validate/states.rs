@@ -5,9 +5,8 @@ use std::collections::HashSet;
 use super::{Checker, ProcessRef, text_of};
 use crate::definition::model::*;
 use crate::definition::raw::*;
-use crate::expr::Expr;
+use crate::definition::{Automatic, Call, Decision, End, Manual, StepKind, Wait};
 use crate::form::{Choices, Field, Form, Listed, Required};
-use crate::timer::parse_time_of_day;
 
 impl Checker<'_> {
     pub(super) fn state(
@@ -109,83 +108,17 @@ impl Checker<'_> {
             .map(|n| n.value().clone())
             .unwrap_or_default();
         let kind = if let Some(a) = &raw.automatic {
-            if self.registry.action(a.action.value()).is_none() {
-                let known: Vec<&str> = self.registry.action_names().collect();
-                self.report(
-                    &a.action,
-                    "unknown-action",
-                    format!("action `{}` is not registered", a.action.value()),
-                    Some(&format!("registered actions: {}", known.join(", "))),
-                );
-            }
-            let retry = a
-                .retry
-                .as_ref()
-                .map_or_else(RetryPolicy::default, |r| RetryPolicy {
-                    max_attempts: (*r.max.value()).max(1),
-                    backoff: r
-                        .backoff
-                        .as_ref()
-                        .and_then(|b| self.duration(b))
-                        .unwrap_or(RetryPolicy::default().backoff),
-                });
-            StepKind::Automatic {
-                action: a.action.value().clone(),
-                input: self.exprs(&a.input, &[]),
-                retry,
-                run_async: a.run_async,
-                next,
-            }
+            StepKind::Automatic(Automatic::check(a, next, self))
         } else if let Some(m) = &raw.manual {
-            self.template(&m.title);
-            self.form_fields = Some(
-                m.form
-                    .fields
-                    .iter()
-                    .map(|f| f.name.value().clone())
-                    .collect(),
-            );
-            let manual = StepKind::Manual {
-                task: TaskSpec {
-                    title: m.title.value().clone(),
-                    kind: m
-                        .kind
-                        .as_ref()
-                        .map_or_else(|| id.value().clone(), |k| k.value().clone()),
-                    assign: m
-                        .assign
-                        .as_ref()
-                        .and_then(|a| self.expr(&a.municipality, &[])),
-                    assign_elsewhere: m.assign.as_ref().is_some_and(|a| a.other_municipality),
-                    due: m.due.as_ref().and_then(|d| self.duration(d)),
-                },
-                form: self.form(&m.form),
-                on_submit: self.branches(
-                    raw.on.as_ref().map_or(&[][..], |o| &o.submit[..]),
-                    &["form", "actor"],
-                    id,
-                ),
-            };
-            self.form_fields = None;
-            manual
+            StepKind::Manual(Manual::check(m, raw, id, self))
         } else if let Some(d) = &raw.decision {
-            StepKind::Decision {
-                branches: self.branches(d.value(), &[], id),
-            }
+            StepKind::Decision(Decision::check(d.value(), id, self))
         } else if let Some(w) = &raw.wait {
-            StepKind::Wait {
-                wait: self.wait(id, w, zone)?,
-                next,
-            }
+            StepKind::Wait(Wait::check(w, id, next, zone, self)?)
         } else if let Some(c) = &raw.call {
-            StepKind::Call {
-                process: c.process.value().clone(),
-                subject: c.subject.as_ref().and_then(|s| self.expr(s, &[])),
-                vars: self.exprs(&c.vars, &[]),
-                next,
-            }
+            StepKind::Call(Call::check(c, next, self))
         } else {
-            StepKind::End
+            StepKind::End(End)
         };
         Some(State {
             id: id.value().clone(),
@@ -198,7 +131,12 @@ impl Checker<'_> {
         })
     }
 
-    fn branches(&mut self, raw: &[RawBranch], scope: &[&str], state: &Pos<String>) -> Vec<Branch> {
+    pub(in crate::definition) fn branches(
+        &mut self,
+        raw: &[RawBranch],
+        scope: &[&str],
+        state: &Pos<String>,
+    ) -> Vec<Branch> {
         if raw.is_empty() {
             self.report(
                 state,
@@ -251,102 +189,7 @@ impl Checker<'_> {
         out
     }
 
-    fn wait(
-        &mut self,
-        id: &Pos<String>,
-        raw: &RawWait,
-        default_zone: chrono_tz::Tz,
-    ) -> Option<WaitSpec> {
-        let timers = usize::from(raw.after.is_some()) + usize::from(raw.until.is_some());
-        let others = usize::from(raw.message.is_some()) + usize::from(raw.signal.is_some());
-        // A signal may carry one timer as its deadline; everything else is exactly one kind.
-        let valid = match (&raw.signal, raw.message.is_some()) {
-            (Some(_), false) => timers <= 1,
-            _ => timers + others == 1,
-        };
-        if !valid {
-            self.report(
-                id,
-                "bad-wait",
-                format!(
-                    "wait state `{}` needs exactly one of after, until, message, signal \
-                     (a signal may add one of after or until as its deadline)",
-                    id.value()
-                ),
-                None,
-            );
-            return None;
-        }
-        let timer = self.timer(raw, default_zone);
-        if let Some(signal) = &raw.signal {
-            if signal.name.value().trim().is_empty() {
-                self.report(
-                    &signal.name,
-                    "bad-wait",
-                    "a signal wait needs the signal's name, e.g. `flytning.effektuer`".into(),
-                    None,
-                );
-                return None;
-            }
-            let deadline = match timer {
-                None => None,
-                Some(deadline) => Some(Box::new(deadline?)),
-            };
-            return Some(WaitSpec::Signal {
-                name: signal.name.value().clone(),
-                key: self.expr(&signal.key, &[])?,
-                deadline,
-            });
-        }
-        if let Some(timer) = timer {
-            return timer;
-        }
-        let m = raw.message.as_ref()?;
-        let key = match &m.key {
-            Some(k) => self.expr(k, &[])?,
-            None => Expr::parse("subject.id").ok()?,
-        };
-        Some(WaitSpec::Message {
-            message_type: m.message_type.value().clone(),
-            correlate: self.message_expr(&m.correlate)?,
-            key,
-        })
-    }
-
-    /// The wait's `after` or `until` (with `at` and `zone`), if it has one; the inner `None`
-    /// when it has one that does not check (reported).
-    fn timer(&mut self, raw: &RawWait, default_zone: chrono_tz::Tz) -> Option<Option<WaitSpec>> {
-        if let Some(after) = &raw.after {
-            return Some(self.duration(after).map(WaitSpec::After));
-        }
-        let until = raw.until.as_ref()?;
-        Some(self.until(until, raw, default_zone))
-    }
-
-    fn until(
-        &mut self,
-        until: &RawExpr,
-        raw: &RawWait,
-        default_zone: chrono_tz::Tz,
-    ) -> Option<WaitSpec> {
-        let at = match &raw.at {
-            Some(at) => parse_time_of_day(at.value())
-                .map_err(|m| self.report(at, "bad-time", m, None))
-                .ok()?,
-            None => chrono::NaiveTime::MIN,
-        };
-        let zone = match &raw.zone {
-            Some(z) => self.timezone(z)?,
-            None => default_zone,
-        };
-        Some(WaitSpec::Until {
-            until: self.expr(until, &[])?,
-            at,
-            zone,
-        })
-    }
-
-    fn form(&mut self, raw: &RawForm) -> Form {
+    pub(in crate::definition) fn form(&mut self, raw: &RawForm) -> Form {
         let mut names = HashSet::new();
         let mut fields = Vec::new();
         for f in &raw.fields {

@@ -5,7 +5,7 @@
 //! woken by a signal in this chunk's transaction, so the logbook counts what was done.
 
 use async_trait::async_trait;
-use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::job_log::{JobLog, JobRunDetailLine};
 use forlob_engine::message::{Code, Message};
 use forlob_engine::{Action, ActionContext, ActionError, SignalOutcome};
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 //! since they were last brought up to date (Skatteverket's change notifications).
 
 use async_trait::async_trait;
-use forlob_engine::jobs::JobLog;
+use forlob_engine::job_log::JobLog;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;
 

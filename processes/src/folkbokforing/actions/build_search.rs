@@ -3,7 +3,7 @@
 //! that fails half-way leaves a partial index until its retry goes on from where it stopped.
 
 use async_trait::async_trait;
-use forlob_engine::jobs::JobLog;
+use forlob_engine::job_log::JobLog;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;
 

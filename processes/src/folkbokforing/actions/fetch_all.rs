@@ -3,7 +3,7 @@
 //! restore, or when the register's data were wrong), so the job asks for confirmation.
 
 use async_trait::async_trait;
-use forlob_engine::jobs::JobLog;
+use forlob_engine::job_log::JobLog;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;
 

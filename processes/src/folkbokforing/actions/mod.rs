@@ -10,7 +10,7 @@ mod update_out_of_municipality;
 
 use chrono::NaiveDate;
 use forlob_engine::Registry;
-use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::job_log::{JobLog, JobRunDetailLine};
 use forlob_engine::message::{Code, Message};
 use forlob_engine::{ActionContext, ActionError};
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 //! area a child belongs to. Nothing else of the person is touched.
 
 use async_trait::async_trait;
-use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::job_log::{JobLog, JobRunDetailLine};
 use forlob_engine::message::Message;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;

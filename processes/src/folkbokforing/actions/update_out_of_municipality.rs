@@ -5,7 +5,7 @@
 //! integration all of them, now (R23).
 
 use async_trait::async_trait;
-use forlob_engine::jobs::{JobLog, JobRunDetailLine};
+use forlob_engine::job_log::{JobLog, JobRunDetailLine};
 use forlob_engine::message::Message;
 use forlob_engine::{Action, ActionContext, ActionError};
 use serde_json::Value;

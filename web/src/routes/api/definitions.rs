@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::definition::{Diagnostic, SourceFile};
-use forlob_engine::runtime::{Draft, Tried};
+use forlob_engine::workbench::{Draft, Tried};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -128,8 +128,8 @@ pub struct ValidationView {
     pub processes: Vec<DraftProcessView>,
 }
 
-impl From<forlob_engine::runtime::DraftCheck> for ValidationView {
-    fn from(check: forlob_engine::runtime::DraftCheck) -> Self {
+impl From<forlob_engine::workbench::DraftCheck> for ValidationView {
+    fn from(check: forlob_engine::workbench::DraftCheck) -> Self {
         Self {
             valid: check.valid,
             diagnostics: check.diagnostics.into_iter().map(Into::into).collect(),
@@ -293,8 +293,8 @@ async fn test_definitions(
     Ok(Json(tried.into()))
 }
 
-impl From<forlob_engine::runtime::DraftTest> for TestView {
-    fn from(tried: forlob_engine::runtime::DraftTest) -> Self {
+impl From<forlob_engine::workbench::DraftTest> for TestView {
+    fn from(tried: forlob_engine::workbench::DraftTest) -> Self {
         let results: Vec<ScenarioResultView> = tried.results.into_iter().map(Into::into).collect();
         let passed = results.iter().filter(|r| r.passed).count();
         let validation = ValidationView::from(tried.check);
@@ -659,7 +659,7 @@ async fn deploy_draft(
         .deploy_draft(
             id,
             state.settings.packages_dir.as_deref(),
-            &forlob_engine::runtime::DeployRequest {
+            &forlob_engine::workbench::DeployRequest {
                 reason: request.reason.as_deref(),
                 overrides: request.override_failing_scenarios,
             },

@@ -205,7 +205,7 @@ async fn list(
     caller.require(&[Role::Designer, Role::Admin])?;
     let title = state.ui.text(chrome.lang, "designer.title");
     let actor = caller.actor();
-    let summary = |drafts: Vec<forlob_engine::runtime::Draft>| {
+    let summary = |drafts: Vec<forlob_engine::workbench::Draft>| {
         drafts
             .into_iter()
             .map(crate::routes::api::definitions::DraftSummaryView::from)
@@ -259,7 +259,7 @@ mod tests {
             path: "ny-proces.yaml".into(),
             text: super::NEW_PROCESS.into(),
         };
-        let (check, ids) = forlob_engine::runtime::check_files(&[file], &registry, &[]);
+        let (check, ids) = forlob_engine::workbench::check_files(&[file], &registry, &[]);
         assert!(check.valid, "{:?}", check.diagnostics);
         assert_eq!(ids, ["ny-proces"]);
     }

@@ -826,7 +826,8 @@ pub(crate) fn kind_labels(state: &AppState) -> HashMap<String, String> {
     let mut titles: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
     for (_, def) in state.engine.catalog().latest_all() {
         for step in def.states.values() {
-            if let forlob_engine::definition::StepKind::Manual { task, .. } = &step.kind {
+            if let forlob_engine::definition::StepKind::Manual(manual) = &step.kind {
+                let task = &manual.task;
                 titles
                     .entry(task.kind.clone())
                     .or_default()

@@ -9,11 +9,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::definition::{Branch, ProcessDefinition, State, StepKind, WaitSpec};
+use crate::definition::{ProcessDefinition, State};
 use crate::error::TransitionError;
 use crate::expr::{ExprError, Scope, eval_object};
 use crate::instance::{Actor, Holding, IncidentCause, InstanceStatus, WorkKind};
-use crate::timer::until_instant;
 
 /// What happened to an instance.
 #[derive(Debug, Clone)]
@@ -233,7 +232,8 @@ pub fn apply(
     Ok(t)
 }
 
-struct Ctx<'a> {
+/// The transition under way, as the step kinds see it (`definition::kinds`).
+pub(crate) struct Ctx<'a> {
     def: &'a ProcessDefinition,
     snapshot: &'a Snapshot,
     t: &'a mut Transition,
@@ -241,7 +241,31 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn scope(&self) -> Scope {
+    /// The event's time.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.snapshot.now
+    }
+
+    /// The definition's zone, for durations in days and local dates.
+    pub(crate) fn timezone(&self) -> chrono_tz::Tz {
+        self.def.timezone
+    }
+
+    pub(crate) fn subject(&self) -> &Value {
+        &self.snapshot.subject
+    }
+
+    /// The instance's variables as the transition leaves them.
+    pub(crate) fn vars(&mut self) -> &mut Map<String, Value> {
+        &mut self.t.vars
+    }
+
+    pub(crate) fn push(&mut self, effect: Effect) {
+        self.t.effects.push(effect);
+    }
+
+    /// What expressions see: `vars`, `subject`, `today`, `now`, `ref`.
+    pub(crate) fn scope(&self) -> Scope {
         let local_now = self.snapshot.now.with_timezone(&self.def.timezone);
         Scope::new()
             .with("vars", Value::Object(self.t.vars.clone()))
@@ -254,7 +278,7 @@ impl Ctx<'_> {
             .with("ref", self.snapshot.references.clone())
     }
 
-    fn not_accepted(&self, event: &Event) -> TransitionError {
+    pub(crate) fn not_accepted(&self, event: &Event) -> TransitionError {
         TransitionError::NotAccepted {
             process: self.def.id.clone(),
             state: self.t.state.clone(),
@@ -277,133 +301,11 @@ impl Ctx<'_> {
         let Some(state) = def.state(&self.t.state) else {
             return Err(self.not_accepted(&event));
         };
-        let state_id = state.id.clone();
-        match (&state.kind, &event) {
-            (StepKind::Automatic { action, input, .. }, Event::StepDue { attempt }) => {
-                let action = action.clone();
-                match eval_object(input, &self.scope()) {
-                    Ok(input) => self.t.effects.push(Effect::RunAction {
-                        state: state_id,
-                        action,
-                        input: Value::Object(input),
-                        attempt: *attempt,
-                    }),
-                    Err(e) => {
-                        self.incident(IncidentCause::Action(action), &e.to_string(), *attempt)
-                    }
-                }
-                Ok(())
-            }
-            (StepKind::Automatic { next, .. }, Event::ActionCompleted { output }) => {
-                if let Value::Object(fields) = output {
-                    self.t.vars.extend(fields.clone());
-                }
-                let next = next.clone();
-                self.go(next, event.trigger())
-            }
-            (
-                StepKind::Automatic { action, retry, .. },
-                Event::ActionFailed {
-                    error,
-                    retryable,
-                    attempt,
-                },
-            ) => {
-                if *retryable && *attempt < retry.max_attempts {
-                    let factor = 1u64 << (attempt - 1).min(16);
-                    let delay = retry.backoff.approx_millis().saturating_mul(factor);
-                    let at = self.snapshot.now
-                        + chrono::Duration::milliseconds(
-                            i64::try_from(delay).unwrap_or(i64::MAX / 4),
-                        );
-                    self.t.effects.push(Effect::ScheduleStep {
-                        state: state_id,
-                        at,
-                        attempt: attempt + 1,
-                    });
-                } else {
-                    let action = action.clone();
-                    self.incident(IncidentCause::Action(action), error, *attempt);
-                }
-                Ok(())
-            }
-            (StepKind::Manual { on_submit, .. }, Event::Submitted { form, actor }) => {
-                self.t.vars.extend(form.clone());
-                // Later steps (an action recording who registered something) need the person.
-                self.t.vars.insert(
-                    "submitted_by".into(),
-                    serde_json::to_value(actor).unwrap_or(Value::Null),
-                );
-                let scope = self
-                    .scope()
-                    .with("form", Value::Object(form.clone()))
-                    .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
-                let target = self.choose(on_submit, &scope);
-                self.follow(target, event.trigger())
-            }
-            (
-                StepKind::Wait {
-                    wait: WaitSpec::After(_) | WaitSpec::Until { .. },
-                    next,
-                },
-                Event::TimerFired,
-            )
-            | (StepKind::Call { next, .. }, Event::ChildCompleted) => {
-                let next = next.clone();
-                self.go(next, event.trigger())
-            }
-            (
-                StepKind::Wait {
-                    wait: WaitSpec::Message { .. },
-                    next,
-                },
-                Event::MessageReceived { msg },
-            ) => {
-                self.t.vars.insert("msg".into(), msg.clone());
-                let next = next.clone();
-                self.go(next, event.trigger())
-            }
-            (
-                StepKind::Wait {
-                    wait: WaitSpec::Signal { .. },
-                    next,
-                },
-                Event::Signalled { data },
-            ) => {
-                self.t.vars.insert("signal".into(), data.clone());
-                let next = next.clone();
-                self.go(next, event.trigger())
-            }
-            (
-                StepKind::Wait {
-                    wait:
-                        WaitSpec::Signal {
-                            deadline: Some(_), ..
-                        },
-                    next,
-                },
-                Event::TimerFired,
-            ) => {
-                let next = next.clone();
-                self.go(next, event.trigger())
-            }
-            _ => Err(self.not_accepted(&event)),
-        }
-    }
-
-    fn choose(&self, branches: &[Branch], scope: &Scope) -> Result<Option<String>, ExprError> {
-        for b in branches {
-            match &b.when {
-                None => return Ok(Some(b.goto.clone())),
-                Some(when) if when.eval_bool(scope)? => return Ok(Some(b.goto.clone())),
-                Some(_) => {}
-            }
-        }
-        Ok(None)
+        state.kind.kind().take(self, &state.id, &event)
     }
 
     /// Goes to the chosen branch, or records why none could be chosen.
-    fn follow(
+    pub(crate) fn follow(
         &mut self,
         target: Result<Option<String>, ExprError>,
         trigger: &'static str,
@@ -430,7 +332,7 @@ impl Ctx<'_> {
     /// instance rested in can hold anything: the states passed through in one transition
     /// (decisions) hold nothing, and the effects of one entered and left here are still data.
     fn release(&mut self, left: &State) {
-        for &holding in left.holdings() {
+        for &holding in left.kind.holdings() {
             if !self.consumed.covers(holding) {
                 self.t.effects.push(Effect::Release {
                     state: left.id.clone(),
@@ -442,7 +344,7 @@ impl Ctx<'_> {
         self.consumed = Consumed::Nothing;
     }
 
-    fn incident(&mut self, cause: IncidentCause, error: &str, attempts: u32) {
+    pub(crate) fn incident(&mut self, cause: IncidentCause, error: &str, attempts: u32) {
         self.t.status = InstanceStatus::Incident;
         self.t.effects.push(Effect::Incident {
             state: self.t.state.clone(),
@@ -453,7 +355,11 @@ impl Ctx<'_> {
     }
 
     /// Enters `to` and keeps going through states that need nothing from outside.
-    fn go(&mut self, mut to: String, mut trigger: &'static str) -> Result<(), TransitionError> {
+    pub(crate) fn go(
+        &mut self,
+        mut to: String,
+        mut trigger: &'static str,
+    ) -> Result<(), TransitionError> {
         for _ in 0..MAX_STATES_PER_TRANSITION {
             let from = (!self.t.state.is_empty()).then(|| self.t.state.clone());
             if let Some(left) = from.as_deref().and_then(|id| self.def.state(id)) {
@@ -476,15 +382,13 @@ impl Ctx<'_> {
                 self.incident(IncidentCause::Definition, &e.to_string(), 1);
                 return Ok(());
             }
-            match &state.kind {
-                StepKind::Decision { branches } => match self.choose(branches, &self.scope()) {
-                    Ok(Some(next)) => {
-                        to = next;
-                        trigger = "decision";
-                    }
-                    other => return self.follow(other, "decision"),
-                },
-                _ => return Ok(()),
+            match state.kind.kind().onward(self) {
+                None => return Ok(()),
+                Some(Ok(Some(next))) => {
+                    to = next;
+                    trigger = "decision";
+                }
+                Some(other) => return self.follow(other, "decision"),
             }
         }
         self.incident(
@@ -501,10 +405,10 @@ impl Ctx<'_> {
         let saved = self.t.vars.clone();
         match self.entry_effects(state) {
             Ok(effects) => {
-                self.t.effects.extend(effects);
-                if matches!(state.kind, StepKind::End) {
+                if effects.contains(&Effect::Complete) {
                     self.t.status = InstanceStatus::Completed;
                 }
+                self.t.effects.extend(effects);
                 Ok(())
             }
             Err(e) => {
@@ -512,31 +416,6 @@ impl Ctx<'_> {
                 Err(e)
             }
         }
-    }
-
-    /// The timer of an `after` or `until` wait entered now.
-    fn timer(&self, state: &str, wait: &WaitSpec, scope: &Scope) -> Result<Effect, ExprError> {
-        let at = match wait {
-            WaitSpec::After(d) => d.after(self.snapshot.now, self.def.timezone),
-            WaitSpec::Until { until, at, zone } => {
-                let value = until.eval_string(scope)?;
-                until_instant(&value, *at, *zone).map_err(|message| ExprError {
-                    source_text: until.source().to_owned(),
-                    message,
-                })?
-            }
-            // Validation allows only timers here (a signal's deadline).
-            WaitSpec::Message { .. } | WaitSpec::Signal { .. } => {
-                return Err(ExprError {
-                    source_text: state.to_owned(),
-                    message: "a deadline must be `after` or `until`".into(),
-                });
-            }
-        };
-        Ok(Effect::ScheduleTimer {
-            state: state.to_owned(),
-            at,
-        })
     }
 
     fn entry_effects(&mut self, state: &State) -> Result<Vec<Effect>, ExprError> {
@@ -571,87 +450,7 @@ impl Ctx<'_> {
                 vars: eval_object(&f.vars, &scope)?,
             });
         }
-        let id = state.id.clone();
-        let now = self.snapshot.now;
-        let effect = match &state.kind {
-            StepKind::Automatic {
-                run_async: true, ..
-            } => Some(Effect::ScheduleStep {
-                state: id,
-                at: now,
-                attempt: 1,
-            }),
-            StepKind::Automatic { action, input, .. } => Some(Effect::RunAction {
-                state: id,
-                action: action.clone(),
-                input: Value::Object(eval_object(input, &scope)?),
-                attempt: 1,
-            }),
-            StepKind::Manual { task, .. } => Some(Effect::CreateTask {
-                state: id,
-                kind: task.kind.clone(),
-                title_template: task.title.clone(),
-                municipality: task
-                    .assign
-                    .as_ref()
-                    .map(|a| a.eval_string(&scope))
-                    .transpose()?,
-                due_at: task.due.map(|d| d.after(now, self.def.timezone)),
-            }),
-            StepKind::Decision { .. } => None,
-            StepKind::Wait {
-                wait:
-                    WaitSpec::Signal {
-                        name,
-                        key,
-                        deadline,
-                    },
-                ..
-            } => {
-                if let Some(deadline) = deadline {
-                    effects.push(self.timer(&id, deadline, &scope)?);
-                }
-                Some(Effect::Subscribe {
-                    state: id,
-                    message_type: name.clone(),
-                    key: key.eval_string(&scope)?,
-                })
-            }
-            StepKind::Wait {
-                wait:
-                    WaitSpec::Message {
-                        message_type, key, ..
-                    },
-                ..
-            } => Some(Effect::Subscribe {
-                state: id,
-                message_type: message_type.clone(),
-                key: key.eval_string(&scope)?,
-            }),
-            StepKind::Wait { wait, .. } => Some(self.timer(&id, wait, &scope)?),
-            StepKind::Call {
-                process,
-                subject,
-                vars,
-                ..
-            } => Some(Effect::StartChild {
-                state: id,
-                process: process.clone(),
-                subject: match subject {
-                    Some(s) => s.eval_string(&scope)?,
-                    None => self
-                        .snapshot
-                        .subject
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                },
-                vars: eval_object(vars, &scope)?,
-            }),
-            StepKind::End => Some(Effect::Complete),
-        };
-        effects.extend(effect);
+        effects.extend(state.kind.kind().enter(self, &state.id, &scope)?);
         Ok(effects)
     }
 }

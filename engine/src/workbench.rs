@@ -1,4 +1,5 @@
-//! Drafts of process definitions, checked and tried before anyone deploys them: validated
+//! The designer's workbench: drafts of process definitions, checked and tried before anyone
+//! deploys them: validated
 //! against what is deployed (a draft may call a deployed process), and its scenarios run on a
 //! throw-away in-memory database with the manual clock. Nothing here touches the engine's
 //! own database.
@@ -6,13 +7,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Engine;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::{self, Diagnostic, SourceFile};
 use crate::error::{EngineError, Result, TransitionError};
 use crate::form::FieldErrors;
 use crate::instance::Actor;
 use crate::message::{Code, Message};
+use crate::runtime::{DefinitionImpact, DeployOutcome, Engine};
 use crate::scenario::{self, ScenarioResult};
 use crate::store::drafts as store;
 
@@ -158,7 +159,7 @@ pub struct DraftComparison {
     pub check: DraftCheck,
     /// Per process of the draft: diff, state changes, in-flight instances; empty when the
     /// draft is not valid.
-    pub impacts: Vec<super::DefinitionImpact>,
+    pub impacts: Vec<DefinitionImpact>,
 }
 
 /// What a draft's deploy did ([`Engine::deploy_draft`]).
@@ -167,7 +168,7 @@ pub struct DraftDeploy {
     /// The scenarios it was tried against.
     pub test: DraftTest,
     /// The versions deployed; none when a scenario failed and no reason overrode it.
-    pub deployed: Option<Vec<super::DeployOutcome>>,
+    pub deployed: Option<Vec<DeployOutcome>>,
 }
 
 /// What an admin says with a draft's deploy.
@@ -214,7 +215,7 @@ impl Engine {
         note: &str,
         actor: &Actor,
     ) -> Result<Draft> {
-        let limits = &self.options.text_limits;
+        let limits = &self.text_limits();
         let mut errors = FieldErrors::new();
         let id = process_id.trim();
         if id.is_empty()
@@ -254,7 +255,7 @@ impl Engine {
             .map(|p| (p.as_str(), catalog.latest(p).map_or(0, |(v, _)| v)))
             .collect();
         let based_on = json!(based_on).to_string();
-        let now = self.clock.now();
+        let now = self.clock().now();
         let (author, id, note) = (actor.id.clone(), id.to_owned(), note.trim().to_owned());
         let saved = self
             .recorded(
@@ -302,7 +303,7 @@ impl Engine {
             process_id,
             waiting,
         };
-        store::drafts(&self.db, filter, limit)
+        store::drafts(self.db(), filter, limit)
             .await?
             .into_iter()
             .map(Draft::try_from)
@@ -311,7 +312,7 @@ impl Engine {
 
     /// One draft: a designer's own (another's is not found), any for an admin.
     pub async fn draft(&self, id: i64, actor: &Actor) -> Result<Draft> {
-        match store::draft_by_id(&self.db, id).await? {
+        match store::draft_by_id(self.db(), id).await? {
             Some(row) if actor.sees_all() || row.author == actor.id => Draft::try_from(row),
             _ => Err(EngineError::not_found("draft", id)),
         }
@@ -326,7 +327,7 @@ impl Engine {
         if !check.valid {
             return Err(crate::error::DefinitionError(check.diagnostics).into());
         }
-        let now = self.clock.now();
+        let now = self.clock().now();
         let asked = self
             .recorded(
                 actor,
@@ -391,7 +392,7 @@ impl Engine {
             &mut errors,
             "reason",
             reason.unwrap_or_default(),
-            self.options.text_limits.reason,
+            self.text_limits().reason,
         );
         if overrides && reason.is_none() {
             errors.insert("reason".into(), Message::new(Code::REASON_TO_OVERRIDE));
@@ -498,26 +499,26 @@ impl Engine {
         self.refuse_unless_fit(&[("files", files, MAX_DRAFT_FILES)])?;
         self.refresh_catalog().await?;
         let Ok(defs) =
-            definition::load_set_with(files, &self.registry, &self.catalog().known_ids())
+            definition::load_set_with(files, self.registry(), &self.catalog().known_ids())
         else {
             return Ok(None);
         };
         let Some(def) = defs.iter().find(|d| d.id == process) else {
             return Ok(None);
         };
-        let Ok(form) = super::commands::manual_form(def, state) else {
+        let Ok(form) = crate::runtime::manual_form(def, state) else {
             return Ok(None);
         };
         // No instance and no person: the form's expressions see empty variables and subject,
         // and what every form sees (today, now, reference data).
         let scope = self
-            .base_scope(def, self.clock.now())
+            .base_scope(def, self.clock().now())
             .with("vars", json!({}))
             .with("subject", json!({}))
             .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
         let (shown, errors) = match values {
             Some(values) => {
-                match form.validate(values, &scope, &self.registry, &self.options.text_limits) {
+                match form.validate(values, &scope, self.registry(), self.text_limits()) {
                     Ok(_) => (values.clone(), FieldErrors::new()),
                     Err(errors) => (values.clone(), errors),
                 }
@@ -544,7 +545,7 @@ impl Engine {
     /// each with a path (of the name limit) and a text of at most [`MAX_FILE_CHARS`]. One
     /// check for every way a draft comes in.
     fn check_sent(&self, errors: &mut FieldErrors, field: &str, files: &[SourceFile], max: usize) {
-        let limits = &self.options.text_limits;
+        let limits = &self.text_limits();
         if files.is_empty() {
             let code = if field == "scenarios" {
                 Code::SCENARIOS_NEEDED
@@ -584,7 +585,7 @@ impl Engine {
     }
 
     fn checked(&self, files: &[SourceFile]) -> (DraftCheck, Vec<String>) {
-        check_files(files, &self.registry, &self.catalog().known_ids())
+        check_files(files, self.registry(), &self.catalog().known_ids())
     }
 
     /// Runs scenarios against the deployed processes with `files` in place of the versions
@@ -655,7 +656,7 @@ impl Engine {
             }));
         for (file, sources) in runs {
             let left = TRY_TIME.saturating_sub(started.elapsed());
-            let run = scenario::run_in_memory(file, &release, &self.registry, sources);
+            let run = scenario::run_in_memory(file, &release, self.registry(), sources);
             let result = match tokio::time::timeout(left.min(SCENARIO_TIME), run).await {
                 Ok(result) => result,
                 Err(_) => ScenarioResult::not_run(
@@ -699,9 +700,7 @@ pub fn check_files(
                     forms: d
                         .states
                         .iter()
-                        .filter(|(_, s)| {
-                            matches!(s.kind, crate::definition::StepKind::Manual { .. })
-                        })
+                        .filter(|(_, s)| matches!(s.kind, crate::definition::StepKind::Manual(_)))
                         .map(|(id, _)| id.clone())
                         .collect(),
                     replaces: d.replaces.clone(),

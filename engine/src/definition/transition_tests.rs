@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::*;
+use crate::definition::StepKind;
 use crate::definition::{ProcessDefinition, load};
 
 const YAML: &str = r#"
@@ -573,12 +574,12 @@ const KIND_SAMPLES: &[(&str, &str, &str, &str)] = &[
 /// compile until it has a sample above.
 fn kind_index(kind: &StepKind) -> usize {
     match kind {
-        StepKind::Automatic { .. } => 0,
-        StepKind::Manual { .. } => 1,
-        StepKind::Decision { .. } => 2,
-        StepKind::Wait { .. } => 3,
-        StepKind::Call { .. } => 4,
-        StepKind::End => 5,
+        StepKind::Automatic(_) => 0,
+        StepKind::Manual(_) => 1,
+        StepKind::Decision(_) => 2,
+        StepKind::Wait(_) => 3,
+        StepKind::Call(_) => 4,
+        StepKind::End(_) => 5,
     }
 }
 
@@ -609,7 +610,7 @@ fn every_step_kind_is_known_to_the_validator_the_diagram_the_rest_comparison_and
         .expect("every kind validates")
         .remove(0);
     let diagram = def.mermaid();
-    let catalog = crate::runtime::Catalog::default();
+    let catalog = crate::catalog::Catalog::default();
     let mut kinds = std::collections::BTreeSet::new();
     let mut rests = Vec::new();
     for (id, _, word, entry) in KIND_SAMPLES {
@@ -650,14 +651,8 @@ fn every_step_kind_is_known_to_the_validator_the_diagram_the_rest_comparison_and
             t.effects.iter().filter_map(Effect::makes).collect();
         let rests_in = def.state(&t.state).expect("a state");
         let held: std::collections::BTreeSet<Holding> =
-            rests_in.holdings().iter().copied().collect();
-        if !matches!(
-            rests_in.kind,
-            StepKind::Automatic {
-                run_async: false,
-                ..
-            }
-        ) {
+            rests_in.kind.holdings().iter().copied().collect();
+        if !matches!(&rests_in.kind, StepKind::Automatic(a) if !a.run_async) {
             assert_eq!(made, held, "{id}: entering makes what resting there holds");
         }
         rests.push((id, crate::release::RestKind::of(state, &catalog)));

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::definition::ProcessDefinition;
+use crate::definition::StepKind;
 
 /// The kinds a random state may have; the last state is always the end.
 const KINDS: u8 = 8;
@@ -78,9 +79,9 @@ fn after(mut held: BTreeSet<Holding>, effects: &[Effect]) -> BTreeSet<Holding> {
 /// What wakes an instance resting in `state`: it must hold it, or it waits forever.
 fn wakers(state: &State) -> Vec<Holding> {
     match &state.kind {
-        StepKind::Manual { .. } => vec![Holding::Task],
-        StepKind::Wait { .. } | StepKind::Automatic { .. } => state.holdings().to_vec(),
-        StepKind::Decision { .. } | StepKind::Call { .. } | StepKind::End => Vec::new(),
+        StepKind::Manual(_) => vec![Holding::Task],
+        StepKind::Wait(_) | StepKind::Automatic(_) => state.kind.holdings().to_vec(),
+        StepKind::Decision(_) | StepKind::Call(_) | StepKind::End(_) => Vec::new(),
     }
 }
 
@@ -175,7 +176,7 @@ proptest! {
             held = after(held, &t.effects);
             let ran_action = t.effects.iter().any(|e| matches!(e, Effect::RunAction { .. }));
             let rests_in = def.state(&t.state).expect("a state of the definition");
-            let allowed: BTreeSet<Holding> = rests_in.holdings().iter().copied().collect();
+            let allowed: BTreeSet<Holding> = rests_in.kind.holdings().iter().copied().collect();
             prop_assert!(
                 held.is_subset(&allowed),
                 "in `{}` ({:?}) it holds {:?}; effects {:?}",
