@@ -9,6 +9,20 @@ fn demo_scenarios() -> Vec<SourceFile> {
     forlob_engine::files::scenario_files(&dir.join("scenarios")).expect("demo scenarios")
 }
 
+/// Runs one scenario written here against the demo processes.
+async fn run_demo(path: &str, text: &str) -> scenario::ScenarioResult {
+    let file = SourceFile {
+        path: path.into(),
+        text: text.into(),
+    };
+    scenario::run_one(
+        &file,
+        &forlob_engine::demo::definitions(),
+        &forlob_engine::demo::registry(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_demo_scenario_passes() {
     let results = scenario::run_all(
@@ -30,22 +44,16 @@ async fn the_demo_scenario_passes() {
 
 #[tokio::test]
 async fn a_failing_expectation_says_what_was_expected_and_what_was_found() {
-    let file = SourceFile {
-        path: "wrong.yaml".into(),
-        text: r#"
+    let result = run_demo(
+        "wrong.yaml",
+        r#"
 scenario: expects a task that is not there
 clock: 2025-06-02T09:00:00+02:00
 steps:
   - start: { process: demo-move-out-human, subject: "0101501234", as: { role: admin } }
 expect:
   - task: { municipality: 147, kind: review, status: open }
-"#
-        .into(),
-    };
-    let result = scenario::run_one(
-        &file,
-        &forlob_engine::demo::definitions(),
-        &forlob_engine::demo::registry(),
+"#,
     )
     .await;
     let failure = result.failure.expect("the scenario must fail");
@@ -61,21 +69,15 @@ expect:
 
 #[tokio::test]
 async fn a_step_expected_to_be_refused_fails_when_it_succeeds() {
-    let file = SourceFile {
-        path: "refusal.yaml".into(),
-        text: r#"
+    let result = run_demo(
+        "refusal.yaml",
+        r#"
 scenario: a refusal that does not happen
 clock: 2025-06-02T09:00:00+02:00
 steps:
   - start: { process: demo-move-out, subject: "0101501234", as: { role: admin } }
     expect_error: { status: 403 }
-"#
-        .into(),
-    };
-    let result = scenario::run_one(
-        &file,
-        &forlob_engine::demo::definitions(),
-        &forlob_engine::demo::registry(),
+"#,
     )
     .await;
     assert!(
@@ -88,24 +90,64 @@ steps:
 
 #[tokio::test]
 async fn an_expectation_with_a_key_it_does_not_know_fails_instead_of_matching_everything() {
-    let file = SourceFile {
-        path: "typo.yaml".into(),
-        text: r#"
+    let result = run_demo(
+        "typo.yaml",
+        r#"
 scenario: a typo in an expectation
 clock: 2025-06-02T09:00:00+02:00
 steps:
   - start: { process: demo-move-out-human, subject: "0101501234", as: { role: admin } }
 expect:
   - task: { state: nowhere }
-"#
-        .into(),
-    };
-    let result = scenario::run_one(
-        &file,
-        &forlob_engine::demo::definitions(),
-        &forlob_engine::demo::registry(),
+"#,
     )
     .await;
     let failure = result.failure.expect("fails");
     assert!(failure.contains("unknown key `state`"), "{failure}");
+}
+
+#[tokio::test]
+async fn a_step_that_does_not_fit_its_shape_stops_the_file_before_anything_runs() {
+    let result = run_demo(
+        "typo-step.yaml",
+        r#"
+scenario: a typo in a step
+clock: 2025-06-02T09:00:00+02:00
+steps:
+  - start: { process: demo-move-out-human, subject: "0101501234", as: { role: admin } }
+  - complete: { task: review, subjet: "0101501234" }
+"#,
+    )
+    .await;
+    assert_eq!(result.failed_at.as_deref(), Some("file"));
+    assert!(result.timeline.is_empty(), "nothing ran");
+    let failure = result.failure.expect("fails");
+    assert!(
+        failure.starts_with("typo-step.yaml:6:") && failure.contains("unknown field `subjet`"),
+        "{failure}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_step_says_where_it_is_written_and_what_it_says() {
+    let result = run_demo(
+        "refused.yaml",
+        r#"
+scenario: a start nobody may make
+clock: 2025-06-02T09:00:00+02:00
+steps:
+  - advance: { by: PT1H }
+  - start: { process: demo-move-out-human, subject: "0101501234", as: { role: designer } }
+"#,
+    )
+    .await;
+    assert_eq!(result.failed_at.as_deref(), Some("step 2"));
+    let failure = result.failure.expect("fails");
+    assert!(
+        failure.starts_with("step 2 (refused.yaml:6:5) start: { process: demo-move-out-human"),
+        "{failure}"
+    );
+    let told = &result.timeline[2];
+    assert_eq!(told.part, "step 2");
+    assert!(told.what.starts_with("start: {"), "{}", told.what);
 }
