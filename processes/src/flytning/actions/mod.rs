@@ -15,7 +15,7 @@ mod stop_manual;
 mod undo_manual;
 
 use forlob_engine::Registry;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub(crate) fn register(registry: &mut Registry) {
     registry
@@ -29,14 +29,6 @@ pub(crate) fn register(registry: &mut Registry) {
         .register_action(undo_manual::UndoManual)
         .register_action(monthly_run::MonthlyRun)
         .register_action(daily_run::DailyRun);
-}
-
-/// Merges `extra` over `base`.
-pub(crate) fn merged(mut base: Map<String, Value>, extra: Value) -> Value {
-    if let Value::Object(extra) = extra {
-        base.extend(extra);
-    }
-    Value::Object(base)
 }
 
 /// A municipality code given as text or number.
