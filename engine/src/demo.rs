@@ -2,8 +2,8 @@
 //! tests and `forlob bench` so both exercise the engine without any package.
 
 use async_trait::async_trait;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::action::{Action, ActionContext, ActionError};
 use crate::definition::SourceFile;
@@ -18,18 +18,32 @@ pub struct RecordInput {
     step: String,
 }
 
+/// The counter and the step that ran last.
+#[derive(Debug, Serialize)]
+pub struct RecordOutput {
+    steps: u64,
+    last_step: String,
+}
+
 #[async_trait]
 impl Action for Record {
     type Input = RecordInput;
-    type Output = Value;
+    type Output = RecordOutput;
 
     fn name(&self) -> &'static str {
         "demo.record"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: RecordInput) -> Result<Value, ActionError> {
+    async fn run(
+        &self,
+        ctx: &ActionContext<'_>,
+        input: RecordInput,
+    ) -> Result<RecordOutput, ActionError> {
         let steps = ctx.vars.get("steps").and_then(Value::as_u64).unwrap_or(0);
-        Ok(json!({ "steps": steps + 1, "last_step": input.step }))
+        Ok(RecordOutput {
+            steps: steps + 1,
+            last_step: input.step,
+        })
     }
 
     fn writes(&self) -> bool {
@@ -63,4 +77,23 @@ pub fn definitions() -> Vec<SourceFile> {
             text: include_str!("../demo/move-out-human.yaml").into(),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_record_is_the_counter_and_the_last_step() {
+        let output = RecordOutput {
+            steps: 2,
+            last_step: "review".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({ "steps": 2, "last_step": "review" })
+        );
+    }
 }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use forlob_engine::ActionError;
 use sea_orm::ConnectionTrait;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::store::{self, Person};
 
@@ -119,24 +120,45 @@ pub(crate) struct Transfer {
     pub institution: bool,
 }
 
+/// The flags the YAML's guards read of a [`Transfer`]; every action that may transfer
+/// handleansvar returns them, flattened into its own output, also when nothing moved.
+#[derive(Debug, Serialize)]
+pub(crate) struct TransferOutput {
+    pub transferred: bool,
+    /// Null when nobody held handleansvar.
+    pub losing: Option<String>,
+    /// Null after a move abroad or when nothing moved.
+    pub gaining: Option<String>,
+    pub stopped_benefits: usize,
+    pub stopped_deductions: usize,
+    pub stopped_count: usize,
+    /// Kroner with two decimals, as text.
+    pub outstanding: String,
+    pub administration: bool,
+    pub institution: bool,
+}
+
+/// Nothing moved.
+impl Default for TransferOutput {
+    fn default() -> Self {
+        Transfer::default().output()
+    }
+}
+
 impl Transfer {
     /// The flags the YAML's guards read.
-    pub(crate) fn output(&self) -> Map<String, Value> {
-        let stopped = self.stopped_benefits + self.stopped_deductions;
-        let json = json!({
-            "transferred": self.changed,
-            "losing": self.losing,
-            "gaining": self.gaining,
-            "stopped_benefits": self.stopped_benefits,
-            "stopped_deductions": self.stopped_deductions,
-            "stopped_count": stopped,
-            "outstanding": format!("{:.2}", self.outstanding_ore as f64 / 100.0),
-            "administration": self.changed && self.losing.is_some() && self.administration,
-            "institution": self.changed && self.losing.is_some() && self.institution,
-        });
-        match json {
-            Value::Object(map) => map,
-            _ => Map::new(),
+    pub(crate) fn output(&self) -> TransferOutput {
+        let told = self.changed && self.losing.is_some();
+        TransferOutput {
+            transferred: self.changed,
+            losing: self.losing.clone(),
+            gaining: self.gaining.clone(),
+            stopped_benefits: self.stopped_benefits,
+            stopped_deductions: self.stopped_deductions,
+            stopped_count: self.stopped_benefits + self.stopped_deductions,
+            outstanding: format!("{:.2}", self.outstanding_ore as f64 / 100.0),
+            administration: told && self.administration,
+            institution: told && self.institution,
         }
     }
 }

@@ -4,11 +4,9 @@
 
 use async_trait::async_trait;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::merged;
-use crate::flytning::rules::{self, Transfer};
+use crate::flytning::rules::{self, Transfer, TransferOutput};
 use crate::flytning::store;
 
 pub(crate) struct ActivateManual;
@@ -18,16 +16,26 @@ pub(crate) struct Input {
     registration: i64,
 }
 
+/// The transfer's flags, and whether the registration came into force.
+#[derive(Debug, Serialize)]
+pub(crate) struct Output {
+    #[serde(flatten)]
+    transfer: TransferOutput,
+    activated: bool,
+    /// Undone before its run: nothing moves, and the YAML ends quietly.
+    undone: bool,
+}
+
 #[async_trait]
 impl Action for ActivateManual {
     type Input = Input;
-    type Output = Value;
+    type Output = Output;
 
     fn name(&self) -> &'static str {
         "flytning.activate_manual"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Output, ActionError> {
         let registration = store::manual(ctx.conn, input.registration)
             .await?
             .ok_or_else(|| {
@@ -35,10 +43,11 @@ impl Action for ActivateManual {
             })?;
         if registration.state != "pending" {
             let undone = registration.state == "undone";
-            return Ok(merged(
-                Transfer::default().output(),
-                json!({ "activated": false, "undone": undone }),
-            ));
+            return Ok(Output {
+                transfer: Transfer::default().output(),
+                activated: false,
+                undone,
+            });
         }
         let person = store::person(ctx.conn, &registration.cpr)
             .await?
@@ -47,10 +56,11 @@ impl Action for ActivateManual {
         if registration.to_date.is_some_and(|end| end < on) {
             // Its period ended before it could come into force: nothing moves.
             store::set_manual_state(ctx.conn, registration.id, "ended").await?;
-            return Ok(merged(
-                Transfer::default().output(),
-                json!({ "activated": false, "undone": false }),
-            ));
+            return Ok(Output {
+                transfer: Transfer::default().output(),
+                activated: false,
+                undone: false,
+            });
         }
         store::set_manual_state(ctx.conn, registration.id, "active").await?;
         store::replace_other_manuals(ctx.conn, &registration.cpr, registration.id).await?;
@@ -63,9 +73,42 @@ impl Action for ActivateManual {
             ctx.now,
         )
         .await?;
-        Ok(merged(
-            transfer.output(),
-            json!({ "activated": true, "undone": false }),
-        ))
+        Ok(Output {
+            transfer: transfer.output(),
+            activated: true,
+            undone: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_output_is_the_transfer_flags_and_whether_it_came_into_force() {
+        let output = Output {
+            transfer: Transfer::default().output(),
+            activated: false,
+            undone: true,
+        };
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({
+                "transferred": false,
+                "losing": null,
+                "gaining": null,
+                "stopped_benefits": 0,
+                "stopped_deductions": 0,
+                "stopped_count": 0,
+                "outstanding": "0.00",
+                "administration": false,
+                "institution": false,
+                "activated": false,
+                "undone": true,
+            })
+        );
     }
 }

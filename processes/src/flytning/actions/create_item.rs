@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::flytning::{fields, rules, store};
 
@@ -23,16 +23,25 @@ pub(crate) struct Input {
     submitted_by: Value,
 }
 
+/// The item created.
+#[derive(Debug, Serialize)]
+pub(crate) struct Output {
+    /// `ydelse` or `traek`.
+    item_type: &'static str,
+    case_id: i64,
+    amount_ore: i64,
+}
+
 #[async_trait]
 impl Action for CreateItem {
     type Input = Input;
-    type Output = Value;
+    type Output = Output;
 
     fn name(&self) -> &'static str {
         "flytning.create_item"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Output, ActionError> {
         let cpr = ctx.subject;
         let municipality = input
             .submitted_by
@@ -85,6 +94,30 @@ impl Action for CreateItem {
             },
         )
         .await?;
-        Ok(json!({ "item_type": item_type, "case_id": case_id, "amount_ore": amount_ore }))
+        Ok(Output {
+            item_type,
+            case_id,
+            amount_ore,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_output_is_the_item_created() {
+        let output = Output {
+            item_type: "ydelse",
+            case_id: 3,
+            amount_ore: 125_050,
+        };
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({ "item_type": "ydelse", "case_id": 3, "amount_ore": 125_050 })
+        );
     }
 }

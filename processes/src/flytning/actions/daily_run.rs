@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use forlob_engine::job_log::{JobLog, JobRunDetailLine};
 use forlob_engine::message::{Code, Message};
 use forlob_engine::{Action, ActionContext, ActionError, SignalOutcome};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::flytning::{rules, store};
@@ -34,6 +34,17 @@ pub(crate) struct Input {
     after_id: i64,
 }
 
+/// Where the run stands after a chunk; the YAML passes it back in.
+#[derive(Debug, Serialize)]
+pub(crate) struct Output {
+    /// The index of the phase to go on with; all of them done when `more` is false.
+    phase: usize,
+    after_id: i64,
+    more: bool,
+    /// Items woken so far in the whole run.
+    handled: i64,
+}
+
 /// One item due on the run.
 struct Due {
     id: i64,
@@ -43,13 +54,13 @@ struct Due {
 #[async_trait]
 impl Action for DailyRun {
     type Input = Input;
-    type Output = Value;
+    type Output = Output;
 
     fn name(&self) -> &'static str {
         "flytning.daily_run"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Output, ActionError> {
         // A run started by hand before 04:00 is the previous day's run (R1: nothing early).
         let run_date = rules::parse_date(&input.run_date)?.min(rules::current_run_date(ctx.now));
         // Q4, Q6: what was processed before the run's 04:00 belongs to it, also when the job
@@ -98,12 +109,12 @@ impl Action for DailyRun {
         let handled = ctx.vars.get("handled").and_then(Value::as_i64).unwrap_or(0)
             + i64::try_from(CHUNK - budget).unwrap_or(0);
         log.progress(handled, None).await?;
-        Ok(json!({
-            "phase": phase,
-            "after_id": after_id,
-            "more": phase < PHASES.len(),
-            "handled": handled,
-        }))
+        Ok(Output {
+            phase,
+            after_id,
+            more: phase < PHASES.len(),
+            handled,
+        })
     }
 }
 
@@ -255,4 +266,23 @@ async fn report(
             None => ("uaendret", about(MOVE_GONE)),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_is_where_the_run_stands_and_how_much_it_handled() {
+        let output = Output {
+            phase: 2,
+            after_id: 31,
+            more: true,
+            handled: 200,
+        };
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({ "phase": 2, "after_id": 31, "more": true, "handled": 200 })
+        );
+    }
 }

@@ -4,11 +4,9 @@
 
 use async_trait::async_trait;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::merged;
-use crate::flytning::rules::{self, Transfer};
+use crate::flytning::rules::{self, TransferOutput};
 use crate::flytning::store;
 
 pub(crate) struct EffectMove;
@@ -18,37 +16,42 @@ pub(crate) struct Input {
     move_id: i64,
 }
 
-fn outcome(transfer: &Transfer, extra: Value) -> Value {
-    let base = json!({
-        "superseded": false,
-        "abroad": false,
-        "ended": false,
-        "kept_by_manual": false,
-        "moved_to": null,
-        "notify_moved_to": false,
-        "manual_municipality": null,
-        "manual_period": null,
-        "manual_reason": null,
-        "manual_registrant": null,
-        "health_card_ordered": false,
-    });
-    let mut map = transfer.output();
-    if let Value::Object(base) = base {
-        map.extend(base);
-    }
-    merged(map, extra)
+/// What carrying out the move did. Every key but `health_card_issuer` is there on every
+/// path (null or false when it does not apply), so the YAML's guards can read them.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Output {
+    #[serde(flatten)]
+    transfer: TransferOutput,
+    /// R19: a newer move superseded this one; nothing was done.
+    superseded: bool,
+    abroad: bool,
+    /// A move abroad ended handleansvar.
+    ended: bool,
+    /// R11/R13: a manual registration keeps handleansvar.
+    kept_by_manual: bool,
+    moved_to: Option<String>,
+    /// The municipality moved to is told when it is not the one keeping handleansvar.
+    notify_moved_to: bool,
+    manual_municipality: Option<String>,
+    manual_period: Option<String>,
+    manual_reason: Option<String>,
+    manual_registrant: Option<String>,
+    health_card_ordered: bool,
+    /// Only when a manual registration keeps handleansvar: who issues the health card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health_card_issuer: Option<String>,
 }
 
 #[async_trait]
 impl Action for EffectMove {
     type Input = Input;
-    type Output = Value;
+    type Output = Output;
 
     fn name(&self) -> &'static str {
         "flytning.effect_move"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Output, ActionError> {
         let planned = store::move_by_id(ctx.conn, input.move_id)
             .await?
             .ok_or_else(|| ActionError::permanent(format!("no move {}", input.move_id)))?;
@@ -56,7 +59,10 @@ impl Action for EffectMove {
             "planned" => {}
             // R19: a newer move for the person superseded this one.
             "superseded" => {
-                return Ok(outcome(&Transfer::default(), json!({ "superseded": true })));
+                return Ok(Output {
+                    superseded: true,
+                    ..Output::default()
+                });
             }
             other => {
                 return Err(ActionError::permanent(format!(
@@ -79,11 +85,12 @@ impl Action for EffectMove {
                 store::set_manual_state(ctx.conn, manual.id, "closed").await?;
             }
             let transfer = rules::transfer(ctx.conn, &person, None, on, "abroad", ctx.now).await?;
-            let ended = transfer.changed;
-            return Ok(outcome(
-                &transfer,
-                json!({ "abroad": true, "ended": ended }),
-            ));
+            return Ok(Output {
+                transfer: transfer.output(),
+                abroad: true,
+                ended: transfer.changed,
+                ..Output::default()
+            });
         }
 
         let to = planned.to_municipality.clone().ok_or_else(|| {
@@ -106,27 +113,171 @@ impl Action for EffectMove {
                     Some(end) => format!("{} – {end}", manual.from_date),
                     None => format!("fra {}", manual.from_date),
                 };
-                Ok(outcome(
-                    &Transfer::default(),
-                    json!({
-                        "kept_by_manual": true,
-                        "moved_to": to,
-                        "notify_moved_to": to != manual.municipality,
-                        "manual_municipality": manual.municipality,
-                        "manual_period": period,
-                        "manual_reason": manual.reason,
-                        "manual_registrant": manual.registrant,
-                        "health_card_ordered": person.health_card,
-                        "health_card_issuer": issuer,
-                    }),
-                ))
+                Ok(Output {
+                    kept_by_manual: true,
+                    notify_moved_to: to != manual.municipality,
+                    moved_to: Some(to),
+                    manual_municipality: Some(manual.municipality),
+                    manual_period: Some(period),
+                    manual_reason: Some(manual.reason),
+                    manual_registrant: Some(manual.registrant),
+                    health_card_ordered: person.health_card,
+                    health_card_issuer: Some(issuer),
+                    ..Output::default()
+                })
             }
             None => {
                 // R2: the municipality moved to becomes handlekommune from this run.
                 let transfer =
                     rules::transfer(ctx.conn, &person, Some(&to), on, "move", ctx.now).await?;
-                Ok(outcome(&transfer, json!({ "moved_to": to })))
+                Ok(Output {
+                    transfer: transfer.output(),
+                    moved_to: Some(to),
+                    ..Output::default()
+                })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::flytning::rules::Transfer;
+
+    /// The output of a path: what nothing done gives, with `changes` over it.
+    fn expected(changes: Value) -> Value {
+        let mut base = json!({
+            "transferred": false,
+            "losing": null,
+            "gaining": null,
+            "stopped_benefits": 0,
+            "stopped_deductions": 0,
+            "stopped_count": 0,
+            "outstanding": "0.00",
+            "administration": false,
+            "institution": false,
+            "superseded": false,
+            "abroad": false,
+            "ended": false,
+            "kept_by_manual": false,
+            "moved_to": null,
+            "notify_moved_to": false,
+            "manual_municipality": null,
+            "manual_period": null,
+            "manual_reason": null,
+            "manual_registrant": null,
+            "health_card_ordered": false,
+        });
+        if let (Value::Object(base), Value::Object(changes)) = (&mut base, changes) {
+            base.extend(changes);
+        }
+        base
+    }
+
+    fn json_of(output: Output) -> Value {
+        serde_json::to_value(output).expect("JSON")
+    }
+
+    fn transfer(to: Option<&str>) -> Transfer {
+        Transfer {
+            changed: true,
+            losing: Some("101".into()),
+            gaining: to.map(str::to_owned),
+            stopped_benefits: 2,
+            stopped_deductions: 1,
+            outstanding_ore: 125_050,
+            administration: true,
+            institution: false,
+        }
+    }
+
+    #[test]
+    fn a_superseded_move_says_so_and_nothing_else() {
+        let output = Output {
+            superseded: true,
+            ..Output::default()
+        };
+        assert_eq!(json_of(output), expected(json!({ "superseded": true })));
+    }
+
+    #[test]
+    fn a_move_abroad_gives_the_transfer_flags_and_that_it_ended() {
+        let transfer = transfer(None);
+        let output = Output {
+            transfer: transfer.output(),
+            abroad: true,
+            ended: transfer.changed,
+            ..Output::default()
+        };
+        assert_eq!(
+            json_of(output),
+            expected(json!({
+                "transferred": true,
+                "losing": "101",
+                "stopped_benefits": 2,
+                "stopped_deductions": 1,
+                "stopped_count": 3,
+                "outstanding": "1250.50",
+                "administration": true,
+                "abroad": true,
+                "ended": true,
+            }))
+        );
+    }
+
+    #[test]
+    fn a_move_kept_by_a_manual_registration_names_it_and_the_health_card_issuer() {
+        let output = Output {
+            kept_by_manual: true,
+            notify_moved_to: true,
+            moved_to: Some("147".into()),
+            manual_municipality: Some("101".into()),
+            manual_period: Some("fra 2025-06-01".into()),
+            manual_reason: Some("anbringelse".into()),
+            manual_registrant: Some("101".into()),
+            health_card_ordered: true,
+            health_card_issuer: Some("101".into()),
+            ..Output::default()
+        };
+        assert_eq!(
+            json_of(output),
+            expected(json!({
+                "kept_by_manual": true,
+                "notify_moved_to": true,
+                "moved_to": "147",
+                "manual_municipality": "101",
+                "manual_period": "fra 2025-06-01",
+                "manual_reason": "anbringelse",
+                "manual_registrant": "101",
+                "health_card_ordered": true,
+                "health_card_issuer": "101",
+            }))
+        );
+    }
+
+    #[test]
+    fn a_move_within_denmark_gives_the_transfer_flags_and_where_to() {
+        let output = Output {
+            transfer: transfer(Some("147")).output(),
+            moved_to: Some("147".into()),
+            ..Output::default()
+        };
+        assert_eq!(
+            json_of(output),
+            expected(json!({
+                "transferred": true,
+                "losing": "101",
+                "gaining": "147",
+                "stopped_benefits": 2,
+                "stopped_deductions": 1,
+                "stopped_count": 3,
+                "outstanding": "1250.50",
+                "administration": true,
+                "moved_to": "147",
+            }))
+        );
     }
 }

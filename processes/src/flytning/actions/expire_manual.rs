@@ -4,11 +4,9 @@
 
 use async_trait::async_trait;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::merged;
-use crate::flytning::rules::{self, Transfer};
+use crate::flytning::rules::{self, Transfer, TransferOutput};
 use crate::flytning::store;
 
 pub(crate) struct ExpireManual;
@@ -19,16 +17,24 @@ pub(crate) struct Input {
     til: String,
 }
 
+/// The transfer's flags, and whether the registration ended now.
+#[derive(Debug, Serialize)]
+pub(crate) struct Output {
+    #[serde(flatten)]
+    transfer: TransferOutput,
+    expired: bool,
+}
+
 #[async_trait]
 impl Action for ExpireManual {
     type Input = Input;
-    type Output = Value;
+    type Output = Output;
 
     fn name(&self) -> &'static str {
         "flytning.expire_manual"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Output, ActionError> {
         let registration = store::manual(ctx.conn, input.registration)
             .await?
             .ok_or_else(|| {
@@ -37,10 +43,10 @@ impl Action for ExpireManual {
         let still_so = registration.state == "active"
             && registration.to_date.map(|d| d.to_string()).as_deref() == Some(input.til.as_str());
         if !still_so {
-            return Ok(merged(
-                Transfer::default().output(),
-                json!({ "expired": false }),
-            ));
+            return Ok(Output {
+                transfer: Transfer::default().output(),
+                expired: false,
+            });
         }
         let person = store::person(ctx.conn, &registration.cpr)
             .await?
@@ -57,6 +63,45 @@ impl Action for ExpireManual {
             ctx.now,
         )
         .await?;
-        Ok(merged(transfer.output(), json!({ "expired": true })))
+        Ok(Output {
+            transfer: transfer.output(),
+            expired: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_output_is_the_transfer_flags_and_whether_it_expired() {
+        let transfer = Transfer {
+            changed: true,
+            losing: Some("101".into()),
+            gaining: Some("147".into()),
+            ..Transfer::default()
+        };
+        let output = Output {
+            transfer: transfer.output(),
+            expired: true,
+        };
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({
+                "transferred": true,
+                "losing": "101",
+                "gaining": "147",
+                "stopped_benefits": 0,
+                "stopped_deductions": 0,
+                "stopped_count": 0,
+                "outstanding": "0.00",
+                "administration": false,
+                "institution": false,
+                "expired": true,
+            })
+        );
     }
 }

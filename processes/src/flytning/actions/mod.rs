@@ -1,7 +1,9 @@
 //! The package's actions, one per file. The YAML says when they run; these say how.
 //!
-//! Every action returns the same keys whatever it decided, so the guards in the YAML can read
-//! them without tripping over a missing one.
+//! Each action's output is a typed `Output`, whose JSON becomes the instance's variables. It
+//! has the same keys whatever the action decided (null or false where they do not apply), so
+//! the guards in the YAML can read them without tripping over a missing one; the few keys
+//! left out on some path say so where they are declared.
 
 mod activate_manual;
 mod create_item;
@@ -14,8 +16,12 @@ mod register_manual;
 mod stop_manual;
 mod undo_manual;
 
+use chrono::NaiveDate;
 use forlob_engine::Registry;
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::flytning::rules;
 
 pub(crate) fn register(registry: &mut Registry) {
     registry
@@ -31,19 +37,57 @@ pub(crate) fn register(registry: &mut Registry) {
         .register_action(daily_run::DailyRun);
 }
 
-/// Merges `extra` over `base`.
-pub(crate) fn merged(mut base: Map<String, Value>, extra: Value) -> Value {
-    if let Value::Object(extra) = extra {
-        base.extend(extra);
-    }
-    Value::Object(base)
-}
-
 /// A municipality code given as text or number.
 pub(crate) fn code(value: &Option<Value>) -> Option<String> {
     match value {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// When a manual registration ends and handleansvar goes back (Q7, R15): its last day, the
+/// run after it and that run's safety net, for the YAML's timers. All null for a
+/// registration without an end.
+#[derive(Debug, Serialize)]
+pub(crate) struct Expiry {
+    til: Option<String>,
+    expire_at: Option<String>,
+    expire_deadline_at: Option<String>,
+}
+
+impl Expiry {
+    /// The expiry of a registration whose last day, inclusive, is `til`.
+    pub(crate) fn after(til: Option<NaiveDate>) -> Expiry {
+        let next = til.and_then(|t| t.checked_add_days(chrono::Days::new(1)));
+        Expiry {
+            til: til.map(|t| t.to_string()),
+            expire_at: next.map(|d| rules::run_at(d, rules::Phase::Registrations)),
+            expire_deadline_at: next.map(|d| rules::safety_net(d, rules::Phase::Registrations)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_expiry_is_the_run_after_the_last_day_or_all_null() {
+        let til = NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+        assert_eq!(
+            serde_json::to_value(Expiry::after(Some(til))).expect("JSON"),
+            json!({
+                "til": "2025-06-30",
+                "expire_at": "2025-07-01T02:00:00+00:00",
+                "expire_deadline_at": "2025-07-02T10:00:00+00:00",
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(Expiry::after(None)).expect("JSON"),
+            json!({ "til": null, "expire_at": null, "expire_deadline_at": null })
+        );
     }
 }

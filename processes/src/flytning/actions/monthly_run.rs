@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use chrono::{Datelike, Months, NaiveDate};
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::flytning::{rules, store};
 
@@ -24,6 +24,16 @@ pub(crate) struct Input {
     after_id: i64,
 }
 
+/// Where the run stands after a chunk; the YAML passes it back in. The counts are the run's
+/// totals so far.
+#[derive(Debug, Serialize)]
+pub(crate) struct Output {
+    after_id: i64,
+    more: bool,
+    executed: u64,
+    skipped: u64,
+}
+
 fn end_of_month(date: NaiveDate) -> NaiveDate {
     let first = NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or(date);
     first
@@ -35,13 +45,13 @@ fn end_of_month(date: NaiveDate) -> NaiveDate {
 #[async_trait]
 impl Action for MonthlyRun {
     type Input = Input;
-    type Output = Value;
+    type Output = Output;
 
     fn name(&self) -> &'static str {
         "flytning.monthly_run"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Output, ActionError> {
         let run_date = rules::parse_date(&input.run_date)?;
         let until = end_of_month(run_date);
         let items = store::planned_due(ctx.conn, until, input.after_id, CHUNK).await?;
@@ -60,21 +70,39 @@ impl Action for MonthlyRun {
         }
         let total =
             |key: &str, add: u64| ctx.vars.get(key).and_then(Value::as_u64).unwrap_or(0) + add;
-        Ok(json!({
-            "after_id": items.last().map_or(input.after_id, |i| i.id),
-            "more": items.len() as u64 == CHUNK,
-            "executed": total("executed", executed),
-            "skipped": total("skipped", skipped),
-        }))
+        Ok(Output {
+            after_id: items.last().map_or(input.after_id, |i| i.id),
+            more: items.len() as u64 == CHUNK,
+            executed: total("executed", executed),
+            skipped: total("skipped", skipped),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_output_is_where_the_run_stands_and_its_totals() {
+        let output = Output {
+            after_id: 500,
+            more: true,
+            executed: 480,
+            skipped: 20,
+        };
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({ "after_id": 500, "more": true, "executed": 480, "skipped": 20 })
+        );
+    }
+
     #[test]
     fn a_run_pays_through_the_end_of_its_month() {
         let d = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
-        assert_eq!(super::end_of_month(d("2025-06-06")), d("2025-06-30"));
-        assert_eq!(super::end_of_month(d("2025-12-05")), d("2025-12-31"));
+        assert_eq!(end_of_month(d("2025-06-06")), d("2025-06-30"));
+        assert_eq!(end_of_month(d("2025-12-05")), d("2025-12-31"));
     }
 }

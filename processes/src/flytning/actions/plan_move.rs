@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::code;
@@ -30,16 +30,55 @@ pub(crate) struct Input {
     received_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Whether the move was planned, and if so when its run carries it out.
+#[derive(Debug, Serialize)]
+pub(crate) struct Output {
+    ignored: bool,
+    /// Why it was ignored; null when planned.
+    reason: Option<String>,
+    /// R7: it goes to a person.
+    manual_handling: bool,
+    move_date: String,
+    /// Left out, every key of it, when the move was ignored.
+    #[serde(flatten)]
+    planned: Option<Planned>,
+}
+
+/// A planned move: the keys the YAML's timers and later steps read.
+#[derive(Debug, Serialize)]
+pub(crate) struct Planned {
+    move_id: i64,
+    effective_date: String,
+    effective_at: String,
+    deadline_at: String,
+    /// Null for a move abroad.
+    to: Option<String>,
+    abroad: bool,
+    superseded_moves: usize,
+}
+
+impl Output {
+    fn ignored(reason: String, move_date: chrono::NaiveDate) -> Output {
+        Output {
+            ignored: true,
+            reason: Some(reason),
+            manual_handling: false,
+            move_date: move_date.to_string(),
+            planned: None,
+        }
+    }
+}
+
 #[async_trait]
 impl Action for PlanMove {
     type Input = Input;
-    type Output = Value;
+    type Output = Output;
 
     fn name(&self) -> &'static str {
         "flytning.plan_move"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Input) -> Result<Output, ActionError> {
         let cpr = ctx.subject;
         let person = store::person(ctx.conn, cpr)
             .await?
@@ -66,23 +105,19 @@ impl Action for PlanMove {
         {
             // An older move reported after a newer one (messages out of order): the newer
             // one stands, and the person's timeline says why this one was not carried out.
-            return Ok(json!({
-                "ignored": true,
-                "reason": format!("a move dated {latest} has already been carried out"),
-                "manual_handling": false,
-                "move_date": move_date.to_string(),
-            }));
+            return Ok(Output::ignored(
+                format!("a move dated {latest} has already been carried out"),
+                move_date,
+            ));
         }
         let received_at = input.received_at.unwrap_or(ctx.started_at);
         if let Some(newer) = store::move_received_after(ctx.conn, cpr, received_at).await? {
             // R19: a move carried over from before a release, planned only now, never
             // supersedes a move the citizen reported after it.
-            return Ok(json!({
-                "ignored": true,
-                "reason": format!("a newer move (dated {newer}) supersedes it"),
-                "manual_handling": false,
-                "move_date": move_date.to_string(),
-            }));
+            return Ok(Output::ignored(
+                format!("a newer move (dated {newer}) supersedes it"),
+                move_date,
+            ));
         }
         let effective = rules::run_date(ctx.now, move_date);
         let effective_at = rules::run_at(effective, rules::Phase::Moves);
@@ -112,20 +147,85 @@ impl Action for PlanMove {
         }
         let manual = store::active_manual(ctx.conn, cpr, effective).await?;
         let kept_by_manual = manual.is_some() && !abroad;
-        Ok(json!({
-            "ignored": false,
-            "reason": null,
-            "move_id": move_id,
-            "move_date": move_date.to_string(),
-            "effective_date": effective.to_string(),
-            "effective_at": effective_at,
-            "deadline_at": rules::safety_net(effective, rules::Phase::Moves),
-            "to": to,
-            "abroad": abroad,
-            "superseded_moves": superseded.len(),
+        Ok(Output {
+            ignored: false,
+            reason: None,
             // R7: only a move that keeps handleansvar for a citizen with a bopælssamling
             // subscription goes to a person.
-            "manual_handling": kept_by_manual && person.bopaelssamling,
-        }))
+            manual_handling: kept_by_manual && person.bopaelssamling,
+            move_date: move_date.to_string(),
+            planned: Some(Planned {
+                move_id,
+                effective_date: effective.to_string(),
+                effective_at,
+                deadline_at: rules::safety_net(effective, rules::Phase::Moves),
+                to,
+                abroad,
+                superseded_moves: superseded.len(),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn date(s: &str) -> chrono::NaiveDate {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn an_ignored_move_says_why_and_leaves_out_the_planned_keys() {
+        let output = Output::ignored(
+            "a newer move (dated 2025-07-01) supersedes it".into(),
+            date("2025-06-01"),
+        );
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({
+                "ignored": true,
+                "reason": "a newer move (dated 2025-07-01) supersedes it",
+                "manual_handling": false,
+                "move_date": "2025-06-01",
+            })
+        );
+    }
+
+    #[test]
+    fn a_planned_move_has_a_null_reason_and_every_planned_key() {
+        let output = Output {
+            ignored: false,
+            reason: None,
+            manual_handling: true,
+            move_date: "2025-06-01".into(),
+            planned: Some(Planned {
+                move_id: 4,
+                effective_date: "2025-06-02".into(),
+                effective_at: "2025-06-02T02:00:01+00:00".into(),
+                deadline_at: "2025-06-03T10:00:01+00:00".into(),
+                to: None,
+                abroad: true,
+                superseded_moves: 1,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({
+                "ignored": false,
+                "reason": null,
+                "manual_handling": true,
+                "move_date": "2025-06-01",
+                "move_id": 4,
+                "effective_date": "2025-06-02",
+                "effective_at": "2025-06-02T02:00:01+00:00",
+                "deadline_at": "2025-06-03T10:00:01+00:00",
+                "to": null,
+                "abroad": true,
+                "superseded_moves": 1,
+            })
+        );
     }
 }

@@ -4,8 +4,7 @@
 
 use async_trait::async_trait;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use crate::flytning::{rules, store};
 
@@ -14,16 +13,23 @@ pub(crate) struct UndoManual;
 #[derive(Deserialize)]
 pub(crate) struct Input {}
 
+#[derive(Debug, Serialize)]
+pub(crate) struct Output {
+    registration: i64,
+    /// Always true: a registration that cannot be undone is the action's error.
+    undone: bool,
+}
+
 #[async_trait]
 impl Action for UndoManual {
     type Input = Input;
-    type Output = Value;
+    type Output = Output;
 
     fn name(&self) -> &'static str {
         "flytning.undo_manual"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, _input: Input) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, _input: Input) -> Result<Output, ActionError> {
         let registration = store::current_manual(ctx.conn, ctx.subject)
             .await?
             .filter(|r| r.state == "pending")
@@ -33,6 +39,28 @@ impl Action for UndoManual {
         store::set_manual_state(ctx.conn, registration.id, "undone").await?;
         // What waited for it to come into force ends now, with nothing transferred.
         rules::undone(ctx, registration.id).await?;
-        Ok(json!({ "registration": registration.id, "undone": true }))
+        Ok(Output {
+            registration: registration.id,
+            undone: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_output_names_the_undone_registration() {
+        let output = Output {
+            registration: 7,
+            undone: true,
+        };
+        assert_eq!(
+            serde_json::to_value(output).expect("JSON"),
+            json!({ "registration": 7, "undone": true })
+        );
     }
 }

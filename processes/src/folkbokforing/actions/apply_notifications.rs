@@ -5,9 +5,8 @@
 use async_trait::async_trait;
 use forlob_engine::job_log::JobLog;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde_json::Value;
 
-use super::{CHANGE_NOTIFIED, CHUNK, Cursor, DEFERRED_APPLIED, refresh};
+use super::{CHANGE_NOTIFIED, CHUNK, Cursor, DEFERRED_APPLIED, Progress, refresh};
 use crate::folkbokforing::store;
 
 pub(crate) struct ApplyNotifications;
@@ -15,13 +14,13 @@ pub(crate) struct ApplyNotifications;
 #[async_trait]
 impl Action for ApplyNotifications {
     type Input = Cursor;
-    type Output = Value;
+    type Output = Progress;
 
     fn name(&self) -> &'static str {
         "folkbokforing.apply_notifications"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Progress, ActionError> {
         input.check()?;
         let log = JobLog::of(ctx);
         let chunk = store::notified_chunk(ctx.conn, &input.after, CHUNK).await?;
@@ -32,8 +31,7 @@ impl Action for ApplyNotifications {
         refresh(ctx, &log, &notified, CHANGE_NOTIFIED).await?;
         let persons: Vec<_> = chunk.into_iter().map(|(p, _)| p).collect();
         let next = input.next(&persons, None);
-        log.progress(next["done"].as_i64().unwrap_or(0), None)
-            .await?;
+        log.progress(next.done, None).await?;
         Ok(next)
     }
 }

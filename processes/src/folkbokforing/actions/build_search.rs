@@ -5,9 +5,8 @@
 use async_trait::async_trait;
 use forlob_engine::job_log::JobLog;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde_json::Value;
 
-use super::{CHUNK, Cursor};
+use super::{CHUNK, Cursor, Progress};
 use crate::folkbokforing::search;
 use crate::folkbokforing::store::{self, Which};
 
@@ -16,13 +15,13 @@ pub(crate) struct BuildSearch;
 #[async_trait]
 impl Action for BuildSearch {
     type Input = Cursor;
-    type Output = Value;
+    type Output = Progress;
 
     fn name(&self) -> &'static str {
         "folkbokforing.build_search"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Progress, ActionError> {
         input.check()?;
         let log = JobLog::of(ctx);
         let total = match input.total {
@@ -36,8 +35,7 @@ impl Action for BuildSearch {
         search::add(ctx.conn, &input.kommun, &persons, ctx.now).await?;
         log.count(&[("indexed", persons.len() as i64)]).await?;
         let next = input.next(&persons, Some(total));
-        log.progress(next["done"].as_i64().unwrap_or(0), Some(total))
-            .await?;
+        log.progress(next.done, Some(total)).await?;
         Ok(next)
     }
 }

@@ -5,9 +5,8 @@
 use async_trait::async_trait;
 use forlob_engine::job_log::JobLog;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde_json::Value;
 
-use super::{CHUNK, Cursor, FETCHED, refresh};
+use super::{CHUNK, Cursor, FETCHED, Progress, refresh};
 use crate::folkbokforing::store::{self, Which};
 
 pub(crate) struct FetchAll;
@@ -15,13 +14,13 @@ pub(crate) struct FetchAll;
 #[async_trait]
 impl Action for FetchAll {
     type Input = Cursor;
-    type Output = Value;
+    type Output = Progress;
 
     fn name(&self) -> &'static str {
         "folkbokforing.fetch_all"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Progress, ActionError> {
         input.check()?;
         let log = JobLog::of(ctx);
         let total = match input.total {
@@ -32,8 +31,7 @@ impl Action for FetchAll {
         let all: Vec<_> = persons.iter().collect();
         refresh(ctx, &log, &all, FETCHED).await?;
         let next = input.next(&persons, Some(total));
-        log.progress(next["done"].as_i64().unwrap_or(0), Some(total))
-            .await?;
+        log.progress(next.done, Some(total)).await?;
         Ok(next)
     }
 }

@@ -13,8 +13,7 @@ use forlob_engine::Registry;
 use forlob_engine::job_log::{JobLog, JobRunDetailLine};
 use forlob_engine::message::{Code, Message};
 use forlob_engine::{ActionContext, ActionError};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::store::{self, LocalPerson};
 
@@ -60,15 +59,27 @@ impl Cursor {
     }
 
     /// The output after a chunk of `persons`: the next cursor, and whether there is more.
-    pub(crate) fn next(&self, persons: &[LocalPerson], total: Option<i64>) -> Value {
-        let done = self.done + persons.len() as i64;
-        json!({
-            "after": persons.last().map_or(self.after.as_str(), |p| p.personnummer.as_str()),
-            "done": done,
-            "total": total,
-            "more": persons.len() as u64 == CHUNK,
-        })
+    pub(crate) fn next(&self, persons: &[LocalPerson], total: Option<i64>) -> Progress {
+        Progress {
+            after: persons
+                .last()
+                .map_or_else(|| self.after.clone(), |p| p.personnummer.clone()),
+            done: self.done + persons.len() as i64,
+            total,
+            more: persons.len() as u64 == CHUNK,
+        }
     }
+}
+
+/// Every job's output after a chunk: the [`Cursor`] the YAML passes back in, and whether
+/// there is more.
+#[derive(Debug, Serialize)]
+pub(crate) struct Progress {
+    pub after: String,
+    pub done: i64,
+    /// Null for a job that does not know its total (avisering).
+    pub total: Option<i64>,
+    pub more: bool,
 }
 
 /// What the jobs say of each person, by code (shown in the reader's language).
@@ -176,4 +187,35 @@ pub(crate) async fn refresh(
         ("failed", failed),
     ])
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn progress_is_the_next_cursor_with_a_null_total_when_unknown() {
+        let known = Progress {
+            after: "197001011234".into(),
+            done: 500,
+            total: Some(1200),
+            more: true,
+        };
+        assert_eq!(
+            serde_json::to_value(known).expect("JSON"),
+            json!({ "after": "197001011234", "done": 500, "total": 1200, "more": true })
+        );
+        let unknown = Progress {
+            after: String::new(),
+            done: 0,
+            total: None,
+            more: false,
+        };
+        assert_eq!(
+            serde_json::to_value(unknown).expect("JSON"),
+            json!({ "after": "", "done": 0, "total": null, "more": false })
+        );
+    }
 }

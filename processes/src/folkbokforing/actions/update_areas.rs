@@ -6,9 +6,8 @@ use async_trait::async_trait;
 use forlob_engine::job_log::{JobLog, JobRunDetailLine};
 use forlob_engine::message::Message;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde_json::Value;
 
-use super::{AREA_CHANGED, CHUNK, Cursor};
+use super::{AREA_CHANGED, CHUNK, Cursor, Progress};
 use crate::folkbokforing::store::{self, Which};
 
 pub(crate) struct UpdateAreas;
@@ -16,13 +15,13 @@ pub(crate) struct UpdateAreas;
 #[async_trait]
 impl Action for UpdateAreas {
     type Input = Cursor;
-    type Output = Value;
+    type Output = Progress;
 
     fn name(&self) -> &'static str {
         "folkbokforing.update_areas"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Progress, ActionError> {
         input.check()?;
         let log = JobLog::of(ctx);
         let residents = Which::In(&input.kommun);
@@ -63,8 +62,7 @@ impl Action for UpdateAreas {
         ])
         .await?;
         let next = input.next(&persons, Some(total));
-        log.progress(next["done"].as_i64().unwrap_or(0), Some(total))
-            .await?;
+        log.progress(next.done, Some(total)).await?;
         Ok(next)
     }
 }

@@ -8,9 +8,8 @@ use async_trait::async_trait;
 use forlob_engine::job_log::{JobLog, JobRunDetailLine};
 use forlob_engine::message::Message;
 use forlob_engine::{Action, ActionContext, ActionError};
-use serde_json::Value;
 
-use super::{CHUNK, Cursor, DEFERRED, UPDATED_IN_RUN, refresh};
+use super::{CHUNK, Cursor, DEFERRED, Progress, UPDATED_IN_RUN, refresh};
 use crate::folkbokforing::scope::{self, Decision, Mode};
 use crate::folkbokforing::store::{self, Which};
 
@@ -19,13 +18,13 @@ pub(crate) struct UpdateOutOfMunicipality;
 #[async_trait]
 impl Action for UpdateOutOfMunicipality {
     type Input = Cursor;
-    type Output = Value;
+    type Output = Progress;
 
     fn name(&self) -> &'static str {
         "folkbokforing.update_out_of_municipality"
     }
 
-    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Value, ActionError> {
+    async fn run(&self, ctx: &ActionContext<'_>, input: Cursor) -> Result<Progress, ActionError> {
         let mode_text = input.mode.as_deref().unwrap_or("kir");
         let mode = Mode::parse(mode_text).ok_or_else(|| {
             ActionError::permanent(format!("mode `{mode_text}` is neither kir nor direkt"))
@@ -71,8 +70,7 @@ impl Action for UpdateOutOfMunicipality {
         ])
         .await?;
         let next = input.next(&persons, Some(total));
-        log.progress(next["done"].as_i64().unwrap_or(0), Some(total))
-            .await?;
+        log.progress(next.done, Some(total)).await?;
         Ok(next)
     }
 }
