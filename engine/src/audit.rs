@@ -7,7 +7,7 @@
 //! - entries are appended one writer at a time (SQLite's one writer; an advisory lock on
 //!   PostgreSQL), so ids follow the chain: entry `n` carries the hash of entry `n - 1`;
 //! - an entry's hash covers its id, so an edited, a deleted and a reordered row all break
-//!   the chain, which [`crate::Engine::verify_audit`] walks.
+//!   the chain, which [`crate::runtime::Audit::verify_audit`] walks.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;

@@ -37,7 +37,7 @@ pub trait SubjectProvider: Send + Sync {
     /// Subjects within `scope` whose name contains every word of `text` (ignoring case), at
     /// most `limit`, by name: what a person search by name and the inbox's search look
     /// through. The scope keeps the search to what the searcher may be shown (the engine
-    /// still checks each hit, `Engine::find_subjects`), so that neither the answer nor its
+    /// still checks each hit, `Queries::find_subjects`), so that neither the answer nor its
     /// time depends on subjects elsewhere. The default finds none: a package whose subjects
     /// have no names is searched by id only.
     async fn find_by_name(

@@ -152,7 +152,7 @@ pub struct DraftForm {
     pub scope: crate::expr::Scope,
 }
 
-/// A draft against what is deployed ([`Engine::compare_draft`]).
+/// A draft against what is deployed ([`Workbench::compare_draft`]).
 #[derive(Debug, Clone)]
 pub struct DraftComparison {
     pub draft: Draft,
@@ -162,7 +162,7 @@ pub struct DraftComparison {
     pub impacts: Vec<DefinitionImpact>,
 }
 
-/// What a draft's deploy did ([`Engine::deploy_draft`]).
+/// What a draft's deploy did ([`Workbench::deploy_draft`]).
 #[derive(Debug, Clone)]
 pub struct DraftDeploy {
     /// The scenarios it was tried against.
@@ -204,18 +204,125 @@ pub struct DraftTest {
     pub results: Vec<ScenarioResult>,
 }
 
+/// The designer's workbench of an engine: drafts saved, checked, compared, tried against
+/// scenarios and deployed. Ask the engine for it with [`Engine::workbench`].
+#[derive(Clone, Copy)]
+pub struct Workbench<'a> {
+    engine: &'a Engine,
+}
+
 impl Engine {
+    /// The designer's workbench: drafts and what is done with them.
+    pub fn workbench(&self) -> Workbench<'_> {
+        Workbench { engine: self }
+    }
+}
+
+impl Engine {
+    /// Files sent as a draft (or its scenarios) under `field`: at least one, at most `max`,
+    /// each with a path (of the name limit) and a text of at most [`MAX_FILE_CHARS`]. One
+    /// check for every way a draft comes in.
+    fn check_sent(&self, errors: &mut FieldErrors, field: &str, files: &[SourceFile], max: usize) {
+        let limits = &self.text_limits();
+        if files.is_empty() {
+            let code = if field == "scenarios" {
+                Code::SCENARIOS_NEEDED
+            } else {
+                Code::DRAFT_WITHOUT_FILES
+            };
+            errors.insert(field.to_owned(), Message::new(code));
+        } else if files.len() > max {
+            errors.insert(
+                field.to_owned(),
+                Message::new(Code::TOO_MANY_FILES).with("max", max),
+            );
+        }
+        for (i, file) in files.iter().enumerate() {
+            let path = format!("{field}.{i}.path");
+            if file.path.trim().is_empty() {
+                errors.insert(path, Message::new(Code::REQUIRED));
+            } else {
+                crate::limits::check(errors, &path, &file.path, limits.name);
+            }
+            let text = format!("{field}.{i}.text");
+            crate::limits::check(errors, &text, &file.text, MAX_FILE_CHARS);
+        }
+    }
+
+    /// A 422 unless every `(field, files, max)` passes [`Engine::check_sent`].
+    fn refuse_unless_fit(&self, sent: &[(&str, &[SourceFile], usize)]) -> Result<()> {
+        let mut errors = FieldErrors::new();
+        for (field, files, max) in sent {
+            self.check_sent(&mut errors, field, files, *max);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(errors))
+        }
+    }
+
+    fn checked(&self, files: &[SourceFile]) -> (DraftCheck, Vec<String>) {
+        check_files(files, self.registry(), &self.catalog().known_ids())
+    }
+}
+
+/// Validates `files` as one release: references to other processes resolve against these
+/// files and `known` (what is deployed, or the package's other files); the draft's process
+/// ids beside the check.
+pub fn check_files(
+    files: &[SourceFile],
+    registry: &crate::Registry,
+    known: &[String],
+) -> (DraftCheck, Vec<String>) {
+    match definition::load_set_with(files, registry, known) {
+        Ok(defs) => {
+            let ids = defs.iter().map(|d| d.id.clone()).collect();
+            let processes = defs
+                .iter()
+                .map(|d| DraftProcess {
+                    id: d.id.clone(),
+                    title: d.title.clone(),
+                    forms: d
+                        .states
+                        .iter()
+                        .filter(|(_, s)| matches!(s.kind, crate::definition::StepKind::Manual(_)))
+                        .map(|(id, _)| id.clone())
+                        .collect(),
+                    replaces: d.replaces.clone(),
+                    diagram: d.mermaid(),
+                })
+                .collect();
+            let check = DraftCheck {
+                valid: true,
+                diagnostics: Vec::new(),
+                processes,
+            };
+            (check, ids)
+        }
+        Err(diagnostics) => (
+            DraftCheck {
+                valid: false,
+                diagnostics,
+                processes: Vec::new(),
+            },
+            Vec::new(),
+        ),
+    }
+}
+
+impl Workbench<'_> {
     /// Saves the next version of `actor`'s draft of `process_id`, audited (`draft.save`) in
     /// the same transaction. Nothing is validated beyond the limits: a draft may be broken,
     /// that is what drafts are for.
     pub async fn save_draft(
-        &self,
+        self,
         process_id: &str,
         files: &[SourceFile],
         note: &str,
         actor: &Actor,
     ) -> Result<Draft> {
-        let limits = &self.text_limits();
+        let limits = &self.engine.text_limits();
         let mut errors = FieldErrors::new();
         let id = process_id.trim();
         if id.is_empty()
@@ -231,7 +338,8 @@ impl Engine {
         }
         crate::limits::check(&mut errors, "process", id, limits.name);
         crate::limits::check(&mut errors, "note", note, limits.reason);
-        self.check_sent(&mut errors, "files", files, MAX_DRAFT_FILES);
+        self.engine
+            .check_sent(&mut errors, "files", files, MAX_DRAFT_FILES);
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
@@ -244,21 +352,21 @@ impl Engine {
         .to_string();
         // What is deployed of the draft's processes now (its label's when the draft does not
         // parse): the draft is based on it.
-        self.refresh_catalog().await?;
-        let (_, mut ids) = self.checked(files);
+        self.engine.refresh_catalog().await?;
+        let (_, mut ids) = self.engine.checked(files);
         if ids.is_empty() {
             ids.push(id.to_owned());
         }
-        let catalog = self.catalog();
+        let catalog = self.engine.catalog();
         let based_on: std::collections::BTreeMap<&str, i32> = ids
             .iter()
             .map(|p| (p.as_str(), catalog.latest(p).map_or(0, |(v, _)| v)))
             .collect();
         let based_on = json!(based_on).to_string();
-        let now = self.clock().now();
+        let now = self.engine.clock().now();
         let (author, id, note) = (actor.id.clone(), id.to_owned(), note.trim().to_owned());
         let saved = self
-            .recorded(
+            .engine.audit().recorded(
                 actor,
                 |conn| {
                     Box::pin(async move {
@@ -292,7 +400,7 @@ impl Engine {
     /// Drafts, newest first: a designer's own, every author's for an admin; of one process
     /// when given; only those waiting for a deploy when `waiting`.
     pub async fn drafts(
-        &self,
+        self,
         process_id: Option<&str>,
         waiting: bool,
         actor: &Actor,
@@ -303,7 +411,7 @@ impl Engine {
             process_id,
             waiting,
         };
-        store::drafts(self.db(), filter, limit)
+        store::drafts(self.engine.db(), filter, limit)
             .await?
             .into_iter()
             .map(Draft::try_from)
@@ -311,8 +419,8 @@ impl Engine {
     }
 
     /// One draft: a designer's own (another's is not found), any for an admin.
-    pub async fn draft(&self, id: i64, actor: &Actor) -> Result<Draft> {
-        match store::draft_by_id(self.db(), id).await? {
+    pub async fn draft(self, id: i64, actor: &Actor) -> Result<Draft> {
+        match store::draft_by_id(self.engine.db(), id).await? {
             Some(row) if actor.sees_all() || row.author == actor.id => Draft::try_from(row),
             _ => Err(EngineError::not_found("draft", id)),
         }
@@ -320,16 +428,16 @@ impl Engine {
 
     /// Asks an admin to deploy draft `id` (its author's or an admin's own ask), audited
     /// (`draft.ask_deploy`). A draft that is not valid is a 422, a deployed one a 409.
-    pub async fn ask_deploy(&self, id: i64, actor: &Actor) -> Result<Draft> {
+    pub async fn ask_deploy(self, id: i64, actor: &Actor) -> Result<Draft> {
         let draft = self.draft(id, actor).await?;
         // An admin's list holds only what could be deployed.
         let check = self.check_draft(&draft.files).await?;
         if !check.valid {
             return Err(crate::error::DefinitionError(check.diagnostics).into());
         }
-        let now = self.clock().now();
+        let now = self.engine.clock().now();
         let asked = self
-            .recorded(
+            .engine.audit().recorded(
                 actor,
                 |conn| Box::pin(async move { Ok(store::ask_deploy(conn, id, now).await?) }),
                 |asked| {
@@ -350,11 +458,11 @@ impl Engine {
     /// Draft `id` against what is deployed: its validation and, when valid, for each of its
     /// processes the diff, the states it adds, removes and changes, and the in-flight
     /// instances it meets.
-    pub async fn compare_draft(&self, id: i64, actor: &Actor) -> Result<DraftComparison> {
+    pub async fn compare_draft(self, id: i64, actor: &Actor) -> Result<DraftComparison> {
         let draft = self.draft(id, actor).await?;
         let check = self.check_draft(&draft.files).await?;
         let impacts = if check.valid {
-            self.impact(&draft.files).await?
+            self.engine.releases().impact(&draft.files).await?
         } else {
             Vec::new()
         };
@@ -375,7 +483,7 @@ impl Engine {
     /// transaction.
     #[tracing::instrument(skip_all, fields(draft = id, actor = %actor.id))]
     pub async fn deploy_draft(
-        &self,
+        self,
         id: i64,
         packages: Option<&std::path::Path>,
         request: &DeployRequest<'_>,
@@ -392,7 +500,7 @@ impl Engine {
             &mut errors,
             "reason",
             reason.unwrap_or_default(),
-            self.text_limits().reason,
+            self.engine.text_limits().reason,
         );
         if overrides && reason.is_none() {
             errors.insert("reason".into(), Message::new(Code::REASON_TO_OVERRIDE));
@@ -403,8 +511,8 @@ impl Engine {
         if draft.deployed.is_some() {
             return Err(TransitionError::Raced(format!("draft {id} is deployed already")).into());
         }
-        self.refresh_catalog().await?;
-        let catalog = self.catalog();
+        self.engine.refresh_catalog().await?;
+        let catalog = self.engine.catalog();
         for (process, base) in &draft.based_on {
             let deployed = catalog.latest(process).map_or(0, |(v, _)| v);
             if deployed != *base {
@@ -416,7 +524,7 @@ impl Engine {
                 .into());
             }
         }
-        let (check, _) = self.checked(&draft.files);
+        let (check, _) = self.engine.checked(&draft.files);
         if !check.valid {
             return Err(crate::error::DefinitionError(check.diagnostics).into());
         }
@@ -477,6 +585,7 @@ impl Engine {
             detail.insert("overrode_failures".into(), json!(true));
         }
         let deployed = self
+            .engine
             .deploy_recorded(&draft.files, actor, detail, Some(id))
             .await?;
         Ok(DraftDeploy {
@@ -489,18 +598,21 @@ impl Engine {
     /// caseworker would see it, with `values` checked when given (the messages by field).
     /// `None` when the draft is not valid or has no such form. Nothing is stored.
     pub async fn draft_form(
-        &self,
+        self,
         files: &[SourceFile],
         process: &str,
         state: &str,
         values: Option<&serde_json::Map<String, Value>>,
         actor: &Actor,
     ) -> Result<Option<DraftForm>> {
-        self.refuse_unless_fit(&[("files", files, MAX_DRAFT_FILES)])?;
-        self.refresh_catalog().await?;
-        let Ok(defs) =
-            definition::load_set_with(files, self.registry(), &self.catalog().known_ids())
-        else {
+        self.engine
+            .refuse_unless_fit(&[("files", files, MAX_DRAFT_FILES)])?;
+        self.engine.refresh_catalog().await?;
+        let Ok(defs) = definition::load_set_with(
+            files,
+            self.engine.registry(),
+            &self.engine.catalog().known_ids(),
+        ) else {
             return Ok(None);
         };
         let Some(def) = defs.iter().find(|d| d.id == process) else {
@@ -512,13 +624,19 @@ impl Engine {
         // No instance and no person: the form's expressions see empty variables and subject,
         // and what every form sees (today, now, reference data).
         let scope = self
-            .base_scope(def, self.clock().now())
+            .engine
+            .base_scope(def, self.engine.clock().now())
             .with("vars", json!({}))
             .with("subject", json!({}))
             .with("actor", serde_json::to_value(actor).unwrap_or(Value::Null));
         let (shown, errors) = match values {
             Some(values) => {
-                match form.validate(values, &scope, self.registry(), self.text_limits()) {
+                match form.validate(
+                    values,
+                    &scope,
+                    self.engine.registry(),
+                    self.engine.text_limits(),
+                ) {
                     Ok(_) => (values.clone(), FieldErrors::new()),
                     Err(errors) => (values.clone(), errors),
                 }
@@ -535,69 +653,25 @@ impl Engine {
 
     /// Validates `files` as one release would be: references to other processes resolve
     /// against these files and what is deployed.
-    pub async fn check_draft(&self, files: &[SourceFile]) -> Result<DraftCheck> {
-        self.refuse_unless_fit(&[("files", files, MAX_DRAFT_FILES)])?;
-        self.refresh_catalog().await?;
-        Ok(self.checked(files).0)
-    }
-
-    /// Files sent as a draft (or its scenarios) under `field`: at least one, at most `max`,
-    /// each with a path (of the name limit) and a text of at most [`MAX_FILE_CHARS`]. One
-    /// check for every way a draft comes in.
-    fn check_sent(&self, errors: &mut FieldErrors, field: &str, files: &[SourceFile], max: usize) {
-        let limits = &self.text_limits();
-        if files.is_empty() {
-            let code = if field == "scenarios" {
-                Code::SCENARIOS_NEEDED
-            } else {
-                Code::DRAFT_WITHOUT_FILES
-            };
-            errors.insert(field.to_owned(), Message::new(code));
-        } else if files.len() > max {
-            errors.insert(
-                field.to_owned(),
-                Message::new(Code::TOO_MANY_FILES).with("max", max),
-            );
-        }
-        for (i, file) in files.iter().enumerate() {
-            let path = format!("{field}.{i}.path");
-            if file.path.trim().is_empty() {
-                errors.insert(path, Message::new(Code::REQUIRED));
-            } else {
-                crate::limits::check(errors, &path, &file.path, limits.name);
-            }
-            let text = format!("{field}.{i}.text");
-            crate::limits::check(errors, &text, &file.text, MAX_FILE_CHARS);
-        }
-    }
-
-    /// A 422 unless every `(field, files, max)` passes [`Engine::check_sent`].
-    fn refuse_unless_fit(&self, sent: &[(&str, &[SourceFile], usize)]) -> Result<()> {
-        let mut errors = FieldErrors::new();
-        for (field, files, max) in sent {
-            self.check_sent(&mut errors, field, files, *max);
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::Invalid(errors))
-        }
-    }
-
-    fn checked(&self, files: &[SourceFile]) -> (DraftCheck, Vec<String>) {
-        check_files(files, self.registry(), &self.catalog().known_ids())
+    pub async fn check_draft(self, files: &[SourceFile]) -> Result<DraftCheck> {
+        self.engine
+            .refuse_unless_fit(&[("files", files, MAX_DRAFT_FILES)])?;
+        self.engine.refresh_catalog().await?;
+        Ok(self.engine.checked(files).0)
     }
 
     /// Runs scenarios against the deployed processes with `files` in place of the versions
     /// they replace, each on its own in-memory database: `tried.sent`, whose steps' files
     /// must be among `files` or the sent scenarios, by path, and `tried.shipped`, the
     /// packages' own (read below their folder).
-    pub async fn test_draft(&self, files: &[SourceFile], tried: &Tried<'_>) -> Result<DraftTest> {
+    pub async fn test_draft(self, files: &[SourceFile], tried: &Tried<'_>) -> Result<DraftTest> {
         let mut errors = FieldErrors::new();
-        self.check_sent(&mut errors, "files", files, MAX_DRAFT_FILES);
+        self.engine
+            .check_sent(&mut errors, "files", files, MAX_DRAFT_FILES);
         let shipped = tried.shipped_files();
         if !tried.sent.is_empty() || shipped.is_empty() {
-            self.check_sent(&mut errors, "scenarios", tried.sent, MAX_DRAFT_SCENARIOS);
+            self.engine
+                .check_sent(&mut errors, "scenarios", tried.sent, MAX_DRAFT_SCENARIOS);
         }
         if tried.sent.len() + shipped.len() > MAX_DRAFT_SCENARIOS {
             errors.insert(
@@ -608,8 +682,8 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
-        self.refresh_catalog().await?;
-        let (check, ids) = self.checked(files);
+        self.engine.refresh_catalog().await?;
+        let (check, ids) = self.engine.checked(files);
         if !check.valid {
             return Ok(DraftTest {
                 check,
@@ -618,6 +692,7 @@ impl Engine {
         }
         // The release as it would be: every deployed process, the draft's in place of its own.
         let mut release: Vec<SourceFile> = self
+            .engine
             .catalog()
             .latest_all()
             .into_iter()
@@ -656,7 +731,7 @@ impl Engine {
             }));
         for (file, sources) in runs {
             let left = TRY_TIME.saturating_sub(started.elapsed());
-            let run = scenario::run_in_memory(file, &release, self.registry(), sources);
+            let run = scenario::run_in_memory(file, &release, self.engine.registry(), sources);
             let result = match tokio::time::timeout(left.min(SCENARIO_TIME), run).await {
                 Ok(result) => result,
                 Err(_) => ScenarioResult::not_run(
@@ -678,49 +753,5 @@ impl Engine {
             results.push(result);
         }
         Ok(DraftTest { check, results })
-    }
-}
-
-/// Validates `files` as one release: references to other processes resolve against these
-/// files and `known` (what is deployed, or the package's other files); the draft's process
-/// ids beside the check.
-pub fn check_files(
-    files: &[SourceFile],
-    registry: &crate::Registry,
-    known: &[String],
-) -> (DraftCheck, Vec<String>) {
-    match definition::load_set_with(files, registry, known) {
-        Ok(defs) => {
-            let ids = defs.iter().map(|d| d.id.clone()).collect();
-            let processes = defs
-                .iter()
-                .map(|d| DraftProcess {
-                    id: d.id.clone(),
-                    title: d.title.clone(),
-                    forms: d
-                        .states
-                        .iter()
-                        .filter(|(_, s)| matches!(s.kind, crate::definition::StepKind::Manual(_)))
-                        .map(|(id, _)| id.clone())
-                        .collect(),
-                    replaces: d.replaces.clone(),
-                    diagram: d.mermaid(),
-                })
-                .collect();
-            let check = DraftCheck {
-                valid: true,
-                diagnostics: Vec::new(),
-                processes,
-            };
-            (check, ids)
-        }
-        Err(diagnostics) => (
-            DraftCheck {
-                valid: false,
-                diagnostics,
-                processes: Vec::new(),
-            },
-            Vec::new(),
-        ),
     }
 }

@@ -1423,6 +1423,7 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
     let plan = web
         .state
         .engine
+        .releases()
         .restart_plan(&forlob_engine::runtime::RestartRequest {
             process: "web-case".into(),
             ..Default::default()
@@ -1432,6 +1433,7 @@ async fn an_admin_restarts_instances_after_a_release_with_a_dry_run_first(backen
     let stuck = web
         .state
         .engine
+        .releases()
         .start_migration(&plan, &forlob_engine::Actor::system())
         .await
         .expect("starts");

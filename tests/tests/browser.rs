@@ -145,7 +145,7 @@ async fn an_admin_retries_an_incident_and_the_instance_completes_once_the_cause_
     let register_up = Arc::new(AtomicBool::new(false));
     let site = site(register_up.clone()).await;
     let instance = start(&site, "adresseopslag", JENS, json!({})).await;
-    site.engine.run_due().await.expect("due work runs");
+    site.engine.jobs().run_due().await.expect("due work runs");
     let (row, _) = store::instance(site.engine.db(), instance)
         .await
         .expect("the instance can be read")
@@ -190,7 +190,7 @@ async fn an_admin_retries_an_incident_and_the_instance_completes_once_the_cause_
             assert_eq!(text_of(&c, "p.flash.ok").await, "Trinnet prøves igen.");
 
             register_up.store(true, Ordering::SeqCst);
-            site.engine.run_due().await.expect("due work runs");
+            site.engine.jobs().run_due().await.expect("due work runs");
             c.refresh().await.expect("the page reloads");
             assert_eq!(text_of(&c, ".badge.status-completed").await, "afsluttet");
             // The second fact is the state: the end state, past the lookup.
@@ -420,6 +420,7 @@ async fn a_caseworker_takes_over_a_colleagues_task_and_keeps_her_input_when_beat
         via: forlob_engine::Via::Page,
     };
     site.engine
+        .commands()
         .claim_task(task, &bente, true)
         .await
         .expect("a colleague claims the task");
@@ -451,6 +452,7 @@ async fn a_caseworker_takes_over_a_colleagues_task_and_keeps_her_input_when_beat
             fill(&c, "#f-note", "Bevilget efter samtale.").await;
             // Bente takes it back while anna types.
             engine
+                .commands()
                 .take_over_task(task, &bente)
                 .await
                 .expect("bente takes the task back");
@@ -568,7 +570,7 @@ async fn a_designer_edits_a_process_in_the_workbench_and_saves_a_draft() {
                 via: forlob_engine::Via::Page,
             };
             let drafts = engine
-                .drafts(Some("flyttehjaelp"), false, &dina, 10)
+                .workbench().drafts(Some("flyttehjaelp"), false, &dina, 10)
                 .await
                 .expect("the drafts");
             assert_eq!(drafts.len(), 1);
@@ -746,7 +748,7 @@ async fn a_designer_changes_a_rule_and_an_admin_deploys_it_from_the_workbench() 
                 .map(|(v, d)| (v, d.source.contains("form.fra >= today")));
             assert_eq!(deployed, Some((2, true)));
             let entries = engine
-                .audit_entries(
+                .audit().audit_entries(
                     &forlob_engine::audit::AuditFilter {
                         action: Some("definition.deploy".into()),
                         limit: 1,
@@ -802,6 +804,7 @@ async fn a_caseworker_gives_a_task_to_a_colleague() {
                 "Opgaven er tildelt din kollega."
             );
             let now = engine
+                .queries()
                 .task(task, &forlob_engine::Actor::system())
                 .await
                 .expect("the task");
@@ -834,7 +837,7 @@ async fn an_admin_cancels_an_instance_only_after_confirming_it_with_a_reason() {
     };
     let site = site(Arc::new(AtomicBool::new(false))).await;
     let instance = start(&site, "adresseopslag", JENS, json!({})).await;
-    site.engine.run_due().await.expect("due work runs");
+    site.engine.jobs().run_due().await.expect("due work runs");
     let status = instance_now(&site, instance);
     assert_eq!(status().await.status, InstanceStatus::Incident);
 
@@ -1017,7 +1020,7 @@ async fn an_admin_corrects_a_bad_variable_and_the_retried_step_goes_on() {
     };
     let site = site(Arc::new(AtomicBool::new(true))).await;
     let instance = start(&site, "tilskud", JENS, json!({ "beloeb": "1.500 kr." })).await;
-    site.engine.run_due().await.expect("due work runs");
+    site.engine.jobs().run_due().await.expect("due work runs");
     let row = instance_now(&site, instance);
     assert_eq!(row().await.status, InstanceStatus::Incident);
     let audit_engine = site.engine.clone();
@@ -1134,7 +1137,7 @@ async fn the_pages_fit_a_400_px_wide_screen() {
     let site = site(Arc::new(AtomicBool::new(false))).await;
     let task = a_week_of_work(&site).await;
     let instance = start(&site, "adresseopslag", JENS, json!({})).await;
-    site.engine.run_due().await.expect("due work runs");
+    site.engine.jobs().run_due().await.expect("due work runs");
     browser
         .run(move |c| async move {
             c.set_window_size(400, 900)

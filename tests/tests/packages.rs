@@ -57,6 +57,7 @@ async fn the_go_live_plan_file_is_valid_and_matches_restart_after_release(backen
         .build()
         .await;
     app.engine
+        .releases()
         .deploy(&definitions())
         .await
         .expect("5.4 deploys");
@@ -71,6 +72,7 @@ async fn the_go_live_plan_file_is_valid_and_matches_restart_after_release(backen
         .unwrap_or_else(|e| panic!("{:#?}", positions.diagnostics(&e)));
     let restart = app
         .engine
+        .releases()
         .restart_plan(&forlob_engine::runtime::RestartRequest {
             process: "igangsaet-flytning-manuelt".into(),
             ..Default::default()
@@ -178,6 +180,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     ] {
         let all = app
             .engine
+            .queries()
             .find_subjects("person", query, &Actor::system(), 10)
             .await
             .expect("search");
@@ -185,6 +188,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     }
     let mine = app
         .engine
+        .queries()
         .find_subjects("person", "østergaard", &Actor::caseworker("cw", "101"), 10)
         .await
         .expect("search");
@@ -196,6 +200,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     // Two words, each matched on its own and ignoring case, Danish capitals too.
     let both = app
         .engine
+        .queries()
         .find_subjects("person", "åse østergaard", &Actor::system(), 10)
         .await
         .expect("search");
@@ -204,6 +209,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     // and `narrow` counts only what 147 may see.
     let theirs = app
         .engine
+        .queries()
         .find_subjects("person", "gaard", &Actor::caseworker("cw", "147"), 1)
         .await
         .expect("search");
@@ -221,6 +227,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     load_persons(&app, &Value::Array(namesakes)).await;
     let own = app
         .engine
+        .queries()
         .find_subjects("person", "skov", &Actor::caseworker("cw", "101"), 10)
         .await
         .expect("search");
@@ -230,6 +237,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     );
     let many = app
         .engine
+        .queries()
         .find_subjects("person", "skov", &Actor::caseworker("cw", "147"), 10)
         .await
         .expect("search");
@@ -239,6 +247,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     for (municipality, found) in [("101", true), ("147", true), ("851", false)] {
         let ole = app
             .engine
+            .queries()
             .find_subjects(
                 "person",
                 "handleby",
@@ -251,6 +260,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     }
     let wildcard = app
         .engine
+        .queries()
         .find_subjects("person", "%%", &Actor::system(), 10)
         .await
         .expect("search");
@@ -260,6 +270,7 @@ async fn danish_persons_are_found_by_name_within_what_the_viewer_may_see(backend
     );
     let limited = app
         .engine
+        .queries()
         .find_subjects("person", "gaard", &Actor::system(), 1)
         .await
         .expect("search");
@@ -289,6 +300,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 
     let caseworker = Actor::caseworker("cw101", "101");
     app.engine
+        .commands()
         .start_instance("bestem-handlekommune-manuelt", cpr, Map::new(), &caseworker)
         .await
         .expect("101 holds handleansvar and may register");
@@ -305,6 +317,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
     // With no manual registration yet, "Handling" offers only to create one.
     let task_form = app
         .engine
+        .queries()
         .task_form(task.id, &caseworker)
         .await
         .expect("the form");
@@ -326,6 +339,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     app.engine
+        .commands()
         .complete_task(task.id, &form, &caseworker)
         .await
         .expect("registers 147");
@@ -333,6 +347,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
     // Before the run: 101 still holds it, and 147 is next.
     let overview = app
         .engine
+        .queries()
         .subject_file("person", cpr, &forlob_engine::Actor::system())
         .await
         .expect("overview")
@@ -343,6 +358,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
     for (municipality, visible) in [("101", true), ("147", true), ("851", false)] {
         let seen = app
             .engine
+            .queries()
             .subject_file("person", cpr, &Actor::caseworker("cw", municipality))
             .await;
         assert_eq!(seen.is_ok(), visible, "{municipality}: {seen:?}");
@@ -378,6 +394,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 
     // The run gives 147 handleansvar and stops 101's items; then a move is reported.
     app.engine
+        .jobs()
         .advance_to(at("2025-06-03T04:01:00+02:00"))
         .await
         .expect("the run");
@@ -386,10 +403,15 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
         message_type: "cpr.flytning".into(),
         data: json!({ "message_id": "m1", "cpr": cpr, "move_date": "2025-07-01", "from": 101, "to": 751 }),
     };
-    app.engine.deliver(&message).await.expect("accepted");
+    app.engine
+        .commands()
+        .deliver(&message)
+        .await
+        .expect("accepted");
 
     let overview = app
         .engine
+        .queries()
         .subject_file("person", cpr, &forlob_engine::Actor::system())
         .await
         .expect("overview")
@@ -477,6 +499,7 @@ async fn person_overview_shows_handlekommune_manual_registration_and_cases(backe
 
     let unknown = app
         .engine
+        .queries()
         .subject_file("person", "0202029999", &forlob_engine::Actor::system())
         .await;
     assert!(
@@ -508,7 +531,11 @@ async fn cancelling_a_move_cancels_the_move_it_planned(backend: Backend) {
             message_type: "cpr.flytning".into(),
             data: json!({ "message_id": id, "cpr": cpr, "move_date": "2025-07-01", "from": 101, "to": 147 }),
         };
-        app.engine.deliver(&message).await.expect("accepted");
+        app.engine
+            .commands()
+            .deliver(&message)
+            .await
+            .expect("accepted");
     }
     let moves = store::instances(
         app.engine.db(),
@@ -530,6 +557,7 @@ async fn cancelling_a_move_cancels_the_move_it_planned(backend: Backend) {
         via: forlob_engine::Via::Api,
     };
     app.engine
+        .operations()
         .cancel_instance(cancelled.id, &admin, "the citizen stays")
         .await
         .expect("cancels");
@@ -537,6 +565,7 @@ async fn cancelling_a_move_cancels_the_move_it_planned(backend: Backend) {
     assert_eq!(move_status(&app, "0101500002").await, "planned");
 
     app.engine
+        .jobs()
         .advance_to(at("2025-07-01T05:00:00+02:00"))
         .await
         .expect("the run");
@@ -546,6 +575,7 @@ async fn cancelling_a_move_cancels_the_move_it_planned(backend: Backend) {
         let engine = &app.engine;
         async move {
             let overview = engine
+                .queries()
                 .subject_file("person", cpr, &Actor::system())
                 .await
                 .expect("overview")
@@ -610,6 +640,7 @@ async fn the_swedish_jobs_work_through_a_simulated_register(backend: Backend) {
         let admin = admin.clone();
         async move {
             let run = engine
+                .jobs()
                 .run_job_now(
                     &RunRequest {
                         process: Some(process.into()),
@@ -620,8 +651,8 @@ async fn the_swedish_jobs_work_through_a_simulated_register(backend: Backend) {
                 )
                 .await
                 .expect("starts");
-            engine.run_due().await.expect("works");
-            let (run, _) = engine.job_run(run.id, 0).await.expect("run");
+            engine.jobs().run_due().await.expect("works");
+            let (run, _) = engine.jobs().job_run(run.id, 0).await.expect("run");
             assert_eq!(run.status, RunStatus::Succeeded, "{process}: {run:?}");
             run
         }
@@ -695,6 +726,7 @@ async fn the_swedish_jobs_work_through_a_simulated_register(backend: Backend) {
     );
     let logbook = app
         .engine
+        .jobs()
         .logbook(&LogbookFilter {
             limit: 10,
             ..LogbookFilter::default()

@@ -1005,6 +1005,7 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
     assert!(
         web.state
             .engine
+            .releases()
             .migrations(10)
             .await
             .expect("list")
@@ -1040,6 +1041,7 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
     assert!(
         web.state
             .engine
+            .releases()
             .migrations(10)
             .await
             .expect("list")
@@ -1069,6 +1071,7 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
     assert!(
         web.state
             .engine
+            .releases()
             .migrations(10)
             .await
             .expect("list")
@@ -1085,6 +1088,7 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
     let finished = web
         .state
         .engine
+        .releases()
         .migrations(10)
         .await
         .expect("list")
@@ -1115,6 +1119,7 @@ async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Bac
     let status = web
         .state
         .engine
+        .releases()
         .migration_status(finished.migration.id)
         .await
         .expect("status");
@@ -1723,6 +1728,7 @@ async fn the_instance_list_pages_sorts_and_filters(backend: Backend) {
 async fn a_failed_job_run(web: &Web, admin: &Browser<'_>) -> String {
     web.state
         .engine
+        .releases()
         .deploy(&[forlob_engine::definition::SourceFile {
             path: "broken.yaml".into(),
             text: r#"
@@ -1810,6 +1816,7 @@ async fn a_failed_run_says_why_and_links_its_incident(backend: Backend) {
     );
     web.state
         .engine
+        .operations()
         .skip_incident(
             incident.id,
             "done",

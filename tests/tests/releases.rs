@@ -86,6 +86,7 @@ async fn released(backend: Backend) -> (TestApp, Vec<Uuid>, Vec<Uuid>) {
         let later = i >= 3;
         let id = app
             .engine
+            .commands()
             .start_instance("rel-case", &format!("p{i}"), vars(later), &Actor::system())
             .await
             .expect("starts");
@@ -93,6 +94,7 @@ async fn released(backend: Backend) -> (TestApp, Vec<Uuid>, Vec<Uuid>) {
     }
     let outcomes = app
         .engine
+        .releases()
         .deploy(&[file("v2.yaml", CASE_V2)])
         .await
         .expect("v2 deploys");
@@ -127,13 +129,23 @@ async fn restart_after_release_restarts_manual_states_and_keeps_timers(backend: 
         reason: "release 2".into(),
         ..RestartRequest::default()
     };
-    let plan = app.engine.restart_plan(&request).await.expect("plan");
+    let plan = app
+        .engine
+        .releases()
+        .restart_plan(&request)
+        .await
+        .expect("plan");
     assert_eq!(plan.states["review"].operation, Operation::Restart);
     assert_eq!(plan.states["review"].to, "route");
     assert_eq!(plan.states["pause"].operation, Operation::MoveTo);
 
     // The dry run tells per instance what would happen and writes nothing.
-    let preview = app.engine.preview_migration(&plan).await.expect("preview");
+    let preview = app
+        .engine
+        .releases()
+        .preview_migration(&plan)
+        .await
+        .expect("preview");
     assert_eq!(preview.items.len(), 5);
     let review = preview
         .groups
@@ -163,6 +175,7 @@ async fn restart_after_release_restarts_manual_states_and_keeps_timers(backend: 
 
     let status = app
         .engine
+        .releases()
         .migrate(&plan, &admin(), &|_| {})
         .await
         .expect("migrates");
@@ -203,6 +216,7 @@ async fn restart_after_release_restarts_manual_states_and_keeps_timers(backend: 
         assert_eq!(timers_of(&app.engine, *id).await, due_before);
     }
     app.engine
+        .jobs()
         .advance_to(at("2025-06-13T09:00:00+02:00"))
         .await
         .expect("advances");
@@ -213,9 +227,15 @@ async fn restart_after_release_restarts_manual_states_and_keeps_timers(backend: 
     }
 
     // Running it again finds nothing left to do.
-    let again = app.engine.restart_plan(&request).await.expect("plan");
+    let again = app
+        .engine
+        .releases()
+        .restart_plan(&request)
+        .await
+        .expect("plan");
     let status = app
         .engine
+        .releases()
         .migrate(&again, &admin(), &|_| {})
         .await
         .expect("migrates");
@@ -271,6 +291,7 @@ states:
     // The engine's own entry answers a 422 with the field.
     let err = app
         .engine
+        .releases()
         .resolve_plan(&request)
         .await
         .expect_err("refused");
@@ -288,6 +309,7 @@ async fn a_second_migration_of_a_process_at_once_is_a_conflict(backend: Backend)
     let (app, _, _) = released(backend).await;
     let plan = app
         .engine
+        .releases()
         .restart_plan(&RestartRequest {
             process: "rel-case".into(),
             ..RestartRequest::default()
@@ -296,11 +318,13 @@ async fn a_second_migration_of_a_process_at_once_is_a_conflict(backend: Backend)
         .expect("plan");
     let first = app
         .engine
+        .releases()
         .start_migration(&plan, &admin())
         .await
         .expect("starts");
     let err = app
         .engine
+        .releases()
         .start_migration(&plan, &admin())
         .await
         .expect_err("refused while the first runs");
@@ -311,12 +335,14 @@ async fn a_second_migration_of_a_process_at_once_is_a_conflict(backend: Backend)
     );
     let status = app
         .engine
+        .releases()
         .run_migration(first, &admin(), &|_| {})
         .await
         .expect("runs");
     assert_eq!(status.count("done"), 5);
     // Finished, the process is free for the next migration.
     app.engine
+        .releases()
         .start_migration(&plan, &admin())
         .await
         .expect("a new one may start");
@@ -326,6 +352,7 @@ async fn an_instance_that_moved_on_after_selection_is_skipped_with_the_reason(ba
     let (app, reviewing, _) = released(backend).await;
     let plan = app
         .engine
+        .releases()
         .restart_plan(&RestartRequest {
             process: "rel-case".into(),
             states: vec!["review".into()],
@@ -335,6 +362,7 @@ async fn an_instance_that_moved_on_after_selection_is_skipped_with_the_reason(ba
         .expect("plan");
     let id = app
         .engine
+        .releases()
         .start_migration(&plan, &admin())
         .await
         .expect("starts");
@@ -351,11 +379,13 @@ async fn an_instance_that_moved_on_after_selection_is_skipped_with_the_reason(ba
     .remove(0);
     let form: Map<String, Value> = [("ok".to_owned(), json!(true))].into_iter().collect();
     app.engine
+        .commands()
         .complete_task(task.id, &form, &Actor::caseworker("cw", "101"))
         .await
         .expect("completes");
     let status = app
         .engine
+        .releases()
         .run_migration(id, &admin(), &|_| {})
         .await
         .expect("runs");
@@ -395,6 +425,7 @@ async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(
         .expect("node starts"),
     );
     let plan = dying
+        .releases()
         .restart_plan(&RestartRequest {
             process: "rel-case".into(),
             ..RestartRequest::default()
@@ -402,18 +433,25 @@ async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(
         .await
         .expect("plan");
     let id = dying
+        .releases()
         .start_migration(&plan, &admin())
         .await
         .expect("starts");
     // The node dies right after its first batch committed.
     let node = dying.clone();
     let died = tokio::spawn(async move {
-        node.run_migration(id, &admin(), &|_| panic!("the node dies"))
+        node.releases()
+            .run_migration(id, &admin(), &|_| panic!("the node dies"))
             .await
     })
     .await;
     assert!(died.is_err(), "the run was cut off");
-    let status = app.engine.migration_status(id).await.expect("status");
+    let status = app
+        .engine
+        .releases()
+        .migration_status(id)
+        .await
+        .expect("status");
     assert_eq!(
         (status.count("done"), status.count("pending")),
         (2, 3),
@@ -426,7 +464,7 @@ async fn a_node_that_dies_mid_migration_is_resumed_without_doing_anything_twice(
     let other = Engine::start(&app.db.url, support::registry(), clock, small_batches())
         .await
         .expect("node starts");
-    let resumed = other.resume_migrations().await.expect("resumes");
+    let resumed = other.releases().resume_migrations().await.expect("resumes");
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].count("done"), 5);
     assert_eq!(resumed[0].migration.status, MigrationPhase::Finished);
@@ -448,12 +486,14 @@ async fn a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts(bac
         .await;
     let old = app
         .engine
+        .commands()
         .start_instance("old-case", "p1", vars(false), &Actor::system())
         .await
         .expect("starts");
     let renamed = CASE_V2.replace("id: rel-case", "id: new-case\nreplaces: [old-case]");
     let outcomes = app
         .engine
+        .releases()
         .deploy(&[file("new.yaml", &renamed)])
         .await
         .expect("deploys");
@@ -461,6 +501,7 @@ async fn a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts(bac
     // A start for the former id starts the new process; nothing new starts on the old one.
     let new = app
         .engine
+        .commands()
         .start_instance("old-case", "p2", vars(false), &Actor::system())
         .await
         .expect("starts");
@@ -480,6 +521,7 @@ async fn a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts(bac
     // Its instance restarts into the new process by either name.
     let plan = app
         .engine
+        .releases()
         .restart_plan(&RestartRequest {
             process: "old-case".into(),
             ..RestartRequest::default()
@@ -488,6 +530,7 @@ async fn a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts(bac
         .expect("plan");
     assert_eq!(plan.from, [("old-case".to_owned(), 1)]);
     app.engine
+        .releases()
         .migrate(&plan, &admin(), &|_| {})
         .await
         .expect("migrates");
@@ -500,12 +543,14 @@ async fn a_renamed_process_goes_on_from_its_predecessor_and_takes_its_starts(bac
     let third = CASE_V2.replace("id: rel-case", "id: newest-case\nreplaces: [new-case]");
     let outcomes = app
         .engine
+        .releases()
         .deploy(&[file("newest.yaml", &third)])
         .await
         .expect("deploys");
     assert_eq!(outcomes[0].version, 3);
     let latest = app
         .engine
+        .commands()
         .start_instance("old-case", "p3", vars(false), &Actor::system())
         .await
         .expect("starts");
@@ -524,6 +569,7 @@ async fn a_suspended_instance_holds_its_timer_and_task_until_resumed(backend: Ba
         let engine = &app.engine;
         async move {
             engine
+                .commands()
                 .start_instance("rel-case", who, vars(later), &Actor::system())
                 .await
                 .expect("starts")
@@ -534,12 +580,14 @@ async fn a_suspended_instance_holds_its_timer_and_task_until_resumed(backend: Ba
     let due = timers_of(&app.engine, paused).await;
     for id in [paused, reviewing] {
         app.engine
+            .operations()
             .suspend_instance(id, &admin(), "waiting for a court ruling")
             .await
             .expect("suspends");
     }
     let again = app
         .engine
+        .operations()
         .suspend_instance(paused, &admin(), "")
         .await
         .expect_err("suspended already");
@@ -547,6 +595,7 @@ async fn a_suspended_instance_holds_its_timer_and_task_until_resumed(backend: Ba
 
     // Its timer falls due meanwhile and is held, with its due time.
     app.engine
+        .jobs()
         .advance_to(at("2025-06-20T09:00:00+02:00"))
         .await
         .expect("advances");
@@ -569,6 +618,7 @@ async fn a_suspended_instance_holds_its_timer_and_task_until_resumed(backend: Ba
     let form: Map<String, Value> = [("ok".to_owned(), json!(true))].into_iter().collect();
     let refused = app
         .engine
+        .commands()
         .complete_task(task.id, &form, &Actor::caseworker("cw", "101"))
         .await
         .expect_err("a suspended instance's task cannot be completed");
@@ -577,17 +627,19 @@ async fn a_suspended_instance_holds_its_timer_and_task_until_resumed(backend: Ba
     // Resumed, the overdue timer runs at once and the task can be completed.
     for id in [paused, reviewing] {
         app.engine
+            .operations()
             .resume_instance(id, &admin(), "ruling arrived")
             .await
             .expect("resumes");
     }
-    app.engine.run_due().await.expect("runs");
+    app.engine.jobs().run_due().await.expect("runs");
     let moved = instance(&app.engine, paused).await;
     assert_eq!(
         (moved.status, moved.state.as_str()),
         (InstanceStatus::Active, "review")
     );
     app.engine
+        .commands()
         .complete_task(task.id, &form, &Actor::caseworker("cw", "101"))
         .await
         .expect("completes");
@@ -632,10 +684,12 @@ states:
         .await;
     let id = app
         .engine
+        .commands()
         .start_instance("rel-wait", "p1", Map::new(), &Actor::system())
         .await
         .expect("starts");
     app.engine
+        .operations()
         .suspend_instance(id, &admin(), "")
         .await
         .expect("suspends");
@@ -644,17 +698,26 @@ states:
         message_type: "rel.svar".into(),
         data: json!({ "person": "p1" }),
     };
-    app.engine.deliver(&message("m1")).await.expect("taken in");
+    app.engine
+        .commands()
+        .deliver(&message("m1"))
+        .await
+        .expect("taken in");
     assert_eq!(
         instance(&app.engine, id).await.status,
         InstanceStatus::Suspended
     );
     app.engine
+        .operations()
         .resume_instance(id, &admin(), "")
         .await
         .expect("resumes");
     // It still waits: the next message moves it on.
-    app.engine.deliver(&message("m2")).await.expect("taken in");
+    app.engine
+        .commands()
+        .deliver(&message("m2"))
+        .await
+        .expect("taken in");
     assert_eq!(
         instance(&app.engine, id).await.status,
         InstanceStatus::Completed
@@ -670,6 +733,7 @@ async fn cancelling_an_instance_ends_it_with_its_tasks_and_timers(backend: Backe
     for (later, who) in [(true, "p1"), (false, "p2")] {
         ids.push(
             app.engine
+                .commands()
                 .start_instance("rel-case", who, vars(later), &Actor::system())
                 .await
                 .expect("starts"),
@@ -677,6 +741,7 @@ async fn cancelling_an_instance_ends_it_with_its_tasks_and_timers(backend: Backe
     }
     for id in &ids {
         app.engine
+            .operations()
             .cancel_instance(*id, &admin(), "moved abroad")
             .await
             .expect("cancels");
@@ -695,6 +760,7 @@ async fn cancelling_an_instance_ends_it_with_its_tasks_and_timers(backend: Backe
     );
     let again = app
         .engine
+        .operations()
         .cancel_instance(ids[0], &admin(), "")
         .await
         .expect_err("ended already");
@@ -708,12 +774,14 @@ async fn the_impact_of_a_release_shows_its_diff_and_what_is_in_flight(backend: B
         .await;
     for i in 0..5 {
         app.engine
+            .commands()
             .start_instance("rel-case", &format!("p{i}"), vars(i >= 3), &Actor::system())
             .await
             .expect("starts");
     }
     let impacts = app
         .engine
+        .releases()
         .impact(&[file("v2.yaml", CASE_V2)])
         .await
         .expect("impact");
@@ -756,11 +824,13 @@ async fn the_impact_of_a_release_shows_its_diff_and_what_is_in_flight(backend: B
     );
     // The same files again, once deployed, are unchanged and show no diff.
     app.engine
+        .releases()
         .deploy(&[file("v2.yaml", CASE_V2)])
         .await
         .expect("deploys");
     let again = app
         .engine
+        .releases()
         .impact(&[file("v2.yaml", CASE_V2)])
         .await
         .expect("impact");
@@ -775,6 +845,7 @@ async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(ba
     let due = timers_of(&app.engine, paused[0]).await;
     let plan = app
         .engine
+        .releases()
         .restart_plan(&RestartRequest {
             process: "rel-case".into(),
             ..RestartRequest::default()
@@ -783,18 +854,21 @@ async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(ba
         .expect("plan");
     let migrated = app
         .engine
+        .releases()
         .migrate(&plan, &admin(), &|_| {})
         .await
         .expect("migrates");
     let id = migrated.migration.id;
     // One instance moves on after the migration: the undo leaves it as it is.
     app.engine
+        .operations()
         .suspend_instance(paused[1], &admin(), "")
         .await
         .expect("suspends");
 
     let undone = app
         .engine
+        .releases()
         .undo_migration(id, &admin(), "", &|_| {})
         .await
         .expect("undoes");
@@ -841,12 +915,14 @@ async fn a_finished_migration_is_undone_where_the_instances_have_not_moved_on(ba
 
     let again = app
         .engine
+        .releases()
         .undo_migration(id, &admin(), "", &|_| {})
         .await
         .expect_err("undone already");
     assert_eq!(again.status(), 409);
     // Back on v1, the paused one goes on by v1: its timer leads to a review.
     app.engine
+        .jobs()
         .advance_to(at("2025-06-13T09:00:00+02:00"))
         .await
         .expect("advances");
@@ -908,6 +984,7 @@ async fn parent_and_child(backend: Backend) -> (TestApp, Uuid, Uuid) {
         .await;
     let parent = app
         .engine
+        .commands()
         .start_instance("rel-parent", "p1", Map::new(), &Actor::system())
         .await
         .expect("starts");
@@ -962,6 +1039,7 @@ async fn complete_open_task_of(engine: &Engine, instance_id: Uuid) {
     .remove(0);
     let form: Map<String, Value> = [("ok".to_owned(), json!(true))].into_iter().collect();
     engine
+        .commands()
         .complete_task(task.id, &form, &Actor::caseworker("cw", "101"))
         .await
         .expect("completes");
@@ -970,10 +1048,12 @@ async fn complete_open_task_of(engine: &Engine, instance_id: Uuid) {
 /// Deploys `PARENT_V2` and plans the parents waiting in `delegate` into its `review`.
 async fn parents_into_review(engine: &Engine) -> release::MigrationPlan {
     engine
+        .releases()
         .deploy(&[file("p2.yaml", PARENT_V2)])
         .await
         .expect("v2 deploys");
     engine
+        .releases()
         .resolve_plan(&PlanRequest {
             process: "rel-parent".into(),
             states: [(
@@ -995,12 +1075,18 @@ async fn a_restart_out_of_a_call_cancels_the_instances_it_called(backend: Backen
     let (app, parent, old_child) = parent_and_child(backend).await;
     let plan = parents_into_review(&app.engine).await;
     // The dry run names the child the restart cancels.
-    let preview = app.engine.preview_migration(&plan).await.expect("preview");
+    let preview = app
+        .engine
+        .releases()
+        .preview_migration(&plan)
+        .await
+        .expect("preview");
     assert_eq!(preview.groups[0].children_cancelled, 1);
     assert_eq!(preview.items[0].children_cancelled, [old_child]);
 
     let status = app
         .engine
+        .releases()
         .migrate(&plan, &admin(), &|_| {})
         .await
         .expect("migrates");
@@ -1038,6 +1124,7 @@ async fn a_restart_out_of_a_call_cancels_the_instances_it_called(backend: Backen
     // so an undo keeps the parent as it is.
     let undone = app
         .engine
+        .releases()
         .undo_migration(status.migration.id, &admin(), "", &|_| {})
         .await
         .expect("undo runs");
@@ -1063,14 +1150,17 @@ async fn a_cancelled_child_does_not_move_its_parent_on_and_a_cancelled_parent_ta
     // While the parent is suspended, its child is cancelled: resuming the parent does not
     // take that as the child's work done.
     app.engine
+        .operations()
         .suspend_instance(parent, &admin(), "")
         .await
         .expect("suspends");
     app.engine
+        .operations()
         .cancel_instance(child, &admin(), "wrong child")
         .await
         .expect("cancels");
     app.engine
+        .operations()
         .resume_instance(parent, &admin(), "")
         .await
         .expect("resumes");
@@ -1083,11 +1173,13 @@ async fn a_cancelled_child_does_not_move_its_parent_on_and_a_cancelled_parent_ta
     // A second parent is cancelled: the child it waits for is cancelled with it.
     let other = app
         .engine
+        .commands()
         .start_instance("rel-parent", "p2", Map::new(), &Actor::system())
         .await
         .expect("starts");
     let its_child = called_by(&app.engine, other).await[0].id;
     app.engine
+        .operations()
         .cancel_instance(other, &admin(), "duplicate case")
         .await
         .expect("cancels");
@@ -1124,17 +1216,23 @@ async fn an_abandoned_migration_leaves_its_pending_instances_and_frees_its_proce
             .expect("node starts"),
     );
     let plan = node
+        .releases()
         .restart_plan(&RestartRequest {
             process: "rel-case".into(),
             ..RestartRequest::default()
         })
         .await
         .expect("plan");
-    let id = node.start_migration(&plan, &admin()).await.expect("starts");
+    let id = node
+        .releases()
+        .start_migration(&plan, &admin())
+        .await
+        .expect("starts");
     // The node stops after its first batch; the admin gives the migration up.
     let stopping = node.clone();
     let stopped = tokio::spawn(async move {
         stopping
+            .releases()
             .run_migration(id, &admin(), &|_| panic!("the node stops"))
             .await
     })
@@ -1142,6 +1240,7 @@ async fn an_abandoned_migration_leaves_its_pending_instances_and_frees_its_proce
     assert!(stopped.is_err());
     let abandoned = app
         .engine
+        .releases()
         .abandon_migration(id, &admin(), "v2 is withdrawn")
         .await
         .expect("abandons");
@@ -1168,12 +1267,14 @@ async fn an_abandoned_migration_leaves_its_pending_instances_and_frees_its_proce
     assert_eq!(versions(&all), [1, 1, 1, 2, 2]);
     // Resuming it does nothing more; abandoning it again is a conflict.
     let resumed = node
+        .releases()
         .run_migration(id, &admin(), &|_| {})
         .await
         .expect("runs");
     assert_eq!(resumed.count("done"), 2);
     let again = app
         .engine
+        .releases()
         .abandon_migration(id, &admin(), "")
         .await
         .expect_err("abandoned already");
@@ -1181,6 +1282,7 @@ async fn an_abandoned_migration_leaves_its_pending_instances_and_frees_its_proce
     // The two it moved are taken back by an undo.
     let undone = app
         .engine
+        .releases()
         .undo_migration(id, &admin(), "", &|_| {})
         .await
         .expect("undoes");
@@ -1191,6 +1293,7 @@ async fn an_abandoned_migration_leaves_its_pending_instances_and_frees_its_proce
     assert_eq!(versions(&all), [1, 1, 1, 1, 1]);
     // The process is free for the next migration.
     app.engine
+        .releases()
         .start_migration(&plan, &admin())
         .await
         .expect("a new one may start");
@@ -1200,6 +1303,7 @@ async fn an_undo_holds_the_process_like_a_migration_and_resumes_after_a_crash(ba
     let (app, _, _) = released(backend).await;
     let plan = app
         .engine
+        .releases()
         .restart_plan(&RestartRequest {
             process: "rel-case".into(),
             ..RestartRequest::default()
@@ -1208,6 +1312,7 @@ async fn an_undo_holds_the_process_like_a_migration_and_resumes_after_a_crash(ba
         .expect("plan");
     let id = app
         .engine
+        .releases()
         .migrate(&plan, &admin(), &|_| {})
         .await
         .expect("migrates")
@@ -1215,11 +1320,13 @@ async fn an_undo_holds_the_process_like_a_migration_and_resumes_after_a_crash(ba
         .id;
     // The undo is marked and its node dies before it does any work.
     app.engine
+        .releases()
         .begin_undo(id, &admin(), "wrong target")
         .await
         .expect("undo begins");
     let err = app
         .engine
+        .releases()
         .start_migration(&plan, &admin())
         .await
         .expect_err("the process is taken");
@@ -1230,12 +1337,14 @@ async fn an_undo_holds_the_process_like_a_migration_and_resumes_after_a_crash(ba
     );
     let twice = app
         .engine
+        .releases()
         .begin_undo(id, &admin(), "")
         .await
         .expect_err("undoing already");
     assert_eq!(twice.status(), 409);
     assert_eq!(
         app.engine
+            .releases()
             .migration_status(id)
             .await
             .expect("status")
@@ -1244,11 +1353,17 @@ async fn an_undo_holds_the_process_like_a_migration_and_resumes_after_a_crash(ba
         MigrationPhase::Undoing
     );
     // The next node's start resumes the undo.
-    let resumed = app.engine.resume_migrations().await.expect("resumes");
+    let resumed = app
+        .engine
+        .releases()
+        .resume_migrations()
+        .await
+        .expect("resumes");
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].migration.status, MigrationPhase::Undone);
     assert_eq!(resumed[0].count("undone"), 5, "{:?}", resumed[0].counts);
     app.engine
+        .releases()
         .start_migration(&plan, &admin())
         .await
         .expect("free again");
@@ -1295,6 +1410,7 @@ async fn move_to_refuses_what_it_cannot_carry_over(backend: Backend) {
 
     for version in 1..=3 {
         app.engine
+            .releases()
             .deploy(&[file("ping.yaml", &pinger(version))])
             .await
             .expect("deploys");
@@ -1326,6 +1442,7 @@ async fn move_to_refuses_what_it_cannot_carry_over(backend: Backend) {
     // not, so `wait` restarts (and subscribes anew) rather than keeping what it holds.
     let plan = app
         .engine
+        .releases()
         .restart_plan(&RestartRequest {
             process: "rel-ping".into(),
             ..RestartRequest::default()
@@ -1335,6 +1452,7 @@ async fn move_to_refuses_what_it_cannot_carry_over(backend: Backend) {
     assert_eq!(plan.states["wait"].operation, Operation::Restart);
     let only_v1 = app
         .engine
+        .releases()
         .restart_plan(&RestartRequest {
             process: "rel-ping".into(),
             from_version: Some(1),
@@ -1376,6 +1494,7 @@ async fn one_refused_instance_fails_alone_and_the_rest_of_its_batch_moves(backen
     for subject in ["p1", "p2", "p3"] {
         parents.push(
             app.engine
+                .commands()
                 .start_instance("rel-parent", subject, Map::new(), &Actor::system())
                 .await
                 .expect("starts"),
@@ -1385,6 +1504,7 @@ async fn one_refused_instance_fails_alone_and_the_rest_of_its_batch_moves(backen
     // All three are one batch: p2's refusal sends it item by item.
     let status = app
         .engine
+        .releases()
         .migrate(&plan, &admin(), &|_| {})
         .await
         .expect("migrates");
@@ -1437,16 +1557,19 @@ async fn a_renamed_processs_cancel_hook_covers_the_instances_of_its_former_id(ba
         .await;
     let old = app
         .engine
+        .commands()
         .start_instance("old-case", "p1", vars(false), &Actor::system())
         .await
         .expect("starts");
     let renamed = CASE_V2.replace("id: rel-case", "id: new-case\nreplaces: [old-case]");
     app.engine
+        .releases()
         .deploy(&[file("new.yaml", &renamed)])
         .await
         .expect("deploys");
     let refused = app
         .engine
+        .operations()
         .cancel_instance(old, &admin(), "")
         .await
         .expect_err("the package refuses");
@@ -1509,6 +1632,7 @@ async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(back
             .expect("the clock moves on");
         ids.push(
             app.engine
+                .commands()
                 .start_instance("rel-due", &format!("d{i}"), Map::new(), &Actor::system())
                 .await
                 .expect("starts"),
@@ -1516,6 +1640,7 @@ async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(back
     }
     let v2 = DUE_V1.replace("label: OK", "label: Godkendt");
     app.engine
+        .releases()
         .deploy(&[file("v2.yaml", &v2)])
         .await
         .expect("v2 deploys");
@@ -1540,11 +1665,13 @@ async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(back
     };
     let plan = app
         .engine
+        .releases()
         .restart_plan(&restart(false, "review"))
         .await
         .expect("plan");
     let status = app
         .engine
+        .releases()
         .migrate(&plan, &admin(), &|_| {})
         .await
         .expect("migrates");
@@ -1558,16 +1685,19 @@ async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(back
     // v3, restarted with new due dates: five days from now.
     let v3 = DUE_V1.replace("label: OK", "label: Godkendt af sagsbehandler");
     app.engine
+        .releases()
         .deploy(&[file("v3.yaml", &v3)])
         .await
         .expect("v3 deploys");
     let plan = app
         .engine
+        .releases()
         .restart_plan(&restart(true, "review"))
         .await
         .expect("plan");
     assert!(plan.states["review"].new_due_dates);
     app.engine
+        .releases()
         .migrate(&plan, &admin(), &|_| {})
         .await
         .expect("migrates");
@@ -1581,6 +1711,7 @@ async fn a_restart_keeps_a_tasks_due_date_unless_the_plan_asks_for_new_ones(back
     // `move_to` keeps tasks as they are: asking it for new due dates is refused at its field.
     let refused = app
         .engine
+        .releases()
         .resolve_plan(&PlanRequest {
             process: "rel-due".into(),
             states: [(

@@ -42,6 +42,7 @@ async fn an_automatic_process_runs_to_its_end_with_a_history_row_per_state(backe
     let vars = form(&[("to", json!("147"))]);
     let id = app
         .engine
+        .commands()
         .start_instance("demo-move-out", "0101501234", vars, &system())
         .await
         .expect("starts");
@@ -65,6 +66,7 @@ async fn an_automatic_process_runs_to_its_end_with_a_history_row_per_state(backe
 async fn two_caseworkers_completing_one_task_get_one_success_and_one_conflict(backend: Backend) {
     let app = Arc::new(TestApp::builder(backend).build().await);
     app.engine
+        .commands()
         .start_instance("demo-move-out-human", "0101501234", Map::new(), &system())
         .await
         .expect("starts");
@@ -75,6 +77,7 @@ async fn two_caseworkers_completing_one_task_get_one_success_and_one_conflict(ba
         handles.push(tokio::spawn(async move {
             let actor = Actor::caseworker(who, "101");
             app.engine
+                .commands()
                 .complete_task(task.id, &form(&[("decision", json!("approve"))]), &actor)
                 .await
         }));
@@ -107,6 +110,7 @@ async fn two_caseworkers_completing_one_task_get_one_success_and_one_conflict(ba
 async fn a_wrong_form_gets_per_field_errors_and_changes_nothing(backend: Backend) {
     let app = TestApp::builder(backend).build().await;
     app.engine
+        .commands()
         .start_instance("demo-move-out-human", "0101501234", Map::new(), &system())
         .await
         .expect("starts");
@@ -114,6 +118,7 @@ async fn a_wrong_form_gets_per_field_errors_and_changes_nothing(backend: Backend
     let actor = Actor::caseworker("anna", "101");
     let err = app
         .engine
+        .commands()
         .complete_task(
             task.id,
             &form(&[("decision", json!("maybe")), ("extra", json!(1))]),
@@ -131,6 +136,7 @@ async fn a_wrong_form_gets_per_field_errors_and_changes_nothing(backend: Backend
     assert!(errors.contains_key("extra"), "{errors:?}");
     let missing = app
         .engine
+        .commands()
         .complete_task(task.id, &Map::new(), &actor)
         .await
         .expect_err("refused");
@@ -144,6 +150,7 @@ async fn a_wrong_form_gets_per_field_errors_and_changes_nothing(backend: Backend
 async fn a_caseworker_of_another_municipality_cannot_see_that_a_task_exists(backend: Backend) {
     let app = TestApp::builder(backend).build().await;
     app.engine
+        .commands()
         .start_instance("demo-move-out-human", "0101501234", Map::new(), &system())
         .await
         .expect("starts");
@@ -151,6 +158,7 @@ async fn a_caseworker_of_another_municipality_cannot_see_that_a_task_exists(back
     let stranger = Actor::caseworker("eve", "147");
     let err = app
         .engine
+        .commands()
         .complete_task(task.id, &form(&[("decision", json!("approve"))]), &stranger)
         .await
         .expect_err("refused");
@@ -167,6 +175,7 @@ async fn a_manual_start_is_refused_where_the_guard_says_no(backend: Backend) {
     };
     let err = app
         .engine
+        .commands()
         .start_instance("demo-move-out", "0101501234", Map::new(), &designer)
         .await
         .expect_err("refused");
@@ -184,12 +193,17 @@ async fn a_message_is_applied_once_and_a_stray_one_becomes_a_dead_letter(backend
         message_type: "demo.move".into(),
         data: json!({"person": "0101501234", "to": "147"}),
     };
-    let first = app.engine.deliver(&msg).await.expect("accepted");
+    let first = app.engine.commands().deliver(&msg).await.expect("accepted");
     assert!(
         matches!(first, MessageOutcome::Accepted { ref started, .. } if started.len() == 1),
         "{first:?}"
     );
-    let again = app.engine.deliver(&msg).await.expect("deduplicated");
+    let again = app
+        .engine
+        .commands()
+        .deliver(&msg)
+        .await
+        .expect("deduplicated");
     assert_eq!(
         again,
         MessageOutcome::Duplicate {
@@ -206,7 +220,7 @@ async fn a_message_is_applied_once_and_a_stray_one_becomes_a_dead_letter(backend
         message_type: "nobody.listens".into(),
         data: json!({"x": 1}),
     };
-    let outcome = app.engine.deliver(&stray).await.expect("kept");
+    let outcome = app.engine.commands().deliver(&stray).await.expect("kept");
     assert!(
         matches!(outcome, MessageOutcome::DeadLetter { ref reason } if reason.contains("nobody.listens")),
         "{outcome:?}"
@@ -217,7 +231,7 @@ async fn a_message_is_applied_once_and_a_stray_one_becomes_a_dead_letter(backend
         data: json!({"wrong": true}),
     };
     assert!(matches!(
-        app.engine.deliver(&broken).await.expect("kept"),
+        app.engine.commands().deliver(&broken).await.expect("kept"),
         MessageOutcome::DeadLetter { .. }
     ));
     let letters = store::dead_letters(app.engine.db()).await.expect("letters");
@@ -244,15 +258,24 @@ async fn a_timer_due_while_down_fires_once_after_restart(backend: Backend) {
     let vars = form(&[("day", json!("2025-06-03"))]);
     let id = app
         .engine
+        .commands()
         .start_instance("reminder", "0101501234", vars, &system())
         .await
         .expect("starts");
-    assert_eq!(app.engine.run_due().await.expect("runs"), 0, "not due yet");
+    assert_eq!(
+        app.engine.jobs().run_due().await.expect("runs"),
+        0,
+        "not due yet"
+    );
     // The node is down over the due time; a new one starts later.
     let later = Arc::new(ManualClock::new(at("2025-06-03T09:00:00+02:00")));
     let restarted = app.restart(support::registry(), later).await;
-    assert_eq!(restarted.run_due().await.expect("runs"), 1);
-    assert_eq!(restarted.run_due().await.expect("runs"), 0, "fired once");
+    assert_eq!(restarted.jobs().run_due().await.expect("runs"), 1);
+    assert_eq!(
+        restarted.jobs().run_due().await.expect("runs"),
+        0,
+        "fired once"
+    );
     let (instance, _) = store::instance(restarted.db(), id)
         .await
         .expect("reads")
@@ -272,6 +295,7 @@ async fn two_nodes_sharing_one_database_fire_each_timer_exactly_once(backend: Ba
     let count = 300;
     for i in 0..count {
         app.engine
+            .commands()
             .start_instance(
                 "reminder",
                 &format!("p{i}"),
@@ -284,7 +308,7 @@ async fn two_nodes_sharing_one_database_fire_each_timer_exactly_once(backend: Ba
     let due = Arc::new(ManualClock::new(at("2025-06-03T05:00:00+02:00")));
     let node_a = app.restart(support::registry(), due.clone()).await;
     let node_b = app.restart(support::registry(), due).await;
-    let (a, b) = tokio::join!(node_a.run_due(), node_b.run_due());
+    let (a, b) = tokio::join!(node_a.jobs().run_due(), node_b.jobs().run_due());
     let (a, b) = (a.expect("node a runs"), b.expect("node b runs"));
     assert_eq!(a + b, count, "a={a} b={b}");
     let completed = store::instances(
@@ -314,11 +338,13 @@ async fn advancing_the_clock_fires_timers_at_their_time_in_order(backend: Backen
     let app = TestApp::builder(backend).with_process(TIMER).build().await;
     for (subject, day) in [("b", "2025-06-05"), ("a", "2025-06-04")] {
         app.engine
+            .commands()
             .start_instance("reminder", subject, form(&[("day", json!(day))]), &system())
             .await
             .expect("starts");
     }
     app.engine
+        .jobs()
         .advance_to(at("2025-06-04T12:00:00+02:00"))
         .await
         .expect("advances");
@@ -337,6 +363,7 @@ async fn advancing_the_clock_fires_timers_at_their_time_in_order(backend: Backen
         "b is not due yet"
     );
     app.engine
+        .jobs()
         .advance_to(at("2025-06-06T00:00:00+02:00"))
         .await
         .expect("advances");
@@ -378,13 +405,14 @@ async fn a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_i
         message_type: "demo.move".into(),
         data: json!({"person": "9999999999", "to": "147"}),
     };
-    let outcome = app.engine.deliver(&msg).await.expect("kept");
+    let outcome = app.engine.commands().deliver(&msg).await.expect("kept");
     assert!(
         matches!(&outcome, MessageOutcome::DeadLetter { reason } if reason.contains("unknown demo-person 9999999999")),
         "{outcome:?}"
     );
     let err = app
         .engine
+        .commands()
         .start_instance(
             "demo-move-out",
             "9999999999",
@@ -403,7 +431,11 @@ async fn a_message_for_an_unknown_subject_is_kept_as_a_dead_letter_and_a_start_i
         data: json!({"person": "0101501234", "to": "147"}),
     };
     assert!(matches!(
-        app.engine.deliver(&known).await.expect("accepted"),
+        app.engine
+            .commands()
+            .deliver(&known)
+            .await
+            .expect("accepted"),
         MessageOutcome::Accepted { .. }
     ));
 }
@@ -453,11 +485,13 @@ async fn a_timer_whose_register_is_down_waits_and_fires_when_it_is_back(backend:
         .await;
     let id = app
         .engine
+        .commands()
         .start_instance("greeting", "0101501234", Map::new(), &system())
         .await
         .expect("starts");
     down.store(true, Ordering::SeqCst);
     app.engine
+        .jobs()
         .advance_to(at("2025-06-03T10:00:00+02:00"))
         .await
         .expect("advances");
@@ -478,6 +512,7 @@ async fn a_timer_whose_register_is_down_waits_and_fires_when_it_is_back(backend:
     );
     down.store(false, Ordering::SeqCst);
     app.engine
+        .jobs()
         .advance_to(at("2025-06-03T10:01:00+02:00"))
         .await
         .expect("advances");
@@ -499,8 +534,12 @@ async fn a_node_runs_work_of_a_version_another_node_deployed(backend: Backend) {
         path: "reminder.yaml".into(),
         text: format!("{TIMER}# v2\n"),
     };
-    assert_eq!(node_b.deploy(&[v2]).await.expect("deploys")[0].version, 2);
+    assert_eq!(
+        node_b.releases().deploy(&[v2]).await.expect("deploys")[0].version,
+        2
+    );
     let id = node_b
+        .commands()
         .start_instance(
             "reminder",
             "p",
@@ -511,6 +550,7 @@ async fn a_node_runs_work_of_a_version_another_node_deployed(backend: Backend) {
         .expect("starts");
     // Node A never deployed v2 itself; its worker must still fire the v2 timer.
     app.engine
+        .jobs()
         .advance_to(at("2025-06-03T05:00:00+02:00"))
         .await
         .expect("advances");
@@ -551,11 +591,13 @@ async fn a_message_wakes_only_instances_whose_own_key_matches(backend: Backend) 
         .await;
     let person = app
         .engine
+        .commands()
         .start_instance("by-person", "111", Map::new(), &system())
         .await
         .expect("starts");
     let case = app
         .engine
+        .commands()
         .start_instance("by-case", "333", form(&[("case", json!("222"))]), &system())
         .await
         .expect("starts");
@@ -567,7 +609,7 @@ async fn a_message_wakes_only_instances_whose_own_key_matches(backend: Backend) 
         data: json!({"cpr": "222", "case": "999"}),
     };
     assert!(matches!(
-        app.engine.deliver(&msg).await.expect("kept"),
+        app.engine.commands().deliver(&msg).await.expect("kept"),
         MessageOutcome::DeadLetter { .. }
     ));
     let msg = InboundMessage {
@@ -575,7 +617,7 @@ async fn a_message_wakes_only_instances_whose_own_key_matches(backend: Backend) 
         message_type: "register.changed".into(),
         data: json!({"cpr": "111", "case": "222"}),
     };
-    let outcome = app.engine.deliver(&msg).await.expect("accepted");
+    let outcome = app.engine.commands().deliver(&msg).await.expect("accepted");
     let MessageOutcome::Accepted { resumed, .. } = outcome else {
         panic!("accepted expected: {outcome:?}")
     };
@@ -632,16 +674,19 @@ async fn a_failing_step_is_retried_with_backoff_then_becomes_an_incident(backend
         .await;
     let id = app
         .engine
+        .commands()
         .start_instance("flaky", "x", Map::new(), &system())
         .await
         .expect("starts despite the failure");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T09:00:59+02:00"))
         .await
         .expect("advances");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "backoff not over");
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T10:00:00+02:00"))
         .await
         .expect("advances");
@@ -665,6 +710,7 @@ async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend)
     mended.store(true, Ordering::SeqCst);
     assert_eq!(
         app.engine
+            .operations()
             .retry_incident(incident_id, &admin, "")
             .await
             .expect("retried"),
@@ -673,17 +719,19 @@ async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend)
     // Handled once: a second retry, e.g. from a colleague's stale page, is a conflict.
     let again = app
         .engine
+        .operations()
         .retry_incident(incident_id, &admin, "")
         .await
         .expect_err("handled already");
     assert_eq!(again.status(), 409);
     let missing = app
         .engine
+        .operations()
         .retry_incident(incident_id + 1000, &admin, "")
         .await
         .expect_err("no such incident");
     assert_eq!(missing.status(), 404);
-    app.engine.run_due().await.expect("runs");
+    app.engine.jobs().run_due().await.expect("runs");
     let (instance, _) = store::instance(app.engine.db(), id)
         .await
         .expect("reads")
@@ -721,10 +769,12 @@ async fn flaky_incident(
         .await;
     let id = app
         .engine
+        .commands()
         .start_instance("flaky", "x", Map::new(), &system())
         .await
         .expect("starts");
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T10:00:00+02:00"))
         .await
         .expect("advances");
@@ -749,6 +799,7 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
     let (app, id, incident, _) = flaky_incident(backend).await;
     let refused = app
         .engine
+        .operations()
         .skip_incident(incident, "nowhere", &admin(), "")
         .await
         .expect_err("no such state");
@@ -762,6 +813,7 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
         1
     );
     app.engine
+        .operations()
         .skip_incident(incident, "done", &admin(), "")
         .await
         .expect("skipped");
@@ -779,6 +831,7 @@ async fn an_admin_skips_a_failed_step_into_a_state_of_the_same_version(backend: 
     );
     let again = app
         .engine
+        .operations()
         .cancel_incident(incident, &admin(), "")
         .await
         .expect_err("handled already");
@@ -806,6 +859,7 @@ async fn an_incident_from_a_bad_variable_is_repaired_by_correcting_it(backend: B
         .collect();
     let id = app
         .engine
+        .commands()
         .start_instance("grant", "x", vars, &system())
         .await
         .expect("starts");
@@ -831,6 +885,7 @@ async fn an_incident_from_a_bad_variable_is_repaired_by_correcting_it(backend: B
     ] {
         let refused = app
             .engine
+            .operations()
             .retry_incident_with_variables(incident.id, &admin(), &variables, reason, false)
             .await
             .expect_err("refused");
@@ -840,6 +895,7 @@ async fn an_incident_from_a_bad_variable_is_repaired_by_correcting_it(backend: B
         );
     }
     app.engine
+        .operations()
         .retry_incident_with_variables(
             incident.id,
             &admin(),
@@ -876,6 +932,7 @@ async fn an_incident_from_a_bad_variable_is_repaired_by_correcting_it(backend: B
 async fn an_admin_cancels_an_instance_in_incident(backend: Backend) {
     let (app, id, incident, _) = flaky_incident(backend).await;
     app.engine
+        .operations()
         .cancel_incident(incident, &admin(), "")
         .await
         .expect("cancelled");
@@ -888,7 +945,7 @@ async fn an_admin_cancels_an_instance_in_incident(backend: Backend) {
     let history = store::history(app.engine.db(), id).await.expect("history");
     assert_eq!(history.last().map(|h| h.trigger.as_str()), Some("cancel"));
     // Nothing is left to run for it.
-    assert_eq!(app.engine.run_due().await.expect("runs"), 0);
+    assert_eq!(app.engine.jobs().run_due().await.expect("runs"), 0);
 }
 
 const BROKEN_ENTRY: &str = r#"
@@ -916,6 +973,7 @@ async fn retrying_a_failed_entry_enters_the_state_again(backend: Backend) {
         .await;
     let id = app
         .engine
+        .commands()
         .start_instance("broken-entry", "x", Map::new(), &system())
         .await
         .expect("starts into an incident");
@@ -929,10 +987,11 @@ async fn retrying_a_failed_entry_enters_the_state_again(backend: Backend) {
         forlob_engine::instance::IncidentCause::Definition
     );
     app.engine
+        .operations()
         .retry_incident(first.id, &admin(), "")
         .await
         .expect("retried");
-    app.engine.run_due().await.expect("runs");
+    app.engine.jobs().run_due().await.expect("runs");
     // Entering again fails the same way: a new incident, never an instance left "active"
     // with nothing to do.
     let (instance, _) = store::instance(app.engine.db(), id)
@@ -975,7 +1034,7 @@ async fn a_message_that_came_too_early_is_replayed_from_the_dead_letters(backend
         data: json!({ "who": "s1" }),
     };
     assert!(matches!(
-        app.engine.deliver(&early).await.expect("kept"),
+        app.engine.commands().deliver(&early).await.expect("kept"),
         MessageOutcome::DeadLetter { .. }
     ));
     let letter = store::dead_letters(app.engine.db())
@@ -985,11 +1044,13 @@ async fn a_message_that_came_too_early_is_replayed_from_the_dead_letters(backend
         .expect("one dead letter");
     let id = app
         .engine
+        .commands()
         .start_instance("listener", "s1", Map::new(), &system())
         .await
         .expect("starts");
     let outcome = app
         .engine
+        .operations()
         .replay_dead_letter(letter.id, &admin())
         .await
         .expect("replayed");
@@ -1005,11 +1066,12 @@ async fn a_message_that_came_too_early_is_replayed_from_the_dead_letters(backend
     );
     // The same message from the sender is still a duplicate, and the letter is gone.
     assert!(matches!(
-        app.engine.deliver(&early).await.expect("seen"),
+        app.engine.commands().deliver(&early).await.expect("seen"),
         MessageOutcome::Duplicate { .. }
     ));
     let gone = app
         .engine
+        .operations()
         .replay_dead_letter(letter.id, &admin())
         .await
         .expect_err("replayed already");
@@ -1058,6 +1120,7 @@ async fn calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_
         .await;
     let id = app
         .engine
+        .commands()
         .start_instance("old-parent", "0101501234", Map::new(), &admin())
         .await
         .expect("routes to parent");
@@ -1085,7 +1148,12 @@ async fn calls_and_follow_ups_start_their_own_instances_and_former_ids_route_to_
         path: "parent.yaml".into(),
         text: format!("{PARENT}# v2\n"),
     };
-    let outcome = app.engine.deploy(&[v2]).await.expect("deploys alone");
+    let outcome = app
+        .engine
+        .releases()
+        .deploy(&[v2])
+        .await
+        .expect("deploys alone");
     assert_eq!(outcome[0].version, 2);
     let restarted = app.restart(support::registry(), app.clock.clone()).await;
     assert_eq!(
@@ -1102,11 +1170,17 @@ async fn an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_
         path: "b.yaml".into(),
         text: "id: b\ninitial: x\nstates:\n  y: { end: true }\n".into(),
     };
-    let err = app.engine.deploy(&[broken]).await.expect_err("refused");
+    let err = app
+        .engine
+        .releases()
+        .deploy(&[broken])
+        .await
+        .expect_err("refused");
     assert!(matches!(err, EngineError::Definition(_)), "{err}");
     assert!(app.engine.catalog().latest("b").is_none());
     let again = app
         .engine
+        .releases()
         .deploy(&forlob_engine::demo::definitions())
         .await
         .expect("deploys");
@@ -1118,7 +1192,12 @@ async fn an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_
     changed[0]
         .text
         .push_str("\n# a comment changes the content\n");
-    let outcome = app.engine.deploy(&changed[..1]).await.expect("deploys");
+    let outcome = app
+        .engine
+        .releases()
+        .deploy(&changed[..1])
+        .await
+        .expect("deploys");
     assert_eq!((outcome[0].version, outcome[0].changed), (2, true));
     assert_eq!(
         store::definitions(app.engine.db())
@@ -1204,6 +1283,7 @@ async fn send(app: &TestApp, subject: &str, keys: &[&str]) -> Value {
     vars.insert("keys".into(), json!(keys));
     let id = app
         .engine
+        .commands()
         .start_instance("sender", subject, vars, &system())
         .await
         .expect("sender starts");
@@ -1236,6 +1316,7 @@ async fn a_signal_wakes_exactly_the_instances_waiting_with_its_key_in_the_sender
     for subject in ["a", "b"] {
         started.push(
             app.engine
+                .commands()
                 .start_instance("signalled", subject, Map::new(), &system())
                 .await
                 .expect("starts"),
@@ -1261,6 +1342,7 @@ async fn a_signal_wakes_exactly_the_instances_waiting_with_its_key_in_the_sender
     assert_eq!(woken.data, Some(json!({ "from": "job" })));
     // Its deadline went with it: nothing of `a` is left to fire.
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T12:00:00+02:00"))
         .await
         .expect("advances");
@@ -1281,10 +1363,12 @@ async fn a_signal_wait_goes_on_at_its_deadline_and_a_late_signal_finds_nobody(ba
     let app = signal_app(backend).await;
     let id = app
         .engine
+        .commands()
         .start_instance("signalled", "a", Map::new(), &system())
         .await
         .expect("starts");
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T10:30:00+02:00"))
         .await
         .expect("advances past the deadline");
@@ -1308,11 +1392,13 @@ async fn an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_
     let app = signal_app(backend).await;
     let broken = app
         .engine
+        .commands()
         .start_instance("signalled", "a", Map::new(), &system())
         .await
         .expect("starts");
     let fine = app
         .engine
+        .commands()
         .start_instance("signalled", "b", Map::new(), &system())
         .await
         .expect("starts");
@@ -1365,20 +1451,24 @@ async fn an_instance_leaving_a_signal_wait_is_not_woken_by_its_own_next_step(bac
         .await;
     let first = app
         .engine
+        .commands()
         .start_instance("relay", "a", Map::new(), &system())
         .await
         .expect("starts");
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T09:30:00+02:00"))
         .await
         .expect("advances");
     let second = app
         .engine
+        .commands()
         .start_instance("relay", "b", Map::new(), &system())
         .await
         .expect("starts");
     // The first one's deadline: it passes the signal on, which wakes the second.
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T10:05:00+02:00"))
         .await
         .expect("advances past the first deadline");
@@ -1439,11 +1529,13 @@ async fn a_nested_signal_moves_a_listed_waiter_on_and_the_outer_one_leaves_it_be
         .await;
     let relay = app
         .engine
+        .commands()
         .start_instance("relay", "b", Map::new(), &system())
         .await
         .expect("starts");
     let hop = app
         .engine
+        .commands()
         .start_instance("hop", "c", Map::new(), &system())
         .await
         .expect("starts");
@@ -1585,6 +1677,7 @@ async fn a_locked_database_is_retried_then_refused_clearly_and_nothing_is_half_w
         .expect("takes the write lock");
 
     let err = engine
+        .commands()
         .start_instance("demo-move-out", "0101501234", Map::new(), &system())
         .await
         .expect_err("refused");
@@ -1604,6 +1697,7 @@ async fn a_locked_database_is_retried_then_refused_clearly_and_nothing_is_half_w
         "nothing half-written"
     );
     engine
+        .commands()
         .start_instance("demo-move-out", "0101501234", Map::new(), &system())
         .await
         .expect("goes through once the lock is gone");
@@ -1632,6 +1726,7 @@ async fn writers_of_one_node_take_turns_instead_of_failing_busy() {
             let engine = engine.clone();
             tokio::spawn(async move {
                 engine
+                    .commands()
                     .start_instance(
                         "demo-move-out",
                         &format!("01015{i:05}"),
@@ -1671,6 +1766,7 @@ states:
     // An admin: a caseworker would not see a subject no package vouches for.
     let err = app
         .engine
+        .commands()
         .start_instance("guarded-start", "0101501234", Map::new(), &admin())
         .await
         .expect_err("refused");
@@ -1686,6 +1782,7 @@ states:
     }
     let vars: Map<String, Value> = [("amount".to_owned(), json!(5))].into_iter().collect();
     app.engine
+        .commands()
         .start_instance("guarded-start", "0101501234", vars, &admin())
         .await
         .expect("starts with what it needs");

@@ -174,6 +174,7 @@ const EVERY_DAY: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 async fn runs(engine: &Engine, process: &str) -> Vec<JobRun> {
     let mut runs = engine
+        .jobs()
         .logbook(&LogbookFilter {
             process: Some(process.into()),
             limit: 1000,
@@ -210,6 +211,7 @@ async fn r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_l
     let app = app(backend, "2025-06-02T09:00:00+02:00", None).await;
     let made = app
         .engine
+        .jobs()
         .create_schedule(
             &weekly("nightly-job", "2025-06-02", "02:30", &["tue", "thu"]),
             &admin(),
@@ -222,6 +224,7 @@ async fn r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_l
     );
     assert_eq!(made.schedule.cron, "30 2 * * 2,4");
     app.engine
+        .jobs()
         .advance_to(at("2025-06-06T12:00:00+02:00"))
         .await
         .expect("advances");
@@ -243,7 +246,7 @@ async fn r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_l
         );
         assert_eq!((count(run, "updated"), count(run, "deferred")), (9, 1));
         assert_eq!((run.progress_done, run.progress_total), (10, Some(10)));
-        let (_, details) = app.engine.job_run(run.id, 100).await.expect("run");
+        let (_, details) = app.engine.jobs().job_run(run.id, 100).await.expect("run");
         assert_eq!(details.len(), 10);
         assert_eq!(
             details
@@ -265,6 +268,7 @@ async fn r24_r26_a_weekly_schedule_runs_on_its_weekdays_and_each_run_is_in_the_l
 async fn a_0230_job_runs_once_on_both_daylight_saving_days(backend: Backend) {
     let app = app(backend, "2026-03-27T12:00:00+01:00", None).await;
     app.engine
+        .jobs()
         .create_schedule(
             &weekly("later-job", "2026-03-27", "02:30", EVERY_DAY),
             &admin(),
@@ -272,6 +276,7 @@ async fn a_0230_job_runs_once_on_both_daylight_saving_days(backend: Backend) {
         .await
         .expect("schedule made");
     app.engine
+        .jobs()
         .advance_to(at("2026-03-31T12:00:00+02:00"))
         .await
         .expect("spring");
@@ -279,8 +284,9 @@ async fn a_0230_job_runs_once_on_both_daylight_saving_days(backend: Backend) {
     app.clock
         .set(at("2026-10-23T12:00:00+02:00"))
         .expect("clock moves");
-    app.engine.run_due().await.expect("catches up");
+    app.engine.jobs().run_due().await.expect("catches up");
     app.engine
+        .jobs()
         .advance_to(at("2026-10-27T12:00:00+01:00"))
         .await
         .expect("autumn");
@@ -316,6 +322,7 @@ async fn missed_firings_follow_the_misfire_policy_after_a_downtime(backend: Back
         };
         let made = app
             .engine
+            .jobs()
             .create_schedule(&request, &admin())
             .await
             .expect("made");
@@ -335,7 +342,7 @@ async fn missed_firings_follow_the_misfire_policy_after_a_downtime(backend: Back
             app.clock.clone(),
         )
         .await;
-    restarted.run_due().await.expect("start-up run");
+    restarted.jobs().run_due().await.expect("start-up run");
     for (misfire, id) in ids {
         let runs: Vec<JobRun> = runs(&restarted, "later-job")
             .await
@@ -367,7 +374,7 @@ async fn missed_firings_follow_the_misfire_policy_after_a_downtime(backend: Back
             Misfire::Skip => assert_eq!((started, missed), (0, 3), "{summary:?}"),
             Misfire::All => assert_eq!((started, missed), (3, 0), "{summary:?}"),
         }
-        let schedule = restarted.schedule(id).await.expect("schedule");
+        let schedule = restarted.jobs().schedule(id).await.expect("schedule");
         assert_eq!(
             schedule.next_fire_at.map(local).as_deref(),
             Some("2025-06-06 Fri 04:00 CEST"),
@@ -375,7 +382,7 @@ async fn missed_firings_follow_the_misfire_policy_after_a_downtime(backend: Back
         );
     }
     // Running again finds nothing to do: no firing starts twice.
-    restarted.run_due().await.expect("again");
+    restarted.jobs().run_due().await.expect("again");
     assert_eq!(runs(&restarted, "later-job").await.len(), 9);
 }
 
@@ -391,17 +398,20 @@ async fn a_firing_while_the_previous_run_goes_on_is_skipped_or_queued(backend: B
             ..ScheduleRequest::default()
         };
         app.engine
+            .jobs()
             .create_schedule(&request, &admin())
             .await
             .expect("made");
     }
     app.engine
+        .jobs()
         .advance_to(at("2025-06-03T02:10:00+02:00"))
         .await
         .expect("advances");
     let all = runs(&app.engine, "nightly-job").await;
     let labels: std::collections::HashMap<uuid::Uuid, String> = app
         .engine
+        .jobs()
         .schedules()
         .await
         .expect("schedules")
@@ -464,6 +474,7 @@ async fn two_nodes_fire_each_schedule_exactly_once(backend: Backend) {
             ..ScheduleRequest::default()
         };
         app.engine
+            .jobs()
             .create_schedule(&request, &admin())
             .await
             .expect("made");
@@ -482,7 +493,7 @@ async fn two_nodes_fire_each_schedule_exactly_once(backend: Backend) {
         app.clock
             .set(at(&format!("2025-06-02T09:0{minute}:00+02:00")))
             .expect("clock moves");
-        let (a, b) = tokio::join!(app.engine.run_due(), other.run_due());
+        let (a, b) = tokio::join!(app.engine.jobs().run_due(), other.jobs().run_due());
         a.expect("node a");
         b.expect("node b");
     }
@@ -499,6 +510,7 @@ async fn r25_removing_a_schedule_stops_its_firings_but_not_a_run_in_progress(bac
     let app = app(backend, "2025-06-02T09:00:00+02:00", None).await;
     let made = app
         .engine
+        .jobs()
         .create_schedule(
             &weekly("nightly-job", "2025-06-02", "10:00", EVERY_DAY),
             &admin(),
@@ -506,20 +518,31 @@ async fn r25_removing_a_schedule_stops_its_firings_but_not_a_run_in_progress(bac
         .await
         .expect("made");
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T10:30:00+02:00"))
         .await
         .expect("runs");
     app.engine
+        .jobs()
         .remove_schedule(made.schedule.id, &admin(), "")
         .await
         .expect("removed");
-    assert!(app.engine.schedules().await.expect("list").is_empty());
+    assert!(
+        app.engine
+            .jobs()
+            .schedules()
+            .await
+            .expect("list")
+            .is_empty()
+    );
     let again = app
         .engine
+        .jobs()
         .remove_schedule(made.schedule.id, &admin(), "")
         .await;
     assert_eq!(again.expect_err("twice").status(), 409);
     app.engine
+        .jobs()
         .advance_to(at("2025-06-05T12:00:00+02:00"))
         .await
         .expect("advances");
@@ -537,7 +560,7 @@ async fn bad_schedules_are_refused_with_a_message_per_field(backend: Backend) {
     let refused = |request: ScheduleRequest| {
         let engine = &app.engine;
         async move {
-            match engine.create_schedule(&request, &admin()).await {
+            match engine.jobs().create_schedule(&request, &admin()).await {
                 Err(EngineError::Invalid(fields)) => fields,
                 other => panic!("expected 422, got {other:?}"),
             }
@@ -636,7 +659,12 @@ async fn bad_schedules_are_refused_with_a_message_per_field(backend: Backend) {
         "{fields:?}"
     );
     assert!(
-        app.engine.schedules().await.expect("list").is_empty(),
+        app.engine
+            .jobs()
+            .schedules()
+            .await
+            .expect("list")
+            .is_empty(),
         "nothing stored"
     );
 }
@@ -648,6 +676,7 @@ async fn a_run_that_fails_half_way_keeps_what_was_done_and_retries_without_doing
     let app = app(backend, "2025-06-02T09:00:00+02:00", Some(3)).await;
     let run = app
         .engine
+        .jobs()
         .run_job_now(
             &RunRequest {
                 process: Some("nightly-job".into()),
@@ -660,8 +689,8 @@ async fn a_run_that_fails_half_way_keeps_what_was_done_and_retries_without_doing
         .expect("runs now");
     assert_eq!(run.trigger, "manual");
     assert_eq!(run.requested_by.as_deref(), Some("admin-1"));
-    app.engine.run_due().await.expect("first chunks");
-    let (partway, _) = app.engine.job_run(run.id, 100).await.expect("run");
+    app.engine.jobs().run_due().await.expect("first chunks");
+    let (partway, _) = app.engine.jobs().job_run(run.id, 100).await.expect("run");
     assert_eq!(partway.status, RunStatus::Running);
     assert_eq!(
         (partway.progress_done, partway.progress_total),
@@ -673,10 +702,11 @@ async fn a_run_that_fails_half_way_keeps_what_was_done_and_retries_without_doing
         "the failed chunk left no counts"
     );
     app.engine
+        .jobs()
         .advance_to(at("2025-06-02T12:00:00+02:00"))
         .await
         .expect("retries after its backoff and ends");
-    let (done, details) = app.engine.job_run(run.id, 100).await.expect("run");
+    let (done, details) = app.engine.jobs().job_run(run.id, 100).await.expect("run");
     assert_eq!(done.status, RunStatus::Succeeded);
     assert_eq!((count(&done, "updated"), count(&done, "deferred")), (9, 1));
     assert_eq!(details.len(), 10, "each person once");
@@ -689,6 +719,7 @@ async fn r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning(backend: B
     let app = app(backend, "2025-06-02T09:00:00+02:00", None).await;
     let nightly = app
         .engine
+        .jobs()
         .create_schedule(
             &weekly("nightly-job", "2025-06-02", "02:30", EVERY_DAY),
             &admin(),
@@ -699,6 +730,7 @@ async fn r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning(backend: B
     // Before any run the duration is unknown: no warning.
     let early = app
         .engine
+        .jobs()
         .create_schedule(
             &weekly("later-job", "2025-06-02", "03:00", EVERY_DAY),
             &admin(),
@@ -707,12 +739,14 @@ async fn r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning(backend: B
         .expect("made");
     assert!(early.warnings.is_empty(), "{:?}", early.warnings);
     app.engine
+        .jobs()
         .advance_to(at("2025-06-03T06:00:00+02:00"))
         .await
         .expect("one nightly run of 90 minutes");
     // The nightly run takes 90 minutes from 02:30: a later job at 03:00 starts too early...
     let warned = app
         .engine
+        .jobs()
         .create_schedule(
             &weekly("later-job", "2025-06-03", "03:00", EVERY_DAY),
             &admin(),
@@ -729,6 +763,7 @@ async fn r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning(backend: B
     // ... one at 04:30 does not; and the nightly schedule itself is warned about the 03:00 ones.
     let fine = app
         .engine
+        .jobs()
         .create_schedule(
             &weekly("later-job", "2025-06-03", "04:30", EVERY_DAY),
             &admin(),
@@ -737,6 +772,7 @@ async fn r27_a_schedule_that_would_overlap_a_later_job_gets_a_warning(backend: B
         .expect("made");
     let nightly_now = app
         .engine
+        .jobs()
         .schedule_warnings(&nightly.schedule)
         .await
         .expect("warnings");
@@ -758,7 +794,7 @@ states:
   done: { end: true }
 "#;
     let app = TestApp::builder(backend).with_process(DAILY).build().await;
-    let schedules = app.engine.schedules().await.expect("schedules");
+    let schedules = app.engine.jobs().schedules().await.expect("schedules");
     let [installed] = schedules.as_slice() else {
         panic!("one default schedule expected: {schedules:?}")
     };
@@ -770,6 +806,7 @@ states:
         "from the deploy day on, in the process's zone"
     );
     app.engine
+        .jobs()
         .advance_to(at("2025-06-03T05:00:00+02:00"))
         .await
         .expect("advances");
@@ -778,10 +815,12 @@ states:
 
     // The admins' from now on: removed, it stays removed through a new version.
     app.engine
+        .jobs()
         .remove_schedule(installed.id, &admin(), "")
         .await
         .expect("removed");
     app.engine
+        .releases()
         .deploy(&[forlob_engine::definition::SourceFile {
             path: "daily-job.yaml".into(),
             text: DAILY.replace("Daily job", "Daily job, v2"),
@@ -789,7 +828,12 @@ states:
         .await
         .expect("deploys");
     assert!(
-        app.engine.schedules().await.expect("schedules").is_empty(),
+        app.engine
+            .jobs()
+            .schedules()
+            .await
+            .expect("schedules")
+            .is_empty(),
         "a later version brings no schedule back"
     );
 }
@@ -857,6 +901,7 @@ async fn a_firing_due_while_a_long_job_runs_starts_on_time(backend: Backend) {
         weekly("later-job", "2025-06-03", "02:30", EVERY_DAY),
     ] {
         app.engine
+            .jobs()
             .create_schedule(&request, &admin())
             .await
             .expect("scheduled");
@@ -864,13 +909,14 @@ async fn a_firing_due_while_a_long_job_runs_starts_on_time(backend: Backend) {
     // One call keeps the node busy with the slow job from 02:00 to 03:00; the 02:30 firing
     // must not wait for it to end.
     app.engine
+        .jobs()
         .advance_to(at("2025-06-03T01:59:00+02:00"))
         .await
         .expect("advances");
     app.clock
         .set(at("2025-06-03T02:00:00+02:00"))
         .expect("moves on");
-    app.engine.run_due().await.expect("runs");
+    app.engine.jobs().run_due().await.expect("runs");
     let slow = runs(&app.engine, "slow-job").await;
     assert_eq!(slow.len(), 1);
     assert_eq!(slow[0].status, RunStatus::Succeeded);
@@ -890,6 +936,7 @@ async fn a_run_that_ends_after_its_failed_step_was_skipped_is_not_a_success(back
     let app = app(backend, "2025-06-02T09:00:00+02:00", None).await;
     let run = app
         .engine
+        .jobs()
         .run_job_now(
             &RunRequest {
                 process: Some("nightly-job".into()),
@@ -901,10 +948,11 @@ async fn a_run_that_ends_after_its_failed_step_was_skipped_is_not_a_success(back
         .await
         .expect("runs now");
     app.engine
+        .jobs()
         .run_due()
         .await
         .expect("the chunk fails for good");
-    let (failed, _) = app.engine.job_run(run.id, 100).await.expect("run");
+    let (failed, _) = app.engine.jobs().job_run(run.id, 100).await.expect("run");
     assert_eq!(failed.status, RunStatus::Failed);
     let incident = forlob_engine::store::incidents(app.engine.db(), true)
         .await
@@ -912,10 +960,11 @@ async fn a_run_that_ends_after_its_failed_step_was_skipped_is_not_a_success(back
         .pop()
         .expect("the failure is an incident");
     app.engine
+        .operations()
         .skip_incident(incident.id, "done", &admin(), "")
         .await
         .expect("skips to the end");
-    let (ended, _) = app.engine.job_run(run.id, 100).await.expect("run");
+    let (ended, _) = app.engine.jobs().job_run(run.id, 100).await.expect("run");
     assert_eq!(ended.status, RunStatus::EndedAfterSkip);
     assert_eq!(ended.status.as_str(), "ended_after_skip");
     assert_eq!(
@@ -963,6 +1012,7 @@ states:
     };
     let refused = app
         .engine
+        .jobs()
         .create_schedule(&with("<script>alert(1)</script>"), &admin())
         .await
         .expect_err("not a municipality of the register");
@@ -975,8 +1025,16 @@ states:
         ),
         other => panic!("{other:?}"),
     }
-    assert!(app.engine.schedules().await.expect("schedules").is_empty());
+    assert!(
+        app.engine
+            .jobs()
+            .schedules()
+            .await
+            .expect("schedules")
+            .is_empty()
+    );
     app.engine
+        .jobs()
         .create_schedule(&with("0180"), &admin())
         .await
         .expect("a municipality of the register");

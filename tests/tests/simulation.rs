@@ -25,6 +25,7 @@ async fn a_simulated_month_keeps_the_invariants(backend: Backend) {
         .await
         .expect("starts");
     engine
+        .releases()
         .deploy(&files::definition_files(&forlob_processes::processes_dir()).expect("definitions"))
         .await
         .expect("deploys");

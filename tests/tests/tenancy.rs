@@ -211,6 +211,7 @@ async fn a_hand_start_keeps_its_tasks_in_the_starters_municipality(backend: Back
     let web = Web::start(backend).await;
     web.state
         .engine
+        .releases()
         .deploy(&[
             SourceFile {
                 path: "stay.yaml".into(),
@@ -457,7 +458,12 @@ async fn admin_actions_and_sign_ins_are_recorded_with_their_change(backend: Back
     assert_eq!(signed_in[0].actor, "anna");
     assert_eq!(signed_in[0].via, "page");
     assert_eq!(
-        web.state.engine.verify_audit().await.expect("verified"),
+        web.state
+            .engine
+            .audit()
+            .verify_audit()
+            .await
+            .expect("verified"),
         AuditVerdict::Intact {
             entries: entries(&web, AuditFilter::default()).await.len() as u64,
             head: entries(&web, AuditFilter::default()).await[0].hash.clone(),
@@ -559,6 +565,7 @@ async fn verify_finds_an_edited_a_removed_and_a_reordered_entry(backend: Backend
     let actor = Actor::system();
     for n in 0..5 {
         engine
+            .audit()
             .record(
                 &actor,
                 vec![
@@ -584,7 +591,7 @@ async fn verify_finds_an_edited_a_removed_and_a_reordered_entry(backend: Backend
         intact => panic!("tampering went unseen: {intact:?}"),
     };
     assert!(matches!(
-        engine.verify_audit().await.expect("verified"),
+        engine.audit().verify_audit().await.expect("verified"),
         AuditVerdict::Intact { .. }
     ));
 
@@ -595,7 +602,7 @@ async fn verify_finds_an_edited_a_removed_and_a_reordered_entry(backend: Backend
     ))
     .await;
     assert_eq!(
-        broken_at(engine.verify_audit().await.expect("verified")),
+        broken_at(engine.audit().verify_audit().await.expect("verified")),
         ids[1]
     );
     run(format!(
@@ -604,7 +611,7 @@ async fn verify_finds_an_edited_a_removed_and_a_reordered_entry(backend: Backend
     ))
     .await;
     assert!(matches!(
-        engine.verify_audit().await.expect("verified"),
+        engine.audit().verify_audit().await.expect("verified"),
         AuditVerdict::Intact { .. }
     ));
 
@@ -620,19 +627,19 @@ async fn verify_finds_an_edited_a_removed_and_a_reordered_entry(backend: Backend
     };
     swap(ids[2], ids[3]).await;
     assert_eq!(
-        broken_at(engine.verify_audit().await.expect("verified")),
+        broken_at(engine.audit().verify_audit().await.expect("verified")),
         ids[2]
     );
     swap(ids[2], ids[3]).await;
     assert!(matches!(
-        engine.verify_audit().await.expect("verified"),
+        engine.audit().verify_audit().await.expect("verified"),
         AuditVerdict::Intact { .. }
     ));
 
     // Removed: one in the middle.
     run(format!("DELETE FROM audit_log WHERE id = {}", ids[2])).await;
     assert_eq!(
-        broken_at(engine.verify_audit().await.expect("verified")),
+        broken_at(engine.audit().verify_audit().await.expect("verified")),
         ids[3]
     );
 }
@@ -661,13 +668,17 @@ async fn pruning_keeps_the_chain_verifiable_and_is_recorded(backend: Backend) {
         None,
     )
     .await;
-    let deleted = engine.prune_audit(&Actor::system()).await.expect("pruned");
+    let deleted = engine
+        .audit()
+        .prune_audit(&Actor::system())
+        .await
+        .expect("pruned");
     assert_eq!(deleted as usize, old);
     let left = entries(&web, AuditFilter::default()).await;
     assert_eq!(left.len(), 2, "the new read and the prune: {left:?}");
     assert_eq!(left[0].action, "audit.prune");
     assert!(matches!(
-        engine.verify_audit().await.expect("verified"),
+        engine.audit().verify_audit().await.expect("verified"),
         AuditVerdict::Intact { entries: 2, .. }
     ));
     // Removing the oldest kept entry is seen: the prune named where the chain starts.
@@ -677,7 +688,7 @@ async fn pruning_keeps_the_chain_verifiable_and_is_recorded(backend: Backend) {
         .await
         .expect("tampered");
     assert!(matches!(
-        engine.verify_audit().await.expect("verified"),
+        engine.audit().verify_audit().await.expect("verified"),
         AuditVerdict::Broken { .. }
     ));
 }
@@ -718,6 +729,7 @@ async fn a_hand_start_cannot_call_a_process_for_a_person_its_municipality_does_n
     let web = Web::start(backend).await;
     web.state
         .engine
+        .releases()
         .deploy(&[
             SourceFile {
                 path: "caller.yaml".into(),
@@ -840,7 +852,7 @@ async fn concurrent_reads_are_committed_together_and_all_recorded(backend: Backe
                         .subject(format!("{n}-{i}"))
                 })
                 .collect();
-            engine.record(&actor, records).await
+            engine.audit().record(&actor, records).await
         }));
     }
     for read in reads {
@@ -856,7 +868,7 @@ async fn concurrent_reads_are_committed_together_and_all_recorded(backend: Backe
             .any(|e| e.actor == "cw39" && e.subject.as_deref() == Some("39-0"))
     );
     assert!(matches!(
-        engine.verify_audit().await.expect("verified"),
+        engine.audit().verify_audit().await.expect("verified"),
         AuditVerdict::Intact { .. }
     ));
 }

@@ -172,7 +172,7 @@ pub async fn run_worker(engine: Arc<Engine>, interval: Duration, cancel: Cancell
         tokio::select! {
             () = cancel.cancelled() => break,
             _ = ticker.tick() => {
-                match engine.run_due().await {
+                match engine.jobs().run_due().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(handled = n, "ran due work"),
                     Err(e) => tracing::error!(error = %e, "running due work failed; will retry"),

@@ -116,6 +116,7 @@ pub async fn add(engine: &Engine, spec: UserSpec, by: &Actor) -> Result<(User, S
     let digest = auth::digest(&token);
     let now = engine.clock().now();
     let stored = engine
+        .audit()
         .recorded(
             by,
             |conn| {
@@ -188,6 +189,7 @@ pub async fn issue_token(
     let now = engine.clock().now();
     let name = name.to_owned();
     let token = engine
+        .audit()
         .recorded(
             by,
             |conn| {
@@ -230,6 +232,7 @@ pub async fn set_disabled(
     let id = user.id;
     let now = engine.clock().now();
     engine
+        .audit()
         .recorded(
             by,
             |conn| {
@@ -268,6 +271,7 @@ pub async fn revoke_token(
     forlob_engine::limits::require_fits("reason", reason, engine.limits().reason)?;
     let now = engine.clock().now();
     Ok(engine
+        .audit()
         .recorded(
             by,
             |conn| Box::pin(async move { Ok(store::revoke_token(conn, id, now).await?) }),

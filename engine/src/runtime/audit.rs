@@ -1,9 +1,9 @@
 //! The engine's entry points to the audit log: recording what is not part of another
 //! transaction (reads, sign-ins), reading it, verifying its chain, pruning it.
 
+use super::facades::Audit;
 use sea_orm::{DatabaseTransaction, TransactionTrait as _};
 
-use super::Engine;
 use super::execute::BoxFuture;
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord, AuditVerdict};
 use crate::error::{EngineError, Result};
@@ -12,150 +12,6 @@ use crate::store;
 
 /// Entries `verify` reads per query.
 const VERIFY_PAGE: u64 = 1_000;
-
-impl Engine {
-    /// Records `records` by `actor` and returns once they are committed: a read is recorded
-    /// before its data is handed out.
-    ///
-    /// Group commit: the entries of reads that arrive while another write of the log is under
-    /// way are written together, in one transaction, by whichever of them gets the turn
-    /// next; each returns once the transaction holding its entries has committed. Under load
-    /// many reads then cost one commit instead of one each (on SQLite every commit waits for
-    /// the one writer).
-    pub async fn record(&self, actor: &Actor, records: Vec<AuditRecord>) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let (done, mut outcome) = tokio::sync::oneshot::channel();
-        self.audit_queue.push(Pending {
-            actor: actor.clone(),
-            records,
-            done,
-        });
-        let _turn = self.audit_queue.turn.lock().await;
-        loop {
-            // Written meanwhile by the one whose turn it was.
-            if let Ok(result) = outcome.try_recv() {
-                return result;
-            }
-            let mut batch = Taken {
-                pending: self.audit_queue.take(),
-                queue: &self.audit_queue,
-            };
-            if batch.pending.is_empty() {
-                return Err(EngineError::AuditUnavailable);
-            }
-            let written = self
-                .retrying(|| async {
-                    let (_turn, conn) = self.begin_write().await?;
-                    store::audit::append_each(&conn, entries_of(&batch.pending), self.clock.now())
-                        .await?;
-                    self.commit(conn).await
-                })
-                .await;
-            for pending in std::mem::take(&mut batch.pending) {
-                let result = match &written {
-                    Ok(()) => Ok(()),
-                    Err(_) => Err(EngineError::AuditUnavailable),
-                };
-                // A caller that gave up waiting (its request was dropped) needs no answer.
-                let _ = pending.done.send(result);
-            }
-            // This caller's own entries were in the batch that failed: the cause, not a
-            // summary. (A full batch may have left them for the next round of the loop.)
-            if let Err(e) = written
-                && outcome.try_recv().is_ok()
-            {
-                return Err(e);
-            }
-        }
-    }
-
-    /// Runs `change` in a write transaction of its own and appends the audit record `record`
-    /// makes of its outcome in the same transaction: for admin actions whose writes are plain
-    /// store calls (users, tokens). Both commit together or neither does.
-    pub async fn recorded<T, C, R>(&self, actor: &Actor, change: C, record: R) -> Result<T>
-    where
-        C: for<'c> FnOnce(&'c DatabaseTransaction) -> BoxFuture<'c, Result<T>>,
-        R: FnOnce(&T) -> Option<AuditRecord>,
-    {
-        let (_turn, conn) = self.begin_write().await?;
-        let outcome = change(&conn).await?;
-        if let Some(record) = record(&outcome) {
-            store::audit::append(&conn, actor, vec![record], self.clock.now()).await?;
-        }
-        self.commit(conn).await?;
-        Ok(outcome)
-    }
-
-    /// A page of audit entries, newest first; the look itself is recorded (an audit entry
-    /// names persons too).
-    pub async fn audit_entries(
-        &self,
-        filter: &AuditFilter,
-        reader: &Actor,
-        action: AuditAction,
-    ) -> Result<Vec<AuditEntry>> {
-        let entries = store::audit::audit_entries(&self.db, filter).await?;
-        let mut record = AuditRecord::new(action).detail(serde_json::json!({
-            "subject": filter.subject,
-            "actor": filter.actor,
-            "action": filter.action,
-            "from": filter.from,
-            "to": filter.to,
-            "before": filter.before,
-            "entries": entries.len(),
-        }));
-        if let Some(subject) = &filter.subject {
-            record = record.subject(subject.clone());
-        }
-        self.record(reader, vec![record]).await?;
-        Ok(entries)
-    }
-
-    /// Walks the whole chain: the first entry that was changed, removed or moved, or that all
-    /// are intact.
-    pub async fn verify_audit(&self) -> Result<AuditVerdict> {
-        let conn = self.db.begin().await?;
-        let verdict = store::audit::verify_chain(&conn, VERIFY_PAGE).await?;
-        conn.rollback().await?;
-        Ok(verdict)
-    }
-
-    /// Deletes the entries older than the retention (`audit_retention`) and records that it
-    /// did, with the first entry kept, where `verify` starts from then on. Returns how many
-    /// entries went.
-    pub async fn prune_audit(&self, actor: &Actor) -> Result<u64> {
-        let retention = chrono::Duration::from_std(self.options.audit_retention)
-            .unwrap_or(chrono::Duration::MAX);
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let now = self.clock.now();
-            let before = now
-                .checked_sub_signed(retention)
-                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-            let (deleted, first) = store::audit::prune_before(&conn, before).await?;
-            let (first_kept, first_kept_prev_hash) = first.unwrap_or((1, String::new()));
-            store::audit::append(
-                &conn,
-                actor,
-                vec![
-                    AuditRecord::new(AuditAction::AuditPrune).detail(serde_json::json!({
-                        "older_than": before,
-                        "deleted": deleted,
-                        "first_kept": first_kept,
-                        "first_kept_prev_hash": first_kept_prev_hash,
-                    })),
-                ],
-                now,
-            )
-            .await?;
-            self.commit(conn).await?;
-            Ok(deleted)
-        })
-        .await
-    }
-}
 
 /// The entries of `batch`, each with its reader. A plain loop: an iterator of closures held
 /// across the write's awaits would make the future too particular to be `Send`.
@@ -201,7 +57,7 @@ impl Drop for Taken<'_> {
     }
 }
 
-/// The reads' entries not yet written, and the turn to write them (see [`Engine::record`]).
+/// The reads' entries not yet written, and the turn to write them (see [`Audit::record`]).
 #[derive(Default)]
 pub(super) struct AuditQueue {
     pending: std::sync::Mutex<Vec<Pending>>,
@@ -240,3 +96,153 @@ impl AuditQueue {
 /// The most entries one group commit writes (a multi-row INSERT of 12 columns each stays far
 /// below SQLite's limit on bound values).
 const MAX_GROUP: usize = 500;
+
+impl Audit<'_> {
+    /// Records `records` by `actor` and returns once they are committed: a read is recorded
+    /// before its data is handed out.
+    ///
+    /// Group commit: the entries of reads that arrive while another write of the log is under
+    /// way are written together, in one transaction, by whichever of them gets the turn
+    /// next; each returns once the transaction holding its entries has committed. Under load
+    /// many reads then cost one commit instead of one each (on SQLite every commit waits for
+    /// the one writer).
+    pub async fn record(self, actor: &Actor, records: Vec<AuditRecord>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let (done, mut outcome) = tokio::sync::oneshot::channel();
+        self.engine.audit_queue.push(Pending {
+            actor: actor.clone(),
+            records,
+            done,
+        });
+        let _turn = self.engine.audit_queue.turn.lock().await;
+        loop {
+            // Written meanwhile by the one whose turn it was.
+            if let Ok(result) = outcome.try_recv() {
+                return result;
+            }
+            let mut batch = Taken {
+                pending: self.engine.audit_queue.take(),
+                queue: &self.engine.audit_queue,
+            };
+            if batch.pending.is_empty() {
+                return Err(EngineError::AuditUnavailable);
+            }
+            let written = self
+                .engine
+                .retrying(|| async {
+                    let (_turn, conn) = self.engine.begin_write().await?;
+                    store::audit::append_each(
+                        &conn,
+                        entries_of(&batch.pending),
+                        self.engine.clock.now(),
+                    )
+                    .await?;
+                    self.engine.commit(conn).await
+                })
+                .await;
+            for pending in std::mem::take(&mut batch.pending) {
+                let result = match &written {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(EngineError::AuditUnavailable),
+                };
+                // A caller that gave up waiting (its request was dropped) needs no answer.
+                let _ = pending.done.send(result);
+            }
+            // This caller's own entries were in the batch that failed: the cause, not a
+            // summary. (A full batch may have left them for the next round of the loop.)
+            if let Err(e) = written
+                && outcome.try_recv().is_ok()
+            {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Runs `change` in a write transaction of its own and appends the audit record `record`
+    /// makes of its outcome in the same transaction: for admin actions whose writes are plain
+    /// store calls (users, tokens). Both commit together or neither does.
+    pub async fn recorded<T, C, R>(self, actor: &Actor, change: C, record: R) -> Result<T>
+    where
+        C: for<'c> FnOnce(&'c DatabaseTransaction) -> BoxFuture<'c, Result<T>>,
+        R: FnOnce(&T) -> Option<AuditRecord>,
+    {
+        let (_turn, conn) = self.engine.begin_write().await?;
+        let outcome = change(&conn).await?;
+        if let Some(record) = record(&outcome) {
+            store::audit::append(&conn, actor, vec![record], self.engine.clock.now()).await?;
+        }
+        self.engine.commit(conn).await?;
+        Ok(outcome)
+    }
+
+    /// A page of audit entries, newest first; the look itself is recorded (an audit entry
+    /// names persons too).
+    pub async fn audit_entries(
+        self,
+        filter: &AuditFilter,
+        reader: &Actor,
+        action: AuditAction,
+    ) -> Result<Vec<AuditEntry>> {
+        let entries = store::audit::audit_entries(&self.engine.db, filter).await?;
+        let mut record = AuditRecord::new(action).detail(serde_json::json!({
+            "subject": filter.subject,
+            "actor": filter.actor,
+            "action": filter.action,
+            "from": filter.from,
+            "to": filter.to,
+            "before": filter.before,
+            "entries": entries.len(),
+        }));
+        if let Some(subject) = &filter.subject {
+            record = record.subject(subject.clone());
+        }
+        self.record(reader, vec![record]).await?;
+        Ok(entries)
+    }
+
+    /// Walks the whole chain: the first entry that was changed, removed or moved, or that all
+    /// are intact.
+    pub async fn verify_audit(self) -> Result<AuditVerdict> {
+        let conn = self.engine.db.begin().await?;
+        let verdict = store::audit::verify_chain(&conn, VERIFY_PAGE).await?;
+        conn.rollback().await?;
+        Ok(verdict)
+    }
+
+    /// Deletes the entries older than the retention (`audit_retention`) and records that it
+    /// did, with the first entry kept, where `verify` starts from then on. Returns how many
+    /// entries went.
+    pub async fn prune_audit(self, actor: &Actor) -> Result<u64> {
+        let retention = chrono::Duration::from_std(self.engine.options.audit_retention)
+            .unwrap_or(chrono::Duration::MAX);
+        self.engine
+            .retrying(|| async {
+                let (_turn, conn) = self.engine.begin_write().await?;
+                let now = self.engine.clock.now();
+                let before = now
+                    .checked_sub_signed(retention)
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+                let (deleted, first) = store::audit::prune_before(&conn, before).await?;
+                let (first_kept, first_kept_prev_hash) = first.unwrap_or((1, String::new()));
+                store::audit::append(
+                    &conn,
+                    actor,
+                    vec![
+                        AuditRecord::new(AuditAction::AuditPrune).detail(serde_json::json!({
+                            "older_than": before,
+                            "deleted": deleted,
+                            "first_kept": first_kept,
+                            "first_kept_prev_hash": first_kept_prev_hash,
+                        })),
+                    ],
+                    now,
+                )
+                .await?;
+                self.engine.commit(conn).await?;
+                Ok(deleted)
+            })
+            .await
+    }
+}

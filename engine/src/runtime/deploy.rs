@@ -2,33 +2,14 @@
 //! [`Catalog`].
 
 use super::Engine;
+use super::facades::Releases;
 use crate::catalog::{Catalog, DeployOutcome};
 use crate::definition::{self, SourceFile};
 use crate::error::{DefinitionError, EngineError, Result};
 use crate::store;
 
 impl Engine {
-    /// Validates all files together and stores a new version of each changed definition, in
-    /// one transaction: either every changed definition is deployed, or none is. The engine
-    /// itself deploys (a node's start); see [`Engine::deploy_by`] for a person.
-    pub async fn deploy(&self, files: &[SourceFile]) -> Result<Vec<DeployOutcome>> {
-        self.deploy_by(files, &crate::instance::Actor::system())
-            .await
-    }
-
-    /// [`Engine::deploy`] by `actor`: a deploy that changes anything is recorded in the audit
-    /// log, in its transaction, with the versions it stored.
-    #[tracing::instrument(skip_all, fields(files = files.len(), actor = %actor.id))]
-    pub async fn deploy_by(
-        &self,
-        files: &[SourceFile],
-        actor: &crate::instance::Actor,
-    ) -> Result<Vec<DeployOutcome>> {
-        self.deploy_recorded(files, actor, serde_json::Map::new(), None)
-            .await
-    }
-
-    /// [`Engine::deploy_by`] with more said in its audit entry (`detail`), and, for a draft's
+    /// [`Releases::deploy_by`] with more said in its audit entry (`detail`), and, for a draft's
     /// deploy, draft `draft` marked deployed in the same transaction (a 409 when it was
     /// deployed meanwhile; then nothing is).
     pub(crate) async fn deploy_recorded(
@@ -108,5 +89,28 @@ impl Engine {
         let catalog = Catalog::load(&self.db, &self.registry).await?;
         self.set_catalog(catalog);
         Ok(outcomes)
+    }
+}
+
+impl Releases<'_> {
+    /// Validates all files together and stores a new version of each changed definition, in
+    /// one transaction: either every changed definition is deployed, or none is. The engine
+    /// itself deploys (a node's start); see [`Releases::deploy_by`] for a person.
+    pub async fn deploy(self, files: &[SourceFile]) -> Result<Vec<DeployOutcome>> {
+        self.deploy_by(files, &crate::instance::Actor::system())
+            .await
+    }
+
+    /// [`Releases::deploy`] by `actor`: a deploy that changes anything is recorded in the audit
+    /// log, in its transaction, with the versions it stored.
+    #[tracing::instrument(skip_all, fields(files = files.len(), actor = %actor.id))]
+    pub async fn deploy_by(
+        self,
+        files: &[SourceFile],
+        actor: &crate::instance::Actor,
+    ) -> Result<Vec<DeployOutcome>> {
+        self.engine
+            .deploy_recorded(files, actor, serde_json::Map::new(), None)
+            .await
     }
 }

@@ -3,11 +3,11 @@
 //! lineage per version and state, with their open tasks and timers, and which of those states
 //! the new version no longer has.
 
+use super::facades::Releases;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Engine;
 use crate::definition::{self, SourceFile};
 use crate::error::{DefinitionError, Result};
 use crate::store::releases as rel;
@@ -44,13 +44,13 @@ pub struct DefinitionImpact {
     pub lost_states: Vec<String>,
 }
 
-impl Engine {
+impl Releases<'_> {
     /// What deploying `files` would change, without writing anything. Invalid files are the
     /// same refusal as a deploy's.
-    pub async fn impact(&self, files: &[SourceFile]) -> Result<Vec<DefinitionImpact>> {
-        self.refresh_catalog().await?;
-        let catalog = self.catalog();
-        let defs = definition::load_set_with(files, &self.registry, &catalog.known_ids())
+    pub async fn impact(self, files: &[SourceFile]) -> Result<Vec<DefinitionImpact>> {
+        self.engine.refresh_catalog().await?;
+        let catalog = self.engine.catalog();
+        let defs = definition::load_set_with(files, &self.engine.registry, &catalog.known_ids())
             .map_err(DefinitionError)?;
         let mut impacts = Vec::new();
         for def in &defs {
@@ -84,7 +84,7 @@ impl Engine {
                     lineage.push(former.clone());
                 }
             }
-            let [instances, tasks, timers] = rel::in_flight(&self.db, &lineage).await?;
+            let [instances, tasks, timers] = rel::in_flight(&self.engine.db, &lineage).await?;
             let mut groups: BTreeMap<(String, i32, String), ImpactGroup> = BTreeMap::new();
             for (row, column) in instances
                 .into_iter()

@@ -3,6 +3,7 @@
 //! one transaction with an entry in the instance's history naming the admin, and each takes
 //! the incident once: a second action on it (a colleague's stale page) is a 409.
 
+use super::facades::Operations;
 use std::sync::Arc;
 
 use sea_orm::DatabaseTransaction;
@@ -23,54 +24,6 @@ use crate::message::{Code, Message};
 use crate::store::{self, InstanceRow};
 
 impl Engine {
-    /// Puts the instance back to work. When an action failed, its step is due again now (a
-    /// timer state's timer fires); when entering the state failed (an expression, a decision
-    /// with no way on), the state is entered again, so its entry work runs once more.
-    /// `reason` (may be empty) goes to the audit entry.
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn retry_incident(
-        &self,
-        incident_id: i64,
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<Uuid> {
-        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
-        self.retry_with(incident_id, actor, None, reason.trim())
-            .await
-    }
-
-    /// Corrects the instance's variables to `variables` (the whole set), then retries as
-    /// [`Engine::retry_incident`] does, in one transaction: an incident caused by a bad
-    /// variable is repaired. `reason` is required. The history entry names the variables
-    /// that changed, the audit entry holds each one's value before and after. A variable the
-    /// instance did not have and the definition never reads (`vars.<name>` is nowhere in its
-    /// source) is refused with a 422, most likely a typo, unless `add_unread` says to add it
-    /// anyway (a package's action may read it from code).
-    #[tracing::instrument(skip(self, actor, variables), fields(actor = %actor.id))]
-    pub async fn retry_incident_with_variables(
-        &self,
-        incident_id: i64,
-        actor: &Actor,
-        variables: &Map<String, Value>,
-        reason: &str,
-        add_unread: bool,
-    ) -> Result<Uuid> {
-        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
-        if reason.trim().is_empty() {
-            return Err(EngineError::invalid(
-                "reason",
-                Message::new(Code::REASON_FOR_VARIABLES),
-            ));
-        }
-        self.retry_with(
-            incident_id,
-            actor,
-            Some((variables, add_unread)),
-            reason.trim(),
-        )
-        .await
-    }
-
     async fn retry_with(
         &self,
         incident_id: i64,
@@ -129,93 +82,6 @@ impl Engine {
             );
             tx.writes.work(row.id, kind, &row.state, now, 0, now);
             tx.flush().await?;
-            self.commit_recorded(conn, actor, record).await?;
-            Ok(row.id)
-        })
-        .await
-    }
-
-    /// Moves the instance past the failed step into `to_state` of its own version, entering
-    /// it as a transition would (its task, timer or step); what the old state left open is
-    /// closed. A state the version does not have is a 422.
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn skip_incident(
-        &self,
-        incident_id: i64,
-        to_state: &str,
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<Uuid> {
-        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let now = self.clock.now();
-            let (_, def, mut row) = self
-                .take_incident(&conn, incident_id, IncidentStatus::Skipped)
-                .await?;
-            if def.state(to_state).is_none() {
-                return Err(EngineError::invalid(
-                    "to_state",
-                    Message::new(Code::UNKNOWN_STATE)
-                        .with("process", &def.id)
-                        .with("version", row.version)
-                        .with("state", to_state),
-                ));
-            }
-            // Leaving the state gives up what it held (a retry's due step, a task).
-            row.status = InstanceStatus::Active;
-            let mut tx = Txn::new(&conn, now);
-            let event = Event::Moved {
-                to: to_state.to_owned(),
-            };
-            self.drive(&mut tx, &def, &mut row, event, Some(actor))
-                .await?;
-            tx.flush().await?;
-            let record = incident_record(AuditAction::IncidentSkip, incident_id, &row)
-                .detail(
-                    json!({ "process": row.process_id, "instance": row.id, "to_state": to_state }),
-                )
-                .reason(reason);
-            self.commit_recorded(conn, actor, record).await?;
-            Ok(row.id)
-        })
-        .await
-    }
-
-    /// Ends the instance as cancelled, as an admin's cancel of the instance does (its tasks,
-    /// timers, waits and the instances it called end with it; its package is told).
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn cancel_incident(
-        &self,
-        incident_id: i64,
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<Uuid> {
-        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let now = self.clock.now();
-            let (incident, _, mut row) = self
-                .take_incident(&conn, incident_id, IncidentStatus::Cancelled)
-                .await?;
-            let mut tx = Txn::new(&conn, now);
-            let why = match reason {
-                "" => format!("incident {incident_id} cancelled: {}", incident.error),
-                reason => format!(
-                    "incident {incident_id} cancelled ({reason}): {}",
-                    incident.error
-                ),
-            };
-            cancel_row(&mut tx, self, &mut row, actor, &why).await?;
-            tx.writes.instance(&row, now);
-            let mut entry = audit(&row.state, &row.state, "cancel", actor, incident_id, now);
-            if let (Some(data), false) = (entry.data.as_mut(), reason.is_empty()) {
-                data["reason"] = json!(reason);
-            }
-            tx.writes.history(row.id, entry);
-            tx.flush().await?;
-            let record =
-                incident_record(AuditAction::IncidentCancel, incident_id, &row).reason(reason);
             self.commit_recorded(conn, actor, record).await?;
             Ok(row.id)
         })
@@ -340,6 +206,150 @@ fn incident_record(action: AuditAction, id: i64, row: &InstanceRow) -> AuditReco
         .subject(row.subject.clone())
         .target(id)
         .detail(json!({ "process": row.process_id, "instance": row.id }))
+}
+
+impl Operations<'_> {
+    /// Puts the instance back to work. When an action failed, its step is due again now (a
+    /// timer state's timer fires); when entering the state failed (an expression, a decision
+    /// with no way on), the state is entered again, so its entry work runs once more.
+    /// `reason` (may be empty) goes to the audit entry.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn retry_incident(
+        self,
+        incident_id: i64,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Uuid> {
+        crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
+        self.engine
+            .retry_with(incident_id, actor, None, reason.trim())
+            .await
+    }
+
+    /// Corrects the instance's variables to `variables` (the whole set), then retries as
+    /// [`Operations::retry_incident`] does, in one transaction: an incident caused by a bad
+    /// variable is repaired. `reason` is required. The history entry names the variables
+    /// that changed, the audit entry holds each one's value before and after. A variable the
+    /// instance did not have and the definition never reads (`vars.<name>` is nowhere in its
+    /// source) is refused with a 422, most likely a typo, unless `add_unread` says to add it
+    /// anyway (a package's action may read it from code).
+    #[tracing::instrument(skip(self, actor, variables), fields(actor = %actor.id))]
+    pub async fn retry_incident_with_variables(
+        self,
+        incident_id: i64,
+        actor: &Actor,
+        variables: &Map<String, Value>,
+        reason: &str,
+        add_unread: bool,
+    ) -> Result<Uuid> {
+        crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
+        if reason.trim().is_empty() {
+            return Err(EngineError::invalid(
+                "reason",
+                Message::new(Code::REASON_FOR_VARIABLES),
+            ));
+        }
+        self.engine
+            .retry_with(
+                incident_id,
+                actor,
+                Some((variables, add_unread)),
+                reason.trim(),
+            )
+            .await
+    }
+
+    /// Moves the instance past the failed step into `to_state` of its own version, entering
+    /// it as a transition would (its task, timer or step); what the old state left open is
+    /// closed. A state the version does not have is a 422.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn skip_incident(
+        self,
+        incident_id: i64,
+        to_state: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Uuid> {
+        crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
+        self.engine
+            .retrying(|| async {
+                let (_turn, conn) = self.engine.begin_write().await?;
+                let now = self.engine.clock.now();
+                let (_, def, mut row) = self
+                    .engine
+                    .take_incident(&conn, incident_id, IncidentStatus::Skipped)
+                    .await?;
+                if def.state(to_state).is_none() {
+                    return Err(EngineError::invalid(
+                        "to_state",
+                        Message::new(Code::UNKNOWN_STATE)
+                            .with("process", &def.id)
+                            .with("version", row.version)
+                            .with("state", to_state),
+                    ));
+                }
+                // Leaving the state gives up what it held (a retry's due step, a task).
+                row.status = InstanceStatus::Active;
+                let mut tx = Txn::new(&conn, now);
+                let event = Event::Moved {
+                    to: to_state.to_owned(),
+                };
+                self.engine
+                    .drive(&mut tx, &def, &mut row, event, Some(actor))
+                    .await?;
+                tx.flush().await?;
+                let record = incident_record(AuditAction::IncidentSkip, incident_id, &row)
+                .detail(
+                    json!({ "process": row.process_id, "instance": row.id, "to_state": to_state }),
+                )
+                .reason(reason);
+                self.engine.commit_recorded(conn, actor, record).await?;
+                Ok(row.id)
+            })
+            .await
+    }
+
+    /// Ends the instance as cancelled, as an admin's cancel of the instance does (its tasks,
+    /// timers, waits and the instances it called end with it; its package is told).
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn cancel_incident(
+        self,
+        incident_id: i64,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Uuid> {
+        crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
+        self.engine
+            .retrying(|| async {
+                let (_turn, conn) = self.engine.begin_write().await?;
+                let now = self.engine.clock.now();
+                let (incident, _, mut row) = self
+                    .engine
+                    .take_incident(&conn, incident_id, IncidentStatus::Cancelled)
+                    .await?;
+                let mut tx = Txn::new(&conn, now);
+                let why = match reason {
+                    "" => format!("incident {incident_id} cancelled: {}", incident.error),
+                    reason => format!(
+                        "incident {incident_id} cancelled ({reason}): {}",
+                        incident.error
+                    ),
+                };
+                cancel_row(&mut tx, self.engine, &mut row, actor, &why).await?;
+                tx.writes.instance(&row, now);
+                let mut entry = audit(&row.state, &row.state, "cancel", actor, incident_id, now);
+                if let (Some(data), false) = (entry.data.as_mut(), reason.is_empty()) {
+                    data["reason"] = json!(reason);
+                }
+                tx.writes.history(row.id, entry);
+                tx.flush().await?;
+                let record =
+                    incident_record(AuditAction::IncidentCancel, incident_id, &row).reason(reason);
+                self.engine.commit_recorded(conn, actor, record).await?;
+                Ok(row.id)
+            })
+            .await
+    }
 }
 
 #[cfg(test)]

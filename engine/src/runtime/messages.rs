@@ -1,6 +1,7 @@
 //! Inbound messages: deduplicated by message id, they start instances or wake waiting ones.
 //! A message nobody takes is kept as a dead letter with the reason, never dropped.
 
+use super::facades::{Commands, Operations};
 use sea_orm::TransactionTrait as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,62 +44,6 @@ pub enum MessageOutcome {
 }
 
 impl Engine {
-    /// Takes a message exactly once: a second delivery with the same id and content changes
-    /// nothing (`Duplicate`); one with the same id and other content is refused
-    /// ([`TransitionError::ConflictingDuplicate`]) and kept, with the first, as a dead letter.
-    #[tracing::instrument(skip(self, msg), fields(message_id = %msg.message_id, message_type = %msg.message_type))]
-    pub async fn deliver(&self, msg: &InboundMessage) -> Result<MessageOutcome> {
-        let mut errors = crate::form::FieldErrors::new();
-        if msg.message_id.trim().is_empty() {
-            errors.insert("message_id".into(), Message::new(Code::REQUIRED));
-        }
-        if msg.message_type.trim().is_empty() {
-            errors.insert("type".into(), Message::new(Code::REQUIRED));
-        }
-        // A message's data is a mapping of named values (the API's schema says so); anything
-        // else is refused here rather than kept as a dead letter no one can read as one.
-        if !msg.data.is_object() {
-            errors.insert("data".into(), Message::new(Code::NOT_AN_OBJECT));
-        }
-        let limits = &self.options.text_limits;
-        crate::limits::check(
-            &mut errors,
-            "message_id",
-            &msg.message_id,
-            limits.message_id,
-        );
-        crate::limits::check(&mut errors, "type", &msg.message_type, limits.message_type);
-        if !errors.is_empty() {
-            return Err(EngineError::Invalid(errors));
-        }
-        self.retrying(|| self.deliver_once(msg, None)).await
-    }
-
-    /// Delivers a dead letter again, e.g. a message that came before the instance it was for
-    /// waited, or one a package now accepts. The letter leaves the list in the same
-    /// transaction; if no process takes the message this time either, it is a dead letter
-    /// again with the new reason. Only the message's own id lets it past the deduplication.
-    /// The replay is recorded in the audit log in its transaction.
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn replay_dead_letter(&self, id: i64, actor: &Actor) -> Result<MessageOutcome> {
-        let letter = store::dead_letter(&self.db, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("dead letter", id))?;
-        let Some(message_id) = letter.message_id.clone() else {
-            return Err(EngineError::invalid(
-                "message_id",
-                Message::new(Code::MESSAGE_WITHOUT_ID),
-            ));
-        };
-        let msg = InboundMessage {
-            message_id,
-            message_type: letter.message_type,
-            data: letter.payload,
-        };
-        self.retrying(|| self.deliver_once(&msg, Some((id, actor))))
-            .await
-    }
-
     async fn deliver_once(
         &self,
         msg: &InboundMessage,
@@ -444,4 +389,67 @@ async fn keep_dead_letter(
     };
     store::insert_dead_letter(conn, &letter).await?;
     Ok(())
+}
+
+impl Commands<'_> {
+    /// Takes a message exactly once: a second delivery with the same id and content changes
+    /// nothing (`Duplicate`); one with the same id and other content is refused
+    /// ([`TransitionError::ConflictingDuplicate`]) and kept, with the first, as a dead letter.
+    #[tracing::instrument(skip(self, msg), fields(message_id = %msg.message_id, message_type = %msg.message_type))]
+    pub async fn deliver(self, msg: &InboundMessage) -> Result<MessageOutcome> {
+        let mut errors = crate::form::FieldErrors::new();
+        if msg.message_id.trim().is_empty() {
+            errors.insert("message_id".into(), Message::new(Code::REQUIRED));
+        }
+        if msg.message_type.trim().is_empty() {
+            errors.insert("type".into(), Message::new(Code::REQUIRED));
+        }
+        // A message's data is a mapping of named values (the API's schema says so); anything
+        // else is refused here rather than kept as a dead letter no one can read as one.
+        if !msg.data.is_object() {
+            errors.insert("data".into(), Message::new(Code::NOT_AN_OBJECT));
+        }
+        let limits = &self.engine.options.text_limits;
+        crate::limits::check(
+            &mut errors,
+            "message_id",
+            &msg.message_id,
+            limits.message_id,
+        );
+        crate::limits::check(&mut errors, "type", &msg.message_type, limits.message_type);
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(errors));
+        }
+        self.engine
+            .retrying(|| self.engine.deliver_once(msg, None))
+            .await
+    }
+}
+
+impl Operations<'_> {
+    /// Delivers a dead letter again, e.g. a message that came before the instance it was for
+    /// waited, or one a package now accepts. The letter leaves the list in the same
+    /// transaction; if no process takes the message this time either, it is a dead letter
+    /// again with the new reason. Only the message's own id lets it past the deduplication.
+    /// The replay is recorded in the audit log in its transaction.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn replay_dead_letter(self, id: i64, actor: &Actor) -> Result<MessageOutcome> {
+        let letter = store::dead_letter(&self.engine.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("dead letter", id))?;
+        let Some(message_id) = letter.message_id.clone() else {
+            return Err(EngineError::invalid(
+                "message_id",
+                Message::new(Code::MESSAGE_WITHOUT_ID),
+            ));
+        };
+        let msg = InboundMessage {
+            message_id,
+            message_type: letter.message_type,
+            data: letter.payload,
+        };
+        self.engine
+            .retrying(|| self.engine.deliver_once(&msg, Some((id, actor))))
+            .await
+    }
 }

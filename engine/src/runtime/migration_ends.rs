@@ -2,6 +2,7 @@
 //! one, and undoing a finished or abandoned one instance by instance. Both are audited on the
 //! migration; an undo holds the process's one migration slot while it runs.
 
+use super::facades::Releases;
 use sea_orm::{DatabaseTransaction, TransactionTrait as _};
 use serde_json::json;
 
@@ -16,158 +17,6 @@ use crate::store::releases::{self as rel, ItemOutcome, MigrationItem, MigrationR
 use crate::store::{self};
 
 impl Engine {
-    /// Ends a running migration that is not to go on (its target version was withdrawn, or
-    /// it keeps failing): its pending items are skipped with `reason`, the instances it moved
-    /// stay moved (undo them if need be), and the process is free for another migration. A
-    /// node working on it finds its batch's items taken (the batch is rolled back) and no
-    /// pending ones after it. 409 unless it is running.
-    pub async fn abandon_migration(
-        &self,
-        id: i64,
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<MigrationStatus> {
-        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let now = self.clock.now();
-            let ended = rel::end_migration(
-                &conn,
-                id,
-                MigrationPhase::Running,
-                MigrationPhase::Abandoned,
-                now,
-            )
-            .await?;
-            if !ended {
-                let row = migration_row(&conn, id).await?;
-                return Err(TransitionError::Raced(format!(
-                    "migration {id} is {}; only a running migration can be abandoned",
-                    row.status
-                ))
-                .into());
-            }
-            let why = if reason.is_empty() {
-                format!("the migration was abandoned by {}", actor.id)
-            } else {
-                format!("the migration was abandoned by {}: {reason}", actor.id)
-            };
-            rel::record_end(&conn, id, MigrationPhase::Abandoned, &actor.id, reason).await?;
-            let skipped = rel::skip_pending_items(&conn, id, &why).await?;
-            let record = AuditRecord::new(AuditAction::MigrationAbandon)
-                .target(id)
-                .detail(json!({ "reason": reason, "skipped": skipped }));
-            self.commit_recorded(conn, actor, record).await?;
-            tracing::warn!(migration = id, actor = %actor.id, skipped, reason, "migration abandoned");
-            Ok(())
-        })
-        .await?;
-        self.migration_status(id).await
-    }
-
-    /// Takes a finished (or abandoned) migration back: [`Engine::begin_undo`], then
-    /// [`Engine::run_undo`].
-    pub async fn undo_migration(
-        &self,
-        id: i64,
-        actor: &Actor,
-        reason: &str,
-        progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<MigrationStatus> {
-        self.begin_undo(id, actor, reason).await?;
-        self.run_undo(id, actor, progress).await
-    }
-
-    /// Marks a finished or abandoned migration as being undone. It takes its process's
-    /// migration slot, so no migration of the process starts meanwhile and a second undo is
-    /// refused: 409 for a migration in another phase or a process with a migration running.
-    /// The admin and the reason are recorded on the migration.
-    pub async fn begin_undo(&self, id: i64, actor: &Actor, reason: &str) -> Result<()> {
-        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let row = migration_row(&conn, id).await?;
-            let claimed = rel::claim_migration(
-                &conn,
-                id,
-                &MigrationPhase::UNDOABLE,
-                MigrationPhase::Undoing,
-                &row.process_id,
-            )
-            .await?;
-            if claimed {
-                rel::record_end(&conn, id, MigrationPhase::Undoing, &actor.id, reason).await?;
-                let record = AuditRecord::new(AuditAction::MigrationUndo)
-                    .target(id)
-                    .detail(json!({ "process": row.process_id, "reason": reason }));
-                return self.commit_recorded(conn, actor, record).await;
-            }
-            let row = migration_row(&conn, id).await?;
-            if !row.status.can_undo() {
-                return Err(TransitionError::Raced(format!(
-                    "migration {id} is {}; only a finished or abandoned migration can be undone",
-                    row.status
-                ))
-                .into());
-            }
-            Err(slot_taken(&conn, &row.process_id).await?)
-        })
-        .await
-    }
-
-    /// Puts back each instance the migration moved that has not moved on since (version,
-    /// state, variables, tasks, timers, subscriptions, incident), with a history entry. An
-    /// instance that moved on, or whose restart ran an action (whose writes are the
-    /// package's), is kept as it is and listed with why. Resumes an undo a crash interrupted;
-    /// a migration not being undone is left as it is.
-    pub async fn run_undo(
-        &self,
-        id: i64,
-        actor: &Actor,
-        progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<MigrationStatus> {
-        let row = migration_row(&self.db, id).await?;
-        if row.status != MigrationPhase::Undoing {
-            return self.migration_status(id).await;
-        }
-        let total = u64::try_from(
-            rel::item_counts(&self.db, id)
-                .await?
-                .get("done")
-                .copied()
-                .unwrap_or(0),
-        )
-        .unwrap_or(0);
-        let mut handled = 0;
-        let mut after = 0;
-        loop {
-            let batch =
-                rel::items_with_status(&self.db, id, "done", after, self.options.batch_size)
-                    .await?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            self.retrying(|| self.undo_batch(&row, &batch, actor))
-                .await?;
-            handled += batch.len() as u64;
-            progress(Progress { handled, total });
-        }
-        let (_turn, conn) = self.begin_write().await?;
-        // Another node resuming the same undo may have ended it first.
-        let ended = rel::end_migration(
-            &conn,
-            id,
-            MigrationPhase::Undoing,
-            MigrationPhase::Undone,
-            self.clock.now(),
-        )
-        .await?;
-        self.commit(conn).await?;
-        if ended {
-            tracing::info!(migration = id, "migration undone");
-        }
-        self.migration_status(id).await
-    }
-
     async fn undo_batch(
         &self,
         migration: &MigrationRow,
@@ -302,5 +151,166 @@ impl Engine {
         )
         .await?;
         Ok(None)
+    }
+}
+
+impl Releases<'_> {
+    /// Ends a running migration that is not to go on (its target version was withdrawn, or
+    /// it keeps failing): its pending items are skipped with `reason`, the instances it moved
+    /// stay moved (undo them if need be), and the process is free for another migration. A
+    /// node working on it finds its batch's items taken (the batch is rolled back) and no
+    /// pending ones after it. 409 unless it is running.
+    pub async fn abandon_migration(
+        self,
+        id: i64,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<MigrationStatus> {
+        crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
+        self.engine.retrying(|| async {
+            let (_turn, conn) = self.engine.begin_write().await?;
+            let now = self.engine.clock.now();
+            let ended = rel::end_migration(
+                &conn,
+                id,
+                MigrationPhase::Running,
+                MigrationPhase::Abandoned,
+                now,
+            )
+            .await?;
+            if !ended {
+                let row = migration_row(&conn, id).await?;
+                return Err(TransitionError::Raced(format!(
+                    "migration {id} is {}; only a running migration can be abandoned",
+                    row.status
+                ))
+                .into());
+            }
+            let why = if reason.is_empty() {
+                format!("the migration was abandoned by {}", actor.id)
+            } else {
+                format!("the migration was abandoned by {}: {reason}", actor.id)
+            };
+            rel::record_end(&conn, id, MigrationPhase::Abandoned, &actor.id, reason).await?;
+            let skipped = rel::skip_pending_items(&conn, id, &why).await?;
+            let record = AuditRecord::new(AuditAction::MigrationAbandon)
+                .target(id)
+                .detail(json!({ "reason": reason, "skipped": skipped }));
+            self.engine.commit_recorded(conn, actor, record).await?;
+            tracing::warn!(migration = id, actor = %actor.id, skipped, reason, "migration abandoned");
+            Ok(())
+        })
+        .await?;
+        self.migration_status(id).await
+    }
+
+    /// Takes a finished (or abandoned) migration back: [`Releases::begin_undo`], then
+    /// [`Releases::run_undo`].
+    pub async fn undo_migration(
+        self,
+        id: i64,
+        actor: &Actor,
+        reason: &str,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        self.begin_undo(id, actor, reason).await?;
+        self.run_undo(id, actor, progress).await
+    }
+
+    /// Marks a finished or abandoned migration as being undone. It takes its process's
+    /// migration slot, so no migration of the process starts meanwhile and a second undo is
+    /// refused: 409 for a migration in another phase or a process with a migration running.
+    /// The admin and the reason are recorded on the migration.
+    pub async fn begin_undo(self, id: i64, actor: &Actor, reason: &str) -> Result<()> {
+        crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
+        self.engine
+            .retrying(|| async {
+                let (_turn, conn) = self.engine.begin_write().await?;
+                let row = migration_row(&conn, id).await?;
+                let claimed = rel::claim_migration(
+                    &conn,
+                    id,
+                    &MigrationPhase::UNDOABLE,
+                    MigrationPhase::Undoing,
+                    &row.process_id,
+                )
+                .await?;
+                if claimed {
+                    rel::record_end(&conn, id, MigrationPhase::Undoing, &actor.id, reason).await?;
+                    let record = AuditRecord::new(AuditAction::MigrationUndo)
+                        .target(id)
+                        .detail(json!({ "process": row.process_id, "reason": reason }));
+                    return self.engine.commit_recorded(conn, actor, record).await;
+                }
+                let row = migration_row(&conn, id).await?;
+                if !row.status.can_undo() {
+                    return Err(TransitionError::Raced(format!(
+                    "migration {id} is {}; only a finished or abandoned migration can be undone",
+                    row.status
+                ))
+                .into());
+                }
+                Err(slot_taken(&conn, &row.process_id).await?)
+            })
+            .await
+    }
+
+    /// Puts back each instance the migration moved that has not moved on since (version,
+    /// state, variables, tasks, timers, subscriptions, incident), with a history entry. An
+    /// instance that moved on, or whose restart ran an action (whose writes are the
+    /// package's), is kept as it is and listed with why. Resumes an undo a crash interrupted;
+    /// a migration not being undone is left as it is.
+    pub async fn run_undo(
+        self,
+        id: i64,
+        actor: &Actor,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        let row = migration_row(&self.engine.db, id).await?;
+        if row.status != MigrationPhase::Undoing {
+            return self.migration_status(id).await;
+        }
+        let total = u64::try_from(
+            rel::item_counts(&self.engine.db, id)
+                .await?
+                .get("done")
+                .copied()
+                .unwrap_or(0),
+        )
+        .unwrap_or(0);
+        let mut handled = 0;
+        let mut after = 0;
+        loop {
+            let batch = rel::items_with_status(
+                &self.engine.db,
+                id,
+                "done",
+                after,
+                self.engine.options.batch_size,
+            )
+            .await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            self.engine
+                .retrying(|| self.engine.undo_batch(&row, &batch, actor))
+                .await?;
+            handled += batch.len() as u64;
+            progress(Progress { handled, total });
+        }
+        let (_turn, conn) = self.engine.begin_write().await?;
+        // Another node resuming the same undo may have ended it first.
+        let ended = rel::end_migration(
+            &conn,
+            id,
+            MigrationPhase::Undoing,
+            MigrationPhase::Undone,
+            self.engine.clock.now(),
+        )
+        .await?;
+        self.engine.commit(conn).await?;
+        if ended {
+            tracing::info!(migration = id, "migration undone");
+        }
+        self.migration_status(id).await
     }
 }

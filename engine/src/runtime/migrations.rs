@@ -3,6 +3,7 @@
 //! batches, each instance in a savepoint of its own with its audit entry and its item's
 //! outcome. A crash leaves items pending; running the migration again resumes it.
 
+use super::facades::Releases;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -122,386 +123,6 @@ pub struct Progress {
 }
 
 impl Engine {
-    /// Checks a plan against the deployed versions (also those another node deployed).
-    pub async fn resolve_plan(&self, request: &PlanRequest) -> Result<MigrationPlan> {
-        self.check_plan_texts(&request.name, &request.reason)?;
-        self.refresh_catalog().await?;
-        release::resolve(request, &self.catalog())
-            .map_err(|errors| EngineError::Invalid(release::field_errors(&errors)))
-    }
-
-    /// A plan's name and reason against the length limits (422 per field); checked when a
-    /// plan is resolved and again when a migration starts, whatever made the plan.
-    pub fn check_plan_texts(&self, name: &str, reason: &str) -> Result<()> {
-        let limits = &self.options.text_limits;
-        let mut errors = crate::form::FieldErrors::new();
-        crate::limits::check(&mut errors, "name", name, limits.name);
-        crate::limits::check(&mut errors, "reason", reason, limits.reason);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::Invalid(errors))
-        }
-    }
-
-    /// The plan of "restart after release": instances in manual states restart at the new
-    /// version's `to_state`; instances resting in a state the new version also has, resting
-    /// alike, keep it with what they hold (a timer keeps its due time, R19); the others
-    /// restart. Checked like any plan, so a live timer is never dropped unasked.
-    pub async fn restart_plan(&self, request: &RestartRequest) -> Result<MigrationPlan> {
-        crate::limits::require_fits("reason", &request.reason, self.options.text_limits.reason)?;
-        self.refresh_catalog().await?;
-        let catalog = self.catalog();
-        let (newest, target) = catalog
-            .latest(&request.process)
-            .ok_or_else(|| EngineError::not_found("process", &request.process))?;
-        let to_state = request
-            .to_state
-            .clone()
-            .unwrap_or_else(|| target.initial.clone());
-        let lineage = catalog.lineage(&target.id);
-        // Per state name, whether its instances keep their state: only if in every older
-        // version that has it, it is not manual and rests as the new version's does.
-        let mut keeps: indexmap::IndexMap<String, bool> = indexmap::IndexMap::new();
-        for (version, def) in catalog.all() {
-            let older = def.id != target.id || version < newest;
-            let asked = request.from_version.is_none_or(|v| v == version);
-            if !lineage.contains(&def.id) || !older || !asked {
-                continue;
-            }
-            for state in def.states.values() {
-                let rests = state.kind.rests();
-                let wanted = request.states.is_empty() || request.states.contains(&state.id);
-                if !rests || !wanted {
-                    continue;
-                }
-                let kept = !matches!(state.kind, StepKind::Manual(_))
-                    && target
-                        .state(&state.id)
-                        .is_some_and(|t| release::rests_alike(state, t, &catalog));
-                *keeps.entry(state.id.clone()).or_insert(kept) &= kept;
-            }
-        }
-        let states: indexmap::IndexMap<String, MappingRequest> = keeps
-            .into_iter()
-            .map(|(state, kept)| {
-                let mapping = if kept {
-                    MappingRequest {
-                        move_to: Some(state.clone()),
-                        ..MappingRequest::default()
-                    }
-                } else {
-                    MappingRequest {
-                        restart: Some(to_state.clone()),
-                        drop_timers: request.drop_timers,
-                        new_due_dates: request.new_due_dates,
-                        ..MappingRequest::default()
-                    }
-                };
-                (state, mapping)
-            })
-            .collect();
-        for asked in &request.states {
-            if !states.contains_key(asked) {
-                return Err(EngineError::invalid(
-                    "states",
-                    Message::new(Code::NO_RESTING_STATE)
-                        .with("process", &target.id)
-                        .with("state", asked),
-                ));
-            }
-        }
-        let plan = PlanRequest {
-            name: format!("restart {} into v{newest}", target.id),
-            process: target.id.clone(),
-            to_version: Some(newest),
-            from_process: None,
-            from_versions: request.from_version.into_iter().collect(),
-            reason: request.reason.clone(),
-            states,
-        };
-        release::resolve(&plan, &catalog)
-            .map_err(|errors| EngineError::Invalid(release::field_errors(&errors)))
-    }
-
-    /// What `plan` would do to each instance it selects, without writing anything.
-    pub async fn preview_migration(&self, plan: &MigrationPlan) -> Result<MigrationPreview> {
-        let mut items = Vec::new();
-        let mut groups: BTreeMap<(String, i32, String), PreviewGroup> = BTreeMap::new();
-        let mut after = None;
-        loop {
-            let page = rel::unfinished_instances(&self.db, &plan.from, after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            let ids: Vec<Uuid> = page.iter().map(|i| i.id).collect();
-            let holdings = rel::holdings(&self.db, &ids).await?;
-            for instance in page {
-                let held = holdings.get(&instance.id).cloned().unwrap_or_default();
-                let mapping = plan.states.get(&instance.state);
-                let kinds: Vec<String> = held.tasks.iter().map(|(_, k)| k.clone()).collect();
-                let timers: Vec<DateTime<Utc>> = held.timers().collect();
-                let keeps = mapping.is_some_and(|m| m.operation == Operation::MoveTo);
-                let group = groups
-                    .entry((
-                        instance.process_id.clone(),
-                        instance.version,
-                        instance.state.clone(),
-                    ))
-                    .or_insert_with(|| PreviewGroup {
-                        from_process: instance.process_id.clone(),
-                        from_version: instance.version,
-                        from_state: instance.state.clone(),
-                        operation: mapping.map(|m| m.operation),
-                        to_state: mapping.map(|m| m.to.clone()),
-                        instances: 0,
-                        open_tasks: 0,
-                        timers: 0,
-                        children_cancelled: 0,
-                    });
-                group.instances += 1;
-                group.open_tasks += kinds.len() as u64;
-                group.timers += timers.len() as u64;
-                let restarts = mapping.is_some_and(|m| m.operation == Operation::Restart);
-                let children_cancelled: Vec<Uuid> = if restarts {
-                    held.children_of(&instance.state).collect()
-                } else {
-                    Vec::new()
-                };
-                group.children_cancelled += children_cancelled.len() as u64;
-                let (tasks_kept, tasks_cancelled, timers_kept, timers_dropped) = match mapping {
-                    None => (kinds, Vec::new(), timers, Vec::new()),
-                    Some(_) if keeps => (kinds, Vec::new(), timers, Vec::new()),
-                    Some(_) => (Vec::new(), kinds, Vec::new(), timers),
-                };
-                items.push(PreviewItem {
-                    instance_id: instance.id,
-                    subject: instance.subject,
-                    from_process: instance.process_id,
-                    from_version: instance.version,
-                    from_state: instance.state,
-                    status: instance.status,
-                    operation: mapping.map(|m| m.operation),
-                    to_state: mapping.map(|m| m.to.clone()),
-                    tasks_cancelled,
-                    tasks_kept,
-                    timers_kept,
-                    timers_dropped,
-                    children_cancelled,
-                });
-            }
-        }
-        Ok(MigrationPreview {
-            plan: plan.clone(),
-            groups: groups.into_values().collect(),
-            items,
-        })
-    }
-
-    /// Records a migration and the instances it will move (those in mapped states now), in
-    /// one transaction; a 409 when the process has a migration running.
-    pub async fn start_migration(&self, plan: &MigrationPlan, actor: &Actor) -> Result<i64> {
-        self.check_plan_texts(&plan.name, &plan.reason)?;
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let now = self.clock.now();
-            let new = rel::NewMigration {
-                name: &plan.name,
-                process_id: &plan.process,
-                to_version: plan.to_version,
-                plan: serde_json::to_value(plan).unwrap_or_default(),
-                reason: &plan.reason,
-                actor: &actor.id,
-                now,
-            };
-            let Some(id) = rel::insert_migration(&conn, new).await? else {
-                return Err(slot_taken(&conn, &plan.process).await?);
-            };
-            let mut selected = Vec::new();
-            let mut after = None;
-            loop {
-                let page = rel::unfinished_instances(&conn, &plan.from, after, PAGE).await?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.id);
-                selected.extend(
-                    page.into_iter()
-                        .filter(|i| plan.states.contains_key(&i.state))
-                        .map(|i| (i.id, i.process_id, i.version, i.state)),
-                );
-            }
-            rel::insert_items(&conn, id, &selected).await?;
-            let record = AuditRecord::new(AuditAction::MigrationStart)
-                .target(id)
-                .detail(json!({
-                    "name": plan.name,
-                    "process": plan.process,
-                    "to_version": plan.to_version,
-                    "instances": selected.len(),
-                    "reason": plan.reason,
-                }));
-            self.commit_recorded(conn, actor, record).await?;
-            tracing::info!(migration = id, process = %plan.process, instances = selected.len(), "migration started");
-            Ok(id)
-        })
-        .await
-    }
-
-    /// Works the pending items of migration `id` in batches until none is left, then marks
-    /// it finished. Resumes a migration a crash interrupted; one in any other phase than
-    /// running is left as it is.
-    pub async fn run_migration(
-        &self,
-        id: i64,
-        actor: &Actor,
-        progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<MigrationStatus> {
-        let row = migration_row(&self.db, id).await?;
-        if row.status == MigrationPhase::Running {
-            let plan: MigrationPlan = serde_json::from_value(row.plan.clone())
-                .map_err(|e| EngineError::not_found("migration plan", format!("{id} ({e})")))?;
-            let def = self
-                .definition_version(&plan.process, plan.to_version)
-                .await?
-                .ok_or_else(|| {
-                    EngineError::not_found(
-                        "definition",
-                        format!("{} v{}", plan.process, plan.to_version),
-                    )
-                })?;
-            let total = u64::try_from(row.total).unwrap_or(0);
-            // A resumed migration starts from what is done already.
-            let pending = rel::item_counts(&self.db, id)
-                .await?
-                .get("pending")
-                .copied();
-            let mut handled =
-                total.saturating_sub(u64::try_from(pending.unwrap_or(0)).unwrap_or(0));
-            for pass in 1..=CONFLICT_PASSES {
-                let mut after = 0;
-                loop {
-                    let batch = rel::items_with_status(
-                        &self.db,
-                        id,
-                        "pending",
-                        after,
-                        self.options.migration_batch,
-                    )
-                    .await?;
-                    let Some(last) = batch.last() else { break };
-                    after = last.id;
-                    let last_pass = pass == CONFLICT_PASSES;
-                    self.retrying(|| {
-                        self.migrate_batch(&row, &plan, &def, &batch, actor, last_pass)
-                    })
-                    .await?;
-                    // Counted here, not read back: a count over the items after every
-                    // batch made a 100,000-instance migration quadratic. An item left pending
-                    // by a conflict is counted once more on the next pass; the bar is capped.
-                    handled = (handled + batch.len() as u64).min(total);
-                    progress(Progress { handled, total });
-                }
-                if rel::items_with_status(&self.db, id, "pending", 0, 1)
-                    .await?
-                    .is_empty()
-                {
-                    break;
-                }
-            }
-            let (_turn, conn) = self.begin_write().await?;
-            // Not if an admin abandoned it meanwhile: it stays abandoned.
-            let finished = rel::end_migration(
-                &conn,
-                id,
-                MigrationPhase::Running,
-                MigrationPhase::Finished,
-                self.clock.now(),
-            )
-            .await?;
-            self.commit(conn).await?;
-            if finished {
-                tracing::info!(migration = id, "migration finished");
-            }
-        }
-        self.migration_status(id).await
-    }
-
-    pub async fn migration_status(&self, id: i64) -> Result<MigrationStatus> {
-        let migration = migration_row(&self.db, id).await?;
-        Ok(MigrationStatus {
-            counts: rel::item_counts(&self.db, id).await?,
-            problems: rel::unsuccessful_items(&self.db, id, 100).await?,
-            migration,
-        })
-    }
-
-    /// The newest `limit` migrations with their counts, read in one query; the items that did
-    /// not go through are read only for the migrations that have some.
-    pub async fn migrations(&self, limit: u64) -> Result<Vec<MigrationStatus>> {
-        let rows = rel::migrations(&self.db, limit).await?;
-        let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
-        let mut counts = rel::items_counts(&self.db, &ids).await?;
-        let mut listed = Vec::with_capacity(rows.len());
-        for migration in rows {
-            let counts = counts.remove(&migration.id).unwrap_or_default();
-            let troubled = ["skipped", "failed", "kept"]
-                .iter()
-                .any(|s| counts.get(*s).copied().unwrap_or(0) > 0);
-            let problems = if troubled {
-                rel::unsuccessful_items(&self.db, migration.id, 100).await?
-            } else {
-                Vec::new()
-            };
-            listed.push(MigrationStatus {
-                migration,
-                counts,
-                problems,
-            });
-        }
-        Ok(listed)
-    }
-
-    /// Resolves, starts and runs a plan: what the CLI and the API call.
-    pub async fn migrate(
-        &self,
-        plan: &MigrationPlan,
-        actor: &Actor,
-        progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<MigrationStatus> {
-        let id = self.start_migration(plan, actor).await?;
-        self.run_migration(id, actor, progress).await
-    }
-
-    /// Works migration `id` on from where it is: its items if it is running, its undo if it
-    /// is being undone; any other phase is left as it is. What a resume after a crash, the
-    /// CLI's `--resume` and the server's background work call.
-    pub async fn continue_migration(
-        &self,
-        id: i64,
-        actor: &Actor,
-        progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<MigrationStatus> {
-        if migration_row(&self.db, id).await?.status == MigrationPhase::Undoing {
-            self.run_undo(id, actor, progress).await
-        } else {
-            self.run_migration(id, actor, progress).await
-        }
-    }
-
-    /// Runs every migration (and undo) a crash left running (a node's start-up).
-    pub async fn resume_migrations(&self) -> Result<Vec<MigrationStatus>> {
-        let mut resumed = Vec::new();
-        for row in rel::running_migrations(&self.db).await? {
-            tracing::info!(migration = row.id, "resuming migration");
-            let actor = Actor {
-                id: row.actor.clone(),
-                municipality: None,
-                role: crate::user::Role::Admin.into(),
-                via: crate::instance::Via::System,
-            };
-            resumed.push(self.continue_migration(row.id, &actor, &|_| {}).await?);
-        }
-        Ok(resumed)
-    }
-
     /// One batch. First all of it in one transaction, its writes flushed together (most of a
     /// migration's cost is per-statement round trips); if anything in it fails, that
     /// transaction is rolled back and the batch is done again item by item, each in a
@@ -817,4 +438,393 @@ pub(super) async fn slot_taken(conn: &DatabaseTransaction, process: &str) -> Res
         ))
         .into(),
     })
+}
+
+impl Releases<'_> {
+    /// Checks a plan against the deployed versions (also those another node deployed).
+    pub async fn resolve_plan(self, request: &PlanRequest) -> Result<MigrationPlan> {
+        self.check_plan_texts(&request.name, &request.reason)?;
+        self.engine.refresh_catalog().await?;
+        release::resolve(request, &self.engine.catalog())
+            .map_err(|errors| EngineError::Invalid(release::field_errors(&errors)))
+    }
+
+    /// A plan's name and reason against the length limits (422 per field); checked when a
+    /// plan is resolved and again when a migration starts, whatever made the plan.
+    pub fn check_plan_texts(self, name: &str, reason: &str) -> Result<()> {
+        let limits = &self.engine.options.text_limits;
+        let mut errors = crate::form::FieldErrors::new();
+        crate::limits::check(&mut errors, "name", name, limits.name);
+        crate::limits::check(&mut errors, "reason", reason, limits.reason);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(errors))
+        }
+    }
+
+    /// The plan of "restart after release": instances in manual states restart at the new
+    /// version's `to_state`; instances resting in a state the new version also has, resting
+    /// alike, keep it with what they hold (a timer keeps its due time, R19); the others
+    /// restart. Checked like any plan, so a live timer is never dropped unasked.
+    pub async fn restart_plan(self, request: &RestartRequest) -> Result<MigrationPlan> {
+        crate::limits::require_fits(
+            "reason",
+            &request.reason,
+            self.engine.options.text_limits.reason,
+        )?;
+        self.engine.refresh_catalog().await?;
+        let catalog = self.engine.catalog();
+        let (newest, target) = catalog
+            .latest(&request.process)
+            .ok_or_else(|| EngineError::not_found("process", &request.process))?;
+        let to_state = request
+            .to_state
+            .clone()
+            .unwrap_or_else(|| target.initial.clone());
+        let lineage = catalog.lineage(&target.id);
+        // Per state name, whether its instances keep their state: only if in every older
+        // version that has it, it is not manual and rests as the new version's does.
+        let mut keeps: indexmap::IndexMap<String, bool> = indexmap::IndexMap::new();
+        for (version, def) in catalog.all() {
+            let older = def.id != target.id || version < newest;
+            let asked = request.from_version.is_none_or(|v| v == version);
+            if !lineage.contains(&def.id) || !older || !asked {
+                continue;
+            }
+            for state in def.states.values() {
+                let rests = state.kind.rests();
+                let wanted = request.states.is_empty() || request.states.contains(&state.id);
+                if !rests || !wanted {
+                    continue;
+                }
+                let kept = !matches!(state.kind, StepKind::Manual(_))
+                    && target
+                        .state(&state.id)
+                        .is_some_and(|t| release::rests_alike(state, t, &catalog));
+                *keeps.entry(state.id.clone()).or_insert(kept) &= kept;
+            }
+        }
+        let states: indexmap::IndexMap<String, MappingRequest> = keeps
+            .into_iter()
+            .map(|(state, kept)| {
+                let mapping = if kept {
+                    MappingRequest {
+                        move_to: Some(state.clone()),
+                        ..MappingRequest::default()
+                    }
+                } else {
+                    MappingRequest {
+                        restart: Some(to_state.clone()),
+                        drop_timers: request.drop_timers,
+                        new_due_dates: request.new_due_dates,
+                        ..MappingRequest::default()
+                    }
+                };
+                (state, mapping)
+            })
+            .collect();
+        for asked in &request.states {
+            if !states.contains_key(asked) {
+                return Err(EngineError::invalid(
+                    "states",
+                    Message::new(Code::NO_RESTING_STATE)
+                        .with("process", &target.id)
+                        .with("state", asked),
+                ));
+            }
+        }
+        let plan = PlanRequest {
+            name: format!("restart {} into v{newest}", target.id),
+            process: target.id.clone(),
+            to_version: Some(newest),
+            from_process: None,
+            from_versions: request.from_version.into_iter().collect(),
+            reason: request.reason.clone(),
+            states,
+        };
+        release::resolve(&plan, &catalog)
+            .map_err(|errors| EngineError::Invalid(release::field_errors(&errors)))
+    }
+
+    /// What `plan` would do to each instance it selects, without writing anything.
+    pub async fn preview_migration(self, plan: &MigrationPlan) -> Result<MigrationPreview> {
+        let mut items = Vec::new();
+        let mut groups: BTreeMap<(String, i32, String), PreviewGroup> = BTreeMap::new();
+        let mut after = None;
+        loop {
+            let page = rel::unfinished_instances(&self.engine.db, &plan.from, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let ids: Vec<Uuid> = page.iter().map(|i| i.id).collect();
+            let holdings = rel::holdings(&self.engine.db, &ids).await?;
+            for instance in page {
+                let held = holdings.get(&instance.id).cloned().unwrap_or_default();
+                let mapping = plan.states.get(&instance.state);
+                let kinds: Vec<String> = held.tasks.iter().map(|(_, k)| k.clone()).collect();
+                let timers: Vec<DateTime<Utc>> = held.timers().collect();
+                let keeps = mapping.is_some_and(|m| m.operation == Operation::MoveTo);
+                let group = groups
+                    .entry((
+                        instance.process_id.clone(),
+                        instance.version,
+                        instance.state.clone(),
+                    ))
+                    .or_insert_with(|| PreviewGroup {
+                        from_process: instance.process_id.clone(),
+                        from_version: instance.version,
+                        from_state: instance.state.clone(),
+                        operation: mapping.map(|m| m.operation),
+                        to_state: mapping.map(|m| m.to.clone()),
+                        instances: 0,
+                        open_tasks: 0,
+                        timers: 0,
+                        children_cancelled: 0,
+                    });
+                group.instances += 1;
+                group.open_tasks += kinds.len() as u64;
+                group.timers += timers.len() as u64;
+                let restarts = mapping.is_some_and(|m| m.operation == Operation::Restart);
+                let children_cancelled: Vec<Uuid> = if restarts {
+                    held.children_of(&instance.state).collect()
+                } else {
+                    Vec::new()
+                };
+                group.children_cancelled += children_cancelled.len() as u64;
+                let (tasks_kept, tasks_cancelled, timers_kept, timers_dropped) = match mapping {
+                    None => (kinds, Vec::new(), timers, Vec::new()),
+                    Some(_) if keeps => (kinds, Vec::new(), timers, Vec::new()),
+                    Some(_) => (Vec::new(), kinds, Vec::new(), timers),
+                };
+                items.push(PreviewItem {
+                    instance_id: instance.id,
+                    subject: instance.subject,
+                    from_process: instance.process_id,
+                    from_version: instance.version,
+                    from_state: instance.state,
+                    status: instance.status,
+                    operation: mapping.map(|m| m.operation),
+                    to_state: mapping.map(|m| m.to.clone()),
+                    tasks_cancelled,
+                    tasks_kept,
+                    timers_kept,
+                    timers_dropped,
+                    children_cancelled,
+                });
+            }
+        }
+        Ok(MigrationPreview {
+            plan: plan.clone(),
+            groups: groups.into_values().collect(),
+            items,
+        })
+    }
+
+    /// Records a migration and the instances it will move (those in mapped states now), in
+    /// one transaction; a 409 when the process has a migration running.
+    pub async fn start_migration(self, plan: &MigrationPlan, actor: &Actor) -> Result<i64> {
+        self.check_plan_texts(&plan.name, &plan.reason)?;
+        self.engine.retrying(|| async {
+            let (_turn, conn) = self.engine.begin_write().await?;
+            let now = self.engine.clock.now();
+            let new = rel::NewMigration {
+                name: &plan.name,
+                process_id: &plan.process,
+                to_version: plan.to_version,
+                plan: serde_json::to_value(plan).unwrap_or_default(),
+                reason: &plan.reason,
+                actor: &actor.id,
+                now,
+            };
+            let Some(id) = rel::insert_migration(&conn, new).await? else {
+                return Err(slot_taken(&conn, &plan.process).await?);
+            };
+            let mut selected = Vec::new();
+            let mut after = None;
+            loop {
+                let page = rel::unfinished_instances(&conn, &plan.from, after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                selected.extend(
+                    page.into_iter()
+                        .filter(|i| plan.states.contains_key(&i.state))
+                        .map(|i| (i.id, i.process_id, i.version, i.state)),
+                );
+            }
+            rel::insert_items(&conn, id, &selected).await?;
+            let record = AuditRecord::new(AuditAction::MigrationStart)
+                .target(id)
+                .detail(json!({
+                    "name": plan.name,
+                    "process": plan.process,
+                    "to_version": plan.to_version,
+                    "instances": selected.len(),
+                    "reason": plan.reason,
+                }));
+            self.engine.commit_recorded(conn, actor, record).await?;
+            tracing::info!(migration = id, process = %plan.process, instances = selected.len(), "migration started");
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Works the pending items of migration `id` in batches until none is left, then marks
+    /// it finished. Resumes a migration a crash interrupted; one in any other phase than
+    /// running is left as it is.
+    pub async fn run_migration(
+        self,
+        id: i64,
+        actor: &Actor,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        let row = migration_row(&self.engine.db, id).await?;
+        if row.status == MigrationPhase::Running {
+            let plan: MigrationPlan = serde_json::from_value(row.plan.clone())
+                .map_err(|e| EngineError::not_found("migration plan", format!("{id} ({e})")))?;
+            let def = self
+                .engine
+                .definition_version(&plan.process, plan.to_version)
+                .await?
+                .ok_or_else(|| {
+                    EngineError::not_found(
+                        "definition",
+                        format!("{} v{}", plan.process, plan.to_version),
+                    )
+                })?;
+            let total = u64::try_from(row.total).unwrap_or(0);
+            // A resumed migration starts from what is done already.
+            let pending = rel::item_counts(&self.engine.db, id)
+                .await?
+                .get("pending")
+                .copied();
+            let mut handled =
+                total.saturating_sub(u64::try_from(pending.unwrap_or(0)).unwrap_or(0));
+            for pass in 1..=CONFLICT_PASSES {
+                let mut after = 0;
+                loop {
+                    let batch = rel::items_with_status(
+                        &self.engine.db,
+                        id,
+                        "pending",
+                        after,
+                        self.engine.options.migration_batch,
+                    )
+                    .await?;
+                    let Some(last) = batch.last() else { break };
+                    after = last.id;
+                    let last_pass = pass == CONFLICT_PASSES;
+                    self.engine
+                        .retrying(|| {
+                            self.engine
+                                .migrate_batch(&row, &plan, &def, &batch, actor, last_pass)
+                        })
+                        .await?;
+                    // Counted here, not read back: a count over the items after every
+                    // batch made a 100,000-instance migration quadratic. An item left pending
+                    // by a conflict is counted once more on the next pass; the bar is capped.
+                    handled = (handled + batch.len() as u64).min(total);
+                    progress(Progress { handled, total });
+                }
+                if rel::items_with_status(&self.engine.db, id, "pending", 0, 1)
+                    .await?
+                    .is_empty()
+                {
+                    break;
+                }
+            }
+            let (_turn, conn) = self.engine.begin_write().await?;
+            // Not if an admin abandoned it meanwhile: it stays abandoned.
+            let finished = rel::end_migration(
+                &conn,
+                id,
+                MigrationPhase::Running,
+                MigrationPhase::Finished,
+                self.engine.clock.now(),
+            )
+            .await?;
+            self.engine.commit(conn).await?;
+            if finished {
+                tracing::info!(migration = id, "migration finished");
+            }
+        }
+        self.migration_status(id).await
+    }
+
+    pub async fn migration_status(self, id: i64) -> Result<MigrationStatus> {
+        let migration = migration_row(&self.engine.db, id).await?;
+        Ok(MigrationStatus {
+            counts: rel::item_counts(&self.engine.db, id).await?,
+            problems: rel::unsuccessful_items(&self.engine.db, id, 100).await?,
+            migration,
+        })
+    }
+
+    /// The newest `limit` migrations with their counts, read in one query; the items that did
+    /// not go through are read only for the migrations that have some.
+    pub async fn migrations(self, limit: u64) -> Result<Vec<MigrationStatus>> {
+        let rows = rel::migrations(&self.engine.db, limit).await?;
+        let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+        let mut counts = rel::items_counts(&self.engine.db, &ids).await?;
+        let mut listed = Vec::with_capacity(rows.len());
+        for migration in rows {
+            let counts = counts.remove(&migration.id).unwrap_or_default();
+            let troubled = ["skipped", "failed", "kept"]
+                .iter()
+                .any(|s| counts.get(*s).copied().unwrap_or(0) > 0);
+            let problems = if troubled {
+                rel::unsuccessful_items(&self.engine.db, migration.id, 100).await?
+            } else {
+                Vec::new()
+            };
+            listed.push(MigrationStatus {
+                migration,
+                counts,
+                problems,
+            });
+        }
+        Ok(listed)
+    }
+
+    /// Resolves, starts and runs a plan: what the CLI and the API call.
+    pub async fn migrate(
+        self,
+        plan: &MigrationPlan,
+        actor: &Actor,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        let id = self.start_migration(plan, actor).await?;
+        self.run_migration(id, actor, progress).await
+    }
+
+    /// Works migration `id` on from where it is: its items if it is running, its undo if it
+    /// is being undone; any other phase is left as it is. What a resume after a crash, the
+    /// CLI's `--resume` and the server's background work call.
+    pub async fn continue_migration(
+        self,
+        id: i64,
+        actor: &Actor,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<MigrationStatus> {
+        if migration_row(&self.engine.db, id).await?.status == MigrationPhase::Undoing {
+            self.run_undo(id, actor, progress).await
+        } else {
+            self.run_migration(id, actor, progress).await
+        }
+    }
+
+    /// Runs every migration (and undo) a crash left running (a node's start-up).
+    pub async fn resume_migrations(self) -> Result<Vec<MigrationStatus>> {
+        let mut resumed = Vec::new();
+        for row in rel::running_migrations(&self.engine.db).await? {
+            tracing::info!(migration = row.id, "resuming migration");
+            let actor = Actor {
+                id: row.actor.clone(),
+                municipality: None,
+                role: crate::user::Role::Admin.into(),
+                via: crate::instance::Via::System,
+            };
+            resumed.push(self.continue_migration(row.id, &actor, &|_| {}).await?);
+        }
+        Ok(resumed)
+    }
 }

@@ -12,6 +12,7 @@ mod audit;
 mod commands;
 mod deploy;
 mod execute;
+mod facades;
 mod impact;
 mod incidents;
 mod messages;
@@ -36,6 +37,7 @@ use sea_orm::{
 pub use crate::catalog::{Catalog, DeployOutcome, Placement};
 pub(crate) use commands::manual_form;
 pub use execute::BoxFuture;
+pub use facades::{Audit, Commands, Jobs, Operations, Queries, Releases};
 pub use impact::{DefinitionImpact, ImpactGroup};
 pub use messages::{InboundMessage, MessageOutcome};
 pub use migrations::{
@@ -117,7 +119,7 @@ pub struct Engine {
     /// This node's writers take turns here before they take a pooled connection; see
     /// [`Engine::write_turn`].
     writers: tokio::sync::Semaphore,
-    /// Reads' audit entries waiting to be committed together (see [`Engine::record`]).
+    /// Reads' audit entries waiting to be committed together (see [`Audit::record`]).
     audit_queue: audit::AuditQueue,
 }
 

@@ -3,6 +3,7 @@
 //! a history entry naming the admin and the reason, and each checks the instance's row
 //! version, so a colleague's concurrent operation or a transition gets a clean 409.
 
+use super::facades::Operations;
 use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use uuid::Uuid;
@@ -59,104 +60,6 @@ impl InstanceOperation {
             Self::Resume => AuditAction::InstanceResume,
             Self::Cancel => AuditAction::InstanceCancel,
         }
-    }
-}
-
-impl Engine {
-    /// Stops an active instance: its timers and steps are held with their due times, its tasks
-    /// cannot be completed, messages and signals do not move it. 409 unless it is active.
-    pub async fn suspend_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
-        self.operate_instance(id, InstanceOperation::Suspend, actor, reason)
-            .await
-    }
-
-    /// Puts a suspended instance back to work: held timers and steps run at their due times,
-    /// overdue ones at once. A `call` state whose child completed meanwhile goes on now.
-    pub async fn resume_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
-        self.operate_instance(id, InstanceOperation::Resume, actor, reason)
-            .await
-    }
-
-    /// Ends an unfinished instance as cancelled: its package is told, its open tasks are
-    /// cancelled, its timers and waits dropped, its incidents closed, and the instances it
-    /// called and waits for are cancelled with it. 409 for an instance that has ended.
-    pub async fn cancel_instance(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
-        self.operate_instance(id, InstanceOperation::Cancel, actor, reason)
-            .await
-    }
-
-    /// Applies `operation` to the instance in one transaction with its history entry; a 409
-    /// when the instance's status does not fit (a colleague or a transition was first).
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn operate_instance(
-        &self,
-        id: Uuid,
-        operation: InstanceOperation,
-        actor: &Actor,
-        reason: &str,
-    ) -> Result<()> {
-        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let now = self.clock.now();
-            let (def, mut row) = self.load_any(&conn, id).await?;
-            if !operation.applies_to().contains(&row.status) {
-                return Err(TransitionError::NotActive {
-                    instance: id,
-                    status: row.status.as_str().into(),
-                }
-                .into());
-            }
-            let mut tx = Txn::new(&conn, now);
-            match operation {
-                InstanceOperation::Suspend => {
-                    store::hold_work(&conn, None, row.id).await?;
-                    row.status = InstanceStatus::Suspended;
-                }
-                InstanceOperation::Resume => {
-                    store::release_held(&conn, row.id).await?;
-                    row.status = InstanceStatus::Active;
-                }
-                InstanceOperation::Cancel => {
-                    cancel_row(&mut tx, self, &mut row, actor, reason).await?;
-                }
-            }
-            tx.writes.history(
-                row.id,
-                HistoryEntry {
-                    from_state: Some(row.state.clone()),
-                    to_state: row.state.clone(),
-                    trigger: operation.as_str().into(),
-                    actor: Some(actor.id.clone()),
-                    data: (!reason.is_empty()).then(|| json!({ "reason": reason })),
-                    at: now,
-                },
-            );
-            let waits_on_child = matches!(
-                def.state(&row.state).map(|s| &s.kind),
-                Some(StepKind::Call(_))
-            );
-            // A parent suspended while its child completed goes on now. Only a child that
-            // completed moves it on; one that was cancelled leaves it waiting for an admin,
-            // as it would have while the parent was active.
-            if operation == InstanceOperation::Resume
-                && waits_on_child
-                && store::latest_child_status(&conn, row.id, &row.state).await?
-                    == Some(InstanceStatus::Completed)
-            {
-                self.drive(&mut tx, &def, &mut row, Event::ChildCompleted, Some(actor))
-                    .await?;
-            } else {
-                tx.writes.instance(&row, now);
-            }
-            tx.flush().await?;
-            let record = AuditRecord::new(operation.audit_action())
-                .subject(row.subject.clone())
-                .target(row.id)
-                .detail(json!({ "process": row.process_id, "reason": reason }));
-            self.commit_recorded(conn, actor, record).await
-        })
-        .await
     }
 }
 
@@ -291,4 +194,104 @@ async fn run_cancel_hook(
                 .with("why", why),
         )
     })
+}
+
+impl Operations<'_> {
+    /// Stops an active instance: its timers and steps are held with their due times, its tasks
+    /// cannot be completed, messages and signals do not move it. 409 unless it is active.
+    pub async fn suspend_instance(self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        self.operate_instance(id, InstanceOperation::Suspend, actor, reason)
+            .await
+    }
+
+    /// Puts a suspended instance back to work: held timers and steps run at their due times,
+    /// overdue ones at once. A `call` state whose child completed meanwhile goes on now.
+    pub async fn resume_instance(self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        self.operate_instance(id, InstanceOperation::Resume, actor, reason)
+            .await
+    }
+
+    /// Ends an unfinished instance as cancelled: its package is told, its open tasks are
+    /// cancelled, its timers and waits dropped, its incidents closed, and the instances it
+    /// called and waits for are cancelled with it. 409 for an instance that has ended.
+    pub async fn cancel_instance(self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        self.operate_instance(id, InstanceOperation::Cancel, actor, reason)
+            .await
+    }
+
+    /// Applies `operation` to the instance in one transaction with its history entry; a 409
+    /// when the instance's status does not fit (a colleague or a transition was first).
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn operate_instance(
+        self,
+        id: Uuid,
+        operation: InstanceOperation,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<()> {
+        crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
+        self.engine
+            .retrying(|| async {
+                let (_turn, conn) = self.engine.begin_write().await?;
+                let now = self.engine.clock.now();
+                let (def, mut row) = self.engine.load_any(&conn, id).await?;
+                if !operation.applies_to().contains(&row.status) {
+                    return Err(TransitionError::NotActive {
+                        instance: id,
+                        status: row.status.as_str().into(),
+                    }
+                    .into());
+                }
+                let mut tx = Txn::new(&conn, now);
+                match operation {
+                    InstanceOperation::Suspend => {
+                        store::hold_work(&conn, None, row.id).await?;
+                        row.status = InstanceStatus::Suspended;
+                    }
+                    InstanceOperation::Resume => {
+                        store::release_held(&conn, row.id).await?;
+                        row.status = InstanceStatus::Active;
+                    }
+                    InstanceOperation::Cancel => {
+                        cancel_row(&mut tx, self.engine, &mut row, actor, reason).await?;
+                    }
+                }
+                tx.writes.history(
+                    row.id,
+                    HistoryEntry {
+                        from_state: Some(row.state.clone()),
+                        to_state: row.state.clone(),
+                        trigger: operation.as_str().into(),
+                        actor: Some(actor.id.clone()),
+                        data: (!reason.is_empty()).then(|| json!({ "reason": reason })),
+                        at: now,
+                    },
+                );
+                let waits_on_child = matches!(
+                    def.state(&row.state).map(|s| &s.kind),
+                    Some(StepKind::Call(_))
+                );
+                // A parent suspended while its child completed goes on now. Only a child that
+                // completed moves it on; one that was cancelled leaves it waiting for an admin,
+                // as it would have while the parent was active.
+                if operation == InstanceOperation::Resume
+                    && waits_on_child
+                    && store::latest_child_status(&conn, row.id, &row.state).await?
+                        == Some(InstanceStatus::Completed)
+                {
+                    self.engine
+                        .drive(&mut tx, &def, &mut row, Event::ChildCompleted, Some(actor))
+                        .await?;
+                } else {
+                    tx.writes.instance(&row, now);
+                }
+                tx.flush().await?;
+                let record = AuditRecord::new(operation.audit_action())
+                    .subject(row.subject.clone())
+                    .target(row.id)
+                    .detail(json!({ "process": row.process_id, "reason": reason }));
+                self.engine.commit_recorded(conn, actor, record).await
+            })
+            .await
+    }
 }

@@ -8,6 +8,7 @@
 //! make a second node that fires the same schedule at the same moment roll back, so a firing
 //! starts exactly one run.
 
+use super::facades::Jobs;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -56,42 +57,6 @@ pub struct RunRequest {
 const DEPLOY_ACTOR: &str = "deploy";
 
 impl Engine {
-    /// Checks and stores a schedule; refused with a message per field (422) when the process
-    /// is not a job, the time, weekdays, cron expression, zone, start date or parameters are
-    /// wrong, or it would never fire.
-    #[tracing::instrument(skip(self, request, actor), fields(actor = %actor.id, process = %request.process))]
-    pub async fn create_schedule(
-        &self,
-        request: &ScheduleRequest,
-        actor: &Actor,
-    ) -> Result<NewSchedule> {
-        self.refresh_catalog().await?;
-        let checked = self.check_schedule(request)?;
-        let id = Uuid::now_v7();
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            store::jobs::insert_schedule(&conn, id, &checked, self.clock.now(), &actor.id).await?;
-            let record = AuditRecord::new(AuditAction::ScheduleAdd)
-                .target(id)
-                .detail(json!({
-                    "process": checked.process,
-                    "label": checked.label,
-                    "start_time": checked.start_time,
-                    "weekdays": checked.weekdays,
-                    "parameters": checked.parameters,
-                    "first_firing": checked.first_firing,
-                }));
-            self.commit_recorded(conn, actor, record).await
-        })
-        .await?;
-        let schedule = store::jobs::schedule_by_id(&self.db, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("schedule", id))?;
-        let warnings = self.schedule_warnings(&schedule).await?;
-        tracing::info!(schedule = %id, first = %checked.first_firing, "schedule created");
-        Ok(NewSchedule { schedule, warnings })
-    }
-
     /// Gives a job deployed for the first time the schedule its definition declares, in the
     /// deploy's transaction, starting today. Checked with the definition already; a problem
     /// here (a zone's rules changed since?) refuses the deploy rather than a silent job.
@@ -120,43 +85,6 @@ impl Engine {
         Ok(())
     }
 
-    /// The checks of a schedule request against the job's definition and the clock.
-    pub fn check_schedule(&self, request: &ScheduleRequest) -> Result<CheckedSchedule> {
-        if request.process.trim().is_empty() {
-            return Err(EngineError::invalid(
-                "process",
-                Message::new(Code::JOB_NEEDED),
-            ));
-        }
-        let catalog = self.catalog();
-        let Some((_, def)) = catalog.latest(&request.process) else {
-            return Err(EngineError::invalid(
-                "process",
-                Message::new(Code::UNKNOWN_PROCESS).with("process", &request.process),
-            ));
-        };
-        let context = ScheduleContext {
-            job: def.job.as_ref(),
-            title: &def.title,
-            process_zone: def.timezone,
-            now: self.clock.now(),
-            min_interval: self.options.schedule_min_interval,
-        };
-        let mut errors = crate::form::FieldErrors::new();
-        if let Some(label) = &request.label {
-            crate::limits::check(&mut errors, "label", label, self.options.text_limits.name);
-        }
-        self.check_parameter_texts(&request.parameters, &mut errors);
-        match schedule::check(request, &context) {
-            Ok(checked) if errors.is_empty() => Ok(checked),
-            Ok(_) => Err(EngineError::Invalid(errors)),
-            Err(mut more) => {
-                more.extend(errors);
-                Err(EngineError::Invalid(more))
-            }
-        }
-    }
-
     /// A job's text parameters, given by an admin, against the limit of one-line text.
     fn check_parameter_texts(
         &self,
@@ -169,155 +97,6 @@ impl Engine {
                 crate::limits::check(errors, &field, text, self.options.text_limits.text);
             }
         }
-    }
-
-    /// Stops a schedule from firing again (R25). A run in progress goes on (Q13); firings
-    /// queued behind it are dropped, as they belong to the schedule.
-    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
-    pub async fn remove_schedule(&self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
-        crate::limits::require_fits("reason", reason, self.options.text_limits.reason)?;
-        self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
-            let now = self.clock.now();
-            if !store::jobs::remove_schedule(&conn, id, now, &actor.id).await? {
-                return Err(match store::jobs::schedule_by_id(&conn, id).await? {
-                    Some(_) => {
-                        TransitionError::Raced(format!("schedule {id} is removed already")).into()
-                    }
-                    None => EngineError::not_found("schedule", id),
-                });
-            }
-            store::jobs::skip_queued(&conn, Queued::OfSchedule(id), "the schedule was removed")
-                .await?;
-            self.commit_recorded(
-                conn,
-                actor,
-                AuditRecord::new(AuditAction::ScheduleRemove)
-                    .target(id)
-                    .reason(reason),
-            )
-            .await
-        })
-        .await
-    }
-
-    /// The schedule table: every schedule not removed, oldest first.
-    pub async fn schedules(&self) -> Result<Vec<Schedule>> {
-        Ok(store::jobs::schedules(&self.db, false).await?)
-    }
-
-    pub async fn schedule(&self, id: Uuid) -> Result<Schedule> {
-        store::jobs::schedule_by_id(&self.db, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("schedule", id))
-    }
-
-    /// The logbook, newest first.
-    pub async fn logbook(&self, filter: &LogbookFilter) -> Result<Vec<JobRun>> {
-        Ok(store::jobs::logbook(&self.db, filter).await?)
-    }
-
-    /// One run with (up to `detail_limit` of) its details.
-    pub async fn job_run(&self, id: i64, detail_limit: u64) -> Result<(JobRun, Vec<JobRunDetail>)> {
-        self.job_run_filtered(id, &DetailFilter::default(), detail_limit)
-            .await
-    }
-
-    /// One run with (up to `detail_limit` of) the details `filter` lets through.
-    pub async fn job_run_filtered(
-        &self,
-        id: i64,
-        filter: &DetailFilter,
-        detail_limit: u64,
-    ) -> Result<(JobRun, Vec<JobRunDetail>)> {
-        let run = store::jobs::job_run(&self.db, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found("job run", id))?;
-        let details = store::jobs::job_run_details(&self.db, id, filter, detail_limit).await?;
-        Ok((run, details))
-    }
-
-    /// Starts a job now, outside its schedule: with the schedule's parameters when a schedule
-    /// is named, else with the ones given (checked like a schedule's).
-    #[tracing::instrument(skip(self, request, actor), fields(actor = %actor.id))]
-    pub async fn run_job_now(&self, request: &RunRequest, actor: &Actor) -> Result<JobRun> {
-        self.refresh_catalog().await?;
-        let (process, schedule_id, parameters, zone) = match request.schedule {
-            Some(id) => {
-                let schedule = self.schedule(id).await?;
-                if schedule.removed_at.is_some() {
-                    return Err(TransitionError::Raced(format!("schedule {id} is removed")).into());
-                }
-                let zone = schedule.time_zone.parse::<Tz>().ok();
-                (schedule.process, Some(id), schedule.parameters, zone)
-            }
-            None => {
-                let process = request.process.clone().ok_or_else(|| {
-                    EngineError::invalid("process", Message::new(Code::JOB_OR_SCHEDULE))
-                })?;
-                (process, None, request.parameters.clone(), None)
-            }
-        };
-        let catalog = self.catalog();
-        let (version, def) = catalog
-            .latest(&process)
-            .ok_or_else(|| EngineError::not_found("process", &process))?;
-        let Some(job) = &def.job else {
-            return Err(EngineError::invalid(
-                "process",
-                Message::new(Code::NOT_A_JOB).with("process", &process),
-            ));
-        };
-        let mut errors = crate::form::FieldErrors::new();
-        self.check_parameter_texts(&parameters, &mut errors);
-        schedule::check_confirmed(job, request.confirmed, &mut errors);
-        let parameters = schedule::check_parameters(job, &parameters, &mut errors);
-        let Some(parameters) = parameters.filter(|_| errors.is_empty()) else {
-            return Err(EngineError::Invalid(errors));
-        };
-        let zone = zone.unwrap_or(def.timezone);
-        let run_id = self
-            .retrying(|| async {
-                let (_turn, conn) = self.begin_write().await?;
-                let now = self.clock.now();
-                let run = NewRun {
-                    schedule_id,
-                    process: &def.id,
-                    instance_id: None,
-                    fire_at: now,
-                    trigger: "manual",
-                    outcome: None,
-                    reason: None,
-                    started_at: Some(now),
-                    requested_by: Some(&actor.id),
-                };
-                let Some(run_id) = store::jobs::insert_run(&conn, run).await? else {
-                    return Err(TransitionError::Raced(
-                        "this job was just started by someone else".into(),
-                    )
-                    .into());
-                };
-                let mut tx = Txn::new(&conn, now);
-                let request = StartRequest {
-                    def: def.clone(),
-                    version,
-                    subject: run_subject(run_id),
-                    vars: schedule::run_vars(&parameters, now, zone),
-                    parent: None,
-                    actor: Some(actor),
-                    job_run: Some(run_id),
-                    started_in: None,
-                };
-                self.start_in(&mut tx, request).await?;
-                tx.flush().await?;
-                let record = AuditRecord::new(AuditAction::JobRunNow)
-                    .target(run_id)
-                    .detail(json!({ "process": def.id, "schedule": schedule_id, "parameters": parameters }));
-                self.commit_recorded(conn, actor, record).await?;
-                Ok(run_id)
-            })
-            .await?;
-        Ok(self.job_run(run_id, 0).await?.0)
     }
 
     /// Fires every schedule due at `now` and starts queued runs whose predecessor ended;
@@ -634,28 +413,6 @@ impl Engine {
         Ok(started)
     }
 
-    /// R27: where a schedule's job, taking as long as its longest recent run, would still be
-    /// going when a job it must finish before starts (or the other way round). Empty when
-    /// there is no such job or no run has finished yet.
-    pub async fn schedule_warnings(&self, schedule: &Schedule) -> Result<Vec<Message>> {
-        let live = store::jobs::schedules(&self.db, false).await?;
-        self.warnings_among(schedule, &live, &mut HashMap::new())
-            .await
-    }
-
-    /// The schedule table with each row's R27 warnings, reading the table and each job's
-    /// recent durations once for all rows.
-    pub async fn schedules_with_warnings(&self) -> Result<Vec<(Schedule, Vec<Message>)>> {
-        let live = store::jobs::schedules(&self.db, false).await?;
-        let mut durations = HashMap::new();
-        let mut rows = Vec::with_capacity(live.len());
-        for schedule in &live {
-            let warnings = self.warnings_among(schedule, &live, &mut durations).await?;
-            rows.push((schedule.clone(), warnings));
-        }
-        Ok(rows)
-    }
-
     /// `schedule`'s warnings against the `live` schedules; `durations` remembers each job's
     /// longest recent run across calls.
     async fn warnings_among(
@@ -796,4 +553,272 @@ fn recurrence_of(s: &Schedule) -> std::result::Result<(Tz, Recurrence), String> 
 fn firings(s: &Schedule, now: DateTime<Utc>, until: DateTime<Utc>) -> Option<Vec<DateTime<Utc>>> {
     let (_, recurrence) = recurrence_of(s).ok()?;
     Some(recurrence.firings_between(now, until, 500))
+}
+
+impl Jobs<'_> {
+    /// Checks and stores a schedule; refused with a message per field (422) when the process
+    /// is not a job, the time, weekdays, cron expression, zone, start date or parameters are
+    /// wrong, or it would never fire.
+    #[tracing::instrument(skip(self, request, actor), fields(actor = %actor.id, process = %request.process))]
+    pub async fn create_schedule(
+        self,
+        request: &ScheduleRequest,
+        actor: &Actor,
+    ) -> Result<NewSchedule> {
+        self.engine.refresh_catalog().await?;
+        let checked = self.check_schedule(request)?;
+        let id = Uuid::now_v7();
+        self.engine
+            .retrying(|| async {
+                let (_turn, conn) = self.engine.begin_write().await?;
+                store::jobs::insert_schedule(
+                    &conn,
+                    id,
+                    &checked,
+                    self.engine.clock.now(),
+                    &actor.id,
+                )
+                .await?;
+                let record = AuditRecord::new(AuditAction::ScheduleAdd)
+                    .target(id)
+                    .detail(json!({
+                        "process": checked.process,
+                        "label": checked.label,
+                        "start_time": checked.start_time,
+                        "weekdays": checked.weekdays,
+                        "parameters": checked.parameters,
+                        "first_firing": checked.first_firing,
+                    }));
+                self.engine.commit_recorded(conn, actor, record).await
+            })
+            .await?;
+        let schedule = store::jobs::schedule_by_id(&self.engine.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("schedule", id))?;
+        let warnings = self.schedule_warnings(&schedule).await?;
+        tracing::info!(schedule = %id, first = %checked.first_firing, "schedule created");
+        Ok(NewSchedule { schedule, warnings })
+    }
+
+    /// The checks of a schedule request against the job's definition and the clock.
+    pub fn check_schedule(self, request: &ScheduleRequest) -> Result<CheckedSchedule> {
+        if request.process.trim().is_empty() {
+            return Err(EngineError::invalid(
+                "process",
+                Message::new(Code::JOB_NEEDED),
+            ));
+        }
+        let catalog = self.engine.catalog();
+        let Some((_, def)) = catalog.latest(&request.process) else {
+            return Err(EngineError::invalid(
+                "process",
+                Message::new(Code::UNKNOWN_PROCESS).with("process", &request.process),
+            ));
+        };
+        let context = ScheduleContext {
+            job: def.job.as_ref(),
+            title: &def.title,
+            process_zone: def.timezone,
+            now: self.engine.clock.now(),
+            min_interval: self.engine.options.schedule_min_interval,
+        };
+        let mut errors = crate::form::FieldErrors::new();
+        if let Some(label) = &request.label {
+            crate::limits::check(
+                &mut errors,
+                "label",
+                label,
+                self.engine.options.text_limits.name,
+            );
+        }
+        self.engine
+            .check_parameter_texts(&request.parameters, &mut errors);
+        match schedule::check(request, &context) {
+            Ok(checked) if errors.is_empty() => Ok(checked),
+            Ok(_) => Err(EngineError::Invalid(errors)),
+            Err(mut more) => {
+                more.extend(errors);
+                Err(EngineError::Invalid(more))
+            }
+        }
+    }
+
+    /// Stops a schedule from firing again (R25). A run in progress goes on (Q13); firings
+    /// queued behind it are dropped, as they belong to the schedule.
+    #[tracing::instrument(skip(self, actor), fields(actor = %actor.id))]
+    pub async fn remove_schedule(self, id: Uuid, actor: &Actor, reason: &str) -> Result<()> {
+        crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
+        self.engine
+            .retrying(|| async {
+                let (_turn, conn) = self.engine.begin_write().await?;
+                let now = self.engine.clock.now();
+                if !store::jobs::remove_schedule(&conn, id, now, &actor.id).await? {
+                    return Err(match store::jobs::schedule_by_id(&conn, id).await? {
+                        Some(_) => {
+                            TransitionError::Raced(format!("schedule {id} is removed already"))
+                                .into()
+                        }
+                        None => EngineError::not_found("schedule", id),
+                    });
+                }
+                store::jobs::skip_queued(&conn, Queued::OfSchedule(id), "the schedule was removed")
+                    .await?;
+                self.engine
+                    .commit_recorded(
+                        conn,
+                        actor,
+                        AuditRecord::new(AuditAction::ScheduleRemove)
+                            .target(id)
+                            .reason(reason),
+                    )
+                    .await
+            })
+            .await
+    }
+
+    /// The schedule table: every schedule not removed, oldest first.
+    pub async fn schedules(self) -> Result<Vec<Schedule>> {
+        Ok(store::jobs::schedules(&self.engine.db, false).await?)
+    }
+
+    pub async fn schedule(self, id: Uuid) -> Result<Schedule> {
+        store::jobs::schedule_by_id(&self.engine.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("schedule", id))
+    }
+
+    /// The logbook, newest first.
+    pub async fn logbook(self, filter: &LogbookFilter) -> Result<Vec<JobRun>> {
+        Ok(store::jobs::logbook(&self.engine.db, filter).await?)
+    }
+
+    /// One run with (up to `detail_limit` of) its details.
+    pub async fn job_run(self, id: i64, detail_limit: u64) -> Result<(JobRun, Vec<JobRunDetail>)> {
+        self.job_run_filtered(id, &DetailFilter::default(), detail_limit)
+            .await
+    }
+
+    /// One run with (up to `detail_limit` of) the details `filter` lets through.
+    pub async fn job_run_filtered(
+        self,
+        id: i64,
+        filter: &DetailFilter,
+        detail_limit: u64,
+    ) -> Result<(JobRun, Vec<JobRunDetail>)> {
+        let run = store::jobs::job_run(&self.engine.db, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("job run", id))?;
+        let details =
+            store::jobs::job_run_details(&self.engine.db, id, filter, detail_limit).await?;
+        Ok((run, details))
+    }
+
+    /// Starts a job now, outside its schedule: with the schedule's parameters when a schedule
+    /// is named, else with the ones given (checked like a schedule's).
+    #[tracing::instrument(skip(self, request, actor), fields(actor = %actor.id))]
+    pub async fn run_job_now(self, request: &RunRequest, actor: &Actor) -> Result<JobRun> {
+        self.engine.refresh_catalog().await?;
+        let (process, schedule_id, parameters, zone) = match request.schedule {
+            Some(id) => {
+                let schedule = self.schedule(id).await?;
+                if schedule.removed_at.is_some() {
+                    return Err(TransitionError::Raced(format!("schedule {id} is removed")).into());
+                }
+                let zone = schedule.time_zone.parse::<Tz>().ok();
+                (schedule.process, Some(id), schedule.parameters, zone)
+            }
+            None => {
+                let process = request.process.clone().ok_or_else(|| {
+                    EngineError::invalid("process", Message::new(Code::JOB_OR_SCHEDULE))
+                })?;
+                (process, None, request.parameters.clone(), None)
+            }
+        };
+        let catalog = self.engine.catalog();
+        let (version, def) = catalog
+            .latest(&process)
+            .ok_or_else(|| EngineError::not_found("process", &process))?;
+        let Some(job) = &def.job else {
+            return Err(EngineError::invalid(
+                "process",
+                Message::new(Code::NOT_A_JOB).with("process", &process),
+            ));
+        };
+        let mut errors = crate::form::FieldErrors::new();
+        self.engine.check_parameter_texts(&parameters, &mut errors);
+        schedule::check_confirmed(job, request.confirmed, &mut errors);
+        let parameters = schedule::check_parameters(job, &parameters, &mut errors);
+        let Some(parameters) = parameters.filter(|_| errors.is_empty()) else {
+            return Err(EngineError::Invalid(errors));
+        };
+        let zone = zone.unwrap_or(def.timezone);
+        let run_id = self
+            .engine.retrying(|| async {
+                let (_turn, conn) = self.engine.begin_write().await?;
+                let now = self.engine.clock.now();
+                let run = NewRun {
+                    schedule_id,
+                    process: &def.id,
+                    instance_id: None,
+                    fire_at: now,
+                    trigger: "manual",
+                    outcome: None,
+                    reason: None,
+                    started_at: Some(now),
+                    requested_by: Some(&actor.id),
+                };
+                let Some(run_id) = store::jobs::insert_run(&conn, run).await? else {
+                    return Err(TransitionError::Raced(
+                        "this job was just started by someone else".into(),
+                    )
+                    .into());
+                };
+                let mut tx = Txn::new(&conn, now);
+                let request = StartRequest {
+                    def: def.clone(),
+                    version,
+                    subject: run_subject(run_id),
+                    vars: schedule::run_vars(&parameters, now, zone),
+                    parent: None,
+                    actor: Some(actor),
+                    job_run: Some(run_id),
+                    started_in: None,
+                };
+                self.engine.start_in(&mut tx, request).await?;
+                tx.flush().await?;
+                let record = AuditRecord::new(AuditAction::JobRunNow)
+                    .target(run_id)
+                    .detail(json!({ "process": def.id, "schedule": schedule_id, "parameters": parameters }));
+                self.engine.commit_recorded(conn, actor, record).await?;
+                Ok(run_id)
+            })
+            .await?;
+        Ok(self.job_run(run_id, 0).await?.0)
+    }
+
+    /// R27: where a schedule's job, taking as long as its longest recent run, would still be
+    /// going when a job it must finish before starts (or the other way round). Empty when
+    /// there is no such job or no run has finished yet.
+    pub async fn schedule_warnings(self, schedule: &Schedule) -> Result<Vec<Message>> {
+        let live = store::jobs::schedules(&self.engine.db, false).await?;
+        self.engine
+            .warnings_among(schedule, &live, &mut HashMap::new())
+            .await
+    }
+
+    /// The schedule table with each row's R27 warnings, reading the table and each job's
+    /// recent durations once for all rows.
+    pub async fn schedules_with_warnings(self) -> Result<Vec<(Schedule, Vec<Message>)>> {
+        let live = store::jobs::schedules(&self.engine.db, false).await?;
+        let mut durations = HashMap::new();
+        let mut rows = Vec::with_capacity(live.len());
+        for schedule in &live {
+            let warnings = self
+                .engine
+                .warnings_among(schedule, &live, &mut durations)
+                .await?;
+            rows.push((schedule.clone(), warnings));
+        }
+        Ok(rows)
+    }
 }

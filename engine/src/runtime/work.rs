@@ -1,6 +1,7 @@
 //! Running due work: timers that fire, async steps, retries. Claimed in batches and committed
 //! per batch, each item in a savepoint of its own so one bad item does not undo the others.
 
+use super::facades::Jobs;
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait as _;
 
@@ -12,43 +13,108 @@ use crate::instance::{IncidentCause, WorkKind};
 use crate::store::{self, ClaimedWork};
 
 impl Engine {
+    async fn handle_work(
+        &self,
+        conn: &sea_orm::DatabaseTransaction,
+        item: &ClaimedWork,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (def, mut row) = match self.load_active(conn, item.instance_id).await {
+            Ok(loaded) => loaded,
+            // The instance is gone; its work goes with it.
+            Err(EngineError::NotFound {
+                what: "instance", ..
+            }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if row.state != item.state {
+            // The instance left the state this timer or step was for.
+            return Ok(());
+        }
+        let event = match item.kind {
+            // A signal's deadline gives the subscription up as the wait is left: the signal
+            // can no longer wake what moved on.
+            WorkKind::Timer => Event::TimerFired,
+            WorkKind::Step => Event::StepDue {
+                attempt: u32::try_from(item.attempts).unwrap_or(1).max(1),
+            },
+        };
+        let mut tx = Txn::new(conn, now);
+        self.drive(&mut tx, &def, &mut row, event, None).await?;
+        tx.flush().await
+    }
+}
+
+/// What to do with work whose transition failed.
+enum WorkFailure {
+    /// Its instance is suspended: keep it, held until the instance is resumed.
+    Held,
+    /// It no longer applies: drop it.
+    Stale,
+    /// Someone else changed the instance meanwhile: try again at once.
+    Again,
+    /// The database or a register is unavailable: try again later.
+    Later,
+    /// It will fail every time: stop the instance for an admin.
+    Incident,
+}
+
+impl WorkFailure {
+    fn of(error: &EngineError) -> Self {
+        match error {
+            EngineError::Transition(t) if t.is_suspended() => Self::Held,
+            EngineError::Transition(
+                TransitionError::NotAccepted { .. } | TransitionError::NotActive { .. },
+            ) => Self::Stale,
+            EngineError::Transition(TransitionError::Conflict { .. }) => Self::Again,
+            // A definition this node has not loaded yet: the refresh at the next run finds it.
+            EngineError::NotFound {
+                what: "definition", ..
+            } => Self::Later,
+            e if e.is_transient() => Self::Later,
+            _ => Self::Incident,
+        }
+    }
+}
+
+impl Jobs<'_> {
     /// Runs everything due now; returns how many work items were handled.
     #[tracing::instrument(skip(self))]
-    pub async fn run_due(&self) -> Result<usize> {
-        self.refresh_catalog().await?;
+    pub async fn run_due(self) -> Result<usize> {
+        self.engine.refresh_catalog().await?;
         let mut handled = 0;
         loop {
-            let now = self.clock.now();
+            let now = self.engine.clock.now();
             // Each round, so a firing is on time while a long job keeps this loop busy.
-            handled += self.fire_due_schedules(now).await?;
-            let lease = chrono::Duration::from_std(self.options.lease)
+            handled += self.engine.fire_due_schedules(now).await?;
+            let lease = chrono::Duration::from_std(self.engine.options.lease)
                 .unwrap_or(chrono::Duration::minutes(5));
             let claimed = {
-                let _turn = self.write_turn().await;
+                let _turn = self.engine.write_turn().await;
                 store::claim_due(
-                    &self.db,
+                    &self.engine.db,
                     now,
                     now + lease,
-                    &self.options.node,
-                    self.options.batch_size,
+                    &self.engine.options.node,
+                    self.engine.options.batch_size,
                 )
                 .await?
             };
             if claimed.is_empty() {
                 // A run that just ended may let a queued firing of its schedule start; its
                 // first steps are then due now too.
-                let started = self.start_queued_runs(now).await?;
+                let started = self.engine.start_queued_runs(now).await?;
                 if started == 0 {
                     break;
                 }
                 handled += started;
                 continue;
             }
-            let (_turn, conn) = self.begin_write().await?;
+            let (_turn, conn) = self.engine.begin_write().await?;
             let mut done = 0;
             for item in &claimed {
                 let savepoint = conn.begin().await?;
-                let result = self.handle_work(&savepoint, item, now).await;
+                let result = self.engine.handle_work(&savepoint, item, now).await;
                 let outcome = match result {
                     Ok(()) => {
                         store::finish(&savepoint, item.id).await?;
@@ -95,7 +161,7 @@ impl Engine {
                     }
                 }
             }
-            self.commit(conn).await?;
+            self.engine.commit(conn).await?;
             handled += done;
             if done == 0 {
                 // Everything was given back for now; the next tick tries again.
@@ -105,49 +171,18 @@ impl Engine {
         Ok(handled)
     }
 
-    async fn handle_work(
-        &self,
-        conn: &sea_orm::DatabaseTransaction,
-        item: &ClaimedWork,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let (def, mut row) = match self.load_active(conn, item.instance_id).await {
-            Ok(loaded) => loaded,
-            // The instance is gone; its work goes with it.
-            Err(EngineError::NotFound {
-                what: "instance", ..
-            }) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        if row.state != item.state {
-            // The instance left the state this timer or step was for.
-            return Ok(());
-        }
-        let event = match item.kind {
-            // A signal's deadline gives the subscription up as the wait is left: the signal
-            // can no longer wake what moved on.
-            WorkKind::Timer => Event::TimerFired,
-            WorkKind::Step => Event::StepDue {
-                attempt: u32::try_from(item.attempts).unwrap_or(1).max(1),
-            },
-        };
-        let mut tx = Txn::new(conn, now);
-        self.drive(&mut tx, &def, &mut row, event, None).await?;
-        tx.flush().await
-    }
-
     /// Moves a manual clock to `target`, stopping at every due time on the way and running
     /// what falls due there, in time order. Refused on the real clock.
     #[tracing::instrument(skip(self))]
-    pub async fn advance_to(&self, target: DateTime<Utc>) -> Result<usize> {
-        let manual = self.clock.as_manual().ok_or_else(|| {
+    pub async fn advance_to(self, target: DateTime<Utc>) -> Result<usize> {
+        let manual = self.engine.clock.as_manual().ok_or_else(|| {
             EngineError::Forbidden(crate::message::Message::new(
                 crate::message::Code::CLOCK_NOT_MANUAL,
             ))
         })?;
         let mut handled = self.run_due().await?;
-        while let Some(due) = store::next_due_at(&self.db, self.clock.now()).await? {
-            if due > target || due <= self.clock.now() {
+        while let Some(due) = store::next_due_at(&self.engine.db, self.engine.clock.now()).await? {
+            if due > target || due <= self.engine.clock.now() {
                 break;
             }
             manual
@@ -160,37 +195,5 @@ impl Engine {
             .map_err(|e| EngineError::Forbidden(crate::message::Message::Written(e)))?;
         handled += self.run_due().await?;
         Ok(handled)
-    }
-}
-
-/// What to do with work whose transition failed.
-enum WorkFailure {
-    /// Its instance is suspended: keep it, held until the instance is resumed.
-    Held,
-    /// It no longer applies: drop it.
-    Stale,
-    /// Someone else changed the instance meanwhile: try again at once.
-    Again,
-    /// The database or a register is unavailable: try again later.
-    Later,
-    /// It will fail every time: stop the instance for an admin.
-    Incident,
-}
-
-impl WorkFailure {
-    fn of(error: &EngineError) -> Self {
-        match error {
-            EngineError::Transition(t) if t.is_suspended() => Self::Held,
-            EngineError::Transition(
-                TransitionError::NotAccepted { .. } | TransitionError::NotActive { .. },
-            ) => Self::Stale,
-            EngineError::Transition(TransitionError::Conflict { .. }) => Self::Again,
-            // A definition this node has not loaded yet: the refresh at the next run finds it.
-            EngineError::NotFound {
-                what: "definition", ..
-            } => Self::Later,
-            e if e.is_transient() => Self::Later,
-            _ => Self::Incident,
-        }
     }
 }

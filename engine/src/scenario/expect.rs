@@ -223,7 +223,11 @@ async fn check(engine: &Engine, kind: &str, spec: &Value) -> Result<(), String> 
                 limit: 10_000,
                 ..crate::jobs::LogbookFilter::default()
             };
-            let runs = engine.logbook(&filter).await.map_err(|e| e.to_string())?;
+            let runs = engine
+                .jobs()
+                .logbook(&filter)
+                .await
+                .map_err(|e| e.to_string())?;
             let matching = runs
                 .iter()
                 .filter(|r| {

@@ -282,6 +282,7 @@ async fn run(
         read_relative(base, sources, &s.previous_release)?
     };
     engine
+        .releases()
         .deploy(&first)
         .await
         .map_err(|e| format!("definitions do not deploy: {e}"))?;
@@ -310,6 +311,7 @@ async fn run(
     }
     let at = engine.clock().now();
     let settled = engine
+        .jobs()
         .run_due()
         .await
         .map(|_| ())

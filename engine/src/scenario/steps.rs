@@ -30,20 +30,21 @@ pub(super) async fn run_step(context: &StepContext<'_>, step: &Step) -> Result<(
                 message_type: m.message_type.0.clone(),
                 data: m.data.clone(),
             };
-            engine.deliver(&message).await.map(|_| ())
+            engine.commands().deliver(&message).await.map(|_| ())
         }
         Act::Advance(a) => {
             let target = advance_target(engine, a)?;
-            engine.advance_to(target).await.map(|_| ())
+            engine.jobs().advance_to(target).await.map(|_| ())
         }
         Act::Start(s) => engine
+            .commands()
             .start_instance(&s.process.0, &s.subject.0, s.vars.clone(), &actor(&s.actor))
             .await
             .map(|_| ()),
         Act::Complete(c) => complete(engine, c).await?,
         Act::Schedule(s) => return schedule(engine, s, expected_error).await,
         Act::RemoveSchedule(r) => {
-            let schedules = engine.schedules().await.map_err(|e| e.to_string())?;
+            let schedules = engine.jobs().schedules().await.map_err(|e| e.to_string())?;
             let mine: Vec<_> = schedules
                 .iter()
                 .filter(|s| s.process == r.process.0)
@@ -53,7 +54,12 @@ pub(super) async fn run_step(context: &StepContext<'_>, step: &Step) -> Result<(
             }
             let mut result = Ok(());
             for schedule in mine {
-                result = result.and(engine.remove_schedule(schedule.id, &admin(), "").await);
+                result = result.and(
+                    engine
+                        .jobs()
+                        .remove_schedule(schedule.id, &admin(), "")
+                        .await,
+                );
             }
             result
         }
@@ -64,17 +70,21 @@ pub(super) async fn run_step(context: &StepContext<'_>, step: &Step) -> Result<(
                 parameters: r.parameters.clone(),
                 confirmed: r.confirmed,
             };
-            engine.run_job_now(&request, &admin()).await.map(|_| ())
+            engine
+                .jobs()
+                .run_job_now(&request, &admin())
+                .await
+                .map(|_| ())
         }
         Act::Deploy(d) => {
             let files = match d {
                 DeployStep::Package => context.definitions.to_vec(),
                 DeployStep::Files(paths) => read_relative(context.base, context.sources, paths)?,
             };
-            engine.deploy(&files).await.map(|_| ())
+            engine.releases().deploy(&files).await.map(|_| ())
         }
-        Act::Restart(r) => match engine.restart_plan(&r.request).await {
-            Ok(plan) => match engine.migrate(&plan, &admin(), &|_| {}).await {
+        Act::Restart(r) => match engine.releases().restart_plan(&r.request).await {
+            Ok(plan) => match engine.releases().migrate(&plan, &admin(), &|_| {}).await {
                 Ok(status) => return migration_counts(&status, r.expect.as_ref()),
                 Err(e) => Err(e),
             },
@@ -86,7 +96,7 @@ pub(super) async fn run_step(context: &StepContext<'_>, step: &Step) -> Result<(
             let (request, positions) = parse_plan(&file).map_err(|d| lines(&d))?;
             let plan = resolve(&request, &engine.catalog())
                 .map_err(|errors| lines(&positions.diagnostics(&errors)))?;
-            match engine.migrate(&plan, &admin(), &|_| {}).await {
+            match engine.releases().migrate(&plan, &admin(), &|_| {}).await {
                 Ok(status) => return migration_counts(&status, m.expect.as_ref()),
                 Err(e) => Err(e),
             }
@@ -159,7 +169,10 @@ async fn complete(engine: &Engine, step: &CompleteStep) -> Result<Result<(), Eng
                 describe_tasks(&tasks)
             )
         })?;
-    Ok(engine.complete_task(task.id, &step.form, &actor).await)
+    Ok(engine
+        .commands()
+        .complete_task(task.id, &step.form, &actor)
+        .await)
 }
 
 /// The actor of a step's `as`: a caseworker named `scenario` by default.
@@ -230,7 +243,7 @@ async fn schedule(
     expected_error: Option<u16>,
 ) -> Result<(), String> {
     match (
-        engine.create_schedule(&step.request, &admin()).await,
+        engine.jobs().create_schedule(&step.request, &admin()).await,
         expected_error,
     ) {
         (Ok(made), None) => match step.warning.as_ref().map(|w| w.0.as_str()) {

@@ -139,7 +139,7 @@ pub struct TaskFilter {
 }
 
 /// Free text an inbox search looks for: `text` in a task's title or subject id, or a subject
-/// among `subjects` (those whose names matched, from `Engine::subjects_named`).
+/// among `subjects` (those whose names matched, from `Queries::subjects_named`).
 #[derive(Debug, Default, Clone)]
 pub struct TaskText {
     pub text: String,

@@ -315,7 +315,7 @@ pub async fn run_daily(
     engine: &forlob_engine::Engine,
     date: NaiveDate,
 ) -> Result<usize, forlob_engine::EngineError> {
-    engine.advance_to(local(date, 4)).await?;
+    engine.jobs().advance_to(local(date, 4)).await?;
     run_daily_job(engine, date).await
 }
 
@@ -332,15 +332,15 @@ async fn run_daily_job(
         runs.first()
             .is_some_and(|run| run.fire_at.with_timezone(&super::rules::TZ).date_naive() == date)
     };
-    if !ran_today(&engine.logbook(&filter).await?) {
+    if !ran_today(&engine.jobs().logbook(&filter).await?) {
         let request = forlob_engine::runtime::RunRequest {
             process: Some(DAILY_JOB.into()),
             ..Default::default()
         };
-        engine.run_job_now(&request, &admin()).await?;
+        engine.jobs().run_job_now(&request, &admin()).await?;
     }
-    engine.run_due().await?;
-    let runs = engine.logbook(&filter).await?;
+    engine.jobs().run_due().await?;
+    let runs = engine.jobs().logbook(&filter).await?;
     Ok(runs
         .first()
         .filter(|_| ran_today(&runs))
@@ -373,19 +373,20 @@ pub async fn simulate_days(
             .checked_add_days(Days::new(u64::from(d)))
             .unwrap_or(start);
         if engine.clock().now() < local(date, 3) {
-            engine.advance_to(local(date, 3)).await?;
+            engine.jobs().advance_to(local(date, 3)).await?;
         }
         let began = std::time::Instant::now();
         let run_items = run_daily(engine, date).await?;
-        engine.advance_to(local(date, 5)).await?;
+        engine.jobs().advance_to(local(date, 5)).await?;
         let run_seconds = began.elapsed().as_secs_f64();
-        engine.advance_to(local(date, 9)).await?;
+        engine.jobs().advance_to(local(date, 9)).await?;
         let tomorrow = date.checked_add_days(Days::new(1)).unwrap_or(date);
         if tomorrow.weekday() == chrono::Weekday::Fri && tomorrow.day() <= 7 {
             let vars = [("run_date".to_owned(), json!(tomorrow.to_string()))]
                 .into_iter()
                 .collect();
             engine
+                .commands()
                 .start_instance(
                     "maanedskoersel",
                     &format!("maanedskoersel-{tomorrow}"),
@@ -405,7 +406,7 @@ pub async fn simulate_days(
             run_seconds: (run_seconds * 1000.0).round() / 1000.0,
         };
         for msg in &messages {
-            match engine.deliver(msg).await? {
+            match engine.commands().deliver(msg).await? {
                 MessageOutcome::Accepted { .. } => day.accepted += 1,
                 MessageOutcome::Duplicate { .. } => day.duplicates += 1,
                 MessageOutcome::DeadLetter { .. } => day.dead_letters += 1,

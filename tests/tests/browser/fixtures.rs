@@ -251,6 +251,7 @@ pub(crate) async fn start(site: &Site, process: &str, subject: &str, vars: Value
         panic!("variables are a JSON object")
     };
     site.engine
+        .commands()
         .start_instance(process, subject, vars, &Actor::system())
         .await
         .unwrap_or_else(|e| panic!("{process} starts for {subject}: {e}"))

@@ -141,6 +141,7 @@ impl TestAppBuilder {
         .await
         .expect("engine starts");
         engine
+            .releases()
             .deploy(&self.processes)
             .await
             .expect("test processes deploy");

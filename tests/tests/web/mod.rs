@@ -288,6 +288,7 @@ impl Web {
         let v2 = case_process_v2();
         self.state
             .engine
+            .releases()
             .deploy(&[forlob_engine::definition::SourceFile {
                 path: "v2.yaml".into(),
                 text: v2.clone(),

@@ -108,6 +108,7 @@ pub(crate) async fn run(args: AuditArgs, config: &Config) -> anyhow::Result<Exit
     match args.command {
         AuditCommand::List { filters, limit } => {
             let entries = engine
+                .audit()
                 .audit_entries(
                     &filters.filter(limit, engine.timezone())?,
                     &actor,
@@ -137,6 +138,7 @@ pub(crate) async fn run(args: AuditArgs, config: &Config) -> anyhow::Result<Exit
             limit,
         } => {
             let entries = engine
+                .audit()
                 .audit_entries(
                     &filters.filter(limit, engine.timezone())?,
                     &actor,
@@ -153,7 +155,7 @@ pub(crate) async fn run(args: AuditArgs, config: &Config) -> anyhow::Result<Exit
                 None => std::io::stdout().write_all(csv.as_bytes())?,
             }
         }
-        AuditCommand::Verify => match engine.verify_audit().await? {
+        AuditCommand::Verify => match engine.audit().verify_audit().await? {
             AuditVerdict::Intact { entries, head } => {
                 println!("audit log intact: {entries} entries; newest hash {head}");
             }
@@ -163,7 +165,7 @@ pub(crate) async fn run(args: AuditArgs, config: &Config) -> anyhow::Result<Exit
             }
         },
         AuditCommand::Prune => {
-            let deleted = engine.prune_audit(&actor).await?;
+            let deleted = engine.audit().prune_audit(&actor).await?;
             println!(
                 "deleted {deleted} audit entries older than {} days",
                 config.audit_retention_days

@@ -124,7 +124,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         )
         .await?,
     );
-    engine.deploy(&forlob_engine::demo::definitions()).await?;
+    engine
+        .releases()
+        .deploy(&forlob_engine::demo::definitions())
+        .await?;
     let history_before = count_history(&engine).await?;
     let started = Instant::now();
     let per_worker = args.instances.div_ceil(concurrency);
@@ -143,6 +146,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .collect();
                 engine
+                    .commands()
                     .start_instance(process, &format!("bench-{i}"), vars, &actor)
                     .await?;
             }
@@ -196,7 +200,7 @@ async fn complete_all(engine: &Arc<Engine>, concurrency: usize) -> anyhow::Resul
                 .into_iter()
                 .collect();
             for id in part {
-                engine.complete_task(id, &form, &actor).await?;
+                engine.commands().complete_task(id, &form, &actor).await?;
             }
             anyhow::Ok(())
         }));

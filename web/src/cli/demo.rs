@@ -107,9 +107,10 @@ async fn seed_jobs(engine: &Engine, persons: usize) -> anyhow::Result<()> {
             ..ScheduleRequest::default()
         },
     ] {
-        engine.create_schedule(&request, &admin).await?;
+        engine.jobs().create_schedule(&request, &admin).await?;
     }
     let run = engine
+        .jobs()
         .run_job_now(
             &RunRequest {
                 process: Some("uppdatering-utomkommunala-personer".into()),
@@ -118,7 +119,7 @@ async fn seed_jobs(engine: &Engine, persons: usize) -> anyhow::Result<()> {
             &admin,
         )
         .await?;
-    engine.run_due().await?;
+    engine.jobs().run_due().await?;
     println!(
         "scheduled the background jobs; ran {} once (logbook run {})",
         run.process, run.id
@@ -144,7 +145,7 @@ async fn send_moves(config: &Config, persons: usize, moves: usize) -> anyhow::Re
     if chrono::Timelike::hour(&today) >= 4 {
         simulate::run_daily(&engine, today.date_naive()).await?;
     }
-    engine.advance_to(now).await?;
+    engine.jobs().advance_to(now).await?;
     Ok(())
 }
 

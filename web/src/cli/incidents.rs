@@ -71,7 +71,10 @@ pub(crate) async fn run(args: IncidentsArgs, config: &Config) -> anyhow::Result<
             }
             IncidentsCommand::Retry { incident } => (
                 incident,
-                engine.retry_incident(incident, &actor, "").await?,
+                engine
+                    .operations()
+                    .retry_incident(incident, &actor, "")
+                    .await?,
                 "retried".to_owned(),
             ),
             IncidentsCommand::Skip {
@@ -81,6 +84,7 @@ pub(crate) async fn run(args: IncidentsArgs, config: &Config) -> anyhow::Result<
             } => (
                 incident,
                 engine
+                    .operations()
                     .skip_incident(incident, &to, &actor, reason.trim())
                     .await?,
                 format!("skipped to `{to}`"),
@@ -88,6 +92,7 @@ pub(crate) async fn run(args: IncidentsArgs, config: &Config) -> anyhow::Result<
             IncidentsCommand::Cancel { incident, reason } => (
                 incident,
                 engine
+                    .operations()
                     .cancel_incident(incident, &actor, reason.trim())
                     .await?,
                 "cancelled".to_owned(),

@@ -224,7 +224,11 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
                 reason,
             };
             (
-                engine.restart_plan(&request).await.map_err(explain)?,
+                engine
+                    .releases()
+                    .restart_plan(&request)
+                    .await
+                    .map_err(explain)?,
                 dry_run,
             )
         }
@@ -247,6 +251,7 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
                 request.reason = reason;
             }
             engine
+                .releases()
                 .check_plan_texts(&request.name, &request.reason)
                 .map_err(explain)?;
             engine.refresh_catalog().await?;
@@ -262,6 +267,7 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
             ..
         } => {
             let status = engine
+                .releases()
                 .undo_migration(id, &actor, &reason, &*progress_bar()?)
                 .await?;
             print_status(&status);
@@ -276,8 +282,9 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
                 forlob_engine::audit::AuditAction::MigrationResume,
             )
             .target(id);
-            engine.record(&actor, vec![record]).await?;
+            engine.audit().record(&actor, vec![record]).await?;
             let status = engine
+                .releases()
                 .continue_migration(id, &actor, &*progress_bar()?)
                 .await?;
             print_status(&status);
@@ -289,11 +296,16 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
             reason,
             ..
         } => {
-            print_status(&engine.abandon_migration(id, &actor, &reason).await?);
+            print_status(
+                &engine
+                    .releases()
+                    .abandon_migration(id, &actor, &reason)
+                    .await?,
+            );
             return Ok(ExitCode::SUCCESS);
         }
         InstancesCommand::Migrations { id: Some(id), .. } => {
-            print_status(&engine.migration_status(id).await?);
+            print_status(&engine.releases().migration_status(id).await?);
             return Ok(ExitCode::SUCCESS);
         }
         InstancesCommand::Suspend { id, reason } => {
@@ -330,11 +342,12 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
         }
     };
     if dry_run {
-        let preview = engine.preview_migration(&plan).await?;
+        let preview = engine.releases().preview_migration(&plan).await?;
         print_preview(&preview);
         return Ok(ExitCode::SUCCESS);
     }
     let id = engine
+        .releases()
         .start_migration(&plan, &actor)
         .await
         .map_err(explain)?;
@@ -342,7 +355,10 @@ async fn operate(engine: &Engine, command: InstancesCommand) -> anyhow::Result<E
         "migration {id}: {} ({} v{})",
         plan.name, plan.process, plan.to_version
     );
-    let status = engine.run_migration(id, &actor, &*progress_bar()?).await?;
+    let status = engine
+        .releases()
+        .run_migration(id, &actor, &*progress_bar()?)
+        .await?;
     print_status(&status);
     Ok(exit_code(&status))
 }
@@ -354,6 +370,7 @@ async fn operate_one(
     reason: &str,
 ) -> anyhow::Result<ExitCode> {
     engine
+        .operations()
         .operate_instance(id, operation, &super::operator(), reason)
         .await?;
     println!("instance {id}: {} done", operation.as_str());

@@ -152,7 +152,7 @@ async fn dispatch(engine: &Engine, command: JobsCommand) -> anyhow::Result<()> {
                     .map_err(|m| anyhow::anyhow!("--overlap: {m}"))?,
                 confirmed,
             };
-            let made = engine.create_schedule(&request, &operator()).await?;
+            let made = engine.jobs().create_schedule(&request, &operator()).await?;
             let s = &made.schedule;
             println!("schedule {} added: {}", s.id, s.label);
             if let Some(next) = s.next_fire_at {
@@ -165,6 +165,7 @@ async fn dispatch(engine: &Engine, command: JobsCommand) -> anyhow::Result<()> {
         }
         JobsCommand::Remove { id, reason } => {
             engine
+                .jobs()
                 .remove_schedule(id, &operator(), reason.trim())
                 .await?;
             println!("schedule {id} removed; it fires no more");
@@ -185,12 +186,13 @@ async fn dispatch(engine: &Engine, command: JobsCommand) -> anyhow::Result<()> {
         } => {
             let job = match (&process, schedule) {
                 (Some(process), _) => process.clone(),
-                (None, Some(id)) => engine.schedule(id).await?.process,
+                (None, Some(id)) => engine.jobs().schedule(id).await?.process,
                 (None, None) => unreachable!("clap requires one of them"),
             };
             let parameters = parameters(engine, &job, &params)?;
             let confirmed = confirm(engine, &job, yes)?;
             let run = engine
+                .jobs()
                 .run_job_now(
                     &RunRequest {
                         process,
@@ -283,7 +285,7 @@ async fn list(engine: &Engine) -> anyhow::Result<()> {
             .collect();
         println!("  {:<40} {}  {}", def.id, def.title, params.join(" "));
     }
-    let schedules = engine.schedules_with_warnings().await?;
+    let schedules = engine.jobs().schedules_with_warnings().await?;
     println!("\nschedules:");
     if schedules.is_empty() {
         println!("  none; add one with `forlob jobs schedule PROCESS --time HH:MM --days mon,...`");
@@ -306,6 +308,7 @@ async fn list(engine: &Engine) -> anyhow::Result<()> {
 
 async fn log(engine: &Engine, process: Option<String>, limit: u64) -> anyhow::Result<()> {
     let runs = engine
+        .jobs()
         .logbook(&LogbookFilter {
             process,
             limit,
@@ -333,7 +336,7 @@ async fn log(engine: &Engine, process: Option<String>, limit: u64) -> anyhow::Re
 }
 
 async fn show_run(engine: &Engine, id: i64) -> anyhow::Result<()> {
-    let (run, details) = engine.job_run(id, 1000).await?;
+    let (run, details) = engine.jobs().job_run(id, 1000).await?;
     println!("run {} of {}: {}", run.id, run.process, run.status.as_str());
     println!("  fired    {}", run.fire_at);
     if let Some(started) = run.started_at {
@@ -365,8 +368,8 @@ async fn follow(engine: &Engine, id: i64) -> anyhow::Result<()> {
             .context("progress bar template")?,
     );
     loop {
-        engine.run_due().await?;
-        let (run, _) = engine.job_run(id, 0).await?;
+        engine.jobs().run_due().await?;
+        let (run, _) = engine.jobs().job_run(id, 0).await?;
         if let Some(total) = run.progress_total {
             bar.set_length(u64::try_from(total).unwrap_or(0));
         }

@@ -250,6 +250,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot open the database at {db}"))?;
     let outcomes = engine
+        .releases()
         .deploy(&shipped_definitions(
             config.processes.as_deref(),
             config.demo_processes,
@@ -267,7 +268,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     // instance's change, so nothing is done twice.
     let resuming = engine.clone();
     tokio::spawn(async move {
-        match resuming.resume_migrations().await {
+        match resuming.releases().resume_migrations().await {
             Ok(resumed) => {
                 for status in resumed {
                     tracing::info!(
@@ -487,7 +488,7 @@ async fn deploy(paths: &[PathBuf], config: &Config, dry_run: bool) -> anyhow::Re
     };
     let engine = open_engine(&config.db, config).await?;
     // The impact is read before the deploy, so it shows what the new versions meet.
-    let impacts = match engine.impact(&files).await {
+    let impacts = match engine.releases().impact(&files).await {
         Ok(impacts) => impacts,
         Err(forlob_engine::EngineError::Definition(e)) => return Ok(refused(&e)),
         Err(e) => return Err(e.into()),
@@ -503,7 +504,7 @@ async fn deploy(paths: &[PathBuf], config: &Config, dry_run: bool) -> anyhow::Re
         );
         return Ok(ExitCode::SUCCESS);
     }
-    match engine.deploy_by(&files, &operator()).await {
+    match engine.releases().deploy_by(&files, &operator()).await {
         Ok(outcomes) => {
             for o in outcomes {
                 let what = if o.changed {

@@ -101,6 +101,7 @@ pub(crate) async fn engine(
         .await
         .with_context(|| format!("cannot open the database at {url}"))?;
     engine
+        .releases()
         .deploy(&super::shipped_definitions(None, false)?)
         .await?;
     Ok(engine)

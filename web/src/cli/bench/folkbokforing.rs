@@ -31,6 +31,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCo
     )
     .await?;
     engine
+        .releases()
         .deploy(&crate::cli::shipped_definitions(None, false)?)
         .await?;
     let today = engine.clock().now().date_naive();
@@ -52,6 +53,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCo
     let mode = if args.direct { "direkt" } else { "kir" };
     let started = Instant::now();
     let run = engine
+        .jobs()
         .run_job_now(
             &RunRequest {
                 process: Some(JOB.into()),
@@ -62,8 +64,8 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCo
         )
         .await?;
     let finished = loop {
-        engine.run_due().await?;
-        let (now, _) = engine.job_run(run.id, 0).await?;
+        engine.jobs().run_due().await?;
+        let (now, _) = engine.jobs().job_run(run.id, 0).await?;
         if now.status != RunStatus::Running {
             break now;
         }

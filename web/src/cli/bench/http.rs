@@ -63,6 +63,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let is_pg = url.starts_with("postgres");
     let engine = super::open_engine(&url).await?;
     let deployed = engine
+        .releases()
         .deploy(&[SourceFile {
             path: "web/src/cli/bench/bench-inbox.yaml".into(),
             text: DEFINITION.into(),

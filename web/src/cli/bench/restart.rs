@@ -30,7 +30,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             text: text.to_owned(),
         }]
     };
-    let v1 = engine.deploy(&release(DEFINITION)).await?[0].version;
+    let v1 = engine.releases().deploy(&release(DEFINITION)).await?[0].version;
     let codes = municipalities(&engine);
     let loaded = load::load(&engine, args.instances as u64, v1, &codes).await?;
     // v2: the same steps under a new title; what matters here is the restart's own cost.
@@ -38,7 +38,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "title: { en: \"Benchmark: a review in a municipality's inbox\" }",
         "title: { en: \"Benchmark: a review in a municipality's inbox (v2)\" }",
     );
-    let v2 = engine.deploy(&release(&next)).await?[0].version;
+    let v2 = engine.releases().deploy(&release(&next)).await?[0].version;
     anyhow::ensure!(v2 > v1, "the second release deploys as a new version");
     reset_peak_rss();
 
@@ -47,9 +47,9 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         reason: "bench".into(),
         ..RestartRequest::default()
     };
-    let plan = engine.restart_plan(&request).await?;
+    let plan = engine.releases().restart_plan(&request).await?;
     let dry = Instant::now();
-    let preview = engine.preview_migration(&plan).await?;
+    let preview = engine.releases().preview_migration(&plan).await?;
     let dry_run_seconds = dry.elapsed().as_secs_f64();
     let instances = preview.items.len();
     drop(preview);
@@ -62,6 +62,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let started = Instant::now();
     let status = engine
+        .releases()
         .migrate(&plan, &actor, &|p| {
             if p.handled % 20_000 < 200 || p.handled == p.total {
                 eprintln!(

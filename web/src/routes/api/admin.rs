@@ -204,7 +204,11 @@ pub(crate) async fn instance_page(
         let record = AuditRecord::new(AuditAction::PersonSearch)
             .subject(subject.clone())
             .detail(json!({ "shown": "instances", "hits": total }));
-        state.engine.record(&caller.actor(), vec![record]).await?;
+        state
+            .engine
+            .audit()
+            .record(&caller.actor(), vec![record])
+            .await?;
     }
     Ok((total, found))
 }
@@ -233,7 +237,11 @@ pub(crate) async fn instance_detail(
         .subject(instance.subject.clone())
         .target(id)
         .detail(serde_json::json!({ "shown": "instance", "process": instance.process_id }));
-    state.engine.record(&caller.actor(), vec![record]).await?;
+    state
+        .engine
+        .audit()
+        .record(&caller.actor(), vec![record])
+        .await?;
     let history = store::history(db, id).await?;
     let open_tasks = store::tasks(
         db,
@@ -351,6 +359,7 @@ async fn retry_incident(
         Some(variables) => {
             state
                 .engine
+                .operations()
                 .retry_incident_with_variables(
                     id,
                     &actor,
@@ -363,6 +372,7 @@ async fn retry_incident(
         None => {
             state
                 .engine
+                .operations()
                 .retry_incident(id, &actor, request.reason.trim())
                 .await?
         }
@@ -396,6 +406,7 @@ async fn skip_incident(
     caller.require(ADMINS)?;
     let instance_id = state
         .engine
+        .operations()
         .skip_incident(
             id,
             request.to_state.trim(),
@@ -421,6 +432,7 @@ async fn cancel_incident(
     caller.require(ADMINS)?;
     let instance_id = state
         .engine
+        .operations()
         .cancel_incident(id, &caller.actor(), request.reason.trim())
         .await?;
     Ok(Json(Retried { instance_id }))
@@ -436,6 +448,7 @@ async fn operate(
     caller.require(ADMINS)?;
     state
         .engine
+        .operations()
         .operate_instance(id, operation, &caller.actor(), request.reason.trim())
         .await?;
     Ok(Json(Retried { instance_id: id }))
@@ -657,7 +670,11 @@ async fn replay_dead_letter(
     Path(id): Path<i64>,
 ) -> Result<Json<Replayed>> {
     caller.require(ADMINS)?;
-    let outcome = state.engine.replay_dead_letter(id, &caller.actor()).await?;
+    let outcome = state
+        .engine
+        .operations()
+        .replay_dead_letter(id, &caller.actor())
+        .await?;
     Ok(Json(match outcome {
         MessageOutcome::Accepted { started, resumed } => Replayed {
             outcome: "accepted".into(),
@@ -927,8 +944,12 @@ async fn advance_clock(
         "from": state.engine.clock().now(),
         "to": request.advance_to,
     }));
-    state.engine.record(&caller.actor(), vec![record]).await?;
-    let handled = state.engine.advance_to(request.advance_to).await?;
+    state
+        .engine
+        .audit()
+        .record(&caller.actor(), vec![record])
+        .await?;
+    let handled = state.engine.jobs().advance_to(request.advance_to).await?;
     Ok(Json(ClockMoved {
         now: state.engine.clock().now(),
         handled,

@@ -170,6 +170,7 @@ pub(crate) async fn page(
 ) -> Result<AuditPage> {
     let entries = state
         .engine
+        .audit()
         .audit_entries(filter, &caller.actor(), AuditAction::AuditRead)
         .await?;
     let next_cursor = (entries.len() as u64 == filter.limit)

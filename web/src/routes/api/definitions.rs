@@ -258,7 +258,9 @@ async fn validate_definitions(
 ) -> Result<Json<ValidationView>> {
     caller.require(DESIGNERS)?;
     let files = sources(request.files);
-    Ok(Json(state.engine.check_draft(&files).await?.into()))
+    Ok(Json(
+        state.engine.workbench().check_draft(&files).await?.into(),
+    ))
 }
 
 /// Runs scenario files against a draft, each on a fresh in-memory database with the manual
@@ -278,6 +280,7 @@ async fn test_definitions(
     let shipped = shipped_files(&state, None, &request.shipped)?;
     let tried = state
         .engine
+        .workbench()
         .test_draft(
             &files,
             &Tried {
@@ -557,6 +560,7 @@ async fn save_draft(
     let files = sources(request.files);
     let saved = state
         .engine
+        .workbench()
         .save_draft(&request.process, &files, &request.note, &caller.actor())
         .await?;
     Ok((StatusCode::CREATED, Json(saved.into())))
@@ -577,6 +581,7 @@ async fn list_drafts(
     )?;
     let drafts = state
         .engine
+        .workbench()
         .drafts(
             query.process.as_deref(),
             query.waiting,
@@ -598,7 +603,14 @@ async fn get_draft(
     Path(id): Path<i64>,
 ) -> Result<Json<DraftView>> {
     caller.require(DESIGNERS)?;
-    Ok(Json(state.engine.draft(id, &caller.actor()).await?.into()))
+    Ok(Json(
+        state
+            .engine
+            .workbench()
+            .draft(id, &caller.actor())
+            .await?
+            .into(),
+    ))
 }
 
 /// A draft against what is deployed: its validation, and per process the diff, the states
@@ -611,7 +623,11 @@ async fn compare_draft(
     Path(id): Path<i64>,
 ) -> Result<Json<ComparisonView>> {
     caller.require(DESIGNERS)?;
-    let compared = state.engine.compare_draft(id, &caller.actor()).await?;
+    let compared = state
+        .engine
+        .workbench()
+        .compare_draft(id, &caller.actor())
+        .await?;
     Ok(Json(ComparisonView {
         draft: compared.draft.into(),
         validation: compared.check.into(),
@@ -632,7 +648,12 @@ async fn ask_deploy(
 ) -> Result<Json<DraftSummaryView>> {
     caller.require(DESIGNERS)?;
     Ok(Json(
-        state.engine.ask_deploy(id, &caller.actor()).await?.into(),
+        state
+            .engine
+            .workbench()
+            .ask_deploy(id, &caller.actor())
+            .await?
+            .into(),
     ))
 }
 
@@ -656,6 +677,7 @@ async fn deploy_draft(
     let actor = caller.actor();
     let done = state
         .engine
+        .workbench()
         .deploy_draft(
             id,
             state.settings.packages_dir.as_deref(),
@@ -680,7 +702,7 @@ async fn deploy_draft(
         .with_details(serde_json::to_value(&test).unwrap_or_default()));
     };
     Ok(Json(DraftDeployView {
-        draft: state.engine.draft(id, &actor).await?.into(),
+        draft: state.engine.workbench().draft(id, &actor).await?.into(),
         deployed: deployed
             .into_iter()
             .map(|d| DeployedView {

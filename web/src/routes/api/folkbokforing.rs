@@ -80,6 +80,7 @@ pub(crate) async fn search_recorded(
     let detail = json!({ "query": query, "register": kommun, "hits": found.len() });
     state
         .engine
+        .audit()
         .record(&caller.actor(), search_records(&detail, &found))
         .await?;
     Ok(hits)

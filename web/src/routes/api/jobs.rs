@@ -169,6 +169,7 @@ pub(crate) async fn schedule_views(
 ) -> Result<Vec<ScheduleView>> {
     Ok(state
         .engine
+        .jobs()
         .schedules_with_warnings()
         .await?
         .into_iter()
@@ -251,6 +252,7 @@ async fn create_schedule(
     caller.require(ADMINS)?;
     let made = state
         .engine
+        .jobs()
         .create_schedule(&request.into(), &caller.actor())
         .await?;
     Ok((
@@ -268,11 +270,11 @@ async fn get_schedule(
     Path(id): Path<Uuid>,
 ) -> Result<Json<ScheduleView>> {
     caller.require(ADMINS)?;
-    let schedule = state.engine.schedule(id).await?;
+    let schedule = state.engine.jobs().schedule(id).await?;
     if schedule.removed_at.is_some() {
         return Err(AppError::not_found(format!("schedule {id} was removed")));
     }
-    let warnings = state.engine.schedule_warnings(&schedule).await?;
+    let warnings = state.engine.jobs().schedule_warnings(&schedule).await?;
     Ok(Json(ScheduleView::new(schedule, english(&warnings))))
 }
 
@@ -291,6 +293,7 @@ async fn remove_schedule(
     caller.require(ADMINS)?;
     state
         .engine
+        .jobs()
         .remove_schedule(id, &caller.actor(), request.reason.trim())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -375,7 +378,11 @@ async fn run_now(
     request: &RunRequest,
 ) -> Result<(StatusCode, Json<JobRunView>)> {
     caller.require(ADMINS)?;
-    let run = state.engine.run_job_now(request, &caller.actor()).await?;
+    let run = state
+        .engine
+        .jobs()
+        .run_job_now(request, &caller.actor())
+        .await?;
     Ok((StatusCode::CREATED, Json(run.into())))
 }
 
@@ -444,7 +451,7 @@ async fn logbook(
     Query(query): Query<LogbookQuery>,
 ) -> Result<Json<Vec<JobRunView>>> {
     caller.require(ADMINS)?;
-    let runs = state.engine.logbook(&query.filter()?).await?;
+    let runs = state.engine.jobs().logbook(&query.filter()?).await?;
     Ok(Json(runs.into_iter().map(Into::into).collect()))
 }
 
@@ -484,7 +491,7 @@ async fn job_run(
     Path(id): Path<i64>,
 ) -> Result<Json<JobRunDetailed>> {
     caller.require(ADMINS)?;
-    let (run, details) = state.engine.job_run(id, DETAIL_LIMIT).await?;
+    let (run, details) = state.engine.jobs().job_run(id, DETAIL_LIMIT).await?;
     Ok(Json(JobRunDetailed {
         run: run.into(),
         details: details.into_iter().map(Into::into).collect(),

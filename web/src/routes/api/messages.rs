@@ -74,7 +74,7 @@ async fn post_message(
         message_type: request.message_type,
         data: request.data,
     };
-    let receipt = match state.engine.deliver(&message).await? {
+    let receipt = match state.engine.commands().deliver(&message).await? {
         MessageOutcome::Accepted { started, resumed } => (
             StatusCode::ACCEPTED,
             MessageReceipt {

@@ -74,6 +74,7 @@ pub(crate) async fn find(state: &AppState, q: &str, caller: &Caller) -> Result<F
     }
     let found = state
         .engine
+        .queries()
         .find_subjects(PERSON, q, &caller.actor(), FOUND_LIMIT)
         .await?;
     Ok(FoundPersons {
@@ -105,10 +106,11 @@ pub(crate) struct PersonView {
 }
 
 /// The person as `caller` may see them: another municipality's citizen is 404, and the
-/// look-up is in the audit log (see `Engine::subject_file`).
+/// look-up is in the audit log (see `Queries::subject_file`).
 pub(crate) async fn person(state: &AppState, id: &str, caller: &Caller) -> Result<PersonView> {
     let file = state
         .engine
+        .queries()
         .subject_file(PERSON, id, &caller.actor())
         .await?;
     Ok(PersonView {

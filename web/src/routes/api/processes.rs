@@ -161,6 +161,7 @@ async fn start_instance(
     }
     let instance_id = state
         .engine
+        .commands()
         .start_instance(&id, subject, request.variables, &caller.actor())
         .await?;
     Ok((StatusCode::CREATED, Json(Started { instance_id })))

@@ -296,7 +296,7 @@ async fn restart_instances(
         new_due_dates: body.new_due_dates,
         reason: body.reason,
     };
-    let plan = state.engine.restart_plan(&request).await?;
+    let plan = state.engine.releases().restart_plan(&request).await?;
     answer(&state, &caller, plan, body.dry_run).await
 }
 
@@ -337,7 +337,7 @@ async fn start_migration(
             })
             .collect(),
     };
-    let plan = state.engine.resolve_plan(&request).await?;
+    let plan = state.engine.releases().resolve_plan(&request).await?;
     answer(&state, &caller, plan, body.dry_run).await
 }
 
@@ -348,16 +348,20 @@ async fn answer(
     dry_run: bool,
 ) -> Result<(StatusCode, Json<MigrationAnswer>)> {
     if dry_run {
-        let preview = state.engine.preview_migration(&plan).await?;
+        let preview = state.engine.releases().preview_migration(&plan).await?;
         return Ok((
             StatusCode::OK,
             Json(MigrationAnswer::Preview(preview.into())),
         ));
     }
     let actor = caller.actor();
-    let id = state.engine.start_migration(&plan, &actor).await?;
+    let id = state
+        .engine
+        .releases()
+        .start_migration(&plan, &actor)
+        .await?;
     work_in_background(state, id, actor);
-    let status = state.engine.migration_status(id).await?;
+    let status = state.engine.releases().migration_status(id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MigrationAnswer::Started(status.into())),
@@ -382,12 +386,13 @@ async fn undo_migration(
     caller.require(ADMINS)?;
     state
         .engine
+        .releases()
         .begin_undo(id, &caller.actor(), request.reason.trim())
         .await?;
     work_in_background(&state, id, caller.actor());
     Ok((
         StatusCode::ACCEPTED,
-        Json(state.engine.migration_status(id).await?.into()),
+        Json(state.engine.releases().migration_status(id).await?.into()),
     ))
 }
 
@@ -408,6 +413,7 @@ async fn abandon_migration(
     caller.require(ADMINS)?;
     let status = state
         .engine
+        .releases()
         .abandon_migration(id, &caller.actor(), request.reason.trim())
         .await?;
     Ok(Json(status.into()))
@@ -532,7 +538,7 @@ async fn release_impact(
             text: f.text,
         })
         .collect();
-    let impacts = state.engine.impact(&files).await?;
+    let impacts = state.engine.releases().impact(&files).await?;
     Ok(Json(impacts.into_iter().map(Into::into).collect()))
 }
 
@@ -541,7 +547,11 @@ async fn release_impact(
 pub(crate) fn work_in_background(state: &AppState, id: i64, actor: forlob_engine::Actor) {
     let engine = state.engine.clone();
     state.background.spawn(async move {
-        if let Err(e) = engine.continue_migration(id, &actor, &|_| {}).await {
+        if let Err(e) = engine
+            .releases()
+            .continue_migration(id, &actor, &|_| {})
+            .await
+        {
             tracing::error!(migration = id, error = %e, "migration stopped; resume it");
         }
     });
@@ -553,10 +563,10 @@ pub(crate) async fn resume_in_background(
     id: i64,
     actor: forlob_engine::Actor,
 ) -> Result<MigrationStatus> {
-    let status = state.engine.migration_status(id).await?;
+    let status = state.engine.releases().migration_status(id).await?;
     if status.migration.status.is_busy() {
         let record = AuditRecord::new(AuditAction::MigrationResume).target(id);
-        state.engine.record(&actor, vec![record]).await?;
+        state.engine.audit().record(&actor, vec![record]).await?;
         work_in_background(state, id, actor);
     }
     Ok(status)
@@ -570,7 +580,7 @@ async fn list_migrations(
     caller: Caller,
 ) -> Result<Json<Vec<MigrationView>>> {
     caller.require(ADMINS)?;
-    let listed = state.engine.migrations(100).await?;
+    let listed = state.engine.releases().migrations(100).await?;
     Ok(Json(listed.into_iter().map(Into::into).collect()))
 }
 
@@ -584,7 +594,9 @@ async fn get_migration(
     Path(id): Path<i64>,
 ) -> Result<Json<MigrationView>> {
     caller.require(ADMINS)?;
-    Ok(Json(state.engine.migration_status(id).await?.into()))
+    Ok(Json(
+        state.engine.releases().migration_status(id).await?.into(),
+    ))
 }
 
 /// Continues a migration (or its undo) that stopped (a crash, a stopped server); a finished

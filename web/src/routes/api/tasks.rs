@@ -176,7 +176,11 @@ pub(crate) async fn inbox(state: &AppState, filter: &TaskFilter) -> Result<Inbox
     // A search also finds the tasks about persons of that name.
     let mut filter = filter.clone();
     if let Some(text) = filter.text.as_ref().map(|t| t.text.clone()) {
-        let named = state.engine.subjects_named(&text, &filter).await?;
+        let named = state
+            .engine
+            .queries()
+            .subjects_named(&text, &filter)
+            .await?;
         if let Some(search) = &mut filter.text {
             search.subjects = named;
         }
@@ -286,7 +290,7 @@ async fn get_task(
 ) -> Result<Json<TaskDetail>> {
     caller.require(WORKERS)?;
     let actor = caller.actor();
-    let task = state.engine.look_at_task(id, &actor).await?;
+    let task = state.engine.queries().look_at_task(id, &actor).await?;
     if task.status != TaskStatus::Open {
         return Ok(Json(TaskDetail {
             task: task.into(),
@@ -295,7 +299,7 @@ async fn get_task(
             defaults: Map::new(),
         }));
     }
-    let with_form = state.engine.task_form(id, &actor).await?;
+    let with_form = state.engine.queries().task_form(id, &actor).await?;
     Ok(Json(TaskDetail {
         form: form_fields(&with_form.form, &state, &with_form.scope),
         process_title: Some(with_form.process_title),
@@ -313,7 +317,11 @@ async fn claim_task(
     Path(id): Path<Uuid>,
 ) -> Result<Json<TaskView>> {
     caller.require(WORKERS)?;
-    let task = state.engine.claim_task(id, &caller.actor(), true).await?;
+    let task = state
+        .engine
+        .commands()
+        .claim_task(id, &caller.actor(), true)
+        .await?;
     Ok(Json(task.into()))
 }
 
@@ -326,7 +334,11 @@ async fn unclaim_task(
     Path(id): Path<Uuid>,
 ) -> Result<Json<TaskView>> {
     caller.require(WORKERS)?;
-    let task = state.engine.claim_task(id, &caller.actor(), false).await?;
+    let task = state
+        .engine
+        .commands()
+        .claim_task(id, &caller.actor(), false)
+        .await?;
     Ok(Json(task.into()))
 }
 
@@ -340,7 +352,11 @@ async fn take_over_task(
     Path(id): Path<Uuid>,
 ) -> Result<Json<TaskView>> {
     caller.require(WORKERS)?;
-    let task = state.engine.take_over_task(id, &caller.actor()).await?;
+    let task = state
+        .engine
+        .commands()
+        .take_over_task(id, &caller.actor())
+        .await?;
     Ok(Json(task.into()))
 }
 
@@ -368,6 +384,7 @@ async fn assign_task(
     caller.require(WORKERS)?;
     let task = state
         .engine
+        .commands()
         .assign_task(id, &caller.actor(), &body.to)
         .await?;
     Ok(Json(task.into()))
@@ -393,7 +410,11 @@ async fn complete_task(
 ) -> Result<Json<Completed>> {
     caller.require(WORKERS)?;
     let actor = caller.actor();
-    state.engine.complete_task(id, &form, &actor).await?;
-    let task = state.engine.task(id, &actor).await?;
+    state
+        .engine
+        .commands()
+        .complete_task(id, &form, &actor)
+        .await?;
+    let task = state.engine.queries().task(id, &actor).await?;
     Ok(Json(Completed { task: task.into() }))
 }

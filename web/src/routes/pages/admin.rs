@@ -270,6 +270,7 @@ async fn edit_variables(
         Ok(variables) => {
             state
                 .engine
+                .operations()
                 .retry_incident_with_variables(
                     id,
                     &caller.actor(),
@@ -353,7 +354,11 @@ async fn retry(
     Path(id): Path<i64>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
-    let instance = state.engine.retry_incident(id, &caller.actor(), "").await?;
+    let instance = state
+        .engine
+        .operations()
+        .retry_incident(id, &caller.actor(), "")
+        .await?;
     Ok(done(
         &format!("/admin/instances/{instance}"),
         "admin.retried",
@@ -418,6 +423,7 @@ async fn skip(
     };
     let instance = state
         .engine
+        .operations()
         .skip_incident(id, to_state, &caller.actor(), reason)
         .await?;
     Ok(done(&format!("/admin/instances/{instance}"), "admin.skipped").into_response())
@@ -444,6 +450,7 @@ async fn cancel(
     };
     let instance = state
         .engine
+        .operations()
         .cancel_incident(id, &caller.actor(), reason)
         .await?;
     Ok(done(&format!("/admin/instances/{instance}"), "admin.cancelled").into_response())
@@ -502,6 +509,7 @@ async fn operate(
     };
     state
         .engine
+        .operations()
         .operate_instance(id, operation, &caller.actor(), reason)
         .await?;
     let said = match operation {
@@ -570,7 +578,12 @@ async fn replay(
     Path(id): Path<i64>,
 ) -> Result<Redirect, AppError> {
     admin(&caller)?;
-    let key = match state.engine.replay_dead_letter(id, &caller.actor()).await? {
+    let key = match state
+        .engine
+        .operations()
+        .replay_dead_letter(id, &caller.actor())
+        .await?
+    {
         forlob_engine::runtime::MessageOutcome::Accepted { .. } => "admin.replayed",
         _ => "admin.replayed_dead",
     };

@@ -91,6 +91,7 @@ async fn audit_csv(
     filter.limit = EXPORT_LIMIT;
     let entries = state
         .engine
+        .audit()
         .audit_entries(&filter, &caller.actor(), AuditAction::AuditExport)
         .await?;
     let csv = crate::audit_export::to_csv(&entries).map_err(|e| AppError::internal(&e))?;

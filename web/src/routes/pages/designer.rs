@@ -62,6 +62,7 @@ async fn workbench_form(
     }];
     let shown = state
         .engine
+        .workbench()
         .draft_form(
             &files,
             &process,
@@ -83,6 +84,7 @@ async fn workbench_form(
     let texts = state.ui.messages(chrome.lang, &shown.errors);
     let html = state
         .engine
+        .queries()
         .render_form(&shown.form, &shown.values, &texts, &shown.scope)
         .map_err(|e| AppError::internal(&e))?;
     let data = json!({
@@ -147,7 +149,7 @@ async fn workbench(
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Designer, Role::Admin])?;
     let draft = match query.draft {
-        Some(id) => Some(state.engine.draft(id, &caller.actor()).await?),
+        Some(id) => Some(state.engine.workbench().draft(id, &caller.actor()).await?),
         None => None,
     };
     let (id, text, title) = match query.process.as_deref().filter(|p| !p.is_empty()) {
@@ -211,8 +213,20 @@ async fn list(
             .map(crate::routes::api::definitions::DraftSummaryView::from)
             .collect::<Vec<_>>()
     };
-    let waiting = summary(state.engine.drafts(None, true, &actor, 200).await?);
-    let recent = summary(state.engine.drafts(None, false, &actor, 20).await?);
+    let waiting = summary(
+        state
+            .engine
+            .workbench()
+            .drafts(None, true, &actor, 200)
+            .await?,
+    );
+    let recent = summary(
+        state
+            .engine
+            .workbench()
+            .drafts(None, false, &actor, 20)
+            .await?,
+    );
     Ok(state
         .ui
         .page(

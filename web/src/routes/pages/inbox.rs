@@ -170,7 +170,11 @@ async fn set_claim(
     claim: bool,
 ) -> Result<Page, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
-    let task = state.engine.claim_task(id, &caller.actor(), claim).await?;
+    let task = state
+        .engine
+        .commands()
+        .claim_task(id, &caller.actor(), claim)
+        .await?;
     let task = row(
         state,
         crate::routes::api::model::TaskView::from(task),

@@ -252,12 +252,13 @@ async fn add_schedule(
     let made = if refused.is_empty() {
         state
             .engine
+            .jobs()
             .create_schedule(&request, &caller.actor())
             .await
     } else {
         // Everything wrong at once: the other fields' problems too.
         if let Err(forlob_engine::EngineError::Invalid(more)) =
-            state.engine.check_schedule(&request)
+            state.engine.jobs().check_schedule(&request)
         {
             refused.extend(more);
         }
@@ -320,7 +321,7 @@ async fn remove(
     Path(id): Path<Uuid>,
     Form(form): Form<Confirmation>,
 ) -> Result<Response, AppError> {
-    let schedule = state.engine.schedule(id).await?;
+    let schedule = state.engine.jobs().schedule(id).await?;
     if schedule.removed_at.is_some() {
         return Err(AppError::new(
             StatusCode::CONFLICT,
@@ -342,6 +343,7 @@ async fn remove(
     };
     state
         .engine
+        .jobs()
         .remove_schedule(id, &caller.actor(), reason)
         .await?;
     Ok(done("/admin/jobs", "jobs.removed").into_response())
@@ -360,6 +362,7 @@ async fn run_schedule(
 ) -> Result<Redirect, AppError> {
     let run = state
         .engine
+        .jobs()
         .run_job_now(
             &RunRequest {
                 schedule: Some(id),
@@ -393,6 +396,7 @@ async fn logbook_page(
 ) -> Result<Response, AppError> {
     let runs = state
         .engine
+        .jobs()
         .logbook(&LogbookFilter {
             process: query.process.clone().filter(|p| !p.is_empty()),
             before: query.before,
@@ -481,6 +485,7 @@ async fn run_page(
     let filter = query.filter(&state)?;
     let (run, details) = state
         .engine
+        .jobs()
         .job_run_filtered(id, &filter, PAGE_DETAILS)
         .await?;
     // A search of the details (they name persons) is a look-up: recorded, naming the person
@@ -493,7 +498,11 @@ async fn run_page(
         if q.chars().all(|c| c.is_ascii_digit()) {
             record = record.subject(q.clone());
         }
-        state.engine.record(&caller.actor(), vec![record]).await?;
+        state
+            .engine
+            .audit()
+            .record(&caller.actor(), vec![record])
+            .await?;
     }
     let kinds: Vec<Value> = store::jobs::job_run_detail_kinds(state.engine.db(), id)
         .await?
@@ -551,12 +560,17 @@ async fn run_details_csv(
     let filter = query.filter(&state)?;
     let (run, details) = state
         .engine
+        .jobs()
         .job_run_filtered(id, &filter, EXPORT_DETAILS)
         .await?;
     let record = forlob_engine::audit::AuditRecord::new(forlob_engine::audit::AuditAction::LogbookExport)
         .target(id)
         .detail(json!({ "process": run.process, "kind": filter.kind, "q": filter.text, "rows": details.len() }));
-    state.engine.record(&caller.actor(), vec![record]).await?;
+    state
+        .engine
+        .audit()
+        .record(&caller.actor(), vec![record])
+        .await?;
     // The message as the page shows it, in the reader's language; the kind as its key, which
     // a spreadsheet filters by.
     let rows = details.into_iter().map(|d| {

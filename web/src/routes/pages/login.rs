@@ -137,7 +137,7 @@ async fn login(
         };
         let record = AuditRecord::new(AuditAction::SignInFailed)
             .detail(json!({ "address": address, "known_user": candidate_known }));
-        state.engine.record(&tried, vec![record]).await?;
+        state.engine.audit().record(&tried, vec![record]).await?;
         return refuse("login.failed", StatusCode::UNAUTHORIZED);
     };
     state.login_limiter.succeeded(&username, addr);
@@ -149,6 +149,7 @@ async fn login(
     let user_id = user.id;
     state
         .engine
+        .audit()
         .recorded(
             &user.actor().through(forlob_engine::Via::Page),
             |conn| {
@@ -200,6 +201,7 @@ async fn logout(
             Some(caller) => {
                 state
                     .engine
+                    .audit()
                     .recorded(
                         &caller.actor(),
                         |conn| {

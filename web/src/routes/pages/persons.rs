@@ -157,6 +157,7 @@ async fn start(
     let actor = caller.actor();
     match state
         .engine
+        .commands()
         .start_instance(&form.process, &id, Map::new(), &actor)
         .await
     {

@@ -105,7 +105,7 @@ async fn page(
     outcome: Outcome,
 ) -> Result<Response, AppError> {
     let mut shown = Vec::new();
-    for status in state.engine.migrations(50).await? {
+    for status in state.engine.releases().migrations(50).await? {
         let phase = status.migration.status;
         // An undo works through what the migration did; a migration through what it selected.
         let (handled, total) = if matches!(phase, MigrationPhase::Undoing | MigrationPhase::Undone)
@@ -199,7 +199,7 @@ async fn restart(
     Form(form): Form<RestartForm>,
 ) -> Result<Response, AppError> {
     let plan = match form.request() {
-        Ok(request) => state.engine.restart_plan(&request).await,
+        Ok(request) => state.engine.releases().restart_plan(&request).await,
         Err(e) => Err(e),
     };
     let plan = match plan {
@@ -210,7 +210,7 @@ async fn restart(
         Err(e) => return Err(e.into()),
     };
     if form.action != "restart" {
-        let preview = state.engine.preview_migration(&plan).await?;
+        let preview = state.engine.releases().preview_migration(&plan).await?;
         return page(&state, &chrome, &form, Outcome::Preview(preview)).await;
     }
     // The restart moves many instances at once: it is confirmed, with the dry run's count.
@@ -222,7 +222,15 @@ async fn restart(
     let instances = if form.confirmed == "1" {
         None
     } else {
-        Some(state.engine.preview_migration(&plan).await?.items.len())
+        Some(
+            state
+                .engine
+                .releases()
+                .preview_migration(&plan)
+                .await?
+                .items
+                .len(),
+        )
     };
     let moved = instances.map_or_else(String::new, |n| {
         format!(
@@ -259,7 +267,11 @@ async fn restart(
         return Ok(*page);
     }
     let actor = caller.actor();
-    let id = state.engine.start_migration(&plan, &actor).await?;
+    let id = state
+        .engine
+        .releases()
+        .start_migration(&plan, &actor)
+        .await?;
     work_in_background(&state, id, actor);
     Ok(done("/admin/migrations", "migrations.started").into_response())
 }
@@ -273,7 +285,7 @@ async fn migration_ask(
     button: &'static str,
     action: &str,
 ) -> Result<Ask, AppError> {
-    let status = state.engine.migration_status(id).await?;
+    let status = state.engine.releases().migration_status(id).await?;
     let m = &status.migration;
     let applies = match action {
         "undo" => m.status.can_undo(),
@@ -319,6 +331,7 @@ async fn abandon(
     };
     state
         .engine
+        .releases()
         .abandon_migration(id, &caller.actor(), reason)
         .await?;
     Ok(done("/admin/migrations", "migrations.abandoned").into_response())
@@ -336,7 +349,11 @@ async fn undo(
         Err(page) => return Ok(*page),
     };
     let actor = caller.actor();
-    state.engine.begin_undo(id, &actor, reason).await?;
+    state
+        .engine
+        .releases()
+        .begin_undo(id, &actor, reason)
+        .await?;
     work_in_background(&state, id, actor);
     Ok(done("/admin/migrations", "migrations.undo_started").into_response())
 }

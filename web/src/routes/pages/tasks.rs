@@ -51,7 +51,11 @@ async fn take_over(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Caseworker, Role::Admin])?;
-    state.engine.take_over_task(id, &caller.actor()).await?;
+    state
+        .engine
+        .commands()
+        .take_over_task(id, &caller.actor())
+        .await?;
     let values = form_values(pairs);
     if values.is_empty() {
         return Ok(super::done(&format!("/tasks/{id}"), "task.taken_over").into_response());
@@ -81,6 +85,7 @@ async fn assign(
 ) -> Result<Response, AppError> {
     state
         .engine
+        .commands()
         .assign_task(id, &caller.actor(), form.to.trim())
         .await?;
     Ok(super::done("/inbox", "task.assigned").into_response())
@@ -111,6 +116,7 @@ async fn submit(
     let values = form_values(pairs);
     let shown = match state
         .engine
+        .commands()
         .complete_task(id, &values, &caller.actor())
         .await
     {
@@ -164,12 +170,17 @@ async fn render(
     } = shown;
     let actor = caller.actor();
     // The task and the person beside it: one look, recorded before anything is shown.
-    let (task, overview) = state.engine.task_with_overview(id, PERSON, &actor).await?;
+    let (task, overview) = state
+        .engine
+        .queries()
+        .task_with_overview(id, PERSON, &actor)
+        .await?;
     let (form_html, process_title, task_view) = if task.status == TaskStatus::Open {
-        let with_form = state.engine.task_form(id, &actor).await?;
+        let with_form = state.engine.queries().task_form(id, &actor).await?;
         let values = values.unwrap_or(with_form.defaults);
         let html = state
             .engine
+            .queries()
             .render_form(
                 &with_form.form,
                 &values,
@@ -189,7 +200,9 @@ async fn render(
     // closed it first), each as the form labels it.
     let submitted = match (task.status, &task.data) {
         (TaskStatus::Open, _) => Vec::new(),
-        (_, Some(Value::Object(data))) => state.engine.labelled_values(&task, data).await?,
+        (_, Some(Value::Object(data))) => {
+            state.engine.queries().labelled_values(&task, data).await?
+        }
         _ => Vec::new(),
     };
     let claimed_by_other = task_view
@@ -200,6 +213,7 @@ async fn render(
     let colleagues = match (&form_html, &task.municipality) {
         (Some(_), Some(municipality)) if !claimed_by_other => state
             .engine
+            .queries()
             .colleagues(municipality, &actor)
             .await?
             .into_iter()
@@ -212,7 +226,14 @@ async fn render(
     let (claimed_now_by, unsaved) = match conflict {
         Conflict::None => (None, Vec::new()),
         Conflict::ClaimedBy(by) => (Some(by), Vec::new()),
-        Conflict::Closed(typed) => (None, state.engine.labelled_values(&task, &typed).await?),
+        Conflict::Closed(typed) => (
+            None,
+            state
+                .engine
+                .queries()
+                .labelled_values(&task, &typed)
+                .await?,
+        ),
     };
     let pairs = |pairs: Vec<(String, String)>| {
         pairs
