@@ -10,8 +10,7 @@ use forlob_engine::EngineError;
 use forlob_engine::message::{Code, Message};
 use forlob_engine::release::MigrationPhase;
 use forlob_engine::runtime::{MigrationPreview, RestartRequest};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::admin::admin;
 use super::confirm::{Ask, Confirmation};
@@ -33,7 +32,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// The restart form as typed: every field text, the empty ones meaning "the default".
-#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 struct RestartForm {
     #[serde(default)]
     process: String,
@@ -121,16 +120,17 @@ async fn page(
         } else {
             100
         };
-        let mut view = serde_json::to_value(MigrationView::from(status)).unwrap_or_default();
-        view["handled"] = json!(handled);
-        view["of"] = json!(total);
-        view["percent"] = json!(percent);
-        view["busy"] = json!(phase.is_busy());
-        view["can_abandon"] = json!(phase.can_abandon());
-        view["can_undo"] = json!(phase.can_undo());
-        shown.push(view);
+        shown.push(MigrationRow {
+            migration: MigrationView::from(status),
+            handled,
+            of: total,
+            percent,
+            busy: phase.is_busy(),
+            can_abandon: phase.can_abandon(),
+            can_undo: phase.can_undo(),
+        });
     }
-    let busy = shown.iter().any(|m| m["busy"] == true);
+    let busy = shown.iter().any(|m| m.busy);
     let mut processes: Vec<String> = state
         .engine
         .catalog()
@@ -140,40 +140,73 @@ async fn page(
         .collect();
     processes.sort();
     let (status, preview, errors) = match outcome {
-        Outcome::Form => (StatusCode::OK, Value::Null, Value::Null),
-        Outcome::Preview(preview) => (
-            StatusCode::OK,
-            serde_json::to_value(PreviewView::from(preview)).unwrap_or_default(),
-            Value::Null,
-        ),
+        Outcome::Form => (StatusCode::OK, None, None),
+        Outcome::Preview(preview) => (StatusCode::OK, Some(PreviewView::from(preview)), None),
         Outcome::Refused(errors) => {
             // Each problem under the label of the form's field it is about, not the plan's
             // field name (`from_versions` is "Fra version" on this page).
-            let shown: Vec<Value> = errors
+            let shown = errors
                 .iter()
-                .map(|(field, message)| {
-                    let label = plan_field_label(field)
-                        .map_or_else(|| field.clone(), |key| state.ui.text(chrome.lang, key));
-                    json!({ "label": label, "message": state.ui.message(chrome.lang, message) })
+                .map(|(field, message)| Problem {
+                    label: plan_field_label(field)
+                        .map_or_else(|| field.clone(), |key| state.ui.text(chrome.lang, key)),
+                    message: state.ui.message(chrome.lang, message),
                 })
                 .collect();
-            (StatusCode::UNPROCESSABLE_ENTITY, Value::Null, json!(shown))
+            (StatusCode::UNPROCESSABLE_ENTITY, None, Some(shown))
         }
     };
     let title = state.ui.text(chrome.lang, "nav.migrations");
-    let data = json!({
-        "migrations": shown,
-        "busy": busy,
-        "processes": processes,
-        "form": form,
-        "preview": preview,
-        "errors": errors,
-    });
+    let view = MigrationsPage {
+        migrations: shown,
+        busy,
+        processes,
+        form,
+        preview,
+        errors,
+    };
     Ok((
         status,
-        state.ui.page("admin_migrations", chrome, &title, data)?,
+        state.ui.page("admin_migrations", chrome, &title, view)?,
     )
         .into_response())
+}
+
+/// `admin_migrations`: the restart form (with its dry run or why it was refused) and the
+/// migrations with their progress.
+#[derive(Debug, Serialize)]
+struct MigrationsPage<'a> {
+    migrations: Vec<MigrationRow>,
+    /// One of them is running: the page refreshes itself.
+    busy: bool,
+    /// The processes a restart may be for.
+    processes: Vec<String>,
+    /// The restart form as typed.
+    form: &'a RestartForm,
+    /// What the dry run found.
+    preview: Option<PreviewView>,
+    /// Why the restart was refused, field by field.
+    errors: Option<Vec<Problem>>,
+}
+
+/// A migration with how far it got and what an admin may do with it now.
+#[derive(Debug, Serialize)]
+struct MigrationRow {
+    #[serde(flatten)]
+    migration: MigrationView,
+    handled: i64,
+    of: i64,
+    percent: i64,
+    busy: bool,
+    can_abandon: bool,
+    can_undo: bool,
+}
+
+/// A refusal of the restart form under the label of the field it is about.
+#[derive(Debug, Serialize)]
+struct Problem {
+    label: String,
+    message: String,
 }
 
 /// The UI text of the restart form's field a plan's field is entered in.
