@@ -57,6 +57,42 @@ struct RestartForm {
     confirmed: String,
 }
 
+/// What the restart form's button asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RestartAction {
+    /// Show what would happen (the default: also a form sent with Enter, without a button).
+    DryRun,
+    Restart,
+}
+
+impl RestartAction {
+    const ALL: [Self; 2] = [Self::DryRun, Self::Restart];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::DryRun => "dry_run",
+            Self::Restart => "restart",
+        }
+    }
+
+    /// As the form sends it: empty is a dry run, anything else must be one of them.
+    fn from_form(text: &str) -> Result<Self, Message> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Self::DryRun);
+        }
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == text)
+            .ok_or_else(|| {
+                let names = Self::ALL.map(Self::as_str);
+                Message::new(Code::NOT_CHOICE)
+                    .with("value", text)
+                    .with("allowed", forlob_engine::message::listing(&names))
+            })
+    }
+}
+
 impl RestartForm {
     fn request(&self) -> Result<RestartRequest, EngineError> {
         let from_version = match self.from_version.trim() {
@@ -220,6 +256,7 @@ fn plan_field_label(field: &str) -> Option<&'static str> {
         "to_state" => "migrations.to_state",
         "name" => "migrations.name",
         "reason" => "confirm.reason",
+        "action" => "migrations.action",
         _ => return None,
     })
 }
@@ -231,18 +268,28 @@ async fn restart(
     SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Form(form): Form<RestartForm>,
 ) -> Result<Response, AppError> {
+    // A button the form does not have is refused, not taken for a dry run; with the plan's
+    // own problems, so everything wrong is shown at once.
+    let action = RestartAction::from_form(&form.action);
     let plan = match form.request() {
         Ok(request) => state.engine.restart_plan(&request).await,
         Err(e) => Err(e),
     };
-    let plan = match plan {
-        Ok(plan) => plan,
-        Err(EngineError::Invalid(errors)) => {
+    let (plan, action) = match (plan, action) {
+        (Ok(plan), Ok(action)) => (plan, action),
+        (Err(EngineError::Invalid(mut errors)), action) => {
+            if let Err(message) = action {
+                errors.insert("action".to_owned(), message);
+            }
             return page(&state, &chrome, &form, Outcome::Refused(errors)).await;
         }
-        Err(e) => return Err(e.into()),
+        (Err(e), _) => return Err(e.into()),
+        (Ok(_), Err(message)) => {
+            let errors = [("action".to_owned(), message)].into();
+            return page(&state, &chrome, &form, Outcome::Refused(errors)).await;
+        }
     };
-    if form.action != "restart" {
+    if action == RestartAction::DryRun {
         let preview = state.engine.preview_migration(&plan).await?;
         return page(&state, &chrome, &form, Outcome::Preview(preview)).await;
     }
