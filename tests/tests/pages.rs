@@ -950,6 +950,90 @@ async fn an_admin_suspends_and_resumes_an_instance_from_its_page(backend: Backen
     assert_eq!(entry[0]["detail"]["reason"], "oprettet ved en fejl");
 }
 
+/// The restart form's button says dry run or restart; anything else is refused next to the
+/// form, with the plan's own problems, where it used to be taken for a dry run.
+async fn a_restart_action_the_form_does_not_offer_is_refused(backend: Backend) {
+    let web = Web::start(backend).await;
+    web.case("0101501234", "101", "Sag").await;
+    web.deploy_case_v2().await;
+    let mut admin = Browser::new(&web);
+    admin.sign_in("admin").await;
+    let csrf = admin.csrf("/admin/migrations").await;
+    let odd = admin
+        .post(
+            "/admin/migrations/restart",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-case"),
+                ("reason", "release 2"),
+                ("action", "restrat"),
+            ],
+        )
+        .await;
+    assert_eq!(odd.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", odd.text);
+    assert!(
+        odd.text.contains("id=\"restart-errors\"")
+            && odd.text.contains(
+                "<strong>Handling</strong>: &quot;restrat&quot; er ikke en af mulighederne: \
+                 dry_run, restart"
+            ),
+        "under the field's label, naming the value and the choices: {}",
+        odd.text
+    );
+    assert!(
+        !odd.text.contains("id=\"preview\""),
+        "no dry run is shown as if it had been asked for: {}",
+        odd.text
+    );
+    assert!(
+        odd.text
+            .contains("name=\"reason\" maxlength=\"500\" value=\"release 2\""),
+        "what was typed stays: {}",
+        odd.text
+    );
+    // Everything wrong at once: the plan's own problems too.
+    let both = admin
+        .post(
+            "/admin/migrations/restart",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-case"),
+                ("states", "nowhere"),
+                ("action", "restrat"),
+            ],
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        both.text.contains("<strong>Handling</strong>") && both.text.contains("nowhere"),
+        "{}",
+        both.text
+    );
+    // A form sent without a button (Enter in a field) is still a dry run.
+    let enter = admin
+        .post(
+            "/admin/migrations/restart",
+            &[
+                ("_csrf", &csrf),
+                ("process", "web-case"),
+                ("reason", "release 2"),
+            ],
+        )
+        .await;
+    assert_eq!(enter.status, StatusCode::OK, "{}", enter.text);
+    assert!(enter.text.contains("id=\"preview\""), "{}", enter.text);
+    assert!(
+        web.state
+            .engine
+            .releases()
+            .migrations(10)
+            .await
+            .expect("list")
+            .is_empty(),
+        "nothing started"
+    );
+}
+
 async fn an_admin_restarts_after_a_release_from_the_migrations_page(backend: Backend) {
     let web = Web::start(backend).await;
     let task = web.case("0101501234", "101", "Sag").await;
@@ -2191,6 +2275,7 @@ on_both_backends!(
     disabling_a_user_ends_their_sessions_for_good,
     error_pages_redirects_and_outer_layers_carry_the_security_headers,
     an_admin_restarts_after_a_release_from_the_migrations_page,
+    a_restart_action_the_form_does_not_offer_is_refused,
     an_admin_suspends_and_resumes_an_instance_from_its_page,
     the_swedish_person_search_is_for_the_registers_own_staff,
     an_admin_starts_a_job_on_weekdays_runs_it_and_removes_it,

@@ -6,19 +6,26 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use chrono::{DateTime, Utc};
+use forlob_engine::form::FieldTexts;
+use forlob_engine::instance::Incident;
 use forlob_engine::runtime::InstanceOperation;
 use forlob_engine::store::InstanceOrder;
 use forlob_engine::{InstanceStatus, Role, store};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::confirm::{Ask, Confirmation};
-use super::{Admins, Chrome, SignedIn, SignedInAs, done, list_link, page_range, sort_headers};
+use super::{
+    Admins, Chrome, MunicipalityChoice, PageRange, SignedIn, SignedInAs, SortHeader, done,
+    list_link, municipality_choices, page_range, sort_headers,
+};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::routes::api::admin::{
-    DeadLetterQuery, InstanceQuery, LIST_LIMIT, instance_detail, instance_page,
+    DeadLetterQuery, DeadLetterSummaryView, InstanceDetail, InstanceQuery, LIST_LIMIT,
+    instance_detail, instance_page,
 };
 use crate::routes::api::model::InstanceView;
 use crate::routes::api::processes::summaries;
@@ -93,21 +100,23 @@ async fn instances(
     let (total, found) = instance_page(&state, &caller, &filter).await?;
     let offset = filter.offset.unwrap_or(0);
     let shown = found.len() as u64;
-    let processes: Vec<_> = summaries(&state)
+    let processes = summaries(&state)
         .into_iter()
-        .map(
-            |p| json!({ "id": p.id, "selected": search.process.as_deref() == Some(p.id.as_str()) }),
-        )
+        .map(|p| ProcessChoice {
+            selected: search.process.as_deref() == Some(p.id.as_str()),
+            id: p.id,
+        })
         .collect();
-    let statuses: Vec<_> = ["active", "incident", "suspended", "completed", "cancelled"]
-        .iter()
-        .map(|s| json!({ "value": s, "selected": search.status.as_deref() == Some(*s) }))
+    let statuses = ["active", "incident", "suspended", "completed", "cancelled"]
+        .into_iter()
+        .map(|value| StatusChoice {
+            value,
+            selected: search.status.as_deref() == Some(value),
+        })
         .collect();
     let (_, municipalities) = store::task_sources(db, None, None).await?;
-    let municipalities: Vec<_> = municipalities
-        .iter()
-        .map(|m| json!({ "code": m, "label": super::municipality_label(&state, m), "selected": search.municipality.as_deref() == Some(m.as_str()) }))
-        .collect();
+    let municipalities =
+        municipality_choices(&state, &municipalities, search.municipality.as_deref());
     let link = |changes: &[(&str, String)]| list_link("/admin/instances", &query, changes);
     let columns = sort_headers(
         &[
@@ -123,30 +132,72 @@ async fn instances(
         filter.descending,
         |sort| link(&[("sort", sort)]),
     );
-    let data = json!({
-        "instances": found.into_iter().map(InstanceView::from).collect::<Vec<_>>(),
-        "processes": processes,
-        "statuses": statuses,
-        "municipalities": municipalities,
-        "columns": columns,
-        "search": {
-            "state": search.state,
-            "subject": search.subject,
-            "version": get("version"),
-            "started_from": search.started_from,
-            "started_to": search.started_to,
-            "sort": search.sort,
+    let view = InstancesPage {
+        instances: found.into_iter().map(InstanceView::from).collect(),
+        processes,
+        statuses,
+        municipalities,
+        columns,
+        search: InstanceSearch {
+            version: get("version"),
+            state: search.state,
+            subject: search.subject,
+            started_from: search.started_from,
+            started_to: search.started_to,
+            sort: search.sort,
         },
-        "total": total,
-        "range": page_range(offset, shown),
-        "prev": (offset > 0).then(|| link(&[("offset", offset.saturating_sub(INSTANCES_PAGE).to_string())])),
-        "next": (offset + shown < total).then(|| link(&[("offset", (offset + shown).to_string())])),
-    });
+        total,
+        range: page_range(offset, shown),
+        prev: (offset > 0)
+            .then(|| link(&[("offset", offset.saturating_sub(INSTANCES_PAGE).to_string())])),
+        next: (offset + shown < total).then(|| link(&[("offset", (offset + shown).to_string())])),
+    };
     let title = state.ui.text(chrome.lang, "admin.instances");
     Ok(state
         .ui
-        .page("admin_instances", &chrome, &title, data)?
+        .page("admin_instances", &chrome, &title, view)?
         .into_response())
+}
+
+/// `admin_instances`: the instance list with its filters.
+#[derive(Debug, Serialize)]
+struct InstancesPage {
+    instances: Vec<InstanceView>,
+    processes: Vec<ProcessChoice>,
+    statuses: Vec<StatusChoice>,
+    municipalities: Vec<MunicipalityChoice>,
+    columns: Vec<SortHeader>,
+    search: InstanceSearch,
+    /// How many instances the filters find.
+    total: u64,
+    range: PageRange,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+/// A process the instance filter offers.
+#[derive(Debug, Serialize)]
+struct ProcessChoice {
+    id: String,
+    selected: bool,
+}
+
+/// A status the instance filter offers.
+#[derive(Debug, Serialize)]
+struct StatusChoice {
+    value: &'static str,
+    selected: bool,
+}
+
+/// The instance filter's text fields as given.
+#[derive(Debug, Serialize)]
+struct InstanceSearch {
+    state: Option<String>,
+    subject: Option<String>,
+    version: Option<String>,
+    started_from: Option<String>,
+    started_to: Option<String>,
+    sort: Option<String>,
 }
 
 async fn instance(
@@ -159,7 +210,7 @@ async fn instance(
 }
 
 /// An edit of the variables that was refused, shown again in its form with why.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
 struct RefusedEdit {
     incident: i64,
     variables: String,
@@ -188,21 +239,37 @@ async fn render_instance(
         .unwrap_or_default();
     // What an admin may do with the instance as it is now; an incident has its own actions.
     let operations = match detail.instance.status.as_str() {
-        "active" => json!({ "suspend": true, "cancel": true }),
-        "suspended" => json!({ "resume": true, "cancel": true }),
-        _ => serde_json::Value::Null,
+        "active" => Some(Operations {
+            suspend: true,
+            resume: false,
+            cancel: true,
+        }),
+        "suspended" => Some(Operations {
+            suspend: false,
+            resume: true,
+            cancel: true,
+        }),
+        _ => None,
     };
     // Each open incident offers to correct the variables first; a refused edit keeps its text.
-    let incidents: Vec<Value> = incidents
+    let incidents = incidents
         .into_iter()
         .map(|incident| {
-            let mut view = serde_json::to_value(&incident).unwrap_or_default();
             let edit = match &refused {
-                Some(r) if r.incident == incident.id => json!(r),
-                _ => json!({ "variables": variables, "reason": "", "problem": null, "unread": false }),
+                Some(r) if r.incident == incident.id => VariablesEdit {
+                    variables: r.variables.clone(),
+                    reason: r.reason.clone(),
+                    problem: Some(r.problem.clone()),
+                    unread: r.unread,
+                },
+                _ => VariablesEdit {
+                    variables: variables.clone(),
+                    reason: String::new(),
+                    problem: None,
+                    unread: false,
+                },
             };
-            view["edit"] = edit;
-            view
+            IncidentWithEdit { incident, edit }
         })
         .collect();
     let status = if refused.is_some() {
@@ -210,19 +277,62 @@ async fn render_instance(
     } else {
         StatusCode::OK
     };
-    let data = json!({
-        "detail": detail,
-        "variables": variables,
-        "incidents": incidents,
-        "states": states,
-        "operations": operations,
-    });
     let title = format!("{} {}", detail.instance.process_id, detail.instance.subject);
+    let view = InstancePage {
+        detail,
+        variables,
+        incidents,
+        states,
+        operations,
+    };
     Ok((
         status,
-        state.ui.page("admin_instance", chrome, &title, data)?,
+        state.ui.page("admin_instance", chrome, &title, view)?,
     )
         .into_response())
+}
+
+/// `admin_instance`: one instance with its history, incidents and operations.
+#[derive(Debug, Serialize)]
+struct InstancePage {
+    detail: InstanceDetail,
+    /// The variables as pretty JSON.
+    variables: String,
+    incidents: Vec<IncidentWithEdit>,
+    /// Where a skip may go: the states of the instance's own version.
+    states: Vec<String>,
+    /// None for an instance with nothing to do (finished, or with an incident).
+    operations: Option<Operations>,
+}
+
+/// The operations an instance offers; the template asks for each that is there.
+#[derive(Debug, Serialize)]
+struct Operations {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    suspend: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    resume: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    cancel: bool,
+}
+
+/// An open incident with its form to correct the variables and retry.
+#[derive(Debug, Serialize)]
+struct IncidentWithEdit {
+    #[serde(flatten)]
+    incident: Incident,
+    edit: VariablesEdit,
+}
+
+/// The "correct the variables" form: the variables as they are, or a refused edit as typed.
+#[derive(Debug, Serialize)]
+struct VariablesEdit {
+    variables: String,
+    reason: String,
+    /// Why the edit was refused.
+    problem: Option<String>,
+    /// The refusal was a variable the definition never reads: offer to add it anyway.
+    unread: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,18 +434,20 @@ async fn incidents(
     let catalog = state.engine.catalog();
     let ids: Vec<Uuid> = open.iter().map(|i| i.instance_id).collect();
     let versions = store::instance_versions(db, &ids).await?;
-    let mut shown = Vec::with_capacity(open.len());
-    for incident in open {
-        let version = versions.get(&incident.instance_id);
-        let states: Vec<String> = version
-            .and_then(|(process, v)| catalog.version(process, *v))
-            .map(|d| d.states.keys().cloned().collect())
-            .unwrap_or_default();
-        let mut view = serde_json::to_value(&incident).unwrap_or_default();
-        view["process"] = json!(version.map(|(process, v)| format!("{process} v{v}")));
-        view["states"] = json!(states);
-        shown.push(view);
-    }
+    let shown = open
+        .into_iter()
+        .map(|incident| {
+            let version = versions.get(&incident.instance_id);
+            IncidentRow {
+                process: version.map(|(process, v)| format!("{process} v{v}")),
+                states: version
+                    .and_then(|(process, v)| catalog.version(process, *v))
+                    .map(|d| d.states.keys().cloned().collect())
+                    .unwrap_or_default(),
+                incident,
+            }
+        })
+        .collect();
     let title = state.ui.text(chrome.lang, "admin.incidents");
     Ok(state
         .ui
@@ -343,9 +455,25 @@ async fn incidents(
             "admin_incidents",
             &chrome,
             &title,
-            json!({ "incidents": shown }),
+            IncidentsPage { incidents: shown },
         )?
         .into_response())
+}
+
+/// `admin_incidents`: the open incidents, newest first.
+#[derive(Debug, Serialize)]
+struct IncidentsPage {
+    incidents: Vec<IncidentRow>,
+}
+
+/// An incident with its process and version, and the states a skip may go to.
+#[derive(Debug, Serialize)]
+struct IncidentRow {
+    #[serde(flatten)]
+    incident: Incident,
+    /// `process vN`; none when the instance is gone.
+    process: Option<String>,
+    states: Vec<String>,
 }
 
 async fn retry(
@@ -535,9 +663,23 @@ async fn dead_letters(
             "admin_dead_letters",
             &chrome,
             &title,
-            json!({ "letters": letters, "next": next, "first": query.cursor.is_none() }),
+            DeadLettersPage {
+                letters,
+                next,
+                first: query.cursor.is_none(),
+            },
         )?
         .into_response())
+}
+
+/// `admin_dead_letters`: a page of dead letters.
+#[derive(Debug, Serialize)]
+struct DeadLettersPage {
+    letters: Vec<DeadLetterSummaryView>,
+    /// The cursor of the next page, when there may be one.
+    next: Option<i64>,
+    /// This is the first page.
+    first: bool,
 }
 
 /// One dead letter with its whole payload, and its replay button.
@@ -559,16 +701,35 @@ async fn dead_letter(
             "admin_dead_letter",
             &chrome,
             &title,
-            json!({ "letter": {
-                "id": d.id,
-                "message_id": d.message_id,
-                "message_type": d.message_type,
-                "payload": payload,
-                "reason": d.reason,
-                "received_at": d.received_at,
-            } }),
+            DeadLetterPage {
+                letter: DeadLetterView {
+                    id: d.id,
+                    message_id: d.message_id,
+                    message_type: d.message_type,
+                    payload,
+                    reason: d.reason,
+                    received_at: d.received_at,
+                },
+            },
         )?
         .into_response())
+}
+
+/// `admin_dead_letter`: one dead letter.
+#[derive(Debug, Serialize)]
+struct DeadLetterPage {
+    letter: DeadLetterView,
+}
+
+#[derive(Debug, Serialize)]
+struct DeadLetterView {
+    id: i64,
+    message_id: Option<String>,
+    message_type: String,
+    /// The whole payload as pretty JSON.
+    payload: String,
+    reason: String,
+    received_at: DateTime<Utc>,
 }
 
 /// Delivers the letter again and says how it went on the dead-letter page.
@@ -603,13 +764,14 @@ async fn new_token(
 ) -> Result<Response, AppError> {
     let (_, secret) =
         users::issue_token(&state.engine, &username, &form.name, &caller.actor()).await?;
-    render_users(
-        &state,
-        &chrome,
-        json!({ "created": { "username": username, "token": secret } }),
-        StatusCode::CREATED,
-    )
-    .await
+    let answer = UsersAnswer {
+        created: Some(Created {
+            username,
+            token: secret,
+        }),
+        ..UsersAnswer::default()
+    };
+    render_users(&state, &chrome, answer, StatusCode::CREATED).await
 }
 
 async fn revoke(
@@ -688,56 +850,113 @@ async fn users_page(
     SignedIn(chrome, caller): SignedIn,
 ) -> Result<Response, AppError> {
     admin(&caller)?;
-    render_users(&state, &chrome, json!({}), StatusCode::OK).await
+    render_users(&state, &chrome, UsersAnswer::default(), StatusCode::OK).await
 }
 
 async fn render_users(
     state: &AppState,
     chrome: &Chrome,
-    extra: serde_json::Value,
+    answer: UsersAnswer,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let all = store::users(state.engine.db()).await?;
     let tokens = store::tokens(state.engine.db()).await?;
-    let users: Vec<_> = all
+    let users = all
         .into_iter()
-        .map(|u| {
-            let mine: Vec<_> = tokens
+        .map(|u| UserRow {
+            tokens: tokens
                 .iter()
                 .filter(|t| t.user_id == u.id && t.revoked_at.is_none())
-                .map(|t| {
-                    json!({
-                        "id": t.id,
-                        "name": t.name,
-                        "created_at": t.created_at,
-                        "last_used_at": t.last_used_at,
-                    })
+                .map(|t| TokenRow {
+                    id: t.id,
+                    name: t.name.clone(),
+                    created_at: t.created_at,
+                    last_used_at: t.last_used_at,
                 })
-                .collect();
-            json!({
-                "username": u.username,
-                "display_name": u.display_name,
-                "role": u.role.as_str(),
-                "municipality": u.municipality,
-                "disabled": u.disabled,
-                "tokens": mine,
-            })
+                .collect(),
+            role: u.role.as_str(),
+            username: u.username,
+            display_name: u.display_name,
+            municipality: u.municipality,
+            disabled: u.disabled,
         })
         .collect();
-    // Strict templates: the form's keys exist even before anything was entered.
-    let mut data = json!({
-        "users": users,
-        "roles": forlob_engine::Role::ALL.map(forlob_engine::Role::as_str),
-        "created": null,
-        "errors": {},
-        "entered": { "username": "", "display_name": "", "role": "caseworker", "municipality": "" },
-    });
-    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
-        data.extend(extra);
-    }
+    let view = UsersPage {
+        users,
+        roles: forlob_engine::Role::ALL.map(forlob_engine::Role::as_str),
+        created: answer.created,
+        errors: answer.errors,
+        entered: answer.entered,
+    };
     let title = state.ui.text(chrome.lang, "admin.users");
-    let page = state.ui.page("admin_users", chrome, &title, data)?;
+    let page = state.ui.page("admin_users", chrome, &title, view)?;
     Ok((status, page).into_response())
+}
+
+/// What a post of the users page shows: the user or token just made, or the new-user form
+/// as entered with why it was refused.
+#[derive(Debug, Default)]
+struct UsersAnswer {
+    created: Option<Created>,
+    errors: FieldTexts,
+    entered: NewUserEntered,
+}
+
+/// `admin_users`: the users with their live tokens, and the new-user form.
+#[derive(Debug, Serialize)]
+struct UsersPage {
+    users: Vec<UserRow>,
+    roles: [&'static str; forlob_engine::Role::ALL.len()],
+    /// A secret shown once.
+    created: Option<Created>,
+    errors: FieldTexts,
+    entered: NewUserEntered,
+}
+
+#[derive(Debug, Serialize)]
+struct UserRow {
+    username: String,
+    display_name: String,
+    role: &'static str,
+    municipality: Option<String>,
+    disabled: bool,
+    tokens: Vec<TokenRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct TokenRow {
+    id: Uuid,
+    name: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A user or token just made, with its token (shown once).
+#[derive(Debug, Serialize)]
+struct Created {
+    username: String,
+    token: String,
+}
+
+/// The new-user form as entered (the password is never shown again).
+#[derive(Debug, Serialize)]
+struct NewUserEntered {
+    username: String,
+    display_name: Option<String>,
+    role: String,
+    municipality: Option<String>,
+}
+
+impl Default for NewUserEntered {
+    /// An empty form, for a case worker (the usual new user).
+    fn default() -> Self {
+        Self {
+            username: String::new(),
+            display_name: Some(String::new()),
+            role: "caseworker".to_owned(),
+            municipality: Some(String::new()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -764,13 +983,14 @@ async fn add_user(
     };
     match users::add(&state.engine, spec, &caller.actor()).await {
         Ok((user, token)) => {
-            render_users(
-                &state,
-                &chrome,
-                json!({ "created": { "username": user.username, "token": token } }),
-                StatusCode::CREATED,
-            )
-            .await
+            let answer = UsersAnswer {
+                created: Some(Created {
+                    username: user.username,
+                    token,
+                }),
+                ..UsersAnswer::default()
+            };
+            render_users(&state, &chrome, answer, StatusCode::CREATED).await
         }
         Err(e)
             if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::CONFLICT =>
@@ -779,13 +999,17 @@ async fn add_user(
                 Some(messages) => state.ui.messages(chrome.lang, messages),
                 None => [("username".to_owned(), e.message.clone())].into(),
             };
-            render_users(
-                &state,
-                &chrome,
-                json!({ "errors": errors, "entered": { "username": form.username, "display_name": form.display_name, "role": form.role, "municipality": form.municipality } }),
-                e.status,
-            )
-            .await
+            let answer = UsersAnswer {
+                created: None,
+                errors,
+                entered: NewUserEntered {
+                    username: form.username,
+                    display_name: form.display_name,
+                    role: form.role,
+                    municipality: form.municipality,
+                },
+            };
+            render_users(&state, &chrome, answer, e.status).await
         }
         Err(e) => Err(e),
     }

@@ -6,8 +6,9 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use forlob_engine::audit::AuditAction;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{AuditReaders, SignedInAs};
 use crate::error::AppError;
@@ -41,45 +42,95 @@ async fn audit_page(
         ("to", query.to.clone().unwrap_or_default()),
     ])
     .unwrap_or_default();
-    let actions: Vec<_> = AuditAction::ALL
+    let actions = AuditAction::ALL
         .iter()
-        .map(|a| json!({ "value": a.as_str(), "selected": query.action.as_deref() == Some(a.as_str()) }))
+        .map(|a| ActionChoice {
+            value: a.as_str(),
+            selected: query.action.as_deref() == Some(a.as_str()),
+        })
         .collect();
+    let entries = found
+        .entries
+        .into_iter()
+        .map(|e| EntryRow {
+            // The link to the same person's entries, encoded: an id is typed by anyone.
+            subject_query: e
+                .subject
+                .as_ref()
+                .map(|s| serde_urlencoded::to_string([("subject", s)]).unwrap_or_default()),
+            at: e.at,
+            actor: e.actor,
+            role: e.role,
+            municipality: e.municipality,
+            action: e.action,
+            subject: e.subject,
+            target: e.target,
+            via: e.via,
+            detail: e.detail.to_string(),
+        })
+        .collect();
+    let view = AuditPage {
+        entries,
+        next_cursor: found.next_cursor,
+        filters,
+        actions,
+        search: AuditSearch {
+            subject: query.subject,
+            actor: query.actor,
+            from: query.from,
+            to: query.to,
+        },
+    };
     let title = state.ui.text(chrome.lang, "audit.title");
     Ok(state
         .ui
-        .page(
-            "admin_audit",
-            &chrome,
-            &title,
-            json!({
-                "entries": found.entries.iter().map(|e| json!({
-                    "at": e.at,
-                    "actor": e.actor,
-                    "role": e.role,
-                    "municipality": e.municipality,
-                    "action": e.action,
-                    "subject": e.subject,
-                    // The link to the same person's entries, encoded: an id is typed by anyone.
-                    "subject_query": e.subject.as_ref().map(|s| {
-                        serde_urlencoded::to_string([("subject", s)]).unwrap_or_default()
-                    }),
-                    "target": e.target,
-                    "via": e.via,
-                    "detail": e.detail.to_string(),
-                })).collect::<Vec<_>>(),
-                "next_cursor": found.next_cursor,
-                "filters": filters,
-                "actions": actions,
-                "search": {
-                    "subject": query.subject,
-                    "actor": query.actor,
-                    "from": query.from,
-                    "to": query.to,
-                },
-            }),
-        )?
+        .page("admin_audit", &chrome, &title, view)?
         .into_response())
+}
+
+/// `admin_audit`: a page of the audit log with its filters.
+#[derive(Debug, Serialize)]
+struct AuditPage {
+    entries: Vec<EntryRow>,
+    /// Where the next (older) page starts, when there is one.
+    next_cursor: Option<i64>,
+    /// The filters as a query string (without the cursor), for the links.
+    filters: String,
+    actions: Vec<ActionChoice>,
+    search: AuditSearch,
+}
+
+/// An audit entry as the table shows it.
+#[derive(Debug, Serialize)]
+struct EntryRow {
+    at: DateTime<Utc>,
+    actor: String,
+    role: String,
+    municipality: Option<String>,
+    action: String,
+    subject: Option<String>,
+    /// `subject=...`, the link to the same person's entries.
+    subject_query: Option<String>,
+    target: Option<String>,
+    via: String,
+    /// As stored (JSON text).
+    detail: String,
+}
+
+/// An audited action the filter offers.
+#[derive(Debug, Serialize)]
+struct ActionChoice {
+    value: &'static str,
+    selected: bool,
+}
+
+/// The filter's text fields as given.
+#[derive(Debug, Serialize)]
+struct AuditSearch {
+    subject: Option<String>,
+    actor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 async fn audit_csv(

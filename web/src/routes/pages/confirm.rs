@@ -11,8 +11,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::Chrome;
 use crate::state::AppState;
@@ -80,26 +79,48 @@ impl Confirmation {
         } else {
             StatusCode::OK
         };
-        let fields: Vec<_> = ask
-            .fields
-            .iter()
-            .map(|(name, value)| json!({ "name": name, "value": value }))
-            .collect();
-        let data = json!({
-            "what": state.ui.text(chrome.lang, ask.what),
-            "about": ask.about,
-            "button": state.ui.text(chrome.lang, ask.button),
-            "action": ask.action,
-            "back": ask.back,
-            "fields": fields,
-            "reason": self.reason,
-            "problem": problem,
-            "max_reason": state.engine.limits().reason,
-        });
+        let view = ConfirmPage {
+            what: state.ui.text(chrome.lang, ask.what),
+            about: ask.about,
+            button: state.ui.text(chrome.lang, ask.button),
+            action: ask.action,
+            back: ask.back,
+            fields: ask
+                .fields
+                .into_iter()
+                .map(|(name, value)| HiddenField { name, value })
+                .collect(),
+            reason: &self.reason,
+            problem,
+            max_reason: state.engine.limits().reason,
+        };
         let title = state.ui.text(chrome.lang, "confirm.title");
-        match state.ui.page("confirm", chrome, &title, data) {
+        match state.ui.page("confirm", chrome, &title, view) {
             Ok(page) => (status, page).into_response(),
             Err(e) => e.into_response(),
         }
     }
+}
+
+/// `confirm`: what will happen, the reason asked for, and the form's own fields carried on.
+#[derive(Debug, Serialize)]
+struct ConfirmPage<'a> {
+    /// In the reader's language.
+    what: String,
+    about: String,
+    button: String,
+    action: String,
+    back: String,
+    fields: Vec<HiddenField>,
+    reason: &'a str,
+    /// Why the reason was not taken.
+    problem: Option<String>,
+    max_reason: usize,
+}
+
+/// A field of the confirmed form, sent again hidden.
+#[derive(Debug, Serialize)]
+struct HiddenField {
+    name: &'static str,
+    value: String,
 }

@@ -7,12 +7,13 @@ use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use forlob_engine::Role;
-use serde_json::json;
+use serde::Serialize;
 
 use super::SignedIn;
 use crate::error::AppError;
 use crate::routes::api::Path;
-use crate::routes::api::processes::{process_detail, summaries};
+use crate::routes::api::definitions::DraftSummaryView;
+use crate::routes::api::processes::{ProcessDetail, ProcessSummary, process_detail, summaries};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -54,7 +55,12 @@ async fn workbench_form(
     let tried = field("try") == "1";
     let values: serde_json::Map<String, serde_json::Value> = pairs
         .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("v.")?.to_owned(), json!(v))))
+        .filter_map(|(k, v)| {
+            Some((
+                k.strip_prefix("v.")?.to_owned(),
+                serde_json::Value::String(v.clone()),
+            ))
+        })
         .collect();
     let files = [forlob_engine::definition::SourceFile {
         path: format!("{process}.yaml"),
@@ -77,7 +83,7 @@ async fn workbench_form(
             .fragment(
                 "designer_workbench_form",
                 &chrome,
-                json!({ "missing": true }),
+                WorkbenchForm::Missing { missing: true },
             )?
             .into_response());
     };
@@ -87,16 +93,16 @@ async fn workbench_form(
         .queries()
         .render_form(&shown.form, &shown.values, &texts, &shown.scope)
         .map_err(|e| AppError::internal(&e))?;
-    let data = json!({
-        "form_html": html,
-        "state": step,
-        "tried": tried,
-        "passed": tried && shown.errors.is_empty(),
-        "failed": shown.errors.len(),
-    });
+    let view = WorkbenchForm::Shown {
+        form_html: html,
+        state: step,
+        tried,
+        passed: tried && shown.errors.is_empty(),
+        failed: shown.errors.len(),
+    };
     Ok(state
         .ui
-        .fragment("designer_workbench_form", &chrome, data)?
+        .fragment("designer_workbench_form", &chrome, view)?
         .into_response())
 }
 
@@ -184,19 +190,18 @@ async fn workbench(
         "{} · {title}",
         state.ui.text(chrome.lang, "workbench.title")
     );
-    let data = json!({
-        "process": id,
-        "process_title": title,
-        // Not `path`: the layout's `path` is the page's address, for the language switch.
-        "file": format!("{id}.yaml"),
-        "text": text,
-        "draft": draft.map(crate::routes::api::definitions::DraftSummaryView::from),
-        "may_deploy": caller.user.role == Role::Admin,
-        "own_scenario": OWN_SCENARIO.replace("PROCESS", &id),
-    });
+    let view = WorkbenchPage {
+        file: format!("{id}.yaml"),
+        own_scenario: OWN_SCENARIO.replace("PROCESS", &id),
+        process: id,
+        process_title: title,
+        text,
+        draft: draft.map(DraftSummaryView::from),
+        may_deploy: caller.user.role == Role::Admin,
+    };
     Ok(state
         .ui
-        .page("designer_workbench", &chrome, &page_title, data)?
+        .page("designer_workbench", &chrome, &page_title, view)?
         .into_response())
 }
 
@@ -210,7 +215,7 @@ async fn list(
     let summary = |drafts: Vec<forlob_engine::workbench::Draft>| {
         drafts
             .into_iter()
-            .map(crate::routes::api::definitions::DraftSummaryView::from)
+            .map(DraftSummaryView::from)
             .collect::<Vec<_>>()
     };
     let waiting = summary(
@@ -233,7 +238,11 @@ async fn list(
             "designer",
             &chrome,
             &title,
-            json!({ "processes": summaries(&state), "waiting": waiting, "drafts": recent }),
+            DesignerPage {
+                processes: summaries(&state),
+                waiting,
+                drafts: recent,
+            },
         )?
         .into_response())
 }
@@ -255,12 +264,69 @@ async fn process(
         .latest(&detail.summary.id)
         .map(|(_, d)| (d.states.len(), d.manual_start.is_some()))
         .unwrap_or_default();
-    let data = json!({ "process": detail, "states": states, "manual": manual });
     let title = detail.summary.title.clone();
+    let view = ProcessPage {
+        process: detail,
+        states,
+        manual,
+    };
     Ok(state
         .ui
-        .page("designer_process", &chrome, &title, data)?
+        .page("designer_process", &chrome, &title, view)?
         .into_response())
+}
+
+/// `designer_workbench_form`: the form of a draft's state as a task would show it, and how
+/// the values tried fared; or that the draft has no such state.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum WorkbenchForm {
+    Missing {
+        missing: bool,
+    },
+    Shown {
+        form_html: String,
+        /// The state whose form this is.
+        state: String,
+        /// Values were tried (checked as a submit would check them).
+        tried: bool,
+        passed: bool,
+        /// How many fields were refused.
+        failed: usize,
+    },
+}
+
+/// `designer_workbench`: a draft (or a deployed process) in the editor.
+#[derive(Debug, Serialize)]
+struct WorkbenchPage {
+    process: String,
+    process_title: String,
+    /// Not `path`: the layout's `path` is the page's address, for the language switch.
+    file: String,
+    text: String,
+    draft: Option<DraftSummaryView>,
+    may_deploy: bool,
+    /// A scenario to start from.
+    own_scenario: String,
+}
+
+/// `designer`: the deployed processes and the drafts.
+#[derive(Debug, Serialize)]
+struct DesignerPage {
+    processes: Vec<ProcessSummary>,
+    /// Drafts waiting for an admin's deploy.
+    waiting: Vec<DraftSummaryView>,
+    drafts: Vec<DraftSummaryView>,
+}
+
+/// `designer_process`: one process with its versions.
+#[derive(Debug, Serialize)]
+struct ProcessPage {
+    process: ProcessDetail,
+    /// How many states the latest version has.
+    states: usize,
+    /// The latest version can be started by hand.
+    manual: bool,
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
-use serde_json::json;
+use forlob_processes::folkbokforing::search::PersonHit;
+use serde::{Deserialize, Serialize};
 
 use super::SignedIn;
 use crate::error::AppError;
@@ -46,13 +46,26 @@ async fn search_page(
             "se_persons",
             &chrome,
             &title,
-            json!({
-                "q": query,
-                "kommun": kommun,
-                "hits": hits,
-                "searched": query.chars().count() >= 2,
-                "too_short": too_short,
-            }),
+            SearchPage {
+                q: query,
+                searched: query.chars().count() >= 2,
+                kommun,
+                hits,
+                too_short,
+            },
         )?
         .into_response())
+}
+
+/// `se_persons`: the search box and what it found.
+#[derive(Debug, Serialize)]
+struct SearchPage<'a> {
+    q: &'a str,
+    /// The register searched (a municipality's code).
+    kommun: String,
+    hits: Vec<PersonHit>,
+    /// The query was long enough to search.
+    searched: bool,
+    /// A query too short to search (one character).
+    too_short: bool,
 }

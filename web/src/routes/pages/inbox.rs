@@ -12,12 +12,16 @@ use chrono::{DateTime, Utc};
 use forlob_engine::Role;
 use forlob_engine::instance::TaskStatus;
 use forlob_engine::store::{self, TaskOrder};
-use serde_json::{Value, json};
+use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Page, SignedIn, kind_labels, list_link, municipality_label, page_range, sort_headers};
+use super::{
+    MunicipalityChoice, Page, PageRange, SignedIn, SortHeader, kind_labels, list_link,
+    municipality_choices, municipality_label, page_range, sort_headers,
+};
 use crate::error::AppError;
 use crate::routes::api::Path;
+use crate::routes::api::model::TaskView;
 use crate::routes::api::processes::summaries;
 use crate::routes::api::tasks::{InboxQuery, inbox};
 use crate::state::AppState;
@@ -63,10 +67,15 @@ async fn inbox_page(
     let shown = found.tasks.len() as u64;
     let labels = kind_labels(&state);
     let label_of = |kind: &str| labels.get(kind).cloned().unwrap_or_else(|| kind.to_owned());
-    let kinds: Vec<_> = found
+    let kinds = found
         .counts
         .iter()
-        .map(|(kind, n)| json!({ "kind": kind, "label": label_of(kind), "n": n, "selected": inbox_query.kind.as_deref() == Some(kind) }))
+        .map(|(kind, n)| KindChoice {
+            kind: kind.clone(),
+            label: label_of(kind),
+            n: *n,
+            selected: inbox_query.kind.as_deref() == Some(kind),
+        })
         .collect();
     // Only processes (and, for an admin, municipalities) that have given tasks here.
     let (sources, municipalities) = store::task_sources(
@@ -76,17 +85,20 @@ async fn inbox_page(
     )
     .await?;
     let titles = summaries(&state);
-    let processes: Vec<_> = sources
+    let processes = sources
         .iter()
-        .map(|id| {
-            let title = titles.iter().find(|p| &p.id == id).map_or(id, |p| &p.title);
-            json!({ "id": id, "title": title, "selected": inbox_query.process.as_deref() == Some(id.as_str()) })
+        .map(|id| ProcessChoice {
+            id: id.clone(),
+            title: titles
+                .iter()
+                .find(|p| &p.id == id)
+                .map_or(id, |p| &p.title)
+                .clone(),
+            selected: inbox_query.process.as_deref() == Some(id.as_str()),
         })
         .collect();
-    let municipalities: Vec<_> = municipalities
-        .iter()
-        .map(|m| json!({ "code": m, "label": municipality_label(&state, m), "selected": inbox_query.municipality.as_deref() == Some(m.as_str()) }))
-        .collect();
+    let municipalities =
+        municipality_choices(&state, &municipalities, inbox_query.municipality.as_deref());
     let page_link = |to: u64| list_link("/inbox", &query, &[("offset", to.to_string())]);
     let columns = sort_headers(
         &[
@@ -101,33 +113,32 @@ async fn inbox_page(
         |sort| list_link("/inbox", &query, &[("sort", sort)]),
     );
     let now = state.engine.clock().now();
-    let tasks: Vec<Value> = found
-        .tasks
-        .into_iter()
-        .map(|task| row(&state, task, now))
-        .collect();
-    let data = json!({
-        "tasks": tasks,
-        "columns": columns,
-        "municipalities": municipalities,
-        "admin": admin,
-        "kinds": kinds,
-        "processes": processes,
-        "total": found.total,
-        "all_count": found.counts.values().sum::<u64>(),
-        "filters": {
-            "kind": inbox_query.kind,
-            "process": inbox_query.process,
-            "due_before": inbox_query.due_before,
-            "sort": inbox_query.sort,
-            "q": inbox_query.q,
-            "mine": inbox_query.claimed_by.as_deref() == Some("me"),
+    let view = InboxPage {
+        all_count: found.counts.values().sum::<u64>(),
+        tasks: found
+            .tasks
+            .into_iter()
+            .map(|task| row(&state, task, now))
+            .collect(),
+        columns,
+        municipalities,
+        admin,
+        kinds,
+        processes,
+        total: found.total,
+        filters: InboxFilters {
+            mine: inbox_query.claimed_by.as_deref() == Some("me"),
+            kind: inbox_query.kind,
+            process: inbox_query.process,
+            due_before: inbox_query.due_before,
+            sort: inbox_query.sort,
+            q: inbox_query.q,
         },
-        "range": page_range(offset, shown),
-        "prev": (offset > 0).then(|| page_link(offset.saturating_sub(50))),
-        "next": (offset + shown < found.total).then(|| page_link(offset + shown)),
-        "me": caller.user.username,
-    });
+        range: page_range(offset, shown),
+        prev: (offset > 0).then(|| page_link(offset.saturating_sub(50))),
+        next: (offset + shown < found.total).then(|| page_link(offset + shown)),
+        me: caller.user.username.clone(),
+    };
     // htmx asks for the list only; restoring a page from history needs the whole page.
     let fragment = headers.contains_key("hx-request")
         && !headers.contains_key("hx-boosted")
@@ -136,7 +147,7 @@ async fn inbox_page(
     let title = state.ui.text(chrome.lang, "inbox.title");
     let mut response = state
         .ui
-        .page(template, &chrome, &title, data)?
+        .page(template, &chrome, &title, view)?
         .into_response();
     // One address answers with two bodies: caches must keep them apart.
     response
@@ -175,21 +186,21 @@ async fn set_claim(
         .commands()
         .claim_task(id, &caller.actor(), claim)
         .await?;
-    let task = row(
-        state,
-        crate::routes::api::model::TaskView::from(task),
-        state.engine.clock().now(),
-    );
+    let task = row(state, TaskView::from(task), state.engine.clock().now());
     state.ui.fragment(
         "inbox_row",
         &chrome,
-        json!({ "task": task, "me": caller.user.username, "admin": caller.user.role == Role::Admin }),
+        RowFragment {
+            task,
+            me: &caller.user.username,
+            admin: caller.user.role == Role::Admin,
+        },
     )
 }
 
 /// A task as its inbox row shows it: with `due`, `overdue` or `today` when it is open and
 /// due before `now` or later on the same day (in the deployment's zone).
-fn row(state: &AppState, task: crate::routes::api::model::TaskView, now: DateTime<Utc>) -> Value {
+fn row(state: &AppState, task: TaskView, now: DateTime<Utc>) -> TaskRow {
     let zone = state.engine.timezone();
     let local = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
     let due = task
@@ -214,9 +225,81 @@ fn row(state: &AppState, task: crate::routes::api::model::TaskView, now: DateTim
         .municipality
         .as_deref()
         .map(|m| municipality_label(state, m));
-    let mut view = serde_json::to_value(task).unwrap_or_default();
-    view["due"] = json!(due);
-    view["municipality_label"] = json!(label);
-    view["kind_label"] = json!(kind_label);
-    view
+    TaskRow {
+        task,
+        due,
+        municipality_label: label,
+        kind_label,
+    }
+}
+
+/// `inbox` (and `inbox_list`, the list alone for htmx): the tasks with their filters.
+#[derive(Debug, Serialize)]
+struct InboxPage {
+    tasks: Vec<TaskRow>,
+    columns: Vec<SortHeader>,
+    municipalities: Vec<MunicipalityChoice>,
+    /// The viewer is an admin (sees every municipality's tasks).
+    admin: bool,
+    kinds: Vec<KindChoice>,
+    processes: Vec<ProcessChoice>,
+    /// How many tasks the filters find.
+    total: u64,
+    /// How many tasks of any kind.
+    all_count: u64,
+    filters: InboxFilters,
+    range: PageRange,
+    prev: Option<String>,
+    next: Option<String>,
+    /// The viewer's username.
+    me: String,
+}
+
+/// `inbox_row`: one row, after a claim or release.
+#[derive(Debug, Serialize)]
+struct RowFragment<'a> {
+    task: TaskRow,
+    me: &'a str,
+    admin: bool,
+}
+
+/// A task as a row of the inbox shows it.
+#[derive(Debug, Serialize)]
+struct TaskRow {
+    #[serde(flatten)]
+    task: TaskView,
+    /// `overdue`, `today` or `later`, for an open task with a due date.
+    due: Option<&'static str>,
+    municipality_label: Option<String>,
+    /// The title of the task's process.
+    kind_label: Option<String>,
+}
+
+/// A kind of task the filter offers, with how many there are.
+#[derive(Debug, Serialize)]
+struct KindChoice {
+    kind: String,
+    label: String,
+    n: u64,
+    selected: bool,
+}
+
+/// A process the filter offers.
+#[derive(Debug, Serialize)]
+struct ProcessChoice {
+    id: String,
+    title: String,
+    selected: bool,
+}
+
+/// The filter as given.
+#[derive(Debug, Serialize)]
+struct InboxFilters {
+    kind: Option<String>,
+    process: Option<String>,
+    due_before: Option<String>,
+    sort: Option<String>,
+    q: Option<String>,
+    /// Only the viewer's own tasks.
+    mine: bool,
 }

@@ -2,17 +2,21 @@
 //! weekday boxes, the job's parameters), "Remove" and "Run now" per row, the next firing and
 //! R27 warnings; the logbook; one run with its progress (refreshed while it runs) and details.
 
+use std::collections::BTreeMap;
+
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
+use forlob_engine::form::FieldTexts;
+use forlob_engine::instance::Incident;
 use forlob_engine::jobs::{DetailFilter, LogbookFilter, RunStatus};
 use forlob_engine::runtime::RunRequest;
 use forlob_engine::schedule::{Misfire, Overlap, ScheduleRequest};
 use forlob_engine::store;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -21,7 +25,7 @@ use super::confirm::{Ask, Confirmation};
 use super::{Admins, Chrome, SignedIn, SignedInAs, done};
 use crate::error::AppError;
 use crate::routes::api::Path;
-use crate::routes::api::jobs::{JobRunView, jobs, schedule_views};
+use crate::routes::api::jobs::{JobRunView, JobView, ScheduleView, jobs, schedule_views};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -46,7 +50,94 @@ async fn jobs_page(
     SignedInAs(chrome, _, _): SignedInAs<Admins>,
     Query(choice): Query<JobChoice>,
 ) -> Result<Response, AppError> {
-    render(&state, &chrome, choice.job, json!({}), StatusCode::OK).await
+    render(
+        &state,
+        &chrome,
+        choice.job,
+        Answer::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The "Start job" form's fields as typed, shown again after a refusal; all empty at first
+/// (strict templates read every field the form shows).
+#[derive(Debug, Default, Serialize)]
+struct Entered {
+    label: String,
+    start_date: String,
+    start_time: String,
+    weekdays: Vec<String>,
+    cron: String,
+    /// The job's parameters by name, as typed (`p.NAME`).
+    params: BTreeMap<String, String>,
+    misfire: String,
+    overlap: String,
+}
+
+/// What a post of "Start job" shows besides the table: the form as entered with why it was
+/// refused, or the warnings of a schedule made all the same (R27).
+#[derive(Debug, Default)]
+struct Answer {
+    entered: Entered,
+    errors: FieldTexts,
+    /// Fields under "more" are shown when one of them is wrong.
+    more_open: bool,
+    added_with_warnings: Option<Vec<String>>,
+}
+
+/// `admin_jobs`: the schedule table and the "Start job" form for the chosen job.
+#[derive(Debug, Serialize)]
+struct JobsPage<'a> {
+    jobs: &'a [JobView],
+    /// The chosen job; none when no job is deployed.
+    job: Option<&'a JobView>,
+    chosen: Option<String>,
+    params: Vec<ParameterField>,
+    errors: FieldTexts,
+    entered: Entered,
+    more_open: bool,
+    schedules: Vec<ScheduleRow>,
+    weekdays: Vec<WeekdayBox>,
+    /// The form's default start date: today where the job runs.
+    today: String,
+    /// Only after a schedule was made with warnings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    added_with_warnings: Option<Vec<String>>,
+}
+
+/// A job parameter as the form shows it: the value entered (or the default), its error.
+#[derive(Debug, Serialize)]
+struct ParameterField {
+    name: String,
+    label: String,
+    /// A choice's options; empty for a text field.
+    options: Vec<ParameterOption>,
+    value: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ParameterOption {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// One weekday box of the form.
+#[derive(Debug, Serialize)]
+struct WeekdayBox {
+    day: &'static str,
+    checked: bool,
+}
+
+/// A row of the schedule table: the API's view, and the question an exceptional job asks
+/// again before "Run now".
+#[derive(Debug, Serialize)]
+struct ScheduleRow {
+    #[serde(flatten)]
+    schedule: ScheduleView,
+    confirm: Option<String>,
 }
 
 /// The schedule table and the "Start job" form for the chosen job (default the first).
@@ -54,7 +145,7 @@ async fn render(
     state: &AppState,
     chrome: &Chrome,
     chosen: Option<String>,
-    extra: Value,
+    answer: Answer,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     state.engine.refresh_catalog().await?;
@@ -63,113 +154,96 @@ async fn render(
         .filter(|c| all.iter().any(|j| &j.process == c))
         .or_else(|| all.first().map(|j| j.process.clone()));
     let job = all.iter().find(|j| Some(&j.process) == chosen.as_ref());
-    // Strict templates read every field the form shows; nothing entered yet is empty.
-    let mut entered = json!({
-        "label": "", "start_date": "", "start_time": "", "weekdays": [], "cron": "", "params": {},
-        "misfire": "", "overlap": "",
-    });
-    if let (Some(defaults), Some(given)) = (
-        entered.as_object_mut(),
-        extra.get("entered").and_then(Value::as_object),
-    ) {
-        defaults.extend(given.clone());
-    }
-    let marked: Vec<String> = entered
-        .get("weekdays")
-        .and_then(Value::as_array)
-        .map(|days| {
-            days.iter()
-                .filter_map(|d| d.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let weekdays: Vec<Value> = WEEKDAYS
+    let Answer {
+        entered,
+        errors,
+        more_open,
+        added_with_warnings,
+    } = answer;
+    let weekdays = WEEKDAYS
         .iter()
-        .map(|d| json!({ "day": d, "checked": marked.iter().any(|m| m == d) }))
+        .map(|day| WeekdayBox {
+            day,
+            checked: entered.weekdays.iter().any(|m| m == day),
+        })
         .collect();
-    let errors = extra.get("errors").cloned().unwrap_or_else(|| json!({}));
-    // Each parameter as the form shows it: the value entered (or the default), its error.
-    let params: Vec<Value> = job
+    let params = job
         .map(|j| {
             j.parameters
                 .iter()
                 .map(|p| {
-                    let value = entered["params"]
+                    let value = entered
+                        .params
                         .get(&p.name)
-                        .or(p.default.as_ref())
-                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .cloned()
+                        .or_else(|| {
+                            p.default
+                                .as_ref()
+                                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        })
                         .unwrap_or_default();
-                    let options: Vec<Value> = p
+                    let options = p
                         .options
                         .iter()
                         .zip(&p.option_labels)
-                        .map(|(o, label)| json!({ "value": o, "label": label, "selected": *o == value }))
+                        .map(|(o, label)| ParameterOption {
+                            value: o.clone(),
+                            label: label.clone(),
+                            selected: *o == value,
+                        })
                         .collect();
-                    json!({
-                        "name": p.name,
-                        "label": p.label.clone().unwrap_or_else(|| p.name.clone()),
-                        "options": options,
-                        "value": value,
-                        "error": errors.get(format!("parameters.{}", p.name)),
-                    })
+                    ParameterField {
+                        name: p.name.clone(),
+                        label: p.label.clone().unwrap_or_else(|| p.name.clone()),
+                        options,
+                        value,
+                        error: errors.get(&format!("parameters.{}", p.name)).cloned(),
+                    }
                 })
                 .collect()
         })
         .unwrap_or_default();
-    // A schedule of an exceptional job asks again before "Run now".
     let say = |warnings: &[forlob_engine::message::Message]| {
         warnings
             .iter()
             .map(|w| state.ui.message(chrome.lang, w))
             .collect()
     };
-    let schedules: Vec<Value> = schedule_views(state, say)
+    let schedules = schedule_views(state, say)
         .await?
         .into_iter()
-        .map(|view| {
+        .map(|schedule| {
             let confirm = all
                 .iter()
-                .find(|j| j.process == view.process)
+                .find(|j| j.process == schedule.process)
                 .and_then(|j| j.confirm.clone());
-            let mut value = serde_json::to_value(view).unwrap_or(Value::Null);
-            if let Some(map) = value.as_object_mut() {
-                map.insert("confirm".into(), json!(confirm));
-            }
-            value
+            ScheduleRow { schedule, confirm }
         })
         .collect();
+    let today = job
+        .and_then(|j| j.time_zone.parse::<chrono_tz::Tz>().ok())
+        .map_or_else(
+            || state.engine.clock().now().date_naive(),
+            |zone| state.engine.clock().now().with_timezone(&zone).date_naive(),
+        )
+        .to_string();
     let title = state.ui.text(chrome.lang, "jobs.title");
-    let mut data = json!({
-        "jobs": all,
-        "job": job,
-        "params": params,
-        "errors": errors,
-        "entered": entered,
-        "more_open": false,
-        "chosen": chosen,
-        "schedules": schedules,
-        "weekdays": weekdays,
-        // The form's default start date: today where the job runs.
-        "today": job
-            .and_then(|j| j.time_zone.parse::<chrono_tz::Tz>().ok())
-            .map_or_else(
-                || state.engine.clock().now().date_naive(),
-                |zone| state.engine.clock().now().with_timezone(&zone).date_naive(),
-            )
-            .to_string(),
-    });
-    // `entered` was merged over its defaults above; the rest of `extra` goes on top.
-    if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
-        data.extend(
-            extra
-                .iter()
-                .filter(|(key, _)| key.as_str() != "entered")
-                .map(|(key, value)| (key.clone(), value.clone())),
-        );
-    }
+    let view = JobsPage {
+        jobs: &all,
+        job,
+        chosen,
+        params,
+        errors,
+        entered,
+        more_open,
+        schedules,
+        weekdays,
+        today,
+        added_with_warnings,
+    };
     let mut response = state
         .ui
-        .page("admin_jobs", chrome, &title, data)?
+        .page("admin_jobs", chrome, &title, view)?
         .into_response();
     *response.status_mut() = status;
     Ok(response)
@@ -179,34 +253,28 @@ async fn render(
 #[derive(Debug, Default)]
 struct ScheduleForm {
     process: String,
-    label: String,
-    start_date: String,
-    start_time: String,
-    weekdays: Vec<String>,
-    cron: String,
-    misfire: String,
-    overlap: String,
     confirmed: bool,
-    params: Map<String, Value>,
+    entered: Entered,
 }
 
 impl ScheduleForm {
     fn read(pairs: Vec<(String, String)>) -> Self {
         let mut form = Self::default();
+        let entered = &mut form.entered;
         for (key, value) in pairs {
             match key.as_str() {
                 "process" => form.process = value,
-                "label" => form.label = value,
-                "start_date" => form.start_date = value,
-                "start_time" => form.start_time = value,
-                "weekdays" => form.weekdays.push(value),
-                "cron" => form.cron = value,
-                "misfire" => form.misfire = value,
-                "overlap" => form.overlap = value,
+                "label" => entered.label = value,
+                "start_date" => entered.start_date = value,
+                "start_time" => entered.start_time = value,
+                "weekdays" => entered.weekdays.push(value),
+                "cron" => entered.cron = value,
+                "misfire" => entered.misfire = value,
+                "overlap" => entered.overlap = value,
                 "confirmed" => form.confirmed = true,
                 other => {
                     if let Some(name) = other.strip_prefix("p.") {
-                        form.params.insert(name.to_owned(), Value::String(value));
+                        entered.params.insert(name.to_owned(), value);
                     }
                 }
             }
@@ -220,34 +288,39 @@ async fn add_schedule(
     SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let form = ScheduleForm::read(pairs);
+    let ScheduleForm {
+        process,
+        confirmed,
+        entered,
+    } = ScheduleForm::read(pairs);
     let non_empty = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     // A choice the form does not offer is refused, not replaced by the default.
     let mut refused = forlob_engine::form::FieldErrors::new();
-    let misfire = Misfire::from_form(&form.misfire).unwrap_or_else(|m| {
+    let misfire = Misfire::from_form(&entered.misfire).unwrap_or_else(|m| {
         refused.insert("misfire".into(), m);
         Misfire::default()
     });
-    let overlap = Overlap::from_form(&form.overlap).unwrap_or_else(|m| {
+    let overlap = Overlap::from_form(&entered.overlap).unwrap_or_else(|m| {
         refused.insert("overlap".into(), m);
         Overlap::default()
     });
+    let by_cron = !entered.cron.trim().is_empty();
     let request = ScheduleRequest {
-        process: form.process.clone(),
-        label: non_empty(&form.label),
-        start_date: non_empty(&form.start_date),
-        start_time: non_empty(&form.start_time).filter(|_| form.cron.trim().is_empty()),
-        weekdays: if form.cron.trim().is_empty() {
-            form.weekdays.clone()
-        } else {
+        process: process.clone(),
+        label: non_empty(&entered.label),
+        start_date: non_empty(&entered.start_date),
+        start_time: non_empty(&entered.start_time).filter(|_| !by_cron),
+        weekdays: if by_cron {
             Vec::new()
+        } else {
+            entered.weekdays.clone()
         },
-        cron: non_empty(&form.cron),
+        cron: non_empty(&entered.cron),
         time_zone: None,
-        parameters: parameters(&state, &form.process, &form.params),
+        parameters: parameters(&state, &process, &entered.params),
         misfire,
         overlap,
-        confirmed: form.confirmed,
+        confirmed,
     };
     let made = if refused.is_empty() {
         state
@@ -270,30 +343,31 @@ async fn add_schedule(
         }
         // R27: made all the same, and the warning is shown where the admin is looking.
         Ok(made) => {
-            render(
-                &state,
-                &chrome,
-                Some(form.process),
-                json!({ "added_with_warnings": made.warnings.iter().map(|w| state.ui.message(chrome.lang, w)).collect::<Vec<_>>() }),
-                StatusCode::CREATED,
-            )
-            .await
+            let warnings = made
+                .warnings
+                .iter()
+                .map(|w| state.ui.message(chrome.lang, w))
+                .collect();
+            let answer = Answer {
+                added_with_warnings: Some(warnings),
+                ..Answer::default()
+            };
+            render(&state, &chrome, Some(process), answer, StatusCode::CREATED).await
         }
         Err(forlob_engine::EngineError::Invalid(errors)) => {
-            let entered = json!({
-                "label": form.label, "start_date": form.start_date, "start_time": form.start_time,
-                "weekdays": form.weekdays, "cron": form.cron, "params": form.params,
-                "misfire": form.misfire, "overlap": form.overlap,
-            });
-            // Fields under "more" are shown when one of them is wrong.
-            let more_open = ["cron", "label", "misfire", "overlap"]
-                .iter()
-                .any(|field| errors.contains_key(*field));
+            let answer = Answer {
+                more_open: ["cron", "label", "misfire", "overlap"]
+                    .iter()
+                    .any(|field| errors.contains_key(*field)),
+                errors: state.ui.messages(chrome.lang, &errors),
+                entered,
+                added_with_warnings: None,
+            };
             render(
                 &state,
                 &chrome,
-                Some(form.process),
-                json!({ "errors": state.ui.messages(chrome.lang, &errors), "entered": entered, "more_open": more_open }),
+                Some(process),
+                answer,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -303,10 +377,14 @@ async fn add_schedule(
 }
 
 /// The job's parameters from the form's `p.NAME` fields, typed by their declaration.
-fn parameters(state: &AppState, process: &str, fields: &Map<String, Value>) -> Map<String, Value> {
+fn parameters(
+    state: &AppState,
+    process: &str,
+    fields: &BTreeMap<String, String>,
+) -> Map<String, Value> {
     let pairs = fields
         .iter()
-        .filter_map(|(name, text)| Some((name.as_str(), text.as_str()?)));
+        .map(|(name, text)| (name.as_str(), text.as_str()));
     state
         .engine
         .catalog()
@@ -407,34 +485,55 @@ async fn logbook_page(
     let older = (runs.len() as u64 == PAGE)
         .then(|| runs.last().map(|r| r.id))
         .flatten();
-    let runs: Vec<Value> = runs.into_iter().map(run_json).collect();
+    let view = LogbookPage {
+        runs: runs.into_iter().map(RunRow::from).collect(),
+        older,
+        process: query.process,
+        jobs: jobs(&state),
+    };
     let title = state.ui.text(chrome.lang, "jobs.logbook");
     Ok(state
         .ui
-        .page(
-            "admin_logbook",
-            &chrome,
-            &title,
-            json!({ "runs": runs, "older": older, "process": query.process, "jobs": jobs(&state) }),
-        )?
+        .page("admin_logbook", &chrome, &title, view)?
         .into_response())
 }
 
+/// `admin_logbook`: the runs, newest first, a page at a time.
+#[derive(Debug, Serialize)]
+struct LogbookPage {
+    runs: Vec<RunRow>,
+    /// The id to show runs before, when there may be older ones.
+    older: Option<i64>,
+    /// The job filtered by.
+    process: Option<String>,
+    jobs: Vec<JobView>,
+}
+
 /// A run for the pages: the API's view plus what the templates show directly.
-fn run_json(run: forlob_engine::jobs::JobRun) -> Value {
-    let percent = match run.progress_total {
-        Some(total) if total > 0 => Some((run.progress_done * 100 / total).clamp(0, 100)),
-        _ => None,
-    };
-    let running = run.status == RunStatus::Running;
-    let minutes = run.duration().map(|d| d.num_minutes());
-    let mut value = serde_json::to_value(JobRunView::from(run)).unwrap_or(Value::Null);
-    if let Some(map) = value.as_object_mut() {
-        map.insert("percent".into(), json!(percent));
-        map.insert("running".into(), json!(running));
-        map.insert("minutes".into(), json!(minutes));
+#[derive(Debug, Serialize)]
+struct RunRow {
+    #[serde(flatten)]
+    run: JobRunView,
+    /// How far it got, of a run that knows its total.
+    percent: Option<i64>,
+    running: bool,
+    /// How long it took (so far).
+    minutes: Option<i64>,
+}
+
+impl From<forlob_engine::jobs::JobRun> for RunRow {
+    fn from(run: forlob_engine::jobs::JobRun) -> Self {
+        let percent = match run.progress_total {
+            Some(total) if total > 0 => Some((run.progress_done * 100 / total).clamp(0, 100)),
+            _ => None,
+        };
+        Self {
+            percent,
+            running: run.status == RunStatus::Running,
+            minutes: run.duration().map(|d| d.num_minutes()),
+            run: JobRunView::from(run),
+        }
     }
-    value
 }
 
 /// The filter of a run's details: a kind, and a text in the subject or message.
@@ -504,10 +603,14 @@ async fn run_page(
             .record(&caller.actor(), vec![record])
             .await?;
     }
-    let kinds: Vec<Value> = store::jobs::job_run_detail_kinds(state.engine.db(), id)
+    let kinds = store::jobs::job_run_detail_kinds(state.engine.db(), id)
         .await?
         .into_iter()
-        .map(|(kind, n)| json!({ "kind": kind, "n": n, "selected": filter.kind.as_deref() == Some(kind.as_str()) }))
+        .map(|(kind, n)| DetailKind {
+            selected: filter.kind.as_deref() == Some(kind.as_str()),
+            kind,
+            n,
+        })
         .collect();
     let csv = format!(
         "/admin/logbook/{id}/details.csv?{}",
@@ -522,31 +625,69 @@ async fn run_page(
         Some(instance) => store::incidents_of(state.engine.db(), instance, false).await?,
         None => Vec::new(),
     };
-    let failed = matches!(run.status, RunStatus::Failed);
     let title = format!("{} {}", state.ui.text(chrome.lang, "jobs.run"), run.id);
-    let cut = details.len() as u64 == PAGE_DETAILS;
-    let shown: Vec<Value> = details
-        .iter()
-        .map(|d| json!({ "kind": d.kind, "subject": d.subject, "text": state.ui.detail_text(chrome.lang, d) }))
-        .collect();
+    let view = RunPage {
+        failed: matches!(run.status, RunStatus::Failed),
+        run: RunRow::from(run),
+        cut: details.len() as u64 == PAGE_DETAILS,
+        details: details
+            .iter()
+            .map(|d| DetailRow {
+                kind: d.kind.clone(),
+                subject: d.subject.clone(),
+                text: state.ui.detail_text(chrome.lang, d),
+            })
+            .collect(),
+        incidents,
+        kinds,
+        filter: DetailFilterView {
+            kind: filter.kind,
+            q: filter.text,
+        },
+        csv,
+    };
     Ok(state
         .ui
-        .page(
-            "admin_job_run",
-            &chrome,
-            &title,
-            json!({
-                "run": run_json(run),
-                "details": shown,
-                "incidents": incidents,
-                "failed": failed,
-                "kinds": kinds,
-                "filter": { "kind": filter.kind, "q": filter.text },
-                "csv": csv,
-                "cut": cut,
-            }),
-        )?
+        .page("admin_job_run", &chrome, &title, view)?
         .into_response())
+}
+
+/// `admin_job_run`: one run, its incidents and its details (filtered).
+#[derive(Debug, Serialize)]
+struct RunPage {
+    run: RunRow,
+    details: Vec<DetailRow>,
+    incidents: Vec<Incident>,
+    failed: bool,
+    /// The kinds of the run's details with how many of each, for the filter.
+    kinds: Vec<DetailKind>,
+    filter: DetailFilterView,
+    /// The details as filtered, as CSV.
+    csv: String,
+    /// More details than the page shows.
+    cut: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct DetailRow {
+    kind: String,
+    subject: Option<String>,
+    /// In the reader's language.
+    text: String,
+}
+
+#[derive(Debug, Serialize)]
+struct DetailKind {
+    kind: String,
+    n: u64,
+    selected: bool,
+}
+
+/// The details' filter as the form shows it again.
+#[derive(Debug, Serialize)]
+struct DetailFilterView {
+    kind: Option<String>,
+    q: Option<String>,
 }
 
 /// A run's details (as filtered on its page) as CSV. They name persons, so the download is

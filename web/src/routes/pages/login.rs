@@ -12,7 +12,7 @@ use axum::{Extension, Form, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use forlob_engine::audit::{AuditAction, AuditRecord};
 use forlob_engine::store;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Chrome, Lang, Page, SignedIn};
@@ -72,7 +72,11 @@ fn login_form(
         "login",
         chrome,
         "Log ind",
-        json!({ "username": username, "next": local_next(next), "error": error }),
+        LoginPage {
+            username,
+            next: local_next(next),
+            error,
+        },
     )
 }
 
@@ -233,6 +237,15 @@ async fn set_language(
         .ok_or_else(|| AppError::invalid([("lang", "choose da, en or sv")]))?;
     store::set_locale(state.engine.db(), caller.user.id, Some(lang.code())).await?;
     Ok(Redirect::to(&local_next(form.next.as_deref())))
+}
+
+/// `login`: the sign-in form, again with the name typed and why it failed.
+#[derive(Debug, Serialize)]
+struct LoginPage<'a> {
+    username: &'a str,
+    /// Where to go after signing in (a local path).
+    next: String,
+    error: Option<String>,
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use forlob_engine::Role;
 use handlebars::{
     Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
 };
@@ -282,37 +283,43 @@ impl Ui {
             .join("; ")
     }
 
-    /// Renders `template` with the page's `data` and the chrome (user, language, CSRF token).
+    /// Renders `template` with the page's `data` (a view struct whose fields are what the
+    /// template reads) and the chrome (user, language, CSRF token).
     pub fn page(
         &self,
         template: &str,
         chrome: &Chrome,
         title: &str,
-        data: Value,
+        data: impl Serialize,
     ) -> Result<Page, AppError> {
-        let mut root = json!({
-            "lang": chrome.lang.code(),
-            "title": title,
-            "user": chrome.caller.as_ref().map(|c| json!({
-                "name": c.user.display_name,
-                "username": c.user.username,
-                "role": c.user.role.as_str(),
-                "municipality": chrome.municipality.clone().or_else(|| c.user.municipality.clone()),
-                "is_admin": c.user.role == forlob_engine::Role::Admin,
-                "reads_audit": matches!(c.user.role, forlob_engine::Role::Admin | forlob_engine::Role::Auditor),
-                "is_designer": matches!(c.user.role, forlob_engine::Role::Designer | forlob_engine::Role::Admin),
-                "is_caseworker": matches!(c.user.role, forlob_engine::Role::Caseworker | forlob_engine::Role::Admin),
-                // A Swedish municipality (four-digit code) searches its person register.
-                "searches_se": c.user.role == forlob_engine::Role::Admin
-                    || c.user.municipality.as_ref().is_some_and(|m| m.len() == 4),
-            })),
-            "csrf": chrome.caller.as_ref().map(|c| c.csrf().to_owned()).unwrap_or_default(),
-            "flash": chrome.flash,
-            "path": chrome.path,
-        });
-        if let (Value::Object(root), Value::Object(data)) = (&mut root, data) {
-            root.extend(data);
-        }
+        let layout = Layout {
+            lang: chrome.lang.code(),
+            title,
+            user: chrome.caller.as_ref().map(|c| {
+                let role = c.user.role;
+                LayoutUser {
+                    name: &c.user.display_name,
+                    username: &c.user.username,
+                    role: role.as_str(),
+                    municipality: chrome
+                        .municipality
+                        .as_deref()
+                        .or(c.user.municipality.as_deref()),
+                    is_admin: role == Role::Admin,
+                    reads_audit: matches!(role, Role::Admin | Role::Auditor),
+                    is_designer: matches!(role, Role::Designer | Role::Admin),
+                    is_caseworker: matches!(role, Role::Caseworker | Role::Admin),
+                    // A Swedish municipality (four-digit code) searches its person register.
+                    searches_se: role == Role::Admin
+                        || c.user.municipality.as_ref().is_some_and(|m| m.len() == 4),
+                }
+            }),
+            csrf: chrome.caller.as_ref().map_or("", |c| c.csrf()),
+            flash: chrome.flash.as_deref(),
+            path: &chrome.path,
+            data,
+        };
+        let root = serde_json::to_value(layout).map_err(|e| AppError::internal(&e))?;
         self.handlebars
             .render(template, &root)
             .map(Page)
@@ -320,9 +327,47 @@ impl Ui {
     }
 
     /// A fragment (no layout), for htmx swaps.
-    pub fn fragment(&self, template: &str, chrome: &Chrome, data: Value) -> Result<Page, AppError> {
+    pub fn fragment(
+        &self,
+        template: &str,
+        chrome: &Chrome,
+        data: impl Serialize,
+    ) -> Result<Page, AppError> {
         self.page(template, chrome, "", data)
     }
+}
+
+/// What every page's layout reads (`@root`), with the page's own view beside it; a field of
+/// the view of the same name wins (a page's view names none of these).
+#[derive(Serialize)]
+struct Layout<'a, T> {
+    lang: &'static str,
+    title: &'a str,
+    /// The signed-in user; none on the sign-in page and for an error page's stranger.
+    user: Option<LayoutUser<'a>>,
+    /// The CSRF token every form posts; empty for nobody signed in.
+    csrf: &'a str,
+    /// A one-time message from the previous action.
+    flash: Option<&'a str>,
+    /// This page's path and query, to come back to after changing the language.
+    path: &'a str,
+    #[serde(flatten)]
+    data: T,
+}
+
+/// The signed-in user as the layout shows them, and which menus they get.
+#[derive(Serialize)]
+struct LayoutUser<'a> {
+    name: &'a str,
+    username: &'a str,
+    role: &'static str,
+    /// The viewer's municipality as people know it ("101 København"), else its code.
+    municipality: Option<&'a str>,
+    is_admin: bool,
+    reads_audit: bool,
+    is_designer: bool,
+    is_caseworker: bool,
+    searches_se: bool,
 }
 
 /// `{{date at}}`: an instant in the deployment's zone, to the minute (what a caseworker needs).
@@ -705,13 +750,13 @@ pub(crate) async fn error_pages(
                 .collect()
         })
         .unwrap_or_default();
-    let data = json!({
-        "status": status.as_u16(),
-        "error": body,
-        "summary": summary,
-        "problems": problems,
-        "is_not_found": status == StatusCode::NOT_FOUND,
-    });
+    let view = ErrorPage {
+        status: status.as_u16(),
+        error: &body,
+        summary,
+        problems,
+        is_not_found: status == StatusCode::NOT_FOUND,
+    };
     // The tab's title in the viewer's language too, not the status line's English reason.
     let heading = if status == StatusCode::NOT_FOUND {
         "error.not_found"
@@ -723,7 +768,7 @@ pub(crate) async fn error_pages(
         state.ui.text(chrome.lang, heading),
         status.as_u16()
     );
-    match state.ui.page(template, &chrome, &title, data) {
+    match state.ui.page(template, &chrome, &title, view) {
         Ok(page) => {
             let mut response = (status, page).into_response();
             if is_htmx {
@@ -736,6 +781,18 @@ pub(crate) async fn error_pages(
         }
         Err(_) => (status, body.message).into_response(),
     }
+}
+
+/// `error` (and `error_fragment`, its message alone for htmx).
+#[derive(Debug, Serialize)]
+struct ErrorPage<'a> {
+    status: u16,
+    error: &'a ErrorBody,
+    /// What happened, in the viewer's language.
+    summary: String,
+    /// What was wrong with the input, in the viewer's language.
+    problems: Vec<String>,
+    is_not_found: bool,
 }
 
 /// Who is looking at an error page, from the request's session cookie; anonymous (with the
@@ -870,25 +927,45 @@ pub(crate) fn list_link(
     )
 }
 
-/// "Viser 51–55" of a page starting at `offset` with `shown` rows: 0–0 for an empty page
-/// (also one past the end).
-pub(crate) fn page_range(offset: u64, shown: u64) -> Value {
+/// "Viser 51–55" of a page: the first and last row shown, counted from 1.
+#[derive(Debug, Serialize)]
+pub(crate) struct PageRange {
+    from: u64,
+    to: u64,
+}
+
+/// The range of a page starting at `offset` with `shown` rows: 0–0 for an empty page (also
+/// one past the end).
+pub(crate) fn page_range(offset: u64, shown: u64) -> PageRange {
     if shown == 0 {
-        json!({ "from": 0, "to": 0 })
+        PageRange { from: 0, to: 0 }
     } else {
-        json!({ "from": offset + 1, "to": offset + shown })
+        PageRange {
+            from: offset + 1,
+            to: offset + shown,
+        }
     }
+}
+
+/// One header of a sortable table (`partial: sort_headers`).
+#[derive(Debug, Serialize)]
+pub(crate) struct SortHeader {
+    /// The UI text's key of the column's name.
+    label: &'static str,
+    href: String,
+    /// How the table is sorted by this column, for screen readers; null when it is not.
+    aria_sort: Option<&'static str>,
 }
 
 /// The headers of a table sorted by one of its `columns` (`sort` key, label key): each links
 /// to the list sorted by itself, the sorted one reversed, and the sorted one says how
-/// (`aria_sort`, for screen readers; the template adds an arrow). `partial: sort_headers`.
+/// (`aria_sort`, for screen readers; the template adds an arrow).
 pub(crate) fn sort_headers(
     columns: &[(&str, &'static str)],
     sorted: &str,
     descending: bool,
     link: impl Fn(String) -> String,
-) -> Vec<Value> {
+) -> Vec<SortHeader> {
     columns
         .iter()
         .map(|(key, label)| {
@@ -898,12 +975,40 @@ pub(crate) fn sort_headers(
             } else {
                 (*key).to_owned()
             };
-            let aria_sort = match (this, descending) {
-                (false, _) => Value::Null,
-                (true, false) => json!("ascending"),
-                (true, true) => json!("descending"),
-            };
-            json!({ "label": label, "href": link(next), "aria_sort": aria_sort })
+            SortHeader {
+                label,
+                href: link(next),
+                aria_sort: this.then_some(if descending {
+                    "descending"
+                } else {
+                    "ascending"
+                }),
+            }
+        })
+        .collect()
+}
+
+/// A municipality offered by a list's filter.
+#[derive(Debug, Serialize)]
+pub(crate) struct MunicipalityChoice {
+    code: String,
+    /// "101 København".
+    label: String,
+    selected: bool,
+}
+
+/// The municipalities of `codes` as a filter offers them, `chosen` selected.
+pub(crate) fn municipality_choices(
+    state: &AppState,
+    codes: &[String],
+    chosen: Option<&str>,
+) -> Vec<MunicipalityChoice> {
+    codes
+        .iter()
+        .map(|code| MunicipalityChoice {
+            code: code.clone(),
+            label: municipality_label(state, code),
+            selected: chosen == Some(code.as_str()),
         })
         .collect()
 }

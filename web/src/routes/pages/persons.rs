@@ -8,17 +8,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use chrono::{DateTime, Utc};
+use forlob_engine::registry::SubjectOverview;
 use forlob_engine::store::{self, TaskFilter};
 use forlob_engine::{EngineError, Role};
-use serde::Deserialize;
-use serde_json::{Map, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Map;
 
 use super::{SignedIn, SignedInAs, Workers};
 use crate::error::AppError;
 use crate::routes::api::Path;
 use crate::routes::api::model::TaskView;
+use crate::routes::api::persons::FoundPersons;
 use crate::routes::api::persons::person;
-use crate::routes::api::processes::summaries;
+use crate::routes::api::processes::{ProcessSummary, summaries};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -64,10 +67,15 @@ async fn find(
     };
     let title = state.ui.text(chrome.lang, "persons.found_title");
     let count = found.as_ref().map_or(0, |f| f.persons.len());
-    let data = json!({ "q": q, "found": found, "count": count, "problem": problem });
+    let view = FoundPage {
+        q,
+        found,
+        count,
+        problem,
+    };
     Ok((
         status,
-        state.ui.page("persons_found", &chrome, &title, data)?,
+        state.ui.page("persons_found", &chrome, &title, view)?,
     )
         .into_response())
 }
@@ -100,44 +108,43 @@ async fn render(
         },
     )
     .await?;
-    let startable: Vec<_> = summaries(state)
+    let startable = summaries(state)
         .into_iter()
         .filter(|p| p.manual_start && p.subject_kind == crate::routes::api::persons::PERSON)
         .collect();
     // Newest first, each with its process's title rather than its id.
     let catalog = state.engine.catalog();
-    let events: Vec<_> = view
+    let events = view
         .events
         .iter()
         .rev()
-        .map(|e| {
-            let title = catalog
+        .map(|e| EventRow {
+            at: e.at,
+            kind: event_name(&e.kind),
+            process_title: catalog
                 .latest(&e.process_id)
-                .map_or_else(|| e.process_id.clone(), |(_, d)| d.title.clone());
-            json!({ "at": e.at, "kind": event_name(&e.kind), "process_title": title })
+                .map_or_else(|| e.process_id.clone(), |(_, d)| d.title.clone()),
         })
         .collect();
     // Each task by its process's title, as in the inbox.
     let labels = super::kind_labels(state);
-    let tasks: Vec<serde_json::Value> = tasks
+    let tasks = tasks
         .into_iter()
-        .map(|t| {
-            let label = labels.get(&t.kind).cloned();
-            let mut view = json!(TaskView::from(t));
-            view["kind_label"] = json!(label);
-            view
+        .map(|t| PersonTask {
+            kind_label: labels.get(&t.kind).cloned(),
+            task: TaskView::from(t),
         })
         .collect();
-    let data = json!({
-        "person": { "id": view.id },
-        "overview": view.overview,
-        "events": events,
-        "tasks": tasks,
-        "startable": startable,
-        "start_error": start_error,
-    });
     let title = view.overview.title.clone();
-    let page = state.ui.page("person", chrome, &title, data)?;
+    let page_view = PersonPage {
+        person: PersonId { id: view.id },
+        overview: view.overview,
+        events,
+        tasks,
+        startable,
+        start_error,
+    };
+    let page = state.ui.page("person", chrome, &title, page_view)?;
     Ok((status, page).into_response())
 }
 
@@ -214,4 +221,49 @@ fn event_name(kind: &str) -> String {
         .next()
         .map(|first| first.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// `persons_found`: the persons a name search found.
+#[derive(Debug, Serialize)]
+struct FoundPage<'a> {
+    q: &'a str,
+    found: Option<FoundPersons>,
+    count: usize,
+    /// Why nothing was searched (too short a name).
+    problem: Option<String>,
+}
+
+/// `person`: one person's overview, timeline, open tasks and the processes to start.
+#[derive(Debug, Serialize)]
+struct PersonPage {
+    person: PersonId,
+    overview: SubjectOverview,
+    /// Newest first.
+    events: Vec<EventRow>,
+    tasks: Vec<PersonTask>,
+    /// The processes that may be started for a person by hand.
+    startable: Vec<ProcessSummary>,
+    /// Why a start was refused.
+    start_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PersonId {
+    id: String,
+}
+
+/// An event of the timeline, named in words, with its process's title.
+#[derive(Debug, Serialize)]
+struct EventRow {
+    at: DateTime<Utc>,
+    kind: String,
+    process_title: String,
+}
+
+/// An open task with its process's title, as in the inbox.
+#[derive(Debug, Serialize)]
+struct PersonTask {
+    #[serde(flatten)]
+    task: TaskView,
+    kind_label: Option<String>,
 }

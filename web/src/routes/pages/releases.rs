@@ -10,8 +10,7 @@ use forlob_engine::EngineError;
 use forlob_engine::message::{Code, Message};
 use forlob_engine::release::MigrationPhase;
 use forlob_engine::runtime::{MigrationPreview, RestartRequest};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::admin::admin;
 use super::confirm::{Ask, Confirmation};
@@ -33,7 +32,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// The restart form as typed: every field text, the empty ones meaning "the default".
-#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 struct RestartForm {
     #[serde(default)]
     process: String,
@@ -56,6 +55,42 @@ struct RestartForm {
     /// `1` once the admin confirmed the restart (see [`Confirmation`]).
     #[serde(default)]
     confirmed: String,
+}
+
+/// What the restart form's button asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RestartAction {
+    /// Show what would happen (the default: also a form sent with Enter, without a button).
+    DryRun,
+    Restart,
+}
+
+impl RestartAction {
+    const ALL: [Self; 2] = [Self::DryRun, Self::Restart];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::DryRun => "dry_run",
+            Self::Restart => "restart",
+        }
+    }
+
+    /// As the form sends it: empty is a dry run, anything else must be one of them.
+    fn from_form(text: &str) -> Result<Self, Message> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Self::DryRun);
+        }
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == text)
+            .ok_or_else(|| {
+                let names = Self::ALL.map(Self::as_str);
+                Message::new(Code::NOT_CHOICE)
+                    .with("value", text)
+                    .with("allowed", forlob_engine::message::listing(&names))
+            })
+    }
 }
 
 impl RestartForm {
@@ -121,16 +156,17 @@ async fn page(
         } else {
             100
         };
-        let mut view = serde_json::to_value(MigrationView::from(status)).unwrap_or_default();
-        view["handled"] = json!(handled);
-        view["of"] = json!(total);
-        view["percent"] = json!(percent);
-        view["busy"] = json!(phase.is_busy());
-        view["can_abandon"] = json!(phase.can_abandon());
-        view["can_undo"] = json!(phase.can_undo());
-        shown.push(view);
+        shown.push(MigrationRow {
+            migration: MigrationView::from(status),
+            handled,
+            of: total,
+            percent,
+            busy: phase.is_busy(),
+            can_abandon: phase.can_abandon(),
+            can_undo: phase.can_undo(),
+        });
     }
-    let busy = shown.iter().any(|m| m["busy"] == true);
+    let busy = shown.iter().any(|m| m.busy);
     let mut processes: Vec<String> = state
         .engine
         .catalog()
@@ -140,40 +176,73 @@ async fn page(
         .collect();
     processes.sort();
     let (status, preview, errors) = match outcome {
-        Outcome::Form => (StatusCode::OK, Value::Null, Value::Null),
-        Outcome::Preview(preview) => (
-            StatusCode::OK,
-            serde_json::to_value(PreviewView::from(preview)).unwrap_or_default(),
-            Value::Null,
-        ),
+        Outcome::Form => (StatusCode::OK, None, None),
+        Outcome::Preview(preview) => (StatusCode::OK, Some(PreviewView::from(preview)), None),
         Outcome::Refused(errors) => {
             // Each problem under the label of the form's field it is about, not the plan's
             // field name (`from_versions` is "Fra version" on this page).
-            let shown: Vec<Value> = errors
+            let shown = errors
                 .iter()
-                .map(|(field, message)| {
-                    let label = plan_field_label(field)
-                        .map_or_else(|| field.clone(), |key| state.ui.text(chrome.lang, key));
-                    json!({ "label": label, "message": state.ui.message(chrome.lang, message) })
+                .map(|(field, message)| Problem {
+                    label: plan_field_label(field)
+                        .map_or_else(|| field.clone(), |key| state.ui.text(chrome.lang, key)),
+                    message: state.ui.message(chrome.lang, message),
                 })
                 .collect();
-            (StatusCode::UNPROCESSABLE_ENTITY, Value::Null, json!(shown))
+            (StatusCode::UNPROCESSABLE_ENTITY, None, Some(shown))
         }
     };
     let title = state.ui.text(chrome.lang, "nav.migrations");
-    let data = json!({
-        "migrations": shown,
-        "busy": busy,
-        "processes": processes,
-        "form": form,
-        "preview": preview,
-        "errors": errors,
-    });
+    let view = MigrationsPage {
+        migrations: shown,
+        busy,
+        processes,
+        form,
+        preview,
+        errors,
+    };
     Ok((
         status,
-        state.ui.page("admin_migrations", chrome, &title, data)?,
+        state.ui.page("admin_migrations", chrome, &title, view)?,
     )
         .into_response())
+}
+
+/// `admin_migrations`: the restart form (with its dry run or why it was refused) and the
+/// migrations with their progress.
+#[derive(Debug, Serialize)]
+struct MigrationsPage<'a> {
+    migrations: Vec<MigrationRow>,
+    /// One of them is running: the page refreshes itself.
+    busy: bool,
+    /// The processes a restart may be for.
+    processes: Vec<String>,
+    /// The restart form as typed.
+    form: &'a RestartForm,
+    /// What the dry run found.
+    preview: Option<PreviewView>,
+    /// Why the restart was refused, field by field.
+    errors: Option<Vec<Problem>>,
+}
+
+/// A migration with how far it got and what an admin may do with it now.
+#[derive(Debug, Serialize)]
+struct MigrationRow {
+    #[serde(flatten)]
+    migration: MigrationView,
+    handled: i64,
+    of: i64,
+    percent: i64,
+    busy: bool,
+    can_abandon: bool,
+    can_undo: bool,
+}
+
+/// A refusal of the restart form under the label of the field it is about.
+#[derive(Debug, Serialize)]
+struct Problem {
+    label: String,
+    message: String,
 }
 
 /// The UI text of the restart form's field a plan's field is entered in.
@@ -187,6 +256,7 @@ fn plan_field_label(field: &str) -> Option<&'static str> {
         "to_state" => "migrations.to_state",
         "name" => "migrations.name",
         "reason" => "confirm.reason",
+        "action" => "migrations.action",
         _ => return None,
     })
 }
@@ -198,18 +268,28 @@ async fn restart(
     SignedInAs(chrome, caller, _): SignedInAs<Admins>,
     Form(form): Form<RestartForm>,
 ) -> Result<Response, AppError> {
+    // A button the form does not have is refused, not taken for a dry run; with the plan's
+    // own problems, so everything wrong is shown at once.
+    let action = RestartAction::from_form(&form.action);
     let plan = match form.request() {
         Ok(request) => state.engine.releases().restart_plan(&request).await,
         Err(e) => Err(e),
     };
-    let plan = match plan {
-        Ok(plan) => plan,
-        Err(EngineError::Invalid(errors)) => {
+    let (plan, action) = match (plan, action) {
+        (Ok(plan), Ok(action)) => (plan, action),
+        (Err(EngineError::Invalid(mut errors)), action) => {
+            if let Err(message) = action {
+                errors.insert("action".to_owned(), message);
+            }
             return page(&state, &chrome, &form, Outcome::Refused(errors)).await;
         }
-        Err(e) => return Err(e.into()),
+        (Err(e), _) => return Err(e.into()),
+        (Ok(_), Err(message)) => {
+            let errors = [("action".to_owned(), message)].into();
+            return page(&state, &chrome, &form, Outcome::Refused(errors)).await;
+        }
     };
-    if form.action != "restart" {
+    if action == RestartAction::DryRun {
         let preview = state.engine.releases().preview_migration(&plan).await?;
         return page(&state, &chrome, &form, Outcome::Preview(preview)).await;
     }

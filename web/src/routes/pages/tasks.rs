@@ -13,8 +13,10 @@ use axum::{Form, Router};
 use forlob_engine::error::TransitionError;
 use forlob_engine::form::FieldErrors;
 use forlob_engine::instance::TaskStatus;
+use forlob_engine::registry::SubjectOverview;
 use forlob_engine::{EngineError, Role};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{Chrome, SignedIn, SignedInAs, Workers, form_values};
@@ -217,7 +219,7 @@ async fn render(
             .colleagues(municipality, &actor)
             .await?
             .into_iter()
-            .map(|(username, name)| json!({ "username": username, "name": name }))
+            .map(|(username, name)| Colleague { username, name })
             .collect(),
         _ => Vec::new(),
     };
@@ -235,27 +237,64 @@ async fn render(
                 .await?,
         ),
     };
-    let pairs = |pairs: Vec<(String, String)>| {
+    let labelled = |pairs: Vec<(String, String)>| {
         pairs
             .into_iter()
-            .map(|(label, value)| json!({ "label": label, "value": value }))
+            .map(|(label, value)| Labelled { label, value })
             .collect::<Vec<_>>()
     };
-    let data = json!({
-        "submitted": pairs(submitted),
-        "unsaved": pairs(unsaved),
-        "read_only": claimed_by_other && claimed_now_by.is_none(),
-        "colleagues": colleagues,
-        "closed_by_me": closed_by_me,
-        "claimed_now_by": claimed_now_by,
-        "task": task_view,
-        "process_title": process_title,
-        "form_html": form_html,
-        "has_errors": !errors.is_empty(),
-        "error_count": errors.len(),
-        "overview": overview,
-        "claimed_by_other": claimed_by_other,
-    });
-    let page = state.ui.page("task", chrome, &task_view.title, data)?;
+    let title = task_view.title.clone();
+    let view = TaskPage {
+        submitted: labelled(submitted),
+        unsaved: labelled(unsaved),
+        read_only: claimed_by_other && claimed_now_by.is_none(),
+        colleagues,
+        closed_by_me,
+        claimed_now_by,
+        task: task_view,
+        process_title,
+        form_html,
+        has_errors: !errors.is_empty(),
+        error_count: errors.len(),
+        overview,
+        claimed_by_other,
+    };
+    let page = state.ui.page("task", chrome, &title, view)?;
     Ok((status, page).into_response())
+}
+
+/// `task`: a task with its form (open) or what was submitted (closed), and the person beside it.
+#[derive(Debug, Serialize)]
+struct TaskPage {
+    /// What was submitted, as the form labels it (a closed task).
+    submitted: Vec<Labelled>,
+    /// What this caseworker typed in vain: a colleague closed the task first.
+    unsaved: Vec<Labelled>,
+    read_only: bool,
+    /// Colleagues to give the task to.
+    colleagues: Vec<Colleague>,
+    closed_by_me: bool,
+    /// Who claimed the task while this caseworker had it open.
+    claimed_now_by: Option<String>,
+    task: TaskView,
+    process_title: Option<String>,
+    /// The form, of an open task.
+    form_html: Option<String>,
+    has_errors: bool,
+    error_count: usize,
+    overview: Option<SubjectOverview>,
+    claimed_by_other: bool,
+}
+
+/// A value as its form labels it.
+#[derive(Debug, Serialize)]
+struct Labelled {
+    label: String,
+    value: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Colleague {
+    username: String,
+    name: String,
 }
