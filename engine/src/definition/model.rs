@@ -66,6 +66,11 @@ pub struct Branch {
 }
 
 impl Branch {
+    /// Where `branches` may lead, in their order.
+    pub(crate) fn targets(branches: &[Self]) -> Vec<&str> {
+        branches.iter().map(|b| b.goto.as_str()).collect()
+    }
+
     /// The first of `branches` whose condition holds in `scope`.
     pub(crate) fn choose(branches: &[Self], scope: &Scope) -> Result<Option<String>, ExprError> {
         for b in branches {

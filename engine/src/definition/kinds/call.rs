@@ -50,10 +50,6 @@ impl Kind for Call {
         }
     }
 
-    fn label(&self) -> String {
-        self.name().to_owned()
-    }
-
     fn enter(&self, cx: &mut Ctx<'_>, id: &str, scope: &Scope) -> Result<Vec<Effect>, ExprError> {
         let subject = match &self.subject {
             Some(s) => s.eval_string(scope)?,

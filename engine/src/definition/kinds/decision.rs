@@ -33,7 +33,7 @@ impl Kind for Decision {
     }
 
     fn targets(&self) -> Vec<&str> {
-        self.branches.iter().map(|b| b.goto.as_str()).collect()
+        Branch::targets(&self.branches)
     }
 
     fn passes_on(&self) -> bool {
@@ -46,10 +46,6 @@ impl Kind for Decision {
 
     fn rest(&self) -> RestKind {
         RestKind::Decision
-    }
-
-    fn label(&self) -> String {
-        self.name().to_owned()
     }
 
     fn edges(&self) -> Vec<Edge<'_>> {

@@ -31,10 +31,6 @@ impl Kind for End {
         RestKind::End
     }
 
-    fn label(&self) -> String {
-        self.name().to_owned()
-    }
-
     fn edges(&self) -> Vec<Edge<'_>> {
         vec![Edge {
             to: None,

@@ -80,7 +80,7 @@ impl Kind for Manual {
     }
 
     fn targets(&self) -> Vec<&str> {
-        self.on_submit.iter().map(|b| b.goto.as_str()).collect()
+        Branch::targets(&self.on_submit)
     }
 
     fn holdings(&self) -> &'static [Holding] {

@@ -111,8 +111,11 @@ pub(crate) trait Kind: std::fmt::Debug {
     /// How an instance rests here, for a release's comparison of versions.
     fn rest(&self) -> RestKind;
 
-    /// What the diagram writes after the state's id, e.g. `automatic: demo.record`.
-    fn label(&self) -> String;
+    /// What the diagram writes after the state's id, e.g. `automatic: demo.record`; the
+    /// kind's name unless the kind says more.
+    fn label(&self) -> String {
+        self.name().to_owned()
+    }
 
     /// The diagram's arrows out of the state.
     fn edges(&self) -> Vec<Edge<'_>> {
