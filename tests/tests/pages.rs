@@ -1005,7 +1005,10 @@ async fn a_restart_action_the_form_does_not_offer_is_refused(backend: Backend) {
         .await;
     assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        both.text.contains("<strong>Handling</strong>") && both.text.contains("nowhere"),
+        both.text.contains("<strong>Handling</strong>")
+            && both
+                .text
+                .contains("<strong>Kun disse trin (kommasepareret)</strong>"),
         "{}",
         both.text
     );

@@ -151,3 +151,44 @@ steps:
     assert_eq!(told.part, "step 2");
     assert!(told.what.starts_with("start: {"), "{}", told.what);
 }
+
+#[tokio::test]
+async fn a_restart_expected_to_be_refused_fails_when_it_goes_through() {
+    // The release before: the demo process as it is, but for a comment (another version).
+    let definitions = forlob_engine::demo::definitions();
+    let human = definitions
+        .iter()
+        .find(|f| f.text.contains("id: demo-move-out-human"))
+        .expect("the demo's human process");
+    let before = SourceFile {
+        path: "old/human.yaml".into(),
+        text: format!("# the release before\n{}", human.text),
+    };
+    let file = SourceFile {
+        path: "restart.yaml".into(),
+        text: r#"
+scenario: a restart that is not refused
+clock: 2025-06-02T09:00:00+02:00
+previous_release: [old/human.yaml]
+steps:
+  - start: { process: demo-move-out-human, subject: "0101501234", as: { role: admin } }
+  - deploy: package
+  - restart: { process: demo-move-out-human, states: [review], expect: { done: 1 } }
+    expect_error: { status: 409 }
+"#
+        .into(),
+    };
+    let result = scenario::run_in_memory(
+        &file,
+        &definitions,
+        &forlob_engine::demo::registry(),
+        scenario::Sources::Sent(std::slice::from_ref(&before)),
+    )
+    .await;
+    assert_eq!(result.failed_at.as_deref(), Some("step 3"), "{result:?}");
+    let failure = result.failure.expect("fails");
+    assert!(
+        failure.contains("expected a refusal with status 409, but the step succeeded"),
+        "{failure}"
+    );
+}

@@ -111,6 +111,46 @@ fn search_failed(kind: &str) -> impl FnOnce(crate::action::ActionError) -> Engin
 }
 
 impl Queries<'_> {
+    /// One task, as the actor may see it.
+    pub async fn task(self, task_id: Uuid, actor: &Actor) -> Result<crate::instance::Task> {
+        self.engine
+            .visible_task(&self.engine.db, task_id, actor)
+            .await
+    }
+
+    /// A task `actor` may see, read to be shown on its own: a task names its person and
+    /// holds what was submitted, so the look is recorded in the audit log first.
+    pub async fn look_at_task(self, task_id: Uuid, actor: &Actor) -> Result<crate::instance::Task> {
+        let task = self.task(task_id, actor).await?;
+        self.engine
+            .audit()
+            .record(
+                actor,
+                vec![
+                    AuditRecord::new(AuditAction::PersonRead)
+                        .subject(task.subject.clone())
+                        .target(task_id)
+                        .detail(json!({ "shown": "task", "found": true })),
+                ],
+            )
+            .await?;
+        Ok(task)
+    }
+
+    /// The active caseworkers of `municipality` other than `actor`, to give a task to:
+    /// `(username, display name)`, by name.
+    pub async fn colleagues(
+        self,
+        municipality: &str,
+        actor: &Actor,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(store::active_caseworkers(&self.engine.db, municipality)
+            .await?
+            .into_iter()
+            .filter(|u| u.username != actor.id)
+            .map(|u| (u.username, u.display_name))
+            .collect())
+    }
     /// A subject's overview and timeline as `actor` may see them: admins every subject, a
     /// caseworker one of their municipality's (`may_see`). Any other is "not found", exactly
     /// like one that does not exist, so guessing ids tells nothing. Every look-up, shown or

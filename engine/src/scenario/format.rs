@@ -93,12 +93,32 @@ pub(super) struct MessageStep {
     pub data: Value,
 }
 
-/// `advance: { to: <instant> }` or `advance: { by: P1D }`.
+/// `advance: { to: <instant> }` or `advance: { by: P1D }`, exactly one of them.
 #[derive(Debug, Deserialize)]
+#[serde(try_from = "AdvanceKeys")]
+pub(super) enum AdvanceStep {
+    To(DateTime<FixedOffset>),
+    By(Word),
+}
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct AdvanceStep {
-    pub to: Option<DateTime<FixedOffset>>,
-    pub by: Option<Word>,
+struct AdvanceKeys {
+    to: Option<DateTime<FixedOffset>>,
+    by: Option<Word>,
+}
+
+impl TryFrom<AdvanceKeys> for AdvanceStep {
+    type Error = &'static str;
+
+    fn try_from(keys: AdvanceKeys) -> Result<Self, Self::Error> {
+        match (keys.to, keys.by) {
+            (Some(to), None) => Ok(Self::To(to)),
+            (None, Some(by)) => Ok(Self::By(by)),
+            (Some(_), Some(_)) => Err("advance takes `to` or `by`, not both"),
+            (None, None) => Err("advance needs `to` or `by`"),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -325,6 +345,11 @@ impl<'de> Visitor<'de> for StepVisitor {
         }
         let act = act
             .ok_or_else(|| de::Error::custom(format!("a step needs one of {}", ACTS.join(", "))))?;
+        if matches!(act, Act::Expect(_)) && expect_error.is_some() {
+            return Err(de::Error::custom(
+                "`expect_error` is for a step that may be refused; an `expect` step is not",
+            ));
+        }
         Ok(Step { act, expect_error })
     }
 }
@@ -512,6 +537,17 @@ mod tests {
                 "  - start: { process: p, subject: x }\n    advance: { by: P1D }\n",
                 4,
                 "a step does one thing",
+            ),
+            (
+                "  - advance: { to: 2025-06-03T09:00:00+02:00, by: P1D }\n",
+                4,
+                "advance takes `to` or `by`, not both",
+            ),
+            ("  - advance: {}\n", 4, "advance needs `to` or `by`"),
+            (
+                "  - expect: { task: { count: 0 } }\n    expect_error: { status: 404 }\n",
+                4,
+                "an `expect` step is not",
             ),
             (
                 "  - expect_error: { status: 403 }\n",

@@ -172,18 +172,15 @@ async fn run_with(
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     let mut story = Story::default();
-    let failure = run(
-        &scenario,
+    let setup = Setup {
         file,
         definitions,
         registry,
         url,
-        &base,
+        base: &base,
         sources,
-        &mut story,
-    )
-    .await
-    .err();
+    };
+    let failure = run(&scenario, &setup, &mut story).await.err();
     ScenarioResult {
         file: file.path.clone(),
         name: scenario.scenario,
@@ -261,17 +258,27 @@ impl Story {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    s: &ScenarioFile,
-    file: &SourceFile,
-    definitions: &[SourceFile],
-    registry: &Registry,
-    url: &str,
-    base: &std::path::Path,
-    sources: Sources<'_>,
-    story: &mut Story,
-) -> Result<(), String> {
+/// What a scenario runs with: its file, the package's definitions and registry, the
+/// database, and where the files its steps name are read from.
+struct Setup<'a> {
+    file: &'a SourceFile,
+    definitions: &'a [SourceFile],
+    registry: &'a Registry,
+    url: &'a str,
+    /// The scenario's folder: paths in steps are relative to it.
+    base: &'a std::path::Path,
+    sources: Sources<'a>,
+}
+
+async fn run(s: &ScenarioFile, setup: &Setup<'_>, story: &mut Story) -> Result<(), String> {
+    let &Setup {
+        file,
+        definitions,
+        registry,
+        url,
+        base,
+        sources,
+    } = setup;
     let clock = Arc::new(ManualClock::new(s.clock.with_timezone(&Utc)));
     let engine = Engine::start(url, registry.clone(), clock, EngineOptions::default())
         .await
