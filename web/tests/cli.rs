@@ -360,3 +360,34 @@ fn a_wrong_zone_stops_every_command_and_the_demo_validates() {
     let out = forlob(&["validate", "engine/demo"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn the_intake_bench_delivers_every_message_and_prints_one_line_of_figures() {
+    let out = forlob(&[
+        "bench",
+        "--workload",
+        "intake",
+        "--messages",
+        "60",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let figures: serde_json::Value =
+        serde_json::from_str(text.lines().last().unwrap_or_default()).expect("a JSON line");
+    assert_eq!(figures["workload"], "intake", "{figures}");
+    assert_eq!(figures["messages"], 60, "{figures}");
+    assert_eq!(figures["persons"], 120, "{figures}");
+    assert_eq!(figures["concurrency"], 2, "{figures}");
+    assert!(
+        figures["messages_per_s"].as_f64().is_some_and(|n| n > 0.0)
+            && figures["p50_ms"].as_f64() <= figures["p99_ms"].as_f64(),
+        "{figures}"
+    );
+}

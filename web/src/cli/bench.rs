@@ -1,10 +1,12 @@
 //! `forlob bench`: throughput of the engine on the demo move-out, durable on a real database,
 //! ([`http`]) latency of the API under caseworkers working through a full inbox, and
 //! ([`folkbokforing`]) the Swedish out-of-municipality update over 100,000 persons, and
-//! ([`restart`]) restarting 100,000 in-flight instances after a release.
+//! ([`restart`]) restarting 100,000 in-flight instances after a release, and ([`intake`])
+//! move messages delivered by concurrent senders.
 
 mod folkbokforing;
 mod http;
+mod intake;
 mod restart;
 
 use std::process::ExitCode;
@@ -31,6 +33,9 @@ pub(crate) enum Workload {
     /// Restart after release: `--instances` instances waiting in a manual step on v1 are
     /// restarted into v2 (each task cancelled and made anew, audited); prints the time.
     Restart,
+    /// `--messages` move messages delivered by `--concurrency` senders over a register of
+    /// twice as many persons; prints messages/s and the latency of one delivery.
+    Intake,
 }
 
 #[derive(Args)]
@@ -71,6 +76,9 @@ pub(crate) struct BenchArgs {
     /// folkbokforing: the direct Skatteverket integration (R23) instead of KIR.
     #[arg(long)]
     direct: bool,
+    /// intake: move messages to deliver.
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
 }
 
 /// The engine a bench runs on: the packages' registry and the configured defaults, real clock.
@@ -85,6 +93,13 @@ async fn open_engine(url: &str) -> anyhow::Result<Arc<Engine>> {
     .await
     .with_context(|| format!("cannot open the database at {url}"))?;
     Ok(Arc::new(engine))
+}
+
+/// The database a bench runs on: `--db`, or a fresh SQLite file `file` in `tmp`.
+fn database_url(args: &BenchArgs, tmp: &tempfile::TempDir, file: &str) -> String {
+    args.db
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", tmp.path().join(file).display()))
 }
 
 fn peak_rss_mb() -> f64 {
@@ -105,14 +120,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Workload::Http => return http::run(&args).await,
         Workload::Folkbokforing => return folkbokforing::run(&args).await,
         Workload::Restart => return restart::run(&args).await,
+        Workload::Intake => return intake::run(&args).await,
     };
     let tmp = tempfile::tempdir()?;
-    let url = args.db.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            tmp.path().join("bench.db").display()
-        )
-    });
+    let url = database_url(&args, &tmp, "bench.db");
     let is_pg = url.starts_with("postgres");
     let concurrency = args.concurrency.unwrap_or(if is_pg { 8 } else { 1 }).max(1);
     let engine = Arc::new(

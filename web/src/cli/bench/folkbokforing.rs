@@ -17,12 +17,7 @@ const JOB: &str = "uppdatering-utomkommunala-personer";
 
 pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     let tmp = tempfile::tempdir()?;
-    let url = args.db.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            tmp.path().join("bench-folkbokforing.db").display()
-        )
-    });
+    let url = super::database_url(args, &tmp, "bench-folkbokforing.db");
     let engine = Engine::start(
         &url,
         crate::cli::registry(&forlob_web::config::Config::default()),

@@ -17,12 +17,7 @@ use super::{BenchArgs, peak_rss_mb};
 
 pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
-    let url = args.db.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            tmp.path().join("restart.db").display()
-        )
-    });
+    let url = super::database_url(args, &tmp, "restart.db");
     let engine = super::open_engine(&url).await?;
     let release = |text: &str| {
         vec![SourceFile {
