@@ -138,6 +138,28 @@ pub(crate) struct TransferOutput {
     pub institution: bool,
 }
 
+/// The JSON of an action's output that holds the transfer flags: those of nothing moved,
+/// with `changes` (the action's own keys, and the flags a path sets) over them. The actions'
+/// tests pin their outputs with it, so the flags' shape is written once.
+#[cfg(test)]
+pub(crate) fn transfer_output_json(changes: Value) -> Value {
+    let mut all = json!({
+        "transferred": false,
+        "losing": null,
+        "gaining": null,
+        "stopped_benefits": 0,
+        "stopped_deductions": 0,
+        "stopped_count": 0,
+        "outstanding": "0.00",
+        "administration": false,
+        "institution": false,
+    });
+    if let (Value::Object(all), Value::Object(changes)) = (&mut all, changes) {
+        all.extend(changes);
+    }
+    all
+}
+
 /// Nothing moved.
 impl Default for TransferOutput {
     fn default() -> Self {

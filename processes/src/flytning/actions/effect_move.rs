@@ -145,20 +145,11 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::flytning::rules::Transfer;
+    use crate::flytning::rules::{Transfer, transfer_output_json};
 
     /// The output of a path: what nothing done gives, with `changes` over it.
     fn expected(changes: Value) -> Value {
-        let mut base = json!({
-            "transferred": false,
-            "losing": null,
-            "gaining": null,
-            "stopped_benefits": 0,
-            "stopped_deductions": 0,
-            "stopped_count": 0,
-            "outstanding": "0.00",
-            "administration": false,
-            "institution": false,
+        let mut base = transfer_output_json(json!({
             "superseded": false,
             "abroad": false,
             "ended": false,
@@ -170,7 +161,7 @@ mod tests {
             "manual_reason": null,
             "manual_registrant": null,
             "health_card_ordered": false,
-        });
+        }));
         if let (Value::Object(base), Value::Object(changes)) = (&mut base, changes) {
             base.extend(changes);
         }
