@@ -263,6 +263,29 @@ pub fn placeholders(template: &str) -> std::collections::BTreeSet<&str> {
         .collect()
 }
 
+/// A choice a form sends by its name: one of `choices`, the default for an empty text, or
+/// what is wrong (a form's value it does not offer is an error, never the default).
+pub fn choice_from_form<T: Copy + Default>(
+    text: &str,
+    choices: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, Message> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(T::default());
+    }
+    choices
+        .iter()
+        .copied()
+        .find(|c| name(*c) == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|c| name(*c)).collect();
+            Message::new(Code::NOT_CHOICE)
+                .with("value", text)
+                .with("allowed", listing(&names))
+        })
+}
+
 /// Values listed for a person: all of a short list, the first few of a long one.
 pub fn listing(values: &[&str]) -> String {
     const SHOWN: usize = 12;

@@ -59,7 +59,7 @@ impl Misfire {
 
     /// As a form sends it: empty is the default, anything else must be one of them.
     pub fn from_form(text: &str) -> Result<Self, Message> {
-        from_form(text, &Self::ALL, Self::as_str)
+        crate::message::choice_from_form(text, &Self::ALL, Self::as_str)
     }
 }
 
@@ -75,30 +75,8 @@ impl Overlap {
 
     /// As a form sends it: empty is the default, anything else must be one of them.
     pub fn from_form(text: &str) -> Result<Self, Message> {
-        from_form(text, &Self::ALL, Self::as_str)
+        crate::message::choice_from_form(text, &Self::ALL, Self::as_str)
     }
-}
-
-/// One of `choices` by its name, the default for an empty text, or what is wrong.
-fn from_form<T: Copy + Default>(
-    text: &str,
-    choices: &[T],
-    name: fn(T) -> &'static str,
-) -> Result<T, Message> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(T::default());
-    }
-    choices
-        .iter()
-        .copied()
-        .find(|c| name(*c) == text)
-        .ok_or_else(|| {
-            let names: Vec<&str> = choices.iter().map(|c| name(*c)).collect();
-            Message::new(Code::NOT_CHOICE)
-                .with("value", text)
-                .with("allowed", crate::message::listing(&names))
-        })
 }
 
 /// A schedule as an admin asks for it (API, CLI, UI), before any check.

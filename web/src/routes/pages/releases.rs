@@ -58,9 +58,10 @@ struct RestartForm {
 }
 
 /// What the restart form's button asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum RestartAction {
     /// Show what would happen (the default: also a form sent with Enter, without a button).
+    #[default]
     DryRun,
     Restart,
 }
@@ -77,19 +78,7 @@ impl RestartAction {
 
     /// As the form sends it: empty is a dry run, anything else must be one of them.
     fn from_form(text: &str) -> Result<Self, Message> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(Self::DryRun);
-        }
-        Self::ALL
-            .into_iter()
-            .find(|a| a.as_str() == text)
-            .ok_or_else(|| {
-                let names = Self::ALL.map(Self::as_str);
-                Message::new(Code::NOT_CHOICE)
-                    .with("value", text)
-                    .with("allowed", forlob_engine::message::listing(&names))
-            })
+        forlob_engine::message::choice_from_form(text, &Self::ALL, Self::as_str)
     }
 }
 
