@@ -1561,6 +1561,183 @@ async fn a_nested_signal_moves_a_listed_waiter_on_and_the_outer_one_leaves_it_be
     );
 }
 
+/// Writers at once share group-committed transactions (SQLite) or run side by side
+/// (PostgreSQL): a bad form among them fails alone with its own error, eight completions of
+/// one task give one success and seven conflicts, and every other writer's work is there.
+async fn writers_at_once_fail_alone_and_race_cleanly_in_a_shared_commit(backend: Backend) {
+    let app = Arc::new(TestApp::builder(backend.clone()).build().await);
+    for i in 0..24 {
+        app.engine
+            .commands()
+            .start_instance(
+                "demo-move-out-human",
+                &format!("01015012{i:02}"),
+                Map::new(),
+                &system(),
+            )
+            .await
+            .expect("starts");
+    }
+    let tasks = open_tasks(&app).await;
+    assert_eq!(tasks.len(), 24);
+    let contested = tasks[0].id;
+    let mut handles = Vec::new();
+    // Tasks 1..=16: even ones with a valid form, odd ones with a decision the form lacks.
+    for (n, task) in tasks.iter().enumerate().skip(1).take(16) {
+        let (app, id) = (app.clone(), task.id);
+        let decision = if n % 2 == 0 { "approve" } else { "maybe" };
+        handles.push(tokio::spawn(async move {
+            let actor = Actor::caseworker(&format!("cw{n}"), "101");
+            let result = app
+                .engine
+                .commands()
+                .complete_task(id, &form(&[("decision", json!(decision))]), &actor)
+                .await;
+            (Some(n), result)
+        }));
+    }
+    for who in 0..8 {
+        let app = app.clone();
+        handles.push(tokio::spawn(async move {
+            let actor = Actor::caseworker(&format!("racer{who}"), "101");
+            let result = app
+                .engine
+                .commands()
+                .complete_task(contested, &form(&[("decision", json!("approve"))]), &actor)
+                .await;
+            (None, result)
+        }));
+    }
+    let (mut wins, mut conflicts) = (0, 0);
+    for handle in handles {
+        match handle.await.expect("joins") {
+            (Some(n), Ok(())) => assert_eq!(n % 2, 0, "task {n}'s bad form was taken"),
+            (Some(n), Err(e)) => {
+                assert_eq!(n % 2, 1, "task {n}'s good form failed: {e}");
+                assert_eq!(e.status(), 422, "its own error: {e}");
+            }
+            (None, Ok(())) => wins += 1,
+            (None, Err(e)) => {
+                assert_eq!(e.status(), 409, "a racer's error: {e}");
+                conflicts += 1;
+            }
+        }
+    }
+    assert_eq!((wins, conflicts), (1, 7));
+    let still_open: std::collections::HashSet<_> =
+        open_tasks(&app).await.into_iter().map(|t| t.id).collect();
+    for (n, task) in tasks.iter().enumerate().skip(1).take(16) {
+        assert_eq!(
+            still_open.contains(&task.id),
+            n % 2 == 1,
+            "task {n}: only the bad forms leave their task open"
+        );
+    }
+    assert!(!still_open.contains(&contested));
+    let history = store::history(app.engine.db(), tasks[0].instance_id)
+        .await
+        .expect("history");
+    assert_eq!(history.iter().filter(|h| h.trigger == "submit").count(), 1);
+    if matches!(backend, Backend::Sqlite) {
+        let stats = app.engine.commit_stats();
+        assert!(
+            stats.largest_batch >= 2,
+            "writers queued together were committed together: {stats:?}"
+        );
+        assert!(stats.commits < stats.writers, "{stats:?}");
+    }
+}
+
+/// A writer that wrote and then failed, or was cancelled, in a shared commit leaves nothing
+/// behind and takes nobody's work with it.
+async fn a_writer_failing_or_cancelled_after_writing_takes_only_its_own_work(backend: Backend) {
+    use forlob_engine::runtime::BoxFuture;
+
+    let app = Arc::new(TestApp::builder(backend.clone()).build().await);
+    let writer = |app: Arc<TestApp>, id: String, fails: bool, slow: bool| async move {
+        app.engine
+            .audit()
+            .recorded(
+                &admin(),
+                move |conn| -> BoxFuture<'_, forlob_engine::Result<()>> {
+                    Box::pin(async move {
+                        store::record_message(
+                            conn,
+                            &id,
+                            "test.batch",
+                            &json!({}),
+                            "done",
+                            at("2025-03-03T09:00:00Z"),
+                        )
+                        .await
+                        .map_err(|e| EngineError::Store(forlob_engine::error::StoreError(e)))?;
+                        if slow {
+                            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                        }
+                        if fails {
+                            return Err(EngineError::Forbidden(
+                                forlob_engine::message::Message::Written(
+                                    "refused after writing".into(),
+                                ),
+                            ));
+                        }
+                        Ok(())
+                    })
+                },
+                |_| None,
+            )
+            .await
+    };
+    let mut handles = Vec::new();
+    for i in 0..24 {
+        handles.push(tokio::spawn(writer(
+            app.clone(),
+            format!("m{i}"),
+            i % 3 == 1,
+            false,
+        )));
+    }
+    // One that is cancelled while it holds its turn, with writers queued behind it.
+    let cancelled = tokio::spawn(writer(app.clone(), "cancelled".into(), false, true));
+    for i in 24..32 {
+        handles.push(tokio::spawn(writer(
+            app.clone(),
+            format!("m{i}"),
+            i % 3 == 1,
+            false,
+        )));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    cancelled.abort();
+    for (i, handle) in handles.into_iter().enumerate() {
+        let result = handle.await.expect("joins");
+        assert_eq!(result.is_err(), i % 3 == 1, "writer m{i}: {result:?}");
+    }
+    let _ = cancelled.await;
+    for i in 0..32 {
+        let kept = store::recorded_message(app.engine.db(), &format!("m{i}"))
+            .await
+            .expect("reads")
+            .is_some();
+        assert_eq!(
+            kept,
+            i % 3 != 1,
+            "m{i}: only the failing writers' rows are gone"
+        );
+    }
+    assert!(
+        store::recorded_message(app.engine.db(), "cancelled")
+            .await
+            .expect("reads")
+            .is_none(),
+        "the cancelled writer was never answered, and its row was rolled back"
+    );
+    if matches!(backend, Backend::Sqlite) {
+        let stats = app.engine.commit_stats();
+        assert!(stats.largest_batch >= 2, "{stats:?}");
+    }
+}
+
 on_both_backends!(
     an_automatic_process_runs_to_its_end_with_a_history_row_per_state,
     two_caseworkers_completing_one_task_get_one_success_and_one_conflict,
@@ -1589,6 +1766,8 @@ on_both_backends!(
     an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_sender_goes_on,
     an_instance_leaving_a_signal_wait_is_not_woken_by_its_own_next_step,
     a_nested_signal_moves_a_listed_waiter_on_and_the_outer_one_leaves_it_be,
+    writers_at_once_fail_alone_and_race_cleanly_in_a_shared_commit,
+    a_writer_failing_or_cancelled_after_writing_takes_only_its_own_work,
 );
 
 /// Whether a database error is worth another try is read from the database's own code, not

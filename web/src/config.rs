@@ -30,6 +30,8 @@ pub struct Config {
     pub workers: Option<usize>,
     pub worker_interval_ms: u64,
     pub batch_size: u64,
+    /// Writers grouped into one transaction at most on SQLite (group commit).
+    pub group_max: u64,
     pub lease_seconds: u64,
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
@@ -104,6 +106,7 @@ impl Default for Config {
             workers: None,
             worker_interval_ms: 1000,
             batch_size: engine.batch_size,
+            group_max: engine.group_max,
             lease_seconds: engine.lease.as_secs(),
             max_connections: engine.max_connections,
             busy_timeout_ms: u64::try_from(engine.busy_timeout.as_millis()).unwrap_or(10_000),
@@ -182,6 +185,7 @@ impl Config {
             ("workers", self.workers.unwrap_or(1) as u64),
             ("worker_interval_ms", self.worker_interval_ms),
             ("batch_size", self.batch_size),
+            ("group_max", self.group_max),
             ("lease_seconds", self.lease_seconds),
             ("max_connections", u64::from(self.max_connections)),
             ("store_attempts", u64::from(self.store_attempts)),
@@ -283,6 +287,7 @@ impl Config {
     pub fn engine_options(&self) -> EngineOptions {
         EngineOptions {
             batch_size: self.batch_size,
+            group_max: self.group_max,
             lease: Duration::from_secs(self.lease_seconds),
             max_connections: self.max_connections,
             busy_timeout: Duration::from_millis(self.busy_timeout_ms),

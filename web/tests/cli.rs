@@ -361,17 +361,9 @@ fn a_wrong_zone_stops_every_command_and_the_demo_validates() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
-#[test]
-fn the_intake_bench_delivers_every_message_and_prints_one_line_of_figures() {
-    let out = forlob(&[
-        "bench",
-        "--workload",
-        "intake",
-        "--messages",
-        "60",
-        "--concurrency",
-        "2",
-    ]);
+/// Runs `forlob bench` with `args`, expects success, and returns its JSON line of figures.
+fn bench_figures(args: &[&str]) -> serde_json::Value {
+    let out = forlob(&[&["bench"], args].concat());
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -379,8 +371,19 @@ fn the_intake_bench_delivers_every_message_and_prints_one_line_of_figures() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = stdout(&out);
-    let figures: serde_json::Value =
-        serde_json::from_str(text.lines().last().unwrap_or_default()).expect("a JSON line");
+    serde_json::from_str(text.lines().last().unwrap_or_default()).expect("a JSON line")
+}
+
+#[test]
+fn the_intake_bench_delivers_every_message_and_prints_one_line_of_figures() {
+    let figures = bench_figures(&[
+        "--workload",
+        "intake",
+        "--messages",
+        "60",
+        "--concurrency",
+        "2",
+    ]);
     assert_eq!(figures["workload"], "intake", "{figures}");
     assert_eq!(figures["messages"], 60, "{figures}");
     assert_eq!(figures["persons"], 120, "{figures}");
@@ -388,6 +391,30 @@ fn the_intake_bench_delivers_every_message_and_prints_one_line_of_figures() {
     assert!(
         figures["messages_per_s"].as_f64().is_some_and(|n| n > 0.0)
             && figures["p50_ms"].as_f64() <= figures["p99_ms"].as_f64(),
+        "{figures}"
+    );
+}
+
+#[test]
+fn the_daily_run_bench_carries_out_the_days_moves_and_checks_the_invariants() {
+    let figures = bench_figures(&[
+        "--workload",
+        "daily-run",
+        "--moves",
+        "40",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(figures["workload"], "daily-run", "{figures}");
+    assert_eq!(figures["messages"], 40, "{figures}");
+    assert_eq!(figures["persons"], 80, "{figures}");
+    assert_eq!(figures["invariants_ok"], true, "{figures}");
+    // Repeats and a person's second move merge, so fewer items than messages, never none.
+    assert!(
+        figures["moves"]
+            .as_u64()
+            .is_some_and(|n| (1..=40).contains(&n))
+            && figures["moves_per_s"].as_f64().is_some_and(|n| n > 0.0),
         "{figures}"
     );
 }

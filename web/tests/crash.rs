@@ -1,6 +1,7 @@
 //! Killing the process mid-work loses nothing that was committed and leaves nothing half
-//! written: `forlob bench` is killed with SIGKILL while it starts instances, then the
-//! database is checked instance by instance.
+//! written: `forlob bench` is killed with SIGKILL while 16 starters share group-committed
+//! transactions, then the database is checked instance by instance, and every start the
+//! bench was answered for is there exactly once.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,8 +19,20 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 }
 
 async fn killed_mid_run_leaves_only_whole_transitions(url: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let acks = dir.path().join("acks.txt");
     let mut child = Command::new(env!("CARGO_BIN_EXE_forlob"))
-        .args(["bench", "--instances", "5000000", "--db", url])
+        .args([
+            "bench",
+            "--instances",
+            "5000000",
+            "--concurrency",
+            "16",
+            "--db",
+            url,
+        ])
+        .arg("--acks")
+        .arg(&acks)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -78,6 +91,36 @@ async fn killed_mid_run_leaves_only_whole_transitions(url: &str) {
     assert_eq!(wrong, 0, "every committed instance has its whole history");
     let with_history = count(&db, "SELECT COUNT(DISTINCT instance_id) FROM history").await;
     assert_eq!(with_history, instances, "every instance has its history");
+
+    // Every answered start is there once; a start killed before its answer may be there
+    // too (committed, not yet answered), but never twice.
+    let answered: Vec<String> = std::fs::read_to_string(&acks)
+        .expect("the bench wrote its answers")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(answered.len() >= 400, "{} answers", answered.len());
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT subject, COUNT(*) FROM instances GROUP BY subject",
+        ))
+        .await
+        .expect("query runs");
+    let mut per_subject = std::collections::HashMap::new();
+    for row in rows {
+        let subject: String = row.try_get_by_index(0).expect("a subject");
+        let n: i64 = row.try_get_by_index(1).expect("a count");
+        per_subject.insert(subject, n);
+    }
+    assert!(per_subject.values().all(|n| *n == 1), "a start ran twice");
+    for subject in &answered {
+        assert_eq!(
+            per_subject.get(subject),
+            Some(&1),
+            "{subject} was answered but is not there"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,7 +132,7 @@ impl Audit<'_> {
             let written = self
                 .engine
                 .retrying(|| async {
-                    let (_turn, conn) = self.engine.begin_write().await?;
+                    let conn = self.engine.begin_write().await?;
                     store::audit::append_each(
                         &conn,
                         entries_of(&batch.pending),
@@ -168,13 +168,16 @@ impl Audit<'_> {
         C: for<'c> FnOnce(&'c DatabaseTransaction) -> BoxFuture<'c, Result<T>>,
         R: FnOnce(&T) -> Option<AuditRecord>,
     {
-        let (_turn, conn) = self.engine.begin_write().await?;
-        let outcome = change(&conn).await?;
-        if let Some(record) = record(&outcome) {
-            store::audit::append(&conn, actor, vec![record], self.engine.clock.now()).await?;
-        }
-        self.engine.commit(conn).await?;
-        Ok(outcome)
+        super::committer::settled(async {
+            let conn = self.engine.begin_write().await?;
+            let outcome = change(&conn).await?;
+            if let Some(record) = record(&outcome) {
+                store::audit::append(&conn, actor, vec![record], self.engine.clock.now()).await?;
+            }
+            self.engine.commit(conn).await?;
+            Ok(outcome)
+        })
+        .await
     }
 
     /// A page of audit entries, newest first; the look itself is recorded (an audit entry
@@ -219,7 +222,7 @@ impl Audit<'_> {
             .unwrap_or(chrono::Duration::MAX);
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let now = self.engine.clock.now();
                 let before = now
                     .checked_sub_signed(retention)

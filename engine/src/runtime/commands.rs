@@ -50,7 +50,7 @@ impl Engine {
     /// holder it read, which PostgreSQL re-checks against the newest row.
     async fn hand_task(
         &self,
-        conn: DatabaseTransaction,
+        conn: super::WriteTxn,
         actor: &Actor,
         before: crate::instance::Task,
         to: &str,
@@ -185,7 +185,7 @@ impl Commands<'_> {
             .ok_or_else(|| EngineError::not_found("process", process))?;
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let now = self.engine.clock.now();
                 // Whether people may start the process at all is answered before anything about
                 // the subject, so a refusal does not tell whether the subject exists.
@@ -300,7 +300,7 @@ impl Commands<'_> {
     ) -> Result<()> {
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let now = self.engine.clock.now();
                 let open = self.engine.open_task(&conn, task_id, actor, now).await?;
                 if let Some(holder) = open.task.claimed_by.clone().filter(|h| *h != actor.id)
@@ -367,7 +367,7 @@ impl Commands<'_> {
     ) -> Result<crate::instance::Task> {
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let scope = actor.task_scope();
                 // An admin (no scope) may give back anybody's claim: that is recorded, naming whose.
                 let released_from = if !claim && scope.is_none() {
@@ -422,7 +422,7 @@ impl Commands<'_> {
     ) -> Result<crate::instance::Task> {
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let before = self.engine.open_visible_task(&conn, task_id, actor).await?;
                 let from = before.claimed_by.clone();
                 let record = from.as_ref().map(|from| {
@@ -450,7 +450,7 @@ impl Commands<'_> {
     ) -> Result<crate::instance::Task> {
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let before = self.engine.open_visible_task(&conn, task_id, actor).await?;
                 let eligible = match before.municipality.as_deref() {
                     Some(m) => store::active_caseworkers(&conn, m)

@@ -16,6 +16,18 @@ impl Engine {
         &self,
         files: &[SourceFile],
         actor: &crate::instance::Actor,
+        detail: serde_json::Map<String, serde_json::Value>,
+        draft: Option<i64>,
+    ) -> Result<Vec<DeployOutcome>> {
+        // A refusal read from a group commit's batch (the draft deployed meanwhile) stands
+        // only once that batch committed.
+        super::committer::settled(self.deploy_in_turn(files, actor, detail, draft)).await
+    }
+
+    async fn deploy_in_turn(
+        &self,
+        files: &[SourceFile],
+        actor: &crate::instance::Actor,
         mut detail: serde_json::Map<String, serde_json::Value>,
         draft: Option<i64>,
     ) -> Result<Vec<DeployOutcome>> {
@@ -26,7 +38,7 @@ impl Engine {
         let defs = definition::load_set_with(files, &self.registry, &catalog.known_ids())
             .map_err(DefinitionError)?;
         let now = self.clock.now();
-        let (_turn, txn) = self.begin_write().await?;
+        let txn = self.begin_write().await?;
         let raced =
             |what: String| -> EngineError { crate::error::TransitionError::Raced(what).into() };
         // The draft first: a second admin deploying it at the same moment waits here for the

@@ -32,7 +32,7 @@ impl Engine {
         reason: &str,
     ) -> Result<Uuid> {
         self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
+            let conn = self.begin_write().await?;
             let now = self.clock.now();
             let (incident, def, mut row) = self
                 .take_incident(&conn, incident_id, IncidentStatus::Retried)
@@ -273,7 +273,7 @@ impl Operations<'_> {
         crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let now = self.engine.clock.now();
                 let (_, def, mut row) = self
                     .engine
@@ -321,7 +321,7 @@ impl Operations<'_> {
         crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let now = self.engine.clock.now();
                 let (incident, _, mut row) = self
                     .engine

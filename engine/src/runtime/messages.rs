@@ -50,7 +50,7 @@ impl Engine {
         replaying: Option<(i64, &Actor)>,
     ) -> Result<MessageOutcome> {
         self.refresh_catalog().await?;
-        let (_turn, conn) = self.begin_write().await?;
+        let conn = self.begin_write().await?;
         let now = self.clock.now();
         let first = match replaying {
             None => {
@@ -284,7 +284,7 @@ impl Engine {
     /// appended last so that the audit log's lock is held only for the commit.
     async fn commit_delivery(
         &self,
-        conn: sea_orm::DatabaseTransaction,
+        conn: super::WriteTxn,
         replaying: Option<(i64, &Actor)>,
         msg: &InboundMessage,
     ) -> Result<()> {

@@ -23,7 +23,7 @@ impl Engine {
         batch: &[MigrationItem],
         actor: &Actor,
     ) -> Result<()> {
-        let (_turn, conn) = self.begin_write().await?;
+        let conn = self.begin_write().await?;
         for item in batch {
             let savepoint = conn.begin().await?;
             let kept = match self.undo_item(&savepoint, migration, item, actor).await {
@@ -168,7 +168,7 @@ impl Releases<'_> {
     ) -> Result<MigrationStatus> {
         crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
         self.engine.retrying(|| async {
-            let (_turn, conn) = self.engine.begin_write().await?;
+            let conn = self.engine.begin_write().await?;
             let now = self.engine.clock.now();
             let ended = rel::end_migration(
                 &conn,
@@ -225,7 +225,7 @@ impl Releases<'_> {
         crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let row = migration_row(&conn, id).await?;
                 let claimed = rel::claim_migration(
                     &conn,
@@ -297,7 +297,7 @@ impl Releases<'_> {
             handled += batch.len() as u64;
             progress(Progress { handled, total });
         }
-        let (_turn, conn) = self.engine.begin_write().await?;
+        let conn = self.engine.begin_write().await?;
         // Another node resuming the same undo may have ended it first.
         let ended = rel::end_migration(
             &conn,

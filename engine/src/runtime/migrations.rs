@@ -139,7 +139,7 @@ impl Engine {
     ) -> Result<()> {
         let ids: Vec<Uuid> = batch.iter().map(|i| i.instance_id).collect();
         {
-            let (_turn, conn) = self.begin_write().await?;
+            let conn = self.begin_write().await?;
             match self
                 .migrate_batch_at_once(&conn, migration, plan, def, batch, &ids, actor)
                 .await
@@ -160,7 +160,7 @@ impl Engine {
                 }
             }
         }
-        let (_turn, conn) = self.begin_write().await?;
+        let conn = self.begin_write().await?;
         // What changes meanwhile (PostgreSQL) changes the row version, and the item's flush
         // then meets a conflict and is tried again.
         let mut instances = rel::instances_by_id(&conn, &ids).await?;
@@ -625,7 +625,7 @@ impl Releases<'_> {
     pub async fn start_migration(self, plan: &MigrationPlan, actor: &Actor) -> Result<i64> {
         self.check_plan_texts(&plan.name, &plan.reason)?;
         self.engine.retrying(|| async {
-            let (_turn, conn) = self.engine.begin_write().await?;
+            let conn = self.engine.begin_write().await?;
             let now = self.engine.clock.now();
             let new = rel::NewMigration {
                 name: &plan.name,
@@ -732,7 +732,7 @@ impl Releases<'_> {
                     break;
                 }
             }
-            let (_turn, conn) = self.engine.begin_write().await?;
+            let conn = self.engine.begin_write().await?;
             // Not if an admin abandoned it meanwhile: it stays abandoned.
             let finished = rel::end_migration(
                 &conn,

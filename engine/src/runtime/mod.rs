@@ -10,6 +10,7 @@
 
 mod audit;
 mod commands;
+mod committer;
 mod deploy;
 mod execute;
 mod facades;
@@ -28,14 +29,12 @@ mod work;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use sea_orm::SqliteTransactionMode;
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, TransactionTrait};
 
 pub use crate::catalog::{Catalog, DeployOutcome, Placement};
 pub(crate) use commands::manual_form;
+pub use committer::CommitStats;
+pub(crate) use committer::WriteTxn;
 pub use execute::BoxFuture;
 pub use facades::{Audit, Commands, Jobs, Operations, Queries, Releases};
 pub use impact::{DefinitionImpact, ImpactGroup};
@@ -48,7 +47,7 @@ pub use queries::{SubjectFile, SubjectSearch, TaskForm};
 pub use scheduler::{NewSchedule, RunRequest};
 
 use crate::clock::Clock;
-use crate::error::{EngineError, Result, StoreError, is_transient_db};
+use crate::error::{EngineError, Result, is_transient_db};
 use crate::registry::Registry;
 
 const DAY: u64 = 24 * 3600;
@@ -58,6 +57,9 @@ const DAY: u64 = 24 * 3600;
 pub struct EngineOptions {
     /// Work items claimed and committed together.
     pub batch_size: u64,
+    /// Writers grouped into one transaction on SQLite at most (group commit; each writer
+    /// still has a savepoint of its own, and at low load a batch is one writer).
+    pub group_max: u64,
     /// Instances a migration moves per transaction: more than `batch_size`, because a
     /// migration's writes are flushed together in multi-row statements and its commits are
     /// what a 100,000-instance restart waits for (docs/benchmarks.md).
@@ -93,6 +95,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             batch_size: 200,
+            group_max: 64,
             migration_batch: 500,
             lease: Duration::from_secs(300),
             max_connections: 8,
@@ -116,16 +119,11 @@ pub struct Engine {
     options: EngineOptions,
     titles: handlebars::Handlebars<'static>,
     forms: crate::form::FormRenderer,
-    /// This node's writers take turns here before they take a pooled connection; see
-    /// [`Engine::write_turn`].
-    writers: tokio::sync::Semaphore,
+    /// On SQLite, where this node's writers share group-committed transactions; see
+    /// [`Engine::begin_write`]. PostgreSQL's writers each have a transaction of their own.
+    committer: Option<committer::Committer>,
     /// Reads' audit entries waiting to be committed together (see [`Audit::record`]).
     audit_queue: audit::AuditQueue,
-}
-
-/// A writer's turn on SQLite (nothing on PostgreSQL), held until its transaction ended.
-pub(crate) struct WriteTurn<'a> {
-    _permit: Option<tokio::sync::SemaphorePermit<'a>>,
 }
 
 /// Opens the database named by `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`,
@@ -186,6 +184,8 @@ impl Engine {
         let forms = crate::form::FormRenderer::new(registry.as_ref()).expect(
             "field type templates are fixed at build time and rendered by the packages' own tests",
         );
+        let committer = (db.get_database_backend() == DbBackend::Sqlite)
+            .then(|| committer::Committer::start(db.clone(), options.group_max));
         Ok(Self {
             db,
             registry,
@@ -194,7 +194,7 @@ impl Engine {
             options,
             titles,
             forms,
-            writers: tokio::sync::Semaphore::new(1),
+            committer,
             audit_queue: audit::AuditQueue::default(),
         })
     }
@@ -242,54 +242,37 @@ impl Engine {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
     }
 
-    /// SQLite has one writer at a time. Writers of this node queue here, in order, before
-    /// they take a pooled connection: waiting in SQLite's busy handler instead would hold a
-    /// connection the whole time, and under load the readers queue behind sleeping writers
-    /// (with writes queueing, the HTTP benchmark's inbox p50 went from 89 to 7 ms). Other processes
-    /// on the same file are still waited for by the busy handler. PostgreSQL locks rows, so
-    /// its writers need no turn.
-    pub(crate) async fn write_turn(&self) -> WriteTurn<'_> {
-        if self.db.get_database_backend() != DbBackend::Sqlite {
-            return WriteTurn { _permit: None };
-        }
-        let permit = self
-            .writers
-            .acquire()
-            .await
-            .expect("the writers' semaphore is never closed");
-        WriteTurn {
-            _permit: Some(permit),
+    /// A write transaction. On SQLite the node's writers queue for the one committer,
+    /// which groups them into shared transactions (runtime/committer.rs): queueing in the
+    /// process instead of in SQLite's busy handler keeps readers from waiting behind sleeping
+    /// writers, and a batch pays one commit. Writers of other processes on the same file are
+    /// still waited for by the busy handler, since the write lock is taken at BEGIN.
+    /// PostgreSQL locks rows, so each of its writers has a transaction of its own.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTxn> {
+        match &self.committer {
+            Some(committer) => committer.turn().await,
+            None => Ok(WriteTxn::alone(self.db.begin().await?)),
         }
     }
 
-    /// A write transaction with this node's write turn; keep the turn until the transaction
-    /// ends (`let (_turn, conn) = ...`). On SQLite the write lock is taken at BEGIN, so two
-    /// writers of different processes queue on the busy timeout instead of failing when a
-    /// read lock would have to be upgraded.
-    async fn begin_write(&self) -> Result<(WriteTurn<'_>, DatabaseTransaction)> {
-        let turn = self.write_turn().await;
-        let conn = self
-            .db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            })
-            .await?;
-        Ok((turn, conn))
+    /// How the committer has grouped this node's writers so far (none on PostgreSQL).
+    pub fn commit_stats(&self) -> CommitStats {
+        self.committer
+            .as_ref()
+            .map(committer::Committer::stats)
+            .unwrap_or_default()
     }
 
     /// Commits; a failure here leaves the outcome unknown, so it is never retried blindly.
-    async fn commit(&self, conn: DatabaseTransaction) -> Result<()> {
-        conn.commit()
-            .await
-            .map_err(|e| EngineError::CommitUnknown(StoreError(e)))
+    async fn commit(&self, conn: WriteTxn) -> Result<()> {
+        conn.commit().await
     }
 
     /// Appends `record` by `actor` to the audit log in `conn`'s transaction and commits: an
     /// admin's change and its audit entry are stored together or not at all.
     async fn commit_recorded(
         &self,
-        conn: DatabaseTransaction,
+        conn: WriteTxn,
         actor: &crate::instance::Actor,
         record: crate::audit::AuditRecord,
     ) -> Result<()> {
@@ -318,7 +301,8 @@ impl Engine {
         let mut delay = Duration::from_millis(20);
         let mut attempt = 1;
         loop {
-            match op().await {
+            // An attempt that read a group commit's batch answers only once it committed.
+            match committer::settled(op()).await {
                 Err(EngineError::Store(e)) if is_transient_db(&e.0) && attempt < attempts => {
                     tracing::warn!(error = %e, ?delay, attempt, "transient store error; retrying");
                     tokio::time::sleep(delay).await;

@@ -232,7 +232,7 @@ impl Operations<'_> {
         crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let now = self.engine.clock.now();
                 let (def, mut row) = self.engine.load_any(&conn, id).await?;
                 if !operation.applies_to().contains(&row.status) {

@@ -113,7 +113,7 @@ impl Engine {
         loop {
             let (advanced, runs) = self
                 .retrying(|| async {
-                    let (_turn, conn) = self.begin_write().await?;
+                    let conn = self.begin_write().await?;
                     let due = store::jobs::due_schedules(&conn, now, 20).await?;
                     let (mut advanced, mut runs) = (0, 0);
                     for schedule in &due {
@@ -357,7 +357,7 @@ impl Engine {
             return Ok(0);
         }
         self.retrying(|| async {
-            let (_turn, conn) = self.begin_write().await?;
+            let conn = self.begin_write().await?;
             let started = self.start_queued(&conn, now).await?;
             self.commit(conn).await?;
             Ok(started)
@@ -570,7 +570,7 @@ impl Jobs<'_> {
         let id = Uuid::now_v7();
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 store::jobs::insert_schedule(
                     &conn,
                     id,
@@ -650,7 +650,7 @@ impl Jobs<'_> {
         crate::limits::require_fits("reason", reason, self.engine.options.text_limits.reason)?;
         self.engine
             .retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let now = self.engine.clock.now();
                 if !store::jobs::remove_schedule(&conn, id, now, &actor.id).await? {
                     return Err(match store::jobs::schedule_by_id(&conn, id).await? {
@@ -754,7 +754,7 @@ impl Jobs<'_> {
         let zone = zone.unwrap_or(def.timezone);
         let run_id = self
             .engine.retrying(|| async {
-                let (_turn, conn) = self.engine.begin_write().await?;
+                let conn = self.engine.begin_write().await?;
                 let now = self.engine.clock.now();
                 let run = NewRun {
                     schedule_id,

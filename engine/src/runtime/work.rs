@@ -89,16 +89,19 @@ impl Jobs<'_> {
             handled += self.engine.fire_due_schedules(now).await?;
             let lease = chrono::Duration::from_std(self.engine.options.lease)
                 .unwrap_or(chrono::Duration::minutes(5));
+            // The claim commits on its own, so other nodes skip what this one leases.
             let claimed = {
-                let _turn = self.engine.write_turn().await;
-                store::claim_due(
-                    &self.engine.db,
+                let conn = self.engine.begin_write().await?;
+                let claimed = store::claim_due(
+                    &conn,
                     now,
                     now + lease,
                     &self.engine.options.node,
                     self.engine.options.batch_size,
                 )
-                .await?
+                .await?;
+                self.engine.commit(conn).await?;
+                claimed
             };
             if claimed.is_empty() {
                 // A run that just ended may let a queued firing of its schedule start; its
@@ -110,7 +113,7 @@ impl Jobs<'_> {
                 handled += started;
                 continue;
             }
-            let (_turn, conn) = self.engine.begin_write().await?;
+            let conn = self.engine.begin_write().await?;
             let mut done = 0;
             for item in &claimed {
                 let savepoint = conn.begin().await?;

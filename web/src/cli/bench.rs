@@ -2,8 +2,10 @@
 //! ([`http`]) latency of the API under caseworkers working through a full inbox, and
 //! ([`folkbokforing`]) the Swedish out-of-municipality update over 100,000 persons, and
 //! ([`restart`]) restarting 100,000 in-flight instances after a release, and ([`intake`])
-//! move messages delivered by concurrent senders.
+//! move messages delivered by concurrent senders, and ([`daily_run`]) the 04:00 run carrying
+//! out a day's moves.
 
+mod daily_run;
 mod folkbokforing;
 mod http;
 mod intake;
@@ -36,6 +38,10 @@ pub(crate) enum Workload {
     /// `--messages` move messages delivered by `--concurrency` senders over a register of
     /// twice as many persons; prints messages/s and the latency of one delivery.
     Intake,
+    /// The 04:00 run carrying out `--moves` moves due on one day, over a register of twice as
+    /// many persons (messages delivered the day before by `--concurrency` senders, default
+    /// 16); prints moves/s and checks the simulation's invariants.
+    DailyRun,
 }
 
 #[derive(Args)]
@@ -79,6 +85,13 @@ pub(crate) struct BenchArgs {
     /// intake: move messages to deliver.
     #[arg(long, default_value_t = 10_000)]
     messages: usize,
+    /// daily-run: moves due on the run's day.
+    #[arg(long, default_value_t = 10_000)]
+    moves: usize,
+    /// auto, human: append the subject of each start to this file, a line each, as soon as
+    /// the start is answered; a crash test checks afterwards that each is there exactly once.
+    #[arg(long, value_name = "FILE")]
+    acks: Option<std::path::PathBuf>,
 }
 
 /// The engine a bench runs on: the packages' registry and the configured defaults, real clock.
@@ -121,6 +134,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Workload::Folkbokforing => return folkbokforing::run(&args).await,
         Workload::Restart => return restart::run(&args).await,
         Workload::Intake => return intake::run(&args).await,
+        Workload::DailyRun => return daily_run::run(&args).await,
     };
     let tmp = tempfile::tempdir()?;
     let url = database_url(&args, &tmp, "bench.db");
@@ -140,11 +154,22 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .deploy(&forlob_engine::demo::definitions())
         .await?;
     let history_before = count_history(&engine).await?;
+    let acks = match &args.acks {
+        Some(path) => Some(Arc::new(std::sync::Mutex::new(std::io::LineWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?,
+        )))),
+        None => None,
+    };
     let started = Instant::now();
     let per_worker = args.instances.div_ceil(concurrency);
     let mut workers = Vec::new();
     for w in 0..concurrency {
         let engine = engine.clone();
+        let acks = acks.clone();
         let from = w * per_worker;
         let to = ((w + 1) * per_worker).min(args.instances);
         workers.push(tokio::spawn(async move {
@@ -156,10 +181,18 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 )]
                 .into_iter()
                 .collect();
+                let subject = format!("bench-{i}");
                 engine
                     .commands()
-                    .start_instance(process, &format!("bench-{i}"), vars, &actor)
+                    .start_instance(process, &subject, vars, &actor)
                     .await?;
+                if let Some(acks) = &acks {
+                    use std::io::Write as _;
+                    let mut file = acks
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    writeln!(file, "{subject}")?;
+                }
             }
             anyhow::Ok(())
         }));
@@ -181,9 +214,20 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "peak_rss_mb": peak_rss_mb(),
         "db": if is_pg { "postgres" } else { "sqlite" },
         "concurrency": concurrency,
+        "writers_per_commit": writers_per_commit(&engine),
     });
     println!("{figures}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many writers a commit carried on average (group commit, SQLite); 1 on PostgreSQL,
+/// whose writers commit alone.
+fn writers_per_commit(engine: &Engine) -> f64 {
+    let stats = engine.commit_stats();
+    if stats.commits == 0 {
+        return 1.0;
+    }
+    (stats.writers as f64 / stats.commits as f64 * 100.0).round() / 100.0
 }
 
 async fn count_history(engine: &Engine) -> anyhow::Result<u64> {

@@ -33,32 +33,11 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         register::populate(&engine, persons, 1).await?;
     }
     let stream = simulate::MoveStream::new(persons, 1).day(date, messages);
-    let per_sender = stream.len().div_ceil(concurrency);
     let started = Instant::now();
-    let mut senders = Vec::new();
-    for part in stream.chunks(per_sender).map(<[_]>::to_vec) {
-        let engine = engine.clone();
-        senders.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(part.len());
-            let mut duplicates = 0_usize;
-            for message in &part {
-                let sent = Instant::now();
-                let outcome = engine.commands().deliver(message).await?;
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                if matches!(outcome, MessageOutcome::Duplicate { .. }) {
-                    duplicates += 1;
-                }
-            }
-            anyhow::Ok((latencies, duplicates))
-        }));
-    }
-    let mut latencies = Vec::with_capacity(messages);
-    let mut duplicates = 0;
-    for sender in senders {
-        let (mine, repeats) = sender.await??;
-        latencies.extend(mine);
-        duplicates += repeats;
-    }
+    let Delivered {
+        mut latencies,
+        duplicates,
+    } = deliver_all(&engine, &stream, concurrency).await?;
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
     let percentile = |p: f64| {
@@ -78,7 +57,51 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "peak_rss_mb": peak_rss_mb(),
         "db": if is_pg { "postgres" } else { "sqlite" },
         "concurrency": concurrency,
+        "writers_per_commit": super::writers_per_commit(&engine),
     });
     println!("{figures}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the senders were answered.
+pub(super) struct Delivered {
+    /// Milliseconds of each delivery, in no order.
+    pub latencies: Vec<f64>,
+    pub duplicates: usize,
+}
+
+/// Delivers `messages` through `concurrency` senders, each answered only after its commit.
+pub(super) async fn deliver_all(
+    engine: &Arc<forlob_engine::Engine>,
+    messages: &[forlob_engine::runtime::InboundMessage],
+    concurrency: usize,
+) -> anyhow::Result<Delivered> {
+    let per_sender = messages.len().div_ceil(concurrency.max(1)).max(1);
+    let mut senders = Vec::new();
+    for part in messages.chunks(per_sender).map(<[_]>::to_vec) {
+        let engine = engine.clone();
+        senders.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(part.len());
+            let mut duplicates = 0_usize;
+            for message in &part {
+                let sent = Instant::now();
+                let outcome = engine.commands().deliver(message).await?;
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                if matches!(outcome, MessageOutcome::Duplicate { .. }) {
+                    duplicates += 1;
+                }
+            }
+            anyhow::Ok((latencies, duplicates))
+        }));
+    }
+    let mut delivered = Delivered {
+        latencies: Vec::with_capacity(messages.len()),
+        duplicates: 0,
+    };
+    for sender in senders {
+        let (latencies, duplicates) = sender.await??;
+        delivered.latencies.extend(latencies);
+        delivered.duplicates += duplicates;
+    }
+    Ok(delivered)
 }
