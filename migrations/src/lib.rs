@@ -16,6 +16,7 @@ mod m20261206_000012_index_task_sources;
 mod m20261206_000013_code_job_run_details;
 mod m20261206_000014_create_drafts;
 mod m20261207_000015_draft_deploys;
+mod m20261207_000016_index_task_filters_by_due;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_code_job_run_details::Migration),
             Box::new(m20261206_000014_create_drafts::Migration),
             Box::new(m20261207_000015_draft_deploys::Migration),
+            Box::new(m20261207_000016_index_task_filters_by_due::Migration),
         ]
     }
 }

@@ -147,13 +147,41 @@ pub async fn connect(url: &str, settings: &EngineOptions) -> Result<DatabaseConn
             // a process crash (only on power loss, the last transactions); a busy writer
             // is waited for instead of failing at once.
             // Savepoints journal the pages they change; in memory that costs no file I/O.
+            // (SQLite itself is built with the query planner stability guarantee, in
+            // .cargo/config.toml, so statements are prepared once; a test checks it.)
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(busy_timeout)
                 .foreign_keys(true)
                 .pragma("temp_store", "memory")
         });
-    Ok(Database::connect(options).await?)
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        warn_without_stable_plans(&db).await?;
+    }
+    Ok(db)
+}
+
+/// Says so when this build's SQLite lacks the query planner stability guarantee (built
+/// outside this repository, or with `LIBSQLITE3_FLAGS` set otherwise): everything still
+/// works, but statements with a bound LIMIT are prepared again on every call.
+async fn warn_without_stable_plans(db: &DatabaseConnection) -> Result<()> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT sqlite_compileoption_used('ENABLE_QPSG')",
+        ))
+        .await?;
+    let stable = row
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .is_some_and(|used| used == 1);
+    if !stable {
+        tracing::warn!(
+            "SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml); statements with a bound LIMIT are re-prepared on every call, which costs throughput"
+        );
+    }
+    Ok(())
 }
 
 impl Engine {
@@ -319,5 +347,32 @@ impl Engine {
                 other => return other,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    /// `.cargo/config.toml` builds SQLite with the query planner stability guarantee; without
+    /// it every statement with a bound LIMIT is prepared again on each call
+    /// (docs/benchmarks.md, "Statements prepared once"), which no test would otherwise notice.
+    #[tokio::test]
+    async fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+        let db = super::connect("sqlite::memory:", &super::EngineOptions::default())
+            .await
+            .expect("connects");
+        let options = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA compile_options",
+            ))
+            .await
+            .expect("reads the compile options");
+        let options: Vec<String> = options
+            .iter()
+            .filter_map(|row| row.try_get_by_index(0).ok())
+            .collect();
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
     }
 }

@@ -304,7 +304,7 @@ pub async fn tasks<C: ConnectionTrait>(conn: &C, filter: &TaskFilter) -> Result<
 
 /// The processes and the municipalities that have given tasks of `status` (`None`: any) to
 /// `municipality` (`None`: anyone), each sorted: what the inbox's filters offer, so none
-/// offers a process or a municipality with nothing to show. Read from `ix_tasks_sources`.
+/// offers a process or a municipality with nothing to show. Read from `ix_tasks_sources_due`.
 pub async fn task_sources<C: ConnectionTrait>(
     conn: &C,
     municipality: Option<&str>,
