@@ -418,3 +418,20 @@ fn the_daily_run_bench_carries_out_the_days_moves_and_checks_the_invariants() {
         "{figures}"
     );
 }
+
+#[test]
+fn acks_are_refused_for_a_workload_that_would_not_write_them() {
+    let out = forlob(&[
+        "bench",
+        "--workload",
+        "intake",
+        "--acks",
+        "/tmp/unused-acks",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--acks is for the auto and human"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

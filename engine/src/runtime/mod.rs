@@ -166,6 +166,16 @@ pub async fn connect(url: &str, settings: &EngineOptions) -> Result<DatabaseConn
 /// outside this repository, or with `LIBSQLITE3_FLAGS` set otherwise): everything still
 /// works, but statements with a bound LIMIT are prepared again on every call.
 async fn warn_without_stable_plans(db: &DatabaseConnection) -> Result<()> {
+    if !has_stable_plans(db).await? {
+        tracing::warn!(
+            "SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml); statements with a bound LIMIT are re-prepared on every call, which costs throughput"
+        );
+    }
+    Ok(())
+}
+
+/// Whether SQLite was built with the query planner stability guarantee.
+async fn has_stable_plans(db: &DatabaseConnection) -> Result<bool> {
     use sea_orm::{ConnectionTrait, Statement};
     let row = db
         .query_one_raw(Statement::from_string(
@@ -173,15 +183,9 @@ async fn warn_without_stable_plans(db: &DatabaseConnection) -> Result<()> {
             "SELECT sqlite_compileoption_used('ENABLE_QPSG')",
         ))
         .await?;
-    let stable = row
+    Ok(row
         .and_then(|r| r.try_get_by_index::<i64>(0).ok())
-        .is_some_and(|used| used == 1);
-    if !stable {
-        tracing::warn!(
-            "SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml); statements with a bound LIMIT are re-prepared on every call, which costs throughput"
-        );
-    }
-    Ok(())
+        .is_some_and(|used| used == 1))
 }
 
 impl Engine {
@@ -352,8 +356,6 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectionTrait, Statement};
-
     /// `.cargo/config.toml` builds SQLite with the query planner stability guarantee; without
     /// it every statement with a bound LIMIT is prepared again on each call
     /// (docs/benchmarks.md, "Statements prepared once"), which no test would otherwise notice.
@@ -362,17 +364,6 @@ mod tests {
         let db = super::connect("sqlite::memory:", &super::EngineOptions::default())
             .await
             .expect("connects");
-        let options = db
-            .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                "PRAGMA compile_options",
-            ))
-            .await
-            .expect("reads the compile options");
-        let options: Vec<String> = options
-            .iter()
-            .filter_map(|row| row.try_get_by_index(0).ok())
-            .collect();
-        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
+        assert!(super::has_stable_plans(&db).await.expect("asks SQLite"));
     }
 }

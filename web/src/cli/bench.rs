@@ -127,6 +127,11 @@ fn peak_rss_mb() -> f64 {
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.acks.is_some() && !matches!(args.workload, Workload::Auto | Workload::Human) {
+        // Other workloads would ignore it, and a crash test reading the file would find
+        // nothing acknowledged and check nothing.
+        anyhow::bail!("--acks is for the auto and human workloads, whose starts it lists");
+    }
     let process = match args.workload {
         Workload::Auto => "demo-move-out",
         Workload::Human => "demo-move-out-human",
