@@ -32,6 +32,9 @@ pub struct Config {
     pub batch_size: u64,
     /// Writers grouped into one transaction at most on SQLite (group commit).
     pub group_max: u64,
+    /// `auto` (on SQLite, every thread on one CPU; on PostgreSQL, none pinned), `off`, or a CPU
+    /// number (see [`crate::affinity`]).
+    pub cpu_affinity: crate::affinity::CpuAffinity,
     pub lease_seconds: u64,
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
@@ -107,6 +110,7 @@ impl Default for Config {
             worker_interval_ms: 1000,
             batch_size: engine.batch_size,
             group_max: engine.group_max,
+            cpu_affinity: crate::affinity::CpuAffinity::default(),
             lease_seconds: engine.lease.as_secs(),
             max_connections: engine.max_connections,
             busy_timeout_ms: u64::try_from(engine.busy_timeout.as_millis()).unwrap_or(10_000),

@@ -4,6 +4,7 @@
 //! [`router`] builds the whole HTTP surface from an [`AppState`]; `main` only binds it. Every
 //! handler returns `Result<_, AppError>` ([`error`]): one mapping of engine errors to HTTP.
 
+pub mod affinity;
 pub mod audit_export;
 pub mod auth;
 pub mod config;

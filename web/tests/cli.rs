@@ -435,3 +435,95 @@ fn acks_are_refused_for_a_workload_that_would_not_write_them() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The CPUs each thread of process `pid` may run on, as /proc lists them ("0-1", "1").
+#[cfg(target_os = "linux")]
+fn cpus_of_threads(pid: u32) -> Vec<String> {
+    let allowed = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_owned())
+    };
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the server's threads")
+        .filter_map(|entry| {
+            let status = std::fs::read_to_string(entry.ok()?.path().join("status")).ok()?;
+            allowed(&status)
+        })
+        .collect()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn on_sqlite_serve_keeps_every_thread_on_one_cpu_unless_the_setting_is_off() {
+    use std::io::BufRead as _;
+    let own = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_owned())
+        })
+        .expect("this process's CPUs");
+    for setting in ["auto", "off"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display());
+        let mut server = Command::new(env!("CARGO_BIN_EXE_forlob"))
+            .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
+            .args(["--demo-persons", "0", "--demo-moves", "0"])
+            .env("FORLOB_CPU_AFFINITY", setting)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("forlob serve starts");
+        let stdout = server.stdout.take().expect("stdout");
+        let running = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.starts_with("forlob is running"));
+        // Read before it stops: the database's connection threads are there by now.
+        let cpus = cpus_of_threads(server.id());
+        server.kill().expect("stops");
+        server.wait().expect("stopped");
+        assert!(running, "{setting}: the server did not start");
+        assert!(
+            cpus.len() > 3,
+            "{setting}: runtime and connection threads: {cpus:?}"
+        );
+        if setting == "auto" {
+            let first = &cpus[0];
+            assert!(
+                first.parse::<usize>().is_ok() && cpus.iter().all(|c| c == first),
+                "auto on SQLite: every thread on one and the same CPU: {cpus:?}"
+            );
+        } else {
+            assert!(
+                cpus.iter().all(|c| *c == own),
+                "off: every thread may run where this test may ({own}): {cpus:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_cpu_the_process_may_not_use_is_refused_before_anything_runs() {
+    let out = forlob(&[
+        "bench",
+        "--workload",
+        "auto",
+        "--instances",
+        "1",
+        "--cpu-affinity",
+        "4000",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cpu_affinity = 4000: this process may run only on CPU"),
+        "{stderr}"
+    );
+    let out = forlob(&["bench", "--cpu-affinity", "some"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses a bad value");
+}

@@ -92,6 +92,10 @@ pub(crate) struct BenchArgs {
     /// the start is answered; a crash test checks afterwards that each is there exactly once.
     #[arg(long, value_name = "FILE")]
     acks: Option<std::path::PathBuf>,
+    /// auto (on SQLite every thread on one CPU, as `serve` does), off, or a CPU number; off
+    /// measures what the threads do when they spread over the CPUs.
+    #[arg(long, default_value = "auto", value_name = "auto|off|CPU")]
+    cpu_affinity: forlob_web::affinity::CpuAffinity,
 }
 
 /// The engine a bench runs on: the packages' registry and the configured defaults, real clock.
@@ -132,6 +136,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         // nothing acknowledged and check nothing.
         anyhow::bail!("--acks is for the auto and human workloads, whose starts it lists");
     }
+    // Every workload's default database is a fresh SQLite file.
+    let db = args.db.as_deref().unwrap_or("sqlite:");
+    super::say_pinned(
+        super::pin_threads(args.cpu_affinity, db)?,
+        args.cpu_affinity,
+    );
     let process = match args.workload {
         Workload::Auto => "demo-move-out",
         Workload::Human => "demo-move-out-human",

@@ -233,6 +233,22 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Applies `cpu_affinity` before the database is opened, so that the connections' threads
+/// start on the chosen CPU too; returns that CPU, if any.
+pub(crate) fn pin_threads(
+    setting: forlob_web::affinity::CpuAffinity,
+    db: &str,
+) -> anyhow::Result<Option<usize>> {
+    forlob_web::affinity::apply(setting, db).map_err(anyhow::Error::msg)
+}
+
+/// The line a command prints on stderr when its threads were put on one CPU.
+fn say_pinned(cpu: Option<usize>, setting: forlob_web::affinity::CpuAffinity) {
+    if let Some(cpu) = cpu {
+        eprintln!("  threads on CPU {cpu} (cpu_affinity = {setting})");
+    }
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into());
@@ -242,6 +258,13 @@ fn init_tracing() {
 async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     init_tracing();
     let (db, listen) = (&config.db, &config.listen);
+    if let Some(cpu) = pin_threads(config.cpu_affinity, db)? {
+        tracing::info!(
+            cpu,
+            cpu_affinity = %config.cpu_affinity,
+            "threads on one CPU, so SQLite's hand-offs between them stay cheap (cpu_affinity = \"off\" lets them spread)"
+        );
+    }
     let clock: Arc<dyn Clock> = match config.clock {
         ClockKind::Manual => Arc::new(ManualClock::new(chrono::Utc::now())),
         ClockKind::Real => Arc::new(SystemClock),
