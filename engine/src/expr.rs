@@ -179,7 +179,18 @@ pub fn eval_object(
 /// reference data, and none of them should copy those.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
-    values: Vec<(&'static str, Arc<Value>)>,
+    values: Vec<Root>,
+}
+
+/// One root name of a scope, with its CEL form made on the first evaluation that reads it:
+/// a state's guards, emits and follow-ups all read `vars`, and converting it for each of
+/// them (a hash map per object) was a tenth of the daily run (docs/benchmarks.md).
+#[derive(Debug, Clone)]
+struct Root {
+    name: &'static str,
+    value: Arc<Value>,
+    /// `None` inside when the value has no CEL form, which a JSON value always has.
+    cel: std::sync::OnceLock<Option<cel::Value>>,
 }
 
 /// CEL's standard library, declared once for the process. `cel::Context::default()`
@@ -199,32 +210,39 @@ impl Scope {
     }
 
     pub fn set(&mut self, name: &'static str, value: impl Into<Arc<Value>>) {
-        let value = value.into();
-        match self.values.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.values.push((name, value)),
+        let root = Root {
+            name,
+            value: value.into(),
+            cel: std::sync::OnceLock::new(),
+        };
+        match self.values.iter_mut().find(|r| r.name == name) {
+            Some(slot) => *slot = root,
+            None => self.values.push(root),
         }
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_ref())
+            .find(|r| r.name == name)
+            .map(|r| r.value.as_ref())
     }
 
     /// A CEL context holding only `roots`: converting a name the expression never reads
     /// (the reference data, a large subject) would be wasted work on every evaluation.
     fn context(&self, roots: &[String]) -> cel::Context<'_, '_> {
         let mut context = cel::Context::with_env(Arc::clone(&STANDARD_LIBRARY));
-        for (name, value) in self
+        for root in self
             .values
             .iter()
-            .filter(|(n, _)| roots.iter().any(|r| r == n))
+            .filter(|root| roots.iter().any(|r| r == root.name))
         {
-            // A serde_json::Value always serializes into a CEL value.
-            if let Ok(v) = cel::to_value(value.as_ref()) {
-                context.add_variable_from_value(*name, v);
+            // CEL's maps, lists and strings are shared, so the clone copies no data.
+            let cel = root
+                .cel
+                .get_or_init(|| cel::to_value(root.value.as_ref()).ok());
+            if let Some(v) = cel {
+                context.add_variable_from_value(root.name, v.clone());
             }
         }
         context
