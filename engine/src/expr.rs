@@ -189,7 +189,8 @@ pub struct Scope {
 struct Root {
     name: &'static str,
     value: Arc<Value>,
-    /// `None` inside when the value has no CEL form, which a JSON value always has.
+    /// The CEL form, or `None` inside if `cel::to_value` refused the value (it takes every
+    /// JSON value, so this is only in case).
     cel: std::sync::OnceLock<Option<cel::Value>>,
 }
 
@@ -237,7 +238,8 @@ impl Scope {
             .iter()
             .filter(|root| roots.iter().any(|r| r == root.name))
         {
-            // CEL's maps, lists and strings are shared, so the clone copies no data.
+            // CEL's maps, lists and strings are shared, so this clone copies no data (CEL
+            // still makes its own value objects of it inside each execution).
             let cel = root
                 .cel
                 .get_or_init(|| cel::to_value(root.value.as_ref()).ok());

@@ -6,10 +6,15 @@
 //! statement. When the two threads sit on different CPUs, each wake-up is an interrupt
 //! between processors (on a virtual machine, a trip through the hypervisor), and measured
 //! on a 2-CPU machine those hand-offs cost more than SQLite's own work. On one CPU a wake-up
-//! is a plain switch: the writes went 1.4 to 1.9 times as fast (docs/benchmarks.md, "One CPU
-//! for SQLite"). SQLite has one writer, so the writes lose no parallelism; reads lose the
-//! other CPUs, the smaller cost on the small machine an SQLite node is. On PostgreSQL the
-//! database's work is done by its own processes, so `auto` leaves such a node alone.
+//! is a plain switch: the writes went 1.5 to 1.9 times as fast (docs/benchmarks.md, "One CPU
+//! for SQLite"). SQLite runs one writer at a time, so the writes give up little; everything
+//! else the node does (reads, pages, sign-ins' password hashing) shares that CPU too, the
+//! price on the small machine an SQLite node is, and `off` gives every CPU back. On
+//! PostgreSQL the database's work is done by its own processes, so `auto` leaves such a
+//! node alone.
+//!
+//! The kernel may widen the set again behind the process's back (the CPU taken offline, a
+//! container's cpuset changed); the node then runs unpinned until it restarts.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,8 +24,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Where a node's threads may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CpuAffinity {
-    /// On SQLite, one CPU: the one the process is running on when it opens the database (so
-    /// several processes on one machine spread out); on PostgreSQL, wherever the operating
+    /// On SQLite, one CPU: the one the process is running on when it starts (several nodes
+    /// on one machine should be given a CPU each); on PostgreSQL, wherever the operating
     /// system puts them.
     #[default]
     Auto,
@@ -62,17 +67,33 @@ impl Serialize for CpuAffinity {
 
 impl<'de> Deserialize<'de> for CpuAffinity {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        /// `cpu_affinity = 1` in TOML, and `FORLOB_CPU_AFFINITY=1`, arrive as a number.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Written {
-            Number(usize),
-            Text(String),
+        /// `cpu_affinity = 1` in TOML and `FORLOB_CPU_AFFINITY=1` arrive as numbers, `auto`
+        /// as text; anything else gets the same message as a bad word.
+        struct Setting;
+        impl serde::de::Visitor<'_> for Setting {
+            type Value = CpuAffinity;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("auto, off or a CPU number like 0")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<CpuAffinity, E> {
+                usize::try_from(n)
+                    .map(CpuAffinity::Cpu)
+                    .map_err(|_| E::custom(format!("cpu_affinity {n} is no CPU")))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<CpuAffinity, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::custom(format!("cpu_affinity {n} is no CPU")))
+                    .and_then(|n| self.visit_u64(n))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<CpuAffinity, E> {
+                s.parse().map_err(E::custom)
+            }
         }
-        match Written::deserialize(deserializer)? {
-            Written::Number(n) => Ok(Self::Cpu(n)),
-            Written::Text(s) => s.parse().map_err(serde::de::Error::custom),
-        }
+        deserializer.deserialize_any(Setting)
     }
 }
 
@@ -83,102 +104,122 @@ impl CpuAffinity {
         match self {
             Self::Off => None,
             Self::Cpu(n) => Some(n),
-            Self::Auto if db_url.starts_with("sqlite:") => current(),
+            Self::Auto if is_sqlite(db_url) => current(),
             Self::Auto => None,
         }
     }
 }
 
-/// Puts every thread of this process on one CPU when `setting` asks for it on the database at
-/// `db_url`; threads started later inherit it from the thread that starts them. Call it
-/// before the database is opened. Returns the CPU, or `None` when the threads were left
-/// where they are.
-pub fn apply(setting: CpuAffinity, db_url: &str) -> Result<Option<usize>, String> {
-    let Some(cpu) = setting.wanted(db_url, os::current_cpu) else {
-        return Ok(None);
+/// Whether `db_url` names an SQLite database (every other URL the engine takes is
+/// PostgreSQL's).
+pub fn is_sqlite(db_url: &str) -> bool {
+    db_url.starts_with("sqlite:")
+}
+
+/// What [`apply`] did, for whoever reports it once logging is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub setting: CpuAffinity,
+    /// The CPU every thread runs on; `None` when they spread over the CPUs.
+    pub cpu: Option<usize>,
+    /// Why `auto` left the threads to spread where it meant to pin them.
+    pub warning: Option<String>,
+}
+
+static APPLIED: std::sync::OnceLock<Applied> = std::sync::OnceLock::new();
+
+/// What [`apply`] did in this process, if it ran.
+pub fn applied() -> Option<&'static Applied> {
+    APPLIED.get()
+}
+
+/// Puts this thread, and so every thread it starts from then on, on one CPU when `setting`
+/// asks for it on the database at `db_url`. Call it first thing in `main`, before the async
+/// runtime starts its threads: they inherit the CPU, and tokio sizes its pool by the CPUs the
+/// process may use, so a pinned node runs one worker thread, not one per CPU of the machine.
+///
+/// An explicit CPU that cannot be had is an error. `auto` that cannot pin (a kernel or
+/// sandbox that refuses, no such call on this system) leaves the threads to spread, with a
+/// warning: a default must not keep a node from starting.
+pub fn apply(setting: CpuAffinity, db_url: &str) -> Result<Applied, String> {
+    let mut applied = Applied {
+        setting,
+        cpu: None,
+        warning: None,
     };
-    os::pin_every_thread(cpu)?;
-    Ok(Some(cpu))
+    if let Some(cpu) = setting.wanted(db_url, os::current_cpu) {
+        match os::pin_this_thread(cpu) {
+            Ok(()) => applied.cpu = Some(cpu),
+            Err(e) if setting == CpuAffinity::Auto => {
+                applied.warning = Some(format!(
+                    "cpu_affinity = auto: the threads spread over the CPUs, since {e}"
+                ));
+            }
+            Err(e) => return Err(format!("cpu_affinity = {cpu}: {e}")),
+        }
+    }
+    // A second call (none is made) would not change the threads' CPU either.
+    let _ = APPLIED.set(applied.clone());
+    Ok(applied)
+}
+
+/// `0-3, 8, 10-11`: CPUs as `/proc` and `taskset` list them.
+fn ranges(cpus: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        while i + 1 < cpus.len() && cpus[i + 1] == cpus[i] + 1 {
+            i += 1;
+        }
+        parts.push(if cpus[i] == start {
+            start.to_string()
+        } else {
+            format!("{start}-{}", cpus[i])
+        });
+        i += 1;
+    }
+    parts.join(", ")
 }
 
 #[cfg(target_os = "linux")]
 mod os {
-    use nix::errno::Errno;
     use nix::sched::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity};
     use nix::unistd::Pid;
 
+    /// The CPU this thread runs on now, which is one the process may use.
     pub(super) fn current_cpu() -> Option<usize> {
         sched_getcpu().ok()
     }
 
-    /// The CPUs this process may run on (taskset, a container's cpuset).
-    fn allowed() -> Result<Vec<usize>, String> {
-        let set = sched_getaffinity(Pid::from_raw(0))
-            .map_err(|e| format!("cpu_affinity: cannot read this process's CPUs: {e}"))?;
-        Ok((0..CpuSet::count())
-            .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
-            .collect())
-    }
-
-    /// This process's threads, by their ids.
-    fn threads() -> Result<Vec<i32>, String> {
-        let entries = std::fs::read_dir("/proc/self/task")
-            .map_err(|e| format!("cpu_affinity: cannot list this process's threads: {e}"))?;
-        Ok(entries
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-            .collect())
-    }
-
-    pub(super) fn pin_every_thread(cpu: usize) -> Result<(), String> {
-        let allowed = allowed()?;
-        if !allowed.contains(&cpu) {
-            let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+    pub(super) fn pin_this_thread(cpu: usize) -> Result<(), String> {
+        let this_thread = Pid::from_raw(0);
+        let allowed = sched_getaffinity(this_thread)
+            .map_err(|e| format!("this process's CPUs cannot be read: {e}"))?;
+        let usable: Vec<usize> = (0..CpuSet::count())
+            .filter(|&c| allowed.is_set(c).unwrap_or(false))
+            .collect();
+        if !usable.contains(&cpu) {
             return Err(format!(
-                "cpu_affinity = {cpu}: this process may run only on CPU {}",
-                list.join(", ")
+                "this process may run only on CPU {}",
+                super::ranges(&usable)
             ));
         }
         let mut set = CpuSet::new();
-        set.set(cpu)
-            .map_err(|e| format!("cpu_affinity = {cpu}: {e}"))?;
-        // A thread started by one not yet pinned could be missed by one pass over the list;
-        // the passes go on until one finds no thread it had not seen.
-        let mut pinned = std::collections::HashSet::new();
-        loop {
-            let mut found_new = false;
-            for tid in threads()? {
-                if !pinned.insert(tid) {
-                    continue;
-                }
-                found_new = true;
-                match sched_setaffinity(Pid::from_raw(tid), &set) {
-                    // A thread that ended meanwhile needs no CPU.
-                    Ok(()) | Err(Errno::ESRCH) => {}
-                    Err(e) => {
-                        return Err(format!(
-                            "cpu_affinity = {cpu}: cannot move thread {tid}: {e}"
-                        ));
-                    }
-                }
-            }
-            if !found_new {
-                return Ok(());
-            }
-        }
+        set.set(cpu).map_err(|e| e.to_string())?;
+        sched_setaffinity(this_thread, &set).map_err(|e| format!("the kernel refused: {e}"))
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 mod os {
     pub(super) fn current_cpu() -> Option<usize> {
-        // Elsewhere `auto` leaves the threads alone.
+        // Elsewhere `auto` leaves the threads to spread.
         None
     }
 
-    pub(super) fn pin_every_thread(cpu: usize) -> Result<(), String> {
-        Err(format!(
-            "cpu_affinity = {cpu}: choosing CPUs is supported on Linux only; use auto or off"
-        ))
+    pub(super) fn pin_this_thread(_cpu: usize) -> Result<(), String> {
+        Err("choosing CPUs is supported on Linux only; use auto or off".to_owned())
     }
 }
 
@@ -202,7 +243,19 @@ mod tests {
             from_json(serde_json::json!("off")).ok(),
             Some(CpuAffinity::Off)
         );
-        assert!(from_json(serde_json::json!(-1)).is_err());
+        for bad in [
+            serde_json::json!(-1),
+            serde_json::json!(1.5),
+            serde_json::json!(true),
+        ] {
+            let error = from_json(bad.clone())
+                .expect_err("not a setting")
+                .to_string();
+            assert!(
+                error.contains("is no CPU") || error.contains("auto, off or a CPU number"),
+                "{bad}: {error}"
+            );
+        }
         for setting in [CpuAffinity::Auto, CpuAffinity::Off, CpuAffinity::Cpu(5)] {
             let written = serde_json::to_value(setting).expect("JSON");
             assert_eq!(from_json(written).ok(), Some(setting));
@@ -226,5 +279,12 @@ mod tests {
         assert_eq!(CpuAffinity::Cpu(0).wanted(postgres, || None), Some(0));
         // No CPU to be had (another system): nothing is pinned.
         assert_eq!(CpuAffinity::Auto.wanted(sqlite, || None), None);
+    }
+
+    #[test]
+    fn cpus_are_listed_as_ranges() {
+        assert_eq!(ranges(&[0, 1, 2, 3, 8, 10, 11]), "0-3, 8, 10-11");
+        assert_eq!(ranges(&[5]), "5");
+        assert_eq!(ranges(&[]), "");
     }
 }

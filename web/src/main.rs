@@ -11,6 +11,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
+    // Before the runtime starts its threads: they inherit the CPU, and tokio sizes its pool
+    // by the CPUs the process may use (web/src/affinity.rs).
+    if let Err(e) = cli::pin_threads(&args) {
+        eprintln!("forlob: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -52,7 +52,7 @@ pub(crate) struct BenchArgs {
     instances: usize,
     /// Database; default a fresh SQLite file in a temporary folder.
     #[arg(long)]
-    db: Option<String>,
+    pub(super) db: Option<String>,
     /// Concurrent starters; default 1 on SQLite (one writer) and 8 on PostgreSQL.
     #[arg(long)]
     concurrency: Option<usize>,
@@ -92,10 +92,11 @@ pub(crate) struct BenchArgs {
     /// the start is answered; a crash test checks afterwards that each is there exactly once.
     #[arg(long, value_name = "FILE")]
     acks: Option<std::path::PathBuf>,
-    /// auto (on SQLite every thread on one CPU, as `serve` does), off, or a CPU number; off
-    /// measures what the threads do when they spread over the CPUs.
-    #[arg(long, default_value = "auto", value_name = "auto|off|CPU")]
-    cpu_affinity: forlob_web::affinity::CpuAffinity,
+    /// auto (on SQLite every thread on one CPU, as `serve` does), off, or a CPU number;
+    /// off measures the threads spread over the CPUs [default: the cpu_affinity setting].
+    /// The figures' `cpu` says which CPU the bench ran on (null: spread).
+    #[arg(long, value_name = "auto|off|CPU")]
+    pub(super) cpu_affinity: Option<forlob_web::affinity::CpuAffinity>,
 }
 
 /// The engine a bench runs on: the packages' registry and the configured defaults, real clock.
@@ -119,6 +120,15 @@ fn database_url(args: &BenchArgs, tmp: &tempfile::TempDir, file: &str) -> String
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", tmp.path().join(file).display()))
 }
 
+/// Prints a workload's figures as its one JSON line, with the CPU its threads ran on.
+fn print_figures(mut figures: Value) {
+    if let Value::Object(fields) = &mut figures {
+        let cpu = forlob_web::affinity::applied().and_then(|a| a.cpu);
+        fields.insert("cpu".into(), json!(cpu));
+    }
+    println!("{figures}");
+}
+
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -136,12 +146,6 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         // nothing acknowledged and check nothing.
         anyhow::bail!("--acks is for the auto and human workloads, whose starts it lists");
     }
-    // Every workload's default database is a fresh SQLite file.
-    let db = args.db.as_deref().unwrap_or("sqlite:");
-    super::say_pinned(
-        super::pin_threads(args.cpu_affinity, db)?,
-        args.cpu_affinity,
-    );
     let process = match args.workload {
         Workload::Auto => "demo-move-out",
         Workload::Human => "demo-move-out-human",
@@ -231,7 +235,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "concurrency": concurrency,
         "writers_per_commit": writers_per_commit(&engine),
     });
-    println!("{figures}");
+    print_figures(figures);
     Ok(ExitCode::SUCCESS)
 }
 

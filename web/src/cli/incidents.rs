@@ -12,7 +12,7 @@ use forlob_web::config::Config;
 pub(crate) struct IncidentsArgs {
     /// Database URL [default: from the configuration].
     #[arg(long, global = true)]
-    db: Option<String>,
+    pub(super) db: Option<String>,
     #[command(subcommand)]
     command: Option<IncidentsCommand>,
 }

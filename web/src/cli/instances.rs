@@ -22,7 +22,7 @@ use forlob_web::config::Config;
 pub(crate) struct InstancesArgs {
     /// Database URL [default: from the configuration].
     #[arg(long, global = true)]
-    db: Option<String>,
+    pub(super) db: Option<String>,
     #[command(subcommand)]
     command: InstancesCommand,
 }

@@ -22,7 +22,7 @@ use uuid::Uuid;
 pub(crate) struct JobsArgs {
     /// Database URL [default: the configured one].
     #[arg(long, global = true)]
-    db: Option<String>,
+    pub(super) db: Option<String>,
     #[command(subcommand)]
     command: JobsCommand,
 }

@@ -120,6 +120,50 @@ enum Command {
     Audit(audit::AuditArgs),
 }
 
+impl Cli {
+    /// The database the command opens, if it opens one.
+    fn database(&self, config: &Config) -> Option<String> {
+        let or_config = |db: &Option<String>| Some(db.clone().unwrap_or_else(|| config.db.clone()));
+        match &self.command {
+            Command::Serve { db, .. } | Command::Deploy { db, .. } | Command::Migrate { db } => {
+                or_config(db)
+            }
+            Command::Instances(args) => or_config(&args.db),
+            Command::Incidents(args) => or_config(&args.db),
+            Command::Register(args) => or_config(&args.db),
+            Command::Users(args) => or_config(&args.db),
+            Command::Jobs(args) => or_config(&args.db),
+            Command::Audit(args) => or_config(&args.db),
+            // Every workload's default is a fresh SQLite file.
+            Command::Bench(args) => Some(args.db.clone().unwrap_or_else(|| "sqlite:".into())),
+            // Scenarios run on SQLite in memory.
+            Command::Test { .. } => Some("sqlite::memory:".into()),
+            Command::Validate { .. } | Command::Diagram { .. } | Command::Schema => None,
+        }
+    }
+}
+
+/// Applies `cpu_affinity` (`bench --cpu-affinity` over the configuration) for the database
+/// the command opens. `main` calls it before the async runtime starts its threads, which
+/// inherit the CPU; a configuration that does not load is left to [`run`] to report.
+pub(crate) fn pin_threads(cli: &Cli) -> anyhow::Result<()> {
+    let Ok(config) = Config::load(cli.config.as_deref()) else {
+        return Ok(());
+    };
+    let Some(db) = cli.database(&config) else {
+        return Ok(());
+    };
+    let setting = match &cli.command {
+        Command::Bench(args) => args.cpu_affinity.unwrap_or(config.cpu_affinity),
+        _ => config.cpu_affinity,
+    };
+    let applied = forlob_web::affinity::apply(setting, &db).map_err(anyhow::Error::msg)?;
+    if let Some(warning) = applied.warning {
+        eprintln!("forlob: warning: {warning}");
+    }
+    Ok(())
+}
+
 /// The engine on `url` with the real clock, for the commands that act on a database.
 pub(crate) async fn open_engine(url: &str, config: &Config) -> anyhow::Result<Engine> {
     Engine::start(
@@ -233,22 +277,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Applies `cpu_affinity` before the database is opened, so that the connections' threads
-/// start on the chosen CPU too; returns that CPU, if any.
-pub(crate) fn pin_threads(
-    setting: forlob_web::affinity::CpuAffinity,
-    db: &str,
-) -> anyhow::Result<Option<usize>> {
-    forlob_web::affinity::apply(setting, db).map_err(anyhow::Error::msg)
-}
-
-/// The line a command prints on stderr when its threads were put on one CPU.
-fn say_pinned(cpu: Option<usize>, setting: forlob_web::affinity::CpuAffinity) {
-    if let Some(cpu) = cpu {
-        eprintln!("  threads on CPU {cpu} (cpu_affinity = {setting})");
-    }
-}
-
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into());
@@ -258,12 +286,19 @@ fn init_tracing() {
 async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     init_tracing();
     let (db, listen) = (&config.db, &config.listen);
-    if let Some(cpu) = pin_threads(config.cpu_affinity, db)? {
-        tracing::info!(
-            cpu,
-            cpu_affinity = %config.cpu_affinity,
-            "threads on one CPU, so SQLite's hand-offs between them stay cheap (cpu_affinity = \"off\" lets them spread)"
-        );
+    if let Some(applied) = forlob_web::affinity::applied() {
+        let setting = applied.setting;
+        match (applied.cpu, &applied.warning) {
+            (Some(cpu), _) => tracing::info!(
+                cpu,
+                cpu_affinity = %setting,
+                "every thread on one CPU, so SQLite's hand-offs between them stay cheap; cpu_affinity = \"off\" gives the node every CPU"
+            ),
+            (None, Some(warning)) => tracing::warn!(cpu_affinity = %setting, "{warning}"),
+            (None, None) => {
+                tracing::info!(cpu_affinity = %setting, "threads spread over the CPUs");
+            }
+        }
     }
     let clock: Arc<dyn Clock> = match config.clock {
         ClockKind::Manual => Arc::new(ManualClock::new(chrono::Utc::now())),

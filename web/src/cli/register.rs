@@ -15,7 +15,7 @@ use forlob_web::config::Config;
 pub(crate) struct RegisterArgs {
     /// Database URL [default: from the configuration].
     #[arg(long, global = true)]
-    db: Option<String>,
+    pub(super) db: Option<String>,
     #[command(subcommand)]
     command: RegisterCommand,
 }
@@ -51,10 +51,6 @@ enum RegisterCommand {
 
 pub(crate) async fn run(args: RegisterArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let url = args.db.clone().unwrap_or_else(|| config.db.clone());
-    super::say_pinned(
-        super::pin_threads(config.cpu_affinity, &url)?,
-        config.cpu_affinity,
-    );
     match args.command {
         RegisterCommand::Populate { persons, seed } => {
             let engine = engine(&url, config, chrono::Utc::now()).await?;

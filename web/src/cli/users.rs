@@ -12,7 +12,7 @@ use forlob_web::users::{self, UserSpec};
 pub(crate) struct UsersArgs {
     /// Database URL [default: the configured one].
     #[arg(long, global = true)]
-    db: Option<String>,
+    pub(super) db: Option<String>,
     #[command(subcommand)]
     command: UsersCommand,
 }

@@ -73,7 +73,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "db": if is_pg { "postgres" } else { "sqlite" },
         "invariants_ok": broken.is_empty(),
     });
-    println!("{figures}");
+    super::print_figures(figures);
     Ok(if broken.is_empty() {
         ExitCode::SUCCESS
     } else {

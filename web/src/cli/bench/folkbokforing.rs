@@ -85,6 +85,6 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCo
         "peak_rss_mb": peak_rss_mb(),
         "db": if url.starts_with("postgres") { "postgres" } else { "sqlite" },
     });
-    println!("{figures}");
+    super::print_figures(figures);
     Ok(std::process::ExitCode::SUCCESS)
 }

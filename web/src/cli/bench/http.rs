@@ -163,7 +163,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "peak_rss_mb": peak_rss_mb(),
         "load_peak_rss_mb": load_peak_rss_mb,
     });
-    println!("{figures}");
+    super::print_figures(figures);
     Ok(
         if tally.read_errors + tally.complete_errors + tally.conflicts > 0 {
             ExitCode::FAILURE

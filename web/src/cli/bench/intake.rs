@@ -59,7 +59,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "concurrency": concurrency,
         "writers_per_commit": super::writers_per_commit(&engine),
     });
-    println!("{figures}");
+    super::print_figures(figures);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -85,6 +85,6 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "peak_rss_mb": peak_rss_mb(),
         "db": if url.starts_with("postgres") { "postgres" } else { "sqlite" },
     });
-    println!("{figures}");
+    super::print_figures(figures);
     Ok(ExitCode::SUCCESS)
 }
