@@ -6,7 +6,8 @@
 #   - the inbox (GET /api/tasks?limit=50), and
 #   - the tasks in that inbox (GET /api/tasks/{id}: a task names its person),
 # with wrk (Debian's package) for a fixed time, and the latency percentiles are printed.
-# Run the binaries one after another on a quiet machine; see docs/benchmarks.md.
+# Run the binaries one after another on a quiet machine; see docs/benchmarks.md. A binary with
+# `cpu_affinity` serves on one CPU by default; FORLOB_CPU_AFFINITY=off measures it spread.
 #
 #   scripts/bench-reads.sh target/release/forlob /work/prev/target/release/forlob
 #

@@ -6,7 +6,7 @@
 //! statement. When the two threads sit on different CPUs, each wake-up is an interrupt
 //! between processors (on a virtual machine, a trip through the hypervisor), and measured
 //! on a 2-CPU machine those hand-offs cost more than SQLite's own work. On one CPU a wake-up
-//! is a plain switch: the writes went 1.5 to 1.9 times as fast (docs/benchmarks.md, "One CPU
+//! is a plain switch: the writes went 1.5 to 2 times as fast (docs/benchmarks.md, "One CPU
 //! for SQLite"). SQLite runs one writer at a time, so the writes give up little; everything
 //! else the node does (reads, pages, sign-ins' password hashing) shares that CPU too, the
 //! price on the small machine an SQLite node is, and `off` gives every CPU back. On
@@ -20,6 +20,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+const NOT_A_SETTING: &str = "is none of auto, off or a CPU number like 0";
 
 /// Where a node's threads may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,9 +44,10 @@ impl FromStr for CpuAffinity {
         match s.trim() {
             "auto" => Ok(Self::Auto),
             "off" => Ok(Self::Off),
-            n => n.parse().map(Self::Cpu).map_err(|_| {
-                format!("cpu_affinity `{s}` is none of auto, off or a CPU number like 0")
-            }),
+            n => n
+                .parse()
+                .map(Self::Cpu)
+                .map_err(|_| format!("cpu_affinity `{s}` {NOT_A_SETTING}")),
         }
     }
 }
@@ -80,12 +83,12 @@ impl<'de> Deserialize<'de> for CpuAffinity {
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<CpuAffinity, E> {
                 usize::try_from(n)
                     .map(CpuAffinity::Cpu)
-                    .map_err(|_| E::custom(format!("cpu_affinity {n} is no CPU")))
+                    .map_err(|_| E::custom(format!("cpu_affinity {n} {NOT_A_SETTING}")))
             }
 
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<CpuAffinity, E> {
                 u64::try_from(n)
-                    .map_err(|_| E::custom(format!("cpu_affinity {n} is no CPU")))
+                    .map_err(|_| E::custom(format!("cpu_affinity {n} {NOT_A_SETTING}")))
                     .and_then(|n| self.visit_u64(n))
             }
 
@@ -142,13 +145,30 @@ pub fn applied() -> Option<&'static Applied> {
 /// sandbox that refuses, no such call on this system) leaves the threads to spread, with a
 /// warning: a default must not keep a node from starting.
 pub fn apply(setting: CpuAffinity, db_url: &str) -> Result<Applied, String> {
+    if let Some(applied) = APPLIED.get() {
+        // The threads started since would not follow a second choice.
+        return Ok(applied.clone());
+    }
+    let applied = decide(setting, db_url, os::current_cpu, os::pin_this_thread)?;
+    let _ = APPLIED.set(applied.clone());
+    Ok(applied)
+}
+
+/// [`apply`] with the system's calls passed in, so its rules are tested without pinning the
+/// test process.
+fn decide(
+    setting: CpuAffinity,
+    db_url: &str,
+    current: impl FnOnce() -> Option<usize>,
+    pin: impl FnOnce(usize) -> Result<(), String>,
+) -> Result<Applied, String> {
     let mut applied = Applied {
         setting,
         cpu: None,
         warning: None,
     };
-    if let Some(cpu) = setting.wanted(db_url, os::current_cpu) {
-        match os::pin_this_thread(cpu) {
+    if let Some(cpu) = setting.wanted(db_url, current) {
+        match pin(cpu) {
             Ok(()) => applied.cpu = Some(cpu),
             Err(e) if setting == CpuAffinity::Auto => {
                 applied.warning = Some(format!(
@@ -158,12 +178,11 @@ pub fn apply(setting: CpuAffinity, db_url: &str) -> Result<Applied, String> {
             Err(e) => return Err(format!("cpu_affinity = {cpu}: {e}")),
         }
     }
-    // A second call (none is made) would not change the threads' CPU either.
-    let _ = APPLIED.set(applied.clone());
     Ok(applied)
 }
 
 /// `0-3, 8, 10-11`: CPUs as `/proc` and `taskset` list them.
+#[cfg(any(target_os = "linux", test))]
 fn ranges(cpus: &[usize]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
@@ -252,7 +271,7 @@ mod tests {
                 .expect_err("not a setting")
                 .to_string();
             assert!(
-                error.contains("is no CPU") || error.contains("auto, off or a CPU number"),
+                error.contains(NOT_A_SETTING) || error.contains("auto, off or a CPU number"),
                 "{bad}: {error}"
             );
         }
@@ -279,6 +298,31 @@ mod tests {
         assert_eq!(CpuAffinity::Cpu(0).wanted(postgres, || None), Some(0));
         // No CPU to be had (another system): nothing is pinned.
         assert_eq!(CpuAffinity::Auto.wanted(sqlite, || None), None);
+    }
+
+    #[test]
+    fn auto_that_cannot_pin_warns_and_a_cpu_number_that_cannot_be_had_is_an_error() {
+        let refused = |_| Err("the kernel refused: EPERM".to_owned());
+        let sqlite = "sqlite://forlob.db?mode=rwc";
+        let auto = decide(CpuAffinity::Auto, sqlite, || Some(1), refused).expect("starts");
+        assert_eq!(auto.cpu, None);
+        assert!(
+            auto.warning
+                .as_deref()
+                .is_some_and(|w| w.contains("spread") && w.contains("EPERM")),
+            "{auto:?}"
+        );
+        let error = decide(CpuAffinity::Cpu(1), sqlite, || None, refused).expect_err("stops");
+        assert_eq!(error, "cpu_affinity = 1: the kernel refused: EPERM");
+        let pinned = decide(CpuAffinity::Auto, sqlite, || Some(1), |_| Ok(())).expect("pins");
+        assert_eq!((pinned.cpu, pinned.warning), (Some(1), None));
+        let off = decide(
+            CpuAffinity::Off,
+            sqlite,
+            || Some(1),
+            |_| panic!("not pinned"),
+        );
+        assert_eq!(off.map(|a| a.cpu), Ok(None));
     }
 
     #[test]

@@ -158,7 +158,10 @@ pub(crate) fn pin_threads(cli: &Cli) -> anyhow::Result<()> {
         _ => config.cpu_affinity,
     };
     let applied = forlob_web::affinity::apply(setting, &db).map_err(anyhow::Error::msg)?;
-    if let Some(warning) = applied.warning {
+    // `serve` logs it with the rest of its start-up.
+    if let Some(warning) = applied.warning
+        && !matches!(cli.command, Command::Serve { .. })
+    {
         eprintln!("forlob: warning: {warning}");
     }
     Ok(())
