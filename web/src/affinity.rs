@@ -107,16 +107,10 @@ impl CpuAffinity {
         match self {
             Self::Off => None,
             Self::Cpu(n) => Some(n),
-            Self::Auto if is_sqlite(db_url) => current(),
+            Self::Auto if crate::config::is_sqlite_url(db_url) => current(),
             Self::Auto => None,
         }
     }
-}
-
-/// Whether `db_url` names an SQLite database (every other URL the engine takes is
-/// PostgreSQL's).
-pub fn is_sqlite(db_url: &str) -> bool {
-    db_url.starts_with("sqlite:")
 }
 
 /// What [`apply`] did, for whoever reports it once logging is up.

@@ -86,6 +86,16 @@ pub struct Config {
     pub max_query_chars: usize,
 }
 
+/// Whether a database URL names SQLite (`sqlite://PATH`, `sqlite::memory:`).
+pub fn is_sqlite_url(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Whether a database URL names PostgreSQL (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres")
+}
+
 /// Which clock the engine runs on. A setting that is neither is refused when the
 /// configuration is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -167,7 +177,7 @@ impl Config {
     /// Checks everything that can be checked before connecting, with messages an admin can act on.
     pub fn validate(&self) -> Result<(), String> {
         let mut problems = Vec::new();
-        if !(self.db.starts_with("sqlite:")
+        if !(is_sqlite_url(&self.db)
             || self.db.starts_with("postgres://")
             || self.db.starts_with("postgresql://"))
         {
@@ -235,7 +245,7 @@ impl Config {
     }
 
     pub fn is_postgres(&self) -> bool {
-        self.db.starts_with("postgres")
+        is_postgres_url(&self.db)
     }
 
     pub fn workers(&self) -> usize {

@@ -157,7 +157,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let tmp = tempfile::tempdir()?;
     let url = database_url(&args, &tmp, "bench.db");
-    let is_pg = url.starts_with("postgres");
+    let is_pg = forlob_web::config::is_postgres_url(&url);
     let concurrency = args.concurrency.unwrap_or(if is_pg { 8 } else { 1 }).max(1);
     let engine = Arc::new(
         Engine::start(

@@ -22,7 +22,7 @@ const RUN_DAY: (i32, u32, u32) = (2026, 12, 1);
 pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let url = super::database_url(args, &tmp, "bench-daily-run.db");
-    let is_pg = url.starts_with("postgres");
+    let is_pg = forlob_web::config::is_postgres_url(&url);
     let concurrency = args.concurrency.unwrap_or(16).max(1);
     let moves = args.moves.max(1);
     let run_day =

@@ -83,7 +83,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<std::process::ExitCo
         "counts": Value::Object(finished.counts),
         "load_seconds": (load_seconds * 10.0).round() / 10.0,
         "peak_rss_mb": peak_rss_mb(),
-        "db": if url.starts_with("postgres") { "postgres" } else { "sqlite" },
+        "db": if forlob_web::config::is_postgres_url(&url) { "postgres" } else { "sqlite" },
     });
     super::print_figures(figures);
     Ok(std::process::ExitCode::SUCCESS)

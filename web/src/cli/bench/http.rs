@@ -60,7 +60,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             format!("sqlite://{}?mode=rwc", path.display())
         }
     };
-    let is_pg = url.starts_with("postgres");
+    let is_pg = forlob_web::config::is_postgres_url(&url);
     let engine = super::open_engine(&url).await?;
     let deployed = engine
         .releases()

@@ -21,7 +21,7 @@ const DAY: (i32, u32, u32) = (2026, 11, 30);
 pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let url = super::database_url(args, &tmp, "bench-intake.db");
-    let is_pg = url.starts_with("postgres");
+    let is_pg = forlob_web::config::is_postgres_url(&url);
     let concurrency = args.concurrency.unwrap_or(if is_pg { 8 } else { 1 }).max(1);
     let messages = args.messages.max(1);
     let date = chrono::NaiveDate::from_ymd_opt(DAY.0, DAY.1, DAY.2).unwrap_or_default();

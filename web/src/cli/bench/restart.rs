@@ -83,7 +83,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "seconds": (seconds * 100.0).round() / 100.0,
         "instances_per_s": (instances as f64 / seconds).round(),
         "peak_rss_mb": peak_rss_mb(),
-        "db": if url.starts_with("postgres") { "postgres" } else { "sqlite" },
+        "db": if forlob_web::config::is_postgres_url(&url) { "postgres" } else { "sqlite" },
     });
     super::print_figures(figures);
     Ok(ExitCode::SUCCESS)
