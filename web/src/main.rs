@@ -13,10 +13,13 @@ fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     // Before the runtime starts its threads: they inherit the CPU, and tokio sizes its pool
     // by the CPUs the process may use (web/src/affinity.rs).
-    if let Err(e) = cli::pin_threads(&args) {
-        eprintln!("forlob: {e:#}");
-        return std::process::ExitCode::FAILURE;
-    }
+    let config = match cli::prepare(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("forlob: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -27,7 +30,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    match runtime.block_on(cli::run(args, config)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("forlob: {e:#}");

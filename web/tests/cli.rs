@@ -3,10 +3,16 @@
 use std::process::{Command, Output};
 
 fn forlob(args: &[&str]) -> Output {
+    forlob_with(args, &[])
+}
+
+/// `forlob` with these environment variables set.
+fn forlob_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_forlob"))
         .args(args)
         // A setting in the shell that runs the tests is not the tests' business.
         .env_remove("FORLOB_CPU_AFFINITY")
+        .envs(env.iter().copied())
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .expect("forlob runs")
@@ -365,14 +371,18 @@ fn a_wrong_zone_stops_every_command_and_the_demo_validates() {
 
 /// Runs `forlob bench` with `args`, expects success, and returns its JSON line of figures.
 fn bench_figures(args: &[&str]) -> serde_json::Value {
-    let out = forlob(&[&["bench"], args].concat());
+    figures_of(&forlob(&[&["bench"], args].concat()))
+}
+
+/// The one JSON line of figures a bench that succeeded printed last.
+fn figures_of(out: &Output) -> serde_json::Value {
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = stdout(&out);
+    let text = stdout(out);
     serde_json::from_str(text.lines().last().unwrap_or_default()).expect("a JSON line")
 }
 
@@ -438,23 +448,26 @@ fn acks_are_refused_for_a_workload_that_would_not_write_them() {
     );
 }
 
+/// A field of a `/proc/.../status` file.
+#[cfg(target_os = "linux")]
+fn status_field(status: &str, name: &str) -> Option<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(|v| v.trim().to_owned())
+}
+
 /// Each thread of process `pid`: its name and the CPUs it may run on, as /proc lists them
 /// ("0-1", "1").
 #[cfg(target_os = "linux")]
 fn threads_of(pid: u32) -> Vec<(String, String)> {
-    let field = |status: &str, name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_owned())
-    };
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .expect("the server's threads")
         .filter_map(|entry| {
             let status = std::fs::read_to_string(entry.ok()?.path().join("status")).ok()?;
             Some((
-                field(&status, "Name:")?,
-                field(&status, "Cpus_allowed_list:")?,
+                status_field(&status, "Name:")?,
+                status_field(&status, "Cpus_allowed_list:")?,
             ))
         })
         .collect()
@@ -466,11 +479,7 @@ fn on_sqlite_serve_keeps_every_thread_on_one_cpu_unless_the_setting_is_off() {
     use std::io::BufRead as _;
     let own = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                .map(|v| v.trim().to_owned())
-        })
+        .and_then(|s| status_field(&s, "Cpus_allowed_list:"))
         .expect("this process's CPUs");
     if own.parse::<usize>().is_ok() {
         // One CPU allowed: pinned and spread look alike, so this would check nothing.
@@ -529,32 +538,15 @@ fn on_sqlite_serve_keeps_every_thread_on_one_cpu_unless_the_setting_is_off() {
 }
 
 /// `forlob bench` of one `auto` instance with `FORLOB_CPU_AFFINITY` set to `setting`.
-#[cfg(target_os = "linux")]
 fn bench_with_affinity(setting: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_forlob"))
-        .args(["bench", "--workload", "auto", "--instances", "1"])
-        .args(extra)
-        .env("FORLOB_CPU_AFFINITY", setting)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("forlob runs")
+    let args = [&["bench", "--workload", "auto", "--instances", "1"], extra].concat();
+    forlob_with(&args, &[("FORLOB_CPU_AFFINITY", setting)])
 }
 
 #[test]
 #[cfg(target_os = "linux")]
 fn the_bench_says_which_cpu_it_ran_on_and_follows_the_setting_and_its_flag() {
-    let cpu = |out: &Output| {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = stdout(out);
-        let figures: serde_json::Value =
-            serde_json::from_str(line.lines().last().unwrap_or_default()).expect("a JSON line");
-        figures["cpu"].clone()
-    };
+    let cpu = |out: &Output| figures_of(out)["cpu"].clone();
     assert!(
         cpu(&bench_with_affinity("auto", &[])).is_u64(),
         "auto on SQLite: one CPU"
@@ -584,12 +576,7 @@ fn a_cpu_the_process_may_not_use_is_refused_before_anything_runs() {
 
 #[test]
 fn a_bad_cpu_affinity_setting_or_flag_is_refused_with_what_it_takes() {
-    let out = Command::new(env!("CARGO_BIN_EXE_forlob"))
-        .args(["bench", "--workload", "auto", "--instances", "1"])
-        .env("FORLOB_CPU_AFFINITY", "sometimes")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("forlob runs");
+    let out = bench_with_affinity("sometimes", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

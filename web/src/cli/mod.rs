@@ -143,28 +143,26 @@ impl Cli {
     }
 }
 
-/// Applies `cpu_affinity` (`bench --cpu-affinity` over the configuration) for the database
-/// the command opens. `main` calls it before the async runtime starts its threads, which
-/// inherit the CPU; a configuration that does not load is left to [`run`] to report.
-pub(crate) fn pin_threads(cli: &Cli) -> anyhow::Result<()> {
-    let Ok(config) = Config::load(cli.config.as_deref()) else {
-        return Ok(());
-    };
-    let Some(db) = cli.database(&config) else {
-        return Ok(());
-    };
-    let setting = match &cli.command {
-        Command::Bench(args) => args.cpu_affinity.unwrap_or(config.cpu_affinity),
-        _ => config.cpu_affinity,
-    };
-    let applied = forlob_web::affinity::apply(setting, &db).map_err(anyhow::Error::msg)?;
-    // `serve` logs it with the rest of its start-up.
-    if let Some(warning) = applied.warning
-        && !matches!(cli.command, Command::Serve { .. })
-    {
-        eprintln!("forlob: warning: {warning}");
+/// Reads the configuration and applies `cpu_affinity` (`bench --cpu-affinity` over the
+/// setting) for the database the command opens. `main` calls it before the async runtime
+/// starts its threads, which inherit the CPU, and hands the configuration to [`run`].
+pub(crate) fn prepare(cli: &Cli) -> anyhow::Result<Config> {
+    let config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
+    config.check_timezone().map_err(anyhow::Error::msg)?;
+    if let Some(db) = cli.database(&config) {
+        let setting = match &cli.command {
+            Command::Bench(args) => args.cpu_affinity.unwrap_or(config.cpu_affinity),
+            _ => config.cpu_affinity,
+        };
+        let applied = forlob_web::affinity::apply(setting, &db).map_err(anyhow::Error::msg)?;
+        // `serve` logs it with the rest of its start-up.
+        if let Some(warning) = applied.warning
+            && !matches!(cli.command, Command::Serve { .. })
+        {
+            eprintln!("forlob: warning: {warning}");
+        }
     }
-    Ok(())
+    Ok(config)
 }
 
 /// The engine on `url` with the real clock, for the commands that act on a database.
@@ -219,9 +217,8 @@ pub(crate) fn shipped_definitions(
     Ok(files)
 }
 
-pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
-    config.check_timezone().map_err(anyhow::Error::msg)?;
+/// Runs the command with the configuration [`prepare`] read.
+pub(crate) async fn run(cli: Cli, mut config: Config) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve {
             db,
