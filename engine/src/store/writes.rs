@@ -2,10 +2,10 @@
 //! one multi-row INSERT per table, and the instance update with its optimistic check.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr as SqlExpr;
+use sea_orm::sea_query::{Expr as SqlExpr, Query, UpdateStatement};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Statement,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -197,76 +197,141 @@ impl Writes {
     }
 
     /// Writes everything; an instance changed by someone else meanwhile fails the whole flush
-    /// with a conflict, and the caller rolls the transaction back.
+    /// with a conflict, and the caller rolls the transaction back (also what the flush's
+    /// other statements wrote).
+    ///
+    /// On SQLite the statements go to the database as one multi-statement text: sqlx runs
+    /// each call on its own thread, and every call is a hand-off there and back (two task
+    /// switches), which cost more than most of these statements themselves
+    /// (docs/benchmarks.md, "One hand-off a flush"). PostgreSQL runs them one by one.
     pub async fn flush<C: ConnectionTrait>(
         &mut self,
         conn: &C,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        let new = std::mem::take(&mut self.new_instances);
-        if !new.is_empty() {
-            instance::Entity::insert_many(new)
-                .exec_without_returning(conn)
-                .await?;
+        let backend = conn.get_database_backend();
+        let updated = std::mem::take(&mut self.updated_instances);
+        let statements = self.statements(&updated, backend, now);
+        if statements.is_empty() {
+            return Ok(());
         }
-        for row in std::mem::take(&mut self.updated_instances) {
-            let result = instance::Entity::update_many()
-                .col_expr(instance::Column::State, SqlExpr::value(row.state.clone()))
-                // A migration moves an instance onto another version (or renamed process).
-                .col_expr(
-                    instance::Column::ProcessId,
-                    SqlExpr::value(row.process_id.clone()),
-                )
-                .col_expr(instance::Column::Version, SqlExpr::value(row.version))
-                .col_expr(
-                    instance::Column::Status,
-                    SqlExpr::value(row.status.as_str()),
-                )
-                .col_expr(
-                    instance::Column::Variables,
-                    SqlExpr::value(row.variables.clone()),
-                )
-                .col_expr(
-                    instance::Column::RowVersion,
-                    SqlExpr::value(row.row_version + 1),
-                )
-                .col_expr(instance::Column::UpdatedAt, SqlExpr::value(now))
-                .col_expr(instance::Column::EndedAt, SqlExpr::value(row.ended_at))
-                .filter(instance::Column::Id.eq(row.id))
-                .filter(instance::Column::RowVersion.eq(row.row_version))
-                .exec(conn)
-                .await?;
-            if result.rows_affected == 0 {
-                return Err(TransitionError::Conflict {
-                    instance: row.id,
-                    expected: row.row_version,
-                }
-                .into());
+        // Each instance update returns its index in `updated`, when it found the row still
+        // at the version read; inserts return nothing.
+        let mut rows = Vec::new();
+        if backend == DbBackend::Sqlite {
+            rows = conn.query_all_raw(one_text(statements)).await?;
+        } else {
+            for statement in statements {
+                rows.extend(conn.query_all_raw(statement).await?);
             }
         }
-        insert_all(conn, std::mem::take(&mut self.history)).await?;
-        insert_all(conn, std::mem::take(&mut self.tasks)).await?;
-        insert_all(conn, std::mem::take(&mut self.events)).await?;
-        insert_all(conn, std::mem::take(&mut self.work)).await?;
-        insert_all(conn, std::mem::take(&mut self.waits)).await?;
-        insert_all(conn, std::mem::take(&mut self.incidents)).await?;
+        let mut found = vec![false; updated.len()];
+        for row in &rows {
+            let index = row.try_get_by_index::<i32>(0)?;
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| found.get_mut(i)) {
+                *slot = true;
+            }
+        }
+        if let Some((row, _)) = updated.iter().zip(&found).find(|(_, found)| !**found) {
+            return Err(TransitionError::Conflict {
+                instance: row.id,
+                expected: row.row_version,
+            }
+            .into());
+        }
         Ok(())
+    }
+
+    /// The statements of a flush, taking what they write out of `self`: new instances, the
+    /// optimistic update of each instance in `updated`, then the other tables' rows.
+    fn statements(
+        &mut self,
+        updated: &[InstanceRow],
+        backend: DbBackend,
+        now: DateTime<Utc>,
+    ) -> Vec<Statement> {
+        let mut statements = Vec::new();
+        inserts(
+            &mut statements,
+            backend,
+            std::mem::take(&mut self.new_instances),
+        );
+        for (index, row) in updated.iter().enumerate() {
+            statements.push(backend.build(&update_statement(row, index, now)));
+        }
+        inserts(&mut statements, backend, std::mem::take(&mut self.history));
+        inserts(&mut statements, backend, std::mem::take(&mut self.tasks));
+        inserts(&mut statements, backend, std::mem::take(&mut self.events));
+        inserts(&mut statements, backend, std::mem::take(&mut self.work));
+        inserts(&mut statements, backend, std::mem::take(&mut self.waits));
+        inserts(
+            &mut statements,
+            backend,
+            std::mem::take(&mut self.incidents),
+        );
+        statements
     }
 }
 
-/// Multi-row INSERT in chunks that stay under both backends' bind-parameter limits.
-async fn insert_all<C, A>(conn: &C, rows: Vec<A>) -> Result<(), DbErr>
+/// The update of an instance to `row`, if it still has the row version read; it returns
+/// `index` when it updated the row.
+fn update_statement(row: &InstanceRow, index: usize, now: DateTime<Utc>) -> UpdateStatement {
+    let mut update = instance::Entity::update_many()
+        .col_expr(instance::Column::State, SqlExpr::value(row.state.clone()))
+        // A migration moves an instance onto another version (or renamed process).
+        .col_expr(
+            instance::Column::ProcessId,
+            SqlExpr::value(row.process_id.clone()),
+        )
+        .col_expr(instance::Column::Version, SqlExpr::value(row.version))
+        .col_expr(
+            instance::Column::Status,
+            SqlExpr::value(row.status.as_str()),
+        )
+        .col_expr(
+            instance::Column::Variables,
+            SqlExpr::value(row.variables.clone()),
+        )
+        .col_expr(
+            instance::Column::RowVersion,
+            SqlExpr::value(row.row_version + 1),
+        )
+        .col_expr(instance::Column::UpdatedAt, SqlExpr::value(now))
+        .col_expr(instance::Column::EndedAt, SqlExpr::value(row.ended_at))
+        .filter(instance::Column::Id.eq(row.id))
+        .filter(instance::Column::RowVersion.eq(row.row_version))
+        .into_query();
+    // A literal, not a bound value: the text stays the same for the same position, so its
+    // prepared form is reused; an index is small, and i32 reads back on both databases.
+    let index = i32::try_from(index).unwrap_or(i32::MAX);
+    update.returning(Query::returning().expr(SqlExpr::cust(index.to_string())));
+    update
+}
+
+/// Multi-row INSERTs of `rows`, in chunks that stay under both backends' bind-parameter limits.
+fn inserts<A>(statements: &mut Vec<Statement>, backend: DbBackend, rows: Vec<A>)
 where
-    C: ConnectionTrait,
     A: sea_orm::ActiveModelTrait + Send,
 {
     const ROWS_PER_STATEMENT: usize = 500;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .exec_without_returning(conn)
-            .await?;
+        statements.push(<A::Entity as EntityTrait>::insert_many(chunk).build(backend));
     }
-    Ok(())
+}
+
+/// Statements as one text of several, their bound values in the same order: SQLite (through
+/// sqlx) binds a text's `?`s statement after statement.
+fn one_text(statements: Vec<Statement>) -> Statement {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sql.push_str(&statement.sql);
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }
