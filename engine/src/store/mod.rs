@@ -37,7 +37,7 @@ pub use users::*;
 pub use work::{
     ClaimedWork, HELD_BY, claim_due, finish, hold_work, next_due_at, release, release_held,
 };
-pub use writes::{InstanceRow, Writes};
+pub use writes::{InstanceRow, Writes, run_together};
 
 use crate::instance::{DeadLetter, HistoryEntry, InstanceStatus, ProcessInstance, TimelineEvent};
 

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr as SqlExpr, Query, UpdateStatement};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryResult,
+    QueryTrait, Statement,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -200,10 +201,8 @@ impl Writes {
     /// with a conflict, and the caller rolls the transaction back (also what the flush's
     /// other statements wrote).
     ///
-    /// On SQLite the statements go to the database as one multi-statement text: sqlx runs
-    /// each call on its own thread, and every call is a hand-off there and back (two task
-    /// switches), which cost more than most of these statements themselves
-    /// (docs/benchmarks.md, "One hand-off a flush"). PostgreSQL runs them one by one.
+    /// The statements go to the database together ([`run_together`]): on SQLite a flush is
+    /// one call, not one a table.
     pub async fn flush<C: ConnectionTrait>(
         &mut self,
         conn: &C,
@@ -217,14 +216,7 @@ impl Writes {
         }
         // Each instance update returns its index in `updated`, when it found the row still
         // at the version read; inserts return nothing.
-        let mut rows = Vec::new();
-        if backend == DbBackend::Sqlite {
-            rows = conn.query_all_raw(one_text(statements)).await?;
-        } else {
-            for statement in statements {
-                rows.extend(conn.query_all_raw(statement).await?);
-            }
-        }
+        let rows = run_together(conn, statements).await?;
         let mut found = vec![false; updated.len()];
         for row in &rows {
             let index = row.try_get_by_index::<i32>(0)?;
@@ -321,9 +313,24 @@ where
     }
 }
 
-/// Statements as one text of several, their bound values in the same order: SQLite (through
-/// sqlx) binds a text's `?`s statement after statement.
-fn one_text(statements: Vec<Statement>) -> Statement {
+/// Runs `statements` in order and returns the rows they return, all of them one after the
+/// other. On SQLite they go to the database as one multi-statement text, so as one hand-off to
+/// sqlx's thread and back instead of one a statement (docs/benchmarks.md, "One hand-off a
+/// flush"); sqlx binds the text's `?`s statement after statement. PostgreSQL runs them one by
+/// one. The first failing statement ends the run with its error; what the ones before it did
+/// stays in the transaction, which the caller rolls back.
+pub async fn run_together<C: ConnectionTrait>(
+    conn: &C,
+    statements: Vec<Statement>,
+) -> Result<Vec<QueryResult>, DbErr> {
+    let backend = conn.get_database_backend();
+    if backend != DbBackend::Sqlite || statements.len() < 2 {
+        let mut rows = Vec::new();
+        for statement in statements {
+            rows.extend(conn.query_all_raw(statement).await?);
+        }
+        return Ok(rows);
+    }
     let mut sql = String::new();
     let mut values = Vec::new();
     for statement in statements {
@@ -333,5 +340,6 @@ fn one_text(statements: Vec<Statement>) -> Statement {
         sql.push_str(&statement.sql);
         values.extend(statement.values.map(|v| v.0).unwrap_or_default());
     }
-    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+    conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
 }

@@ -1,11 +1,12 @@
 //! All database access of the `flytning` package, over its own tables only.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use forlob_engine::store::run_together;
 use sea_orm::sea_query::Expr as SqlExpr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use serde_json::Value;
 
@@ -149,59 +150,72 @@ pub(crate) async fn set_handlekommune<C: ConnectionTrait>(
     from: NaiveDate,
     cause: &str,
 ) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
     let day_before = from.checked_sub_days(Days::new(1)).unwrap_or(from);
-    // A period that opened on this same run is replaced, never closed before it started.
-    handleansvar::Entity::delete_many()
-        .filter(handleansvar::Column::Cpr.eq(cpr))
-        .filter(handleansvar::Column::ToDate.is_null())
-        .filter(handleansvar::Column::FromDate.gte(from))
-        .exec(conn)
-        .await?;
-    handleansvar::Entity::update_many()
-        .col_expr(handleansvar::Column::ToDate, SqlExpr::value(day_before))
-        .filter(handleansvar::Column::Cpr.eq(cpr))
-        .filter(handleansvar::Column::ToDate.is_null())
-        .exec(conn)
-        .await?;
+    let mut statements = vec![
+        // A period that opened on this same run is replaced, never closed before it started.
+        handleansvar::Entity::delete_many()
+            .filter(handleansvar::Column::Cpr.eq(cpr))
+            .filter(handleansvar::Column::ToDate.is_null())
+            .filter(handleansvar::Column::FromDate.gte(from))
+            .build(backend),
+        handleansvar::Entity::update_many()
+            .col_expr(handleansvar::Column::ToDate, SqlExpr::value(day_before))
+            .filter(handleansvar::Column::Cpr.eq(cpr))
+            .filter(handleansvar::Column::ToDate.is_null())
+            .build(backend),
+    ];
     if let Some(municipality) = municipality {
-        handleansvar::Entity::insert(handleansvar::ActiveModel {
-            id: NotSet,
-            cpr: Set(cpr.to_owned()),
-            municipality: Set(municipality.to_owned()),
-            from_date: Set(from),
-            to_date: Set(None),
-            cause: Set(cause.to_owned()),
-        })
-        .exec_without_returning(conn)
-        .await?;
+        statements.push(
+            handleansvar::Entity::insert(handleansvar::ActiveModel {
+                id: NotSet,
+                cpr: Set(cpr.to_owned()),
+                municipality: Set(municipality.to_owned()),
+                from_date: Set(from),
+                to_date: Set(None),
+                cause: Set(cause.to_owned()),
+            })
+            .build(backend),
+        );
     }
+    run_together(conn, statements).await?;
     Ok(())
 }
 
-pub(crate) async fn set_residence<C: ConnectionTrait>(
+/// Carries out planned move `move_id` in the register: the move is effected, and the person
+/// lives in `municipality` (none: abroad) from `from` with CPR status `status`. One call to
+/// the database ([`run_together`]), as it is done once a move on every daily run.
+pub(crate) async fn effect_move<C: ConnectionTrait>(
     conn: &C,
+    move_id: i64,
     cpr: &str,
     municipality: Option<&str>,
     from: NaiveDate,
     status: &str,
 ) -> Result<(), DbErr> {
-    person::Entity::update_many()
-        .col_expr(
-            person::Column::Residence,
-            SqlExpr::value(municipality.map(str::to_owned)),
-        )
-        .col_expr(person::Column::Status, SqlExpr::value(status))
-        .filter(person::Column::Cpr.eq(cpr))
-        .exec(conn)
-        .await?;
-    residence::Entity::insert(residence::ActiveModel {
-        id: NotSet,
-        cpr: Set(cpr.to_owned()),
-        municipality: Set(municipality.map(str::to_owned)),
-        from_date: Set(from),
-    })
-    .exec_without_returning(conn)
-    .await?;
+    let backend = conn.get_database_backend();
+    let statements = vec![
+        dk_move::Entity::update_many()
+            .col_expr(dk_move::Column::Status, SqlExpr::value("effected"))
+            .filter(dk_move::Column::Id.eq(move_id))
+            .build(backend),
+        person::Entity::update_many()
+            .col_expr(
+                person::Column::Residence,
+                SqlExpr::value(municipality.map(str::to_owned)),
+            )
+            .col_expr(person::Column::Status, SqlExpr::value(status))
+            .filter(person::Column::Cpr.eq(cpr))
+            .build(backend),
+        residence::Entity::insert(residence::ActiveModel {
+            id: NotSet,
+            cpr: Set(cpr.to_owned()),
+            municipality: Set(municipality.map(str::to_owned)),
+            from_date: Set(from),
+        })
+        .build(backend),
+    ];
+    run_together(conn, statements).await?;
     Ok(())
 }
 
@@ -484,19 +498,6 @@ pub(crate) async fn cancel_planned_move<C: ConnectionTrait>(
         .col_expr(dk_move::Column::Status, SqlExpr::value("cancelled"))
         .filter(dk_move::Column::Id.eq(id))
         .filter(dk_move::Column::Status.eq("planned"))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-pub(crate) async fn set_move_status<C: ConnectionTrait>(
-    conn: &C,
-    id: i64,
-    status: &str,
-) -> Result<(), DbErr> {
-    dk_move::Entity::update_many()
-        .col_expr(dk_move::Column::Status, SqlExpr::value(status))
-        .filter(dk_move::Column::Id.eq(id))
         .exec(conn)
         .await?;
     Ok(())
