@@ -269,19 +269,17 @@ impl Commands<'_> {
                     started_in: actor.municipality.clone().filter(|_| !actor.sees_all()),
                 };
                 let row = self.engine.start_in(&mut tx, request).await?;
+                // The entry is sealed after the start ran and written with its rows.
+                let record = AuditRecord::new(AuditAction::InstanceStart)
+                    .subject(subject)
+                    .target(row.id)
+                    .detail(json!({ "process": def.id, "version": version }));
+                if let Some(insert) =
+                    store::audit::sealed_insert(&conn, vec![(actor, record)], now).await?
+                {
+                    tx.writes.then(insert);
+                }
                 tx.flush().await?;
-                store::audit::append(
-                    &conn,
-                    actor,
-                    vec![
-                        AuditRecord::new(AuditAction::InstanceStart)
-                            .subject(subject)
-                            .target(row.id)
-                            .detail(json!({ "process": def.id, "version": version })),
-                    ],
-                    now,
-                )
-                .await?;
                 self.engine.commit(conn).await?;
                 Ok(row.id)
             })

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 
 use super::entities::audit_entry;
@@ -53,10 +53,25 @@ pub async fn append_each<C: ConnectionTrait>(
     entries: Vec<(&Actor, AuditRecord)>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if entries.is_empty() {
-        return Ok(());
+    if let Some(insert) = sealed_insert(conn, entries, now).await? {
+        conn.execute_raw(insert).await?;
     }
-    if conn.get_database_backend() == DbBackend::Postgres {
+    Ok(())
+}
+
+/// The INSERT that appends `entries` after the newest entry, read now (under the lock on
+/// PostgreSQL); `None` for no entries. Run it in the same transaction before anything else
+/// appends, as the flush that ends a writer's work does ([`super::Writes::then`]).
+pub async fn sealed_insert<C: ConnectionTrait>(
+    conn: &C,
+    entries: Vec<(&Actor, AuditRecord)>,
+    now: DateTime<Utc>,
+) -> Result<Option<Statement>, DbErr> {
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let backend = conn.get_database_backend();
+    if backend == DbBackend::Postgres {
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
             .await?;
     }
@@ -70,10 +85,7 @@ pub async fn append_each<C: ConnectionTrait>(
         .one(conn)
         .await?;
     let rows = sealed_rows(&entries, now, newest.unwrap_or((0, String::new())));
-    audit_entry::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    Ok(Some(audit_entry::Entity::insert_many(rows).build(backend)))
 }
 
 /// The rows of `entries` chained after `head` (the newest entry's id and hash).

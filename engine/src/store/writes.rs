@@ -51,6 +51,8 @@ pub struct Writes {
     work: Vec<work_item::ActiveModel>,
     waits: Vec<message_wait::ActiveModel>,
     incidents: Vec<incident::ActiveModel>,
+    /// Run after the rows, in the same call ([`Writes::then`]).
+    then: Vec<Statement>,
 }
 
 impl Writes {
@@ -75,6 +77,12 @@ impl Writes {
         } else {
             self.updated_instances.push(row.clone());
         }
+    }
+
+    /// Runs `statement` after this flush's rows, in the same call to the database: on SQLite
+    /// one hand-off less (a start's audit entry goes this way).
+    pub fn then(&mut self, statement: Statement) {
+        self.then.push(statement);
     }
 
     /// Whether subscriptions are waiting to be flushed.
