@@ -1738,8 +1738,154 @@ async fn a_writer_failing_or_cancelled_after_writing_takes_only_its_own_work(bac
     }
 }
 
+/// A flush's statements go to the database together (on SQLite as one text): an instance
+/// changed since it was read fails the flush with a conflict naming that instance, also when
+/// another instance of the same flush was current, and a current one is written with all its
+/// rows.
+async fn a_flush_names_the_instance_that_changed_since_it_was_read(backend: Backend) {
+    use sea_orm::TransactionTrait;
+    let app = TestApp::builder(backend).build().await;
+    let mut rows = Vec::new();
+    for subject in ["0101501234", "0202602345"] {
+        let id = app
+            .engine
+            .commands()
+            .start_instance("demo-move-out-human", subject, Map::new(), &system())
+            .await
+            .expect("starts");
+        let (instance, parent_state) = store::instance(app.engine.db(), id)
+            .await
+            .expect("reads")
+            .expect("exists");
+        rows.push(store::InstanceRow {
+            id: instance.id,
+            process_id: instance.process_id,
+            version: instance.version,
+            subject: instance.subject,
+            state: instance.state,
+            status: instance.status,
+            variables: json!({ "flushed": true }),
+            row_version: instance.row_version,
+            parent_id: instance.parent_id,
+            parent_state,
+            created_at: instance.created_at,
+            ended_at: instance.ended_at,
+            started_in: instance.started_in,
+            is_new: false,
+        });
+    }
+    let now = forlob_engine::Clock::now(app.clock.as_ref());
+    let history = || forlob_engine::instance::HistoryEntry {
+        from_state: Some("review".into()),
+        to_state: "review".into(),
+        trigger: "test".into(),
+        actor: None,
+        data: None,
+        at: now,
+    };
+    let (current, stale) = (rows[0].clone(), {
+        let mut stale = rows[1].clone();
+        stale.row_version -= 1;
+        stale
+    });
+
+    let txn = app.engine.db().begin().await.expect("begins");
+    let mut writes = store::Writes::default();
+    writes.instance(&current, now);
+    writes.history(current.id, history());
+    writes.instance(&stale, now);
+    let error = writes
+        .flush(&txn, now)
+        .await
+        .expect_err("the stale row conflicts");
+    assert!(
+        matches!(&error, EngineError::Transition(forlob_engine::error::TransitionError::Conflict { instance, .. }) if *instance == stale.id),
+        "{error:?}"
+    );
+    txn.rollback().await.expect("rolls back");
+
+    let txn = app.engine.db().begin().await.expect("begins");
+    let mut writes = store::Writes::default();
+    writes.instance(&current, now);
+    writes.history(current.id, history());
+    writes
+        .flush(&txn, now)
+        .await
+        .expect("a current row is written");
+    txn.commit().await.expect("commits");
+    let (after, _) = store::instance(app.engine.db(), current.id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(after.variables, json!({ "flushed": true }));
+    assert_eq!(after.row_version, current.row_version + 1);
+    let history = store::history(app.engine.db(), current.id)
+        .await
+        .expect("history");
+    assert_eq!(history.last().map(|h| h.trigger.as_str()), Some("test"));
+    let (untouched, _) = store::instance(app.engine.db(), stale.id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_ne!(
+        untouched.variables,
+        json!({ "flushed": true }),
+        "rolled back"
+    );
+}
+
+/// Statements run together keep their order and each its own bound values, and the first
+/// failing one ends the run with its error.
+async fn statements_run_together_keep_their_order_and_their_values(backend: Backend) {
+    use sea_orm::sea_query::{Expr, Query};
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::builder(backend).build().await;
+    let db = app.engine.db();
+    let b = db.get_database_backend();
+    let select = |n: i32, word: &str, extra: Option<&str>| {
+        let mut query = Query::select();
+        query
+            .expr_as(Expr::val(n), "n")
+            .expr_as(Expr::val(word), "word");
+        if let Some(extra) = extra {
+            query.expr_as(Expr::val(extra), "extra");
+        }
+        b.build(&query)
+    };
+    let rows = store::run_together(
+        db,
+        vec![
+            select(1, "en", Some("ekstra")),
+            select(2, "to", None),
+            select(3, "tre", Some("mere")),
+        ],
+    )
+    .await
+    .expect("runs");
+    let read: Vec<(i32, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index::<i32>(0).expect("n"),
+                r.try_get_by_index::<String>(1).expect("word"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [(1, "en".into()), (2, "to".into()), (3, "tre".into())]
+    );
+    let bad = Statement::from_string(b, "SELECT nothing FROM no_such_table");
+    let error = store::run_together(db, vec![select(1, "en", None), bad, select(3, "tre", None)])
+        .await
+        .expect_err("a failing statement fails the run");
+    assert!(error.to_string().contains("no_such_table"), "{error}");
+}
+
 on_both_backends!(
     an_automatic_process_runs_to_its_end_with_a_history_row_per_state,
+    a_flush_names_the_instance_that_changed_since_it_was_read,
+    statements_run_together_keep_their_order_and_their_values,
     two_caseworkers_completing_one_task_get_one_success_and_one_conflict,
     a_wrong_form_gets_per_field_errors_and_changes_nothing,
     a_caseworker_of_another_municipality_cannot_see_that_a_task_exists,
