@@ -1803,6 +1803,16 @@ async fn a_flush_names_the_instance_that_changed_since_it_was_read(backend: Back
         "{error:?}"
     );
     txn.rollback().await.expect("rolls back");
+    // The current row's update and history ran before the conflict was found: rolled back.
+    let (unchanged, _) = store::instance(app.engine.db(), current.id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(unchanged.row_version, current.row_version);
+    let history_before = store::history(app.engine.db(), current.id)
+        .await
+        .expect("history");
+    assert!(history_before.iter().all(|h| h.trigger != "test"));
 
     let txn = app.engine.db().begin().await.expect("begins");
     let mut writes = store::Writes::default();
@@ -1837,8 +1847,8 @@ async fn a_flush_names_the_instance_that_changed_since_it_was_read(backend: Back
 /// Statements run together keep their order and each its own bound values, and the first
 /// failing one ends the run with its error.
 async fn statements_run_together_keep_their_order_and_their_values(backend: Backend) {
-    use sea_orm::sea_query::{Expr, Query};
-    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm::Statement;
+    use sea_orm::sea_query::{Alias, Expr, Query};
     let app = TestApp::builder(backend).build().await;
     let db = app.engine.db();
     let b = db.get_database_backend();
@@ -1875,17 +1885,83 @@ async fn statements_run_together_keep_their_order_and_their_values(backend: Back
         read,
         [(1, "en".into()), (2, "to".into()), (3, "tre".into())]
     );
-    let bad = Statement::from_string(b, "SELECT nothing FROM no_such_table");
-    let error = store::run_together(db, vec![select(1, "en", None), bad, select(3, "tre", None)])
+    // Outside a transaction each statement stands alone: the one before the failure is
+    // kept, the one after it never ran.
+    let event = |subject: &str| {
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new("events"))
+            .columns(["subject", "process_id", "kind", "data", "at"].map(Alias::new))
+            .values_panic([
+                subject.into(),
+                "test".into(),
+                "run-together".into(),
+                json!({}).into(),
+                forlob_engine::Clock::now(app.clock.as_ref()).into(),
+            ]);
+        b.build(&insert)
+    };
+    let bad = Statement::from_string(b, "SELECT 1 FROM no_such_table");
+    let error = store::run_together(db, vec![event("foer"), bad, event("efter")])
         .await
         .expect_err("a failing statement fails the run");
     assert!(error.to_string().contains("no_such_table"), "{error}");
+    let events = |subject: &'static str| async move {
+        store::events(db, subject).await.expect("events").len()
+    };
+    assert_eq!((events("foer").await, events("efter").await), (1, 0));
+}
+
+/// A start by hand is on record with its rows: one `instance.start` entry naming the new
+/// instance, chained onto the log so that it verifies.
+async fn a_start_is_audited_in_the_same_call_as_its_rows(backend: Backend) {
+    let app = TestApp::builder(backend).build().await;
+    let mut ids = Vec::new();
+    for subject in ["0101501234", "0202602345"] {
+        ids.push(
+            app.engine
+                .commands()
+                .start_instance(
+                    "demo-move-out",
+                    subject,
+                    form(&[("to", json!("147"))]),
+                    &system(),
+                )
+                .await
+                .expect("starts"),
+        );
+    }
+    let entries = store::audit::audit_entries(
+        app.engine.db(),
+        &forlob_engine::audit::AuditFilter {
+            action: Some("instance.start".into()),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("entries");
+    let mut targets: Vec<String> = entries.iter().filter_map(|e| e.target.clone()).collect();
+    targets.sort();
+    let mut expected: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(targets, expected);
+    assert!(
+        matches!(
+            store::audit::verify_chain(app.engine.db(), 1000)
+                .await
+                .expect("verifies"),
+            forlob_engine::audit::AuditVerdict::Intact { .. }
+        ),
+        "the chain holds"
+    );
 }
 
 on_both_backends!(
     an_automatic_process_runs_to_its_end_with_a_history_row_per_state,
     a_flush_names_the_instance_that_changed_since_it_was_read,
     statements_run_together_keep_their_order_and_their_values,
+    a_start_is_audited_in_the_same_call_as_its_rows,
     two_caseworkers_completing_one_task_get_one_success_and_one_conflict,
     a_wrong_form_gets_per_field_errors_and_changes_nothing,
     a_caseworker_of_another_municipality_cannot_see_that_a_task_exists,

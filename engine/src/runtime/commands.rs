@@ -277,7 +277,7 @@ impl Commands<'_> {
                 if let Some(insert) =
                     store::audit::sealed_insert(&conn, vec![(actor, record)], now).await?
                 {
-                    tx.writes.then(insert);
+                    tx.writes.run_after(insert);
                 }
                 tx.flush().await?;
                 self.engine.commit(conn).await?;

@@ -61,7 +61,7 @@ pub async fn append_each<C: ConnectionTrait>(
 
 /// The INSERT that appends `entries` after the newest entry, read now (under the lock on
 /// PostgreSQL); `None` for no entries. Run it in the same transaction before anything else
-/// appends, as the flush that ends a writer's work does ([`super::Writes::then`]).
+/// appends, as a start does with its flush ([`super::Writes::run_after`]).
 pub async fn sealed_insert<C: ConnectionTrait>(
     conn: &C,
     entries: Vec<(&Actor, AuditRecord)>,

@@ -2,7 +2,7 @@
 //! one multi-row INSERT per table, and the instance update with its optimistic check.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr as SqlExpr, Query, UpdateStatement};
+use sea_orm::sea_query::{Expr as SqlExpr, Func, Query, UpdateStatement};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryResult,
@@ -51,7 +51,7 @@ pub struct Writes {
     work: Vec<work_item::ActiveModel>,
     waits: Vec<message_wait::ActiveModel>,
     incidents: Vec<incident::ActiveModel>,
-    /// Run after the rows, in the same call ([`Writes::then`]).
+    /// Run after the rows, in the same call ([`Writes::run_after`]).
     then: Vec<Statement>,
 }
 
@@ -79,9 +79,10 @@ impl Writes {
         }
     }
 
-    /// Runs `statement` after this flush's rows, in the same call to the database: on SQLite
-    /// one hand-off less (a start's audit entry goes this way).
-    pub fn then(&mut self, statement: Statement) {
+    /// Runs `statement` after this flush's rows, in the same call to the database (a start's
+    /// audit entry goes this way). It must return no rows: the flush reads the rows that come
+    /// back as its updates' answers.
+    pub fn run_after(&mut self, statement: Statement) {
         self.then.push(statement);
     }
 
@@ -209,8 +210,7 @@ impl Writes {
     /// with a conflict, and the caller rolls the transaction back (also what the flush's
     /// other statements wrote).
     ///
-    /// The statements go to the database together ([`run_together`]): on SQLite a flush is
-    /// one call, not one a table.
+    /// The statements go to the database together ([`run_together`]).
     pub async fn flush<C: ConnectionTrait>(
         &mut self,
         conn: &C,
@@ -228,9 +228,12 @@ impl Writes {
         let mut found = vec![false; updated.len()];
         for row in &rows {
             let index = row.try_get_by_index::<i32>(0)?;
-            if let Some(slot) = usize::try_from(index).ok().and_then(|i| found.get_mut(i)) {
-                *slot = true;
-            }
+            let slot = usize::try_from(index).ok().and_then(|i| found.get_mut(i));
+            // Only the updates return rows (`run_after` statements must not): anything else
+            // is a fault here, never a row to count as current.
+            *slot.ok_or_else(|| {
+                DbErr::Custom(format!("a flush got back {index}, no update of its own"))
+            })? = true;
         }
         if let Some((row, _)) = updated.iter().zip(&found).find(|(_, found)| !**found) {
             return Err(TransitionError::Conflict {
@@ -269,6 +272,7 @@ impl Writes {
             backend,
             std::mem::take(&mut self.incidents),
         );
+        statements.append(&mut self.then);
         statements
     }
 }
@@ -301,10 +305,10 @@ fn update_statement(row: &InstanceRow, index: usize, now: DateTime<Utc>) -> Upda
         .filter(instance::Column::Id.eq(row.id))
         .filter(instance::Column::RowVersion.eq(row.row_version))
         .into_query();
-    // A literal, not a bound value: the text stays the same for the same position, so its
-    // prepared form is reused; an index is small, and i32 reads back on both databases.
+    // Bound, so every update has the same text and is prepared once; cast, so PostgreSQL
+    // knows the parameter's type, and i32 reads back on both databases.
     let index = i32::try_from(index).unwrap_or(i32::MAX);
-    update.returning(Query::returning().expr(SqlExpr::cust(index.to_string())));
+    update.returning(Query::returning().expr(Func::cast_as(SqlExpr::val(index), "integer")));
     update
 }
 
@@ -322,11 +326,16 @@ where
 }
 
 /// Runs `statements` in order and returns the rows they return, all of them one after the
-/// other. On SQLite they go to the database as one multi-statement text, so as one hand-off to
-/// sqlx's thread and back instead of one a statement (docs/benchmarks.md, "One hand-off a
-/// flush"); sqlx binds the text's `?`s statement after statement. PostgreSQL runs them one by
-/// one. The first failing statement ends the run with its error; what the ones before it did
-/// stays in the transaction, which the caller rolls back.
+/// other. The first failing statement ends the run with its error; what the ones before it
+/// did stays, for the caller to roll back.
+///
+/// On SQLite they go to the database as one multi-statement text: sqlx runs every call on a
+/// thread of its own, and each call's hand-off there and back costs more than most statements
+/// (docs/benchmarks.md, "One hand-off a flush"). sqlx binds the text's `?`s statement after
+/// statement, so the statements must be built by sea-query (each with exactly its own values)
+/// and end without a comment. At most 16 (`TOGETHER`) go in one text: a text is prepared once and
+/// kept by its whole wording, so a long run of alike statements (a migration's 500 updates)
+/// becomes a few texts that recur, not one new text a batch. PostgreSQL runs them one by one.
 pub async fn run_together<C: ConnectionTrait>(
     conn: &C,
     statements: Vec<Statement>,
@@ -339,15 +348,23 @@ pub async fn run_together<C: ConnectionTrait>(
         }
         return Ok(rows);
     }
-    let mut sql = String::new();
-    let mut values = Vec::new();
-    for statement in statements {
-        if !sql.is_empty() {
-            sql.push_str(";\n");
+    let mut rows = Vec::new();
+    let mut statements = statements.into_iter().peekable();
+    while statements.peek().is_some() {
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        for statement in statements.by_ref().take(TOGETHER) {
+            if !sql.is_empty() {
+                sql.push_str(";\n");
+            }
+            sql.push_str(&statement.sql);
+            values.extend(statement.values.map(|v| v.0).unwrap_or_default());
         }
-        sql.push_str(&statement.sql);
-        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+        let text = Statement::from_sql_and_values(backend, sql, values);
+        rows.extend(conn.query_all_raw(text).await?);
     }
-    conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await
+    Ok(rows)
 }
+
+/// The most statements `run_together` puts in one text.
+const TOGETHER: usize = 16;

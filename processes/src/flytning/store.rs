@@ -183,9 +183,9 @@ pub(crate) async fn set_handlekommune<C: ConnectionTrait>(
 }
 
 /// Carries out planned move `move_id` in the register: the move is effected, and the person
-/// lives in `municipality` (none: abroad) from `from` with CPR status `status`. One call to
-/// the database ([`run_together`]), as it is done once a move on every daily run.
-pub(crate) async fn effect_move<C: ConnectionTrait>(
+/// lives in `municipality` (none: abroad) from `from` with CPR status `status`. Together
+/// ([`run_together`]): it is done once a move on every daily run.
+pub(crate) async fn carry_out_move<C: ConnectionTrait>(
     conn: &C,
     move_id: i64,
     cpr: &str,

@@ -79,7 +79,7 @@ impl Action for EffectMove {
         if planned.abroad {
             // R16 and Q9: status 80 ends handleansvar even under a manual registration,
             // which closes; the losing municipality gets the R4–R6 treatment.
-            store::effect_move(ctx.conn, planned.id, &person.cpr, None, on, "80").await?;
+            store::carry_out_move(ctx.conn, planned.id, &person.cpr, None, on, "80").await?;
             if let Some(manual) = store::current_manual(ctx.conn, &person.cpr).await? {
                 store::set_manual_state(ctx.conn, manual.id, "closed").await?;
             }
@@ -95,7 +95,7 @@ impl Action for EffectMove {
         let to = planned.to_municipality.clone().ok_or_else(|| {
             ActionError::permanent(format!("move {} has no destination", planned.id))
         })?;
-        store::effect_move(ctx.conn, planned.id, &person.cpr, Some(&to), on, "01").await?;
+        store::carry_out_move(ctx.conn, planned.id, &person.cpr, Some(&to), on, "01").await?;
         match store::active_manual(ctx.conn, &person.cpr, on).await? {
             Some(manual) => {
                 // R11/R13: the registration keeps handleansvar; nothing is stopped. R17: a
