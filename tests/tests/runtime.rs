@@ -1757,22 +1757,9 @@ async fn a_flush_names_the_instance_that_changed_since_it_was_read(backend: Back
             .await
             .expect("reads")
             .expect("exists");
-        rows.push(store::InstanceRow {
-            id: instance.id,
-            process_id: instance.process_id,
-            version: instance.version,
-            subject: instance.subject,
-            state: instance.state,
-            status: instance.status,
-            variables: json!({ "flushed": true }),
-            row_version: instance.row_version,
-            parent_id: instance.parent_id,
-            parent_state,
-            created_at: instance.created_at,
-            ended_at: instance.ended_at,
-            started_in: instance.started_in,
-            is_new: false,
-        });
+        let mut row = store::InstanceRow::stored(instance, parent_state);
+        row.variables = json!({ "flushed": true });
+        rows.push(row);
     }
     let now = forlob_engine::Clock::now(app.clock.as_ref());
     let history = || forlob_engine::instance::HistoryEntry {

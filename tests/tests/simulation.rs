@@ -15,21 +15,8 @@ use forlob_processes::flytning::simulate;
 use support::Backend;
 
 async fn a_simulated_month_keeps_the_invariants(backend: Backend) {
-    let db = backend.fresh_db().await;
-    let mut registry = support::registry();
-    forlob_processes::register(&mut registry);
     let start = NaiveDate::from_ymd_opt(2025, 6, 2).expect("date");
-    let clock = Arc::new(ManualClock::new(
-        start.and_hms_opt(0, 30, 0).expect("time").and_utc(),
-    ));
-    let engine = Engine::start(&db.url, registry, clock, EngineOptions::default())
-        .await
-        .expect("starts");
-    engine
-        .releases()
-        .deploy(&files::definition_files(&forlob_processes::processes_dir()).expect("definitions"))
-        .await
-        .expect("deploys");
+    let (_db, engine) = flytning_engine(backend, start.and_hms_opt(0, 30, 0).expect("time")).await;
     simulate::load_population(engine.db(), 0, 10_000, 3, start, |_| {})
         .await
         .expect("population");
@@ -112,22 +99,10 @@ async fn a_simulated_month_keeps_the_invariants(backend: Backend) {
 /// that finds nothing left, and every move is carried out once and counted once.
 async fn a_run_whose_moves_fill_its_chunks_exactly_carries_out_every_move(backend: Backend) {
     const MOVES: usize = 100;
-    let db = backend.fresh_db().await;
-    let mut registry = support::registry();
-    forlob_processes::register(&mut registry);
     let run_day = NaiveDate::from_ymd_opt(2025, 6, 3).expect("date");
     let day_before = run_day.pred_opt().expect("date");
-    let clock = Arc::new(ManualClock::new(
-        day_before.and_hms_opt(9, 0, 0).expect("time").and_utc(),
-    ));
-    let engine = Engine::start(&db.url, registry, clock, EngineOptions::default())
-        .await
-        .expect("starts");
-    engine
-        .releases()
-        .deploy(&files::definition_files(&forlob_processes::processes_dir()).expect("definitions"))
-        .await
-        .expect("deploys");
+    let (_db, engine) =
+        flytning_engine(backend, day_before.and_hms_opt(9, 0, 0).expect("time")).await;
     simulate::load_population(engine.db(), 0, 1_000, 5, day_before, |_| {})
         .await
         .expect("population");
@@ -175,6 +150,27 @@ async fn a_run_whose_moves_fill_its_chunks_exactly_carries_out_every_move(backen
         .await
         .expect("checks");
     assert!(broken.is_empty(), "{broken:?}");
+}
+
+/// An engine on a fresh database with the packages' processes deployed, its manual clock at
+/// `now` (UTC); the database lives as long as the `TestDb`.
+async fn flytning_engine(
+    backend: Backend,
+    now: chrono::NaiveDateTime,
+) -> (support::TestDb, Engine) {
+    let db = backend.fresh_db().await;
+    let mut registry = support::registry();
+    forlob_processes::register(&mut registry);
+    let clock = Arc::new(ManualClock::new(now.and_utc()));
+    let engine = Engine::start(&db.url, registry, clock, EngineOptions::default())
+        .await
+        .expect("starts");
+    engine
+        .releases()
+        .deploy(&files::definition_files(&forlob_processes::processes_dir()).expect("definitions"))
+        .await
+        .expect("deploys");
+    (db, engine)
 }
 
 async fn count(engine: &Engine, sql: &str) -> i64 {

@@ -273,24 +273,7 @@ impl Commands<'_> {
                     .subject(subject)
                     .target(row.id)
                     .detail(json!({ "process": def.id, "version": version }));
-                if sea_orm::ConnectionTrait::get_database_backend(&conn)
-                    == sea_orm::DbBackend::Sqlite
-                {
-                    // Sealed after the start ran and written in one call with its rows. SQLite
-                    // has one writer, so reading the chain's head early holds nobody up.
-                    if let Some(insert) =
-                        store::audit::sealed_insert(&conn, vec![(actor, record)], now).await?
-                    {
-                        tx.writes.run_after(insert);
-                    }
-                    tx.flush().await?;
-                } else {
-                    // PostgreSQL's appends take turns on a lock held to the commit: taken
-                    // last, concurrent starts wait for each other only over the append
-                    // (taken before the flush, `auto` at concurrency 8 lost a third).
-                    tx.flush().await?;
-                    store::audit::append(&conn, actor, vec![record], now).await?;
-                }
+                tx.flush_recorded(actor, record).await?;
                 self.engine.commit(conn).await?;
                 Ok(row.id)
             })

@@ -7,12 +7,13 @@ use sea_orm::{DatabaseTransaction, TransactionTrait as _};
 use serde_json::json;
 
 use super::Engine;
-use super::execute::{Txn, row_of};
+use super::execute::Txn;
 use super::migrations::{MigrationStatus, Progress, migration_row, slot_taken};
 use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
 use crate::release::{MigrationPhase, Operation};
+use crate::store::InstanceRow;
 use crate::store::releases::{self as rel, ItemOutcome, MigrationItem, MigrationRow};
 use crate::store::{self};
 
@@ -88,7 +89,7 @@ impl Engine {
         let held: rel::Holdings =
             serde_json::from_value(before["holdings"].clone()).unwrap_or_default();
         let text = |k: &str| before[k].as_str().unwrap_or_default().to_owned();
-        let mut row = row_of(instance, parent_state);
+        let mut row = InstanceRow::stored(instance, parent_state);
         let (to_state, from_state) = (row.state.clone(), text("state"));
         row.process_id = text("process_id");
         row.version = before["version"]

@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Engine;
-use super::execute::{Txn, row_of};
+use super::execute::Txn;
 use super::operations::cancel_children;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
@@ -22,6 +22,7 @@ use crate::error::{EngineError, Result, TransitionError};
 use crate::instance::{Actor, HistoryEntry, InstanceStatus};
 use crate::message::{Code, Message};
 use crate::release::{self, MappingRequest, MigrationPhase, MigrationPlan, Operation, PlanRequest};
+use crate::store::InstanceRow;
 use crate::store::releases::{self as rel, ItemOutcome, MigrationItem, MigrationRow};
 use crate::store::{self};
 
@@ -331,7 +332,7 @@ impl Engine {
             "from": { "process": instance.process_id, "version": instance.version, "state": instance.state },
             "to": { "process": plan.process, "version": plan.to_version, "state": mapping.to },
         });
-        let mut row = row_of(instance, parent_state);
+        let mut row = InstanceRow::stored(instance, parent_state);
         let from_state = row.state.clone();
         let beyond_before = tx.beyond_instance;
         match mapping.operation {

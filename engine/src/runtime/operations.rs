@@ -9,7 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Engine;
-use super::execute::{Txn, row_of};
+use super::execute::Txn;
 use crate::action::CancelContext;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::definition::StepKind;
@@ -88,7 +88,7 @@ pub(super) async fn cancel_children(
         // What is buffered (an earlier item of a migration batch) must not overwrite these.
         tx.writes.flush(conn, now).await?;
         for (child, parent_state) in children {
-            let mut row = row_of(child, parent_state);
+            let mut row = InstanceRow::stored(child, parent_state);
             close_row(conn, engine, &mut row, actor, why, now).await?;
             tx.writes.history(
                 row.id,

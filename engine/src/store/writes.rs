@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::entities::*;
 use crate::error::{EngineError, TransitionError};
 use crate::instance::{
-    HistoryEntry, Holding, IncidentCause, IncidentStatus, InstanceStatus, Task, TimelineEvent,
-    WorkKind,
+    HistoryEntry, Holding, IncidentCause, IncidentStatus, InstanceStatus, ProcessInstance, Task,
+    TimelineEvent, WorkKind,
 };
 
 /// The state a row has after a transition, for the optimistic update.
@@ -38,6 +38,28 @@ pub struct InstanceRow {
     pub started_in: Option<String>,
     /// Not yet in the table.
     pub is_new: bool,
+}
+
+impl InstanceRow {
+    /// The row of an instance as stored (`parent_state`: the state its parent called it from).
+    pub fn stored(instance: ProcessInstance, parent_state: Option<String>) -> Self {
+        Self {
+            id: instance.id,
+            process_id: instance.process_id,
+            version: instance.version,
+            subject: instance.subject,
+            state: instance.state,
+            status: instance.status,
+            variables: instance.variables,
+            row_version: instance.row_version,
+            parent_id: instance.parent_id,
+            parent_state,
+            created_at: instance.created_at,
+            ended_at: instance.ended_at,
+            started_in: instance.started_in,
+            is_new: false,
+        }
+    }
 }
 
 /// The writes of one transaction, flushed together.
