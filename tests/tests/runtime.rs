@@ -704,6 +704,136 @@ async fn a_failing_step_is_retried_with_backoff_then_becomes_an_incident(backend
     assert!(incidents[0].error.contains("register timed out"));
 }
 
+/// Writes a row named by its input (a received message, for want of a table of its own), then
+/// fails while its name is listed.
+struct Note {
+    failing: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[async_trait]
+impl Action for Note {
+    type Input = Value;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "test.note"
+    }
+
+    async fn run(&self, ctx: &ActionContext<'_>, input: Value) -> Result<Value, ActionError> {
+        let id = input["id"].as_str().unwrap_or_default().to_owned();
+        store::record_message(ctx.conn, &id, "test.note", &json!({}), "done", ctx.now)
+            .await
+            .map_err(|e| ActionError::permanent(e.to_string()))?;
+        if self.failing.lock().expect("not poisoned").contains(&id) {
+            return Err(ActionError::retryable(format!("{id}: register down")));
+        }
+        Ok(Value::Null)
+    }
+}
+
+const NOTES: &str = r#"
+id: notes
+initial: first
+states:
+  first:
+    automatic: { action: test.note, input: { id: "'first-' + subject.id" } }
+    next: second
+  second:
+    automatic: { action: test.note, input: { id: "'second-' + subject.id" }, retry: { max: 2, backoff: PT1M } }
+    next: third
+  third:
+    automatic: { action: test.note, input: { id: "'third-' + subject.id" } }
+    next: done
+  done: { end: true }
+"#;
+
+/// Which of `subject`'s notes (see [`Note`]) are stored.
+async fn notes_of(app: &TestApp, subject: &str) -> Vec<&'static str> {
+    let mut kept = Vec::new();
+    for step in ["first", "second", "third"] {
+        let id = format!("{step}-{subject}");
+        if store::recorded_message(app.engine.db(), &id)
+            .await
+            .expect("reads")
+            .is_some()
+        {
+            kept.push(step);
+        }
+    }
+    kept
+}
+
+/// Actions that write run in savepoints of one transaction: a failing one's writes are undone
+/// and what came before it, and what the transition writes after it, stay. Due work runs
+/// each item in a savepoint too, so in one chunk a retry that fails again leaves nothing of
+/// itself while the one beside it that succeeds keeps everything.
+async fn a_failing_action_undoes_only_its_own_writes(backend: Backend) {
+    let failing = Arc::new(std::sync::Mutex::new(vec![
+        "second-a".to_owned(),
+        "second-c".to_owned(),
+    ]));
+    let listed = failing.clone();
+    let app = TestApp::builder(backend)
+        .with_registry(move |r| {
+            r.register_action(Note { failing: listed });
+        })
+        .with_process(NOTES)
+        .build()
+        .await;
+    let mut ids = std::collections::HashMap::new();
+    for subject in ["a", "b", "c"] {
+        let id = app
+            .engine
+            .commands()
+            .start_instance("notes", subject, Map::new(), &system())
+            .await
+            .expect("starts despite a failing step");
+        ids.insert(subject, id);
+    }
+    assert_eq!(
+        notes_of(&app, "a").await,
+        ["first"],
+        "the failed attempt left nothing"
+    );
+    assert_eq!(notes_of(&app, "b").await, ["first", "second", "third"]);
+    assert_eq!(notes_of(&app, "c").await, ["first"]);
+    failing
+        .lock()
+        .expect("not poisoned")
+        .retain(|id| id != "second-a");
+    app.engine
+        .jobs()
+        .advance_to(at("2025-06-02T10:00:00+02:00"))
+        .await
+        .expect("advances");
+    assert_eq!(notes_of(&app, "a").await, ["first", "second", "third"]);
+    assert_eq!(
+        notes_of(&app, "c").await,
+        ["first"],
+        "the second failure left nothing"
+    );
+    // `c`'s incident was written by its transition after the action failed, and stayed.
+    for (subject, expected) in [
+        ("a", InstanceStatus::Completed),
+        ("b", InstanceStatus::Completed),
+        ("c", InstanceStatus::Incident),
+    ] {
+        let (instance, _) = store::instance(app.engine.db(), ids[subject])
+            .await
+            .expect("reads")
+            .expect("exists");
+        assert_eq!(instance.status, expected, "{subject}");
+    }
+    let incidents = store::incidents(app.engine.db(), true)
+        .await
+        .expect("incidents");
+    assert_eq!(incidents.len(), 1);
+    assert!(
+        incidents[0].error.contains("second-c: register down"),
+        "{incidents:?}"
+    );
+}
+
 async fn an_admin_retries_an_incident_once_its_cause_is_mended(backend: Backend) {
     let (app, id, incident_id, mended) = flaky_incident(backend).await;
     let admin = admin();
@@ -1953,6 +2083,7 @@ on_both_backends!(
     two_nodes_sharing_one_database_fire_each_timer_exactly_once,
     advancing_the_clock_fires_timers_at_their_time_in_order,
     a_failing_step_is_retried_with_backoff_then_becomes_an_incident,
+    a_failing_action_undoes_only_its_own_writes,
     an_admin_retries_an_incident_once_its_cause_is_mended,
     a_message_that_came_too_early_is_replayed_from_the_dead_letters,
     retrying_a_failed_entry_enters_the_state_again,

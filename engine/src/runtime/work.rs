@@ -3,7 +3,7 @@
 
 use super::facades::Jobs;
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait as _;
+use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 
 use super::Engine;
 use super::execute::Txn;
@@ -24,12 +24,12 @@ impl Engine {
             // The instance is gone; its work goes with it.
             Err(EngineError::NotFound {
                 what: "instance", ..
-            }) => return Ok(()),
+            }) => return Ok(store::finish(conn, item.id).await?),
             Err(e) => return Err(e),
         };
         if row.state != item.state {
             // The instance left the state this timer or step was for.
-            return Ok(());
+            return Ok(store::finish(conn, item.id).await?);
         }
         let event = match item.kind {
             // A signal's deadline gives the subscription up as the wait is left: the signal
@@ -41,6 +41,8 @@ impl Engine {
         };
         let mut tx = Txn::new(conn, now);
         self.drive(&mut tx, &def, &mut row, event, None).await?;
+        tx.writes
+            .run_after(store::finishing(conn.get_database_backend(), item.id));
         tx.flush().await
     }
 }
@@ -117,10 +119,9 @@ impl Jobs<'_> {
             let mut done = 0;
             for item in &claimed {
                 let savepoint = conn.begin().await?;
-                let result = self.engine.handle_work(&savepoint, item, now).await;
-                let outcome = match result {
+                // Handled, it is finished (deleted) with the transition's own writes.
+                let outcome = match self.engine.handle_work(&savepoint, item, now).await {
                     Ok(()) => {
-                        store::finish(&savepoint, item.id).await?;
                         savepoint.commit().await?;
                         done += 1;
                         continue;

@@ -35,7 +35,8 @@ pub use stats::{EngineStats, engine_stats};
 pub use tasks::*;
 pub use users::*;
 pub use work::{
-    ClaimedWork, HELD_BY, claim_due, finish, hold_work, next_due_at, release, release_held,
+    ClaimedWork, HELD_BY, claim_due, finish, finishing, hold_work, next_due_at, release,
+    release_held,
 };
 pub use writes::{InstanceRow, Writes, run_together};
 

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, Statement,
+    QueryOrder, QueryTrait, Statement,
     sea_query::{Condition, Expr as SqlExpr},
 };
 use uuid::Uuid;
@@ -122,8 +122,14 @@ pub async fn release<C: ConnectionTrait>(
 
 /// Removes a finished item.
 pub async fn finish<C: ConnectionTrait>(conn: &C, id: i64) -> Result<(), DbErr> {
-    work_item::Entity::delete_by_id(id).exec(conn).await?;
+    conn.execute_raw(finishing(conn.get_database_backend(), id))
+        .await?;
     Ok(())
+}
+
+/// The statement [`finish`] runs, for a caller that runs it with others.
+pub fn finishing(backend: DbBackend, id: i64) -> Statement {
+    work_item::Entity::delete_by_id(id).build(backend)
 }
 
 /// Who holds the work of a suspended instance: a lease nobody's claim ever expires.
