@@ -4,8 +4,11 @@
 //! Invariants:
 //! - a change and its entry commit in one transaction (the store's `append` runs inside the
 //!   change's transaction); a read's entry commits before the data leaves the engine;
-//! - entries are appended one writer at a time (SQLite's one writer; an advisory lock on
-//!   PostgreSQL), so ids follow the chain: entry `n` carries the hash of entry `n - 1`;
+//! - entries join the chain one at a time, so ids follow the chain: entry `n` carries the
+//!   hash of entry `n - 1`. SQLite's one writer seals each entry as it appends it. On
+//!   PostgreSQL writers commit their entries unsealed (`audit_pending`), beside each other,
+//!   and a sealer chains them shortly after under an advisory lock (`store::audit`), so the
+//!   chain's order is the sealing order;
 //! - an entry's hash covers its id, so an edited, a deleted and a reordered row all break
 //!   the chain, which [`crate::runtime::Audit::verify_audit`] walks.
 
@@ -244,14 +247,8 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    /// The entry `record` by `actor` at `at` becomes as the `id`th, after `prev_hash`.
-    pub(crate) fn sealed(
-        id: i64,
-        at: DateTime<Utc>,
-        actor: &Actor,
-        record: AuditRecord,
-        prev_hash: String,
-    ) -> Self {
+    /// The entry `record` by `actor` at `at` becomes, before it has a place in the chain.
+    pub(crate) fn unsealed(at: DateTime<Utc>, actor: &Actor, record: AuditRecord) -> Self {
         // What callers type (a looked-up id, a failed sign-in's name, a search) is cut, so the
         // log cannot be made to grow by anyone who can send a long string.
         let cut = |text: String| -> String {
@@ -266,8 +263,8 @@ impl AuditEntry {
             detail =
                 json!({ "cut": detail.chars().take(MAX_DETAIL).collect::<String>() }).to_string();
         }
-        let mut entry = Self {
-            id,
+        Self {
+            id: 0,
             // Stored with microseconds on both databases: the hash must survive the trip.
             at: at.trunc_subsecs(6),
             actor: cut(actor.id.clone()),
@@ -278,11 +275,17 @@ impl AuditEntry {
             target: record.target.map(cut),
             via: actor.via.as_str().to_owned(),
             detail,
-            prev_hash,
+            prev_hash: String::new(),
             hash: String::new(),
-        };
-        entry.hash = entry.computed_hash();
-        entry
+        }
+    }
+
+    /// This entry as the `id`th of the chain, after `prev_hash`.
+    pub(crate) fn seal(mut self, id: i64, prev_hash: String) -> Self {
+        self.id = id;
+        self.prev_hash = prev_hash;
+        self.hash = self.computed_hash();
+        self
     }
 
     /// The hash this entry must carry: SHA-256 over its fields (the id and the previous
@@ -348,12 +351,12 @@ mod tests {
             .expect("a time")
             .with_timezone(&Utc);
         let record = || AuditRecord::new(AuditAction::PersonRead).subject("0101501234");
-        let entry = AuditEntry::sealed(1, at, &actor, record(), String::new());
+        let entry = AuditEntry::unsealed(at, &actor, record()).seal(1, String::new());
         assert_eq!(entry.hash, entry.computed_hash());
         assert_eq!(entry.at.timestamp_subsec_nanos(), 123_456_000);
-        let moved = AuditEntry::sealed(2, at, &actor, record(), String::new());
-        let later = AuditEntry::sealed(1, at, &actor, record(), entry.hash.clone());
-        let other = AuditEntry::sealed(1, at, &actor, record().subject("x"), String::new());
+        let moved = AuditEntry::unsealed(at, &actor, record()).seal(2, String::new());
+        let later = AuditEntry::unsealed(at, &actor, record()).seal(1, entry.hash.clone());
+        let other = AuditEntry::unsealed(at, &actor, record().subject("x")).seal(1, String::new());
         for changed in [moved, later, other] {
             assert_ne!(changed.hash, entry.hash);
         }
@@ -365,7 +368,7 @@ mod tests {
         let record = AuditRecord::new(AuditAction::PersonSearch)
             .subject("1".repeat(100_000))
             .detail(json!({ "query": "q".repeat(100_000) }));
-        let entry = AuditEntry::sealed(1, Utc::now(), &actor, record, String::new());
+        let entry = AuditEntry::unsealed(Utc::now(), &actor, record).seal(1, String::new());
         assert_eq!(entry.actor.chars().count(), MAX_FIELD);
         assert_eq!(entry.subject.as_deref().map(str::len), Some(MAX_FIELD));
         assert!(entry.detail.len() < MAX_DETAIL + 100);

@@ -17,6 +17,7 @@ mod m20261206_000013_code_job_run_details;
 mod m20261206_000014_create_drafts;
 mod m20261207_000015_draft_deploys;
 mod m20261207_000016_index_task_filters_by_due;
+mod m20261207_000017_audit_pending;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_create_drafts::Migration),
             Box::new(m20261207_000015_draft_deploys::Migration),
             Box::new(m20261207_000016_index_task_filters_by_due::Migration),
+            Box::new(m20261207_000017_audit_pending::Migration),
         ]
     }
 }

@@ -873,7 +873,109 @@ async fn concurrent_reads_are_committed_together_and_all_recorded(backend: Backe
     ));
 }
 
+/// Writers do not take turns over the audit chain: on PostgreSQL an entry is committed with
+/// its change, unsealed, while another writer's transaction with an entry of its own is
+/// still open, and joins the chain (in the order the entries were sealed) before the log is
+/// read. On SQLite the one writer seals as it appends and nothing is left pending.
+async fn writers_append_to_the_audit_log_side_by_side_and_every_entry_joins_the_chain(
+    backend: Backend,
+) {
+    use forlob_engine::audit::AuditRecord;
+    use sea_orm::TransactionTrait;
+
+    let postgres = matches!(backend, Backend::Postgres(_));
+    let web = Web::start(backend).await;
+    let engine = web.state.engine.clone();
+    let read = |subject: &str| vec![AuditRecord::new(AuditAction::PersonRead).subject(subject)];
+    let pending = || async {
+        engine
+            .db()
+            .query_one_raw(sea_orm::Statement::from_string(
+                engine.db().get_database_backend(),
+                "SELECT COUNT(*) AS n FROM audit_pending",
+            ))
+            .await
+            .expect("counts")
+            .and_then(|row| row.try_get::<i64>("", "n").ok())
+            .unwrap_or_default()
+    };
+    if postgres {
+        // An open transaction holding an entry of its own.
+        let open = engine.db().begin().await.expect("begins");
+        store::audit::append(
+            &open,
+            &Actor::system(),
+            read("first-appended"),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("appends");
+        // A second writer commits meanwhile instead of waiting for the first's commit.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            engine
+                .audit()
+                .record(&Actor::system(), read("second-appended")),
+        )
+        .await
+        .expect("not held up by the open transaction")
+        .expect("recorded");
+        assert!(pending().await >= 1, "committed unsealed");
+        // Reading seals what is committed: the second is in the chain, the first not yet.
+        let sealed = entries(&web, AuditFilter::default()).await;
+        assert_eq!(sealed[0].subject.as_deref(), Some("second-appended"));
+        assert_eq!(pending().await, 0);
+        open.commit().await.expect("commits");
+        let sealed = entries(&web, AuditFilter::default()).await;
+        assert_eq!(sealed[0].subject.as_deref(), Some("first-appended"));
+        assert_eq!(sealed[0].id, sealed[1].id + 1, "chained after the second");
+    }
+    // More than one sealing round's worth at once, from concurrent writers and one big one.
+    let before = store::audit::audit_count(engine.db())
+        .await
+        .expect("counts");
+    let conn = engine.db().begin().await.expect("begins");
+    let many: Vec<AuditRecord> = (0..1_203)
+        .flat_map(|n| read(&format!("many-{n}")))
+        .collect();
+    store::audit::append(&conn, &Actor::system(), many, chrono::Utc::now())
+        .await
+        .expect("appends");
+    conn.commit().await.expect("commits");
+    let mut writers = Vec::new();
+    for n in 0..16 {
+        let engine = engine.clone();
+        writers.push(tokio::spawn(async move {
+            let actor = Actor::caseworker(&format!("cw{n}"), "101");
+            let records = vec![AuditRecord::new(AuditAction::PersonRead).subject(format!("w-{n}"))];
+            engine.audit().record(&actor, records).await
+        }));
+    }
+    for writer in writers {
+        writer.await.expect("joined").expect("recorded");
+    }
+    assert_eq!(
+        store::audit::audit_count(engine.db())
+            .await
+            .expect("counts"),
+        before + 1_203 + 16,
+        "counted sealed or not"
+    );
+    assert_eq!(
+        store::audit::seal_pending(engine.db())
+            .await
+            .expect("seals"),
+        if postgres { 1_203 + 16 } else { 0 }
+    );
+    assert_eq!(pending().await, 0);
+    match engine.audit().verify_audit().await.expect("verified") {
+        AuditVerdict::Intact { entries, .. } => assert_eq!(entries, before + 1_203 + 16),
+        broken => panic!("{broken:?}"),
+    }
+}
+
 on_both_backends!(
+    writers_append_to_the_audit_log_side_by_side_and_every_entry_joins_the_chain,
     concurrent_reads_are_committed_together_and_all_recorded,
     a_hand_start_cannot_call_a_process_for_a_person_its_municipality_does_not_see,
     only_tasks_a_process_put_there_show_a_person,

@@ -208,6 +208,7 @@ impl Audit<'_> {
     /// Walks the whole chain: the first entry that was changed, removed or moved, or that all
     /// are intact.
     pub async fn verify_audit(self) -> Result<AuditVerdict> {
+        store::audit::seal_pending(&self.engine.db).await?;
         let conn = self.engine.db.begin().await?;
         let verdict = store::audit::verify_chain(&conn, VERIFY_PAGE).await?;
         conn.rollback().await?;
@@ -220,6 +221,8 @@ impl Audit<'_> {
     pub async fn prune_audit(self, actor: &Actor) -> Result<u64> {
         let retention = chrono::Duration::from_std(self.engine.options.audit_retention)
             .unwrap_or(chrono::Duration::MAX);
+        // The cut is made in the chain, so what is pending joins it first.
+        store::audit::seal_pending(&self.engine.db).await?;
         self.engine
             .retrying(|| async {
                 let conn = self.engine.begin_write().await?;

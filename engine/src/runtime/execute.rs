@@ -74,27 +74,20 @@ impl<'a> Txn<'a> {
         self.writes.flush(self.conn, self.now).await
     }
 
-    /// Flushes and appends `record` by `actor` to the audit log. On SQLite the entry is sealed
-    /// now and written in the flush's one call ([`Writes::run_after`]): its one writer holds
-    /// nobody up by reading the chain's head early. PostgreSQL's appends take turns on a lock
-    /// held to the commit, so there it is taken after the flush: taken before, concurrent
-    /// writers waited for each other over the flush too (`auto` at concurrency 8 lost a third).
+    /// Flushes and appends `record` by `actor` to the audit log, in the flush's one call
+    /// ([`Writes::run_after`]): on SQLite the entry is sealed now, its one writer holding
+    /// nobody up by reading the chain's head; on PostgreSQL it goes in unsealed, for the
+    /// sealer (`store::audit`).
     pub(super) async fn flush_recorded(
         mut self,
         actor: &Actor,
         record: crate::audit::AuditRecord,
     ) -> Result<()> {
-        use sea_orm::ConnectionTrait as _;
         let entries = vec![(actor, record)];
-        if self.conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            if let Some(insert) = store::audit::sealed_insert(self.conn, entries, self.now).await? {
-                self.writes.run_after(insert);
-            }
-            self.flush().await
-        } else {
-            self.writes.flush(self.conn, self.now).await?;
-            Ok(store::audit::append_each(self.conn, entries, self.now).await?)
+        if let Some(insert) = store::audit::appending(self.conn, entries, self.now).await? {
+            self.writes.run_after(insert);
         }
+        self.flush().await
     }
 }
 

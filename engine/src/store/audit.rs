@@ -1,20 +1,48 @@
-//! The audit log's table: appending in the caller's transaction, reading pages, walking the
-//! chain, pruning. See `crate::audit` for the invariants.
+//! The audit log's table: appending in the caller's transaction, sealing, reading pages,
+//! walking the chain, pruning. See `crate::audit` for the invariants.
+//!
+//! On PostgreSQL an entry is committed with its change in `audit_pending`, unsealed, and
+//! [`seal_pending`] chains it: every node's due-work tick does, and so does every read of the
+//! log (a page, a count, `verify`, a prune) before it reads. Sealing at the append took the
+//! chain's lock in every writer's transaction and held it to the commit, so concurrent writers
+//! took turns over their commits (`auto` at concurrency 8 at half the rate its statements
+//! allow, docs/benchmarks.md). The price: between its commit and the next tick an entry is
+//! not yet covered by a hash, so its removal in that window would go unseen by `verify`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ActiveValue::Set;
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Statement,
+    QueryOrder, QuerySelect, QueryTrait, Statement, TransactionSession as _, TransactionTrait,
 };
 
-use super::entities::audit_entry;
+use super::entities::{audit_entry, audit_pending};
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord, AuditVerdict};
 use crate::instance::Actor;
 
-/// The PostgreSQL advisory lock that makes appends take turns (any fixed number, distinct
+/// The PostgreSQL advisory lock that makes sealers take turns (any fixed number, distinct
 /// from the migrations' 7215061).
 const APPEND_LOCK: i64 = 7_215_062;
+
+/// How many pending entries one sealing transaction chains.
+const SEAL_BATCH: u64 = 500;
+
+fn unsealed_of(m: audit_pending::Model) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: m.at,
+        actor: m.actor,
+        role: m.role,
+        municipality: m.municipality,
+        action: m.action,
+        subject: m.subject,
+        target: m.target,
+        via: m.via,
+        detail: m.detail,
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
 
 fn to_entry(m: audit_entry::Model) -> AuditEntry {
     AuditEntry {
@@ -33,9 +61,9 @@ fn to_entry(m: audit_entry::Model) -> AuditEntry {
     }
 }
 
-/// Appends `records` by `actor` at `now` in the caller's transaction, chained after the
-/// newest entry. On PostgreSQL appends take turns on an advisory lock held to the end of the
-/// transaction; on SQLite the caller's write transaction already is the only writer.
+/// Appends `records` by `actor` at `now` in the caller's transaction: sealed after the newest
+/// entry on SQLite, whose caller's write transaction already is the only writer; unsealed on
+/// PostgreSQL, for [`seal_pending`] to chain.
 pub async fn append<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
@@ -46,23 +74,23 @@ pub async fn append<C: ConnectionTrait>(
 }
 
 /// [`append`] for entries of several actors (the reads a group commit writes together).
-/// The newest entry is read every time, under the lock: a head remembered between commits
-/// could be overtaken by another process's appends and a prune, unseen.
 pub async fn append_each<C: ConnectionTrait>(
     conn: &C,
     entries: Vec<(&Actor, AuditRecord)>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if let Some(insert) = sealed_insert(conn, entries, now).await? {
+    if let Some(insert) = appending(conn, entries, now).await? {
         conn.execute_raw(insert).await?;
     }
     Ok(())
 }
 
-/// The INSERT that appends `entries` after the newest entry, read now (under the lock on
-/// PostgreSQL); `None` for no entries. Run it in the same transaction before anything else
-/// appends, as a start does with its flush ([`super::Writes::run_after`]).
-pub async fn sealed_insert<C: ConnectionTrait>(
+/// The INSERT that appends `entries` (see [`append`]); `None` for no entries. On SQLite the
+/// newest entry is read now, every time (a head remembered between commits could be overtaken
+/// by another process's appends and a prune, unseen), so run the INSERT in the same
+/// transaction before anything else appends, as a start does with its flush
+/// ([`super::Writes::run_after`]).
+pub async fn appending<C: ConnectionTrait>(
     conn: &C,
     entries: Vec<(&Actor, AuditRecord)>,
     now: DateTime<Utc>,
@@ -71,10 +99,71 @@ pub async fn sealed_insert<C: ConnectionTrait>(
         return Ok(None);
     }
     let backend = conn.get_database_backend();
+    let unsealed = entries
+        .into_iter()
+        .map(|(actor, record)| AuditEntry::unsealed(now, actor, record));
     if backend == DbBackend::Postgres {
-        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
-            .await?;
+        let rows = unsealed.map(pending_row);
+        return Ok(Some(
+            audit_pending::Entity::insert_many(rows).build(backend),
+        ));
     }
+    let rows = chained(unsealed, newest(conn).await?);
+    Ok(Some(audit_entry::Entity::insert_many(rows).build(backend)))
+}
+
+/// Chains the entries committed unsealed (PostgreSQL) after the newest entry, in the order of
+/// their commits' ids, and returns how many it sealed. Sealers on any node take turns on the
+/// advisory lock, in transactions of their own of at most [`SEAL_BATCH`] entries; an entry
+/// committed meanwhile is sealed by the next round. Nothing to do on SQLite.
+pub async fn seal_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<u64, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(0);
+    }
+    let mut sealed = 0;
+    loop {
+        // Without the lock first: most calls find nothing and need not wait for a sealer.
+        let any = audit_pending::Entity::find()
+            .select_only()
+            .column(audit_pending::Column::Id)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(db)
+            .await?;
+        if any.is_none() {
+            return Ok(sealed);
+        }
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
+            .await?;
+        // Read after the lock, so a sealer that went before is seen whole (each statement of
+        // a READ COMMITTED transaction sees what was committed before it began).
+        let pending = audit_pending::Entity::find()
+            .order_by_asc(audit_pending::Column::Id)
+            .limit(SEAL_BATCH)
+            .all(&txn)
+            .await?;
+        let taken = pending.len() as u64;
+        if taken > 0 {
+            // Exactly these: an entry with an id among theirs may still be uncommitted.
+            let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
+            let rows = chained(pending.into_iter().map(unsealed_of), newest(&txn).await?);
+            audit_entry::Entity::insert_many(rows).exec(&txn).await?;
+            audit_pending::Entity::delete_many()
+                .filter(audit_pending::Column::Id.is_in(ids))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        sealed += taken;
+        if taken < SEAL_BATCH {
+            return Ok(sealed);
+        }
+    }
+}
+
+/// The newest entry's id and hash; `(0, "")` for an empty log.
+async fn newest<C: ConnectionTrait>(conn: &C) -> Result<(i64, String), DbErr> {
     let newest: Option<(i64, String)> = audit_entry::Entity::find()
         .select_only()
         .column(audit_entry::Column::Id)
@@ -84,21 +173,19 @@ pub async fn sealed_insert<C: ConnectionTrait>(
         .into_tuple()
         .one(conn)
         .await?;
-    let rows = sealed_rows(&entries, now, newest.unwrap_or((0, String::new())));
-    Ok(Some(audit_entry::Entity::insert_many(rows).build(backend)))
+    Ok(newest.unwrap_or((0, String::new())))
 }
 
-/// The rows of `entries` chained after `head` (the newest entry's id and hash).
-fn sealed_rows(
-    entries: &[(&Actor, AuditRecord)],
-    now: DateTime<Utc>,
+/// The rows of `unsealed` entries chained after `head` (the newest entry's id and hash).
+fn chained(
+    unsealed: impl IntoIterator<Item = AuditEntry>,
     head: (i64, String),
 ) -> Vec<audit_entry::ActiveModel> {
     let (mut id, mut prev) = head;
-    let mut rows = Vec::with_capacity(entries.len());
-    for (actor, record) in entries {
+    let mut rows = Vec::new();
+    for entry in unsealed {
         id += 1;
-        let entry = AuditEntry::sealed(id, now, actor, record.clone(), prev);
+        let entry = entry.seal(id, prev);
         prev = entry.hash.clone();
         rows.push(audit_entry::ActiveModel {
             id: Set(entry.id),
@@ -118,11 +205,28 @@ fn sealed_rows(
     rows
 }
 
-/// A page of entries, newest first.
-pub async fn audit_entries<C: ConnectionTrait>(
+/// The pending row of an entry not yet sealed.
+fn pending_row(entry: AuditEntry) -> audit_pending::ActiveModel {
+    audit_pending::ActiveModel {
+        id: NotSet,
+        at: Set(entry.at),
+        actor: Set(entry.actor),
+        role: Set(entry.role),
+        municipality: Set(entry.municipality),
+        action: Set(entry.action),
+        subject: Set(entry.subject),
+        target: Set(entry.target),
+        via: Set(entry.via),
+        detail: Set(entry.detail),
+    }
+}
+
+/// A page of entries, newest first; what is pending is sealed first.
+pub async fn audit_entries<C: ConnectionTrait + TransactionTrait>(
     conn: &C,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditEntry>, DbErr> {
+    seal_pending(conn).await?;
     let mut query = audit_entry::Entity::find();
     if let Some(subject) = &filter.subject {
         query = query.filter(audit_entry::Column::Subject.eq(subject.clone()));
@@ -286,7 +390,8 @@ pub async fn prune_before<C: ConnectionTrait>(
     Ok((deleted, first))
 }
 
-/// How many entries there are.
+/// How many entries there are, sealed or pending.
 pub async fn audit_count<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
-    audit_entry::Entity::find().count(conn).await
+    Ok(audit_entry::Entity::find().count(conn).await?
+        + audit_pending::Entity::find().count(conn).await?)
 }

@@ -82,6 +82,28 @@ pub mod audit_entry {
     no_relations!();
 }
 
+/// An audit entry committed but not yet sealed into the chain (PostgreSQL; see `store::audit`).
+pub mod audit_pending {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_pending")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: DateTimeUtc,
+        pub actor: String,
+        pub role: String,
+        pub municipality: Option<String>,
+        pub action: String,
+        pub subject: Option<String>,
+        pub target: Option<String>,
+        pub via: String,
+        pub detail: String,
+    }
+    no_relations!();
+}
+
 pub mod history {
     use sea_orm::entity::prelude::*;
 
