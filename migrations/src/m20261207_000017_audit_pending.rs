@@ -4,6 +4,7 @@
 //! concurrent writers took turns over their commits: `auto` at concurrency 8 ran at half the
 //! rate its statements allowed. SQLite's one writer seals at once and leaves this empty.
 
+use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -33,6 +34,23 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Unsealed entries are records the law requires: never dropped with the table.
+        let db = manager.get_connection();
+        let pending = db
+            .query_one_raw(Statement::from_string(
+                manager.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM audit_pending",
+            ))
+            .await?
+            .map(|row| row.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        if pending > 0 {
+            return Err(DbErr::Migration(format!(
+                "audit_pending holds {pending} audit entries not yet sealed into the chain; \
+                 run `forlob audit verify` with this release to seal them, then go back"
+            )));
+        }
         manager
             .drop_table(Table::drop().table(Alias::new("audit_pending")).to_owned())
             .await

@@ -812,6 +812,13 @@ async fn a_failing_action_undoes_only_its_own_writes(backend: Backend) {
         ["first"],
         "the second failure left nothing"
     );
+    // Every work item was finished with its transition (or the incident's), none left over.
+    assert_eq!(
+        store::next_due_at(app.engine.db(), at("2030-01-01T00:00:00Z"))
+            .await
+            .expect("reads"),
+        None
+    );
     // `c`'s incident was written by its transition after the action failed, and stayed.
     for (subject, expected) in [
         ("a", InstanceStatus::Completed),

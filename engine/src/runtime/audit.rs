@@ -207,9 +207,22 @@ impl Audit<'_> {
 
     /// Walks the whole chain: the first entry that was changed, removed or moved, or that all
     /// are intact.
+    /// What is pending is sealed first (PostgreSQL), so `verify` writes.
     pub async fn verify_audit(self) -> Result<AuditVerdict> {
-        store::audit::seal_pending(&self.engine.db).await?;
-        let conn = self.engine.db.begin().await?;
+        store::audit::seal_pending(&self.engine.db, store::audit::SealTurn::Wait).await?;
+        // One snapshot for the prune's anchor and every page (PostgreSQL's default reads each
+        // statement's own); SQLite's read transaction is one already.
+        let conn = if self.engine.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            self.engine
+                .db
+                .begin_with_config(
+                    Some(sea_orm::IsolationLevel::RepeatableRead),
+                    Some(sea_orm::AccessMode::ReadOnly),
+                )
+                .await?
+        } else {
+            self.engine.db.begin().await?
+        };
         let verdict = store::audit::verify_chain(&conn, VERIFY_PAGE).await?;
         conn.rollback().await?;
         Ok(verdict)
@@ -221,8 +234,6 @@ impl Audit<'_> {
     pub async fn prune_audit(self, actor: &Actor) -> Result<u64> {
         let retention = chrono::Duration::from_std(self.engine.options.audit_retention)
             .unwrap_or(chrono::Duration::MAX);
-        // The cut is made in the chain, so what is pending joins it first.
-        store::audit::seal_pending(&self.engine.db).await?;
         self.engine
             .retrying(|| async {
                 let conn = self.engine.begin_write().await?;
@@ -230,9 +241,12 @@ impl Audit<'_> {
                 let before = now
                     .checked_sub_signed(retention)
                     .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+                store::audit::take_turn(&conn).await?;
                 let (deleted, first) = store::audit::prune_before(&conn, before).await?;
                 let (first_kept, first_kept_prev_hash) = first.unwrap_or((1, String::new()));
-                store::audit::append(
+                // The cut and its entry (where `verify` starts from) commit together in the
+                // chain, so the prune takes the chain's turn and seals what is pending first.
+                store::audit::append_in_turn(
                     &conn,
                     actor,
                     vec![

@@ -83,12 +83,15 @@ impl Jobs<'_> {
     /// Runs everything due now; returns how many work items were handled.
     #[tracing::instrument(skip(self))]
     pub async fn run_due(self) -> Result<usize> {
-        self.engine.refresh_catalog().await?;
-        // Every node's tick seals the audit entries committed since (PostgreSQL): the time an
-        // entry goes uncovered by the chain is at most a tick. A failure here holds up no work.
-        if let Err(e) = store::audit::seal_pending(&self.engine.db).await {
-            tracing::warn!(error = %e, "sealing the audit log's pending entries failed; the next tick tries again");
+        // Every node's tick seals the audit entries committed since (PostgreSQL), unless
+        // another sealer is at it: an entry goes uncovered by the chain for about a tick.
+        // A failure holds up no due work, but the entries stay uncovered until a seal works.
+        if let Err(e) =
+            store::audit::seal_pending(&self.engine.db, store::audit::SealTurn::Skip).await
+        {
+            tracing::error!(error = %e, "sealing the audit log's pending entries failed; they are not covered by the chain until a seal succeeds");
         }
+        self.engine.refresh_catalog().await?;
         let mut handled = 0;
         loop {
             let now = self.engine.clock.now();

@@ -3,17 +3,17 @@
 //!
 //! On PostgreSQL an entry is committed with its change in `audit_pending`, unsealed, and
 //! [`seal_pending`] chains it: every node's due-work tick does, and so does every read of the
-//! log (a page, a count, `verify`, a prune) before it reads. Sealing at the append took the
-//! chain's lock in every writer's transaction and held it to the commit, so concurrent writers
-//! took turns over their commits (`auto` at concurrency 8 at half the rate its statements
-//! allow, docs/benchmarks.md). The price: between its commit and the next tick an entry is
-//! not yet covered by a hash, so its removal in that window would go unseen by `verify`.
+//! log (a page, `verify`) before it reads; a prune seals in its own transaction. Sealing at the
+//! append took the chain's lock in every writer's transaction and held it to the commit, so
+//! concurrent writers took turns over their commits (`auto` at concurrency 8 at half the rate
+//! its statements allow, docs/benchmarks.md). The price: until it is sealed an entry is not
+//! covered by a hash, so its removal or change in that window would go unseen by `verify`.
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Statement, TransactionSession as _, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 
 use super::entities::{audit_entry, audit_pending};
@@ -99,24 +99,72 @@ pub async fn appending<C: ConnectionTrait>(
         return Ok(None);
     }
     let backend = conn.get_database_backend();
-    let unsealed = entries
-        .into_iter()
-        .map(|(actor, record)| AuditEntry::unsealed(now, actor, record));
     if backend == DbBackend::Postgres {
-        let rows = unsealed.map(pending_row);
+        let rows = entries
+            .into_iter()
+            .map(|(actor, record)| pending_row(AuditEntry::unsealed(now, actor, record)));
         return Ok(Some(
             audit_pending::Entity::insert_many(rows).build(backend),
         ));
     }
+    sealed_appending(conn, entries, now).await.map(Some)
+}
+
+/// The INSERT that chains `entries` after the newest entry at once, on either database; on
+/// PostgreSQL only in a transaction that holds the chain's turn ([`take_turn`]).
+async fn sealed_appending<C: ConnectionTrait>(
+    conn: &C,
+    entries: Vec<(&Actor, AuditRecord)>,
+    now: DateTime<Utc>,
+) -> Result<Statement, DbErr> {
+    let unsealed = entries
+        .into_iter()
+        .map(|(actor, record)| AuditEntry::unsealed(now, actor, record));
     let rows = chained(unsealed, newest(conn).await?);
-    Ok(Some(audit_entry::Entity::insert_many(rows).build(backend)))
+    Ok(audit_entry::Entity::insert_many(rows).build(conn.get_database_backend()))
+}
+
+/// Appends `records` by `actor` sealed at once, after sealing everything pending, in the
+/// caller's transaction, which takes the chain's turn to its end: for a change of the chain
+/// itself (a prune), whose entry must be in the chain when the change commits.
+pub async fn append_in_turn<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    records: Vec<AuditRecord>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    take_turn(conn).await?;
+    while seal_batch(conn).await? == SEAL_BATCH {}
+    let entries = records.into_iter().map(|r| (actor, r)).collect();
+    conn.execute_raw(sealed_appending(conn, entries, now).await?)
+        .await?;
+    Ok(())
+}
+
+/// Takes the chain's turn for the rest of `conn`'s transaction: on PostgreSQL its advisory
+/// lock, which sealers and [`append_in_turn`] take turns on; SQLite's writer is alone anyway.
+pub async fn take_turn<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether [`seal_pending`] waits for the chain's turn when another sealer has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealTurn {
+    /// Wait, so everything committed before the call is sealed when it returns (a read).
+    Wait,
+    /// Leave it to the sealer at work (a node's tick: it holds up no due work).
+    Skip,
 }
 
 /// Chains the entries committed unsealed (PostgreSQL) after the newest entry, in the order of
 /// their commits' ids, and returns how many it sealed. Sealers on any node take turns on the
 /// advisory lock, in transactions of their own of at most [`SEAL_BATCH`] entries; an entry
 /// committed meanwhile is sealed by the next round. Nothing to do on SQLite.
-pub async fn seal_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<u64, DbErr> {
+pub async fn seal_pending(db: &DatabaseConnection, turn: SealTurn) -> Result<u64, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(0);
     }
@@ -126,6 +174,7 @@ pub async fn seal_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Resu
         let any = audit_pending::Entity::find()
             .select_only()
             .column(audit_pending::Column::Id)
+            .order_by_asc(audit_pending::Column::Id)
             .limit(1)
             .into_tuple::<i64>()
             .one(db)
@@ -133,33 +182,58 @@ pub async fn seal_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Resu
         if any.is_none() {
             return Ok(sealed);
         }
-        let txn = db.begin().await?;
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
+        // READ COMMITTED whatever the server's default: each statement after the lock must
+        // see what the sealer before committed (a snapshot taken before the wait would not).
+        let txn = db
+            .begin_with_config(Some(IsolationLevel::ReadCommitted), None)
             .await?;
-        // Read after the lock, so a sealer that went before is seen whole (each statement of
-        // a READ COMMITTED transaction sees what was committed before it began).
-        let pending = audit_pending::Entity::find()
-            .order_by_asc(audit_pending::Column::Id)
-            .limit(SEAL_BATCH)
-            .all(&txn)
-            .await?;
-        let taken = pending.len() as u64;
-        if taken > 0 {
-            // Exactly these: an entry with an id among theirs may still be uncommitted.
-            let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
-            let rows = chained(pending.into_iter().map(unsealed_of), newest(&txn).await?);
-            audit_entry::Entity::insert_many(rows).exec(&txn).await?;
-            audit_pending::Entity::delete_many()
-                .filter(audit_pending::Column::Id.is_in(ids))
-                .exec(&txn)
-                .await?;
+        match turn {
+            SealTurn::Wait => take_turn(&txn).await?,
+            SealTurn::Skip => {
+                let got = txn
+                    .query_one_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        format!("SELECT pg_try_advisory_xact_lock({APPEND_LOCK}) AS got"),
+                    ))
+                    .await?
+                    .map(|row| row.try_get::<bool>("", "got"))
+                    .transpose()?
+                    .unwrap_or(false);
+                if !got {
+                    return Ok(sealed);
+                }
+            }
         }
+        let taken = seal_batch(&txn).await?;
         txn.commit().await?;
         sealed += taken;
         if taken < SEAL_BATCH {
             return Ok(sealed);
         }
     }
+}
+
+/// Chains at most [`SEAL_BATCH`] pending entries, oldest first, in `txn`, which holds the
+/// chain's turn; returns how many.
+async fn seal_batch<C: ConnectionTrait>(txn: &C) -> Result<u64, DbErr> {
+    let pending = audit_pending::Entity::find()
+        .order_by_asc(audit_pending::Column::Id)
+        .limit(SEAL_BATCH)
+        .all(txn)
+        .await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let taken = pending.len() as u64;
+    // Exactly these: an entry with an id among theirs may still be uncommitted.
+    let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
+    let rows = chained(pending.into_iter().map(unsealed_of), newest(txn).await?);
+    audit_entry::Entity::insert_many(rows).exec(txn).await?;
+    audit_pending::Entity::delete_many()
+        .filter(audit_pending::Column::Id.is_in(ids))
+        .exec(txn)
+        .await?;
+    Ok(taken)
 }
 
 /// The newest entry's id and hash; `(0, "")` for an empty log.
@@ -222,11 +296,11 @@ fn pending_row(entry: AuditEntry) -> audit_pending::ActiveModel {
 }
 
 /// A page of entries, newest first; what is pending is sealed first.
-pub async fn audit_entries<C: ConnectionTrait + TransactionTrait>(
-    conn: &C,
+pub async fn audit_entries(
+    conn: &DatabaseConnection,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditEntry>, DbErr> {
-    seal_pending(conn).await?;
+    seal_pending(conn, SealTurn::Wait).await?;
     let mut query = audit_entry::Entity::find();
     if let Some(subject) = &filter.subject {
         query = query.filter(audit_entry::Column::Subject.eq(subject.clone()));
@@ -390,8 +464,15 @@ pub async fn prune_before<C: ConnectionTrait>(
     Ok((deleted, first))
 }
 
-/// How many entries there are, sealed or pending.
+/// How many entries there are, sealed or pending (one statement: a seal moving entries
+/// between the two tables is counted before or after, never half).
 pub async fn audit_count<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
-    Ok(audit_entry::Entity::find().count(conn).await?
-        + audit_pending::Entity::find().count(conn).await?)
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT (SELECT COUNT(*) FROM audit_log) + (SELECT COUNT(*) FROM audit_pending) AS n",
+        ))
+        .await?;
+    let n = row.map(|r| r.try_get::<i64>("", "n")).transpose()?;
+    Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
