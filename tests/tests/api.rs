@@ -688,6 +688,8 @@ async fn metrics_report_tasks_instances_work_and_latencies(backend: Backend) {
         "forlob_instances_active{process=\"web-case\",state=\"review\"} 1",
         "forlob_work_queue_due",
         "forlob_work_queue_lag_seconds",
+        "forlob_audit_unsealed",
+        "forlob_audit_unsealed_age_seconds",
         "forlob_transitions_total",
         "forlob_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/tasks\",status=\"200\"",
     ] {

@@ -147,6 +147,21 @@ pub(crate) async fn metrics_page(
         vec![(String::new(), lag)],
     );
     gauge(
+        "forlob_audit_unsealed",
+        "Audit entries committed but not yet sealed into the hash chain (PostgreSQL).",
+        "gauge",
+        vec![(String::new(), stats.audit_unsealed as f64)],
+    );
+    let unsealed_age = stats
+        .oldest_unsealed
+        .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+    gauge(
+        "forlob_audit_unsealed_age_seconds",
+        "How long the oldest unsealed audit entry has waited: above a few ticks, sealing fails.",
+        "gauge",
+        vec![(String::new(), unsealed_age)],
+    );
+    gauge(
         "forlob_transitions_total",
         "Committed transitions (the history's highest id; rate() gives transitions per second).",
         "counter",

@@ -6,7 +6,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 
-use super::{count_rows, history, instance, task, work_item};
+use super::{audit_pending, count_rows, history, instance, task, work_item};
 
 /// The engine's state at one moment.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,10 @@ pub struct EngineStats {
     pub oldest_due: Option<DateTime<Utc>>,
     /// The highest history id: a counter of committed transitions over all nodes.
     pub transitions: i64,
+    /// Audit entries committed but not yet sealed into the chain (PostgreSQL), and the time
+    /// of the oldest: what a failing sealer leaves uncovered.
+    pub audit_unsealed: u64,
+    pub oldest_unsealed: Option<DateTime<Utc>>,
 }
 
 pub async fn engine_stats<C: ConnectionTrait>(
@@ -75,6 +79,14 @@ pub async fn engine_stats<C: ConnectionTrait>(
         .one(conn)
         .await?
         .flatten();
+    let audit_unsealed = audit_pending::Entity::find().count(conn).await?;
+    let oldest_unsealed: Option<DateTime<Utc>> = audit_pending::Entity::find()
+        .select_only()
+        .column_as(audit_pending::Column::At.min(), "oldest")
+        .into_tuple()
+        .one(conn)
+        .await?
+        .flatten();
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(EngineStats {
         active_by_state: active_by_state
@@ -90,5 +102,7 @@ pub async fn engine_stats<C: ConnectionTrait>(
         work_total,
         oldest_due,
         transitions: transitions.unwrap_or(0),
+        audit_unsealed,
+        oldest_unsealed,
     })
 }
