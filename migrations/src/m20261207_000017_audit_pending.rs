@@ -34,8 +34,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Unsealed entries are records the law requires: never dropped with the table.
+        // Unsealed entries are records the law requires: never dropped with the table. On
+        // PostgreSQL the table is locked first, so none is committed between count and drop.
         let db = manager.get_connection();
+        if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            db.execute_unprepared("LOCK TABLE audit_pending IN ACCESS EXCLUSIVE MODE")
+                .await?;
+        }
         let pending = db
             .query_one_raw(Statement::from_string(
                 manager.get_database_backend(),

@@ -2,7 +2,9 @@
 //! transaction (reads, sign-ins), reading it, verifying its chain, pruning it.
 
 use super::facades::Audit;
-use sea_orm::{DatabaseTransaction, TransactionTrait as _};
+use sea_orm::{DatabaseTransaction, DbBackend, IsolationLevel, TransactionTrait as _};
+
+use super::WriteTxn;
 
 use super::execute::BoxFuture;
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord, AuditVerdict};
@@ -236,17 +238,29 @@ impl Audit<'_> {
             .unwrap_or(chrono::Duration::MAX);
         self.engine
             .retrying(|| async {
-                let conn = self.engine.begin_write().await?;
+                // On PostgreSQL READ COMMITTED whatever the server's default, as the sealing
+                // below needs (`store::audit::seal_all_in_turn`).
+                let conn = if self.engine.db.get_database_backend() == DbBackend::Postgres {
+                    WriteTxn::alone(
+                        self.engine
+                            .db
+                            .begin_with_config(Some(IsolationLevel::ReadCommitted), None)
+                            .await?,
+                    )
+                } else {
+                    self.engine.begin_write().await?
+                };
                 let now = self.engine.clock.now();
                 let before = now
                     .checked_sub_signed(retention)
                     .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-                store::audit::take_turn(&conn).await?;
+                // The cut is made in the whole chain, pending entries sealed into it first,
+                // and the prune's entry (where `verify` starts from) commits in the chain
+                // with the cut: the prune holds the chain's turn to its commit.
+                store::audit::seal_all_in_turn(&conn).await?;
                 let (deleted, first) = store::audit::prune_before(&conn, before).await?;
                 let (first_kept, first_kept_prev_hash) = first.unwrap_or((1, String::new()));
-                // The cut and its entry (where `verify` starts from) commit together in the
-                // chain, so the prune takes the chain's turn and seals what is pending first.
-                store::audit::append_in_turn(
+                store::audit::append_sealed(
                     &conn,
                     actor,
                     vec![

@@ -83,17 +83,18 @@ impl Jobs<'_> {
     /// Runs everything due now; returns how many work items were handled.
     #[tracing::instrument(skip(self))]
     pub async fn run_due(self) -> Result<usize> {
-        // Every node's tick seals the audit entries committed since (PostgreSQL), unless
-        // another sealer is at it: an entry goes uncovered by the chain for about a tick.
-        // A failure holds up no due work, but the entries stay uncovered until a seal works.
-        if let Err(e) =
-            store::audit::seal_pending(&self.engine.db, store::audit::SealTurn::Skip).await
-        {
-            tracing::error!(error = %e, "sealing the audit log's pending entries failed; they are not covered by the chain until a seal succeeds");
-        }
         self.engine.refresh_catalog().await?;
         let mut handled = 0;
         loop {
+            // Each round seals the audit entries committed since (PostgreSQL), unless another
+            // sealer is at it: an entry goes uncovered by the chain for about a tick, also
+            // while a long run keeps this loop busy. A failure holds up no due work, but the
+            // entries stay uncovered until a seal works.
+            if let Err(e) =
+                store::audit::seal_pending(&self.engine.db, store::audit::SealTurn::Skip).await
+            {
+                tracing::error!(error = %e, "sealing the audit log's pending entries failed; they are not covered by the chain until a seal succeeds");
+            }
             let now = self.engine.clock.now();
             // Each round, so a firing is on time while a long job keeps this loop busy.
             handled += self.engine.fire_due_schedules(now).await?;

@@ -111,7 +111,7 @@ pub async fn appending<C: ConnectionTrait>(
 }
 
 /// The INSERT that chains `entries` after the newest entry at once, on either database; on
-/// PostgreSQL only in a transaction that holds the chain's turn ([`take_turn`]).
+/// PostgreSQL only in a transaction that holds the chain's turn ([`seal_all_in_turn`]).
 async fn sealed_appending<C: ConnectionTrait>(
     conn: &C,
     entries: Vec<(&Actor, AuditRecord)>,
@@ -124,17 +124,31 @@ async fn sealed_appending<C: ConnectionTrait>(
     Ok(audit_entry::Entity::insert_many(rows).build(conn.get_database_backend()))
 }
 
-/// Appends `records` by `actor` sealed at once, after sealing everything pending, in the
-/// caller's transaction, which takes the chain's turn to its end: for a change of the chain
-/// itself (a prune), whose entry must be in the chain when the change commits.
-pub async fn append_in_turn<C: ConnectionTrait>(
+/// Takes the chain's turn to the end of the caller's transaction and seals everything
+/// pending in it: for a change of the chain itself (a prune), which must see every committed
+/// entry in the chain and whose own entry must be in the chain when it commits
+/// ([`append_sealed`]). On PostgreSQL the transaction must be READ COMMITTED, so that what it
+/// reads after the lock wait is what the sealer before it committed.
+pub async fn seal_all_in_turn<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+    take_turn(conn).await?;
+    let mut sealed = 0;
+    loop {
+        let taken = seal_batch(conn).await?;
+        sealed += taken;
+        if taken < SEAL_BATCH {
+            return Ok(sealed);
+        }
+    }
+}
+
+/// Appends `records` by `actor` sealed at once, in a transaction that holds the chain's turn
+/// ([`seal_all_in_turn`]).
+pub async fn append_sealed<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     records: Vec<AuditRecord>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    take_turn(conn).await?;
-    while seal_batch(conn).await? == SEAL_BATCH {}
     let entries = records.into_iter().map(|r| (actor, r)).collect();
     conn.execute_raw(sealed_appending(conn, entries, now).await?)
         .await?;
@@ -142,8 +156,8 @@ pub async fn append_in_turn<C: ConnectionTrait>(
 }
 
 /// Takes the chain's turn for the rest of `conn`'s transaction: on PostgreSQL its advisory
-/// lock, which sealers and [`append_in_turn`] take turns on; SQLite's writer is alone anyway.
-pub async fn take_turn<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+/// lock, which sealers and prunes take turns on; SQLite's writer is alone anyway.
+async fn take_turn<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
             .await?;
