@@ -176,7 +176,7 @@ pub enum SealTurn {
 
 /// Chains the entries committed unsealed (PostgreSQL) after the newest entry, in the order of
 /// their commits' ids, and returns how many it sealed. Sealers on any node take turns on the
-/// advisory lock, in transactions of their own of at most [`SEAL_BATCH`] entries; an entry
+/// advisory lock, in transactions of their own of at most `SEAL_BATCH` entries; an entry
 /// committed meanwhile is sealed by the next round. Nothing to do on SQLite.
 pub async fn seal_pending(db: &DatabaseConnection, turn: SealTurn) -> Result<u64, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
