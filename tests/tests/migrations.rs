@@ -118,8 +118,41 @@ async fn a_package_registered_twice_migrates_once(backend: Backend) {
     );
 }
 
+/// Going back past the audit log's sealing (migration 000017) would drop the entries not yet
+/// sealed into the chain: it is refused while there are any, and goes once they are sealed.
+async fn going_back_past_the_audit_sealing_keeps_unsealed_entries(backend: Backend) {
+    let db = backend.fresh_db().await;
+    let conn = connect(&db.url).await;
+    let registry = shipped();
+    let schema = Schema::of(&registry);
+    schema.up(&conn, None).await.expect("up");
+    conn.execute_unprepared(
+        "INSERT INTO audit_pending (at, actor, role, municipality, action, subject, target, via, detail) \
+         VALUES ('2026-12-07T10:00:00Z', 'cw', 'caseworker', '101', 'person.read', '0101501234', NULL, 'api', '{}')",
+    )
+    .await
+    .expect("an unsealed entry");
+    let refused = schema.down(&conn, Some(1)).await.expect_err("refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("1 audit entries not yet sealed"),
+        "{refused}"
+    );
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM audit_pending").await, 1);
+    conn.execute_unprepared("DELETE FROM audit_pending")
+        .await
+        .expect("sealed, as far as this test goes");
+    schema.down(&conn, Some(1)).await.expect("down");
+    assert_eq!(
+        applied(&conn).await.last().map(|(name, _)| name.clone()),
+        Some("m20261207_000016_index_task_filters_by_due".to_owned())
+    );
+}
+
 on_both_backends!(
     migrations_run_up_down_up,
+    going_back_past_the_audit_sealing_keeps_unsealed_entries,
     a_package_registered_twice_migrates_once,
     a_build_without_a_package_the_database_has_is_refused
 );

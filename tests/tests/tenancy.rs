@@ -943,6 +943,33 @@ async fn writers_append_to_the_audit_log_side_by_side_and_every_entry_joins_the_
             "chained after the second"
         );
     }
+    if postgres {
+        // A tick leaves the sealing to a sealer at work (here: a transaction holding the
+        // chain's lock, 7215062 in store::audit) instead of waiting for it.
+        engine
+            .audit()
+            .record(&Actor::system(), read("while-busy"))
+            .await
+            .expect("recorded");
+        let busy = engine.db().begin().await.expect("begins");
+        busy.execute_unprepared("SELECT pg_advisory_xact_lock(7215062)")
+            .await
+            .expect("holds the lock");
+        assert_eq!(
+            store::audit::seal_pending(engine.db(), SealTurn::Skip)
+                .await
+                .expect("skips"),
+            0
+        );
+        assert_eq!(pending_of(&web, Some("while-busy")).await, 1);
+        busy.rollback().await.expect("lets go");
+        assert_eq!(
+            store::audit::seal_pending(engine.db(), SealTurn::Skip)
+                .await
+                .expect("seals"),
+            1
+        );
+    }
     // More than one sealing round's worth, sealed by two sealers at once.
     let before = store::audit::audit_count(engine.db())
         .await
