@@ -137,14 +137,15 @@ pub(crate) async fn metrics_page(
         "gauge",
         vec![(String::new(), stats.work_total as f64)],
     );
-    let lag = stats
-        .oldest_due
-        .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+    // Seconds since `t`, or 0 when there is nothing waiting.
+    let age = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+    };
     gauge(
         "forlob_work_queue_lag_seconds",
         "How long the oldest due work item has waited.",
         "gauge",
-        vec![(String::new(), lag)],
+        vec![(String::new(), age(stats.oldest_due))],
     );
     gauge(
         "forlob_audit_unsealed",
@@ -152,14 +153,11 @@ pub(crate) async fn metrics_page(
         "gauge",
         vec![(String::new(), stats.audit_unsealed as f64)],
     );
-    let unsealed_age = stats
-        .oldest_unsealed
-        .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
     gauge(
         "forlob_audit_unsealed_age_seconds",
-        "How long the oldest unsealed audit entry has waited: above a few ticks, sealing fails.",
+        "Age of the oldest unsealed audit entry by its time stamp: above a minute, sealing fails.",
         "gauge",
-        vec![(String::new(), unsealed_age)],
+        vec![(String::new(), age(stats.oldest_unsealed))],
     );
     gauge(
         "forlob_transitions_total",

@@ -1,12 +1,11 @@
 //! The engine's entry points to the audit log: recording what is not part of another
 //! transaction (reads, sign-ins), reading it, verifying its chain, pruning it.
 
-use super::facades::Audit;
 use sea_orm::{DatabaseTransaction, DbBackend, IsolationLevel, TransactionTrait as _};
 
 use super::WriteTxn;
-
 use super::execute::BoxFuture;
+use super::facades::Audit;
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord, AuditVerdict};
 use crate::error::{EngineError, Result};
 use crate::instance::Actor;

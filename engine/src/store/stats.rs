@@ -79,14 +79,15 @@ pub async fn engine_stats<C: ConnectionTrait>(
         .one(conn)
         .await?
         .flatten();
-    let audit_unsealed = audit_pending::Entity::find().count(conn).await?;
-    let oldest_unsealed: Option<DateTime<Utc>> = audit_pending::Entity::find()
-        .select_only()
-        .column_as(audit_pending::Column::At.min(), "oldest")
-        .into_tuple()
-        .one(conn)
-        .await?
-        .flatten();
+    let (audit_unsealed, oldest_unsealed): (i64, Option<DateTime<Utc>>) =
+        audit_pending::Entity::find()
+            .select_only()
+            .column_as(count_rows(), "n")
+            .column_as(audit_pending::Column::At.min(), "oldest")
+            .into_tuple()
+            .one(conn)
+            .await?
+            .unwrap_or_default();
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(EngineStats {
         active_by_state: active_by_state
@@ -102,7 +103,7 @@ pub async fn engine_stats<C: ConnectionTrait>(
         work_total,
         oldest_due,
         transitions: transitions.unwrap_or(0),
-        audit_unsealed,
+        audit_unsealed: count(audit_unsealed),
         oldest_unsealed,
     })
 }
