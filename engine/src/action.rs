@@ -100,13 +100,8 @@ impl SignalOutcome {
 /// The engine's side of [`ActionContext::signal`].
 #[async_trait]
 pub(crate) trait SignalSender: Send + Sync {
-    async fn send(
-        &self,
-        conn: &DatabaseTransaction,
-        name: &str,
-        key: &str,
-        data: Value,
-    ) -> Result<SignalOutcome, ActionError>;
+    /// Sends in the transaction the action writes in (`ActionContext::conn`).
+    async fn send(&self, name: &str, key: &str, data: Value) -> Result<SignalOutcome, ActionError>;
 }
 
 /// What an action may see and use.
@@ -138,7 +133,7 @@ impl ActionContext<'_> {
         key: &str,
         data: Value,
     ) -> Result<SignalOutcome, ActionError> {
-        self.signals.send(self.conn, name, key, data).await
+        self.signals.send(name, key, data).await
     }
 }
 

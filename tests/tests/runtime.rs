@@ -1346,7 +1346,8 @@ async fn an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_
     );
 }
 
-/// Signals the keys in its input, one by one, and returns what each did.
+/// Signals the keys in its input, one by one, and returns what each did; with `fail` in its
+/// input it fails after signalling.
 struct Signal;
 
 #[async_trait]
@@ -1372,6 +1373,9 @@ impl Action for Signal {
                 "resumed": outcome.resumed.len(),
                 "failed": outcome.failed.len(),
             }));
+        }
+        if input["fail"] == json!(true) {
+            return Err(ActionError::permanent("refused after signalling"));
         }
         Ok(json!({ "outcomes": outcomes }))
     }
@@ -1399,7 +1403,7 @@ id: sender
 initial: send
 states:
   send:
-    automatic: { action: test.signal, input: { keys: "vars.keys" } }
+    automatic: { action: test.signal, input: { keys: "vars.keys", fail: "has(vars.fail)" } }
     next: done
   done: { end: true }
 "#;
@@ -1494,6 +1498,64 @@ async fn a_signal_wakes_exactly_the_instances_waiting_with_its_key_in_the_sender
     // Woken once: a second signal finds nobody waiting.
     let again = send(&app, "job", &["a"]).await;
     assert_eq!(again, json!([{ "resumed": 0, "failed": 0 }]));
+}
+
+/// An action that fails after its signal woke an instance takes the waking back with its own
+/// writes: the woken instance still waits, and nothing of its move is in its history or the
+/// timeline (in a shared commit those rows wait for the batch's end, and must go with the
+/// savepoint that made them).
+async fn a_signal_undone_with_its_failing_action_leaves_no_trace(backend: Backend) {
+    let app = signal_app(backend).await;
+    let a = app
+        .engine
+        .commands()
+        .start_instance("signalled", "a", Map::new(), &system())
+        .await
+        .expect("starts");
+    let history_before = store::history(app.engine.db(), a).await.expect("history");
+    let timeline_before = store::events(app.engine.db(), "a").await.expect("events");
+    let mut vars = Map::new();
+    vars.insert("keys".into(), json!(["a"]));
+    vars.insert("fail".into(), json!(true));
+    let sender = app
+        .engine
+        .commands()
+        .start_instance("sender", "job", vars, &system())
+        .await
+        .expect("the sender starts, and its failed step is an incident");
+    assert_eq!(status_of(&app, sender).await, InstanceStatus::Incident);
+    let (woken, _) = store::instance(app.engine.db(), a)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(
+        (woken.state.as_str(), woken.status),
+        ("wait", InstanceStatus::Active),
+        "the waking went with the failed action"
+    );
+    let history = store::history(app.engine.db(), a).await.expect("history");
+    assert_eq!(
+        history.len(),
+        history_before.len(),
+        "no trace of the undone move: {history:?}"
+    );
+    assert!(history.iter().all(|h| h.trigger != "signal"));
+    assert_eq!(
+        store::events(app.engine.db(), "a")
+            .await
+            .expect("events")
+            .len(),
+        timeline_before.len()
+    );
+    // The signal can still wake it.
+    let outcomes = send(&app, "job2", &["a"]).await;
+    assert_eq!(outcomes, json!([{ "resumed": 1, "failed": 0 }]));
+    let history = store::history(app.engine.db(), a).await.expect("history");
+    assert_eq!(
+        history.iter().filter(|h| h.trigger == "signal").count(),
+        1,
+        "{history:?}"
+    );
 }
 
 async fn a_signal_wait_goes_on_at_its_deadline_and_a_late_signal_finds_nobody(backend: Backend) {
@@ -1786,12 +1848,15 @@ async fn writers_at_once_fail_alone_and_race_cleanly_in_a_shared_commit(backend:
 }
 
 /// A writer that wrote and then failed, or was cancelled, in a shared commit leaves nothing
-/// behind and takes nobody's work with it.
+/// behind and takes nobody's work with it: neither its rows nor its audit entry, which in a
+/// shared commit is sealed at the batch's end with the others'.
 async fn a_writer_failing_or_cancelled_after_writing_takes_only_its_own_work(backend: Backend) {
+    use forlob_engine::audit::{AuditAction, AuditFilter, AuditRecord, AuditVerdict};
     use forlob_engine::runtime::BoxFuture;
 
     let app = Arc::new(TestApp::builder(backend.clone()).build().await);
     let writer = |app: Arc<TestApp>, id: String, fails: bool, slow: bool| async move {
+        let target = id.clone();
         app.engine
             .audit()
             .recorded(
@@ -1821,7 +1886,7 @@ async fn a_writer_failing_or_cancelled_after_writing_takes_only_its_own_work(bac
                         Ok(())
                     })
                 },
-                |_| None,
+                move |()| Some(AuditRecord::new(AuditAction::DeadLetterReplay).target(target)),
             )
             .await
     };
@@ -1868,6 +1933,38 @@ async fn a_writer_failing_or_cancelled_after_writing_takes_only_its_own_work(bac
             .expect("reads")
             .is_none(),
         "the cancelled writer was never answered, and its row was rolled back"
+    );
+    let recorded: std::collections::HashSet<String> = app
+        .engine
+        .audit()
+        .audit_entries(
+            &AuditFilter {
+                action: Some(AuditAction::DeadLetterReplay.as_str().into()),
+                limit: 100,
+                ..AuditFilter::default()
+            },
+            &admin(),
+            AuditAction::AuditRead,
+        )
+        .await
+        .expect("reads the log")
+        .into_iter()
+        .filter_map(|e| e.target)
+        .collect();
+    let expected: std::collections::HashSet<String> = (0..32)
+        .filter(|i| i % 3 != 1)
+        .map(|i| format!("m{i}"))
+        .collect();
+    assert_eq!(
+        recorded, expected,
+        "only the committed writers are on record"
+    );
+    assert!(
+        matches!(
+            app.engine.audit().verify_audit().await.expect("verifies"),
+            AuditVerdict::Intact { .. }
+        ),
+        "the entries sealed together form one chain"
     );
     if matches!(backend, Backend::Sqlite) {
         let stats = app.engine.commit_stats();
@@ -2101,6 +2198,7 @@ on_both_backends!(
     an_invalid_definition_is_never_deployed_and_an_unchanged_one_keeps_its_version,
     a_signal_wakes_exactly_the_instances_waiting_with_its_key_in_the_senders_transaction,
     a_signal_wait_goes_on_at_its_deadline_and_a_late_signal_finds_nobody,
+    a_signal_undone_with_its_failing_action_leaves_no_trace,
     an_instance_that_fails_on_its_way_from_a_signal_is_an_incident_and_the_sender_goes_on,
     an_instance_leaving_a_signal_wait_is_not_woken_by_its_own_next_step,
     a_nested_signal_moves_a_listed_waiter_on_and_the_outer_one_leaves_it_be,

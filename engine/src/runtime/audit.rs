@@ -134,12 +134,8 @@ impl Audit<'_> {
                 .engine
                 .retrying(|| async {
                     let conn = self.engine.begin_write().await?;
-                    store::audit::append_each(
-                        &conn,
-                        entries_of(&batch.pending),
-                        self.engine.clock.now(),
-                    )
-                    .await?;
+                    conn.append_audit(entries_of(&batch.pending), self.engine.clock.now())
+                        .await?;
                     self.engine.commit(conn).await
                 })
                 .await;
@@ -173,7 +169,8 @@ impl Audit<'_> {
             let conn = self.engine.begin_write().await?;
             let outcome = change(&conn).await?;
             if let Some(record) = record(&outcome) {
-                store::audit::append(&conn, actor, vec![record], self.engine.clock.now()).await?;
+                conn.append_audit(vec![(actor, record)], self.engine.clock.now())
+                    .await?;
             }
             self.engine.commit(conn).await?;
             Ok(outcome)

@@ -19,6 +19,12 @@
 //! leaves without writing: [`settled`] holds it back (every `Engine::retrying` attempt runs
 //! inside it), and a batch that failed turns the answer into `CommitUnknown`.
 //!
+//! What no writer reads back before the commit (history, timeline rows, audit entries:
+//! [`Deferred`]) waits in each writer's `WriteTxn` and goes to the committer with it, which
+//! writes the whole batch's at once right before the COMMIT. A savepoint a writer makes
+//! ([`WriteTxn::begin`]) keeps its own, handed up when it is released and dropped when it is
+//! rolled back, so nothing of an undone part is written and rows keep the order of their parts.
+//!
 //! The writers run their own code on their own tasks with their own borrowed data; only the
 //! transaction travels. The lent transaction and the writer's place in the batch are one
 //! value, [`WriteTxn`], whose `Drop` rolls the savepoint back *before* the committer hears
@@ -27,8 +33,8 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
@@ -36,7 +42,12 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use chrono::{DateTime, Utc};
+
+use crate::audit::{AuditEntry, AuditRecord};
 use crate::error::{EngineError, Result, StoreError};
+use crate::instance::Actor;
+use crate::store::{self, Deferred};
 
 /// What a batch's commit came to, told to every member: `Err` carries the commit's error.
 type Outcome = Option<std::result::Result<(), String>>;
@@ -80,12 +91,16 @@ async fn wait_for(mut outcome: watch::Receiver<Outcome>) -> std::result::Result<
 }
 
 /// A write transaction lent to one writer: the whole transaction (the first writer of a
-/// batch, or a writer on PostgreSQL) or a savepoint of the batch's transaction. It is a
-/// connection like the transaction it holds; end it with [`super::Engine::commit`].
+/// batch, or a writer on PostgreSQL) or a savepoint of the batch's transaction, or a savepoint
+/// the writer made in either. It is a connection like the transaction it holds; end it with
+/// [`super::Engine::commit`] (a savepoint with [`WriteTxn::commit`]).
 pub(crate) struct WriteTxn {
     /// `Some` until committed; taken first when dropped (see the module's docs).
     txn: Option<DatabaseTransaction>,
     seat: Seat,
+    /// What this part of a batch leaves for the batch's end; `None` outside a batch, where a
+    /// flush writes everything at once.
+    deferred: Option<Arc<Mutex<Deferred>>>,
 }
 
 /// The writer's place: how its commit is carried out and where the outcome comes from.
@@ -95,14 +110,16 @@ enum Seat {
     /// The batch's first writer, holding the whole transaction: gives it back to the
     /// committer when done.
     First {
-        back: Option<oneshot::Sender<DatabaseTransaction>>,
+        back: Option<oneshot::Sender<(DatabaseTransaction, Deferred)>>,
         outcome: watch::Receiver<Outcome>,
     },
     /// A later writer of the batch, in a savepoint: releases it and says so.
     Joined {
-        back: Option<oneshot::Sender<()>>,
+        back: Option<oneshot::Sender<Deferred>>,
         outcome: watch::Receiver<Outcome>,
     },
+    /// A savepoint a writer made in its transaction: released into it, with what it deferred.
+    Nested { into: Option<Arc<Mutex<Deferred>>> },
 }
 
 impl WriteTxn {
@@ -110,7 +127,67 @@ impl WriteTxn {
         Self {
             txn: Some(txn),
             seat: Seat::Alone,
+            deferred: None,
         }
+    }
+
+    /// A savepoint in this transaction, as a `WriteTxn` of its own (it shadows the
+    /// transaction's `begin`, so every savepoint of a writer is one): what it defers is handed
+    /// to this one when it is released and dropped when it is rolled back.
+    pub(crate) async fn begin(&self) -> std::result::Result<WriteTxn, DbErr> {
+        let savepoint = self.conn().begin().await?;
+        Ok(WriteTxn {
+            txn: Some(savepoint),
+            seat: Seat::Nested {
+                into: self.deferred.clone(),
+            },
+            deferred: self.deferred.as_ref().map(|_| Arc::default()),
+        })
+    }
+
+    /// Where a flush in this transaction leaves what it defers; `None` when it writes all.
+    /// Not to be held over an `await`.
+    pub(crate) fn deferred(&self) -> Option<std::sync::MutexGuard<'_, Deferred>> {
+        self.deferred.as_deref().map(lock)
+    }
+
+    /// Leaves `unsealed` audit entries for the batch's end, to be sealed with the batch's
+    /// others; outside a batch gives them back, to be appended now.
+    pub(crate) fn defer_audit(&self, unsealed: Vec<AuditEntry>) -> Option<Vec<AuditEntry>> {
+        let Some(mut deferred) = self.deferred() else {
+            return Some(unsealed);
+        };
+        for entry in unsealed {
+            deferred.audit(entry);
+        }
+        None
+    }
+
+    /// Appends `records` by `actor` to the audit log in this transaction: at the batch's end
+    /// in a batch, at once otherwise ([`store::audit::appending`]).
+    pub(crate) async fn append_audit(
+        &self,
+        entries: Vec<(&Actor, AuditRecord)>,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<(), DbErr> {
+        let unsealed = entries
+            .into_iter()
+            .map(|(actor, record)| AuditEntry::unsealed(now, actor, record))
+            .collect();
+        if let Some(unsealed) = self.defer_audit(unsealed)
+            && let Some(insert) = store::audit::appending(self, unsealed).await?
+        {
+            self.execute_raw(insert).await?;
+        }
+        Ok(())
+    }
+
+    /// What this part deferred, taken out.
+    fn take_deferred(&mut self) -> Deferred {
+        self.deferred
+            .as_ref()
+            .map(|d| std::mem::take(&mut *lock(d)))
+            .unwrap_or_default()
     }
 
     fn conn(&self) -> &DatabaseTransaction {
@@ -127,11 +204,20 @@ impl WriteTxn {
             .take()
             .expect("a write transaction is committed once");
         let unknown = |e: DbErr| EngineError::CommitUnknown(StoreError(e));
+        let deferred = self.take_deferred();
         let outcome = match &mut self.seat {
             Seat::Alone => return txn.commit().await.map_err(unknown),
+            Seat::Nested { into } => {
+                // A RELEASE: its part joins the transaction's, still to be committed.
+                txn.commit().await.map_err(StoreError)?;
+                if let Some(into) = into {
+                    lock(into).append(deferred);
+                }
+                return Ok(());
+            }
             Seat::First { back, outcome } => {
                 let back = back.take().expect("the first writer gives back once");
-                if back.send(txn).is_err() {
+                if back.send((txn, deferred)).is_err() {
                     // The committer is gone (the engine is shutting down): the transaction
                     // came back with the error and was rolled back when it was dropped here.
                     return Err(unknown(DbErr::Custom("the committer stopped".into())));
@@ -143,7 +229,7 @@ impl WriteTxn {
                 // when it fails this writer's part is rolled back on drop, nothing else.
                 txn.commit().await.map_err(StoreError)?;
                 let back = back.take().expect("a joined writer reports once");
-                if back.send(()).is_err() {
+                if back.send(deferred).is_err() {
                     return Err(unknown(DbErr::Custom("the committer stopped".into())));
                 }
                 outcome
@@ -304,14 +390,22 @@ async fn run(
                 back: Some(back),
                 outcome: outcome.clone(),
             },
+            deferred: Some(Arc::default()),
         };
         // A writer that is gone drops what it was lent, and with it the transaction.
         let _ = first.lend.send(Ok(lent));
-        let Ok(txn) = given_back.await else {
+        let Ok((txn, deferred)) = given_back.await else {
             // It failed: the whole transaction, which held only its work, was rolled back.
             continue;
         };
-        let result = grow_and_commit(txn, &mut tickets, group_max, &outcome, &counters).await;
+        let batch = Batch {
+            txn,
+            deferred,
+            outcome: &outcome,
+        };
+        let result = batch
+            .grow_and_commit(&mut tickets, group_max, &counters)
+            .await;
         if let Err(e) = &result {
             tracing::error!(error = %e, "group commit failed; its writers are told the outcome is unknown");
         }
@@ -319,49 +413,72 @@ async fn run(
     }
 }
 
-/// Lends savepoints of `txn` to the writers already queued, up to `group_max` writers in all,
-/// then commits. Every writer lent a turn counts, also one that fails or is dropped: a stream
-/// of failing writers must not keep a batch (and SQLite's write lock) open.
-async fn grow_and_commit(
+/// A batch after its first writer: the transaction and what its members left for its end.
+struct Batch<'o> {
     txn: DatabaseTransaction,
-    tickets: &mut mpsc::UnboundedReceiver<Ticket>,
-    group_max: u64,
-    outcome: &watch::Receiver<Outcome>,
-    counters: &Counters,
-) -> std::result::Result<(), String> {
-    let (mut turns, mut members) = (1_u64, 1_u64);
-    while turns < group_max {
-        let Ok(next) = tickets.try_recv() else { break };
-        let savepoint = match txn.begin().await {
-            Ok(savepoint) => savepoint,
-            Err(e) => {
-                // A failed SAVEPOINT leaves the transaction's state in doubt: the batch is
-                // rolled back (dropping `txn`) and every member hears that it failed.
-                let _ = next.lend.send(Err(e));
-                return Err("a savepoint of the batch could not be made".into());
+    deferred: Deferred,
+    outcome: &'o watch::Receiver<Outcome>,
+}
+
+impl Batch<'_> {
+    /// Lends savepoints to the writers already queued, up to `group_max` writers in all, then
+    /// writes what they deferred and commits. Every writer lent a turn counts, also one that
+    /// fails or is dropped: a stream of failing writers must not keep a batch (and SQLite's
+    /// write lock) open.
+    async fn grow_and_commit(
+        mut self,
+        tickets: &mut mpsc::UnboundedReceiver<Ticket>,
+        group_max: u64,
+        counters: &Counters,
+    ) -> std::result::Result<(), String> {
+        let (mut turns, mut members) = (1_u64, 1_u64);
+        while turns < group_max {
+            let Ok(next) = tickets.try_recv() else { break };
+            let savepoint = match self.txn.begin().await {
+                Ok(savepoint) => savepoint,
+                Err(e) => {
+                    // A failed SAVEPOINT leaves the transaction's state in doubt: the batch is
+                    // rolled back (dropping `txn`) and every member hears that it failed.
+                    let _ = next.lend.send(Err(e));
+                    return Err("a savepoint of the batch could not be made".into());
+                }
+            };
+            turns += 1;
+            let (back, released) = oneshot::channel();
+            let lent = WriteTxn {
+                txn: Some(savepoint),
+                seat: Seat::Joined {
+                    back: Some(back),
+                    outcome: self.outcome.clone(),
+                },
+                deferred: Some(Arc::default()),
+            };
+            let _ = next.lend.send(Ok(lent));
+            match released.await {
+                Ok(deferred) => {
+                    self.deferred.append(deferred);
+                    members += 1;
+                }
+                Err(_) => still_open(&self.txn).await?,
             }
-        };
-        turns += 1;
-        let (back, released) = oneshot::channel();
-        let lent = WriteTxn {
-            txn: Some(savepoint),
-            seat: Seat::Joined {
-                back: Some(back),
-                outcome: outcome.clone(),
-            },
-        };
-        let _ = next.lend.send(Ok(lent));
-        if released.await.is_ok() {
-            members += 1;
-        } else {
-            still_open(&txn).await?;
         }
+        if !self.deferred.is_empty() {
+            self.deferred
+                .write(&self.txn)
+                .await
+                .map_err(|e| format!("the batch's history and audit entries: {e}"))?;
+        }
+        self.txn.commit().await.map_err(|e| e.to_string())?;
+        counters.commits.fetch_add(1, Ordering::Relaxed);
+        counters.writers.fetch_add(members, Ordering::Relaxed);
+        counters.largest.fetch_max(members, Ordering::Relaxed);
+        Ok(())
     }
-    txn.commit().await.map_err(|e| e.to_string())?;
-    counters.commits.fetch_add(1, Ordering::Relaxed);
-    counters.writers.fetch_add(members, Ordering::Relaxed);
-    counters.largest.fetch_max(members, Ordering::Relaxed);
-    Ok(())
+}
+
+/// The lock of a part's deferred rows; a writer that panicked holding it left whole rows.
+fn lock(deferred: &Mutex<Deferred>) -> std::sync::MutexGuard<'_, Deferred> {
+    deferred.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Whether the batch's transaction is still open after a writer left it without releasing its

@@ -6,13 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseTransaction, TransactionTrait as _};
+use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Engine;
+use super::WriteTxn;
 use super::signals::Signaller;
 use crate::action::ActionContext;
+use crate::audit::AuditEntry;
 use crate::definition::transition::{self, Effect, Event, Snapshot};
 use crate::definition::{ProcessDefinition, StepKind};
 use crate::error::{EngineError, Result, TransitionError};
@@ -32,7 +34,7 @@ const MAX_CALL_DEPTH: usize = 32;
 
 /// One open transaction and the writes collected in it.
 pub(super) struct Txn<'a> {
-    pub conn: &'a DatabaseTransaction,
+    pub conn: &'a WriteTxn,
     pub now: DateTime<Utc>,
     pub writes: Writes,
     /// Instances being driven right now (a parent waiting on a child started in this same
@@ -50,7 +52,7 @@ pub(super) struct Txn<'a> {
 }
 
 impl<'a> Txn<'a> {
-    pub(super) fn new(conn: &'a DatabaseTransaction, now: DateTime<Utc>) -> Self {
+    pub(super) fn new(conn: &'a WriteTxn, now: DateTime<Utc>) -> Self {
         Self {
             conn,
             now,
@@ -63,28 +65,35 @@ impl<'a> Txn<'a> {
     }
 
     /// A transaction for an instance woken by a signal `depth` levels deep.
-    pub(super) fn nested(conn: &'a DatabaseTransaction, now: DateTime<Utc>, depth: usize) -> Self {
+    pub(super) fn nested(conn: &'a WriteTxn, now: DateTime<Utc>, depth: usize) -> Self {
         Self {
             signal_depth: depth,
             ..Self::new(conn, now)
         }
     }
 
+    /// Writes what this transaction collected; in a batch of the committer its history and
+    /// timeline rows wait for the batch's end ([`store::Deferred`]).
     pub(super) async fn flush(mut self) -> Result<()> {
+        if let Some(mut deferred) = self.conn.deferred() {
+            self.writes.defer_into(&mut deferred);
+        }
         self.writes.flush(self.conn, self.now).await
     }
 
-    /// Flushes and appends `record` by `actor` to the audit log, in the flush's one call
-    /// ([`Writes::run_after`]): on SQLite the entry is sealed now, its one writer holding
-    /// nobody up by reading the chain's head; on PostgreSQL it goes in unsealed, for the
+    /// Flushes and appends `record` by `actor` to the audit log. In a batch of the committer
+    /// (SQLite) the entry is sealed at the batch's end with the others', after one read of the
+    /// chain's head; on PostgreSQL it goes in unsealed, in the flush's one call, for the
     /// sealer (`store::audit`).
     pub(super) async fn flush_recorded(
         mut self,
         actor: &Actor,
         record: crate::audit::AuditRecord,
     ) -> Result<()> {
-        let entries = vec![(actor, record)];
-        if let Some(insert) = store::audit::appending(self.conn, entries, self.now).await? {
+        let entry = AuditEntry::unsealed(self.now, actor, record);
+        if let Some(unsealed) = self.conn.defer_audit(vec![entry])
+            && let Some(insert) = store::audit::appending(self.conn, unsealed).await?
+        {
             self.writes.run_after(insert);
         }
         self.flush().await
@@ -540,7 +549,7 @@ impl Engine {
             engine: self,
             now: tx.now,
             depth: tx.signal_depth,
-            in_savepoint: savepoint.is_some(),
+            savepoint: savepoint.as_ref(),
         };
         let ctx = ActionContext {
             signals: &signaller,

@@ -2,7 +2,6 @@
 //! A message nobody takes is kept as a dead letter with the reason, never dropped.
 
 use super::facades::{Commands, Operations};
-use sea_orm::TransactionTrait as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -308,7 +307,7 @@ impl Engine {
     /// subscription dropped. `depth` counts signals nested inside the sending transition.
     pub(super) async fn wake_waiter(
         &self,
-        conn: &sea_orm::DatabaseTransaction,
+        conn: &super::WriteTxn,
         instance_id: uuid::Uuid,
         event: Event,
         what: &str,

@@ -2,8 +2,8 @@
 //! one, and undoing a finished or abandoned one instance by instance. Both are audited on the
 //! migration; an undo holds the process's one migration slot while it runs.
 
+use super::WriteTxn;
 use super::facades::Releases;
-use sea_orm::{DatabaseTransaction, TransactionTrait as _};
 use serde_json::json;
 
 use super::Engine;
@@ -60,7 +60,7 @@ impl Engine {
     /// Puts one instance back; `Some(why)` when it is kept as it is.
     async fn undo_item(
         &self,
-        conn: &DatabaseTransaction,
+        conn: &WriteTxn,
         migration: &MigrationRow,
         item: &MigrationItem,
         actor: &Actor,

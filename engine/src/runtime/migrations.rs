@@ -3,11 +3,12 @@
 //! batches, each instance in a savepoint of its own with its audit entry and its item's
 //! outcome. A crash leaves items pending; running the migration again resumes it.
 
+use super::WriteTxn;
 use super::facades::Releases;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseTransaction, TransactionTrait as _};
+use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -230,7 +231,7 @@ impl Engine {
     )]
     async fn migrate_batch_at_once(
         &self,
-        conn: &DatabaseTransaction,
+        conn: &WriteTxn,
         migration: &MigrationRow,
         plan: &MigrationPlan,
         def: &std::sync::Arc<crate::definition::ProcessDefinition>,

@@ -308,7 +308,8 @@ impl Engine {
         actor: &crate::instance::Actor,
         record: crate::audit::AuditRecord,
     ) -> Result<()> {
-        crate::store::audit::append(&conn, actor, vec![record], self.clock.now()).await?;
+        conn.append_audit(vec![(actor, record)], self.clock.now())
+            .await?;
         self.commit(conn).await
     }
 

@@ -8,12 +8,13 @@
 //! make a second node that fires the same schedule at the same moment roll back, so a firing
 //! starts exactly one run.
 
+use super::WriteTxn;
 use super::facades::Jobs;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait as _};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -147,7 +148,7 @@ impl Engine {
     /// One schedule's due firings, by its misfire and overlap policies.
     async fn fire(
         &self,
-        conn: &DatabaseTransaction,
+        conn: &WriteTxn,
         schedule: &Schedule,
         now: DateTime<Utc>,
     ) -> Result<usize> {
@@ -206,7 +207,7 @@ impl Engine {
     /// Starts the run of one firing, or logs why it did not start. True when it started.
     async fn fire_once(
         &self,
-        conn: &DatabaseTransaction,
+        conn: &WriteTxn,
         schedule: &Schedule,
         zone: Tz,
         fire_at: DateTime<Utc>,
@@ -253,7 +254,7 @@ impl Engine {
 
     async fn start_run(
         &self,
-        conn: &DatabaseTransaction,
+        conn: &WriteTxn,
         schedule: &Schedule,
         zone: Tz,
         run_id: i64,
@@ -365,7 +366,7 @@ impl Engine {
         .await
     }
 
-    async fn start_queued(&self, conn: &DatabaseTransaction, now: DateTime<Utc>) -> Result<usize> {
+    async fn start_queued(&self, conn: &WriteTxn, now: DateTime<Utc>) -> Result<usize> {
         let mut started = 0;
         let mut busy = std::collections::HashSet::new();
         for run in store::jobs::queued_runs(conn).await? {

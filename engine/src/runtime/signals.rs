@@ -5,11 +5,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 
-use super::Engine;
 use super::messages::Woken;
+use super::{Engine, WriteTxn};
 use crate::action::{ActionError, SignalOutcome, SignalSender};
 use crate::definition::transition::Event;
 use crate::definition::{StepKind, Wait, WaitSpec};
@@ -25,25 +24,24 @@ pub(super) struct Signaller<'e> {
     pub engine: &'e Engine,
     pub now: DateTime<Utc>,
     pub depth: usize,
-    /// Only an action that runs in a savepoint of its own (one that writes) may signal: its
-    /// failure must undo the instances it woke.
-    pub in_savepoint: bool,
+    /// The savepoint of the action: only an action that runs in one of its own (one that
+    /// writes) may signal, since its failure must undo the instances it woke.
+    pub savepoint: Option<&'e WriteTxn>,
 }
 
 #[async_trait]
 impl SignalSender for Signaller<'_> {
     async fn send(
         &self,
-        conn: &DatabaseTransaction,
         name: &str,
         key: &str,
         data: Value,
     ) -> std::result::Result<SignalOutcome, ActionError> {
-        if !self.in_savepoint {
+        let Some(conn) = self.savepoint else {
             return Err(ActionError::permanent(format!(
                 "signal {name}: an action that declares it writes nothing cannot signal"
             )));
-        }
+        };
         if self.depth >= MAX_SIGNAL_DEPTH {
             return Err(ActionError::permanent(format!(
                 "signal {name} sent {MAX_SIGNAL_DEPTH} signals deep: a loop of signals?"
@@ -84,7 +82,7 @@ impl Engine {
 
     async fn signal(
         &self,
-        conn: &DatabaseTransaction,
+        conn: &WriteTxn,
         name: &str,
         key: &str,
         data: Value,

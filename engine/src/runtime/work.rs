@@ -3,7 +3,7 @@
 
 use super::facades::Jobs;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+use sea_orm::ConnectionTrait as _;
 
 use super::Engine;
 use super::execute::Txn;
@@ -15,7 +15,7 @@ use crate::store::{self, ClaimedWork};
 impl Engine {
     async fn handle_work(
         &self,
-        conn: &sea_orm::DatabaseTransaction,
+        conn: &super::WriteTxn,
         item: &ClaimedWork,
         now: DateTime<Utc>,
     ) -> Result<()> {

@@ -79,7 +79,11 @@ pub async fn append_each<C: ConnectionTrait>(
     entries: Vec<(&Actor, AuditRecord)>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if let Some(insert) = appending(conn, entries, now).await? {
+    let unsealed = entries
+        .into_iter()
+        .map(|(actor, record)| AuditEntry::unsealed(now, actor, record))
+        .collect();
+    if let Some(insert) = appending(conn, unsealed).await? {
         conn.execute_raw(insert).await?;
     }
     Ok(())
@@ -92,36 +96,38 @@ pub async fn append_each<C: ConnectionTrait>(
 /// ([`super::Writes::run_after`]).
 pub async fn appending<C: ConnectionTrait>(
     conn: &C,
-    entries: Vec<(&Actor, AuditRecord)>,
-    now: DateTime<Utc>,
+    unsealed: Vec<AuditEntry>,
 ) -> Result<Option<Statement>, DbErr> {
-    if entries.is_empty() {
+    if unsealed.is_empty() {
         return Ok(None);
     }
     let backend = conn.get_database_backend();
     if backend == DbBackend::Postgres {
-        let rows = entries
-            .into_iter()
-            .map(|(actor, record)| pending_row(AuditEntry::unsealed(now, actor, record)));
+        let rows = unsealed.into_iter().map(pending_row);
         return Ok(Some(
             audit_pending::Entity::insert_many(rows).build(backend),
         ));
     }
-    sealed_appending(conn, entries, now).await.map(Some)
+    sealed_appending(conn, unsealed).await.map(Some)
 }
 
 /// The INSERT that chains `entries` after the newest entry at once, on either database; on
 /// PostgreSQL only in a transaction that holds the chain's turn ([`seal_all_in_turn`]).
 async fn sealed_appending<C: ConnectionTrait>(
     conn: &C,
-    entries: Vec<(&Actor, AuditRecord)>,
-    now: DateTime<Utc>,
+    unsealed: Vec<AuditEntry>,
 ) -> Result<Statement, DbErr> {
-    let unsealed = entries
-        .into_iter()
-        .map(|(actor, record)| AuditEntry::unsealed(now, actor, record));
-    let rows = chained(unsealed, newest(conn).await?);
+    let rows = sealed_rows(conn, unsealed).await?;
     Ok(audit_entry::Entity::insert_many(rows).build(conn.get_database_backend()))
+}
+
+/// The rows of `unsealed` entries chained after the newest entry, read now: for a transaction
+/// that is the only writer (SQLite) or holds the chain's turn (PostgreSQL).
+pub(super) async fn sealed_rows<C: ConnectionTrait>(
+    conn: &C,
+    unsealed: Vec<AuditEntry>,
+) -> Result<Vec<audit_entry::ActiveModel>, DbErr> {
+    Ok(chained(unsealed, newest(conn).await?))
 }
 
 /// Takes the chain's turn to the end of the caller's transaction and seals everything
@@ -149,8 +155,11 @@ pub async fn append_sealed<C: ConnectionTrait>(
     records: Vec<AuditRecord>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let entries = records.into_iter().map(|r| (actor, r)).collect();
-    conn.execute_raw(sealed_appending(conn, entries, now).await?)
+    let unsealed = records
+        .into_iter()
+        .map(|record| AuditEntry::unsealed(now, actor, record))
+        .collect();
+    conn.execute_raw(sealed_appending(conn, unsealed).await?)
         .await?;
     Ok(())
 }

@@ -38,7 +38,7 @@ pub use work::{
     ClaimedWork, HELD_BY, claim_due, finish, finishing, hold_work, next_due_at, release,
     release_held,
 };
-pub use writes::{InstanceRow, Writes, run_together};
+pub use writes::{Deferred, InstanceRow, Writes, run_together};
 
 use crate::instance::{DeadLetter, HistoryEntry, InstanceStatus, ProcessInstance, TimelineEvent};
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::entities::*;
+use crate::audit::AuditEntry;
 use crate::error::{EngineError, TransitionError};
 use crate::instance::{
     HistoryEntry, Holding, IncidentCause, IncidentStatus, InstanceStatus, ProcessInstance, Task,
@@ -62,6 +63,65 @@ impl InstanceRow {
     }
 }
 
+/// What a transaction writes that no writer reads back before it commits: its transitions'
+/// history and timeline rows, its audit entries, and the rows of instances it started that
+/// also ended in it without a parent (nothing can look such an instance up before the commit
+/// has answered with its id: it holds no task, timer or subscription, and no parent reads its
+/// status). In a batch of the committer (SQLite) they
+/// wait in the writer's transaction and are written once for the whole batch, right before
+/// its COMMIT: a multi-row INSERT per table and one read of the audit chain's head a batch,
+/// where every writer paid its own (docs/plans/throughput.md, step 4). Anywhere else a flush
+/// writes them at once.
+///
+/// Every row here is appended, with no unique key but a new random id, and none is referred
+/// to by a reference the database checks, so writing them cannot fail for one writer's rows alone: when it fails, the batch fails as a
+/// whole, as when its COMMIT fails.
+#[derive(Default)]
+pub struct Deferred {
+    instances: Vec<instance::ActiveModel>,
+    history: Vec<history::ActiveModel>,
+    events: Vec<event::ActiveModel>,
+    audit: Vec<AuditEntry>,
+}
+
+impl Deferred {
+    /// Adds what a later part of the transaction deferred, after what is here.
+    pub fn append(&mut self, mut later: Deferred) {
+        self.instances.append(&mut later.instances);
+        self.history.append(&mut later.history);
+        self.events.append(&mut later.events);
+        self.audit.append(&mut later.audit);
+    }
+
+    /// An audit entry to seal after the newest one when this is written.
+    pub fn audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+            && self.history.is_empty()
+            && self.events.is_empty()
+            && self.audit.is_empty()
+    }
+
+    /// Writes everything, in one call on SQLite ([`run_together`]); the audit entries are
+    /// chained after the newest entry, read now.
+    pub async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<(), DbErr> {
+        let backend = conn.get_database_backend();
+        let mut statements = Vec::new();
+        inserts(&mut statements, backend, self.instances);
+        inserts(&mut statements, backend, self.history);
+        inserts(&mut statements, backend, self.events);
+        if !self.audit.is_empty() {
+            let sealed = super::audit::sealed_rows(conn, self.audit).await?;
+            inserts(&mut statements, backend, sealed);
+        }
+        run_together(conn, statements).await?;
+        Ok(())
+    }
+}
+
 /// The writes of one transaction, flushed together.
 #[derive(Default)]
 pub struct Writes {
@@ -106,6 +166,23 @@ impl Writes {
     /// back as its updates' answers.
     pub fn run_after(&mut self, statement: Statement) {
         self.then.push(statement);
+    }
+
+    /// Moves what no writer reads back before the commit ([`Deferred`]) to `deferred`, for the
+    /// batch's end.
+    pub fn defer_into(&mut self, deferred: &mut Deferred) {
+        let (ended, rest) = std::mem::take(&mut self.new_instances)
+            .into_iter()
+            .partition(|row| {
+                matches!(
+                    row.status,
+                    Set(InstanceStatus::Completed | InstanceStatus::Cancelled)
+                ) && matches!(row.parent_id, Set(None))
+            });
+        self.new_instances = rest;
+        deferred.instances.extend::<Vec<_>>(ended);
+        deferred.history.append(&mut self.history);
+        deferred.events.append(&mut self.events);
     }
 
     /// Whether subscriptions are waiting to be flushed.
