@@ -107,7 +107,11 @@ pub(crate) trait SignalSender: Send + Sync {
 /// What an action may see and use.
 pub struct ActionContext<'a> {
     pub(crate) signals: &'a dyn SignalSender,
-    /// The transaction of the transition; use it for the package's own tables only.
+    /// The transaction of the transition; use it for the package's own tables only. A
+    /// savepoint the action makes in it is for those tables too: [`ActionContext::signal`]
+    /// wakes instances in the action's own savepoint, whatever the action made since, and
+    /// their history waits for the commit there, so a savepoint of the action's rolled back
+    /// after a signal would undo the woken instances' rows but not their history.
     pub conn: &'a DatabaseTransaction,
     pub instance_id: Uuid,
     pub process_id: &'a str,

@@ -1848,8 +1848,9 @@ async fn writers_at_once_fail_alone_and_race_cleanly_in_a_shared_commit(backend:
 }
 
 /// A writer that wrote and then failed, or was cancelled, in a shared commit leaves nothing
-/// behind and takes nobody's work with it: neither its rows nor its audit entry, which in a
-/// shared commit is sealed at the batch's end with the others'.
+/// behind and takes nobody's work with it; every writer that committed has its audit entry,
+/// sealed at the batch's end with the others' into one chain. (That a part rolled back after
+/// it deferred its entry leaves none is `committer`'s own test.)
 async fn a_writer_failing_or_cancelled_after_writing_takes_only_its_own_work(backend: Backend) {
     use forlob_engine::audit::{AuditAction, AuditFilter, AuditRecord, AuditVerdict};
     use forlob_engine::runtime::BoxFuture;

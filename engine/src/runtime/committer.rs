@@ -7,7 +7,8 @@
 //!
 //! How a batch runs: a writer asks for a turn ([`Committer::turn`]) and waits in the queue.
 //! The committer task begins a transaction and lends it to the first writer, whole: at low
-//! load a batch is that one writer, so it pays exactly what it paid before. When the first
+//! load a batch is that one writer, which pays at most one call more than a transaction of
+//! its own (the deferred rows, below; none when all it writes is deferred). When the first
 //! writer is done, every writer that queued meanwhile gets a savepoint of the same
 //! transaction in turn, up to `group_max`, and then the committer commits once and tells every
 //! member the outcome. A writer that fails (or is dropped) rolls back its savepoint and gets
@@ -495,5 +496,96 @@ async fn still_open(txn: &DatabaseTransaction) -> std::result::Result<(), String
             let _ = txn.execute_unprepared("ROLLBACK").await;
             Err("the batch's transaction ended under its writers".into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use super::*;
+    use crate::audit::{AuditAction, AuditVerdict};
+    use crate::instance::Actor;
+
+    async fn note(conn: &WriteTxn, target: &str) {
+        let record = AuditRecord::new(AuditAction::DeadLetterReplay).target(target);
+        conn.append_audit(vec![(&Actor::system(), record)], Utc::now())
+            .await
+            .expect("appends");
+    }
+
+    /// What a part of a batch leaves for the batch's end is written with the batch when that
+    /// part is released, in the order of the parts, and never when it is rolled back or
+    /// dropped: the batch's first writer, a joined one, and a savepoint of each rolled back and
+    /// one released. The entries of one batch form one chain after one read of the head.
+    #[tokio::test]
+    async fn a_batch_writes_what_its_released_parts_deferred_and_nothing_of_undone_ones() {
+        let db = crate::runtime::connect("sqlite::memory:", &crate::EngineOptions::default())
+            .await
+            .expect("connects");
+        crate::schema::migrate(&db, &crate::registry::Registry::new())
+            .await
+            .expect("migrates");
+        let committer = Arc::new(Committer::start(db.clone(), 64));
+        let first = committer.turn().await.expect("the first writer's turn");
+        let joined = tokio::spawn({
+            let committer = committer.clone();
+            async move {
+                let conn = committer.turn().await.expect("a joined writer's turn");
+                let undone = conn.begin().await.expect("a savepoint");
+                note(&undone, "joined, rolled back").await;
+                undone.rollback().await.expect("rolls back");
+                let kept = conn.begin().await.expect("a savepoint");
+                note(&kept, "joined, released").await;
+                kept.commit().await.expect("releases");
+                note(&conn, "joined").await;
+                conn.commit().await
+            }
+        });
+        let dropped = tokio::spawn({
+            let committer = committer.clone();
+            async move {
+                let conn = committer.turn().await.expect("a joined writer's turn");
+                note(&conn, "dropped").await;
+                // Leaves without committing, as a writer that fails does.
+            }
+        });
+        // Both are queued behind the first writer, which holds the transaction.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let undone = first.begin().await.expect("a savepoint");
+        note(&undone, "first, rolled back").await;
+        drop(undone);
+        note(&first, "first").await;
+        first.commit().await.expect("the batch commits");
+        joined
+            .await
+            .expect("joins")
+            .expect("the joined writer commits");
+        dropped.await.expect("joins");
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT target FROM audit_log ORDER BY id",
+            ))
+            .await
+            .expect("reads");
+        let targets: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "target").expect("a target"))
+            .collect();
+        assert_eq!(targets, ["first", "joined, released", "joined"]);
+        assert_eq!(
+            committer.stats().commits,
+            1,
+            "all three writers shared one commit"
+        );
+        assert!(matches!(
+            store::audit::verify_chain(&db, 100)
+                .await
+                .expect("verifies"),
+            AuditVerdict::Intact { entries: 3, .. }
+        ));
     }
 }

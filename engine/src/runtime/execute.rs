@@ -72,9 +72,17 @@ impl<'a> Txn<'a> {
         }
     }
 
-    /// Writes what this transaction collected; in a batch of the committer its history and
-    /// timeline rows wait for the batch's end ([`store::Deferred`]).
+    /// Writes what this transaction collected; in a batch of the committer what no writer
+    /// reads back waits for the batch's end ([`store::Deferred`]).
     pub(super) async fn flush(mut self) -> Result<()> {
+        self.flush_so_far().await
+    }
+
+    /// [`Txn::flush`] in the middle of a transition, which then goes on collecting: what later
+    /// reads must find is written now, and what waits for the batch's end waits in the order
+    /// it was collected (flushing `writes` directly would put a later part's history rows
+    /// before an earlier writer's deferred ones).
+    pub(super) async fn flush_so_far(&mut self) -> Result<()> {
         if let Some(mut deferred) = self.conn.deferred() {
             self.writes.defer_into(&mut deferred);
         }

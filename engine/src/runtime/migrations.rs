@@ -255,7 +255,7 @@ impl Engine {
             // instance an action reads) must be in the database, as it would be item by item:
             // flush whenever an item subscribed or ran an action or started an instance.
             if tx.writes.has_waits() || tx.beyond_instance > ran_before {
-                tx.writes.flush(tx.conn, tx.now).await?;
+                tx.flush_so_far().await?;
             }
         }
         tx.flush().await?;

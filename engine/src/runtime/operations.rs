@@ -86,7 +86,7 @@ pub(super) async fn cancel_children(
             continue;
         }
         // What is buffered (an earlier item of a migration batch) must not overwrite these.
-        tx.writes.flush(conn, now).await?;
+        tx.flush_so_far().await?;
         for (child, parent_state) in children {
             let mut row = InstanceRow::stored(child, parent_state);
             close_row(conn, engine, &mut row, actor, why, now).await?;

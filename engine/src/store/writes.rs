@@ -73,9 +73,11 @@ impl InstanceRow {
 /// where every writer paid its own (docs/plans/throughput.md, step 4). Anywhere else a flush
 /// writes them at once.
 ///
-/// Every row here is appended, with no unique key but a new random id, and none is referred
-/// to by a reference the database checks, so writing them cannot fail for one writer's rows alone: when it fails, the batch fails as a
-/// whole, as when its COMMIT fails.
+/// Every row here is appended, and none is referred to by a reference the database checks.
+/// Their keys cannot collide: history and timeline rows take the next id, an instance's is a
+/// new random UUID, and the audit entries are numbered after the head read in the same
+/// transaction, which holds SQLite's write lock. So writing them cannot fail for one writer's
+/// rows alone: when it fails, the batch fails as a whole, as when its COMMIT fails.
 #[derive(Default)]
 pub struct Deferred {
     instances: Vec<instance::ActiveModel>,
