@@ -165,7 +165,7 @@ impl WriteTxn {
     }
 
     /// Appends `records` by `actor` to the audit log in this transaction: at the batch's end
-    /// in a batch, at once otherwise ([`store::audit::appending`]).
+    /// in a batch, at once otherwise ([`store::audit::append_unsealed`]).
     pub(crate) async fn append_audit(
         &self,
         entries: Vec<(&Actor, AuditRecord)>,
@@ -175,12 +175,10 @@ impl WriteTxn {
             .into_iter()
             .map(|(actor, record)| AuditEntry::unsealed(now, actor, record))
             .collect();
-        if let Some(unsealed) = self.defer_audit(unsealed)
-            && let Some(insert) = store::audit::appending(self, unsealed).await?
-        {
-            self.execute_raw(insert).await?;
+        match self.defer_audit(unsealed) {
+            Some(unsealed) => store::audit::append_unsealed(self, unsealed).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// What this part deferred, taken out.
@@ -464,10 +462,11 @@ impl Batch<'_> {
             }
         }
         if !self.deferred.is_empty() {
-            self.deferred
-                .write(&self.txn)
-                .await
-                .map_err(|e| format!("the batch's history and audit entries: {e}"))?;
+            self.deferred.write(&self.txn).await.map_err(|e| {
+                format!(
+                    "writing the batch's history, timeline, audit entries and ended instances: {e}"
+                )
+            })?;
         }
         self.txn.commit().await.map_err(|e| e.to_string())?;
         counters.commits.fetch_add(1, Ordering::Relaxed);

@@ -70,19 +70,18 @@ pub async fn append<C: ConnectionTrait>(
     records: Vec<AuditRecord>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    append_each(conn, records.into_iter().map(|r| (actor, r)).collect(), now).await
+    let unsealed = records
+        .into_iter()
+        .map(|record| AuditEntry::unsealed(now, actor, record))
+        .collect();
+    append_unsealed(conn, unsealed).await
 }
 
-/// [`append`] for entries of several actors (the reads a group commit writes together).
-pub async fn append_each<C: ConnectionTrait>(
+/// [`append`] for entries already made (of several actors, say).
+pub async fn append_unsealed<C: ConnectionTrait>(
     conn: &C,
-    entries: Vec<(&Actor, AuditRecord)>,
-    now: DateTime<Utc>,
+    unsealed: Vec<AuditEntry>,
 ) -> Result<(), DbErr> {
-    let unsealed = entries
-        .into_iter()
-        .map(|(actor, record)| AuditEntry::unsealed(now, actor, record))
-        .collect();
     if let Some(insert) = appending(conn, unsealed).await? {
         conn.execute_raw(insert).await?;
     }

@@ -309,7 +309,9 @@ impl Writes {
 
     /// Writes everything; an instance changed by someone else meanwhile fails the whole flush
     /// with a conflict, and the caller rolls the transaction back (also what the flush's
-    /// other statements wrote).
+    /// other statements wrote). A writer of the engine flushes through its `Txn`, which first
+    /// moves what waits for the batch's end to its [`Deferred`]: written here directly, a
+    /// history row would be numbered before an earlier writer's deferred ones of the batch.
     ///
     /// The statements go to the database together ([`run_together`]).
     pub async fn flush<C: ConnectionTrait>(
